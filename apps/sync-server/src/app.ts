@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Config } from './config/config.ts';
+import type { Pool } from './db/pool.ts';
+import { DomainError } from './errors.ts';
+import { buildOpenApiDocument } from './http/openapi.ts';
+import { problemHandler, sendProblem } from './http/problem.ts';
+import { healthRoutes } from './http/routes/health.routes.ts';
+import { xrayRoutes } from './http/routes/xrays.routes.ts';
+import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import type { ObjectStore } from './storage/index.ts';
+import { createXrayService } from './xrays/xray.service.ts';
+
+export interface AppDeps {
+  config: Config;
+  pool: Pool;
+  store: ObjectStore;
+  log: Logger;
+  metrics: Metrics;
+  /** Sets req.actor or answers 401; runs before every API route. */
+  authenticate: RequestHandler;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Builds the Express app from its dependencies; no I/O happens here. */
+export function createApp(deps: AppDeps): Express {
+  const { config, log, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  // Only the configured proxies may tell us the client's address and scheme.
+  app.set('trust proxy', config.http.trustProxy.length ? config.http.trustProxy : false);
+
+  app.use(
+    pinoHttp({
+      logger: log,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+    }),
+  );
+  app.use((req, res, next) => {
+    const end = metrics.httpDuration.startTimer({ method: req.method });
+    res.on('finish', () => {
+      const route: unknown = req.route?.path;
+      end({ route: typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched', status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.use(healthRoutes(deps));
+  const openapi = buildOpenApiDocument();
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+
+  const xrays = createXrayService(deps);
+  const ingest = { pool: deps.pool, store: deps.store, log, metrics, maxUploadBytes: config.limits.maxUploadBytes };
+  app.use('/xrays', deps.authenticate);
+  app.use(xrayRoutes({ ingest, xrays, metrics }));
+
+  app.use((req, res) => sendProblem(req, res, new DomainError('not_found', `No route for ${req.method} ${req.path}.`)));
+  app.use(problemHandler(log));
+  return app;
+}

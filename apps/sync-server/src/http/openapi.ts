@@ -1,0 +1,111 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { ProblemSchema, XrayListQuerySchema, XrayListSchema, XrayMetadataInputSchema, XraySchema } from '@xray/shared';
+
+/**
+ * The OpenAPI document, generated from the same zod schemas that validate requests.
+ * A committed copy lives in apps/sync-server/openapi.json; a test fails when it is stale.
+ */
+export function buildOpenApiDocument() {
+  const registry = new OpenAPIRegistry();
+  // `.meta({ id })` names a component; zod-to-openapi ships CommonJS only, so its `.openapi()`
+  // extension would patch a different zod instance than the ESM one our schemas come from.
+  const Xray = XraySchema.meta({ id: 'Xray' });
+  const XrayList = XrayListSchema.meta({ id: 'XrayList' });
+  const Problem = ProblemSchema.meta({ id: 'Problem' });
+  const Metadata = XrayMetadataInputSchema.meta({ id: 'XrayMetadataInput' });
+  const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  const security = [{ [bearer.name]: [] }];
+  const idParam = z.object({ id: z.uuid() });
+  const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
+  const errors = {
+    400: problem('Invalid input; `errors[]` names each field'),
+    401: problem('No or invalid bearer token'),
+    403: problem('The role does not allow this'),
+    404: problem('No such X-ray'),
+  };
+
+  registry.registerPath({
+    method: 'post',
+    path: '/xrays',
+    summary: 'Upload an X-ray (streamed). A client-chosen `id` makes it idempotent.',
+    security,
+    request: {
+      body: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: z.object({
+              metadata: Metadata,
+              file: z.string().meta({ format: 'binary', description: 'DICOM Part 10, PNG or JPEG' }),
+            }),
+            encoding: { metadata: { contentType: 'application/json' } },
+          },
+        },
+      },
+    },
+    responses: {
+      201: { description: 'Stored', content: { 'application/json': { schema: Xray } } },
+      200: { description: 'Already stored with the same bytes (idempotent repeat)', content: { 'application/json': { schema: Xray } } },
+      ...errors,
+      409: problem('This id is stored with different bytes'),
+      413: problem('Larger than MAX_UPLOAD_BYTES'),
+      415: problem('Not DICOM, PNG or JPEG'),
+      422: problem('Bytes do not match the declared sha256'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/xrays',
+    summary: 'List X-rays, newest capture first',
+    security,
+    request: { query: XrayListQuerySchema },
+    responses: { 200: { description: 'A page', content: { 'application/json': { schema: XrayList } } }, ...errors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/xrays/{id}',
+    summary: 'X-ray metadata',
+    security,
+    request: { params: idParam },
+    responses: { 200: { description: 'The X-ray', content: { 'application/json': { schema: Xray } } }, ...errors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/xrays/{id}/download',
+    summary: 'The original bytes; supports Range and ETag',
+    security,
+    request: { params: idParam },
+    responses: {
+      200: { description: 'The whole file', content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
+      206: { description: 'The requested range', content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
+      304: { description: 'Not modified (If-None-Match)' },
+      ...errors,
+      416: problem('Range not satisfiable'),
+    },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/xrays/{id}',
+    summary: 'Delete an X-ray and its object (the audit trail stays)',
+    security,
+    request: { params: idParam },
+    responses: { 204: { description: 'Deleted' }, ...errors },
+  });
+  for (const [path, summary] of [
+    ['/healthz', 'Liveness'],
+    ['/readyz', 'Readiness: database and object storage'],
+    ['/metrics', 'Prometheus metrics'],
+  ] as const) {
+    registry.registerPath({ method: 'get', path, summary, responses: { 200: { description: 'OK' } } });
+  }
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'X-ray Service sync server',
+      version: '0.1.0',
+      description: 'Stores paramedics\' X-rays and serves them to doctors. Errors are RFC 9457 problem+json.',
+    },
+  });
+}

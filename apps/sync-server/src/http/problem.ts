@@ -1,0 +1,59 @@
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { Problem } from '@xray/shared';
+import { DomainError, ERRORS, isDomainError, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+
+const TYPE_BASE = 'https://xray-service.dev/problems/';
+
+export function toProblem(err: DomainError, instance?: string): Problem {
+  const { status, title } = ERRORS[err.code];
+  return {
+    type: TYPE_BASE + err.code.replaceAll('_', '-'),
+    title,
+    status,
+    code: err.code,
+    detail: err.message,
+    ...(instance ? { instance } : {}),
+    ...(err.fields?.length ? { errors: err.fields } : {}),
+  };
+}
+
+export function sendProblem(req: Request, res: Response, err: DomainError): void {
+  const problem = toProblem(err, req.originalUrl);
+  // The client may still be sending a body we will not read: close rather than hang or drain gigabytes.
+  if (!req.complete) res.setHeader('Connection', 'close');
+  res.status(problem.status).type('application/problem+json').json(problem);
+}
+
+/** Turns anything thrown into an HTTP status, in one place. */
+function classify(err: unknown): DomainError {
+  if (isDomainError(err)) return err;
+  const e = err as { type?: string; status?: number; statusCode?: number; name?: string; message?: string };
+  if (e?.type === 'entity.parse.failed') return new DomainError('bad_request', 'The body is not valid JSON.');
+  if (e?.type === 'entity.too.large') return new DomainError('payload_too_large', 'The body is too large.');
+  if (e?.name === 'ObjectNotFoundError') return new DomainError('not_found', 'The stored object is missing.');
+  const code = `${(err as { code?: string })?.code ?? ''}`;
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'Unexpected end of form') {
+    return new DomainError('client_closed', 'The upload ended before it was complete; nothing was stored.', undefined, { cause: err });
+  }
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const known = (Object.keys(ERRORS) as ErrorCode[]).find((k) => ERRORS[k].status === status) ?? 'bad_request';
+    return new DomainError(known, e?.message ?? 'Bad request');
+  }
+  return new DomainError('internal', 'Something went wrong on the server; the request was not completed.', undefined, { cause: err });
+}
+
+export function problemHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const domain = classify(err);
+    if (domain.code === 'internal' || domain.code === 'storage_failed') log.error({ err, url: req.originalUrl }, 'request failed');
+    else log.info({ code: domain.code, url: req.originalUrl, detail: domain.message }, 'request refused');
+    if (res.headersSent) {
+      // Mid-stream (a download): the only honest signal left is to cut the connection.
+      res.destroy(err instanceof Error ? err : undefined);
+      return;
+    }
+    sendProblem(req, res, domain);
+  };
+}

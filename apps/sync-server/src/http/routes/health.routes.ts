@@ -1,0 +1,22 @@
+import { Router } from 'express';
+import type { Pool } from '../../db/pool.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import type { ObjectStore } from '../../storage/index.ts';
+
+export function healthRoutes(deps: { pool: Pool; store: ObjectStore; metrics: Metrics }): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  /** Ready = can serve X-rays: the database answers and the object store is reachable. */
+  router.get('/readyz', async (_req, res) => {
+    const checks = await Promise.allSettled([deps.pool.query('SELECT 1'), deps.store.check()]);
+    const [db, storage] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `failed: ${String((c.reason as Error)?.message ?? c.reason)}`));
+    const ok = checks.every((c) => c.status === 'fulfilled');
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { database: db, storage } });
+  });
+  router.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  return router;
+}

@@ -1,0 +1,114 @@
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request } from 'express';
+import { fieldErrors, XrayListQuerySchema, type Xray } from '@xray/shared';
+import type { Actor } from '../../auth/actor.ts';
+import { DomainError } from '../../errors.ts';
+import { ingestStream, parseMetadata, type IngestDeps } from '../../ingest/ingest.service.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import type { ByteRange } from '../../storage/index.ts';
+import { toResource } from '../../xrays/xray.repository.ts';
+import { parseXrayId, type XrayService } from '../../xrays/xray.service.ts';
+import { readXrayMultipart } from '../multipart.ts';
+
+export interface XrayRoutesDeps {
+  ingest: IngestDeps;
+  xrays: XrayService;
+  metrics: Metrics;
+}
+
+const EXTENSIONS: Record<Xray['contentType'], string> = {
+  'application/dicom': 'dcm',
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+};
+
+function actorOf(req: Request): Actor {
+  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
+  return req.actor;
+}
+
+/** Parses `Range` for one X-ray: undefined = whole file; throws 416 for ranges we cannot serve. */
+function requestedRange(req: Request, x: Xray): ByteRange | undefined {
+  const header = req.headers.range;
+  if (!header) return undefined;
+  // If-Range: a range of a different version is meaningless; send the whole file.
+  const ifRange = req.headers['if-range'];
+  if (ifRange && ifRange !== `"${x.sha256}"`) return undefined;
+  const ranges = req.range(x.sizeBytes, { combine: true });
+  if (ranges === -1 || ranges === -2 || ranges === undefined || ranges.type !== 'bytes' || ranges.length === 0) {
+    throw new DomainError('range_not_satisfiable', `Range "${header}" does not fit this X-ray of ${x.sizeBytes} bytes.`);
+  }
+  // Several disjoint ranges: serve the whole file rather than multipart/byteranges (RFC 9110 allows it).
+  if (ranges.length > 1) return undefined;
+  const [only] = ranges;
+  return only ? { start: only.start, end: only.end } : undefined;
+}
+
+export function xrayRoutes(deps: XrayRoutesDeps): Router {
+  const router = Router();
+
+  router.post('/xrays', async (req, res) => {
+    const actor = actorOf(req);
+    const part = await readXrayMultipart(req, deps.ingest.maxUploadBytes);
+    let metadata;
+    try {
+      metadata = parseMetadata(part.metadata);
+    } catch (err) {
+      part.file.resume();
+      throw err;
+    }
+    const { xray, created } = await ingestStream(deps.ingest, { metadata, actor, body: part.file });
+    res.status(created ? 201 : 200).location(`/xrays/${xray.id}`).json(toResource(xray));
+  });
+
+  router.get('/xrays', async (req, res) => {
+    actorOf(req);
+    const q = XrayListQuerySchema.safeParse(req.query);
+    if (!q.success) throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
+    const page = await deps.xrays.list(q.data);
+    res.json({ items: page.items.map(toResource), nextCursor: page.nextCursor });
+  });
+
+  router.get('/xrays/:id', async (req, res) => {
+    actorOf(req);
+    const x = await deps.xrays.get(parseXrayId(req.params.id));
+    res.json(toResource(x));
+  });
+
+  router.get('/xrays/:id/download', async (req, res) => {
+    actorOf(req);
+    const x = await deps.xrays.get(parseXrayId(req.params.id));
+    const etag = `"${x.sha256}"`;
+    res.attachment(`xray-${x.id}.${EXTENSIONS[x.contentType]}`);
+    res.set({ ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'private, no-store' }).type(x.contentType);
+    if (req.fresh) {
+      res.status(304).end();
+      return;
+    }
+    let range: ByteRange | undefined;
+    try {
+      range = requestedRange(req, x);
+    } catch (err) {
+      res.set('Content-Range', `bytes */${x.sizeBytes}`);
+      throw err;
+    }
+    if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${x.sizeBytes}`);
+    const length = range ? range.end - range.start + 1 : x.sizeBytes;
+    res.set('Content-Length', String(length));
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    const content = await deps.xrays.openContent(x, range);
+    content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
+    await pipeline(content, res);
+  });
+
+  router.delete('/xrays/:id', async (req, res) => {
+    actorOf(req);
+    await deps.xrays.delete(parseXrayId(req.params.id));
+    res.status(204).end();
+  });
+
+  return router;
+}

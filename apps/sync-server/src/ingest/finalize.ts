@@ -1,0 +1,88 @@
+import type { XrayMetadataInput } from '@xray/shared';
+import type { Actor } from '../auth/actor.ts';
+import { inTransaction, type Pool } from '../db/pool.ts';
+import { DomainError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ObjectStore } from '../storage/index.ts';
+import { xrayRepository, type XrayRecord } from '../xrays/xray.repository.ts';
+import type { InspectedContent } from './content-inspector.ts';
+
+export interface FinalizeDeps {
+  pool: Pool;
+  store: ObjectStore;
+  log: Logger;
+}
+
+export interface FinalizeInput {
+  id: string;
+  metadata: XrayMetadataInput;
+  actor: Actor;
+  objectKey: string;
+  content: InspectedContent;
+}
+
+export interface FinalizeResult {
+  xray: XrayRecord;
+  /** False when this id was already stored with the same bytes (an idempotent repeat). */
+  created: boolean;
+}
+
+/**
+ * The one step both doors (POST /xrays, tus) end in: the object is stored and inspected;
+ * check it against what the client declared, then commit the row in one transaction.
+ * On any failure the object is removed, so a failed finalize leaves no row and no orphan.
+ */
+export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Promise<FinalizeResult> {
+  const { metadata, content } = input;
+  try {
+    if (metadata.sha256 && metadata.sha256 !== content.sha256) {
+      throw new DomainError(
+        'checksum_mismatch',
+        `The received bytes hash to ${content.sha256}, not the declared ${metadata.sha256}; nothing was stored.`,
+      );
+    }
+    const inserted = await inTransaction(deps.pool, (tx) =>
+      xrayRepository.insert(tx, {
+        id: input.id,
+        patientId: metadata.patientId,
+        consultationId: metadata.consultationId ?? null,
+        capturedAt: new Date(metadata.capturedAt).toISOString(),
+        capturedBy: { sub: input.actor.sub, name: input.actor.name },
+        deviceId: metadata.deviceId ?? null,
+        bodyPart: metadata.bodyPart,
+        view: metadata.view,
+        priority: metadata.priority,
+        notes: metadata.notes ?? null,
+        contentType: content.contentType,
+        sizeBytes: content.sizeBytes,
+        sha256: content.sha256,
+        dicom: content.dicom,
+        link: { status: 'unchecked' },
+        objectKey: input.objectKey,
+      }),
+    );
+    if (inserted) return { xray: inserted, created: true };
+
+    // Someone stored this id first (a retry racing itself): keep theirs, drop ours.
+    await deps.store.delete(input.objectKey);
+    const existing = await xrayRepository.findById(deps.pool, input.id);
+    if (!existing) throw new DomainError('conflict', `X-ray ${input.id} changed while it was being stored; retry.`);
+    return { xray: assertSameContent(existing, content.sha256), created: false };
+  } catch (err) {
+    await deps.store.delete(input.objectKey).catch((e: unknown) =>
+      deps.log.error({ err: e, key: input.objectKey }, 'could not remove the object of a failed upload'),
+    );
+    throw err;
+  }
+}
+
+/** Idempotency: the same id may be sent again only with the same bytes. */
+export function assertSameContent(existing: XrayRecord, sha256: string): XrayRecord {
+  if (existing.sha256 !== sha256) {
+    throw new DomainError(
+      'conflict',
+      `X-ray ${existing.id} already exists with different content (sha256 ${existing.sha256}).`,
+    );
+  }
+  return existing;
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { pipeline, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { fieldErrors, XrayMetadataInputSchema, type XrayMetadataInput } from '@xray/shared';
+import type { Actor } from '../auth/actor.ts';
+import { DomainError } from '../errors.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { xrayRepository } from '../xrays/xray.repository.ts';
+import { ContentInspector } from './content-inspector.ts';
+import { assertSameContent, finalizeXray, type FinalizeDeps, type FinalizeResult } from './finalize.ts';
+
+export interface IngestDeps extends FinalizeDeps {
+  metrics: Metrics;
+  maxUploadBytes: number;
+}
+
+/** Validates client metadata; field errors name the offending part (`metadata.<field>`). */
+export function parseMetadata(raw: unknown): XrayMetadataInput {
+  const parsed = XrayMetadataInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new DomainError('validation_failed', 'The X-ray metadata has invalid fields.', fieldErrors(parsed.error, 'metadata'));
+  }
+  return parsed.data;
+}
+
+/** A new object key per attempt, so concurrent attempts at one id never overwrite each other. */
+export const newObjectKey = (id: string): string => `xrays/${id}/${randomUUID()}`;
+
+/**
+ * The REST door: stream a plaintext body into storage while inspecting it, then finalize.
+ * Nothing is buffered beyond the header prefix.
+ */
+export async function ingestStream(
+  deps: IngestDeps,
+  input: { metadata: XrayMetadataInput; actor: Actor; body: Readable; signal?: AbortSignal },
+): Promise<FinalizeResult> {
+  const id = input.metadata.id ?? randomUUID();
+  const inspector = new ContentInspector(deps.maxUploadBytes);
+  // pipeline destroys every stage when one fails (client gone, limit hit, unknown type).
+  const source = pipeline(input.body, inspector, () => undefined);
+
+  const existing = await xrayRepository.findById(deps.pool, id);
+  if (existing) {
+    // A repeat of an earlier upload: read it through to compare, store nothing.
+    source.resume();
+    await finished(source);
+    return { xray: assertSameContent(existing, inspector.result().sha256), created: false };
+  }
+
+  const objectKey = newObjectKey(id);
+  await deps.store.put(objectKey, source, input.signal);
+  let content;
+  try {
+    content = inspector.result();
+  } catch (err) {
+    await deps.store.delete(objectKey);
+    throw err;
+  }
+  const result = await finalizeXray(deps, { id, metadata: input.metadata, actor: input.actor, objectKey, content });
+  if (result.created) {
+    deps.metrics.ingested.inc({ door: 'rest' });
+    deps.metrics.ingestedBytes.inc({ door: 'rest' }, content.sizeBytes);
+  }
+  return result;
+}

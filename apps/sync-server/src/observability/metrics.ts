@@ -1,0 +1,41 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics; one registry per app so tests can run several apps in a process. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+      registers: [registry],
+    }),
+    ingested: new Counter({
+      name: 'xray_ingested_total',
+      help: 'X-rays stored, by door (rest, tus)',
+      labelNames: ['door'] as const,
+      registers: [registry],
+    }),
+    ingestedBytes: new Counter({
+      name: 'xray_ingested_bytes_total',
+      help: 'Plaintext bytes of X-rays stored',
+      labelNames: ['door'] as const,
+      registers: [registry],
+    }),
+    ingestRejected: new Counter({
+      name: 'xray_ingest_rejected_total',
+      help: 'Uploads refused, by error code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    downloadedBytes: new Counter({
+      name: 'xray_downloaded_bytes_total',
+      help: 'Plaintext bytes served to clients',
+      registers: [registry],
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

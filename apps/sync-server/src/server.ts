@@ -1,0 +1,74 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RequestHandler } from 'express';
+import { createApp } from './app.ts';
+import type { Config } from './config/config.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
+import { migrate } from './db/migrate.ts';
+import { createPool, type Pool } from './db/pool.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { createObjectStore, type ObjectStore } from './storage/index.ts';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  pool: Pool;
+  store: ObjectStore;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+/** Development stand-in until OIDC is configured: every request acts as one local user. */
+const localUser: RequestHandler = (req, _res, next) => {
+  req.actor = { sub: 'local-dev', name: 'Local developer', roles: ['paramedic', 'doctor', 'admin'] };
+  next();
+};
+
+/** Starts everything the config asks for (embedded database, storage, HTTP); port 0 picks a free port. */
+export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  let embedded: EmbeddedDatabase | undefined;
+  let dbUrl = config.db.url;
+  if (!dbUrl) {
+    embedded = await startEmbeddedPostgres(config.dataDir, config.db.embeddedPort, log);
+    dbUrl = embedded.url;
+  }
+  try {
+    await migrate(dbUrl, log);
+    const pool = createPool(dbUrl, config.db.poolMax);
+    const store = await createObjectStore(config.storage);
+    if (config.storage.kind === 'fs') log.info({ dir: config.storage.dir }, 'disk object storage (set S3_BUCKET to use S3)');
+    else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
+
+    const app = createApp({ config, pool, store, log, metrics: createMetrics(), authenticate: localUser });
+    const server: Server = app.listen(config.http.port, config.http.host);
+    await once(server, 'listening');
+    // Uploads of large X-rays over slow links take long: no request timeout, but drop idle sockets.
+    server.requestTimeout = 0;
+    server.keepAliveTimeout = 65_000;
+    const { port } = server.address() as AddressInfo;
+    const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    log.info({ url }, 'sync server listening');
+
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        // Drain: stop accepting, let running requests finish within the grace period.
+        server.close();
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), config.http.shutdownGraceMs);
+        await once(server, 'close').catch(() => undefined);
+        clearTimeout(timer);
+        await pool.end();
+        await embedded?.stop();
+        log.info('sync server stopped');
+      })());
+    return { url, port, pool, store, log, stop };
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
+}

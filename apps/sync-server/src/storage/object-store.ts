@@ -1,0 +1,41 @@
+import type { Readable } from 'node:stream';
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+/**
+ * Where X-ray objects live. Two real adapters (disk, S3) pass one contract suite
+ * (test/object-store.contract.ts).
+ */
+export interface ObjectStore {
+  readonly kind: 'fs' | 's3';
+  /** Streams body to key. Resolves once stored; on error or abort nothing is left at key. */
+  put(key: string, body: Readable, signal?: AbortSignal): Promise<{ size: number }>;
+  /** The whole object or an inclusive byte range. Throws ObjectNotFoundError. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  /** Size of the object, or null when there is none. */
+  stat(key: string): Promise<{ size: number } | null>;
+  /** Removes the object; removing a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  /** Lists keys under a prefix (tests, cleanup, admin). */
+  list(prefix: string): Promise<string[]>;
+  /** Throws when the store cannot be used (readiness). */
+  check(): Promise<void>;
+}
+
+export class ObjectNotFoundError extends Error {
+  override name = 'ObjectNotFoundError';
+  constructor(readonly key: string) {
+    super(`No object at ${key}`);
+  }
+}
+
+/** Keys are server-made (`xrays/<uuid>/<uuid>`); refuse anything that could escape a directory. */
+export function assertSafeKey(key: string): void {
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.split('/').some((p) => p === '..' || p === '.')) {
+    throw new Error(`Unsafe object key: ${key}`);
+  }
+}

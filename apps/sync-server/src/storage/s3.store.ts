@@ -1,0 +1,130 @@
+import type { Readable } from 'node:stream';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { StorageConfig } from '../config/config.ts';
+import { assertSafeKey, ObjectNotFoundError, type ByteRange, type ObjectStore } from './object-store.ts';
+
+export type S3StorageConfig = Extract<StorageConfig, { kind: 's3' }>;
+
+export function s3ClientConfig(c: S3StorageConfig): S3ClientConfig {
+  return {
+    region: c.region,
+    forcePathStyle: c.forcePathStyle,
+    ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+    ...(c.credentials ? { credentials: c.credentials } : {}),
+    // Swift s3api and several S3-compatible stores reject aws-chunked uploads with trailing checksums.
+    ...(c.checksumsWhenRequired
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
+  };
+}
+
+const isNotFound = (err: unknown): boolean => {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+};
+
+/** Objects in an S3-compatible bucket; large bodies go up as a streamed multipart upload. */
+export class S3ObjectStore implements ObjectStore {
+  readonly kind = 's3' as const;
+  readonly client: S3Client;
+
+  constructor(private readonly config: S3StorageConfig) {
+    this.client = new S3Client(s3ClientConfig(config));
+  }
+
+  async init(): Promise<void> {
+    if (!this.config.createBucket) return;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.client.send(new CreateBucketCommand({ Bucket: this.config.bucket }));
+    }
+  }
+
+  async put(key: string, body: Readable, signal?: AbortSignal): Promise<{ size: number }> {
+    assertSafeKey(key);
+    let size = 0;
+    body.on('data', (chunk: Buffer) => (size += chunk.length));
+    // lib-storage aborts the multipart upload itself when a part fails (leavePartsOnError: false).
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.config.bucket, Key: key, Body: body },
+      partSize: this.config.partSize,
+      queueSize: this.config.queueSize,
+      leavePartsOnError: false,
+    });
+    const onAbort = () => void upload.abort().catch(() => undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // A body that errors (client gone, limit hit) must fail the upload, not leave it waiting.
+    const bodyFailed = new Promise<never>((_, reject) => body.once('error', reject));
+    try {
+      await Promise.race([upload.done(), bodyFailed]);
+      return { size };
+    } catch (err) {
+      await upload.abort().catch(() => undefined);
+      // A small body goes up as one PutObject that may already have landed: remove it.
+      await this.delete(key).catch(() => undefined);
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.config.bucket,
+          Key: key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        }),
+      );
+      return res.Body as Readable;
+    } catch (err) {
+      if (isNotFound(err)) throw new ObjectNotFoundError(key);
+      throw err;
+    }
+  }
+
+  async stat(key: string): Promise<{ size: number } | null> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: key }));
+      return { size: res.ContentLength ?? 0 };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  }
+
+  async check(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }));
+  }
+}

@@ -1,0 +1,126 @@
+import type { Link, Xray, XrayListQuery } from '@xray/shared';
+import type { Pool, PoolClient } from '../db/pool.ts';
+
+type Queryable = Pool | PoolClient;
+
+/** A stored X-ray: the API resource plus what only the server needs. */
+export interface XrayRecord extends Xray {
+  objectKey: string;
+}
+
+interface XrayRow {
+  id: string;
+  patient_id: string;
+  consultation_id: string | null;
+  captured_at: Date;
+  captured_by_sub: string;
+  captured_by_name: string | null;
+  device_id: string | null;
+  body_part: string;
+  view: string;
+  priority: Xray['priority'];
+  notes: string | null;
+  content_type: Xray['contentType'];
+  size_bytes: number;
+  sha256: string;
+  dicom: Xray['dicom'];
+  link: Link;
+  object_key: string;
+  uploaded_at: Date;
+}
+
+const toRecord = (r: XrayRow): XrayRecord => ({
+  id: r.id,
+  patientId: r.patient_id,
+  consultationId: r.consultation_id,
+  capturedAt: r.captured_at.toISOString(),
+  capturedBy: { sub: r.captured_by_sub, name: r.captured_by_name },
+  deviceId: r.device_id,
+  bodyPart: r.body_part,
+  view: r.view,
+  priority: r.priority,
+  notes: r.notes,
+  contentType: r.content_type,
+  sizeBytes: r.size_bytes,
+  sha256: r.sha256,
+  dicom: r.dicom,
+  link: r.link,
+  uploadedAt: r.uploaded_at.toISOString(),
+  objectKey: r.object_key,
+});
+
+export type NewXray = Omit<XrayRecord, 'uploadedAt'>;
+
+export interface ListPage {
+  items: XrayRecord[];
+  /** (capturedAt, id) of the last item when there may be more. */
+  next: { capturedAt: string; id: string } | null;
+}
+
+/** PostgreSQL access for X-rays. Callers pass a transaction client when a write must be atomic with others. */
+export const xrayRepository = {
+  /** Inserts; returns null when the id already exists (a concurrent or repeated upload). */
+  async insert(db: Queryable, x: NewXray): Promise<XrayRecord | null> {
+    const { rows } = await db.query<XrayRow>(
+      `INSERT INTO xrays (id, patient_id, consultation_id, captured_at, captured_by_sub, captured_by_name,
+         device_id, body_part, view, priority, notes, content_type, size_bytes, sha256, dicom, link, object_key)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+       ON CONFLICT (id) DO NOTHING
+       RETURNING *`,
+      [
+        x.id, x.patientId, x.consultationId, x.capturedAt, x.capturedBy.sub, x.capturedBy.name,
+        x.deviceId, x.bodyPart, x.view, x.priority, x.notes, x.contentType, x.sizeBytes, x.sha256,
+        x.dicom === null ? null : JSON.stringify(x.dicom), JSON.stringify(x.link), x.objectKey,
+      ],
+    );
+    return rows[0] ? toRecord(rows[0]) : null;
+  },
+
+  async findById(db: Queryable, id: string): Promise<XrayRecord | null> {
+    const { rows } = await db.query<XrayRow>('SELECT * FROM xrays WHERE id = $1', [id]);
+    return rows[0] ? toRecord(rows[0]) : null;
+  },
+
+  /** Newest capture first; keyset pagination on (captured_at, id). */
+  async list(
+    db: Queryable,
+    q: Omit<XrayListQuery, 'cursor'> & { after?: { capturedAt: string; id: string }; capturedBy?: string },
+  ): Promise<ListPage> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      args.push(v);
+      where.push(sql.replace('?', `$${args.length}`));
+    };
+    if (q.patientId) add('patient_id = ?', q.patientId);
+    if (q.consultationId) add('consultation_id = ?', q.consultationId);
+    if (q.from) add('captured_at >= ?', q.from);
+    if (q.to) add('captured_at < ?', q.to);
+    if (q.capturedBy) add('captured_by_sub = ?', q.capturedBy);
+    if (q.after) {
+      args.push(q.after.capturedAt, q.after.id);
+      where.push(`(captured_at, id) < ($${args.length - 1}, $${args.length})`);
+    }
+    args.push(q.limit + 1);
+    const { rows } = await db.query<XrayRow>(
+      `SELECT * FROM xrays ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY captured_at DESC, id DESC LIMIT $${args.length}`,
+      args,
+    );
+    const items = rows.slice(0, q.limit).map(toRecord);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > q.limit && last ? { capturedAt: last.capturedAt, id: last.id } : null };
+  },
+
+  /** Deletes and returns the row (so the caller can remove its object), or null. */
+  async delete(db: Queryable, id: string): Promise<XrayRecord | null> {
+    const { rows } = await db.query<XrayRow>('DELETE FROM xrays WHERE id = $1 RETURNING *', [id]);
+    return rows[0] ? toRecord(rows[0]) : null;
+  },
+};
+
+/** The resource without server-only fields. */
+export function toResource(r: XrayRecord): Xray {
+  const { objectKey: _objectKey, ...resource } = r;
+  return resource;
+}

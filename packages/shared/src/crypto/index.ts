@@ -1,0 +1,38 @@
+export type { ByteSource } from './bytes.ts';
+export { Xre1Error, type Xre1ErrorCode } from './xre1.errors.ts';
+export {
+  DEFAULT_SEGMENT_SIZE,
+  MAX_SEGMENT_SIZE,
+  MIN_SEGMENT_SIZE,
+  NONCE_PREFIX_LENGTH,
+  TAG_LENGTH,
+  type ParsedHeader,
+  type Xre1Header,
+  ciphertextLength,
+  parseHeader,
+  plaintextLength,
+  segmentCipherOffset,
+  segmentCount,
+} from './xre1.format.ts';
+export {
+  type EncryptOptions,
+  createDecryptStream,
+  createEncryptStream,
+  decryptBytes,
+  encryptBytes,
+} from './xre1.stream.ts';
+export {
+  type CiphertextReader,
+  type DecryptRangeOptions,
+  decryptRange,
+  readHeader,
+} from './xre1.range.ts';
+export {
+  type UnwrapOptions,
+  generateDek,
+  importDek,
+  unwrapKeyAesKw,
+  unwrapKeyRsaOaep,
+  wrapKeyAesKw,
+  wrapKeyRsaOaep,
+} from './keys.ts';

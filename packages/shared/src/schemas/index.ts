@@ -1,0 +1,2 @@
+export * from './xray.ts';
+export * from './problem.ts';

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { DicomTagsSchema } from '../media/dicom-tags.ts';
+
+// "is required" reads better to a person than zod's "expected string, received undefined".
+z.config({ customError: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined) });
+
+/** What the client chooses; the server fills in the rest. */
+export const PRIORITIES = ['routine', 'urgent'] as const;
+export const CONTENT_TYPES = ['application/dicom', 'image/png', 'image/jpeg'] as const;
+/** DICOM (0018,5101) View Position defined terms, plus OTHER. */
+export const VIEWS = ['AP', 'PA', 'LL', 'RL', 'LAT', 'OBL', 'LLD', 'RLD', 'OTHER'] as const;
+
+const sha256Hex = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256 (64 characters)');
+
+/** Identifiers issued by the Patient Service: opaque, printable, no spaces. */
+const externalId = z
+  .string()
+  .trim()
+  .min(1, { message: 'is required', abort: true })
+  .max(64, 'must be at most 64 characters')
+  .regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -');
+
+export const XrayIdSchema = z.uuid({ message: 'must be a UUID' });
+
+/** DICOM (0018,0015) Body Part Examined: upper-case code string, at most 16 characters. */
+const bodyPart = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .regex(/^[A-Z0-9_ ]{1,16}$/, 'must be a DICOM body part code, e.g. CHEST (1–16 letters)');
+
+/** The metadata a client sends with an image (POST /xrays `metadata` part, tus Upload-Metadata). */
+export const XrayMetadataInputSchema = z.strictObject({
+  id: XrayIdSchema.optional(),
+  patientId: externalId,
+  consultationId: externalId.optional(),
+  capturedAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }),
+  deviceId: z.string().trim().min(1).max(128).optional(),
+  bodyPart,
+  view: z.enum(VIEWS),
+  priority: z.enum(PRIORITIES).default('routine'),
+  notes: z.string().max(2000, 'must be at most 2000 characters').optional(),
+  /** Plaintext SHA-256 the client computed; the server verifies it when given. */
+  sha256: sha256Hex.optional(),
+});
+export type XrayMetadataInput = z.infer<typeof XrayMetadataInputSchema>;
+
+
+export const LinkSchema = z.object({
+  status: z.enum(['verified', 'pending', 'invalid', 'unchecked']),
+  reason: z.string().optional(),
+  patient: z.record(z.string(), z.unknown()).optional(),
+  consultation: z.record(z.string(), z.unknown()).optional(),
+});
+export type Link = z.infer<typeof LinkSchema>;
+
+export const ActorRefSchema = z.object({ sub: z.string(), name: z.string().nullable() });
+
+/** The X-ray resource the API returns. */
+export const XraySchema = z.object({
+  id: z.uuid(),
+  patientId: z.string(),
+  consultationId: z.string().nullable(),
+  capturedAt: z.iso.datetime({ offset: true }),
+  capturedBy: ActorRefSchema,
+  deviceId: z.string().nullable(),
+  bodyPart: z.string(),
+  view: z.string(),
+  priority: z.enum(PRIORITIES),
+  notes: z.string().nullable(),
+  contentType: z.enum(CONTENT_TYPES),
+  sizeBytes: z.number().int().nonnegative(),
+  sha256: sha256Hex,
+  dicom: DicomTagsSchema.nullable(),
+  link: LinkSchema,
+  uploadedAt: z.iso.datetime({ offset: true }),
+});
+export type Xray = z.infer<typeof XraySchema>;
+
+export const XrayListSchema = z.object({
+  items: z.array(XraySchema),
+  /** Opaque; pass as `cursor` to get the next page. Null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+export type XrayList = z.infer<typeof XrayListSchema>;
+
+export const XrayListQuerySchema = z.strictObject({
+  patientId: externalId.optional(),
+  consultationId: externalId.optional(),
+  from: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).optional(),
+  to: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(512).optional(),
+});
+export type XrayListQuery = z.infer<typeof XrayListQuerySchema>;
+
+export type ContentType = (typeof CONTENT_TYPES)[number];
+export type Priority = (typeof PRIORITIES)[number];
