@@ -27,7 +27,13 @@ const localUser: RequestHandler = (req, _res, next) => {
 };
 
 /** Starts everything the config asks for (embedded database, storage, HTTP); port 0 picks a free port. */
-export async function start(config: Config, opts: { log?: Logger } = {}): Promise<RunningServer> {
+export interface StartOptions {
+  log?: Logger;
+  /** Tests wrap the real store to inject faults (storage failing mid-upload). */
+  decorateStore?: (store: ObjectStore) => ObjectStore;
+}
+
+export async function start(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
   let embedded: EmbeddedDatabase | undefined;
   let dbUrl = config.db.url;
@@ -38,7 +44,8 @@ export async function start(config: Config, opts: { log?: Logger } = {}): Promis
   try {
     await migrate(dbUrl, log);
     const pool = createPool(dbUrl, config.db.poolMax);
-    const store = await createObjectStore(config.storage);
+    const realStore = await createObjectStore(config.storage);
+    const store = opts.decorateStore ? opts.decorateStore(realStore) : realStore;
     if (config.storage.kind === 'fs') log.info({ dir: config.storage.dir }, 'disk object storage (set S3_BUCKET to use S3)');
     else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
 

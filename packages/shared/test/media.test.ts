@@ -215,7 +215,9 @@ describe('extractDicomTags', () => {
     const elements: Element[] = [
       [0x0008, 0x0005, 'CS', text('ISO_IR 192')],
       ...PATIENT.map(([group, element, vr, value]): Element =>
-        group === 0x0010 && element === 0x0010 ? [group, element, vr, text('Müller^Jörg')] : [group, element, vr, value],
+        group === 0x0010 && element === 0x0010
+          ? [group, element, vr, text('Müller^Jörg')]
+          : [group, element, vr, value],
       ),
     ];
     expect(extractDicomTags(dicomFile(elements)).patientName).toBe('Müller^Jörg');

@@ -18,10 +18,28 @@ export function toProblem(err: DomainError, instance?: string): Problem {
   };
 }
 
+/** How much of an unwanted request body we read and discard so the client gets to see our answer. */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The client may still be sending a body we will not use. Most clients only read the response
+ * once they finish sending, so closing at once would show them a broken pipe instead of the
+ * problem. Read and discard up to a limit, then drop the connection.
+ */
+function discardRestOfBody(req: Request): void {
+  if (req.complete || req.readableEnded) return;
+  req.unpipe();
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT_BYTES) req.socket.destroy();
+  });
+  req.resume();
+}
+
 export function sendProblem(req: Request, res: Response, err: DomainError): void {
   const problem = toProblem(err, req.originalUrl);
-  // The client may still be sending a body we will not read: close rather than hang or drain gigabytes.
-  if (!req.complete) res.setHeader('Connection', 'close');
+  discardRestOfBody(req);
   res.status(problem.status).type('application/problem+json').json(problem);
 }
 

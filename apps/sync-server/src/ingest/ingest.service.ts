@@ -48,7 +48,13 @@ export async function ingestStream(
   }
 
   const objectKey = newObjectKey(id);
-  await deps.store.put(objectKey, source, input.signal);
+  try {
+    await deps.store.put(objectKey, source, input.signal);
+  } catch (err) {
+    // Our own refusals (size, type, client gone) say what happened; anything else is the store failing.
+    if (err instanceof DomainError) throw err;
+    throw new DomainError('storage_failed', 'Object storage failed while receiving the X-ray; nothing was stored. Retry later.', undefined, { cause: err });
+  }
   let content;
   try {
     content = inspector.result();

@@ -132,7 +132,10 @@ function stringValue(dataSet: DataSet, tag: string, decoder: TextDecoder): strin
   if (element === undefined || !hasCompleteValue(dataSet, tag)) return undefined;
   const raw = dataSet.byteArray.subarray(element.dataOffset, element.dataOffset + element.length);
   // Values are padded to even length with a space (or NUL for UIs).
-  const value = decoder.decode(raw).replace(/[\0 ]+$/u, '').replace(/^ +/u, '');
+  const value = decoder
+    .decode(raw)
+    .replace(/[\0 ]+$/u, '')
+    .replace(/^ +/u, '');
   return value === '' ? undefined : value;
 }
 

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { DicomTagsSchema } from '../media/dicom-tags.ts';
 
 // "is required" reads better to a person than zod's "expected string, received undefined".
-z.config({ customError: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined) });
+z.config({
+  customError: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
+});
+
+/** A message for a present-but-wrong value; a missing one says "is required". */
+const says = (message: string) => ({
+  error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message),
+});
 
 /** What the client chooses; the server fills in the rest. */
 export const PRIORITIES = ['routine', 'urgent'] as const;
@@ -10,9 +17,7 @@ export const CONTENT_TYPES = ['application/dicom', 'image/png', 'image/jpeg'] as
 /** DICOM (0018,5101) View Position defined terms, plus OTHER. */
 export const VIEWS = ['AP', 'PA', 'LL', 'RL', 'LAT', 'OBL', 'LLD', 'RLD', 'OTHER'] as const;
 
-const sha256Hex = z
-  .string()
-  .regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256 (64 characters)');
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256 (64 characters)');
 
 /** Identifiers issued by the Patient Service: opaque, printable, no spaces. */
 const externalId = z
@@ -22,7 +27,7 @@ const externalId = z
   .max(64, 'must be at most 64 characters')
   .regex(/^[A-Za-z0-9._:-]+$/, 'may contain only letters, digits and . _ : -');
 
-export const XrayIdSchema = z.uuid({ message: 'must be a UUID' });
+export const XrayIdSchema = z.uuid(says('must be a UUID'));
 
 /** DICOM (0018,0015) Body Part Examined: upper-case code string, at most 16 characters. */
 const bodyPart = z
@@ -36,7 +41,7 @@ export const XrayMetadataInputSchema = z.strictObject({
   id: XrayIdSchema.optional(),
   patientId: externalId,
   consultationId: externalId.optional(),
-  capturedAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }),
+  capturedAt: z.iso.datetime({ offset: true, ...says('must be an ISO 8601 date-time') }),
   deviceId: z.string().trim().min(1).max(128).optional(),
   bodyPart,
   view: z.enum(VIEWS),
@@ -46,7 +51,6 @@ export const XrayMetadataInputSchema = z.strictObject({
   sha256: sha256Hex.optional(),
 });
 export type XrayMetadataInput = z.infer<typeof XrayMetadataInputSchema>;
-
 
 export const LinkSchema = z.object({
   status: z.enum(['verified', 'pending', 'invalid', 'unchecked']),
@@ -89,8 +93,8 @@ export type XrayList = z.infer<typeof XrayListSchema>;
 export const XrayListQuerySchema = z.strictObject({
   patientId: externalId.optional(),
   consultationId: externalId.optional(),
-  from: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).optional(),
-  to: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' }).optional(),
+  from: z.iso.datetime({ offset: true, ...says('must be an ISO 8601 date-time') }).optional(),
+  to: z.iso.datetime({ offset: true, ...says('must be an ISO 8601 date-time') }).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(512).optional(),
 });

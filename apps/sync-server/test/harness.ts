@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../src/config/config.ts';
+import { start, type RunningServer, type StartOptions } from '../src/server.ts';
+import { s3ClientConfig } from '../src/storage/s3.store.ts';
+
+export type StorageKind = 'fs' | 's3';
+
+/** A fresh database on the test PostgreSQL, so test files never see each other's rows. */
+export async function createTestDatabase(): Promise<string> {
+  const admin = new pg.Client({ connectionString: inject('pgAdminUrl') });
+  await admin.connect();
+  const name = `xray_test_${randomUUID().replaceAll('-', '')}`;
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(inject('pgAdminUrl'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export interface TestStorage {
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh disk directory or a fresh bucket on the test S3 store. */
+export async function createTestStorage(kind: StorageKind): Promise<TestStorage> {
+  if (kind === 'fs') {
+    const dir = await mkdtemp(path.join(tmpdir(), 'xray-test-data-'));
+    return { env: { DATA_DIR: dir }, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'xray-test-data-'));
+  const bucket = `xray-test-${randomUUID().slice(0, 13)}`;
+  const env = {
+    ...inject('s3'),
+    DATA_DIR: dir,
+    S3_BUCKET: bucket,
+    S3_CHECKSUMS_WHEN_REQUIRED: 'true',
+    S3_CREATE_BUCKET: 'false',
+    S3_PART_SIZE: String(5 * 1024 * 1024),
+  };
+  await s3Client(env).send(new CreateBucketCommand({ Bucket: bucket }));
+  return { env, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export function s3Client(env: Record<string, string>): S3Client {
+  const config = loadConfig(env);
+  if (config.storage.kind !== 's3') throw new Error('not an S3 env');
+  return new S3Client(s3ClientConfig(config.storage));
+}
+
+/** Multipart uploads left open in the bucket (must be none after a failed upload). */
+export async function openMultipartUploads(env: Record<string, string>): Promise<number> {
+  const res = await s3Client(env).send(new ListMultipartUploadsCommand({ Bucket: env.S3_BUCKET }));
+  return res.Uploads?.length ?? 0;
+}
+
+export interface TestServer extends RunningServer {
+  config: Config;
+  env: Record<string, string>;
+  /** Stops the server and removes its storage. */
+  close(): Promise<void>;
+}
+
+/** The real server on port 0 with real PostgreSQL and the chosen real storage. */
+export async function startTestServer(
+  kind: StorageKind,
+  extraEnv: Record<string, string> = {},
+  opts: StartOptions = {},
+): Promise<TestServer> {
+  const storage = await createTestStorage(kind);
+  const env = {
+    NODE_ENV: 'test',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: await createTestDatabase(),
+    ...storage.env,
+    ...extraEnv,
+  };
+  const config = loadConfig(env);
+  const server = await start(config, opts);
+  return {
+    ...server,
+    config,
+    env,
+    close: async () => {
+      await server.stop();
+      await storage.cleanup();
+    },
+  };
+}
+
+export async function countRows(server: RunningServer, table = 'xrays'): Promise<number> {
+  const { rows } = await server.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+  return rows[0]?.n ?? 0;
+}
+
+/** Every object the store holds (plus, for disk, half-written temp files). */
+export async function storedObjects(server: TestServer): Promise<string[]> {
+  const keys = await server.store.list('');
+  if (server.config.storage.kind === 'fs') {
+    const { readdir } = await import('node:fs/promises');
+    const tmp = await readdir(path.join(server.config.storage.dir, '.tmp')).catch(() => []);
+    return [...keys, ...tmp.map((t) => `.tmp/${t}`)];
+  }
+  return keys;
+}
+
+export interface MetadataInput {
+  id?: string;
+  patientId?: string;
+  consultationId?: string;
+  capturedAt?: string;
+  bodyPart?: string;
+  view?: string;
+  priority?: string;
+  notes?: string;
+  sha256?: string;
+  [k: string]: unknown;
+}
+
+export const validMetadata = (over: MetadataInput = {}): MetadataInput => ({
+  patientId: 'P-1001',
+  capturedAt: '2026-11-27T08:15:00Z',
+  bodyPart: 'CHEST',
+  view: 'PA',
+  priority: 'urgent',
+  ...over,
+});
+
+/** POST /xrays as a client does it: metadata part first, then the file (a Blob streams from disk). */
+export async function postXray(
+  baseUrl: string,
+  metadata: unknown,
+  file: Blob,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const form = new FormData();
+  form.append('metadata', typeof metadata === 'string' ? metadata : JSON.stringify(metadata));
+  form.append('file', file, 'image.bin');
+  return fetch(`${baseUrl}/xrays`, { method: 'POST', body: form, headers });
+}
