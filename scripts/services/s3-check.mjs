@@ -12,9 +12,7 @@ import { randomBytes } from 'node:crypto';
 
 // The SDK is a dependency of the sync server, not of the workspace root: resolve it from there
 // so this script needs no install of its own.
-const requireFromServer = createRequire(
-  new URL('../../apps/sync-server/package.json', import.meta.url),
-);
+const requireFromServer = createRequire(new URL('../../apps/sync-server/package.json', import.meta.url));
 let sdk;
 try {
   sdk = requireFromServer('@aws-sdk/client-s3');
@@ -79,17 +77,13 @@ try {
 
   // Small object round trip.
   const small = randomBytes(1024);
-  await run('PutObject', () =>
-    s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.small`, Body: small })),
-  );
+  await run('PutObject', () => s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.small`, Body: small })));
   await run('GetObject', async () => {
     const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${key}.small` }));
     const body = Buffer.from(await res.Body.transformToByteArray());
     if (!body.equals(small)) throw new Error(`read back ${body.length} bytes that differ from what was written`);
   });
-  await run('DeleteObject', () =>
-    s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `${key}.small` })),
-  );
+  await run('DeleteObject', () => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `${key}.small` })));
 
   // Multipart upload, the way @tus/s3-store drives it: it calls ListParts on every PATCH
   // to find out where to resume.
@@ -127,9 +121,7 @@ try {
     const res = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: mpKey }));
     if (res.ContentLength !== part.length) throw new Error(`size ${res.ContentLength}, expected ${part.length}`);
   });
-  await run('DeleteObject (multipart)', () =>
-    s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: mpKey })),
-  );
+  await run('DeleteObject (multipart)', () => s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: mpKey })));
 
   // Leave nothing behind. Swift may still hold the multipart segments briefly, so a
   // "bucket not empty" here is not a failure of the store.

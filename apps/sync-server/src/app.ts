@@ -49,7 +49,10 @@ export function createApp(deps: AppDeps): Express {
     const end = metrics.httpDuration.startTimer({ method: req.method });
     res.on('finish', () => {
       const route: unknown = req.route?.path;
-      end({ route: typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched', status: String(res.statusCode) });
+      end({
+        route: typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched',
+        status: String(res.statusCode),
+      });
     });
     next();
   });

@@ -46,7 +46,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const pool = createPool(dbUrl, config.db.poolMax);
     const realStore = await createObjectStore(config.storage);
     const store = opts.decorateStore ? opts.decorateStore(realStore) : realStore;
-    if (config.storage.kind === 'fs') log.info({ dir: config.storage.dir }, 'disk object storage (set S3_BUCKET to use S3)');
+    if (config.storage.kind === 'fs')
+      log.info({ dir: config.storage.dir }, 'disk object storage (set S3_BUCKET to use S3)');
     else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
 
     const app = createApp({ config, pool, store, log, metrics: createMetrics(), authenticate: localUser });

@@ -94,7 +94,16 @@ export default async function setup(project: TestProject) {
       createPostgresUser: true,
       onLog: () => undefined,
       // Test databases are throwaway: trade durability for speed.
-      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+      postgresFlags: [
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'max_connections=300',
+      ],
     });
     await pg.initialise();
     await pg.start();

@@ -45,7 +45,12 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'xray-files-'));
-    dicom = await writeDicom(path.join(dir, 'chest.dcm'), { patientId: 'P-1001', bodyPart: 'CHEST', view: 'PA', seed: 7 });
+    dicom = await writeDicom(path.join(dir, 'chest.dcm'), {
+      patientId: 'P-1001',
+      bodyPart: 'CHEST',
+      view: 'PA',
+      seed: 7,
+    });
     const { readFile } = await import('node:fs/promises');
     dicomBytes = await readFile(dicom.path);
     server = await startTestServer(kind);
@@ -56,15 +61,37 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
   });
 
   const cases = [
-    { name: '18 MB DICOM', type: 'application/dicom', ext: 'dcm', file: () => openAsBlob(dicom.path), bytes: () => dicomBytes },
-    { name: 'PNG', type: 'image/png', ext: 'png', file: async () => new Blob([makePng({ seed: 3 })]), bytes: () => makePng({ seed: 3 }) },
-    { name: 'JPEG', type: 'image/jpeg', ext: 'jpg', file: async () => new Blob([makeJpeg({ seed: 4 })]), bytes: () => makeJpeg({ seed: 4 }) },
+    {
+      name: '18 MB DICOM',
+      type: 'application/dicom',
+      ext: 'dcm',
+      file: () => openAsBlob(dicom.path),
+      bytes: () => dicomBytes,
+    },
+    {
+      name: 'PNG',
+      type: 'image/png',
+      ext: 'png',
+      file: async () => new Blob([makePng({ seed: 3 })]),
+      bytes: () => makePng({ seed: 3 }),
+    },
+    {
+      name: 'JPEG',
+      type: 'image/jpeg',
+      ext: 'jpg',
+      file: async () => new Blob([makeJpeg({ seed: 4 })]),
+      bytes: () => makeJpeg({ seed: 4 }),
+    },
   ];
 
   it.each(cases)('round trip of a $name: upload, get, list, download, range, delete', async (c) => {
     const bytes = c.bytes();
     const patientId = `P-${randomUUID().slice(0, 8)}`;
-    const res = await postXray(server.url, validMetadata({ patientId, consultationId: 'C-77', notes: 'query rib fracture' }), await c.file());
+    const res = await postXray(
+      server.url,
+      validMetadata({ patientId, consultationId: 'C-77', notes: 'query rib fracture' }),
+      await c.file(),
+    );
     expect(res.status).toBe(201);
     const created = await res.json();
     expect(res.headers.get('location')).toBe(`/xrays/${created.id}`);
@@ -105,7 +132,9 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     expect(sha256Hex(full.body)).toBe(sha256Hex(bytes));
     expect(full.res.headers.get('content-type')).toBe(c.type);
     expect(full.res.headers.get('etag')).toBe(`"${created.sha256}"`);
-    expect(full.res.headers.get('content-disposition')).toMatch(new RegExp(`^attachment; filename="?xray-${created.id}\\.${c.ext}"?$`));
+    expect(full.res.headers.get('content-disposition')).toMatch(
+      new RegExp(`^attachment; filename="?xray-${created.id}\\.${c.ext}"?$`),
+    );
 
     const part = await download(`${server.url}/xrays/${created.id}/download`, { Range: 'bytes=100-1099' });
     expect(part.res.status).toBe(206);
@@ -116,7 +145,9 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     expect(tail.res.status).toBe(206);
     expect(tail.body.equals(bytes.subarray(bytes.length - 10))).toBe(true);
 
-    const notModified = await fetch(`${server.url}/xrays/${created.id}/download`, { headers: { 'If-None-Match': `"${created.sha256}"` } });
+    const notModified = await fetch(`${server.url}/xrays/${created.id}/download`, {
+      headers: { 'If-None-Match': `"${created.sha256}"` },
+    });
     expect(notModified.status).toBe(304);
 
     const del = await fetch(`${server.url}/xrays/${created.id}`, { method: 'DELETE' });
@@ -172,7 +203,9 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
 
     const byConsultation = await (await fetch(`${server.url}/xrays?consultationId=C-A&patientId=${patientId}`)).json();
     expect(byConsultation.items).toHaveLength(2);
-    const window = await (await fetch(`${server.url}/xrays?patientId=${patientId}&from=2026-11-21T00:00:00Z&to=2026-11-23T00:00:00Z`)).json();
+    const window = await (
+      await fetch(`${server.url}/xrays?patientId=${patientId}&from=2026-11-21T00:00:00Z&to=2026-11-23T00:00:00Z`)
+    ).json();
     expect(window.items.map((x: { id: string }) => x.id)).toEqual([ids[2], ids[1]]);
 
     const bad = await fetch(`${server.url}/xrays?from=yesterday&cursor=nope`);
@@ -188,13 +221,25 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
 
   describe('bad input: a clear problem and nothing left behind', () => {
     it('missing and invalid metadata fields give 400 naming each field', async () => {
-      const res = await postXray(server.url, { patientId: 'has space', view: 'SIDEWAYS', priority: 'soon' }, new Blob([makePng()]));
+      const res = await postXray(
+        server.url,
+        { patientId: 'has space', view: 'SIDEWAYS', priority: 'soon' },
+        new Blob([makePng()]),
+      );
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
       const p = await res.json();
       expect(p).toMatchObject({ status: 400, code: 'validation_failed' });
       const fields = p.errors.map((e: { field: string }) => e.field);
-      expect(fields).toEqual(expect.arrayContaining(['metadata.patientId', 'metadata.capturedAt', 'metadata.bodyPart', 'metadata.view', 'metadata.priority']));
+      expect(fields).toEqual(
+        expect.arrayContaining([
+          'metadata.patientId',
+          'metadata.capturedAt',
+          'metadata.bodyPart',
+          'metadata.view',
+          'metadata.priority',
+        ]),
+      );
       expect(p.errors.find((e: { field: string }) => e.field === 'metadata.capturedAt').message).toBe('is required');
       await expectNothingStored(server);
     });
@@ -220,7 +265,11 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     });
 
     it('a body that is not multipart gives 415', async () => {
-      const res = await fetch(`${server.url}/xrays`, { method: 'POST', body: JSON.stringify(validMetadata()), headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${server.url}/xrays`, {
+        method: 'POST',
+        body: JSON.stringify(validMetadata()),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).toBe(415);
       await expectNothingStored(server);
     });
@@ -250,7 +299,9 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
 
       const png = makePng({ seed: 21 });
       const created = await (await postXray(server.url, validMetadata(), new Blob([png]))).json();
-      const bad = await fetch(`${server.url}/xrays/${created.id}/download`, { headers: { Range: `bytes=${png.length + 10}-` } });
+      const bad = await fetch(`${server.url}/xrays/${created.id}/download`, {
+        headers: { Range: `bytes=${png.length + 10}-` },
+      });
       expect(bad.status).toBe(416);
       expect(bad.headers.get('content-range')).toBe(`bytes */${png.length}`);
       expect((await bad.json()).code).toBe('range_not_satisfiable');
@@ -265,11 +316,25 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
         `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.dcm"\r\nContent-Type: application/dicom\r\n\r\n`;
       const { port } = new URL(server.url);
       await new Promise<void>((resolve) => {
-        const req = request({ host: '127.0.0.1', port, path: '/xrays', method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(dicomBytes.length + head.length + 100) } });
+        const req = request({
+          host: '127.0.0.1',
+          port,
+          path: '/xrays',
+          method: 'POST',
+          headers: {
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'content-length': String(dicomBytes.length + head.length + 100),
+          },
+        });
         req.on('error', () => resolve());
         req.write(head);
         // Send 6 MB of the DICOM (more than one S3 part), then vanish.
-        req.write(dicomBytes.subarray(0, 6 * 1024 * 1024), () => setTimeout(() => { req.destroy(); resolve(); }, 300));
+        req.write(dicomBytes.subarray(0, 6 * 1024 * 1024), () =>
+          setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 300),
+        );
       });
       await expectNothingStored(server);
     });

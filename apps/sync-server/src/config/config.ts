@@ -19,7 +19,9 @@ export const EnvSchema = z.object({
   TRUST_PROXY: z
     .string()
     .default('')
-    .describe('Comma-separated proxies (IPs, CIDRs or loopback/linklocal/uniquelocal) whose X-Forwarded-* headers are honoured. Empty: none.'),
+    .describe(
+      'Comma-separated proxies (IPs, CIDRs or loopback/linklocal/uniquelocal) whose X-Forwarded-* headers are honoured. Empty: none.',
+    ),
   DATA_DIR: z.string().default('./.data').describe('Embedded PostgreSQL data and disk object storage.'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -37,7 +39,10 @@ export const EnvSchema = z.object({
     .default(false)
     .describe('Send/validate checksums only when required (Swift s3api, several S3-compatible stores).'),
   S3_CREATE_BUCKET: bool.default(false).describe('Create the bucket at startup when missing (development, tests).'),
-  S3_PART_SIZE: bytes.min(5 * 1024 * 1024).default(8 * 1024 * 1024).describe('Multipart part size; S3 minimum is 5 MiB.'),
+  S3_PART_SIZE: bytes
+    .min(5 * 1024 * 1024)
+    .default(8 * 1024 * 1024)
+    .describe('Multipart part size; S3 minimum is 5 MiB.'),
   S3_QUEUE_SIZE: z.coerce.number().int().min(1).max(16).default(4).describe('Parts uploaded concurrently.'),
 
   MAX_UPLOAD_BYTES: bytes.default(1024 * 1024 * 1024).describe('Largest X-ray accepted, in bytes.'),
@@ -107,7 +112,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host: e.HOST,
       port: e.PORT,
       publicUrl: e.PUBLIC_URL,
-      trustProxy: e.TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean),
+      trustProxy: e.TRUST_PROXY.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     },
     dataDir,

@@ -24,7 +24,12 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
   return new Promise((resolve, reject) => {
     const type = req.headers['content-type'] ?? '';
     if (!type.toLowerCase().startsWith('multipart/form-data')) {
-      reject(new DomainError('unsupported_media_type', 'Send multipart/form-data with a `metadata` part (JSON) then a `file` part.'));
+      reject(
+        new DomainError(
+          'unsupported_media_type',
+          'Send multipart/form-data with a `metadata` part (JSON) then a `file` part.',
+        ),
+      );
       return;
     }
     const declared = Number(req.headers['content-length']);
@@ -36,7 +41,11 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
     try {
       parser = busboy({ headers: req.headers, limits: { files: 1, fields: 1, fieldSize: METADATA_MAX_BYTES } });
     } catch (err) {
-      reject(new DomainError('bad_request', 'The multipart body cannot be parsed (missing boundary?).', undefined, { cause: err }));
+      reject(
+        new DomainError('bad_request', 'The multipart body cannot be parsed (missing boundary?).', undefined, {
+          cause: err,
+        }),
+      );
       return;
     }
     let metadata: unknown;
@@ -77,13 +86,27 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
     });
     parser.on('filesLimit', () => fail(bad('Only one file per request.', 'file')));
     parser.on('fieldsLimit', () => fail(bad('Only one metadata part per request.', 'metadata')));
-    parser.on('error', (err: Error) => fail(new DomainError('client_closed', `The upload ended early: ${err.message}`, undefined, { cause: err })));
+    parser.on('error', (err: Error) =>
+      fail(new DomainError('client_closed', `The upload ended early: ${err.message}`, undefined, { cause: err })),
+    );
     parser.on('close', () => {
-      if (!settled) fail(bad(metadata === undefined ? 'The metadata part is missing.' : 'The file part is missing.', metadata === undefined ? 'metadata' : 'file'));
+      if (!settled)
+        fail(
+          bad(
+            metadata === undefined ? 'The metadata part is missing.' : 'The file part is missing.',
+            metadata === undefined ? 'metadata' : 'file',
+          ),
+        );
     });
     // A client that vanishes mid-upload must fail the stream, or the store waits forever.
     req.on('close', () => {
-      if (!req.complete) fail(new DomainError('client_closed', 'The client disconnected before the upload was complete; nothing was stored.'));
+      if (!req.complete)
+        fail(
+          new DomainError(
+            'client_closed',
+            'The client disconnected before the upload was complete; nothing was stored.',
+          ),
+        );
     });
     req.pipe(parser);
   });

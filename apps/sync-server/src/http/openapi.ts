@@ -14,10 +14,17 @@ export function buildOpenApiDocument() {
   const XrayList = XrayListSchema.meta({ id: 'XrayList' });
   const Problem = ProblemSchema.meta({ id: 'Problem' });
   const Metadata = XrayMetadataInputSchema.meta({ id: 'XrayMetadataInput' });
-  const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  const bearer = registry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  });
   const security = [{ [bearer.name]: [] }];
   const idParam = z.object({ id: z.uuid() });
-  const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
+  const problem = (description: string) => ({
+    description,
+    content: { 'application/problem+json': { schema: Problem } },
+  });
   const errors = {
     400: problem('Invalid input; `errors[]` names each field'),
     401: problem('No or invalid bearer token'),
@@ -46,7 +53,10 @@ export function buildOpenApiDocument() {
     },
     responses: {
       201: { description: 'Stored', content: { 'application/json': { schema: Xray } } },
-      200: { description: 'Already stored with the same bytes (idempotent repeat)', content: { 'application/json': { schema: Xray } } },
+      200: {
+        description: 'Already stored with the same bytes (idempotent repeat)',
+        content: { 'application/json': { schema: Xray } },
+      },
       ...errors,
       409: problem('This id is stored with different bytes'),
       413: problem('Larger than MAX_UPLOAD_BYTES'),
@@ -77,8 +87,14 @@ export function buildOpenApiDocument() {
     security,
     request: { params: idParam },
     responses: {
-      200: { description: 'The whole file', content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
-      206: { description: 'The requested range', content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
+      200: {
+        description: 'The whole file',
+        content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } },
+      },
+      206: {
+        description: 'The requested range',
+        content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } },
+      },
       304: { description: 'Not modified (If-None-Match)' },
       ...errors,
       416: problem('Range not satisfiable'),
@@ -105,7 +121,7 @@ export function buildOpenApiDocument() {
     info: {
       title: 'X-ray Service sync server',
       version: '0.1.0',
-      description: 'Stores paramedics\' X-rays and serves them to doctors. Errors are RFC 9457 problem+json.',
+      description: "Stores paramedics' X-rays and serves them to doctors. Errors are RFC 9457 problem+json.",
     },
   });
 }

@@ -52,20 +52,25 @@ function classify(err: unknown): DomainError {
   if (e?.name === 'ObjectNotFoundError') return new DomainError('not_found', 'The stored object is missing.');
   const code = `${(err as { code?: string })?.code ?? ''}`;
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'Unexpected end of form') {
-    return new DomainError('client_closed', 'The upload ended before it was complete; nothing was stored.', undefined, { cause: err });
+    return new DomainError('client_closed', 'The upload ended before it was complete; nothing was stored.', undefined, {
+      cause: err,
+    });
   }
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const known = (Object.keys(ERRORS) as ErrorCode[]).find((k) => ERRORS[k].status === status) ?? 'bad_request';
     return new DomainError(known, e?.message ?? 'Bad request');
   }
-  return new DomainError('internal', 'Something went wrong on the server; the request was not completed.', undefined, { cause: err });
+  return new DomainError('internal', 'Something went wrong on the server; the request was not completed.', undefined, {
+    cause: err,
+  });
 }
 
 export function problemHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const domain = classify(err);
-    if (domain.code === 'internal' || domain.code === 'storage_failed') log.error({ err, url: req.originalUrl }, 'request failed');
+    if (domain.code === 'internal' || domain.code === 'storage_failed')
+      log.error({ err, url: req.originalUrl }, 'request failed');
     else log.info({ code: domain.code, url: req.originalUrl, detail: domain.message }, 'request refused');
     if (res.headersSent) {
       // Mid-stream (a download): the only honest signal left is to cut the connection.

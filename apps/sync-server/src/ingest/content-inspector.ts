@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { DICOM_HEADER_PREFIX_BYTES, extractDicomTags, sniffContentType, type ContentType, type DicomTags } from '@xray/shared';
+import {
+  DICOM_HEADER_PREFIX_BYTES,
+  extractDicomTags,
+  sniffContentType,
+  type ContentType,
+  type DicomTags,
+} from '@xray/shared';
 import { DomainError } from '../errors.ts';
 
 const SNIFF_BYTES = 132;
@@ -19,7 +25,8 @@ export interface InspectedContent {
  */
 export class ContentInspector extends Transform {
   private readonly hash = createHash('sha256');
-  private size = 0;
+  // Not `size`: lib-storage reads `Body.size` as the total length of a stream.
+  private bytesSeen = 0;
   private head: Buffer[] = [];
   private headLength = 0;
   private contentType: ContentType | null = null;
@@ -29,8 +36,8 @@ export class ContentInspector extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.maxBytes) {
+    this.bytesSeen += chunk.length;
+    if (this.bytesSeen > this.maxBytes) {
       done(tooLarge(this.maxBytes));
       return;
     }
@@ -68,12 +75,17 @@ export class ContentInspector extends Transform {
       try {
         dicom = extractDicomTags(this.headBytes());
       } catch (err) {
-        throw new DomainError('unsupported_media_type', 'The file says it is DICOM but its header cannot be read.', undefined, {
-          cause: err,
-        });
+        throw new DomainError(
+          'unsupported_media_type',
+          'The file says it is DICOM but its header cannot be read.',
+          undefined,
+          {
+            cause: err,
+          },
+        );
       }
     }
-    return { sha256: this.hash.digest('hex'), sizeBytes: this.size, contentType: this.contentType, dicom };
+    return { sha256: this.hash.digest('hex'), sizeBytes: this.bytesSeen, contentType: this.contentType, dicom };
   }
 }
 

@@ -69,9 +69,11 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
     if (!existing) throw new DomainError('conflict', `X-ray ${input.id} changed while it was being stored; retry.`);
     return { xray: assertSameContent(existing, content.sha256), created: false };
   } catch (err) {
-    await deps.store.delete(input.objectKey).catch((e: unknown) =>
-      deps.log.error({ err: e, key: input.objectKey }, 'could not remove the object of a failed upload'),
-    );
+    await deps.store
+      .delete(input.objectKey)
+      .catch((e: unknown) =>
+        deps.log.error({ err: e, key: input.objectKey }, 'could not remove the object of a failed upload'),
+      );
     throw err;
   }
 }

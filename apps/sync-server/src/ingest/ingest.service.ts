@@ -18,7 +18,11 @@ export interface IngestDeps extends FinalizeDeps {
 export function parseMetadata(raw: unknown): XrayMetadataInput {
   const parsed = XrayMetadataInputSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new DomainError('validation_failed', 'The X-ray metadata has invalid fields.', fieldErrors(parsed.error, 'metadata'));
+    throw new DomainError(
+      'validation_failed',
+      'The X-ray metadata has invalid fields.',
+      fieldErrors(parsed.error, 'metadata'),
+    );
   }
   return parsed.data;
 }
@@ -53,7 +57,12 @@ export async function ingestStream(
   } catch (err) {
     // Our own refusals (size, type, client gone) say what happened; anything else is the store failing.
     if (err instanceof DomainError) throw err;
-    throw new DomainError('storage_failed', 'Object storage failed while receiving the X-ray; nothing was stored. Retry later.', undefined, { cause: err });
+    throw new DomainError(
+      'storage_failed',
+      'Object storage failed while receiving the X-ray; nothing was stored. Retry later.',
+      undefined,
+      { cause: err },
+    );
   }
   let content;
   try {

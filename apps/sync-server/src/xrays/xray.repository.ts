@@ -68,9 +68,23 @@ export const xrayRepository = {
        ON CONFLICT (id) DO NOTHING
        RETURNING *`,
       [
-        x.id, x.patientId, x.consultationId, x.capturedAt, x.capturedBy.sub, x.capturedBy.name,
-        x.deviceId, x.bodyPart, x.view, x.priority, x.notes, x.contentType, x.sizeBytes, x.sha256,
-        x.dicom === null ? null : JSON.stringify(x.dicom), JSON.stringify(x.link), x.objectKey,
+        x.id,
+        x.patientId,
+        x.consultationId,
+        x.capturedAt,
+        x.capturedBy.sub,
+        x.capturedBy.name,
+        x.deviceId,
+        x.bodyPart,
+        x.view,
+        x.priority,
+        x.notes,
+        x.contentType,
+        x.sizeBytes,
+        x.sha256,
+        x.dicom === null ? null : JSON.stringify(x.dicom),
+        JSON.stringify(x.link),
+        x.objectKey,
       ],
     );
     return rows[0] ? toRecord(rows[0]) : null;

@@ -15,23 +15,35 @@ export interface XrayServiceDeps {
 
 export function parseXrayId(raw: string): string {
   const parsed = XrayIdSchema.safeParse(raw);
-  if (!parsed.success) throw new DomainError('bad_request', `"${raw}" is not an X-ray id (a UUID).`, [{ field: 'id', message: 'must be a UUID' }]);
+  if (!parsed.success)
+    throw new DomainError('bad_request', `"${raw}" is not an X-ray id (a UUID).`, [
+      { field: 'id', message: 'must be a UUID' },
+    ]);
   return parsed.data;
 }
 
 /** Opaque keyset cursor: base64url of the last item's (capturedAt, id). */
 export const cursor = {
-  encode: (next: NonNullable<ListPage['next']>): string => Buffer.from(JSON.stringify([next.capturedAt, next.id])).toString('base64url'),
+  encode: (next: NonNullable<ListPage['next']>): string =>
+    Buffer.from(JSON.stringify([next.capturedAt, next.id])).toString('base64url'),
   decode(raw: string): { capturedAt: string; id: string } {
     try {
       const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-      if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && XrayIdSchema.safeParse(v[1]).success && !Number.isNaN(Date.parse(v[0]))) {
+      if (
+        Array.isArray(v) &&
+        typeof v[0] === 'string' &&
+        typeof v[1] === 'string' &&
+        XrayIdSchema.safeParse(v[1]).success &&
+        !Number.isNaN(Date.parse(v[0]))
+      ) {
         return { capturedAt: v[0], id: v[1] };
       }
     } catch {
       // fall through to the error below
     }
-    throw new DomainError('validation_failed', 'The cursor is not one this server issued.', [{ field: 'cursor', message: 'is invalid' }]);
+    throw new DomainError('validation_failed', 'The cursor is not one this server issued.', [
+      { field: 'cursor', message: 'is invalid' },
+    ]);
   },
 };
 
@@ -43,9 +55,16 @@ export function createXrayService(deps: XrayServiceDeps) {
       return x;
     },
 
-    async list(q: XrayListQuery, scope: { capturedBy?: string } = {}): Promise<{ items: XrayRecord[]; nextCursor: string | null }> {
+    async list(
+      q: XrayListQuery,
+      scope: { capturedBy?: string } = {},
+    ): Promise<{ items: XrayRecord[]; nextCursor: string | null }> {
       const { cursor: raw, ...filters } = q;
-      const page = await xrayRepository.list(deps.pool, { ...filters, ...scope, ...(raw ? { after: cursor.decode(raw) } : {}) });
+      const page = await xrayRepository.list(deps.pool, {
+        ...filters,
+        ...scope,
+        ...(raw ? { after: cursor.decode(raw) } : {}),
+      });
       return { items: page.items, nextCursor: page.next ? cursor.encode(page.next) : null };
     },
 
@@ -58,9 +77,11 @@ export function createXrayService(deps: XrayServiceDeps) {
     async delete(id: string): Promise<XrayRecord> {
       const removed = await inTransaction(deps.pool, (tx) => xrayRepository.delete(tx, id));
       if (!removed) throw new DomainError('not_found', `There is no X-ray ${id}.`);
-      await deps.store.delete(removed.objectKey).catch((err: unknown) =>
-        deps.log.error({ err, key: removed.objectKey }, 'X-ray row deleted but its object could not be removed'),
-      );
+      await deps.store
+        .delete(removed.objectKey)
+        .catch((err: unknown) =>
+          deps.log.error({ err, key: removed.objectKey }, 'X-ray row deleted but its object could not be removed'),
+        );
       return removed;
     },
   };

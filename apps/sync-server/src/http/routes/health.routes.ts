@@ -11,7 +11,9 @@ export function healthRoutes(deps: { pool: Pool; store: ObjectStore; metrics: Me
   /** Ready = can serve X-rays: the database answers and the object store is reachable. */
   router.get('/readyz', async (_req, res) => {
     const checks = await Promise.allSettled([deps.pool.query('SELECT 1'), deps.store.check()]);
-    const [db, storage] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : `failed: ${String((c.reason as Error)?.message ?? c.reason)}`));
+    const [db, storage] = checks.map((c) =>
+      c.status === 'fulfilled' ? 'ok' : `failed: ${String((c.reason as Error)?.message ?? c.reason)}`,
+    );
     const ok = checks.every((c) => c.status === 'fulfilled');
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { database: db, storage } });
   });

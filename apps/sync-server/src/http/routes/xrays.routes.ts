@@ -36,7 +36,10 @@ function requestedRange(req: Request, x: Xray): ByteRange | undefined {
   if (ifRange && ifRange !== `"${x.sha256}"`) return undefined;
   const ranges = req.range(x.sizeBytes, { combine: true });
   if (ranges === -1 || ranges === -2 || ranges === undefined || ranges.type !== 'bytes' || ranges.length === 0) {
-    throw new DomainError('range_not_satisfiable', `Range "${header}" does not fit this X-ray of ${x.sizeBytes} bytes.`);
+    throw new DomainError(
+      'range_not_satisfiable',
+      `Range "${header}" does not fit this X-ray of ${x.sizeBytes} bytes.`,
+    );
   }
   // Several disjoint ranges: serve the whole file rather than multipart/byteranges (RFC 9110 allows it).
   if (ranges.length > 1) return undefined;
@@ -58,13 +61,17 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
       throw err;
     }
     const { xray, created } = await ingestStream(deps.ingest, { metadata, actor, body: part.file });
-    res.status(created ? 201 : 200).location(`/xrays/${xray.id}`).json(toResource(xray));
+    res
+      .status(created ? 201 : 200)
+      .location(`/xrays/${xray.id}`)
+      .json(toResource(xray));
   });
 
   router.get('/xrays', async (req, res) => {
     actorOf(req);
     const q = XrayListQuerySchema.safeParse(req.query);
-    if (!q.success) throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
+    if (!q.success)
+      throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
     const page = await deps.xrays.list(q.data);
     res.json({ items: page.items.map(toResource), nextCursor: page.nextCursor });
   });
@@ -83,7 +90,10 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     res.set({ ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'private, no-store' }).type(x.contentType);
     // Compared by hand: express's req.fresh ignores If-None-Match when the client sends Cache-Control: no-cache.
     const ifNoneMatch = req.headers['if-none-match'];
-    if (ifNoneMatch && (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))) {
+    if (
+      ifNoneMatch &&
+      (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))
+    ) {
       res.status(304).end();
       return;
     }
