@@ -12,6 +12,8 @@ import { randomBytes } from 'node:crypto';
 
 // The SDK is a dependency of the sync server, not of the workspace root: resolve it from there
 // so this script needs no install of its own.
+// The SDK warns on Node < 22 about its future support policy; that is noise in a health check.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const requireFromServer = createRequire(new URL('../../apps/sync-server/package.json', import.meta.url));
 let sdk;
 try {

@@ -151,21 +151,20 @@ name = xray-test
 default = yes
 EOF
 
-  local s common
+  local s
   for s in account container object; do
-    common="[DEFAULT]
+    cat >"$SWIFT_DIR/$s-server.conf" <<EOF
+[DEFAULT]
 bind_ip = 127.0.0.1
 bind_port = $(port_of "$s")
-# One process per server: the pid file then names the only process to stop.
+# One process per server: the pid file then names the only process to stop
+# (run-server.py drops root, which Swift skips when it does not fork).
 workers = 0
 user = $user
 swift_dir = $SWIFT_DIR
 devices = $DEVICES
 mount_check = false
 log_name = $s-server
-recon_cache_path = $SWIFT_DIR/run"
-    cat >"$SWIFT_DIR/$s-server.conf" <<EOF
-$common
 
 [pipeline:main]
 pipeline = $s-server
@@ -234,7 +233,8 @@ use = egg:swift#dlo
 EOF
 
   # Runs one server like /usr/bin/swift-*-server does, but with swift.conf (hash prefix,
-  # storage policies, constraints) read from the state directory instead of /etc/swift.
+  # storage policies, constraints) read from the state directory instead of /etc/swift,
+  # and as the conf's `user` even though it does not fork.
   cat >"$SWIFT_DIR/run-server.py" <<'EOF'
 import os
 import sys
@@ -249,6 +249,10 @@ storage_policy.reload_storage_policies()
 from swift.common.wsgi import run_wsgi  # noqa: E402
 
 conf_file, options = utils.parse_options()
+# With workers = 0 (one process, no fork) Swift never drops root itself: do it here, to the
+# conf's `user`, so the device directory stays owned by that user.
+if os.geteuid() == 0:
+    utils.drop_privileges(utils.readconf(conf_file, 'app:' + server)['user'])
 sys.exit(run_wsgi(conf_file, server, **options))
 EOF
 }
