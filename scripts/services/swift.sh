@@ -56,11 +56,12 @@ print_env() {
 # The pid from a pid file, if that process is alive and really is our server (guards
 # against a recycled pid after a reboot or a crash).
 live_pid() {
-  local pidfile="$SWIFT_DIR/run/$1.pid" pid
+  local pidfile="$SWIFT_DIR/run/$1.pid" pid cmdline
   [[ -f "$pidfile" ]] || return 1
   pid="$(<"$pidfile")"
   [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$SWIFT_DIR/$1-server.conf" || return 1
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
+  [[ "$cmdline" == *"$SWIFT_DIR/$1-server.conf"* ]] || return 1
   echo "$pid"
 }
 
@@ -95,10 +96,12 @@ tail_logs() {
   done
 }
 
+# "install ok installed" only once dpkg has configured a package: one that another apt run
+# is installing right now counts as missing, and our apt-get then waits for that run's lock.
 packages_installed() {
   local p
   for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || return 1
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == "install ok installed" ]] || return 1
   done
 }
 
@@ -107,7 +110,7 @@ ensure_packages() {
   local cmd="apt-get install -y --no-install-recommends ${PACKAGES[*]}"
   if [[ $EUID -ne 0 ]]; then
     die "the Swift packages are not installed. Install them as root, then run this again:
-    sudo $cmd"
+    sudo apt-get update && sudo $cmd"
   fi
   command -v apt-get >/dev/null || die "Swift packages are missing and apt-get is not available; install: ${PACKAGES[*]}"
   log "installing ${PACKAGES[*]} (about 30 s) ..."
@@ -293,10 +296,12 @@ ensure_rings() {
 start_servers() {
   local user="$1" s port pid python
   read -ra python <<<"$(swift_python)"
+  ((${#python[@]})) || die "cannot tell which Python runs swift-proxy-server"
   for s in "${SERVERS[@]}"; do
     live_pid "$s" >/dev/null && continue
     port="$(port_of "$s")"
-    port_open "$port" && die "port $port ($s server) is already in use by another process; set the SWIFT_*_PORT variables"
+    port_open "$port" &&
+      die "port $port ($s server) is in use by a process this state dir does not know (see: ss -ltnp 'sport = :$port'). Stop it, or choose other ports with SWIFT_PORT / SWIFT_OBJECT_PORT / SWIFT_CONTAINER_PORT / SWIFT_ACCOUNT_PORT."
     # -v logs to stdout (there is no syslog here). stdin/stdout/stderr are all redirected so
     # a caller capturing our output (execSync, $(...)) does not wait on the servers, and the
     # lock fd 9 is closed so a server does not hold the start lock forever.
@@ -308,26 +313,29 @@ start_servers() {
   done
 }
 
+# Fails the start: show why, and stop what was started so nothing half-working lingers
+# (the logs stay in the state dir).
+startup_failed() {
+  log "error: $*"
+  tail_logs
+  stop_servers
+  exit 1
+}
+
 wait_until_ready() {
   local deadline=$((SECONDS + SWIFT_START_TIMEOUT)) s
   until healthcheck; do
     for s in "${SERVERS[@]}"; do
-      live_pid "$s" >/dev/null || { log "error: the $s server exited during startup"; tail_logs; exit 1; }
+      live_pid "$s" >/dev/null || startup_failed "the $s server exited during startup"
     done
-    if ((SECONDS >= deadline)); then
-      log "error: the proxy did not answer /healthcheck on port $SWIFT_PORT within ${SWIFT_START_TIMEOUT}s"
-      tail_logs
-      exit 1
-    fi
+    ((SECONDS < deadline)) ||
+      startup_failed "the proxy did not answer /healthcheck on port $SWIFT_PORT within ${SWIFT_START_TIMEOUT}s"
     sleep 0.2
   done
   # /healthcheck only proves the proxy is up; an S3 round trip proves the whole chain.
   until s3_check; do
-    if ((SECONDS >= deadline)); then
-      log "error: the S3 API on port $SWIFT_PORT did not work within ${SWIFT_START_TIMEOUT}s"
-      tail_logs
-      exit 1
-    fi
+    ((SECONDS < deadline)) ||
+      startup_failed "the S3 API on port $SWIFT_PORT did not work within ${SWIFT_START_TIMEOUT}s"
     sleep 1
   done
 }
@@ -345,6 +353,7 @@ cmd_start() {
     return 0
   fi
   # Half-running (a server died) or unhealthy: restart cleanly.
+  all_running && log "running but not healthy; restarting"
   stop_servers
 
   ensure_packages

@@ -1,16 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
+import { requestAuditing } from './audit/audit.http.ts';
+import { createAuditService } from './audit/audit.service.ts';
 import type { Config } from './config/config.ts';
 import type { Pool } from './db/pool.ts';
 import { DomainError } from './errors.ts';
 import { buildOpenApiDocument } from './http/openapi.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
+import { auditRoutes } from './http/routes/audit.routes.ts';
 import { healthRoutes } from './http/routes/health.routes.ts';
 import { xrayRoutes } from './http/routes/xrays.routes.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ObjectStore } from './storage/index.ts';
+import { createTusEndpoint, TUS_PATH, type TusEndpoint } from './uploads/tus.endpoint.ts';
+import type { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
 import { createXrayService } from './xrays/xray.service.ts';
 
 export interface AppDeps {
@@ -21,12 +26,14 @@ export interface AppDeps {
   metrics: Metrics;
   /** Sets req.actor or answers 401; runs before every API route. */
   authenticate: RequestHandler;
+  /** Upload locks shared by every instance (PostgreSQL advisory locks). */
+  locker: PgAdvisoryLocker;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Builds the Express app from its dependencies; no I/O happens here. */
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint } {
   const { config, log, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -57,6 +64,10 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
+  // Before every route: each request can leave its audit event, denials included.
+  const audit = createAuditService(deps);
+  app.use(requestAuditing(audit, log));
+
   app.use(healthRoutes(deps));
   const openapi = buildOpenApiDocument();
   app.get('/openapi.json', (_req, res) => {
@@ -67,8 +78,13 @@ export function createApp(deps: AppDeps): Express {
   const ingest = { pool: deps.pool, store: deps.store, log, metrics, maxUploadBytes: config.limits.maxUploadBytes };
   app.use('/xrays', deps.authenticate);
   app.use(xrayRoutes({ ingest, xrays, metrics }));
+  app.use('/audit', deps.authenticate);
+  app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl }));
+  app.use(TUS_PATH, deps.authenticate);
+  const uploads = createTusEndpoint({ config, pool: deps.pool, store: deps.store, locker: deps.locker, ingest, log, metrics });
+  app.use(uploads.router);
 
   app.use((req, res) => sendProblem(req, res, new DomainError('not_found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(log));
-  return app;
+  return { app, uploads };
 }

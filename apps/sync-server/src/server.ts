@@ -10,6 +10,8 @@ import { createPool, type Pool } from './db/pool.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { createObjectStore, type ObjectStore } from './storage/index.ts';
+import { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
+import type { TusEndpoint } from './uploads/tus.endpoint.ts';
 
 export interface RunningServer {
   url: string;
@@ -17,6 +19,7 @@ export interface RunningServer {
   pool: Pool;
   store: ObjectStore;
   log: Logger;
+  uploads: TusEndpoint;
   stop(): Promise<void>;
 }
 
@@ -31,6 +34,8 @@ export interface StartOptions {
   log?: Logger;
   /** Tests wrap the real store to inject faults (storage failing mid-upload). */
   decorateStore?: (store: ObjectStore) => ObjectStore;
+  /** Replaces how requests are authenticated (tests that act as several users without an issuer). */
+  authenticate?: RequestHandler;
 }
 
 export async function start(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
@@ -50,7 +55,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       log.info({ dir: config.storage.dir }, 'disk object storage (set S3_BUCKET to use S3)');
     else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
 
-    const app = createApp({ config, pool, store, log, metrics: createMetrics(), authenticate: localUser });
+    // Upload locks hold a connection each for as long as a PATCH runs: a pool of their own.
+    const lockPool = createPool(dbUrl, config.tus.lockPoolMax);
+    const locker = new PgAdvisoryLocker(lockPool, log);
+    await locker.start();
+    const { app, uploads } = createApp({ config, pool, store, log, metrics: createMetrics(), authenticate: opts.authenticate ?? localUser, locker });
+    uploads.startCleaner();
     const server: Server = app.listen(config.http.port, config.http.host);
     await once(server, 'listening');
     // Uploads of large X-rays over slow links take long: no request timeout, but drop idle sockets.
@@ -70,11 +80,14 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         const timer = setTimeout(() => server.closeAllConnections(), config.http.shutdownGraceMs);
         await once(server, 'close').catch(() => undefined);
         clearTimeout(timer);
+        uploads.stopCleaner();
+        await locker.stop();
+        await lockPool.end();
         await pool.end();
         await embedded?.stop();
         log.info('sync server stopped');
       })());
-    return { url, port, pool, store, log, stop };
+    return { url, port, pool, store, log, uploads, stop };
   } catch (err) {
     await embedded?.stop();
     throw err;

@@ -81,7 +81,8 @@ export async function startTestServer(
     NODE_ENV: 'test',
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DATABASE_URL: await createTestDatabase(),
+    // Several servers on one database (instances behind a load balancer): pass the first one's DATABASE_URL.
+    DATABASE_URL: extraEnv.DATABASE_URL ?? (await createTestDatabase()),
     ...storage.env,
     ...extraEnv,
   };
@@ -135,6 +136,9 @@ export const validMetadata = (over: MetadataInput = {}): MetadataInput => ({
   priority: 'urgent',
   ...over,
 });
+
+/** Bytes as a Blob (copied: Blob wants an ArrayBuffer-backed view). */
+export const blobOf = (bytes: Uint8Array): Blob => new Blob([new Uint8Array(bytes)]);
 
 /** POST /xrays as a client does it: metadata part first, then the file (a Blob streams from disk). */
 export async function postXray(

@@ -9,6 +9,7 @@ import { makeJpeg, makePng, sha256Hex, writeDicom, type WrittenDicom } from '@xr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failingWrites } from './fault-injection.ts';
 import {
+  blobOf,
   countRows,
   openMultipartUploads,
   postXray,
@@ -72,14 +73,14 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
       name: 'PNG',
       type: 'image/png',
       ext: 'png',
-      file: async () => new Blob([makePng({ seed: 3 })]),
+      file: async () => blobOf(makePng({ seed: 3 })),
       bytes: () => makePng({ seed: 3 }),
     },
     {
       name: 'JPEG',
       type: 'image/jpeg',
       ext: 'jpg',
-      file: async () => new Blob([makeJpeg({ seed: 4 })]),
+      file: async () => blobOf(makeJpeg({ seed: 4 })),
       bytes: () => makeJpeg({ seed: 4 }),
     },
   ];
@@ -162,12 +163,12 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
   it('is idempotent on a client-chosen id: same bytes 200, different bytes 409', async () => {
     const id = randomUUID();
     const png = makePng({ seed: 11 });
-    const first = await postXray(server.url, validMetadata({ id }), new Blob([png]));
+    const first = await postXray(server.url, validMetadata({ id }), blobOf(png));
     expect(first.status).toBe(201);
-    const again = await postXray(server.url, validMetadata({ id }), new Blob([png]));
+    const again = await postXray(server.url, validMetadata({ id }), blobOf(png));
     expect(again.status).toBe(200);
     expect((await again.json()).id).toBe(id);
-    const other = await postXray(server.url, validMetadata({ id }), new Blob([makePng({ seed: 12 })]));
+    const other = await postXray(server.url, validMetadata({ id }), blobOf(makePng({ seed: 12 })));
     expect(other.status).toBe(409);
     expect((await other.json()).code).toBe('conflict');
     expect((await storedObjects(server)).filter((k) => k.includes(id))).toHaveLength(1);
@@ -183,7 +184,7 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
       const res = await postXray(
         server.url,
         validMetadata({ patientId, consultationId: i < 2 ? 'C-A' : 'C-B', capturedAt: `2026-11-2${i}T10:00:00Z` }),
-        new Blob([makePng({ seed: 100 + i })]),
+        blobOf(makePng({ seed: 100 + i })),
       );
       expect(res.status).toBe(201);
       ids.push((await res.json()).id);
@@ -192,8 +193,8 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const q = new URLSearchParams({ patientId, limit: '2', ...(cursor ? { cursor } : {}) });
-      const page = await (await fetch(`${server.url}/xrays?${q}`)).json();
+      const q: URLSearchParams = new URLSearchParams({ patientId, limit: '2', ...(cursor ? { cursor } : {}) });
+      const page: { items: { id: string }[]; nextCursor: string | null } = await (await fetch(`${server.url}/xrays?${q}`)).json();
       seen.push(...page.items.map((x: { id: string }) => x.id));
       cursor = page.nextCursor;
       pages++;
@@ -224,7 +225,7 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
       const res = await postXray(
         server.url,
         { patientId: 'has space', view: 'SIDEWAYS', priority: 'soon' },
-        new Blob([makePng()]),
+        blobOf(makePng()),
       );
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
@@ -245,7 +246,7 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     });
 
     it('metadata that is not JSON, a missing file, and a file before metadata give 400', async () => {
-      const notJson = await postXray(server.url, '{patientId:', new Blob([makePng()]));
+      const notJson = await postXray(server.url, '{patientId:', blobOf(makePng()));
       expect(notJson.status).toBe(400);
       expect((await notJson.json()).errors[0]).toEqual({ field: 'metadata', message: 'metadata is not valid JSON.' });
 
@@ -256,7 +257,7 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
       expect((await noFile.json()).errors[0].field).toBe('file');
 
       const reversed = new FormData();
-      reversed.append('file', new Blob([makePng()]), 'a.png');
+      reversed.append('file', blobOf(makePng()), 'a.png');
       reversed.append('metadata', JSON.stringify(validMetadata()));
       const wrongOrder = await fetch(`${server.url}/xrays`, { method: 'POST', body: reversed });
       expect(wrongOrder.status).toBe(400);
@@ -276,14 +277,14 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
 
     it('content that is not DICOM, PNG or JPEG gives 415', async () => {
       const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(300_000, 7)]);
-      const res = await postXray(server.url, validMetadata(), new Blob([pdf]));
+      const res = await postXray(server.url, validMetadata(), blobOf(pdf));
       expect(res.status).toBe(415);
       expect((await res.json()).code).toBe('unsupported_media_type');
       await expectNothingStored(server);
     });
 
     it('a declared sha256 that does not match the bytes gives 422', async () => {
-      const res = await postXray(server.url, validMetadata({ sha256: 'a'.repeat(64) }), new Blob([makeJpeg()]));
+      const res = await postXray(server.url, validMetadata({ sha256: 'a'.repeat(64) }), blobOf(makeJpeg()));
       expect(res.status).toBe(422);
       expect((await res.json()).code).toBe('checksum_mismatch');
       await expectNothingStored(server);
@@ -298,7 +299,7 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
       expect((await unknown.json()).code).toBe('not_found');
 
       const png = makePng({ seed: 21 });
-      const created = await (await postXray(server.url, validMetadata(), new Blob([png]))).json();
+      const created = await (await postXray(server.url, validMetadata(), blobOf(png))).json();
       const bad = await fetch(`${server.url}/xrays/${created.id}/download`, {
         headers: { Range: `bytes=${png.length + 10}-` },
       });
@@ -362,7 +363,7 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
         expect((await chunked.json()).code).toBe('payload_too_large');
         await expectNothingStored(small);
         // The server still serves this client afterwards.
-        const ok = await postXray(small.url, validMetadata(), new Blob([makePng()]));
+        const ok = await postXray(small.url, validMetadata(), blobOf(makePng()));
         expect(ok.status).toBe(201);
       } finally {
         await small.close();

@@ -1,2 +1,3 @@
 export * from './schemas/index.ts';
 export * from './media/index.ts';
+export * from './crypto/index.ts';

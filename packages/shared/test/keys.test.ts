@@ -9,7 +9,7 @@ import {
   wrapKeyAesKw,
   wrapKeyRsaOaep,
 } from '../src/crypto/index.ts';
-import { expectCode } from './xre1.helpers.ts';
+import { expectCode, flipBit } from './xre1.helpers.ts';
 
 const kek = () => crypto.subtle.generateKey({ name: 'AES-KW', length: 256 }, false, ['wrapKey', 'unwrapKey']);
 const rsaPair = (hash: 'SHA-256' | 'SHA-1') =>
@@ -58,9 +58,7 @@ describe('data keys', () => {
     const ciphertext = await encryptBytes(dek, new Uint8Array([9, 8, 7]));
     const unwrapped = await unwrapKeyRsaOaep(wrapped, server.privateKey);
     expect(await decryptBytes(unwrapped, ciphertext)).toEqual(new Uint8Array([9, 8, 7]));
-    const tampered = wrapped.slice();
-    tampered[10] ^= 0x01;
-    await expectCode(unwrapKeyRsaOaep(tampered, server.privateKey), 'unwrap_failed');
+    await expectCode(unwrapKeyRsaOaep(flipBit(wrapped, 10), server.privateKey), 'unwrap_failed');
   });
 
   it('RSA-OAEP: refuses keys that do not use SHA-256', async () => {

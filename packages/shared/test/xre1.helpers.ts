@@ -16,7 +16,7 @@ export function prng(seed: number): (below: number) => number {
 /** Splits bytes into chunks of random size (including empty ones). */
 export function randomChunks(bytes: Uint8Array, random: (below: number) => number, max: number) {
   const chunks: Uint8Array[] = [];
-  for (let offset = 0; offset < bytes.length; ) {
+  for (let offset = 0; offset < bytes.length;) {
     const n = random(max + 1);
     chunks.push(bytes.subarray(offset, offset + n));
     offset += n;
@@ -71,10 +71,16 @@ export async function expectCode(promise: Promise<unknown>, code: Xre1ErrorCode)
   expect(error).toMatchObject({ code });
 }
 
-
 /** Byte equality with a readable failure; toEqual walks megabytes element by element. */
 export function expectSameBytes(actual: Uint8Array, expected: Uint8Array): void {
   expect(actual.length).toBe(expected.length);
   const at = actual.findIndex((byte, i) => byte !== expected[i]);
   expect(at, `first differing byte at ${at}`).toBe(-1);
+}
+
+/** A copy of `bytes` with one bit flipped at `index`. */
+export function flipBit(bytes: Uint8Array, index: number): Uint8Array {
+  const copy = bytes.slice();
+  copy[index] = (copy[index] ?? 0) ^ 0x01;
+  return copy;
 }

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   TAG_LENGTH,
-  Xre1Error,
   type Xre1ErrorCode,
   ciphertextLength,
   createDecryptStream,
@@ -26,20 +25,23 @@ import {
   vectorDek,
   vectorPlaintext,
 } from './xre1.fixtures.ts';
-import { concat, drain, expectCode, expectSameBytes, join, prng, randomChunks, streamOf } from './xre1.helpers.ts';
+import {
+  concat,
+  drain,
+  expectCode,
+  expectSameBytes,
+  flipBit,
+  join,
+  prng,
+  randomChunks,
+  streamOf,
+} from './xre1.helpers.ts';
 
 const vectorFile: VectorFile = JSON.parse(readFileSync(VECTORS_PATH, 'utf8'));
 
 describe('XRE1 test vectors', () => {
   it('are the documented set', () => {
-    expect(vectorFile.vectors.map((v) => v.plaintextLength)).toEqual([
-      0,
-      1,
-      MiB,
-      MiB + 1,
-      3.5 * MiB,
-      150,
-    ]);
+    expect(vectorFile.vectors.map((v) => v.plaintextLength)).toEqual([0, 1, MiB, MiB + 1, 3.5 * MiB, 150]);
     expect(JSON.stringify(vectorFile).length).toBeLessThan(100_000);
   });
 
@@ -77,9 +79,7 @@ describe('XRE1 test vectors', () => {
     const h = new DataView(bytes.buffer).getUint32(4);
     const json = bytes.slice(8, 8 + h);
     expect(new TextDecoder().decode(json)).toBe('{"v":1,"seg":64,"np":"oKGio6Slpg=="}');
-    const key = await crypto.subtle.importKey('raw', fromHex(vectorFile.key), 'AES-GCM', false, [
-      'decrypt',
-    ]);
+    const key = await crypto.subtle.importKey('raw', fromHex(vectorFile.key), 'AES-GCM', false, ['decrypt']);
     const parts: Uint8Array[] = [];
     const sizes = [64 + 16, 64 + 16, 22 + 16];
     let offset = 8 + h;
@@ -163,9 +163,7 @@ describe('XRE1 size arithmetic', () => {
       49 + MiB + 16 + 5, // a partial tag after a full segment
     ];
     for (const c of impossible) {
-      expect(() => plaintextLength(c, 49, MiB)).toThrow(
-        expect.objectContaining({ code: 'bad_length' }),
-      );
+      expect(() => plaintextLength(c, 49, MiB)).toThrow(expect.objectContaining({ code: 'bad_length' }));
     }
     expect(() => ciphertextLength(-1, 49, MiB)).toThrow(RangeError);
   });
@@ -181,9 +179,7 @@ describe('XRE1 header', () => {
   };
 
   it('parses the canonical header and reports its total length', () => {
-    const { header, headerTotalLength } = parseHeader(
-      enc('{"v":1,"seg":1048576,"np":"oKGio6Slpg=="}'),
-    );
+    const { header, headerTotalLength } = parseHeader(enc('{"v":1,"seg":1048576,"np":"oKGio6Slpg=="}'));
     expect(headerTotalLength).toBe(8 + 41);
     expect(header.segmentSize).toBe(MiB);
     expect(header.noncePrefix).toEqual(VECTOR_NONCE_PREFIX);
@@ -210,9 +206,7 @@ describe('XRE1 header', () => {
     const huge = bytes.slice();
     new DataView(huge.buffer).setUint32(4, 1 << 30);
     expect(() => parseHeader(huge)).toThrow(expect.objectContaining({ code: 'bad_header' }));
-    expect(() => parseHeader(bytes.subarray(0, 20))).toThrow(
-      expect.objectContaining({ code: 'truncated' }),
-    );
+    expect(() => parseHeader(bytes.subarray(0, 20))).toThrow(expect.objectContaining({ code: 'truncated' }));
   });
 });
 
@@ -220,32 +214,34 @@ describe('XRE1 tampering', async () => {
   const dek = await generateDek();
   // 2.5 segments: full, full, half (last). And 2 full segments, the second flagged last.
   const plaintext = randomBytes(2.5 * MiB);
-  const object = await encryptBytes(dek, plaintext);
+  // A fixed nonce prefix (base64 "oKGio6Slpg==") so the header bit-flip case below is deterministic.
+  const object = await encryptBytes(dek, plaintext, { noncePrefix: VECTOR_NONCE_PREFIX });
   const exact = await encryptBytes(dek, plaintext.subarray(0, 2 * MiB));
   const single = await encryptBytes(dek, plaintext.subarray(0, 10));
   const { headerTotalLength: h } = parseHeader(object);
   const full = MiB + TAG_LENGTH;
   const at = (i: number) => segmentCipherOffset(i, h, MiB);
-  const flip = (bytes: Uint8Array, index: number) => {
-    const copy = bytes.slice();
-    copy[index] = (copy[index] ?? 0) ^ 0x01;
-    return copy;
-  };
   const npOffset = new TextDecoder().decode(object.subarray(0, h)).indexOf('"np":"') + 6;
 
   const cases: [string, () => Uint8Array, Xre1ErrorCode][] = [
     ['empty input', () => new Uint8Array(0), 'truncated'],
-    ['a flipped magic byte', () => flip(object, 1), 'bad_magic'],
-    ['a flipped header length byte', () => flip(object, 5), 'bad_header'],
-    ['a flipped header JSON byte (structure)', () => flip(object, 8), 'bad_header'],
+    ['a flipped magic byte', () => flipBit(object, 1), 'bad_magic'],
+    ['a flipped header length byte', () => flipBit(object, 5), 'bad_header'],
+    ['a flipped header JSON byte (structure)', () => flipBit(object, 8), 'bad_header'],
     // 'o' -> 'n' keeps the header canonical, so only authentication can catch it.
-    ['a flipped header JSON byte (nonce prefix)', () => flip(object, npOffset), 'auth_failed'],
-    ['a flipped byte in segment 1', () => flip(object, at(1) + 1000), 'auth_failed'],
-    ['a flipped byte in the tag of segment 0', () => flip(object, at(1) - 1), 'auth_failed'],
-    ['a flipped byte in the last tag', () => flip(object, object.length - 1), 'auth_failed'],
+    ['a flipped header JSON byte (nonce prefix)', () => flipBit(object, npOffset), 'auth_failed'],
+    ['a flipped byte in segment 1', () => flipBit(object, at(1) + 1000), 'auth_failed'],
+    ['a flipped byte in the tag of segment 0', () => flipBit(object, at(1) - 1), 'auth_failed'],
+    ['a flipped byte in the last tag', () => flipBit(object, object.length - 1), 'auth_failed'],
     [
       'segments 0 and 1 swapped',
-      () => join(object.subarray(0, at(0)), object.subarray(at(1), at(2)), object.subarray(at(0), at(1)), object.subarray(at(2))),
+      () =>
+        join(
+          object.subarray(0, at(0)),
+          object.subarray(at(1), at(2)),
+          object.subarray(at(0), at(1)),
+          object.subarray(at(2)),
+        ),
       'auth_failed',
     ],
     [
@@ -278,7 +274,7 @@ describe('XRE1 tampering', async () => {
 
   it('never emits the plaintext of a segment that fails authentication', async () => {
     const three = await encryptBytes(dek, plaintext.subarray(0, 3 * MiB));
-    const tampered = flip(three, at(2) + 5);
+    const tampered = flipBit(three, at(2) + 5);
     const { emitted, error } = await drain(
       streamOf(randomChunks(tampered, prng(7), 200_000)).pipeThrough(createDecryptStream(dek)),
     );
@@ -287,9 +283,7 @@ describe('XRE1 tampering', async () => {
   });
 
   it('errors the stream (does not end it quietly) on truncation', async () => {
-    const { emitted, error } = await drain(
-      streamOf([object.subarray(0, at(2))]).pipeThrough(createDecryptStream(dek)),
-    );
+    const { emitted, error } = await drain(streamOf([object.subarray(0, at(2))]).pipeThrough(createDecryptStream(dek)));
     expect(error).toMatchObject({ code: 'truncated' });
     expectSameBytes(emitted, plaintext.subarray(0, MiB)); // segment 1 is withheld: it is not the end
   });

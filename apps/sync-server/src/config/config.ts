@@ -45,6 +45,23 @@ export const EnvSchema = z.object({
     .describe('Multipart part size; S3 minimum is 5 MiB.'),
   S3_QUEUE_SIZE: z.coerce.number().int().min(1).max(16).default(4).describe('Parts uploaded concurrently.'),
 
+  TUS_EXPIRY_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(24 * 60 * 60 * 1000)
+    .describe('An unfinished tus upload is removed this long after it was created.'),
+  TUS_CLEANUP_INTERVAL_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
+  TUS_S3_USE_TAGS: bool
+    .default(false)
+    .describe('Tag finished tus objects (S3 object tagging; Swift s3api has none).'),
+  TUS_LOCK_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(50)
+    .describe('Connections for upload locks: the most uploads one instance writes at once.'),
+
   MAX_UPLOAD_BYTES: bytes.default(1024 * 1024 * 1024).describe('Largest X-ray accepted, in bytes.'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -74,6 +91,7 @@ export interface Config {
   db: { url: string | undefined; poolMax: number; embeddedPort: number };
   storage: StorageConfig;
   limits: { maxUploadBytes: number };
+  tus: { expiryMs: number; cleanupIntervalMs: number; s3UseTags: boolean; lockPoolMax: number };
 }
 
 export class ConfigError extends Error {
@@ -122,5 +140,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, embeddedPort: e.EMBEDDED_PG_PORT },
     storage,
     limits: { maxUploadBytes: e.MAX_UPLOAD_BYTES },
+    tus: {
+      expiryMs: e.TUS_EXPIRY_MS,
+      cleanupIntervalMs: e.TUS_CLEANUP_INTERVAL_MS,
+      s3UseTags: e.TUS_S3_USE_TAGS,
+      lockPoolMax: e.TUS_LOCK_POOL_MAX,
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { ProblemSchema, XrayListQuerySchema, XrayListSchema, XrayMetadataInputSchema, XraySchema } from '@xray/shared';
+import { AuditEventListSchema, AuditEventSchema, AuditQuerySchema, FhirAuditBundleSchema } from '@xray/shared';
 
 /**
  * The OpenAPI document, generated from the same zod schemas that validate requests.
@@ -107,6 +108,27 @@ export function buildOpenApiDocument() {
     security,
     request: { params: idParam },
     responses: { 204: { description: 'Deleted' }, ...errors },
+  });
+  const AuditEvent = AuditEventSchema.meta({ id: 'AuditEvent' });
+  registry.registerPath({
+    method: 'get',
+    path: '/audit',
+    summary:
+      'Admin: the tamper-evident audit trail, filtered, with cursor pagination; `format=fhir` gives a FHIR R4 Bundle of AuditEvent',
+    security,
+    request: { query: AuditQuerySchema },
+    responses: {
+      200: {
+        description: 'A page of audit events (newest first unless `order=asc`)',
+        content: {
+          'application/json': { schema: AuditEventListSchema.extend({ items: z.array(AuditEvent) }).meta({ id: 'AuditEventList' }) },
+          'application/fhir+json': { schema: FhirAuditBundleSchema.meta({ id: 'FhirAuditEventBundle' }) },
+        },
+      },
+      400: errors[400],
+      401: errors[401],
+      403: problem('Only administrators may read the audit log'),
+    },
   });
   for (const [path, summary] of [
     ['/healthz', 'Liveness'],

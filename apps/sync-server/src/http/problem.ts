@@ -40,7 +40,15 @@ function discardRestOfBody(req: Request): void {
 export function sendProblem(req: Request, res: Response, err: DomainError): void {
   const problem = toProblem(err, req.originalUrl);
   discardRestOfBody(req);
-  res.status(problem.status).type('application/problem+json').json(problem);
+  const send = () => {
+    res.status(problem.status).type('application/problem+json').json(problem);
+  };
+  // Every denial (401/403) and failed audited action is recorded before the client hears of it.
+  if (!req.audit) return send();
+  void req.audit
+    .problem(err)
+    .then(send)
+    .catch((e: unknown) => req.log.error({ err: e }, 'could not send the problem response'));
 }
 
 /** Turns anything thrown into an HTTP status, in one place. */

@@ -1,4 +1,11 @@
 import type { XrayMetadataInput } from '@xray/shared';
+import {
+  appendAudit,
+  recordAudit,
+  systemContext,
+  type AuditContext,
+  type AuditEventInput,
+} from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
@@ -19,6 +26,8 @@ export interface FinalizeInput {
   actor: Actor;
   objectKey: string;
   content: InspectedContent;
+  /** Who asked, for the audit event (created in the X-ray's own transaction). Absent: the actor alone. */
+  context?: AuditContext;
 }
 
 export interface FinalizeResult {
@@ -41,8 +50,9 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
         `The received bytes hash to ${content.sha256}, not the declared ${metadata.sha256}; nothing was stored.`,
       );
     }
-    const inserted = await inTransaction(deps.pool, (tx) =>
-      xrayRepository.insert(tx, {
+    const audit = input.context ?? systemContext(input.actor);
+    const inserted = await inTransaction(deps.pool, async (tx) => {
+      const row = await xrayRepository.insert(tx, {
         id: input.id,
         patientId: metadata.patientId,
         consultationId: metadata.consultationId ?? null,
@@ -59,15 +69,20 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
         dicom: content.dicom,
         link: { status: 'unchecked' },
         objectKey: input.objectKey,
-      }),
-    );
+      });
+      // Last before COMMIT: the X-ray and its audit event exist together or not at all.
+      if (row) await appendAudit(tx, createdEvent(audit, row, true));
+      return row;
+    });
     if (inserted) return { xray: inserted, created: true };
 
     // Someone stored this id first (a retry racing itself): keep theirs, drop ours.
     await deps.store.delete(input.objectKey);
     const existing = await xrayRepository.findById(deps.pool, input.id);
     if (!existing) throw new DomainError('conflict', `X-ray ${input.id} changed while it was being stored; retry.`);
-    return { xray: assertSameContent(existing, content.sha256), created: false };
+    const xray = assertSameContent(existing, content.sha256);
+    await recordAudit(deps.pool, createdEvent(audit, xray, false));
+    return { xray, created: false };
   } catch (err) {
     await deps.store
       .delete(input.objectKey)
@@ -76,6 +91,18 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       );
     throw err;
   }
+}
+
+/** The audit event of a create; `created: false` is an idempotent repeat that stored nothing new. */
+export function createdEvent(context: AuditContext, x: XrayRecord, created: boolean): AuditEventInput {
+  return {
+    context,
+    action: 'xray.create',
+    outcome: 'success',
+    xrayId: x.id,
+    patientId: x.patientId,
+    details: { created, contentType: x.contentType, sizeBytes: x.sizeBytes, sha256: x.sha256 },
+  };
 }
 
 /** Idempotency: the same id may be sent again only with the same bytes. */

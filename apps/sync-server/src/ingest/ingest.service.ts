@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fieldErrors, XrayMetadataInputSchema, type XrayMetadataInput } from '@xray/shared';
+import { recordAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { xrayRepository } from '../xrays/xray.repository.ts';
 import { ContentInspector } from './content-inspector.ts';
-import { assertSameContent, finalizeXray, type FinalizeDeps, type FinalizeResult } from './finalize.ts';
+import { assertSameContent, createdEvent, finalizeXray, type FinalizeDeps, type FinalizeResult } from './finalize.ts';
 
 export interface IngestDeps extends FinalizeDeps {
   metrics: Metrics;
@@ -36,7 +37,7 @@ export const newObjectKey = (id: string): string => `xrays/${id}/${randomUUID()}
  */
 export async function ingestStream(
   deps: IngestDeps,
-  input: { metadata: XrayMetadataInput; actor: Actor; body: Readable; signal?: AbortSignal },
+  input: { metadata: XrayMetadataInput; actor: Actor; body: Readable; signal?: AbortSignal; context?: AuditContext },
 ): Promise<FinalizeResult> {
   const id = input.metadata.id ?? randomUUID();
   const inspector = new ContentInspector(deps.maxUploadBytes);
@@ -48,7 +49,9 @@ export async function ingestStream(
     // A repeat of an earlier upload: read it through to compare, store nothing.
     source.resume();
     await finished(source);
-    return { xray: assertSameContent(existing, inspector.result().sha256), created: false };
+    const xray = assertSameContent(existing, inspector.result().sha256);
+    await recordAudit(deps.pool, createdEvent(input.context ?? systemContext(input.actor), xray, false));
+    return { xray, created: false };
   }
 
   const objectKey = newObjectKey(id);
@@ -71,10 +74,47 @@ export async function ingestStream(
     await deps.store.delete(objectKey);
     throw err;
   }
-  const result = await finalizeXray(deps, { id, metadata: input.metadata, actor: input.actor, objectKey, content });
+  const result = await finalizeXray(deps, {
+    id,
+    metadata: input.metadata,
+    actor: input.actor,
+    objectKey,
+    content,
+    context: input.context,
+  });
   if (result.created) {
     deps.metrics.ingested.inc({ door: 'rest' });
     deps.metrics.ingestedBytes.inc({ door: 'rest' }, content.sizeBytes);
+  }
+  return result;
+}
+
+/**
+ * The tus door: the bytes are already in storage at `objectKey`. Read them back through the
+ * same inspection as the REST door, then finalize. On any failure the object is removed.
+ */
+export async function ingestStoredObject(
+  deps: IngestDeps,
+  input: { metadata: XrayMetadataInput & { id: string }; actor: Actor; objectKey: string },
+): Promise<FinalizeResult> {
+  let content;
+  try {
+    const inspector = new ContentInspector(deps.maxUploadBytes);
+    const source = pipeline(await deps.store.get(input.objectKey), inspector, () => undefined);
+    source.resume();
+    await finished(source);
+    content = inspector.result();
+  } catch (err) {
+    await deps.store.delete(input.objectKey).catch(() => undefined);
+    if (err instanceof DomainError) throw err;
+    throw new DomainError('storage_failed', 'The uploaded X-ray could not be read back for verification.', undefined, {
+      cause: err,
+    });
+  }
+  const result = await finalizeXray(deps, { id: input.metadata.id, metadata: input.metadata, actor: input.actor, objectKey: input.objectKey, content });
+  if (result.created) {
+    deps.metrics.ingested.inc({ door: 'tus' });
+    deps.metrics.ingestedBytes.inc({ door: 'tus' }, content.sizeBytes);
   }
   return result;
 }

@@ -31,6 +31,12 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    uploadRequestBytes: new Counter({
+      name: 'xray_tus_request_bytes_total',
+      help: 'Upload body bytes the tus store received',
+      labelNames: ['method'] as const,
+      registers: [registry],
+    }),
     downloadedBytes: new Counter({
       name: 'xray_downloaded_bytes_total',
       help: 'Plaintext bytes served to clients',

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { XrayIdSchema, type XrayListQuery } from '@xray/shared';
+import { appendAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Pool } from '../db/pool.ts';
 import { inTransaction } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
@@ -73,9 +74,25 @@ export function createXrayService(deps: XrayServiceDeps) {
       return deps.store.get(x.objectKey, range);
     },
 
-    /** Removes the row, then the object. A crash between the two leaves an object with no row, never a row with no object. */
-    async delete(id: string): Promise<XrayRecord> {
-      const removed = await inTransaction(deps.pool, (tx) => xrayRepository.delete(tx, id));
+    /**
+     * Removes the row, then the object. A crash between the two leaves an object with no row, never a row with no object.
+     * The audit event commits with the row's removal; the trail itself is never deleted.
+     */
+    async delete(id: string, context: AuditContext = systemContext()): Promise<XrayRecord> {
+      const removed = await inTransaction(deps.pool, async (tx) => {
+        const row = await xrayRepository.delete(tx, id);
+        if (row) {
+          await appendAudit(tx, {
+            context,
+            action: 'xray.delete',
+            outcome: 'success',
+            xrayId: row.id,
+            patientId: row.patientId,
+            details: { sha256: row.sha256, sizeBytes: row.sizeBytes, capturedBy: row.capturedBy.sub },
+          });
+        }
+        return row;
+      });
       if (!removed) throw new DomainError('not_found', `There is no X-ray ${id}.`);
       await deps.store
         .delete(removed.objectKey)

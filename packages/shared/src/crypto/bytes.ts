@@ -106,9 +106,7 @@ export async function readAllBytes(stream: ReadableStream<Uint8Array>): Promise<
  * A pull-driven stream over an async generator (ReadableStream.from is missing in some browsers).
  * High-water mark 0: nothing is produced before the consumer asks for it.
  */
-export function streamFromGenerator(
-  generator: AsyncGenerator<Bytes, void, undefined>,
-): ReadableStream<Bytes> {
+export function streamFromGenerator(generator: AsyncGenerator<Bytes, void, undefined>): ReadableStream<Bytes> {
   return new ReadableStream<Bytes>(
     {
       async pull(controller) {

@@ -21,12 +21,7 @@ export {
   decryptBytes,
   encryptBytes,
 } from './xre1.stream.ts';
-export {
-  type CiphertextReader,
-  type DecryptRangeOptions,
-  decryptRange,
-  readHeader,
-} from './xre1.range.ts';
+export { type CiphertextReader, type DecryptRangeOptions, decryptRange, readHeader } from './xre1.range.ts';
 export {
   type UnwrapOptions,
   generateDek,

@@ -18,15 +18,9 @@ export function generateDek(): Promise<CryptoKey> {
   return crypto.subtle.generateKey(DEK_ALGORITHM, true, DEK_USAGES);
 }
 
-export function importDek(raw: Uint8Array, opts: UnwrapOptions = {}): Promise<CryptoKey> {
+export async function importDek(raw: Uint8Array, opts: UnwrapOptions = {}): Promise<CryptoKey> {
   if (raw.length !== DEK_LENGTH) throw new RangeError(`a DEK is ${DEK_LENGTH} bytes`);
-  return crypto.subtle.importKey(
-    'raw',
-    new Uint8Array(raw),
-    DEK_ALGORITHM,
-    opts.extractable ?? true,
-    DEK_USAGES,
-  );
+  return crypto.subtle.importKey('raw', new Uint8Array(raw), DEK_ALGORITHM, opts.extractable ?? true, DEK_USAGES);
 }
 
 /** AES-KW (RFC 3394): 40 bytes for a 256-bit DEK. */
@@ -34,7 +28,7 @@ export async function wrapKeyAesKw(dek: CryptoKey, kek: CryptoKey): Promise<Uint
   return new Uint8Array(await crypto.subtle.wrapKey('raw', dek, kek, 'AES-KW'));
 }
 
-export function unwrapKeyAesKw(
+export async function unwrapKeyAesKw(
   wrapped: Uint8Array,
   kek: CryptoKey,
   opts: UnwrapOptions = {},
@@ -42,15 +36,12 @@ export function unwrapKeyAesKw(
   return unwrapDek(wrapped, kek, 'AES-KW', opts);
 }
 
-export async function wrapKeyRsaOaep(
-  dek: CryptoKey,
-  publicKey: CryptoKey,
-): Promise<Uint8Array<ArrayBuffer>> {
+export async function wrapKeyRsaOaep(dek: CryptoKey, publicKey: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
   assertRsaOaepSha256(publicKey);
   return new Uint8Array(await crypto.subtle.wrapKey('raw', dek, publicKey, { name: 'RSA-OAEP' }));
 }
 
-export function unwrapKeyRsaOaep(
+export async function unwrapKeyRsaOaep(
   wrapped: Uint8Array,
   privateKey: CryptoKey,
   opts: UnwrapOptions = {},

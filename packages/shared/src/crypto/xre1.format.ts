@@ -132,21 +132,13 @@ export function segmentCount(plaintextLength: number, segmentSize: number): numb
   return plaintextLength === 0 ? 1 : Math.ceil(plaintextLength / segmentSize);
 }
 
-export function ciphertextLength(
-  plaintextLength: number,
-  headerTotalLength: number,
-  segmentSize: number,
-): number {
+export function ciphertextLength(plaintextLength: number, headerTotalLength: number, segmentSize: number): number {
   assertLength(headerTotalLength, 'header length');
   return headerTotalLength + plaintextLength + segmentCount(plaintextLength, segmentSize) * TAG_LENGTH;
 }
 
 /** Inverse of ciphertextLength; throws `bad_length` for sizes no XRE1 object can have. */
-export function plaintextLength(
-  ciphertextLength: number,
-  headerTotalLength: number,
-  segmentSize: number,
-): number {
+export function plaintextLength(ciphertextLength: number, headerTotalLength: number, segmentSize: number): number {
   assertLength(ciphertextLength, 'ciphertext length');
   assertLength(headerTotalLength, 'header length');
   const body = ciphertextLength - headerTotalLength;
@@ -161,11 +153,7 @@ export function plaintextLength(
 }
 
 /** Byte offset of ciphertext segment `index` in the object. */
-export function segmentCipherOffset(
-  index: number,
-  headerTotalLength: number,
-  segmentSize: number,
-): number {
+export function segmentCipherOffset(index: number, headerTotalLength: number, segmentSize: number): number {
   assertLength(index, 'segment index');
   assertLength(headerTotalLength, 'header length');
   return headerTotalLength + index * (segmentSize + TAG_LENGTH);
@@ -222,9 +210,10 @@ export async function openSegment(
   try {
     return new Uint8Array(await crypto.subtle.decrypt(gcmParams(header, index, last), dek, ciphertext));
   } catch (cause) {
-    const opensWithOtherFlag = await crypto.subtle
-      .decrypt(gcmParams(header, index, !last), dek, ciphertext)
-      .then(() => true, () => false);
+    const opensWithOtherFlag = await crypto.subtle.decrypt(gcmParams(header, index, !last), dek, ciphertext).then(
+      () => true,
+      () => false,
+    );
     if (opensWithOtherFlag && last) {
       throw new Xre1Error('truncated', `the object ends after segment ${index}, which is not its last`, { cause });
     }

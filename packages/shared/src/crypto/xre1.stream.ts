@@ -29,10 +29,7 @@ export function createEncryptStream(
   dek: CryptoKey,
   opts: EncryptOptions = {},
 ): TransformStream<Uint8Array, Uint8Array<ArrayBuffer>> {
-  const header = createHeader(
-    opts.segmentSize ?? DEFAULT_SEGMENT_SIZE,
-    opts.noncePrefix ?? randomNoncePrefix(),
-  );
+  const header = createHeader(opts.segmentSize ?? DEFAULT_SEGMENT_SIZE, opts.noncePrefix ?? randomNoncePrefix());
   const segment = new SegmentBuffer(header.segmentSize, (bytes, index) =>
     sealSegment(dek, header, index, false, bytes),
   );
@@ -54,9 +51,7 @@ export function createEncryptStream(
  * truncation or trailing data. Plaintext is enqueued only after its segment has authenticated,
  * so a consumer sees a verified prefix of the file and then the error.
  */
-export function createDecryptStream(
-  dek: CryptoKey,
-): TransformStream<Uint8Array, Uint8Array<ArrayBuffer>> {
+export function createDecryptStream(dek: CryptoKey): TransformStream<Uint8Array, Uint8Array<ArrayBuffer>> {
   let preamble: Uint8Array = new Uint8Array(0);
   let state: { header: Xre1Header; segment: SegmentBuffer } | undefined;
 
@@ -121,7 +116,7 @@ class SegmentBuffer {
   }
 
   async push(chunk: Uint8Array, out: TransformStreamDefaultController<Bytes>): Promise<void> {
-    for (let offset = 0; offset < chunk.length; ) {
+    for (let offset = 0; offset < chunk.length;) {
       if (this.#filled === this.#buffer.length) {
         // WebCrypto copies its input, so the buffer can be refilled once the call has returned.
         out.enqueue(await this.#process(this.#buffer, this.#index));
@@ -150,10 +145,7 @@ export async function encryptBytes(
   return readAllBytes(bytesStream(plaintext).pipeThrough(createEncryptStream(dek, opts)));
 }
 
-export async function decryptBytes(
-  dek: CryptoKey,
-  ciphertext: Uint8Array,
-): Promise<Uint8Array<ArrayBuffer>> {
+export async function decryptBytes(dek: CryptoKey, ciphertext: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   return readAllBytes(bytesStream(ciphertext).pipeThrough(createDecryptStream(dek)));
 }
 

@@ -1,2 +1,4 @@
 export * from './xray.ts';
 export * from './problem.ts';
+export * from './audit.ts';
+export * from './roles.ts';

@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request } from 'express';
 import { fieldErrors, XrayListQuerySchema, type Xray } from '@xray/shared';
+import { auditOf } from '../../audit/audit.http.ts';
 import type { Actor } from '../../auth/actor.ts';
 import { DomainError } from '../../errors.ts';
 import { ingestStream, parseMetadata, type IngestDeps } from '../../ingest/ingest.service.ts';
@@ -51,6 +52,7 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
   const router = Router();
 
   router.post('/xrays', async (req, res) => {
+    const audit = auditOf(req).begin('xray.create');
     const actor = actorOf(req);
     const part = await readXrayMultipart(req, deps.ingest.maxUploadBytes);
     let metadata;
@@ -60,7 +62,14 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
       part.file.resume();
       throw err;
     }
-    const { xray, created } = await ingestStream(deps.ingest, { metadata, actor, body: part.file });
+    audit.about({ xrayId: metadata.id ?? null, patientId: metadata.patientId });
+    const { xray, created } = await ingestStream(deps.ingest, {
+      metadata,
+      actor,
+      body: part.file,
+      context: audit.context(),
+    });
+    audit.recordedInTransaction();
     res
       .status(created ? 201 : 200)
       .location(`/xrays/${xray.id}`)
@@ -68,23 +77,35 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
   });
 
   router.get('/xrays', async (req, res) => {
+    const audit = auditOf(req).begin('xray.list');
     actorOf(req);
     const q = XrayListQuerySchema.safeParse(req.query);
     if (!q.success)
       throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
+    audit.about({ patientId: q.data.patientId ?? null });
     const page = await deps.xrays.list(q.data);
+    // One event per list request; the ids say exactly which X-rays it disclosed.
+    await audit.success({ filters: q.data, count: page.items.length, ids: page.items.map((x) => x.id) });
     res.json({ items: page.items.map(toResource), nextCursor: page.nextCursor });
   });
 
   router.get('/xrays/:id', async (req, res) => {
+    const audit = auditOf(req).begin('xray.read');
     actorOf(req);
-    const x = await deps.xrays.get(parseXrayId(req.params.id));
+    const id = parseXrayId(req.params.id);
+    audit.about({ xrayId: id });
+    const x = await deps.xrays.get(id);
+    await audit.about({ patientId: x.patientId }).success();
     res.json(toResource(x));
   });
 
   router.get('/xrays/:id/download', async (req, res) => {
+    const audit = auditOf(req).begin('xray.download');
     actorOf(req);
-    const x = await deps.xrays.get(parseXrayId(req.params.id));
+    const id = parseXrayId(req.params.id);
+    audit.about({ xrayId: id });
+    const x = await deps.xrays.get(id);
+    audit.about({ patientId: x.patientId });
     const etag = `"${x.sha256}"`;
     res.attachment(`xray-${x.id}.${EXTENSIONS[x.contentType]}`);
     res.set({ ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'private, no-store' }).type(x.contentType);
@@ -94,6 +115,7 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
       ifNoneMatch &&
       (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))
     ) {
+      await audit.success({ method: req.method, notModified: true });
       res.status(304).end();
       return;
     }
@@ -106,6 +128,8 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     }
     if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${x.sizeBytes}`);
     const length = range ? range.end - range.start + 1 : x.sizeBytes;
+    // Recorded before the first byte leaves: no unaudited disclosure if the trail cannot be written.
+    await audit.success({ method: req.method, range: range ? { start: range.start, end: range.end } : null, bytes: length });
     res.set('Content-Length', String(length));
     if (req.method === 'HEAD') {
       res.end();
@@ -117,8 +141,12 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
   });
 
   router.delete('/xrays/:id', async (req, res) => {
+    const audit = auditOf(req).begin('xray.delete');
     actorOf(req);
-    await deps.xrays.delete(parseXrayId(req.params.id));
+    const id = parseXrayId(req.params.id);
+    audit.about({ xrayId: id });
+    await deps.xrays.delete(id, audit.context());
+    audit.recordedInTransaction();
     res.status(204).end();
   });
 

@@ -1,0 +1,125 @@
+import type { Request, RequestHandler } from 'express';
+import type { AuditAction } from '@xray/shared';
+import { ERRORS, type DomainError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { AuditContext, AuditService } from './audit.service.ts';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** This request's part of the audit trail; requestAuditing() sets it on every request. */
+      audit?: RequestAudit;
+    }
+  }
+}
+
+/** What the audit trail keeps about who asked (req.ip honours TRUST_PROXY; pino-http sets req.id). */
+export function auditContextOf(req: Request): AuditContext {
+  const id: unknown = req.id;
+  return {
+    actor: req.actor ? { sub: req.actor.sub, roles: [...req.actor.roles] } : null,
+    ip: req.ip ?? null,
+    userAgent: req.get('user-agent') ?? null,
+    requestId: typeof id === 'string' || typeof id === 'number' ? String(id) : null,
+  };
+}
+
+/**
+ * One request's part of the audit trail. A route names its action first (`begin`), adds what it
+ * learns (`about`), then records success — or, where the change and its audit row commit in one
+ * transaction, says the domain did (`recordedInTransaction`). What the route does not finish,
+ * the problem response does (`problem`): a 401/403 becomes `access.denied`, any other refusal of
+ * a begun action becomes that action with outcome `failed`. So every audited request leaves
+ * exactly one event.
+ */
+export class RequestAudit {
+  private action: AuditAction | undefined;
+  private readonly target: { xrayId: string | null; patientId: string | null } = { xrayId: null, patientId: null };
+  private recorded = false;
+
+  constructor(
+    private readonly service: AuditService,
+    private readonly req: Request,
+    private readonly log: Logger,
+  ) {}
+
+  /** Read when needed: authentication sets req.actor after this object is made. */
+  context(): AuditContext {
+    return auditContextOf(this.req);
+  }
+
+  begin(action: AuditAction): this {
+    this.action = action;
+    return this;
+  }
+
+  /** The X-ray and patient the action concerns, as soon as they are known (a denial or failure names them too). */
+  about(target: { xrayId?: string | null; patientId?: string | null }): this {
+    if (target.xrayId !== undefined) this.target.xrayId = target.xrayId;
+    if (target.patientId !== undefined) this.target.patientId = target.patientId;
+    return this;
+  }
+
+  /**
+   * Appends the begun action's success. Call it before disclosing anything: when the event cannot
+   * be written this throws, and the request fails instead of reading unaudited.
+   */
+  async success(details?: Record<string, unknown>): Promise<void> {
+    if (!this.action) throw new Error('RequestAudit.success() called before begin()');
+    if (this.recorded) return;
+    await this.service.record({
+      context: this.context(),
+      action: this.action,
+      outcome: 'success',
+      ...this.target,
+      details,
+    });
+    this.recorded = true;
+  }
+
+  /** The domain wrote this request's event in the same transaction as its change. */
+  recordedInTransaction(): void {
+    this.recorded = true;
+  }
+
+  /** Records a refusal before it is answered (called from sendProblem). Never throws: the refusal goes out regardless. */
+  async problem(err: DomainError): Promise<void> {
+    const denied = err.code === 'unauthenticated' || err.code === 'forbidden';
+    const action = denied ? 'access.denied' : this.action;
+    if (!action || (this.recorded && !denied)) return;
+    const common = { error: err.code, status: ERRORS[err.code].status, reason: err.message };
+    try {
+      await this.service.record({
+        context: this.context(),
+        action,
+        outcome: denied ? 'denied' : 'failed',
+        ...this.target,
+        details: denied
+          ? {
+              attempted: this.action ?? null,
+              method: this.req.method,
+              path: this.req.originalUrl.split('?')[0] ?? '',
+              ...common,
+            }
+          : common,
+      });
+      this.recorded = true;
+    } catch (e) {
+      this.log.error({ err: e, code: err.code, url: this.req.originalUrl }, 'could not audit a refused request');
+    }
+  }
+}
+
+/** Gives every request its RequestAudit; install before any route. */
+export function requestAuditing(service: AuditService, log: Logger): RequestHandler {
+  return (req, _res, next) => {
+    req.audit = new RequestAudit(service, req, log);
+    next();
+  };
+}
+
+/** The request's audit trail (requestAuditing() runs before every route). */
+export function auditOf(req: Request): RequestAudit {
+  if (!req.audit) throw new Error('requestAuditing() is not installed before this route');
+  return req.audit;
+}

@@ -1,0 +1,149 @@
+import type { AuditAction, AuditOutcome } from '@xray/shared';
+import type { Pool, PoolClient } from '../db/pool.ts';
+import type { HashedAuditFields } from './audit.hash.ts';
+
+type Queryable = Pool | PoolClient;
+
+/** A stored audit event: the hashed fields plus the hash. */
+export interface AuditRecord extends HashedAuditFields {
+  hash: string;
+}
+
+interface AuditRow {
+  id: string;
+  at: Date;
+  actor_sub: string | null;
+  actor_roles: string[];
+  action: string;
+  xray_id: string | null;
+  patient_id: string | null;
+  outcome: string;
+  client_ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  details: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+// id as text: exact for any bigint, and the form the hash covers.
+const COLUMNS = `id::text AS id, at, actor_sub, actor_roles, action, xray_id::text AS xray_id, patient_id, outcome,
+  client_ip, user_agent, request_id, details, prev_hash, hash`;
+
+const toRecord = (r: AuditRow): AuditRecord => ({
+  id: r.id,
+  at: r.at,
+  actorSub: r.actor_sub,
+  actorRoles: r.actor_roles,
+  action: r.action,
+  xrayId: r.xray_id,
+  patientId: r.patient_id,
+  outcome: r.outcome,
+  clientIp: r.client_ip,
+  userAgent: r.user_agent,
+  requestId: r.request_id,
+  details: r.details,
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+/**
+ * Key of the transaction-scoped advisory lock that serialises appends across every instance
+ * (hashtextextended of this text, the same scheme the tus locks use with their own prefix).
+ */
+export const CHAIN_LOCK_KEY = 'xray:audit-chain';
+
+export interface AuditListFilter {
+  xrayId?: string;
+  patientId?: string;
+  actorSub?: string;
+  action?: AuditAction;
+  outcome?: AuditOutcome;
+  from?: string;
+  to?: string;
+  order: 'asc' | 'desc';
+  /** Keyset: only ids after (asc) or before (desc) this one. */
+  afterId?: string;
+  limit: number;
+}
+
+/** PostgreSQL access for the audit trail. There is no update or delete: the table refuses both. */
+export const auditRepository = {
+  /** Waits for, then holds until COMMIT/ROLLBACK, the one lock every append takes. Transaction clients only. */
+  async lockChain(tx: PoolClient): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [CHAIN_LOCK_KEY]);
+  },
+
+  /**
+   * Under the chain lock: the next id, the time, and the hash to chain to. A statement of its own,
+   * after the lock, so its snapshot sees the append that held the lock before us.
+   */
+  async nextLink(tx: PoolClient): Promise<{ id: string; at: Date; prevHash: string | null }> {
+    const { rows } = await tx.query<{ id: string; at: Date; prev_hash: string | null }>(
+      `SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))::text AS id,
+              date_trunc('milliseconds', clock_timestamp()) AS at,
+              (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) AS prev_hash`,
+    );
+    const row = rows[0];
+    if (!row) throw new Error('nextval returned no row');
+    return { id: row.id, at: row.at, prevHash: row.prev_hash };
+  },
+
+  async insert(tx: PoolClient, r: AuditRecord): Promise<void> {
+    await tx.query(
+      `INSERT INTO audit_events (id, at, actor_sub, actor_roles, action, xray_id, patient_id, outcome,
+         client_ip, user_agent, request_id, details, prev_hash, hash)
+       VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [
+        r.id,
+        r.at,
+        r.actorSub,
+        r.actorRoles,
+        r.action,
+        r.xrayId,
+        r.patientId,
+        r.outcome,
+        r.clientIp,
+        r.userAgent,
+        r.requestId,
+        JSON.stringify(r.details),
+        r.prevHash,
+        r.hash,
+      ],
+    );
+  },
+
+  /** One page for GET /audit; fetches limit + 1 so the caller knows whether there is more. */
+  async list(db: Queryable, f: AuditListFilter): Promise<{ items: AuditRecord[]; more: boolean }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      args.push(v);
+      where.push(sql.replace('?', `$${args.length}`));
+    };
+    if (f.xrayId) add('xray_id = ?', f.xrayId);
+    if (f.patientId) add('patient_id = ?', f.patientId);
+    if (f.actorSub) add('actor_sub = ?', f.actorSub);
+    if (f.action) add('action = ?', f.action);
+    if (f.outcome) add('outcome = ?', f.outcome);
+    if (f.from) add('at >= ?', f.from);
+    if (f.to) add('at < ?', f.to);
+    if (f.afterId) add(f.order === 'asc' ? 'id > ?::bigint' : 'id < ?::bigint', f.afterId);
+    args.push(f.limit + 1);
+    const { rows } = await db.query<AuditRow>(
+      `SELECT ${COLUMNS} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY id ${f.order === 'asc' ? 'ASC' : 'DESC'} LIMIT $${args.length}`,
+      args,
+    );
+    return { items: rows.slice(0, f.limit).map(toRecord), more: rows.length > f.limit };
+  },
+
+  /** The chain in id order, a batch at a time (for the verifier). */
+  async batchAfter(db: Queryable, afterId: string | null, limit: number): Promise<AuditRecord[]> {
+    const { rows } = await db.query<AuditRow>(
+      `SELECT ${COLUMNS} FROM audit_events WHERE id > $1::bigint ORDER BY id LIMIT $2`,
+      [afterId ?? '0', limit],
+    );
+    return rows.map(toRecord);
+  },
+};

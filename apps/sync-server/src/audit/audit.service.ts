@@ -1,0 +1,143 @@
+import { AuditOutcomeSchema, type AuditAction, type AuditEvent, type AuditOutcome, type AuditQuery } from '@xray/shared';
+import type { Actor } from '../auth/actor.ts';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { DomainError } from '../errors.ts';
+import { auditHash, GENESIS_HASH, storable, storableJson } from './audit.hash.ts';
+import { auditRepository, type AuditRecord } from './audit.repository.ts';
+
+/**
+ * Who asked, from where: what the HTTP layer knows about a request, without HTTP types.
+ * Domain functions that change data take it so they can write the audit row themselves.
+ */
+export interface AuditContext {
+  actor: Pick<Actor, 'sub' | 'roles'> | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}
+
+/** What happened, to what. */
+export interface AuditFact {
+  action: AuditAction;
+  outcome: AuditOutcome;
+  xrayId?: string | null;
+  patientId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEventInput extends AuditFact {
+  context: AuditContext;
+}
+
+/** For work no request asked for (jobs, CLI, tests): the actor and nothing else. */
+export const systemContext = (actor: Pick<Actor, 'sub' | 'roles'> | null = null): AuditContext => ({
+  actor,
+  ip: null,
+  userAgent: null,
+  requestId: null,
+});
+
+const text = (s: string | null | undefined): string | null => (s === undefined || s === null ? null : storable(s));
+
+function detailsOf(details: Record<string, unknown> | undefined): Record<string, unknown> {
+  const clean = storableJson(details ?? {});
+  return clean !== null && typeof clean === 'object' && !Array.isArray(clean) ? { ...clean } : {};
+}
+
+/**
+ * Appends one event to the hash chain inside the caller's transaction, so an action that
+ * changes data commits or rolls back together with its audit row.
+ *
+ * Appends are serialised across every instance by a transaction-scoped advisory lock, held
+ * until the caller's COMMIT: call this last, just before committing, to hold it briefly. The
+ * caller's transaction must be READ COMMITTED (the default; inTransaction uses it) so the read
+ * of the chain's head after the lock sees the append before ours. Should anything still chain
+ * two rows to one predecessor, the audit_events_no_fork constraint refuses the second.
+ */
+export async function appendAudit(tx: PoolClient, event: AuditEventInput): Promise<AuditRecord> {
+  const { context } = event;
+  await auditRepository.lockChain(tx);
+  const link = await auditRepository.nextLink(tx);
+  const fields = {
+    id: link.id,
+    at: link.at,
+    actorSub: text(context.actor?.sub),
+    actorRoles: (context.actor?.roles ?? []).map(storable),
+    action: event.action,
+    // PostgreSQL prints UUIDs in lower case; hash what it will give back.
+    xrayId: event.xrayId ? event.xrayId.toLowerCase() : null,
+    patientId: text(event.patientId),
+    outcome: event.outcome,
+    clientIp: text(context.ip),
+    userAgent: text(context.userAgent),
+    requestId: text(context.requestId),
+    details: detailsOf(event.details),
+    prevHash: link.prevHash ?? GENESIS_HASH,
+  };
+  const record = { ...fields, hash: auditHash(fields) };
+  await auditRepository.insert(tx, record);
+  return record;
+}
+
+/** Appends in a short transaction of its own: for reads and denials, which change nothing else. */
+export function recordAudit(pool: Pool, event: AuditEventInput): Promise<AuditRecord> {
+  return inTransaction(pool, (tx) => appendAudit(tx, event));
+}
+
+/** The API resource. */
+export function toAuditResource(r: AuditRecord): AuditEvent {
+  return {
+    id: r.id,
+    at: r.at.toISOString(),
+    actor: { sub: r.actorSub, roles: r.actorRoles },
+    action: r.action,
+    xrayId: r.xrayId,
+    patientId: r.patientId,
+    // The CHECK constraint allows only these.
+    outcome: AuditOutcomeSchema.parse(r.outcome),
+    clientIp: r.clientIp,
+    userAgent: r.userAgent,
+    requestId: r.requestId,
+    details: r.details !== null && typeof r.details === 'object' ? { ...r.details } : {},
+    prevHash: r.prevHash,
+    hash: r.hash,
+  };
+}
+
+/** Opaque keyset cursor: the order it belongs to and the last id of the page. */
+export const auditCursor = {
+  encode: (order: 'asc' | 'desc', id: string): string => Buffer.from(`${order}:${id}`).toString('base64url'),
+  decode(raw: string, order: 'asc' | 'desc'): string {
+    const m = /^(asc|desc):([0-9]{1,19})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (!m || m[1] !== order || !m[2]) {
+      throw new DomainError('validation_failed', 'The cursor is not one this server issued for this order.', [
+        { field: 'cursor', message: 'is invalid' },
+      ]);
+    }
+    return m[2];
+  },
+};
+
+export function createAuditService(deps: { pool: Pool }) {
+  return {
+    record: (event: AuditEventInput): Promise<AuditRecord> => recordAudit(deps.pool, event),
+
+    async list(q: AuditQuery): Promise<{ items: AuditRecord[]; nextCursor: string | null }> {
+      const page = await auditRepository.list(deps.pool, {
+        xrayId: q.xrayId?.toLowerCase(),
+        patientId: q.patientId,
+        actorSub: q.actor,
+        action: q.action,
+        outcome: q.outcome,
+        from: q.from,
+        to: q.to,
+        order: q.order,
+        afterId: q.cursor ? auditCursor.decode(q.cursor, q.order) : undefined,
+        limit: q.limit,
+      });
+      const last = page.items[page.items.length - 1];
+      return { items: page.items, nextCursor: page.more && last ? auditCursor.encode(q.order, last.id) : null };
+    },
+  };
+}
+export type AuditService = ReturnType<typeof createAuditService>;

@@ -1,0 +1,56 @@
+import { Router, type Request } from 'express';
+import { AuditQuerySchema, fieldErrors } from '@xray/shared';
+import { auditOf } from '../../audit/audit.http.ts';
+import { toFhirBundle } from '../../audit/audit.fhir.ts';
+import { toAuditResource, type AuditService } from '../../audit/audit.service.ts';
+import { DomainError } from '../../errors.ts';
+
+export interface AuditRoutesDeps {
+  audit: AuditService;
+  /** PUBLIC_URL: the base of links in FHIR bundles (else the request's own host). */
+  publicUrl?: string;
+  /** The OIDC issuer, when configured: the system of actors' identifiers in FHIR. */
+  issuer?: string;
+}
+
+/**
+ * Stand-in until the auth policy lands: only admins read the audit log.
+ * TODO(auth): replace with the policy's check for `audit:read`.
+ */
+function requireAdmin(req: Request): void {
+  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
+  if (!req.actor.roles.includes('admin')) throw new DomainError('forbidden', 'Only administrators may read the audit log.');
+}
+
+export function auditRoutes(deps: AuditRoutesDeps): Router {
+  const router = Router();
+
+  router.get('/audit', async (req, res) => {
+    const audit = auditOf(req).begin('audit.list');
+    requireAdmin(req);
+    const q = AuditQuerySchema.safeParse(req.query);
+    if (!q.success)
+      throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
+    audit.about({ xrayId: q.data.xrayId ?? null, patientId: q.data.patientId ?? null });
+    const page = await deps.audit.list(q.data);
+    // Reading the trail is itself on the trail: who looked at whose access history.
+    await audit.success({ filters: q.data, count: page.items.length });
+
+    if (q.data.format === 'fhir') {
+      const self = new URL(req.originalUrl, deps.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`);
+      const next = page.nextCursor ? new URL(self) : null;
+      next?.searchParams.set('cursor', page.nextCursor ?? '');
+      const site = deps.publicUrl ?? self.origin;
+      const bundle = toFhirBundle(
+        page.items,
+        { site, ...(deps.issuer ? { issuer: deps.issuer } : {}) },
+        { self: self.toString(), next: next?.toString() ?? null },
+      );
+      res.type('application/fhir+json').json(bundle);
+      return;
+    }
+    res.json({ items: page.items.map(toAuditResource), nextCursor: page.nextCursor });
+  });
+
+  return router;
+}

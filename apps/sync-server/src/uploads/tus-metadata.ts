@@ -1,0 +1,25 @@
+import { fieldErrors, XrayMetadataInputSchema, type XrayMetadataInput } from '@xray/shared';
+import { DomainError } from '../errors.ts';
+
+/** The tus door needs what POST /xrays makes optional: the client's X-ray id and the plaintext hash. */
+const TusMetadataSchema = XrayMetadataInputSchema.required({ id: true, sha256: true });
+const FIELDS = Object.keys(XrayMetadataInputSchema.shape);
+
+export type TusXrayMetadata = XrayMetadataInput & { id: string; sha256: string };
+
+/**
+ * Upload-Metadata values are strings (or null for a key without value). Only the X-ray fields
+ * are read; other keys (filename, the wrapped data key) belong to other layers.
+ */
+export function parseTusMetadata(raw: Record<string, string | null> | undefined): TusXrayMetadata {
+  const picked: Record<string, string> = {};
+  for (const key of FIELDS) {
+    const v = raw?.[key];
+    if (typeof v === 'string' && v !== '') picked[key] = v;
+  }
+  const parsed = TusMetadataSchema.safeParse(picked);
+  if (!parsed.success) {
+    throw new DomainError('validation_failed', 'Upload-Metadata has invalid X-ray fields.', fieldErrors(parsed.error, 'metadata'));
+  }
+  return parsed.data;
+}

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, rm, mkdtemp } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { makePng, sha256Hex, writeDicom } from '@xray/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countRows, openMultipartUploads, startTestServer, storedObjects, type StorageKind, type TestServer } from './harness.ts';
+import { metricValue, MiB, startTus } from './tus-client.ts';
+
+const tusMetadata = (file: Buffer, over: Record<string, string> = {}) => ({
+  id: randomUUID(),
+  sha256: sha256Hex(file),
+  patientId: 'P-2002',
+  capturedAt: '2026-11-27T09:00:00Z',
+  bodyPart: 'CHEST',
+  view: 'AP',
+  priority: 'urgent',
+  ...over,
+});
+
+async function downloadSha(baseUrl: string, id: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/xrays/${id}/download`);
+  expect(res.status).toBe(200);
+  return sha256Hex(Buffer.from(await res.arrayBuffer()));
+}
+
+/** Nothing of a refused upload may stay: no X-ray, no upload row, no object, no open multipart upload. */
+async function expectNothingLeft(server: TestServer): Promise<void> {
+  for (let i = 0; i < 50 && ((await storedObjects(server)).length > 0 || (await countRows(server, 'tus_uploads')) > 0); i++) await sleep(100);
+  expect(await countRows(server)).toBe(0);
+  expect(await countRows(server, 'tus_uploads')).toBe(0);
+  expect(await storedObjects(server)).toEqual([]);
+  if (server.config.storage.kind === 's3') expect(await openMultipartUploads(server.env)).toBe(0);
+}
+
+async function tusRequest(url: string, method: string, headers: Record<string, string>, body?: Buffer) {
+  return fetch(url, { method, headers: { 'Tus-Resumable': '1.0.0', ...headers }, ...(body ? { body: new Uint8Array(body) } : {}) });
+}
+
+describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => {
+  let server: TestServer;
+  let dir: string;
+  let dicom: Buffer;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'xray-tus-'));
+    dicom = await readFile((await writeDicom(path.join(dir, 'chest.dcm'), { seed: 31 })).path);
+    server = await startTestServer(kind);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('an 18 MB DICOM aborted after 2 chunks resumes, sends at most one chunk again, and is stored byte-exact', async () => {
+    const metadata = tusMetadata(dicom);
+    const endpoint = `${server.url}/uploads`;
+    let chunks = 0;
+    let aborted!: () => void;
+    const abortedAfterTwo = new Promise<void>((r) => (aborted = r));
+    const first = startTus({
+      endpoint,
+      file: dicom,
+      metadata,
+      onChunkComplete: () => {
+        if (++chunks === 2) void first.upload.abort().then(aborted);
+      },
+    });
+    await Promise.race([first.done, abortedAfterTwo]);
+    const url = first.upload.url;
+    expect(url).toBeTruthy();
+    const head = await tusRequest(url!, 'HEAD', {});
+    const offset = Number(head.headers.get('upload-offset'));
+    expect(offset).toBe(10 * MiB);
+
+    const before = await metricValue(server.url, 'xray_tus_request_bytes_total', 'method="body"');
+    const resumed = startTus({ endpoint, file: dicom, metadata, uploadUrl: url! });
+    const { xrayId } = await resumed.done;
+    const sentAfterResume = (await metricValue(server.url, 'xray_tus_request_bytes_total', 'method="body"')) - before;
+    const remainder = dicom.length - offset;
+    expect(sentAfterResume).toBeGreaterThanOrEqual(remainder);
+    expect(sentAfterResume).toBeLessThanOrEqual(remainder + 5 * MiB);
+
+    expect(xrayId).toBe(metadata.id);
+    const x = await (await fetch(`${server.url}/xrays/${metadata.id}`)).json();
+    expect(x).toMatchObject({ id: metadata.id, sha256: sha256Hex(dicom), sizeBytes: dicom.length, contentType: 'application/dicom' });
+    expect(x.dicom).toMatchObject({ rows: 3000, columns: 3000 });
+    expect(await downloadSha(server.url, metadata.id)).toBe(sha256Hex(dicom));
+    // The finished upload's tus bookkeeping is gone; the X-ray object is all that is stored.
+    expect((await storedObjects(server)).filter((k) => k.endsWith('.info') || k.endsWith('.json'))).toEqual([]);
+    expect((await fetch(`${server.url}/xrays/${metadata.id}`, { method: 'DELETE' })).status).toBe(204);
+    await expectNothingLeft(server);
+  });
+
+  it('a lost final response: HEAD still answers with the X-ray id, and re-creating returns the same X-ray', async () => {
+    const png = makePng({ width: 1024, height: 1024, seed: 8 });
+    const metadata = tusMetadata(png);
+    const created = await tusRequest(`${server.url}/uploads`, 'POST', {
+      'Upload-Length': String(png.length),
+      'Upload-Metadata': Object.entries(metadata).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(','),
+    });
+    expect(created.status).toBe(201);
+    const url = created.headers.get('location')!;
+
+    // Send the whole body, then vanish before the response arrives.
+    const { hostname, port, pathname } = new URL(url);
+    await new Promise<void>((resolve) => {
+      const req = request({ host: hostname, port, path: pathname, method: 'PATCH', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(png.length) } });
+      req.on('error', () => resolve());
+      req.end(png, () => setTimeout(() => { req.destroy(); resolve(); }, 20));
+    });
+
+    let head: Response | undefined;
+    for (let i = 0; i < 100; i++) {
+      head = await tusRequest(url, 'HEAD', {});
+      if (head.headers.get('x-xray-id')) break;
+      await sleep(100);
+    }
+    expect(head!.status).toBe(200);
+    expect(head!.headers.get('upload-offset')).toBe(String(png.length));
+    expect(head!.headers.get('x-xray-id')).toBe(metadata.id);
+
+    // The client retries the whole upload with the same X-ray id: it learns the outcome, no duplicate.
+    const again = startTus({ endpoint: `${server.url}/uploads`, file: png, metadata });
+    const outcome = await again.done.catch((e: Error) => e);
+    const recreate = await tusRequest(`${server.url}/uploads`, 'POST', {
+      'Upload-Length': String(png.length),
+      'Upload-Metadata': Object.entries(metadata).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(','),
+    });
+    expect(recreate.status).toBe(200);
+    expect(recreate.headers.get('x-xray-id')).toBe(metadata.id);
+    expect((await recreate.json()).sha256).toBe(sha256Hex(png));
+    expect(outcome instanceof Error ? outcome.message : 'ok').toBe('ok');
+    const { rows } = await server.pool.query('SELECT count(*)::int AS n FROM xrays WHERE id = $1', [metadata.id]);
+    expect(rows[0].n).toBe(1);
+    expect(await downloadSha(server.url, metadata.id)).toBe(sha256Hex(png));
+    await fetch(`${server.url}/xrays/${metadata.id}`, { method: 'DELETE' });
+  });
+
+  it('bad input gets a clear status and leaves nothing: too long, bad metadata, wrong offset, wrong content type, bad checksum', async () => {
+    await server.pool.query('DELETE FROM tus_uploads');
+    const png = makePng({ seed: 9 });
+    const meta = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
+
+    const tooLong = await tusRequest(`${server.url}/uploads`, 'POST', { 'Upload-Length': String(2 * 1024 ** 3), 'Upload-Metadata': meta(tusMetadata(png)) });
+    expect(tooLong.status).toBe(413);
+
+    const badMeta = await tusRequest(`${server.url}/uploads`, 'POST', { 'Upload-Length': String(png.length), 'Upload-Metadata': meta({ patientId: 'P 1' }) });
+    expect(badMeta.status).toBe(400);
+    const problem = JSON.parse(await badMeta.text());
+    expect(problem.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['metadata.id', 'metadata.sha256', 'metadata.patientId', 'metadata.capturedAt']));
+
+    const created = await tusRequest(`${server.url}/uploads`, 'POST', { 'Upload-Length': String(png.length), 'Upload-Metadata': meta(tusMetadata(png, { sha256: 'b'.repeat(64) })) });
+    expect(created.status).toBe(201);
+    const url = created.headers.get('location')!;
+    const wrongOffset = await tusRequest(url, 'PATCH', { 'Upload-Offset': '100', 'Content-Type': 'application/offset+octet-stream' }, png);
+    expect(wrongOffset.status).toBe(409);
+    const wrongType = await tusRequest(url, 'PATCH', { 'Upload-Offset': '0', 'Content-Type': 'application/json' }, png);
+    expect(wrongType.status).toBe(415);
+    const badChecksum = await tusRequest(url, 'PATCH', { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, png);
+    expect(badChecksum.status).toBe(422);
+    expect(JSON.parse(await badChecksum.text()).code).toBe('checksum_mismatch');
+    expect((await tusRequest(url, 'HEAD', {})).status).toBe(404);
+
+    const notXray = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(1000)]);
+    const pdf = await tusRequest(`${server.url}/uploads`, 'POST', { 'Upload-Length': String(notXray.length), 'Upload-Metadata': meta(tusMetadata(notXray)) });
+    const pdfPatch = await tusRequest(pdf.headers.get('location')!, 'PATCH', { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, notXray);
+    expect(pdfPatch.status).toBe(415);
+    await expectNothingLeft(server);
+  });
+
+  it('expired unfinished uploads are cleaned up', async () => {
+    const short = await startTestServer(kind, { TUS_EXPIRY_MS: '300' });
+    try {
+      const metadata = tusMetadata(dicom);
+      let aborted!: () => void;
+      const abortedAfterOne = new Promise<void>((r) => (aborted = r));
+      const run = startTus({ endpoint: `${short.url}/uploads`, file: dicom, metadata, onChunkComplete: () => void run.upload.abort().then(aborted) });
+      await Promise.race([run.done, abortedAfterOne]);
+      expect((await storedObjects(short)).length).toBeGreaterThan(0);
+      await sleep(400);
+      await short.uploads.cleanupExpired();
+      expect((await tusRequest(run.upload.url!, 'HEAD', {})).status).toBe(404);
+      await expectNothingLeft(short);
+    } finally {
+      await short.close();
+    }
+  });
+});
