@@ -16,6 +16,7 @@ import type { Metrics } from './observability/metrics.ts';
 import type { ObjectStore } from './storage/index.ts';
 import { createTusEndpoint, TUS_PATH, type TusEndpoint } from './uploads/tus.endpoint.ts';
 import type { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
+import type { KeyService } from './keys/key.service.ts';
 import { createXrayService } from './xrays/xray.service.ts';
 
 export interface AppDeps {
@@ -26,6 +27,10 @@ export interface AppDeps {
   metrics: Metrics;
   /** Sets req.actor or answers 401; runs before every API route. */
   authenticate: RequestHandler;
+  /** Extra /readyz checks by name (auth: the OIDC issuer is discovered); each throws when not ready. */
+  readinessChecks?: Record<string, () => Promise<void>>;
+  /** KEKs and the upload key pair. */
+  keys: KeyService;
   /** Upload locks shared by every instance (PostgreSQL advisory locks). */
   locker: PgAdvisoryLocker;
 }
@@ -75,13 +80,32 @@ export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint }
   });
 
   const xrays = createXrayService(deps);
-  const ingest = { pool: deps.pool, store: deps.store, log, metrics, maxUploadBytes: config.limits.maxUploadBytes };
+  const ingest = {
+    pool: deps.pool,
+    store: deps.store,
+    keys: deps.keys,
+    log,
+    metrics,
+    maxUploadBytes: config.limits.maxUploadBytes,
+  };
+  // The public key edges wrap data keys for: no secret, no auth.
+  app.get('/keys/upload', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(deps.keys.uploadJwks());
+  });
   app.use('/xrays', deps.authenticate);
   app.use(xrayRoutes({ ingest, xrays, metrics }));
   app.use('/audit', deps.authenticate);
-  app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl }));
+  app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer }));
   app.use(TUS_PATH, deps.authenticate);
-  const uploads = createTusEndpoint({ config, pool: deps.pool, store: deps.store, locker: deps.locker, ingest, log, metrics });
+  const uploads = createTusEndpoint({
+    config,
+    pool: deps.pool,
+    store: deps.store,
+    locker: deps.locker,
+    ingest,
+    log,
+    metrics,
+  });
   app.use(uploads.router);
 
   app.use((req, res) => sendProblem(req, res, new DomainError('not_found', `No route for ${req.method} ${req.path}.`)));

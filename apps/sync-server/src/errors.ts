@@ -15,6 +15,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, title: 'Not a supported X-ray format' },
   range_not_satisfiable: { status: 416, title: 'Range not satisfiable' },
   checksum_mismatch: { status: 422, title: 'The content does not match its SHA-256' },
+  ciphertext_invalid: { status: 422, title: 'The encrypted upload does not decrypt' },
   client_closed: { status: 499, title: 'The client closed the connection' },
   storage_failed: { status: 503, title: 'Object storage is unavailable' },
   unavailable: { status: 503, title: 'A dependency is unavailable' },

@@ -1,12 +1,21 @@
 import { ConfigError, loadConfig } from './config/config.ts';
+import { withDevIssuer } from './dev/dev-issuer.startup.ts';
+import { createLogger } from './observability/logger.ts';
 import { start } from './server.ts';
 
 try {
-  const server = await start(loadConfig());
+  const loaded = loadConfig();
+  const log = createLogger(loaded.logLevel);
+  // Development without OIDC_ISSUER: the dev issuer runs first, and the server trusts it.
+  const { config, stop: stopDevIssuer } = await withDevIssuer(loaded, log);
+  const server = await start(config, { log });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       server.log.info({ signal }, 'shutting down');
-      void server.stop().then(() => process.exit(0));
+      void server
+        .stop()
+        .then(stopDevIssuer)
+        .then(() => process.exit(0));
     });
   }
 } catch (err) {

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
 import { createApp } from './app.ts';
+import { createAuthentication, type Authentication } from './auth/authentication.ts';
 import type { Config } from './config/config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
 import { migrate } from './db/migrate.ts';
@@ -10,6 +11,8 @@ import { createPool, type Pool } from './db/pool.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { createObjectStore, type ObjectStore } from './storage/index.ts';
+import { loadOrCreateDevKeys } from './keys/dev-keys.ts';
+import { createConfigKeyService } from './keys/key.service.ts';
 import { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
 import type { TusEndpoint } from './uploads/tus.endpoint.ts';
 
@@ -23,12 +26,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Development stand-in until OIDC is configured: every request acts as one local user. */
-const localUser: RequestHandler = (req, _res, next) => {
-  req.actor = { sub: 'local-dev', name: 'Local developer', roles: ['paramedic', 'doctor', 'admin'] };
-  next();
-};
-
 /** Starts everything the config asks for (embedded database, storage, HTTP); port 0 picks a free port. */
 export interface StartOptions {
   log?: Logger;
@@ -40,6 +37,10 @@ export interface StartOptions {
 
 export async function start(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
+  // First: a missing issuer is a config error, and discovery should be under way before the rest.
+  const auth: Authentication = opts.authenticate
+    ? { authenticate: opts.authenticate, check: async () => undefined, stop: () => undefined }
+    : await createAuthentication(config.auth, log);
   let embedded: EmbeddedDatabase | undefined;
   let dbUrl = config.db.url;
   if (!dbUrl) {
@@ -59,7 +60,25 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const lockPool = createPool(dbUrl, config.tus.lockPoolMax);
     const locker = new PgAdvisoryLocker(lockPool, log);
     await locker.start();
-    const { app, uploads } = createApp({ config, pool, store, log, metrics: createMetrics(), authenticate: opts.authenticate ?? localUser, locker });
+    // Development keys only when none are configured; production refuses that in config.
+    const keySettings = config.keys ?? (await loadOrCreateDevKeys(config.dataDir));
+    if (!config.keys)
+      log.warn(
+        { dir: config.dataDir },
+        'development encryption keys in DATA_DIR/keys (set KEK and UPLOAD_PRIVATE_KEY)',
+      );
+    const keys = await createConfigKeyService(keySettings);
+    const { app, uploads } = createApp({
+      config,
+      pool,
+      store,
+      keys,
+      log,
+      metrics: createMetrics(),
+      authenticate: auth.authenticate,
+      readinessChecks: { auth: auth.check },
+      locker,
+    });
     uploads.startCleaner();
     const server: Server = app.listen(config.http.port, config.http.host);
     await once(server, 'listening');
@@ -84,11 +103,13 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await locker.stop();
         await lockPool.end();
         await pool.end();
+        auth.stop();
         await embedded?.stop();
         log.info('sync server stopped');
       })());
     return { url, port, pool, store, log, uploads, stop };
   } catch (err) {
+    auth.stop();
     await embedded?.stop();
     throw err;
   }

@@ -81,6 +81,10 @@ export async function startTestServer(
     NODE_ENV: 'test',
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // These tests are about storage and ingest, so they act as one local user with every role;
+    // who may do what is proven with real tokens from a real issuer in auth.int.test.ts.
+    // Pass OIDC_ISSUER and AUTH_DISABLED: 'false' to test with tokens.
+    AUTH_DISABLED: 'true',
     // Several servers on one database (instances behind a load balancer): pass the first one's DATABASE_URL.
     DATABASE_URL: extraEnv.DATABASE_URL ?? (await createTestDatabase()),
     ...storage.env,

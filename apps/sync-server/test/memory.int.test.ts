@@ -41,7 +41,9 @@ describe('memory while receiving a 200 MB upload', () => {
     expect(res.status).toBe(201);
     expect((await res.json()).sha256).toBe(big.sha256);
     const growth = peak - baseline;
-    console.log(`server RSS: baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB, growth ${(growth / MB).toFixed(1)} MB for ${(big.size / MB).toFixed(0)} MB`);
+    console.log(
+      `server RSS: baseline ${(baseline / MB).toFixed(1)} MB, peak ${(peak / MB).toFixed(1)} MB, growth ${(growth / MB).toFixed(1)} MB for ${(big.size / MB).toFixed(0)} MB`,
+    );
     expect(growth).toBeLessThan(64 * MB);
   });
 });

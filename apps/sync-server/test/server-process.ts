@@ -15,7 +15,8 @@ const serverEntry = new URL('../src/main.ts', import.meta.url).pathname;
 /** The real server as its own OS process (for memory measurements and crash tests). */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
-    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', ...env },
+    // No issuer in these process tests (memory, crashes): AUTH_DISABLED unless the caller says otherwise.
+    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', AUTH_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

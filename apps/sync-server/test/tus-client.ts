@@ -1,3 +1,4 @@
+import { encryptBytes, generateDek, wrapKeyRsaOaep } from '@xray/shared';
 import * as tus from 'tus-js-client';
 
 export const MiB = 1024 * 1024;
@@ -51,4 +52,23 @@ export async function metricValue(baseUrl: string, name: string, labels = ''): P
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line ? Number(line.split(' ')[1]) : 0;
+}
+
+/**
+ * What the edge does before it uploads: encrypt the file to XRE1 with a fresh data key and wrap
+ * that key for the server's upload key (GET /keys/upload). Returns the body and its metadata.
+ */
+export async function sealForUpload(
+  baseUrl: string,
+  plaintext: Uint8Array,
+): Promise<{ body: Buffer; dek: string; kid: string }> {
+  const jwks = (await (await fetch(`${baseUrl}/keys/upload`)).json()) as { keys: (JsonWebKey & { kid: string })[] };
+  const jwk = jwks.keys[0]!;
+  const publicKey = await crypto.subtle.importKey('jwk', jwk, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, [
+    'wrapKey',
+  ]);
+  const dek = await generateDek();
+  const body = Buffer.from(await encryptBytes(dek, plaintext));
+  const wrapped = await wrapKeyRsaOaep(dek, publicKey);
+  return { body, dek: Buffer.from(wrapped).toString('base64'), kid: jwk.kid };
 }

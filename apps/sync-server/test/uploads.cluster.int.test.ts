@@ -11,7 +11,13 @@ import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
 import { createTestDatabase, createTestStorage, type StorageKind, type TestStorage } from './harness.ts';
 import { spawnServer } from './server-process.ts';
-import { MiB, startTus } from './tus-client.ts';
+import { MiB, sealForUpload, startTus } from './tus-client.ts';
+
+/** The edge's upload: XRE1 ciphertext, metadata with the plaintext hash and the wrapped data key. */
+async function sealed(baseUrl: string, plain: Buffer) {
+  const { body, dek, kid } = await sealForUpload(baseUrl, plain);
+  return { body, metadata: { ...tusMetadata(plain), dek, kid } };
+}
 
 const tusMetadata = (file: Buffer) => ({
   id: randomUUID(),
@@ -45,7 +51,18 @@ function slowPatch(url: string, offset: number, body: Buffer): Promise<number> {
   const { hostname, port, pathname } = new URL(url);
   return new Promise((resolve) => {
     const req = request(
-      { host: hostname, port, path: pathname, method: 'PATCH', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(body.length) } },
+      {
+        host: hostname,
+        port,
+        path: pathname,
+        method: 'PATCH',
+        headers: {
+          'Tus-Resumable': '1.0.0',
+          'Upload-Offset': String(offset),
+          'Content-Type': 'application/offset+octet-stream',
+          'Content-Length': String(body.length),
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -77,7 +94,14 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
     dir = await mkdtemp(path.join(tmpdir(), 'xray-cluster-'));
     dicom = await readFile((await writeDicom(path.join(dir, 'chest.dcm'), { seed: 41 })).path);
     storage = await createTestStorage(kind);
-    env = { NODE_ENV: 'test', PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATABASE_URL: await createTestDatabase(), ...storage.env };
+    env = {
+      NODE_ENV: 'test',
+      PORT: '0',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      AUTH_DISABLED: 'true',
+      DATABASE_URL: await createTestDatabase(),
+      ...storage.env,
+    };
     a = await start(loadConfig(env));
     b = await start(loadConfig(env));
   });
@@ -89,7 +113,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
   });
 
   it('chunks alternate between two instances and the X-ray is stored byte-exact', async () => {
-    const metadata = tusMetadata(dicom);
+    const { body, metadata } = await sealed(a.url, dicom);
     const servers = [a, b];
     let uploadUrl: string | undefined;
     let xrayId: string | null = null;
@@ -99,7 +123,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
       const stopped = new Promise<void>((r) => (stop = r));
       const run = startTus({
         endpoint: `${base}/uploads`,
-        file: dicom,
+        file: body,
         metadata,
         ...(uploadUrl ? { uploadUrl: rebase(uploadUrl, base) } : {}),
         onChunkComplete: () => void run.upload.abort().then(stop),
@@ -114,17 +138,22 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
   });
 
   it('two concurrent PATCHes for one upload on different instances never both write', async () => {
-    const metadata = tusMetadata(dicom);
-    const meta = Object.entries(metadata).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
-    const created = await fetch(`${a.url}/uploads`, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(dicom.length), 'Upload-Metadata': meta } });
+    const { body, metadata } = await sealed(a.url, dicom);
+    const meta = Object.entries(metadata)
+      .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+      .join(',');
+    const created = await fetch(`${a.url}/uploads`, {
+      method: 'POST',
+      headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(body.length), 'Upload-Metadata': meta },
+    });
     expect(created.status).toBe(201);
     const url = created.headers.get('location')!;
-    const chunk = dicom.subarray(0, 5 * MiB);
+    const chunk = body.subarray(0, 5 * MiB);
     const first = slowPatch(rebase(url, a.url), 0, chunk);
     await sleep(300);
     const second = slowPatch(rebase(url, b.url), 0, chunk);
     const statuses = await Promise.all([first, second]);
-    console.log(`concurrent PATCH statuses: ${statuses.join(", ")}`);
+    console.log(`concurrent PATCH statuses: ${statuses.join(', ')}`);
     expect(statuses.filter((s) => s === 204).length).toBeLessThanOrEqual(1);
 
     const head = await fetch(rebase(url, b.url), { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
@@ -132,7 +161,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
     // Never both: at most one chunk's worth was accepted.
     expect(offset).toBeLessThanOrEqual(5 * MiB);
 
-    const rest = startTus({ endpoint: `${b.url}/uploads`, file: dicom, metadata, uploadUrl: rebase(url, b.url) });
+    const rest = startTus({ endpoint: `${b.url}/uploads`, file: body, metadata, uploadUrl: rebase(url, b.url) });
     expect((await rest.done).xrayId).toBe(metadata.id);
     expect(await downloadSha(a.url, metadata.id)).toBe(sha256Hex(dicom));
   });
@@ -141,12 +170,12 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
     const port = String(await freePort());
     const procEnv = { ...env, PORT: port, LOG_LEVEL: 'info' };
     let server = await spawnServer(procEnv);
-    const metadata = tusMetadata(dicom);
+    const { body, metadata } = await sealed(server.url, dicom);
     let killed = false;
     let restarted: Promise<void> | undefined;
     const run = startTus({
       endpoint: `${server.url}/uploads`,
-      file: dicom,
+      file: body,
       metadata,
       chunkSize: 8 * MiB,
       retryDelays: [200, 500, 1000, 2000, 3000, 5000, 5000, 5000],

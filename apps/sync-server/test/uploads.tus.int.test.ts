@@ -1,13 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rm, mkdtemp } from 'node:fs/promises';
-import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makePng, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countRows, openMultipartUploads, startTestServer, storedObjects, type StorageKind, type TestServer } from './harness.ts';
-import { metricValue, MiB, startTus } from './tus-client.ts';
+import {
+  countRows,
+  openMultipartUploads,
+  startTestServer,
+  storedObjects,
+  type StorageKind,
+  type TestServer,
+} from './harness.ts';
+import { metricValue, MiB, sealForUpload, startTus } from './tus-client.ts';
 
 const tusMetadata = (file: Buffer, over: Record<string, string> = {}) => ({
   id: randomUUID(),
@@ -20,6 +27,17 @@ const tusMetadata = (file: Buffer, over: Record<string, string> = {}) => ({
   ...over,
 });
 
+/** Encrypts like the edge does; metadata carries the plaintext hash and the wrapped data key. */
+async function sealed(server: TestServer, plain: Buffer, over: Record<string, string> = {}) {
+  const { body, dek, kid } = await sealForUpload(server.url, plain);
+  return { body, metadata: { ...tusMetadata(plain), dek, kid, ...over } };
+}
+
+const encodeMeta = (m: Record<string, string>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+    .join(',');
+
 async function downloadSha(baseUrl: string, id: string): Promise<string> {
   const res = await fetch(`${baseUrl}/xrays/${id}/download`);
   expect(res.status).toBe(200);
@@ -28,7 +46,12 @@ async function downloadSha(baseUrl: string, id: string): Promise<string> {
 
 /** Nothing of a refused upload may stay: no X-ray, no upload row, no object, no open multipart upload. */
 async function expectNothingLeft(server: TestServer): Promise<void> {
-  for (let i = 0; i < 50 && ((await storedObjects(server)).length > 0 || (await countRows(server, 'tus_uploads')) > 0); i++) await sleep(100);
+  for (
+    let i = 0;
+    i < 50 && ((await storedObjects(server)).length > 0 || (await countRows(server, 'tus_uploads')) > 0);
+    i++
+  )
+    await sleep(100);
   expect(await countRows(server)).toBe(0);
   expect(await countRows(server, 'tus_uploads')).toBe(0);
   expect(await storedObjects(server)).toEqual([]);
@@ -36,7 +59,11 @@ async function expectNothingLeft(server: TestServer): Promise<void> {
 }
 
 async function tusRequest(url: string, method: string, headers: Record<string, string>, body?: Buffer) {
-  return fetch(url, { method, headers: { 'Tus-Resumable': '1.0.0', ...headers }, ...(body ? { body: new Uint8Array(body) } : {}) });
+  return fetch(url, {
+    method,
+    headers: { 'Tus-Resumable': '1.0.0', ...headers },
+    ...(body ? { body: new Uint8Array(body) } : {}),
+  });
 }
 
 describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => {
@@ -55,14 +82,14 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
   });
 
   it('an 18 MB DICOM aborted after 2 chunks resumes, sends at most one chunk again, and is stored byte-exact', async () => {
-    const metadata = tusMetadata(dicom);
+    const { body, metadata } = await sealed(server, dicom);
     const endpoint = `${server.url}/uploads`;
     let chunks = 0;
     let aborted!: () => void;
     const abortedAfterTwo = new Promise<void>((r) => (aborted = r));
     const first = startTus({
       endpoint,
-      file: dicom,
+      file: body,
       metadata,
       onChunkComplete: () => {
         if (++chunks === 2) void first.upload.abort().then(aborted);
@@ -76,16 +103,21 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
     expect(offset).toBe(10 * MiB);
 
     const before = await metricValue(server.url, 'xray_tus_request_bytes_total', 'method="body"');
-    const resumed = startTus({ endpoint, file: dicom, metadata, uploadUrl: url! });
+    const resumed = startTus({ endpoint, file: body, metadata, uploadUrl: url! });
     const { xrayId } = await resumed.done;
     const sentAfterResume = (await metricValue(server.url, 'xray_tus_request_bytes_total', 'method="body"')) - before;
-    const remainder = dicom.length - offset;
+    const remainder = body.length - offset;
     expect(sentAfterResume).toBeGreaterThanOrEqual(remainder);
     expect(sentAfterResume).toBeLessThanOrEqual(remainder + 5 * MiB);
 
     expect(xrayId).toBe(metadata.id);
     const x = await (await fetch(`${server.url}/xrays/${metadata.id}`)).json();
-    expect(x).toMatchObject({ id: metadata.id, sha256: sha256Hex(dicom), sizeBytes: dicom.length, contentType: 'application/dicom' });
+    expect(x).toMatchObject({
+      id: metadata.id,
+      sha256: sha256Hex(dicom),
+      sizeBytes: dicom.length,
+      contentType: 'application/dicom',
+    });
     expect(x.dicom).toMatchObject({ rows: 3000, columns: 3000 });
     expect(await downloadSha(server.url, metadata.id)).toBe(sha256Hex(dicom));
     // The finished upload's tus bookkeeping is gone; the X-ray object is all that is stored.
@@ -96,20 +128,27 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
 
   it('a lost final response: HEAD still answers with the X-ray id, and re-creating returns the same X-ray', async () => {
     const png = makePng({ width: 1024, height: 1024, seed: 8 });
-    const metadata = tusMetadata(png);
+    const { body, metadata } = await sealed(server, png);
     const created = await tusRequest(`${server.url}/uploads`, 'POST', {
-      'Upload-Length': String(png.length),
-      'Upload-Metadata': Object.entries(metadata).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(','),
+      'Upload-Length': String(body.length),
+      'Upload-Metadata': encodeMeta(metadata),
     });
     expect(created.status).toBe(201);
     const url = created.headers.get('location')!;
 
-    // Send the whole body, then vanish before the response arrives.
+    // Send the whole body, then vanish before the response arrives: write, half-close, drop.
     const { hostname, port, pathname } = new URL(url);
     await new Promise<void>((resolve) => {
-      const req = request({ host: hostname, port, path: pathname, method: 'PATCH', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(png.length) } });
-      req.on('error', () => resolve());
-      req.end(png, () => setTimeout(() => { req.destroy(); resolve(); }, 20));
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(
+          `PATCH ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n` +
+            `Content-Type: application/offset+octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`,
+        );
+        socket.end(body);
+      });
+      socket.on('data', () => undefined);
+      socket.on('finish', () => setTimeout(() => (socket.destroy(), resolve()), 50));
+      socket.on('error', () => resolve());
     });
 
     let head: Response | undefined;
@@ -119,15 +158,15 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
       await sleep(100);
     }
     expect(head!.status).toBe(200);
-    expect(head!.headers.get('upload-offset')).toBe(String(png.length));
+    expect(head!.headers.get('upload-offset')).toBe(String(body.length));
     expect(head!.headers.get('x-xray-id')).toBe(metadata.id);
 
     // The client retries the whole upload with the same X-ray id: it learns the outcome, no duplicate.
-    const again = startTus({ endpoint: `${server.url}/uploads`, file: png, metadata });
+    const again = startTus({ endpoint: `${server.url}/uploads`, file: body, metadata });
     const outcome = await again.done.catch((e: Error) => e);
     const recreate = await tusRequest(`${server.url}/uploads`, 'POST', {
-      'Upload-Length': String(png.length),
-      'Upload-Metadata': Object.entries(metadata).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(','),
+      'Upload-Length': String(body.length),
+      'Upload-Metadata': encodeMeta(metadata),
     });
     expect(recreate.status).toBe(200);
     expect(recreate.headers.get('x-xray-id')).toBe(metadata.id);
@@ -142,42 +181,100 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
   it('bad input gets a clear status and leaves nothing: too long, bad metadata, wrong offset, wrong content type, bad checksum', async () => {
     await server.pool.query('DELETE FROM tus_uploads');
     const png = makePng({ seed: 9 });
-    const meta = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`).join(',');
+    const post = (length: number, metadata: Record<string, string>) =>
+      tusRequest(`${server.url}/uploads`, 'POST', {
+        'Upload-Length': String(length),
+        'Upload-Metadata': encodeMeta(metadata),
+      });
+    const patch = (url: string, body: Buffer, headers: Record<string, string> = {}) =>
+      tusRequest(
+        url,
+        'PATCH',
+        { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', ...headers },
+        body,
+      );
 
-    const tooLong = await tusRequest(`${server.url}/uploads`, 'POST', { 'Upload-Length': String(2 * 1024 ** 3), 'Upload-Metadata': meta(tusMetadata(png)) });
+    const good = await sealed(server, png);
+    const tooLong = await post(2 * 1024 ** 3, good.metadata);
     expect(tooLong.status).toBe(413);
 
-    const badMeta = await tusRequest(`${server.url}/uploads`, 'POST', { 'Upload-Length': String(png.length), 'Upload-Metadata': meta({ patientId: 'P 1' }) });
+    const badMeta = await post(good.body.length, { patientId: 'P 1' });
     expect(badMeta.status).toBe(400);
     const problem = JSON.parse(await badMeta.text());
-    expect(problem.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['metadata.id', 'metadata.sha256', 'metadata.patientId', 'metadata.capturedAt']));
+    expect(problem.errors.map((e: { field: string }) => e.field)).toEqual(
+      expect.arrayContaining(['metadata.id', 'metadata.sha256', 'metadata.patientId', 'metadata.capturedAt']),
+    );
+    const noKey = await post(good.body.length, { ...good.metadata, dek: '' });
+    expect(noKey.status).toBe(400);
+    expect(JSON.parse(await noKey.text()).errors[0].field).toBe('metadata.dek');
+    const unknownKid = await post(good.body.length, { ...good.metadata, kid: 'retired-key' });
+    expect(unknownKid.status).toBe(400);
+    expect(JSON.parse(await unknownKid.text()).errors[0].field).toBe('metadata.kid');
 
-    const created = await tusRequest(`${server.url}/uploads`, 'POST', { 'Upload-Length': String(png.length), 'Upload-Metadata': meta(tusMetadata(png, { sha256: 'b'.repeat(64) })) });
+    const wrongSum = await sealed(server, png, { sha256: 'b'.repeat(64) });
+    const created = await post(wrongSum.body.length, wrongSum.metadata);
     expect(created.status).toBe(201);
     const url = created.headers.get('location')!;
-    const wrongOffset = await tusRequest(url, 'PATCH', { 'Upload-Offset': '100', 'Content-Type': 'application/offset+octet-stream' }, png);
-    expect(wrongOffset.status).toBe(409);
-    const wrongType = await tusRequest(url, 'PATCH', { 'Upload-Offset': '0', 'Content-Type': 'application/json' }, png);
-    expect(wrongType.status).toBe(415);
-    const badChecksum = await tusRequest(url, 'PATCH', { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, png);
+    expect((await patch(url, wrongSum.body, { 'Upload-Offset': '100' })).status).toBe(409);
+    expect((await patch(url, wrongSum.body, { 'Content-Type': 'application/json' })).status).toBe(415);
+    const badChecksum = await patch(url, wrongSum.body);
     expect(badChecksum.status).toBe(422);
     expect(JSON.parse(await badChecksum.text()).code).toBe('checksum_mismatch');
     expect((await tusRequest(url, 'HEAD', {})).status).toBe(404);
 
-    const notXray = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(1000)]);
-    const pdf = await tusRequest(`${server.url}/uploads`, 'POST', { 'Upload-Length': String(notXray.length), 'Upload-Metadata': meta(tusMetadata(notXray)) });
-    const pdfPatch = await tusRequest(pdf.headers.get('location')!, 'PATCH', { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, notXray);
-    expect(pdfPatch.status).toBe(415);
+    const pdf = await sealed(server, Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(1000)]));
+    const pdfUpload = await post(pdf.body.length, pdf.metadata);
+    expect((await patch(pdfUpload.headers.get('location')!, pdf.body)).status).toBe(415);
+    await expectNothingLeft(server);
+  });
+
+  it('tampered ciphertext, or a data key that is not ours, is refused at finalize and leaves nothing', async () => {
+    const png = makePng({ seed: 10 });
+    const post = (length: number, metadata: Record<string, string>) =>
+      tusRequest(`${server.url}/uploads`, 'POST', {
+        'Upload-Length': String(length),
+        'Upload-Metadata': encodeMeta(metadata),
+      });
+    const patch = (url: string, body: Buffer) =>
+      tusRequest(url, 'PATCH', { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body);
+
+    const flipped = await sealed(server, png);
+    flipped.body[flipped.body.length - 40]! ^= 0x01;
+    const a = await post(flipped.body.length, flipped.metadata);
+    const tampered = await patch(a.headers.get('location')!, flipped.body);
+    expect(tampered.status).toBe(422);
+    expect(JSON.parse(await tampered.text()).code).toBe('ciphertext_invalid');
+
+    // A data key wrapped for our kid but not by our key pair (someone else's RSA key).
+    const other = await sealed(server, png);
+    const { publicKey } = await crypto.subtle.generateKey(
+      { name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+      true,
+      ['wrapKey', 'unwrapKey'],
+    );
+    const foreignDek = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
+    const foreign = Buffer.from(
+      await crypto.subtle.wrapKey('raw', foreignDek, publicKey, { name: 'RSA-OAEP' }),
+    ).toString('base64');
+    const b = await post(other.body.length, { ...other.metadata, dek: foreign });
+    const wrongKey = await patch(b.headers.get('location')!, other.body);
+    expect(wrongKey.status).toBe(400);
+    expect(JSON.parse(await wrongKey.text()).errors[0].field).toBe('metadata.dek');
     await expectNothingLeft(server);
   });
 
   it('expired unfinished uploads are cleaned up', async () => {
     const short = await startTestServer(kind, { TUS_EXPIRY_MS: '300' });
     try {
-      const metadata = tusMetadata(dicom);
+      const { body, metadata } = await sealed(short, dicom);
       let aborted!: () => void;
       const abortedAfterOne = new Promise<void>((r) => (aborted = r));
-      const run = startTus({ endpoint: `${short.url}/uploads`, file: dicom, metadata, onChunkComplete: () => void run.upload.abort().then(aborted) });
+      const run = startTus({
+        endpoint: `${short.url}/uploads`,
+        file: body,
+        metadata,
+        onChunkComplete: () => void run.upload.abort().then(aborted),
+      });
       await Promise.race([run.done, abortedAfterOne]);
       expect((await storedObjects(short)).length).toBeGreaterThan(0);
       await sleep(400);

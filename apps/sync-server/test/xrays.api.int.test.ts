@@ -194,7 +194,9 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     let pages = 0;
     do {
       const q: URLSearchParams = new URLSearchParams({ patientId, limit: '2', ...(cursor ? { cursor } : {}) });
-      const page: { items: { id: string }[]; nextCursor: string | null } = await (await fetch(`${server.url}/xrays?${q}`)).json();
+      const page: { items: { id: string }[]; nextCursor: string | null } = await (
+        await fetch(`${server.url}/xrays?${q}`)
+      ).json();
       seen.push(...page.items.map((x: { id: string }) => x.id));
       cursor = page.nextCursor;
       pages++;

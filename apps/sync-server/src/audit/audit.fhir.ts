@@ -15,7 +15,7 @@ const ACTION_SYSTEM = 'https://xray-service.dev/fhir/CodeSystem/audit-action';
 const ROLE_SYSTEM = 'https://xray-service.dev/fhir/CodeSystem/role';
 const PATIENT_ID_SYSTEM = 'https://xray-service.dev/fhir/sid/patient-id';
 /** AuditEvent.agent.network.type: 2 = IP address. */
-const NETWORK_IP_ADDRESS: '2' = '2';
+const NETWORK_IP_ADDRESS = '2' as const;
 
 type Interaction = { code: string; display: string; action: NonNullable<FhirAuditEvent['action']> };
 
@@ -61,7 +61,10 @@ export function toFhirAuditEvent(r: AuditRecord, source: FhirSource): FhirAuditE
   const entity: NonNullable<FhirAuditEvent['entity']> = [];
   if (r.xrayId) {
     entity.push({
-      what: { identifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${r.xrayId}` }, display: `X-ray ${r.xrayId}` },
+      what: {
+        identifier: { system: 'urn:ietf:rfc:3986', value: `urn:uuid:${r.xrayId}` },
+        display: `X-ray ${r.xrayId}`,
+      },
       type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
       role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
     });

@@ -91,13 +91,13 @@ export function auditHash(f: HashedAuditFields): string {
   return createHash('sha256').update(canonicalAuditBytes(f)).digest('hex');
 }
 
-const NOT_STORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
  * PostgreSQL text and jsonb cannot hold NUL, and UTF-8 cannot hold a lone surrogate: either
  * would be stored differently from what was hashed (or refused). Replace them with U+FFFD first.
  */
-export const storable = (s: string): string => s.replace(NOT_STORABLE, '\uFFFD');
+export const storable = (s: string): string => s.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
 
 /**
  * `storable` applied to every string (and member name) inside a JSON value; members whose value

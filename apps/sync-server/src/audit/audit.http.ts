@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { AuditAction } from '@xray/shared';
-import { ERRORS, type DomainError } from '../errors.ts';
+import { DomainError, ERRORS } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AuditContext, AuditService } from './audit.service.ts';
 
@@ -36,6 +36,7 @@ export class RequestAudit {
   private action: AuditAction | undefined;
   private readonly target: { xrayId: string | null; patientId: string | null } = { xrayId: null, patientId: null };
   private recorded = false;
+  private denial: string | undefined;
 
   constructor(
     private readonly service: AuditService,
@@ -77,6 +78,16 @@ export class RequestAudit {
     this.recorded = true;
   }
 
+  /**
+   * The refusal about to be thrown is a denial even though its answer is not 401/403 — e.g. the
+   * policy's 404 for another user's X-ray, which must look like a missing one to the caller but
+   * is recorded as `access.denied` with this reason.
+   */
+  denying(reason: string): this {
+    this.denial = reason;
+    return this;
+  }
+
   /** The domain wrote this request's event in the same transaction as its change. */
   recordedInTransaction(): void {
     this.recorded = true;
@@ -84,10 +95,15 @@ export class RequestAudit {
 
   /** Records a refusal before it is answered (called from sendProblem). Never throws: the refusal goes out regardless. */
   async problem(err: DomainError): Promise<void> {
-    const denied = err.code === 'unauthenticated' || err.code === 'forbidden';
+    const denied = err.code === 'unauthenticated' || err.code === 'forbidden' || this.denial !== undefined;
     const action = denied ? 'access.denied' : this.action;
     if (!action || (this.recorded && !denied)) return;
-    const common = { error: err.code, status: ERRORS[err.code].status, reason: err.message };
+    const common = {
+      error: err.code,
+      status: ERRORS[err.code].status,
+      reason: err.message,
+      ...(this.denial ? { denial: this.denial } : {}),
+    };
     try {
       await this.service.record({
         context: this.context(),
@@ -116,6 +132,19 @@ export function requestAuditing(service: AuditService, log: Logger): RequestHand
     req.audit = new RequestAudit(service, req, log);
     next();
   };
+}
+
+/**
+ * Runs a policy check; whatever it refuses is recorded as `access.denied` — including the 404 that
+ * hides another user's X-ray, which would otherwise look like a failed read.
+ */
+export function asDenial<T>(req: Request, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof DomainError) auditOf(req).denying('policy');
+    throw err;
+  }
 }
 
 /** The request's audit trail (requestAuditing() runs before every route). */

@@ -26,7 +26,8 @@ interface AuditRow {
   hash: string;
 }
 
-// id as text: exact for any bigint, and the form the hash covers.
+// id as text: exact for any bigint, and the form the hash covers. (ORDER BY must then name
+// audit_events.id: a bare `id` would sort the text alias, "10" before "2".)
 const COLUMNS = `id::text AS id, at, actor_sub, actor_roles, action, xray_id::text AS xray_id, patient_id, outcome,
   client_ip, user_agent, request_id, details, prev_hash, hash`;
 
@@ -132,7 +133,7 @@ export const auditRepository = {
     args.push(f.limit + 1);
     const { rows } = await db.query<AuditRow>(
       `SELECT ${COLUMNS} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY id ${f.order === 'asc' ? 'ASC' : 'DESC'} LIMIT $${args.length}`,
+       ORDER BY audit_events.id ${f.order === 'asc' ? 'ASC' : 'DESC'} LIMIT $${args.length}`,
       args,
     );
     return { items: rows.slice(0, f.limit).map(toRecord), more: rows.length > f.limit };
@@ -141,7 +142,7 @@ export const auditRepository = {
   /** The chain in id order, a batch at a time (for the verifier). */
   async batchAfter(db: Queryable, afterId: string | null, limit: number): Promise<AuditRecord[]> {
     const { rows } = await db.query<AuditRow>(
-      `SELECT ${COLUMNS} FROM audit_events WHERE id > $1::bigint ORDER BY id LIMIT $2`,
+      `SELECT ${COLUMNS} FROM audit_events WHERE id > $1::bigint ORDER BY audit_events.id LIMIT $2`,
       [afterId ?? '0', limit],
     );
     return rows.map(toRecord);

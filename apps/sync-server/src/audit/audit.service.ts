@@ -1,4 +1,10 @@
-import { AuditOutcomeSchema, type AuditAction, type AuditEvent, type AuditOutcome, type AuditQuery } from '@xray/shared';
+import {
+  AuditOutcomeSchema,
+  type AuditAction,
+  type AuditEvent,
+  type AuditOutcome,
+  type AuditQuery,
+} from '@xray/shared';
 import type { Actor } from '../auth/actor.ts';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';

@@ -11,7 +11,12 @@ describe('config', () => {
   });
 
   it('S3 settings select the S3 adapter', () => {
-    const c = loadConfig({ S3_BUCKET: 'xrays', S3_ENDPOINT: 'http://127.0.0.1:9000', S3_FORCE_PATH_STYLE: 'true', S3_CHECKSUMS_WHEN_REQUIRED: 'true' });
+    const c = loadConfig({
+      S3_BUCKET: 'xrays',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_CHECKSUMS_WHEN_REQUIRED: 'true',
+    });
     expect(c.storage).toMatchObject({ kind: 's3', bucket: 'xrays', forcePathStyle: true, checksumsWhenRequired: true });
   });
 

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DEV_KEY_PREFIX } from '../keys/dev-keys.ts';
+import type { KeySettings } from '../keys/key.service.ts';
 
 /**
  * Every setting the server reads, parsed once at startup from the environment.
@@ -10,6 +12,24 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const bytes = z.coerce.number().int().positive();
+
+/** JWS algorithms a token may be signed with: asymmetric only (no HS*: the verifier holds no shared secret; never none). */
+export const ASYMMETRIC_JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+export type JwtAlgorithm = (typeof ASYMMETRIC_JWT_ALGORITHMS)[number];
+const DEFAULT_JWT_ALGORITHMS: JwtAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+const isJwtAlgorithm = (v: string): v is JwtAlgorithm => ASYMMETRIC_JWT_ALGORITHMS.some((a) => a === v);
 
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -51,16 +71,77 @@ export const EnvSchema = z.object({
     .positive()
     .default(24 * 60 * 60 * 1000)
     .describe('An unfinished tus upload is removed this long after it was created.'),
-  TUS_CLEANUP_INTERVAL_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
-  TUS_S3_USE_TAGS: bool
-    .default(false)
-    .describe('Tag finished tus objects (S3 object tagging; Swift s3api has none).'),
+  TUS_CLEANUP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 60 * 1000),
+  TUS_S3_USE_TAGS: bool.default(false).describe('Tag finished tus objects (S3 object tagging; Swift s3api has none).'),
   TUS_LOCK_POOL_MAX: z.coerce
     .number()
     .int()
     .positive()
     .default(50)
     .describe('Connections for upload locks: the most uploads one instance writes at once.'),
+
+  OIDC_ISSUER: z
+    .url()
+    .optional()
+    .describe('OIDC issuer whose access tokens the API accepts. Unset in development: the built-in dev issuer.'),
+  OIDC_AUDIENCE: z.string().min(1).default('xray-api').describe('Required `aud` of access tokens.'),
+  OIDC_ROLES_CLAIM: z
+    .string()
+    .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'must be a dotted claim path such as roles or realm_access.roles')
+    .default('roles')
+    .describe('Dotted path of the roles claim in the access token (Keycloak: realm_access.roles).'),
+  OIDC_ALGORITHMS: z
+    .string()
+    .default(DEFAULT_JWT_ALGORITHMS.join(','))
+    .describe(`Accepted JWS algorithms, comma-separated; asymmetric only (${ASYMMETRIC_JWT_ALGORITHMS.join(', ')}).`),
+  OIDC_CLOCK_TOLERANCE_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .default(30)
+    .describe('Clock skew allowed on exp/nbf, in seconds.'),
+  OIDC_JWKS_COOLDOWN_S: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30)
+    .describe('A token with an unknown key id refetches the JWKS at most once per this many seconds.'),
+  AUTH_DISABLED: bool
+    .default(false)
+    .describe('Development/test only: every request acts as one local user with every role. Refused in production.'),
+  DEV_OIDC_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(8081)
+    .describe('Port of the development OIDC issuer that `npm start` runs when OIDC_ISSUER is unset.'),
+  TLS_TERMINATED_BY_PROXY: bool
+    .default(false)
+    .describe('A proxy in front terminates TLS. Required in production when HOST is not a loopback address.'),
+
+  KEK: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9._-]+:[A-Za-z0-9+/=]+(,[A-Za-z0-9._-]+:[A-Za-z0-9+/=]+)*$/,
+      'must be id:base64key[,id:base64key…]',
+    )
+    .optional()
+    .describe(
+      "Key-encryption keys that wrap each X-ray's data key: `id:base64(32 bytes)`, comma-separated (old ones stay listed until rotate-kek has moved every X-ray off them). Unset outside production: generated development keys in DATA_DIR/keys.",
+    ),
+  KEK_CURRENT_ID: z.string().optional().describe('The KEK id new X-rays are wrapped with (default: the first in KEK).'),
+  UPLOAD_PRIVATE_KEY: z
+    .string()
+    .optional()
+    .describe(
+      'PEM of the RSA private key edges wrap data keys for (published at /keys/upload). `\\n` escapes are accepted. Unset outside production: a generated development key.',
+    ),
 
   MAX_UPLOAD_BYTES: bytes.default(1024 * 1024 * 1024).describe('Largest X-ray accepted, in bytes.'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
@@ -85,17 +166,121 @@ export type StorageConfig =
 
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { host: string; port: number; publicUrl: string | undefined; trustProxy: string[]; shutdownGraceMs: number };
+  http: {
+    host: string;
+    port: number;
+    publicUrl: string | undefined;
+    trustProxy: string[];
+    shutdownGraceMs: number;
+    /** A proxy in front terminates TLS; we ourselves serve plain HTTP. */
+    tlsTerminatedByProxy: boolean;
+  };
   dataDir: string;
   logLevel: Env['LOG_LEVEL'];
   db: { url: string | undefined; poolMax: number; embeddedPort: number };
   storage: StorageConfig;
   limits: { maxUploadBytes: number };
   tus: { expiryMs: number; cleanupIntervalMs: number; s3UseTags: boolean; lockPoolMax: number };
+  auth: AuthConfig;
+  /** Unset: development keys from DATA_DIR (refused in production by the config guard). */
+  keys: KeySettings | undefined;
+}
+
+export interface AuthConfig {
+  /** Every request acts as one local user (development/test only, explicit). */
+  disabled: boolean;
+  /** Unset only in development (the dev issuer fills it in at startup) or when disabled. */
+  issuer: string | undefined;
+  audience: string;
+  /** OIDC_ROLES_CLAIM split on dots: ['realm_access', 'roles']. */
+  rolesClaim: string[];
+  algorithms: JwtAlgorithm[];
+  clockToleranceS: number;
+  jwksCooldownS: number;
+  devIssuerPort: number;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '::1', '[::1]']);
+const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
+
+function parseAlgorithms(raw: string): JwtAlgorithm[] | ConfigProblem {
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = names.filter((n) => !isJwtAlgorithm(n));
+  if (bad.length || names.length === 0)
+    return {
+      variable: 'OIDC_ALGORITHMS',
+      message: `${bad.length ? `"${bad.join('", "')}" not accepted` : 'empty'}; use asymmetric algorithms only (${ASYMMETRIC_JWT_ALGORITHMS.join(', ')})`,
+    };
+  return names.filter(isJwtAlgorithm);
+}
+
+/**
+ * What production must have: nothing embedded, nothing development-only, no plain HTTP beyond
+ * this machine. Each problem names the variable to set.
+ */
+function productionProblems(e: Env): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (e.AUTH_DISABLED) problems.push({ variable: 'AUTH_DISABLED', message: 'must not be true in production' });
+  if (!e.OIDC_ISSUER) {
+    problems.push({
+      variable: 'OIDC_ISSUER',
+      message: 'required in production (the development issuer never runs there)',
+    });
+  } else {
+    const issuer = new URL(e.OIDC_ISSUER);
+    if (issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname))
+      problems.push({
+        variable: 'OIDC_ISSUER',
+        message: 'must be an https URL in production (keys are fetched from it)',
+      });
+  }
+  if (!isLoopbackHost(e.HOST) && !e.TLS_TERMINATED_BY_PROXY)
+    problems.push({
+      variable: 'TLS_TERMINATED_BY_PROXY',
+      message: `HOST=${e.HOST} serves plain HTTP beyond this machine; put a TLS-terminating proxy in front and set TLS_TERMINATED_BY_PROXY=true (or bind HOST to loopback)`,
+    });
+  if (!e.DATABASE_URL)
+    problems.push({ variable: 'DATABASE_URL', message: 'required in production (no embedded PostgreSQL there)' });
+  if (!e.S3_BUCKET)
+    problems.push({ variable: 'S3_BUCKET', message: 'required in production (no local-disk object storage there)' });
+  if (!e.KEK)
+    problems.push({
+      variable: 'KEK',
+      message: 'required in production (development keys are generated only outside it)',
+    });
+  else if (e.KEK.split(',').some((k) => k.startsWith(DEV_KEY_PREFIX)))
+    problems.push({
+      variable: 'KEK',
+      message: `holds a development key (id starting with "${DEV_KEY_PREFIX}"); generate real keys`,
+    });
+  if (!e.UPLOAD_PRIVATE_KEY) problems.push({ variable: 'UPLOAD_PRIVATE_KEY', message: 'required in production' });
+  return problems;
+}
+
+function keySettings(e: Env): KeySettings | undefined {
+  if (!e.KEK && !e.UPLOAD_PRIVATE_KEY) return undefined;
+  if (!e.KEK || !e.UPLOAD_PRIVATE_KEY)
+    throw new ConfigError('Invalid configuration:\n  KEK and UPLOAD_PRIVATE_KEY go together: set both or neither');
+  const keks = e.KEK.split(',').map((pair) => {
+    const [id = '', key = ''] = pair.split(':');
+    return { id, key };
+  });
+  const currentKekId = e.KEK_CURRENT_ID ?? keks[0]?.id ?? '';
+  if (!keks.some((k) => k.id === currentKekId))
+    throw new ConfigError(`Invalid configuration:\n  KEK_CURRENT_ID: ${currentKekId} is not an id in KEK`);
+  return { keks, currentKekId, uploadPrivateKeyPem: e.UPLOAD_PRIVATE_KEY.replaceAll('\\n', '\n') };
 }
 
 /** Parses the environment into the typed config; throws a readable ConfigError naming each bad variable. */
@@ -106,6 +291,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const algorithms = parseAlgorithms(e.OIDC_ALGORITHMS);
+  const problems = [
+    ...(Array.isArray(algorithms) ? [] : [algorithms]),
+    ...(e.NODE_ENV === 'production' ? productionProblems(e) : []),
+  ];
+  if (problems.length || !Array.isArray(algorithms)) {
+    const lines = problems.map((p) => `  ${p.variable}: ${p.message}`);
+    throw new ConfigError(
+      `Invalid configuration${e.NODE_ENV === 'production' ? ' for production' : ''}:\n${lines.join('\n')}`,
+    );
+  }
   const dataDir = path.resolve(e.DATA_DIR);
   const storage: StorageConfig = e.S3_BUCKET
     ? {
@@ -134,8 +330,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         .map((s) => s.trim())
         .filter(Boolean),
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      tlsTerminatedByProxy: e.TLS_TERMINATED_BY_PROXY,
     },
     dataDir,
+    keys: keySettings(e),
     logLevel: e.LOG_LEVEL,
     db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, embeddedPort: e.EMBEDDED_PG_PORT },
     storage,
@@ -145,6 +343,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cleanupIntervalMs: e.TUS_CLEANUP_INTERVAL_MS,
       s3UseTags: e.TUS_S3_USE_TAGS,
       lockPoolMax: e.TUS_LOCK_POOL_MAX,
+    },
+    auth: {
+      disabled: e.AUTH_DISABLED,
+      issuer: e.OIDC_ISSUER,
+      audience: e.OIDC_AUDIENCE,
+      rolesClaim: e.OIDC_ROLES_CLAIM.split('.'),
+      algorithms,
+      clockToleranceS: e.OIDC_CLOCK_TOLERANCE_S,
+      jwksCooldownS: e.OIDC_JWKS_COOLDOWN_S,
+      devIssuerPort: e.DEV_OIDC_PORT,
     },
   };
 }

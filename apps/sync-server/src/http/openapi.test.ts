@@ -10,7 +10,9 @@ describe('OpenAPI document', () => {
 
   it('documents every X-ray route with problem+json errors', () => {
     const doc = buildOpenApiDocument();
-    expect(Object.keys(doc.paths ?? {})).toEqual(expect.arrayContaining(['/xrays', '/xrays/{id}', '/xrays/{id}/download']));
+    expect(Object.keys(doc.paths ?? {})).toEqual(
+      expect.arrayContaining(['/xrays', '/xrays/{id}', '/xrays/{id}/download']),
+    );
     expect(doc.components?.schemas?.Problem).toBeDefined();
   });
 });

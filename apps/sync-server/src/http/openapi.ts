@@ -121,7 +121,9 @@ export function buildOpenApiDocument() {
       200: {
         description: 'A page of audit events (newest first unless `order=asc`)',
         content: {
-          'application/json': { schema: AuditEventListSchema.extend({ items: z.array(AuditEvent) }).meta({ id: 'AuditEventList' }) },
+          'application/json': {
+            schema: AuditEventListSchema.extend({ items: z.array(AuditEvent) }).meta({ id: 'AuditEventList' }),
+          },
           'application/fhir+json': { schema: FhirAuditBundleSchema.meta({ id: 'FhirAuditEventBundle' }) },
         },
       },

@@ -26,6 +26,8 @@ export interface FinalizeInput {
   actor: Actor;
   objectKey: string;
   content: InspectedContent;
+  /** How the stored object is encrypted: its data key wrapped by a KEK, and its size. */
+  sealed: { dekWrapped: Uint8Array; kekId: string; cipherSize: number };
   /** Who asked, for the audit event (created in the X-ray's own transaction). Absent: the actor alone. */
   context?: AuditContext;
 }
@@ -69,6 +71,7 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
         dicom: content.dicom,
         link: { status: 'unchecked' },
         objectKey: input.objectKey,
+        ...input.sealed,
       });
       // Last before COMMIT: the X-ray and its audit event exist together or not at all.
       if (row) await appendAudit(tx, createdEvent(audit, row, true));

@@ -1,18 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { fieldErrors, XrayMetadataInputSchema, type XrayMetadataInput } from '@xray/shared';
+import { fieldErrors, generateDek, Xre1Error, XrayMetadataInputSchema, type XrayMetadataInput } from '@xray/shared';
 import { recordAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { xrayRepository } from '../xrays/xray.repository.ts';
+import type { KeyService } from '../keys/key.service.ts';
 import { ContentInspector } from './content-inspector.ts';
+import { decryptNode, encryptNode } from './xre1.node.ts';
 import { assertSameContent, createdEvent, finalizeXray, type FinalizeDeps, type FinalizeResult } from './finalize.ts';
 
 export interface IngestDeps extends FinalizeDeps {
   metrics: Metrics;
   maxUploadBytes: number;
+  keys: KeyService;
 }
 
 /** Validates client metadata; field errors name the offending part (`metadata.<field>`). */
@@ -55,8 +58,11 @@ export async function ingestStream(
   }
 
   const objectKey = newObjectKey(id);
+  // Encrypted on the way in: storage only ever holds XRE1 ciphertext.
+  const dek = await generateDek();
+  let cipherSize: number;
   try {
-    await deps.store.put(objectKey, source, input.signal);
+    ({ size: cipherSize } = await deps.store.put(objectKey, encryptNode(source, dek), input.signal));
   } catch (err) {
     // Our own refusals (size, type, client gone) say what happened; anything else is the store failing.
     if (err instanceof DomainError) throw err;
@@ -74,12 +80,14 @@ export async function ingestStream(
     await deps.store.delete(objectKey);
     throw err;
   }
+  const { wrapped, kekId } = await deps.keys.wrapDek(dek);
   const result = await finalizeXray(deps, {
     id,
     metadata: input.metadata,
     actor: input.actor,
     objectKey,
     content,
+    sealed: { dekWrapped: wrapped, kekId, cipherSize },
     context: input.context,
   });
   if (result.created) {
@@ -95,23 +103,51 @@ export async function ingestStream(
  */
 export async function ingestStoredObject(
   deps: IngestDeps,
-  input: { metadata: XrayMetadataInput & { id: string }; actor: Actor; objectKey: string },
+  input: {
+    metadata: XrayMetadataInput & { id: string };
+    actor: Actor;
+    objectKey: string;
+    cipherSize: number;
+    /** The data key as the edge sent it: wrapped for our upload key `kid`. */
+    uploadedDek: { wrapped: Uint8Array; kid: string };
+    context?: AuditContext;
+  },
 ): Promise<FinalizeResult> {
   let content;
+  let dek: CryptoKey;
   try {
+    dek = await deps.keys.unwrapUploadedDek(input.uploadedDek.wrapped, input.uploadedDek.kid);
     const inspector = new ContentInspector(deps.maxUploadBytes);
-    const source = pipeline(await deps.store.get(input.objectKey), inspector, () => undefined);
+    const plaintext = decryptNode(await deps.store.get(input.objectKey), dek);
+    const source = pipeline(plaintext, inspector, () => undefined);
     source.resume();
     await finished(source);
     content = inspector.result();
   } catch (err) {
     await deps.store.delete(input.objectKey).catch(() => undefined);
     if (err instanceof DomainError) throw err;
+    if (err instanceof Xre1Error) {
+      throw new DomainError(
+        'ciphertext_invalid',
+        `The upload is not intact XRE1 ciphertext for its data key (${err.code}): ${err.message}. Nothing was stored.`,
+        undefined,
+        { cause: err },
+      );
+    }
     throw new DomainError('storage_failed', 'The uploaded X-ray could not be read back for verification.', undefined, {
       cause: err,
     });
   }
-  const result = await finalizeXray(deps, { id: input.metadata.id, metadata: input.metadata, actor: input.actor, objectKey: input.objectKey, content });
+  const { wrapped, kekId } = await deps.keys.wrapDek(dek);
+  const result = await finalizeXray(deps, {
+    id: input.metadata.id,
+    metadata: input.metadata,
+    actor: input.actor,
+    objectKey: input.objectKey,
+    content,
+    sealed: { dekWrapped: wrapped, kekId, cipherSize: input.cipherSize },
+    context: input.context,
+  });
   if (result.created) {
     deps.metrics.ingested.inc({ door: 'tus' });
     deps.metrics.ingestedBytes.inc({ door: 'tus' }, content.sizeBytes);

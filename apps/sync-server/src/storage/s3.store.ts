@@ -1,10 +1,12 @@
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
   type S3ClientConfig,
@@ -75,9 +77,23 @@ export class S3ObjectStore implements ObjectStore {
       await upload.abort().catch(() => undefined);
       // A small body goes up as one PutObject that may already have landed: remove it.
       await this.delete(key).catch(() => undefined);
+      // An abort racing CreateMultipartUpload can miss it: abort whatever is still open for the key.
+      await this.abortOpenUploads(key).catch(() => undefined);
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async abortOpenUploads(key: string): Promise<void> {
+    await new Promise((r) => setTimeout(r, 100));
+    const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.config.bucket, Prefix: key }));
+    for (const u of res.Uploads ?? []) {
+      if (u.Key === key && u.UploadId) {
+        await this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: key, UploadId: u.UploadId }),
+        );
+      }
     }
   }
 

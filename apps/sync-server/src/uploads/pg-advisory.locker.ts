@@ -29,7 +29,8 @@ export class PgAdvisoryLocker implements Locker {
     const client = await this.pool.connect();
     client.on('notification', (msg: pg.Notification) => {
       const release = msg.payload ? this.held.get(msg.payload) : undefined;
-      if (release) void Promise.resolve(release()).catch((err: unknown) => this.log.warn({ err }, 'lock release failed'));
+      if (release)
+        void Promise.resolve(release()).catch((err: unknown) => this.log.warn({ err }, 'lock release failed'));
     });
     await client.query(`LISTEN ${CHANNEL}`);
     this.listener = client;
@@ -51,7 +52,10 @@ export class PgAdvisoryLocker implements Locker {
     let asked = false;
     try {
       for (;;) {
-        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [`tus:${id}`]);
+        const { rows } = await client.query<{ ok: boolean }>(
+          'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
+          [`tus:${id}`],
+        );
         if (rows[0]?.ok) {
           this.held.set(id, release);
           return client;

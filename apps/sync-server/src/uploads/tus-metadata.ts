@@ -19,7 +19,25 @@ export function parseTusMetadata(raw: Record<string, string | null> | undefined)
   }
   const parsed = TusMetadataSchema.safeParse(picked);
   if (!parsed.success) {
-    throw new DomainError('validation_failed', 'Upload-Metadata has invalid X-ray fields.', fieldErrors(parsed.error, 'metadata'));
+    throw new DomainError(
+      'validation_failed',
+      'Upload-Metadata has invalid X-ray fields.',
+      fieldErrors(parsed.error, 'metadata'),
+    );
   }
   return parsed.data;
+}
+
+/** The data key travels with the upload, wrapped for our upload key (`kid`), base64 in `dek`. */
+export function parseUploadedDek(raw: Record<string, string | null> | undefined): { wrapped: Uint8Array; kid: string } {
+  const dek = raw?.dek ?? '';
+  const kid = raw?.kid ?? '';
+  const errors = [
+    ...(/^[A-Za-z0-9+/]+={0,2}$/.test(dek)
+      ? []
+      : [{ field: 'metadata.dek', message: 'is required: the data key wrapped for /keys/upload, base64' }]),
+    ...(kid ? [] : [{ field: 'metadata.kid', message: 'is required: the kid of the upload key used' }]),
+  ];
+  if (errors.length) throw new DomainError('validation_failed', 'Upload-Metadata lacks the wrapped data key.', errors);
+  return { wrapped: new Uint8Array(Buffer.from(dek, 'base64')), kid };
 }

@@ -12,13 +12,10 @@ export interface TusUploadRow {
 /** Who may continue an upload and what became of it, shared by every instance. */
 export const tusUploadRepository = {
   async insert(db: Pool, row: Omit<TusUploadRow, 'finalized_at'>): Promise<void> {
-    await db.query('INSERT INTO tus_uploads (id, xray_id, owner_sub, upload_length, object_key) VALUES ($1,$2,$3,$4,$5)', [
-      row.id,
-      row.xray_id,
-      row.owner_sub,
-      row.upload_length,
-      row.object_key,
-    ]);
+    await db.query(
+      'INSERT INTO tus_uploads (id, xray_id, owner_sub, upload_length, object_key) VALUES ($1,$2,$3,$4,$5)',
+      [row.id, row.xray_id, row.owner_sub, row.upload_length, row.object_key],
+    );
   },
   async find(db: Pool, id: string): Promise<TusUploadRow | null> {
     const { rows } = await db.query<TusUploadRow>('SELECT * FROM tus_uploads WHERE id = $1', [id]);

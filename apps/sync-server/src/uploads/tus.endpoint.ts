@@ -5,25 +5,32 @@ import { Server as TusServer } from '@tus/server';
 import { Metadata, type DataStore, type Upload } from '@tus/utils';
 import { pipeline, Transform } from 'node:stream';
 import { Router, type Request, type Response } from 'express';
+import { auditContextOf, auditOf } from '../audit/audit.http.ts';
+import type { AuditContext } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../errors.ts';
 import { toProblem } from '../http/problem.ts';
+import { ciphertextLength, DEFAULT_SEGMENT_SIZE } from '@xray/shared';
+import { authorize } from '../auth/policy.ts';
 import { ingestStoredObject, type IngestDeps } from '../ingest/ingest.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { s3ClientConfig } from '../storage/s3.store.ts';
+import { addContentMd5ForDeleteObjects } from '../storage/swift-compat.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { xrayRepository, toResource } from '../xrays/xray.repository.ts';
 import type { PgAdvisoryLocker } from './pg-advisory.locker.ts';
-import { parseTusMetadata } from './tus-metadata.ts';
+import { parseTusMetadata, parseUploadedDek } from './tus-metadata.ts';
 import { tusUploadRepository } from './tus-upload.repository.ts';
 
 export const TUS_PATH = '/uploads';
 /** Upload ids of the form done-<xray id> stand for an X-ray stored through another door. */
 const DONE_PREFIX = 'done-';
 const XRAY_HEADERS = ['X-Xray-Id', 'X-Xray-Sha256'];
+/** Upper bound of an XRE1 header (magic, length, JSON) for size limits. */
+const XRE1_MAX_HEADER = 8 + 1024;
 
 export interface TusEndpointDeps {
   config: Config;
@@ -35,12 +42,25 @@ export interface TusEndpointDeps {
   metrics: Metrics;
 }
 
+/** @tus/s3-store with the same compatibility settings as our own S3 client. */
+class CompatibleS3Store extends S3Store {
+  constructor(checksumsWhenRequired: boolean, options: ConstructorParameters<typeof S3Store>[0]) {
+    super(options);
+    if (checksumsWhenRequired) addContentMd5ForDeleteObjects(this.client);
+  }
+}
+
 /** Where the tus store keeps an upload's bytes and its info, as keys of our ObjectStore. */
-function storeLayout(config: Config): { dataStore: () => DataStore; objectKey: (id: string) => string; infoKey: (id: string) => string } {
+function storeLayout(config: Config): {
+  dataStore: () => DataStore;
+  objectKey: (id: string) => string;
+  infoKey: (id: string) => string;
+} {
   const s = config.storage;
   if (s.kind === 'fs') {
     return {
-      dataStore: () => new FileStore({ directory: path.join(s.dir, 'uploads'), expirationPeriodInMilliseconds: config.tus.expiryMs }),
+      dataStore: () =>
+        new FileStore({ directory: path.join(s.dir, 'uploads'), expirationPeriodInMilliseconds: config.tus.expiryMs }),
       objectKey: (id) => `uploads/${id}`,
       infoKey: (id) => `uploads/${id}.json`,
     };
@@ -48,7 +68,7 @@ function storeLayout(config: Config): { dataStore: () => DataStore; objectKey: (
   return {
     // S3 needs parts of at least 5 MiB (except the last): clients should send chunks of >= 5 MiB.
     dataStore: () =>
-      new S3Store({
+      new CompatibleS3Store(s.checksumsWhenRequired, {
         partSize: s.partSize,
         maxConcurrentPartUploads: s.queueSize,
         useTags: config.tus.s3UseTags,
@@ -70,7 +90,11 @@ function countWrites(store: DataStore, count: (bytes: number) => void): DataStor
         done(null, chunk);
       },
     });
-    return write(pipeline(src, counter, () => undefined), id, offset);
+    return write(
+      pipeline(src, counter, () => undefined),
+      id,
+      offset,
+    );
   };
   return store;
 }
@@ -97,6 +121,12 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
   const layout = storeLayout(config);
   // Requests reach tus as web Requests; the authenticated actor travels beside the node request.
   const actors = new WeakMap<object, Actor>();
+  // …and so does who asked, from where, for the audit event finalize writes.
+  const contexts = new WeakMap<object, AuditContext>();
+  const contextOf = (req: { runtime?: { node?: { req: object } } }): AuditContext | undefined => {
+    const node = req.runtime?.node?.req;
+    return node ? contexts.get(node) : undefined;
+  };
   const actorOf = (req: { runtime?: { node?: { req: object } } }): Actor => {
     const node = req.runtime?.node?.req;
     const actor = node ? actors.get(node) : undefined;
@@ -108,7 +138,8 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     path: TUS_PATH,
     datastore: countWrites(layout.dataStore(), (n) => deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n)),
     locker: deps.locker,
-    maxSize: config.limits.maxUploadBytes,
+    // Upload-Length counts ciphertext: the largest plaintext plus XRE1's header and tags.
+    maxSize: ciphertextLength(config.limits.maxUploadBytes, XRE1_MAX_HEADER, DEFAULT_SEGMENT_SIZE),
     respectForwardedHeaders: config.http.trustProxy.length > 0,
     relativeLocation: false,
     exposedHeaders: XRAY_HEADERS,
@@ -127,12 +158,22 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
       const actor = actorOf(req);
       let metadata;
       try {
+        authorize(actor, 'xray.create');
         metadata = parseTusMetadata(upload.metadata);
+        const { kid } = parseUploadedDek(upload.metadata);
+        // Refuse a data key wrapped for a key we do not hold before a single byte is stored.
+        if (!deps.ingest.keys.uploadJwks().keys.some((k) => k.kid === kid)) {
+          throw new DomainError('validation_failed', `Unknown upload key "${kid}"; fetch /keys/upload again.`, [
+            { field: 'metadata.kid', message: 'is not a current upload key' },
+          ]);
+        }
       } catch (err) {
         throw isDomainError(err) ? tusError(err) : err;
       }
       if (upload.sizeIsDeferred) {
-        throw tusError(new DomainError('bad_request', 'Send Upload-Length: the size of an X-ray is known before it is sent.'));
+        throw tusError(
+          new DomainError('bad_request', 'Send Upload-Length: the size of an X-ray is known before it is sent.'),
+        );
       }
       await tusUploadRepository.insert(pool, {
         id: upload.id,
@@ -149,7 +190,14 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
       const objectKey = layout.objectKey(upload.id);
       try {
         const metadata = parseTusMetadata(upload.metadata);
-        const { xray } = await ingestStoredObject(deps.ingest, { metadata, actor, objectKey });
+        const { xray } = await ingestStoredObject(deps.ingest, {
+          metadata,
+          actor,
+          objectKey,
+          cipherSize: upload.size ?? upload.offset,
+          uploadedDek: parseUploadedDek(upload.metadata),
+          context: contextOf(req),
+        });
         await deps.store.delete(layout.infoKey(upload.id)).catch(() => undefined);
         await tusUploadRepository.markFinalized(pool, upload.id);
         return { status_code: 204, headers: { 'X-Xray-Id': xray.id, 'X-Xray-Sha256': xray.sha256 } };
@@ -167,6 +215,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
 
   router.use(TUS_PATH, (req, _res, next) => {
     if (req.actor) actors.set(req, req.actor);
+    contexts.set(req, auditContextOf(req));
     next();
   });
 
@@ -207,7 +256,10 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
   // HEAD/PATCH/DELETE: only the creator may touch an upload; a finished one answers from PostgreSQL.
   router.all(`${TUS_PATH}/:uploadId`, async (req: Request, res: Response, next) => {
     if (req.method === 'PATCH' && req.headers['content-type'] !== 'application/offset+octet-stream') {
-      throw new DomainError('unsupported_media_type', 'A tus PATCH must have Content-Type: application/offset+octet-stream.');
+      throw new DomainError(
+        'unsupported_media_type',
+        'A tus PATCH must have Content-Type: application/offset+octet-stream.',
+      );
     }
     const uploadId = String(req.params.uploadId);
     const row = uploadId.startsWith(DONE_PREFIX)
@@ -216,7 +268,8 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     if (!row) return next();
     const actor = req.actor;
     if (!actor || (row.owner_sub !== actor.sub && !actor.roles.includes('admin'))) {
-      // Someone else's upload: do not even confirm it exists.
+      // Someone else's upload: do not even confirm it exists (the audit trail records the denial).
+      auditOf(req).begin('xray.create').about({ xrayId: row.xray_id }).denying('not_owner');
       throw new DomainError('not_found', 'No such upload.');
     }
     if (!row.finalized_at || (req.method !== 'HEAD' && req.method !== 'PATCH')) return next();
@@ -244,7 +297,9 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
   async function cleanupExpired(): Promise<number> {
     const client = await pool.connect();
     try {
-      const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended('tus-cleaner', 0)) AS ok");
+      const { rows } = await client.query<{ ok: boolean }>(
+        "SELECT pg_try_advisory_lock(hashtextextended('tus-cleaner', 0)) AS ok",
+      );
       if (!rows[0]?.ok) return 0;
       try {
         const removed = await tus.cleanUpExpiredUploads();
@@ -264,7 +319,10 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     router,
     cleanupExpired,
     startCleaner() {
-      timer = setInterval(() => void cleanupExpired().catch((err: unknown) => log.warn({ err }, 'tus cleanup failed')), config.tus.cleanupIntervalMs);
+      timer = setInterval(
+        () => void cleanupExpired().catch((err: unknown) => log.warn({ err }, 'tus cleanup failed')),
+        config.tus.cleanupIntervalMs,
+      );
       timer.unref();
     },
     stopCleaner() {

@@ -6,6 +6,11 @@ type Queryable = Pool | PoolClient;
 /** A stored X-ray: the API resource plus what only the server needs. */
 export interface XrayRecord extends Xray {
   objectKey: string;
+  /** The data key, wrapped (AES-KW) by the KEK named kekId. */
+  dekWrapped: Uint8Array;
+  kekId: string;
+  /** Size of the stored XRE1 object. */
+  cipherSize: number;
 }
 
 interface XrayRow {
@@ -27,6 +32,9 @@ interface XrayRow {
   link: Link;
   object_key: string;
   uploaded_at: Date;
+  dek_wrapped: Buffer;
+  kek_id: string;
+  cipher_size: number;
 }
 
 const toRecord = (r: XrayRow): XrayRecord => ({
@@ -47,6 +55,9 @@ const toRecord = (r: XrayRow): XrayRecord => ({
   link: r.link,
   uploadedAt: r.uploaded_at.toISOString(),
   objectKey: r.object_key,
+  dekWrapped: new Uint8Array(r.dek_wrapped),
+  kekId: r.kek_id,
+  cipherSize: r.cipher_size,
 });
 
 export type NewXray = Omit<XrayRecord, 'uploadedAt'>;
@@ -63,8 +74,9 @@ export const xrayRepository = {
   async insert(db: Queryable, x: NewXray): Promise<XrayRecord | null> {
     const { rows } = await db.query<XrayRow>(
       `INSERT INTO xrays (id, patient_id, consultation_id, captured_at, captured_by_sub, captured_by_name,
-         device_id, body_part, view, priority, notes, content_type, size_bytes, sha256, dicom, link, object_key)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+         device_id, body_part, view, priority, notes, content_type, size_bytes, sha256, dicom, link, object_key,
+         dek_wrapped, kek_id, cipher_size)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
        ON CONFLICT (id) DO NOTHING
        RETURNING *`,
       [
@@ -85,6 +97,9 @@ export const xrayRepository = {
         x.dicom === null ? null : JSON.stringify(x.dicom),
         JSON.stringify(x.link),
         x.objectKey,
+        Buffer.from(x.dekWrapped),
+        x.kekId,
+        x.cipherSize,
       ],
     );
     return rows[0] ? toRecord(rows[0]) : null;
@@ -129,12 +144,14 @@ export const xrayRepository = {
   /** Deletes and returns the row (so the caller can remove its object), or null. */
   async delete(db: Queryable, id: string): Promise<XrayRecord | null> {
     const { rows } = await db.query<XrayRow>('DELETE FROM xrays WHERE id = $1 RETURNING *', [id]);
+    // The finished upload it came through goes too: its bytes were the X-ray's object.
+    if (rows[0]) await db.query('DELETE FROM tus_uploads WHERE xray_id = $1', [id]);
     return rows[0] ? toRecord(rows[0]) : null;
   },
 };
 
 /** The resource without server-only fields. */
 export function toResource(r: XrayRecord): Xray {
-  const { objectKey: _objectKey, ...resource } = r;
+  const { objectKey: _objectKey, dekWrapped: _dek, kekId: _kek, cipherSize: _cipherSize, ...resource } = r;
   return resource;
 }

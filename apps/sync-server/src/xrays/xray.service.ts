@@ -4,6 +4,8 @@ import { appendAudit, systemContext, type AuditContext } from '../audit/audit.se
 import type { Pool } from '../db/pool.ts';
 import { inTransaction } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
+import { decryptNode, decryptStoredRange } from '../ingest/xre1.node.ts';
+import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
 import { xrayRepository, type ListPage, type XrayRecord } from './xray.repository.ts';
@@ -11,6 +13,7 @@ import { xrayRepository, type ListPage, type XrayRecord } from './xray.repositor
 export interface XrayServiceDeps {
   pool: Pool;
   store: ObjectStore;
+  keys: KeyService;
   log: Logger;
 }
 
@@ -71,7 +74,10 @@ export function createXrayService(deps: XrayServiceDeps) {
 
     /** The plaintext bytes, whole or a range (already validated against sizeBytes). */
     async openContent(x: XrayRecord, range?: ByteRange): Promise<Readable> {
-      return deps.store.get(x.objectKey, range);
+      const dek = await deps.keys.unwrapDek(x.dekWrapped, x.kekId);
+      // A range decrypts only the segments it touches; a full read streams every segment.
+      if (range) return decryptStoredRange(deps.store, x.objectKey, dek, x.cipherSize, range);
+      return decryptNode(await deps.store.get(x.objectKey), dek);
     },
 
     /**

@@ -3,6 +3,7 @@ import { AuditQuerySchema, fieldErrors } from '@xray/shared';
 import { auditOf } from '../../audit/audit.http.ts';
 import { toFhirBundle } from '../../audit/audit.fhir.ts';
 import { toAuditResource, type AuditService } from '../../audit/audit.service.ts';
+import { authorize } from '../../auth/policy.ts';
 import { DomainError } from '../../errors.ts';
 
 export interface AuditRoutesDeps {
@@ -13,13 +14,10 @@ export interface AuditRoutesDeps {
   issuer?: string;
 }
 
-/**
- * Stand-in until the auth policy lands: only admins read the audit log.
- * TODO(auth): replace with the policy's check for `audit:read`.
- */
-function requireAdmin(req: Request): void {
+/** Only admins read the audit log (the policy's `audit.read`). */
+function requireAuditReader(req: Request): void {
   if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
-  if (!req.actor.roles.includes('admin')) throw new DomainError('forbidden', 'Only administrators may read the audit log.');
+  authorize(req.actor, 'audit.read');
 }
 
 export function auditRoutes(deps: AuditRoutesDeps): Router {
@@ -27,13 +25,13 @@ export function auditRoutes(deps: AuditRoutesDeps): Router {
 
   router.get('/audit', async (req, res) => {
     const audit = auditOf(req).begin('audit.list');
-    requireAdmin(req);
+    requireAuditReader(req);
     const q = AuditQuerySchema.safeParse(req.query);
     if (!q.success)
       throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
-    audit.about({ xrayId: q.data.xrayId ?? null, patientId: q.data.patientId ?? null });
     const page = await deps.audit.list(q.data);
-    // Reading the trail is itself on the trail: who looked at whose access history.
+    // Reading the trail is itself on the trail. The filters stay in details, not in the X-ray and
+    // patient columns, so a patient's trail lists access to their X-rays, not audits of that access.
     await audit.success({ filters: q.data, count: page.items.length });
 
     if (q.data.format === 'fhir') {

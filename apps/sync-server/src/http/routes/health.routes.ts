@@ -3,19 +3,30 @@ import type { Pool } from '../../db/pool.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { ObjectStore } from '../../storage/index.ts';
 
-export function healthRoutes(deps: { pool: Pool; store: ObjectStore; metrics: Metrics }): Router {
+export function healthRoutes(deps: {
+  pool: Pool;
+  store: ObjectStore;
+  metrics: Metrics;
+  readinessChecks?: Record<string, () => Promise<void>>;
+}): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   /** Ready = can serve X-rays: the database answers and the object store is reachable. */
   router.get('/readyz', async (_req, res) => {
-    const checks = await Promise.allSettled([deps.pool.query('SELECT 1'), deps.store.check()]);
-    const [db, storage] = checks.map((c) =>
+    const extra = Object.entries(deps.readinessChecks ?? {});
+    const checks = await Promise.allSettled([
+      deps.pool.query('SELECT 1'),
+      deps.store.check(),
+      ...extra.map(([, check]) => check()),
+    ]);
+    const [db, storage, ...rest] = checks.map((c) =>
       c.status === 'fulfilled' ? 'ok' : `failed: ${String((c.reason as Error)?.message ?? c.reason)}`,
     );
     const ok = checks.every((c) => c.status === 'fulfilled');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { database: db, storage } });
+    const named = Object.fromEntries(extra.map(([name], i) => [name, rest[i]]));
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { database: db, storage, ...named } });
   });
   router.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

@@ -1,8 +1,9 @@
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request } from 'express';
 import { fieldErrors, XrayListQuerySchema, type Xray } from '@xray/shared';
-import { auditOf } from '../../audit/audit.http.ts';
+import { asDenial, auditOf } from '../../audit/audit.http.ts';
 import type { Actor } from '../../auth/actor.ts';
+import { authorize, listScope } from '../../auth/policy.ts';
 import { DomainError } from '../../errors.ts';
 import { ingestStream, parseMetadata, type IngestDeps } from '../../ingest/ingest.service.ts';
 import type { Metrics } from '../../observability/metrics.ts';
@@ -54,6 +55,7 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
   router.post('/xrays', async (req, res) => {
     const audit = auditOf(req).begin('xray.create');
     const actor = actorOf(req);
+    authorize(actor, 'xray.create');
     const part = await readXrayMultipart(req, deps.ingest.maxUploadBytes);
     let metadata;
     try {
@@ -78,12 +80,12 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
 
   router.get('/xrays', async (req, res) => {
     const audit = auditOf(req).begin('xray.list');
-    actorOf(req);
+    const scope = listScope(actorOf(req));
     const q = XrayListQuerySchema.safeParse(req.query);
     if (!q.success)
       throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
     audit.about({ patientId: q.data.patientId ?? null });
-    const page = await deps.xrays.list(q.data);
+    const page = await deps.xrays.list(q.data, scope);
     // One event per list request; the ids say exactly which X-rays it disclosed.
     await audit.success({ filters: q.data, count: page.items.length, ids: page.items.map((x) => x.id) });
     res.json({ items: page.items.map(toResource), nextCursor: page.nextCursor });
@@ -91,21 +93,26 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
 
   router.get('/xrays/:id', async (req, res) => {
     const audit = auditOf(req).begin('xray.read');
-    actorOf(req);
+    const actor = actorOf(req);
+    authorize(actor, 'xray.read');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
     const x = await deps.xrays.get(id);
-    await audit.about({ patientId: x.patientId }).success();
+    audit.about({ patientId: x.patientId });
+    asDenial(req, () => authorize(actor, 'xray.read', x));
+    await audit.success();
     res.json(toResource(x));
   });
 
   router.get('/xrays/:id/download', async (req, res) => {
     const audit = auditOf(req).begin('xray.download');
-    actorOf(req);
+    const actor = actorOf(req);
+    authorize(actor, 'xray.download');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
     const x = await deps.xrays.get(id);
     audit.about({ patientId: x.patientId });
+    asDenial(req, () => authorize(actor, 'xray.download', x));
     const etag = `"${x.sha256}"`;
     res.attachment(`xray-${x.id}.${EXTENSIONS[x.contentType]}`);
     res.set({ ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'private, no-store' }).type(x.contentType);
@@ -129,7 +136,11 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${x.sizeBytes}`);
     const length = range ? range.end - range.start + 1 : x.sizeBytes;
     // Recorded before the first byte leaves: no unaudited disclosure if the trail cannot be written.
-    await audit.success({ method: req.method, range: range ? { start: range.start, end: range.end } : null, bytes: length });
+    await audit.success({
+      method: req.method,
+      range: range ? { start: range.start, end: range.end } : null,
+      bytes: length,
+    });
     res.set('Content-Length', String(length));
     if (req.method === 'HEAD') {
       res.end();
@@ -142,7 +153,7 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
 
   router.delete('/xrays/:id', async (req, res) => {
     const audit = auditOf(req).begin('xray.delete');
-    actorOf(req);
+    authorize(actorOf(req), 'xray.delete');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
     await deps.xrays.delete(id, audit.context());

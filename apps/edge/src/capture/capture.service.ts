@@ -1,0 +1,241 @@
+import {
+  CONTENT_SNIFF_BYTES,
+  DICOM_HEADER_PREFIX_BYTES,
+  VIEWS,
+  XrayMetadataInputSchema,
+  extractDicomTags,
+  fieldErrors,
+  generateDek,
+  sniffContentType,
+  type ContentType,
+  type DicomTags,
+  type Priority,
+  type XrayMetadataInput,
+} from '@xray/shared';
+import { sealMetadata, openMetadata } from '../crypto/metadata.cipher.ts';
+import { unwrapWithDeviceKey, wrapWithDeviceKey } from '../crypto/device-key.ts';
+import { hashAndEncrypt } from '../crypto/encrypt-file.ts';
+import type { EdgeDb } from '../db/edge.db.ts';
+import type { CaptureMetadata, CaptureRecord } from '../db/edge.records.ts';
+import { uploadFingerprint } from '../sync/upload-fingerprint.ts';
+import { CaptureError } from './capture.errors.ts';
+
+/** What the paramedic enters; DICOM tags fill what is left empty. */
+export interface CaptureInput {
+  patientId?: string;
+  consultationId?: string;
+  /** ISO 8601; now when not given. */
+  capturedAt?: string;
+  deviceId?: string;
+  bodyPart?: string;
+  view?: string;
+  priority?: Priority;
+  notes?: string;
+}
+
+export interface CaptureOptions {
+  /**
+   * Check the metadata against the X-ray schema before storing (default). `false` keeps an
+   * X-ray whose form is not complete yet: the image is never lost to a form, and the server's
+   * refusal later puts it in `needs-attention`, where `updateMetadata` fixes it.
+   */
+  validate?: boolean;
+}
+
+export type CaptureWarningCode = 'patient_id_mismatch' | 'dicom_unreadable';
+export interface CaptureWarning {
+  code: CaptureWarningCode;
+  message: string;
+}
+
+export interface CaptureResult {
+  id: string;
+  sha256: string;
+  contentType: ContentType;
+  plaintextSize: number;
+  ciphertextSize: number;
+  metadata: CaptureMetadata;
+  warnings: CaptureWarning[];
+}
+
+const isView = (v: string | undefined): v is (typeof VIEWS)[number] => VIEWS.some((view) => view === v);
+const blank = (v: string | undefined): boolean => v === undefined || v.trim() === '';
+
+/** Reads a file's head, tells its real type and (DICOM) its tags. */
+async function inspect(file: Blob): Promise<{ contentType: ContentType; dicom?: DicomTags; warnings: CaptureWarning[] }> {
+  const head = new Uint8Array(await file.slice(0, Math.max(CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES)).arrayBuffer());
+  const contentType = sniffContentType(head);
+  if (!contentType) {
+    throw new CaptureError('unsupported_type', 'This file is not a DICOM, PNG or JPEG image.');
+  }
+  if (contentType !== 'application/dicom') return { contentType, warnings: [] };
+  try {
+    return { contentType, dicom: extractDicomTags(head), warnings: [] };
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    return { contentType, warnings: [{ code: 'dicom_unreadable', message: `The DICOM header could not be read: ${message}` }] };
+  }
+}
+
+/** The form merged with what the DICOM file says, and the warnings a person should see. */
+function prefill(input: CaptureInput, dicom: DicomTags | undefined, now: number): { xray: Record<string, string | undefined>; warnings: CaptureWarning[] } {
+  const warnings: CaptureWarning[] = [];
+  const patientId = blank(input.patientId) ? dicom?.patientId : input.patientId;
+  if (dicom?.patientId && !blank(input.patientId) && input.patientId?.trim() !== dicom.patientId) {
+    warnings.push({
+      code: 'patient_id_mismatch',
+      message: `The DICOM file names patient ${dicom.patientId}, not ${input.patientId?.trim()}: check the patient before sending.`,
+    });
+  }
+  const dicomView = dicom?.viewPosition?.toUpperCase();
+  return {
+    xray: {
+      patientId,
+      consultationId: input.consultationId,
+      capturedAt: input.capturedAt ?? new Date(now).toISOString(),
+      deviceId: input.deviceId,
+      bodyPart: blank(input.bodyPart) ? dicom?.bodyPartExamined : input.bodyPart,
+      view: blank(input.view) ? (isView(dicomView) ? dicomView : undefined) : input.view,
+      notes: input.notes,
+    },
+    warnings,
+  };
+}
+
+/** Validated and normalised (trimmed, upper-cased) X-ray fields, or the raw ones when not validating. */
+function checkXray(xray: Record<string, string | undefined>, priority: Priority, validate: boolean): CaptureMetadata['xray'] {
+  const defined = Object.fromEntries(Object.entries(xray).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = XrayMetadataInputSchema.safeParse({ ...defined, priority });
+  if (parsed.success) {
+    const { id: _id, sha256: _sha, priority: _p, ...rest } = parsed.data;
+    return rest;
+  }
+  if (validate) {
+    throw new CaptureError('invalid_metadata', 'The X-ray details are incomplete or invalid.', fieldErrors(parsed.error));
+  }
+  // Kept as entered; the server's answer will say what to fix.
+  return {
+    patientId: defined.patientId ?? '',
+    capturedAt: defined.capturedAt ?? '',
+    bodyPart: defined.bodyPart ?? '',
+    view: isView(defined.view) ? defined.view : 'OTHER',
+    ...(defined.consultationId ? { consultationId: defined.consultationId } : {}),
+    ...(defined.deviceId ? { deviceId: defined.deviceId } : {}),
+    ...(defined.notes ? { notes: defined.notes } : {}),
+  };
+}
+
+export interface CaptureServiceDeps {
+  db: EdgeDb;
+  /** Called once a capture is stored (the sync engine wakes up). */
+  onStored?: (id: string) => void;
+}
+
+export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
+  /**
+   * Encrypts and stores an X-ray. All the slow work (reading, hashing, encrypting, wrapping)
+   * happens first; then one Dexie transaction writes the record and the ciphertext together.
+   * When the promise resolves the capture is on disk; no network is ever needed.
+   */
+  async function capture(file: Blob, input: CaptureInput = {}, opts: CaptureOptions = {}): Promise<CaptureResult> {
+    const now = Date.now();
+    const { contentType, dicom, warnings: inspectWarnings } = await inspect(file);
+    const { xray, warnings } = prefill(input, dicom, now);
+    const priority = input.priority ?? 'routine';
+    const metadata: CaptureMetadata = {
+      xray: checkXray(xray, priority, opts.validate ?? true),
+      ...(dicom ? { dicom } : {}),
+      ...(file instanceof File && file.name ? { fileName: file.name } : {}),
+    };
+
+    const dek = await generateDek();
+    const encrypted = await hashAndEncrypt(file, dek);
+    const { wrapped, keyId } = await wrapWithDeviceKey(db, dek);
+    const encryptedMetadata = await sealMetadata(dek, metadata);
+
+    const record: CaptureRecord = {
+      id: crypto.randomUUID(),
+      status: 'queued',
+      priority,
+      createdAt: now,
+      updatedAt: Date.now(),
+      contentType,
+      plaintextSize: encrypted.plaintextSize,
+      ciphertextSize: encrypted.ciphertext.size,
+      sha256: encrypted.sha256,
+      wrappedDek: wrapped,
+      keyId,
+      encryptedMetadata,
+      attempts: 0,
+    };
+    await db.transaction('rw', db.captures, db.blobs, async () => {
+      await db.captures.add(record);
+      await db.blobs.add({ captureId: record.id, ciphertext: encrypted.ciphertext });
+    });
+    onStored?.(record.id);
+    return {
+      id: record.id,
+      sha256: record.sha256,
+      contentType,
+      plaintextSize: record.plaintextSize,
+      ciphertextSize: record.ciphertextSize,
+      metadata,
+      warnings: [...inspectWarnings, ...warnings],
+    };
+  }
+
+  /** Decrypts a capture's metadata (for the UI, and for the upload). */
+  async function readMetadata(id: string): Promise<CaptureMetadata> {
+    const record = await db.captures.get(id);
+    if (!record) throw new CaptureError('not_found', `No capture ${id}.`);
+    const dek = await unwrapWithDeviceKey(db, record.wrappedDek, record.keyId);
+    return openMetadata(dek, record.encryptedMetadata);
+  }
+
+  /**
+   * Corrects the metadata of a capture that has not been sent yet or that the server refused
+   * (`needs-attention`): the new fields are validated, sealed, and the capture is queued again.
+   */
+  async function updateMetadata(id: string, changes: CaptureInput): Promise<CaptureMetadata> {
+    const record = await db.captures.get(id);
+    if (!record) throw new CaptureError('not_found', `No capture ${id}.`);
+    if (record.status !== 'needs-attention' && record.status !== 'queued' && record.status !== 'retrying') {
+      throw new CaptureError('not_editable', `A capture that is ${record.status} cannot be changed on the device.`);
+    }
+    const dek = await unwrapWithDeviceKey(db, record.wrappedDek, record.keyId);
+    const current = await openMetadata(dek, record.encryptedMetadata);
+    const priority = changes.priority ?? record.priority;
+    const merged: Record<string, string | undefined> = { ...current.xray, ...definedOnly(changes) };
+    delete merged.priority;
+    const metadata: CaptureMetadata = { ...current, xray: checkXray(merged, priority, true) };
+    const encryptedMetadata = await sealMetadata(dek, metadata);
+    await db.transaction('rw', db.captures, db.uploads, async () => {
+      const latest = await db.captures.get(id);
+      if (!latest || latest.status === 'uploading' || latest.status === 'verifying' || latest.status === 'synced') {
+        throw new CaptureError('not_editable', 'The capture started uploading meanwhile; try again.');
+      }
+      await db.captures.update(id, {
+        encryptedMetadata,
+        priority,
+        status: 'queued',
+        attempts: 0,
+        nextAttemptAt: undefined,
+        lastError: undefined,
+        updatedAt: Date.now(),
+      });
+      // A server-side upload made with the old metadata must not be resumed: start afresh.
+      await db.uploads.where('fingerprint').equals(uploadFingerprint(id)).delete();
+    });
+    onStored?.(id);
+    return metadata;
+  }
+
+  return { capture, readMetadata, updateMetadata };
+}
+
+function definedOnly(input: CaptureInput): Partial<Record<keyof CaptureInput, string>> {
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+}
+
+export type CaptureService = ReturnType<typeof createCaptureService>;
+export type { XrayMetadataInput };

@@ -1,0 +1,110 @@
+import type { ContentType, DicomTags, FieldError, Priority, XrayMetadataInput } from '@xray/shared';
+
+/**
+ * What the edge app keeps in IndexedDB. Fields outside `encryptedMetadata` and the ciphertext
+ * blob are what the queue needs to run (ids, states, sizes, times) and carry no patient data.
+ */
+
+/** Queue states; `retrying` carries `nextAttemptAt`, `needs-attention` carries `lastError`. */
+export const CAPTURE_STATUSES = ['queued', 'uploading', 'verifying', 'synced', 'retrying', 'needs-attention'] as const;
+export type CaptureStatus = (typeof CAPTURE_STATUSES)[number];
+
+/** The last thing that went wrong for a capture, as the person at the device should read it. */
+export interface CaptureError {
+  message: string;
+  /** HTTP status, when a server answered. */
+  status?: number;
+  /** The problem's `code` (RFC 9457 body), or a local one such as `network`. */
+  code?: string;
+  /** Field problems from the server's `errors[]`. */
+  fields?: FieldError[];
+  at: number;
+}
+
+export interface CaptureRecord {
+  /** Client-chosen UUID, also the X-ray's id on the server. */
+  id: string;
+  status: CaptureStatus;
+  /** Urgent captures upload first; not patient data. */
+  priority: Priority;
+  /** When the capture was stored on this device (epoch ms). */
+  createdAt: number;
+  updatedAt: number;
+  contentType: ContentType;
+  plaintextSize: number;
+  ciphertextSize: number;
+  /** Lowercase hex SHA-256 of the original file: what the server must confirm. */
+  sha256: string;
+  /** The X-ray's data key, AES-KW-wrapped by the device key (`keyId`). */
+  wrappedDek: Uint8Array;
+  keyId: string;
+  /** XRE1(DEK, JSON of `CaptureMetadata`): every field that says who or what the X-ray is about. */
+  encryptedMetadata: Uint8Array;
+  /** While uploading: bytes of ciphertext the server has accepted or that are in flight. */
+  progress?: { sent: number; total: number };
+  /** Failed attempts since the last one that made progress. */
+  attempts: number;
+  /** `retrying`: when the next attempt starts (epoch ms). */
+  nextAttemptAt?: number;
+  lastError?: CaptureError;
+  /** When the server confirmed the id and sha256. */
+  syncedAt?: number;
+  /** v2: when the local ciphertext of a synced capture may be removed (index for the purge). */
+  purgeAfter?: number;
+  /** When the local ciphertext was removed (the record stays, for the history). */
+  purgedAt?: number;
+}
+
+/** The metadata of a capture: sent in Upload-Metadata, stored only encrypted. */
+export interface CaptureMetadata {
+  /** The X-ray fields the server receives (without `id`, `sha256`, `priority`: those live on the record). */
+  xray: Omit<XrayMetadataInput, 'id' | 'sha256' | 'priority'>;
+  /** Tags read from a DICOM file, kept to show and to prefill corrections. */
+  dicom?: DicomTags;
+  /** The name of the file it came from (may name the patient). */
+  fileName?: string;
+}
+
+/** The XRE1 ciphertext of a capture's file, in its own table so listing captures never loads it. */
+export interface BlobRecord {
+  captureId: string;
+  ciphertext: Blob;
+}
+
+/**
+ * tus-js-client `urlStorage` entries: where an unfinished upload lives on the server. Only what
+ * resuming needs is kept; tus's copy of the Upload-Metadata (patient data) is not.
+ */
+export interface UploadUrlRecord {
+  key: string;
+  fingerprint: string;
+  uploadUrl: string | null;
+  size: number | null;
+  creationTime: string;
+}
+
+/** Non-extractable WebCrypto keys (IndexedDB stores CryptoKey objects without exposing their bytes). */
+export interface KeyRecord {
+  id: string;
+  key: CryptoKey;
+  createdAt: number;
+}
+
+/** The server's public upload key, as fetched from /keys/upload. */
+export interface ServerKeySetting {
+  kid: string;
+  jwk: JsonWebKey;
+  fetchedAt: number;
+}
+
+/** What the sync engine is doing as a whole, for the UI. */
+export type EngineState = 'stopped' | 'idle' | 'syncing' | 'offline' | 'waiting-for-token';
+export interface EngineStatus {
+  state: EngineState;
+  /** Why, in words (e.g. the sign-in expired). */
+  detail?: string;
+  updatedAt: number;
+}
+
+/** Small singletons, one row each, told apart by `key`. */
+export type SettingRecord = { key: 'serverKey'; value: ServerKeySetting } | { key: 'engine'; value: EngineStatus };

@@ -1,0 +1,88 @@
+import { liveQuery } from 'dexie';
+import { createCaptureService } from './capture/capture.service.ts';
+import { getOrCreateDeviceKey } from './crypto/device-key.ts';
+import { DEFAULT_DB_NAME, EdgeDb } from './db/edge.db.ts';
+import type { CaptureRecord, EngineStatus } from './db/edge.records.ts';
+import { DexieUrlStorage } from './sync/dexie-url.storage.ts';
+import { browserNetworkMonitor } from './sync/network.monitor.ts';
+import type { RetryConfig } from './sync/retry.policy.ts';
+import { createServerKeyProvider } from './sync/server-key.provider.ts';
+import { SyncEngine, type AccessTokenSource } from './sync/sync.engine.ts';
+import { createTusUploader } from './sync/tus.uploader.ts';
+import { createXrayApi } from './sync/xray.api.ts';
+
+export interface EdgeCoreOptions {
+  /** The sync server's base URL; the page's origin when not given (the app is served by it). */
+  apiBaseUrl?: string;
+  getAccessToken: AccessTokenSource;
+  dbName?: string;
+  concurrency?: number;
+  chunkSize?: number;
+  retentionMs?: number;
+  retry?: Partial<RetryConfig>;
+  tokenPollMs?: number;
+  deviceId?: string;
+  /** Start syncing at once (default). */
+  autoStart?: boolean;
+}
+
+/** A capture as a list shows it: the record without its key material. */
+export type CaptureSummary = Omit<CaptureRecord, 'wrappedDek' | 'encryptedMetadata'>;
+
+/**
+ * The edge app's core for the renderer: the encrypted capture queue and the sync engine over
+ * one IndexedDB database. The UI reads state through `observe*` (or Dexie's useLiveQuery on `db`).
+ */
+export async function createEdgeCore(opts: EdgeCoreOptions) {
+  const baseUrl = (opts.apiBaseUrl ?? globalThis.location.origin).replace(/\/$/, '');
+  const db = new EdgeDb(opts.dbName ?? DEFAULT_DB_NAME);
+  await db.open();
+  // First run: the device key is made now, not in the middle of the first capture.
+  await getOrCreateDeviceKey(db);
+  // Ask the browser not to evict the queue under storage pressure (best effort; Electron grants it).
+  await navigator.storage?.persist?.().catch(() => false);
+
+  const engine = new SyncEngine({
+    db,
+    uploader: createTusUploader({ endpoint: `${baseUrl}/uploads`, urlStorage: new DexieUrlStorage(db) }),
+    serverKeys: createServerKeyProvider({ db, baseUrl }),
+    api: createXrayApi({ baseUrl }),
+    network: browserNetworkMonitor(),
+    getAccessToken: opts.getAccessToken,
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    ...(opts.chunkSize !== undefined ? { chunkSize: opts.chunkSize } : {}),
+    ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    ...(opts.tokenPollMs !== undefined ? { tokenPollMs: opts.tokenPollMs } : {}),
+    ...(opts.deviceId !== undefined ? { deviceId: opts.deviceId } : {}),
+  });
+  const captures = createCaptureService({ db, onStored: () => engine.wake() });
+  if (opts.autoStart ?? true) await engine.start();
+
+  const summaries = async (): Promise<CaptureSummary[]> =>
+    (await db.captures.orderBy('createdAt').toArray()).map(({ wrappedDek: _k, encryptedMetadata: _m, ...rest }) => rest);
+
+  return {
+    db,
+    engine,
+    capture: captures.capture,
+    readMetadata: captures.readMetadata,
+    updateMetadata: captures.updateMetadata,
+    listCaptures: summaries,
+    /** Calls back with the whole queue on every change (states, progress). */
+    observeCaptures(onChange: (captures: CaptureSummary[]) => void): () => void {
+      const sub = liveQuery(summaries).subscribe({ next: onChange, error: (err: unknown) => console.error(err) });
+      return () => sub.unsubscribe();
+    },
+    observeEngine(onChange: (status: EngineStatus | undefined) => void): () => void {
+      const sub = liveQuery(() => db.engineStatus()).subscribe({ next: onChange, error: (err: unknown) => console.error(err) });
+      return () => sub.unsubscribe();
+    },
+    async close(): Promise<void> {
+      await engine.stop();
+      db.close();
+    },
+  };
+}
+
+export type EdgeCore = Awaited<ReturnType<typeof createEdgeCore>>;

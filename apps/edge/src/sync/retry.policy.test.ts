@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, decideRetry, DEFAULT_RETRY, type RetryContext } from './retry.policy.ts';
+import type { UploadFailure } from './upload.failure.ts';
+
+const ctx = (over: Partial<RetryContext> = {}): RetryContext => ({ attempt: 1, online: true, random: () => 0.5, ...over });
+const http = (status: number, method = 'PATCH', retryAfterMs?: number): UploadFailure => ({
+  kind: 'http',
+  status,
+  method,
+  message: `status ${status}`,
+  ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+});
+
+describe('retry policy', () => {
+  it('retries server errors, timeouts and tus conflicts with backoff', () => {
+    for (const status of [500, 502, 503, 504, 408, 409, 423]) {
+      expect(decideRetry(http(status), ctx()), String(status)).toEqual({ action: 'retry', delayMs: 750 });
+    }
+  });
+
+  it('gives up on a 4xx the server means (validation, forbidden, too large), for a person to act', () => {
+    for (const status of [400, 403, 404, 410, 413, 415, 422]) {
+      expect(decideRetry(http(status), ctx()).action, String(status)).toBe('give-up');
+    }
+  });
+
+  it('a 409 on creation is "other content under this id": final', () => {
+    expect(decideRetry(http(409, 'POST'), ctx()).action).toBe('give-up');
+    expect(decideRetry(http(409, 'PATCH'), ctx()).action).toBe('retry');
+  });
+
+  it('401 waits for a new token instead of dropping or counting attempts', () => {
+    expect(decideRetry(http(401), ctx({ attempt: 50 }))).toEqual({ action: 'wait-token' });
+  });
+
+  it('a network error waits for the network when offline, and backs off when the network is there', () => {
+    const failure: UploadFailure = { kind: 'network', message: 'cut' };
+    expect(decideRetry(failure, ctx({ online: false }))).toEqual({ action: 'wait-online' });
+    expect(decideRetry(failure, ctx({ online: true, attempt: 3 }))).toEqual({ action: 'retry', delayMs: 3000 });
+  });
+
+  it('429 slows the whole queue, honouring Retry-After', () => {
+    expect(decideRetry(http(429, 'PATCH', 120_000), ctx())).toEqual({ action: 'retry', delayMs: 120_000, holdQueueMs: 120_000 });
+    expect(decideRetry(http(429), ctx())).toEqual({
+      action: 'retry',
+      delayMs: DEFAULT_RETRY.rateLimitDelayMs,
+      holdQueueMs: DEFAULT_RETRY.rateLimitDelayMs,
+    });
+  });
+
+  it('never stops retrying transient failures, and a wrong confirmation is final', () => {
+    expect(decideRetry({ kind: 'unconfirmed', message: '' }, ctx({ attempt: 1000 })).action).toBe('retry');
+    expect(decideRetry(http(503), ctx({ attempt: 1000 })).action).toBe('retry');
+    expect(decideRetry({ kind: 'mismatch', message: '' }, ctx()).action).toBe('give-up');
+  });
+
+  it('backs off exponentially up to the ceiling, with jitter in [half, full]', () => {
+    const mid = (attempt: number) => backoffDelay(attempt, DEFAULT_RETRY, () => 0.5);
+    expect([1, 2, 3, 4, 5].map(mid)).toEqual([750, 1500, 3000, 6000, 12000]);
+    expect(mid(30)).toBe(DEFAULT_RETRY.maxDelayMs * 0.75);
+    expect(backoffDelay(4, DEFAULT_RETRY, () => 0)).toBe(4000);
+    expect(backoffDelay(4, DEFAULT_RETRY, () => 0.999999)).toBeLessThanOrEqual(8000);
+  });
+});

@@ -1,0 +1,72 @@
+import type { UploadFailure } from './upload.failure.ts';
+
+export interface RetryConfig {
+  /** Delay before the first retry; doubles per failed attempt. */
+  baseDelayMs: number;
+  /** Ceiling of the backoff. */
+  maxDelayMs: number;
+  /** A 429 without Retry-After holds the whole queue at least this long. */
+  rateLimitDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryConfig = { baseDelayMs: 1_000, maxDelayMs: 5 * 60_000, rateLimitDelayMs: 30_000 };
+
+export interface RetryContext {
+  /** 1 for the first failure of this capture (since it last made progress). */
+  attempt: number;
+  /** navigator.onLine at the time of the failure. */
+  online: boolean;
+  /** [0, 1): injected so tests can pin the jitter. */
+  random: () => number;
+}
+
+export type RetryDecision =
+  /** Try this capture again after `delayMs`; `holdQueueMs` also holds every other start (429). */
+  | { action: 'retry'; delayMs: number; holdQueueMs?: number }
+  /** No network: wait for the `online` event; this costs no attempt. */
+  | { action: 'wait-online' }
+  /** The token was refused: wait for a new one, never drop the capture. */
+  | { action: 'wait-token' }
+  /** The server refused the X-ray itself: a person must act (`needs-attention`). */
+  | { action: 'give-up' };
+
+/** Exponential backoff with "equal jitter": half fixed, half random, so retries spread but never collapse to 0. */
+export function backoffDelay(attempt: number, config: RetryConfig, random: () => number): number {
+  const exp = Math.min(config.maxDelayMs, config.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/**
+ * The one place that decides what a failed upload attempt means (after uppy's tus plugin):
+ * offline waits for the network; 401 waits for a token; 408, 429, 5xx and network errors are
+ * retried with backoff (429 also slows the queue); 409/423 are tus offset or lock conflicts
+ * and retried, except a 409 on creation, which means the server already holds other content
+ * under this id; any other 4xx is final and goes to a person with the server's message.
+ */
+export function decideRetry(failure: UploadFailure, ctx: RetryContext, config: RetryConfig = DEFAULT_RETRY): RetryDecision {
+  const backoff = (): number => backoffDelay(ctx.attempt, config, ctx.random);
+  switch (failure.kind) {
+    case 'network':
+      return ctx.online ? { action: 'retry', delayMs: backoff() } : { action: 'wait-online' };
+    case 'unconfirmed':
+      return { action: 'retry', delayMs: backoff() };
+    case 'mismatch':
+    case 'local':
+      return { action: 'give-up' };
+    case 'http': {
+      const { status, method } = failure;
+      if (status === 401) return { action: 'wait-token' };
+      if (status === 429) {
+        const hold = Math.max(failure.retryAfterMs ?? config.rateLimitDelayMs, backoff());
+        return { action: 'retry', delayMs: hold, holdQueueMs: hold };
+      }
+      if (status === 409 && method === 'POST') return { action: 'give-up' };
+      if (status === 408 || status === 409 || status === 423 || status >= 500) {
+        return { action: 'retry', delayMs: Math.max(failure.retryAfterMs ?? 0, backoff()) };
+      }
+      if (status >= 400) return { action: 'give-up' };
+      // A 1xx/2xx/3xx that the upload could not use: treat like a broken exchange.
+      return { action: 'retry', delayMs: backoff() };
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import type { FieldError } from '@xray/shared';
+
+/** An RFC 9457 problem as far as the edge reads it. */
+export interface ProblemInfo {
+  code?: string;
+  title?: string;
+  detail?: string;
+  errors?: FieldError[];
+}
+
+/** Why one upload attempt did not end in a confirmed X-ray. */
+export type UploadFailure =
+  /** A server answered with an error status. */
+  | { kind: 'http'; method: string; status: number; retryAfterMs?: number; problem?: ProblemInfo; message: string }
+  /** No answer: offline, connection cut, DNS, CORS, server down. */
+  | { kind: 'network'; message: string }
+  /** The upload finished but the server did not (yet) show the X-ray: send again. */
+  | { kind: 'unconfirmed'; message: string }
+  /** The server holds other content under this capture's id. */
+  | { kind: 'mismatch'; message: string }
+  /** Something on this device (a missing ciphertext, an undecryptable key). */
+  | { kind: 'local'; message: string };
+
+/** Turns a problem body (or any text) into words for the person at the device. */
+export function parseProblem(body: string | undefined): ProblemInfo | undefined {
+  if (!body) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const str = (k: string): string | undefined => {
+    const v: unknown = Reflect.get(value, k);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const rawErrors: unknown = Reflect.get(value, 'errors');
+  const errors = Array.isArray(rawErrors)
+    ? rawErrors.flatMap((e: unknown) => {
+        if (typeof e !== 'object' || e === null) return [];
+        const field: unknown = Reflect.get(e, 'field');
+        const message: unknown = Reflect.get(e, 'message');
+        return typeof field === 'string' && typeof message === 'string' ? [{ field, message }] : [];
+      })
+    : undefined;
+  return { code: str('code'), title: str('title'), detail: str('detail'), ...(errors?.length ? { errors } : {}) };
+}
+
+/** "Upload-Metadata has invalid X-ray fields: metadata.bodyPart must be …" */
+export function problemMessage(problem: ProblemInfo | undefined, fallback: string): string {
+  if (!problem) return fallback;
+  const head = problem.detail ?? problem.title ?? fallback;
+  const fields = problem.errors?.map((e) => `${e.field} ${e.message}`).join('; ');
+  return fields ? `${head} (${fields})` : head;
+}
+
+/** Retry-After as milliseconds (seconds or an HTTP date), if present and sane. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

@@ -1,0 +1,40 @@
+import { parseProblem, problemMessage } from './upload.failure.ts';
+import { UploadError } from './uploader.ts';
+
+/** What the server says it holds for an id. */
+export type XrayLookup = { found: true; id: string; sha256: string } | { found: false };
+
+/** The REST calls the engine makes besides tus: confirming an X-ray when no upload response said so. */
+export interface XrayApi {
+  lookup(id: string, token: string): Promise<XrayLookup>;
+}
+
+export function createXrayApi(opts: { baseUrl: string; fetch?: typeof fetch }): XrayApi {
+  const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  return {
+    async lookup(id, token) {
+      let res: Response;
+      try {
+        res = await doFetch(`${opts.baseUrl}/xrays/${encodeURIComponent(id)}`, {
+          headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+          cache: 'no-store',
+        });
+      } catch (cause) {
+        throw new UploadError({ kind: 'network', message: 'the server could not be asked about the X-ray' }, { cause });
+      }
+      if (res.status === 404) return { found: false };
+      const text = await res.text();
+      if (!res.ok) {
+        const problem = parseProblem(text);
+        throw new UploadError({ kind: 'http', method: 'GET', status: res.status, ...(problem ? { problem } : {}), message: problemMessage(problem, `GET /xrays/${id} answered ${res.status}`) });
+      }
+      const body: unknown = JSON.parse(text);
+      const xid: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'id') : undefined;
+      const sha: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'sha256') : undefined;
+      if (typeof xid !== 'string' || typeof sha !== 'string') {
+        throw new UploadError({ kind: 'http', method: 'GET', status: 502, message: 'the X-ray resource has no id or sha256' });
+      }
+      return { found: true, id: xid, sha256: sha };
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { decryptBytes, generateDek, unwrapKeyAesKw, wrapKeyAesKw } from '@xray/shared';
+import { dicomTagsFor, sha256Hex } from '@xray/testkit';
+import { describe, expect, it } from 'vitest';
+import { CaptureError } from '../src/capture/capture.errors.ts';
+import { createCaptureService } from '../src/capture/capture.service.ts';
+import { DEVICE_KEY_ID, getOrCreateDeviceKey } from '../src/crypto/device-key.ts';
+import { EdgeDb } from '../src/db/edge.db.ts';
+import { blobOf, freshDb, smallDicom, smallJpeg, smallPng, validInput } from './fixtures.ts';
+
+/** Does `haystack` contain any 64-byte run of `needle`? (aligned 32-byte blocks of the needle suffice) */
+function containsRunOf(haystack: Uint8Array, needle: Uint8Array): boolean {
+  const blocks = new Set<string>();
+  for (let i = 0; i + 32 <= needle.length; i += 32) blocks.add(Buffer.from(needle.subarray(i, i + 32)).toString('latin1'));
+  const text = Buffer.from(haystack).toString('latin1');
+  for (let i = 0; i + 32 <= text.length; i++) if (blocks.has(text.slice(i, i + 32))) return true;
+  return false;
+}
+
+describe('capture()', () => {
+  it('stores a DICOM encrypted, prefilled from its tags, and decryptable only with the device key', async () => {
+    const db = await freshDb();
+    const { capture, readMetadata } = createCaptureService({ db });
+    const bytes = smallDicom({ seed: 3, patientId: 'P-7' });
+    const result = await capture(blobOf(bytes, 'P-7 chest.dcm'), { capturedAt: '2026-11-27T08:15:00Z', priority: 'urgent' });
+
+    expect(result).toMatchObject({ contentType: 'application/dicom', sha256: sha256Hex(bytes), plaintextSize: bytes.length, warnings: [] });
+    expect(result.metadata.xray).toMatchObject({ patientId: 'P-7', bodyPart: 'CHEST', view: 'PA' });
+    expect(result.metadata.dicom).toEqual(dicomTagsFor({ rows: 64, columns: 64, seed: 3, patientId: 'P-7' }));
+
+    const record = await db.captures.get(result.id);
+    const blob = await db.blobs.get(result.id);
+    expect(record).toMatchObject({ status: 'queued', priority: 'urgent', sha256: sha256Hex(bytes), keyId: DEVICE_KEY_ID });
+    const ciphertext = new Uint8Array(await blob!.ciphertext.arrayBuffer());
+    expect(ciphertext.length).toBe(record!.ciphertextSize);
+    const dek = await unwrapKeyAesKw(record!.wrappedDek, await getOrCreateDeviceKey(db));
+    expect(Buffer.from(await decryptBytes(dek, ciphertext)).equals(Buffer.from(bytes))).toBe(true);
+    expect(await readMetadata(result.id)).toEqual(result.metadata);
+
+    // Nothing readable: no run of the file, no patient id or file name outside the ciphertext.
+    expect(containsRunOf(ciphertext, bytes)).toBe(false);
+    const plainFields = JSON.stringify({ ...record, wrappedDek: undefined, encryptedMetadata: undefined });
+    expect(plainFields).not.toContain('P-7');
+    expect(Buffer.from(record!.encryptedMetadata).toString('latin1')).not.toContain('P-7');
+  });
+
+  it('warns when the DICOM names another patient than the one entered', async () => {
+    const db = await freshDb();
+    const { capture } = createCaptureService({ db });
+    const result = await capture(blobOf(smallDicom({ patientId: 'P-OTHER' })), validInput({ patientId: 'P-1001' }));
+    expect(result.warnings).toEqual([expect.objectContaining({ code: 'patient_id_mismatch' })]);
+    expect(result.metadata.xray.patientId).toBe('P-1001');
+  });
+
+  it('tells the real type from the bytes, not the name, and refuses what is not an X-ray image', async () => {
+    const db = await freshDb();
+    const { capture } = createCaptureService({ db });
+    expect((await capture(blobOf(smallPng(1), 'scan.dcm'), validInput())).contentType).toBe('image/png');
+    expect((await capture(blobOf(smallJpeg(1), 'scan.png'), validInput())).contentType).toBe('image/jpeg');
+    await expect(capture(blobOf(new TextEncoder().encode('%PDF-1.7 not an image'), 'x.png'), validInput())).rejects.toMatchObject({
+      code: 'unsupported_type',
+    });
+    expect(await db.captures.count()).toBe(2);
+  });
+
+  it('refuses invalid metadata with field errors and stores nothing, unless asked to keep it', async () => {
+    const db = await freshDb();
+    const { capture, updateMetadata } = createCaptureService({ db });
+    const attempt = capture(blobOf(smallPng(2)), validInput({ bodyPart: 'CHEST!!', patientId: '' }));
+    await expect(attempt).rejects.toBeInstanceOf(CaptureError);
+    await expect(attempt).rejects.toMatchObject({
+      code: 'invalid_metadata',
+      fields: expect.arrayContaining([expect.objectContaining({ field: 'bodyPart' }), expect.objectContaining({ field: 'patientId' })]),
+    });
+    expect(await db.captures.count()).toBe(0);
+    expect(await db.blobs.count()).toBe(0);
+
+    const kept = await capture(blobOf(smallPng(2)), validInput({ bodyPart: 'CHEST!!' }), { validate: false });
+    expect(kept.metadata.xray.bodyPart).toBe('CHEST!!');
+    await db.captures.update(kept.id, { status: 'needs-attention', lastError: { message: 'bad body part', at: 1 } });
+    const fixed = await updateMetadata(kept.id, { bodyPart: 'chest' });
+    expect(fixed.xray.bodyPart).toBe('CHEST');
+    expect(await db.captures.get(kept.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect((await db.captures.get(kept.id))?.lastError).toBeUndefined();
+  });
+
+  it('keeps one device key, whoever asks first', async () => {
+    const db = new EdgeDb(`edge-key-${crypto.randomUUID()}`);
+    const [a, b] = await Promise.all([getOrCreateDeviceKey(db), getOrCreateDeviceKey(db)]);
+    // Two racing first runs end with the same stored key: what one wraps, the other unwraps.
+    const dek = await generateDek();
+    const unwrapped = await unwrapKeyAesKw(await wrapKeyAesKw(dek, a), b);
+    expect(await crypto.subtle.exportKey('raw', unwrapped)).toEqual(await crypto.subtle.exportKey('raw', dek));
+    expect(a.extractable).toBe(false);
+    expect(a.algorithm.name).toBe('AES-KW');
+    expect(await db.keys.count()).toBe(1);
+  });
+});

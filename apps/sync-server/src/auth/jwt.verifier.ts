@@ -1,0 +1,195 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { allowInsecureRequests, discovery, None } from 'openid-client';
+import { isRole, type Role } from '@xray/shared';
+import type { AuthConfig } from '../config/config.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Actor } from './actor.ts';
+
+/** The token is missing its mark: expired, wrong issuer or audience, bad signature… (401 invalid_token). */
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+  constructor(
+    /** Safe to show the client (RFC 6750 error_description). */
+    readonly description: string,
+    options?: { cause?: unknown },
+  ) {
+    super(description, options);
+  }
+}
+
+/** The issuer (discovery or its JWKS) cannot be reached right now: not the client's fault (503). */
+export class IssuerUnavailableError extends Error {
+  override name = 'IssuerUnavailableError';
+}
+
+export interface TokenVerifier {
+  /** The actor a bearer token stands for; throws InvalidTokenError or IssuerUnavailableError. */
+  verify(token: string): Promise<Actor>;
+}
+
+type VerifierSettings = Omit<AuthConfig, 'disabled' | 'issuer' | 'devIssuerPort'> & { issuer: string };
+
+type Discovered = { issuer: string; jwks: ReturnType<typeof createRemoteJWKSet> };
+
+const FIRST_RETRY_MS = 500;
+const MAX_RETRY_MS = 30_000;
+const DISCOVERY_TIMEOUT_S = 10;
+
+/**
+ * Verifies bearer access tokens against an OIDC issuer. Discovery runs in the background with
+ * capped exponential backoff: an issuer that is down at startup makes this instance not ready
+ * (/readyz 503, API 503) instead of crashing it in a loop or blocking startup forever; it becomes
+ * ready by itself once the issuer answers.
+ */
+export class JwtVerifier implements TokenVerifier {
+  #discovered: Discovered | undefined;
+  #lastError = 'discovery has not run yet';
+  #stopped = new AbortController();
+  #loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: VerifierSettings,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts discovery; resolves once discovered or after `waitMs`, whichever comes first (retries go on). */
+  async start(waitMs = 5_000): Promise<void> {
+    this.#loop ??= this.#discoverUntilDone();
+    await Promise.race([this.#loop, sleep(waitMs, undefined, { signal: this.#stopped.signal }).catch(() => undefined)]);
+    if (!this.#discovered)
+      this.log.warn(
+        { issuer: this.settings.issuer, reason: this.#lastError },
+        'OIDC issuer not reachable yet; not ready until it is (retrying)',
+      );
+  }
+
+  stop(): void {
+    this.#stopped.abort();
+  }
+
+  /** For /readyz: throws while the issuer has not been discovered. */
+  async check(): Promise<void> {
+    if (!this.#discovered) throw new Error(`OIDC issuer ${this.settings.issuer} not discovered: ${this.#lastError}`);
+  }
+
+  async #discoverUntilDone(): Promise<void> {
+    for (let attempt = 0; !this.#stopped.signal.aborted; attempt++) {
+      try {
+        this.#discovered = await this.#discover();
+        this.log.info({ issuer: this.#discovered.issuer }, 'OIDC issuer discovered');
+        return;
+      } catch (err) {
+        this.#lastError = err instanceof Error ? err.message : String(err);
+        const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
+        if (attempt > 0)
+          this.log.warn(
+            { issuer: this.settings.issuer, reason: this.#lastError, retryInMs: Math.round(delay) },
+            'OIDC discovery failed',
+          );
+        await sleep(delay, undefined, { signal: this.#stopped.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  async #discover(): Promise<Discovered> {
+    const issuerUrl = new URL(this.settings.issuer);
+    // Plain HTTP is only reachable here for loopback in production (config guard) or in development.
+    const insecure = issuerUrl.protocol === 'http:';
+    // We are a resource server, not a client: the client id is never used for a request.
+    const oidc = await discovery(issuerUrl, this.settings.audience, undefined, None(), {
+      execute: insecure ? [allowInsecureRequests] : [],
+      timeout: DISCOVERY_TIMEOUT_S,
+    });
+    const meta = oidc.serverMetadata();
+    if (!meta.jwks_uri) throw new Error('the issuer publishes no jwks_uri');
+    const jwksUri = new URL(meta.jwks_uri);
+    if (jwksUri.protocol !== 'https:' && !insecure) throw new Error(`jwks_uri ${meta.jwks_uri} is not https`);
+    return {
+      issuer: meta.issuer,
+      // An unknown kid refetches the key set, at most once per cooldown: rotation works without a
+      // restart, and a flood of made-up kids cannot turn us into a load generator against the issuer.
+      jwks: createRemoteJWKSet(jwksUri, {
+        cooldownDuration: this.settings.jwksCooldownS * 1000,
+        timeoutDuration: 5_000,
+      }),
+    };
+  }
+
+  async verify(token: string): Promise<Actor> {
+    const discovered = this.#discovered;
+    if (!discovered)
+      throw new IssuerUnavailableError(`The identity provider has not been reached yet: ${this.#lastError}`);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, discovered.jwks, {
+        issuer: discovered.issuer,
+        audience: this.settings.audience,
+        algorithms: this.settings.algorithms,
+        clockTolerance: this.settings.clockToleranceS,
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (err) {
+      throw classifyVerificationError(err);
+    }
+    return actorFromClaims(payload, this.settings.rolesClaim);
+  }
+}
+
+function classifyVerificationError(err: unknown): Error {
+  if (err instanceof errors.JWKSTimeout)
+    return new IssuerUnavailableError('The identity provider did not answer in time.', { cause: err });
+  if (err instanceof errors.JWTExpired) return new InvalidTokenError('The access token has expired.', { cause: err });
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const why: Record<string, string> = {
+      nbf: 'The access token is not valid yet.',
+      iat: 'The access token was issued in the future.',
+      iss: 'The access token was issued by an issuer this API does not trust.',
+      aud: 'The access token is not meant for this API (audience).',
+      exp: 'The access token has no expiry.',
+      sub: 'The access token names no subject.',
+    };
+    return new InvalidTokenError(why[err.claim] ?? `The access token's "${err.claim}" claim is invalid.`, {
+      cause: err,
+    });
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed)
+    return new InvalidTokenError('The access token is signed with an algorithm this API does not accept.', {
+      cause: err,
+    });
+  if (err instanceof errors.JWKSNoMatchingKey)
+    return new InvalidTokenError('The access token is signed with a key the issuer does not publish.', {
+      cause: err,
+    });
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return new InvalidTokenError('The access token signature is invalid.', { cause: err });
+  if (err instanceof errors.JOSEError) return new InvalidTokenError('The access token is malformed.', { cause: err });
+  // Anything else is the key set fetch failing (network, issuer down): not the token's fault.
+  return new IssuerUnavailableError('The identity provider could not be reached to check the token.', {
+    cause: err,
+  });
+}
+
+/** Follows a dotted claim path (`realm_access.roles`) through the token's claims. */
+function claimAt(claims: unknown, path: string[]): unknown {
+  let node = claims;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
+    node = Object.getOwnPropertyDescriptor(node, key)?.value;
+  }
+  return node;
+}
+
+/** The roles this service knows, from the configured claim (an array, or a space-separated string). */
+export function rolesFromClaims(claims: JWTPayload, path: string[]): Role[] {
+  const raw = claimAt(claims, path);
+  const values = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(/\s+/) : [];
+  return [...new Set(values.filter(isRole))];
+}
+
+export function actorFromClaims(claims: JWTPayload, rolesClaim: string[]): Actor {
+  const name = typeof claims.name === 'string' ? claims.name : undefined;
+  const username = typeof claims.preferred_username === 'string' ? claims.preferred_username : undefined;
+  // requiredClaims guarantees sub.
+  return { sub: String(claims.sub), name: name ?? username ?? null, roles: rolesFromClaims(claims, rolesClaim) };
+}

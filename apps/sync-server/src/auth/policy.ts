@@ -1,0 +1,98 @@
+import { isRole, type Role } from '@xray/shared';
+import { DomainError } from '../errors.ts';
+import type { Actor } from './actor.ts';
+
+/**
+ * Who may do what. One table, read by the REST routes and the tus endpoint alike.
+ *
+ * - `any`: the role may act on every X-ray.
+ * - `own`: the role may act only on X-rays it captured (capturedBy.sub === actor.sub).
+ * - absent: the role may not act at all.
+ *
+ * An actor holding several roles gets the widest grant among them.
+ */
+export const ACTIONS = [
+  'xray.create',
+  'xray.read',
+  'xray.list',
+  'xray.download',
+  'xray.update',
+  'xray.delete',
+  'audit.read',
+  /** HEAD/PATCH/DELETE on an unfinished tus upload: only its creator, whatever their role. */
+  'upload.continue',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+type Reach = 'any' | 'own';
+
+const POLICY: Record<Action, Partial<Record<Role, Reach>>> = {
+  'xray.create': { paramedic: 'any', admin: 'any' },
+  'xray.read': { paramedic: 'own', doctor: 'any', admin: 'any' },
+  'xray.list': { paramedic: 'own', doctor: 'any', admin: 'any' },
+  'xray.download': { paramedic: 'own', doctor: 'any', admin: 'any' },
+  // Correcting a capture (wrong patient typed in the ambulance): its paramedic, or an admin.
+  'xray.update': { paramedic: 'own', admin: 'any' },
+  'xray.delete': { admin: 'any' },
+  'audit.read': { admin: 'any' },
+  'upload.continue': { paramedic: 'own', doctor: 'own', admin: 'own' },
+};
+
+/** What ownership is judged on: an X-ray, or an upload mapped to who started it. */
+export interface Owned {
+  capturedBy: { sub: string };
+}
+
+function reachOf(actor: Actor, action: Action): Reach | undefined {
+  let reach: Reach | undefined;
+  for (const role of actor.roles) {
+    if (!isRole(role)) continue;
+    const r = POLICY[action][role];
+    if (r === 'any') return 'any';
+    reach ??= r;
+  }
+  return reach;
+}
+
+export type Decision =
+  { allowed: true; reach: Reach } | { allowed: false; error: DomainError; reason: 'role' | 'not_owner' };
+
+/**
+ * The decision without side effects (for callers that record denials, such as the audit log).
+ * Without `target`: may this actor do `action` at all (the role gate, before loading anything).
+ * With `target`: may they do it to this one.
+ */
+export function decide(actor: Actor, action: Action, target?: Owned): Decision {
+  const reach = reachOf(actor, action);
+  if (!reach) {
+    const roles = actor.roles.length ? actor.roles.join(', ') : 'none';
+    return {
+      allowed: false,
+      reason: 'role',
+      error: new DomainError('forbidden', `Your roles (${roles}) do not allow ${action}.`),
+    };
+  }
+  if (reach === 'own' && target && target.capturedBy.sub !== actor.sub) {
+    // Not 403: the answer must be the same as for an id that does not exist, so nobody learns
+    // which X-rays (or uploads) exist by probing ids they may not see.
+    const what = action === 'upload.continue' ? 'upload' : 'X-ray';
+    return { allowed: false, reason: 'not_owner', error: new DomainError('not_found', `There is no such ${what}.`) };
+  }
+  return { allowed: true, reach };
+}
+
+/**
+ * Throws the problem to answer when the actor may not do this: 403 `forbidden` for a role that
+ * may never do it, 404 `not_found` for another user's X-ray or upload. Call it once before
+ * loading (role gate) and again with the loaded target for per-item actions.
+ */
+export function authorize(actor: Actor, action: Action, target?: Owned): void {
+  const d = decide(actor, action, target);
+  if (!d.allowed) throw d.error;
+}
+
+/** The list filter an actor is confined to: paramedics see only their own captures. */
+export function listScope(actor: Actor): { capturedBy?: string } {
+  authorize(actor, 'xray.list');
+  return reachOf(actor, 'xray.list') === 'own' ? { capturedBy: actor.sub } : {};
+}

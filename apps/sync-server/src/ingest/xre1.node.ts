@@ -1,0 +1,44 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
+import { createDecryptStream, createEncryptStream, decryptRange } from '@xray/shared';
+import type { ByteRange, ObjectStore } from '../storage/index.ts';
+
+/**
+ * Node-stream adapters around the XRE1 format in @xray/shared (which is written on Web
+ * Streams and WebCrypto so the edge app runs the very same code).
+ */
+const toWeb = (r: Readable): ReadableStream<Uint8Array> => Readable.toWeb(r) as unknown as ReadableStream<Uint8Array>;
+const fromWeb = (r: ReadableStream<Uint8Array>): Readable =>
+  Readable.fromWeb(r as unknown as NodeWebReadableStream<Uint8Array>);
+
+export function encryptNode(plaintext: Readable, dek: CryptoKey): Readable {
+  const out = fromWeb(toWeb(plaintext).pipeThrough(createEncryptStream(dek)));
+  plaintext.once('error', (err) => out.destroy(err));
+  return out;
+}
+
+export function decryptNode(ciphertext: Readable, dek: CryptoKey): Readable {
+  const out = fromWeb(toWeb(ciphertext).pipeThrough(createDecryptStream(dek)));
+  ciphertext.once('error', (err) => out.destroy(err));
+  return out;
+}
+
+/** Plaintext bytes [start, end] of a stored object, decrypting only the segments they touch. */
+export async function decryptStoredRange(
+  store: ObjectStore,
+  key: string,
+  dek: CryptoKey,
+  cipherSize: number,
+  range: ByteRange,
+): Promise<Readable> {
+  const web = await decryptRange(
+    async (start, endInclusive) => toWeb(await store.get(key, { start, end: endInclusive })),
+    dek,
+    {
+      cipherLength: cipherSize,
+      start: range.start,
+      endInclusive: range.end,
+    },
+  );
+  return fromWeb(web);
+}
