@@ -108,6 +108,9 @@ export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint }
   });
   app.use(uploads.router);
 
+  // The edge web app, when configured: same origin as the API (WebCrypto and the service worker need it).
+  if (config.edgeAppDir) app.use(express.static(config.edgeAppDir, { index: 'index.html' }));
+
   app.use((req, res) => sendProblem(req, res, new DomainError('not_found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(log));
   return { app, uploads };

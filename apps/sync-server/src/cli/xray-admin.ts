@@ -2,10 +2,11 @@
 // Operator commands for the sync server: `xray-admin <command> [options]`.
 import type { Command, CommandIO } from './command.ts';
 import { EXIT } from './command.ts';
+import { rotateKekCommand } from './rotate-kek.command.ts';
 import { verifyAuditCommand } from './verify-audit.command.ts';
 
 /** Every subcommand; add new ones (rotate-kek, …) here. */
-const COMMANDS: Command[] = [verifyAuditCommand];
+const COMMANDS: Command[] = [verifyAuditCommand, rotateKekCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

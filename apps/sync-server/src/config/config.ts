@@ -143,6 +143,11 @@ export const EnvSchema = z.object({
       'PEM of the RSA private key edges wrap data keys for (published at /keys/upload). `\\n` escapes are accepted. Unset outside production: a generated development key.',
     ),
 
+  EDGE_APP_DIR: z
+    .string()
+    .optional()
+    .describe('Directory of a built edge web app to serve at / (same origin as the API). Unset: none served.'),
+
   MAX_UPLOAD_BYTES: bytes.default(1024 * 1024 * 1024).describe('Largest X-ray accepted, in bytes.'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -180,6 +185,8 @@ export interface Config {
   db: { url: string | undefined; poolMax: number; embeddedPort: number };
   storage: StorageConfig;
   limits: { maxUploadBytes: number };
+  /** A built edge web app served at /, or undefined. */
+  edgeAppDir: string | undefined;
   tus: { expiryMs: number; cleanupIntervalMs: number; s3UseTags: boolean; lockPoolMax: number };
   auth: AuthConfig;
   /** Unset: development keys from DATA_DIR (refused in production by the config guard). */
@@ -338,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, embeddedPort: e.EMBEDDED_PG_PORT },
     storage,
     limits: { maxUploadBytes: e.MAX_UPLOAD_BYTES },
+    edgeAppDir: e.EDGE_APP_DIR ? path.resolve(e.EDGE_APP_DIR) : undefined,
     tus: {
       expiryMs: e.TUS_EXPIRY_MS,
       cleanupIntervalMs: e.TUS_CLEANUP_INTERVAL_MS,

@@ -13,6 +13,7 @@ export const AUDIT_ACTIONS = [
   'xray.delete',
   'access.denied',
   'audit.list',
+  'xray.rekey',
 ] as const;
 export const AuditActionSchema = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditActionSchema>;

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Page } from '@playwright/test';
+import type { CaptureSummary } from '@xray/edge';
+import type { CaptureInput, CaptureOptions, CaptureResult } from '@xray/edge';
+import '@xray/edge/harness';
+import type { TestFiles } from './files.ts';
+
+export interface StackInfo {
+  url: string;
+  tokens: { paramedic: string; doctor: string };
+  files: TestFiles;
+}
+
+export function stackInfo(): StackInfo {
+  const raw = process.env.E2E_STACK;
+  if (!raw) throw new Error('E2E_STACK is not set: run through playwright.config.ts (global setup starts the stack)');
+  const parsed: unknown = JSON.parse(raw);
+  if (typeof parsed !== 'object' || parsed === null || !('url' in parsed)) throw new Error('E2E_STACK is malformed');
+  return parsed as StackInfo;
+}
+
+export const CHUNK = 5 * 1024 * 1024;
+
+/** Opens the edge test page (served by the sync server) signed in as `token`; the token survives reloads. */
+export async function openEdge(page: Page, stack: StackInfo, query: Record<string, string | number> = {}): Promise<void> {
+  await page.addInitScript((token) => {
+    Reflect.set(globalThis, '__XRAY_TOKEN__', token);
+  }, stack.tokens.paramedic);
+  const qs = new URLSearchParams(Object.entries({ chunkMiB: 5, retryBaseMs: 300, retryMaxMs: 3000, ...query }).map(([k, v]) => [k, String(v)]));
+  await page.goto(`${stack.url}/harness.html?${qs}`);
+  await page.evaluate(() => window.xrayHarness.ready);
+}
+
+export async function chooseFiles(page: Page, paths: string[]): Promise<void> {
+  await page.setInputFiles('#files', paths);
+}
+
+export async function capture(page: Page, index: number, input: CaptureInput, opts?: CaptureOptions): Promise<CaptureResult & { ms: number }> {
+  return page.evaluate(([i, inp, o]) => window.xrayHarness.captureFromInput(i, inp, o), [index, input, opts] as const);
+}
+
+export async function captures(page: Page): Promise<CaptureSummary[]> {
+  return page.evaluate(() => window.xrayHarness.list());
+}
+
+export async function captureById(page: Page, id: string): Promise<CaptureSummary | undefined> {
+  return (await captures(page)).find((c) => c.id === id);
+}
+
+export async function waitForStatus(page: Page, id: string, status: string, timeout = 120_000): Promise<CaptureSummary> {
+  await page.waitForFunction(
+    async ([cid, s]) => (await window.xrayHarness.list()).find((c) => c.id === cid)?.status === s,
+    [id, status] as const,
+    { timeout, polling: 100 },
+  );
+  const c = await captureById(page, id);
+  if (!c) throw new Error(`capture ${id} vanished`);
+  return c;
+}
+
+/** Reads one sample of the server's Prometheus metrics. */
+export async function metric(stack: StackInfo, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${stack.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+export const tusBodyBytes = (stack: StackInfo): Promise<number> => metric(stack, 'xray_tus_request_bytes_total', 'method="body"');
+
+/** sha256 of GET /xrays/{id}/download, as a doctor. */
+export async function downloadSha256(stack: StackInfo, id: string): Promise<string> {
+  const res = await fetch(`${stack.url}/xrays/${id}/download`, { headers: { Authorization: `Bearer ${stack.tokens.doctor}` } });
+  if (!res.ok || !res.body) throw new Error(`download ${id}: ${res.status} ${await res.text()}`);
+  const hash = createHash('sha256');
+  const reader = res.body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) hash.update(r.value);
+  return hash.digest('hex');
+}
+
+/** The X-rays the server lists for a patient (doctor's view). */
+export async function serverXrays(stack: StackInfo, patientId: string): Promise<{ id: string; sha256: string }[]> {
+  const res = await fetch(`${stack.url}/xrays?patientId=${encodeURIComponent(patientId)}&limit=200`, {
+    headers: { Authorization: `Bearer ${stack.tokens.doctor}` },
+  });
+  if (!res.ok) throw new Error(`list: ${res.status} ${await res.text()}`);
+  const body: unknown = await res.json();
+  const items: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'items') : undefined;
+  if (!Array.isArray(items)) throw new Error('list without items');
+  return items.map((x: unknown) => ({ id: String(Reflect.get(Object(x), 'id')), sha256: String(Reflect.get(Object(x), 'sha256')) }));
+}
+
+export const readOriginal = async (path: string): Promise<Uint8Array> => new Uint8Array(await readFile(path));
+
+/**
+ * Everything IndexedDB holds for this origin, read through the page with the raw IndexedDB API
+ * (not the app's code): every database, store and record; Blobs and byte arrays as bytes, every
+ * other value as its JSON. CryptoKeys are reported by kind (non-extractable: no bytes to read).
+ */
+export async function dumpIndexedDb(page: Page): Promise<{ label: string; bytes: Buffer }[]> {
+  const dumped = await page.evaluate(async () => {
+    const out: { label: string; base64: string }[] = [];
+    const toBase64 = async (blob: Blob): Promise<string> => {
+      const url = await new Promise<string>((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(String(reader.result));
+        reader.onerror = () => reject(reader.error);
+        reader.readAsDataURL(blob);
+      });
+      return url.slice(url.indexOf(',') + 1);
+    };
+    const walk = async (value: unknown, label: string, texts: string[]): Promise<void> => {
+      if (value instanceof Blob) out.push({ label, base64: await toBase64(value) });
+      else if (ArrayBuffer.isView(value)) {
+        const copy = new Uint8Array(value.byteLength);
+        copy.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+        out.push({ label, base64: await toBase64(new Blob([copy])) });
+      }
+      else if (value instanceof ArrayBuffer) out.push({ label, base64: await toBase64(new Blob([value])) });
+      else if (value instanceof CryptoKey) texts.push(`${label}: CryptoKey ${value.algorithm.name} extractable=${value.extractable}`);
+      else if (Array.isArray(value)) for (const [i, v] of value.entries()) await walk(v, `${label}[${i}]`, texts);
+      else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) await walk(v, `${label}.${k}`, texts);
+      else texts.push(`${label}=${JSON.stringify(value)}`);
+    };
+    const request = <T>(r: IDBRequest<T>): Promise<T> =>
+      new Promise((resolve, reject) => {
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+    for (const info of await indexedDB.databases()) {
+      if (!info.name) continue;
+      const db = await request(indexedDB.open(info.name));
+      for (const store of Array.from(db.objectStoreNames)) {
+        const tx = db.transaction(store, 'readonly');
+        const records = await request(tx.objectStore(store).getAll());
+        const texts: string[] = [];
+        for (const [i, record] of records.entries()) await walk(record, `${info.name}/${store}[${i}]`, texts);
+        out.push({ label: `${info.name}/${store} (fields)`, base64: btoa(unescape(encodeURIComponent(texts.join('\n')))) });
+      }
+      db.close();
+    }
+    return out;
+  });
+  return dumped.map((d) => ({ label: d.label, bytes: Buffer.from(d.base64, 'base64') }));
+}

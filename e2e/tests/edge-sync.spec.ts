@@ -1,0 +1,162 @@
+import { expect, test, type Page } from '@playwright/test';
+import { randomBytes } from 'node:crypto';
+import { DICOM_PATIENT_ID } from '../support/files.ts';
+import {
+  CHUNK,
+  capture,
+  captureById,
+  chooseFiles,
+  downloadSha256,
+  dumpIndexedDb,
+  openEdge,
+  readOriginal,
+  serverXrays,
+  stackInfo,
+  tusBodyBytes,
+  waitForStatus,
+} from '../support/edge-page.ts';
+import { PlaintextIndex, RUN } from '../support/plaintext-scan.ts';
+
+const stack = stackInfo();
+const { files } = stack;
+const input = (patientId: string, over: Record<string, string> = {}) => ({
+  patientId,
+  capturedAt: '2026-11-27T08:15:00Z',
+  bodyPart: 'CHEST',
+  view: 'PA',
+  ...over,
+});
+
+/** Waits until the capture's progress satisfies `ok` (read from IndexedDB through the page). */
+async function waitForProgress(page: Page, id: string, ok: string, timeout = 120_000): Promise<void> {
+  await page.waitForFunction(
+    async ([cid, cond]) => {
+      const c = (await window.xrayHarness.list()).find((x) => x.id === cid);
+      if (!c?.progress || c.status !== 'uploading') return false;
+      return new Function('sent', 'total', `return ${cond}`)(c.progress.sent, c.progress.total) === true;
+    },
+    [id, ok] as const,
+    { timeout, polling: 20 },
+  );
+}
+
+test('the plaintext scanner finds any planted 64-byte run', () => {
+  const original = new Uint8Array(randomBytes(200_000));
+  const index = new PlaintextIndex();
+  index.add(original);
+  for (const start of [0, 1, 31, 32, 63, 12_345, original.length - RUN]) {
+    const hay = new Uint8Array(randomBytes(5_000));
+    hay.set(original.subarray(start, start + RUN), 777);
+    expect(index.find(hay), `run at ${start}`).not.toBeNull();
+  }
+  expect(index.find(new Uint8Array(randomBytes(2_000_000)))).toBeNull();
+});
+
+test('offline: 3 X-rays are captured encrypted (no 64-byte run of any file in IndexedDB); online they all sync and download equal', async ({ page, context }) => {
+  const patient = 'P-E2E-OFFLINE';
+  await openEdge(page, stack);
+  await context.setOffline(true);
+  await chooseFiles(page, [files.dicom18.path, files.png.path, files.jpeg.path]);
+  const dicom = await capture(page, 0, input(patient, { bodyPart: '', view: '' }));
+  const png = await capture(page, 1, input(patient, { view: 'AP' }), undefined);
+  const jpeg = await capture(page, 2, input(patient, { bodyPart: 'KNEE', view: 'LAT' }));
+  // DICOM tags filled what the form left empty, and its other PatientID is flagged.
+  expect(dicom.metadata.xray).toMatchObject({ bodyPart: 'CHEST', view: 'PA', patientId: patient });
+  expect(dicom.warnings.map((w) => w.code)).toContain('patient_id_mismatch');
+  expect([dicom.sha256, png.sha256, jpeg.sha256]).toEqual([files.dicom18.sha256, files.png.sha256, files.jpeg.sha256]);
+  expect([dicom.contentType, png.contentType, jpeg.contentType]).toEqual(['application/dicom', 'image/png', 'image/jpeg']);
+
+  // Still offline: nothing left the device, everything waits.
+  expect((await page.evaluate(() => window.xrayHarness.engineStatus()))?.state).toBe('offline');
+  for (const id of [dicom.id, png.id, jpeg.id]) expect((await captureById(page, id))?.status).toBe('queued');
+
+  // Every record and blob IndexedDB holds, read back through the page: no run of any original.
+  const index = new PlaintextIndex();
+  for (const f of [files.dicom18, files.png, files.jpeg]) index.add(await readOriginal(f.path));
+  const dumped = await dumpIndexedDb(page);
+  const totalBytes = dumped.reduce((n, d) => n + d.bytes.length, 0);
+  expect(totalBytes).toBeGreaterThan(files.dicom18.size); // the ciphertext is really there
+  for (const d of dumped) expect(index.find(d.bytes), `${d.label} holds plaintext`).toBeNull();
+  const fields = dumped.filter((d) => d.label.endsWith('(fields)')).map((d) => d.bytes.toString('utf8')).join('\n');
+  expect(fields).not.toContain(patient);
+  expect(fields).not.toContain(DICOM_PATIENT_ID);
+
+  await context.setOffline(false);
+  for (const c of [dicom, png, jpeg]) await waitForStatus(page, c.id, 'synced');
+  const history = await page.evaluate(() => window.xrayHarness.history());
+  expect(history[dicom.id]).toEqual(expect.arrayContaining(['queued', 'uploading', 'verifying', 'synced']));
+
+  expect(await downloadSha256(stack, dicom.id)).toBe(files.dicom18.sha256);
+  expect(await downloadSha256(stack, png.id)).toBe(files.png.sha256);
+  expect(await downloadSha256(stack, jpeg.id)).toBe(files.jpeg.sha256);
+  const onServer = await serverXrays(stack, patient);
+  expect(onServer.map((x) => x.id).sort()).toEqual([dicom.id, png.id, jpeg.id].sort());
+});
+
+test('a reload in the middle of the DICOM upload resumes from the server offset (≤ one chunk re-sent)', async ({ page, context }) => {
+  const patient = 'P-E2E-RELOAD';
+  await openEdge(page, stack, { concurrency: 1 });
+  await context.setOffline(true);
+  await chooseFiles(page, [files.dicom18.path]);
+  const dicom = await capture(page, 0, input(patient));
+  const ciphertextSize = (await captureById(page, dicom.id))?.ciphertextSize ?? 0;
+  const before = await tusBodyBytes(stack);
+  await context.setOffline(false);
+  // Past the first accepted chunk and into the second one.
+  await waitForProgress(page, dicom.id, `sent > ${CHUNK + 1024 * 1024}`);
+  await page.reload();
+  await page.evaluate(() => window.xrayHarness.ready);
+  await waitForStatus(page, dicom.id, 'synced');
+
+  const received = (await tusBodyBytes(stack)) - before;
+  const resent = received - ciphertextSize;
+  console.log(`reload: ciphertext ${ciphertextSize} B, server received ${received} B, re-sent ${resent} B (chunk ${CHUNK})`);
+  expect(resent).toBeGreaterThanOrEqual(0);
+  expect(resent).toBeLessThanOrEqual(CHUNK);
+  expect(await downloadSha256(stack, dicom.id)).toBe(files.dicom18.sha256);
+  expect((await serverXrays(stack, patient)).map((x) => x.id)).toEqual([dicom.id]);
+});
+
+test('a network cut during the final PATCH, then back: completes, no duplicate on the server', async ({ page, context }) => {
+  const patient = 'P-E2E-CUT';
+  await openEdge(page, stack, { concurrency: 1 });
+  await context.setOffline(true);
+  await chooseFiles(page, [files.dicom18.path]);
+  const dicom = await capture(page, 0, input(patient));
+  await context.setOffline(false);
+  // Every byte of the last chunk is out; the server is verifying and storing it; no answer yet.
+  await waitForProgress(page, dicom.id, 'sent === total');
+  await context.setOffline(true);
+  await expect.poll(async () => (await captureById(page, dicom.id))?.status).toBe('queued');
+  await page.waitForTimeout(1500);
+  await context.setOffline(false);
+  await waitForStatus(page, dicom.id, 'synced');
+
+  const history = await page.evaluate(() => window.xrayHarness.history());
+  expect(history[dicom.id]?.join(' → ')).toContain('uploading → queued');
+  expect(await downloadSha256(stack, dicom.id)).toBe(files.dicom18.sha256);
+  expect(await serverXrays(stack, patient)).toEqual([{ id: dicom.id, sha256: files.dicom18.sha256 }]);
+});
+
+test('metadata the server refuses: needs-attention with its message while the others sync; fixed, it syncs', async ({ page, context }) => {
+  const patient = 'P-E2E-4XX';
+  await openEdge(page, stack, { concurrency: 1 });
+  await context.setOffline(true);
+  await chooseFiles(page, [files.png.path, files.jpeg.path]);
+  // Kept although the form is wrong (validate: false): the image is never lost to a form.
+  const bad = await capture(page, 0, { ...input(patient, { bodyPart: 'CHEST!!' }), priority: 'urgent' }, { validate: false });
+  const good = await capture(page, 1, input(patient));
+  await context.setOffline(false);
+
+  const refused = await waitForStatus(page, bad.id, 'needs-attention');
+  expect(refused.lastError?.status).toBeGreaterThanOrEqual(400);
+  expect(refused.lastError?.status).toBeLessThan(500);
+  expect(refused.lastError?.message).toMatch(/bodyPart/);
+  await waitForStatus(page, good.id, 'synced');
+  expect((await captureById(page, bad.id))?.status).toBe('needs-attention');
+
+  await page.evaluate(([id]) => window.xrayHarness.updateMetadata(id, { bodyPart: 'CHEST' }), [bad.id] as const);
+  await waitForStatus(page, bad.id, 'synced');
+  expect(await downloadSha256(stack, bad.id)).toBe(files.png.sha256);
+  expect((await serverXrays(stack, patient)).map((x) => x.id).sort()).toEqual([bad.id, good.id].sort());
+});
