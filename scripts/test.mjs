@@ -4,8 +4,10 @@
 //   2. S3-compatible storage: Swift s3api (scripts/services/swift.sh), unless S3_ENDPOINT is set
 //   3. lint, format, type checks
 //   4. vitest over the whole workspace (PostgreSQL: TEST_DATABASE_URL or an embedded one)
+//   5. Playwright (e2e/): the edge app in Chromium against the real server stack
+// The last line counts both: `tests: N passed, N failed`.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -57,13 +59,49 @@ const vitest = spawnSync(
   },
 );
 let summary = 'vitest: no report';
+let passed = 0;
+let failed = 0;
+let skipped = 0;
 try {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   summary =
     `vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` +
     (r.numPendingTests ? `, ${r.numPendingTests} skipped` : '');
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
+  skipped += r.numPendingTests ?? 0;
 } catch {
-  // the summary line says there was no report
+  failed += 1; // no report: count the run as a failure
 }
 console.log(`\n${summary}`);
-process.exit(vitest.status ?? 1);
+
+// Browser tests (the edge core in Chromium against the server, PostgreSQL and Swift S3).
+// Filters given to vitest (argv) do not apply here; E2E=0 skips this step.
+let e2eStatus = 0;
+if (process.env.E2E !== '0' && process.argv.length <= 2) {
+  console.log('\n▶ browser tests (Playwright, e2e/)');
+  const e2eReport = `${root}.tmp/playwright-report.json`;
+  rmSync(e2eReport, { force: true });
+  const pw = spawnSync('node', ['node_modules/@playwright/test/cli.js', 'test'], {
+    stdio: 'inherit',
+    cwd: `${root}e2e`,
+    env: process.env,
+  });
+  e2eStatus = pw.status ?? 1;
+  let e2eSummary = 'playwright: no report';
+  try {
+    const { stats } = JSON.parse(readFileSync(e2eReport, 'utf8'));
+    // A run that failed outside any test (global setup: the server stack) still counts as a failure.
+    const pwFailed = stats.unexpected + stats.flaky || (e2eStatus === 0 ? 0 : 1);
+    e2eSummary =
+      `playwright: ${stats.expected} passed, ${pwFailed} failed` + (stats.skipped ? `, ${stats.skipped} skipped` : '');
+    passed += stats.expected;
+    failed += pwFailed;
+    skipped += stats.skipped;
+  } catch {
+    failed += 1;
+  }
+  console.log(`\n${e2eSummary}`);
+}
+console.log(`\ntests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
+process.exit(vitest.status || e2eStatus || (failed ? 1 : 0));

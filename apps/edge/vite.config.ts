@@ -6,11 +6,11 @@ export default defineConfig(({ mode }) => {
   const input: Record<string, string> = mode === 'e2e' ? { harness: 'harness.html' } : { main: 'index.html' };
   return {
     build: {
-    target: 'es2022',
-    sourcemap: true,
-    outDir: mode === 'e2e' ? 'dist-e2e' : 'dist',
-    emptyOutDir: true,
-    rollupOptions: { input },
-  },
+      target: 'es2022',
+      sourcemap: true,
+      outDir: mode === 'e2e' ? 'dist-e2e' : 'dist',
+      emptyOutDir: true,
+      rollupOptions: { input },
+    },
   };
 });

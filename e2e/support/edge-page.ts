@@ -15,19 +15,45 @@ export interface StackInfo {
 export function stackInfo(): StackInfo {
   const raw = process.env.E2E_STACK;
   if (!raw) throw new Error('E2E_STACK is not set: run through playwright.config.ts (global setup starts the stack)');
-  const parsed: unknown = JSON.parse(raw);
-  if (typeof parsed !== 'object' || parsed === null || !('url' in parsed)) throw new Error('E2E_STACK is malformed');
-  return parsed as StackInfo;
+  return parseStackInfo(JSON.parse(raw));
+}
+
+/** Checks the stack description global setup wrote (JSON in the environment). */
+function parseStackInfo(v: unknown): StackInfo {
+  const get = (o: unknown, k: string): unknown => (typeof o === 'object' && o !== null ? Reflect.get(o, k) : undefined);
+  const str = (o: unknown, k: string): string => {
+    const s = get(o, k);
+    if (typeof s !== 'string') throw new Error(`E2E_STACK: ${k} is missing`);
+    return s;
+  };
+  const file = (k: keyof TestFiles): TestFiles[typeof k] => {
+    const f = get(get(v, 'files'), k);
+    const size = get(f, 'size');
+    if (typeof size !== 'number') throw new Error(`E2E_STACK: files.${k} is missing`);
+    return { path: str(f, 'path'), size, sha256: str(f, 'sha256') };
+  };
+  const tokens = get(v, 'tokens');
+  return {
+    url: str(v, 'url'),
+    tokens: { paramedic: str(tokens, 'paramedic'), doctor: str(tokens, 'doctor') },
+    files: { dicom18: file('dicom18'), png: file('png'), jpeg: file('jpeg') },
+  };
 }
 
 export const CHUNK = 5 * 1024 * 1024;
 
 /** Opens the edge test page (served by the sync server) signed in as `token`; the token survives reloads. */
-export async function openEdge(page: Page, stack: StackInfo, query: Record<string, string | number> = {}): Promise<void> {
+export async function openEdge(
+  page: Page,
+  stack: StackInfo,
+  query: Record<string, string | number> = {},
+): Promise<void> {
   await page.addInitScript((token) => {
     Reflect.set(globalThis, '__XRAY_TOKEN__', token);
   }, stack.tokens.paramedic);
-  const qs = new URLSearchParams(Object.entries({ chunkMiB: 5, retryBaseMs: 300, retryMaxMs: 3000, ...query }).map(([k, v]) => [k, String(v)]));
+  const qs = new URLSearchParams(
+    Object.entries({ chunkMiB: 5, retryBaseMs: 300, retryMaxMs: 3000, ...query }).map(([k, v]) => [k, String(v)]),
+  );
   await page.goto(`${stack.url}/harness.html?${qs}`);
   await page.evaluate(() => window.xrayHarness.ready);
 }
@@ -36,7 +62,12 @@ export async function chooseFiles(page: Page, paths: string[]): Promise<void> {
   await page.setInputFiles('#files', paths);
 }
 
-export async function capture(page: Page, index: number, input: CaptureInput, opts?: CaptureOptions): Promise<CaptureResult & { ms: number }> {
+export async function capture(
+  page: Page,
+  index: number,
+  input: CaptureInput,
+  opts?: CaptureOptions,
+): Promise<CaptureResult & { ms: number }> {
   return page.evaluate(([i, inp, o]) => window.xrayHarness.captureFromInput(i, inp, o), [index, input, opts] as const);
 }
 
@@ -48,16 +79,37 @@ export async function captureById(page: Page, id: string): Promise<CaptureSummar
   return (await captures(page)).find((c) => c.id === id);
 }
 
-export async function waitForStatus(page: Page, id: string, status: string, timeout = 120_000): Promise<CaptureSummary> {
-  await page.waitForFunction(
-    async ([cid, s]) => (await window.xrayHarness.list()).find((c) => c.id === cid)?.status === s,
-    [id, status] as const,
-    { timeout, polling: 100 },
+/**
+ * Polls the queue inside the page until capture `id` matches: `status`, and when given, a
+ * progress condition over (sent, total). Returns the capture as it was then.
+ */
+export async function waitForCapture(
+  page: Page,
+  id: string,
+  want: { status: string; progress?: string },
+  timeout = 120_000,
+): Promise<CaptureSummary> {
+  return page.evaluate(
+    async ([cid, status, progress, ms]) => {
+      const ok = progress ? new Function('sent', 'total', `return ${progress}`) : undefined;
+      const deadline = Date.now() + ms;
+      let last: CaptureSummary | undefined;
+      while (Date.now() < deadline) {
+        last = (await window.xrayHarness.list()).find((c) => c.id === cid);
+        if (last?.status === status && (!ok || (last.progress && ok(last.progress.sent, last.progress.total) === true)))
+          return last;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(
+        `capture ${cid} is not ${status}${progress ? ` with ${progress}` : ''} after ${ms} ms: ${JSON.stringify(last)}`,
+      );
+    },
+    [id, want.status, want.progress ?? '', timeout] as const,
   );
-  const c = await captureById(page, id);
-  if (!c) throw new Error(`capture ${id} vanished`);
-  return c;
 }
+
+export const waitForStatus = (page: Page, id: string, status: string, timeout?: number): Promise<CaptureSummary> =>
+  waitForCapture(page, id, { status }, timeout);
 
 /** Reads one sample of the server's Prometheus metrics. */
 export async function metric(stack: StackInfo, name: string, labels = ''): Promise<number> {
@@ -66,11 +118,14 @@ export async function metric(stack: StackInfo, name: string, labels = ''): Promi
   return line ? Number(line.split(' ')[1]) : 0;
 }
 
-export const tusBodyBytes = (stack: StackInfo): Promise<number> => metric(stack, 'xray_tus_request_bytes_total', 'method="body"');
+export const tusBodyBytes = (stack: StackInfo): Promise<number> =>
+  metric(stack, 'xray_tus_request_bytes_total', 'method="body"');
 
 /** sha256 of GET /xrays/{id}/download, as a doctor. */
 export async function downloadSha256(stack: StackInfo, id: string): Promise<string> {
-  const res = await fetch(`${stack.url}/xrays/${id}/download`, { headers: { Authorization: `Bearer ${stack.tokens.doctor}` } });
+  const res = await fetch(`${stack.url}/xrays/${id}/download`, {
+    headers: { Authorization: `Bearer ${stack.tokens.doctor}` },
+  });
   if (!res.ok || !res.body) throw new Error(`download ${id}: ${res.status} ${await res.text()}`);
   const hash = createHash('sha256');
   const reader = res.body.getReader();
@@ -87,7 +142,10 @@ export async function serverXrays(stack: StackInfo, patientId: string): Promise<
   const body: unknown = await res.json();
   const items: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'items') : undefined;
   if (!Array.isArray(items)) throw new Error('list without items');
-  return items.map((x: unknown) => ({ id: String(Reflect.get(Object(x), 'id')), sha256: String(Reflect.get(Object(x), 'sha256')) }));
+  return items.map((x: unknown) => ({
+    id: String(Reflect.get(Object(x), 'id')),
+    sha256: String(Reflect.get(Object(x), 'sha256')),
+  }));
 }
 
 export const readOriginal = async (path: string): Promise<Uint8Array> => new Uint8Array(await readFile(path));
@@ -115,11 +173,12 @@ export async function dumpIndexedDb(page: Page): Promise<{ label: string; bytes:
         const copy = new Uint8Array(value.byteLength);
         copy.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
         out.push({ label, base64: await toBase64(new Blob([copy])) });
-      }
-      else if (value instanceof ArrayBuffer) out.push({ label, base64: await toBase64(new Blob([value])) });
-      else if (value instanceof CryptoKey) texts.push(`${label}: CryptoKey ${value.algorithm.name} extractable=${value.extractable}`);
+      } else if (value instanceof ArrayBuffer) out.push({ label, base64: await toBase64(new Blob([value])) });
+      else if (value instanceof CryptoKey)
+        texts.push(`${label}: CryptoKey ${value.algorithm.name} extractable=${value.extractable}`);
       else if (Array.isArray(value)) for (const [i, v] of value.entries()) await walk(v, `${label}[${i}]`, texts);
-      else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) await walk(v, `${label}.${k}`, texts);
+      else if (typeof value === 'object' && value !== null)
+        for (const [k, v] of Object.entries(value)) await walk(v, `${label}.${k}`, texts);
       else texts.push(`${label}=${JSON.stringify(value)}`);
     };
     const request = <T>(r: IDBRequest<T>): Promise<T> =>
@@ -135,7 +194,10 @@ export async function dumpIndexedDb(page: Page): Promise<{ label: string; bytes:
         const records = await request(tx.objectStore(store).getAll());
         const texts: string[] = [];
         for (const [i, record] of records.entries()) await walk(record, `${info.name}/${store}[${i}]`, texts);
-        out.push({ label: `${info.name}/${store} (fields)`, base64: btoa(unescape(encodeURIComponent(texts.join('\n')))) });
+        out.push({
+          label: `${info.name}/${store} (fields)`,
+          base64: btoa(unescape(encodeURIComponent(texts.join('\n')))),
+        });
       }
       db.close();
     }

@@ -36,14 +36,24 @@ async function freePort(): Promise<number> {
 }
 
 function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): string {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`);
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
 
 /** Builds the edge test page (vite build --mode e2e). */
 export function buildEdgeTestPage(): void {
-  run(process.execPath, [path.join(edgeDir, 'node_modules/vite/bin/vite.js'), 'build', '--mode', 'e2e', '--logLevel', 'warn'], { cwd: edgeDir });
+  run(
+    process.execPath,
+    [path.join(edgeDir, 'node_modules/vite/bin/vite.js'), 'build', '--mode', 'e2e', '--logLevel', 'warn'],
+    { cwd: edgeDir },
+  );
 }
 
 /** S3 settings: from the environment, or Swift started by the project's script. */
@@ -71,7 +81,10 @@ function s3Env(): Record<string, string> {
 /** A token for a demo user through the dev issuer's authorization code + PKCE flow (the server's token CLI). */
 function mintToken(issuer: string, user: string): string {
   const cli = path.join(repoRoot, 'apps/sync-server/src/dev/token.cli.ts');
-  return run(process.execPath, ['--import', 'tsx', cli, user], { cwd: repoRoot, env: { ...process.env, OIDC_ISSUER: issuer } }).trim();
+  return run(process.execPath, ['--import', 'tsx', cli, user], {
+    cwd: repoRoot,
+    env: { ...process.env, OIDC_ISSUER: issuer },
+  }).trim();
 }
 
 /** The fields of a server log line (pino JSON) that tell us where things listen. */
@@ -113,11 +126,15 @@ export async function startStack(opts: { env?: Record<string, string> } = {}): P
       : { DATABASE_URL: undefined, EMBEDDED_PG_PORT: String(await freePort()) }),
     ...opts.env,
   };
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'apps/sync-server/src/main.ts')], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'apps/sync-server/src/main.ts')],
+    {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const { url, issuer } = await new Promise<{ url: string; issuer: string }>((resolve, reject) => {
@@ -144,7 +161,12 @@ export async function startStack(opts: { env?: Record<string, string> } = {}): P
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
-    return { url, issuer, tokens: { paramedic: mintToken(issuer, 'paramedic'), doctor: mintToken(issuer, 'doctor') }, stop };
+    return {
+      url,
+      issuer,
+      tokens: { paramedic: mintToken(issuer, 'paramedic'), doctor: mintToken(issuer, 'doctor') },
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -57,10 +57,18 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
     ...(opts.deviceId !== undefined ? { deviceId: opts.deviceId } : {}),
   });
   const captures = createCaptureService({ db, onStored: () => engine.wake() });
-  if (opts.autoStart ?? true) await engine.start();
+  // Captures queued or corrected in another tab (Dexie liveQuery sees other tabs' writes) wake
+  // the engine too.
+  const queued = liveQuery(() => db.captures.where('status').equals('queued').primaryKeys()).subscribe({
+    next: () => engine.wake(),
+    error: (err: unknown) => console.error(err),
+  });
+  const leadership = opts.autoStart === false ? undefined : runAsLeader(`xray-edge-sync:${db.name}`, engine);
 
   const summaries = async (): Promise<CaptureSummary[]> =>
-    (await db.captures.orderBy('createdAt').toArray()).map(({ wrappedDek: _k, encryptedMetadata: _m, ...rest }) => rest);
+    (await db.captures.orderBy('createdAt').toArray()).map(
+      ({ wrappedDek: _k, encryptedMetadata: _m, ...rest }) => rest,
+    );
 
   return {
     db,
@@ -75,14 +83,52 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
       return () => sub.unsubscribe();
     },
     observeEngine(onChange: (status: EngineStatus | undefined) => void): () => void {
-      const sub = liveQuery(() => db.engineStatus()).subscribe({ next: onChange, error: (err: unknown) => console.error(err) });
+      const sub = liveQuery(() => db.engineStatus()).subscribe({
+        next: onChange,
+        error: (err: unknown) => console.error(err),
+      });
       return () => sub.unsubscribe();
     },
     async close(): Promise<void> {
-      await engine.stop();
+      queued.unsubscribe();
+      await (leadership ? leadership.release() : engine.stop());
       db.close();
     },
   };
 }
 
 export type EdgeCore = Awaited<ReturnType<typeof createEdgeCore>>;
+
+/**
+ * One sync engine per device, however many windows are open: the engine runs while this tab
+ * holds a Web Lock; another tab's engine takes over when this one closes. (Without the Web Locks
+ * API, e.g. in tests, it just runs.)
+ */
+function runAsLeader(name: string, engine: SyncEngine): { release(): Promise<void> } {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) {
+    void engine.start();
+    return { release: () => engine.stop() };
+  }
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  // Aborts a request still waiting for the lock; a granted one ends when `held` resolves.
+  const waiting = new AbortController();
+  const done = locks
+    .request(name, { signal: waiting.signal }, async () => {
+      await engine.start();
+      await held;
+      await engine.stop();
+    })
+    .catch((err: unknown) => {
+      if (!waiting.signal.aborted) console.error('sync engine lock', err);
+    });
+  return {
+    async release() {
+      waiting.abort();
+      release();
+      await done;
+      await engine.stop();
+    },
+  };
+}

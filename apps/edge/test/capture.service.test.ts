@@ -10,7 +10,8 @@ import { blobOf, freshDb, smallDicom, smallJpeg, smallPng, validInput } from './
 /** Does `haystack` contain any 64-byte run of `needle`? (aligned 32-byte blocks of the needle suffice) */
 function containsRunOf(haystack: Uint8Array, needle: Uint8Array): boolean {
   const blocks = new Set<string>();
-  for (let i = 0; i + 32 <= needle.length; i += 32) blocks.add(Buffer.from(needle.subarray(i, i + 32)).toString('latin1'));
+  for (let i = 0; i + 32 <= needle.length; i += 32)
+    blocks.add(Buffer.from(needle.subarray(i, i + 32)).toString('latin1'));
   const text = Buffer.from(haystack).toString('latin1');
   for (let i = 0; i + 32 <= text.length; i++) if (blocks.has(text.slice(i, i + 32))) return true;
   return false;
@@ -21,15 +22,28 @@ describe('capture()', () => {
     const db = await freshDb();
     const { capture, readMetadata } = createCaptureService({ db });
     const bytes = smallDicom({ seed: 3, patientId: 'P-7' });
-    const result = await capture(blobOf(bytes, 'P-7 chest.dcm'), { capturedAt: '2026-11-27T08:15:00Z', priority: 'urgent' });
+    const result = await capture(blobOf(bytes, 'P-7 chest.dcm'), {
+      capturedAt: '2026-11-27T08:15:00Z',
+      priority: 'urgent',
+    });
 
-    expect(result).toMatchObject({ contentType: 'application/dicom', sha256: sha256Hex(bytes), plaintextSize: bytes.length, warnings: [] });
+    expect(result).toMatchObject({
+      contentType: 'application/dicom',
+      sha256: sha256Hex(bytes),
+      plaintextSize: bytes.length,
+      warnings: [],
+    });
     expect(result.metadata.xray).toMatchObject({ patientId: 'P-7', bodyPart: 'CHEST', view: 'PA' });
     expect(result.metadata.dicom).toEqual(dicomTagsFor({ rows: 64, columns: 64, seed: 3, patientId: 'P-7' }));
 
     const record = await db.captures.get(result.id);
     const blob = await db.blobs.get(result.id);
-    expect(record).toMatchObject({ status: 'queued', priority: 'urgent', sha256: sha256Hex(bytes), keyId: DEVICE_KEY_ID });
+    expect(record).toMatchObject({
+      status: 'queued',
+      priority: 'urgent',
+      sha256: sha256Hex(bytes),
+      keyId: DEVICE_KEY_ID,
+    });
     const ciphertext = new Uint8Array(await blob!.ciphertext.arrayBuffer());
     expect(ciphertext.length).toBe(record!.ciphertextSize);
     const dek = await unwrapKeyAesKw(record!.wrappedDek, await getOrCreateDeviceKey(db));
@@ -56,7 +70,9 @@ describe('capture()', () => {
     const { capture } = createCaptureService({ db });
     expect((await capture(blobOf(smallPng(1), 'scan.dcm'), validInput())).contentType).toBe('image/png');
     expect((await capture(blobOf(smallJpeg(1), 'scan.png'), validInput())).contentType).toBe('image/jpeg');
-    await expect(capture(blobOf(new TextEncoder().encode('%PDF-1.7 not an image'), 'x.png'), validInput())).rejects.toMatchObject({
+    await expect(
+      capture(blobOf(new TextEncoder().encode('%PDF-1.7 not an image'), 'x.png'), validInput()),
+    ).rejects.toMatchObject({
       code: 'unsupported_type',
     });
     expect(await db.captures.count()).toBe(2);
@@ -69,7 +85,10 @@ describe('capture()', () => {
     await expect(attempt).rejects.toBeInstanceOf(CaptureError);
     await expect(attempt).rejects.toMatchObject({
       code: 'invalid_metadata',
-      fields: expect.arrayContaining([expect.objectContaining({ field: 'bodyPart' }), expect.objectContaining({ field: 'patientId' })]),
+      fields: expect.arrayContaining([
+        expect.objectContaining({ field: 'bodyPart' }),
+        expect.objectContaining({ field: 'patientId' }),
+      ]),
     });
     expect(await db.captures.count()).toBe(0);
     expect(await db.blobs.count()).toBe(0);

@@ -31,27 +31,42 @@ describe('EdgeDb schema upgrade', () => {
       attempts: 0,
       ...over,
     });
-    await old.table('captures').bulkAdd([
-      capture('synced-1', 'synced', { syncedAt: 5_000 }),
-      capture('queued-1', 'queued'),
-      capture('purged-1', 'synced', { syncedAt: 1_000, purgedAt: 9_000 }),
-    ]);
+    await old
+      .table('captures')
+      .bulkAdd([
+        capture('synced-1', 'synced', { syncedAt: 5_000 }),
+        capture('queued-1', 'queued'),
+        capture('purged-1', 'synced', { syncedAt: 1_000, purgedAt: 9_000 }),
+      ]);
     await old.table('blobs').bulkAdd([
       { captureId: 'synced-1', ciphertext: new Blob([new Uint8Array([9, 9, 9])]) },
       { captureId: 'queued-1', ciphertext: new Blob([new Uint8Array([8])]) },
     ]);
-    await old.table('uploads').add({ key: 'k1', fingerprint: 'xray-capture:queued-1', uploadUrl: 'http://x/uploads/1', size: 60, creationTime: 'now' });
+    await old
+      .table('uploads')
+      .add({
+        key: 'k1',
+        fingerprint: 'xray-capture:queued-1',
+        uploadUrl: 'http://x/uploads/1',
+        size: 60,
+        creationTime: 'now',
+      });
     old.close();
 
     const db = new EdgeDb(name);
     await db.open();
     expect(db.verno).toBe(2);
-    expect(await db.captures.get('synced-1')).toMatchObject({ status: 'synced', purgeAfter: 5_000 + DEFAULT_RETENTION_MS });
+    expect(await db.captures.get('synced-1')).toMatchObject({
+      status: 'synced',
+      purgeAfter: 5_000 + DEFAULT_RETENTION_MS,
+    });
     expect((await db.captures.get('queued-1'))?.purgeAfter).toBeUndefined();
     expect((await db.captures.get('purged-1'))?.purgeAfter).toBeUndefined();
     expect(Array.from((await db.captures.get('queued-1'))?.wrappedDek ?? [])).toEqual(new Array(40).fill(7));
     // The new index answers the purge query.
-    expect((await db.captures.where('purgeAfter').belowOrEqual(Number.MAX_SAFE_INTEGER).toArray()).map((c) => c.id)).toEqual(['synced-1']);
+    expect(
+      (await db.captures.where('purgeAfter').belowOrEqual(Number.MAX_SAFE_INTEGER).toArray()).map((c) => c.id),
+    ).toEqual(['synced-1']);
     const blob = await db.blobs.get('synced-1');
     expect(Array.from(new Uint8Array(await blob!.ciphertext.arrayBuffer()))).toEqual([9, 9, 9]);
     expect(await db.uploads.where('fingerprint').equals('xray-capture:queued-1').count()).toBe(1);

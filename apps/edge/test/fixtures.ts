@@ -6,7 +6,13 @@ import type { NetworkMonitor } from '../src/sync/network.monitor.ts';
 import type { ServerKey, ServerKeyProvider } from '../src/sync/server-key.provider.ts';
 import { SyncEngine, type SyncEngineOptions } from '../src/sync/sync.engine.ts';
 import type { UploadFailure } from '../src/sync/upload.failure.ts';
-import { UploadAbortedError, UploadError, type UploadRequest, type UploadResult, type Uploader } from '../src/sync/uploader.ts';
+import {
+  UploadAbortedError,
+  UploadError,
+  type UploadRequest,
+  type UploadResult,
+  type Uploader,
+} from '../src/sync/uploader.ts';
 import type { XrayApi, XrayLookup } from '../src/sync/xray.api.ts';
 
 /** A database of its own per test (fake-indexeddb in Node). */

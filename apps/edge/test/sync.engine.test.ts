@@ -25,7 +25,15 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
     expect(await rig.status(routine.id)).toBe('synced');
     expect(rig.server.stored.get(urgent.id)).toBe(urgent.sha256);
     const meta = rig.server.attempts[0]?.metadata ?? {};
-    expect(meta).toMatchObject({ id: urgent.id, sha256: urgent.sha256, patientId: 'P-1001', bodyPart: 'CHEST', view: 'PA', priority: 'urgent', kid: 'test-kid' });
+    expect(meta).toMatchObject({
+      id: urgent.id,
+      sha256: urgent.sha256,
+      patientId: 'P-1001',
+      bodyPart: 'CHEST',
+      view: 'PA',
+      priority: 'urgent',
+      kid: 'test-kid',
+    });
     expect(atob(meta.dek ?? '')).toHaveLength(256); // RSA-2048 OAEP
     expect((await rig.db.engineStatus())?.state).toBe('idle');
   });
@@ -44,11 +52,17 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
   it('retries a 503 after the backoff, visible as retrying with the next attempt time', async () => {
     const rig = await engineRig();
     const c = await rig.capture(blobOf(smallPng(3)), validInput());
-    rig.server.script = (_req, n) => (n <= 2 ? { kind: 'http', method: 'PATCH', status: 503, message: 'Service Unavailable' } : 'ok');
+    rig.server.script = (_req, n) =>
+      n <= 2 ? { kind: 'http', method: 'PATCH', status: 503, message: 'Service Unavailable' } : 'ok';
     await rig.engine.start();
     await settle(rig);
     let rec = await rig.db.captures.get(c.id);
-    expect(rec).toMatchObject({ status: 'retrying', attempts: 1, nextAttemptAt: Date.now() + 750, lastError: { status: 503 } });
+    expect(rec).toMatchObject({
+      status: 'retrying',
+      attempts: 1,
+      nextAttemptAt: Date.now() + 750,
+      lastError: { status: 503 },
+    });
 
     await vi.advanceTimersByTimeAsync(749);
     await settle(rig);
@@ -74,7 +88,10 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
             kind: 'http',
             method: 'POST',
             status: 400,
-            problem: { code: 'validation_failed', errors: [{ field: 'metadata.bodyPart', message: 'must be a DICOM body part code' }] },
+            problem: {
+              code: 'validation_failed',
+              errors: [{ field: 'metadata.bodyPart', message: 'must be a DICOM body part code' }],
+            },
             message: 'Upload-Metadata has invalid X-ray fields. (metadata.bodyPart must be a DICOM body part code)',
           }
         : 'ok';
@@ -129,11 +146,15 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
     expect(await rig.status(c.id)).toBe('queued');
 
     rig.token.value = 'expired';
-    rig.server.script = (req, n) => (n === 1 ? { kind: 'http', method: 'PATCH', status: 401, message: 'token expired' } : 'ok');
+    rig.server.script = (req, n) =>
+      n === 1 ? { kind: 'http', method: 'PATCH', status: 401, message: 'token expired' } : 'ok';
     await vi.advanceTimersByTimeAsync(5_000);
     await settle(rig);
     expect(await rig.db.captures.get(c.id)).toMatchObject({ status: 'queued', lastError: { status: 401 } });
-    expect(await rig.db.engineStatus()).toMatchObject({ state: 'waiting-for-token', detail: expect.stringContaining('expired') });
+    expect(await rig.db.engineStatus()).toMatchObject({
+      state: 'waiting-for-token',
+      detail: expect.stringContaining('expired'),
+    });
     // The same refused token is not tried again.
     await vi.advanceTimersByTimeAsync(20_000);
     await settle(rig);
@@ -168,7 +189,10 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
     };
     await rig.engine.start();
     await settle(rig);
-    expect(await rig.db.captures.get(wrong.id)).toMatchObject({ status: 'needs-attention', lastError: { code: 'mismatch' } });
+    expect(await rig.db.captures.get(wrong.id)).toMatchObject({
+      status: 'needs-attention',
+      lastError: { code: 'mismatch' },
+    });
     expect(await rig.status(silent.id)).toBe('synced');
   });
 
@@ -189,7 +213,9 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
     const a = await rig.capture(blobOf(smallPng(12)), validInput({ priority: 'urgent' }));
     const b = await rig.capture(blobOf(smallPng(13)), validInput());
     rig.server.script = (req, n) =>
-      req.captureId === a.id && n === 1 ? { kind: 'http', method: 'PATCH', status: 429, retryAfterMs: 60_000, message: 'slow down' } : 'ok';
+      req.captureId === a.id && n === 1
+        ? { kind: 'http', method: 'PATCH', status: 429, retryAfterMs: 60_000, message: 'slow down' }
+        : 'ok';
     await rig.engine.start();
     await settle(rig);
     expect(rig.server.uploadsOf(b.id)).toBe(0);

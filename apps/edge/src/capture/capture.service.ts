@@ -62,8 +62,12 @@ const isView = (v: string | undefined): v is (typeof VIEWS)[number] => VIEWS.som
 const blank = (v: string | undefined): boolean => v === undefined || v.trim() === '';
 
 /** Reads a file's head, tells its real type and (DICOM) its tags. */
-async function inspect(file: Blob): Promise<{ contentType: ContentType; dicom?: DicomTags; warnings: CaptureWarning[] }> {
-  const head = new Uint8Array(await file.slice(0, Math.max(CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES)).arrayBuffer());
+async function inspect(
+  file: Blob,
+): Promise<{ contentType: ContentType; dicom?: DicomTags; warnings: CaptureWarning[] }> {
+  const head = new Uint8Array(
+    await file.slice(0, Math.max(CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES)).arrayBuffer(),
+  );
   const contentType = sniffContentType(head);
   if (!contentType) {
     throw new CaptureError('unsupported_type', 'This file is not a DICOM, PNG or JPEG image.');
@@ -73,12 +77,19 @@ async function inspect(file: Blob): Promise<{ contentType: ContentType; dicom?: 
     return { contentType, dicom: extractDicomTags(head), warnings: [] };
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause);
-    return { contentType, warnings: [{ code: 'dicom_unreadable', message: `The DICOM header could not be read: ${message}` }] };
+    return {
+      contentType,
+      warnings: [{ code: 'dicom_unreadable', message: `The DICOM header could not be read: ${message}` }],
+    };
   }
 }
 
 /** The form merged with what the DICOM file says, and the warnings a person should see. */
-function prefill(input: CaptureInput, dicom: DicomTags | undefined, now: number): { xray: Record<string, string | undefined>; warnings: CaptureWarning[] } {
+function prefill(
+  input: CaptureInput,
+  dicom: DicomTags | undefined,
+  now: number,
+): { xray: Record<string, string | undefined>; warnings: CaptureWarning[] } {
   const warnings: CaptureWarning[] = [];
   const patientId = blank(input.patientId) ? dicom?.patientId : input.patientId;
   if (dicom?.patientId && !blank(input.patientId) && input.patientId?.trim() !== dicom.patientId) {
@@ -103,7 +114,11 @@ function prefill(input: CaptureInput, dicom: DicomTags | undefined, now: number)
 }
 
 /** Validated and normalised (trimmed, upper-cased) X-ray fields, or the raw ones when not validating. */
-function checkXray(xray: Record<string, string | undefined>, priority: Priority, validate: boolean): CaptureMetadata['xray'] {
+function checkXray(
+  xray: Record<string, string | undefined>,
+  priority: Priority,
+  validate: boolean,
+): CaptureMetadata['xray'] {
   const defined = Object.fromEntries(Object.entries(xray).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = XrayMetadataInputSchema.safeParse({ ...defined, priority });
   if (parsed.success) {
@@ -111,7 +126,11 @@ function checkXray(xray: Record<string, string | undefined>, priority: Priority,
     return rest;
   }
   if (validate) {
-    throw new CaptureError('invalid_metadata', 'The X-ray details are incomplete or invalid.', fieldErrors(parsed.error));
+    throw new CaptureError(
+      'invalid_metadata',
+      'The X-ray details are incomplete or invalid.',
+      fieldErrors(parsed.error),
+    );
   }
   // Kept as entered; the server's answer will say what to fix.
   return {

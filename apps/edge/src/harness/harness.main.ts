@@ -38,7 +38,11 @@ const ready = (async () => {
       const seen = (history[c.id] ??= []);
       if (seen.at(-1) !== c.status) seen.push(c.status);
     }
-    render(captures.map((c) => `${c.id} ${c.status}${c.progress ? ` ${Math.round((100 * c.progress.sent) / c.progress.total)}%` : ''}`));
+    render(
+      captures.map(
+        (c) => `${c.id} ${c.status}${c.progress ? ` ${Math.round((100 * c.progress.sent) / c.progress.total)}%` : ''}`,
+      ),
+    );
   });
 })();
 

@@ -25,7 +25,9 @@ describe('capture state machine', () => {
     const claimed = transition(base(), { type: 'claim', now: 2 });
     expect(claimed).toMatchObject({ status: 'uploading', progress: { sent: 0, total: 100 } });
     const uploading = base({ ...claimed });
-    expect(transition(uploading, { type: 'progress', sent: 40, total: 100, now: 3 })).toMatchObject({ progress: { sent: 40 } });
+    expect(transition(uploading, { type: 'progress', sent: 40, total: 100, now: 3 })).toMatchObject({
+      progress: { sent: 40 },
+    });
     const verifying = base({ ...uploading, ...transition(uploading, { type: 'uploaded', now: 4 }) });
     expect(verifying.status).toBe('verifying');
     const synced = transition(verifying, { type: 'confirmed', now: 5, retentionMs: 100 });
@@ -36,21 +38,46 @@ describe('capture state machine', () => {
     const retrying = base({ status: 'retrying', nextAttemptAt: 10 });
     expect(isDue(retrying, 9)).toBe(false);
     expect(transition(retrying, { type: 'claim', now: 9 })).toBeNull();
-    expect(transition(retrying, { type: 'claim', now: 10 })).toMatchObject({ status: 'uploading', nextAttemptAt: undefined });
+    expect(transition(retrying, { type: 'claim', now: 10 })).toMatchObject({
+      status: 'uploading',
+      nextAttemptAt: undefined,
+    });
   });
 
   it('failures follow the decision: retrying with a time, queued while waiting, needs-attention when final', () => {
     const up = base({ status: 'uploading', attempts: 2 });
-    expect(transition(up, { type: 'failed', decision: { action: 'retry', delayMs: 50 }, error: err, progressed: false, now: 100 })).toMatchObject({
+    expect(
+      transition(up, {
+        type: 'failed',
+        decision: { action: 'retry', delayMs: 50 },
+        error: err,
+        progressed: false,
+        now: 100,
+      }),
+    ).toMatchObject({
       status: 'retrying',
       nextAttemptAt: 150,
       attempts: 3,
       lastError: err,
     });
-    expect(transition(up, { type: 'failed', decision: { action: 'retry', delayMs: 50 }, error: err, progressed: true, now: 100 })).toMatchObject({ attempts: 1 });
-    expect(transition(up, { type: 'failed', decision: { action: 'wait-online' }, error: err, progressed: false, now: 100 })).toMatchObject({ status: 'queued' });
-    expect(transition(up, { type: 'failed', decision: { action: 'wait-token' }, error: err, progressed: false, now: 100 })).not.toHaveProperty('attempts');
-    expect(transition(up, { type: 'failed', decision: { action: 'give-up' }, error: err, progressed: false, now: 100 })).toMatchObject({
+    expect(
+      transition(up, {
+        type: 'failed',
+        decision: { action: 'retry', delayMs: 50 },
+        error: err,
+        progressed: true,
+        now: 100,
+      }),
+    ).toMatchObject({ attempts: 1 });
+    expect(
+      transition(up, { type: 'failed', decision: { action: 'wait-online' }, error: err, progressed: false, now: 100 }),
+    ).toMatchObject({ status: 'queued' });
+    expect(
+      transition(up, { type: 'failed', decision: { action: 'wait-token' }, error: err, progressed: false, now: 100 }),
+    ).not.toHaveProperty('attempts');
+    expect(
+      transition(up, { type: 'failed', decision: { action: 'give-up' }, error: err, progressed: false, now: 100 }),
+    ).toMatchObject({
       status: 'needs-attention',
       lastError: err,
     });
@@ -58,14 +85,24 @@ describe('capture state machine', () => {
 
   it('ignores events that do not apply (stale after a reload, or from another tab)', () => {
     expect(transition(base({ status: 'synced' }), { type: 'claim', now: 1 })).toBeNull();
-    expect(transition(base({ status: 'synced' }), { type: 'failed', decision: { action: 'give-up' }, error: err, progressed: false, now: 1 })).toBeNull();
+    expect(
+      transition(base({ status: 'synced' }), {
+        type: 'failed',
+        decision: { action: 'give-up' },
+        error: err,
+        progressed: false,
+        now: 1,
+      }),
+    ).toBeNull();
     expect(transition(base({ status: 'queued' }), { type: 'progress', sent: 1, total: 2, now: 1 })).toBeNull();
     expect(transition(base({ status: 'needs-attention' }), { type: 'claim', now: 1 })).toBeNull();
     expect(transition(base({ status: 'queued' }), { type: 'purged', now: 1 })).toBeNull();
   });
 
   it('an interrupted upload is queued again; a purge happens once', () => {
-    expect(transition(base({ status: 'verifying' }), { type: 'interrupted', now: 1 })).toMatchObject({ status: 'queued' });
+    expect(transition(base({ status: 'verifying' }), { type: 'interrupted', now: 1 })).toMatchObject({
+      status: 'queued',
+    });
     const synced = base({ status: 'synced', purgeAfter: 5 });
     const purged = base({ ...synced, ...transition(synced, { type: 'purged', now: 6 }) });
     expect(purged.purgedAt).toBe(6);

@@ -34,7 +34,12 @@ export function transition(c: CaptureRecord, e: CaptureEvent): CapturePatch | nu
   switch (e.type) {
     case 'claim':
       if (!isDue(c, e.now)) return null;
-      return { status: 'uploading', progress: { sent: 0, total: c.ciphertextSize }, nextAttemptAt: undefined, updatedAt: e.now };
+      return {
+        status: 'uploading',
+        progress: { sent: 0, total: c.ciphertextSize },
+        nextAttemptAt: undefined,
+        updatedAt: e.now,
+      };
     case 'progress':
       if (c.status !== 'uploading') return null;
       return { progress: { sent: e.sent, total: e.total }, updatedAt: e.now };

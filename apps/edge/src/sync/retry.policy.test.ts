@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay, decideRetry, DEFAULT_RETRY, type RetryContext } from './retry.policy.ts';
 import type { UploadFailure } from './upload.failure.ts';
 
-const ctx = (over: Partial<RetryContext> = {}): RetryContext => ({ attempt: 1, online: true, random: () => 0.5, ...over });
+const ctx = (over: Partial<RetryContext> = {}): RetryContext => ({
+  attempt: 1,
+  online: true,
+  random: () => 0.5,
+  ...over,
+});
 const http = (status: number, method = 'PATCH', retryAfterMs?: number): UploadFailure => ({
   kind: 'http',
   status,
@@ -40,7 +45,11 @@ describe('retry policy', () => {
   });
 
   it('429 slows the whole queue, honouring Retry-After', () => {
-    expect(decideRetry(http(429, 'PATCH', 120_000), ctx())).toEqual({ action: 'retry', delayMs: 120_000, holdQueueMs: 120_000 });
+    expect(decideRetry(http(429, 'PATCH', 120_000), ctx())).toEqual({
+      action: 'retry',
+      delayMs: 120_000,
+      holdQueueMs: 120_000,
+    });
     expect(decideRetry(http(429), ctx())).toEqual({
       action: 'retry',
       delayMs: DEFAULT_RETRY.rateLimitDelayMs,

@@ -43,7 +43,11 @@ export function backoffDelay(attempt: number, config: RetryConfig, random: () =>
  * and retried, except a 409 on creation, which means the server already holds other content
  * under this id; any other 4xx is final and goes to a person with the server's message.
  */
-export function decideRetry(failure: UploadFailure, ctx: RetryContext, config: RetryConfig = DEFAULT_RETRY): RetryDecision {
+export function decideRetry(
+  failure: UploadFailure,
+  ctx: RetryContext,
+  config: RetryConfig = DEFAULT_RETRY,
+): RetryDecision {
   const backoff = (): number => backoffDelay(ctx.attempt, config, ctx.random);
   switch (failure.kind) {
     case 'network':

@@ -25,14 +25,25 @@ function pickUploadKey(body: unknown): { kid: string; jwk: JsonWebKey } | undefi
   for (const k of keys) {
     if (typeof k !== 'object' || k === null) continue;
     const [kty, n, e, alg, use, kid]: unknown[] = ['kty', 'n', 'e', 'alg', 'use', 'kid'].map((f) => Reflect.get(k, f));
-    if (kty === 'RSA' && alg === 'RSA-OAEP-256' && (use === undefined || use === 'enc') && typeof n === 'string' && typeof e === 'string' && typeof kid === 'string') {
+    if (
+      kty === 'RSA' &&
+      alg === 'RSA-OAEP-256' &&
+      (use === undefined || use === 'enc') &&
+      typeof n === 'string' &&
+      typeof e === 'string' &&
+      typeof kid === 'string'
+    ) {
       return { kid, jwk: { kty, n, e, alg, ext: true } };
     }
   }
   return undefined;
 }
 
-export function createServerKeyProvider(opts: { db: EdgeDb; baseUrl: string; fetch?: typeof fetch }): ServerKeyProvider {
+export function createServerKeyProvider(opts: {
+  db: EdgeDb;
+  baseUrl: string;
+  fetch?: typeof fetch;
+}): ServerKeyProvider {
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   let cached: ServerKey | undefined;
 
@@ -45,10 +56,22 @@ export function createServerKeyProvider(opts: { db: EdgeDb; baseUrl: string; fet
     }
     if (!res.ok) {
       const problem = parseProblem(await res.text().catch(() => ''));
-      throw new UploadError({ kind: 'http', method: 'GET', status: res.status, ...(problem ? { problem } : {}), message: problemMessage(problem, `GET /keys/upload answered ${res.status}`) });
+      throw new UploadError({
+        kind: 'http',
+        method: 'GET',
+        status: res.status,
+        ...(problem ? { problem } : {}),
+        message: problemMessage(problem, `GET /keys/upload answered ${res.status}`),
+      });
     }
     const picked = pickUploadKey(await res.json());
-    if (!picked) throw new UploadError({ kind: 'http', method: 'GET', status: 502, message: 'the server published no RSA-OAEP-256 upload key' });
+    if (!picked)
+      throw new UploadError({
+        kind: 'http',
+        method: 'GET',
+        status: 502,
+        message: 'the server published no RSA-OAEP-256 upload key',
+      });
     const setting: ServerKeySetting = { kid: picked.kid, jwk: picked.jwk, fetchedAt: Date.now() };
     cached = { kid: picked.kid, key: await importKey(picked.jwk) };
     await opts.db.settings.put({ key: 'serverKey', value: setting });

@@ -151,19 +151,27 @@ export class SyncEngine {
     const { db } = this.#o;
     const now = Date.now();
     await this.#purge(now);
-    if (!this.#o.network.isOnline()) return this.#setState('offline', 'No network: captures stay queued on this device.');
+    if (!this.#o.network.isOnline())
+      return this.#setState('offline', 'No network: captures stay queued on this device.');
     if (now < this.#holdUntil) {
       this.#schedule(this.#holdUntil);
       return this.#setState(this.#running.size ? 'syncing' : 'idle', 'The server asked us to slow down.');
     }
     const waiting = await db.captures.where('status').anyOf('queued', 'retrying').toArray();
     const due = waiting.filter((c) => isDue(c, now) && !this.#running.has(c.id)).sort(queueOrder);
-    for (const c of waiting) if (c.status === 'retrying' && c.nextAttemptAt !== undefined && c.nextAttemptAt > now) this.#schedule(c.nextAttemptAt);
+    for (const c of waiting)
+      if (c.status === 'retrying' && c.nextAttemptAt !== undefined && c.nextAttemptAt > now)
+        this.#schedule(c.nextAttemptAt);
     if (due.length > 0 && this.#running.size < this.#o.concurrency) {
       const token = await this.#token();
       if (!token) {
         this.#schedule(Date.now() + this.#o.tokenPollMs);
-        return this.#setState('waiting-for-token', this.#refusedToken ? 'The sign-in expired: sign in again to send the captures.' : 'Sign in to send the captures.');
+        return this.#setState(
+          'waiting-for-token',
+          this.#refusedToken
+            ? 'The sign-in expired: sign in again to send the captures.'
+            : 'Sign in to send the captures.',
+        );
       }
       for (const c of due) {
         if (this.#running.size >= this.#o.concurrency) break;
@@ -231,7 +239,9 @@ export class SyncEngine {
         return;
       }
       const failure: UploadFailure =
-        err instanceof UploadError ? err.failure : { kind: 'local', message: err instanceof Error ? err.message : String(err) };
+        err instanceof UploadError
+          ? err.failure
+          : { kind: 'local', message: err instanceof Error ? err.message : String(err) };
       await this.#failed(id, failure, progressed, usedToken);
     }
   }
@@ -244,7 +254,11 @@ export class SyncEngine {
     const attempt = progressed ? 1 : current.attempts + 1;
     let decision = decideRetry(failure, { attempt, online, random: this.#o.random }, this.#o.retry);
     // A data key wrapped for a key the server no longer has: fetch its current key and go again.
-    if (decision.action === 'give-up' && failure.kind === 'http' && failure.problem?.errors?.some((e) => e.field === 'metadata.kid')) {
+    if (
+      decision.action === 'give-up' &&
+      failure.kind === 'http' &&
+      failure.problem?.errors?.some((e) => e.field === 'metadata.kid')
+    ) {
       await this.#o.serverKeys.refresh().catch(() => undefined);
       decision = { action: 'retry', delayMs: 0 };
     }
@@ -254,7 +268,13 @@ export class SyncEngine {
     const error: CaptureError = {
       message: failure.message,
       at: Date.now(),
-      ...(failure.kind === 'http' ? { status: failure.status, ...(failure.problem?.code ? { code: failure.problem.code } : {}), ...(failure.problem?.errors ? { fields: failure.problem.errors } : {}) } : { code: failure.kind === 'network' ? NETWORK_CODE : failure.kind }),
+      ...(failure.kind === 'http'
+        ? {
+            status: failure.status,
+            ...(failure.problem?.code ? { code: failure.problem.code } : {}),
+            ...(failure.problem?.errors ? { fields: failure.problem.errors } : {}),
+          }
+        : { code: failure.kind === 'network' ? NETWORK_CODE : failure.kind }),
     };
     await this.#event(id, { type: 'failed', decision, error, progressed, now: Date.now() });
   }
@@ -263,13 +283,25 @@ export class SyncEngine {
   async #verify(c: CaptureRecord, result: UploadResult, usedToken: string | null): Promise<void> {
     if (result.xrayId && result.sha256) {
       if (result.xrayId === c.id && result.sha256 === c.sha256) return;
-      throw new UploadError({ kind: 'mismatch', message: `the server confirmed X-ray ${result.xrayId} with sha256 ${result.sha256}, not this capture` });
+      throw new UploadError({
+        kind: 'mismatch',
+        message: `the server confirmed X-ray ${result.xrayId} with sha256 ${result.sha256}, not this capture`,
+      });
     }
     const token = usedToken ?? (await this.#token());
-    if (!token) throw new UploadError({ kind: 'http', method: 'GET', status: 401, message: 'no token to confirm the upload' });
+    if (!token)
+      throw new UploadError({ kind: 'http', method: 'GET', status: 401, message: 'no token to confirm the upload' });
     const found = await this.#o.api.lookup(c.id, token);
-    if (!found.found) throw new UploadError({ kind: 'unconfirmed', message: 'the upload finished but the server does not show the X-ray yet' });
-    if (found.sha256 !== c.sha256) throw new UploadError({ kind: 'mismatch', message: `the server holds other content (sha256 ${found.sha256}) under this capture's id` });
+    if (!found.found)
+      throw new UploadError({
+        kind: 'unconfirmed',
+        message: 'the upload finished but the server does not show the X-ray yet',
+      });
+    if (found.sha256 !== c.sha256)
+      throw new UploadError({
+        kind: 'mismatch',
+        message: `the server holds other content (sha256 ${found.sha256}) under this capture's id`,
+      });
   }
 
   /** Upload-Metadata: the X-ray fields (decrypted just for this), the DEK wrapped for the server. */
@@ -331,11 +363,14 @@ export class SyncEngine {
     if (!this.#started || at >= this.#timerAt) return;
     this.#clearTimer();
     this.#timerAt = at;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.wake();
-    }, Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+        this.wake();
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 
   #clearTimer(): void {
@@ -352,6 +387,9 @@ export class SyncEngine {
     const key = `${state}|${detail ?? ''}`;
     if (this.#state === key) return;
     this.#state = key;
-    await this.#o.db.settings.put({ key: 'engine', value: { state, ...(detail ? { detail } : {}), updatedAt: Date.now() } });
+    await this.#o.db.settings.put({
+      key: 'engine',
+      value: { state, ...(detail ? { detail } : {}), updatedAt: Date.now() },
+    });
   }
 }

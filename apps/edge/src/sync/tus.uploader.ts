@@ -1,7 +1,7 @@
 import { DetailedError, Upload, type HttpRequest, type HttpResponse, type UrlStorage } from 'tus-js-client';
 import { uploadFingerprint } from './upload-fingerprint.ts';
 import { parseProblem, parseRetryAfter, problemMessage, type UploadFailure } from './upload.failure.ts';
-import { UploadAbortedError, UploadError, type UploadRequest, type UploadResult, type Uploader } from './uploader.ts';
+import { UploadAbortedError, UploadError, type UploadResult, type Uploader } from './uploader.ts';
 
 export interface TusUploaderOptions {
   /** The tus creation endpoint, e.g. https://sync.example/uploads. */
@@ -74,7 +74,9 @@ export function createTusUploader(opts: TusUploaderOptions): Uploader {
             upload.start();
           })
           .catch((err: unknown) =>
-            settle(() => reject(new UploadError({ kind: 'local', message: `upload state unreadable: ${String(err)}` }))),
+            settle(() =>
+              reject(new UploadError({ kind: 'local', message: `upload state unreadable: ${String(err)}` })),
+            ),
           );
       });
     },

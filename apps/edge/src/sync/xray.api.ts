@@ -26,13 +26,24 @@ export function createXrayApi(opts: { baseUrl: string; fetch?: typeof fetch }): 
       const text = await res.text();
       if (!res.ok) {
         const problem = parseProblem(text);
-        throw new UploadError({ kind: 'http', method: 'GET', status: res.status, ...(problem ? { problem } : {}), message: problemMessage(problem, `GET /xrays/${id} answered ${res.status}`) });
+        throw new UploadError({
+          kind: 'http',
+          method: 'GET',
+          status: res.status,
+          ...(problem ? { problem } : {}),
+          message: problemMessage(problem, `GET /xrays/${id} answered ${res.status}`),
+        });
       }
       const body: unknown = JSON.parse(text);
       const xid: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'id') : undefined;
       const sha: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'sha256') : undefined;
       if (typeof xid !== 'string' || typeof sha !== 'string') {
-        throw new UploadError({ kind: 'http', method: 'GET', status: 502, message: 'the X-ray resource has no id or sha256' });
+        throw new UploadError({
+          kind: 'http',
+          method: 'GET',
+          status: 502,
+          message: 'the X-ray resource has no id or sha256',
+        });
       }
       return { found: true, id: xid, sha256: sha };
     },
