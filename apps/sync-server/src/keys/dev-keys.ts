@@ -1,7 +1,14 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type { KeySettings } from './key.service.ts';
+
+const DevKeysSchema = z.object({
+  keks: z.array(z.object({ id: z.string(), key: z.string() })).min(1),
+  currentKekId: z.string(),
+  uploadPrivateKeyPem: z.string(),
+});
 
 /** Development keys carry this prefix in their ids; production refuses them. */
 export const DEV_KEY_PREFIX = 'dev-';
@@ -12,18 +19,27 @@ export const DEV_KEY_PREFIX = 'dev-';
  */
 export async function loadOrCreateDevKeys(dataDir: string): Promise<KeySettings> {
   const file = path.join(dataDir, 'keys', 'dev-keys.json');
+  const read = async () => DevKeysSchema.parse(JSON.parse(await readFile(file, 'utf8')));
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as KeySettings;
-  } catch {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
-    const id = `${DEV_KEY_PREFIX}kek-1`;
-    const settings: KeySettings = {
-      keks: [{ id, key: randomBytes(32).toString('base64') }],
-      currentKekId: id,
-      uploadPrivateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    };
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    await writeFile(file, JSON.stringify(settings, null, 2), { mode: 0o600 });
+    return await read();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+  const id = `${DEV_KEY_PREFIX}kek-1`;
+  const settings: KeySettings = {
+    keks: [{ id, key: randomBytes(32).toString('base64') }],
+    currentKekId: id,
+    uploadPrivateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+  await mkdir(dataDir, { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    // 'wx': when two instances start at once, the first key set wins and both use it.
+    await writeFile(file, JSON.stringify(settings, null, 2), { mode: 0o600, flag: 'wx' });
     return settings;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return read();
+    throw err;
   }
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
@@ -106,7 +106,8 @@ export class S3ObjectStore implements ObjectStore {
           ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
         }),
       );
-      return res.Body as Readable;
+      if (!(res.Body instanceof Readable)) throw new Error(`S3 returned no stream for ${key}`);
+      return res.Body;
     } catch (err) {
       if (isNotFound(err)) throw new ObjectNotFoundError(key);
       throw err;
