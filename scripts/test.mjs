@@ -2,6 +2,7 @@
 // `npm test`: every check and every test, against real services that this script provides.
 //   1. system packages the tests use (scripts/system-deps.sh)
 //   2. S3-compatible storage: Swift s3api (scripts/services/swift.sh), unless S3_ENDPOINT is set
+//      and RabbitMQ (scripts/services/rabbitmq.sh), exported to the tests as AMQP_URL
 //   3. lint, format, type checks
 //   4. vitest over the whole workspace (PostgreSQL: TEST_DATABASE_URL or an embedded one)
 //   5. Playwright (e2e/): the edge app in Chromium against the real server stack
@@ -35,6 +36,13 @@ if (!process.env.S3_ENDPOINT) {
     if (m) process.env[m[1]] = m[2];
   }
   console.log(`  S3 at ${process.env.S3_ENDPOINT}`);
+}
+{
+  // RabbitMQ for the event tests: AMQP_URL if set (checked), else the machine's, started or installed.
+  const out = run('RabbitMQ', 'bash', ['scripts/services/rabbitmq.sh', 'start'], { capture: true });
+  const m = out.match(/^AMQP_URL=(.*)$/m);
+  if (m) process.env.AMQP_URL = m[1].trim();
+  console.log(`  RabbitMQ at ${(process.env.AMQP_URL ?? '').replace(/\/\/[^@]*@/, '//')}`);
 }
 run('lint', 'node', ['node_modules/eslint/bin/eslint.js', '.']);
 run('format', 'node', ['node_modules/prettier/bin/prettier.cjs', '--check', '.', '--log-level', 'warn']);

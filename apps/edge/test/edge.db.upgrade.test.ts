@@ -42,15 +42,13 @@ describe('EdgeDb schema upgrade', () => {
       { captureId: 'synced-1', ciphertext: new Blob([new Uint8Array([9, 9, 9])]) },
       { captureId: 'queued-1', ciphertext: new Blob([new Uint8Array([8])]) },
     ]);
-    await old
-      .table('uploads')
-      .add({
-        key: 'k1',
-        fingerprint: 'xray-capture:queued-1',
-        uploadUrl: 'http://x/uploads/1',
-        size: 60,
-        creationTime: 'now',
-      });
+    await old.table('uploads').add({
+      key: 'k1',
+      fingerprint: 'xray-capture:queued-1',
+      uploadUrl: 'http://x/uploads/1',
+      size: 60,
+      creationTime: 'now',
+    });
     old.close();
 
     const db = new EdgeDb(name);

@@ -1,5 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { blobOf, engineRig, smallDicom, smallJpeg, smallPng, validInput, type EngineRig } from './fixtures.ts';
+import {
+  blobOf,
+  engineRig,
+  fakeServerKeys,
+  smallDicom,
+  smallJpeg,
+  smallPng,
+  validInput,
+  type EngineRig,
+} from './fixtures.ts';
 
 // Fake clocks for the engine's timers and Date; fake-indexeddb runs on setImmediate, left real.
 beforeEach(() => {
@@ -237,5 +246,31 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
     await settle(rig);
     expect(await rig.db.blobs.get(c.id)).toBeUndefined();
     expect(await rig.db.captures.get(c.id)).toMatchObject({ status: 'synced', purgedAt: Date.now() });
+  });
+
+  it('a data key wrapped for a key the server no longer has: fetch its key again and resend', async () => {
+    const keys = fakeServerKeys();
+    const rig = await engineRig({ serverKeys: keys });
+    const c = await rig.capture(blobOf(smallPng(15)), validInput());
+    rig.server.script = (_req, n) =>
+      n === 1
+        ? {
+            kind: 'http',
+            method: 'POST',
+            status: 400,
+            problem: {
+              code: 'validation_failed',
+              errors: [{ field: 'metadata.kid', message: 'is not a current upload key' }],
+            },
+            message: 'Unknown upload key',
+          }
+        : 'ok';
+    await rig.engine.start();
+    await settle(rig);
+    expect(await rig.status(c.id)).toBe('retrying');
+    expect(keys.refreshes).toBe(1);
+    await vi.advanceTimersByTimeAsync(750);
+    await settle(rig);
+    expect(await rig.status(c.id)).toBe('synced');
   });
 });

@@ -11,6 +11,9 @@ import { problemHandler, sendProblem } from './http/problem.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
 import { healthRoutes } from './http/routes/health.routes.ts';
 import { xrayRoutes } from './http/routes/xrays.routes.ts';
+import { outboxRoutes } from './http/routes/outbox.routes.ts';
+import type { OutboxWriter } from './events/outbox.repository.ts';
+import type { LinkVerifier } from './integrations/link.verifier.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ObjectStore } from './storage/index.ts';
@@ -33,6 +36,10 @@ export interface AppDeps {
   keys: KeyService;
   /** Upload locks shared by every instance (PostgreSQL advisory locks). */
   locker: PgAdvisoryLocker;
+  /** Patient and consultation check for new and corrected X-rays. */
+  links: LinkVerifier;
+  /** Events committed with the changes they report. */
+  outbox: OutboxWriter;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -87,6 +94,8 @@ export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint }
     log,
     metrics,
     maxUploadBytes: config.limits.maxUploadBytes,
+    links: deps.links,
+    outbox: deps.outbox,
   };
   // The public key edges wrap data keys for: no secret, no auth.
   app.get('/keys/upload', (_req, res) => {
@@ -96,6 +105,8 @@ export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint }
   app.use(xrayRoutes({ ingest, xrays, metrics }));
   app.use('/audit', deps.authenticate);
   app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer }));
+  app.use('/admin', deps.authenticate);
+  app.use(outboxRoutes({ pool: deps.pool }));
   app.use(TUS_PATH, deps.authenticate);
   const uploads = createTusEndpoint({
     config,

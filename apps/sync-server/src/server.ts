@@ -8,6 +8,7 @@ import type { Config } from './config/config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool, type Pool } from './db/pool.ts';
+import { createIntegrations } from './integrations/integrations.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { createObjectStore, type ObjectStore } from './storage/index.ts';
@@ -68,6 +69,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         'development encryption keys in DATA_DIR/keys (set KEK and UPLOAD_PRIVATE_KEY)',
       );
     const keys = await createConfigKeyService(keySettings);
+    // Patient Service, Doctor Service webhook, RabbitMQ, and the outbox relay that feeds the last two.
+    const integrations = createIntegrations(config, pool, log);
     const { app, uploads } = createApp({
       config,
       pool,
@@ -78,8 +81,11 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       authenticate: auth.authenticate,
       readinessChecks: { auth: auth.check },
       locker,
+      links: integrations.links,
+      outbox: integrations.outbox,
     });
     uploads.startCleaner();
+    integrations.start();
     const server: Server = app.listen(config.http.port, config.http.host);
     await once(server, 'listening');
     // Uploads of large X-rays over slow links take long: no request timeout, but drop idle sockets.
@@ -100,6 +106,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await once(server, 'close').catch(() => undefined);
         clearTimeout(timer);
         uploads.stopCleaner();
+        await integrations.stop();
         await locker.stop();
         await lockPool.end();
         await pool.end();

@@ -319,6 +319,7 @@ describe('production guard', () => {
     DATABASE_URL: 'postgres://xray@db.internal/xray',
     S3_BUCKET: 'xrays',
     HOST: '127.0.0.1',
+    PATIENT_SERVICE_URL: 'https://patients.example.org/api',
   };
 
   it('accepts a complete production configuration', () => {
@@ -392,6 +393,9 @@ describe('npm start in development: the dev issuer, npm run token, restarts', ()
         NODE_ENV: 'development',
         PORT: '0',
         DEV_OIDC_PORT: String(issuerPort),
+        // The dev Patient and Doctor Services on free ports (8082/8083 may be taken by `npm start`).
+        DEV_PATIENT_PORT: '0',
+        DEV_DOCTOR_PORT: '0',
         DATA_DIR: dataDir,
         DATABASE_URL: databaseUrl,
         LOG_LEVEL: 'info',

@@ -19,6 +19,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     s3: S3TestEnv;
+    /** RabbitMQ for the event tests (AMQP_URL, or the machine's via scripts/services/rabbitmq.sh). */
+    amqpUrl: string;
   }
 }
 
@@ -74,6 +76,27 @@ async function s3Env(): Promise<S3TestEnv> {
   };
 }
 
+/** RabbitMQ: scripts/services/rabbitmq.sh checks AMQP_URL, or starts (installs) the machine's broker. */
+async function amqpUrl(): Promise<string> {
+  const script = path.join(repoRoot, 'scripts/services/rabbitmq.sh');
+  try {
+    const { stdout } = await promisify(execFile)('bash', [script, 'start'], { timeout: 600_000 });
+    const url = /^AMQP_URL=(.+)$/m.exec(stdout)?.[1]?.trim();
+    if (!url) throw new Error(`rabbitmq.sh printed no AMQP_URL:\n${stdout}`);
+    return url;
+  } catch (err) {
+    const said = (k: string): string => {
+      const v: unknown = typeof err === 'object' && err !== null ? Reflect.get(err, k) : undefined;
+      return typeof v === 'string' ? v : '';
+    };
+    throw new Error(
+      `The event tests need RabbitMQ and none could be started.\n` +
+        `Run: bash scripts/services/rabbitmq.sh start   (or set AMQP_URL)\n` +
+        `${said('stderr')}${said('stdout')}${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
 /**
  * Real services for the integration tests: PostgreSQL from TEST_DATABASE_URL or an embedded
  * one for this run, and S3 (Swift s3api). A missing service fails the run with what to do.
@@ -115,6 +138,7 @@ export default async function setup(project: TestProject) {
   }
   project.provide('pgAdminUrl', adminUrl);
   project.provide('s3', await s3Env());
+  project.provide('amqpUrl', await amqpUrl());
   return async () => {
     await stopPg?.();
   };

@@ -30,7 +30,16 @@ describe('policy', () => {
     }
     expect(codeOf(() => authorize(paramedic, 'xray.delete', mine))).toBe('forbidden');
     expect(codeOf(() => authorize(paramedic, 'audit.read'))).toBe('forbidden');
+    expect(codeOf(() => authorize(paramedic, 'outbox.manage'))).toBe('forbidden');
     expect(listScope(paramedic)).toEqual({ capturedBy: 'p1' });
+  });
+
+  it('a capture is corrected by its paramedic, any doctor or an admin; not by another paramedic', () => {
+    expect(codeOf(() => authorize(paramedic, 'xray.update', mine))).toBeUndefined();
+    expect(codeOf(() => authorize(paramedic, 'xray.update', theirs))).toBe('not_found');
+    expect(codeOf(() => authorize(doctor, 'xray.update', theirs))).toBeUndefined();
+    expect(codeOf(() => authorize(admin, 'xray.update', theirs))).toBeUndefined();
+    expect(codeOf(() => authorize(doctor, 'outbox.manage'))).toBe('forbidden');
   });
 
   it('doctors read, list and download everything; never create or delete', () => {
@@ -50,6 +59,7 @@ describe('policy', () => {
       'xray.update',
       'xray.delete',
       'audit.read',
+      'outbox.manage',
     ] as const)
       expect(codeOf(() => authorize(admin, action, theirs))).toBeUndefined();
     expect(listScope(admin)).toEqual({});

@@ -19,6 +19,8 @@ export const ACTIONS = [
   'xray.update',
   'xray.delete',
   'audit.read',
+  /** GET /admin/outbox and retrying dead events. */
+  'outbox.manage',
   /** HEAD/PATCH/DELETE on an unfinished tus upload: only its creator, whatever their role. */
   'upload.continue',
 ] as const;
@@ -31,10 +33,11 @@ const POLICY: Record<Action, Partial<Record<Role, Reach>>> = {
   'xray.read': { paramedic: 'own', doctor: 'any', admin: 'any' },
   'xray.list': { paramedic: 'own', doctor: 'any', admin: 'any' },
   'xray.download': { paramedic: 'own', doctor: 'any', admin: 'any' },
-  // Correcting a capture (wrong patient typed in the ambulance): its paramedic, or an admin.
-  'xray.update': { paramedic: 'own', admin: 'any' },
+  // Correcting a capture (wrong patient picked in the ambulance): its paramedic, a doctor, or an admin.
+  'xray.update': { paramedic: 'own', doctor: 'any', admin: 'any' },
   'xray.delete': { admin: 'any' },
   'audit.read': { admin: 'any' },
+  'outbox.manage': { admin: 'any' },
   'upload.continue': { paramedic: 'own', doctor: 'own', admin: 'own' },
 };
 

@@ -148,6 +148,85 @@ export const EnvSchema = z.object({
     .optional()
     .describe('Directory of a built edge web app to serve at / (same origin as the API). Unset: none served.'),
 
+  PATIENT_SERVICE_URL: z
+    .url()
+    .optional()
+    .describe(
+      'Base URL of the Patient Service (GET /patients/{id}, GET /consultations/{id}). Unset: links are not checked (status unchecked); required in production; `npm start` runs a development one.',
+    ),
+  PATIENT_SERVICE_TIMEOUT_MS: z.coerce.number().int().positive().default(3000).describe('Timeout of one Patient Service request (background checks).'),
+  PATIENT_SERVICE_RETRIES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10)
+    .default(2)
+    .describe('Retries (exponential backoff with jitter) of a background Patient Service request.'),
+  PATIENT_CACHE_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(30_000)
+    .describe('How long a found patient or consultation is cached (not-found answers are never cached).'),
+  LINK_CHECK_TIMEOUT_MS: z.coerce.number().int().positive()
+    .default(1500)
+    .describe(
+      'Budget of the link check an upload or a correction waits for (one try); past it the X-ray is stored with link pending.',
+    ),
+  LINK_RECHECK_INTERVAL_MS: z.coerce.number().int().positive()
+    .default(15_000)
+    .describe('How often each instance looks for pending links; also the first re-check delay (then doubling).'),
+  LINK_RECHECK_MAX_MS: z.coerce.number().int().positive().default(10 * 60 * 1000).describe('Longest wait between two checks of one pending link.'),
+
+  DOCTOR_SERVICE_URL: z
+    .url()
+    .optional()
+    .describe(
+      'Webhook the events are POSTed to (HMAC-signed). Unset: no webhook; `npm start` runs a development Doctor Service.',
+    ),
+  WEBHOOK_SECRET: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe('HMAC-SHA256 key of the webhook signature; required with DOCTOR_SERVICE_URL.'),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000).describe('Timeout of one webhook POST.'),
+  AMQP_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+    .optional()
+    .describe('RabbitMQ to publish events to. Unset: no AMQP.'),
+  AMQP_EXCHANGE: z.string().min(1).max(255).default('xray.events').describe('Durable topic exchange; routing key = event type.'),
+  AMQP_CONFIRM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000).describe('How long a publish waits for the broker\'s confirm.'),
+
+  OUTBOX_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(1000).describe('How often each instance\'s relay looks for due events.'),
+  OUTBOX_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  OUTBOX_MAX_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(12)
+    .describe('Attempts per event and sink before it is parked as dead (GET /admin/outbox?state=dead).'),
+  OUTBOX_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(1000).describe('Delay after the first failed attempt; doubles each time, with jitter.'),
+  OUTBOX_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
+  OUTBOX_LEASE_MS: z.coerce.number().int().positive()
+    .default(60_000)
+    .describe('A claimed delivery belongs to its relay this long; must exceed WEBHOOK_TIMEOUT_MS and AMQP_CONFIRM_TIMEOUT_MS.'),
+
+  DEV_PATIENT_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(8082)
+    .describe('Port of the development Patient Service `npm start` runs when PATIENT_SERVICE_URL is unset.'),
+  DEV_DOCTOR_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(8083)
+    .describe('Port of the development Doctor Service `npm start` runs when DOCTOR_SERVICE_URL is unset.'),
+
   MAX_UPLOAD_BYTES: bytes.default(1024 * 1024 * 1024).describe('Largest X-ray accepted, in bytes.'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -191,6 +270,34 @@ export interface Config {
   auth: AuthConfig;
   /** Unset: development keys from DATA_DIR (refused in production by the config guard). */
   keys: KeySettings | undefined;
+  integrations: IntegrationsConfig;
+  outbox: OutboxConfig;
+}
+
+export interface IntegrationsConfig {
+  /** Unset url: links are not checked (development with the dev service off, tests). */
+  patientService: {
+    url: string | undefined;
+    timeoutMs: number;
+    retries: number;
+    cacheTtlMs: number;
+    /** What an upload or a correction waits for the link at most (one try). */
+    inlineTimeoutMs: number;
+    recheckIntervalMs: number;
+    recheckMaxMs: number;
+    devPort: number;
+  };
+  doctorService: { url: string | undefined; secret: string | undefined; timeoutMs: number; devPort: number };
+  amqp: { url: string | undefined; exchange: string; confirmTimeoutMs: number };
+}
+
+export interface OutboxConfig {
+  pollIntervalMs: number;
+  batchSize: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  leaseMs: number;
 }
 
 export interface AuthConfig {
@@ -273,6 +380,29 @@ function productionProblems(e: Env): ConfigProblem[] {
       message: `holds a development key (id starting with "${DEV_KEY_PREFIX}"); generate real keys`,
     });
   if (!e.UPLOAD_PRIVATE_KEY) problems.push({ variable: 'UPLOAD_PRIVATE_KEY', message: 'required in production' });
+  if (!e.PATIENT_SERVICE_URL)
+    problems.push({
+      variable: 'PATIENT_SERVICE_URL',
+      message: 'required in production (X-rays must be linked to real patients; no development service there)',
+    });
+  return problems;
+}
+
+/** Integration settings that never make sense, whatever the environment. */
+function integrationProblems(e: Env): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  // An unsigned webhook cannot be told from a forged one: no webhook without its key.
+  if (e.DOCTOR_SERVICE_URL && !e.WEBHOOK_SECRET)
+    problems.push({ variable: 'WEBHOOK_SECRET', message: 'required when DOCTOR_SERVICE_URL is set (webhooks are signed)' });
+  // A lease shorter than an attempt would let a second relay deliver the same event meanwhile.
+  const longest = Math.max(e.WEBHOOK_TIMEOUT_MS, e.AMQP_CONFIRM_TIMEOUT_MS);
+  if (e.OUTBOX_LEASE_MS < 2 * longest)
+    problems.push({
+      variable: 'OUTBOX_LEASE_MS',
+      message: `must be at least twice the longest delivery timeout (${longest} ms)`,
+    });
+  if (e.OUTBOX_BACKOFF_MAX_MS < e.OUTBOX_BACKOFF_BASE_MS)
+    problems.push({ variable: 'OUTBOX_BACKOFF_MAX_MS', message: 'must not be below OUTBOX_BACKOFF_BASE_MS' });
   return problems;
 }
 
@@ -301,6 +431,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const algorithms = parseAlgorithms(e.OIDC_ALGORITHMS);
   const problems = [
     ...(Array.isArray(algorithms) ? [] : [algorithms]),
+    ...integrationProblems(e),
     ...(e.NODE_ENV === 'production' ? productionProblems(e) : []),
   ];
   if (problems.length || !Array.isArray(algorithms)) {
@@ -361,6 +492,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clockToleranceS: e.OIDC_CLOCK_TOLERANCE_S,
       jwksCooldownS: e.OIDC_JWKS_COOLDOWN_S,
       devIssuerPort: e.DEV_OIDC_PORT,
+    },
+    integrations: {
+      patientService: {
+        url: e.PATIENT_SERVICE_URL,
+        timeoutMs: e.PATIENT_SERVICE_TIMEOUT_MS,
+        retries: e.PATIENT_SERVICE_RETRIES,
+        cacheTtlMs: e.PATIENT_CACHE_TTL_MS,
+        inlineTimeoutMs: e.LINK_CHECK_TIMEOUT_MS,
+        recheckIntervalMs: e.LINK_RECHECK_INTERVAL_MS,
+        recheckMaxMs: e.LINK_RECHECK_MAX_MS,
+        devPort: e.DEV_PATIENT_PORT,
+      },
+      doctorService: {
+        url: e.DOCTOR_SERVICE_URL,
+        secret: e.WEBHOOK_SECRET,
+        timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+        devPort: e.DEV_DOCTOR_PORT,
+      },
+      amqp: { url: e.AMQP_URL, exchange: e.AMQP_EXCHANGE, confirmTimeoutMs: e.AMQP_CONFIRM_TIMEOUT_MS },
+    },
+    outbox: {
+      pollIntervalMs: e.OUTBOX_POLL_INTERVAL_MS,
+      batchSize: e.OUTBOX_BATCH_SIZE,
+      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+      backoffBaseMs: e.OUTBOX_BACKOFF_BASE_MS,
+      backoffMaxMs: e.OUTBOX_BACKOFF_MAX_MS,
+      leaseMs: e.OUTBOX_LEASE_MS,
     },
   };
 }

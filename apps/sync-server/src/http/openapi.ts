@@ -2,6 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import { z } from 'zod';
 import { ProblemSchema, XrayListQuerySchema, XrayListSchema, XrayMetadataInputSchema, XraySchema } from '@xray/shared';
 import { AuditEventListSchema, AuditEventSchema, AuditQuerySchema, FhirAuditBundleSchema } from '@xray/shared';
+import { OutboxListSchema, OutboxQuerySchema, OutboxRetryResultSchema, XrayUpdateSchema } from '@xray/shared';
 
 /**
  * The OpenAPI document, generated from the same zod schemas that validate requests.
@@ -102,6 +103,27 @@ export function buildOpenApiDocument() {
     },
   });
   registry.registerPath({
+    method: 'patch',
+    path: '/xrays/{id}',
+    summary:
+      'Correct patientId, consultationId, bodyPart, view or notes (the capturing paramedic, a doctor or an admin); re-verifies the link, audited before/after, emits `xray.updated`',
+    security,
+    request: {
+      params: idParam,
+      body: {
+        required: true,
+        content: {
+          'application/json': { schema: XrayUpdateSchema.meta({ id: 'XrayUpdate' }) },
+          'application/merge-patch+json': { schema: XrayUpdateSchema },
+        },
+      },
+    },
+    responses: {
+      200: { description: 'The corrected X-ray', content: { 'application/json': { schema: Xray } } },
+      ...errors,
+    },
+  });
+  registry.registerPath({
     method: 'delete',
     path: '/xrays/{id}',
     summary: 'Delete an X-ray and its object (the audit trail stays)',
@@ -130,6 +152,37 @@ export function buildOpenApiDocument() {
       400: errors[400],
       401: errors[401],
       403: problem('Only administrators may read the audit log'),
+    },
+  });
+  const OutboxList = OutboxListSchema.meta({ id: 'OutboxList' });
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/outbox',
+    summary: 'Admin: events not yet delivered to every sink (`state=pending`) or given up on (`state=dead`)',
+    security,
+    request: { query: OutboxQuerySchema },
+    responses: {
+      200: { description: 'A page of outbox entries, oldest first', content: { 'application/json': { schema: OutboxList } } },
+      400: errors[400],
+      401: errors[401],
+      403: problem('Only administrators manage the outbox'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/admin/outbox/{id}/retry',
+    summary: "Admin: deliver an event again: its dead deliveries start over, waiting ones are due now",
+    security,
+    request: { params: idParam },
+    responses: {
+      202: {
+        description: 'Queued for delivery',
+        content: { 'application/json': { schema: OutboxRetryResultSchema.meta({ id: 'OutboxRetryResult' }) } },
+      },
+      400: errors[400],
+      401: errors[401],
+      403: problem('Only administrators manage the outbox'),
+      404: problem('No such event'),
     },
   });
   for (const [path, summary] of [

@@ -9,8 +9,12 @@ import {
 import type { Actor } from '../auth/actor.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
+import type { OutboxWriter } from '../events/outbox.repository.ts';
+import { linkInvalidIfSo, xrayUploaded } from '../events/xray.events.ts';
+import type { LinkVerifier } from '../integrations/link.verifier.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ObjectStore } from '../storage/index.ts';
+import { xrayLinkRepository } from '../xrays/xray-link.repository.ts';
 import { xrayRepository, type XrayRecord } from '../xrays/xray.repository.ts';
 import type { InspectedContent } from './content-inspector.ts';
 
@@ -18,6 +22,10 @@ export interface FinalizeDeps {
   pool: Pool;
   store: ObjectStore;
   log: Logger;
+  /** Patient and consultation check (unchecked when no Patient Service is configured). */
+  links: LinkVerifier;
+  /** Events committed with the X-ray (transactional outbox). */
+  outbox: OutboxWriter;
 }
 
 export interface FinalizeInput {
@@ -53,6 +61,9 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       );
     }
     const audit = input.context ?? systemContext(input.actor);
+    // Before the transaction (no network inside it), one try within a short budget: the upload
+    // never waits long for, nor fails because of, the Patient Service. No answer: pending.
+    const link = await deps.links.verify(metadata.patientId, metadata.consultationId ?? null, 'inline');
     const inserted = await inTransaction(deps.pool, async (tx) => {
       const row = await xrayRepository.insert(tx, {
         id: input.id,
@@ -69,12 +80,18 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
         sizeBytes: content.sizeBytes,
         sha256: content.sha256,
         dicom: content.dicom,
-        link: { status: 'unchecked' },
+        link,
         objectKey: input.objectKey,
         ...input.sealed,
       });
-      // Last before COMMIT: the X-ray and its audit event exist together or not at all.
-      if (row) await appendAudit(tx, createdEvent(audit, row, true));
+      // The X-ray, its events and its audit event exist together or not at all; the audit append
+      // goes last before COMMIT (it takes the chain's lock).
+      if (!row) return row;
+      if (row.link.status === 'pending') await xrayLinkRepository.schedulePending(tx, row.id);
+      await deps.outbox.append(tx, xrayUploaded(row));
+      const invalid = linkInvalidIfSo(row);
+      if (invalid) await deps.outbox.append(tx, invalid);
+      await appendAudit(tx, createdEvent(audit, row, true));
       return row;
     });
     if (inserted) return { xray: inserted, created: true };

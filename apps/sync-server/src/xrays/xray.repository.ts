@@ -13,7 +13,8 @@ export interface XrayRecord extends Xray {
   cipherSize: number;
 }
 
-interface XrayRow {
+/** A row of `xrays` as pg returns it. */
+export interface XrayRow {
   id: string;
   patient_id: string;
   consultation_id: string | null;
@@ -37,7 +38,7 @@ interface XrayRow {
   cipher_size: number;
 }
 
-const toRecord = (r: XrayRow): XrayRecord => ({
+export const toRecord = (r: XrayRow): XrayRecord => ({
   id: r.id,
   patientId: r.patient_id,
   consultationId: r.consultation_id,

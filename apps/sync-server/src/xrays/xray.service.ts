@@ -1,20 +1,26 @@
 import type { Readable } from 'node:stream';
-import { XrayIdSchema, type XrayListQuery } from '@xray/shared';
+import { XrayIdSchema, type XrayListQuery, type XrayUpdate } from '@xray/shared';
 import { appendAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Pool } from '../db/pool.ts';
 import { inTransaction } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
+import type { OutboxWriter } from '../events/outbox.repository.ts';
+import { xrayDeleted } from '../events/xray.events.ts';
+import type { LinkVerifier } from '../integrations/link.verifier.ts';
 import { decryptNode, decryptStoredRange } from '../ingest/xre1.node.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
 import { xrayRepository, type ListPage, type XrayRecord } from './xray.repository.ts';
+import { updateXray } from './xray-update.service.ts';
 
 export interface XrayServiceDeps {
   pool: Pool;
   store: ObjectStore;
   keys: KeyService;
   log: Logger;
+  links: LinkVerifier;
+  outbox: OutboxWriter;
 }
 
 export function parseXrayId(raw: string): string {
@@ -80,6 +86,11 @@ export function createXrayService(deps: XrayServiceDeps) {
       return decryptNode(await deps.store.get(x.objectKey), dek);
     },
 
+    /** Corrects patientId, consultationId, bodyPart, view, notes (the caller has authorized it). */
+    update(x: XrayRecord, changes: XrayUpdate, context: AuditContext): Promise<XrayRecord> {
+      return updateXray(deps, x, changes, context);
+    },
+
     /**
      * Removes the row, then the object. A crash between the two leaves an object with no row, never a row with no object.
      * The audit event commits with the row's removal; the trail itself is never deleted.
@@ -88,6 +99,7 @@ export function createXrayService(deps: XrayServiceDeps) {
       const removed = await inTransaction(deps.pool, async (tx) => {
         const row = await xrayRepository.delete(tx, id);
         if (row) {
+          await deps.outbox.append(tx, xrayDeleted(row, context.actor ? { sub: context.actor.sub } : null));
           await appendAudit(tx, {
             context,
             action: 'xray.delete',

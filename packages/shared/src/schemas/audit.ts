@@ -14,6 +14,8 @@ export const AUDIT_ACTIONS = [
   'access.denied',
   'audit.list',
   'xray.rekey',
+  'outbox.list',
+  'outbox.retry',
 ] as const;
 export const AuditActionSchema = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditActionSchema>;

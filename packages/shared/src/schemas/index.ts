@@ -2,3 +2,4 @@ export * from './xray.ts';
 export * from './problem.ts';
 export * from './audit.ts';
 export * from './roles.ts';
+export * from './events.ts';

@@ -52,9 +52,37 @@ export const XrayMetadataInputSchema = z.strictObject({
 });
 export type XrayMetadataInput = z.infer<typeof XrayMetadataInputSchema>;
 
+/**
+ * PATCH /xrays/{id}: the fields a capture may be corrected in (a wrong patient picked in a hurry).
+ * `null` clears consultationId or notes; absent fields stay as they are.
+ */
+export const XrayUpdateSchema = z
+  .strictObject({
+    patientId: externalId.optional(),
+    consultationId: externalId.nullable().optional(),
+    bodyPart: bodyPart.optional(),
+    view: z.enum(VIEWS).optional(),
+    notes: z.string().max(2000, 'must be at most 2000 characters').nullable().optional(),
+  })
+  .refine((v) => Object.values(v).some((f) => f !== undefined), {
+    message: 'name at least one of patientId, consultationId, bodyPart, view, notes',
+  });
+export type XrayUpdate = z.infer<typeof XrayUpdateSchema>;
+
+/**
+ * How an X-ray is tied to the Patient Service: `verified` (the patient exists and the consultation, if any,
+ * is theirs), `invalid` (unknown patient or consultation, or a consultation of another patient; `reason`
+ * says which), `pending` (the service could not be asked; re-checked in the background until settled),
+ * `unchecked` (no Patient Service configured).
+ */
+export const LINK_STATUSES = ['verified', 'pending', 'invalid', 'unchecked'] as const;
+export const LINK_INVALID_REASONS = ['unknown_patient', 'unknown_consultation', 'consultation_of_other_patient'] as const;
 export const LinkSchema = z.object({
-  status: z.enum(['verified', 'pending', 'invalid', 'unchecked']),
+  status: z.enum(LINK_STATUSES),
+  /** For `invalid`: one of LINK_INVALID_REASONS; for `pending`: why it could not be checked. */
   reason: z.string().optional(),
+  /** When the Patient Service last answered for this link. */
+  checkedAt: z.iso.datetime({ offset: true }).optional(),
   patient: z.record(z.string(), z.unknown()).optional(),
   consultation: z.record(z.string(), z.unknown()).optional(),
 });

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
-import { Router, type Request } from 'express';
-import { fieldErrors, XrayListQuerySchema, type Xray } from '@xray/shared';
+import express, { Router, type Request } from 'express';
+import { fieldErrors, XrayListQuerySchema, XrayUpdateSchema, type Xray } from '@xray/shared';
 import { asDenial, auditOf } from '../../audit/audit.http.ts';
 import type { Actor } from '../../auth/actor.ts';
 import { authorize, listScope } from '../../auth/policy.ts';
@@ -149,6 +149,25 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     const content = await deps.xrays.openContent(x, range);
     content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
     await pipeline(content, res);
+  });
+
+  // A correction: JSON (or JSON merge patch) naming the fields to change.
+  const jsonBody = express.json({ type: ['application/json', 'application/merge-patch+json'], limit: '64kb' });
+  router.patch('/xrays/:id', jsonBody, async (req, res) => {
+    const audit = auditOf(req).begin('xray.update');
+    const actor = actorOf(req);
+    authorize(actor, 'xray.update');
+    const id = parseXrayId(req.params.id);
+    audit.about({ xrayId: id });
+    const changes = XrayUpdateSchema.safeParse(req.body ?? {});
+    if (!changes.success)
+      throw new DomainError('validation_failed', 'The correction has invalid fields.', fieldErrors(changes.error));
+    const x = await deps.xrays.get(id);
+    audit.about({ patientId: x.patientId });
+    asDenial(req, () => authorize(actor, 'xray.update', x));
+    const updated = await deps.xrays.update(x, changes.data, audit.context());
+    audit.recordedInTransaction();
+    res.json(toResource(updated));
   });
 
   router.delete('/xrays/:id', async (req, res) => {

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from '../db/pool.ts';
+import type { Notifier } from '../integrations/notifier.ts';
+import type { Logger } from '../observability/logger.ts';
+import { backoffDelay } from './backoff.ts';
+import { outboxRepository, type ClaimedDelivery } from './outbox.repository.ts';
+
+export interface OutboxRelayOptions {
+  pollIntervalMs: number;
+  batchSize: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  leaseMs: number;
+}
+
+export interface OutboxRelayDeps {
+  pool: Pool;
+  notifiers: readonly Notifier[];
+  log: Logger;
+  /** Names this instance in claimed rows and logs. */
+  instanceId: string;
+  options: OutboxRelayOptions;
+}
+
+/**
+ * Delivers the outbox, at least once, on every instance. Each turn claims a batch of due
+ * deliveries (FOR UPDATE SKIP LOCKED: two relays never take the same row) under a lease, hands
+ * each to its notifier, and records the outcome: delivered, or due again after an exponential
+ * backoff with jitter, or — after `maxAttempts` — dead, for an admin to look at and retry.
+ * A relay that dies mid-delivery leaves the row to be claimed again when its lease ends.
+ */
+export class OutboxRelay {
+  private readonly bySink: Map<string, Notifier>;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private readonly inflight = new AbortController();
+
+  constructor(private readonly deps: OutboxRelayDeps) {
+    this.bySink = new Map(deps.notifiers.map((n) => [n.name, n]));
+  }
+
+  get sinks(): string[] {
+    return [...this.bySink.keys()];
+  }
+
+  start(): void {
+    if (!this.stopped || this.bySink.size === 0) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops claiming; waits for the running turn (its deliveries are aborted if they outlast the grace). */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const abort = setTimeout(() => this.inflight.abort(new Error('relay stopping')), graceMs);
+    await this.running;
+    clearTimeout(abort);
+    await Promise.all(this.deps.notifiers.map((n) => n.close().catch(() => undefined)));
+  }
+
+  /** One turn: claim, deliver, record. Returns how many deliveries it handled. */
+  async runOnce(): Promise<number> {
+    const { options } = this.deps;
+    const token = randomUUID();
+    const claimed = await outboxRepository.claim(this.deps.pool, {
+      sinks: this.sinks,
+      limit: options.batchSize,
+      leaseMs: options.leaseMs,
+      token,
+      claimedBy: this.deps.instanceId,
+    });
+    await Promise.all(claimed.map((d) => this.deliverOne(d)));
+    return claimed.length;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.turn();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async turn(): Promise<void> {
+    let handled = 0;
+    try {
+      handled = await this.runOnce();
+    } catch (err) {
+      this.deps.log.error({ err }, 'outbox relay turn failed');
+    }
+    // A full batch means more may be due right now.
+    this.schedule(handled >= this.deps.options.batchSize ? 0 : this.deps.options.pollIntervalMs);
+  }
+
+  private async deliverOne(d: ClaimedDelivery): Promise<void> {
+    const { log, pool, options } = this.deps;
+    const notifier = this.bySink.get(d.sink);
+    if (!notifier) return;
+    // Stop well before the lease ends, so no other relay can have claimed it meanwhile.
+    const signal = AbortSignal.any([this.inflight.signal, AbortSignal.timeout(Math.floor(options.leaseMs / 2))]);
+    const fields = { eventId: d.eventId, type: d.event.type, sink: d.sink, attempt: d.attempt };
+    try {
+      await notifier.deliver(d.event, { attempt: d.attempt, signal });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      const dead = d.attempt >= options.maxAttempts;
+      const retryInMs = dead ? 0 : backoffDelay(d.attempt, { baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs });
+      const kept = await outboxRepository.markFailed(pool, d, { error, retryInMs, dead }).catch((e: unknown) => {
+        log.error({ err: e, ...fields }, 'could not record a failed delivery (the lease will expire)');
+        return false;
+      });
+      if (dead) log.error({ ...fields, error }, 'event delivery failed for good: parked as dead');
+      else log.warn({ ...fields, error, retryInMs, kept }, 'event delivery failed; will retry');
+      return;
+    }
+    const kept = await outboxRepository.markDelivered(pool, d).catch((e: unknown) => {
+      log.error({ err: e, ...fields }, 'delivered, but could not record it (it will be delivered again)');
+      return false;
+    });
+    log.debug({ ...fields, kept }, 'event delivered');
+  }
+}

@@ -1,0 +1,217 @@
+import { XrayEventSchema, type DeliveryState, type OutboxEntry, type XrayEvent } from '@xray/shared';
+import type { Pool, PoolClient } from '../db/pool.ts';
+
+type Queryable = Pool | PoolClient;
+
+/**
+ * The transactional outbox. `append` runs inside the caller's transaction, so an event exists
+ * exactly when the change it reports committed. Each event gets one delivery row per sink.
+ */
+export interface OutboxWriter {
+  append(tx: PoolClient, event: XrayEvent): Promise<void>;
+}
+
+/** Writes events with a delivery row for each of `sinks` (the notifiers configured on this instance). */
+export function createOutboxWriter(sinks: readonly string[]): OutboxWriter {
+  return {
+    async append(tx, event) {
+      await tx.query(
+        `WITH e AS (
+           INSERT INTO outbox_events (id, type, xray_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)
+           RETURNING id)
+         INSERT INTO outbox_deliveries (event_id, sink) SELECT e.id, s FROM e, unnest($6::text[]) AS s`,
+        [event.id, event.type, event.xrayId, JSON.stringify(event), event.occurredAt, [...sinks]],
+      );
+    },
+  };
+}
+
+/** A delivery a relay holds: only the holder of `token` may record its outcome. */
+export interface ClaimedDelivery {
+  eventId: string;
+  sink: string;
+  /** This attempt's number (1 = first). */
+  attempt: number;
+  token: string;
+  event: XrayEvent;
+}
+
+interface ClaimRow {
+  event_id: string;
+  sink: string;
+  attempts: number;
+  payload: unknown;
+}
+
+interface DeliveryRow {
+  sink: string;
+  state: DeliveryState;
+  attempts: number;
+  next_attempt_at: Date | null;
+  last_attempt_at: Date | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+}
+
+interface EntryRow {
+  id: string;
+  seq: string;
+  type: OutboxEntry['type'];
+  xray_id: string | null;
+  payload: unknown;
+  created_at: Date;
+  deliveries: DeliveryRow[];
+}
+
+const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
+
+function toEntry(r: EntryRow): OutboxEntry {
+  return {
+    id: r.id,
+    type: r.type,
+    xrayId: r.xray_id,
+    createdAt: r.created_at.toISOString(),
+    deliveries: r.deliveries.map((d) => ({
+      sink: d.sink,
+      state: d.state,
+      attempts: d.attempts,
+      nextAttemptAt: d.state === 'pending' ? iso(d.next_attempt_at) : null,
+      lastAttemptAt: iso(d.last_attempt_at),
+      lastError: d.last_error,
+      deliveredAt: iso(d.delivered_at),
+    })),
+    event: XrayEventSchema.parse(r.payload),
+  };
+}
+
+const ENTRY_SELECT = `
+  SELECT e.id, e.seq::text AS seq, e.type, e.xray_id, e.payload, e.created_at,
+    (SELECT json_agg(json_build_object(
+        'sink', d.sink, 'state', d.state, 'attempts', d.attempts, 'next_attempt_at', d.next_attempt_at,
+        'last_attempt_at', d.last_attempt_at, 'last_error', d.last_error, 'delivered_at', d.delivered_at)
+        ORDER BY d.sink)
+     FROM outbox_deliveries d WHERE d.event_id = e.id) AS deliveries
+  FROM outbox_events e`;
+
+/** Row shapes from json_agg come back with timestamps as strings: normalise them. */
+function normalise(r: EntryRow): EntryRow {
+  return {
+    ...r,
+    deliveries: (r.deliveries ?? []).map((d) => ({
+      ...d,
+      next_attempt_at: d.next_attempt_at ? new Date(d.next_attempt_at) : null,
+      last_attempt_at: d.last_attempt_at ? new Date(d.last_attempt_at) : null,
+      delivered_at: d.delivered_at ? new Date(d.delivered_at) : null,
+    })),
+  };
+}
+
+export const outboxRepository = {
+  /**
+   * Claims up to `limit` due deliveries for `sinks`, oldest first, skipping rows another relay
+   * has locked (FOR UPDATE SKIP LOCKED). Claiming pushes next_attempt_at to the end of the lease,
+   * so a claimed row is not due for anyone else until then, even after this statement commits.
+   * Per X-ray and sink, only the oldest undelivered event is due: a receiver sees an X-ray's
+   * events in order (redeliveries aside), and a dead event stops blocking the ones after it.
+   */
+  async claim(
+    db: Queryable,
+    q: { sinks: readonly string[]; limit: number; leaseMs: number; token: string; claimedBy: string },
+  ): Promise<ClaimedDelivery[]> {
+    const { rows } = await db.query<ClaimRow>(
+      `WITH due AS (
+         SELECT d.event_id, d.sink
+         FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+         WHERE d.state = 'pending' AND d.sink = ANY($1::text[]) AND d.next_attempt_at <= now()
+           AND NOT EXISTS (
+             SELECT 1 FROM outbox_deliveries d2 JOIN outbox_events e2 ON e2.id = d2.event_id
+             WHERE e.xray_id IS NOT NULL AND e2.xray_id = e.xray_id AND e2.seq < e.seq
+               AND d2.sink = d.sink AND d2.state = 'pending')
+         ORDER BY e.seq
+         LIMIT $2
+         FOR UPDATE OF d SKIP LOCKED)
+       UPDATE outbox_deliveries d
+       SET next_attempt_at = now() + $3 * interval '1 millisecond', claim_token = $4, claimed_by = $5,
+           attempts = d.attempts + 1, last_attempt_at = now()
+       FROM due, outbox_events e
+       WHERE d.event_id = due.event_id AND d.sink = due.sink AND e.id = d.event_id
+       RETURNING d.event_id, d.sink, d.attempts, e.payload`,
+      [[...q.sinks], q.limit, q.leaseMs, q.token, q.claimedBy],
+    );
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      sink: r.sink,
+      attempt: r.attempts,
+      token: q.token,
+      event: XrayEventSchema.parse(r.payload),
+    }));
+  },
+
+  /** Records success; false when the claim was lost (lease ended and another relay took it). */
+  async markDelivered(db: Queryable, d: ClaimedDelivery): Promise<boolean> {
+    const { rowCount } = await db.query(
+      `UPDATE outbox_deliveries SET state = 'delivered', delivered_at = now(), last_error = NULL, claim_token = NULL
+       WHERE event_id = $1 AND sink = $2 AND claim_token = $3`,
+      [d.eventId, d.sink, d.token],
+    );
+    return rowCount === 1;
+  },
+
+  /** Records a failed attempt: due again after `retryInMs`, or dead when `dead`. */
+  async markFailed(
+    db: Queryable,
+    d: ClaimedDelivery,
+    outcome: { error: string; retryInMs: number; dead: boolean },
+  ): Promise<boolean> {
+    const { rowCount } = await db.query(
+      `UPDATE outbox_deliveries
+       SET state = CASE WHEN $5 THEN 'dead' ELSE 'pending' END,
+           next_attempt_at = now() + $4 * interval '1 millisecond', last_error = $6, claim_token = NULL
+       WHERE event_id = $1 AND sink = $2 AND claim_token = $3`,
+      [d.eventId, d.sink, d.token, outcome.retryInMs, outcome.dead, outcome.error.slice(0, 2000)],
+    );
+    return rowCount === 1;
+  },
+
+  /** Events with a delivery in `state` (pending or dead; both when absent), oldest first. */
+  async list(
+    db: Queryable,
+    q: { state?: 'pending' | 'dead'; afterSeq?: string; limit: number },
+  ): Promise<{ items: OutboxEntry[]; nextCursor: string | null }> {
+    const states = q.state ? [q.state] : ['pending', 'dead'];
+    const { rows } = await db.query<EntryRow>(
+      `${ENTRY_SELECT}
+       WHERE EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = e.id AND d.state = ANY($1::text[]))
+         AND ($2::bigint IS NULL OR e.seq > $2::bigint)
+       ORDER BY e.seq LIMIT $3`,
+      [states, q.afterSeq ?? null, q.limit + 1],
+    );
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => toEntry(normalise(r))),
+      nextCursor: rows.length > q.limit && last ? last.seq : null,
+    };
+  },
+
+  async find(db: Queryable, id: string): Promise<OutboxEntry | null> {
+    const { rows } = await db.query<EntryRow>(`${ENTRY_SELECT} WHERE e.id = $1`, [id]);
+    return rows[0] ? toEntry(normalise(rows[0])) : null;
+  },
+
+  /**
+   * Makes an event's dead deliveries pending again with a fresh attempt count, and waiting ones
+   * due now. A delivery a relay is working on (claim_token set) is left alone, so a retry never
+   * makes two relays deliver at once.
+   */
+  async retry(db: Queryable, id: string): Promise<number> {
+    const { rowCount } = await db.query(
+      `UPDATE outbox_deliveries
+       SET attempts = CASE WHEN state = 'dead' THEN 0 ELSE attempts END,
+           state = 'pending', next_attempt_at = now()
+       WHERE event_id = $1 AND claim_token IS NULL AND state IN ('dead', 'pending')`,
+      [id],
+    );
+    return rowCount ?? 0;
+  },
+};

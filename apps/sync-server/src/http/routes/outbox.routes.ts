@@ -1,0 +1,51 @@
+import { Router, type Request } from 'express';
+import { fieldErrors, OutboxQuerySchema, XrayIdSchema } from '@xray/shared';
+import { auditOf } from '../../audit/audit.http.ts';
+import { authorize } from '../../auth/policy.ts';
+import type { Pool } from '../../db/pool.ts';
+import { DomainError } from '../../errors.ts';
+import { outboxRepository } from '../../events/outbox.repository.ts';
+
+function requireOutboxAdmin(req: Request): void {
+  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
+  authorize(req.actor, 'outbox.manage');
+}
+
+/** Admin: the events not yet delivered (pending) or given up on (dead), and retrying them. */
+export function outboxRoutes(deps: { pool: Pool }): Router {
+  const router = Router();
+
+  router.get('/admin/outbox', async (req, res) => {
+    const audit = auditOf(req).begin('outbox.list');
+    requireOutboxAdmin(req);
+    const q = OutboxQuerySchema.safeParse(req.query);
+    if (!q.success)
+      throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
+    const page = await outboxRepository.list(deps.pool, {
+      ...(q.data.state ? { state: q.data.state } : {}),
+      ...(q.data.cursor ? { afterSeq: q.data.cursor } : {}),
+      limit: q.data.limit,
+    });
+    // Events name patients: listing them is on the trail like any other read.
+    await audit.success({ filters: q.data, count: page.items.length, ids: page.items.map((e) => e.id) });
+    res.json(page);
+  });
+
+  router.post('/admin/outbox/:id/retry', async (req, res) => {
+    const audit = auditOf(req).begin('outbox.retry');
+    requireOutboxAdmin(req);
+    const id = XrayIdSchema.safeParse(req.params.id);
+    if (!id.success)
+      throw new DomainError('bad_request', `"${req.params.id}" is not an event id (a UUID).`, [
+        { field: 'id', message: 'must be a UUID' },
+      ]);
+    const retried = await outboxRepository.retry(deps.pool, id.data);
+    const entry = await outboxRepository.find(deps.pool, id.data);
+    if (!entry) throw new DomainError('not_found', `There is no event ${id.data} in the outbox.`);
+    audit.about({ xrayId: entry.xrayId });
+    await audit.success({ eventId: entry.id, type: entry.type, retried });
+    res.status(202).json({ retried, entry });
+  });
+
+  return router;
+}

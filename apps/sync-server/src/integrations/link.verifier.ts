@@ -1,0 +1,60 @@
+import type { Link } from '@xray/shared';
+import type { Logger } from '../observability/logger.ts';
+import { PatientDirectoryUnavailable, type PatientDirectory } from './patient-directory.ts';
+
+export type LinkMode =
+  /** An upload or a correction is waiting: one try within a short budget, then `pending`. */
+  | 'inline'
+  /** The background checker: the directory's own timeout and retries. */
+  | 'background';
+
+/** Decides an X-ray's link from the Patient Service's answers. */
+export interface LinkVerifier {
+  /** False when no Patient Service is configured: every link is `unchecked`. */
+  readonly enabled: boolean;
+  verify(patientId: string, consultationId: string | null, mode: LinkMode): Promise<Link>;
+}
+
+/**
+ * - `verified`: the patient exists, and the consultation (if given) belongs to that patient;
+ * - `invalid`: unknown patient, unknown consultation, or a consultation of another patient;
+ * - `pending`: the service did not answer; never an error, the X-ray is stored regardless.
+ */
+export function createLinkVerifier(
+  directory: PatientDirectory | undefined,
+  opts: { inlineTimeoutMs: number; log: Logger },
+): LinkVerifier {
+  if (!directory) return { enabled: false, verify: async () => ({ status: 'unchecked' }) };
+  return {
+    enabled: true,
+    async verify(patientId, consultationId, mode) {
+      const lookup = mode === 'inline' ? { timeoutMs: opts.inlineTimeoutMs, retries: 0 } : {};
+      try {
+        const [patient, consultation] = await Promise.all([
+          directory.getPatient(patientId, lookup),
+          consultationId ? directory.getConsultation(consultationId, lookup) : Promise.resolve(null),
+        ]);
+        const checkedAt = new Date().toISOString();
+        if (!patient) return { status: 'invalid', reason: 'unknown_patient', checkedAt };
+        const patientSummary = { ...patient };
+        if (!consultationId) return { status: 'verified', checkedAt, patient: patientSummary };
+        if (!consultation)
+          return { status: 'invalid', reason: 'unknown_consultation', checkedAt, patient: patientSummary };
+        const consultationSummary = { ...consultation };
+        if (consultation.patientId !== patientId)
+          return {
+            status: 'invalid',
+            reason: 'consultation_of_other_patient',
+            checkedAt,
+            patient: patientSummary,
+            consultation: consultationSummary,
+          };
+        return { status: 'verified', checkedAt, patient: patientSummary, consultation: consultationSummary };
+      } catch (err) {
+        if (!(err instanceof PatientDirectoryUnavailable)) throw err;
+        opts.log.warn({ err: err.message, patientId, mode }, 'Patient Service unavailable: link pending');
+        return { status: 'pending', reason: 'patient_service_unavailable' };
+      }
+    },
+  };
+}

