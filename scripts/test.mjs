@@ -3,7 +3,7 @@
 //   1. system packages the tests use (scripts/system-deps.sh)
 //   2. S3-compatible storage: Swift s3api (scripts/services/swift.sh), unless S3_ENDPOINT is set
 //      and RabbitMQ (scripts/services/rabbitmq.sh), exported to the tests as AMQP_URL
-//   3. lint, format, type checks
+//   3. lint, format, type checks, deployment checks (scripts/check-deploy.sh)
 //   4. vitest over the whole workspace (PostgreSQL: TEST_DATABASE_URL or an embedded one)
 //   5. Playwright (e2e/): the edge app in Chromium against the real server stack
 // The last line counts both: `tests: N passed, N failed`.
@@ -47,6 +47,8 @@ if (!process.env.S3_ENDPOINT) {
 run('lint', 'node', ['node_modules/eslint/bin/eslint.js', '.']);
 run('format', 'node', ['node_modules/prettier/bin/prettier.cjs', '--check', '.', '--log-level', 'warn']);
 run('types', 'node', ['scripts/pnpm.mjs', '-r', '--reporter=append-only', 'run', 'typecheck']);
+// Deployment files without a container engine: compose config, Dockerfile lint, image rehearsal.
+run('deployment checks', 'bash', ['scripts/check-deploy.sh']);
 
 mkdirSync(`${root}.tmp`, { recursive: true });
 const report = `${root}.tmp/vitest-report.json`;

@@ -82,7 +82,17 @@ buildEdgeTestPage();
 const files = await writeTestFiles(dir);
 const dicom50 = await writeDicomOfSize(path.join(dir, 'chest-50mb.dcm'), 50 * MB, 91);
 const started = await startStack();
-const stack: StackInfo = { url: started.url, tokens: started.tokens, files };
+const stack: StackInfo = {
+  url: started.url,
+  issuer: started.issuer,
+  patientServiceUrl: started.patientServiceUrl,
+  doctorReceivedUrl: started.doctorReceivedUrl,
+  amqp: started.amqp,
+  tokens: started.tokens,
+  files,
+  siteDir: '',
+  filesDir: dir,
+};
 const browser = await chromium.launch(config.use?.launchOptions ?? {});
 try {
   console.log(`\nChromium ${browser.version()} · sync server ${stack.url} · ${RUNS} runs each\n`);

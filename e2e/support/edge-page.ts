@@ -8,8 +8,16 @@ import type { TestFiles } from './files.ts';
 
 export interface StackInfo {
   url: string;
-  tokens: { paramedic: string; doctor: string };
+  issuer: string;
+  patientServiceUrl: string;
+  doctorReceivedUrl: string;
+  amqp: { url: string; exchange: string };
+  tokens: { paramedic: string; doctor: string; admin: string };
   files: TestFiles;
+  /** The directory the server serves the app from (a test may deploy a new version into it). */
+  siteDir: string;
+  /** Where the test X-ray files are (a test may write more there). */
+  filesDir: string;
 }
 
 export function stackInfo(): StackInfo {
@@ -33,10 +41,17 @@ function parseStackInfo(v: unknown): StackInfo {
     return { path: str(f, 'path'), size, sha256: str(f, 'sha256') };
   };
   const tokens = get(v, 'tokens');
+  const amqp = get(v, 'amqp');
   return {
     url: str(v, 'url'),
-    tokens: { paramedic: str(tokens, 'paramedic'), doctor: str(tokens, 'doctor') },
+    issuer: str(v, 'issuer'),
+    patientServiceUrl: str(v, 'patientServiceUrl'),
+    doctorReceivedUrl: str(v, 'doctorReceivedUrl'),
+    amqp: { url: str(amqp, 'url'), exchange: str(amqp, 'exchange') },
+    tokens: { paramedic: str(tokens, 'paramedic'), doctor: str(tokens, 'doctor'), admin: str(tokens, 'admin') },
     files: { dicom18: file('dicom18'), png: file('png'), jpeg: file('jpeg') },
+    siteDir: str(v, 'siteDir'),
+    filesDir: str(v, 'filesDir'),
   };
 }
 

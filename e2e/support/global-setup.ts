@@ -1,19 +1,40 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeTestFiles } from './files.ts';
-import { buildEdgeTestPage, startStack } from './stack.ts';
+import { EDGE_TEST_PAGE_DIR, buildEdgeApp, buildEdgeTestPage, startStack } from './stack.ts';
 
-/** Once per run: build the edge test page, write the X-ray files, start the real server stack. */
+/**
+ * Once per run: build the edge app (as `npm start` serves it) and the core's test page into one
+ * site directory the server serves, write the X-ray files, start the real server stack.
+ */
 export default async function globalSetup(): Promise<() => Promise<void>> {
+  const siteDir = await mkdtemp(path.join(tmpdir(), 'xray-e2e-site-'));
   buildEdgeTestPage();
+  await cp(EDGE_TEST_PAGE_DIR, siteDir, { recursive: true });
+  const appDir = path.join(siteDir, '..', `${path.basename(siteDir)}-app`);
+  buildEdgeApp(appDir, 'e2e-1');
+  await cp(appDir, siteDir, { recursive: true });
+  await rm(appDir, { recursive: true, force: true });
+
   const filesDir = await mkdtemp(path.join(tmpdir(), 'xray-e2e-files-'));
   const files = await writeTestFiles(filesDir);
-  const stack = await startStack();
+  const stack = await startStack({ appDir: siteDir });
   // Workers read the stack from the environment (Playwright passes global setup's env on).
-  process.env.E2E_STACK = JSON.stringify({ url: stack.url, tokens: stack.tokens, files });
+  process.env.E2E_STACK = JSON.stringify({
+    url: stack.url,
+    issuer: stack.issuer,
+    patientServiceUrl: stack.patientServiceUrl,
+    doctorReceivedUrl: stack.doctorReceivedUrl,
+    amqp: stack.amqp,
+    tokens: stack.tokens,
+    files,
+    siteDir,
+    filesDir,
+  });
   return async () => {
     await stack.stop();
     await rm(filesDir, { recursive: true, force: true });
+    await rm(siteDir, { recursive: true, force: true });
   };
 }

@@ -8,17 +8,24 @@ import { createInterface } from 'node:readline';
 
 /**
  * The whole server stack for browser tests, as separate real processes: the sync server
- * (apps/sync-server/src/main.ts) in development mode with its dev OIDC issuer, real PostgreSQL
- * (E2E_DATABASE_URL, else the server's embedded PostgreSQL), S3 on Swift s3api
- * (scripts/services/swift.sh, unless S3_ENDPOINT is set), serving the built edge test page
- * (EDGE_APP_DIR) on the same origin as the API.
+ * (apps/sync-server/src/main.ts) in development mode with its dev OIDC issuer and its dev
+ * Patient and Doctor Services, real PostgreSQL (E2E_DATABASE_URL, else the server's embedded
+ * PostgreSQL), S3 on Swift s3api (scripts/services/swift.sh, unless S3_ENDPOINT is set),
+ * RabbitMQ (AMQP_URL, else scripts/services/rabbitmq.sh), serving the built edge app and test
+ * page (EDGE_APP_DIR) on the same origin as the API.
  */
 export interface Stack {
   /** The sync server (and the page's origin). */
   url: string;
   issuer: string;
+  /** The dev Patient Service (GET /patients?query=). */
+  patientServiceUrl: string;
+  /** The dev Doctor Service's record of received webhooks (GET /received). */
+  doctorReceivedUrl: string;
+  /** The broker the server publishes events to, and its exchange. */
+  amqp: { url: string; exchange: string };
   /** Access tokens from the dev issuer through its real login flow. */
-  tokens: { paramedic: string; doctor: string };
+  tokens: { paramedic: string; doctor: string; admin: string };
   stop(): Promise<void>;
 }
 
@@ -56,6 +63,31 @@ export function buildEdgeTestPage(): void {
   );
 }
 
+/** Builds the edge app as `npm start` serves it (vite build, with its service worker) into `outDir`. */
+export function buildEdgeApp(outDir: string, version: string): void {
+  run(
+    process.execPath,
+    [
+      path.join(edgeDir, 'node_modules/vite/bin/vite.js'),
+      'build',
+      '--outDir',
+      outDir,
+      '--emptyOutDir',
+      '--logLevel',
+      'warn',
+    ],
+    { cwd: edgeDir, env: { ...process.env, XRAY_APP_VERSION: version } },
+  );
+}
+
+/** RabbitMQ: AMQP_URL as given (checked), else the machine's, started by the project's script. */
+function amqpUrl(): string {
+  const out = run('bash', [path.join(repoRoot, 'scripts/services/rabbitmq.sh'), 'start'], { cwd: repoRoot });
+  const m = /^AMQP_URL=(.*)$/m.exec(out);
+  if (!m?.[1]) throw new Error(`rabbitmq.sh printed no AMQP_URL:\n${out}`);
+  return m[1].trim();
+}
+
 /** S3 settings: from the environment, or Swift started by the project's script. */
 function s3Env(): Record<string, string> {
   const e = process.env;
@@ -88,7 +120,7 @@ function mintToken(issuer: string, user: string): string {
 }
 
 /** The fields of a server log line (pino JSON) that tell us where things listen. */
-function logFields(line: string): { msg?: string; url?: string; issuer?: string } {
+function logFields(line: string): { msg?: string; url?: string; issuer?: string; received?: string } {
   let entry: unknown;
   try {
     entry = JSON.parse(line);
@@ -100,10 +132,10 @@ function logFields(line: string): { msg?: string; url?: string; issuer?: string 
     const v: unknown = Reflect.get(entry, k);
     return typeof v === 'string' ? v : undefined;
   };
-  return { msg: str('msg'), url: str('url'), issuer: str('issuer') };
+  return { msg: str('msg'), url: str('url'), issuer: str('issuer'), received: str('received') };
 }
 
-export async function startStack(opts: { env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(opts: { env?: Record<string, string>; appDir?: string } = {}): Promise<Stack> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'xray-e2e-'));
   // The embedded PostgreSQL runs as the `postgres` user when we are root: it must reach its directory.
   await chmod(dataDir, 0o755);
@@ -115,7 +147,12 @@ export async function startStack(opts: { env?: Record<string, string> } = {}): P
     LOG_LEVEL: process.env.E2E_SERVER_LOG_LEVEL ?? 'info',
     DATA_DIR: dataDir,
     DEV_OIDC_PORT: '0',
-    EDGE_APP_DIR: EDGE_TEST_PAGE_DIR,
+    // The dev Patient and Doctor Services on free ports (npm start's 8082/8083 may be in use).
+    DEV_PATIENT_PORT: '0',
+    DEV_DOCTOR_PORT: '0',
+    AMQP_URL: amqpUrl(),
+    AMQP_EXCHANGE: 'xray.events',
+    EDGE_APP_DIR: opts.appDir ?? EDGE_TEST_PAGE_DIR,
     ...s3Env(),
     S3_BUCKET: `xray-e2e-${randomUUID().slice(0, 13)}`,
     S3_CREATE_BUCKET: 'true',
@@ -137,6 +174,8 @@ export async function startStack(opts: { env?: Record<string, string> } = {}): P
   );
   let output = '';
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  let patientServiceUrl: string | undefined;
+  let doctorReceivedUrl: string | undefined;
   const { url, issuer } = await new Promise<{ url: string; issuer: string }>((resolve, reject) => {
     let issuerUrl: string | undefined;
     const timer = setTimeout(() => reject(new Error(`the sync server did not start:\n${output}`)), 120_000);
@@ -146,6 +185,8 @@ export async function startStack(opts: { env?: Record<string, string> } = {}): P
       if (output.length < 200_000) output += `${line}\n`;
       const entry = logFields(line);
       if (entry.issuer) issuerUrl = entry.issuer;
+      if (entry.msg === 'development Patient Service running') patientServiceUrl = entry.url;
+      if (entry.received) doctorReceivedUrl = entry.received;
       if (entry.msg === 'sync server listening' && entry.url && issuerUrl) {
         clearTimeout(timer);
         resolve({ url: entry.url, issuer: issuerUrl });
@@ -161,10 +202,19 @@ export async function startStack(opts: { env?: Record<string, string> } = {}): P
     await rm(dataDir, { recursive: true, force: true });
   };
   try {
+    if (!patientServiceUrl || !doctorReceivedUrl)
+      throw new Error(`the dev Patient/Doctor Services did not report their addresses:\n${output}`);
     return {
       url,
       issuer,
-      tokens: { paramedic: mintToken(issuer, 'paramedic'), doctor: mintToken(issuer, 'doctor') },
+      patientServiceUrl,
+      doctorReceivedUrl,
+      amqp: { url: env.AMQP_URL ?? '', exchange: env.AMQP_EXCHANGE ?? 'xray.events' },
+      tokens: {
+        paramedic: mintToken(issuer, 'paramedic'),
+        doctor: mintToken(issuer, 'doctor'),
+        admin: mintToken(issuer, 'admin'),
+      },
       stop,
     };
   } catch (err) {

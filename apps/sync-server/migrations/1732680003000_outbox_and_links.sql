@@ -22,6 +22,9 @@ CREATE TABLE outbox_deliveries (
   sink            text        NOT NULL,
   state           text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
   attempts        integer     NOT NULL DEFAULT 0,
+  -- Failed attempts the sink itself refused or left unanswered; an unreachable sink (refused
+  -- connection, broker down) is an outage, not the event's fault, and does not count. Dead at N.
+  failures        integer     NOT NULL DEFAULT 0,
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
   claim_token     uuid,
   claimed_by      text,

@@ -9,6 +9,7 @@ import { DomainError } from './errors.ts';
 import { buildOpenApiDocument } from './http/openapi.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
+import { edgeAppRoutes } from './http/routes/edge-app.routes.ts';
 import { healthRoutes } from './http/routes/health.routes.ts';
 import { xrayRoutes } from './http/routes/xrays.routes.ts';
 import { outboxRoutes } from './http/routes/outbox.routes.ts';
@@ -120,7 +121,7 @@ export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint }
   app.use(uploads.router);
 
   // The edge web app, when configured: same origin as the API (WebCrypto and the service worker need it).
-  if (config.edgeAppDir) app.use(express.static(config.edgeAppDir, { index: 'index.html' }));
+  app.use(edgeAppRoutes(config));
 
   app.use((req, res) => sendProblem(req, res, new DomainError('not_found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(log));

@@ -4,7 +4,7 @@ import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { findPlaintextRun, makeJpeg, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,7 +19,7 @@ import {
   type TestServer,
   type TestStorage,
 } from './harness.ts';
-import { MiB, sealForUpload, startTus } from './tus-client.ts';
+import { sealForUpload, startTus } from './tus-client.ts';
 
 const SEG = 1024 * 1024;
 

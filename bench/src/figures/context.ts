@@ -11,6 +11,8 @@ export interface BenchContext {
   runs: number;
   log(msg: string): void;
   rows: Row[];
+  /** Time windows (CLOCK_MONOTONIC µs, the clock of V8 CPU profiles) of each measured phase. */
+  marks: Mark[];
   /** Ids kept by ingest for the read figures. */
   ids: {
     sync18?: string;
@@ -20,6 +22,24 @@ export interface BenchContext {
     orthanc18?: string;
     orthanc50?: string;
   };
+}
+
+export interface Mark {
+  name: string;
+  startUs: number;
+  endUs: number;
+}
+
+export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** Runs `fn` and records its time window under `name` (to cut a server CPU profile to it). */
+export async function marked<T>(ctx: Pick<BenchContext, 'marks'>, name: string, fn: () => Promise<T>): Promise<T> {
+  const startUs = monotonicUs();
+  try {
+    return await fn();
+  } finally {
+    ctx.marks.push({ name, startUs, endUs: monotonicUs() });
+  }
 }
 
 /** Rotates the contenders each round, so none always runs first (cold) or last. */

@@ -1,7 +1,7 @@
 import { fetchCounting } from '../lib/http.ts';
 import { mbPerS, MiB } from '../lib/stats.ts';
 import type { Row } from '../lib/results.ts';
-import { rotate, type BenchContext } from './context.ts';
+import { marked, rotate, type BenchContext } from './context.ts';
 
 /** A range that starts mid-segment and crosses four XRE1 segment boundaries. */
 const RANGE_START = 5_000_003;
@@ -47,7 +47,15 @@ export async function runDownload(ctx: BenchContext): Promise<void> {
         { key: 'ours', url: `${ctx.sync.url}/xrays/${ids.sync18}/download`, headers: doctor, expect: f18, status: 200 },
         { key: 'raw', url: `${ctx.raw.url}/files/${ids.raw18}`, headers: {}, expect: f18, status: 200 },
         ...(o && ids.orthanc18
-          ? [{ key: 'orthanc', url: `${o.url}/instances/${ids.orthanc18}/file`, headers: { authorization: o.authorization }, expect: f18, status: 200 }]
+          ? [
+              {
+                key: 'orthanc',
+                url: `${o.url}/instances/${ids.orthanc18}/file`,
+                headers: { authorization: o.authorization },
+                expect: f18,
+                status: 200,
+              },
+            ]
           : []),
       ],
     },
@@ -56,7 +64,13 @@ export async function runDownload(ctx: BenchContext): Promise<void> {
       label: 'Range of 4 MiB across segments',
       times: 5,
       gets: [
-        { key: 'ours', url: `${ctx.sync.url}/xrays/${ids.sync18}/download`, headers: { ...doctor, ...range }, expect: RANGE_LENGTH, status: 206 },
+        {
+          key: 'ours',
+          url: `${ctx.sync.url}/xrays/${ids.sync18}/download`,
+          headers: { ...doctor, ...range },
+          expect: RANGE_LENGTH,
+          status: 206,
+        },
         { key: 'raw', url: `${ctx.raw.url}/files/${ids.raw18}`, headers: range, expect: RANGE_LENGTH, status: 206 },
       ],
     },
@@ -68,7 +82,15 @@ export async function runDownload(ctx: BenchContext): Promise<void> {
         { key: 'ours', url: `${ctx.sync.url}/xrays/${ids.sync50}/download`, headers: doctor, expect: f50, status: 200 },
         { key: 'raw', url: `${ctx.raw.url}/files/${ids.raw50}`, headers: {}, expect: f50, status: 200 },
         ...(o && ids.orthanc50
-          ? [{ key: 'orthanc', url: `${o.url}/instances/${ids.orthanc50}/file`, headers: { authorization: o.authorization }, expect: f50, status: 200 }]
+          ? [
+              {
+                key: 'orthanc',
+                url: `${o.url}/instances/${ids.orthanc50}/file`,
+                headers: { authorization: o.authorization },
+                expect: f50,
+                status: 200,
+              },
+            ]
           : []),
       ],
     },
@@ -79,7 +101,7 @@ export async function runDownload(ctx: BenchContext): Promise<void> {
     for (const c of cases)
       for (const g of rotate(c.gets, round)) {
         const k = `${c.id}-${g.key}`;
-        results.set(k, [...(results.get(k) ?? []), await download(g, c.times)]);
+        results.set(k, [...(results.get(k) ?? []), await marked(ctx, `${c.id} ${g.key}`, () => download(g, c.times))]);
       }
     ctx.log(`download round ${round + 1}/${ctx.runs} done`);
   }

@@ -1,13 +1,24 @@
 import { mbPerS, MiB } from '../lib/stats.ts';
-import { fetchUploadKey, orthancUploader, postUploader, rawUploader, tusUploader, type Uploader } from '../lib/clients.ts';
+import {
+  fetchUploadKey,
+  orthancUploader,
+  postUploader,
+  rawUploader,
+  tusUploader,
+  type Uploader,
+} from '../lib/clients.ts';
 import type { Row } from '../lib/results.ts';
 import type { XrayFile } from '../lib/workload.ts';
-import { rotate, type BenchContext } from './context.ts';
+import { marked, rotate, type BenchContext } from './context.ts';
 
 type Kind = 'raw' | 'post' | 'tus5' | 'tus8' | 'orthanc';
 
 /** `clients` uploads of `file` at once; MB/s of all of them together, from first byte to last answer. */
-export async function measure<P>(u: Uploader<P>, file: XrayFile, clients: number): Promise<{ mbps: number; ids: string[] }> {
+export async function measure<P>(
+  u: Uploader<P>,
+  file: XrayFile,
+  clients: number,
+): Promise<{ mbps: number; ids: string[] }> {
   const prepared = await Promise.all(
     Array.from({ length: clients }, () => {
       const v = file.variant();
@@ -59,7 +70,9 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
       for (const kind of rotate(c.kinds, round)) {
         const run = contenders[kind];
         if (!run) continue;
-        const { mbps, ids } = await run(c.file, c.clients);
+        const { mbps, ids } = await marked(ctx, `ingest ${c.file.name} ${c.clients} ${kind}`, () =>
+          run(c.file, c.clients),
+        );
         put(`${c.file.name}-${c.clients}-${kind}`, mbps);
         const id = ids[0];
         if (c.clients === 1 && id) {

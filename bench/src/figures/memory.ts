@@ -57,9 +57,25 @@ export async function runMemory(ctx: BenchContext, server: { url: string; child:
     ctx.log(`memory round ${r + 1}/${ctx.runs} done`);
   }
   const hwm = (await server.child.memory()).hwm / MB;
-  const note = `fresh server process; RSS ${baseline.toFixed(0)} MB after one warm-up upload per door; VmHWM over the whole run ${hwm.toFixed(0)} MB`;
+  const note = `Memory: RSS of the fresh server process ${baseline.toFixed(0)} MB after one warm-up upload per door; VmHWM over the whole run ${hwm.toFixed(0)} MB`;
   ctx.rows.push(
-    { id: 'rss-tus', figure: 'Memory', label: `peak server RSS, ${CONCURRENT} × 50 MB at once, tus 8 MiB chunks`, unit: 'MB', ours: peaks.tus, ratios: false, note },
-    { id: 'rss-post', figure: 'Memory', label: `peak server RSS, ${CONCURRENT} × 50 MB at once, POST /xrays`, unit: 'MB', ours: peaks.post, ratios: false, note },
+    {
+      id: 'rss-tus',
+      figure: 'Memory',
+      label: `peak server RSS, ${CONCURRENT} × 50 MB at once, tus 8 MiB chunks`,
+      unit: 'MB',
+      ours: peaks.tus,
+      ratios: false,
+      note,
+    },
+    {
+      id: 'rss-post',
+      figure: 'Memory',
+      label: `peak server RSS, ${CONCURRENT} × 50 MB at once, POST /xrays`,
+      unit: 'MB',
+      ours: peaks.post,
+      ratios: false,
+      note,
+    },
   );
 }

@@ -1,7 +1,7 @@
 import autocannon from 'autocannon';
 import { PATIENT_ID } from '../lib/clients.ts';
 import { expectStatus, request } from '../lib/http.ts';
-import { rotate, type BenchContext } from './context.ts';
+import { marked, rotate, type BenchContext } from './context.ts';
 
 export const CONNECTIONS = 16;
 export const LIST_LIMIT = 10;
@@ -51,7 +51,10 @@ export async function runMetadata(ctx: BenchContext, seconds: number): Promise<v
   const results = new Map<string, Load[]>();
   for (let round = 0; round < ctx.runs; round++) {
     for (const c of rotate(contenders, round))
-      results.set(c.key, [...(results.get(c.key) ?? []), await load(c.name, c.url, c.headers, seconds)]);
+      results.set(c.key, [
+        ...(results.get(c.key) ?? []),
+        await marked(ctx, `metadata ${c.key}`, () => load(c.name, c.url, c.headers, seconds)),
+      ]);
     ctx.log(`metadata round ${round + 1}/${ctx.runs} done`);
   }
   const of = (k: string, f: keyof Load) => results.get(k)?.map((l) => l[f]);
@@ -69,8 +72,24 @@ export async function runMetadata(ctx: BenchContext, seconds: number): Promise<v
         orthanc: of('orthanc', 'rps'),
         ratios: true,
       },
-      { id: `meta-${key}-p50`, figure: 'Metadata', label: `${label}, p50 latency`, unit: 'ms', ours: of(key, 'p50') ?? [], orthanc: of('orthanc', 'p50'), ratios: false },
-      { id: `meta-${key}-p99`, figure: 'Metadata', label: `${label}, p99 latency`, unit: 'ms', ours: of(key, 'p99') ?? [], orthanc: of('orthanc', 'p99'), ratios: false },
+      {
+        id: `meta-${key}-p50`,
+        figure: 'Metadata',
+        label: `${label}, p50 latency`,
+        unit: 'ms',
+        ours: of(key, 'p50') ?? [],
+        orthanc: of('orthanc', 'p50'),
+        ratios: false,
+      },
+      {
+        id: `meta-${key}-p99`,
+        figure: 'Metadata',
+        label: `${label}, p99 latency`,
+        unit: 'ms',
+        ours: of(key, 'p99') ?? [],
+        orthanc: of('orthanc', 'p99'),
+        ratios: false,
+      },
     );
   }
 }

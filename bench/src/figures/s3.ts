@@ -27,10 +27,31 @@ export async function runS3Ingest(ctx: BenchContext, server: { url: string }, st
   }
   // Leave the bucket as we found it: remove what we stored, through the API.
   for (const id of ids)
-    await request(`${server.url}/xrays/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ctx.sync.admin}` } });
+    await request(`${server.url}/xrays/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ctx.sync.admin}` },
+    });
   const note = `S3 storage: ${store}; raw column: the bare Node server writing to local disk`;
   ctx.rows.push(
-    { id: 's3-post', figure: 'Ingest (S3)', label: 'POST /xrays to S3 storage, 18 MB, 1 client', unit: 'MB/s', ours: results.post, raw: results.raw, ratios: true, note },
-    { id: 's3-tus8', figure: 'Ingest (S3)', label: 'tus 8 MiB chunks to S3 storage, 18 MB, 1 client', unit: 'MB/s', ours: results.tus, raw: results.raw, ratios: true, note },
+    {
+      id: 's3-post',
+      figure: 'Ingest (S3)',
+      label: 'POST /xrays to S3 storage, 18 MB, 1 client',
+      unit: 'MB/s',
+      ours: results.post,
+      raw: results.raw,
+      ratios: true,
+      note,
+    },
+    {
+      id: 's3-tus8',
+      figure: 'Ingest (S3)',
+      label: 'tus 8 MiB chunks to S3 storage, 18 MB, 1 client',
+      unit: 'MB/s',
+      ours: results.tus,
+      raw: results.raw,
+      ratios: true,
+      note,
+    },
   );
 }

@@ -3,7 +3,10 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { encryptBytes, generateDek } from '@xray/shared';
 import { measureXre1, type Xre1Run } from '../browser/xre1.measure.ts';
+import { decryptXre1NodeCrypto } from '../lib/xre1-node-crypto.ts';
+import { mbPerS } from '../lib/stats.ts';
 import type { BenchContext } from './context.ts';
 
 /** Debian's Chromium by default (as e2e/playwright.config.ts); PLAYWRIGHT_CHROMIUM points elsewhere. */
@@ -83,10 +86,50 @@ function pushRows(ctx: BenchContext, runtime: string, runs: Xre1Run[]): void {
   }
 }
 
+/**
+ * The experiment behind NOTES.md: the same XRE1 objects decrypted with node:crypto, next to
+ * one-shot WebCrypto AES-GCM decryption of the whole file in the same run.
+ */
+async function nodeCryptoDecrypt(
+  plaintext: Uint8Array<ArrayBuffer>,
+  runs: number,
+): Promise<{ fast: number[]; oneShot: number[] }> {
+  const fast: number[] = [];
+  const oneShot: number[] = [];
+  for (let i = 0; i <= runs; i++) {
+    const dek = await generateDek();
+    const raw = new Uint8Array(await crypto.subtle.exportKey('raw', dek));
+    const ciphertext = await encryptBytes(dek, plaintext);
+    let t = performance.now();
+    const out = decryptXre1NodeCrypto(raw, ciphertext);
+    const fastMs = performance.now() - t;
+    if (!out.equals(plaintext)) throw new Error('node:crypto XRE1 decryption differs from the plaintext');
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, dek, plaintext);
+    t = performance.now();
+    await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, dek, sealed);
+    const oneMs = performance.now() - t;
+    if (i === 0) continue; // warm-up
+    fast.push(mbPerS(plaintext.length, fastMs));
+    oneShot.push(mbPerS(plaintext.length, oneMs));
+  }
+  return { fast, oneShot };
+}
+
 /** Issue 5's benchmark: XRE1 encrypt/decrypt MB/s next to one-shot AES-GCM, in Node and in Chromium. */
 export async function runXre1(ctx: BenchContext): Promise<{ chromium: string }> {
   const plaintext = new Uint8Array(ctx.files.f18.bytes);
   pushRows(ctx, `Node ${process.versions.node}`, await measureXre1(plaintext, ctx.runs));
+  const experiment = await nodeCryptoDecrypt(plaintext, ctx.runs);
+  ctx.rows.push({
+    id: 'xre1-node-decrypt-nodecrypto',
+    figure: 'XRE1',
+    label: 'experiment: XRE1 decrypt via node:crypto per segment (not in the server), Node, 18 MB',
+    unit: 'MB/s',
+    ours: experiment.fast,
+    raw: experiment.oneShot,
+    ratios: true,
+  });
   ctx.log('XRE1 in Node done');
   try {
     const c = await inChromium(plaintext, ctx.runs);

@@ -26,7 +26,7 @@ export function startChild(
   args: string[],
   opts: { env: NodeJS.ProcessEnv; logFile: string; cwd?: string },
 ): Child {
-  const fd = openSync(opts.logFile, 'a');
+  const fd = openSync(opts.logFile, 'w');
   const child = spawn(command, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;

@@ -14,7 +14,8 @@ export interface Uploader<P> {
   send(prepared: P): Promise<string>;
 }
 
-export const PATIENT_ID = 'P-BENCH-1001';
+/** A patient the development Patient Service knows, so every upload's link check succeeds. */
+export const PATIENT_ID = 'P-1001';
 const capturedAt = '2026-11-27T08:15:00Z';
 
 /** The bare Node server: one PUT of the file. */
@@ -33,7 +34,13 @@ export function postUploader(baseUrl: string, token: string): Uploader<{ body: B
   return {
     prepare(parts, label) {
       const boundary = `----xray-bench-${randomUUID()}`;
-      const metadata = JSON.stringify({ patientId: PATIENT_ID, capturedAt, bodyPart: 'CHEST', view: 'PA', priority: 'urgent' });
+      const metadata = JSON.stringify({
+        patientId: PATIENT_ID,
+        capturedAt,
+        bodyPart: 'CHEST',
+        view: 'PA',
+        priority: 'urgent',
+      });
       const head = Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n${metadata}\r\n` +
           `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${label}.dcm"\r\nContent-Type: application/dicom\r\n\r\n`,
@@ -75,7 +82,12 @@ interface SealedUpload {
  * tus as the edge app does it: tus-js-client, fixed chunks, XRE1 ciphertext made on the client
  * (in `prepare`, not timed) with the data key wrapped for the server's upload key.
  */
-export function tusUploader(baseUrl: string, token: string, uploadKey: UploadKey, chunkSize: number): Uploader<SealedUpload> {
+export function tusUploader(
+  baseUrl: string,
+  token: string,
+  uploadKey: UploadKey,
+  chunkSize: number,
+): Uploader<SealedUpload> {
   return {
     async prepare(parts, label) {
       const plaintext = concat(parts);

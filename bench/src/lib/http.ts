@@ -19,7 +19,12 @@ export interface RequestOptions {
   body?: readonly Uint8Array[];
 }
 
-function send(url: string, opts: RequestOptions, onResponse: (res: http.IncomingMessage) => void, reject: (e: Error) => void) {
+function send(
+  url: string,
+  opts: RequestOptions,
+  onResponse: (res: http.IncomingMessage) => void,
+  reject: (e: Error) => void,
+) {
   const parts = opts.body ?? [];
   const length = parts.reduce((n, p) => n + p.length, 0);
   const req = http.request(url, {
@@ -52,7 +57,9 @@ export function request(url: string, opts: RequestOptions = {}): Promise<HttpRes
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
       },
       reject,
     );
@@ -81,7 +88,9 @@ export function fetchCounting(
 
 export function expectStatus(what: string, res: HttpResult, ...ok: number[]): HttpResult {
   if (!ok.includes(res.status))
-    throw new Error(`${what}: HTTP ${res.status} (expected ${ok.join('/')}): ${res.body.toString('utf8').slice(0, 500)}`);
+    throw new Error(
+      `${what}: HTTP ${res.status} (expected ${ok.join('/')}): ${res.body.toString('utf8').slice(0, 500)}`,
+    );
   return res;
 }
 

@@ -50,23 +50,74 @@ export function evaluate(target: Target, rows: readonly Row[]): Evaluated {
   const measured = summarize(runs);
   const m = measured.median;
   const met = target.op === '>=' ? m >= target.value : m < target.value;
-  // By how much: the share of the target reached (higher-is-better) or exceeded (lower-is-better).
-  const by = target.op === '>=' ? (1 - m / target.value) * 100 : (m / target.value - 1) * 100;
-  return { ...target, row, measured, met, verdict: met ? 'met' : `missed by ${by.toFixed(0)} %` };
+  // By how much: the share of the target not reached, or how far over the limit.
+  const by =
+    target.op === '>='
+      ? `missed by ${((1 - m / target.value) * 100).toFixed(m / target.value < 0.01 ? 1 : 0)} %`
+      : `missed: ${(m / target.value).toFixed(1)}× the limit`;
+  return { ...target, row, measured, met, verdict: met ? 'met' : by };
 }
 
 export const TARGETS: Target[] = [
-  { text: 'Ingest (tus, 8 MiB chunks, one client) ≥ 85 % of the raw HTTP-to-disk limit', rowId: 'ingest-18-1-tus8', of: 'raw', op: '>=', value: 0.85 },
-  { text: "Ingest (tus, 8 MiB chunks, one client) ≥ 1.5× Orthanc's ingest", rowId: 'ingest-18-1-tus8', of: 'orthanc', op: '>=', value: 1.5 },
+  {
+    text: 'Ingest (tus, 8 MiB chunks, one client) ≥ 85 % of the raw HTTP-to-disk limit',
+    rowId: 'ingest-18-1-tus8',
+    of: 'raw',
+    op: '>=',
+    value: 0.85,
+  },
+  {
+    text: "Ingest (tus, 8 MiB chunks, one client) ≥ 1.5× Orthanc's ingest",
+    rowId: 'ingest-18-1-tus8',
+    of: 'orthanc',
+    op: '>=',
+    value: 1.5,
+  },
   { text: 'GET /xrays/{id} ≥ 3,000 requests/s', rowId: 'meta-get-rps', of: 'absolute', op: '>=', value: 3000 },
   { text: 'GET /xrays/{id} p99 < 20 ms', rowId: 'meta-get-p99', of: 'absolute', op: '<', value: 20 },
-  { text: "GET /xrays/{id} ≥ 10× Orthanc's simplified-tags", rowId: 'meta-get-rps', of: 'orthanc', op: '>=', value: 10 },
+  {
+    text: "GET /xrays/{id} ≥ 10× Orthanc's simplified-tags",
+    rowId: 'meta-get-rps',
+    of: 'orthanc',
+    op: '>=',
+    value: 10,
+  },
   { text: 'GET /xrays?patientId= ≥ 3,000 requests/s', rowId: 'meta-list-rps', of: 'absolute', op: '>=', value: 3000 },
   { text: 'GET /xrays?patientId= p99 < 20 ms', rowId: 'meta-list-p99', of: 'absolute', op: '<', value: 20 },
-  { text: "GET /xrays?patientId= ≥ 10× Orthanc's simplified-tags", rowId: 'meta-list-rps', of: 'orthanc', op: '>=', value: 10 },
+  {
+    text: "GET /xrays?patientId= ≥ 10× Orthanc's simplified-tags",
+    rowId: 'meta-list-rps',
+    of: 'orthanc',
+    op: '>=',
+    value: 10,
+  },
   { text: 'Download (full, 18 MB) ≥ 80 % of the raw read', rowId: 'download-18-full', of: 'raw', op: '>=', value: 0.8 },
-  { text: 'Download (Range, 4 MiB) ≥ 80 % of the raw read', rowId: 'download-18-range', of: 'raw', op: '>=', value: 0.8 },
-  { text: "Download (full, 18 MB) ≥ 2× Orthanc's file download", rowId: 'download-18-full', of: 'orthanc', op: '>=', value: 2 },
-  { text: 'Peak server RSS < 300 MB during 8 concurrent 50 MB uploads (tus)', rowId: 'rss-tus', of: 'absolute', op: '<', value: 300 },
-  { text: 'Peak server RSS < 300 MB during 8 concurrent 50 MB uploads (POST /xrays)', rowId: 'rss-post', of: 'absolute', op: '<', value: 300 },
+  {
+    text: 'Download (Range, 4 MiB) ≥ 80 % of the raw read',
+    rowId: 'download-18-range',
+    of: 'raw',
+    op: '>=',
+    value: 0.8,
+  },
+  {
+    text: "Download (full, 18 MB) ≥ 2× Orthanc's file download",
+    rowId: 'download-18-full',
+    of: 'orthanc',
+    op: '>=',
+    value: 2,
+  },
+  {
+    text: 'Peak server RSS < 300 MB during 8 concurrent 50 MB uploads (tus)',
+    rowId: 'rss-tus',
+    of: 'absolute',
+    op: '<',
+    value: 300,
+  },
+  {
+    text: 'Peak server RSS < 300 MB during 8 concurrent 50 MB uploads (POST /xrays)',
+    rowId: 'rss-post',
+    of: 'absolute',
+    op: '<',
+    value: 300,
+  },
 ];

@@ -29,8 +29,12 @@ export class XrayFile {
     return this.bytes.length;
   }
 
-  static async write(dir: string, name: string, opts: { rows: number; columns: number; seed: number }): Promise<XrayFile> {
-    const dicomOpts = { ...opts, patientId: 'P-BENCH-1001', bodyPart: 'CHEST', view: 'PA' };
+  static async write(
+    dir: string,
+    name: string,
+    opts: { rows: number; columns: number; seed: number },
+  ): Promise<XrayFile> {
+    const dicomOpts = { ...opts, patientId: 'P-1001', bodyPart: 'CHEST', view: 'PA' };
     const written = await writeDicom(path.join(dir, `${name}.dcm`), dicomOpts);
     const bytes = await readFile(written.path);
     const uid = resolveDicomOptions(dicomOpts).sopInstanceUid;

@@ -52,10 +52,15 @@ export async function ensureOrthanc(log: (msg: string) => void): Promise<Orthanc
       return install();
     });
   } catch (err) {
-    return { available: false, reason: `apt-get install orthanc failed: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      available: false,
+      reason: `apt-get install orthanc failed: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
   const binary = findBinary();
-  return binary ? { available: true, binary } : { available: false, reason: 'orthanc installed but no Orthanc binary found' };
+  return binary
+    ? { available: true, binary }
+    : { available: false, reason: 'orthanc installed but no Orthanc binary found' };
 }
 
 /**

@@ -59,7 +59,8 @@ export async function startDatabase(): Promise<BenchDatabase> {
     const url = await createDatabase(given);
     const server = new pg.Client({ connectionString: given });
     await server.connect();
-    const version = (await server.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?';
+    const version =
+      (await server.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
     await server.end();
     return {
       url,
@@ -86,7 +87,8 @@ export async function startDatabase(): Promise<BenchDatabase> {
   const url = await createDatabase(adminUrl);
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
-  const version = (await client.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?';
+  const version =
+    (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
   await client.end();
   return {
     url,

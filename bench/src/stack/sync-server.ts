@@ -8,7 +8,8 @@ const serverMain = path.join(repoRoot, 'apps/sync-server/src/main.ts');
 const tokenCli = path.join(repoRoot, 'apps/sync-server/src/dev/token.cli.ts');
 
 /** Settings from the caller's environment that would change what is measured; each run sets its own. */
-const FOREIGN = /^(S3_|DATABASE_|OIDC_|PATIENT_|DOCTOR_|AMQP_|WEBHOOK_|KEK|UPLOAD_PRIVATE_KEY|AUTH_DISABLED|EDGE_APP_DIR|DEV_|NODE_ENV$|PORT$|HOST$|LOG_LEVEL$|DATA_DIR$)/;
+const FOREIGN =
+  /^(S3_|DATABASE_|OIDC_|PATIENT_|DOCTOR_|AMQP_|WEBHOOK_|KEK|UPLOAD_PRIVATE_KEY|AUTH_DISABLED|EDGE_APP_DIR|DEV_|NODE_ENV$|PORT$|HOST$|LOG_LEVEL$|DATA_DIR$)/;
 
 export interface SyncServer {
   url: string;
@@ -31,8 +32,9 @@ export interface SyncServerOptions {
 
 /**
  * The real sync server as its own process (apps/sync-server/src/main.ts, as `npm start` runs
- * it): development mode, so it runs its development OIDC issuer and verifies real JWTs on
- * every API request; PostgreSQL and storage as given.
+ * it): development mode, so it runs its development OIDC issuer (real JWTs, verified on every API
+ * request) and development Patient and Doctor Services (link checks, outbox webhooks);
+ * PostgreSQL and storage as given.
  */
 export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServer> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !FOREIGN.test(k)));
@@ -46,6 +48,9 @@ export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServ
     DATA_DIR: opts.dataDir,
     DATABASE_URL: opts.databaseUrl,
     DEV_OIDC_PORT: String(opts.devOidcPort),
+    // The development Patient and Doctor Services run too (as with `npm start`), on free ports.
+    DEV_PATIENT_PORT: '0',
+    DEV_DOCTOR_PORT: '0',
     ...opts.env,
   };
   const args = [

@@ -106,5 +106,23 @@ export interface EngineStatus {
   updatedAt: number;
 }
 
+/**
+ * The signed-in user's session: the refresh token (and who it belongs to) sealed with AES-GCM
+ * under the non-extractable token key, so the IndexedDB files alone never give a usable token.
+ */
+export interface SealedSession {
+  /** The issuer the refresh token is for: a session from another issuer is not used. */
+  issuer: string;
+  /** Key id in `keys`. */
+  keyId: string;
+  iv: Uint8Array;
+  /** AES-GCM of the JSON `{ refreshToken, sub, name }`. */
+  sealed: Uint8Array;
+  savedAt: number;
+}
+
 /** Small singletons, one row each, told apart by `key`. */
-export type SettingRecord = { key: 'serverKey'; value: ServerKeySetting } | { key: 'engine'; value: EngineStatus };
+export type SettingRecord =
+  | { key: 'serverKey'; value: ServerKeySetting }
+  | { key: 'engine'; value: EngineStatus }
+  | { key: 'session'; value: SealedSession };

@@ -85,9 +85,64 @@ export async function appendAudit(tx: PoolClient, event: AuditEventInput): Promi
   return record;
 }
 
-/** Appends in a short transaction of its own: for reads and denials, which change nothing else. */
+interface Pending {
+  event: AuditEventInput;
+  resolve: (r: AuditRecord) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit for events that change nothing else (reads, lists, downloads, denials): every
+ * append takes the one chain lock, so appending one event per transaction makes all readers
+ * queue for the lock and a disk flush each. Events that arrive while a batch commits go into
+ * the next batch: one lock hold and one commit for many. Each caller still waits for its own
+ * event to be committed before it discloses anything.
+ */
+class AuditBatcher {
+  private queue: Pending[] = [];
+  private running = false;
+
+  constructor(private readonly pool: Pool) {}
+
+  append(event: AuditEventInput): Promise<AuditRecord> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, 200);
+        try {
+          const records = await inTransaction(this.pool, async (tx) => {
+            const out: AuditRecord[] = [];
+            for (const p of batch) out.push(await appendAudit(tx, p.event));
+            return out;
+          });
+          batch.forEach((p, i) => p.resolve(records[i]!));
+        } catch {
+          // One bad event must not fail its neighbours: retry each on its own.
+          for (const p of batch) {
+            await inTransaction(this.pool, (tx) => appendAudit(tx, p.event)).then(p.resolve, p.reject);
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+const batchers = new WeakMap<Pool, AuditBatcher>();
+
+/** Appends in a transaction of its own (batched with concurrent ones): for reads and denials. */
 export function recordAudit(pool: Pool, event: AuditEventInput): Promise<AuditRecord> {
-  return inTransaction(pool, (tx) => appendAudit(tx, event));
+  let batcher = batchers.get(pool);
+  if (!batcher) batchers.set(pool, (batcher = new AuditBatcher(pool)));
+  return batcher.append(event);
 }
 
 /** The API resource. */

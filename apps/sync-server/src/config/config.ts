@@ -154,7 +154,12 @@ export const EnvSchema = z.object({
     .describe(
       'Base URL of the Patient Service (GET /patients/{id}, GET /consultations/{id}). Unset: links are not checked (status unchecked); required in production; `npm start` runs a development one.',
     ),
-  PATIENT_SERVICE_TIMEOUT_MS: z.coerce.number().int().positive().default(3000).describe('Timeout of one Patient Service request (background checks).'),
+  PATIENT_SERVICE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(3000)
+    .describe('Timeout of one Patient Service request (background checks).'),
   PATIENT_SERVICE_RETRIES: z.coerce
     .number()
     .int()
@@ -168,15 +173,26 @@ export const EnvSchema = z.object({
     .min(0)
     .default(30_000)
     .describe('How long a found patient or consultation is cached (not-found answers are never cached).'),
-  LINK_CHECK_TIMEOUT_MS: z.coerce.number().int().positive()
+  LINK_CHECK_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
     .default(1500)
     .describe(
       'Budget of the link check an upload or a correction waits for (one try); past it the X-ray is stored with link pending.',
     ),
-  LINK_RECHECK_INTERVAL_MS: z.coerce.number().int().positive()
+  LINK_RECHECK_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .positive()
     .default(15_000)
     .describe('How often each instance looks for pending links; also the first re-check delay (then doubling).'),
-  LINK_RECHECK_MAX_MS: z.coerce.number().int().positive().default(10 * 60 * 1000).describe('Longest wait between two checks of one pending link.'),
+  LINK_RECHECK_MAX_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 60 * 1000)
+    .describe('Longest wait between two checks of one pending link.'),
 
   DOCTOR_SERVICE_URL: z
     .url()
@@ -195,22 +211,58 @@ export const EnvSchema = z.object({
     .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
     .optional()
     .describe('RabbitMQ to publish events to. Unset: no AMQP.'),
-  AMQP_EXCHANGE: z.string().min(1).max(255).default('xray.events').describe('Durable topic exchange; routing key = event type.'),
-  AMQP_CONFIRM_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000).describe('How long a publish waits for the broker\'s confirm.'),
+  AMQP_EXCHANGE: z
+    .string()
+    .min(1)
+    .max(255)
+    .default('xray.events')
+    .describe('Durable topic exchange; routing key = event type.'),
+  AMQP_CONFIRM_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe("How long a publish waits for the broker's confirm."),
 
-  OUTBOX_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(1000).describe('How often each instance\'s relay looks for due events.'),
-  OUTBOX_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  OUTBOX_POLL_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1000)
+    .describe("How often each instance's relay looks for due events."),
+  OUTBOX_BATCH_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(500)
+    .default(20)
+    .describe('Deliveries one relay claims per turn (and delivers concurrently).'),
   OUTBOX_MAX_ATTEMPTS: z.coerce
     .number()
     .int()
     .min(1)
     .default(12)
     .describe('Attempts per event and sink before it is parked as dead (GET /admin/outbox?state=dead).'),
-  OUTBOX_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(1000).describe('Delay after the first failed attempt; doubles each time, with jitter.'),
-  OUTBOX_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
-  OUTBOX_LEASE_MS: z.coerce.number().int().positive()
+  OUTBOX_BACKOFF_BASE_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1000)
+    .describe('Delay after the first failed attempt; doubles each time, with jitter.'),
+  OUTBOX_BACKOFF_MAX_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(10 * 60 * 1000)
+    .describe('Longest wait between two delivery attempts of one event.'),
+  OUTBOX_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .positive()
     .default(60_000)
-    .describe('A claimed delivery belongs to its relay this long; must exceed WEBHOOK_TIMEOUT_MS and AMQP_CONFIRM_TIMEOUT_MS.'),
+    .describe(
+      'A claimed delivery belongs to its relay this long; must exceed WEBHOOK_TIMEOUT_MS and AMQP_CONFIRM_TIMEOUT_MS.',
+    ),
 
   DEV_PATIENT_PORT: z.coerce
     .number()
@@ -393,7 +445,10 @@ function integrationProblems(e: Env): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   // An unsigned webhook cannot be told from a forged one: no webhook without its key.
   if (e.DOCTOR_SERVICE_URL && !e.WEBHOOK_SECRET)
-    problems.push({ variable: 'WEBHOOK_SECRET', message: 'required when DOCTOR_SERVICE_URL is set (webhooks are signed)' });
+    problems.push({
+      variable: 'WEBHOOK_SECRET',
+      message: 'required when DOCTOR_SERVICE_URL is set (webhooks are signed)',
+    });
   // A lease shorter than an attempt would let a second relay deliver the same event meanwhile.
   const longest = Math.max(e.WEBHOOK_TIMEOUT_MS, e.AMQP_CONFIRM_TIMEOUT_MS);
   if (e.OUTBOX_LEASE_MS < 2 * longest)

@@ -117,7 +117,8 @@ export async function startDevDoctorService(opts: {
       'development Doctor Service received a webhook',
     );
     if (record.status === 204) res.status(204).end();
-    else res.status(record.status).json({ status: record.status, reason: signature.valid ? 'refused' : signature.reason });
+    else
+      res.status(record.status).json({ status: record.status, reason: signature.valid ? 'refused' : signature.reason });
   });
   // What arrived, newest last: GET /received (JSON), for people trying the system out.
   app.get('/received', (_req, res) => {

@@ -20,11 +20,41 @@ export const SEED_PATIENTS: PatientSummary[] = [
 ];
 
 export const SEED_CONSULTATIONS: ConsultationSummary[] = [
-  { id: 'C-2001', patientId: 'P-1001', startedAt: '2026-11-27T08:02:00Z', reason: 'Fall at home, chest pain', status: 'open' },
-  { id: 'C-2002', patientId: 'P-1002', startedAt: '2026-11-27T09:40:00Z', reason: 'Road accident, wrist', status: 'open' },
-  { id: 'C-2003', patientId: 'P-1001', startedAt: '2026-10-03T14:15:00Z', reason: 'Shortness of breath', status: 'closed' },
-  { id: 'C-2004', patientId: 'P-1003', startedAt: '2026-11-26T22:10:00Z', reason: 'Sports injury, knee', status: 'open' },
-  { id: 'C-2005', patientId: 'P-1004', startedAt: '2026-11-27T07:30:00Z', reason: 'Suspected hip fracture', status: 'open' },
+  {
+    id: 'C-2001',
+    patientId: 'P-1001',
+    startedAt: '2026-11-27T08:02:00Z',
+    reason: 'Fall at home, chest pain',
+    status: 'open',
+  },
+  {
+    id: 'C-2002',
+    patientId: 'P-1002',
+    startedAt: '2026-11-27T09:40:00Z',
+    reason: 'Road accident, wrist',
+    status: 'open',
+  },
+  {
+    id: 'C-2003',
+    patientId: 'P-1001',
+    startedAt: '2026-10-03T14:15:00Z',
+    reason: 'Shortness of breath',
+    status: 'closed',
+  },
+  {
+    id: 'C-2004',
+    patientId: 'P-1003',
+    startedAt: '2026-11-26T22:10:00Z',
+    reason: 'Sports injury, knee',
+    status: 'open',
+  },
+  {
+    id: 'C-2005',
+    patientId: 'P-1004',
+    startedAt: '2026-11-27T07:30:00Z',
+    reason: 'Suspected hip fracture',
+    status: 'open',
+  },
 ];
 
 export interface DevPatientService {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '../db/pool.ts';
-import type { Notifier } from '../integrations/notifier.ts';
+import { DeliveryFailed, type Notifier } from '../integrations/notifier.ts';
 import type { Logger } from '../observability/logger.ts';
 import { backoffDelay } from './backoff.ts';
 import { outboxRepository, type ClaimedDelivery } from './outbox.repository.ts';
@@ -106,14 +106,17 @@ export class OutboxRelay {
       await notifier.deliver(d.event, { attempt: d.attempt, signal });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      const dead = d.attempt >= options.maxAttempts;
-      const retryInMs = dead ? 0 : backoffDelay(d.attempt, { baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs });
-      const kept = await outboxRepository.markFailed(pool, d, { error, retryInMs, dead }).catch((e: unknown) => {
-        log.error({ err: e, ...fields }, 'could not record a failed delivery (the lease will expire)');
-        return false;
-      });
-      if (dead) log.error({ ...fields, error }, 'event delivery failed for good: parked as dead');
-      else log.warn({ ...fields, error, retryInMs, kept }, 'event delivery failed; will retry');
+      // An unreachable sink is an outage: retried for as long as it lasts, never counted towards dead.
+      const counts = !(err instanceof DeliveryFailed && err.unreachable);
+      const retryInMs = backoffDelay(d.attempt, { baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs });
+      const state = await outboxRepository
+        .markFailed(pool, d, { error, retryInMs, counts, maxFailures: options.maxAttempts })
+        .catch((e: unknown) => {
+          log.error({ err: e, ...fields }, 'could not record a failed delivery (the lease will expire)');
+          return null;
+        });
+      if (state === 'dead') log.error({ ...fields, error }, 'event delivery failed for good: parked as dead');
+      else log.warn({ ...fields, error, retryInMs, counts, state }, 'event delivery failed; will retry');
       return;
     }
     const kept = await outboxRepository.markDelivered(pool, d).catch((e: unknown) => {

@@ -47,6 +47,7 @@ interface DeliveryRow {
   sink: string;
   state: DeliveryState;
   attempts: number;
+  failures: number;
   next_attempt_at: Date | null;
   last_attempt_at: Date | null;
   last_error: string | null;
@@ -75,6 +76,7 @@ function toEntry(r: EntryRow): OutboxEntry {
       sink: d.sink,
       state: d.state,
       attempts: d.attempts,
+      failures: d.failures,
       nextAttemptAt: d.state === 'pending' ? iso(d.next_attempt_at) : null,
       lastAttemptAt: iso(d.last_attempt_at),
       lastError: d.last_error,
@@ -87,7 +89,7 @@ function toEntry(r: EntryRow): OutboxEntry {
 const ENTRY_SELECT = `
   SELECT e.id, e.seq::text AS seq, e.type, e.xray_id, e.payload, e.created_at,
     (SELECT json_agg(json_build_object(
-        'sink', d.sink, 'state', d.state, 'attempts', d.attempts, 'next_attempt_at', d.next_attempt_at,
+        'sink', d.sink, 'state', d.state, 'attempts', d.attempts, 'failures', d.failures, 'next_attempt_at', d.next_attempt_at,
         'last_attempt_at', d.last_attempt_at, 'last_error', d.last_error, 'delivered_at', d.delivered_at)
         ORDER BY d.sink)
      FROM outbox_deliveries d WHERE d.event_id = e.id) AS deliveries
@@ -157,20 +159,34 @@ export const outboxRepository = {
     return rowCount === 1;
   },
 
-  /** Records a failed attempt: due again after `retryInMs`, or dead when `dead`. */
+  /**
+   * Records a failed attempt: due again after `retryInMs`. One that `counts` (the sink answered,
+   * or failed to in time) adds to `failures`, and at `maxFailures` the delivery is dead.
+   * Returns the state it is left in, or null when the claim was lost.
+   */
   async markFailed(
     db: Queryable,
     d: ClaimedDelivery,
-    outcome: { error: string; retryInMs: number; dead: boolean },
-  ): Promise<boolean> {
-    const { rowCount } = await db.query(
+    outcome: { error: string; retryInMs: number; counts: boolean; maxFailures: number },
+  ): Promise<DeliveryState | null> {
+    const { rows } = await db.query<{ state: DeliveryState }>(
       `UPDATE outbox_deliveries
-       SET state = CASE WHEN $5 THEN 'dead' ELSE 'pending' END,
-           next_attempt_at = now() + $4 * interval '1 millisecond', last_error = $6, claim_token = NULL
-       WHERE event_id = $1 AND sink = $2 AND claim_token = $3`,
-      [d.eventId, d.sink, d.token, outcome.retryInMs, outcome.dead, outcome.error.slice(0, 2000)],
+       SET failures = failures + CASE WHEN $5 THEN 1 ELSE 0 END,
+           state = CASE WHEN $5 AND failures + 1 >= $6 THEN 'dead' ELSE 'pending' END,
+           next_attempt_at = now() + $4 * interval '1 millisecond', last_error = $7, claim_token = NULL
+       WHERE event_id = $1 AND sink = $2 AND claim_token = $3
+       RETURNING state`,
+      [
+        d.eventId,
+        d.sink,
+        d.token,
+        outcome.retryInMs,
+        outcome.counts,
+        outcome.maxFailures,
+        outcome.error.slice(0, 2000),
+      ],
     );
-    return rowCount === 1;
+    return rows[0]?.state ?? null;
   },
 
   /** Events with a delivery in `state` (pending or dead; both when absent), oldest first. */
@@ -200,14 +216,14 @@ export const outboxRepository = {
   },
 
   /**
-   * Makes an event's dead deliveries pending again with a fresh attempt count, and waiting ones
+   * Makes an event's dead deliveries pending again with a fresh failure count, and waiting ones
    * due now. A delivery a relay is working on (claim_token set) is left alone, so a retry never
    * makes two relays deliver at once.
    */
   async retry(db: Queryable, id: string): Promise<number> {
     const { rowCount } = await db.query(
       `UPDATE outbox_deliveries
-       SET attempts = CASE WHEN state = 'dead' THEN 0 ELSE attempts END,
+       SET failures = CASE WHEN state = 'dead' THEN 0 ELSE failures END,
            state = 'pending', next_attempt_at = now()
        WHERE event_id = $1 AND claim_token IS NULL AND state IN ('dead', 'pending')`,
       [id],

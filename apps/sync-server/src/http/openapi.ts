@@ -162,7 +162,10 @@ export function buildOpenApiDocument() {
     security,
     request: { query: OutboxQuerySchema },
     responses: {
-      200: { description: 'A page of outbox entries, oldest first', content: { 'application/json': { schema: OutboxList } } },
+      200: {
+        description: 'A page of outbox entries, oldest first',
+        content: { 'application/json': { schema: OutboxList } },
+      },
       400: errors[400],
       401: errors[401],
       403: problem('Only administrators manage the outbox'),
@@ -171,7 +174,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: 'post',
     path: '/admin/outbox/{id}/retry',
-    summary: "Admin: deliver an event again: its dead deliveries start over, waiting ones are due now",
+    summary: 'Admin: deliver an event again: its dead deliveries start over, waiting ones are due now',
     security,
     request: { params: idParam },
     responses: {

@@ -41,14 +41,14 @@ export class AmqpNotifier implements Notifier {
     try {
       link = await abortable(this.open(), ctx.signal);
     } catch (err) {
-      throw new DeliveryFailed(`AMQP connect failed: ${messageOf(err)}`, { cause: err });
+      throw new DeliveryFailed(`AMQP connect failed: ${messageOf(err)}`, { cause: err, unreachable: true });
     }
     const body = Buffer.from(JSON.stringify(event));
     await new Promise<void>((resolve, reject) => {
-      const fail = (message: string, cause?: unknown) => {
+      const fail = (message: string, cause?: unknown, unreachable = false) => {
         clearTimeout(timer);
         ctx.signal.removeEventListener('abort', onAbort);
-        reject(new DeliveryFailed(message, { cause }));
+        reject(new DeliveryFailed(message, { cause, unreachable }));
       };
       const timer = setTimeout(() => {
         // A confirm that never comes: the channel is not to be trusted any more.
@@ -72,7 +72,9 @@ export class AmqpNotifier implements Notifier {
           },
           (err: unknown) => {
             if (err) {
-              fail(`broker did not confirm: ${messageOf(err)}`, err);
+              // A nack counts against the event; a channel that closed under it is the broker going away.
+              const nacked = messageOf(err).toLowerCase().includes('nack');
+              fail(`broker did not confirm: ${messageOf(err)}`, err, !nacked);
               return;
             }
             clearTimeout(timer);
@@ -83,7 +85,7 @@ export class AmqpNotifier implements Notifier {
       } catch (err) {
         // The channel closed between open() and publish.
         this.drop(link, 'publish threw');
-        fail(`publish failed: ${messageOf(err)}`, err);
+        fail(`publish failed: ${messageOf(err)}`, err, true);
       }
     });
   }

@@ -19,7 +19,16 @@ export interface DeliveryContext {
   signal: AbortSignal;
 }
 
-/** A delivery the sink refused or that did not finish; the message is kept as the outbox's last_error. */
+/**
+ * A delivery that did not succeed; the message is kept as the outbox's last_error. `unreachable`:
+ * the sink could not be reached at all (connection refused or lost, broker down) — an outage,
+ * retried with backoff for as long as it lasts, never a reason to give the event up as dead.
+ */
 export class DeliveryFailed extends Error {
   override name = 'DeliveryFailed';
+  readonly unreachable: boolean;
+  constructor(message: string, options?: { cause?: unknown; unreachable?: boolean }) {
+    super(message, options);
+    this.unreachable = options?.unreachable ?? false;
+  }
 }

@@ -41,9 +41,10 @@ export class WebhookNotifier implements Notifier {
         redirect: 'error',
       });
     } catch (err) {
-      throw new DeliveryFailed(`webhook POST failed: ${err instanceof Error ? err.message : String(err)}`, {
-        cause: err,
-      });
+      // No answer in time counts against the event; no connection at all is an outage.
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      const detail = err instanceof Error ? `${err.message}${causeCode(err)}` : String(err);
+      throw new DeliveryFailed(`webhook POST failed: ${detail}`, { cause: err, unreachable: !timedOut });
     }
     const text = await res.text().catch(() => '');
     if (!res.ok) throw new DeliveryFailed(`webhook answered ${res.status}: ${text.slice(0, 200)}`);
@@ -51,3 +52,8 @@ export class WebhookNotifier implements Notifier {
 
   async close(): Promise<void> {}
 }
+
+const causeCode = (err: Error): string => {
+  const code: unknown = err.cause instanceof Error ? Reflect.get(err.cause, 'code') : undefined;
+  return typeof code === 'string' ? ` (${code})` : '';
+};

@@ -75,10 +75,14 @@ export async function updateXray(
       after.link = linkBrief(link);
     }
 
-    const updated = Object.keys(after).length ? await xrayLinkRepository.update(tx, current.id, { ...next, link }) : current;
+    const updated = Object.keys(after).length
+      ? await xrayLinkRepository.update(tx, current.id, { ...next, link })
+      : current;
     if (Object.keys(after).length) {
       const by = context.actor ? { sub: context.actor.sub } : null;
-      const changeSet = Object.fromEntries(Object.keys(after).map((k) => [k, { before: Reflect.get(before, k), after: Reflect.get(after, k) }]));
+      const changeSet = Object.fromEntries(
+        Object.keys(after).map((k) => [k, { before: Reflect.get(before, k), after: Reflect.get(after, k) }]),
+      );
       await deps.outbox.append(tx, xrayUpdated(updated, changeSet, 'correction', by));
       const invalid = linkChanged || !sameIds(next, current) ? linkInvalidIfSo(updated) : undefined;
       if (invalid) await deps.outbox.append(tx, invalid);

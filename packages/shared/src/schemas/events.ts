@@ -100,7 +100,10 @@ export type DeliveryState = z.infer<typeof DeliveryStateSchema>;
 export const OutboxDeliverySchema = z.object({
   sink: z.string(),
   state: DeliveryStateSchema,
+  /** Every try so far, the current one included. */
   attempts: z.number().int().nonnegative(),
+  /** Tries the sink refused or left unanswered; at OUTBOX_MAX_ATTEMPTS the delivery is dead. An unreachable sink does not count. */
+  failures: z.number().int().nonnegative(),
   /** Pending: not before this time (also the end of a running attempt's lease). */
   nextAttemptAt: z.iso.datetime({ offset: true }).nullable(),
   lastAttemptAt: z.iso.datetime({ offset: true }).nullable(),
@@ -138,7 +141,7 @@ export const OutboxQuerySchema = z.strictObject({
 export type OutboxQuery = z.infer<typeof OutboxQuerySchema>;
 
 export const OutboxRetryResultSchema = z.object({
-  /** Deliveries put back to pending (dead ones, and waiting ones moved to now). */
+  /** Deliveries put back to pending (dead ones with their failures reset, and waiting ones moved to now). */
   retried: z.number().int().nonnegative(),
   entry: OutboxEntrySchema,
 });

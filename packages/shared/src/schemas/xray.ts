@@ -76,7 +76,11 @@ export type XrayUpdate = z.infer<typeof XrayUpdateSchema>;
  * `unchecked` (no Patient Service configured).
  */
 export const LINK_STATUSES = ['verified', 'pending', 'invalid', 'unchecked'] as const;
-export const LINK_INVALID_REASONS = ['unknown_patient', 'unknown_consultation', 'consultation_of_other_patient'] as const;
+export const LINK_INVALID_REASONS = [
+  'unknown_patient',
+  'unknown_consultation',
+  'consultation_of_other_patient',
+] as const;
 export const LinkSchema = z.object({
   status: z.enum(LINK_STATUSES),
   /** For `invalid`: one of LINK_INVALID_REASONS; for `pending`: why it could not be checked. */

@@ -1,0 +1,365 @@
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { VIEWS, type ContentType, type DicomTags } from '@xray/shared';
+import { CaptureError } from '../../capture/capture.errors.ts';
+import { checkFile, fileName } from '../../capture/file-check.ts';
+import { FileDrop } from '../components/FileDrop.tsx';
+import { ConsultationField, FieldError, PatientField } from '../components/PatientField.tsx';
+import { Preview } from '../components/Preview.tsx';
+import { BODY_PARTS, FIELD_LABELS, VIEW_LABELS, fieldKey, formatBytes } from '../format.ts';
+import { useOnline, useServices } from '../services.ts';
+
+/** A file picked, dropped or found in the detector folder, checked and waiting for its details. */
+interface PendingFile {
+  key: string;
+  file: File;
+  name: string;
+  contentType: ContentType;
+  dicom?: DicomTags;
+  dicomWarning?: string;
+}
+
+interface FormState {
+  patientId: string;
+  consultationId: string;
+  bodyPart: string;
+  view: string;
+  urgent: boolean;
+  notes: string;
+}
+
+const EMPTY_FORM: FormState = { patientId: '', consultationId: '', bodyPart: '', view: '', urgent: false, notes: '' };
+const TYPE_LABELS: Record<ContentType, string> = {
+  'application/dicom': 'DICOM',
+  'image/png': 'PNG',
+  'image/jpeg': 'JPEG',
+};
+
+/**
+ * The capture screen: files in, details from the paramedic (DICOM tags fill what they can),
+ * one Save per X-ray. Saving encrypts and stores the X-ray on this device; it never needs the
+ * network or a sign-in. Messages come from the shared X-ray schema (via the capture service).
+ */
+export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
+  const { core, serverConfig, patients, shell, deviceId } = useServices();
+  const online = useOnline();
+  const [pending, setPending] = useState<PendingFile[]>([]);
+  const [rejected, setRejected] = useState<string[]>([]);
+  const [form, setForm] = useState<FormState>(EMPTY_FORM);
+  const [fromDicom, setFromDicom] = useState<Set<keyof FormState>>(new Set());
+  const [errors, setErrors] = useState<Partial<Record<string, string>>>({});
+  const [problem, setProblem] = useState<string>();
+  const [notice, setNotice] = useState<string>();
+  const [saving, setSaving] = useState(false);
+  const counter = useRef(0);
+  const current = pending[0];
+
+  const addFiles = useCallback(
+    async (files: File[]) => {
+      const limit = serverConfig.current().maxUploadBytes;
+      const accepted: PendingFile[] = [];
+      const refused: string[] = [];
+      for (const file of files) {
+        const check = await checkFile(file, limit, fileName(file));
+        if (!check.ok) refused.push(check.problem.message);
+        else
+          accepted.push({
+            key: `f${++counter.current}`,
+            file,
+            name: fileName(file),
+            contentType: check.contentType,
+            ...(check.dicom ? { dicom: check.dicom } : {}),
+            ...(check.dicomWarning ? { dicomWarning: check.dicomWarning } : {}),
+          });
+      }
+      setRejected(refused);
+      setNotice(undefined);
+      setProblem(undefined);
+      if (accepted.length) setPending((list) => [...list, ...accepted]);
+    },
+    [serverConfig],
+  );
+  const onFiles = useCallback((files: File[]) => void addFiles(files), [addFiles]);
+
+  // A new current file: DICOM tags fill the fields that are still empty.
+  useEffect(() => {
+    const tags = current?.dicom;
+    if (!tags) {
+      setFromDicom(new Set());
+      return;
+    }
+    setForm((f) => {
+      const filled = new Set<keyof FormState>();
+      const next = { ...f };
+      if (!f.patientId.trim() && tags.patientId) {
+        next.patientId = tags.patientId;
+        filled.add('patientId');
+      }
+      if (!f.bodyPart && tags.bodyPartExamined) {
+        next.bodyPart = tags.bodyPartExamined.toUpperCase();
+        filled.add('bodyPart');
+      }
+      const view = tags.viewPosition?.toUpperCase();
+      if (!f.view && view && VIEWS.some((v) => v === view)) {
+        next.view = view;
+        filled.add('view');
+      }
+      setFromDicom(filled);
+      return next;
+    });
+  }, [current?.key, current?.dicom]);
+
+  const set =
+    <K extends keyof FormState>(key: K) =>
+    (value: FormState[K]): void => {
+      setForm((f) => ({ ...f, [key]: value }));
+      setErrors((e) => ({ ...e, [key]: undefined }));
+      setFromDicom((s) => {
+        if (!s.has(key)) return s;
+        const next = new Set(s);
+        next.delete(key);
+        return next;
+      });
+    };
+
+  async function save(e: FormEvent): Promise<void> {
+    e.preventDefault();
+    setErrors({});
+    setProblem(undefined);
+    setNotice(undefined);
+    if (!current) {
+      setProblem('Choose an X-ray file first.');
+      return;
+    }
+    setSaving(true);
+    try {
+      const result = await core.capture(current.file, {
+        patientId: form.patientId,
+        consultationId: form.consultationId.trim() || undefined,
+        bodyPart: form.bodyPart,
+        view: form.view,
+        priority: form.urgent ? 'urgent' : 'routine',
+        notes: form.notes.trim() || undefined,
+        deviceId,
+      });
+      const { xray } = result.metadata;
+      setNotice(
+        [
+          `Saved ${current.name} (${xray.bodyPart} ${xray.view}) for patient ${xray.patientId}${form.urgent ? ', urgent' : ''}: queued to send.`,
+          ...result.warnings.map((w) => w.message),
+        ].join(' '),
+      );
+      setPending((list) => list.filter((p) => p.key !== current.key));
+      // The next image is most likely of the same patient: keep who, clear what.
+      setForm((f) => ({ ...f, bodyPart: '', view: '', notes: '' }));
+      onSaved?.();
+    } catch (err) {
+      if (err instanceof CaptureError && err.code === 'invalid_metadata') {
+        const byField: Record<string, string> = {};
+        for (const fe of err.fields) {
+          const key = fieldKey(fe.field);
+          byField[key] ??= `${FIELD_LABELS[key] ?? key} ${fe.message}.`;
+        }
+        setErrors(byField);
+        setProblem(`Not saved: ${Object.values(byField).join(' ')}`);
+      } else {
+        setProblem(`Not saved: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  const dicomPatient = current?.dicom?.patientId;
+  const mismatch = dicomPatient && form.patientId.trim() && form.patientId.trim() !== dicomPatient;
+  const directory = patients();
+  const bodyParts: string[] = [...BODY_PARTS];
+  if (form.bodyPart && !bodyParts.includes(form.bodyPart)) bodyParts.unshift(form.bodyPart);
+
+  return (
+    <section aria-labelledby="capture-title" className="screen capture">
+      <h1 id="capture-title">Capture X-ray</h1>
+      <div className="capture-grid">
+        <div className="capture-files">
+          <FileDrop onFiles={onFiles} folder={shell?.watchedFolder} />
+          {rejected.length > 0 && (
+            <div className="message message-error" role="alert" data-testid="file-problems">
+              {rejected.map((m) => (
+                <p key={m}>{m}</p>
+              ))}
+            </div>
+          )}
+          {current ? (
+            <div className="current-file" data-testid="current-file">
+              <h2>
+                {current.name}{' '}
+                <span className="tag">
+                  {TYPE_LABELS[current.contentType]} · {formatBytes(current.file.size)}
+                </span>
+              </h2>
+              <div className="current-file-body">
+                <Preview key={current.key} file={current.file} contentType={current.contentType} name={current.name} />
+                {current.dicom && (
+                  <dl className="dicom-tags" aria-label="DICOM header">
+                    {current.dicom.patientId && (
+                      <>
+                        <dt>Patient ID</dt>
+                        <dd>{current.dicom.patientId}</dd>
+                      </>
+                    )}
+                    {current.dicom.modality && (
+                      <>
+                        <dt>Modality</dt>
+                        <dd>{current.dicom.modality}</dd>
+                      </>
+                    )}
+                    {current.dicom.studyDate && (
+                      <>
+                        <dt>Study date</dt>
+                        <dd>{current.dicom.studyDate}</dd>
+                      </>
+                    )}
+                    {current.dicom.rows && current.dicom.columns && (
+                      <>
+                        <dt>Size</dt>
+                        <dd>
+                          {current.dicom.columns} × {current.dicom.rows}
+                        </dd>
+                      </>
+                    )}
+                  </dl>
+                )}
+              </div>
+              {current.dicomWarning && <p className="message message-warning">{current.dicomWarning}</p>}
+              {pending.length > 1 && (
+                <p className="hint">
+                  {pending.length - 1} more file{pending.length > 2 ? 's' : ''} after this one:{' '}
+                  {pending
+                    .slice(1)
+                    .map((p) => p.name)
+                    .join(', ')}
+                </p>
+              )}
+              <button
+                type="button"
+                className="button"
+                onClick={() => setPending((list) => list.filter((p) => p.key !== current.key))}
+              >
+                Discard this file
+              </button>
+            </div>
+          ) : (
+            <p className="hint empty">No file chosen yet.</p>
+          )}
+        </div>
+
+        <form className="capture-form" onSubmit={(e) => void save(e)} noValidate aria-label="X-ray details">
+          <div className="field-row">
+            <PatientField
+              value={form.patientId}
+              onChange={set('patientId')}
+              error={errors.patientId}
+              online={online}
+              directory={directory}
+            />
+            <ConsultationField
+              value={form.consultationId}
+              onChange={set('consultationId')}
+              error={errors.consultationId}
+              online={online}
+              directory={directory}
+              patientId={form.patientId}
+            />
+          </div>
+          {fromDicom.has('patientId') && <p className="tag tag-dicom">Patient ID from the DICOM file</p>}
+          {mismatch && (
+            <p className="message message-warning" role="status">
+              The DICOM file names patient {dicomPatient}: check the patient before saving.
+            </p>
+          )}
+          <div className="field-row">
+            <div className="field">
+              <label htmlFor="bodyPart">
+                Body part {fromDicom.has('bodyPart') && <span className="tag tag-dicom">from DICOM</span>}
+              </label>
+              <select
+                id="bodyPart"
+                value={form.bodyPart}
+                onChange={(e) => set('bodyPart')(e.target.value)}
+                aria-invalid={errors.bodyPart ? true : undefined}
+                aria-describedby="bodyPart-error"
+              >
+                <option value="">Choose…</option>
+                {bodyParts.map((b) => (
+                  <option key={b} value={b}>
+                    {b}
+                  </option>
+                ))}
+              </select>
+              <FieldError id="bodyPart-error" message={errors.bodyPart} />
+            </div>
+            <div className="field">
+              <label htmlFor="view">
+                View {fromDicom.has('view') && <span className="tag tag-dicom">from DICOM</span>}
+              </label>
+              <select
+                id="view"
+                value={form.view}
+                onChange={(e) => set('view')(e.target.value)}
+                aria-invalid={errors.view ? true : undefined}
+                aria-describedby="view-error"
+              >
+                <option value="">Choose…</option>
+                {VIEWS.map((v) => (
+                  <option key={v} value={v}>
+                    {VIEW_LABELS[v] ?? v}
+                  </option>
+                ))}
+              </select>
+              <FieldError id="view-error" message={errors.view} />
+            </div>
+          </div>
+          <div className="field field-toggle">
+            <input
+              id="urgent"
+              type="checkbox"
+              checked={form.urgent}
+              onChange={(e) => set('urgent')(e.target.checked)}
+            />
+            <label htmlFor="urgent">Urgent: send before the others</label>
+          </div>
+          <div className="field">
+            <label htmlFor="notes">
+              Notes <span className="optional">(optional)</span>
+            </label>
+            <textarea
+              id="notes"
+              rows={2}
+              value={form.notes}
+              onChange={(e) => set('notes')(e.target.value)}
+              aria-invalid={errors.notes ? true : undefined}
+              aria-describedby="notes-error"
+            />
+            <FieldError id="notes-error" message={errors.notes} />
+          </div>
+          <div className="save-bar">
+            <button type="submit" className="button button-primary button-wide" disabled={saving}>
+              {saving ? 'Saving…' : 'Save X-ray'}
+            </button>
+          </div>
+          <div aria-live="polite">
+            {problem && (
+              <p className="message message-error" data-testid="capture-problem">
+                {problem}
+              </p>
+            )}
+            {notice && (
+              <p className="message message-ok" data-testid="capture-notice">
+                {notice}
+              </p>
+            )}
+          </div>
+        </form>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,80 @@
+import { createContext, useContext, useEffect, useState, useSyncExternalStore } from 'react';
+import type { AuthSession, AuthState } from '../auth/auth.session.ts';
+import type { PatientDirectory } from '../capture/patient-directory.ts';
+import type { AppSettings } from '../config/app-settings.ts';
+import type { ServerConfigSource } from '../config/server-config.ts';
+import type { EngineStatus } from '../db/edge.records.ts';
+import type { CaptureSummary, EdgeCore } from '../edge.core.ts';
+import type { XrayShellApi } from '../shell/shell.api.ts';
+import type { AppUpdates } from './service-worker.ts';
+
+/** Everything the screens use, made once at start (main.tsx) and handed down by context. */
+export interface AppServices {
+  core: EdgeCore;
+  auth: AuthSession;
+  settings: AppSettings;
+  serverConfig: ServerConfigSource;
+  /** Null when the server names no Patient Service. */
+  patients: () => PatientDirectory | null;
+  updates: AppUpdates;
+  shell: XrayShellApi | undefined;
+  deviceId: string;
+  storage: Pick<Storage, 'getItem' | 'setItem'>;
+}
+
+export const ServicesContext = createContext<AppServices | null>(null);
+
+export function useServices(): AppServices {
+  const services = useContext(ServicesContext);
+  if (!services) throw new Error('useServices outside <ServicesContext.Provider>');
+  return services;
+}
+
+const subscribeOnline = (onChange: () => void): (() => void) => {
+  globalThis.addEventListener('online', onChange);
+  globalThis.addEventListener('offline', onChange);
+  return () => {
+    globalThis.removeEventListener('online', onChange);
+    globalThis.removeEventListener('offline', onChange);
+  };
+};
+
+/** navigator.onLine, re-rendering on every change. */
+export const useOnline = (): boolean => useSyncExternalStore(subscribeOnline, () => navigator.onLine);
+
+export function useAuthState(auth: AuthSession): AuthState {
+  return useSyncExternalStore(
+    (l) => auth.subscribe(l),
+    () => auth.state,
+  );
+}
+
+export function useUpdateAvailable(updates: AppUpdates): boolean {
+  return useSyncExternalStore(
+    (l) => updates.subscribe(l),
+    () => updates.available,
+  );
+}
+
+/** The queue, live (Dexie liveQuery): every state and progress change. */
+export function useCaptures(core: EdgeCore): CaptureSummary[] | undefined {
+  const [captures, setCaptures] = useState<CaptureSummary[]>();
+  useEffect(() => core.observeCaptures(setCaptures), [core]);
+  return captures;
+}
+
+export function useEngineStatus(core: EdgeCore): EngineStatus | undefined {
+  const [status, setStatus] = useState<EngineStatus>();
+  useEffect(() => core.observeEngine(setStatus), [core]);
+  return status;
+}
+
+/** Re-renders every `ms` (relative times such as "retrying in 12 s"). */
+export function useNow(ms: number): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+  return now;
+}

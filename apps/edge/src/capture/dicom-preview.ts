@@ -1,0 +1,132 @@
+import dicomParser from 'dicom-parser';
+import type { DataSet } from 'dicom-parser';
+import { DICOM_HEADER_PREFIX_BYTES } from '@xray/shared';
+
+/** A small greyscale picture, ready for a canvas (ImageData's layout). */
+export interface Thumbnail {
+  width: number;
+  height: number;
+  rgba: Uint8ClampedArray;
+}
+
+export type DicomPreview = { ok: true; thumbnail: Thumbnail } | { ok: false; reason: string };
+
+/** Transfer syntaxes whose pixel data is stored as plain numbers (no compression). */
+const UNCOMPRESSED = new Map([
+  ['1.2.840.10008.1.2', true], // implicit VR little endian
+  ['1.2.840.10008.1.2.1', true], // explicit VR little endian
+  ['1.2.840.10008.1.2.2', false], // explicit VR big endian (retired, still seen)
+]);
+
+const TAG = {
+  transferSyntax: 'x00020010',
+  samplesPerPixel: 'x00280002',
+  photometric: 'x00280004',
+  rows: 'x00280010',
+  columns: 'x00280011',
+  bitsAllocated: 'x00280100',
+  pixelRepresentation: 'x00280103',
+  windowCenter: 'x00281050',
+  windowWidth: 'x00281051',
+  pixelData: 'x7fe00010',
+} as const;
+
+const isDataSet = (v: unknown): v is DataSet => typeof v === 'object' && v !== null && 'elements' in v;
+
+function parseHeader(head: Uint8Array): DataSet {
+  try {
+    return dicomParser.parseDicom(head, { untilTag: TAG.pixelData });
+  } catch (error) {
+    // A prefix may end inside a long element: keep what was read, with the meta header.
+    const dataSet: unknown = typeof error === 'object' && error !== null ? Reflect.get(error, 'dataSet') : undefined;
+    if (!isDataSet(dataSet)) throw error;
+    Object.assign(dataSet.elements, dicomParser.readPart10Header(head).elements);
+    return dataSet;
+  }
+}
+
+const firstNumber = (v: string | undefined): number | undefined => {
+  const n = v === undefined ? NaN : Number(v.split('\\')[0]);
+  return Number.isFinite(n) ? n : undefined;
+};
+
+/**
+ * A thumbnail of a DICOM X-ray whose pixel data is uncompressed (8 or 16 bit greyscale): the
+ * header is read from the first 64 KiB, then only the sampled rows of the pixel data (so an
+ * 18 MB or 500 MB file costs a few hundred small reads, never the whole file in memory).
+ * Compressed pixel data (JPEG, JPEG 2000, RLE) gets no preview here.
+ */
+export async function dicomThumbnail(file: Blob, maxSide = 320): Promise<DicomPreview> {
+  let ds: DataSet;
+  try {
+    ds = parseHeader(new Uint8Array(await file.slice(0, DICOM_HEADER_PREFIX_BYTES).arrayBuffer()));
+  } catch {
+    return { ok: false, reason: 'The DICOM header cannot be read.' };
+  }
+  const ts = ds.string(TAG.transferSyntax)?.trim() ?? '';
+  const littleEndian = UNCOMPRESSED.get(ts);
+  if (littleEndian === undefined) return { ok: false, reason: 'No preview for compressed DICOM images.' };
+  const rows = ds.uint16(TAG.rows) ?? 0;
+  const columns = ds.uint16(TAG.columns) ?? 0;
+  const bits = ds.uint16(TAG.bitsAllocated) ?? 0;
+  const samples = ds.uint16(TAG.samplesPerPixel) ?? 1;
+  const signed = ds.uint16(TAG.pixelRepresentation) === 1;
+  const photometric = ds.string(TAG.photometric)?.trim() ?? 'MONOCHROME2';
+  const pixels = ds.elements[TAG.pixelData];
+  if (!pixels || pixels.length <= 0 || rows === 0 || columns === 0)
+    return { ok: false, reason: 'The DICOM file has no readable pixel data.' };
+  if (samples !== 1 || (bits !== 8 && bits !== 16) || !photometric.startsWith('MONOCHROME'))
+    return { ok: false, reason: `No preview for ${photometric} ${bits}-bit images.` };
+  const bytesPerPixel = bits / 8;
+  const rowBytes = columns * bytesPerPixel;
+  if (pixels.dataOffset + rows * rowBytes > file.size)
+    return { ok: false, reason: 'The DICOM pixel data is shorter than its header says.' };
+
+  const step = Math.max(1, Math.ceil(Math.max(rows, columns) / maxSide));
+  const width = Math.ceil(columns / step);
+  const height = Math.ceil(rows / step);
+  const values = new Float64Array(width * height);
+  for (let ty = 0; ty < height; ty++) {
+    const start = pixels.dataOffset + ty * step * rowBytes;
+    const row = new DataView(await file.slice(start, start + rowBytes).arrayBuffer());
+    for (let tx = 0; tx < width; tx++) {
+      const at = tx * step * bytesPerPixel;
+      values[ty * width + tx] =
+        bits === 8
+          ? signed
+            ? row.getInt8(at)
+            : row.getUint8(at)
+          : signed
+            ? row.getInt16(at, littleEndian)
+            : row.getUint16(at, littleEndian);
+    }
+  }
+  // The file's own window when it has one, else the sampled range.
+  const center = firstNumber(ds.string(TAG.windowCenter));
+  const widthW = firstNumber(ds.string(TAG.windowWidth));
+  let lo: number;
+  let hi: number;
+  if (center !== undefined && widthW !== undefined && widthW > 1) {
+    lo = center - widthW / 2;
+    hi = center + widthW / 2;
+  } else {
+    lo = Infinity;
+    hi = -Infinity;
+    for (const v of values) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  const span = hi > lo ? hi - lo : 1;
+  const invert = photometric === 'MONOCHROME1';
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < values.length; i++) {
+    const g = Math.round((255 * ((values[i] ?? 0) - lo)) / span);
+    const v = invert ? 255 - g : g;
+    rgba[i * 4] = v;
+    rgba[i * 4 + 1] = v;
+    rgba[i * 4 + 2] = v;
+    rgba[i * 4 + 3] = 255;
+  }
+  return { ok: true, thumbnail: { width, height, rgba } };
+}

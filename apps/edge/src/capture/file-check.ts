@@ -1,0 +1,73 @@
+import {
+  CONTENT_SNIFF_BYTES,
+  DICOM_HEADER_PREFIX_BYTES,
+  extractDicomTags,
+  sniffContentType,
+  type ContentType,
+  type DicomTags,
+} from '@xray/shared';
+
+export type FileProblemCode = 'too_large' | 'unsupported_type' | 'empty';
+
+/** A file the app will not capture, and why, in words for the person holding it. */
+export interface FileProblem {
+  code: FileProblemCode;
+  message: string;
+}
+
+export type FileCheck =
+  | { ok: true; contentType: ContentType; dicom?: DicomTags; dicomWarning?: string }
+  | { ok: false; problem: FileProblem };
+
+/** 1.5 GB, 18.4 MB, 950 kB: sizes as people read them (decimal units). */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} bytes`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1000;
+    i++;
+  } while (v >= 1000 && i < units.length - 1);
+  return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+/**
+ * Looks at a file before anything is stored: its size against the server's limit (without
+ * reading it: a 2 GB file is refused at once), its real type from its first bytes (not its
+ * name), and the DICOM tags that prefill the form.
+ */
+export async function checkFile(file: Blob, maxBytes: number, name = fileName(file)): Promise<FileCheck> {
+  if (file.size === 0) return { ok: false, problem: { code: 'empty', message: `${name} is empty.` } };
+  if (file.size > maxBytes) {
+    return {
+      ok: false,
+      problem: {
+        code: 'too_large',
+        message: `${name} is ${formatBytes(file.size)}: the server accepts X-rays up to ${formatBytes(maxBytes)}.`,
+      },
+    };
+  }
+  const head = new Uint8Array(
+    await file.slice(0, Math.max(CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES)).arrayBuffer(),
+  );
+  const contentType = sniffContentType(head);
+  if (!contentType) {
+    return {
+      ok: false,
+      problem: { code: 'unsupported_type', message: `${name} is not an X-ray image: use DICOM, PNG or JPEG files.` },
+    };
+  }
+  if (contentType !== 'application/dicom') return { ok: true, contentType };
+  try {
+    return { ok: true, contentType, dicom: extractDicomTags(head) };
+  } catch (err) {
+    return {
+      ok: true,
+      contentType,
+      dicomWarning: `The DICOM header could not be read (${err instanceof Error ? err.message : String(err)}): fill in the fields by hand.`,
+    };
+  }
+}
+
+export const fileName = (file: Blob): string => (file instanceof File && file.name ? file.name : 'This file');

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { checkFile, formatBytes } from '../src/capture/file-check.ts';
+import { blobOf, smallDicom, smallJpeg, smallPng } from './fixtures.ts';
+
+/** A Blob that says it is `size` bytes long without holding them (slices read only the head). */
+function hugeBlob(head: Uint8Array, size: number): Blob {
+  const blob = blobOf(head, 'huge.dcm');
+  return Object.defineProperty(blob, 'size', { value: size });
+}
+
+describe('checkFile', () => {
+  const GiB = 1024 ** 3;
+  it('tells the real type from the bytes and reads DICOM tags for the form', async () => {
+    const dicom = await checkFile(blobOf(smallDicom({ patientId: 'P-9' }), 'a.dcm'), GiB);
+    expect(dicom).toMatchObject({ ok: true, contentType: 'application/dicom', dicom: { patientId: 'P-9' } });
+    expect(await checkFile(blobOf(smallPng(1), 'x.jpg'), GiB)).toEqual({ ok: true, contentType: 'image/png' });
+    expect(await checkFile(blobOf(smallJpeg(1), 'x'), GiB)).toEqual({ ok: true, contentType: 'image/jpeg' });
+  });
+
+  it('refuses what is not an X-ray, whatever its name, and empty files', async () => {
+    expect(await checkFile(blobOf(new TextEncoder().encode('BP 120/80'), 'fake.png'), GiB)).toEqual({
+      ok: false,
+      problem: { code: 'unsupported_type', message: 'fake.png is not an X-ray image: use DICOM, PNG or JPEG files.' },
+    });
+    expect(await checkFile(blobOf(new Uint8Array(0), 'empty.dcm'), GiB)).toMatchObject({
+      ok: false,
+      problem: { code: 'empty' },
+    });
+  });
+
+  it('refuses a file over the limit before reading it', async () => {
+    const result = await checkFile(hugeBlob(smallPng(2), 2 * GiB), GiB, 'huge.dcm');
+    expect(result).toEqual({
+      ok: false,
+      problem: { code: 'too_large', message: 'huge.dcm is 2.1 GB: the server accepts X-rays up to 1.1 GB.' },
+    });
+  });
+
+  it('formats sizes as people read them', () => {
+    expect([0, 999, 1000, 18_000_512, 1024 ** 3, 150e9].map(formatBytes)).toEqual([
+      '0 bytes',
+      '999 bytes',
+      '1.0 kB',
+      '18.0 MB',
+      '1.1 GB',
+      '150 GB',
+    ]);
+  });
+});

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { TOKEN_KEY_ID, clearSession, loadSession, saveSession } from '../src/auth/token.vault.ts';
+import { freshDb } from './fixtures.ts';
+
+const session = { issuer: 'https://idp.example', refreshToken: 'rt-SECRET-123', sub: 'demo-paramedic', name: 'Pat' };
+
+describe('token vault', () => {
+  it('keeps the refresh token sealed under a non-extractable key, and opens it again', async () => {
+    const db = await freshDb();
+    await saveSession(db, session);
+    const row = await db.settings.get('session');
+    if (row?.key !== 'session') throw new Error('no session row');
+    const stored = JSON.stringify({ ...row.value, sealed: Buffer.from(row.value.sealed).toString('latin1') });
+    expect(stored).not.toContain('rt-SECRET-123');
+    expect(stored).not.toContain('demo-paramedic');
+    const key = await db.keys.get(TOKEN_KEY_ID);
+    expect(key?.key.extractable).toBe(false);
+    expect(await loadSession(db)).toEqual(session);
+    await clearSession(db);
+    expect(await loadSession(db)).toBeUndefined();
+  });
+
+  it('treats a tampered or orphaned session as signed out', async () => {
+    const db = await freshDb();
+    await saveSession(db, session);
+    const row = await db.settings.get('session');
+    if (row?.key !== 'session') throw new Error('no session row');
+    const sealed = new Uint8Array(row.value.sealed);
+    sealed[3] = (sealed[3] ?? 0) ^ 1;
+    await db.settings.put({ key: 'session', value: { ...row.value, sealed } });
+    expect(await loadSession(db)).toBeUndefined();
+    await saveSession(db, session);
+    await db.keys.delete(TOKEN_KEY_ID);
+    expect(await loadSession(db)).toBeUndefined();
+  });
+});

@@ -1,0 +1,179 @@
+import { execFile } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, Socket, type Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { connect, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { XrayEventSchema, type XrayEvent } from '@xray/shared';
+import { inject } from 'vitest';
+
+/** Polls `probe` until it returns something other than undefined/false, or fails with `what`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** The webhook signature, computed here from the documented scheme (not with the server's code). */
+export function expectedSignature(secret: string, timestamp: string, body: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export const testAmqpUrl = (): string => inject('amqpUrl');
+
+export interface ReceivedMessage {
+  routingKey: string;
+  messageId: string | undefined;
+  persistent: boolean;
+  contentType: string | undefined;
+  event: XrayEvent;
+}
+
+/** A consumer bound to the exchange with '#': what a downstream system would see. */
+export interface ExchangeConsumer {
+  messages: ReceivedMessage[];
+  close(): Promise<void>;
+}
+
+export async function consumeExchange(exchange: string, url = testAmqpUrl()): Promise<ExchangeConsumer> {
+  const conn: ChannelModel = await connect(url);
+  const ch = await conn.createChannel();
+  await ch.assertExchange(exchange, 'topic', { durable: true });
+  const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true });
+  await ch.bindQueue(queue, exchange, '#');
+  const messages: ReceivedMessage[] = [];
+  await ch.consume(queue, (msg: ConsumeMessage | null) => {
+    if (!msg) return;
+    messages.push({
+      routingKey: msg.fields.routingKey,
+      messageId: typeof msg.properties.messageId === 'string' ? msg.properties.messageId : undefined,
+      persistent: msg.properties.deliveryMode === 2,
+      contentType: typeof msg.properties.contentType === 'string' ? msg.properties.contentType : undefined,
+      event: XrayEventSchema.parse(JSON.parse(msg.content.toString('utf8'))),
+    });
+    ch.ack(msg);
+  });
+  return {
+    messages,
+    async close() {
+      await ch.deleteExchange(exchange).catch(() => undefined);
+      await conn.close().catch(() => undefined);
+    },
+  };
+}
+
+export const uniqueExchange = (): string => `xray.events.test-${randomUUID().slice(0, 8)}`;
+
+/**
+ * A TCP proxy in front of RabbitMQ: `cut()` drops every connection and refuses new ones (the
+ * broker unreachable, as during a restart), `restore()` lets them through again. The shared
+ * broker itself is never stopped, so other test runs on this machine are not disturbed.
+ */
+export class TcpProxy {
+  private server: Server | undefined;
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private down = false;
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  static forAmqp(url = testAmqpUrl()): TcpProxy {
+    const u = new URL(url);
+    return new TcpProxy(u.hostname, Number(u.port || 5672));
+  }
+
+  /** `url` with host and port replaced by the proxy's. */
+  via(url = testAmqpUrl()): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      if (this.down) {
+        client.destroy();
+        return;
+      }
+      const upstream = new Socket();
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+        this.pairs.delete(pair);
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      upstream.connect(this.targetPort, this.targetHost, () => {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+    });
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    const addr = this.server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('proxy not on TCP');
+    this.port = addr.port;
+  }
+
+  /** Local ports of the proxy's connections to the broker (the broker's `peer_port`). */
+  upstreamPorts(): number[] {
+    return [...this.pairs].map(([, up]) => up.localPort).filter((p): p is number => typeof p === 'number');
+  }
+
+  connections(): number {
+    return this.pairs.size;
+  }
+
+  cut(): void {
+    this.down = true;
+    for (const [client, upstream] of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  restore(): void {
+    this.down = false;
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    this.server?.close();
+  }
+}
+
+/**
+ * Has the broker itself close the connections coming from `peerPorts` (what an operator's
+ * `rabbitmqctl close_connection` or a broker shutting down sends: connection.close). Returns how
+ * many it closed.
+ */
+export async function brokerClosesConnections(peerPorts: number[]): Promise<number> {
+  const run = promisify(execFile);
+  // Tab-separated `<pid>\t<peer_port>` lines (the JSON formatter prints pids close_connection refuses).
+  const { stdout } = await run('rabbitmqctl', ['list_connections', 'pid', 'peer_port', '-q', '--no-table-headers']);
+  let closed = 0;
+  for (const line of stdout.split('\n')) {
+    const [pid, port] = line.trim().split(/\s+/);
+    if (!pid || !port || !peerPorts.includes(Number(port))) continue;
+    await run('rabbitmqctl', ['close_connection', pid, 'test: connection cut on purpose']);
+    closed++;
+  }
+  return closed;
+}

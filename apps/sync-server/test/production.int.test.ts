@@ -1,0 +1,251 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { openAsBlob } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { dicomDimensionsForSize, makePng, sha256Hex, writeDicom, type WrittenDicom } from '@xray/testkit';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { DemoUserName } from '../src/dev/demo-users.ts';
+import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
+import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
+import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
+import { createTestDatabase, createTestStorage, postXray, validMetadata, type TestStorage } from './harness.ts';
+import { consumeExchange, uniqueExchange, waitFor, type ExchangeConsumer } from './integrations.support.ts';
+import { spawnServer, type ServerProcess } from './server-process.ts';
+import { MiB, sealForUpload, startTus } from './tus-client.ts';
+
+const run = promisify(execFile);
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+const serverDir = path.resolve(import.meta.dirname, '..');
+const AUDIENCE = 'xray-api';
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** What deploy/gen-keys.sh writes: the keys a real deployment starts with (never dev- ids). */
+async function generatedKeys(dir: string): Promise<Record<string, string>> {
+  const file = path.join(dir, 'stack.env');
+  await run('bash', [path.join(repoRoot, 'deploy/gen-keys.sh'), file]);
+  return Object.fromEntries(
+    (await readFile(file, 'utf8'))
+      .split('\n')
+      .map((line) => /^([A-Z0-9_]+)=(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1] ?? '', m[2] ?? '']),
+  );
+}
+
+/** The image's HEALTHCHECK command, read from the Dockerfile (exec form), as Docker would run it. */
+async function dockerHealthcheck(): Promise<string[]> {
+  const dockerfile = await readFile(path.join(serverDir, 'Dockerfile'), 'utf8');
+  const m = /^HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile);
+  const parsed: unknown = JSON.parse(m?.[1] ?? 'null');
+  if (!Array.isArray(parsed) || !parsed.every((a): a is string => typeof a === 'string'))
+    throw new Error('no exec-form HEALTHCHECK CMD in the Dockerfile');
+  return parsed;
+}
+
+// The production start path outside containers: the real server process (`node --import tsx
+// src/main.ts`, the image's command) with NODE_ENV=production and real settings — PostgreSQL,
+// Swift s3api as S3, an oidc-provider issuer standing in for Keycloak (roles in
+// realm_access.roles, as Keycloak puts them), generated keys, the Patient and Doctor Services,
+// RabbitMQ — passes the round trip the embedded default passes, with real tokens.
+describe('production start path (NODE_ENV=production, real services, real tokens)', () => {
+  let dir: string;
+  let dataDir: string;
+  let storage: TestStorage;
+  let issuer: DevIssuer;
+  let patients: DevPatientService;
+  let doctor: DevDoctorService;
+  let consumer: ExchangeConsumer;
+  let server: ServerProcess;
+  let env: Record<string, string>;
+  let tokens: Record<Exclude<DemoUserName, 'paramedic2'>, string>;
+  let dicom: WrittenDicom;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'xray-prod-'));
+    dataDir = await mkdtemp(path.join(tmpdir(), 'xray-prod-data-'));
+    const keys = await generatedKeys(dir);
+    issuer = await startDevIssuer({
+      port: 0,
+      dataDir: path.join(dir, 'issuer'),
+      audience: AUDIENCE,
+      rolesClaim: ['realm_access', 'roles'],
+    });
+    patients = await startDevPatientService({ port: 0 });
+    const webhookSecret = keys.XRAY_WEBHOOK_SECRET ?? '';
+    doctor = await startDevDoctorService({ port: 0, secret: webhookSecret });
+    const exchange = uniqueExchange();
+    consumer = await consumeExchange(exchange);
+    storage = await createTestStorage('s3');
+    env = {
+      ...storage.env,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      AUTH_DISABLED: 'false',
+      DATABASE_URL: await createTestDatabase(),
+      OIDC_ISSUER: issuer.issuer,
+      OIDC_AUDIENCE: AUDIENCE,
+      OIDC_ROLES_CLAIM: 'realm_access.roles',
+      KEK: keys.XRAY_KEK ?? '',
+      UPLOAD_PRIVATE_KEY: keys.XRAY_UPLOAD_PRIVATE_KEY ?? '',
+      PATIENT_SERVICE_URL: patients.url,
+      DOCTOR_SERVICE_URL: doctor.webhookUrl,
+      WEBHOOK_SECRET: webhookSecret,
+      AMQP_URL: inject('amqpUrl'),
+      AMQP_EXCHANGE: exchange,
+      OUTBOX_POLL_INTERVAL_MS: '200',
+    };
+    server = await spawnServer(env);
+    tokens = {
+      paramedic: await issuer.mintToken('paramedic'),
+      doctor: await issuer.mintToken('doctor'),
+      admin: await issuer.mintToken('admin'),
+    };
+    // Several S3 parts and XRE1 segments.
+    dicom = await writeDicom(path.join(dir, 'chest.dcm'), { ...dicomDimensionsForSize(12 * MiB), seed: 77 });
+  });
+
+  afterAll(async () => {
+    await server?.kill();
+    await consumer?.close();
+    await doctor?.stop();
+    await patients?.stop();
+    await issuer?.stop();
+    await storage?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const api = (p: string, user: keyof typeof tokens, init: RequestInit = {}) =>
+    fetch(`${server.url}${p}`, { ...init, headers: { ...bearer(tokens[user]), ...init.headers } });
+
+  it('is ready: database, S3 and the issuer checked; the image HEALTHCHECK passes', async () => {
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect((await ready.json()).checks).toMatchObject({ database: 'ok', storage: 'ok', auth: 'ok' });
+    const [cmd = '', ...args] = await dockerHealthcheck();
+    const port = new URL(server.url).port;
+    await expect(run(cmd, args, { env: { ...process.env, PORT: port } })).resolves.toBeDefined();
+    // Tokens are required: production has no anonymous or development user.
+    expect((await fetch(`${server.url}/xrays`)).status).toBe(401);
+  });
+
+  it('round trip with real tokens: upload, get, list, download (sha256 equal), delete, 404', async () => {
+    const patientId = 'P-1001';
+    const res = await postXray(
+      server.url,
+      validMetadata({ patientId, consultationId: 'C-2001' }),
+      await openAsBlob(dicom.path),
+      bearer(tokens.paramedic),
+    );
+    expect(res.status).toBe(201);
+    const created = await res.json();
+    expect(created).toMatchObject({
+      patientId,
+      contentType: 'application/dicom',
+      sizeBytes: dicom.size,
+      sha256: dicom.sha256,
+      capturedBy: { sub: 'demo-paramedic', name: 'Pat Paramedic' },
+    });
+
+    // The link is checked against the Patient Service (inline, or by the background re-check).
+    const linked = await waitFor('link verified', async () => {
+      const got = await api(`/xrays/${created.id}`, 'doctor');
+      expect(got.status).toBe(200);
+      const body = await got.json();
+      return body.link?.status === 'verified' ? body : undefined;
+    });
+    expect(linked).toMatchObject({ id: created.id, sha256: dicom.sha256 });
+
+    const list = await (await api(`/xrays?patientId=${patientId}`, 'doctor')).json();
+    expect(list.items.map((x: { id: string }) => x.id)).toEqual([created.id]);
+
+    const download = await api(`/xrays/${created.id}/download`, 'doctor');
+    expect(download.status).toBe(200);
+    expect(sha256Hex(Buffer.from(await download.arrayBuffer()))).toBe(dicom.sha256);
+
+    expect((await api(`/xrays/${created.id}`, 'admin', { method: 'DELETE' })).status).toBe(204);
+    expect((await api(`/xrays/${created.id}`, 'doctor')).status).toBe(404);
+    expect((await api(`/xrays/${created.id}/download`, 'doctor')).status).toBe(404);
+
+    // The events left through both sinks: the signed webhook and the RabbitMQ exchange.
+    const types = ['xray.uploaded', 'xray.deleted'];
+    await waitFor('webhook events', () =>
+      types.every((t) => doctor.accepted().some((e) => e.type === t && e.xrayId === created.id)),
+    );
+    expect(
+      doctor
+        .requests()
+        .filter((r) => r.event?.xrayId === created.id)
+        .every((r) => r.signature.valid),
+    ).toBe(true);
+    await waitFor('AMQP events', () =>
+      types.every((t) => consumer.messages.some((m) => m.routingKey === t && m.event.xrayId === created.id)),
+    );
+  });
+
+  it('takes an encrypted tus upload from the edge door and serves the same bytes', async () => {
+    const plain = makePng({ seed: 901 });
+    const { body, dek, kid } = await sealForUpload(server.url, plain);
+    const id = randomUUID();
+    const tus = startTus({
+      endpoint: `${server.url}/uploads`,
+      file: body,
+      chunkSize: 5 * MiB,
+      headers: bearer(tokens.paramedic),
+      metadata: {
+        id,
+        sha256: sha256Hex(plain),
+        patientId: 'P-1002',
+        capturedAt: '2026-11-27T09:00:00Z',
+        bodyPart: 'HAND',
+        view: 'PA',
+        priority: 'routine',
+        dek,
+        kid,
+      },
+    });
+    expect((await tus.done).xrayId).toBe(id);
+    const download = await api(`/xrays/${id}/download`, 'doctor');
+    expect(download.status).toBe(200);
+    expect(sha256Hex(Buffer.from(await download.arrayBuffer()))).toBe(sha256Hex(plain));
+  });
+
+  it('keeps nothing on local disk and leaves an intact audit chain (xray-admin verify-audit)', async () => {
+    // No embedded database, no disk objects, no generated keys: DATA_DIR stays empty.
+    expect(await readdir(dataDir)).toEqual([]);
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/xray-admin.ts', 'verify-audit'], {
+      cwd: serverDir,
+      env: { ...process.env, ...env },
+    });
+    expect(stdout).toMatch(/^OK: \d+ audit events verified/);
+  });
+
+  it('refuses to start in production without real settings, naming each one (exit 78)', async () => {
+    const empty = await mkdtemp(path.join(tmpdir(), 'xray-prod-empty-'));
+    try {
+      const refused = await spawnServer({ NODE_ENV: 'production', DATA_DIR: empty, HOST: '0.0.0.0' }).then(
+        () => new Error('the server started'),
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(Error);
+      const message = refused instanceof Error ? refused.message : '';
+      expect(message).toMatch(/exited with 78/);
+      for (const name of [
+        'OIDC_ISSUER',
+        'TLS_TERMINATED_BY_PROXY',
+        'DATABASE_URL',
+        'S3_BUCKET',
+        'KEK',
+        'UPLOAD_PRIVATE_KEY',
+      ])
+        expect(message).toMatch(new RegExp(`^  ${name}: `, 'm'));
+      expect(await readdir(empty)).toEqual([]);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});

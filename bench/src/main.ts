@@ -1,0 +1,310 @@
+/**
+ * `npm run bench`: every benchmark of issue 9 (and issue 5's XRE1 figure), then
+ * bench/results/latest.md, latest.json, ratios.svg and the README's results block.
+ * Benchmarks, not tests: nothing here fails on speed, only on wrong answers.
+ *
+ *   npm run bench                                  everything (about 3 minutes on 2 cores)
+ *   npm run bench -- --runs 3 --seconds 3          fewer/shorter runs
+ *   npm run bench -- --only metadata --profile     one figure, server under --cpu-prof (results to .tmp/)
+ *   npm run bench -- --only metadata --server-env DATABASE_POOL_MAX=20   an experiment with a server setting
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { format, resolveConfig } from 'prettier';
+import { postUploader, orthancUploader, rawUploader } from './lib/clients.ts';
+import { ratioChart } from './lib/chart.ts';
+import { profileText, summarizeProfile } from './lib/cpu-profile.ts';
+import { startPgWaitSampler } from './lib/pg-waits.ts';
+import { describeMachine } from './lib/machine.ts';
+import { replaceReadmeBlock, resultsMarkdown, summaryLine, targetsTable, type RunInfo } from './lib/report.ts';
+import { TARGETS } from './lib/results.ts';
+import { MB } from './lib/stats.ts';
+import { XrayFile } from './lib/workload.ts';
+import type { BenchContext, Mark } from './figures/context.ts';
+import { measure, runIngest } from './figures/ingest.ts';
+import { LIST_LIMIT, runMetadata } from './figures/metadata.ts';
+import { runDownload } from './figures/download.ts';
+import { runMemory } from './figures/memory.ts';
+import { runS3Ingest } from './figures/s3.ts';
+import { runXre1 } from './figures/xre1.ts';
+import { ensureOrthanc, startOrthanc, type Orthanc } from './stack/orthanc.ts';
+import { freePort, startDatabase, type BenchDatabase } from './stack/postgres.ts';
+import { startRawServer, type RawServer } from './stack/raw-server.ts';
+import { mintToken, repoRoot, startSyncServer, type SyncServer } from './stack/sync-server.ts';
+
+const FIGURES = ['ingest', 'metadata', 'download', 'memory', 's3', 'xre1'] as const;
+type Figure = (typeof FIGURES)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    'metadata-runs': { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'server-env': { type: 'string', multiple: true, default: [] },
+  },
+});
+const runs = Number(args.runs);
+const metadataRuns = Number(args['metadata-runs']);
+const seconds = Number(args.seconds);
+const only = args.only?.split(',').map((s) => s.trim());
+const isFigure = (s: string): s is Figure => FIGURES.some((f) => f === s);
+if (only?.some((f) => !isFigure(f))) throw new Error(`--only takes ${FIGURES.join(', ')}`);
+const selected = (f: Figure) => !only || only.includes(f);
+const serverEnv = Object.fromEntries(
+  (args['server-env'] ?? []).map((kv) => {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--server-env takes NAME=value, got ${kv}`);
+    return [kv.slice(0, eq), kv.slice(eq + 1)];
+  }),
+);
+// Anything but the plain full run is an experiment: its results go to .tmp/bench, not bench/results.
+const partial = Boolean(only) || args.profile || Object.keys(serverEnv).length > 0;
+
+const benchDir = path.resolve(import.meta.dirname, '..');
+const resultsDir = path.join(benchDir, 'results');
+const scratchDir = path.join(repoRoot, '.tmp', 'bench');
+const t0 = performance.now();
+const log = (msg: string) =>
+  console.log(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+const s3Configured = Boolean(
+  process.env.S3_ENDPOINT && process.env.S3_ACCESS_KEY_ID && process.env.S3_SECRET_ACCESS_KEY,
+);
+
+/** When ingest is not run (--only), the read figures still need stored X-rays: a few plain uploads. */
+async function seed(ctx: BenchContext): Promise<void> {
+  const post = postUploader(ctx.sync.url, ctx.sync.paramedic);
+  for (let i = 0; i < LIST_LIMIT; i++) ctx.ids.sync18 = (await measure(post, ctx.files.f18, 1)).ids[0];
+  ctx.ids.sync50 = (await measure(post, ctx.files.f50, 1)).ids[0];
+  const raw = rawUploader(ctx.raw.url);
+  ctx.ids.raw18 = (await measure(raw, ctx.files.f18, 1)).ids[0];
+  ctx.ids.raw50 = (await measure(raw, ctx.files.f50, 1)).ids[0];
+  if (ctx.orthanc) {
+    const o = orthancUploader(ctx.orthanc.url, ctx.orthanc.authorization);
+    ctx.ids.orthanc18 = (await measure(o, ctx.files.f18, 1)).ids[0];
+    ctx.ids.orthanc50 = (await measure(o, ctx.files.f50, 1)).ids[0];
+  }
+}
+
+/** In --profile runs: what the server's database connections were doing during a phase. */
+let pgWaits: ((windows: readonly Mark[]) => string) | undefined;
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  await mkdir(scratchDir, { recursive: true });
+  const work = await mkdtemp(path.join(tmpdir(), 'xray-bench-'));
+  const logs = path.join(scratchDir, 'logs');
+  await mkdir(logs, { recursive: true });
+  const profileDir = path.join(scratchDir, 'profiles', startedAt.toISOString().replace(/[:.]/g, '-'));
+  const stops: (() => Promise<void>)[] = [];
+  const info: RunInfo = {
+    startedAt,
+    seconds: 0,
+    runs,
+    metadataSeconds: seconds,
+    machine: describeMachine(work),
+    database: '',
+    orthanc: '',
+    chromium: 'not run',
+    s3: s3Configured
+      ? `${process.env.S3_ENDPOINT}`
+      : 'not configured (set S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY to add it)',
+    files: '',
+  };
+  try {
+    log(`machine: ${info.machine}`);
+    const files = {
+      f18: await XrayFile.write(path.join(work, 'files'), 'chest-18mb', { rows: 3000, columns: 3000, seed: 101 }),
+      f50: await XrayFile.write(path.join(work, 'files'), 'chest-50mb', { rows: 5000, columns: 5000, seed: 102 }),
+    };
+    info.files = `synthetic chest DR DICOMs from @xray/testkit: 3000×3000 16-bit (${(files.f18.size / MB).toFixed(2)} MB) and 5000×5000 16-bit (${(files.f50.size / MB).toFixed(2)} MB); each upload a copy with its own SOPInstanceUID. MB = 10⁶ bytes.`;
+    log('DICOM files written');
+
+    const needServers = FIGURES.some((f) => f !== 'xre1' && selected(f));
+    const ctx: BenchContext = {
+      sync: { url: '', paramedic: '', doctor: '', admin: '' },
+      raw: { url: '' },
+      orthanc: undefined,
+      files,
+      runs,
+      log,
+      rows: [],
+      marks: [],
+      ids: {},
+    };
+    if (needServers) {
+      const db: BenchDatabase = await startDatabase();
+      stops.push(db.stop);
+      info.database = db.describe;
+      log(`database: ${db.describe}`);
+      const devOidcPort = await freePort();
+      const dataDir = path.join(work, 'sync-server');
+      const server: SyncServer = await startSyncServer({
+        dataDir,
+        databaseUrl: db.url,
+        devOidcPort,
+        logFile: path.join(logs, 'sync-server.log'),
+        env: serverEnv,
+        ...(args.profile ? { cpuProfDir: profileDir } : {}),
+      });
+      let serverStopped = false;
+      stops.push(() => (serverStopped ? Promise.resolve() : server.stop()));
+      log(`sync server ${server.url} (pid ${server.child.pid}), issuer ${server.issuer}`);
+      const [paramedic, doctor, admin] = await Promise.all([
+        mintToken(server.issuer, 'paramedic'),
+        mintToken(server.issuer, 'doctor'),
+        mintToken(server.issuer, 'admin'),
+      ]);
+      ctx.sync = { url: server.url, paramedic, doctor, admin };
+      if (args.profile) {
+        const sampler = await startPgWaitSampler(db.url);
+        stops.push(sampler.stop);
+        pgWaits = sampler.summary;
+      }
+      const raw: RawServer = await startRawServer(path.join(work, 'raw'), path.join(logs, 'raw-server.log'));
+      await mkdir(path.join(work, 'raw'), { recursive: true });
+      stops.push(raw.stop);
+      ctx.raw = { url: raw.url };
+
+      const availability = await ensureOrthanc(log);
+      if (availability.available) {
+        try {
+          const orthanc: Orthanc = await startOrthanc(
+            availability.binary,
+            path.join(work, 'orthanc'),
+            path.join(logs, 'orthanc.log'),
+          );
+          stops.push(orthanc.stop);
+          ctx.orthanc = { url: orthanc.url, authorization: orthanc.authorization };
+          info.orthanc = `Orthanc ${orthanc.version} (Debian package; default SQLite index, disk storage, no plugins, HTTP basic auth on)`;
+        } catch (err) {
+          info.orthanc = `not measured: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+        }
+      } else info.orthanc = `not measured: ${availability.reason}`;
+      log(`Orthanc: ${info.orthanc}`);
+
+      if (selected('ingest')) await runIngest(ctx);
+      else if (selected('metadata') || selected('download')) await seed(ctx);
+      if (selected('metadata')) await runMetadata({ ...ctx, runs: metadataRuns }, seconds);
+      if (selected('download')) await runDownload(ctx);
+      serverStopped = true;
+      await server.stop();
+
+      if (selected('memory')) {
+        const fresh = await startSyncServer({
+          dataDir,
+          databaseUrl: db.url,
+          devOidcPort,
+          logFile: path.join(logs, 'sync-server-memory.log'),
+        });
+        try {
+          log(`fresh sync server for memory (pid ${fresh.child.pid})`);
+          await runMemory({ ...ctx, runs: 3 }, { url: fresh.url, child: fresh.child });
+        } finally {
+          await fresh.stop();
+        }
+      }
+      if (selected('s3') && s3Configured) {
+        const s3 = await startSyncServer({
+          dataDir: path.join(work, 'sync-server-s3'),
+          databaseUrl: db.url,
+          devOidcPort,
+          logFile: path.join(logs, 'sync-server-s3.log'),
+          env: {
+            S3_ENDPOINT: process.env.S3_ENDPOINT ?? '',
+            S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID ?? '',
+            S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY ?? '',
+            S3_REGION: process.env.S3_REGION ?? 'us-east-1',
+            S3_FORCE_PATH_STYLE: process.env.S3_FORCE_PATH_STYLE ?? 'true',
+            S3_CHECKSUMS_WHEN_REQUIRED: process.env.S3_CHECKSUMS_WHEN_REQUIRED ?? 'true',
+            S3_BUCKET: `xray-bench-${Date.now().toString(36)}`,
+            S3_CREATE_BUCKET: 'true',
+          },
+        });
+        try {
+          await runS3Ingest({ ...ctx, runs: 3 }, { url: s3.url }, process.env.S3_ENDPOINT ?? '');
+        } finally {
+          await s3.stop();
+        }
+      }
+    }
+    if (selected('xre1')) info.chromium = (await runXre1(ctx)).chromium;
+
+    info.seconds = (performance.now() - t0) / 1000;
+    await writeResults(ctx, info, partial);
+    if (args.profile) await writeProfileSummary(profileDir, ctx.marks);
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`cleanup: ${String(err)}`));
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const NOTES = [
+  "The sync server runs as `npm start` runs it (development mode: its development OIDC issuer, Patient Service for every upload's link check, and Doctor Service receiving the outbox webhooks), with LOG_LEVEL=info (one JSON line per request, to a file) and disk storage.",
+  'Every server under test runs as its own process; the benchmark process is the client (plain node:http with keep-alive for every contender; tus-js-client for tus; autocannon for load). Client and servers share the 2 cores, as do PostgreSQL and Orthanc.',
+  'Each round measures every contender back to back in rotated order, and each ratio is taken within one round; the tables give the median of the rounds with the smallest and largest.',
+  'Ingest MB/s: plaintext bytes ÷ wall time from the first request to the last answer (tus: creation POST to the final PATCH, which includes finalize: decrypt, sha256, DICOM tags, the database row and audit event). With 4 clients, 4 different files at once, MB/s of all of them together.',
+  "tus: the client encrypts to XRE1 and wraps the data key for the server's upload key (GET /keys/upload) before the timer starts, as the edge does at capture time; that client-side cost is not in the server's figure (see the XRE1 table for it).",
+  'Raw limit: a bare Node HTTP server (bench/src/stack/raw-server.process.ts) that streams the request body to a file on the same disk and fsyncs it before answering, and serves files back with Range. The sync server also fsyncs every stored object; Orthanc is run with its defaults.',
+  'Orthanc: POST /instances of the same DICOM bytes (a new SOPInstanceUID each time, otherwise Orthanc answers AlreadyStored without storing), GET /instances/{id}/simplified-tags and GET /instances/{id}/file, with HTTP basic auth on.',
+  'Metadata: autocannon, 16 connections, each run {SECONDS} s after a 2 s warm-up; every request carries a real JWT from the development OIDC issuer (authorization code + PKCE) that the server verifies; any non-2xx answer fails the benchmark. Each sync-server read also appends to the tamper-evident audit log (by design).',
+  'Download: sequential GETs of the whole file (3 × 18 MB, 1 × 50 MB per run) or of a 4 MiB Range starting mid-segment (5 per run); the sync server decrypts XRE1 as it streams, and for a Range only the segments touched.',
+  'Memory: a fresh server process; its VmRSS from /proc/<pid>/status sampled every 10 ms while 8 uploads of the 50 MB file run at once.',
+];
+
+async function writeResults(ctx: BenchContext, info: RunInfo, isPartial: boolean): Promise<void> {
+  const notes = NOTES.map((n) => n.replace('{SECONDS}', String(info.metadataSeconds)));
+  const targets = TARGETS.filter((t) => ctx.rows.some((r) => r.id === t.rowId));
+  const prettier = { ...(await resolveConfig(path.join(repoRoot, 'README.md'))), parser: 'markdown' };
+  const md = await format(resultsMarkdown(ctx.rows, targets, info, notes), prettier);
+  const svg = ratioChart(
+    ctx.rows,
+    targets,
+    `X-ray Service benchmark ratios, ${info.startedAt.toISOString().slice(0, 10)}`,
+  );
+  const dir = isPartial ? scratchDir : resultsDir;
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'latest.md'), md);
+  await writeFile(path.join(dir, 'ratios.svg'), svg);
+  await writeFile(
+    path.join(dir, 'latest.json'),
+    await format(JSON.stringify({ info, rows: ctx.rows }), { ...prettier, parser: 'json' }),
+  );
+  console.log(`\n${md}`);
+  log(`results written to ${path.relative(repoRoot, dir)}/latest.md, ratios.svg, latest.json`);
+  if (isPartial) return;
+  const readmeFile = path.join(repoRoot, 'README.md');
+  const readme = await readFile(readmeFile, 'utf8');
+  const block = [summaryLine(info), '', `Machine: ${info.machine}.`, '', targetsTable(TARGETS, ctx.rows)].join('\n');
+  const updated = replaceReadmeBlock(readme, block);
+  if (updated) {
+    await writeFile(readmeFile, await format(updated, prettier));
+    log('README benchmark block updated');
+  }
+}
+
+/** Summaries of the server's main-thread profile: whole life, then each measured phase alone. */
+async function writeProfileSummary(dir: string, marks: readonly Mark[]): Promise<void> {
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
+  const files = (await readdir(dir).catch(() => [])).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f));
+  const phases = [...new Set(marks.map((m) => m.name))];
+  for (const f of files) {
+    const file = path.join(dir, f);
+    const parts = [profileText(await summarizeProfile(file), `sync server, whole run (${f})`)];
+    for (const phase of phases) {
+      const windows = marks.filter((m) => m.name === phase);
+      parts.push(profileText(await summarizeProfile(file, windows), `sync server during "${phase}"`));
+      if (pgWaits) parts.push(pgWaits(windows), '');
+    }
+    const text = parts.join('\n');
+    await writeFile(path.join(dir, `${f}.txt`), text);
+    console.log(`\n${text}`);
+  }
+  log(`CPU profiles and their summaries in ${path.relative(repoRoot, dir)}`);
+}
+
+await main();
