@@ -266,7 +266,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
   });
 
   it('expired unfinished uploads are cleaned up', async () => {
-    const short = await startTestServer(kind, { TUS_EXPIRY_MS: '300' });
+    const short = await startTestServer(kind, { TUS_EXPIRY_MS: '4000' });
     try {
       const { body, metadata } = await sealed(short, dicom);
       let aborted!: () => void;
@@ -278,8 +278,12 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
         onChunkComplete: () => void run.upload.abort().then(aborted),
       });
       await Promise.race([run.done, abortedAfterOne]);
+      // HEAD waits for the upload's lock: once it answers, the aborted PATCH is over on the server.
+      expect((await tusRequest(run.upload.url!, 'HEAD', {})).status).toBe(200);
       expect((await storedObjects(short)).length).toBeGreaterThan(0);
-      await sleep(400);
+      await short.uploads.cleanupExpired(); // not yet expired: kept
+      expect((await tusRequest(run.upload.url!, 'HEAD', {})).status).toBe(200);
+      await sleep(4200);
       await short.uploads.cleanupExpired();
       expect((await tusRequest(run.upload.url!, 'HEAD', {})).status).toBe(404);
       await expectNothingLeft(short);

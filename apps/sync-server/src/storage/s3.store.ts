@@ -66,33 +66,39 @@ export class S3ObjectStore implements ObjectStore {
       queueSize: this.config.queueSize,
       leavePartsOnError: false,
     });
+    const done = upload.done();
     const onAbort = () => void upload.abort().catch(() => undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
     // A body that errors (client gone, limit hit) must fail the upload, not leave it waiting.
     const bodyFailed = new Promise<never>((_, reject) => body.once('error', reject));
     try {
-      await Promise.race([upload.done(), bodyFailed]);
+      await Promise.race([done, bodyFailed]);
       return { size };
     } catch (err) {
       await upload.abort().catch(() => undefined);
+      // Let in-flight requests (CreateMultipartUpload, parts) settle before cleaning up after them.
+      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
       // A small body goes up as one PutObject that may already have landed: remove it.
       await this.delete(key).catch(() => undefined);
-      // An abort racing CreateMultipartUpload can miss it: abort whatever is still open for the key.
-      await this.abortOpenUploads(key).catch(() => undefined);
+      // A CreateMultipartUpload the client gave up on may still complete at the store: look twice.
+      // (Anything that still escapes is aborted by the expired-upload cleaner, which walks them all.)
+      await this.abortOpenUploads(key, [100, 500]).catch(() => undefined);
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  private async abortOpenUploads(key: string): Promise<void> {
-    await new Promise((r) => setTimeout(r, 100));
-    const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.config.bucket, Prefix: key }));
-    for (const u of res.Uploads ?? []) {
-      if (u.Key === key && u.UploadId) {
-        await this.client.send(
-          new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: key, UploadId: u.UploadId }),
-        );
+  private async abortOpenUploads(key: string, waits: number[] = [0]): Promise<void> {
+    for (const wait of waits) {
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const res = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.config.bucket, Prefix: key }));
+      for (const u of res.Uploads ?? []) {
+        if (u.Key === key && u.UploadId) {
+          await this.client.send(
+            new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: key, UploadId: u.UploadId }),
+          );
+        }
       }
     }
   }
@@ -124,8 +130,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** Removes the object and any unfinished multipart upload to the same key: nothing stays at it. */
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+    await this.abortOpenUploads(key);
   }
 
   async list(prefix: string): Promise<string[]> {

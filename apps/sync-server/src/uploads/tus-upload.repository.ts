@@ -45,6 +45,13 @@ export const tusUploadRepository = {
   async delete(db: Pool, id: string): Promise<void> {
     await db.query('DELETE FROM tus_uploads WHERE id = $1', [id]);
   },
+  async listExpired(db: Pool, olderThanMs: number): Promise<TusUploadRow[]> {
+    const { rows } = await db.query<TusUploadRow>(
+      `SELECT * FROM tus_uploads WHERE finalized_at IS NULL AND created_at < now() - ($1::double precision * interval '1 millisecond')`,
+      [olderThanMs],
+    );
+    return rows;
+  },
   /** Unfinished uploads older than the expiry (their stored parts are removed by the tus store). */
   async deleteExpired(db: Pool, olderThanMs: number): Promise<number> {
     const { rowCount } = await db.query(

@@ -303,6 +303,14 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
       if (!rows[0]?.ok) return 0;
       try {
         const removed = await tus.cleanUpExpiredUploads();
+        // Our own rows say which uploads expired: remove whatever the tus store left of them too.
+        for (const row of await tusUploadRepository.listExpired(pool, config.tus.expiryMs)) {
+          for (const key of [row.object_key, layout.infoKey(row.id), `${row.object_key}.part`]) {
+            await deps.store
+              .delete(key)
+              .catch((err: unknown) => log.warn({ err, key }, 'expired upload leftover not removed'));
+          }
+        }
         await tusUploadRepository.deleteExpired(pool, config.tus.expiryMs);
         if (removed > 0) log.info({ removed }, 'expired tus uploads removed');
         return removed;
