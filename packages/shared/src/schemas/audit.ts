@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { says, pageOf } from './common.ts';
 
 /**
  * What the audit trail records. The database column is free text so a new action needs no
@@ -28,10 +29,6 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export type JsonObject = { [key: string]: JsonValue };
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
-const says = (message: string) => ({
-  error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message),
-});
-
 /** One event of the tamper-evident audit trail, as GET /audit returns it. */
 export const AuditEventSchema = z.object({
   /** Decimal string: a bigint sequence, and the order of the hash chain. */
@@ -56,11 +53,7 @@ export const AuditEventSchema = z.object({
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 
-export const AuditEventListSchema = z.object({
-  items: z.array(AuditEventSchema),
-  /** Opaque; pass as `cursor` to get the next page. Null on the last page. */
-  nextCursor: z.string().nullable(),
-});
+export const AuditEventListSchema = pageOf(AuditEventSchema);
 export type AuditEventList = z.infer<typeof AuditEventListSchema>;
 
 /** GET /audit query. `format=fhir` answers a FHIR R4 Bundle of AuditEvent resources instead. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageOf } from './common.ts';
 import { ActorRefSchema, CONTENT_TYPES, LINK_INVALID_REASONS, LinkSchema, PRIORITIES } from './xray.ts';
 
 /**
@@ -122,11 +123,7 @@ export const OutboxEntrySchema = z.object({
 });
 export type OutboxEntry = z.infer<typeof OutboxEntrySchema>;
 
-export const OutboxListSchema = z.object({
-  items: z.array(OutboxEntrySchema),
-  /** Opaque; pass as `cursor` for the next page. Null on the last page. */
-  nextCursor: z.string().nullable(),
-});
+export const OutboxListSchema = pageOf(OutboxEntrySchema);
 export type OutboxList = z.infer<typeof OutboxListSchema>;
 
 /** GET /admin/outbox: events with at least one delivery in `state` (default: pending or dead). */

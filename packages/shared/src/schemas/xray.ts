@@ -1,14 +1,10 @@
 import { z } from 'zod';
+import { says, pageOf } from './common.ts';
 import { DicomTagsSchema } from '../media/dicom-tags.ts';
 
 // "is required" reads better to a person than zod's "expected string, received undefined".
 z.config({
   customError: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
-});
-
-/** A message for a present-but-wrong value; a missing one says "is required". */
-const says = (message: string) => ({
-  error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message),
 });
 
 /** What the client chooses; the server fills in the rest. */
@@ -115,11 +111,7 @@ export const XraySchema = z.object({
 });
 export type Xray = z.infer<typeof XraySchema>;
 
-export const XrayListSchema = z.object({
-  items: z.array(XraySchema),
-  /** Opaque; pass as `cursor` to get the next page. Null on the last page. */
-  nextCursor: z.string().nullable(),
-});
+export const XrayListSchema = pageOf(XraySchema);
 export type XrayList = z.infer<typeof XrayListSchema>;
 
 export const XrayListQuerySchema = z.strictObject({
