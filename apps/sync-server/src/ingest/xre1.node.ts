@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import { createDecryptStream, createEncryptStream, decryptRange } from '@xray/shared';
-import type { ByteRange, ObjectStore } from '../storage/index.ts';
+import { createDecryptStream, createEncryptStream } from '@xray/shared';
 
 /**
  * Node-stream adapters around the XRE1 format in @xray/shared (which is written on Web
@@ -21,24 +20,4 @@ export function decryptNode(ciphertext: Readable, dek: CryptoKey): Readable {
   const out = fromWeb(toWeb(ciphertext).pipeThrough(createDecryptStream(dek)));
   ciphertext.once('error', (err) => out.destroy(err));
   return out;
-}
-
-/** Plaintext bytes [start, end] of a stored object, decrypting only the segments they touch. */
-export async function decryptStoredRange(
-  store: ObjectStore,
-  key: string,
-  dek: CryptoKey,
-  cipherSize: number,
-  range: ByteRange,
-): Promise<Readable> {
-  const web = await decryptRange(
-    async (start, endInclusive) => toWeb(await store.get(key, { start, end: endInclusive })),
-    dek,
-    {
-      cipherLength: cipherSize,
-      start: range.start,
-      endInclusive: range.end,
-    },
-  );
-  return fromWeb(web);
 }

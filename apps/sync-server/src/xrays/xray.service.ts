@@ -7,7 +7,7 @@ import { DomainError } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
-import { decryptNode, decryptStoredRange } from '../ingest/xre1.node.ts';
+import { decryptStoredRangeFast, readStoredHeader } from '../ingest/xre1.fast.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
@@ -81,9 +81,10 @@ export function createXrayService(deps: XrayServiceDeps) {
     /** The plaintext bytes, whole or a range (already validated against sizeBytes). */
     async openContent(x: XrayRecord, range?: ByteRange): Promise<Readable> {
       const dek = await deps.keys.unwrapDek(x.dekWrapped, x.kekId);
-      // A range decrypts only the segments it touches; a full read streams every segment.
-      if (range) return decryptStoredRange(deps.store, x.objectKey, dek, x.cipherSize, range);
-      return decryptNode(await deps.store.get(x.objectKey), dek);
+      const rawKey = new Uint8Array(await crypto.subtle.exportKey('raw', dek));
+      // Decrypts only the segments the range touches (all of them for a full download).
+      const header = await readStoredHeader(deps.store, x.objectKey, x.cipherSize);
+      return decryptStoredRangeFast(deps.store, x.objectKey, rawKey, x.cipherSize, header, range);
     },
 
     /** Corrects patientId, consultationId, bodyPart, view, notes (the caller has authorized it). */
