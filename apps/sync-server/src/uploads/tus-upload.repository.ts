@@ -1,3 +1,4 @@
+import { XrayIdSchema } from '@xray/shared';
 import type { Pool } from '../db/pool.ts';
 
 export interface TusUploadRow {
@@ -30,7 +31,7 @@ export const tusUploadRepository = {
   },
   /** A finished "upload" for an X-ray that came through POST /xrays, shaped like a row. */
   async standInFor(db: Pool, xrayId: string): Promise<TusUploadRow | null> {
-    if (!/^[0-9a-f-]{36}$/i.test(xrayId)) return null;
+    if (!XrayIdSchema.safeParse(xrayId).success) return null;
     const { rows } = await db.query<TusUploadRow>(
       `SELECT 'done-' || id AS id, id AS xray_id, captured_by_sub AS owner_sub, size_bytes AS upload_length,
               object_key, uploaded_at AS finalized_at

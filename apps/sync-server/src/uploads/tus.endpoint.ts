@@ -12,7 +12,7 @@ import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../errors.ts';
 import { toProblem } from '../http/problem.ts';
-import { ciphertextLength, DEFAULT_SEGMENT_SIZE } from '@xray/shared';
+import { ciphertextLength, DEFAULT_SEGMENT_SIZE, XrayIdSchema } from '@xray/shared';
 import { authorize } from '../auth/policy.ts';
 import { ingestStoredObject, type IngestDeps } from '../ingest/ingest.service.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -231,7 +231,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     } catch {
       return next(); // tus answers malformed metadata itself
     }
-    const existing = id && /^[0-9a-f-]{36}$/i.test(id) ? await xrayRepository.findById(pool, id) : null;
+    const existing = XrayIdSchema.safeParse(id).success && id ? await xrayRepository.findById(pool, id) : null;
     if (!existing) return next();
     if (sha256 !== existing.sha256) {
       throw new DomainError('conflict', `X-ray ${existing.id} already exists with different content.`);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pageOf } from './common.ts';
-import { ActorRefSchema, CONTENT_TYPES, LINK_INVALID_REASONS, LinkSchema, PRIORITIES } from './xray.ts';
+import { LINK_INVALID_REASONS, XraySchema } from './xray.ts';
 
 /**
  * Events the sync server emits (Doctor Service webhook, RabbitMQ). Each is written to the
@@ -12,22 +12,7 @@ export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
 /** The X-ray as events describe it: the resource without DICOM tags and notes (those stay behind the API). */
-export const XrayEventSubjectSchema = z.object({
-  id: z.uuid(),
-  patientId: z.string(),
-  consultationId: z.string().nullable(),
-  capturedAt: z.iso.datetime({ offset: true }),
-  capturedBy: ActorRefSchema,
-  deviceId: z.string().nullable(),
-  bodyPart: z.string(),
-  view: z.string(),
-  priority: z.enum(PRIORITIES),
-  contentType: z.enum(CONTENT_TYPES),
-  sizeBytes: z.number().int().nonnegative(),
-  sha256: z.string(),
-  link: LinkSchema,
-  uploadedAt: z.iso.datetime({ offset: true }),
-});
+export const XrayEventSubjectSchema = XraySchema.omit({ notes: true, dicom: true });
 export type XrayEventSubject = z.infer<typeof XrayEventSubjectSchema>;
 
 /** Who caused a change; null for the server itself (the background link check). */
