@@ -22,8 +22,12 @@ import {
 
 /** Waits until nothing is left behind: cleanup after a failed upload runs as the request unwinds. */
 async function expectNothingStored(server: TestServer): Promise<void> {
+  // Cleanup after a failed upload finishes after the response (S3: aborting the multipart upload).
+  const openUploads = () =>
+    server.config.storage.kind === 's3' ? openMultipartUploads(server.env) : Promise.resolve(0);
   for (let i = 0; i < 50; i++) {
-    if ((await countRows(server)) === 0 && (await storedObjects(server)).length === 0) break;
+    if ((await countRows(server)) === 0 && (await storedObjects(server)).length === 0 && (await openUploads()) === 0)
+      break;
     await sleep(100);
   }
   expect(await countRows(server)).toBe(0);
