@@ -235,6 +235,17 @@ describe('auth with a real OIDC issuer (oidc-provider) and real PostgreSQL', () 
       const early = await forge.signed({ nbf: now() + 10 });
       expect((await api('/xrays', early)).status).toBe(200);
     });
+
+    it('a token verified once (and remembered) is still refused the moment it expires', async () => {
+      // Inside the 30 s tolerance for about two more seconds.
+      const token = await forge.signed({ iat: now() - 600, exp: now() - 28 });
+      expect((await api('/xrays', token)).status).toBe(200);
+      expect((await api('/xrays', token)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 3_500));
+      const res = await api('/xrays', token);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/expired/);
+    });
   });
 
   describe('key rotation at the issuer', () => {

@@ -1,4 +1,5 @@
 import type { AuditAction, AuditOutcome } from '@xray/shared';
+import type pg from 'pg';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import type { HashedAuditFields } from './audit.hash.ts';
 
@@ -70,32 +71,41 @@ export interface AuditListFilter {
 
 /** PostgreSQL access for the audit trail. There is no update or delete: the table refuses both. */
 export const auditRepository = {
-  /** Waits for, then holds until COMMIT/ROLLBACK, the one lock every append takes. Transaction clients only. */
-  async lockChain(tx: PoolClient): Promise<void> {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [CHAIN_LOCK_KEY]);
-  },
-
   /**
-   * Under the chain lock: the next id, the time, and the hash to chain to. A statement of its own,
-   * after the lock, so its snapshot sees the append that held the lock before us.
+   * Takes the chain lock (held until COMMIT/ROLLBACK), then reserves `count` ids, the time and the
+   * hash to chain to. One round trip: both statements go in one simple-protocol query, and the
+   * second, a statement of its own after the lock, gets a snapshot that sees the append that held
+   * the lock before us. `begin` opens the transaction in the same round trip. Transaction clients only.
    */
-  async nextLink(tx: PoolClient): Promise<{ id: string; at: Date; prevHash: string | null }> {
-    const { rows } = await tx.query<{ id: string; at: Date; prev_hash: string | null }>(
-      `SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))::text AS id,
-              date_trunc('milliseconds', clock_timestamp()) AS at,
-              (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) AS prev_hash`,
-    );
-    const row = rows[0];
-    if (!row) throw new Error('nextval returned no row');
-    return { id: row.id, at: row.at, prevHash: row.prev_hash };
+  async lockAndLink(
+    tx: PoolClient,
+    count: number,
+    opts: { begin?: boolean } = {},
+  ): Promise<{ ids: string[]; at: Date; prevHash: string | null }> {
+    if (!Number.isSafeInteger(count) || count < 1) throw new Error(`cannot reserve ${count} audit ids`);
+    // Inlined, not bound: the simple protocol takes no parameters (both values are ours, not a client's).
+    const sql = `${opts.begin ? 'BEGIN; ' : ''}SELECT pg_advisory_xact_lock(hashtextextended('${CHAIN_LOCK_KEY}', 0));
+      SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))::text FROM generate_series(1, ${count})) AS ids,
+             date_trunc('milliseconds', clock_timestamp()) AS at,
+             (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) AS prev_hash`;
+    const results = (await tx.query(sql)) as unknown as pg.QueryResult<{
+      ids: string[];
+      at: Date;
+      prev_hash: string | null;
+    }>[];
+    const row = results[results.length - 1]?.rows[0];
+    if (!row || row.ids.length !== count) throw new Error('nextval returned no ids');
+    // nextval hands them out in increasing order; sort anyway, the chain order is the id order.
+    const ids = [...row.ids].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    return { ids, at: row.at, prevHash: row.prev_hash };
   },
 
-  async insert(tx: PoolClient, r: AuditRecord): Promise<void> {
-    await tx.query(
-      `INSERT INTO audit_events (id, at, actor_sub, actor_roles, action, xray_id, patient_id, outcome,
-         client_ip, user_agent, request_id, details, prev_hash, hash)
-       VALUES ($1::bigint, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [
+  /** One multi-row INSERT for a chained batch (in id order). */
+  async insertMany(tx: PoolClient, records: AuditRecord[]): Promise<void> {
+    const args: unknown[] = [];
+    const rows = records.map((r) => {
+      const base = args.length;
+      args.push(
         r.id,
         r.at,
         r.actorSub,
@@ -110,7 +120,15 @@ export const auditRepository = {
         JSON.stringify(r.details),
         r.prevHash,
         r.hash,
-      ],
+      );
+      const p = (i: number) => `$${base + i}`;
+      return `(${p(1)}::bigint, ${p(2)}::timestamptz, ${[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map(p).join(', ')})`;
+    });
+    await tx.query(
+      `INSERT INTO audit_events (id, at, actor_sub, actor_roles, action, xray_id, patient_id, outcome,
+         client_ip, user_agent, request_id, details, prev_hash, hash)
+       VALUES ${rows.join(',\n')}`,
+      args,
     );
   },
 

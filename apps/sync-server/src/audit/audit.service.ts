@@ -51,38 +51,53 @@ function detailsOf(details: Record<string, unknown> | undefined): Record<string,
 }
 
 /**
- * Appends one event to the hash chain inside the caller's transaction, so an action that
- * changes data commits or rolls back together with its audit row.
+ * Appends events, in order, to the hash chain inside the caller's transaction, so an action that
+ * changes data commits or rolls back together with its audit rows.
  *
  * Appends are serialised across every instance by a transaction-scoped advisory lock, held
  * until the caller's COMMIT: call this last, just before committing, to hold it briefly. The
  * caller's transaction must be READ COMMITTED (the default; inTransaction uses it) so the read
  * of the chain's head after the lock sees the append before ours. Should anything still chain
  * two rows to one predecessor, the audit_events_no_fork constraint refuses the second.
+ * Two round trips whatever the batch size: lock and link, then one INSERT.
  */
+export async function appendAuditBatch(
+  tx: PoolClient,
+  events: AuditEventInput[],
+  opts: { begin?: boolean } = {},
+): Promise<AuditRecord[]> {
+  const link = await auditRepository.lockAndLink(tx, events.length, opts);
+  let prevHash = link.prevHash ?? GENESIS_HASH;
+  const records = events.map((event, i): AuditRecord => {
+    const { context } = event;
+    const fields = {
+      id: link.ids[i]!,
+      at: link.at,
+      actorSub: text(context.actor?.sub),
+      actorRoles: (context.actor?.roles ?? []).map(storable),
+      action: event.action,
+      // PostgreSQL prints UUIDs in lower case; hash what it will give back.
+      xrayId: event.xrayId ? event.xrayId.toLowerCase() : null,
+      patientId: text(event.patientId),
+      outcome: event.outcome,
+      clientIp: text(context.ip),
+      userAgent: text(context.userAgent),
+      requestId: text(context.requestId),
+      details: detailsOf(event.details),
+      prevHash,
+    };
+    const record = { ...fields, hash: auditHash(fields) };
+    prevHash = record.hash;
+    return record;
+  });
+  await auditRepository.insertMany(tx, records);
+  return records;
+}
+
+/** Appends one event inside the caller's transaction (see appendAuditBatch). */
 export async function appendAudit(tx: PoolClient, event: AuditEventInput): Promise<AuditRecord> {
-  const { context } = event;
-  await auditRepository.lockChain(tx);
-  const link = await auditRepository.nextLink(tx);
-  const fields = {
-    id: link.id,
-    at: link.at,
-    actorSub: text(context.actor?.sub),
-    actorRoles: (context.actor?.roles ?? []).map(storable),
-    action: event.action,
-    // PostgreSQL prints UUIDs in lower case; hash what it will give back.
-    xrayId: event.xrayId ? event.xrayId.toLowerCase() : null,
-    patientId: text(event.patientId),
-    outcome: event.outcome,
-    clientIp: text(context.ip),
-    userAgent: text(context.userAgent),
-    requestId: text(context.requestId),
-    details: detailsOf(event.details),
-    prevHash: link.prevHash ?? GENESIS_HASH,
-  };
-  const record = { ...fields, hash: auditHash(fields) };
-  await auditRepository.insert(tx, record);
-  return record;
+  const [record] = await appendAuditBatch(tx, [event]);
+  return record!;
 }
 
 interface Pending {
@@ -117,11 +132,7 @@ class AuditBatcher {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, 200);
         try {
-          const records = await inTransaction(this.pool, async (tx) => {
-            const out: AuditRecord[] = [];
-            for (const p of batch) out.push(await appendAudit(tx, p.event));
-            return out;
-          });
+          const records = await this.commitBatch(batch.map((p) => p.event));
           batch.forEach((p, i) => p.resolve(records[i]!));
         } catch {
           // One bad event must not fail its neighbours: retry each on its own.
@@ -132,6 +143,21 @@ class AuditBatcher {
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  /** BEGIN, lock and link in one round trip, then the INSERT and the COMMIT: three for the whole batch. */
+  private async commitBatch(events: AuditEventInput[]): Promise<AuditRecord[]> {
+    const client = await this.pool.connect();
+    try {
+      const records = await appendAuditBatch(client, events, { begin: true });
+      await client.query('COMMIT');
+      return records;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
     }
   }
 }

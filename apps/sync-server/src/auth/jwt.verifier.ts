@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { allowInsecureRequests, discovery, None } from 'openid-client';
 import { isRole, type Role } from '@xray/shared';
 import type { AuthConfig } from '../config/config.ts';
@@ -33,6 +34,10 @@ type VerifierSettings = Omit<AuthConfig, 'disabled' | 'issuer' | 'devIssuerPort'
 type Discovered = { issuer: string; jwks: ReturnType<typeof createRemoteJWKSet> };
 
 const FIRST_RETRY_MS = 500;
+/** Verified tokens remembered (a client sends the same token with every request until it expires). */
+const VERIFIED_MAX = 10_000;
+/** How long a verified token is trusted without checking its signature again (a key the issuer withdraws stops working within this). */
+const VERIFIED_TTL_MS = 60_000;
 const MAX_RETRY_MS = 30_000;
 const DISCOVERY_TIMEOUT_S = 10;
 
@@ -47,6 +52,12 @@ export class JwtVerifier implements TokenVerifier {
   #lastError = 'discovery has not run yet';
   #stopped = new AbortController();
   #loop: Promise<void> | undefined;
+  // The signature check (RSA/ECDSA) is most of the cost of an authenticated read. The key is the
+  // exact token text, so only those very bytes hit; exp and nbf are checked again on every hit.
+  #verified = new LRUCache<string, { actor: Actor; exp: number; nbf: number | undefined }>({
+    max: VERIFIED_MAX,
+    ttl: VERIFIED_TTL_MS,
+  });
 
   constructor(
     private readonly settings: VerifierSettings,
@@ -117,6 +128,16 @@ export class JwtVerifier implements TokenVerifier {
   }
 
   async verify(token: string): Promise<Actor> {
+    const hit = this.#verified.get(token);
+    if (hit) {
+      const now = Date.now() / 1000;
+      const leeway = this.settings.clockToleranceS;
+      if (now - leeway >= hit.exp) {
+        this.#verified.delete(token);
+        throw new InvalidTokenError('The access token has expired.');
+      }
+      if (hit.nbf === undefined || now + leeway >= hit.nbf) return { ...hit.actor, roles: [...hit.actor.roles] };
+    }
     const discovered = this.#discovered;
     if (!discovered)
       throw new IssuerUnavailableError(`The identity provider has not been reached yet: ${this.#lastError}`);
@@ -132,7 +153,10 @@ export class JwtVerifier implements TokenVerifier {
     } catch (err) {
       throw classifyVerificationError(err);
     }
-    return actorFromClaims(payload, this.settings.rolesClaim);
+    const actor = actorFromClaims(payload, this.settings.rolesClaim);
+    // requiredClaims guarantees exp.
+    this.#verified.set(token, { actor, exp: Number(payload.exp), nbf: payload.nbf });
+    return actor;
   }
 }
 
