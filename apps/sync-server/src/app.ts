@@ -63,6 +63,25 @@ export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint }
         return id;
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+      // One line per request with what an operator looks for; headers (tokens!) stay out, and
+      // req.log binds only the id, so a request is serialised once, not twice.
+      quietReqLogger: true,
+      serializers: {
+        req: (req: {
+          id: unknown;
+          method: string;
+          url: string;
+          remoteAddress?: string;
+          headers: Record<string, unknown>;
+        }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          remoteAddress: req.remoteAddress,
+          userAgent: req.headers['user-agent'],
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
     }),
   );
   app.use((req, res, next) => {

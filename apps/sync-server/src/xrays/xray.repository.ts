@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Link, Xray, XrayListQuery } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
 
@@ -37,6 +38,18 @@ export interface XrayRow {
   kek_id: string;
   cipher_size: number;
 }
+
+/** Named, not `*`: the hot reads are prepared statements, and a column added later must not change their result type. */
+const COLUMNS = `id, patient_id, consultation_id, captured_at, captured_by_sub, captured_by_name, device_id, body_part,
+  view, priority, notes, content_type, size_bytes, sha256, dicom, link, object_key, uploaded_at, dek_wrapped, kek_id,
+  cipher_size`;
+
+/** Reads run on every metadata request: prepared once per connection (PostgreSQL then skips parse and plan). */
+const prepared = (text: string, values: unknown[]) => ({
+  name: `xray:${createHash('sha1').update(text).digest('base64url')}`,
+  text,
+  values,
+});
 
 export const toRecord = (r: XrayRow): XrayRecord => ({
   id: r.id,
@@ -107,7 +120,7 @@ export const xrayRepository = {
   },
 
   async findById(db: Queryable, id: string): Promise<XrayRecord | null> {
-    const { rows } = await db.query<XrayRow>('SELECT * FROM xrays WHERE id = $1', [id]);
+    const { rows } = await db.query<XrayRow>(prepared(`SELECT ${COLUMNS} FROM xrays WHERE id = $1`, [id]));
     return rows[0] ? toRecord(rows[0]) : null;
   },
 
@@ -133,9 +146,11 @@ export const xrayRepository = {
     }
     args.push(q.limit + 1);
     const { rows } = await db.query<XrayRow>(
-      `SELECT * FROM xrays ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      prepared(
+        `SELECT ${COLUMNS} FROM xrays ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY captured_at DESC, id DESC LIMIT $${args.length}`,
-      args,
+        args,
+      ),
     );
     const items = rows.slice(0, q.limit).map(toRecord);
     const last = items[items.length - 1];
