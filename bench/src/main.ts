@@ -134,6 +134,7 @@ async function main(): Promise<void> {
       log,
       rows: [],
       marks: [],
+      cpu: { ours: [], orthanc: [] },
       ids: {},
     };
     if (needServers) {
@@ -160,6 +161,8 @@ async function main(): Promise<void> {
         mintToken(server.issuer, 'admin'),
       ]);
       ctx.sync = { url: server.url, paramedic, doctor, admin };
+      const postmaster = await db.pid();
+      ctx.cpu.ours = [server.child.pid, ...(postmaster ? [postmaster] : [])];
       if (args.profile) {
         const sampler = await startPgWaitSampler(db.url);
         stops.push(sampler.stop);
@@ -180,6 +183,7 @@ async function main(): Promise<void> {
           );
           stops.push(orthanc.stop);
           ctx.orthanc = { url: orthanc.url, authorization: orthanc.authorization };
+          ctx.cpu.orthanc = [orthanc.child.pid];
           info.orthanc = `Orthanc ${orthanc.version} (Debian package; default SQLite index, disk storage, no plugins, HTTP basic auth on)`;
         } catch (err) {
           info.orthanc = `not measured: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
@@ -251,7 +255,7 @@ const NOTES = [
   "tus: the client encrypts to XRE1 and wraps the data key for the server's upload key (GET /keys/upload) before the timer starts, as the edge does at capture time; that client-side cost is not in the server's figure (see the XRE1 table for it).",
   'Raw limit: a bare Node HTTP server (bench/src/stack/raw-server.process.ts) that streams the request body to a file on the same disk and fsyncs it before answering, and serves files back with Range. The sync server also fsyncs every stored object; Orthanc is run with its defaults.',
   'Orthanc: POST /instances of the same DICOM bytes (a new SOPInstanceUID each time, otherwise Orthanc answers AlreadyStored without storing), GET /instances/{id}/simplified-tags and GET /instances/{id}/file, with HTTP basic auth on.',
-  'Metadata: autocannon, 16 connections, each run {SECONDS} s after a 2 s warm-up; every request carries a real JWT from the development OIDC issuer (authorization code + PKCE) that the server verifies; any non-2xx answer fails the benchmark. Each sync-server read also appends to the tamper-evident audit log (by design).',
+  'Metadata: autocannon, 16 connections, each run {SECONDS} s after a 2 s warm-up; every request carries a real JWT from the development OIDC issuer (authorization code + PKCE) that the server verifies; any non-2xx answer fails the benchmark. Each sync-server read also appends to the tamper-evident audit log (by design). CPU per request: user + system time from /proc of the sync server and PostgreSQL (every process of each) or of Orthanc, over the run, ÷ requests; unlike requests/s it does not depend on what else the machine is doing.',
   'Download: sequential GETs of the whole file (3 × 18 MB, 1 × 50 MB per run) or of a 4 MiB Range starting mid-segment (5 per run); the sync server decrypts XRE1 as it streams, and for a Range only the segments touched.',
   'Memory: a fresh server process; its VmRSS from /proc/<pid>/status sampled every 10 ms while 8 uploads of the 50 MB file run at once.',
 ];

