@@ -7,13 +7,36 @@ import type { Xray } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inTransaction, createPool } from '../src/db/pool.ts';
 import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
+import { OutboxRelay } from '../src/events/outbox.relay.ts';
 import { createOutboxWriter, outboxRepository } from '../src/events/outbox.repository.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { xrayUploaded } from '../src/events/xray.events.ts';
 import { blobOf, createTestDatabase, postXray, validMetadata } from './harness.ts';
 import { waitFor } from './integrations.support.ts';
 import { spawnServer, type ServerProcess } from './server-process.ts';
 
 const SECRET = 'cluster-webhook-secret-0123456789';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** The X-ray an event is about (the outbox does not look inside). */
+const eventTemplate = () => ({
+  patientId: 'P-1001',
+  consultationId: null,
+  capturedAt: new Date().toISOString(),
+  capturedBy: { sub: 'x', name: null },
+  deviceId: null,
+  bodyPart: 'CHEST',
+  view: 'PA',
+  priority: 'routine' as const,
+  notes: null,
+  contentType: 'image/png' as const,
+  sizeBytes: 1,
+  sha256: '0'.repeat(64),
+  dicom: null,
+  link: { status: 'unchecked' as const },
+  uploadedAt: new Date().toISOString(),
+});
 
 /**
  * Two sync server processes on one PostgreSQL, each running its outbox relay: every event is
@@ -86,23 +109,7 @@ describe('outbox relays on two instances', () => {
       if (!first) throw new Error('no pool');
       const sink = `contract-${randomUUID().slice(0, 8)}`;
       const writer = createOutboxWriter([sink]);
-      const template = {
-        patientId: 'P-1001',
-        consultationId: null,
-        capturedAt: new Date().toISOString(),
-        capturedBy: { sub: 'x', name: null },
-        deviceId: null,
-        bodyPart: 'CHEST',
-        view: 'PA',
-        priority: 'routine' as const,
-        notes: null,
-        contentType: 'image/png' as const,
-        sizeBytes: 1,
-        sha256: '0'.repeat(64),
-        dicom: null,
-        link: { status: 'unchecked' as const },
-        uploadedAt: new Date().toISOString(),
-      };
+      const template = eventTemplate();
       await inTransaction(first, async (tx) => {
         for (let i = 0; i < 200; i++) await writer.append(tx, xrayUploaded({ ...template, id: randomUUID() }));
       });
@@ -132,6 +139,46 @@ describe('outbox relays on two instances', () => {
       expect(again).toEqual([]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+  it('pruning removes delivered events past their retention, and keeps pending and dead ones', async () => {
+    const pool = createPool(databaseUrl, 2);
+    try {
+      const sink = `prune-${randomUUID().slice(0, 8)}`;
+      const event = () => xrayUploaded({ ...eventTemplate(), id: randomUUID() });
+      const [oldDelivered, oldPending, oldDead, oldNoSink, newDelivered] = Array.from({ length: 5 }, event);
+      if (!oldDelivered || !oldPending || !oldDead || !oldNoSink || !newDelivered) throw new Error('no events');
+      await inTransaction(pool, async (tx) => {
+        for (const e of [oldDelivered, oldPending, oldDead, newDelivered])
+          await createOutboxWriter([sink]).append(tx, e);
+        // Written while no sink was configured: nothing will ever deliver it.
+        await createOutboxWriter([]).append(tx, oldNoSink);
+      });
+      const all = [oldDelivered, oldPending, oldDead, oldNoSink, newDelivered].map((e) => e.id);
+      await pool.query(`UPDATE outbox_events SET created_at = now() - interval '8 days' WHERE id = ANY($1::uuid[])`, [
+        [oldDelivered.id, oldPending.id, oldDead.id, oldNoSink.id],
+      ]);
+      await pool.query(
+        `UPDATE outbox_deliveries SET state = 'delivered', delivered_at = now() WHERE event_id = ANY($1::uuid[])`,
+        [[oldDelivered.id, newDelivered.id]],
+      );
+      await pool.query(`UPDATE outbox_deliveries SET state = 'dead' WHERE event_id = $1`, [oldDead.id]);
+
+      const relay = new OutboxRelay({
+        pool,
+        notifiers: [],
+        log: createLogger('silent'),
+        instanceId: 'prune-test',
+        options: { ...loadConfig({ NODE_ENV: 'test' }).outbox, retentionMs: 7 * DAY_MS },
+      });
+      expect(await relay.prune()).toBeGreaterThanOrEqual(2);
+
+      const left = await pool.query<{ id: string }>('SELECT id FROM outbox_events WHERE id = ANY($1::uuid[])', [all]);
+      expect(left.rows.map((r) => r.id).sort()).toEqual([oldPending.id, oldDead.id, newDelivered.id].sort());
+      const deliveries = await pool.query('SELECT 1 FROM outbox_deliveries WHERE event_id = $1', [oldDelivered.id]);
+      expect(deliveries.rowCount).toBe(0);
+    } finally {
+      await pool.end();
     }
   });
 });

@@ -255,6 +255,13 @@ export const EnvSchema = z.object({
     .positive()
     .default(10 * 60 * 1000)
     .describe('Longest wait between two delivery attempts of one event.'),
+  OUTBOX_RETENTION_DAYS: z.coerce
+    .number()
+    .positive()
+    .default(7)
+    .describe(
+      'Delivered events are removed from the outbox this long after they were created (pending and dead ones stay until handled).',
+    ),
   OUTBOX_LEASE_MS: z.coerce
     .number()
     .int()
@@ -350,6 +357,8 @@ export interface OutboxConfig {
   backoffBaseMs: number;
   backoffMaxMs: number;
   leaseMs: number;
+  /** Delivered events are pruned this long after they were created. */
+  retentionMs: number;
 }
 
 export interface AuthConfig {
@@ -574,6 +583,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       backoffBaseMs: e.OUTBOX_BACKOFF_BASE_MS,
       backoffMaxMs: e.OUTBOX_BACKOFF_MAX_MS,
       leaseMs: e.OUTBOX_LEASE_MS,
+      retentionMs: e.OUTBOX_RETENTION_DAYS * 24 * 60 * 60 * 1000,
     },
   };
 }

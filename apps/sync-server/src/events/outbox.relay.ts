@@ -12,7 +12,13 @@ export interface OutboxRelayOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   leaseMs: number;
+  /** Delivered events older than this are pruned. */
+  retentionMs: number;
 }
+
+/** How often each instance prunes delivered events, and how many at most per statement. */
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+const PRUNE_BATCH = 1000;
 
 export interface OutboxRelayDeps {
   pool: Pool;
@@ -33,6 +39,7 @@ export interface OutboxRelayDeps {
 export class OutboxRelay {
   private readonly bySink: Map<string, Notifier>;
   private timer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
   private readonly inflight = new AbortController();
@@ -46,15 +53,39 @@ export class OutboxRelay {
   }
 
   start(): void {
-    if (!this.stopped || this.bySink.size === 0) return;
+    if (!this.stopped) return;
     this.stopped = false;
-    this.schedule(0);
+    // Pruning runs even without sinks: events written then would otherwise pile up for ever.
+    this.pruneTimer = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
+    void this.prune();
+    if (this.bySink.size > 0) this.schedule(0);
+  }
+
+  /** Removes delivered events past their retention, a batch at a time; returns how many. */
+  async prune(): Promise<number> {
+    let removed = 0;
+    try {
+      for (;;) {
+        const n = await outboxRepository.prune(this.deps.pool, {
+          olderThanMs: this.deps.options.retentionMs,
+          limit: PRUNE_BATCH,
+        });
+        removed += n;
+        if (n < PRUNE_BATCH || this.stopped) break;
+      }
+    } catch (err) {
+      this.deps.log.error({ err }, 'outbox pruning failed (retried next hour)');
+    }
+    if (removed) this.deps.log.info({ removed }, 'pruned delivered outbox events past their retention');
+    return removed;
   }
 
   /** Stops claiming; waits for the running turn (its deliveries are aborted if they outlast the grace). */
   async stop(graceMs = 5000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.pruneTimer);
     const abort = setTimeout(() => this.inflight.abort(new Error('relay stopping')), graceMs);
     await this.running;
     clearTimeout(abort);

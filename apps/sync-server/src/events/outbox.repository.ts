@@ -189,6 +189,25 @@ export const outboxRepository = {
     return rows[0]?.state ?? null;
   },
 
+  /**
+   * Removes up to `limit` events created more than `olderThanMs` ago whose every delivery is done
+   * (or that have none: no sink was configured when they were written). Pending and dead ones
+   * stay for the relay and for an admin. Their delivery rows go with them (ON DELETE CASCADE).
+   */
+  async prune(db: Queryable, q: { olderThanMs: number; limit: number }): Promise<number> {
+    const { rowCount } = await db.query(
+      `DELETE FROM outbox_events WHERE id IN (
+         SELECT e.id FROM outbox_events e
+         WHERE e.created_at < now() - $1 * interval '1 millisecond'
+           AND NOT EXISTS (SELECT 1 FROM outbox_deliveries d WHERE d.event_id = e.id AND d.state <> 'delivered')
+         ORDER BY e.seq
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED)`,
+      [q.olderThanMs, q.limit],
+    );
+    return rowCount ?? 0;
+  },
+
   /** Events with a delivery in `state` (pending or dead; both when absent), oldest first. */
   async list(
     db: Queryable,
