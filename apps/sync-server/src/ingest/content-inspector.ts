@@ -19,28 +19,29 @@ export interface InspectedContent {
 }
 
 /**
- * A pass-through that learns what an X-ray is while it streams: counts and hashes the
- * plaintext, enforces the size limit, and refuses unknown content after its first bytes,
- * so a wrong file never gets far. Keeps only the header prefix in memory.
+ * Learns what an X-ray is from its plaintext, chunk by chunk: counts and hashes it, enforces
+ * the size limit, and refuses unknown content after its first bytes, so a wrong file never gets
+ * far. Synchronous, so it serves a stream (ContentInspector) as well as a tus upload verified
+ * PATCH by PATCH. Keeps only the header prefix in memory.
  */
-export class ContentInspector extends Transform {
+export class ContentInspection {
   private readonly hash = createHash('sha256');
-  // Not `size`: lib-storage reads `Body.size` as the total length of a stream.
   private bytesSeen = 0;
   private head: Buffer[] = [];
   private headLength = 0;
   private contentType: ContentType | null = null;
 
-  constructor(private readonly maxBytes: number) {
-    super();
+  constructor(private readonly maxBytes: number) {}
+
+  /** Memory held between chunks (the header prefix), for accounting. */
+  get retainedBytes(): number {
+    return this.headLength;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** Throws a DomainError once the bytes are too many or not an accepted type. */
+  update(chunk: Uint8Array): void {
     this.bytesSeen += chunk.length;
-    if (this.bytesSeen > this.maxBytes) {
-      done(tooLarge(this.maxBytes));
-      return;
-    }
+    if (this.bytesSeen > this.maxBytes) throw tooLarge(this.maxBytes);
     this.hash.update(chunk);
     if (this.headLength < DICOM_HEADER_PREFIX_BYTES) {
       const keep = chunk.subarray(0, DICOM_HEADER_PREFIX_BYTES - this.headLength);
@@ -49,17 +50,14 @@ export class ContentInspector extends Transform {
     }
     if (this.contentType === null && this.headLength >= SNIFF_BYTES) {
       this.contentType = sniffContentType(this.headBytes());
-      if (this.contentType === null) {
-        done(unsupported());
-        return;
-      }
+      if (this.contentType === null) throw unsupported();
     }
-    done(null, chunk);
   }
 
-  override _flush(done: TransformCallback): void {
+  /** No more bytes: a file shorter than the sniff window is judged on what there is. */
+  end(): void {
     if (this.contentType === null) this.contentType = sniffContentType(this.headBytes());
-    done(this.contentType === null ? unsupported() : null);
+    if (this.contentType === null) throw unsupported();
   }
 
   private headBytes(): Buffer {
@@ -67,7 +65,7 @@ export class ContentInspector extends Transform {
     return this.head[0] ?? Buffer.alloc(0);
   }
 
-  /** Valid once the stream has finished without error. */
+  /** Valid once end() has returned. */
   result(): InspectedContent {
     if (this.contentType === null) throw unsupported();
     let dicom: InspectedContent['dicom'] = null;
@@ -86,6 +84,44 @@ export class ContentInspector extends Transform {
       }
     }
     return { sha256: this.hash.digest('hex'), sizeBytes: this.bytesSeen, contentType: this.contentType, dicom };
+  }
+}
+
+/**
+ * ContentInspection as a pass-through stream stage (the REST door). No field named `size`:
+ * lib-storage reads `Body.size` as the total length of a stream.
+ */
+export class ContentInspector extends Transform {
+  private readonly inspection: ContentInspection;
+
+  constructor(maxBytes: number) {
+    super();
+    this.inspection = new ContentInspection(maxBytes);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.inspection.update(chunk);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.inspection.end();
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done(null);
+  }
+
+  /** Valid once the stream has finished without error. */
+  result(): InspectedContent {
+    return this.inspection.result();
   }
 }
 

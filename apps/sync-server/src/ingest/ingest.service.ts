@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fieldErrors, generateDek, Xre1Error, XrayMetadataInputSchema, type XrayMetadataInput } from '@xray/shared';
@@ -8,8 +8,10 @@ import { DomainError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { xrayRepository } from '../xrays/xray.repository.ts';
 import type { KeyService } from '../keys/key.service.ts';
-import { ContentInspector } from './content-inspector.ts';
-import { decryptNode, encryptNode } from './xre1.node.ts';
+import { inspectStoredObject } from './ciphertext-inspection.ts';
+import { ContentInspector, type InspectedContent } from './content-inspector.ts';
+import { encryptNode } from './xre1.node.ts';
+import { rawDekBytes } from './xre1.verifier.ts';
 import { assertSameContent, createdEvent, finalizeXray, type FinalizeDeps, type FinalizeResult } from './finalize.ts';
 
 export interface IngestDeps extends FinalizeDeps {
@@ -97,9 +99,17 @@ export async function ingestStream(
   return result;
 }
 
+/** What a tus upload's bytes were found to be while they arrived, and under which data key. */
+export interface VerifiedOnArrival {
+  rawKey: Uint8Array;
+  content: InspectedContent;
+}
+
 /**
- * The tus door: the bytes are already in storage at `objectKey`. Read them back through the
- * same inspection as the REST door, then finalize. On any failure the object is removed.
+ * The tus door: the bytes are already in storage at `objectKey`. Usually they were decrypted
+ * and inspected PATCH by PATCH as they were stored (`verified`); otherwise (another instance
+ * took some PATCHes, a restart) they are read back through the same inspection. Then finalize.
+ * On any failure the object is removed.
  */
 export async function ingestStoredObject(
   deps: IngestDeps,
@@ -110,6 +120,8 @@ export async function ingestStoredObject(
     cipherSize: number;
     /** The data key as the edge sent it: wrapped for our upload key `kid`. */
     uploadedDek: { wrapped: Uint8Array; kid: string };
+    /** The stored bytes as inspected on arrival, when every one of them was. */
+    verified?: VerifiedOnArrival;
     context?: AuditContext;
   },
 ): Promise<FinalizeResult> {
@@ -117,12 +129,13 @@ export async function ingestStoredObject(
   let dek: CryptoKey;
   try {
     dek = await deps.keys.unwrapUploadedDek(input.uploadedDek.wrapped, input.uploadedDek.kid);
-    const inspector = new ContentInspector(deps.maxUploadBytes);
-    const plaintext = decryptNode(await deps.store.get(input.objectKey), dek);
-    const source = pipeline(plaintext, inspector, () => undefined);
-    source.resume();
-    await finished(source);
-    content = inspector.result();
+    const rawKey = await rawDekBytes(dek);
+    // Trusted only for the very key being recorded: the one in the upload's metadata now.
+    const verified = input.verified && sameKey(input.verified.rawKey, rawKey) ? input.verified : undefined;
+    deps.metrics.tusVerifications.inc({ how: verified ? 'on_arrival' : 'read_back' });
+    content = verified
+      ? verified.content
+      : await inspectStoredObject(deps.store, input.objectKey, rawKey, deps.maxUploadBytes);
   } catch (err) {
     await deps.store.delete(input.objectKey).catch(() => undefined);
     if (err instanceof DomainError) throw err;
@@ -154,3 +167,5 @@ export async function ingestStoredObject(
   }
   return result;
 }
+
+const sameKey = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b);

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import { createDecryptStream, createEncryptStream } from '@xray/shared';
+import { createEncryptStream } from '@xray/shared';
 
 /**
  * Node-stream adapters around the XRE1 format in @xray/shared (which is written on Web
@@ -13,11 +13,5 @@ const fromWeb = (r: ReadableStream<Uint8Array>): Readable =>
 export function encryptNode(plaintext: Readable, dek: CryptoKey): Readable {
   const out = fromWeb(toWeb(plaintext).pipeThrough(createEncryptStream(dek)));
   plaintext.once('error', (err) => out.destroy(err));
-  return out;
-}
-
-export function decryptNode(ciphertext: Readable, dek: CryptoKey): Readable {
-  const out = fromWeb(toWeb(ciphertext).pipeThrough(createDecryptStream(dek)));
-  ciphertext.once('error', (err) => out.destroy(err));
   return out;
 }

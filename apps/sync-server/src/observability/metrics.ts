@@ -37,6 +37,12 @@ export function createMetrics() {
       labelNames: ['method'] as const,
       registers: [registry],
     }),
+    tusVerifications: new Counter({
+      name: 'xray_tus_verifications_total',
+      help: 'Finished tus uploads by how their bytes were verified: on_arrival (PATCH by PATCH) or read_back',
+      labelNames: ['how'] as const,
+      registers: [registry],
+    }),
     downloadedBytes: new Counter({
       name: 'xray_downloaded_bytes_total',
       help: 'Plaintext bytes served to clients',

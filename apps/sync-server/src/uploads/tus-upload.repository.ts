@@ -40,6 +40,14 @@ export const tusUploadRepository = {
     );
     return rows[0] ?? null;
   },
+  /** Counts one write to the upload (under its lock); the new count, or null when there is no such upload. */
+  async countWrite(db: Pool, id: string): Promise<number | null> {
+    const { rows } = await db.query<{ writes: string }>(
+      'UPDATE tus_uploads SET writes = writes + 1 WHERE id = $1 RETURNING writes',
+      [id],
+    );
+    return rows[0] ? Number(rows[0].writes) : null;
+  },
   async markFinalized(db: Pool, id: string): Promise<void> {
     await db.query('UPDATE tus_uploads SET finalized_at = now() WHERE id = $1', [id]);
   },

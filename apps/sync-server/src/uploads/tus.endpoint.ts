@@ -15,12 +15,14 @@ import { toProblem } from '../http/problem.ts';
 import { ciphertextLength, DEFAULT_SEGMENT_SIZE, XrayIdSchema } from '@xray/shared';
 import { authorize } from '../auth/policy.ts';
 import { ingestStoredObject, type IngestDeps } from '../ingest/ingest.service.ts';
+import { rawDekBytes } from '../ingest/xre1.verifier.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { s3ClientConfig } from '../storage/s3.store.ts';
 import { addContentMd5ForDeleteObjects } from '../storage/swift-compat.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { xrayRepository, toResource } from '../xrays/xray.repository.ts';
+import { ArrivalVerifications } from './arrival-verification.ts';
 import type { PgAdvisoryLocker } from './pg-advisory.locker.ts';
 import { parseTusMetadata, parseUploadedDek } from './tus-metadata.ts';
 import { tusUploadRepository } from './tus-upload.repository.ts';
@@ -134,9 +136,17 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     return actor;
   };
 
+  // Each PATCH is decrypted and inspected on its way to the store, so finalize need not read it back.
+  const arrivals = new ArrivalVerifications({
+    maxPlaintextBytes: config.limits.maxUploadBytes,
+    countWrite: (id) => tusUploadRepository.countWrite(pool, id),
+  });
+
   const tus = new TusServer({
     path: TUS_PATH,
-    datastore: countWrites(layout.dataStore(), (n) => deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n)),
+    datastore: countWrites(arrivals.wrap(layout.dataStore()), (n) =>
+      deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n),
+    ),
     locker: deps.locker,
     // Upload-Length counts ciphertext: the largest plaintext plus XRE1's header and tags.
     maxSize: ciphertextLength(config.limits.maxUploadBytes, XRE1_MAX_HEADER, DEFAULT_SEGMENT_SIZE),
@@ -157,10 +167,12 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     async onUploadCreate(req, upload: Upload) {
       const actor = actorOf(req);
       let metadata;
+      let uploadedDek;
       try {
         authorize(actor, 'xray.create');
         metadata = parseTusMetadata(upload.metadata);
-        const { kid } = parseUploadedDek(upload.metadata);
+        uploadedDek = parseUploadedDek(upload.metadata);
+        const { kid } = uploadedDek;
         // Refuse a data key wrapped for a key we do not hold before a single byte is stored.
         if (!deps.ingest.keys.uploadJwks().keys.some((k) => k.kid === kid)) {
           throw new DomainError('validation_failed', `Unknown upload key "${kid}"; fetch /keys/upload again.`, [
@@ -182,12 +194,18 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
         upload_length: upload.size ?? 0,
         object_key: layout.objectKey(upload.id),
       });
+      // A key that does not unwrap is not verified on arrival; finalize refuses it as before.
+      arrivals.begin(
+        upload.id,
+        deps.ingest.keys.unwrapUploadedDek(uploadedDek.wrapped, uploadedDek.kid).then(rawDekBytes),
+      );
       return { metadata: { ...upload.metadata, owner: actor.sub } };
     },
 
     async onUploadFinish(req, upload: Upload) {
       const actor = actorOf(req);
       const objectKey = layout.objectKey(upload.id);
+      const verified = arrivals.take(upload.id, upload.size ?? upload.offset);
       try {
         const metadata = parseTusMetadata(upload.metadata);
         const { xray } = await ingestStoredObject(deps.ingest, {
@@ -196,6 +214,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
           objectKey,
           cipherSize: upload.size ?? upload.offset,
           uploadedDek: parseUploadedDek(upload.metadata),
+          verified,
           context: contextOf(req),
         });
         await deps.store.delete(layout.infoKey(upload.id)).catch(() => undefined);
@@ -305,6 +324,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
         const removed = await tus.cleanUpExpiredUploads();
         // Our own rows say which uploads expired: remove whatever the tus store left of them too.
         for (const row of await tusUploadRepository.listExpired(pool, config.tus.expiryMs)) {
+          arrivals.drop(row.id);
           for (const key of [row.object_key, layout.infoKey(row.id), `${row.object_key}.part`]) {
             await deps.store
               .delete(key)

@@ -1,0 +1,221 @@
+import { pipeline, Transform } from 'node:stream';
+import type { DataStore } from '@tus/utils';
+import { CiphertextInspection } from '../ingest/ciphertext-inspection.ts';
+import type { VerifiedOnArrival } from '../ingest/ingest.service.ts';
+
+export interface ArrivalVerificationOptions {
+  maxPlaintextBytes: number;
+  /**
+   * Counts one write to an upload where every instance sees it (PostgreSQL) and returns the new
+   * count, or null when the upload is unknown there.
+   */
+  countWrite: (id: string) => Promise<number | null>;
+  /** Memory all verifications may keep between PATCHes (one sealed segment and a header prefix each). */
+  budgetBytes?: number;
+  maxUploads?: number;
+  /** A verification untouched this long is dropped (its upload will be read back at finalize). */
+  idleMs?: number;
+  now?: () => number;
+}
+
+class Arrival {
+  inspection: CiphertextInspection | undefined;
+  rawKey: Buffer | undefined;
+  /** Writes to the upload (counted across instances) that this verification took part in. */
+  writes = 0;
+  busy = false;
+  dropped = false;
+
+  constructor(
+    public lastUsed: number,
+    readonly ready: Promise<void>,
+  ) {}
+
+  /** Ciphertext bytes verified so far: while trusted, exactly what storage holds. */
+  get offset(): number {
+    return this.inspection?.consumed ?? 0;
+  }
+}
+
+/**
+ * Verifies tus uploads while their bytes arrive: each PATCH's body flows through the upload's
+ * CiphertextInspection on its way to the store, so finalize need not read the object back.
+ *
+ * That work stands for the stored object only if the two cannot differ, so it is kept only while
+ * (a) every write of the upload went through this instance's verification: the write counts in
+ * PostgreSQL follow each other with none missing, and each write started at the offset the
+ * verification had reached; and (b) each write persisted exactly the bytes the verification
+ * took: the store's new offset equals the verification's. Anything else (a write elsewhere, a
+ * store error, an abort that stored fewer bytes, a restart) drops it, and finalize falls back
+ * to reading the object back through the very same inspection.
+ */
+export class ArrivalVerifications {
+  readonly #states = new Map<string, Arrival>();
+  readonly #maxPlaintextBytes: number;
+  readonly #countWrite: (id: string) => Promise<number | null>;
+  readonly #budgetBytes: number;
+  readonly #maxUploads: number;
+  readonly #idleMs: number;
+  readonly #now: () => number;
+
+  constructor(opts: ArrivalVerificationOptions) {
+    this.#maxPlaintextBytes = opts.maxPlaintextBytes;
+    this.#countWrite = opts.countWrite;
+    this.#budgetBytes = opts.budgetBytes ?? 64 * 1024 * 1024;
+    this.#maxUploads = opts.maxUploads ?? 256;
+    this.#idleMs = opts.idleMs ?? 15 * 60_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Uploads currently being verified on arrival. */
+  get size(): number {
+    return this.#states.size;
+  }
+
+  /** A new upload (no byte written yet) whose data key unwraps to `rawKey`. */
+  begin(id: string, rawKey: Promise<Uint8Array>): void {
+    this.drop(id);
+    const state: Arrival = new Arrival(
+      this.#now(),
+      rawKey.then(
+        (key) => {
+          state.rawKey = Buffer.from(key);
+          state.inspection = new CiphertextInspection(key, this.#maxPlaintextBytes);
+        },
+        () => this.#drop(id, state),
+      ),
+    );
+    this.#states.set(id, state);
+    this.#evict();
+  }
+
+  /**
+   * The verified content of a finished upload of `size` bytes, if all of them were verified
+   * on arrival; undefined means "read it back". Forgets the upload either way.
+   */
+  take(id: string, size: number): VerifiedOnArrival | undefined {
+    const state = this.#states.get(id);
+    if (!state) return undefined;
+    const { busy, inspection, rawKey, offset } = state;
+    this.#drop(id, state);
+    if (busy || !inspection || !rawKey || offset !== size) return undefined;
+    try {
+      return { rawKey, content: inspection.finish() };
+    } catch {
+      // Refused: the read-back fails the same way and reports it as finalize always has.
+      return undefined;
+    }
+  }
+
+  drop(id: string): void {
+    const state = this.#states.get(id);
+    if (state) this.#drop(id, state);
+  }
+
+  /** Wraps the tus store's write (verify what it stores) and remove (termination forgets). */
+  wrap(store: DataStore): DataStore {
+    const write = store.write.bind(store);
+    store.write = async (src, id, offset) => {
+      // Every write is counted, verified here or not, so that no instance misses one unnoticed.
+      const counted = this.#countWrite(id).catch(() => null);
+      const state = await this.#claim(id, offset);
+      if (!state) {
+        try {
+          return await write(src, id, offset);
+        } finally {
+          await counted;
+        }
+      }
+      const tap = new Transform({
+        transform: (chunk: Buffer, _enc, done) => {
+          this.#feed(id, state, chunk);
+          done(null, chunk);
+        },
+      });
+      let newOffset: number;
+      try {
+        newOffset = await write(
+          pipeline(src, tap, () => undefined),
+          id,
+          offset,
+        );
+      } catch (err) {
+        this.#drop(id, state);
+        await counted;
+        throw err;
+      }
+      this.#settle(id, state, newOffset, await counted);
+      return newOffset;
+    };
+    const remove = store.remove.bind(store);
+    store.remove = (id) => {
+      this.drop(id);
+      return remove(id);
+    };
+    return store;
+  }
+
+  /** The upload's verification, if it can take a write at `offset`; dropped if it cannot. */
+  async #claim(id: string, offset: number): Promise<Arrival | undefined> {
+    const state = this.#states.get(id);
+    if (!state) return undefined;
+    await state.ready;
+    if (state.dropped) return undefined;
+    // Writes to one upload are serialized by its lock, so a busy one means something is off.
+    if (state.busy || !state.inspection || state.offset !== offset) {
+      this.#drop(id, state);
+      return undefined;
+    }
+    state.busy = true;
+    return state;
+  }
+
+  /** After a write: kept only if the store holds exactly what it verified and no write came between. */
+  #settle(id: string, state: Arrival, storedOffset: number, writes: number | null): void {
+    state.busy = false;
+    if (state.dropped) return;
+    if (storedOffset !== state.offset || writes === null || writes !== state.writes + 1) {
+      this.#drop(id, state);
+      return;
+    }
+    state.writes = writes;
+    state.lastUsed = this.#now();
+    // Most recently used last: eviction takes the oldest first.
+    this.#states.delete(id);
+    this.#states.set(id, state);
+    this.#evict();
+  }
+
+  #feed(id: string, state: Arrival, chunk: Buffer): void {
+    if (state.dropped) return;
+    try {
+      state.inspection!.push(chunk);
+    } catch {
+      // Not intact or not acceptable: finalize reads it back and refuses it with the reason.
+      this.#drop(id, state);
+    }
+  }
+
+  #drop(id: string, state: Arrival): void {
+    state.dropped = true;
+    state.inspection = undefined;
+    state.rawKey = undefined;
+    if (this.#states.get(id) === state) this.#states.delete(id);
+  }
+
+  /** Idle ones go; then the least recently used while over the memory budget or the count. */
+  #evict(): void {
+    const now = this.#now();
+    let retained = 0;
+    for (const [id, state] of this.#states) {
+      if (!state.busy && now - state.lastUsed > this.#idleMs) this.#drop(id, state);
+      else retained += state.inspection?.retainedBytes ?? 0;
+    }
+    for (const [id, state] of this.#states) {
+      if (retained <= this.#budgetBytes && this.#states.size <= this.#maxUploads) break;
+      if (state.busy) continue;
+      retained -= state.inspection?.retainedBytes ?? 0;
+      this.#drop(id, state);
+    }
+  }
+}
