@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { XrayMetadataInputSchema } from '@xray/shared';
 import { makePng, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +16,9 @@ import {
   type TestServer,
 } from './harness.ts';
 import { metricValue, MiB, sealForUpload, startTus } from './tus-client.ts';
+import { createOutboxWriter } from '../src/events/outbox.repository.ts';
+import { finalizeXray } from '../src/ingest/finalize.ts';
+import { xrayRepository } from '../src/xrays/xray.repository.ts';
 
 const tusMetadata = (file: Buffer, over: Record<string, string> = {}) => ({
   id: randomUUID(),
@@ -178,6 +182,37 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
     expect(rows[0].n).toBe(1);
     expect(await downloadSha(server.url, metadata.id)).toBe(sha256Hex(png));
     await fetch(`${server.url}/xrays/${metadata.id}`, { method: 'DELETE' });
+  });
+
+  it('one upload finalized twice (an empty PATCH at its end racing the last one) keeps the X-ray and its object', async () => {
+    const png = Buffer.from(makePng({ seed: 77 }));
+    const { body, metadata } = await sealed(server, png);
+    const { xrayId } = await startTus({ endpoint: `${server.url}/uploads`, file: body, metadata }).done;
+    if (!xrayId) throw new Error('no X-ray id');
+    const stored = await xrayRepository.findById(server.pool, xrayId);
+    if (!stored) throw new Error('no X-ray row');
+    // The second finalize of the same upload: same object, same bytes, the row already there.
+    const again = await finalizeXray(
+      {
+        pool: server.pool,
+        store: server.store,
+        log: server.log,
+        links: { enabled: false, verify: async () => ({ status: 'unchecked' }) },
+        outbox: createOutboxWriter([]),
+      },
+      {
+        id: xrayId,
+        metadata: XrayMetadataInputSchema.parse({ ...tusMetadata(png), id: xrayId }),
+        actor: { sub: 'paramedic-1', name: null, roles: ['paramedic'] },
+        objectKey: stored.objectKey,
+        content: { sha256: stored.sha256, sizeBytes: stored.sizeBytes, contentType: stored.contentType, dicom: null },
+        sealed: { dekWrapped: stored.dekWrapped, kekId: stored.kekId, cipherSize: stored.cipherSize },
+      },
+    );
+    expect(again).toMatchObject({ created: false, xray: { id: xrayId } });
+    expect(await server.store.stat(stored.objectKey)).not.toBeNull();
+    expect(await downloadSha(server.url, xrayId)).toBe(sha256Hex(png));
+    expect((await fetch(`${server.url}/xrays/${xrayId}`, { method: 'DELETE' })).status).toBe(204);
   });
 
   it('bad input gets a clear status and leaves nothing: too long, bad metadata, wrong offset, wrong content type, bad checksum', async () => {

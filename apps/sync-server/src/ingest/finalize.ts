@@ -53,6 +53,7 @@ export interface FinalizeResult {
  */
 export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Promise<FinalizeResult> {
   const { metadata, content } = input;
+  let keepObject = false;
   try {
     if (metadata.sha256 && metadata.sha256 !== content.sha256) {
       throw new DomainError(
@@ -96,19 +97,28 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
     });
     if (inserted) return { xray: inserted, created: true };
 
-    // Someone stored this id first (a retry racing itself): keep theirs, drop ours.
-    await deps.store.delete(input.objectKey);
+    // Someone stored this id first (a retry racing itself): keep theirs, drop ours — unless
+    // theirs is ours: the same tus upload finalized twice (an empty PATCH at its end racing the
+    // last one). Then the object is the stored X-ray's, and removing it would lose the image.
     const existing = await xrayRepository.findById(deps.pool, input.id);
+    if (existing?.objectKey === input.objectKey) {
+      keepObject = true;
+      const xray = assertSameContent(existing, content.sha256);
+      await recordAudit(deps.pool, createdEvent(audit, xray, false));
+      return { xray, created: false };
+    }
+    await deps.store.delete(input.objectKey);
     if (!existing) throw new DomainError('conflict', `X-ray ${input.id} changed while it was being stored; retry.`);
     const xray = assertSameContent(existing, content.sha256);
     await recordAudit(deps.pool, createdEvent(audit, xray, false));
     return { xray, created: false };
   } catch (err) {
-    await deps.store
-      .delete(input.objectKey)
-      .catch((e: unknown) =>
-        deps.log.error({ err: e, key: input.objectKey }, 'could not remove the object of a failed upload'),
-      );
+    if (!keepObject)
+      await deps.store
+        .delete(input.objectKey)
+        .catch((e: unknown) =>
+          deps.log.error({ err: e, key: input.objectKey }, 'could not remove the object of a failed upload'),
+        );
     throw err;
   }
 }

@@ -125,6 +125,13 @@ export async function ingestStoredObject(
     context?: AuditContext;
   },
 ): Promise<FinalizeResult> {
+  // This very upload was finalized already (an empty PATCH at its end raced the last one): the
+  // object is the stored X-ray's now, so answer with it and touch nothing.
+  const done = await xrayRepository.findById(deps.pool, input.metadata.id);
+  if (done && done.objectKey === input.objectKey) {
+    await recordAudit(deps.pool, createdEvent(input.context ?? systemContext(input.actor), done, false));
+    return { xray: done, created: false };
+  }
   let content;
   let dek: CryptoKey;
   try {
