@@ -1,6 +1,14 @@
+/**
+ * The download path's XRE1 decryption on node:crypto. Same format and checks as the shared
+ * WebCrypto implementation (which the edge and the ingest path use), but without Web Streams and
+ * a promise per segment: profiles showed those, not AES, capping download throughput (WebCrypto
+ * on the thread pool, two segments at a time, was slower still). Plaintext of a segment is
+ * released only after its tag verifies.
+ */
 import { createDecipheriv } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import {
+  DEFAULT_SEGMENT_SIZE,
   parseHeader,
   plaintextLength,
   segmentCipherOffset,
@@ -9,18 +17,59 @@ import {
   Xre1Error,
   type ParsedHeader,
 } from '@xray/shared';
-import type { ByteRange, ObjectStore } from '../storage/index.ts';
+import { BufferPool, type ByteRange, type ObjectStore } from '../storage/index.ts';
 
 /** The longest header an XRE1 object may have (preamble + JSON limit in the format). */
 const MAX_HEADER_TOTAL = 8 + 1024;
 
 /**
- * The download path's XRE1 decryption on node:crypto. Same format and checks as the shared
- * WebCrypto implementation (which the edge and the ingest path use), but without Web Streams
- * and a promise per segment: profiles showed those, not AES, capping download throughput.
- * Plaintext of a segment is released only after its tag verifies.
+ * Where the default writer puts segment 0: 8 + the canonical header JSON for 1 MiB segments
+ * (the 7-byte nonce prefix is always 12 base64 characters). Only a guess to fetch the body
+ * concurrently with the header; it is checked against the real header before it is used.
  */
-export async function readStoredHeader(store: ObjectStore, key: string, cipherSize: number): Promise<ParsedHeader> {
+const LIKELY_HEADER_TOTAL = 8 + JSON.stringify({ v: 1, seg: DEFAULT_SEGMENT_SIZE, np: 'A'.repeat(12) }).length;
+
+/** Sealed-segment buffers shared by all downloads (a few per download in flight, 8 kept spare). */
+const sealedBuffers = new BufferPool(8);
+
+/** Which segments and ciphertext bytes serve a plaintext range, for one header layout. */
+interface Plan {
+  segmentSize: number;
+  headerTotalLength: number;
+  cipherSize: number;
+  /** Index of the object's last segment (its nonce carries the last flag). */
+  lastIndex: number;
+  /** Plaintext bytes [start, end], inclusive; end = -1 for an empty object. */
+  start: number;
+  end: number;
+  first: number;
+  last: number;
+  cipher: ByteRange;
+}
+
+function planFor(cipherSize: number, headerTotalLength: number, seg: number, range: ByteRange | undefined): Plan {
+  const plainSize = plaintextLength(cipherSize, headerTotalLength, seg);
+  const start = range?.start ?? 0;
+  const end = range?.end ?? plainSize - 1; // -1 for an empty file: only its one empty segment is checked
+  const first = Math.floor(start / seg);
+  const last = plainSize === 0 ? 0 : Math.floor(end / seg);
+  return {
+    segmentSize: seg,
+    headerTotalLength,
+    cipherSize,
+    lastIndex: segmentCount(plainSize, seg) - 1,
+    start,
+    end,
+    first,
+    last,
+    cipher: {
+      start: segmentCipherOffset(first, headerTotalLength, seg),
+      end: Math.min(segmentCipherOffset(last + 1, headerTotalLength, seg), cipherSize) - 1,
+    },
+  };
+}
+
+async function readStoredHeader(store: ObjectStore, key: string, cipherSize: number): Promise<ParsedHeader> {
   const chunks: Buffer[] = [];
   for await (const c of await store.get(key, { start: 0, end: Math.min(cipherSize, MAX_HEADER_TOTAL) - 1 })) {
     chunks.push(Buffer.from(c));
@@ -28,65 +77,140 @@ export async function readStoredHeader(store: ObjectStore, key: string, cipherSi
   return parseHeader(new Uint8Array(Buffer.concat(chunks)));
 }
 
-/** Plaintext bytes [range.start, range.end] of a stored XRE1 object, decrypting only the segments they touch. */
-export function decryptStoredRangeFast(
+/**
+ * Plaintext bytes [range.start, range.end] of a stored XRE1 object (all of it without a range),
+ * decrypting only the segments they touch. The header and the touched segments are fetched
+ * concurrently (two requests, one round trip) using the default layout as a guess; a header
+ * with another layout costs a second fetch of the segments. Rejects on a bad header or a
+ * missing object, before anything is streamed.
+ */
+export async function openStoredXre1(
   store: ObjectStore,
   key: string,
   rawKey: Uint8Array,
   cipherSize: number,
-  parsed: ParsedHeader,
   range: ByteRange | undefined,
-): Readable {
-  const { header, headerTotalLength } = parsed;
-  const seg = header.segmentSize;
-  const plainSize = plaintextLength(cipherSize, headerTotalLength, seg);
-  const lastIndex = segmentCount(plainSize, seg) - 1;
-  const start = range?.start ?? 0;
-  const end = range?.end ?? plainSize - 1; // -1 for an empty file: only its one empty segment is checked
-  const first = Math.floor(start / seg);
-  const last = plainSize === 0 ? 0 : Math.floor(end / seg);
-  const cipherStart = segmentCipherOffset(first, headerTotalLength, seg);
-  const cipherEnd = Math.min(segmentCipherOffset(last + 1, headerTotalLength, seg), cipherSize) - 1;
-  const aad = Buffer.from(header.json);
+): Promise<Readable> {
+  let guess: Plan | undefined;
+  try {
+    guess = planFor(cipherSize, LIKELY_HEADER_TOTAL, DEFAULT_SEGMENT_SIZE, range);
+    if (guess.cipher.start > guess.cipher.end) guess = undefined;
+  } catch {
+    guess = undefined; // a size the default layout cannot have: wait for the header
+  }
+  // Segment-sized chunks: each sealed segment arrives from disk in one read and is opened in place.
+  const [header, body] = await Promise.allSettled([
+    readStoredHeader(store, key, cipherSize),
+    guess && store.get(key, guess.cipher, { chunkSize: DEFAULT_SEGMENT_SIZE + TAG_LENGTH, buffers: sealedBuffers }),
+  ]);
+  const early = body.status === 'fulfilled' ? body.value : undefined;
+  let plan: Plan;
+  try {
+    if (header.status === 'rejected') throw header.reason;
+    plan = planFor(cipherSize, header.value.headerTotalLength, header.value.header.segmentSize, range);
+  } catch (err) {
+    early?.destroy();
+    throw err;
+  }
+  let source = early;
+  if (!source || plan.headerTotalLength !== guess?.headerTotalLength || plan.segmentSize !== guess.segmentSize) {
+    early?.destroy();
+    source = await store.get(key, plan.cipher, { chunkSize: plan.segmentSize + TAG_LENGTH, buffers: sealedBuffers });
+  }
+  const out = new SegmentOpener(plan, header.value, rawKey);
+  // Destroying `out` (client gone) destroys the source too: the file or connection is released.
+  pipeline(source, out, () => undefined);
+  return out;
+}
 
-  const open = (index: number, sealed: Buffer): Buffer => {
-    const nonce = Buffer.alloc(12);
-    Buffer.from(header.noncePrefix).copy(nonce);
-    nonce.writeUInt32BE(index, 7);
-    nonce[11] = index === lastIndex ? 1 : 0;
-    const d = createDecipheriv('aes-256-gcm', rawKey, nonce, { authTagLength: TAG_LENGTH });
-    d.setAAD(aad);
-    d.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
+/**
+ * Cuts the ciphertext into sealed segments and opens them with node:crypto, one at a time.
+ * A segment that arrives in one chunk (the disk store reads segment-sized chunks) is opened in
+ * place; otherwise it is assembled into one buffer (one copy). Plaintext of a segment is pushed
+ * only after its tag verifies. Chunk buffers go back to the pool once handled. Memory per
+ * download stays at a few segments: the store's read-ahead (two reads on disk), one chunk
+ * waiting here and one opened segment waiting for the socket.
+ */
+class SegmentOpener extends Transform {
+  private index: number;
+  private partial: Buffer | undefined;
+  private filled = 0;
+  private readonly aad: Buffer;
+  private readonly noncePrefix: Buffer;
+
+  constructor(
+    private readonly plan: Plan,
+    parsed: ParsedHeader,
+    private readonly rawKey: Uint8Array,
+  ) {
+    super();
+    this.index = plan.first;
+    this.aad = Buffer.from(parsed.header.json);
+    this.noncePrefix = Buffer.from(parsed.header.noncePrefix);
+  }
+
+  private sealedLength(index: number): number {
+    const { plan } = this;
+    return index === plan.lastIndex
+      ? plan.cipherSize - segmentCipherOffset(index, plan.headerTotalLength, plan.segmentSize)
+      : plan.segmentSize + TAG_LENGTH;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG_LENGTH)), d.final()]);
+      let at = 0;
+      while (at < chunk.length) {
+        if (this.index > this.plan.last) throw new Xre1Error('bad_length', 'the store returned more bytes than asked');
+        const need = this.sealedLength(this.index);
+        if (!this.partial && chunk.length - at >= need) {
+          this.open(chunk.subarray(at, at + need));
+          at += need;
+          continue;
+        }
+        // Always a full-size buffer (a view of it for the shorter last segment): one size to recycle.
+        this.partial ??= sealedBuffers.take(this.plan.segmentSize + TAG_LENGTH).subarray(0, need);
+        const n = chunk.copy(this.partial, this.filled, at, Math.min(chunk.length, at + need - this.filled));
+        this.filled += n;
+        at += n;
+        if (this.filled === need) {
+          const sealed = this.partial;
+          this.partial = undefined;
+          this.filled = 0;
+          this.open(sealed);
+          sealedBuffers.give(sealed);
+        }
+      }
+      // Every byte of the chunk is opened or copied: its buffer can be read into again.
+      sealedBuffers.give(chunk);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(this.index <= this.plan.last ? new Xre1Error('truncated', 'the stored object ends early') : undefined);
+  }
+
+  private open(sealed: Buffer): void {
+    const { plan, index } = this;
+    const nonce = Buffer.alloc(12);
+    this.noncePrefix.copy(nonce);
+    nonce.writeUInt32BE(index, 7);
+    nonce[11] = index === plan.lastIndex ? 1 : 0;
+    const d = createDecipheriv('aes-256-gcm', this.rawKey, nonce, { authTagLength: TAG_LENGTH });
+    d.setAAD(this.aad);
+    d.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
+    // GCM's final() adds no bytes; it throws when the tag does not verify, before anything is pushed.
+    const plain = d.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
+    try {
+      d.final();
     } catch (cause) {
       throw new Xre1Error('auth_failed', `segment ${index} does not authenticate`, { cause });
     }
-  };
-  const sealedLength = (index: number) =>
-    index === lastIndex ? cipherSize - segmentCipherOffset(index, headerTotalLength, seg) : seg + TAG_LENGTH;
-
-  async function* plaintext(): AsyncGenerator<Buffer> {
-    let index = first;
-    let pending: Buffer[] = [];
-    let pendingLength = 0;
-    for await (const chunk of await store.get(key, { start: cipherStart, end: cipherEnd })) {
-      pending.push(Buffer.from(chunk));
-      pendingLength += chunk.length;
-      while (index <= last && pendingLength >= sealedLength(index)) {
-        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-        const need = sealedLength(index);
-        const plain = open(index, all.subarray(0, need));
-        const rest = all.subarray(need);
-        pending = rest.length ? [rest] : [];
-        pendingLength = rest.length;
-        const from = index === first ? start - first * seg : 0;
-        const to = index === last ? end - index * seg + 1 : plain.length;
-        if (to > from) yield plain.subarray(from, to);
-        index++;
-      }
-    }
-    if (index <= last || pendingLength > 0) throw new Xre1Error('truncated', 'the stored object ends early');
+    const from = index === plan.first ? plan.start - index * plan.segmentSize : 0;
+    const to = index === plan.last ? plan.end - index * plan.segmentSize + 1 : plain.length;
+    this.index++;
+    if (to > from) this.push(from === 0 && to === plain.length ? plain : plain.subarray(from, to));
   }
-  return Readable.from(plaintext(), { objectMode: false });
 }

@@ -1,9 +1,17 @@
 import type { Readable } from 'node:stream';
+import type { BufferSource } from './buffer-pool.ts';
 
 export interface ByteRange {
   start: number;
   /** Inclusive. */
   end: number;
+}
+
+export interface GetOptions {
+  /** Preferred chunk size (a hint): the disk store then reads that much at a time, a few reads ahead. */
+  chunkSize?: number;
+  /** Where the disk store takes the buffers for those reads, so the caller can recycle them. */
+  buffers?: BufferSource;
 }
 
 /**
@@ -15,7 +23,7 @@ export interface ObjectStore {
   /** Streams body to key. Resolves once stored; on error or abort nothing is left at key. */
   put(key: string, body: Readable, signal?: AbortSignal): Promise<{ size: number }>;
   /** The whole object or an inclusive byte range. Throws ObjectNotFoundError. */
-  get(key: string, range?: ByteRange): Promise<Readable>;
+  get(key: string, range?: ByteRange, opts?: GetOptions): Promise<Readable>;
   /** Size of the object, or null when there is none. */
   stat(key: string): Promise<{ size: number } | null>;
   /** Removes the object; removing a missing object is not an error. */

@@ -7,7 +7,7 @@ import { DomainError } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
-import { decryptStoredRangeFast, readStoredHeader } from '../ingest/xre1.fast.ts';
+import { openStoredXre1 } from '../ingest/xre1.fast.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
@@ -83,8 +83,7 @@ export function createXrayService(deps: XrayServiceDeps) {
       const dek = await deps.keys.unwrapDek(x.dekWrapped, x.kekId);
       const rawKey = new Uint8Array(await crypto.subtle.exportKey('raw', dek));
       // Decrypts only the segments the range touches (all of them for a full download).
-      const header = await readStoredHeader(deps.store, x.objectKey, x.cipherSize);
-      return decryptStoredRangeFast(deps.store, x.objectKey, rawKey, x.cipherSize, header, range);
+      return openStoredXre1(deps.store, x.objectKey, rawKey, x.cipherSize, range);
     },
 
     /** Corrects patientId, consultationId, bodyPart, view, notes (the caller has authorized it). */

@@ -135,18 +135,27 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     }
     if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${x.sizeBytes}`);
     const length = range ? range.end - range.start + 1 : x.sizeBytes;
+    // Opened (key unwrapped, header and first segments read) while the audit event is written,
+    // so the two waits overlap; nothing is sent until the event is recorded.
+    const opening = req.method === 'HEAD' ? undefined : deps.xrays.openContent(x, range);
+    opening?.catch(() => undefined); // awaited below; a failure is only reported after the audit
     // Recorded before the first byte leaves: no unaudited disclosure if the trail cannot be written.
-    await audit.success({
-      method: req.method,
-      range: range ? { start: range.start, end: range.end } : null,
-      bytes: length,
-    });
+    try {
+      await audit.success({
+        method: req.method,
+        range: range ? { start: range.start, end: range.end } : null,
+        bytes: length,
+      });
+    } catch (err) {
+      void opening?.then((content) => content.destroy()).catch(() => undefined);
+      throw err;
+    }
     res.set('Content-Length', String(length));
-    if (req.method === 'HEAD') {
+    if (!opening) {
       res.end();
       return;
     }
-    const content = await deps.xrays.openContent(x, range);
+    const content = await opening;
     content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
     await pipeline(content, res);
   });
