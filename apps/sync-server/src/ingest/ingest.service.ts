@@ -1,7 +1,14 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { fieldErrors, generateDek, Xre1Error, XrayMetadataInputSchema, type XrayMetadataInput } from '@xray/shared';
+import {
+  fieldErrors,
+  generateDek,
+  importDek,
+  Xre1Error,
+  XrayMetadataInputSchema,
+  type XrayMetadataInput,
+} from '@xray/shared';
 import { recordAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
 import { DomainError } from '../errors.ts';
@@ -99,9 +106,17 @@ export async function ingestStream(
   return result;
 }
 
+/** A data key as the edge sent it with a tus upload: wrapped for our upload key `kid`. */
+export interface UploadedDek {
+  wrapped: Uint8Array;
+  kid: string;
+}
+
 /** What a tus upload's bytes were found to be while they arrived, and under which data key. */
 export interface VerifiedOnArrival {
   rawKey: Uint8Array;
+  /** What `rawKey` was unwrapped from when the upload was created. */
+  uploadedDek: UploadedDek;
   content: InspectedContent;
 }
 
@@ -118,8 +133,8 @@ export async function ingestStoredObject(
     actor: Actor;
     objectKey: string;
     cipherSize: number;
-    /** The data key as the edge sent it: wrapped for our upload key `kid`. */
-    uploadedDek: { wrapped: Uint8Array; kid: string };
+    /** The data key as the edge sent it (in the upload's metadata). */
+    uploadedDek: UploadedDek;
     /** The stored bytes as inspected on arrival, when every one of them was. */
     verified?: VerifiedOnArrival;
     context?: AuditContext;
@@ -135,8 +150,15 @@ export async function ingestStoredObject(
   let content;
   let dek: CryptoKey;
   try {
-    dek = await deps.keys.unwrapUploadedDek(input.uploadedDek.wrapped, input.uploadedDek.kid);
-    const rawKey = await rawDekBytes(dek);
+    let rawKey: Uint8Array;
+    if (input.verified && sameUploadedDek(input.verified.uploadedDek, input.uploadedDek)) {
+      // Unwrapped when the upload was created, from these very bytes: no second RSA unwrap.
+      rawKey = input.verified.rawKey;
+      dek = await importDek(rawKey);
+    } else {
+      dek = await deps.keys.unwrapUploadedDek(input.uploadedDek.wrapped, input.uploadedDek.kid);
+      rawKey = await rawDekBytes(dek);
+    }
     // Trusted only for the very key being recorded: the one in the upload's metadata now.
     const verified = input.verified && sameKey(input.verified.rawKey, rawKey) ? input.verified : undefined;
     deps.metrics.tusVerifications.inc({ how: verified ? 'on_arrival' : 'read_back' });
@@ -176,3 +198,7 @@ export async function ingestStoredObject(
 }
 
 const sameKey = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b);
+
+/** Wrapped keys are not secret: a plain comparison will do. */
+const sameUploadedDek = (a: UploadedDek, b: UploadedDek): boolean =>
+  a.kid === b.kid && Buffer.from(a.wrapped).equals(Buffer.from(b.wrapped));

@@ -15,6 +15,7 @@ import { toProblem } from '../http/problem.ts';
 import { ciphertextLength, DEFAULT_SEGMENT_SIZE, XrayIdSchema } from '@xray/shared';
 import { authorize } from '../auth/policy.ts';
 import { ingestStoredObject, type IngestDeps } from '../ingest/ingest.service.ts';
+import { InspectionThread } from '../ingest/inspection-thread.ts';
 import { rawDekBytes } from '../ingest/xre1.verifier.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -136,10 +137,14 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     return actor;
   };
 
-  // Each PATCH is decrypted and inspected on its way to the store, so finalize need not read it back.
+  // Each PATCH is decrypted and inspected (on a worker thread) on its way to the store, so finalize
+  // need not read it back.
   const arrivals = new ArrivalVerifications({
     maxPlaintextBytes: config.limits.maxUploadBytes,
     countWrite: (id) => tusUploadRepository.countWrite(pool, id),
+    thread: new InspectionThread((err, lost) =>
+      log.warn({ err, lost }, 'the upload inspection worker stopped; its uploads are read back at finalize'),
+    ),
   });
 
   const tus = new TusServer({
@@ -198,6 +203,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
       arrivals.begin(
         upload.id,
         deps.ingest.keys.unwrapUploadedDek(uploadedDek.wrapped, uploadedDek.kid).then(rawDekBytes),
+        uploadedDek,
       );
       return { metadata: { ...upload.metadata, owner: actor.sub } };
     },
@@ -205,7 +211,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     async onUploadFinish(req, upload: Upload) {
       const actor = actorOf(req);
       const objectKey = layout.objectKey(upload.id);
-      const verified = arrivals.take(upload.id, upload.size ?? upload.offset);
+      const verified = await arrivals.take(upload.id, upload.size ?? upload.offset);
       try {
         const metadata = parseTusMetadata(upload.metadata);
         const { xray } = await ingestStoredObject(deps.ingest, {
@@ -345,6 +351,8 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
   let timer: NodeJS.Timeout | undefined;
   return {
     router,
+    /** Tus uploads verified as they arrive (tests reach its worker through it). */
+    arrivals,
     cleanupExpired,
     startCleaner() {
       timer = setInterval(
@@ -356,6 +364,8 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     stopCleaner() {
       if (timer) clearInterval(timer);
     },
+    /** Stops the verification worker; after the last request (an upload still running is read back). */
+    stopVerifier: () => arrivals.close(),
   };
 }
 
