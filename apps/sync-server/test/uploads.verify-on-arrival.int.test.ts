@@ -141,6 +141,37 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
     });
   });
 
+  it('an upload created on one instance and sent to another from its first byte is verified on arrival there', async () => {
+    await withServer(async (creator) => {
+      await withServer(async (receiver) => {
+        const { body, metadata } = await sealed(creator.url, dicom);
+        const created = await fetch(`${creator.url}/uploads`, {
+          method: 'POST',
+          headers: {
+            'Tus-Resumable': '1.0.0',
+            'Upload-Length': String(body.length),
+            'Upload-Metadata': Object.entries(metadata)
+              .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+              .join(','),
+          },
+        });
+        expect(created.status).toBe(201);
+        // A proxy that routes each upload's PATCHes to one replica, but its creation anywhere.
+        const url = rebase(created.headers.get('location')!, receiver.url);
+        const before = await verifications(receiver.url);
+        expect((await tusPatch(url, 0, body.subarray(0, 8 * MiB))).status).toBe(204);
+        const last = await tusPatch(url, 8 * MiB, body.subarray(8 * MiB));
+        expect(last.status).toBe(204);
+        expect(last.headers.get('x-xray-sha256')).toBe(sha256Hex(dicom));
+        expect(await verifications(receiver.url)).toEqual({
+          onArrival: before.onArrival + 1,
+          readBack: before.readBack,
+        });
+        expect(await downloadSha(receiver.url, metadata.id)).toBe(sha256Hex(dicom));
+      });
+    });
+  });
+
   it('a write it did not see (another instance) makes it read back, with the same outcome', async () => {
     await withServer(async (server) => {
       const { body, metadata } = await sealed(server.url, dicom);

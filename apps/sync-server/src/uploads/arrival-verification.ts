@@ -21,6 +21,12 @@ export interface ArrivalVerificationOptions {
   queueBytes?: number;
   /** The worker (default: a new one, started with the first upload). */
   thread?: InspectionThread;
+  /**
+   * For an upload's first write on an instance that did not create it (a load balancer that
+   * routes each upload's PATCHes to one replica, but its creation anywhere): its data key,
+   * from the upload's stored metadata. Absent or undefined: that upload is read back at finalize.
+   */
+  keyOf?: (id: string) => Promise<{ rawKey: Promise<Uint8Array>; uploadedDek: UploadedDek } | undefined>;
   now?: () => number;
 }
 
@@ -86,6 +92,7 @@ export class ArrivalVerifications {
   readonly #lagBytes: number;
   readonly #queueBytes: number;
   readonly #now: () => number;
+  readonly #keyOf: ArrivalVerificationOptions['keyOf'];
   /** Bytes posted to the worker and not yet inspected, over all uploads. */
   #queued = 0;
   /** PATCHes waiting for the worker: each returns true once it could go on. */
@@ -103,6 +110,7 @@ export class ArrivalVerifications {
     this.#queueBytes = opts.queueBytes ?? 32 * 1024 * 1024;
     this.#now = opts.now ?? Date.now;
     this.thread = opts.thread ?? new InspectionThread();
+    this.#keyOf = opts.keyOf;
   }
 
   /** Uploads currently being verified on arrival. */
@@ -168,6 +176,7 @@ export class ArrivalVerifications {
     store.write = async (src, id, offset) => {
       // Every write is counted, verified here or not, so that no instance misses one unnoticed.
       const counted = this.#countWrite(id).catch(() => null);
+      if (offset === 0 && !this.#states.has(id)) await this.#beginHere(id);
       const state = await this.#claim(id, offset);
       if (!state) {
         try {
@@ -222,6 +231,12 @@ export class ArrivalVerifications {
   }
 
   /** The upload's verification, if it can take a write at `offset`; dropped if it cannot. */
+  /** Begins verifying an upload created elsewhere, at its first byte; on any doubt, does not. */
+  async #beginHere(id: string): Promise<void> {
+    const key = await this.#keyOf?.(id).catch(() => undefined);
+    if (key && !this.#states.has(id)) this.begin(id, key.rawKey, key.uploadedDek);
+  }
+
   async #claim(id: string, offset: number): Promise<Arrival | undefined> {
     const state = this.#states.get(id);
     if (!state) return undefined;

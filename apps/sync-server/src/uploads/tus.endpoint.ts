@@ -139,9 +139,17 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
 
   // Each PATCH is decrypted and inspected (on a worker thread) on its way to the store, so finalize
   // need not read it back.
+  const dataStore = layout.dataStore();
   const arrivals = new ArrivalVerifications({
     maxPlaintextBytes: config.limits.maxUploadBytes,
     countWrite: (id) => tusUploadRepository.countWrite(pool, id),
+    keyOf: async (id) => {
+      const uploadedDek = parseUploadedDek((await dataStore.getUpload(id)).metadata);
+      return {
+        uploadedDek,
+        rawKey: deps.ingest.keys.unwrapUploadedDek(uploadedDek.wrapped, uploadedDek.kid).then(rawDekBytes),
+      };
+    },
     thread: new InspectionThread((err, lost) =>
       log.warn({ err, lost }, 'the upload inspection worker stopped; its uploads are read back at finalize'),
     ),
@@ -149,9 +157,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
 
   const tus = new TusServer({
     path: TUS_PATH,
-    datastore: countWrites(arrivals.wrap(layout.dataStore()), (n) =>
-      deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n),
-    ),
+    datastore: countWrites(arrivals.wrap(dataStore), (n) => deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n)),
     locker: deps.locker,
     // Upload-Length counts ciphertext: the largest plaintext plus XRE1's header and tags.
     maxSize: ciphertextLength(config.limits.maxUploadBytes, XRE1_MAX_HEADER, DEFAULT_SEGMENT_SIZE),
