@@ -106,7 +106,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await once(server, 'close').catch(() => undefined);
         clearTimeout(timer);
         uploads.stopCleaner();
-        await uploads.stopVerifier();
         await integrations.stop();
         await locker.stop();
         await lockPool.end();

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
 import { createTestDatabase, createTestStorage, type StorageKind, type TestStorage } from './harness.ts';
-import { spawnServer } from './server-process.ts';
 import { metricValue, MiB, sealForUpload, startTus } from './tus-client.ts';
 
 async function sealed(baseUrl: string, plain: Buffer) {
@@ -195,52 +194,5 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
       expect(await verifications(server.url)).toEqual({ onArrival: before.onArrival, readBack: before.readBack + 1 });
       expect(await downloadSha(server.url, metadata.id)).toBe(sha256Hex(dicom));
     });
-  });
-  it('a crashed verification worker: the upload under way is read back and stored right, the next one is verified again', async () => {
-    await withServer(async (server) => {
-      const first = await sealed(server.url, dicom);
-      const before = await verifications(server.url);
-      let killed: Promise<void> | undefined;
-      const run = startTus({
-        endpoint: `${server.url}/uploads`,
-        file: first.body,
-        metadata: first.metadata,
-        chunkSize: 8 * MiB,
-        // In the second PATCH: the worker dies with its bytes in flight.
-        onProgress: (sent) => {
-          if (sent > 10 * MiB) killed ??= server.uploads.arrivals.thread.kill();
-        },
-      });
-      expect((await run.done).xrayId).toBe(first.metadata.id);
-      expect(killed).toBeDefined();
-      await killed;
-      expect(await verifications(server.url)).toEqual({ onArrival: before.onArrival, readBack: before.readBack + 1 });
-      const x = await (await fetch(`${server.url}/xrays/${first.metadata.id}`)).json();
-      expect(x).toMatchObject({ sha256: sha256Hex(dicom), sizeBytes: dicom.length, contentType: 'application/dicom' });
-      expect(await downloadSha(server.url, first.metadata.id)).toBe(sha256Hex(dicom));
-
-      // A new worker for the next upload.
-      const second = await sealed(server.url, dicom);
-      const next = startTus({ endpoint: `${server.url}/uploads`, file: second.body, metadata: second.metadata });
-      expect((await next.done).xrayId).toBe(second.metadata.id);
-      expect(await verifications(server.url)).toEqual({
-        onArrival: before.onArrival + 1,
-        readBack: before.readBack + 1,
-      });
-    });
-  });
-
-  it('the worker also runs in the server as production starts it (node --import tsx)', async () => {
-    const proc = await spawnServer({ ...env, LOG_LEVEL: 'info' });
-    try {
-      const { body, metadata } = await sealed(proc.url, dicom);
-      const before = await verifications(proc.url);
-      const run = startTus({ endpoint: `${proc.url}/uploads`, file: body, metadata, chunkSize: 8 * MiB });
-      expect((await run.done).xrayId).toBe(metadata.id);
-      expect(await verifications(proc.url)).toEqual({ onArrival: before.onArrival + 1, readBack: before.readBack });
-      expect(await downloadSha(proc.url, metadata.id)).toBe(sha256Hex(dicom));
-    } finally {
-      await proc.kill();
-    }
   });
 });

@@ -115,8 +115,8 @@ export interface UploadedDek {
 /** What a tus upload's bytes were found to be while they arrived, and under which data key. */
 export interface VerifiedOnArrival {
   rawKey: Uint8Array;
-  /** What `rawKey` was unwrapped from when the upload was created. */
-  uploadedDek: UploadedDek;
+  /** What `rawKey` was unwrapped from when the upload began. */
+  uploadedDek: UploadedDek | undefined;
   content: InspectedContent;
 }
 
@@ -151,8 +151,9 @@ export async function ingestStoredObject(
   let dek: CryptoKey;
   try {
     let rawKey: Uint8Array;
-    if (input.verified && sameUploadedDek(input.verified.uploadedDek, input.uploadedDek)) {
-      // Unwrapped when the upload was created, from these very bytes: no second RSA unwrap.
+    const before = input.verified?.uploadedDek;
+    if (input.verified && before && sameUploadedDek(before, input.uploadedDek)) {
+      // Unwrapped when the upload began, from these very bytes: no second RSA unwrap.
       rawKey = input.verified.rawKey;
       dek = await importDek(rawKey);
     } else {

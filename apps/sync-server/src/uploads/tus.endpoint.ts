@@ -14,8 +14,7 @@ import { DomainError, isDomainError, type ErrorCode } from '../errors.ts';
 import { toProblem } from '../http/problem.ts';
 import { ciphertextLength, DEFAULT_SEGMENT_SIZE, XrayIdSchema } from '@xray/shared';
 import { authorize } from '../auth/policy.ts';
-import { ingestStoredObject, type IngestDeps } from '../ingest/ingest.service.ts';
-import { InspectionThread } from '../ingest/inspection-thread.ts';
+import { ingestStoredObject, type IngestDeps, type UploadedDek } from '../ingest/ingest.service.ts';
 import { rawDekBytes } from '../ingest/xre1.verifier.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -137,22 +136,16 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     return actor;
   };
 
-  // Each PATCH is decrypted and inspected (on a worker thread) on its way to the store, so finalize
-  // need not read it back.
+  // Each PATCH is decrypted and inspected on its way to the store, so finalize need not read it back.
+  const unwrapRaw = (d: UploadedDek) => deps.ingest.keys.unwrapUploadedDek(d.wrapped, d.kid).then(rawDekBytes);
   const dataStore = layout.dataStore();
   const arrivals = new ArrivalVerifications({
     maxPlaintextBytes: config.limits.maxUploadBytes,
     countWrite: (id) => tusUploadRepository.countWrite(pool, id),
     keyOf: async (id) => {
       const uploadedDek = parseUploadedDek((await dataStore.getUpload(id)).metadata);
-      return {
-        uploadedDek,
-        rawKey: deps.ingest.keys.unwrapUploadedDek(uploadedDek.wrapped, uploadedDek.kid).then(rawDekBytes),
-      };
+      return { uploadedDek, rawKey: unwrapRaw(uploadedDek) };
     },
-    thread: new InspectionThread((err, lost) =>
-      log.warn({ err, lost }, 'the upload inspection worker stopped; its uploads are read back at finalize'),
-    ),
   });
 
   const tus = new TusServer({
@@ -206,18 +199,14 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
         object_key: layout.objectKey(upload.id),
       });
       // A key that does not unwrap is not verified on arrival; finalize refuses it as before.
-      arrivals.begin(
-        upload.id,
-        deps.ingest.keys.unwrapUploadedDek(uploadedDek.wrapped, uploadedDek.kid).then(rawDekBytes),
-        uploadedDek,
-      );
+      arrivals.begin(upload.id, unwrapRaw(uploadedDek), Promise.resolve(uploadedDek));
       return { metadata: { ...upload.metadata, owner: actor.sub } };
     },
 
     async onUploadFinish(req, upload: Upload) {
       const actor = actorOf(req);
       const objectKey = layout.objectKey(upload.id);
-      const verified = await arrivals.take(upload.id, upload.size ?? upload.offset);
+      const verified = arrivals.take(upload.id, upload.size ?? upload.offset);
       try {
         const metadata = parseTusMetadata(upload.metadata);
         const { xray } = await ingestStoredObject(deps.ingest, {
@@ -357,8 +346,6 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
   let timer: NodeJS.Timeout | undefined;
   return {
     router,
-    /** Tus uploads verified as they arrive (tests reach its worker through it). */
-    arrivals,
     cleanupExpired,
     startCleaner() {
       timer = setInterval(
@@ -370,8 +357,6 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     stopCleaner() {
       if (timer) clearInterval(timer);
     },
-    /** Stops the verification worker; after the last request (an upload still running is read back). */
-    stopVerifier: () => arrivals.close(),
   };
 }
 
