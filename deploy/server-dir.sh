@@ -4,14 +4,16 @@
 # The image's build stage runs it (apps/sync-server/Dockerfile), and scripts/check-deploy.sh runs
 # it outside containers to prove the result starts. Run from the workspace root.
 #   deploy/server-dir.sh OUT            PNPM="node scripts/pnpm.mjs" to use the pinned pnpm
-#   PNPM_OFFLINE=1 deploy/server-dir.sh OUT   after `pnpm fetch --prod` (the image does this)
+#   PNPM_OFFLINE=1 deploy/server-dir.sh OUT   after `pnpm fetch --prod` (the image does this):
+#   packages come from what fetch stored; only registry metadata that no cache holds is asked for
+#   (a legacy deploy re-resolves the workspace packages' own ranges, which `fetch` does not record)
 set -eu
 out=${1:?usage: deploy/server-dir.sh OUT}
 pnpm=${PNPM:-pnpm}
 # --legacy: the workspace keeps symlinked workspace packages (no inject-workspace-packages), so the
 # dedicated-lockfile deploy is not available; the legacy one installs from the shared lockfile.
 # shellcheck disable=SC2086 # PNPM may be a command with arguments
-$pnpm --filter @xray/sync-server --prod --frozen-lockfile ${PNPM_OFFLINE:+--offline} deploy --legacy "$out"
+$pnpm --filter @xray/sync-server --prod --frozen-lockfile ${PNPM_OFFLINE:+--prefer-offline} deploy --legacy "$out"
 # What the server does not need at run time: tests and their config.
 rm -rf "$out/test" "$out/vitest.config.ts"
 find "$out/src" -name '*.test.ts' -delete
