@@ -1,12 +1,6 @@
-import { z } from 'zod';
+import { EdgeServerConfigSchema, type EdgeServerConfig } from '@xray/shared';
 
-/** What GET /edge-config says about the deployment (no secrets). */
-export const EdgeServerConfigSchema = z.object({
-  oidc: z.object({ issuer: z.string().nullable(), audience: z.string() }),
-  patientServiceUrl: z.string().nullable(),
-  maxUploadBytes: z.number().int().positive(),
-});
-export type EdgeServerConfig = z.infer<typeof EdgeServerConfigSchema>;
+export { EdgeServerConfigSchema, type EdgeServerConfig };
 
 /** Before the server was ever reached: its documented default limit, no issuer, no patient list. */
 export const DEFAULT_SERVER_CONFIG: EdgeServerConfig = {

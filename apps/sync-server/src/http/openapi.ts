@@ -1,6 +1,13 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { ProblemSchema, XrayListQuerySchema, XrayListSchema, XrayMetadataInputSchema, XraySchema } from '@xray/shared';
+import {
+  EdgeServerConfigSchema,
+  ProblemSchema,
+  XrayListQuerySchema,
+  XrayListSchema,
+  XrayMetadataInputSchema,
+  XraySchema,
+} from '@xray/shared';
 import { AuditEventListSchema, AuditEventSchema, AuditQuerySchema, FhirAuditBundleSchema } from '@xray/shared';
 import { OutboxListSchema, OutboxQuerySchema, OutboxRetryResultSchema, XrayUpdateSchema } from '@xray/shared';
 
@@ -186,6 +193,17 @@ export function buildOpenApiDocument() {
       401: errors[401],
       403: problem('Only administrators manage the outbox'),
       404: problem('No such event'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/edge-config',
+    summary: 'What the edge app needs before sign-in: issuer, audience, Patient Service, size limit (public)',
+    responses: {
+      200: {
+        description: 'The deployment, as the edge app sees it',
+        content: { 'application/json': { schema: EdgeServerConfigSchema.meta({ id: 'EdgeServerConfig' }) } },
+      },
     },
   });
   for (const [path, summary] of [

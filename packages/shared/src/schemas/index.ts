@@ -3,3 +3,4 @@ export * from './problem.ts';
 export * from './audit.ts';
 export * from './roles.ts';
 export * from './events.ts';
+export * from './edge-config.ts';

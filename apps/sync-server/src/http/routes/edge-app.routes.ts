@@ -1,16 +1,11 @@
+import type { EdgeServerConfig } from '@xray/shared';
 import path from 'node:path';
 import express, { Router } from 'express';
 import type { Config } from '../../config/config.ts';
 
 /** What the edge app needs to know about this deployment before anyone signs in (no secrets). */
-export interface EdgeAppConfig {
-  /** The OIDC issuer whose tokens this server accepts, and the audience they must carry. */
-  oidc: { issuer: string | null; audience: string };
-  /** Where the app lists patients (GET /patients?query=); null when none is configured. */
-  patientServiceUrl: string | null;
-  /** Largest X-ray this server accepts, in bytes: the app refuses bigger files at capture. */
-  maxUploadBytes: number;
-}
+/** GET /edge-config (the shared contract with the edge app). */
+export type EdgeAppConfig = EdgeServerConfig;
 
 export function edgeAppConfig(config: Config): EdgeAppConfig {
   return {

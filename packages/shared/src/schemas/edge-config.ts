@@ -1,0 +1,15 @@
+import { z } from 'zod';
+
+/**
+ * GET /edge-config: what the edge app needs to know about the deployment before sign-in (no
+ * secrets). The server builds it from its configuration; the app caches it for offline starts.
+ */
+export const EdgeServerConfigSchema = z.object({
+  /** The OIDC issuer whose tokens the server accepts (null: none configured), and their audience. */
+  oidc: z.object({ issuer: z.string().nullable(), audience: z.string() }),
+  /** Where the app lists patients (GET /patients?query=); null when none is configured. */
+  patientServiceUrl: z.string().nullable(),
+  /** The largest X-ray the server accepts, in bytes: the app refuses bigger files at capture. */
+  maxUploadBytes: z.number().int().positive(),
+});
+export type EdgeServerConfig = z.infer<typeof EdgeServerConfigSchema>;
