@@ -1,20 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { OutboxConfig } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import { DeliveryFailed, type Notifier } from '../integrations/notifier.ts';
 import type { Logger } from '../observability/logger.ts';
 import { backoffDelay } from './backoff.ts';
 import { outboxRepository, type ClaimedDelivery } from './outbox.repository.ts';
-
-export interface OutboxRelayOptions {
-  pollIntervalMs: number;
-  batchSize: number;
-  maxAttempts: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  leaseMs: number;
-  /** Delivered events older than this are pruned. */
-  retentionMs: number;
-}
 
 /** How often each instance prunes delivered events, and how many at most per statement. */
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -26,7 +16,8 @@ export interface OutboxRelayDeps {
   log: Logger;
   /** Names this instance in claimed rows and logs. */
   instanceId: string;
-  options: OutboxRelayOptions;
+  /** OUTBOX_* settings. */
+  options: OutboxConfig;
 }
 
 /**

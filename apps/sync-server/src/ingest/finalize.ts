@@ -53,7 +53,6 @@ export interface FinalizeResult {
  */
 export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Promise<FinalizeResult> {
   const { metadata, content } = input;
-  let keepObject = false;
   try {
     if (metadata.sha256 && metadata.sha256 !== content.sha256) {
       throw new DomainError(
@@ -97,30 +96,29 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
     });
     if (inserted) return { xray: inserted, created: true };
 
-    // Someone stored this id first (a retry racing itself): keep theirs, drop ours — unless
-    // theirs is ours: the same tus upload finalized twice (an empty PATCH at its end racing the
-    // last one). Then the object is the stored X-ray's, and removing it would lose the image.
+    // Someone stored this id first (a retry racing itself): keep theirs, drop ours.
+    await discardObject(deps, input.id, input.objectKey);
     const existing = await xrayRepository.findById(deps.pool, input.id);
-    if (existing?.objectKey === input.objectKey) {
-      keepObject = true;
-      const xray = assertSameContent(existing, content.sha256);
-      await recordAudit(deps.pool, createdEvent(audit, xray, false));
-      return { xray, created: false };
-    }
-    await deps.store.delete(input.objectKey);
     if (!existing) throw new DomainError('conflict', `X-ray ${input.id} changed while it was being stored; retry.`);
     const xray = assertSameContent(existing, content.sha256);
     await recordAudit(deps.pool, createdEvent(audit, xray, false));
     return { xray, created: false };
   } catch (err) {
-    if (!keepObject)
-      await deps.store
-        .delete(input.objectKey)
-        .catch((e: unknown) =>
-          deps.log.error({ err: e, key: input.objectKey }, 'could not remove the object of a failed upload'),
-        );
+    await discardObject(deps, input.id, input.objectKey).catch((e: unknown) =>
+      deps.log.error({ err: e, key: input.objectKey }, 'could not remove the object of a failed upload'),
+    );
     throw err;
   }
+}
+
+/**
+ * Removes the object of an upload that did not become X-ray `id`, unless it did after all: the
+ * same tus upload finalized twice (an empty PATCH at its end racing the last one) leaves the
+ * stored X-ray pointing at this very object, and removing it would lose the image.
+ */
+export async function discardObject(deps: FinalizeDeps, id: string, objectKey: string): Promise<void> {
+  const stored = await xrayRepository.findById(deps.pool, id);
+  if (stored?.objectKey !== objectKey) await deps.store.delete(objectKey);
 }
 
 /** The audit event of a create; `created: false` is an idempotent repeat that stored nothing new. */

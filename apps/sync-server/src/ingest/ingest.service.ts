@@ -17,9 +17,15 @@ import { xrayRepository } from '../xrays/xray.repository.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import { inspectStoredObject } from './ciphertext-inspection.ts';
 import { ContentInspector, type InspectedContent } from './content-inspector.ts';
-import { encryptNode } from './xre1.node.ts';
-import { rawDekBytes } from './xre1.verifier.ts';
-import { assertSameContent, createdEvent, finalizeXray, type FinalizeDeps, type FinalizeResult } from './finalize.ts';
+import { encryptNode, rawDekBytes } from './xre1.node.ts';
+import {
+  assertSameContent,
+  createdEvent,
+  discardObject,
+  finalizeXray,
+  type FinalizeDeps,
+  type FinalizeResult,
+} from './finalize.ts';
 
 export interface IngestDeps extends FinalizeDeps {
   metrics: Metrics;
@@ -140,13 +146,6 @@ export async function ingestStoredObject(
     context?: AuditContext;
   },
 ): Promise<FinalizeResult> {
-  // This very upload was finalized already (an empty PATCH at its end raced the last one): the
-  // object is the stored X-ray's now, so answer with it and touch nothing.
-  const done = await xrayRepository.findById(deps.pool, input.metadata.id);
-  if (done && done.objectKey === input.objectKey) {
-    await recordAudit(deps.pool, createdEvent(input.context ?? systemContext(input.actor), done, false));
-    return { xray: done, created: false };
-  }
   let content;
   let dek: CryptoKey;
   try {
@@ -167,7 +166,7 @@ export async function ingestStoredObject(
       ? verified.content
       : await inspectStoredObject(deps.store, input.objectKey, rawKey, deps.maxUploadBytes);
   } catch (err) {
-    await deps.store.delete(input.objectKey).catch(() => undefined);
+    await discardObject(deps, input.metadata.id, input.objectKey).catch(() => undefined);
     if (err instanceof DomainError) throw err;
     if (err instanceof Xre1Error) {
       throw new DomainError(

@@ -5,10 +5,10 @@
  * on the thread pool, two segments at a time, was slower still). Plaintext of a segment is
  * released only after its tag verifies.
  */
-import { createDecipheriv } from 'node:crypto';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import {
   DEFAULT_SEGMENT_SIZE,
+  MAX_HEADER_LENGTH,
   parseHeader,
   plaintextLength,
   segmentCipherOffset,
@@ -18,9 +18,7 @@ import {
   type ParsedHeader,
 } from '@xray/shared';
 import { BufferPool, type ByteRange, type ObjectStore } from '../storage/index.ts';
-
-/** The longest header an XRE1 object may have (preamble + JSON limit in the format). */
-const MAX_HEADER_TOTAL = 8 + 1024;
+import { openSegment, type SegmentKey } from './xre1.node.ts';
 
 /**
  * Where the default writer puts segment 0: 8 + the canonical header JSON for 1 MiB segments
@@ -71,7 +69,7 @@ function planFor(cipherSize: number, headerTotalLength: number, seg: number, ran
 
 async function readStoredHeader(store: ObjectStore, key: string, cipherSize: number): Promise<ParsedHeader> {
   const chunks: Buffer[] = [];
-  for await (const c of await store.get(key, { start: 0, end: Math.min(cipherSize, MAX_HEADER_TOTAL) - 1 })) {
+  for await (const c of await store.get(key, { start: 0, end: Math.min(cipherSize, MAX_HEADER_LENGTH) - 1 })) {
     chunks.push(Buffer.from(c));
   }
   return parseHeader(new Uint8Array(Buffer.concat(chunks)));
@@ -135,18 +133,20 @@ class SegmentOpener extends Transform {
   private index: number;
   private partial: Buffer | undefined;
   private filled = 0;
-  private readonly aad: Buffer;
-  private readonly noncePrefix: Buffer;
+  private readonly segmentKey: SegmentKey;
 
   constructor(
     private readonly plan: Plan,
     parsed: ParsedHeader,
-    private readonly rawKey: Uint8Array,
+    rawKey: Uint8Array,
   ) {
     super();
     this.index = plan.first;
-    this.aad = Buffer.from(parsed.header.json);
-    this.noncePrefix = Buffer.from(parsed.header.noncePrefix);
+    this.segmentKey = {
+      key: Buffer.from(rawKey),
+      aad: Buffer.from(parsed.header.json),
+      noncePrefix: Buffer.from(parsed.header.noncePrefix),
+    };
   }
 
   private sealedLength(index: number): number {
@@ -194,20 +194,9 @@ class SegmentOpener extends Transform {
 
   private open(sealed: Buffer): void {
     const { plan, index } = this;
-    const nonce = Buffer.alloc(12);
-    this.noncePrefix.copy(nonce);
-    nonce.writeUInt32BE(index, 7);
-    nonce[11] = index === plan.lastIndex ? 1 : 0;
-    const d = createDecipheriv('aes-256-gcm', this.rawKey, nonce, { authTagLength: TAG_LENGTH });
-    d.setAAD(this.aad);
-    d.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
-    // GCM's final() adds no bytes; it throws when the tag does not verify, before anything is pushed.
-    const plain = d.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
-    try {
-      d.final();
-    } catch (cause) {
-      throw new Xre1Error('auth_failed', `segment ${index} does not authenticate`, { cause });
-    }
+    // GCM authenticates at the end; nothing is pushed unless the tag verifies.
+    const plain = openSegment(this.segmentKey, index, index === plan.lastIndex, sealed);
+    if (!plain) throw new Xre1Error('auth_failed', `segment ${index} does not authenticate`);
     const from = index === plan.first ? plan.start - index * plan.segmentSize : 0;
     const to = index === plan.last ? plan.end - index * plan.segmentSize + 1 : plain.length;
     this.index++;

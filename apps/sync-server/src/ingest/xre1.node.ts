@@ -1,10 +1,12 @@
+import { createDecipheriv } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import { createEncryptStream } from '@xray/shared';
+import { createEncryptStream, NONCE_PREFIX_LENGTH, TAG_LENGTH } from '@xray/shared';
 
 /**
- * Node-stream adapters around the XRE1 format in @xray/shared (which is written on Web
- * Streams and WebCrypto so the edge app runs the very same code).
+ * XRE1 on Node: stream adapters around the format in @xray/shared (written on Web Streams and
+ * WebCrypto so the edge app runs the very same code), and node:crypto segment opening for the
+ * server's hot paths (tus verification, downloads).
  */
 const toWeb = (r: Readable): ReadableStream<Uint8Array> => Readable.toWeb(r) as unknown as ReadableStream<Uint8Array>;
 const fromWeb = (r: ReadableStream<Uint8Array>): Readable =>
@@ -14,4 +16,39 @@ export function encryptNode(plaintext: Readable, dek: CryptoKey): Readable {
   const out = fromWeb(toWeb(plaintext).pipeThrough(createEncryptStream(dek)));
   plaintext.once('error', (err) => out.destroy(err));
   return out;
+}
+
+/** The raw bytes of an (extractable) data key, which node:crypto takes. */
+export async function rawDekBytes(dek: CryptoKey): Promise<Buffer> {
+  return Buffer.from(await crypto.subtle.exportKey('raw', dek));
+}
+
+/** What opening a segment needs of its object's header. */
+export interface SegmentKey {
+  key: Buffer;
+  /** The header JSON: every segment's additional data. */
+  aad: Buffer;
+  noncePrefix: Buffer;
+}
+
+/**
+ * Opens sealed segment `index` on node:crypto (XRE1: nonce = prefix, u32 index, last flag; AAD =
+ * the header JSON), or undefined when it does not authenticate. The plaintext is unauthenticated
+ * until final() returns, so it is dropped, never returned, when final() throws.
+ */
+export function openSegment(k: SegmentKey, index: number, last: boolean, sealed: Uint8Array): Buffer | undefined {
+  const nonce = Buffer.alloc(NONCE_PREFIX_LENGTH + 5);
+  k.noncePrefix.copy(nonce);
+  nonce.writeUInt32BE(index, NONCE_PREFIX_LENGTH);
+  nonce[NONCE_PREFIX_LENGTH + 4] = last ? 1 : 0;
+  const decipher = createDecipheriv('aes-256-gcm', k.key, nonce, { authTagLength: TAG_LENGTH });
+  decipher.setAAD(k.aad);
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
+  const plain = decipher.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
+  try {
+    decipher.final();
+    return plain;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,5 @@
-import { createDecipheriv } from 'node:crypto';
 import { headerTotalLengthOf, parseHeader, PREAMBLE_LENGTH, TAG_LENGTH, Xre1Error } from '@xray/shared';
+import { openSegment, type SegmentKey } from './xre1.node.ts';
 
 const DEK_LENGTH = 32;
 const MAX_SEGMENT_INDEX = 0xffff_ffff;
@@ -17,7 +17,7 @@ const MAX_SEGMENT_INDEX = 0xffff_ffff;
 export class Xre1Verifier {
   readonly #key: Buffer;
   #preamble: Uint8Array = new Uint8Array(0);
-  #header: { json: Buffer; noncePrefix: Buffer; sealedSize: number } | undefined;
+  #header: (SegmentKey & { sealedSize: number }) | undefined;
   /** The segment being filled; allocated only when a segment spans two pushes. */
   #segment: Buffer | undefined;
   #filled = 0;
@@ -87,7 +87,8 @@ export class Xre1Verifier {
       if (grown.length >= PREAMBLE_LENGTH && grown.length === headerTotalLengthOf(grown)) {
         const { header } = parseHeader(grown);
         this.#header = {
-          json: Buffer.from(header.json),
+          key: this.#key,
+          aad: Buffer.from(header.json),
           noncePrefix: Buffer.from(header.noncePrefix),
           sealedSize: header.segmentSize + TAG_LENGTH,
         };
@@ -133,40 +134,16 @@ export class Xre1Verifier {
     if (index > MAX_SEGMENT_INDEX) {
       throw new Xre1Error('bad_length', 'more segments than the 32-bit segment counter allows');
     }
-    const plain = this.#tryOpen(sealed, index, last);
+    const plain = openSegment(this.#header!, index, last, sealed);
     if (plain) {
       this.#index += 1;
       return plain;
     }
-    const opensWithOtherFlag = this.#tryOpen(sealed, index, !last) !== undefined;
+    const opensWithOtherFlag = openSegment(this.#header!, index, !last, sealed) !== undefined;
     if (opensWithOtherFlag && last) {
       throw new Xre1Error('truncated', `the object ends after segment ${index}, which is not its last`);
     }
     if (opensWithOtherFlag) throw new Xre1Error('trailing_data', `data follows segment ${index}, which is the last`);
     throw new Xre1Error('auth_failed', `segment ${index} failed authentication`);
   }
-
-  #tryOpen(sealed: Uint8Array, index: number, last: boolean): Buffer | undefined {
-    const { json, noncePrefix } = this.#header!;
-    const nonce = Buffer.alloc(12);
-    noncePrefix.copy(nonce);
-    nonce.writeUInt32BE(index, noncePrefix.length);
-    nonce[11] = last ? 1 : 0;
-    const decipher = createDecipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG_LENGTH });
-    decipher.setAAD(json);
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
-    // Unauthenticated until final() returns: dropped, never returned, when it throws.
-    const plain = decipher.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
-    try {
-      decipher.final();
-      return plain;
-    } catch {
-      return undefined;
-    }
-  }
-}
-
-/** The raw bytes of an (extractable) data key, which node:crypto takes. */
-export async function rawDekBytes(dek: CryptoKey): Promise<Buffer> {
-  return Buffer.from(await crypto.subtle.exportKey('raw', dek));
 }

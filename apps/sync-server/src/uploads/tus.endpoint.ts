@@ -12,10 +12,10 @@ import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../errors.ts';
 import { toProblem } from '../http/problem.ts';
-import { ciphertextLength, DEFAULT_SEGMENT_SIZE, XrayIdSchema } from '@xray/shared';
+import { ciphertextLength, DEFAULT_SEGMENT_SIZE, MAX_HEADER_LENGTH, XrayIdSchema } from '@xray/shared';
 import { authorize } from '../auth/policy.ts';
 import { ingestStoredObject, type IngestDeps, type UploadedDek } from '../ingest/ingest.service.ts';
-import { rawDekBytes } from '../ingest/xre1.verifier.ts';
+import { rawDekBytes } from '../ingest/xre1.node.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { s3ClientConfig } from '../storage/s3.store.ts';
@@ -31,8 +31,6 @@ export const TUS_PATH = '/uploads';
 /** Upload ids of the form done-<xray id> stand for an X-ray stored through another door. */
 const DONE_PREFIX = 'done-';
 const XRAY_HEADERS = ['X-Xray-Id', 'X-Xray-Sha256'];
-/** Upper bound of an XRE1 header (magic, length, JSON) for size limits. */
-const XRE1_MAX_HEADER = 8 + 1024;
 
 export interface TusEndpointDeps {
   config: Config;
@@ -153,7 +151,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
     datastore: countWrites(arrivals.wrap(dataStore), (n) => deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n)),
     locker: deps.locker,
     // Upload-Length counts ciphertext: the largest plaintext plus XRE1's header and tags.
-    maxSize: ciphertextLength(config.limits.maxUploadBytes, XRE1_MAX_HEADER, DEFAULT_SEGMENT_SIZE),
+    maxSize: ciphertextLength(config.limits.maxUploadBytes, MAX_HEADER_LENGTH, DEFAULT_SEGMENT_SIZE),
     respectForwardedHeaders: config.http.trustProxy.length > 0,
     relativeLocation: false,
     exposedHeaders: XRAY_HEADERS,

@@ -8,6 +8,7 @@ import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
 import { openStoredXre1 } from '../ingest/xre1.fast.ts';
+import { rawDekBytes } from '../ingest/xre1.node.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
@@ -81,9 +82,8 @@ export function createXrayService(deps: XrayServiceDeps) {
     /** The plaintext bytes, whole or a range (already validated against sizeBytes). */
     async openContent(x: XrayRecord, range?: ByteRange): Promise<Readable> {
       const dek = await deps.keys.unwrapDek(x.dekWrapped, x.kekId);
-      const rawKey = new Uint8Array(await crypto.subtle.exportKey('raw', dek));
       // Decrypts only the segments the range touches (all of them for a full download).
-      return openStoredXre1(deps.store, x.objectKey, rawKey, x.cipherSize, range);
+      return openStoredXre1(deps.store, x.objectKey, await rawDekBytes(dek), x.cipherSize, range);
     },
 
     /** Corrects patientId, consultationId, bodyPart, view, notes (the caller has authorized it). */

@@ -2,6 +2,7 @@ export type { ByteSource } from './bytes.ts';
 export { Xre1Error, type Xre1ErrorCode } from './xre1.errors.ts';
 export {
   DEFAULT_SEGMENT_SIZE,
+  MAX_HEADER_LENGTH,
   MAX_SEGMENT_SIZE,
   MIN_SEGMENT_SIZE,
   NONCE_PREFIX_LENGTH,

@@ -19,6 +19,8 @@ const MAGIC = new TextEncoder().encode('XRE1');
 export const PREAMBLE_LENGTH = 8;
 /** A canonical v1 header is about 42 bytes; anything far larger is not XRE1. */
 const MAX_HEADER_JSON_LENGTH = 1024;
+/** The longest header (preamble and JSON) an XRE1 object may have. */
+export const MAX_HEADER_LENGTH = PREAMBLE_LENGTH + MAX_HEADER_JSON_LENGTH;
 const MAX_SEGMENT_INDEX = 0xffff_ffff;
 
 export interface Xre1Header {
