@@ -1,3 +1,4 @@
+import { STALE_UPLOAD_KEY } from '@xray/shared';
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, decideRetry, DEFAULT_RETRY, type RetryContext } from './retry.policy.ts';
 import type { UploadFailure } from './upload.failure.ts';
@@ -27,6 +28,22 @@ describe('retry policy', () => {
     for (const status of [400, 403, 404, 410, 413, 415, 422]) {
       expect(decideRetry(http(status), ctx()).action, String(status)).toBe('give-up');
     }
+  });
+
+  it('a data key wrapped for an upload key the server no longer holds: refresh the key and retry; a missing kid needs a person', () => {
+    const refused = (error: { field: string; message: string }): UploadFailure => ({
+      kind: 'http',
+      status: 400,
+      method: 'POST',
+      message: 'refused',
+      problem: { code: 'validation_failed', errors: [error] },
+    });
+    expect(decideRetry(refused(STALE_UPLOAD_KEY), ctx())).toEqual({
+      action: 'retry',
+      delayMs: 750,
+      refreshServerKey: true,
+    });
+    expect(decideRetry(refused({ field: 'metadata.kid', message: 'is required' }), ctx()).action).toBe('give-up');
   });
 
   it('a 409 on creation is "other content under this id": final', () => {

@@ -1,3 +1,4 @@
+import { STALE_UPLOAD_KEY } from '@xray/shared';
 import type { UploadFailure } from './upload.failure.ts';
 
 export interface RetryConfig {
@@ -21,8 +22,11 @@ export interface RetryContext {
 }
 
 export type RetryDecision =
-  /** Try this capture again after `delayMs`; `holdQueueMs` also holds every other start (429). */
-  | { action: 'retry'; delayMs: number; holdQueueMs?: number }
+  /**
+   * Try this capture again after `delayMs`; `holdQueueMs` also holds every other start (429);
+   * `refreshServerKey`: the server's upload key changed, fetch it before the next attempt.
+   */
+  | { action: 'retry'; delayMs: number; holdQueueMs?: number; refreshServerKey?: true }
   /** No network: wait for the `online` event; this costs no attempt. */
   | { action: 'wait-online' }
   /** The token was refused: wait for a new one, never drop the capture. */
@@ -65,6 +69,10 @@ export function decideRetry(
         return { action: 'retry', delayMs: hold, holdQueueMs: hold };
       }
       if (status === 409 && method === 'POST') return { action: 'give-up' };
+      const staleKey = failure.problem?.errors?.some(
+        (e) => e.field === STALE_UPLOAD_KEY.field && e.message === STALE_UPLOAD_KEY.message,
+      );
+      if (status === 400 && staleKey) return { action: 'retry', delayMs: backoff(), refreshServerKey: true };
       if (status === 408 || status === 409 || status === 423 || status >= 500) {
         return { action: 'retry', delayMs: Math.max(failure.retryAfterMs ?? 0, backoff()) };
       }

@@ -5,7 +5,7 @@ import { DEFAULT_RETENTION_MS, type EdgeDb } from '../db/edge.db.ts';
 import type { CaptureError, CaptureRecord, EngineState } from '../db/edge.records.ts';
 import { isDue, queueOrder, transition, type CaptureEvent } from './capture.transitions.ts';
 import type { NetworkMonitor } from './network.monitor.ts';
-import { DEFAULT_RETRY, backoffDelay, decideRetry, type RetryConfig } from './retry.policy.ts';
+import { DEFAULT_RETRY, decideRetry, type RetryConfig } from './retry.policy.ts';
 import type { ServerKeyProvider } from './server-key.provider.ts';
 import { uploadFingerprint } from './upload-fingerprint.ts';
 import { XRAY_UPLOAD_METADATA_FIELDS, base64 } from './upload-metadata.ts';
@@ -252,16 +252,9 @@ export class SyncEngine {
     if (!current) return;
     const online = this.#o.network.isOnline();
     const attempt = progressed ? 1 : current.attempts + 1;
-    let decision = decideRetry(failure, { attempt, online, random: this.#o.random }, this.#o.retry);
-    // A data key wrapped for a key the server no longer has: fetch its current key and go again.
-    if (
-      decision.action === 'give-up' &&
-      failure.kind === 'http' &&
-      failure.problem?.errors?.some((e) => e.field === 'metadata.kid')
-    ) {
+    const decision = decideRetry(failure, { attempt, online, random: this.#o.random }, this.#o.retry);
+    if (decision.action === 'retry' && decision.refreshServerKey)
       await this.#o.serverKeys.refresh().catch(() => undefined);
-      decision = { action: 'retry', delayMs: backoffDelay(attempt, this.#o.retry, this.#o.random) };
-    }
     if (decision.action === 'wait-token' && usedToken) this.#refusedToken = usedToken;
     if (decision.action === 'retry' && decision.holdQueueMs) this.#holdUntil = Date.now() + decision.holdQueueMs;
     if (failure.kind === 'unconfirmed') await db.uploads.where('fingerprint').equals(uploadFingerprint(id)).delete();

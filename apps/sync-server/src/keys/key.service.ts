@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
-import { unwrapKeyAesKw, unwrapKeyRsaOaep, wrapKeyAesKw } from '@xray/shared';
+import { STALE_UPLOAD_KEY, unwrapKeyAesKw, unwrapKeyRsaOaep, wrapKeyAesKw } from '@xray/shared';
 import { DomainError } from '../errors.ts';
 
 export interface KekSetting {
@@ -102,7 +102,7 @@ export async function createConfigKeyService(settings: KeySettings): Promise<Key
         throw new DomainError(
           'validation_failed',
           `The data key was wrapped for an unknown upload key "${kid}"; fetch /keys/upload again.`,
-          [{ field: 'metadata.kid', message: 'is not a current upload key' }],
+          [STALE_UPLOAD_KEY],
         );
       }
       try {

@@ -12,7 +12,13 @@ import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../errors.ts';
 import { toProblem } from '../http/problem.ts';
-import { ciphertextLength, DEFAULT_SEGMENT_SIZE, MAX_HEADER_LENGTH, XrayIdSchema } from '@xray/shared';
+import {
+  ciphertextLength,
+  DEFAULT_SEGMENT_SIZE,
+  MAX_HEADER_LENGTH,
+  STALE_UPLOAD_KEY,
+  XrayIdSchema,
+} from '@xray/shared';
 import { authorize } from '../auth/policy.ts';
 import { ingestStoredObject, type IngestDeps, type UploadedDek } from '../ingest/ingest.service.ts';
 import { rawDekBytes } from '../ingest/xre1.node.ts';
@@ -178,7 +184,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
         // Refuse a data key wrapped for a key we do not hold before a single byte is stored.
         if (!deps.ingest.keys.uploadJwks().keys.some((k) => k.kid === kid)) {
           throw new DomainError('validation_failed', `Unknown upload key "${kid}"; fetch /keys/upload again.`, [
-            { field: 'metadata.kid', message: 'is not a current upload key' },
+            STALE_UPLOAD_KEY,
           ]);
         }
       } catch (err) {
