@@ -70,6 +70,28 @@ export interface TestServer extends RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * A test server's settings: port 0, real PostgreSQL (a fresh database unless `extraEnv` names
+ * one) and the given storage. These tests are about storage and ingest, so they act as one local
+ * user with every role; who may do what is proven with real tokens from a real issuer in
+ * auth.int.test.ts. Pass OIDC_ISSUER and AUTH_DISABLED: 'false' to test with tokens.
+ */
+export async function testServerEnv(
+  storage: TestStorage,
+  extraEnv: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  return {
+    NODE_ENV: 'test',
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    AUTH_DISABLED: 'true',
+    // Several servers on one database (instances behind a load balancer): pass the first one's DATABASE_URL.
+    DATABASE_URL: extraEnv.DATABASE_URL ?? (await createTestDatabase()),
+    ...storage.env,
+    ...extraEnv,
+  };
+}
+
 /** The real server on port 0 with real PostgreSQL and the chosen real storage. */
 export async function startTestServer(
   kind: StorageKind,
@@ -77,19 +99,7 @@ export async function startTestServer(
   opts: StartOptions = {},
 ): Promise<TestServer> {
   const storage = await createTestStorage(kind);
-  const env = {
-    NODE_ENV: 'test',
-    PORT: '0',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    // These tests are about storage and ingest, so they act as one local user with every role;
-    // who may do what is proven with real tokens from a real issuer in auth.int.test.ts.
-    // Pass OIDC_ISSUER and AUTH_DISABLED: 'false' to test with tokens.
-    AUTH_DISABLED: 'true',
-    // Several servers on one database (instances behind a load balancer): pass the first one's DATABASE_URL.
-    DATABASE_URL: extraEnv.DATABASE_URL ?? (await createTestDatabase()),
-    ...storage.env,
-    ...extraEnv,
-  };
+  const env = await testServerEnv(storage, extraEnv);
   const config = loadConfig(env);
   const server = await start(config, opts);
   return {

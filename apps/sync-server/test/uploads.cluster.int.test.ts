@@ -9,7 +9,7 @@ import { sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
-import { createTestDatabase, createTestStorage, type StorageKind, type TestStorage } from './harness.ts';
+import { createTestStorage, testServerEnv, type StorageKind, type TestStorage } from './harness.ts';
 import { spawnServer } from './server-process.ts';
 import { MiB, sealForUpload, startTus } from './tus-client.ts';
 
@@ -94,14 +94,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
     dir = await mkdtemp(path.join(tmpdir(), 'xray-cluster-'));
     dicom = await readFile((await writeDicom(path.join(dir, 'chest.dcm'), { seed: 41 })).path);
     storage = await createTestStorage(kind);
-    env = {
-      NODE_ENV: 'test',
-      PORT: '0',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      AUTH_DISABLED: 'true',
-      DATABASE_URL: await createTestDatabase(),
-      ...storage.env,
-    };
+    env = await testServerEnv(storage);
     a = await start(loadConfig(env));
     b = await start(loadConfig(env));
   });

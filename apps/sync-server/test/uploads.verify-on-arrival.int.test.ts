@@ -6,7 +6,7 @@ import { sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
-import { createTestDatabase, createTestStorage, type StorageKind, type TestStorage } from './harness.ts';
+import { createTestStorage, testServerEnv, type StorageKind, type TestStorage } from './harness.ts';
 import { metricValue, MiB, sealForUpload, startTus } from './tus-client.ts';
 
 async function sealed(baseUrl: string, plain: Buffer) {
@@ -64,14 +64,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
     dir = await mkdtemp(path.join(tmpdir(), 'xray-arrival-'));
     dicom = await readFile((await writeDicom(path.join(dir, 'chest.dcm'), { seed: 51 })).path);
     storage = await createTestStorage(kind);
-    env = {
-      NODE_ENV: 'test',
-      PORT: '0',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      AUTH_DISABLED: 'true',
-      DATABASE_URL: await createTestDatabase(),
-      ...storage.env,
-    };
+    env = await testServerEnv(storage);
   });
   afterAll(async () => {
     await storage?.cleanup();

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -103,13 +103,4 @@ export async function startOrthanc(binary: string, dir: string, logFile: string)
     Version?: string;
   };
   return { url, version: system.Version ?? 'unknown', authorization, child, stop: () => child.stop() };
-}
-
-/** `Orthanc --version`'s first line, for the results. */
-export function orthancVersion(binary: string): string {
-  try {
-    return execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
-  } catch {
-    return 'unknown';
-  }
 }

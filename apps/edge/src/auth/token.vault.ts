@@ -1,3 +1,4 @@
+import { getOrCreateStoredKey } from '../crypto/device-key.ts';
 import type { EdgeDb } from '../db/edge.db.ts';
 import type { SealedSession } from '../db/edge.records.ts';
 
@@ -15,18 +16,8 @@ export interface StoredSession {
  * The token key: AES-GCM, non-extractable, made on first use and kept in IndexedDB beside the
  * device key (the browser stores the CryptoKey without ever handing its bytes to script).
  */
-async function tokenKey(db: EdgeDb): Promise<CryptoKey> {
-  const existing = await db.keys.get(TOKEN_KEY_ID);
-  if (existing) return existing.key;
-  // Generated before the transaction: no other async work inside a Dexie transaction.
-  const fresh = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-  return db.transaction('rw', db.keys, async () => {
-    const stored = await db.keys.get(TOKEN_KEY_ID);
-    if (stored) return stored.key;
-    await db.keys.add({ id: TOKEN_KEY_ID, key: fresh, createdAt: Date.now() });
-    return fresh;
-  });
-}
+const tokenKey = (db: EdgeDb): Promise<CryptoKey> =>
+  getOrCreateStoredKey(db, TOKEN_KEY_ID, { name: 'AES-GCM', length: 256 }, ['encrypt', 'decrypt']);
 
 const AAD = new TextEncoder().encode('xray-edge session v1');
 

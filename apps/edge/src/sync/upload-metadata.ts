@@ -11,10 +11,3 @@ export const XRAY_UPLOAD_METADATA_FIELDS = [
   'priority',
   'notes',
 ] as const;
-
-/** Standard base64 (with padding), as the server expects the wrapped data key. */
-export function base64(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}

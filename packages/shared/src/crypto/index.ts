@@ -1,4 +1,4 @@
-export type { ByteSource } from './bytes.ts';
+export { type ByteSource, fromBase64, toBase64 } from './bytes.ts';
 export { Xre1Error, type Xre1ErrorCode } from './xre1.errors.ts';
 export {
   DEFAULT_SEGMENT_SIZE,
