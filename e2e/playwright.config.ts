@@ -1,9 +1,5 @@
-import { existsSync } from 'node:fs';
 import { defineConfig } from '@playwright/test';
-
-// Debian's Chromium by default (Playwright cannot download browsers here); PLAYWRIGHT_CHROMIUM
-// points elsewhere, and where neither exists Playwright's own browser is used.
-const chromium = process.env.PLAYWRIGHT_CHROMIUM ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
+import { chromiumLaunchOptions } from '@xray/testkit';
 
 export default defineConfig({
   testDir: './tests',
@@ -16,17 +12,7 @@ export default defineConfig({
   globalSetup: './support/global-setup.ts',
   use: {
     browserName: 'chromium',
-    launchOptions: {
-      ...(chromium ? { executablePath: chromium } : {}),
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    },
+    launchOptions: chromiumLaunchOptions(),
     trace: 'retain-on-failure',
   },
 });

@@ -4,32 +4,18 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 import { encryptBytes, generateDek } from '@xray/shared';
+import { chromiumLaunchOptions } from '@xray/testkit';
 import { measureXre1, type Xre1Run } from '../browser/xre1.measure.ts';
 import { decryptXre1NodeCrypto } from '../lib/xre1-node-crypto.ts';
 import { mbPerS } from '../lib/stats.ts';
 import type { BenchContext } from './context.ts';
 
-/** Debian's Chromium by default (as e2e/playwright.config.ts); PLAYWRIGHT_CHROMIUM points elsewhere. */
-function chromiumPath(): string | undefined {
-  const given = process.env.PLAYWRIGHT_CHROMIUM;
-  if (given) return given;
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
-  const own = chromium.executablePath();
-  return own && existsSync(own) ? own : undefined;
-}
-
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
 /** The same measurement in Chromium: a loopback page (a secure context, so WebCrypto works). */
 async function inChromium(file: Uint8Array, runs: number): Promise<{ runs: Xre1Run[]; version: string }> {
-  const executablePath = chromiumPath();
+  const launch = chromiumLaunchOptions();
+  // Playwright's own browser when no other is given, if it is installed.
+  const own = chromium.executablePath();
+  const executablePath = launch.executablePath ?? (own && existsSync(own) ? own : undefined);
   if (!executablePath) throw new Error('no Chromium (install Debian chromium or set PLAYWRIGHT_CHROMIUM)');
   const bundle = await build({
     entryPoints: [path.join(import.meta.dirname, '../browser/xre1.page.ts')],
@@ -53,7 +39,7 @@ async function inChromium(file: Uint8Array, runs: number): Promise<{ runs: Xre1R
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const browser = await chromium.launch({ executablePath, args: LAUNCH_ARGS });
+  const browser = await chromium.launch({ ...launch, executablePath });
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${port}/`);

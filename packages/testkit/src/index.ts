@@ -16,3 +16,4 @@ export { PNG_SIGNATURE, crc32, makeJpeg, makePng } from './images.ts';
 export type { ImageOptions, JpegOptions } from './images.ts';
 export { sha256File, sha256Hex } from './hash.ts';
 export { findPlaintextRun } from './plaintext-runs.ts';
+export { chromiumLaunchOptions } from './chromium.ts';
