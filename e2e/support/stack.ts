@@ -199,7 +199,9 @@ export async function startStack(opts: { env?: Record<string, string>; appDir?: 
       child.kill('SIGTERM');
       await exited;
     }
-    await rm(dataDir, { recursive: true, force: true });
+    // The embedded PostgreSQL may still be finishing its shutdown checkpoint when the server has
+    // exited (its library's exit hook ends the process, code 143): retry while files still appear.
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   };
   try {
     if (!patientServiceUrl || !doctorReceivedUrl)
