@@ -75,12 +75,16 @@ export const auditRepository = {
    * Takes the chain lock (held until COMMIT/ROLLBACK), then reserves `count` ids, the time and the
    * hash to chain to. One round trip: both statements go in one simple-protocol query, and the
    * second, a statement of its own after the lock, gets a snapshot that sees the append that held
-   * the lock before us. Transaction clients only.
+   * the lock before us. `begin` opens the transaction in the same round trip. Transaction clients only.
    */
-  async lockAndLink(tx: PoolClient, count: number): Promise<{ ids: string[]; at: Date; prevHash: string | null }> {
+  async lockAndLink(
+    tx: PoolClient,
+    count: number,
+    opts: { begin?: boolean } = {},
+  ): Promise<{ ids: string[]; at: Date; prevHash: string | null }> {
     if (!Number.isSafeInteger(count) || count < 1) throw new Error(`cannot reserve ${count} audit ids`);
     // Inlined, not bound: the simple protocol takes no parameters (both values are ours, not a client's).
-    const sql = `SELECT pg_advisory_xact_lock(hashtextextended('${CHAIN_LOCK_KEY}', 0));
+    const sql = `${opts.begin ? 'BEGIN; ' : ''}SELECT pg_advisory_xact_lock(hashtextextended('${CHAIN_LOCK_KEY}', 0));
       SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))::text FROM generate_series(1, ${count})) AS ids,
              date_trunc('milliseconds', clock_timestamp()) AS at,
              (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) AS prev_hash`;
