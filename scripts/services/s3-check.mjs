@@ -6,7 +6,8 @@
 //
 // Connection settings come from the same env a test uses (S3_ENDPOINT, S3_REGION,
 // S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY); the defaults match scripts/services/swift.sh.
-// Exits 0 when every step passed, 1 otherwise (the failing step is named on stderr).
+// Exits 0 when every step passed, 1 otherwise (the failing step is named on stderr), and 3
+// when the S3 SDK is not installed, which no amount of waiting mends.
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 
@@ -21,7 +22,7 @@ try {
 } catch (err) {
   console.error(`s3-check: cannot load @aws-sdk/client-s3 from apps/sync-server (${err.code ?? err.message});`);
   console.error('s3-check: run `node scripts/pnpm.mjs install` first.');
-  process.exit(1);
+  process.exit(3);
 }
 const {
   S3Client,

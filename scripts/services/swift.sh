@@ -293,6 +293,26 @@ ensure_rings() {
   echo "$stamp" >"$SWIFT_DIR/rings.stamp"
 }
 
+# Pids spawned by this run, by server: judged by the process itself, never by its cmdline,
+# which still shows this script's until the forked child has exec'd the server.
+declare -A STARTED=()
+
+# Alive and not a zombie (an exited child of ours stays a zombie until we wait for it).
+process_alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ "${stat%% *}" != Z ]]
+}
+
+# Sets EXITED to "exit code N" or "killed by SIGx" for a server child of ours that has ended
+# (not in a $(...): a subshell cannot wait for its parent's children).
+exit_status() {
+  local rc=0
+  wait "$1" 2>/dev/null || rc=$?
+  if ((rc > 128)); then EXITED="killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"; else EXITED="exit code $rc"; fi
+}
+
 start_servers() {
   local user="$1" s port pid python
   read -ra python <<<"$(swift_python)"
@@ -308,34 +328,46 @@ start_servers() {
     nohup "${python[@]}" "$SWIFT_DIR/run-server.py" "$s-server" "$SWIFT_DIR/$s-server.conf" -v \
       </dev/null >"$SWIFT_DIR/log/$s.log" 2>&1 9>&- &
     pid=$!
+    STARTED[$s]=$pid
     echo "$pid" >"$SWIFT_DIR/run/$s.pid"
     log "started $s server (pid $pid, port $port)"
   done
 }
 
-# Fails the start: show why, and stop what was started so nothing half-working lingers
-# (the logs stay in the state dir).
+# Fails this start attempt: show why, and stop what was started so nothing half-working
+# lingers (the logs stay in the state dir).
 startup_failed() {
   log "error: $*"
   tail_logs
   stop_servers
-  exit 1
+  return 1
 }
 
 wait_until_ready() {
   local deadline=$((SECONDS + SWIFT_START_TIMEOUT)) s
   until healthcheck; do
-    for s in "${SERVERS[@]}"; do
-      live_pid "$s" >/dev/null || startup_failed "the $s server exited during startup"
+    for s in "${!STARTED[@]}"; do
+      process_alive "${STARTED[$s]}" && continue
+      exit_status "${STARTED[$s]}"
+      startup_failed "the $s server (pid ${STARTED[$s]}) exited during startup ($EXITED)"
+      return 1
     done
     ((SECONDS < deadline)) ||
-      startup_failed "the proxy did not answer /healthcheck on port $SWIFT_PORT within ${SWIFT_START_TIMEOUT}s"
+      { startup_failed "the proxy did not answer /healthcheck on port $SWIFT_PORT within ${SWIFT_START_TIMEOUT}s"; return 1; }
     sleep 0.2
   done
   # /healthcheck only proves the proxy is up; an S3 round trip proves the whole chain.
-  until s3_check; do
+  local rc
+  while true; do
+    rc=0
+    s3_check || rc=$?
+    ((rc == 0)) && break
+    if ((rc == 3)); then
+      stop_servers
+      die "the S3 check needs the project's packages: node scripts/pnpm.mjs install"
+    fi
     ((SECONDS < deadline)) ||
-      startup_failed "the S3 API on port $SWIFT_PORT did not work within ${SWIFT_START_TIMEOUT}s"
+      { startup_failed "the S3 API on port $SWIFT_PORT did not work within ${SWIFT_START_TIMEOUT}s"; return 1; }
     sleep 1
   done
 }
@@ -368,9 +400,16 @@ cmd_start() {
       die "user swift cannot write $DEVICES/d1 (is a parent of SWIFT_DIR closed to other users?)"
   fi
 
-  local t0=$SECONDS
-  start_servers "$user"
-  wait_until_ready
+  # A second attempt: one CI run saw a server exit within a second of starting, with
+  # nothing in its log; a real fault fails both attempts and shows its logs twice.
+  local t0=$SECONDS attempt
+  for attempt in 1 2; do
+    STARTED=()
+    start_servers "$user"
+    wait_until_ready && break
+    ((attempt < 2)) || die "Swift did not start; the server logs above say why"
+    log "starting once more ..."
+  done
   log "ready in $((SECONDS - t0))s; logs in $SWIFT_DIR/log"
   print_env
 }
@@ -378,7 +417,8 @@ cmd_start() {
 stop_servers() {
   local s pid stopped=()
   for s in "${SERVERS[@]}"; do
-    if pid="$(live_pid "$s")"; then
+    # A child of this run may not have exec'd the server yet: its pid is known all the same.
+    if pid="$(live_pid "$s")" || { pid="${STARTED[$s]:-}" && [[ -n "$pid" ]] && process_alive "$pid"; }; then
       kill -TERM "$pid" 2>/dev/null || true
       stopped+=("$s:$pid")
     fi
@@ -411,7 +451,8 @@ cmd_stop() {
 cmd_status() {
   local s pid ok=0
   for s in "${SERVERS[@]}"; do
-    if pid="$(live_pid "$s")"; then
+    # A child of this run may not have exec'd the server yet: its pid is known all the same.
+    if pid="$(live_pid "$s")" || { pid="${STARTED[$s]:-}" && [[ -n "$pid" ]] && process_alive "$pid"; }; then
       log "$s server: running (pid $pid, port $(port_of "$s"))"
     else
       log "$s server: not running"
