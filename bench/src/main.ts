@@ -30,7 +30,8 @@ import { runMemory } from './figures/memory.ts';
 import { runS3Ingest } from './figures/s3.ts';
 import { runXre1 } from './figures/xre1.ts';
 import { ensureOrthanc, startOrthanc, type Orthanc } from './stack/orthanc.ts';
-import { freePort, startDatabase, type BenchDatabase } from './stack/postgres.ts';
+import { freePort } from '@xray/testkit';
+import { startDatabase, type BenchDatabase } from './stack/postgres.ts';
 import { startRawServer, type RawServer } from './stack/raw-server.ts';
 import { mintToken, repoRoot, startSyncServer, type SyncServer } from './stack/sync-server.ts';
 

