@@ -15,7 +15,7 @@ describe('embedded PostgreSQL', () => {
     for (const c of cleanup.reverse()) await c();
   });
 
-  it('names a taken port, the setting to change and PostgreSQL's own words', async () => {
+  it("names a taken port, the setting to change and PostgreSQL's own words", async () => {
     const port = await freePort();
     const squatter: Server = await new Promise((resolve) => {
       const s = createServer().listen(port, '127.0.0.1', () => resolve(s));
