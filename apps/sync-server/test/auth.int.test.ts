@@ -19,7 +19,6 @@ const AUDIENCE = 'xray-api';
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 const now = () => Math.floor(Date.now() / 1000);
 
-
 async function expectProblem(res: Response, status: number, code: string): Promise<void> {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toContain('application/problem+json');

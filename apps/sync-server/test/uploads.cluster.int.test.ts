@@ -36,7 +36,6 @@ async function downloadSha(baseUrl: string, id: string): Promise<string> {
   return sha256Hex(Buffer.from(await res.arrayBuffer()));
 }
 
-
 /** PATCH `body` at `offset`, dribbled out over ~1 s so two of them overlap. */
 function slowPatch(url: string, offset: number, body: Buffer): Promise<number> {
   const { hostname, port, pathname } = new URL(url);
