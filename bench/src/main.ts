@@ -33,6 +33,7 @@ import { ensureOrthanc, startOrthanc, type Orthanc } from './stack/orthanc.ts';
 import { freePort } from '@xray/testkit';
 import { startDatabase, type BenchDatabase } from './stack/postgres.ts';
 import { startRawServer, type RawServer } from './stack/raw-server.ts';
+import { startPeers, type Peers } from './stack/peers.ts';
 import { mintToken, repoRoot, startSyncServer, type SyncServer } from './stack/sync-server.ts';
 
 const FIGURES = ['ingest', 'metadata', 'download', 'memory', 's3', 'xre1'] as const;
@@ -143,23 +144,24 @@ async function main(): Promise<void> {
       stops.push(db.stop);
       info.database = db.describe;
       log(`database: ${db.describe}`);
-      const devOidcPort = await freePort();
+      const peers: Peers = await startPeers(path.join(work, 'peers'), await freePort(), path.join(logs, 'peers.log'));
+      stops.push(peers.stop);
       const dataDir = path.join(work, 'sync-server');
       const server: SyncServer = await startSyncServer({
         dataDir,
         databaseUrl: db.url,
-        devOidcPort,
+        peers: peers.serverEnv,
         logFile: path.join(logs, 'sync-server.log'),
         env: serverEnv,
         ...(args.profile ? { cpuProfDir: profileDir } : {}),
       });
       let serverStopped = false;
       stops.push(() => (serverStopped ? Promise.resolve() : server.stop()));
-      log(`sync server ${server.url} (pid ${server.child.pid}), issuer ${server.issuer}`);
+      log(`sync server ${server.url} (pid ${server.child.pid}), issuer ${peers.issuer}`);
       const [paramedic, doctor, admin] = await Promise.all([
-        mintToken(server.issuer, 'paramedic'),
-        mintToken(server.issuer, 'doctor'),
-        mintToken(server.issuer, 'admin'),
+        mintToken(peers.issuer, 'paramedic'),
+        mintToken(peers.issuer, 'doctor'),
+        mintToken(peers.issuer, 'admin'),
       ]);
       ctx.sync = { url: server.url, paramedic, doctor, admin };
       const postmaster = await db.pid();
@@ -203,7 +205,7 @@ async function main(): Promise<void> {
         const fresh = await startSyncServer({
           dataDir,
           databaseUrl: db.url,
-          devOidcPort,
+          peers: peers.serverEnv,
           logFile: path.join(logs, 'sync-server-memory.log'),
         });
         try {
@@ -217,7 +219,7 @@ async function main(): Promise<void> {
         const s3 = await startSyncServer({
           dataDir: path.join(work, 'sync-server-s3'),
           databaseUrl: db.url,
-          devOidcPort,
+          peers: peers.serverEnv,
           logFile: path.join(logs, 'sync-server-s3.log'),
           env: {
             S3_ENDPOINT: process.env.S3_ENDPOINT ?? '',
@@ -249,7 +251,7 @@ async function main(): Promise<void> {
 }
 
 const NOTES = [
-  "The sync server runs as `npm start` runs it (development mode: its development OIDC issuer, Patient Service for every upload's link check, and Doctor Service receiving the outbox webhooks), with LOG_LEVEL=info (one JSON line per request, to a file) and disk storage.",
+  "The sync server runs as `npm start` runs it (development mode, which allows disk storage and generated keys) with LOG_LEVEL=info (one JSON line per request, to a file), but, as in a deployment, the services it talks to run in a process of their own (bench/src/stack/peers.process.ts): the development OIDC issuer, the Patient Service that answers every upload's link check, and the Doctor Service that receives the outbox webhooks. Their CPU is not counted as the sync server's.",
   'Every server under test runs as its own process; the benchmark process is the client (plain node:http with keep-alive for every contender; tus-js-client for tus; autocannon for load). Client and servers share the 2 cores, as do PostgreSQL and Orthanc.',
   'Each round measures every contender back to back in rotated order, and each ratio is taken within one round; the tables give the median of the rounds with the smallest and largest.',
   'Ingest MB/s: plaintext bytes ÷ wall time from the first request to the last answer (tus: creation POST to the final PATCH, which includes finalize: decrypt, sha256, DICOM tags, the database row and audit event). With 4 clients, 4 different files at once, MB/s of all of them together.',

@@ -13,7 +13,6 @@ const FOREIGN =
 
 export interface SyncServer {
   url: string;
-  issuer: string;
   child: Child;
   stop(): Promise<void>;
 }
@@ -21,8 +20,8 @@ export interface SyncServer {
 export interface SyncServerOptions {
   dataDir: string;
   databaseUrl: string;
-  /** The development issuer's port: fixed per run, so tokens stay valid across server restarts. */
-  devOidcPort: number;
+  /** The issuer, Patient and Doctor Services to use (`Peers.serverEnv`), in a process of their own. */
+  peers: Record<string, string>;
   logFile: string;
   /** Extra settings (S3 storage). */
   env?: Record<string, string>;
@@ -32,9 +31,9 @@ export interface SyncServerOptions {
 
 /**
  * The real sync server as its own process (apps/sync-server/src/main.ts, as `npm start` runs
- * it): development mode, so it runs its development OIDC issuer (real JWTs, verified on every API
- * request) and development Patient and Doctor Services (link checks, outbox webhooks);
- * PostgreSQL and storage as given.
+ * it) in development mode, which allows disk storage and generated keys, but pointed at the
+ * issuer, Patient and Doctor Services of another process, as in a deployment: real JWTs
+ * verified on every API request, link checks, outbox webhooks. PostgreSQL and storage as given.
  */
 export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServer> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !FOREIGN.test(k)));
@@ -47,10 +46,7 @@ export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServ
     LOG_LEVEL: 'info',
     DATA_DIR: opts.dataDir,
     DATABASE_URL: opts.databaseUrl,
-    DEV_OIDC_PORT: String(opts.devOidcPort),
-    // The development Patient and Doctor Services run too (as with `npm start`), on free ports.
-    DEV_PATIENT_PORT: '0',
-    DEV_DOCTOR_PORT: '0',
+    ...opts.peers,
     ...opts.env,
   };
   const args = [
@@ -61,9 +57,8 @@ export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServ
   ];
   const child = startChild('sync-server', process.execPath, args, { env, logFile: opts.logFile, cwd: repoRoot });
   try {
-    const issuer = (await child.waitForLine(/"issuer":"(http:[^"]+)"/))[1] ?? '';
     const url = (await child.waitForLine(/"url":"(http:[^"]+)".*"msg":"sync server listening"/))[1] ?? '';
-    return { url, issuer, child, stop: () => child.stop('SIGTERM') };
+    return { url, child, stop: () => child.stop('SIGTERM') };
   } catch (err) {
     await child.stop('SIGKILL');
     throw err;
