@@ -1,8 +1,9 @@
 import { decryptBytes, generateDek, unwrapKeyAesKw, wrapKeyAesKw } from '@xray/shared';
 import { dicomTagsFor, sha256Hex } from '@xray/testkit';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CaptureError } from '../src/capture/capture.errors.ts';
 import { createCaptureService } from '../src/capture/capture.service.ts';
+import { checkFile } from '../src/capture/file-check.ts';
 import { DEVICE_KEY_ID, getOrCreateDeviceKey } from '../src/crypto/device-key.ts';
 import { EdgeDb } from '../src/db/edge.db.ts';
 import { blobOf, freshDb, smallDicom, smallJpeg, smallPng, validInput } from './fixtures.ts';
@@ -100,6 +101,30 @@ describe('capture()', () => {
     expect(fixed.xray.bodyPart).toBe('CHEST');
     expect(await db.captures.get(kept.id)).toMatchObject({ status: 'queued', attempts: 0 });
     expect((await db.captures.get(kept.id))?.lastError).toBeUndefined();
+  });
+
+  it('reads the head once when given what checkFile read, with the same result and warnings', async () => {
+    const db = await freshDb();
+    const { capture } = createCaptureService({ db });
+    // DICOM by its magic, but no header to read behind it.
+    const bytes = new Uint8Array(400).fill(0xff);
+    bytes.set(new TextEncoder().encode('DICM'), 128);
+    bytes.fill(0, 0, 128);
+    const file = blobOf(bytes, 'broken.dcm');
+    const slice = vi.spyOn(file, 'slice');
+    const check = await checkFile(file, 1024 ** 3);
+    if (!check.ok) return expect.fail(check.problem.message);
+    expect(check.dicomWarning).toMatch(/^The DICOM header could not be read \(.+\): fill in the fields by hand\.$/);
+    const given = await capture(file, validInput(), { head: check });
+    expect(slice).toHaveBeenCalledTimes(1);
+    const read = await capture(file, validInput());
+    expect(slice).toHaveBeenCalledTimes(2);
+    expect(given.contentType).toBe('application/dicom');
+    expect(given.warnings).toEqual([
+      { code: 'dicom_unreadable', message: expect.stringMatching(/^The DICOM header could not be read: .+/) },
+    ]);
+    expect(given.warnings).toEqual(read.warnings);
+    expect(given.metadata).toEqual(read.metadata);
   });
 
   it('keeps one device key, whoever asks first', async () => {

@@ -1,12 +1,8 @@
 import {
-  CONTENT_SNIFF_BYTES,
-  DICOM_HEADER_PREFIX_BYTES,
   VIEWS,
   XrayMetadataInputSchema,
-  extractDicomTags,
   fieldErrors,
   generateDek,
-  sniffContentType,
   type ContentType,
   type DicomTags,
   type Priority,
@@ -19,6 +15,7 @@ import type { EdgeDb } from '../db/edge.db.ts';
 import type { CaptureMetadata, CaptureRecord } from '../db/edge.records.ts';
 import { uploadFingerprint } from '../sync/upload-fingerprint.ts';
 import { CaptureError } from './capture.errors.ts';
+import { readHead, type FileHead } from './file-check.ts';
 
 /** What the paramedic enters; DICOM tags fill what is left empty. */
 export interface CaptureInput {
@@ -40,6 +37,8 @@ export interface CaptureOptions {
    * refusal later puts it in `needs-attention`, where `updateMetadata` fixes it.
    */
   validate?: boolean;
+  /** The file's head as `checkFile` already read it (the capture screen): it is not read again. */
+  head?: FileHead;
 }
 
 export type CaptureWarningCode = 'patient_id_mismatch' | 'dicom_unreadable';
@@ -61,27 +60,21 @@ export interface CaptureResult {
 const isView = (v: string | undefined): v is (typeof VIEWS)[number] => VIEWS.some((view) => view === v);
 const blank = (v: string | undefined): boolean => v === undefined || v.trim() === '';
 
-/** Reads a file's head, tells its real type and (DICOM) its tags. */
+/** A file's real type and (DICOM) its tags, from its head (read here unless the caller has it). */
 async function inspect(
   file: Blob,
+  known?: FileHead,
 ): Promise<{ contentType: ContentType; dicom?: DicomTags; warnings: CaptureWarning[] }> {
-  const head = new Uint8Array(
-    await file.slice(0, Math.max(CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES)).arrayBuffer(),
-  );
-  const contentType = sniffContentType(head);
-  if (!contentType) {
+  const head = known ?? (await readHead(file));
+  if (!head) {
     throw new CaptureError('unsupported_type', 'This file is not a DICOM, PNG or JPEG image.');
   }
-  if (contentType !== 'application/dicom') return { contentType, warnings: [] };
-  try {
-    return { contentType, dicom: extractDicomTags(head), warnings: [] };
-  } catch (cause) {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    return {
-      contentType,
-      warnings: [{ code: 'dicom_unreadable', message: `The DICOM header could not be read: ${message}` }],
-    };
-  }
+  const { contentType, dicom, dicomError } = head;
+  const warnings: CaptureWarning[] =
+    dicomError === undefined
+      ? []
+      : [{ code: 'dicom_unreadable', message: `The DICOM header could not be read: ${dicomError}` }];
+  return { contentType, ...(dicom ? { dicom } : {}), warnings };
 }
 
 /** The form merged with what the DICOM file says, and the warnings a person should see. */
@@ -158,7 +151,7 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
    */
   async function capture(file: Blob, input: CaptureInput = {}, opts: CaptureOptions = {}): Promise<CaptureResult> {
     const now = Date.now();
-    const { contentType, dicom, warnings: inspectWarnings } = await inspect(file);
+    const { contentType, dicom, warnings: inspectWarnings } = await inspect(file, opts.head);
     const { xray, warnings } = prefill(input, dicom, now);
     const priority = input.priority ?? 'routine';
     const metadata: CaptureMetadata = {

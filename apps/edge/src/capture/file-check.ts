@@ -15,9 +15,15 @@ export interface FileProblem {
   message: string;
 }
 
-export type FileCheck =
-  | { ok: true; contentType: ContentType; dicom?: DicomTags; dicomWarning?: string }
-  | { ok: false; problem: FileProblem };
+/** What a file's first bytes say: its real type and, for DICOM, its tags or why they could not be read. */
+export interface FileHead {
+  contentType: ContentType;
+  dicom?: DicomTags;
+  /** The DICOM header could not be read: why (the X-ray can still be captured, its form filled by hand). */
+  dicomError?: string;
+}
+
+export type FileCheck = ({ ok: true; dicomWarning?: string } & FileHead) | { ok: false; problem: FileProblem };
 
 /** 1.5 GB, 18.4 MB, 950 kB: sizes as people read them (decimal units). */
 export function formatBytes(n: number): string {
@@ -48,25 +54,34 @@ export async function checkFile(file: Blob, maxBytes: number, name = fileName(fi
       },
     };
   }
-  const head = new Uint8Array(
-    await file.slice(0, Math.max(CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES)).arrayBuffer(),
-  );
-  const contentType = sniffContentType(head);
-  if (!contentType) {
+  const head = await readHead(file);
+  if (!head) {
     return {
       ok: false,
       problem: { code: 'unsupported_type', message: `${name} is not an X-ray image: use DICOM, PNG or JPEG files.` },
     };
   }
-  if (contentType !== 'application/dicom') return { ok: true, contentType };
+  return {
+    ok: true,
+    ...head,
+    ...(head.dicomError === undefined
+      ? {}
+      : { dicomWarning: `The DICOM header could not be read (${head.dicomError}): fill in the fields by hand.` }),
+  };
+}
+
+/** Reads a file's head (once) for its real type, from its bytes not its name; undefined when not DICOM, PNG or JPEG. */
+export async function readHead(file: Blob): Promise<FileHead | undefined> {
+  const head = new Uint8Array(
+    await file.slice(0, Math.max(CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES)).arrayBuffer(),
+  );
+  const contentType = sniffContentType(head);
+  if (!contentType) return undefined;
+  if (contentType !== 'application/dicom') return { contentType };
   try {
-    return { ok: true, contentType, dicom: extractDicomTags(head) };
+    return { contentType, dicom: extractDicomTags(head) };
   } catch (err) {
-    return {
-      ok: true,
-      contentType,
-      dicomWarning: `The DICOM header could not be read (${err instanceof Error ? err.message : String(err)}): fill in the fields by hand.`,
-    };
+    return { contentType, dicomError: err instanceof Error ? err.message : String(err) };
   }
 }
 

@@ -1,6 +1,6 @@
 import type { EdgeDb } from '../db/edge.db.ts';
 import type { ServerKeySetting } from '../db/edge.records.ts';
-import { parseProblem, problemMessage } from './upload.failure.ts';
+import { getFromServer } from './server.get.ts';
 import { UploadError } from './uploader.ts';
 
 export interface ServerKey {
@@ -48,22 +48,12 @@ export function createServerKeyProvider(opts: {
   let cached: ServerKey | undefined;
 
   async function refresh(): Promise<ServerKey> {
-    let res: Response;
-    try {
-      res = await doFetch(`${opts.baseUrl}/keys/upload`, { cache: 'no-store' });
-    } catch (cause) {
-      throw new UploadError({ kind: 'network', message: 'the server key could not be fetched' }, { cause });
-    }
-    if (!res.ok) {
-      const problem = parseProblem(await res.text().catch(() => ''));
-      throw new UploadError({
-        kind: 'http',
-        method: 'GET',
-        status: res.status,
-        ...(problem ? { problem } : {}),
-        message: problemMessage(problem, `GET /keys/upload answered ${res.status}`),
-      });
-    }
+    const res = await getFromServer(
+      doFetch,
+      `${opts.baseUrl}/keys/upload`,
+      { cache: 'no-store' },
+      { path: '/keys/upload', unreachable: 'the server key could not be fetched' },
+    );
     const picked = pickUploadKey(await res.json());
     if (!picked)
       throw new UploadError({

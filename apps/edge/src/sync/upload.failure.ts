@@ -1,4 +1,4 @@
-import type { FieldError } from '@xray/shared';
+import { ProblemSchema, type FieldError } from '@xray/shared';
 
 /** An RFC 9457 problem as far as the edge reads it. */
 export interface ProblemInfo {
@@ -21,7 +21,7 @@ export type UploadFailure =
   /** Something on this device (a missing ciphertext, an undecryptable key). */
   | { kind: 'local'; message: string };
 
-/** Turns a problem body (or any text) into words for the person at the device. */
+/** Reads an RFC 9457 problem body; anything else (no body, not JSON, not a problem) is undefined. */
 export function parseProblem(body: string | undefined): ProblemInfo | undefined {
   if (!body) return undefined;
   let value: unknown;
@@ -30,21 +30,10 @@ export function parseProblem(body: string | undefined): ProblemInfo | undefined 
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const str = (k: string): string | undefined => {
-    const v: unknown = Reflect.get(value, k);
-    return typeof v === 'string' ? v : undefined;
-  };
-  const rawErrors: unknown = Reflect.get(value, 'errors');
-  const errors = Array.isArray(rawErrors)
-    ? rawErrors.flatMap((e: unknown) => {
-        if (typeof e !== 'object' || e === null) return [];
-        const field: unknown = Reflect.get(e, 'field');
-        const message: unknown = Reflect.get(e, 'message');
-        return typeof field === 'string' && typeof message === 'string' ? [{ field, message }] : [];
-      })
-    : undefined;
-  return { code: str('code'), title: str('title'), detail: str('detail'), ...(errors?.length ? { errors } : {}) };
+  const parsed = ProblemSchema.safeParse(value);
+  if (!parsed.success) return undefined;
+  const { code, title, detail, errors } = parsed.data;
+  return { code, title, detail, ...(errors?.length ? { errors } : {}) };
 }
 
 /** "Upload-Metadata has invalid X-ray fields: metadata.bodyPart must be …" */

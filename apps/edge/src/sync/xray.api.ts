@@ -1,4 +1,4 @@
-import { parseProblem, problemMessage } from './upload.failure.ts';
+import { getFromServer } from './server.get.ts';
 import { UploadError } from './uploader.ts';
 
 /** What the server says it holds for an id. */
@@ -13,28 +13,14 @@ export function createXrayApi(opts: { baseUrl: string; fetch?: typeof fetch }): 
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   return {
     async lookup(id, token) {
-      let res: Response;
-      try {
-        res = await doFetch(`${opts.baseUrl}/xrays/${encodeURIComponent(id)}`, {
-          headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
-          cache: 'no-store',
-        });
-      } catch (cause) {
-        throw new UploadError({ kind: 'network', message: 'the server could not be asked about the X-ray' }, { cause });
-      }
+      const res = await getFromServer(
+        doFetch,
+        `${opts.baseUrl}/xrays/${encodeURIComponent(id)}`,
+        { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, cache: 'no-store' },
+        { path: `/xrays/${id}`, unreachable: 'the server could not be asked about the X-ray', accept: [404] },
+      );
       if (res.status === 404) return { found: false };
-      const text = await res.text();
-      if (!res.ok) {
-        const problem = parseProblem(text);
-        throw new UploadError({
-          kind: 'http',
-          method: 'GET',
-          status: res.status,
-          ...(problem ? { problem } : {}),
-          message: problemMessage(problem, `GET /xrays/${id} answered ${res.status}`),
-        });
-      }
-      const body: unknown = JSON.parse(text);
+      const body: unknown = JSON.parse(await res.text());
       const xid: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'id') : undefined;
       const sha: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'sha256') : undefined;
       if (typeof xid !== 'string' || typeof sha !== 'string') {

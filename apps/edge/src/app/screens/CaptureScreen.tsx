@@ -1,20 +1,18 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { VIEWS, type ContentType, type DicomTags } from '@xray/shared';
+import { VIEWS, type ContentType } from '@xray/shared';
 import { CaptureError } from '../../capture/capture.errors.ts';
-import { checkFile, fileName } from '../../capture/file-check.ts';
+import { checkFile, fileName, type FileHead } from '../../capture/file-check.ts';
 import { FileDrop } from '../components/FileDrop.tsx';
 import { ConsultationField, FieldError, PatientField } from '../components/PatientField.tsx';
 import { Preview } from '../components/Preview.tsx';
 import { BODY_PARTS, FIELD_LABELS, VIEW_LABELS, fieldKey, formatBytes } from '../format.ts';
 import { useOnline, useServices } from '../services.ts';
 
-/** A file picked, dropped or found in the detector folder, checked and waiting for its details. */
-interface PendingFile {
+/** A file picked, dropped or found in the detector folder, checked (its head read) and waiting for its details. */
+interface PendingFile extends FileHead {
   key: string;
   file: File;
   name: string;
-  contentType: ContentType;
-  dicom?: DicomTags;
   dicomWarning?: string;
 }
 
@@ -61,15 +59,10 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
       for (const file of files) {
         const check = await checkFile(file, limit, fileName(file));
         if (!check.ok) refused.push(check.problem.message);
-        else
-          accepted.push({
-            key: `f${++counter.current}`,
-            file,
-            name: fileName(file),
-            contentType: check.contentType,
-            ...(check.dicom ? { dicom: check.dicom } : {}),
-            ...(check.dicomWarning ? { dicomWarning: check.dicomWarning } : {}),
-          });
+        else {
+          const { ok: _ok, ...head } = check;
+          accepted.push({ key: `f${++counter.current}`, file, name: fileName(file), ...head });
+        }
       }
       setRejected(refused);
       setNotice(undefined);
@@ -132,15 +125,20 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
     }
     setSaving(true);
     try {
-      const result = await core.capture(current.file, {
-        patientId: form.patientId,
-        consultationId: form.consultationId.trim() || undefined,
-        bodyPart: form.bodyPart,
-        view: form.view,
-        priority: form.urgent ? 'urgent' : 'routine',
-        notes: form.notes.trim() || undefined,
-        deviceId,
-      });
+      const result = await core.capture(
+        current.file,
+        {
+          patientId: form.patientId,
+          consultationId: form.consultationId.trim() || undefined,
+          bodyPart: form.bodyPart,
+          view: form.view,
+          priority: form.urgent ? 'urgent' : 'routine',
+          notes: form.notes.trim() || undefined,
+          deviceId,
+        },
+        // The head checkFile read when the file came in: not read a second time.
+        { head: current },
+      );
       const { xray } = result.metadata;
       setNotice(
         [
