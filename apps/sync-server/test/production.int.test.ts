@@ -13,7 +13,7 @@ import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
 import { createTestDatabase, createTestStorage, postXray, validMetadata, type TestStorage } from './harness.ts';
 import { consumeExchange, uniqueExchange, waitFor, type ExchangeConsumer } from './integrations.support.ts';
-import { spawnServer, type ServerProcess } from './server-process.ts';
+import { runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
 import { MiB, sealForUpload, startTus } from './tus-client.ts';
 
 const run = promisify(execFile);
@@ -217,10 +217,8 @@ describe('production start path (NODE_ENV=production, real services, real tokens
   it('keeps nothing on local disk and leaves an intact audit chain (xray-admin verify-audit)', async () => {
     // No embedded database, no disk objects, no generated keys: DATA_DIR stays empty.
     expect(await readdir(dataDir)).toEqual([]);
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/xray-admin.ts', 'verify-audit'], {
-      cwd: serverDir,
-      env: { ...process.env, ...env },
-    });
+    const { code, stdout, stderr } = await runAdmin(['verify-audit'], env);
+    expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^OK: \d+ audit events verified/);
   });
 

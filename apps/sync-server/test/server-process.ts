@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 
@@ -11,6 +12,7 @@ export interface ServerProcess {
 }
 
 const serverEntry = new URL('../src/main.ts', import.meta.url).pathname;
+const adminEntry = new URL('../src/cli/xray-admin.ts', import.meta.url).pathname;
 
 /** The real server as its own OS process (for memory measurements and crash tests). */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
@@ -51,4 +53,35 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
       await exited;
     },
   };
+}
+
+export interface AdminRun {
+  /** The exit code; null when a signal ended it. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `xray-admin <args>` as an operator runs it: its own process, settings from the environment
+ * (`env` over this process's). `onLine` sees each line of stdout and may kill the run there.
+ */
+export async function runAdmin(
+  args: string[],
+  env: Record<string, string>,
+  onLine?: (line: string, kill: () => void) => void,
+): Promise<AdminRun> {
+  const child = spawn(process.execPath, ['--import', 'tsx', adminEntry, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    stdout += `${line}\n`;
+    onLine?.(line, () => child.kill('SIGKILL'));
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
 }

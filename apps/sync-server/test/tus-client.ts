@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { encryptBytes, generateDek, wrapKeyRsaOaep } from '@xray/shared';
+import { sha256Hex } from '@xray/testkit';
 import * as tus from 'tus-js-client';
+import { expect } from 'vitest';
 
 export const MiB = 1024 * 1024;
 
@@ -72,3 +75,37 @@ export async function sealForUpload(
   const wrapped = await wrapKeyRsaOaep(dek, publicKey);
   return { body, dek: Buffer.from(wrapped).toString('base64'), kid: jwk.kid };
 }
+
+/** Upload-Metadata for `file` as the edge sends it, before the data key: a fresh id and the plaintext hash. */
+export const tusMetadata = (file: Buffer, over: Record<string, string> = {}) => ({
+  id: randomUUID(),
+  sha256: sha256Hex(file),
+  patientId: 'P-2002',
+  capturedAt: '2026-11-27T09:00:00Z',
+  bodyPart: 'CHEST',
+  view: 'AP',
+  priority: 'urgent',
+  ...over,
+});
+
+/** The edge's upload: XRE1 ciphertext, metadata with the plaintext hash and the wrapped data key. */
+export async function sealed(baseUrl: string, plain: Buffer, over: Record<string, string> = {}) {
+  const { body, dek, kid } = await sealForUpload(baseUrl, plain);
+  return { body, metadata: { ...tusMetadata(plain), dek, kid, ...over } };
+}
+
+/** Downloads X-ray `id` (expecting 200) and returns the sha256 of the bytes served. */
+export async function downloadSha(baseUrl: string, id: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/xrays/${id}/download`);
+  expect(res.status).toBe(200);
+  return sha256Hex(Buffer.from(await res.arrayBuffer()));
+}
+
+/** Upload-Metadata as tus sends it: `key base64(value)`, comma-separated. */
+export const encodeMeta = (m: Record<string, string>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+    .join(',');
+
+/** The same tus upload URL on another instance (`base`): any instance may take the next chunk. */
+export const rebase = (uploadUrl: string, base: string) => `${base}${new URL(uploadUrl).pathname}`;

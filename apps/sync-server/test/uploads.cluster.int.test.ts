@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFile, rm, mkdtemp } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,31 +9,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
 import { createTestStorage, testServerEnv, type StorageKind, type TestStorage } from './harness.ts';
 import { spawnServer } from './server-process.ts';
-import { MiB, sealForUpload, startTus } from './tus-client.ts';
-
-/** The edge's upload: XRE1 ciphertext, metadata with the plaintext hash and the wrapped data key. */
-async function sealed(baseUrl: string, plain: Buffer) {
-  const { body, dek, kid } = await sealForUpload(baseUrl, plain);
-  return { body, metadata: { ...tusMetadata(plain), dek, kid } };
-}
-
-const tusMetadata = (file: Buffer) => ({
-  id: randomUUID(),
-  sha256: sha256Hex(file),
-  patientId: 'P-3003',
-  capturedAt: '2026-11-27T10:00:00Z',
-  bodyPart: 'CHEST',
-  view: 'PA',
-  priority: 'routine',
-});
-
-const rebase = (uploadUrl: string, base: string) => `${base}${new URL(uploadUrl).pathname}`;
-
-async function downloadSha(baseUrl: string, id: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/xrays/${id}/download`);
-  expect(res.status).toBe(200);
-  return sha256Hex(Buffer.from(await res.arrayBuffer()));
-}
+import { downloadSha, encodeMeta, MiB, rebase, sealed, startTus } from './tus-client.ts';
 
 /** PATCH `body` at `offset`, dribbled out over ~1 s so two of them overlap. */
 function slowPatch(url: string, offset: number, body: Buffer): Promise<number> {
@@ -122,12 +97,13 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
 
   it('two concurrent PATCHes for one upload on different instances never both write', async () => {
     const { body, metadata } = await sealed(a.url, dicom);
-    const meta = Object.entries(metadata)
-      .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
-      .join(',');
     const created = await fetch(`${a.url}/uploads`, {
       method: 'POST',
-      headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(body.length), 'Upload-Metadata': meta },
+      headers: {
+        'Tus-Resumable': '1.0.0',
+        'Upload-Length': String(body.length),
+        'Upload-Metadata': encodeMeta(metadata),
+      },
     });
     expect(created.status).toBe(201);
     const url = created.headers.get('location')!;

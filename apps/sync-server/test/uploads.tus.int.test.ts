@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFile, rm, mkdtemp } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,38 +14,10 @@ import {
   type StorageKind,
   type TestServer,
 } from './harness.ts';
-import { metricValue, MiB, sealForUpload, startTus } from './tus-client.ts';
+import { downloadSha, encodeMeta, metricValue, MiB, sealed, startTus, tusMetadata } from './tus-client.ts';
 import { createOutboxWriter } from '../src/events/outbox.repository.ts';
 import { finalizeXray } from '../src/ingest/finalize.ts';
 import { xrayRepository } from '../src/xrays/xray.repository.ts';
-
-const tusMetadata = (file: Buffer, over: Record<string, string> = {}) => ({
-  id: randomUUID(),
-  sha256: sha256Hex(file),
-  patientId: 'P-2002',
-  capturedAt: '2026-11-27T09:00:00Z',
-  bodyPart: 'CHEST',
-  view: 'AP',
-  priority: 'urgent',
-  ...over,
-});
-
-/** Encrypts like the edge does; metadata carries the plaintext hash and the wrapped data key. */
-async function sealed(server: TestServer, plain: Buffer, over: Record<string, string> = {}) {
-  const { body, dek, kid } = await sealForUpload(server.url, plain);
-  return { body, metadata: { ...tusMetadata(plain), dek, kid, ...over } };
-}
-
-const encodeMeta = (m: Record<string, string>) =>
-  Object.entries(m)
-    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
-    .join(',');
-
-async function downloadSha(baseUrl: string, id: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/xrays/${id}/download`);
-  expect(res.status).toBe(200);
-  return sha256Hex(Buffer.from(await res.arrayBuffer()));
-}
 
 /** Nothing of a refused upload may stay: no X-ray, no upload row, no object, no open multipart upload. */
 async function expectNothingLeft(server: TestServer): Promise<void> {
@@ -86,7 +57,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
   });
 
   it('an 18 MB DICOM aborted after 2 chunks resumes, sends at most one chunk again, and is stored byte-exact', async () => {
-    const { body, metadata } = await sealed(server, dicom);
+    const { body, metadata } = await sealed(server.url, dicom);
     const endpoint = `${server.url}/uploads`;
     let chunks = 0;
     let aborted!: () => void;
@@ -132,7 +103,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
 
   it('a lost final response: HEAD still answers with the X-ray id, and re-creating returns the same X-ray', async () => {
     const png = makePng({ width: 1024, height: 1024, seed: 8 });
-    const { body, metadata } = await sealed(server, png);
+    const { body, metadata } = await sealed(server.url, png);
     const created = await tusRequest(`${server.url}/uploads`, 'POST', {
       'Upload-Length': String(body.length),
       'Upload-Metadata': encodeMeta(metadata),
@@ -186,7 +157,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
 
   it('one upload finalized twice (an empty PATCH at its end racing the last one) keeps the X-ray and its object', async () => {
     const png = Buffer.from(makePng({ seed: 77 }));
-    const { body, metadata } = await sealed(server, png);
+    const { body, metadata } = await sealed(server.url, png);
     const { xrayId } = await startTus({ endpoint: `${server.url}/uploads`, file: body, metadata }).done;
     if (!xrayId) throw new Error('no X-ray id');
     const stored = await xrayRepository.findById(server.pool, xrayId);
@@ -231,7 +202,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
         body,
       );
 
-    const good = await sealed(server, png);
+    const good = await sealed(server.url, png);
     const tooLong = await post(2 * 1024 ** 3, good.metadata);
     expect(tooLong.status).toBe(413);
 
@@ -248,7 +219,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
     expect(unknownKid.status).toBe(400);
     expect(JSON.parse(await unknownKid.text()).errors[0].field).toBe('metadata.kid');
 
-    const wrongSum = await sealed(server, png, { sha256: 'b'.repeat(64) });
+    const wrongSum = await sealed(server.url, png, { sha256: 'b'.repeat(64) });
     const created = await post(wrongSum.body.length, wrongSum.metadata);
     expect(created.status).toBe(201);
     const url = created.headers.get('location')!;
@@ -259,7 +230,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
     expect(JSON.parse(await badChecksum.text()).code).toBe('checksum_mismatch');
     expect((await tusRequest(url, 'HEAD', {})).status).toBe(404);
 
-    const pdf = await sealed(server, Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(1000)]));
+    const pdf = await sealed(server.url, Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(1000)]));
     const pdfUpload = await post(pdf.body.length, pdf.metadata);
     expect((await patch(pdfUpload.headers.get('location')!, pdf.body)).status).toBe(415);
     await expectNothingLeft(server);
@@ -275,7 +246,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
     const patch = (url: string, body: Buffer) =>
       tusRequest(url, 'PATCH', { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body);
 
-    const flipped = await sealed(server, png);
+    const flipped = await sealed(server.url, png);
     flipped.body[flipped.body.length - 40]! ^= 0x01;
     const a = await post(flipped.body.length, flipped.metadata);
     const tampered = await patch(a.headers.get('location')!, flipped.body);
@@ -283,7 +254,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
     expect(JSON.parse(await tampered.text()).code).toBe('ciphertext_invalid');
 
     // A data key wrapped for our kid but not by our key pair (someone else's RSA key).
-    const other = await sealed(server, png);
+    const other = await sealed(server.url, png);
     const { publicKey } = await crypto.subtle.generateKey(
       { name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
       true,
@@ -303,7 +274,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
   it('expired unfinished uploads are cleaned up', async () => {
     const short = await startTestServer(kind, { TUS_EXPIRY_MS: '4000' });
     try {
-      const { body, metadata } = await sealed(short, dicom);
+      const { body, metadata } = await sealed(short.url, dicom);
       let aborted!: () => void;
       const abortedAfterOne = new Promise<void>((r) => (aborted = r));
       const run = startTus({

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,23 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
 import { createTestStorage, testServerEnv, type StorageKind, type TestStorage } from './harness.ts';
-import { metricValue, MiB, sealForUpload, startTus } from './tus-client.ts';
-
-async function sealed(baseUrl: string, plain: Buffer) {
-  const { body, dek, kid } = await sealForUpload(baseUrl, plain);
-  const metadata = {
-    id: randomUUID(),
-    sha256: sha256Hex(plain),
-    patientId: 'P-4004',
-    capturedAt: '2026-11-27T11:00:00Z',
-    bodyPart: 'CHEST',
-    view: 'PA',
-    priority: 'urgent',
-    dek,
-    kid,
-  };
-  return { body, metadata };
-}
+import { downloadSha, encodeMeta, metricValue, MiB, rebase, sealed, startTus } from './tus-client.ts';
 
 /** How this instance verified the tus uploads it finalized. */
 async function verifications(baseUrl: string) {
@@ -32,14 +15,6 @@ async function verifications(baseUrl: string) {
     readBack: await metricValue(baseUrl, 'xray_tus_verifications_total', 'how="read_back"'),
   };
 }
-
-async function downloadSha(baseUrl: string, id: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/xrays/${id}/download`);
-  expect(res.status).toBe(200);
-  return sha256Hex(Buffer.from(await res.arrayBuffer()));
-}
-
-const rebase = (uploadUrl: string, base: string) => `${base}${new URL(uploadUrl).pathname}`;
 
 const tusPatch = (url: string, offset: number, body: Buffer) =>
   fetch(url, {
@@ -142,9 +117,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
           headers: {
             'Tus-Resumable': '1.0.0',
             'Upload-Length': String(body.length),
-            'Upload-Metadata': Object.entries(metadata)
-              .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
-              .join(','),
+            'Upload-Metadata': encodeMeta(metadata),
           },
         });
         expect(created.status).toBe(201);
@@ -167,12 +140,13 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
   it('a write it did not see (another instance) makes it read back, with the same outcome', async () => {
     await withServer(async (server) => {
       const { body, metadata } = await sealed(server.url, dicom);
-      const meta = Object.entries(metadata)
-        .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
-        .join(',');
       const created = await fetch(`${server.url}/uploads`, {
         method: 'POST',
-        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(body.length), 'Upload-Metadata': meta },
+        headers: {
+          'Tus-Resumable': '1.0.0',
+          'Upload-Length': String(body.length),
+          'Upload-Metadata': encodeMeta(metadata),
+        },
       });
       expect(created.status).toBe(201);
       const url = created.headers.get('location')!;

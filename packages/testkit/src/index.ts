@@ -18,3 +18,4 @@ export { sha256File, sha256Hex } from './hash.ts';
 export { findPlaintextRun } from './plaintext-runs.ts';
 export { chromiumLaunchOptions } from './chromium.ts';
 export { freePort } from './ports.ts';
+export { parseEnvLines } from './service-env.ts';
