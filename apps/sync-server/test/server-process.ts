@@ -8,6 +8,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Resident memory of the server process, from /proc. */
   rssBytes(): Promise<number>;
+  /** What it wrote to stderr (crashes, config errors), for assertion messages. */
+  stderr(): string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -15,7 +17,7 @@ const serverEntry = new URL('../src/main.ts', import.meta.url).pathname;
 const adminEntry = new URL('../src/cli/xray-admin.ts', import.meta.url).pathname;
 
 /** The real server as its own OS process (for memory measurements and crash tests). */
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+export async function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
     // No issuer in these process tests (memory, crashes): AUTH_DISABLED unless the caller says otherwise.
     env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', AUTH_DISABLED: 'true', ...env },
@@ -41,6 +43,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   return {
     url,
     child,
+    stderr: () => stderr,
     async rssBytes() {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);

@@ -1,0 +1,30 @@
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPool } from '../src/db/pool.ts';
+import { createTestDatabase } from './harness.ts';
+
+describe('database pool', () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const close of closers) await close();
+  });
+
+  it('survives PostgreSQL ending an idle connection (restart, failover): warns and serves the next query', async () => {
+    const url = await createTestDatabase();
+    const warnings: unknown[] = [];
+    const pool = createPool(url, 2, { warn: (obj: unknown) => void warnings.push(obj) });
+    closers.push(() => pool.end());
+    const pid = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    expect(pool.idleCount).toBe(1);
+
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    closers.push(() => admin.end());
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+    await expect.poll(() => warnings.length).toBe(1);
+
+    const next = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    expect(next).toBeDefined();
+    expect(next).not.toBe(pid);
+  });
+});
