@@ -9,9 +9,13 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export function createPool(url: string, max: number, log?: Pick<Logger, 'warn'>): Pool {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'xray-sync-server' });
-  // PostgreSQL may end an idle connection (a restart, a failover, a proxy's idle timeout): the
-  // pool drops it and the next query opens another. Without a listener that error ends the process.
-  pool.on('error', (err) => log?.warn({ err }, 'an idle database connection was closed; the pool replaces it'));
+  // PostgreSQL may end any connection (a restart, a failover, a proxy's idle timeout). Its running
+  // query fails; the connection also emits 'error', which would end the process with no listener,
+  // idle in the pool or checked out. The pool drops a broken idle connection and opens another.
+  pool.on('connect', (client) =>
+    client.on('error', (err) => log?.warn({ err }, 'a database connection was closed; the pool replaces it')),
+  );
+  pool.on('error', () => undefined); // logged by the connection's own listener above
   return pool;
 }
 

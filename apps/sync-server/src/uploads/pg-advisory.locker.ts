@@ -5,6 +5,8 @@ import type { Logger } from '../observability/logger.ts';
 
 const CHANNEL = 'tus_lock_release';
 const RETRY_MS = 50;
+/** How soon a lost LISTEN connection is opened again (PostgreSQL restarting, failing over). */
+const RELISTEN_MS = [100, 500, 2_000, 5_000];
 
 /**
  * @tus/server's Locker on PostgreSQL session advisory locks, so every sync-server instance
@@ -16,7 +18,12 @@ const RETRY_MS = 50;
  */
 export class PgAdvisoryLocker implements Locker {
   private readonly held = new Map<string, RequestRelease>();
-  private listener: PoolClient | undefined;
+  /** Each held lock's listener for its connection breaking. */
+  private readonly onLost = new WeakMap<PoolClient, () => void>();
+  /** The LISTEN connection, and how to give it up (once). */
+  private listener: { client: PoolClient; drop(): void } | undefined;
+  private stopped = false;
+  private relisten: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -26,18 +33,61 @@ export class PgAdvisoryLocker implements Locker {
 
   /** Starts listening for release requests from other instances. */
   async start(): Promise<void> {
+    this.stopped = false;
+    await this.listen();
+  }
+
+  private async listen(): Promise<void> {
     const client = await this.pool.connect();
     client.on('notification', (msg: pg.Notification) => {
-      const release = msg.payload ? this.held.get(msg.payload) : undefined;
-      if (release)
-        void Promise.resolve(release()).catch((err: unknown) => this.log.warn({ err }, 'lock release failed'));
+      if (msg.payload) this.releaseHolder(msg.payload);
     });
-    await client.query(`LISTEN ${CHANNEL}`);
-    this.listener = client;
+    let dropped = false;
+    const drop = () => {
+      if (!dropped) client.release(true);
+      dropped = true;
+    };
+    // A lost connection loses the LISTEN: open another, or waiters elsewhere would wait for
+    // their timeout instead of asking this instance to let go.
+    client.once('error', () => {
+      drop();
+      if (this.listener?.client !== client) return; // failed while starting: the caller has the error
+      this.listener = undefined;
+      this.listenAgain(0);
+    });
+    try {
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      drop();
+      throw err;
+    }
+    this.listener = { client, drop };
+  }
+
+  private listenAgain(attempt: number): void {
+    if (this.stopped) return;
+    const delay = RELISTEN_MS[Math.min(attempt, RELISTEN_MS.length - 1)];
+    this.relisten = setTimeout(() => {
+      this.listen().then(
+        () => this.log.info('listening for upload lock release requests again'),
+        (err: unknown) => {
+          this.log.warn({ err }, 'cannot listen for upload lock release requests yet; retrying');
+          this.listenAgain(attempt + 1);
+        },
+      );
+    }, delay);
+  }
+
+  /** Ends the request that holds `id`'s lock (tus then answers it with what it has stored). */
+  private releaseHolder(id: string): void {
+    const release = this.held.get(id);
+    if (release) void Promise.resolve(release()).catch((err: unknown) => this.log.warn({ err }, 'lock release failed'));
   }
 
   async stop(): Promise<void> {
-    this.listener?.release(true);
+    this.stopped = true;
+    clearTimeout(this.relisten);
+    this.listener?.drop();
     this.listener = undefined;
   }
 
@@ -58,6 +108,11 @@ export class PgAdvisoryLocker implements Locker {
         );
         if (rows[0]?.ok) {
           this.held.set(id, release);
+          // The lock lives as long as this connection: when it breaks, the request holding the
+          // lock must stop writing (the client resumes, and locks again, on its next request).
+          const lost = () => this.releaseHolder(id);
+          this.onLost.set(client, lost);
+          client.once('error', lost);
           return client;
         }
         if (!asked) {
@@ -78,6 +133,8 @@ export class PgAdvisoryLocker implements Locker {
   /** @internal */
   async releaseLock(id: string, client: PoolClient): Promise<void> {
     this.held.delete(id);
+    const lost = this.onLost.get(client);
+    if (lost) client.removeListener('error', lost);
     try {
       await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`tus:${id}`]);
       client.release();
