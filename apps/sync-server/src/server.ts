@@ -50,7 +50,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   }
   try {
     await migrate(dbUrl, log);
-    const pool = createPool(dbUrl, config.db.poolMax, log);
+    const pool = createPool(dbUrl, config.db.poolMax, { log, connectTimeoutMs: 10_000 });
     const realStore = await createObjectStore(config.storage);
     const store = opts.decorateStore ? opts.decorateStore(realStore) : realStore;
     if (config.storage.kind === 'fs')
@@ -58,7 +58,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
 
     // Upload locks hold a connection each for as long as a PATCH runs: a pool of their own.
-    const lockPool = createPool(dbUrl, config.tus.lockPoolMax, log);
+    const lockPool = createPool(dbUrl, config.tus.lockPoolMax, { log });
     const locker = new PgAdvisoryLocker(lockPool, log);
     await locker.start();
     // Development keys only when none are configured; production refuses that in config.

@@ -12,7 +12,7 @@ describe('database pool', () => {
   it('survives PostgreSQL ending an idle connection (restart, failover): warns and serves the next query', async () => {
     const url = await createTestDatabase();
     const warnings: unknown[] = [];
-    const pool = createPool(url, 2, { warn: (obj: unknown) => void warnings.push(obj) });
+    const pool = createPool(url, 2, { log: { warn: (obj: unknown) => void warnings.push(obj) } });
     closers.push(() => pool.end());
     const pid = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
     expect(pool.idleCount).toBe(1);

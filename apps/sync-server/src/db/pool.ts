@@ -7,8 +7,23 @@ export type PoolClient = pg.PoolClient;
 // bigint (sizes) as number: X-rays are far below 2^53 bytes.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-export function createPool(url: string, max: number, log?: Pick<Logger, 'warn'>): Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'xray-sync-server' });
+export interface PoolOptions {
+  log?: Pick<Logger, 'warn'>;
+  /**
+   * Give up on getting a connection after this long (a database behind a network partition
+   * would otherwise hold each request for minutes of TCP retries). Unset: wait, as a tus PATCH
+   * must for its upload lock's connection.
+   */
+  connectTimeoutMs?: number;
+}
+
+export function createPool(url: string, max: number, { log, connectTimeoutMs }: PoolOptions = {}): Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: 'xray-sync-server',
+    ...(connectTimeoutMs ? { connectionTimeoutMillis: connectTimeoutMs } : {}),
+  });
   // PostgreSQL may end any connection (a restart, a failover, a proxy's idle timeout). Its running
   // query fails; the connection also emits 'error', which would end the process with no listener,
   // idle in the pool or checked out. The pool drops a broken idle connection and opens another.
@@ -33,4 +48,37 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
   } finally {
     client.release();
   }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * The database could not be reached or ended the session (down, restarting, failing over,
+ * refusing connections), as opposed to refusing a statement: worth retrying shortly.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, severity, message } = err as { code?: unknown; severity?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code)) return true;
+    // SQLSTATE 08: connection exception; 57P01-57P03: shutting down, crashed, cannot connect now.
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  }
+  // FATAL and PANIC end the session, whatever their code (e.g. a database not accepting connections).
+  if (severity === 'FATAL' || severity === 'PANIC') return true;
+  return (
+    typeof message === 'string' &&
+    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+      message,
+    )
+  );
 }

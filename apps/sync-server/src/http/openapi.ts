@@ -39,6 +39,7 @@ export function buildOpenApiDocument() {
     401: problem('No or invalid bearer token'),
     403: problem('The role does not allow this'),
     404: problem('No such X-ray'),
+    503: problem('The database or object storage is unavailable; nothing was done. `Retry-After` says when to retry'),
   };
 
   registry.registerPath({

@@ -1,9 +1,12 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Problem } from '@xray/shared';
 import { DomainError, ERRORS, isDomainError, type ErrorCode } from '../errors.ts';
+import { isDatabaseUnavailable } from '../db/pool.ts';
 import type { Logger } from '../observability/logger.ts';
 
 const TYPE_BASE = 'https://xray-service.dev/problems/';
+/** Seconds a client should wait before retrying a 503. */
+const RETRY_AFTER_S = 5;
 
 export function toProblem(err: DomainError, instance?: string): Problem {
   const { status, title } = ERRORS[err.code];
@@ -41,6 +44,8 @@ export function sendProblem(req: Request, res: Response, err: DomainError): void
   const problem = toProblem(err, req.originalUrl);
   discardRestOfBody(req);
   const send = () => {
+    // A dependency that is down now is usually back in seconds: tell clients when to try again.
+    if (problem.status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(RETRY_AFTER_S));
     res.status(problem.status).type('application/problem+json').json(problem);
   };
   // Every denial (401/403) and failed audited action is recorded before the client hears of it.
@@ -58,6 +63,15 @@ function classify(err: unknown): DomainError {
   if (e?.type === 'entity.parse.failed') return new DomainError('bad_request', 'The body is not valid JSON.');
   if (e?.type === 'entity.too.large') return new DomainError('payload_too_large', 'The body is too large.');
   if (e?.name === 'ObjectNotFoundError') return new DomainError('not_found', 'The stored object is missing.');
+  if (isDatabaseUnavailable(err))
+    return new DomainError(
+      'unavailable',
+      'The database is unavailable; nothing was done. Try again shortly.',
+      undefined,
+      {
+        cause: err,
+      },
+    );
   const code = `${(err as { code?: string })?.code ?? ''}`;
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'Unexpected end of form') {
     return new DomainError('client_closed', 'The upload ended before it was complete; nothing was stored.', undefined, {
