@@ -61,6 +61,8 @@ export class PgAdvisoryLocker implements Locker {
       drop();
       throw err;
     }
+    // Stopped while connecting again: a client kept now would hold the pool's end() forever.
+    if (this.stopped) return drop();
     this.listener = { client, drop };
   }
 
@@ -69,7 +71,7 @@ export class PgAdvisoryLocker implements Locker {
     const delay = RELISTEN_MS[Math.min(attempt, RELISTEN_MS.length - 1)];
     this.relisten = setTimeout(() => {
       this.listen().then(
-        () => this.log.info('listening for upload lock release requests again'),
+        () => this.listener && this.log.info('listening for upload lock release requests again'),
         (err: unknown) => {
           this.log.warn({ err }, 'cannot listen for upload lock release requests yet; retrying');
           this.listenAgain(attempt + 1);
