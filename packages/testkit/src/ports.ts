@@ -6,8 +6,8 @@ const LOWEST = 10_000;
 
 /**
  * The kernel's ephemeral range: outgoing connections take their local port from it. A port
- * picked there can be taken by any connect() before the child server binds it (one e2e run
- * lost its embedded PostgreSQL that way), so free ports are picked below it.
+ * picked there can be taken by any connect() before the child server binds it (the suspected
+ * cause of one e2e run whose embedded PostgreSQL did not start), so free ports are picked below it.
  */
 function ephemeralRange(): [number, number] {
   try {

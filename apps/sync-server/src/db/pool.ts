@@ -50,29 +50,16 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
   }
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
 /**
- * The database could not be reached or ended the session (down, restarting, failing over,
- * refusing connections), as opposed to refusing a statement: worth retrying shortly.
+ * PostgreSQL ended the session or cannot take one (down, restarting, failing over, refusing
+ * connections), as opposed to refusing a statement: worth retrying shortly. (A connection that
+ * cannot even be opened fails with the socket's code, e.g. ECONNREFUSED; see http/problem.ts.)
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const { code, severity, message } = err as { code?: unknown; severity?: unknown; message?: unknown };
-  if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code)) return true;
-    // SQLSTATE 08: connection exception; 57P01-57P03: shutting down, crashed, cannot connect now.
-    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
-  }
+  // SQLSTATE 08: connection exception; 57P01-57P03: shutting down, crashed, cannot connect now.
+  if (typeof code === 'string' && (code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(code))) return true;
   // FATAL and PANIC end the session, whatever their code (e.g. a database not accepting connections).
   if (severity === 'FATAL' || severity === 'PANIC') return true;
   return (

@@ -56,6 +56,12 @@ export function sendProblem(req: Request, res: Response, err: DomainError): void
     .catch((e: unknown) => req.log.error({ err: e }, 'could not send the problem response'));
 }
 
+/** An outgoing connection that could not be opened (the database, object storage). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+const unavailable = (what: string, cause: unknown) =>
+  new DomainError('unavailable', `${what}; nothing was done. Try again shortly.`, undefined, { cause });
+
 /** Turns anything thrown into an HTTP status, in one place. */
 function classify(err: unknown): DomainError {
   if (isDomainError(err)) return err;
@@ -63,16 +69,9 @@ function classify(err: unknown): DomainError {
   if (e?.type === 'entity.parse.failed') return new DomainError('bad_request', 'The body is not valid JSON.');
   if (e?.type === 'entity.too.large') return new DomainError('payload_too_large', 'The body is too large.');
   if (e?.name === 'ObjectNotFoundError') return new DomainError('not_found', 'The stored object is missing.');
-  if (isDatabaseUnavailable(err))
-    return new DomainError(
-      'unavailable',
-      'The database is unavailable; nothing was done. Try again shortly.',
-      undefined,
-      {
-        cause: err,
-      },
-    );
+  if (isDatabaseUnavailable(err)) return unavailable('The database is unavailable', err);
   const code = `${(err as { code?: string })?.code ?? ''}`;
+  if (UNREACHABLE.has(code)) return unavailable('A service the server depends on cannot be reached', err);
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'Unexpected end of form') {
     return new DomainError('client_closed', 'The upload ended before it was complete; nothing was stored.', undefined, {
       cause: err,
