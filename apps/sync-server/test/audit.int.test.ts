@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import { DomainError } from '../src/errors.ts';
-import { blobOf, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { blobOf, blockAuditFor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 import { runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
-import { sealForUpload, startTus } from './tus-client.ts';
+import { sealed, startTus } from './tus-client.ts';
 
 /**
  * Stands in for OIDC in these tests: `X-Test-Actor: <sub>; <role>,<role>` acts as that user,
@@ -159,21 +159,11 @@ describe('audit trail', () => {
     const file = makePng({ seed: 24 });
     const id = randomUUID();
     const requestId = randomUUID(); // every request of this upload carries it
-    const sealed = await sealForUpload(server.url, file);
+    const { body, metadata } = await sealed(server.url, file, { id, patientId, view: 'PA', priority: 'routine' });
     const run = startTus({
       endpoint: `${server.url}/uploads`,
-      file: sealed.body,
-      metadata: {
-        dek: sealed.dek,
-        kid: sealed.kid,
-        id,
-        sha256: sha256Hex(file),
-        patientId,
-        capturedAt: '2026-11-27T10:00:00Z',
-        bodyPart: 'CHEST',
-        view: 'PA',
-        priority: 'routine',
-      },
+      file: body,
+      metadata,
       headers: { 'X-Test-Actor': PARAMEDIC, 'X-Request-Id': requestId, 'User-Agent': USER_AGENT },
     });
     const { url, xrayId } = await run.done;
@@ -364,13 +354,7 @@ describe('audit trail', () => {
     expect(kept.status).toBe(201);
     const keptId = await idOf(kept);
     // From here on the trail refuses every event about this patient, as a broken audit store would.
-    await server.pool.query(`
-      CREATE FUNCTION test_block_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.patient_id = '${blocked}' THEN RAISE EXCEPTION 'audit blocked by test'; END IF;
-        RETURN NEW;
-      END $$;
-      CREATE TRIGGER test_block_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION test_block_audit();`);
+    const unblock = await blockAuditFor(server, blocked);
     try {
       const id = randomUUID();
       const create = await postXray(
@@ -392,7 +376,7 @@ describe('audit trail', () => {
       expect(download.res.status).toBe(500);
       expect(download.res.headers.get('content-type')).toContain('application/problem+json');
     } finally {
-      await server.pool.query('DROP TRIGGER test_block_audit ON audit_events; DROP FUNCTION test_block_audit();');
+      await unblock();
     }
     expect((await call(`/xrays/${keptId}`, ADMIN, { method: 'DELETE' })).res.status).toBe(204);
   });

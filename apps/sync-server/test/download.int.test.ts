@@ -7,12 +7,12 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { encryptBytes, generateDek, wrapKeyRsaOaep } from '@xray/shared';
 import { dicomDimensionsForSize, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../src/storage/index.ts';
 import {
   blobOf,
+  blockAuditFor,
   createTestDatabase,
   postXray,
   s3Client,
@@ -22,7 +22,7 @@ import {
   type TestServer,
 } from './harness.ts';
 import { spawnServer, type ServerProcess } from './server-process.ts';
-import { startTus } from './tus-client.ts';
+import { sealed, startTus } from './tus-client.ts';
 
 const SEG = 1024 * 1024;
 const TAG = 16;
@@ -160,30 +160,9 @@ describe.each<StorageKind>(['fs', 's3'])('downloads on %s storage', (kind) => {
   it('an X-ray sealed with another segment size downloads byte-exact, whole and by Range', async () => {
     // The edge chooses the segment size; 100 000 bytes also changes the header length the server first guesses.
     const segmentSize = 100_000;
-    const jwks = (await (await fetch(`${server.url}/keys/upload`)).json()) as {
-      keys: (JsonWebKey & { kid: string })[];
-    };
-    const jwk = jwks.keys[0]!;
-    const uploadKey = await crypto.subtle.importKey('jwk', jwk, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, [
-      'wrapKey',
-    ]);
-    const dek = await generateDek();
-    const body = Buffer.from(await encryptBytes(dek, dicom, { segmentSize }));
-    const id = randomUUID();
-    const tus = startTus({
-      endpoint: `${server.url}/uploads`,
-      file: body,
-      metadata: {
-        id,
-        sha256: sha256Hex(dicom),
-        patientId: 'P-7',
-        capturedAt: '2026-11-27T11:00:00Z',
-        bodyPart: 'CHEST',
-        view: 'PA',
-        dek: Buffer.from(await wrapKeyRsaOaep(dek, uploadKey)).toString('base64'),
-        kid: jwk.kid,
-      },
-    });
+    const { body, metadata } = await sealed(server.url, dicom, { patientId: 'P-7' }, { segmentSize });
+    const { id } = metadata;
+    const tus = startTus({ endpoint: `${server.url}/uploads`, file: body, metadata });
     expect((await tus.done).xrayId).toBe(id);
 
     const url = `${server.url}/xrays/${id}/download`;
@@ -271,14 +250,7 @@ describe.each<StorageKind>(['fs', 's3'])('downloads on %s storage', (kind) => {
     const patientId = `P-${randomUUID().slice(0, 8)}`;
     const res = await postXray(server.url, validMetadata({ patientId }), blobOf(dicom));
     const { id } = (await res.json()) as { id: string };
-    await server.pool.query(`
-      CREATE FUNCTION test_block_download_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.patient_id = '${patientId}' THEN RAISE EXCEPTION 'audit blocked by test'; END IF;
-        RETURN NEW;
-      END $$;
-      CREATE TRIGGER test_block_download_audit BEFORE INSERT ON audit_events
-        FOR EACH ROW EXECUTE FUNCTION test_block_download_audit();`);
+    const unblock = await blockAuditFor(server, patientId);
     try {
       for (const headers of [{}, { Range: `bytes=${SEG}-${3 * SEG}` }] as Record<string, string>[]) {
         const got = await fetchBytes(`${server.url}/xrays/${id}/download`, headers);
@@ -287,9 +259,7 @@ describe.each<StorageKind>(['fs', 's3'])('downloads on %s storage', (kind) => {
         expect(got.body.includes(dicom.subarray(0, 64))).toBe(false);
       }
     } finally {
-      await server.pool.query(
-        'DROP TRIGGER test_block_download_audit ON audit_events; DROP FUNCTION test_block_download_audit();',
-      );
+      await unblock();
     }
     await expectReadsReleased(id, false);
   });

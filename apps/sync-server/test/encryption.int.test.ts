@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import {
   type TestStorage,
 } from './harness.ts';
 import { runAdmin } from './server-process.ts';
-import { sealForUpload, startTus } from './tus-client.ts';
+import { sealed, startTus } from './tus-client.ts';
 
 const SEG = 1024 * 1024;
 
@@ -58,22 +58,9 @@ describe.each<StorageKind>(['fs', 's3'])('encryption at rest on %s storage', (ki
     const jpeg = makeJpeg({ seed: 52 });
     const rest = await postXray(server.url, validMetadata(), new Blob([new Uint8Array(dicom)]));
     expect(rest.status).toBe(201);
-    const { body, dek, kid } = await sealForUpload(server.url, jpeg);
-    const id = randomUUID();
-    const tus = startTus({
-      endpoint: `${server.url}/uploads`,
-      file: body,
-      metadata: {
-        id,
-        sha256: sha256Hex(jpeg),
-        patientId: 'P-5',
-        capturedAt: '2026-11-27T11:00:00Z',
-        bodyPart: 'HAND',
-        view: 'PA',
-        dek,
-        kid,
-      },
-    });
+    const { body, metadata } = await sealed(server.url, jpeg, { patientId: 'P-5', bodyPart: 'HAND', view: 'PA' });
+    const { id } = metadata;
+    const tus = startTus({ endpoint: `${server.url}/uploads`, file: body, metadata });
     expect((await tus.done).xrayId).toBe(id);
 
     const keys = await server.store.list('');

@@ -166,3 +166,21 @@ export async function postXray(
   form.append('file', file, 'image.bin');
   return fetch(`${baseUrl}/xrays`, { method: 'POST', body: form, headers });
 }
+
+/**
+ * From now until the returned function runs, the audit trail refuses every event about
+ * `patientId`, as a broken audit store would.
+ */
+export async function blockAuditFor(server: RunningServer, patientId: string): Promise<() => Promise<void>> {
+  const name = `test_block_audit_${randomUUID().replaceAll('-', '')}`;
+  await server.pool.query(`
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.patient_id = '${patientId}' THEN RAISE EXCEPTION 'audit blocked by test'; END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER ${name} BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION ${name}();`);
+  return async () => {
+    await server.pool.query(`DROP TRIGGER ${name} ON audit_events; DROP FUNCTION ${name}();`);
+  };
+}

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +13,7 @@ import { startDevPatientService, type DevPatientService } from '../src/dev/patie
 import { createTestDatabase, createTestStorage, postXray, validMetadata, type TestStorage } from './harness.ts';
 import { consumeExchange, uniqueExchange, waitFor, type ExchangeConsumer } from './integrations.support.ts';
 import { runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
-import { MiB, sealForUpload, startTus } from './tus-client.ts';
+import { MiB, sealed, startTus } from './tus-client.ts';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
@@ -189,24 +188,19 @@ describe('production start path (NODE_ENV=production, real services, real tokens
 
   it('takes an encrypted tus upload from the edge door and serves the same bytes', async () => {
     const plain = makePng({ seed: 901 });
-    const { body, dek, kid } = await sealForUpload(server.url, plain);
-    const id = randomUUID();
+    const { body, metadata } = await sealed(server.url, plain, {
+      patientId: 'P-1002',
+      bodyPart: 'HAND',
+      view: 'PA',
+      priority: 'routine',
+    });
+    const { id } = metadata;
     const tus = startTus({
       endpoint: `${server.url}/uploads`,
       file: body,
       chunkSize: 5 * MiB,
       headers: bearer(tokens.paramedic),
-      metadata: {
-        id,
-        sha256: sha256Hex(plain),
-        patientId: 'P-1002',
-        capturedAt: '2026-11-27T09:00:00Z',
-        bodyPart: 'HAND',
-        view: 'PA',
-        priority: 'routine',
-        dek,
-        kid,
-      },
+      metadata,
     });
     expect((await tus.done).xrayId).toBe(id);
     const download = await api(`/xrays/${id}/download`, 'doctor');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { encryptBytes, generateDek, wrapKeyRsaOaep } from '@xray/shared';
+import { encryptBytes, generateDek, wrapKeyRsaOaep, type EncryptOptions } from '@xray/shared';
 import { sha256Hex } from '@xray/testkit';
 import * as tus from 'tus-js-client';
 import { expect } from 'vitest';
@@ -64,6 +64,7 @@ export async function metricValue(baseUrl: string, name: string, labels = ''): P
 export async function sealForUpload(
   baseUrl: string,
   plaintext: Uint8Array,
+  opts: EncryptOptions = {},
 ): Promise<{ body: Buffer; dek: string; kid: string }> {
   const jwks = (await (await fetch(`${baseUrl}/keys/upload`)).json()) as { keys: (JsonWebKey & { kid: string })[] };
   const jwk = jwks.keys[0]!;
@@ -71,7 +72,7 @@ export async function sealForUpload(
     'wrapKey',
   ]);
   const dek = await generateDek();
-  const body = Buffer.from(await encryptBytes(dek, plaintext));
+  const body = Buffer.from(await encryptBytes(dek, plaintext, opts));
   const wrapped = await wrapKeyRsaOaep(dek, publicKey);
   return { body, dek: Buffer.from(wrapped).toString('base64'), kid: jwk.kid };
 }
@@ -89,8 +90,13 @@ export const tusMetadata = (file: Buffer, over: Record<string, string> = {}) => 
 });
 
 /** The edge's upload: XRE1 ciphertext, metadata with the plaintext hash and the wrapped data key. */
-export async function sealed(baseUrl: string, plain: Buffer, over: Record<string, string> = {}) {
-  const { body, dek, kid } = await sealForUpload(baseUrl, plain);
+export async function sealed(
+  baseUrl: string,
+  plain: Buffer,
+  over: Record<string, string> = {},
+  opts: EncryptOptions = {},
+) {
+  const { body, dek, kid } = await sealForUpload(baseUrl, plain, opts);
   return { body, metadata: { ...tusMetadata(plain), dek, kid, ...over } };
 }
 
@@ -106,6 +112,20 @@ export const encodeMeta = (m: Record<string, string>) =>
   Object.entries(m)
     .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
     .join(',');
+
+/** Creates a tus upload (expecting 201) and returns its URL. */
+export async function tusCreate(baseUrl: string, body: Buffer, metadata: Record<string, string>): Promise<string> {
+  const created = await fetch(`${baseUrl}/uploads`, {
+    method: 'POST',
+    headers: {
+      'Tus-Resumable': '1.0.0',
+      'Upload-Length': String(body.length),
+      'Upload-Metadata': encodeMeta(metadata),
+    },
+  });
+  expect(created.status).toBe(201);
+  return created.headers.get('location') ?? '';
+}
 
 /** The same tus upload URL on another instance (`base`): any instance may take the next chunk. */
 export const rebase = (uploadUrl: string, base: string) => `${base}${new URL(uploadUrl).pathname}`;

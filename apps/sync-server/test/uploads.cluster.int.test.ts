@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
 import { createTestStorage, testServerEnv, type StorageKind, type TestStorage } from './harness.ts';
 import { spawnServer } from './server-process.ts';
-import { downloadSha, encodeMeta, MiB, rebase, sealed, startTus } from './tus-client.ts';
+import { downloadSha, MiB, rebase, sealed, startTus, tusCreate } from './tus-client.ts';
 
 /** PATCH `body` at `offset`, dribbled out over ~1 s so two of them overlap. */
 function slowPatch(url: string, offset: number, body: Buffer): Promise<number> {
@@ -97,16 +97,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus across instances on %s storage', (
 
   it('two concurrent PATCHes for one upload on different instances never both write', async () => {
     const { body, metadata } = await sealed(a.url, dicom);
-    const created = await fetch(`${a.url}/uploads`, {
-      method: 'POST',
-      headers: {
-        'Tus-Resumable': '1.0.0',
-        'Upload-Length': String(body.length),
-        'Upload-Metadata': encodeMeta(metadata),
-      },
-    });
-    expect(created.status).toBe(201);
-    const url = created.headers.get('location')!;
+    const url = await tusCreate(a.url, body, metadata);
     const chunk = body.subarray(0, 5 * MiB);
     const first = slowPatch(rebase(url, a.url), 0, chunk);
     await sleep(300);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
 import { createTestStorage, testServerEnv, type StorageKind, type TestStorage } from './harness.ts';
-import { downloadSha, encodeMeta, metricValue, MiB, rebase, sealed, startTus } from './tus-client.ts';
+import { downloadSha, metricValue, MiB, rebase, sealed, startTus, tusCreate } from './tus-client.ts';
 
 /** How this instance verified the tus uploads it finalized. */
 async function verifications(baseUrl: string) {
@@ -112,17 +112,8 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
     await withServer(async (creator) => {
       await withServer(async (receiver) => {
         const { body, metadata } = await sealed(creator.url, dicom);
-        const created = await fetch(`${creator.url}/uploads`, {
-          method: 'POST',
-          headers: {
-            'Tus-Resumable': '1.0.0',
-            'Upload-Length': String(body.length),
-            'Upload-Metadata': encodeMeta(metadata),
-          },
-        });
-        expect(created.status).toBe(201);
         // A proxy that routes each upload's PATCHes to one replica, but its creation anywhere.
-        const url = rebase(created.headers.get('location')!, receiver.url);
+        const url = rebase(await tusCreate(creator.url, body, metadata), receiver.url);
         const before = await verifications(receiver.url);
         expect((await tusPatch(url, 0, body.subarray(0, 8 * MiB))).status).toBe(204);
         const last = await tusPatch(url, 8 * MiB, body.subarray(8 * MiB));
@@ -140,16 +131,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
   it('a write it did not see (another instance) makes it read back, with the same outcome', async () => {
     await withServer(async (server) => {
       const { body, metadata } = await sealed(server.url, dicom);
-      const created = await fetch(`${server.url}/uploads`, {
-        method: 'POST',
-        headers: {
-          'Tus-Resumable': '1.0.0',
-          'Upload-Length': String(body.length),
-          'Upload-Metadata': encodeMeta(metadata),
-        },
-      });
-      expect(created.status).toBe(201);
-      const url = created.headers.get('location')!;
+      const url = await tusCreate(server.url, body, metadata);
       const half = 9 * MiB;
       expect((await tusPatch(url, 0, body.subarray(0, half))).status).toBe(204);
       // What a write on another instance leaves behind: one more count than this instance saw.
