@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
@@ -122,7 +122,7 @@ export interface UploadedDek {
 export interface VerifiedOnArrival {
   rawKey: Uint8Array;
   /** What `rawKey` was unwrapped from when the upload began. */
-  uploadedDek: UploadedDek | undefined;
+  uploadedDek: UploadedDek;
   content: InspectedContent;
 }
 
@@ -149,18 +149,18 @@ export async function ingestStoredObject(
   let content;
   let dek: CryptoKey;
   try {
+    // Trusted only for the very data key being recorded: the one in the upload's metadata now.
+    // It was unwrapped when the upload began, from these very bytes: no second RSA unwrap.
+    const verified =
+      input.verified && sameUploadedDek(input.verified.uploadedDek, input.uploadedDek) ? input.verified : undefined;
     let rawKey: Uint8Array;
-    const before = input.verified?.uploadedDek;
-    if (input.verified && before && sameUploadedDek(before, input.uploadedDek)) {
-      // Unwrapped when the upload began, from these very bytes: no second RSA unwrap.
-      rawKey = input.verified.rawKey;
+    if (verified) {
+      rawKey = verified.rawKey;
       dek = await importDek(rawKey);
     } else {
       dek = await deps.keys.unwrapUploadedDek(input.uploadedDek.wrapped, input.uploadedDek.kid);
       rawKey = await rawDekBytes(dek);
     }
-    // Trusted only for the very key being recorded: the one in the upload's metadata now.
-    const verified = input.verified && sameKey(input.verified.rawKey, rawKey) ? input.verified : undefined;
     deps.metrics.tusVerifications.inc({ how: verified ? 'on_arrival' : 'read_back' });
     content = verified
       ? verified.content
@@ -196,8 +196,6 @@ export async function ingestStoredObject(
   }
   return result;
 }
-
-const sameKey = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b);
 
 /** Wrapped keys are not secret: a plain comparison will do. */
 const sameUploadedDek = (a: UploadedDek, b: UploadedDek): boolean =>

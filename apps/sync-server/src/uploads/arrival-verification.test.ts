@@ -53,6 +53,8 @@ function instance(shared: SharedBytes, opts: { budgetBytes?: number; idleMs?: nu
 }
 
 const SEG = 64 * 1024;
+/** What the data key was unwrapped from (these tests give the raw key directly). */
+const UPLOADED_DEK = { wrapped: new Uint8Array([1]), kid: 'test' };
 const plain = makeDicom({ rows: 256, columns: 256, seed: 3 });
 
 async function sealed() {
@@ -84,7 +86,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
   it('gives the same content as a read-back when every PATCH went through it', async () => {
     const { rawKey, cipher } = await sealed();
     const a = instance(shared);
-    a.arrivals.begin('u1', Promise.resolve(rawKey));
+    a.arrivals.begin('u1', Promise.resolve(rawKey), UPLOADED_DEK);
     expect(await sendAll(a.patch, 'u1', cipher, 100_003)).toBe(cipher.length);
     expect(shared.data.get('u1')!.equals(cipher)).toBe(true);
     const verified = a.arrivals.take('u1', cipher.length);
@@ -102,7 +104,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
   it('keeps working when an aborted PATCH stored exactly what it read, and the client resumes there', async () => {
     const { rawKey, cipher } = await sealed();
     const a = instance(shared);
-    a.arrivals.begin('u1', Promise.resolve(rawKey));
+    a.arrivals.begin('u1', Promise.resolve(rawKey), UPLOADED_DEK);
     // A client that vanished mid-body: the store keeps all it received, and says so.
     const cut = await a.patch('u1', 0, cipher.subarray(0, 70_001));
     expect(cut).toBe(70_001);
@@ -113,7 +115,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
   it('drops the upload when the store persisted fewer bytes than went through (S3 keeping less)', async () => {
     const { rawKey, cipher } = await sealed();
     const a = instance(shared);
-    a.arrivals.begin('u1', Promise.resolve(rawKey));
+    a.arrivals.begin('u1', Promise.resolve(rawKey), UPLOADED_DEK);
     a.raw.next = { keep: 50_000 };
     expect(await a.patch('u1', 0, cipher.subarray(0, 80_000))).toBe(50_000);
     expect(a.arrivals.size).toBe(0);
@@ -124,7 +126,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
   it('drops the upload when a write fails', async () => {
     const { rawKey, cipher } = await sealed();
     const a = instance(shared);
-    a.arrivals.begin('u1', Promise.resolve(rawKey));
+    a.arrivals.begin('u1', Promise.resolve(rawKey), UPLOADED_DEK);
     a.raw.next = { fail: new Error('disk full') };
     await expect(a.patch('u1', 0, cipher.subarray(0, 80_000))).rejects.toThrow('disk full');
     expect(a.arrivals.size).toBe(0);
@@ -134,7 +136,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     const { rawKey, cipher } = await sealed();
     const a = instance(shared);
     const b = instance(shared);
-    a.arrivals.begin('u1', Promise.resolve(rawKey));
+    a.arrivals.begin('u1', Promise.resolve(rawKey), UPLOADED_DEK);
     const mid = await a.patch('u1', 0, cipher.subarray(0, 100_000));
     // Instance b rewrites the tail of what a verified (as a lost S3 incomplete part would let it),
     // with other bytes, and ends at the very offset a expects next.
@@ -149,7 +151,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
   it('drops the upload when a PATCH starts where it has not got to (a restart, another instance)', async () => {
     const { rawKey, cipher } = await sealed();
     const a = instance(shared);
-    a.arrivals.begin('u1', Promise.resolve(rawKey));
+    a.arrivals.begin('u1', Promise.resolve(rawKey), UPLOADED_DEK);
     await a.patch('u1', 0, cipher.subarray(0, 1000));
     await a.patch('u1', 2000, cipher.subarray(2000, 3000));
     expect(a.arrivals.size).toBe(0);
@@ -160,15 +162,15 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     const a = instance(shared);
     const tampered = Buffer.from(cipher);
     tampered[200]! ^= 1;
-    a.arrivals.begin('bad', Promise.resolve(rawKey));
+    a.arrivals.begin('bad', Promise.resolve(rawKey), UPLOADED_DEK);
     await sendAll(a.patch, 'bad', tampered, 1 << 20);
     expect(a.arrivals.take('bad', cipher.length)).toBeUndefined();
 
-    a.arrivals.begin('short', Promise.resolve(rawKey));
+    a.arrivals.begin('short', Promise.resolve(rawKey), UPLOADED_DEK);
     await sendAll(a.patch, 'short', cipher.subarray(0, cipher.length - 1), 1 << 20);
     expect(a.arrivals.take('short', cipher.length)).toBeUndefined();
 
-    a.arrivals.begin('nokey', Promise.reject(new Error('cannot unwrap')));
+    a.arrivals.begin('nokey', Promise.reject(new Error('cannot unwrap')), UPLOADED_DEK);
     await sendAll(a.patch, 'nokey', cipher, 1 << 20);
     expect(a.arrivals.take('nokey', cipher.length)).toBeUndefined();
   });
@@ -177,7 +179,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     const { rawKey, cipher } = await sealed();
     let now = 0;
     const a = instance(shared, { budgetBytes: 300_000, idleMs: 1000, now: () => now });
-    for (const id of ['t', 'x', 'y', 'z']) a.arrivals.begin(id, Promise.resolve(rawKey));
+    for (const id of ['t', 'x', 'y', 'z']) a.arrivals.begin(id, Promise.resolve(rawKey), UPLOADED_DEK);
     await a.store.remove('t');
     expect(a.arrivals.size).toBe(3);
     // Each now holds a segment buffer and the 64 KiB DICOM header prefix (~128 KiB): two fit.
@@ -185,7 +187,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     expect(a.arrivals.size).toBe(2);
     expect(a.arrivals.take('x', cipher.length)).toBeUndefined();
     now = 5000;
-    a.arrivals.begin('w', Promise.resolve(rawKey));
+    a.arrivals.begin('w', Promise.resolve(rawKey), UPLOADED_DEK);
     expect(a.arrivals.size).toBe(1);
   });
 });

@@ -82,10 +82,10 @@ export class ArrivalVerifications {
   }
 
   /**
-   * A new upload (no byte written yet) whose data key unwraps to `rawKey`; `uploadedDek`, what
-   * it was unwrapped from, lets finalize use it again instead of unwrapping a second time.
+   * A new upload (no byte written yet) whose data key `uploadedDek` unwraps to `rawKey`; finalize
+   * then uses `rawKey` again, and trusts this verification only for that same `uploadedDek`.
    */
-  begin(id: string, rawKey: Promise<Uint8Array>, uploadedDek?: Promise<UploadedDek>): void {
+  begin(id: string, rawKey: Promise<Uint8Array>, uploadedDek: UploadedDek | Promise<UploadedDek>): void {
     this.drop(id);
     const state: Arrival = new Arrival(
       this.#now(),
@@ -111,7 +111,7 @@ export class ArrivalVerifications {
     if (!state) return undefined;
     const { busy, inspection, rawKey, uploadedDek, offset } = state;
     this.#drop(id, state);
-    if (busy || !inspection || !rawKey || offset !== size) return undefined;
+    if (busy || !inspection || !rawKey || !uploadedDek || offset !== size) return undefined;
     try {
       return { rawKey, uploadedDek, content: inspection.finish() };
     } catch {

@@ -203,7 +203,7 @@ export function createTusEndpoint(deps: TusEndpointDeps) {
         object_key: layout.objectKey(upload.id),
       });
       // A key that does not unwrap is not verified on arrival; finalize refuses it as before.
-      arrivals.begin(upload.id, unwrapRaw(uploadedDek), Promise.resolve(uploadedDek));
+      arrivals.begin(upload.id, unwrapRaw(uploadedDek), uploadedDek);
       return { metadata: { ...upload.metadata, owner: actor.sub } };
     },
 
