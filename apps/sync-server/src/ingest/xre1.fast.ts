@@ -18,7 +18,7 @@ import {
   type ParsedHeader,
 } from '@xray/shared';
 import { BufferPool, type ByteRange, type ObjectStore } from '../storage/index.ts';
-import { openSegment, type SegmentKey } from './xre1.node.ts';
+import { openSegment, segmentKeyOf, type SegmentKey } from './xre1.node.ts';
 
 /**
  * Where the default writer puts segment 0: 8 + the canonical header JSON for 1 MiB segments
@@ -142,11 +142,7 @@ class SegmentOpener extends Transform {
   ) {
     super();
     this.index = plan.first;
-    this.segmentKey = {
-      key: Buffer.from(rawKey),
-      aad: Buffer.from(parsed.header.json),
-      noncePrefix: Buffer.from(parsed.header.noncePrefix),
-    };
+    this.segmentKey = segmentKeyOf(rawKey, parsed.header);
   }
 
   private sealedLength(index: number): number {

@@ -1,7 +1,7 @@
 import { createDecipheriv } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import { createEncryptStream, NONCE_PREFIX_LENGTH, TAG_LENGTH } from '@xray/shared';
+import { createEncryptStream, NONCE_PREFIX_LENGTH, TAG_LENGTH, type Xre1Header } from '@xray/shared';
 
 /**
  * XRE1 on Node: stream adapters around the format in @xray/shared (written on Web Streams and
@@ -30,6 +30,13 @@ export interface SegmentKey {
   aad: Buffer;
   noncePrefix: Buffer;
 }
+
+/** The key for opening the segments of an object with this header. */
+export const segmentKeyOf = (rawKey: Uint8Array, header: Xre1Header): SegmentKey => ({
+  key: Buffer.from(rawKey),
+  aad: Buffer.from(header.json),
+  noncePrefix: Buffer.from(header.noncePrefix),
+});
 
 /**
  * Opens sealed segment `index` on node:crypto (XRE1: nonce = prefix, u32 index, last flag; AAD =

@@ -1,5 +1,5 @@
 import { headerTotalLengthOf, parseHeader, PREAMBLE_LENGTH, TAG_LENGTH, Xre1Error } from '@xray/shared';
-import { openSegment, type SegmentKey } from './xre1.node.ts';
+import { openSegment, segmentKeyOf, type SegmentKey } from './xre1.node.ts';
 
 const DEK_LENGTH = 32;
 const MAX_SEGMENT_INDEX = 0xffff_ffff;
@@ -86,12 +86,7 @@ export class Xre1Verifier {
       chunk = chunk.subarray(n);
       if (grown.length >= PREAMBLE_LENGTH && grown.length === headerTotalLengthOf(grown)) {
         const { header } = parseHeader(grown);
-        this.#header = {
-          key: this.#key,
-          aad: Buffer.from(header.json),
-          noncePrefix: Buffer.from(header.noncePrefix),
-          sealedSize: header.segmentSize + TAG_LENGTH,
-        };
+        this.#header = { ...segmentKeyOf(this.#key, header), sealedSize: header.segmentSize + TAG_LENGTH };
         this.#preamble = new Uint8Array(0);
       }
     }
