@@ -32,7 +32,11 @@ export async function treeCpuMs(roots: readonly number[]): Promise<number> {
       }),
   );
   const children = new Map<number, number[]>();
-  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  for (const [pid, s] of stats) {
+    const siblings = children.get(s.ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(s.ppid, [pid]);
+  }
   let ticks = 0;
   const seen = new Set<number>();
   const visit = (pid: number) => {
