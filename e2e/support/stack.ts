@@ -186,9 +186,8 @@ export async function startStack(opts: { env?: Record<string, string>; appDir?: 
       child.kill('SIGTERM');
       await exited;
     }
-    // The embedded PostgreSQL may still be finishing its shutdown checkpoint when the server has
-    // exited (its library's exit hook ends the process, code 143): retry while files still appear.
-    await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    // The server stops its embedded PostgreSQL before it exits: nothing writes here any more.
+    await rm(dataDir, { recursive: true, force: true });
   };
   try {
     if (!patientServiceUrl || !doctorReceivedUrl)

@@ -24,7 +24,7 @@ describe('embedded PostgreSQL', () => {
     });
     cleanup.push(() => new Promise((r) => squatter.close(r)));
     const dataDir = await mkdtemp(path.join(tmpdir(), 'xray-embedded-pg-'));
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
 
     const started = startEmbeddedPostgres(dataDir, port, pino({ level: 'silent' }));
     await expect(started).rejects.toThrow(`port ${port} is in use; set EMBEDDED_PG_PORT`);
@@ -34,7 +34,7 @@ describe('embedded PostgreSQL', () => {
   it('stops last on SIGTERM: the server drains, PostgreSQL shuts down cleanly, the process exits 0', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'xray-embedded-pg-'));
     await chmod(dataDir, 0o755); // PostgreSQL runs as the postgres user when we are root
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
     const server = await spawnServer({
       NODE_ENV: 'development',
       DATABASE_URL: undefined,
