@@ -305,6 +305,14 @@ process_alive() {
   [[ "${stat%% *}" != Z ]]
 }
 
+# The pid of server $1 if it runs: from its pid file or, for a child of this run that has not
+# exec'd the server yet, from STARTED.
+running_pid() {
+  live_pid "$1" && return 0
+  local pid="${STARTED[$1]:-}"
+  [[ -n "$pid" ]] && process_alive "$pid" && echo "$pid"
+}
+
 # Sets EXITED to "exit code N" or "killed by SIGx" for a server child of ours that has ended
 # (not in a $(...): a subshell cannot wait for its parent's children).
 exit_status() {
@@ -417,8 +425,7 @@ cmd_start() {
 stop_servers() {
   local s pid stopped=()
   for s in "${SERVERS[@]}"; do
-    # A child of this run may not have exec'd the server yet: its pid is known all the same.
-    if pid="$(live_pid "$s")" || { pid="${STARTED[$s]:-}" && [[ -n "$pid" ]] && process_alive "$pid"; }; then
+    if pid="$(running_pid "$s")"; then
       kill -TERM "$pid" 2>/dev/null || true
       stopped+=("$s:$pid")
     fi
@@ -451,8 +458,7 @@ cmd_stop() {
 cmd_status() {
   local s pid ok=0
   for s in "${SERVERS[@]}"; do
-    # A child of this run may not have exec'd the server yet: its pid is known all the same.
-    if pid="$(live_pid "$s")" || { pid="${STARTED[$s]:-}" && [[ -n "$pid" ]] && process_alive "$pid"; }; then
+    if pid="$(live_pid "$s")"; then
       log "$s server: running (pid $pid, port $(port_of "$s"))"
     else
       log "$s server: not running"
