@@ -1,4 +1,5 @@
 import { liveQuery } from 'dexie';
+import { UPLOAD_PATH } from '@xray/shared';
 import { createCaptureService } from './capture/capture.service.ts';
 import { getOrCreateDeviceKey } from './crypto/device-key.ts';
 import { DEFAULT_DB_NAME, EdgeDb } from './db/edge.db.ts';
@@ -44,7 +45,7 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
 
   const engine = new SyncEngine({
     db,
-    uploader: createTusUploader({ endpoint: `${baseUrl}/uploads`, urlStorage: new DexieUrlStorage(db) }),
+    uploader: createTusUploader({ endpoint: `${baseUrl}${UPLOAD_PATH}`, urlStorage: new DexieUrlStorage(db) }),
     serverKeys: createServerKeyProvider({ db, baseUrl }),
     api: createXrayApi({ baseUrl }),
     network: browserNetworkMonitor(),

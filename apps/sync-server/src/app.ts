@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { UPLOAD_PATH } from '@xray/shared';
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { requestAuditing } from './audit/audit.http.ts';
@@ -18,7 +19,7 @@ import type { LinkVerifier } from './integrations/link.verifier.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ObjectStore } from './storage/index.ts';
-import { createTusEndpoint, TUS_PATH, type TusEndpoint } from './uploads/tus.endpoint.ts';
+import { createUploadDoor, type UploadDoor } from './uploads/tus.http.ts';
 import type { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
 import type { KeyService } from './keys/key.service.ts';
 import { createXrayService } from './xrays/xray.service.ts';
@@ -46,7 +47,7 @@ export interface AppDeps {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Builds the Express app from its dependencies; no I/O happens here. */
-export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint } {
+export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor } {
   const { config, log, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -127,8 +128,8 @@ export function createApp(deps: AppDeps): { app: Express; uploads: TusEndpoint }
   app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer }));
   app.use('/admin', deps.authenticate);
   app.use(outboxRoutes({ pool: deps.pool }));
-  app.use(TUS_PATH, deps.authenticate);
-  const uploads = createTusEndpoint({
+  app.use(UPLOAD_PATH, deps.authenticate);
+  const uploads = createUploadDoor({
     config,
     pool: deps.pool,
     store: deps.store,

@@ -10,12 +10,16 @@ export const ERRORS = {
   unauthenticated: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Not allowed' },
   not_found: { status: 404, title: 'Not found' },
+  request_timeout: { status: 408, title: 'The client went silent' },
   conflict: { status: 409, title: 'Conflict with the stored X-ray' },
+  upload_complete: { status: 409, title: 'The upload is already stored as an X-ray' },
+  precondition_failed: { status: 412, title: 'A required protocol header is missing' },
   payload_too_large: { status: 413, title: 'The upload is larger than allowed' },
   unsupported_media_type: { status: 415, title: 'Not a supported X-ray format' },
   range_not_satisfiable: { status: 416, title: 'Range not satisfiable' },
   checksum_mismatch: { status: 422, title: 'The content does not match its SHA-256' },
   ciphertext_invalid: { status: 422, title: 'The encrypted upload does not decrypt' },
+  too_many_requests: { status: 429, title: 'Too many requests' },
   client_closed: { status: 499, title: 'The client closed the connection' },
   storage_failed: { status: 503, title: 'Object storage is unavailable' },
   unavailable: { status: 503, title: 'A dependency is unavailable' },
@@ -26,13 +30,23 @@ export type ErrorCode = keyof typeof ERRORS;
 
 export class DomainError extends Error {
   override name = 'DomainError';
+  /**
+   * Set when this refusal is the policy keeping someone out, whatever its status (a 404 or 409
+   * that must look like any other to the caller): the audit trail records it as `access.denied`.
+   */
+  readonly denial: string | undefined;
+  /** Seconds the client should wait before trying again (429, 503). */
+  readonly retryAfterS: number | undefined;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly fields?: FieldError[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; denial?: string; retryAfterS?: number },
   ) {
     super(message, options);
+    this.denial = options?.denial;
+    this.retryAfterS = options?.retryAfterS;
   }
 }
 

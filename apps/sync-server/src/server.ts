@@ -15,7 +15,7 @@ import { createObjectStore, type ObjectStore } from './storage/index.ts';
 import { loadOrCreateDevKeys } from './keys/dev-keys.ts';
 import { createConfigKeyService } from './keys/key.service.ts';
 import { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
-import type { TusEndpoint } from './uploads/tus.endpoint.ts';
+import type { UploadDoor } from './uploads/tus.http.ts';
 
 export interface RunningServer {
   url: string;
@@ -23,7 +23,7 @@ export interface RunningServer {
   pool: Pool;
   store: ObjectStore;
   log: Logger;
-  uploads: TusEndpoint;
+  uploads: UploadDoor;
   stop(): Promise<void>;
 }
 

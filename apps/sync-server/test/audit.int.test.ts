@@ -155,7 +155,7 @@ describe('audit trail', () => {
     });
   });
 
-  it('the tus door: a finished upload leaves one xray.create event; another user touching it, a denial', async () => {
+  it('the tus door: the upload begun, then one xray.create event; another user touching it, a denial', async () => {
     const file = makePng({ seed: 24 });
     const id = randomUUID();
     const requestId = randomUUID(); // every request of this upload carries it
@@ -168,7 +168,18 @@ describe('audit trail', () => {
     });
     const { url, xrayId } = await run.done;
     expect(xrayId).toBe(id);
-    expect(await onlyEvent(requestId)).toMatchObject({
+    const uploadId = new URL(url).pathname.split('/').pop();
+    const [begun, created, ...more] = await eventsOf(server.pool, requestId);
+    expect(more).toEqual([]);
+    expect(begun).toMatchObject({
+      actor_sub: 'para-1',
+      action: 'upload.create',
+      xray_id: id,
+      patient_id: patientId,
+      outcome: 'success',
+      details: { uploadId },
+    });
+    expect(created).toMatchObject({
       actor_sub: 'para-1',
       action: 'xray.create',
       xray_id: id,
@@ -187,7 +198,7 @@ describe('audit trail', () => {
       action: 'access.denied',
       xray_id: id,
       outcome: 'denied',
-      details: { attempted: 'xray.create', denial: 'not_owner' },
+      details: { attempted: 'upload.continue', denial: 'not_owner' },
     });
     expect((await call(`/xrays/${id}`, ADMIN, { method: 'DELETE' })).res.status).toBe(204);
   });

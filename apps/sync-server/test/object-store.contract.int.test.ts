@@ -74,6 +74,17 @@ describe.each<StorageKind>(['fs', 's3'])('ObjectStore contract: %s', (kind) => {
     if (kind === 's3') expect(await openMultipartUploads(env)).toBe(0);
   });
 
+  it('copies inside the store: the copy outlives its source, replaces its target, and a missing source throws', async () => {
+    const bytes = randomBytes(6 * 1024 * 1024 + 7);
+    await store.put('uploads-x/1', Readable.from([bytes]));
+    await store.put('xrays/d/1', Readable.from([Buffer.from('older bytes')]));
+    await store.copy('uploads-x/1', 'xrays/d/1');
+    await store.delete('uploads-x/1');
+    expect((await readAll(await store.get('xrays/d/1'))).equals(bytes)).toBe(true);
+    await expect(store.copy('uploads-x/1', 'xrays/d/2')).rejects.toBeInstanceOf(ObjectNotFoundError);
+    expect(await store.stat('xrays/d/2')).toBeNull();
+  });
+
   it('refuses keys that could escape its root', async () => {
     await expect(store.put('../etc/x', Readable.from([Buffer.from('x')]))).rejects.toThrow(/Unsafe object key/);
   });

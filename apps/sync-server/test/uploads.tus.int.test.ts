@@ -174,7 +174,8 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
       {
         id: xrayId,
         metadata: XrayMetadataInputSchema.parse({ ...tusMetadata(png), id: xrayId }),
-        actor: { sub: 'paramedic-1', name: null, roles: ['paramedic'] },
+        // The same user as the upload (tests without tokens act as the local developer).
+        actor: { sub: 'local-dev', name: null, roles: ['paramedic'] },
         objectKey: stored.objectKey,
         content: { sha256: stored.sha256, sizeBytes: stored.sizeBytes, contentType: stored.contentType, dicom: null },
         sealed: { dekWrapped: stored.dekWrapped, kekId: stored.kekId, cipherSize: stored.cipherSize },

@@ -1,4 +1,4 @@
-import { toBase64, wrapKeyRsaOaep } from '@xray/shared';
+import { toBase64, UPLOAD_KEY_FIELDS, wrapKeyRsaOaep, XRAY_UPLOAD_METADATA_FIELDS } from '@xray/shared';
 import { unwrapWithDeviceKey } from '../crypto/device-key.ts';
 import { openMetadata } from '../crypto/metadata.cipher.ts';
 import { DEFAULT_RETENTION_MS, type EdgeDb } from '../db/edge.db.ts';
@@ -8,7 +8,7 @@ import type { NetworkMonitor } from './network.monitor.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryConfig } from './retry.policy.ts';
 import type { ServerKeyProvider } from './server-key.provider.ts';
 import { uploadFingerprint } from './upload-fingerprint.ts';
-import { XRAY_UPLOAD_METADATA_FIELDS } from './upload-metadata.ts';
+
 import type { UploadFailure } from './upload.failure.ts';
 import { UploadAbortedError, UploadError, type UploadResult, type Uploader } from './uploader.ts';
 import type { XrayApi } from './xray.api.ts';
@@ -310,7 +310,10 @@ export class SyncEngine {
       sha256: c.sha256,
       priority: c.priority,
     };
-    const metadata: Record<string, string> = { dek: toBase64(wrapped), kid: serverKey.kid };
+    const metadata: Record<string, string> = {
+      [UPLOAD_KEY_FIELDS.wrappedDek]: toBase64(wrapped),
+      [UPLOAD_KEY_FIELDS.kid]: serverKey.kid,
+    };
     for (const key of XRAY_UPLOAD_METADATA_FIELDS) {
       const v = fields[key];
       if (v !== undefined && v !== '') metadata[key] = v;

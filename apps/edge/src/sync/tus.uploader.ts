@@ -1,3 +1,4 @@
+import { UPLOAD_HEADERS } from '@xray/shared';
 import { DetailedError, Upload, type HttpRequest, type HttpResponse, type UrlStorage } from 'tus-js-client';
 import { uploadFingerprint } from './upload-fingerprint.ts';
 import { parseProblem, parseRetryAfter, problemMessage, type UploadFailure } from './upload.failure.ts';
@@ -41,8 +42,8 @@ export function createTusUploader(opts: TusUploaderOptions): Uploader {
             if (token) req.setHeader('Authorization', `Bearer ${token}`);
           },
           onAfterResponse: (req: HttpRequest, res: HttpResponse) => {
-            const xrayId = res.getHeader('X-Xray-Id');
-            const sha256 = res.getHeader('X-Xray-Sha256');
+            const xrayId = res.getHeader(UPLOAD_HEADERS.xrayId);
+            const sha256 = res.getHeader(UPLOAD_HEADERS.xraySha256);
             if (xrayId) seen.xrayId = xrayId;
             if (sha256) seen.sha256 = sha256;
             // Re-creating an upload for an X-ray the server already stored answers 200 with that

@@ -95,14 +95,15 @@ export class RequestAudit {
 
   /** Records a refusal before it is answered (called from sendProblem). Never throws: the refusal goes out regardless. */
   async problem(err: DomainError): Promise<void> {
-    const denied = err.code === 'unauthenticated' || err.code === 'forbidden' || this.denial !== undefined;
+    const denial = this.denial ?? err.denial;
+    const denied = err.code === 'unauthenticated' || err.code === 'forbidden' || denial !== undefined;
     const action = denied ? 'access.denied' : this.action;
     if (!action || (this.recorded && !denied)) return;
     const common = {
       error: err.code,
       status: ERRORS[err.code].status,
       reason: err.message,
-      ...(this.denial ? { denial: this.denial } : {}),
+      ...(denial ? { denial } : {}),
     };
     try {
       await this.service.record({

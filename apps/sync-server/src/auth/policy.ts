@@ -3,7 +3,7 @@ import { DomainError } from '../errors.ts';
 import type { Actor } from './actor.ts';
 
 /**
- * Who may do what. One table, read by the REST routes and the tus endpoint alike.
+ * Who may do what. One table, read by the REST routes and the upload door alike.
  *
  * - `any`: the role may act on every X-ray.
  * - `own`: the role may act only on X-rays it captured (capturedBy.sub === actor.sub).
@@ -21,8 +21,12 @@ export const ACTIONS = [
   'audit.read',
   /** GET /admin/outbox and retrying dead events. */
   'outbox.manage',
-  /** HEAD/PATCH/DELETE on an unfinished tus upload: only its creator, whatever their role. */
+  /** POST /uploads: begin a resumable upload (it becomes an X-ray when complete). */
+  'upload.create',
+  /** HEAD/PATCH on an upload: resume it, or learn what became of it. */
   'upload.continue',
+  /** DELETE of an unfinished upload (a finished one is an X-ray and is never touched this way). */
+  'upload.terminate',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -38,7 +42,10 @@ const POLICY: Record<Action, Partial<Record<Role, Reach>>> = {
   'xray.delete': { admin: 'any' },
   'audit.read': { admin: 'any' },
   'outbox.manage': { admin: 'any' },
-  'upload.continue': { paramedic: 'own', doctor: 'own', admin: 'own' },
+  'upload.create': { paramedic: 'any', admin: 'any' },
+  // Nobody writes into, or reads the metadata of, someone else's upload; admins may cancel one.
+  'upload.continue': { paramedic: 'own', admin: 'own' },
+  'upload.terminate': { paramedic: 'own', admin: 'any' },
 };
 
 /** What ownership is judged on: an X-ray, or an upload mapped to who started it. */
@@ -78,8 +85,12 @@ export function decide(actor: Actor, action: Action, target?: Owned): Decision {
   if (reach === 'own' && target && target.capturedBy.sub !== actor.sub) {
     // Not 403: the answer must be the same as for an id that does not exist, so nobody learns
     // which X-rays (or uploads) exist by probing ids they may not see.
-    const what = action === 'upload.continue' ? 'upload' : 'X-ray';
-    return { allowed: false, reason: 'not_owner', error: new DomainError('not_found', `There is no such ${what}.`) };
+    const what = action.startsWith('upload.') ? 'upload' : 'X-ray';
+    return {
+      allowed: false,
+      reason: 'not_owner',
+      error: new DomainError('not_found', `There is no such ${what}.`, undefined, { denial: 'not_owner' }),
+    };
   }
   return { allowed: true, reach };
 }

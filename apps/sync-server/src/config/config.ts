@@ -83,6 +83,27 @@ export const EnvSchema = z.object({
     .positive()
     .default(50)
     .describe('Connections for upload locks: the most uploads one instance writes at once.'),
+  UPLOAD_IDLE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30_000)
+    .describe('An upload request that sends no byte for this long is ended and its lock released.'),
+  UPLOAD_MAX_PATCHES_PER_USER: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4)
+    .describe('Upload requests one user may have writing at once on one instance (more: 429).'),
+  UPLOAD_MAX_OPEN_PER_USER: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(32)
+    .describe('Unfinished uploads one user may hold (more: 429 until one finishes, is cancelled or expires).'),
+  UPLOAD_MAX_RESERVED_BYTES_PER_USER: bytes
+    .default(8 * 1024 * 1024 * 1024)
+    .describe("Bytes one user's unfinished uploads may announce in all (more: 413)."),
 
   OIDC_ISSUER: z
     .url()
@@ -286,7 +307,10 @@ export const EnvSchema = z.object({
     .default(8083)
     .describe('Port of the development Doctor Service `npm start` runs when DOCTOR_SERVICE_URL is unset.'),
 
-  MAX_UPLOAD_BYTES: bytes.default(1024 * 1024 * 1024).describe('Largest X-ray accepted, in bytes.'),
+  MAX_UPLOAD_BYTES: bytes
+    .max(4 * 1024 * 1024 * 1024)
+    .default(1024 * 1024 * 1024)
+    .describe('Largest X-ray accepted, in bytes (at most 4 GiB: a stored upload is one S3 server-side copy).'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
 });
 
@@ -325,7 +349,16 @@ export interface Config {
   limits: { maxUploadBytes: number };
   /** A built edge web app served at /, or undefined. */
   edgeAppDir: string | undefined;
-  tus: { expiryMs: number; cleanupIntervalMs: number; s3UseTags: boolean; lockPoolMax: number };
+  tus: {
+    expiryMs: number;
+    cleanupIntervalMs: number;
+    s3UseTags: boolean;
+    lockPoolMax: number;
+    /** A silent upload request is ended after this. */
+    idleTimeoutMs: number;
+    /** Per user: writing requests at once (per instance), unfinished uploads, their announced bytes. */
+    perUser: { maxPatches: number; maxOpen: number; maxReservedBytes: number };
+  };
   auth: AuthConfig;
   /** Unset: development keys from DATA_DIR (refused in production by the config guard). */
   keys: KeySettings | undefined;
@@ -546,6 +579,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cleanupIntervalMs: e.TUS_CLEANUP_INTERVAL_MS,
       s3UseTags: e.TUS_S3_USE_TAGS,
       lockPoolMax: e.TUS_LOCK_POOL_MAX,
+      idleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS,
+      perUser: {
+        maxPatches: e.UPLOAD_MAX_PATCHES_PER_USER,
+        maxOpen: e.UPLOAD_MAX_OPEN_PER_USER,
+        maxReservedBytes: e.UPLOAD_MAX_RESERVED_BYTES_PER_USER,
+      },
     },
     auth: {
       disabled: e.AUTH_DISABLED,

@@ -45,7 +45,8 @@ export function sendProblem(req: Request, res: Response, err: DomainError): void
   discardRestOfBody(req);
   const send = () => {
     // A dependency that is down now is usually back in seconds: tell clients when to try again.
-    if (problem.status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(RETRY_AFTER_S));
+    if (err.retryAfterS !== undefined) res.set('Retry-After', String(err.retryAfterS));
+    else if (problem.status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(RETRY_AFTER_S));
     res.status(problem.status).type('application/problem+json').json(problem);
   };
   // Every denial (401/403) and failed audited action is recorded before the client hears of it.
@@ -63,7 +64,7 @@ const unavailable = (what: string, cause: unknown) =>
   new DomainError('unavailable', `${what}; nothing was done. Try again shortly.`, undefined, { cause });
 
 /** Turns anything thrown into an HTTP status, in one place. */
-function classify(err: unknown): DomainError {
+export function classify(err: unknown): DomainError {
   if (isDomainError(err)) return err;
   const e = err as { type?: string; status?: number; statusCode?: number; name?: string; message?: string };
   if (e?.type === 'entity.parse.failed') return new DomainError('bad_request', 'The body is not valid JSON.');

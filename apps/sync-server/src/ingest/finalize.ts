@@ -7,6 +7,7 @@ import {
   type AuditEventInput,
 } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
+import { decide } from '../auth/policy.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
@@ -100,7 +101,7 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
     await discardObject(deps, input.id, input.objectKey);
     const existing = await xrayRepository.findById(deps.pool, input.id);
     if (!existing) throw new DomainError('conflict', `X-ray ${input.id} changed while it was being stored; retry.`);
-    const xray = assertSameContent(existing, content.sha256);
+    const xray = repeatOf(input.actor, existing, content.sha256);
     await recordAudit(deps.pool, createdEvent(audit, xray, false));
     return { xray, created: false };
   } catch (err) {
@@ -133,8 +134,21 @@ export function createdEvent(context: AuditContext, x: XrayRecord, created: bool
   };
 }
 
-/** Idempotency: the same id may be sent again only with the same bytes. */
-export function assertSameContent(existing: XrayRecord, sha256: string): XrayRecord {
+/**
+ * The repeat rule, one for both doors: an id that is already stored. Someone who may not read
+ * that X-ray learns nothing from the answer (not its hash, not whose it is), whatever bytes they
+ * sent; the refusal is recorded as a denial. Someone who may read it gets it back when the bytes
+ * are the same (an idempotent retry), and a conflict naming the stored hash when they are not.
+ */
+export function repeatOf(actor: Actor, existing: XrayRecord, sha256: string | undefined): XrayRecord {
+  if (!decide(actor, 'xray.read', existing).allowed) {
+    throw new DomainError(
+      'conflict',
+      `The id ${existing.id} cannot be used for a new X-ray; capture again under a new id.`,
+      undefined,
+      { denial: 'not_owner' },
+    );
+  }
   if (existing.sha256 !== sha256) {
     throw new DomainError(
       'conflict',

@@ -19,10 +19,10 @@ import { inspectStoredObject } from './ciphertext-inspection.ts';
 import { ContentInspector, type InspectedContent } from './content-inspector.ts';
 import { encryptNode, rawDekBytes } from './xre1.node.ts';
 import {
-  assertSameContent,
   createdEvent,
   discardObject,
   finalizeXray,
+  repeatOf,
   type FinalizeDeps,
   type FinalizeResult,
 } from './finalize.ts';
@@ -64,10 +64,12 @@ export async function ingestStream(
 
   const existing = await xrayRepository.findById(deps.pool, id);
   if (existing) {
+    // Someone else's X-ray: refused before a byte is read (the body is discarded).
+    repeatOf(input.actor, existing, existing.sha256);
     // A repeat of an earlier upload: read it through to compare, store nothing.
     source.resume();
     await finished(source);
-    const xray = assertSameContent(existing, inspector.result().sha256);
+    const xray = repeatOf(input.actor, existing, inspector.result().sha256);
     await recordAudit(deps.pool, createdEvent(input.context ?? systemContext(input.actor), xray, false));
     return { xray, created: false };
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { close, createReadStream, createWriteStream, open as openFd } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -67,6 +67,23 @@ export class FsObjectStore implements ObjectStore {
       return createReadStream('', { fd, ...(range ? { start: range.start, end: range.end } : {}) });
     } catch (err) {
       close(fd);
+      throw err;
+    }
+  }
+
+  /** A second name for the same file (no bytes copied), put in place atomically. */
+  async copy(from: string, to: string): Promise<void> {
+    const source = this.file(from);
+    const target = this.file(to);
+    const tmp = path.join(this.tmpDir, randomUUID());
+    await link(source, tmp).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new ObjectNotFoundError(from) : err;
+    });
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
       throw err;
     }
   }

@@ -26,6 +26,12 @@ export interface ObjectStore {
   get(key: string, range?: ByteRange, opts?: GetOptions): Promise<Readable>;
   /** Size of the object, or null when there is none. */
   stat(key: string): Promise<{ size: number } | null>;
+  /**
+   * Makes `to` hold the same bytes as `from`, inside the store (disk: a hard link; S3: a
+   * server-side copy): nothing passes through this process. Replaces whatever was at `to`.
+   * Throws ObjectNotFoundError when `from` is missing.
+   */
+  copy(from: string, to: string): Promise<void>;
   /** Removes the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
   /** Lists keys under a prefix (tests, cleanup, admin). */

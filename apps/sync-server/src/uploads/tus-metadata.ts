@@ -1,9 +1,14 @@
-import { fieldErrors, XrayMetadataInputSchema, type XrayMetadataInput } from '@xray/shared';
+import {
+  fieldErrors,
+  UPLOAD_KEY_FIELDS,
+  XRAY_UPLOAD_METADATA_FIELDS,
+  XrayMetadataInputSchema,
+  type XrayMetadataInput,
+} from '@xray/shared';
 import { DomainError } from '../errors.ts';
 
 /** The tus door needs what POST /xrays makes optional: the client's X-ray id and the plaintext hash. */
 const TusMetadataSchema = XrayMetadataInputSchema.required({ id: true, sha256: true });
-const FIELDS = Object.keys(XrayMetadataInputSchema.shape);
 
 export type TusXrayMetadata = XrayMetadataInput & { id: string; sha256: string };
 
@@ -13,7 +18,7 @@ export type TusXrayMetadata = XrayMetadataInput & { id: string; sha256: string }
  */
 export function parseTusMetadata(raw: Record<string, string | null> | undefined): TusXrayMetadata {
   const picked: Record<string, string> = {};
-  for (const key of FIELDS) {
+  for (const key of XRAY_UPLOAD_METADATA_FIELDS) {
     const v = raw?.[key];
     if (typeof v === 'string' && v !== '') picked[key] = v;
   }
@@ -30,8 +35,8 @@ export function parseTusMetadata(raw: Record<string, string | null> | undefined)
 
 /** The data key travels with the upload, wrapped for our upload key (`kid`), base64 in `dek`. */
 export function parseUploadedDek(raw: Record<string, string | null> | undefined): { wrapped: Uint8Array; kid: string } {
-  const dek = raw?.dek ?? '';
-  const kid = raw?.kid ?? '';
+  const dek = raw?.[UPLOAD_KEY_FIELDS.wrappedDek] ?? '';
+  const kid = raw?.[UPLOAD_KEY_FIELDS.kid] ?? '';
   const errors = [
     ...(/^[A-Za-z0-9+/]+={0,2}$/.test(dek)
       ? []

@@ -1,5 +1,16 @@
 import { XrayIdSchema } from '@xray/shared';
-import type { Pool } from '../db/pool.ts';
+import { inTransaction, type Pool } from '../db/pool.ts';
+import { DomainError } from '../errors.ts';
+
+/** How much one user may hold unfinished at once (uploads, and the bytes they announce). */
+export interface UploadCaps {
+  maxOpen: number;
+  maxReservedBytes: number;
+  /** Older unfinished uploads have expired and do not count. */
+  expiryMs: number;
+}
+
+const RETRY_AFTER_OPEN_S = 60;
 
 export interface TusUploadRow {
   id: string;
@@ -12,11 +23,50 @@ export interface TusUploadRow {
 
 /** Who may continue an upload and what became of it, shared by every instance. */
 export const tusUploadRepository = {
-  async insert(db: Pool, row: Omit<TusUploadRow, 'finalized_at'>): Promise<void> {
-    await db.query(
-      'INSERT INTO tus_uploads (id, xray_id, owner_sub, upload_length, object_key) VALUES ($1,$2,$3,$4,$5)',
-      [row.id, row.xray_id, row.owner_sub, row.upload_length, row.object_key],
+  /**
+   * Records a new upload if its owner stays within `caps`; otherwise throws the problem to answer
+   * (429 for too many uploads, 413 for too many bytes) and records nothing. Concurrent creations by
+   * one user are counted one after the other (a transaction-scoped advisory lock on the user).
+   */
+  async insertWithinCaps(db: Pool, row: Omit<TusUploadRow, 'finalized_at'>, caps: UploadCaps): Promise<void> {
+    await inTransaction(db, async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('tus-owner:' || $1, 0))", [row.owner_sub]);
+      const { rows } = await tx.query<{ open: number; reserved: string }>(
+        `SELECT count(*)::int AS open, coalesce(sum(upload_length), 0)::text AS reserved
+           FROM tus_uploads
+          WHERE owner_sub = $1 AND finalized_at IS NULL
+            AND created_at >= now() - ($2::double precision * interval '1 millisecond')`,
+        [row.owner_sub, caps.expiryMs],
+      );
+      const open = rows[0]?.open ?? 0;
+      const reserved = Number(rows[0]?.reserved ?? 0);
+      if (open >= caps.maxOpen) {
+        throw new DomainError(
+          'too_many_requests',
+          `You have ${open} unfinished uploads, the most allowed; finish or cancel one, then try again.`,
+          undefined,
+          { retryAfterS: RETRY_AFTER_OPEN_S },
+        );
+      }
+      if (reserved + row.upload_length > caps.maxReservedBytes) {
+        throw new DomainError(
+          'payload_too_large',
+          `Your unfinished uploads announce ${reserved} bytes; ${row.upload_length} more would pass the limit of ${caps.maxReservedBytes}. Finish or cancel one first.`,
+        );
+      }
+      await tx.query(
+        'INSERT INTO tus_uploads (id, xray_id, owner_sub, upload_length, object_key) VALUES ($1,$2,$3,$4,$5)',
+        [row.id, row.xray_id, row.owner_sub, row.upload_length, row.object_key],
+      );
+    });
+  },
+  /** The size of a finished upload, or null when the upload is not finished (or unknown). */
+  async finishedSize(db: Pool, id: string): Promise<number | null> {
+    const { rows } = await db.query<{ upload_length: string }>(
+      'SELECT upload_length FROM tus_uploads WHERE id = $1 AND finalized_at IS NOT NULL',
+      [id],
     );
+    return rows[0] ? Number(rows[0].upload_length) : null;
   },
   async find(db: Pool, id: string): Promise<TusUploadRow | null> {
     const { rows } = await db.query<TusUploadRow>('SELECT * FROM tus_uploads WHERE id = $1', [id]);
@@ -29,11 +79,14 @@ export const tusUploadRepository = {
     );
     return rows[0] ?? null;
   },
-  /** A finished "upload" for an X-ray that came through POST /xrays, shaped like a row. */
+  /**
+   * A finished "upload" at the X-ray's own id, for an X-ray that came through POST /xrays: what a
+   * tus client that re-creates such an X-ray is pointed at. Shaped like a row.
+   */
   async standInFor(db: Pool, xrayId: string): Promise<TusUploadRow | null> {
     if (!XrayIdSchema.safeParse(xrayId).success) return null;
     const { rows } = await db.query<TusUploadRow>(
-      `SELECT 'done-' || id AS id, id AS xray_id, captured_by_sub AS owner_sub, size_bytes AS upload_length,
+      `SELECT id::text AS id, id AS xray_id, captured_by_sub AS owner_sub, size_bytes AS upload_length,
               object_key, uploaded_at AS finalized_at
          FROM xrays WHERE id = $1`,
       [xrayId],
@@ -60,13 +113,5 @@ export const tusUploadRepository = {
       [olderThanMs],
     );
     return rows;
-  },
-  /** Unfinished uploads older than the expiry (their stored parts are removed by the tus store). */
-  async deleteExpired(db: Pool, olderThanMs: number): Promise<number> {
-    const { rowCount } = await db.query(
-      `DELETE FROM tus_uploads WHERE finalized_at IS NULL AND created_at < now() - ($1::double precision * interval '1 millisecond')`,
-      [olderThanMs],
-    );
-    return rowCount ?? 0;
   },
 };

@@ -17,6 +17,11 @@ export const AUDIT_ACTIONS = [
   'xray.rekey',
   'outbox.list',
   'outbox.retry',
+  /** A resumable upload begun, or cancelled by its creator (its completion is `xray.create`). */
+  'upload.create',
+  'upload.terminate',
+  /** Continuing an upload (HEAD, PATCH): recorded when refused or when it fails. */
+  'upload.continue',
 ] as const;
 export const AuditActionSchema = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditActionSchema>;

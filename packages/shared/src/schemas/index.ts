@@ -4,3 +4,4 @@ export * from './audit.ts';
 export * from './roles.ts';
 export * from './events.ts';
 export * from './edge-config.ts';
+export * from './upload.ts';

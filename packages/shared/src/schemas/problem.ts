@@ -4,12 +4,6 @@ import { z } from 'zod';
 export const FieldErrorSchema = z.object({ field: z.string(), message: z.string() });
 export type FieldError = z.infer<typeof FieldErrorSchema>;
 
-/**
- * The field error the server answers when an upload's data key is wrapped for an upload key it
- * no longer holds: the edge fetches the current key and tries again (any other 400 needs a person).
- */
-export const STALE_UPLOAD_KEY: FieldError = { field: 'metadata.kid', message: 'is not a current upload key' };
-
 /** RFC 9457 problem details, with `errors[]` for field problems. */
 export const ProblemSchema = z.object({
   type: z.string(),

@@ -1,0 +1,184 @@
+import { pipeline, Transform } from 'node:stream';
+import type { DataStore, Upload } from '@tus/utils';
+import { STALE_UPLOAD_KEY } from '@xray/shared';
+import type { AuditContext } from '../audit/audit.service.ts';
+import type { Actor } from '../auth/actor.ts';
+import type { Config } from '../config/config.ts';
+import type { Pool } from '../db/pool.ts';
+import { DomainError } from '../errors.ts';
+import { discardObject } from '../ingest/finalize.ts';
+import { ingestStoredObject, type IngestDeps, type UploadedDek } from '../ingest/ingest.service.ts';
+import { rawDekBytes } from '../ingest/xre1.node.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { XrayRecord } from '../xrays/xray.repository.ts';
+import { ArrivalVerifications } from './arrival-verification.ts';
+import { parseTusMetadata, parseUploadedDek, type TusXrayMetadata } from './tus-metadata.ts';
+import { releasedKey, type TusStoreAdapter } from './tus-store.adapter.ts';
+import { tusUploadRepository } from './tus-upload.repository.ts';
+
+export interface IngestSessionDeps {
+  config: Config;
+  pool: Pool;
+  tusStore: TusStoreAdapter;
+  ingest: IngestDeps;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * The life of one resumable upload, whatever HTTP it came over: begin (checks, caps, the row that
+ * says whose it is), verify (each write decrypted and inspected on arrival), finish (into the same
+ * finalize as POST /xrays), and the ways it ends without an X-ray (termination, expiry, refusal),
+ * each of which leaves nothing behind.
+ */
+export class IngestSessions {
+  readonly #d: IngestSessionDeps;
+  readonly #arrivals: ArrivalVerifications;
+  /** The store tus writes through: verified on arrival, bytes counted. */
+  readonly dataStore: DataStore;
+
+  constructor(deps: IngestSessionDeps) {
+    this.#d = deps;
+    const store = deps.tusStore.dataStore;
+    this.#arrivals = new ArrivalVerifications({
+      maxPlaintextBytes: deps.config.limits.maxUploadBytes,
+      countWrite: (id) => tusUploadRepository.countWrite(deps.pool, id),
+      keyOf: async (id) => {
+        const uploadedDek = parseUploadedDek((await store.getUpload(id)).metadata);
+        return { uploadedDek, rawKey: this.#unwrapRaw(uploadedDek) };
+      },
+    });
+    this.dataStore = countWrites(this.#arrivals.wrap(store), (n) =>
+      deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n),
+    );
+  }
+
+  #unwrapRaw(d: UploadedDek): Promise<Uint8Array> {
+    return this.#d.ingest.keys.unwrapUploadedDek(d.wrapped, d.kid).then(rawDekBytes);
+  }
+
+  /**
+   * A new upload: its metadata and data key are checked and its owner's caps held before a single
+   * byte is stored. Returns the X-ray fields it carries.
+   */
+  async begin(actor: Actor, upload: Upload): Promise<TusXrayMetadata> {
+    const metadata = parseTusMetadata(upload.metadata);
+    const uploadedDek = parseUploadedDek(upload.metadata);
+    // Refuse a data key wrapped for a key we do not hold before a single byte is stored.
+    if (!this.#d.ingest.keys.uploadJwks().keys.some((k) => k.kid === uploadedDek.kid)) {
+      throw new DomainError('validation_failed', `Unknown upload key "${uploadedDek.kid}"; fetch /keys/upload again.`, [
+        STALE_UPLOAD_KEY,
+      ]);
+    }
+    if (upload.sizeIsDeferred || upload.size === undefined) {
+      throw new DomainError('bad_request', 'Send Upload-Length: the size of an X-ray is known before it is sent.');
+    }
+    const { tus } = this.#d.config;
+    await tusUploadRepository.insertWithinCaps(
+      this.#d.pool,
+      {
+        id: upload.id,
+        xray_id: metadata.id,
+        owner_sub: actor.sub,
+        upload_length: upload.size,
+        object_key: releasedKey(metadata.id, upload.id),
+      },
+      { ...tus.perUser, expiryMs: tus.expiryMs },
+    );
+    // A key that does not unwrap is not verified on arrival; finalize refuses it as before.
+    this.#arrivals.begin(upload.id, this.#unwrapRaw(uploadedDek), uploadedDek);
+    return metadata;
+  }
+
+  /**
+   * A complete upload becomes an X-ray: its bytes move to the X-ray's own key, then the same
+   * finalize as POST /xrays. Whatever happens, the tus store holds nothing of it afterwards.
+   */
+  async finish(actor: Actor, upload: Upload, context: AuditContext | undefined): Promise<XrayRecord> {
+    const size = upload.size ?? upload.offset;
+    const verified = this.#arrivals.take(upload.id, size);
+    try {
+      const metadata = parseTusMetadata(upload.metadata);
+      const objectKey = await this.#d.tusStore.release(upload.id, metadata.id);
+      const { xray } = await ingestStoredObject(this.#d.ingest, {
+        metadata,
+        actor,
+        objectKey,
+        cipherSize: size,
+        uploadedDek: parseUploadedDek(upload.metadata),
+        verified,
+        context,
+      });
+      await tusUploadRepository.markFinalized(this.#d.pool, upload.id);
+      await this.#d.tusStore
+        .discard(upload.id)
+        .catch((err: unknown) => this.#d.log.warn({ err, uploadId: upload.id }, 'finished upload leftovers remain'));
+      return xray;
+    } catch (err) {
+      // Refused: finalize removed the X-ray object; the tus files and the row go too.
+      await this.abandon(upload.id);
+      this.#d.log.info({ err, uploadId: upload.id }, 'tus upload refused at finalize');
+      throw err;
+    }
+  }
+
+  /** Removes all an unfinished upload left (tus files, its row, its verification); safe to repeat. */
+  async abandon(id: string): Promise<void> {
+    this.#arrivals.drop(id);
+    await this.#d.tusStore
+      .discard(id)
+      .catch((err: unknown) => this.#d.log.warn({ err, uploadId: id }, 'upload leftovers not removed'));
+    await tusUploadRepository.delete(this.#d.pool, id).catch(() => undefined);
+  }
+
+  /** Removes expired unfinished uploads; one instance at a time (an advisory lock), safe to call anywhere. */
+  async cleanupExpired(): Promise<number> {
+    const { pool, config, log } = this.#d;
+    const client = await pool.connect();
+    try {
+      const { rows } = await client.query<{ ok: boolean }>(
+        "SELECT pg_try_advisory_lock(hashtextextended('tus-cleaner', 0)) AS ok",
+      );
+      if (!rows[0]?.ok) return 0;
+      try {
+        // Our rows say which uploads expired; the tus store's own sweep finds any it lost track of.
+        const expired = await tusUploadRepository.listExpired(pool, config.tus.expiryMs);
+        for (const row of expired) {
+          await this.abandon(row.id);
+          // Bytes moved to the X-ray's key by a finish that never committed (kept if it did commit).
+          await discardObject(this.#d.ingest, row.xray_id, row.object_key).catch((err: unknown) =>
+            log.warn({ err, key: row.object_key }, 'expired upload leftover not removed'),
+          );
+        }
+        const swept = await this.#d.tusStore.sweepExpired();
+        const removed = expired.length + swept;
+        if (removed > 0) log.info({ removed }, 'expired tus uploads removed');
+        return removed;
+      } finally {
+        await client.query("SELECT pg_advisory_unlock(hashtextextended('tus-cleaner', 0))");
+      }
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/** Counts the body bytes the store receives: what a client really sent, for resumption metrics. */
+function countWrites(store: DataStore, count: (bytes: number) => void): DataStore {
+  const write = store.write.bind(store);
+  store.write = (src, id, offset) => {
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        count(chunk.length);
+        done(null, chunk);
+      },
+    });
+    return write(
+      pipeline(src, counter, () => undefined),
+      id,
+      offset,
+    );
+  };
+  return store;
+}

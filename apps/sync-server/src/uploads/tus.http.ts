@@ -1,0 +1,336 @@
+import { randomUUID } from 'node:crypto';
+import { Server as TusServer } from '@tus/server';
+import { Metadata, type Upload } from '@tus/utils';
+import { Router, type Request, type Response } from 'express';
+import { NodeRequest } from 'srvx/node';
+import {
+  ciphertextLength,
+  DEFAULT_SEGMENT_SIZE,
+  MAX_HEADER_LENGTH,
+  UPLOAD_HEADERS,
+  UPLOAD_ID_PATTERN,
+  UPLOAD_PATH,
+  XrayIdSchema,
+} from '@xray/shared';
+import { auditOf, type RequestAudit } from '../audit/audit.http.ts';
+import type { Actor } from '../auth/actor.ts';
+import { authorize, decide, type Action } from '../auth/policy.ts';
+import type { Config } from '../config/config.ts';
+import type { Pool } from '../db/pool.ts';
+import { DomainError, isDomainError, type ErrorCode } from '../errors.ts';
+import { classify } from '../http/problem.ts';
+import { createdEvent, repeatOf } from '../ingest/finalize.ts';
+import type { IngestDeps } from '../ingest/ingest.service.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { ObjectStore } from '../storage/index.ts';
+import { toResource, xrayRepository } from '../xrays/xray.repository.ts';
+import { IngestSessions } from './ingest-session.ts';
+import type { PgAdvisoryLocker } from './pg-advisory.locker.ts';
+import { createTusStore } from './tus-store.adapter.ts';
+import { tusUploadRepository, type TusUploadRow } from './tus-upload.repository.ts';
+import { WritingSlots } from './writing-slots.ts';
+
+export interface UploadDoorDeps {
+  config: Config;
+  pool: Pool;
+  store: ObjectStore;
+  locker: PgAdvisoryLocker;
+  ingest: IngestDeps;
+  log: Logger;
+  metrics: Metrics;
+}
+
+const XRAY_HEADERS = [UPLOAD_HEADERS.xrayId, UPLOAD_HEADERS.xraySha256];
+/** Response headers of tus's that a refusal keeps (the protocol version, CORS). */
+const KEPT_ON_REFUSAL = /^(tus-|access-control-)/i;
+
+/** tus's own refusals, by status. tus answers 403 for missing PATCH headers: a malformed request, not a denial. */
+const TUS_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  403: 'bad_request',
+  404: 'not_found',
+  409: 'conflict',
+  410: 'not_found',
+  412: 'precondition_failed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  423: 'conflict',
+  460: 'checksum_mismatch',
+  501: 'bad_request',
+};
+
+/** Who a tus request acts for, and on which upload it was allowed to act (`new`: a creation). */
+interface Grant {
+  actor: Actor;
+  audit: RequestAudit;
+  uploadId: string;
+  /** The upload a creation made, until it is answered (removed again if the creation fails). */
+  created?: string;
+}
+const NEW = 'new';
+
+/** `/uploads` → the collection; `/uploads/{uuid}` → that upload; any other shape → null. */
+function targetOf(path: string): { upload: string | null } | null {
+  if (path === UPLOAD_PATH) return { upload: null };
+  const rest = path.startsWith(`${UPLOAD_PATH}/`) ? path.slice(UPLOAD_PATH.length + 1) : '';
+  return UPLOAD_ID_PATTERN.test(rest) ? { upload: rest } : null;
+}
+
+const isUploadsPath = (path: string) => path === UPLOAD_PATH || path.startsWith(`${UPLOAD_PATH}/`);
+
+/**
+ * The resumable door the edge app uses: tus 1.0 (creation, creation-with-upload, termination,
+ * expiration) at `/uploads` and `/uploads/{uuid}`, and nowhere else. Every request is decided by
+ * the policy table on the very upload tus then acts on, every refusal is a problem+json through
+ * the one problem mapper and request audit, and a finished upload is an X-ray, no longer a tus
+ * resource: it answers from PostgreSQL and can be neither written nor terminated.
+ */
+export function createUploadDoor(deps: UploadDoorDeps) {
+  const { config, pool } = deps;
+  const tusStore = createTusStore(config, deps.store, {
+    finishedSize: (id) => tusUploadRepository.finishedSize(pool, id),
+  });
+  const sessions = new IngestSessions({
+    config,
+    pool,
+    tusStore,
+    ingest: deps.ingest,
+    log: deps.log,
+    metrics: deps.metrics,
+  });
+  const slots = new WritingSlots(config.tus.perUser.maxPatches, config.tus.idleTimeoutMs);
+
+  // tus sees web Requests; what the door decided travels beside the node request.
+  const grants = new WeakMap<object, Grant>();
+  /** What tus answered a refusal with (its own error or one of ours thrown from a hook). */
+  const failures = new WeakMap<object, unknown>();
+  const nodeOf = (req: { runtime?: { node?: { req: object } } }): object | undefined => req.runtime?.node?.req;
+  const grantOf = (req: { runtime?: { node?: { req: object } } }): Grant => {
+    const node = nodeOf(req);
+    const grant = node && grants.get(node);
+    if (!grant) throw new DomainError('unauthenticated', 'Sign in to upload.');
+    return grant;
+  };
+
+  const tus = new TusServer({
+    path: UPLOAD_PATH,
+    datastore: sessions.dataStore,
+    locker: deps.locker,
+    // Upload-Length counts ciphertext: the largest plaintext plus XRE1's header and tags.
+    maxSize: ciphertextLength(config.limits.maxUploadBytes, MAX_HEADER_LENGTH, DEFAULT_SEGMENT_SIZE),
+    respectForwardedHeaders: config.http.trustProxy.length > 0,
+    relativeLocation: false,
+    exposedHeaders: XRAY_HEADERS,
+    namingFunction: () => randomUUID(),
+    // The path alone names the upload (tus would take the last segment of the whole URL, query included).
+    getFileIdFromRequest: (req) => targetOf(new URL(req.url).pathname)?.upload ?? undefined,
+    ...(config.http.publicUrl
+      ? { generateUrl: (_req, { path: p, id }) => `${config.http.publicUrl!.replace(/\/$/, '')}${p}/${id}` }
+      : {}),
+
+    // The door allowed one upload; tus must be acting on that very one.
+    async onIncomingRequest(req, id) {
+      const grant = grantOf(req);
+      const expected = req.method === 'POST' ? NEW : id;
+      if (grant.uploadId !== expected) {
+        throw new DomainError('not_found', 'There is no such upload.', undefined, { denial: 'path' });
+      }
+    },
+
+    onResponseError(req, err) {
+      const node = nodeOf(req);
+      if (node) failures.set(node, err);
+      return undefined;
+    },
+
+    async onUploadCreate(req, upload: Upload) {
+      const grant = grantOf(req);
+      const metadata = await sessions.begin(grant.actor, upload);
+      grant.created = upload.id;
+      // From here on the request is about this upload (refusals before it: a refused X-ray creation).
+      grant.audit.begin('upload.create').about({ xrayId: metadata.id, patientId: metadata.patientId });
+      return { metadata: upload.metadata ?? {} };
+    },
+
+    async onUploadFinish(req, upload: Upload) {
+      const grant = grantOf(req);
+      // Completing the upload is creating the X-ray: audited as the REST door's POST is.
+      const audit = grant.audit.begin('xray.create');
+      const xray = await sessions.finish(grant.actor, upload, audit.context());
+      grant.created = undefined;
+      audit.recordedInTransaction();
+      return {
+        // creation-with-upload keeps its 201 (and Location); a PATCH answers 204.
+        ...(req.method === 'POST' ? {} : { status_code: 204 }),
+        headers: { [UPLOAD_HEADERS.xrayId]: xray.id, [UPLOAD_HEADERS.xraySha256]: xray.sha256 },
+      };
+    },
+  });
+
+  /** Runs tus for a request the door allowed; a refusal becomes our problem (thrown to the one mapper). */
+  async function runTus(req: Request, res: Response, grant: Grant): Promise<void> {
+    grants.set(req, grant);
+    const answer = await tus.handleWeb(new NodeRequest({ req, res }));
+    if (answer.status >= 400) {
+      if (grant.created) await sessions.abandon(grant.created);
+      answer.headers.forEach((v, k) => {
+        if (KEPT_ON_REFUSAL.test(k)) res.setHeader(k, v);
+      });
+      throw refusalOf(req, answer.status, await answer.text(), failures.get(req));
+    }
+    if (req.method === 'DELETE') await sessions.abandon(grant.uploadId);
+    // A creation or termination that went through is on the record before it is answered.
+    if (req.method === 'POST' || req.method === 'DELETE') {
+      await grant.audit.success({ uploadId: grant.created ?? grant.uploadId });
+    }
+    res.status(answer.status);
+    answer.headers.forEach((v, k) => res.setHeader(k, v));
+    res.end(Buffer.from(await answer.arrayBuffer()));
+  }
+
+  function refusalOf(req: Request, status: number, body: string, failure: unknown): DomainError {
+    if (slots.wentSilent(req)) {
+      return new DomainError(
+        'request_timeout',
+        `No bytes arrived for ${config.tus.idleTimeoutMs} ms; the request was ended. What arrived is kept: resume from HEAD.`,
+      );
+    }
+    if (isDomainError(failure)) return failure;
+    const code = TUS_STATUS_CODES[status];
+    if (code) return new DomainError(code, body.trim() || `The upload request was refused (${status}).`);
+    // Anything else (storage, database, a bug) is classified like every other error; no tus text leaks.
+    return classify(failure ?? new Error(`tus answered ${status}`));
+  }
+
+  /** The answer about a finished upload, from PostgreSQL: it is an X-ray now, not a tus resource. */
+  async function answerFinished(req: Request, res: Response, row: TusUploadRow): Promise<void> {
+    const x = await xrayRepository.findById(pool, row.xray_id);
+    const length = String(row.upload_length);
+    if (req.method === 'DELETE') {
+      throw new DomainError(
+        'upload_complete',
+        `This upload is stored as X-ray ${row.xray_id}; nothing was removed. An X-ray is deleted with DELETE /xrays/{id}.`,
+      );
+    }
+    res.set({
+      'Tus-Resumable': '1.0.0',
+      'Upload-Offset': length,
+      'Upload-Length': length,
+      'Cache-Control': 'no-store',
+      'Access-Control-Expose-Headers': ['Upload-Offset', 'Upload-Length', ...XRAY_HEADERS].join(', '),
+      ...(x ? { [UPLOAD_HEADERS.xrayId]: x.id, [UPLOAD_HEADERS.xraySha256]: x.sha256 } : {}),
+    });
+    if (req.method === 'HEAD') return void res.status(200).end();
+    // A repeated final PATCH (its response was lost) at the end offset succeeds again; anything else conflicts.
+    if (req.headers['upload-offset'] === length) return void res.status(204).end();
+    throw new DomainError('conflict', 'This upload is already complete.');
+  }
+
+  /** Re-creating an upload for an X-ray that is stored: the repeat rule, as on POST /xrays. */
+  async function answerRepeat(req: Request, res: Response, actor: Actor, audit: RequestAudit): Promise<boolean> {
+    const header = req.headers['upload-metadata'];
+    let meta: Record<string, string | null>;
+    try {
+      meta = typeof header === 'string' ? Metadata.parse(header) : {};
+    } catch {
+      return false; // tus answers malformed metadata itself
+    }
+    const id = meta.id ?? undefined;
+    if (!id || !XrayIdSchema.safeParse(id).success) return false;
+    const existing = await xrayRepository.findById(pool, id);
+    if (!existing) return false;
+    audit.about({ xrayId: existing.id, patientId: existing.patientId });
+    const xray = repeatOf(actor, existing, meta.sha256 ?? undefined);
+    await audit.success(createdEvent(audit.context(), xray, false).details);
+    // Location names the finished upload (or, for an X-ray that came through POST /xrays, the
+    // X-ray's own id, which answers HEAD the same way): a tus client that resumes there is done.
+    const finished = await tusUploadRepository.findFinalizedFor(pool, xray.id);
+    const base = config.http.publicUrl?.replace(/\/$/, '') ?? `${req.protocol}://${req.get('host')}`;
+    res
+      .status(200)
+      .set({
+        'Tus-Resumable': '1.0.0',
+        Location: `${base}${UPLOAD_PATH}/${finished?.id ?? xray.id}`,
+        'Upload-Offset': String(finished?.upload_length ?? xray.cipherSize),
+        [UPLOAD_HEADERS.xrayId]: xray.id,
+        [UPLOAD_HEADERS.xraySha256]: xray.sha256,
+        'Access-Control-Expose-Headers': ['Location', 'Upload-Offset', ...XRAY_HEADERS].join(', '),
+      })
+      .json(toResource(xray));
+    return true;
+  }
+
+  function actorOf(req: Request): Actor {
+    if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to upload.');
+    return req.actor;
+  }
+
+  async function create(req: Request, res: Response): Promise<void> {
+    const audit = auditOf(req).begin('xray.create');
+    const actor = actorOf(req);
+    authorize(actor, 'upload.create');
+    if (await answerRepeat(req, res, actor, audit)) return;
+    if (req.headers['content-type'] === 'application/offset+octet-stream') slots.take(req, res, actor.sub);
+    await runTus(req, res, { actor, audit, uploadId: NEW });
+  }
+
+  async function resume(req: Request, res: Response, id: string): Promise<void> {
+    const action: Action = req.method === 'DELETE' ? 'upload.terminate' : 'upload.continue';
+    const audit = auditOf(req).begin(action);
+    const actor = actorOf(req);
+    authorize(actor, action);
+    if (req.method === 'PATCH' && req.headers['content-type'] !== 'application/offset+octet-stream') {
+      throw new DomainError(
+        'unsupported_media_type',
+        'A tus PATCH must have Content-Type: application/offset+octet-stream.',
+      );
+    }
+    const row = (await tusUploadRepository.find(pool, id)) ?? (await tusUploadRepository.standInFor(pool, id));
+    // An unknown id and someone else's upload get the same answer; only the audit trail tells them apart.
+    if (!row) throw new DomainError('not_found', 'There is no such upload.');
+    audit.about({ xrayId: row.xray_id });
+    const decision = decide(actor, action, { capturedBy: { sub: row.owner_sub } });
+    if (!decision.allowed) throw decision.error;
+    if (row.finalized_at) return answerFinished(req, res, row);
+    if (req.method === 'PATCH') slots.take(req, res, actor.sub);
+    await runTus(req, res, { actor, audit, uploadId: id });
+  }
+
+  const router = Router();
+  router.use(async (req, res, next) => {
+    if (!isUploadsPath(req.path)) return next();
+    // A body that stalls is cut off whatever the answer, so no refused request holds a socket either.
+    if (req.method === 'PATCH' || req.method === 'POST') slots.cutWhenSilent(req, res);
+    const target = targetOf(req.path);
+    const method = req.method;
+    if (target && method === 'OPTIONS') {
+      // CORS preflight and tus capabilities: no upload is read.
+      return runTus(req, res, { actor: actorOf(req), audit: auditOf(req), uploadId: NEW });
+    }
+    if (target?.upload === null && method === 'POST') return create(req, res);
+    if (target?.upload && ['HEAD', 'PATCH', 'DELETE'].includes(method)) return resume(req, res, target.upload);
+    // Any other shape or method: an upload may be reachable only one way. Recorded as a denial.
+    throw new DomainError('not_found', `No route for ${method} ${req.path}.`, undefined, {
+      denial: target ? 'method' : 'path',
+    });
+  });
+
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    router,
+    cleanupExpired: () => sessions.cleanupExpired(),
+    startCleaner() {
+      timer = setInterval(
+        () => void sessions.cleanupExpired().catch((err: unknown) => deps.log.warn({ err }, 'tus cleanup failed')),
+        config.tus.cleanupIntervalMs,
+      );
+      timer.unref();
+    },
+    stopCleaner() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}
+
+export type UploadDoor = ReturnType<typeof createUploadDoor>;
