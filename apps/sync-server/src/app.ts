@@ -89,8 +89,9 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor } 
     const end = metrics.httpDuration.startTimer({ method: req.method });
     res.on('finish', () => {
       const route: unknown = req.route?.path;
+      const named: unknown = res.locals.route;
       end({
-        route: typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched',
+        route: typeof named === 'string' ? named : typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched',
         status: String(res.statusCode),
       });
     });

@@ -65,10 +65,20 @@ describe('policy', () => {
     expect(listScope(admin)).toEqual({});
   });
 
-  it('an upload is continued only by its creator, whatever their role', () => {
+  it("an upload is continued only by its creator; an admin may cancel anyone's; a doctor does neither", () => {
+    expect(codeOf(() => authorize(paramedic, 'upload.create'))).toBeUndefined();
     expect(codeOf(() => authorize(paramedic, 'upload.continue', mine))).toBeUndefined();
     expect(codeOf(() => authorize(paramedic, 'upload.continue', theirs))).toBe('not_found');
+    expect(codeOf(() => authorize(paramedic, 'upload.terminate', theirs))).toBe('not_found');
     expect(codeOf(() => authorize(admin, 'upload.continue', theirs))).toBe('not_found');
+    expect(codeOf(() => authorize(admin, 'upload.terminate', theirs))).toBeUndefined();
+    for (const action of ['upload.create', 'upload.continue', 'upload.terminate'] as const)
+      expect(codeOf(() => authorize(doctor, action))).toBe('forbidden');
+    // The 404 that hides someone else's upload is recorded as a denial, not as a missing upload.
+    expect(decide(paramedic, 'upload.continue', theirs)).toMatchObject({
+      allowed: false,
+      error: { denial: 'not_owner' },
+    });
   });
 
   it('several roles: the widest grant wins; unknown roles grant nothing', () => {

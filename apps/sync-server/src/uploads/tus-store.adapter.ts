@@ -14,6 +14,18 @@ class CompatibleS3Store extends S3Store {
     super(options);
     if (checksumsWhenRequired) addContentMd5ForDeleteObjects(this.client);
   }
+
+  /**
+   * Always forgets the cached info: removing a completed upload finds no multipart upload to abort
+   * and throws before the library clears its cache, which would then answer for it (and grow) forever.
+   */
+  override async remove(id: string): Promise<void> {
+    try {
+      await super.remove(id);
+    } finally {
+      await this.clearCache(id);
+    }
+  }
 }
 
 /**

@@ -304,6 +304,8 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     if (req.method === 'PATCH' || req.method === 'POST') slots.cutWhenSilent(req, res);
     const target = targetOf(req.path);
     const method = req.method;
+    // The metrics' route label (this router matches paths itself).
+    res.locals.route = target?.upload ? `${UPLOAD_PATH}/{id}` : UPLOAD_PATH;
     if (target && method === 'OPTIONS') {
       // CORS preflight and tus capabilities: no upload is read.
       return runTus(req, res, { actor: actorOf(req), audit: auditOf(req), uploadId: NEW });
