@@ -303,7 +303,7 @@ test('a capture the server refuses (signed in as a doctor) needs attention with 
   const item = queueItems(page).first();
   await expect(item).toHaveAttribute('data-status', 'needs-attention', { timeout: 60_000 });
   await expect(item.getByTestId('needs-attention')).toContainText('The server did not accept this X-ray');
-  await expect(item.getByTestId('needs-attention')).toContainText('Your roles (doctor) do not allow xray.create');
+  await expect(item.getByTestId('needs-attention')).toContainText('Your roles (doctor) do not allow upload.create');
   await expectAccessible(page, 'queue (needs attention)');
 
   await signInThroughIssuer(page, stack, 'Pat Paramedic');

@@ -46,6 +46,9 @@ export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServ
     LOG_LEVEL: 'info',
     DATA_DIR: opts.dataDir,
     DATABASE_URL: opts.databaseUrl,
+    // The benchmark's concurrent uploads share one paramedic's token; in the field each ambulance
+    // has its own, and the per-user limit of writing requests is about one user.
+    UPLOAD_MAX_PATCHES_PER_USER: '64',
     ...opts.peers,
     ...opts.env,
   };

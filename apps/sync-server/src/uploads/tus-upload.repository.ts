@@ -1,4 +1,4 @@
-import { XrayIdSchema } from '@xray/shared';
+import { UPLOAD_PROBLEM_CODES, XrayIdSchema } from '@xray/shared';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
 
@@ -42,7 +42,7 @@ export const tusUploadRepository = {
       const reserved = Number(rows[0]?.reserved ?? 0);
       if (open >= caps.maxOpen) {
         throw new DomainError(
-          'too_many_requests',
+          UPLOAD_PROBLEM_CODES.tooMany,
           `You have ${open} unfinished uploads, the most allowed; finish or cancel one, then try again.`,
           undefined,
           { retryAfterS: RETRY_AFTER_OPEN_S },
@@ -86,7 +86,7 @@ export const tusUploadRepository = {
   async standInFor(db: Pool, xrayId: string): Promise<TusUploadRow | null> {
     if (!XrayIdSchema.safeParse(xrayId).success) return null;
     const { rows } = await db.query<TusUploadRow>(
-      `SELECT id::text AS id, id AS xray_id, captured_by_sub AS owner_sub, size_bytes AS upload_length,
+      `SELECT id::text AS id, id AS xray_id, captured_by_sub AS owner_sub, cipher_size AS upload_length,
               object_key, uploaded_at AS finalized_at
          FROM xrays WHERE id = $1`,
       [xrayId],

@@ -10,6 +10,7 @@ import {
   UPLOAD_HEADERS,
   UPLOAD_ID_PATTERN,
   UPLOAD_PATH,
+  UPLOAD_PROBLEM_CODES,
   XrayIdSchema,
 } from '@xray/shared';
 import { auditOf, type RequestAudit } from '../audit/audit.http.ts';
@@ -192,7 +193,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
   function refusalOf(req: Request, status: number, body: string, failure: unknown): DomainError {
     if (slots.wentSilent(req)) {
       return new DomainError(
-        'request_timeout',
+        UPLOAD_PROBLEM_CODES.idle,
         `No bytes arrived for ${config.tus.idleTimeoutMs} ms; the request was ended. What arrived is kept: resume from HEAD.`,
       );
     }
@@ -209,7 +210,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     const length = String(row.upload_length);
     if (req.method === 'DELETE') {
       throw new DomainError(
-        'upload_complete',
+        UPLOAD_PROBLEM_CODES.complete,
         `This upload is stored as X-ray ${row.xray_id}; nothing was removed. An X-ray is deleted with DELETE /xrays/{id}.`,
       );
     }

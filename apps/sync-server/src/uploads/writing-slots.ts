@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { UPLOAD_PROBLEM_CODES } from '@xray/shared';
 import { DomainError } from '../errors.ts';
 
 /** Seconds a client told "too many at once" should wait: about one 8 MiB chunk on a slow link. */
@@ -24,7 +25,7 @@ export class WritingSlots {
     const n = this.#writing.get(sub) ?? 0;
     if (n >= this.maxPerUser) {
       throw new DomainError(
-        'too_many_requests',
+        UPLOAD_PROBLEM_CODES.tooMany,
         `You are already sending ${n} uploads at once here, the most allowed; send this one when one of them ends.`,
         undefined,
         { retryAfterS: RETRY_AFTER_S },
@@ -48,7 +49,7 @@ export class WritingSlots {
     req.setTimeout(this.idleMs, () => {
       if (req.complete) return;
       this.#silent.add(req);
-      req.destroy(new DomainError('request_timeout', 'The client sent nothing for too long.'));
+      req.destroy(new DomainError(UPLOAD_PROBLEM_CODES.idle, 'The client sent nothing for too long.'));
     });
     // Node sets the keep-alive timeout itself once the answer is out; until then, no timer.
     req.once('end', () => {
