@@ -272,6 +272,40 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
     await expectNothingLeft(server);
   });
 
+  it('the tus store beside the encrypted bytes holds no patient data: only the wrapped data key', async () => {
+    const png = makePng({ seed: 41 });
+    const patientId = 'P-TUS-INFO-7';
+    const { body, metadata } = await sealed(server.url, png, { patientId, notes: 'fell from a ladder' });
+    const created = await tusRequest(`${server.url}/uploads`, 'POST', {
+      'Upload-Length': String(body.length),
+      'Upload-Metadata': encodeMeta(metadata),
+    });
+    expect(created.status).toBe(201);
+    const url = created.headers.get('location')!;
+    const uploadId = new URL(url).pathname.split('/').pop()!;
+    const half = await tusRequest(
+      url,
+      'PATCH',
+      { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+      body.subarray(0, 100),
+    );
+    expect(half.status).toBe(204);
+    const keys = (await storedObjects(server)).filter((k) => k.includes(uploadId));
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      const chunks: Buffer[] = [];
+      for await (const c of await server.store.get(key)) chunks.push(Buffer.from(c as Uint8Array));
+      const stored = Buffer.concat(chunks).toString('latin1');
+      for (const clear of [patientId, metadata.capturedAt, 'fell from a ladder', metadata.sha256])
+        expect(stored, key).not.toContain(clear);
+    }
+    // The owner still finishes it, and the X-ray has every field.
+    const { xrayId } = await startTus({ endpoint: `${server.url}/uploads`, file: body, metadata, uploadUrl: url }).done;
+    const x = await (await fetch(`${server.url}/xrays/${xrayId}`)).json();
+    expect(x).toMatchObject({ patientId, notes: 'fell from a ladder', sha256: sha256Hex(png) });
+    expect((await fetch(`${server.url}/xrays/${xrayId}`, { method: 'DELETE' })).status).toBe(204);
+  });
+
   it('expired unfinished uploads are cleaned up', async () => {
     const short = await startTestServer(kind, { TUS_EXPIRY_MS: '4000' });
     try {

@@ -1,6 +1,6 @@
 import { pipeline, Transform } from 'node:stream';
 import type { DataStore, Upload } from '@tus/utils';
-import { STALE_UPLOAD_KEY } from '@xray/shared';
+import { STALE_UPLOAD_KEY, UPLOAD_KEY_FIELDS } from '@xray/shared';
 import type { AuditContext } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { Config } from '../config/config.ts';
@@ -62,7 +62,7 @@ export class IngestSessions {
    * A new upload: its metadata and data key are checked and its owner's caps held before a single
    * byte is stored. Returns the X-ray fields it carries.
    */
-  async begin(actor: Actor, upload: Upload): Promise<TusXrayMetadata> {
+  async begin(actor: Actor, upload: Upload): Promise<{ metadata: TusXrayMetadata; stored: Record<string, string> }> {
     const metadata = parseTusMetadata(upload.metadata);
     const uploadedDek = parseUploadedDek(upload.metadata);
     // Refuse a data key wrapped for a key we do not hold before a single byte is stored.
@@ -83,12 +83,15 @@ export class IngestSessions {
         owner_sub: actor.sub,
         upload_length: upload.size,
         object_key: releasedKey(metadata.id, upload.id),
+        metadata,
       },
       { ...tus.perUser, expiryMs: tus.expiryMs },
     );
     // A key that does not unwrap is not verified on arrival; finalize refuses it as before.
     this.#arrivals.begin(upload.id, this.#unwrapRaw(uploadedDek), uploadedDek);
-    return metadata;
+    // The tus store's info file keeps only the wrapped data key (any instance verifying a PATCH
+    // needs it); the patient and capture fields stay in PostgreSQL, not beside the bytes.
+    return { metadata, stored: storedMetadata(upload.metadata) };
   }
 
   /**
@@ -99,7 +102,8 @@ export class IngestSessions {
     const size = upload.size ?? upload.offset;
     const verified = this.#arrivals.take(upload.id, size);
     try {
-      const metadata = parseTusMetadata(upload.metadata);
+      const row = await tusUploadRepository.find(this.#d.pool, upload.id);
+      const metadata = parseTusMetadata(row?.metadata ? stringValues(row.metadata) : upload.metadata);
       const objectKey = await this.#d.tusStore.release(upload.id, metadata.id);
       const { xray } = await ingestStoredObject(this.#d.ingest, {
         metadata,
@@ -162,6 +166,23 @@ export class IngestSessions {
       client.release();
     }
   }
+}
+
+/** What the tus store keeps of an upload's metadata: the data key, wrapped for our upload key. */
+function storedMetadata(raw: Upload['metadata']): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const key of Object.values(UPLOAD_KEY_FIELDS)) {
+    const v = raw?.[key];
+    if (typeof v === 'string') kept[key] = v;
+  }
+  return kept;
+}
+
+/** The row's fields as Upload-Metadata values (strings), for the one metadata parser. */
+function stringValues(o: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'string') out[k] = v;
+  return out;
 }
 
 /** Counts the body bytes the store receives: what a client really sent, for resumption metrics. */

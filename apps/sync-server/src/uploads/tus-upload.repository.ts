@@ -19,6 +19,8 @@ export interface TusUploadRow {
   upload_length: number;
   object_key: string;
   finalized_at: Date | null;
+  /** The upload's X-ray fields (null for uploads begun before they were kept here). */
+  metadata: Record<string, unknown> | null;
 }
 
 /** Who may continue an upload and what became of it, shared by every instance. */
@@ -55,8 +57,8 @@ export const tusUploadRepository = {
         );
       }
       await tx.query(
-        'INSERT INTO tus_uploads (id, xray_id, owner_sub, upload_length, object_key) VALUES ($1,$2,$3,$4,$5)',
-        [row.id, row.xray_id, row.owner_sub, row.upload_length, row.object_key],
+        'INSERT INTO tus_uploads (id, xray_id, owner_sub, upload_length, object_key, metadata) VALUES ($1,$2,$3,$4,$5,$6)',
+        [row.id, row.xray_id, row.owner_sub, row.upload_length, row.object_key, row.metadata],
       );
     });
   },
@@ -87,7 +89,7 @@ export const tusUploadRepository = {
     if (!XrayIdSchema.safeParse(xrayId).success) return null;
     const { rows } = await db.query<TusUploadRow>(
       `SELECT id::text AS id, id AS xray_id, captured_by_sub AS owner_sub, cipher_size AS upload_length,
-              object_key, uploaded_at AS finalized_at
+              object_key, uploaded_at AS finalized_at, NULL::jsonb AS metadata
          FROM xrays WHERE id = $1`,
       [xrayId],
     );

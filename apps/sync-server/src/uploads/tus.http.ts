@@ -147,11 +147,11 @@ export function createUploadDoor(deps: UploadDoorDeps) {
 
     async onUploadCreate(req, upload: Upload) {
       const grant = grantOf(req);
-      const metadata = await sessions.begin(grant.actor, upload);
+      const { metadata, stored } = await sessions.begin(grant.actor, upload);
       grant.created = upload.id;
       // From here on the request is about this upload (refusals before it: a refused X-ray creation).
       grant.audit.begin('upload.create').about({ xrayId: metadata.id, patientId: metadata.patientId });
-      return { metadata: upload.metadata ?? {} };
+      return { metadata: stored };
     },
 
     async onUploadFinish(req, upload: Upload) {
