@@ -9,6 +9,7 @@ import type { Pool } from './db/pool.ts';
 import { DomainError } from './errors.ts';
 import { buildOpenApiDocument } from './http/openapi.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
+import { cutSilentBodies } from './http/silent-bodies.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
 import { edgeAppRoutes } from './http/routes/edge-app.routes.ts';
 import { healthRoutes } from './http/routes/health.routes.ts';
@@ -97,6 +98,9 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor } 
     });
     next();
   });
+
+  // Before authentication and every route: a request body that stalls is cut off, wherever it goes.
+  app.use(cutSilentBodies(config.tus.idleTimeoutMs));
 
   // Before every route: each request can leave its audit event, denials included.
   const audit = createAuditService(deps);

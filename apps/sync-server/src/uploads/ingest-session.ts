@@ -13,6 +13,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
 import { ArrivalVerifications } from './arrival-verification.ts';
+import type { PgAdvisoryLocker } from './pg-advisory.locker.ts';
 import { parseTusMetadata, parseUploadedDek, type TusXrayMetadata } from './tus-metadata.ts';
 import { releasedKey, type TusStoreAdapter } from './tus-store.adapter.ts';
 import { tusUploadRepository } from './tus-upload.repository.ts';
@@ -20,6 +21,8 @@ import { tusUploadRepository } from './tus-upload.repository.ts';
 export interface IngestSessionDeps {
   config: Config;
   pool: Pool;
+  /** The uploads' locks: finishing holds one, so neither termination nor expiry can cut in. */
+  locker: PgAdvisoryLocker;
   tusStore: TusStoreAdapter;
   ingest: IngestDeps;
   log: Logger;
@@ -99,6 +102,18 @@ export class IngestSessions {
    * finalize as POST /xrays. Whatever happens, the tus store holds nothing of it afterwards.
    */
   async finish(actor: Actor, upload: Upload, context: AuditContext | undefined): Promise<XrayRecord> {
+    // tus lets go of the upload's lock before it asks us to finish; take it again for the whole
+    // finish (a request that asks for it meanwhile waits: a finish is never given up).
+    const lock = this.#d.locker.newLock(upload.id);
+    await lock.lock(new AbortController().signal, () => undefined);
+    try {
+      return await this.#finishLocked(actor, upload, context);
+    } finally {
+      await lock.unlock();
+    }
+  }
+
+  async #finishLocked(actor: Actor, upload: Upload, context: AuditContext | undefined): Promise<XrayRecord> {
     const size = upload.size ?? upload.offset;
     const verified = this.#arrivals.take(upload.id, size);
     try {
@@ -133,7 +148,7 @@ export class IngestSessions {
     await this.#d.tusStore
       .discard(id)
       .catch((err: unknown) => this.#d.log.warn({ err, uploadId: id }, 'upload leftovers not removed'));
-    await tusUploadRepository.delete(this.#d.pool, id).catch(() => undefined);
+    await tusUploadRepository.deleteUnfinished(this.#d.pool, id).catch(() => undefined);
   }
 
   /** Removes expired unfinished uploads; one instance at a time (an advisory lock), safe to call anywhere. */
@@ -148,15 +163,26 @@ export class IngestSessions {
       try {
         // Our rows say which uploads expired; the tus store's own sweep finds any it lost track of.
         const expired = await tusUploadRepository.listExpired(pool, config.tus.expiryMs);
+        let abandoned = 0;
         for (const row of expired) {
-          await this.abandon(row.id);
-          // Bytes moved to the X-ray's key by a finish that never committed (kept if it did commit).
-          await discardObject(this.#d.ingest, row.xray_id, row.object_key).catch((err: unknown) =>
-            log.warn({ err, key: row.object_key }, 'expired upload leftover not removed'),
-          );
+          // An upload being written or finished right now is not touched: its lock says so.
+          const lock = await this.#d.locker.tryLock(row.id);
+          if (!lock) continue;
+          try {
+            const now = await tusUploadRepository.find(pool, row.id);
+            if (!now || now.finalized_at) continue;
+            await this.abandon(row.id);
+            // Bytes moved to the X-ray's key by a finish that never committed (kept if it did commit).
+            await discardObject(this.#d.ingest, row.xray_id, row.object_key).catch((err: unknown) =>
+              log.warn({ err, key: row.object_key }, 'expired upload leftover not removed'),
+            );
+            abandoned++;
+          } finally {
+            await lock.unlock();
+          }
         }
         const swept = await this.#d.tusStore.sweepExpired();
-        const removed = expired.length + swept;
+        const removed = abandoned + swept;
         if (removed > 0) log.info({ removed }, 'expired tus uploads removed');
         return removed;
       } finally {

@@ -4,6 +4,11 @@ import type { Pool, PoolClient } from '../db/pool.ts';
 import type { Logger } from '../observability/logger.ts';
 
 const CHANNEL = 'tus_lock_release';
+
+/** An upload's lock stayed taken (its upload is being stored, or a stuck request holds it). */
+export class LockTimeoutError extends Error {
+  override name = 'LockTimeoutError';
+}
 const RETRY_MS = 50;
 /** How soon a lost LISTEN connection is opened again (PostgreSQL restarting, failing over). */
 const RELISTEN_MS = [100, 500, 2_000, 5_000];
@@ -97,6 +102,28 @@ export class PgAdvisoryLocker implements Locker {
     return new PgAdvisoryLock(id, this);
   }
 
+  /**
+   * The upload's lock if nobody holds it, without asking a holder to let go (for background work
+   * such as the expiry cleaner, which must never cut off a request); null when it is taken.
+   */
+  async tryLock(id: string): Promise<Lock | null> {
+    const client = await this.pool.connect();
+    try {
+      const { rows } = await client.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
+        [`tus:${id}`],
+      );
+      if (!rows[0]?.ok) {
+        client.release();
+        return null;
+      }
+    } catch (err) {
+      client.release(err instanceof Error ? err : true);
+      throw err;
+    }
+    return { lock: async () => undefined, unlock: () => this.releaseLock(id, client) };
+  }
+
   /** @internal */
   async acquire(id: string, signal: AbortSignal, release: RequestRelease): Promise<PoolClient> {
     const client = await this.pool.connect();
@@ -123,7 +150,7 @@ export class PgAdvisoryLocker implements Locker {
           asked = true;
         }
         if (signal.aborted) throw new Error('lock request aborted');
-        if (Date.now() > deadline) throw new Error(`timed out waiting for the lock on upload ${id}`);
+        if (Date.now() > deadline) throw new LockTimeoutError(`timed out waiting for the lock on upload ${id}`);
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     } catch (err) {

@@ -106,8 +106,9 @@ export const tusUploadRepository = {
   async markFinalized(db: Pool, id: string): Promise<void> {
     await db.query('UPDATE tus_uploads SET finalized_at = now() WHERE id = $1', [id]);
   },
-  async delete(db: Pool, id: string): Promise<void> {
-    await db.query('DELETE FROM tus_uploads WHERE id = $1', [id]);
+  /** Removes an unfinished upload's row (a finished one stays: it answers a lost final response). */
+  async deleteUnfinished(db: Pool, id: string): Promise<void> {
+    await db.query('DELETE FROM tus_uploads WHERE id = $1 AND finalized_at IS NULL', [id]);
   },
   async listExpired(db: Pool, olderThanMs: number): Promise<TusUploadRow[]> {
     const { rows } = await db.query<TusUploadRow>(

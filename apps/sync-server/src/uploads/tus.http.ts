@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Server as TusServer } from '@tus/server';
-import { Metadata, type Upload } from '@tus/utils';
+import { ERRORS, Metadata, type Upload } from '@tus/utils';
 import { Router, type Request, type Response } from 'express';
 import { NodeRequest } from 'srvx/node';
 import {
@@ -20,6 +20,7 @@ import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../errors.ts';
 import { classify } from '../http/problem.ts';
+import { wentSilent } from '../http/silent-bodies.ts';
 import { createdEvent, repeatOf } from '../ingest/finalize.ts';
 import type { IngestDeps } from '../ingest/ingest.service.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -27,7 +28,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { toResource, xrayRepository } from '../xrays/xray.repository.ts';
 import { IngestSessions } from './ingest-session.ts';
-import type { PgAdvisoryLocker } from './pg-advisory.locker.ts';
+import { LockTimeoutError, type PgAdvisoryLocker } from './pg-advisory.locker.ts';
 import { createTusStore } from './tus-store.adapter.ts';
 import { tusUploadRepository, type TusUploadRow } from './tus-upload.repository.ts';
 import { WritingSlots } from './writing-slots.ts';
@@ -66,6 +67,8 @@ interface Grant {
   actor: Actor;
   audit: RequestAudit;
   uploadId: string;
+  /** The X-ray the upload becomes, when known. */
+  xrayId?: string;
   /** The upload a creation made, until it is answered (removed again if the creation fails). */
   created?: string;
 }
@@ -78,7 +81,11 @@ function targetOf(path: string): { upload: string | null } | null {
   return UPLOAD_ID_PATTERN.test(rest) ? { upload: rest } : null;
 }
 
-const isUploadsPath = (path: string) => path === UPLOAD_PATH || path.startsWith(`${UPLOAD_PATH}/`);
+/** Every path Express routes here (it matches case-insensitively): refused unless exactly right. */
+const isUploadsPath = (path: string) => {
+  const p = path.toLowerCase();
+  return p === UPLOAD_PATH || p.startsWith(`${UPLOAD_PATH}/`);
+};
 
 /**
  * The resumable door the edge app uses: tus 1.0 (creation, creation-with-upload, termination,
@@ -95,12 +102,13 @@ export function createUploadDoor(deps: UploadDoorDeps) {
   const sessions = new IngestSessions({
     config,
     pool,
+    locker: deps.locker,
     tusStore,
     ingest: deps.ingest,
     log: deps.log,
     metrics: deps.metrics,
   });
-  const slots = new WritingSlots(config.tus.perUser.maxPatches, config.tus.idleTimeoutMs);
+  const slots = new WritingSlots(config.tus.perUser.maxPatches);
 
   // tus sees web Requests; what the door decided travels beside the node request.
   const grants = new WeakMap<object, Grant>();
@@ -123,6 +131,8 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     respectForwardedHeaders: config.http.trustProxy.length > 0,
     relativeLocation: false,
     exposedHeaders: XRAY_HEADERS,
+    // All bytes in means an X-ray (being) stored: termination is refused from then on.
+    disableTerminationForFinishedUploads: true,
     namingFunction: () => randomUUID(),
     // The path alone names the upload (tus would take the last segment of the whole URL, query included).
     getFileIdFromRequest: (req) => targetOf(new URL(req.url).pathname)?.upload ?? undefined,
@@ -173,12 +183,18 @@ export function createUploadDoor(deps: UploadDoorDeps) {
   async function runTus(req: Request, res: Response, grant: Grant): Promise<void> {
     grants.set(req, grant);
     const answer = await tus.handleWeb(new NodeRequest({ req, res }));
+    // A creation whose body was cut off: the client never learns its Location, so nothing may stay
+    // (tus answers such a creation as if it went well).
+    if (grant.created && (wentSilent(req) || !req.complete)) {
+      await sessions.abandon(grant.created);
+      throw refusalOf(req, grant, answer.status >= 400 ? answer.status : 499, '', failures.get(req));
+    }
     if (answer.status >= 400) {
       if (grant.created) await sessions.abandon(grant.created);
       answer.headers.forEach((v, k) => {
         if (KEPT_ON_REFUSAL.test(k)) res.setHeader(k, v);
       });
-      throw refusalOf(req, answer.status, await answer.text(), failures.get(req));
+      throw refusalOf(req, grant, answer.status, await answer.text(), failures.get(req));
     }
     if (req.method === 'DELETE') await sessions.abandon(grant.uploadId);
     // A creation or termination that went through is on the record before it is answered.
@@ -190,30 +206,42 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     res.end(Buffer.from(await answer.arrayBuffer()));
   }
 
-  function refusalOf(req: Request, status: number, body: string, failure: unknown): DomainError {
-    if (slots.wentSilent(req)) {
+  function refusalOf(req: Request, grant: Grant, status: number, body: string, failure: unknown): DomainError {
+    if (wentSilent(req)) {
       return new DomainError(
         UPLOAD_PROBLEM_CODES.idle,
         `No bytes arrived for ${config.tus.idleTimeoutMs} ms; the request was ended. What arrived is kept: resume from HEAD.`,
       );
     }
     if (isDomainError(failure)) return failure;
+    if (failure === ERRORS.INVALID_TERMINATION) return uploadComplete(grant.xrayId);
+    if (failure instanceof LockTimeoutError) {
+      return new DomainError(
+        'conflict',
+        'The upload is busy (being stored, or another request holds it); try again shortly.',
+        undefined,
+        {
+          retryAfterS: 5,
+        },
+      );
+    }
     const code = TUS_STATUS_CODES[status];
     if (code) return new DomainError(code, body.trim() || `The upload request was refused (${status}).`);
     // Anything else (storage, database, a bug) is classified like every other error; no tus text leaks.
     return classify(failure ?? new Error(`tus answered ${status}`));
   }
 
+  const uploadComplete = (xrayId: string | undefined) =>
+    new DomainError(
+      UPLOAD_PROBLEM_CODES.complete,
+      `This upload is stored as X-ray ${xrayId ?? '(being stored)'}; nothing was removed. An X-ray is deleted with DELETE /xrays/{id}.`,
+    );
+
   /** The answer about a finished upload, from PostgreSQL: it is an X-ray now, not a tus resource. */
   async function answerFinished(req: Request, res: Response, row: TusUploadRow): Promise<void> {
     const x = await xrayRepository.findById(pool, row.xray_id);
     const length = String(row.upload_length);
-    if (req.method === 'DELETE') {
-      throw new DomainError(
-        UPLOAD_PROBLEM_CODES.complete,
-        `This upload is stored as X-ray ${row.xray_id}; nothing was removed. An X-ray is deleted with DELETE /xrays/{id}.`,
-      );
-    }
+    if (req.method === 'DELETE') throw uploadComplete(row.xray_id);
     res.set({
       'Tus-Resumable': '1.0.0',
       'Upload-Offset': length,
@@ -272,7 +300,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     const actor = actorOf(req);
     authorize(actor, 'upload.create');
     if (await answerRepeat(req, res, actor, audit)) return;
-    if (req.headers['content-type'] === 'application/offset+octet-stream') slots.take(req, res, actor.sub);
+    slots.take(res, actor.sub);
     await runTus(req, res, { actor, audit, uploadId: NEW });
   }
 
@@ -294,15 +322,13 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     const decision = decide(actor, action, { capturedBy: { sub: row.owner_sub } });
     if (!decision.allowed) throw decision.error;
     if (row.finalized_at) return answerFinished(req, res, row);
-    if (req.method === 'PATCH') slots.take(req, res, actor.sub);
-    await runTus(req, res, { actor, audit, uploadId: id });
+    slots.take(res, actor.sub);
+    await runTus(req, res, { actor, audit, uploadId: id, xrayId: row.xray_id });
   }
 
   const router = Router();
   router.use(async (req, res, next) => {
     if (!isUploadsPath(req.path)) return next();
-    // A body that stalls is cut off whatever the answer, so no refused request holds a socket either.
-    if (req.method === 'PATCH' || req.method === 'POST') slots.cutWhenSilent(req, res);
     const target = targetOf(req.path);
     const method = req.method;
     // The metrics' route label (this router matches paths itself).

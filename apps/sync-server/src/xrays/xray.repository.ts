@@ -161,7 +161,8 @@ export const xrayRepository = {
   async delete(db: Queryable, id: string): Promise<XrayRecord | null> {
     const { rows } = await db.query<XrayRow>('DELETE FROM xrays WHERE id = $1 RETURNING *', [id]);
     // The finished upload it came through goes too: its bytes were the X-ray's object.
-    if (rows[0]) await db.query('DELETE FROM tus_uploads WHERE xray_id = $1', [id]);
+    // Its finished uploads go with it; another user's unfinished upload naming this id stays theirs.
+    if (rows[0]) await db.query('DELETE FROM tus_uploads WHERE xray_id = $1 AND finalized_at IS NOT NULL', [id]);
     return rows[0] ? toRecord(rows[0]) : null;
   },
 };
