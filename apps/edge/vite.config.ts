@@ -17,7 +17,9 @@ export default defineConfig(({ mode }) => {
     define: { __APP_VERSION__: JSON.stringify(process.env.XRAY_APP_VERSION ?? pkgVersion) },
     build: {
       target: 'es2022',
-      sourcemap: true,
+      // No source maps: they would ship the app's sources with it (`npm start` serves this build).
+      // For local debugging: `vite build --sourcemap` (the sync server refuses to serve .map files).
+      sourcemap: false,
       outDir: e2e ? 'dist-e2e' : 'dist',
       emptyOutDir: true,
       // One bundle of about 190 kB gzipped: precached once, no lazy chunks to miss offline.

@@ -84,6 +84,7 @@ const dicom50 = await writeDicomOfSize(path.join(dir, 'chest-50mb.dcm'), 50 * MB
 const started = await startStack();
 const stack: StackInfo = {
   url: started.url,
+  metricsUrl: started.metricsUrl,
   issuer: started.issuer,
   patientServiceUrl: started.patientServiceUrl,
   doctorReceivedUrl: started.doctorReceivedUrl,

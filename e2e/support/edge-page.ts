@@ -8,6 +8,8 @@ import type { TestFiles } from './files.ts';
 
 export interface StackInfo {
   url: string;
+  /** The server's Prometheus listener (not on the API port). */
+  metricsUrl: string;
   issuer: string;
   patientServiceUrl: string;
   doctorReceivedUrl: string;
@@ -44,6 +46,7 @@ function parseStackInfo(v: unknown): StackInfo {
   const amqp = get(v, 'amqp');
   return {
     url: str(v, 'url'),
+    metricsUrl: str(v, 'metricsUrl'),
     issuer: str(v, 'issuer'),
     patientServiceUrl: str(v, 'patientServiceUrl'),
     doctorReceivedUrl: str(v, 'doctorReceivedUrl'),
@@ -128,7 +131,7 @@ export const waitForStatus = (page: Page, id: string, status: string, timeout?: 
 
 /** Reads one sample of the server's Prometheus metrics. */
 export async function metric(stack: StackInfo, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${stack.url}/metrics`)).text();
+  const text = await (await fetch(`${stack.metricsUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }

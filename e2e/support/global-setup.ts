@@ -23,6 +23,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   // Workers read the stack from the environment (Playwright passes global setup's env on).
   process.env.E2E_STACK = JSON.stringify({
     url: stack.url,
+    metricsUrl: stack.metricsUrl,
     issuer: stack.issuer,
     patientServiceUrl: stack.patientServiceUrl,
     doctorReceivedUrl: stack.doctorReceivedUrl,

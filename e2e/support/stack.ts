@@ -17,6 +17,8 @@ import { freePort, parseEnvLines } from '@xray/testkit';
 export interface Stack {
   /** The sync server (and the page's origin). */
   url: string;
+  /** Its Prometheus listener (`${metricsUrl}/metrics`), apart from the API port. */
+  metricsUrl: string;
   issuer: string;
   /** The dev Patient Service (GET /patients?query=). */
   patientServiceUrl: string;
@@ -107,7 +109,13 @@ function mintToken(issuer: string, user: string): string {
 }
 
 /** The fields of a server log line (pino JSON) that tell us where things listen. */
-function logFields(line: string): { msg?: string; url?: string; issuer?: string; received?: string } {
+function logFields(line: string): {
+  msg?: string;
+  url?: string;
+  metricsUrl?: string;
+  issuer?: string;
+  received?: string;
+} {
   let entry: unknown;
   try {
     entry = JSON.parse(line);
@@ -119,7 +127,20 @@ function logFields(line: string): { msg?: string; url?: string; issuer?: string;
     const v: unknown = Reflect.get(entry, k);
     return typeof v === 'string' ? v : undefined;
   };
-  return { msg: str('msg'), url: str('url'), issuer: str('issuer'), received: str('received') };
+  return {
+    msg: str('msg'),
+    url: str('url'),
+    metricsUrl: str('metricsUrl'),
+    issuer: str('issuer'),
+    received: str('received'),
+  };
+}
+
+/** Where the server said it listens (its API and its metrics), and the issuer it trusts. */
+interface Listening {
+  url: string;
+  metricsUrl: string;
+  issuer: string;
 }
 
 export async function startStack(opts: { env?: Record<string, string>; appDir?: string } = {}): Promise<Stack> {
@@ -131,6 +152,7 @@ export async function startStack(opts: { env?: Record<string, string>; appDir?: 
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
     PORT: '0',
+    METRICS_PORT: '0',
     LOG_LEVEL: process.env.E2E_SERVER_LOG_LEVEL ?? 'info',
     DATA_DIR: dataDir,
     DEV_OIDC_PORT: '0',
@@ -163,7 +185,7 @@ export async function startStack(opts: { env?: Record<string, string>; appDir?: 
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   let patientServiceUrl: string | undefined;
   let doctorReceivedUrl: string | undefined;
-  const { url, issuer } = await new Promise<{ url: string; issuer: string }>((resolve, reject) => {
+  const { url, metricsUrl, issuer } = await new Promise<Listening>((resolve, reject) => {
     let issuerUrl: string | undefined;
     const timer = setTimeout(() => reject(new Error(`the sync server did not start:\n${output}`)), 120_000);
     child.once('exit', (code) => reject(new Error(`the sync server exited with ${code}:\n${output}`)));
@@ -174,9 +196,9 @@ export async function startStack(opts: { env?: Record<string, string>; appDir?: 
       if (entry.issuer) issuerUrl = entry.issuer;
       if (entry.msg === 'development Patient Service running') patientServiceUrl = entry.url;
       if (entry.received) doctorReceivedUrl = entry.received;
-      if (entry.msg === 'sync server listening' && entry.url && issuerUrl) {
+      if (entry.msg === 'sync server listening' && entry.url && entry.metricsUrl && issuerUrl) {
         clearTimeout(timer);
-        resolve({ url: entry.url, issuer: issuerUrl });
+        resolve({ url: entry.url, metricsUrl: entry.metricsUrl, issuer: issuerUrl });
       }
     });
   });
@@ -194,6 +216,7 @@ export async function startStack(opts: { env?: Record<string, string>; appDir?: 
       throw new Error(`the dev Patient/Doctor Services did not report their addresses:\n${output}`);
     return {
       url,
+      metricsUrl,
       issuer,
       patientServiceUrl,
       doctorReceivedUrl,

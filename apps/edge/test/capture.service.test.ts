@@ -106,25 +106,29 @@ describe('capture()', () => {
   it('reads the head once when given what checkFile read, with the same result and warnings', async () => {
     const db = await freshDb();
     const { capture } = createCaptureService({ db });
-    // DICOM by its magic, but no header to read behind it.
-    const bytes = new Uint8Array(400).fill(0xff);
-    bytes.set(new TextEncoder().encode('DICM'), 128);
-    bytes.fill(0, 0, 128);
-    const file = blobOf(bytes, 'broken.dcm');
+    const file = blobOf(smallDicom({ patientId: 'P-2002' }), 'chest.dcm');
     const slice = vi.spyOn(file, 'slice');
     const check = await checkFile(file, 1024 ** 3);
     if (!check.ok) return expect.fail(check.problem.message);
-    expect(check.dicomWarning).toMatch(/^The DICOM header could not be read \(.+\): fill in the fields by hand\.$/);
     const given = await capture(file, validInput(), { head: check });
     expect(slice).toHaveBeenCalledTimes(1);
     const read = await capture(file, validInput());
     expect(slice).toHaveBeenCalledTimes(2);
     expect(given.contentType).toBe('application/dicom');
-    expect(given.warnings).toEqual([
-      { code: 'dicom_unreadable', message: expect.stringMatching(/^The DICOM header could not be read: .+/) },
-    ]);
+    expect(given.warnings).toEqual([expect.objectContaining({ code: 'patient_id_mismatch' })]);
     expect(given.warnings).toEqual(read.warnings);
     expect(given.metadata).toEqual(read.metadata);
+  });
+
+  it('a DICOM whose header cannot be read is refused by checkFile, as the server refuses it', async () => {
+    // DICOM by its magic, but no header to read behind it.
+    const bytes = new Uint8Array(400).fill(0xff);
+    bytes.set(new TextEncoder().encode('DICM'), 128);
+    bytes.fill(0, 0, 128);
+    expect(await checkFile(blobOf(bytes, 'broken.dcm'), 1024 ** 3)).toEqual({
+      ok: false,
+      problem: { code: 'invalid_content', message: 'broken.dcm is damaged and cannot be read.' },
+    });
   });
 
   it('keeps one device key, whoever asks first', async () => {

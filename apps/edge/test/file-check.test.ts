@@ -28,6 +28,34 @@ describe('checkFile', () => {
     });
   });
 
+  it('refuses at capture what the server would refuse: polyglots, cut-off and damaged files', async () => {
+    const html = new TextEncoder().encode('<html><script>alert(1)</script></html>');
+    const withHtml = new Uint8Array([...smallPng(3), ...html]);
+    expect(await checkFile(blobOf(withHtml, 'hand.png'), GiB)).toEqual({
+      ok: false,
+      problem: {
+        code: 'invalid_content',
+        message: 'hand.png has other data hidden after the end of the image, so it cannot be accepted.',
+      },
+    });
+    const dicom = smallDicom();
+    expect(await checkFile(blobOf(dicom.subarray(0, dicom.length - 100), 'chest.dcm'), GiB)).toEqual({
+      ok: false,
+      problem: { code: 'invalid_content', message: 'chest.dcm is cut off before its end; copy or export it again.' },
+    });
+    const polyglot = new Uint8Array(dicom);
+    polyglot.set(html, 0);
+    expect(await checkFile(blobOf(polyglot, 'chest.dcm'), GiB)).toMatchObject({
+      ok: false,
+      problem: { code: 'invalid_content', message: expect.stringMatching(/^chest\.dcm carries web page code/) },
+    });
+    const jpeg = smallJpeg(4);
+    expect(await checkFile(blobOf(jpeg.subarray(0, jpeg.length - 2), 'knee.jpg'), GiB)).toMatchObject({
+      ok: false,
+      problem: { code: 'invalid_content' },
+    });
+  });
+
   it('refuses a file over the limit before reading it', async () => {
     const result = await checkFile(hugeBlob(smallPng(2), 2 * GiB), GiB, 'huge.dcm');
     expect(result).toEqual({

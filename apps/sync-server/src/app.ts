@@ -4,12 +4,14 @@ import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { requestAuditing } from './audit/audit.http.ts';
 import { createAuditService } from './audit/audit.service.ts';
+import { AuthFailureLimiter } from './auth/auth-failures.limiter.ts';
 import type { Config } from './config/config.ts';
 import type { Pool } from './db/pool.ts';
 import { DomainError } from './errors.ts';
 import { buildOpenApiDocument } from './http/openapi.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
 import { cutSilentBodies } from './http/silent-bodies.ts';
+import { corsAllowList, securityHeaders } from './http/security-headers.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
 import { edgeAppRoutes } from './http/routes/edge-app.routes.ts';
 import { healthRoutes } from './http/routes/health.routes.ts';
@@ -48,7 +50,7 @@ export interface AppDeps {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Builds the Express app from its dependencies; no I/O happens here. */
-export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor } {
+export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; authFailures: AuthFailureLimiter } {
   const { config, log, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -64,7 +66,7 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor } 
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' },
       // One line per request with what an operator looks for; headers (tokens!) stay out, and
       // req.log binds only the id, so a request is serialised once, not twice.
       quietReqLogger: true,
@@ -99,12 +101,19 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor } 
     next();
   });
 
+  // Every answer, problems and the edge app included; CORS preflights are answered here, unaudited.
+  app.use(securityHeaders(config.http));
+  app.use(corsAllowList(config.http.corsAllowedOrigins));
+
   // Before authentication and every route: a request body that stalls is cut off, wherever it goes.
   app.use(cutSilentBodies(config.tus.idleTimeoutMs));
 
   // Before every route: each request can leave its audit event, denials included.
   const audit = createAuditService(deps);
   app.use(requestAuditing(audit, log));
+  // Failed authentications per client: 429 past the limit, audited as one event per window.
+  const authFailures = new AuthFailureLimiter(config.auth.failures, audit, log);
+  const authenticate = authFailures.guard(deps.authenticate);
 
   app.use(healthRoutes(deps));
   const openapi = buildOpenApiDocument();
@@ -127,13 +136,13 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor } 
   app.get('/keys/upload', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(deps.keys.uploadJwks());
   });
-  app.use('/xrays', deps.authenticate);
+  app.use('/xrays', authenticate);
   app.use(xrayRoutes({ ingest, xrays, metrics }));
-  app.use('/audit', deps.authenticate);
+  app.use('/audit', authenticate);
   app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer }));
-  app.use('/admin', deps.authenticate);
+  app.use('/admin', authenticate);
   app.use(outboxRoutes({ pool: deps.pool }));
-  app.use(UPLOAD_PATH, deps.authenticate);
+  app.use(UPLOAD_PATH, authenticate);
   const uploads = createUploadDoor({
     config,
     pool: deps.pool,
@@ -150,5 +159,5 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor } 
 
   app.use((req, res) => sendProblem(req, res, new DomainError('not_found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(log));
-  return { app, uploads };
+  return { app, uploads, authFailures };
 }

@@ -19,6 +19,7 @@ export const ERRORS = {
   range_not_satisfiable: { status: 416, title: 'Range not satisfiable' },
   checksum_mismatch: { status: 422, title: 'The content does not match its SHA-256' },
   ciphertext_invalid: { status: 422, title: 'The encrypted upload does not decrypt' },
+  content_invalid: { status: 422, title: 'The file is not a valid image of its type' },
   too_many_requests: { status: 429, title: 'Too many requests' },
   client_closed: { status: 499, title: 'The client closed the connection' },
   storage_failed: { status: 503, title: 'Object storage is unavailable' },
@@ -51,3 +52,11 @@ export class DomainError extends Error {
 }
 
 export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;
+
+/**
+ * The one answer for an X-ray or upload the caller may not see, whether it does not exist or is
+ * someone else's: the same status, code and detail (no id echoed), so probing ids tells nothing.
+ * Only the audit trail tells the two apart (`denial`).
+ */
+export const noSuch = (what: 'X-ray' | 'upload', options?: { denial?: string }): DomainError =>
+  new DomainError('not_found', `There is no such ${what}.`, undefined, options);

@@ -11,6 +11,8 @@ import { createPool, type Pool } from './db/pool.ts';
 import { createIntegrations } from './integrations/integrations.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics } from './observability/metrics.ts';
+import { listenForMetrics, type MetricsListener } from './observability/metrics.http.ts';
+import { ensurePrivateDir } from './storage/private-files.ts';
 import { createObjectStore, type ObjectStore } from './storage/index.ts';
 import { loadOrCreateDevKeys } from './keys/dev-keys.ts';
 import { createConfigKeyService } from './keys/key.service.ts';
@@ -20,6 +22,8 @@ import type { UploadDoor } from './uploads/tus.http.ts';
 export interface RunningServer {
   url: string;
   port: number;
+  /** The Prometheus listener's base URL (`${metricsUrl}/metrics`); undefined when METRICS_PORT=off. */
+  metricsUrl: string | undefined;
   pool: Pool;
   store: ObjectStore;
   log: Logger;
@@ -42,7 +46,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const auth: Authentication = opts.authenticate
     ? { authenticate: opts.authenticate, check: async () => undefined, stop: () => undefined }
     : await createAuthentication(config.auth, log);
+  // DATA_DIR holds the embedded database, disk objects and development keys: the server's user only.
+  if (!config.db.url || config.storage.kind === 'fs' || !config.keys) await ensurePrivateDir(config.dataDir);
   let embedded: EmbeddedDatabase | undefined;
+  let metricsListener: MetricsListener | undefined;
   let dbUrl = config.db.url;
   if (!dbUrl) {
     embedded = await startEmbeddedPostgres(config.dataDir, config.db.embeddedPort, log);
@@ -71,19 +78,21 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const keys = await createConfigKeyService(keySettings);
     // Patient Service, Doctor Service webhook, RabbitMQ, and the outbox relay that feeds the last two.
     const integrations = createIntegrations(config, pool, log);
-    const { app, uploads } = createApp({
+    const metrics = createMetrics();
+    const { app, uploads, authFailures } = createApp({
       config,
       pool,
       store,
       keys,
       log,
-      metrics: createMetrics(),
+      metrics,
       authenticate: auth.authenticate,
       readinessChecks: { auth: auth.check },
       locker,
       links: integrations.links,
       outbox: integrations.outbox,
     });
+    if (config.metrics) metricsListener = await listenForMetrics(config.metrics, metrics, log);
     uploads.startCleaner();
     integrations.start();
     const server: Server = app.listen(config.http.port, config.http.host);
@@ -94,7 +103,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const { port } = server.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-    log.info({ url }, 'sync server listening');
+    const metricsUrl = metricsListener?.url;
+    log.info({ url, metricsUrl }, 'sync server listening');
 
     let stopping: Promise<void> | undefined;
     const stop = () =>
@@ -105,17 +115,21 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         const timer = setTimeout(() => server.closeAllConnections(), config.http.shutdownGraceMs);
         await once(server, 'close').catch(() => undefined);
         clearTimeout(timer);
+        await metricsListener?.stop();
         uploads.stopCleaner();
         await integrations.stop();
         await locker.stop();
         await lockPool.end();
+        // Open windows of failed authentications become their audit events while the pool is up.
+        await authFailures.stop();
         await pool.end();
         auth.stop();
         await embedded?.stop();
         log.info('sync server stopped');
       })());
-    return { url, port, pool, store, log, uploads, stop };
+    return { url, port, metricsUrl, pool, store, log, uploads, stop };
   } catch (err) {
+    await metricsListener?.stop();
     auth.stop();
     await embedded?.stop();
     throw err;

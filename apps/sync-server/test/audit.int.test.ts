@@ -276,6 +276,8 @@ describe('audit trail', () => {
     expect(await onlyEvent(doctorDelete.requestId)).toMatchObject({
       actor_sub: 'doc-1',
       action: 'access.denied',
+      // Refused before anything was loaded, yet on the X-ray's trail.
+      xray_id: pngId,
       outcome: 'denied',
       details: { attempted: 'xray.delete', method: 'DELETE', error: 'forbidden', status: 403 },
     });
@@ -351,6 +353,8 @@ describe('audit trail', () => {
       'xray.download:success',
       'xray.download:success',
       'xray.read:success',
+      // Another paramedic's read (the policy's 404), then the doctor's refused DELETE (the role gate's 403).
+      'access.denied:denied',
       'access.denied:denied',
       'xray.download:failed',
       'xray.delete:success',

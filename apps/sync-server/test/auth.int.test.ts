@@ -41,6 +41,8 @@ describe('auth with a real OIDC issuer (oidc-provider) and real PostgreSQL', () 
       OIDC_AUDIENCE: AUDIENCE,
       // Short, so the rotation test need not wait 30 s; the rate limit is still observable.
       OIDC_JWKS_COOLDOWN_S: '1',
+      // These tests walk hundreds of refused tokens from one address; the limit has its own tests.
+      AUTH_FAILURE_LIMIT: '100000',
     });
     forge = await tokenForge({ dataDir: issuerDir, issuer: dev.issuer, audience: AUDIENCE });
     tokens = {

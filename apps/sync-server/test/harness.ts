@@ -85,6 +85,8 @@ export async function testServerEnv(
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     AUTH_DISABLED: 'true',
+    // Its own free port: several servers run at once (the default 9464 would collide).
+    METRICS_PORT: '0',
     // Several servers on one database (instances behind a load balancer): pass the first one's DATABASE_URL.
     DATABASE_URL: extraEnv.DATABASE_URL ?? (await createTestDatabase()),
     ...storage.env,

@@ -7,8 +7,11 @@ import { loadDevKeys } from '../src/dev/oidc-issuer.ts';
  * without it), to show the API refuses each for the right reason.
  */
 export interface TokenForge {
-  /** Signed with the issuer's current key; claims default to a valid doctor token. */
-  signed(claims?: JWTPayload, header?: { kid?: string }): Promise<string>;
+  /**
+   * Signed with the issuer's current key; claims default to a valid doctor token, the header to
+   * `typ: at+jwt` (`typ: null` leaves it out).
+   */
+  signed(claims?: JWTPayload, header?: { kid?: string; typ?: string | null }): Promise<string>;
   /** alg "none": no signature at all. */
   unsigned(claims?: JWTPayload): string;
   /** HS256 with the issuer's PUBLIC key as the HMAC secret (the classic RS256→HS256 confusion). */
@@ -50,8 +53,9 @@ export async function tokenForge(opts: { dataDir: string; issuer: string; audien
       const jwk = await current();
       const key = await importJWK(jwk, 'RS256');
       // Claims are set as given (`{ exp: undefined }` leaves exp out), not through SignJWT's helpers.
+      const typ = header?.typ === undefined ? 'at+jwt' : header.typ;
       return new SignJWT(valid(claims))
-        .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: header?.kid ?? String(jwk.kid) })
+        .setProtectedHeader({ alg: 'RS256', ...(typ === null ? {} : { typ }), kid: header?.kid ?? String(jwk.kid) })
         .sign(key);
     },
     unsigned(claims) {
@@ -68,7 +72,7 @@ export async function tokenForge(opts: { dataDir: string; issuer: string; audien
     async unknownKey(claims, kid = 'not-a-published-kid') {
       stray ??= (await generateKeyPair('RS256')).privateKey;
       const privateKey = stray;
-      return new SignJWT(valid(claims)).setProtectedHeader({ alg: 'RS256', kid }).sign(privateKey);
+      return new SignJWT(valid(claims)).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid }).sign(privateKey);
     },
   };
 }

@@ -20,7 +20,7 @@ const adminEntry = new URL('../src/cli/xray-admin.ts', import.meta.url).pathname
 export async function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
     // No issuer in these process tests (memory, crashes): AUTH_DISABLED unless the caller says otherwise.
-    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', AUTH_DISABLED: 'true', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

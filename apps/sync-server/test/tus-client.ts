@@ -50,9 +50,14 @@ export function startTus(opts: {
   return { upload, done };
 }
 
-/** Reads one counter from the server's Prometheus metrics. */
-export async function metricValue(baseUrl: string, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+/** Reads one counter from the server's Prometheus metrics (its own listener, not the API port). */
+export async function metricValue(
+  server: { metricsUrl: string | undefined },
+  name: string,
+  labels = '',
+): Promise<number> {
+  if (!server.metricsUrl) throw new Error('this server serves no metrics (METRICS_PORT=off)');
+  const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }

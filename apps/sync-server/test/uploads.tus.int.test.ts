@@ -77,10 +77,10 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
     const offset = Number(head.headers.get('upload-offset'));
     expect(offset).toBe(10 * MiB);
 
-    const before = await metricValue(server.url, 'xray_tus_request_bytes_total', 'method="body"');
+    const before = await metricValue(server, 'xray_tus_request_bytes_total', 'method="body"');
     const resumed = startTus({ endpoint, file: body, metadata, uploadUrl: url! });
     const { xrayId } = await resumed.done;
-    const sentAfterResume = (await metricValue(server.url, 'xray_tus_request_bytes_total', 'method="body"')) - before;
+    const sentAfterResume = (await metricValue(server, 'xray_tus_request_bytes_total', 'method="body"')) - before;
     const remainder = body.length - offset;
     expect(sentAfterResume).toBeGreaterThanOrEqual(remainder);
     expect(sentAfterResume).toBeLessThanOrEqual(remainder + 5 * MiB);

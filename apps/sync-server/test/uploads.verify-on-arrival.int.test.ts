@@ -9,10 +9,10 @@ import { createTestStorage, testServerEnv, type StorageKind, type TestStorage } 
 import { downloadSha, metricValue, MiB, rebase, sealed, startTus, tusCreate } from './tus-client.ts';
 
 /** How this instance verified the tus uploads it finalized. */
-async function verifications(baseUrl: string) {
+async function verifications(server: RunningServer) {
   return {
-    onArrival: await metricValue(baseUrl, 'xray_tus_verifications_total', 'how="on_arrival"'),
-    readBack: await metricValue(baseUrl, 'xray_tus_verifications_total', 'how="read_back"'),
+    onArrival: await metricValue(server, 'xray_tus_verifications_total', 'how="on_arrival"'),
+    readBack: await metricValue(server, 'xray_tus_verifications_total', 'how="read_back"'),
   };
 }
 
@@ -58,10 +58,10 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
   it('finalizes from what it verified on arrival, without reading back, and stores the same X-ray', async () => {
     await withServer(async (server) => {
       const { body, metadata } = await sealed(server.url, dicom);
-      const before = await verifications(server.url);
+      const before = await verifications(server);
       const run = startTus({ endpoint: `${server.url}/uploads`, file: body, metadata, chunkSize: 8 * MiB });
       expect((await run.done).xrayId).toBe(metadata.id);
-      expect(await verifications(server.url)).toEqual({ onArrival: before.onArrival + 1, readBack: before.readBack });
+      expect(await verifications(server)).toEqual({ onArrival: before.onArrival + 1, readBack: before.readBack });
 
       const x = await (await fetch(`${server.url}/xrays/${metadata.id}`)).json();
       expect(x).toMatchObject({ sha256: sha256Hex(dicom), sizeBytes: dicom.length, contentType: 'application/dicom' });
@@ -92,7 +92,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
     });
 
     await withServer(async (second) => {
-      const before = await verifications(second.url);
+      const before = await verifications(second);
       const { body, metadata } = upload;
       const run = startTus({
         endpoint: `${second.url}/uploads`,
@@ -101,7 +101,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
         uploadUrl: rebase(uploadUrl!, second.url),
       });
       expect((await run.done).xrayId).toBe(metadata.id);
-      expect(await verifications(second.url)).toEqual({ onArrival: before.onArrival, readBack: before.readBack + 1 });
+      expect(await verifications(second)).toEqual({ onArrival: before.onArrival, readBack: before.readBack + 1 });
       const x = await (await fetch(`${second.url}/xrays/${metadata.id}`)).json();
       expect(x).toMatchObject({ sha256: sha256Hex(dicom), sizeBytes: dicom.length });
       expect(await downloadSha(second.url, metadata.id)).toBe(sha256Hex(dicom));
@@ -114,12 +114,12 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
         const { body, metadata } = await sealed(creator.url, dicom);
         // A proxy that routes each upload's PATCHes to one replica, but its creation anywhere.
         const url = rebase(await tusCreate(creator.url, body, metadata), receiver.url);
-        const before = await verifications(receiver.url);
+        const before = await verifications(receiver);
         expect((await tusPatch(url, 0, body.subarray(0, 8 * MiB))).status).toBe(204);
         const last = await tusPatch(url, 8 * MiB, body.subarray(8 * MiB));
         expect(last.status).toBe(204);
         expect(last.headers.get('x-xray-sha256')).toBe(sha256Hex(dicom));
-        expect(await verifications(receiver.url)).toEqual({
+        expect(await verifications(receiver)).toEqual({
           onArrival: before.onArrival + 1,
           readBack: before.readBack,
         });
@@ -136,11 +136,11 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads verified on arrival, on %s
       expect((await tusPatch(url, 0, body.subarray(0, half))).status).toBe(204);
       // What a write on another instance leaves behind: one more count than this instance saw.
       await server.pool.query('UPDATE tus_uploads SET writes = writes + 1 WHERE id = $1', [url.split('/').pop()]);
-      const before = await verifications(server.url);
+      const before = await verifications(server);
       const last = await tusPatch(url, half, body.subarray(half));
       expect(last.status).toBe(204);
       expect(last.headers.get('x-xray-sha256')).toBe(sha256Hex(dicom));
-      expect(await verifications(server.url)).toEqual({ onArrival: before.onArrival, readBack: before.readBack + 1 });
+      expect(await verifications(server)).toEqual({ onArrival: before.onArrival, readBack: before.readBack + 1 });
       expect(await downloadSha(server.url, metadata.id)).toBe(sha256Hex(dicom));
     });
   });

@@ -42,6 +42,8 @@ export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServ
     NODE_ENV: 'development',
     HOST: '127.0.0.1',
     PORT: '0',
+    // Replicas share the machine: each its own free metrics port (the default 9464 would collide).
+    METRICS_PORT: '0',
     // The production default: one JSON line per request.
     LOG_LEVEL: 'info',
     DATA_DIR: opts.dataDir,

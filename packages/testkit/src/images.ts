@@ -1,6 +1,10 @@
 import { deflateSync } from 'node:zlib';
+import { crc32 } from '@xray/shared';
 import { encode } from 'jpeg-js';
 import { hannProfile, Xoshiro128 } from './prng.ts';
+
+/** CRC-32 as PNG chunks use it (ISO 3309): the one the shared PNG walker checks with. */
+export { crc32 };
 
 export interface ImageOptions {
   /** Default 256. */
@@ -89,21 +93,4 @@ function pngChunk(type: string, data: Buffer): Buffer {
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(typeAndData), 0);
   return Buffer.concat([length, typeAndData, crc]);
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 as PNG chunks use it (ISO 3309). zlib.crc32 needs Node 20.15+, so it is here. */
-export function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = (CRC_TABLE[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }

@@ -17,5 +17,6 @@ export type { ImageOptions, JpegOptions } from './images.ts';
 export { sha256File, sha256Hex } from './hash.ts';
 export { findPlaintextRun } from './plaintext-runs.ts';
 export { chromiumLaunchOptions } from './chromium.ts';
+export { dcmtk } from './dcmtk.ts';
 export { freePort } from './ports.ts';
 export { parseEnvLines } from './service-env.ts';

@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES, extractDicomTags, sniffContentType } from '@xray/shared';
 import {
+  dcmtk,
   dicomChunks,
   dicomDimensionsForSize,
   dicomSize,
@@ -17,7 +18,6 @@ import {
   writeDicom,
   type WrittenDicom,
 } from '../src/index.ts';
-import { dcmtk } from './tools.ts';
 
 let dir: string;
 beforeAll(async () => {

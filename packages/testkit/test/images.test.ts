@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { decode } from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crc32, makeJpeg, makePng, PNG_SIGNATURE, sha256Hex } from '../src/index.ts';
-import { dcmtk } from './tools.ts';
+import { crc32, dcmtk, makeJpeg, makePng, PNG_SIGNATURE, sha256Hex } from '../src/index.ts';
 
 let dir: string;
 beforeAll(async () => {

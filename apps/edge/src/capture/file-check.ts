@@ -2,12 +2,14 @@ import {
   CONTENT_SNIFF_BYTES,
   DICOM_HEADER_PREFIX_BYTES,
   extractDicomTags,
+  FileStructureError,
+  formatWalkerFor,
   sniffContentType,
   type ContentType,
   type DicomTags,
 } from '@xray/shared';
 
-export type FileProblemCode = 'too_large' | 'unsupported_type' | 'empty';
+export type FileProblemCode = 'too_large' | 'unsupported_type' | 'empty' | 'invalid_content';
 
 /** A file the app will not capture, and why, in words for the person holding it. */
 export interface FileProblem {
@@ -41,7 +43,8 @@ export function formatBytes(n: number): string {
 /**
  * Looks at a file before anything is stored: its size against the server's limit (without
  * reading it: a 2 GB file is refused at once), its real type from its first bytes (not its
- * name), and the DICOM tags that prefill the form.
+ * name), its structure to the last byte (the server's own check: a cut-off, damaged or
+ * polyglot file is refused here, not after the upload), and the DICOM tags that prefill the form.
  */
 export async function checkFile(file: Blob, maxBytes: number, name = fileName(file)): Promise<FileCheck> {
   if (file.size === 0) return { ok: false, problem: { code: 'empty', message: `${name} is empty.` } };
@@ -61,6 +64,11 @@ export async function checkFile(file: Blob, maxBytes: number, name = fileName(fi
       problem: { code: 'unsupported_type', message: `${name} is not an X-ray image: use DICOM, PNG or JPEG files.` },
     };
   }
+  const refusal = await checkStructure(file, head.contentType);
+  if (refusal) {
+    const code = refusal.kind === 'unsupported' ? 'unsupported_type' : 'invalid_content';
+    return { ok: false, problem: { code, message: `${name} ${refusal.problem}.` } };
+  }
   return {
     ok: true,
     ...head,
@@ -68,6 +76,21 @@ export async function checkFile(file: Blob, maxBytes: number, name = fileName(fi
       ? {}
       : { dicomWarning: `The DICOM header could not be read (${head.dicomError}): fill in the fields by hand.` }),
   };
+}
+
+/** Walks the whole file's structure as its type says, streamed (memory stays flat); the refusal, if any. */
+export async function checkStructure(file: Blob, contentType: ContentType): Promise<FileStructureError | undefined> {
+  const walker = formatWalkerFor(contentType);
+  const reader = file.stream().getReader();
+  try {
+    for (let next = await reader.read(); !next.done; next = await reader.read()) walker.update(next.value);
+    walker.end();
+    return undefined;
+  } catch (err) {
+    await reader.cancel().catch(() => undefined);
+    if (err instanceof FileStructureError) return err;
+    throw err;
+  }
 }
 
 /** Reads a file's head (once) for its real type, from its bytes not its name; undefined when not DICOM, PNG or JPEG. */

@@ -36,6 +36,7 @@ export class RequestAudit {
   private action: AuditAction | undefined;
   private readonly target: { xrayId: string | null; patientId: string | null } = { xrayId: null, patientId: null };
   private recorded = false;
+  private inAggregate = false;
   private denial: string | undefined;
 
   constructor(
@@ -88,6 +89,14 @@ export class RequestAudit {
     return this;
   }
 
+  /**
+   * This refusal is counted in an aggregated event written later instead of leaving one of its
+   * own: a repeated failed authentication from one client (AuthFailureLimiter).
+   */
+  aggregated(): void {
+    this.inAggregate = true;
+  }
+
   /** The domain wrote this request's event in the same transaction as its change. */
   recordedInTransaction(): void {
     this.recorded = true;
@@ -95,6 +104,7 @@ export class RequestAudit {
 
   /** Records a refusal before it is answered (called from sendProblem). Never throws: the refusal goes out regardless. */
   async problem(err: DomainError): Promise<void> {
+    if (this.inAggregate) return;
     const denial = this.denial ?? err.denial;
     const denied = err.code === 'unauthenticated' || err.code === 'forbidden' || denial !== undefined;
     const action = denied ? 'access.denied' : this.action;

@@ -1,5 +1,6 @@
 import {
   AuditOutcomeSchema,
+  MAX_BIGINT,
   type AuditAction,
   type AuditEvent,
   type AuditOutcome,
@@ -199,13 +200,15 @@ export function toAuditResource(r: AuditRecord): AuditEvent {
 export const auditCursor = {
   encode: (order: 'asc' | 'desc', id: string): string => Buffer.from(`${order}:${id}`).toString('base64url'),
   decode(raw: string, order: 'asc' | 'desc'): string {
-    const m = /^(asc|desc):([0-9]{1,19})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (!m || m[1] !== order || !m[2]) {
+    const m = /^(asc|desc):([1-9][0-9]{0,18})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
+    const id = m?.[2];
+    // Only what encode() would have written for this order, and an id a bigint can hold.
+    if (!m || m[1] !== order || !id || BigInt(id) > MAX_BIGINT || auditCursor.encode(order, id) !== raw) {
       throw new DomainError('validation_failed', 'The cursor is not one this server issued for this order.', [
-        { field: 'cursor', message: 'is invalid' },
+        { field: 'cursor', message: 'is not a cursor this server issued for this order' },
       ]);
     }
-    return m[2];
+    return id;
   },
 };
 

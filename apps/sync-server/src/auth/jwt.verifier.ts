@@ -29,7 +29,7 @@ export interface TokenVerifier {
   verify(token: string): Promise<Actor>;
 }
 
-type VerifierSettings = Omit<AuthConfig, 'disabled' | 'issuer' | 'devIssuerPort'> & { issuer: string };
+type VerifierSettings = Omit<AuthConfig, 'disabled' | 'issuer' | 'devIssuerPort' | 'failures'> & { issuer: string };
 
 type Discovered = { issuer: string; jwks: ReturnType<typeof createRemoteJWKSet> };
 
@@ -40,6 +40,10 @@ const VERIFIED_MAX = 10_000;
 const VERIFIED_TTL_MS = 60_000;
 const MAX_RETRY_MS = 30_000;
 const DISCOVERY_TIMEOUT_S = 10;
+
+/** RFC 9068 §2.1 media type of a JWT access token, without and with the `application/` prefix. */
+const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt']);
+const PLAIN_JWT_TYPES = new Set(['jwt', 'application/jwt']);
 
 /**
  * Verifies bearer access tokens against an OIDC issuer. Discovery runs in the background with
@@ -142,21 +146,44 @@ export class JwtVerifier implements TokenVerifier {
     if (!discovered)
       throw new IssuerUnavailableError(`The identity provider has not been reached yet: ${this.#lastError}`);
     let payload: JWTPayload;
+    let typ: unknown;
     try {
-      ({ payload } = await jwtVerify(token, discovered.jwks, {
+      ({
+        payload,
+        protectedHeader: { typ },
+      } = await jwtVerify(token, discovered.jwks, {
         issuer: discovered.issuer,
         audience: this.settings.audience,
         algorithms: this.settings.algorithms,
         clockTolerance: this.settings.clockToleranceS,
-        requiredClaims: ['exp', 'sub'],
+        // RFC 9068 §2.2 requires iat; jose checks it is a number, we check it is not in the future.
+        requiredClaims: ['exp', 'sub', 'iat'],
       }));
     } catch (err) {
       throw classifyVerificationError(err);
     }
+    this.#checkAccessTokenProfile(typ, Number(payload.iat));
     const actor = actorFromClaims(payload, this.settings.rolesClaim);
     // requiredClaims guarantees exp.
     this.#verified.set(token, { actor, exp: Number(payload.exp), nbf: payload.nbf });
     return actor;
+  }
+
+  /**
+   * What jose leaves to us: the header marks an access token, not another JWT of the same issuer
+   * (an ID token, a logout token), and it was not issued in the future — such a token would
+   * outlive what its exp seems to promise, or comes from a clock or signer gone wrong.
+   */
+  #checkAccessTokenProfile(typ: unknown, iat: number): void {
+    const type = typeof typ === 'string' ? typ.toLowerCase() : undefined;
+    const accepted =
+      type !== undefined && (ACCESS_TOKEN_TYPES.has(type) || (this.settings.acceptJwtTyp && PLAIN_JWT_TYPES.has(type)));
+    if (!accepted)
+      throw new InvalidTokenError(
+        `The token is not an access token: its header typ is not at+jwt (RFC 9068)${this.settings.acceptJwtTyp ? ' or JWT' : ''}.`,
+      );
+    if (iat > Date.now() / 1000 + this.settings.clockToleranceS)
+      throw new InvalidTokenError('The access token was issued in the future.');
   }
 }
 
@@ -167,15 +194,19 @@ function classifyVerificationError(err: unknown): Error {
   if (err instanceof errors.JWTClaimValidationFailed) {
     const why: Record<string, string> = {
       nbf: 'The access token is not valid yet.',
-      iat: 'The access token was issued in the future.',
+      iat: 'The access token has an invalid issue time (iat).',
       iss: 'The access token was issued by an issuer this API does not trust.',
       aud: 'The access token is not meant for this API (audience).',
       exp: 'The access token has no expiry.',
       sub: 'The access token names no subject.',
     };
-    return new InvalidTokenError(why[err.claim] ?? `The access token's "${err.claim}" claim is invalid.`, {
-      cause: err,
-    });
+    const missingIat = err.claim === 'iat' && err.reason === 'missing';
+    return new InvalidTokenError(
+      missingIat
+        ? 'The access token has no issue time (iat).'
+        : (why[err.claim] ?? `The access token's "${err.claim}" claim is invalid.`),
+      { cause: err },
+    );
   }
   if (err instanceof errors.JOSEAlgNotAllowed)
     return new InvalidTokenError('The access token is signed with an algorithm this API does not accept.', {

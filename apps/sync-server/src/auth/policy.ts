@@ -1,5 +1,5 @@
 import { isRole, type Role } from '@xray/shared';
-import { DomainError } from '../errors.ts';
+import { DomainError, noSuch } from '../errors.ts';
 import type { Actor } from './actor.ts';
 
 /**
@@ -85,11 +85,10 @@ export function decide(actor: Actor, action: Action, target?: Owned): Decision {
   if (reach === 'own' && target && target.capturedBy.sub !== actor.sub) {
     // Not 403: the answer must be the same as for an id that does not exist, so nobody learns
     // which X-rays (or uploads) exist by probing ids they may not see.
-    const what = action.startsWith('upload.') ? 'upload' : 'X-ray';
     return {
       allowed: false,
       reason: 'not_owner',
-      error: new DomainError('not_found', `There is no such ${what}.`, undefined, { denial: 'not_owner' }),
+      error: noSuch(action.startsWith('upload.') ? 'upload' : 'X-ray', { denial: 'not_owner' }),
     };
   }
   return { allowed: true, reach };

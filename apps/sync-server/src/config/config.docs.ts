@@ -73,6 +73,10 @@ const SAMPLE_VALUES: Partial<Record<EnvName, string>> = {
 const VALUE_PROBES: { set: Env; when: string }[] = [
   { set: { HOST: '0.0.0.0' }, when: '`HOST` is not a loopback address (e.g. `0.0.0.0`)' },
   { set: { KEK: `dev-kek-1:${Buffer.alloc(32, 1).toString('base64')}` }, when: '`KEK` holds a development key' },
+  {
+    set: { CORS_ALLOWED_ORIGINS: 'http://edge.example.org' },
+    when: '`CORS_ALLOWED_ORIGINS` lists a plain http origin (not loopback)',
+  },
 ];
 
 const names = (): EnvName[] => Object.keys(EnvSchema.shape).filter((k): k is EnvName => k in EnvSchema.shape);

@@ -125,13 +125,34 @@ export const EnvSchema = z.object({
     .min(0)
     .max(300)
     .default(30)
-    .describe('Clock skew allowed on exp/nbf, in seconds.'),
+    .describe('Clock skew allowed on exp, nbf and iat (a token issued further in the future is refused), in seconds.'),
   OIDC_JWKS_COOLDOWN_S: z.coerce
     .number()
     .int()
     .min(0)
     .default(30)
     .describe('A token with an unknown key id refetches the JWKS at most once per this many seconds.'),
+  OIDC_ACCEPT_JWT_TYP: bool
+    .default(false)
+    .describe(
+      "Also accept access tokens whose header `typ` is `JWT`, for issuers that cannot mark them `at+jwt` (RFC 9068). Off: only `at+jwt`, so no other JWT of the issuer (an ID token) passes for an access token. Keycloak 26.2+ issues `at+jwt` per client (the stack's realm sets it).",
+    ),
+  AUTH_FAILURE_LIMIT: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20)
+    .describe(
+      'Failed authentications (401) one client address (IPv6: its /64) may have per window; past it, its requests that do not authenticate get 429 with Retry-After, while a token that verifies is still served. Counted per instance.',
+    ),
+  AUTH_FAILURE_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(60_000)
+    .describe(
+      "Window of AUTH_FAILURE_LIMIT, from a client's first failure. The first failure is audited as it happens, the rest of the window as one access.denied event with their count when it closes.",
+    ),
   AUTH_DISABLED: bool
     .default(false)
     .describe('Development/test only: every request acts as one local user with every role. Refused in production.'),
@@ -144,7 +165,27 @@ export const EnvSchema = z.object({
     .describe('Port of the development OIDC issuer that `npm start` runs when OIDC_ISSUER is unset.'),
   TLS_TERMINATED_BY_PROXY: bool
     .default(false)
-    .describe('A proxy in front terminates TLS. Required in production when HOST is not a loopback address.'),
+    .describe(
+      'A proxy in front terminates TLS. Required in production when HOST is not a loopback address. Also turns on HSTS (`Strict-Transport-Security`).',
+    ),
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .describe(
+      'Comma-separated origins (`https://host[:port]`) other than our own whose browser pages may call the API and /uploads. Empty: same-origin only (the edge app served here, and PUBLIC_URL). Never `*` or `null`.',
+    ),
+  METRICS_PORT: z
+    .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)])
+    .default(9464)
+    .describe(
+      'Port of the Prometheus listener (`GET /metrics`), apart from the API port; 0 picks a free one; `off`: no metrics.',
+    ),
+  METRICS_HOST: z
+    .string()
+    .default('127.0.0.1')
+    .describe(
+      'Interface of the metrics listener; set it to the internal network Prometheus scrapes from, never a public one.',
+    ),
 
   KEK: z
     .string()
@@ -341,7 +382,11 @@ export interface Config {
     shutdownGraceMs: number;
     /** A proxy in front terminates TLS; we ourselves serve plain HTTP. */
     tlsTerminatedByProxy: boolean;
+    /** Origins whose pages may read our answers (CORS); empty: same-origin only. */
+    corsAllowedOrigins: string[];
   };
+  /** The Prometheus listener, apart from the API; undefined: off. */
+  metrics: { host: string; port: number } | undefined;
   dataDir: string;
   logLevel: Env['LOG_LEVEL'];
   db: { url: string | undefined; poolMax: number; embeddedPort: number };
@@ -405,6 +450,10 @@ export interface AuthConfig {
   algorithms: JwtAlgorithm[];
   clockToleranceS: number;
   jwksCooldownS: number;
+  /** Also accept `typ: JWT` (issuers that cannot issue RFC 9068 `at+jwt`). */
+  acceptJwtTyp: boolean;
+  /** Failed authentications per client address and window before it gets 429s. */
+  failures: { limit: number; windowMs: number };
   devIssuerPort: number;
 }
 
@@ -419,6 +468,33 @@ interface ConfigProblem {
 
 const LOOPBACK_HOSTS = new Set(['localhost', '::1', '[::1]']);
 const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
+
+/**
+ * CORS_ALLOWED_ORIGINS, each an exact origin (no path, no wildcard, never `null`), plus PUBLIC_URL's
+ * origin; in production only https ones (or loopback).
+ */
+function parseOrigins(e: Env): string[] | ConfigProblem {
+  const given = e.CORS_ALLOWED_ORIGINS.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = given.filter((o) => {
+    const u = URL.parse(o);
+    return !u || u.origin !== o || (u.protocol !== 'https:' && u.protocol !== 'http:');
+  });
+  if (bad.length)
+    return {
+      variable: 'CORS_ALLOWED_ORIGINS',
+      message: `"${bad.join('", "')}" not an origin; list origins such as https://edge.example.org (no path, no *)`,
+    };
+  const plain = given.filter((o) => o.startsWith('http:') && !isLoopbackHost(new URL(o).hostname));
+  if (e.NODE_ENV === 'production' && plain.length)
+    return {
+      variable: 'CORS_ALLOWED_ORIGINS',
+      message: `"${plain.join('", "')}" is plain http; only https origins (or loopback) may read patient data in production`,
+    };
+  const own = e.PUBLIC_URL ? [new URL(e.PUBLIC_URL).origin] : [];
+  return [...new Set([...own, ...given])];
+}
 
 function parseAlgorithms(raw: string): JwtAlgorithm[] | ConfigProblem {
   const names = raw
@@ -526,12 +602,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const algorithms = parseAlgorithms(e.OIDC_ALGORITHMS);
+  const origins = parseOrigins(e);
   const problems = [
     ...(Array.isArray(algorithms) ? [] : [algorithms]),
+    ...(Array.isArray(origins) ? [] : [origins]),
     ...integrationProblems(e),
     ...(e.NODE_ENV === 'production' ? productionProblems(e) : []),
   ];
-  if (problems.length || !Array.isArray(algorithms)) {
+  if (problems.length || !Array.isArray(algorithms) || !Array.isArray(origins)) {
     const lines = problems.map((p) => `  ${p.variable}: ${p.message}`);
     throw new ConfigError(
       `Invalid configuration${e.NODE_ENV === 'production' ? ' for production' : ''}:\n${lines.join('\n')}`,
@@ -566,7 +644,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         .filter(Boolean),
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
       tlsTerminatedByProxy: e.TLS_TERMINATED_BY_PROXY,
+      corsAllowedOrigins: origins,
     },
+    metrics: e.METRICS_PORT === 'off' ? undefined : { host: e.METRICS_HOST, port: e.METRICS_PORT },
     dataDir,
     keys: keySettings(e),
     logLevel: e.LOG_LEVEL,
@@ -594,6 +674,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       algorithms,
       clockToleranceS: e.OIDC_CLOCK_TOLERANCE_S,
       jwksCooldownS: e.OIDC_JWKS_COOLDOWN_S,
+      acceptJwtTyp: e.OIDC_ACCEPT_JWT_TYP,
+      failures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS },
       devIssuerPort: e.DEV_OIDC_PORT,
     },
     integrations: {

@@ -35,10 +35,10 @@ export interface EmbeddedDatabase {
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
   const databaseDir = path.join(dataDir, 'postgres');
   await mkdir(dataDir, { recursive: true });
-  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its directory
-  // (other files in DATA_DIR, such as keys, keep their own restrictive modes).
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its directory:
+  // search only (o+x, no listing); everything else in DATA_DIR is 0700/0600 on its own.
   const { mode } = await stat(dataDir);
-  if ((mode & 0o001) === 0) await chmod(dataDir, mode | 0o001);
+  if (process.getuid?.() === 0 && (mode & 0o001) === 0) await chmod(dataDir, mode | 0o001);
   const password = 'xray-embedded';
   // PostgreSQL's own last words: the library rejects with nothing when the process exits early.
   const recent: string[] = [];

@@ -51,6 +51,19 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
 }
 
 /**
+ * PostgreSQL refused a value, not the statement's shape: SQLSTATE class 22 (data exception: an
+ * out-of-range date, an untranslatable character, an invalid byte sequence, a number too large)
+ * or 23514 (a CHECK constraint). A value that reached the database this way came from a request.
+ * Returns the SQLSTATE, or undefined.
+ */
+export function dataExceptionOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, severity } = err as { code?: unknown; severity?: unknown };
+  if (typeof severity !== 'string' || typeof code !== 'string') return undefined;
+  return /^22[0-9A-Z]{3}$/.test(code) || code === '23514' ? code : undefined;
+}
+
+/**
  * PostgreSQL ended the session or cannot take one (down, restarting, failing over, refusing
  * connections), as opposed to refusing a statement: worth retrying shortly. (A connection that
  * cannot even be opened fails with the socket's code, e.g. ECONNREFUSED; see http/problem.ts.)

@@ -1,10 +1,11 @@
 import { once } from 'node:events';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { errors, type Configuration, type Interaction } from 'oidc-provider';
 import type { Logger } from '../observability/logger.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../storage/private-files.ts';
 import { DEMO_USERS, isDemoUserName, userBySub, type DemoUserName } from './demo-users.ts';
 import { DEV_CLIENT_ID, signInAsDemoUser } from './dev-login.client.ts';
 
@@ -84,9 +85,9 @@ export async function loadDevKeys(dataDir: string): Promise<StoredKeys | undefin
 
 async function saveDevKeys(dataDir: string, keys: StoredKeys): Promise<void> {
   const file = keysFile(dataDir);
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(keys, null, 2), { mode: 0o600 });
+  await writeFile(tmp, JSON.stringify(keys, null, 2), { mode: PRIVATE_FILE_MODE });
   await rename(tmp, file);
 }
 

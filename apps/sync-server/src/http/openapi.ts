@@ -39,6 +39,9 @@ export function buildOpenApiDocument() {
     401: problem('No or invalid bearer token'),
     403: problem('The role does not allow this'),
     404: problem('No such X-ray'),
+    429: problem(
+      'Too many failed authentications from this address; `Retry-After` says when to retry. A token that verifies is still served',
+    ),
     503: problem('The database or object storage is unavailable; nothing was done. `Retry-After` says when to retry'),
   };
 
@@ -70,8 +73,10 @@ export function buildOpenApiDocument() {
       ...errors,
       409: problem('This id is stored with different bytes'),
       413: problem('Larger than MAX_UPLOAD_BYTES'),
-      415: problem('Not DICOM, PNG or JPEG'),
-      422: problem('Bytes do not match the declared sha256'),
+      415: problem('Not DICOM, PNG or JPEG, or a DICOM encoding (transfer syntax) not accepted'),
+      422: problem(
+        'Bytes do not match the declared sha256 (checksum_mismatch), or are not structurally what their type says: damaged, cut off, or another format riding along (content_invalid)',
+      ),
     },
   });
   registry.registerPath({
@@ -159,6 +164,7 @@ export function buildOpenApiDocument() {
       },
       400: errors[400],
       401: errors[401],
+      429: errors[429],
       403: problem('Only administrators may read the audit log'),
     },
   });
@@ -176,6 +182,7 @@ export function buildOpenApiDocument() {
       },
       400: errors[400],
       401: errors[401],
+      429: errors[429],
       403: problem('Only administrators manage the outbox'),
     },
   });
@@ -192,6 +199,7 @@ export function buildOpenApiDocument() {
       },
       400: errors[400],
       401: errors[401],
+      429: errors[429],
       403: problem('Only administrators manage the outbox'),
       404: problem('No such event'),
     },
@@ -210,7 +218,6 @@ export function buildOpenApiDocument() {
   for (const [path, summary] of [
     ['/healthz', 'Liveness'],
     ['/readyz', 'Readiness: database and object storage'],
-    ['/metrics', 'Prometheus metrics'],
   ] as const) {
     registry.registerPath({ method: 'get', path, summary, responses: { 200: { description: 'OK' } } });
   }

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Problem } from '@xray/shared';
 import { DomainError, ERRORS, isDomainError, type ErrorCode } from '../errors.ts';
-import { isDatabaseUnavailable } from '../db/pool.ts';
+import { dataExceptionOf, isDatabaseUnavailable } from '../db/pool.ts';
 import type { Logger } from '../observability/logger.ts';
 
 const TYPE_BASE = 'https://xray-service.dev/problems/';
@@ -44,6 +44,8 @@ export function sendProblem(req: Request, res: Response, err: DomainError): void
   const problem = toProblem(err, req.originalUrl);
   discardRestOfBody(req);
   const send = () => {
+    // Whatever a route had set before it failed: a problem may name patient data and is never cached.
+    res.set('Cache-Control', 'no-store');
     // A dependency that is down now is usually back in seconds: tell clients when to try again.
     if (err.retryAfterS !== undefined) res.set('Retry-After', String(err.retryAfterS));
     else if (problem.status === 503 && !res.get('Retry-After')) res.set('Retry-After', String(RETRY_AFTER_S));
@@ -71,6 +73,17 @@ export function classify(err: unknown): DomainError {
   if (e?.type === 'entity.too.large') return new DomainError('payload_too_large', 'The body is too large.');
   if (e?.name === 'ObjectNotFoundError') return new DomainError('not_found', 'The stored object is missing.');
   if (isDatabaseUnavailable(err)) return unavailable('The database is unavailable', err);
+  const sqlState = dataExceptionOf(err);
+  if (sqlState) {
+    // The input's fault, not the server's: a 400, never a 500. The database's own message may
+    // quote the value, so only its SQLSTATE is passed on.
+    return new DomainError(
+      'bad_request',
+      `A value in the request cannot be stored or compared (SQLSTATE ${sqlState}).`,
+      undefined,
+      { cause: err },
+    );
+  }
   const code = `${(err as { code?: string })?.code ?? ''}`;
   if (UNREACHABLE.has(code)) return unavailable('A service the server depends on cannot be reached', err);
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'Unexpected end of form') {

@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { ensurePrivateDir, ensurePrivateFile, PRIVATE_FILE_MODE } from '../storage/private-files.ts';
 import type { KeySettings } from './key.service.ts';
 
 const DevKeysSchema = z.object({
@@ -20,8 +21,12 @@ export const DEV_KEY_PREFIX = 'dev-';
 export async function loadOrCreateDevKeys(dataDir: string): Promise<KeySettings> {
   const file = path.join(dataDir, 'keys', 'dev-keys.json');
   const read = async () => DevKeysSchema.parse(JSON.parse(await readFile(file, 'utf8')));
+  // The server's user alone: the directory 0700 and the file 0600, also when they were made before.
+  await ensurePrivateDir(path.dirname(file));
   try {
-    return await read();
+    const keys = await read();
+    await ensurePrivateFile(file);
+    return keys;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -32,11 +37,9 @@ export async function loadOrCreateDevKeys(dataDir: string): Promise<KeySettings>
     currentKekId: id,
     uploadPrivateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
-  await mkdir(dataDir, { recursive: true });
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   try {
     // 'wx': when two instances start at once, the first key set wins and both use it.
-    await writeFile(file, JSON.stringify(settings, null, 2), { mode: 0o600, flag: 'wx' });
+    await writeFile(file, JSON.stringify(settings, null, 2), { mode: PRIVATE_FILE_MODE, flag: 'wx' });
     return settings;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return read();

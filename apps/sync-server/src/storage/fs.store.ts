@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { close, createReadStream, createWriteStream, open as openFd } from 'node:fs';
-import { link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,12 +13,16 @@ import {
   type GetOptions,
   type ObjectStore,
 } from './object-store.ts';
+import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.ts';
 
 const openForReading = promisify(openFd);
 /** Chunked reads (downloads) keep this many reads in flight. */
 const READ_AHEAD = 2;
 
-/** Objects as files under one directory; writes go to a temp file and are renamed into place. */
+/**
+ * Objects as files under one directory; writes go to a temp file and are renamed into place.
+ * Files are 0600 and directories 0700: the server's user alone reads them.
+ */
 export class FsObjectStore implements ObjectStore {
   readonly kind = 'fs' as const;
   private readonly tmpDir: string;
@@ -28,7 +32,9 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.tmpDir, { recursive: true });
+    // The root too when it exists from before: nothing below it is reachable by anyone else then.
+    await ensurePrivateDir(this.dir);
+    await ensurePrivateDir(this.tmpDir);
   }
 
   private file(key: string): string {
@@ -39,13 +45,13 @@ export class FsObjectStore implements ObjectStore {
   async put(key: string, body: Readable, signal?: AbortSignal): Promise<{ size: number }> {
     const target = this.file(key);
     const tmp = path.join(this.tmpDir, randomUUID());
-    const out = createWriteStream(tmp, { flags: 'wx' });
+    const out = createWriteStream(tmp, { flags: 'wx', mode: PRIVATE_FILE_MODE });
     try {
       await pipeline(body, out, signal ? { signal } : {});
       // fsync before rename: once put resolves, the X-ray survives a power cut.
       const fh = await open(tmp, 'r');
       await fh.sync().finally(() => fh.close());
-      await mkdir(path.dirname(target), { recursive: true });
+      await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
       return { size: out.bytesWritten };
     } catch (err) {
@@ -80,7 +86,9 @@ export class FsObjectStore implements ObjectStore {
       throw err.code === 'ENOENT' ? new ObjectNotFoundError(from) : err;
     });
     try {
-      await mkdir(path.dirname(target), { recursive: true });
+      // A link shares the file's mode: tightened here in case the source was written before modes were set.
+      await chmod(tmp, PRIVATE_FILE_MODE);
+      await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { FileStore } from '@tus/file-store';
 import { S3Store } from '@tus/s3-store';
 import { ERRORS, Upload, type DataStore } from '@tus/utils';
 import type { Config } from '../config/config.ts';
@@ -7,6 +6,7 @@ import type { ObjectStore } from '../storage/index.ts';
 import { ObjectNotFoundError } from '../storage/index.ts';
 import { addContentMd5ForDeleteObjects } from '../storage/swift-compat.ts';
 import { s3ClientConfig } from '../storage/s3.store.ts';
+import { PrivateFileStore } from './private-file.store.ts';
 
 /** @tus/s3-store with the same compatibility settings as our own S3 client. */
 class CompatibleS3Store extends S3Store {
@@ -65,7 +65,7 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
   const layout =
     s.kind === 'fs'
       ? {
-          dataStore: new FileStore({
+          dataStore: new PrivateFileStore({
             directory: path.join(s.dir, 'uploads'),
             expirationPeriodInMilliseconds: config.tus.expiryMs,
           }) as DataStore,

@@ -131,6 +131,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     respectForwardedHeaders: config.http.trustProxy.length > 0,
     relativeLocation: false,
     exposedHeaders: XRAY_HEADERS,
+    allowedOrigins: (origin) => config.http.corsAllowedOrigins.includes(origin),
     // All bytes in means an X-ray (being) stored: termination is refused from then on.
     disableTerminationForFinishedUploads: true,
     namingFunction: () => randomUUID(),

@@ -1,7 +1,7 @@
 import type { Link, XrayUpdate } from '@xray/shared';
 import { appendAudit, type AuditContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
-import { DomainError } from '../errors.ts';
+import { noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
@@ -51,7 +51,7 @@ export async function updateXray(
 
   return inTransaction(deps.pool, async (tx) => {
     const current = await xrayLinkRepository.lockById(tx, loaded.id);
-    if (!current) throw new DomainError('not_found', `There is no X-ray ${loaded.id}.`);
+    if (!current) throw noSuch('X-ray');
     // Applied to the row as it is now: a correction that committed meanwhile is kept.
     const next = apply(current, changes);
     let link: Link = current.link;

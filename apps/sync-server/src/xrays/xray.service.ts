@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
+import { z } from 'zod';
 import { XrayIdSchema, type XrayListQuery, type XrayUpdate } from '@xray/shared';
 import { appendAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Pool } from '../db/pool.ts';
 import { inTransaction } from '../db/pool.ts';
-import { DomainError } from '../errors.ts';
+import { DomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
@@ -26,12 +27,25 @@ export interface XrayServiceDeps {
 
 export function parseXrayId(raw: string): string {
   const parsed = XrayIdSchema.safeParse(raw);
+  // The raw value is not echoed: it may hold anything, control characters included.
   if (!parsed.success)
-    throw new DomainError('bad_request', `"${raw}" is not an X-ray id (a UUID).`, [
+    throw new DomainError('bad_request', 'The path does not name an X-ray id (a UUID).', [
       { field: 'id', message: 'must be a UUID' },
     ]);
   return parsed.data;
 }
+
+/**
+ * What a cursor decodes to, exactly as `encode` writes it: the last item's capturedAt as
+ * Date#toISOString gives it (a real instant PostgreSQL can read) and its id. Not signed: a
+ * well-formed cursor is only a position in a list the caller's scope already confines.
+ */
+const CursorSchema = z.tuple([
+  z.iso
+    .datetime({ precision: 3 })
+    .refine((v) => !v.startsWith('0000') && new Date(v).toISOString() === v, 'is not an instant'),
+  XrayIdSchema,
+]);
 
 /** Opaque keyset cursor: base64url of the last item's (capturedAt, id). */
 export const cursor = {
@@ -39,21 +53,18 @@ export const cursor = {
     Buffer.from(JSON.stringify([next.capturedAt, next.id])).toString('base64url'),
   decode(raw: string): { capturedAt: string; id: string } {
     try {
-      const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-      if (
-        Array.isArray(v) &&
-        typeof v[0] === 'string' &&
-        typeof v[1] === 'string' &&
-        XrayIdSchema.safeParse(v[1]).success &&
-        !Number.isNaN(Date.parse(v[0]))
-      ) {
-        return { capturedAt: v[0], id: v[1] };
+      const text = Buffer.from(raw, 'base64url').toString('utf8');
+      const v = CursorSchema.safeParse(JSON.parse(text));
+      // Only what encode() would have written: the same JSON, the same base64url.
+      if (v.success) {
+        const [capturedAt, id] = v.data;
+        if (cursor.encode({ capturedAt, id }) === raw) return { capturedAt, id };
       }
     } catch {
-      // fall through to the error below
+      // not JSON: fall through to the refusal below
     }
     throw new DomainError('validation_failed', 'The cursor is not one this server issued.', [
-      { field: 'cursor', message: 'is invalid' },
+      { field: 'cursor', message: 'is not a cursor this server issued' },
     ]);
   },
 };
@@ -62,7 +73,7 @@ export function createXrayService(deps: XrayServiceDeps) {
   return {
     async get(id: string): Promise<XrayRecord> {
       const x = await xrayRepository.findById(deps.pool, id);
-      if (!x) throw new DomainError('not_found', `There is no X-ray ${id}.`);
+      if (!x) throw noSuch('X-ray');
       return x;
     },
 
@@ -111,7 +122,7 @@ export function createXrayService(deps: XrayServiceDeps) {
         }
         return row;
       });
-      if (!removed) throw new DomainError('not_found', `There is no X-ray ${id}.`);
+      if (!removed) throw noSuch('X-ray');
       await deps.store
         .delete(removed.objectKey)
         .catch((err: unknown) =>

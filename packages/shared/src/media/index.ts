@@ -1,3 +1,12 @@
 export { CONTENT_SNIFF_BYTES, sniffContentType } from './content-type.ts';
 export { DICOM_HEADER_PREFIX_BYTES, DicomParseError, DicomTagsSchema, extractDicomTags } from './dicom-tags.ts';
 export type { DicomParseErrorCode, DicomTags } from './dicom-tags.ts';
+export { crc32 } from './crc32.ts';
+export type { Crc32 } from './crc32.ts';
+export { FileStructureError, MAX_IMAGE_SIDE } from './format-walker.ts';
+export type { FileStructureErrorCode, FileStructureErrorKind, FormatWalker } from './format-walker.ts';
+export { DicomWalker, judgePreamble } from './dicom-walker.ts';
+export { JpegWalker } from './jpeg-walker.ts';
+export { PngWalker } from './png-walker.ts';
+export { checkFileStructure, formatWalkerFor } from './structure-check.ts';
+export type { FormatWalkerOptions } from './structure-check.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { says, pageOf } from './common.ts';
+import { boundedDateTime, cursorParam, singleLineText } from './input-rules.ts';
 
 /**
  * What the audit trail records. The database column is free text so a new action needs no
@@ -64,17 +65,17 @@ export type AuditEventList = z.infer<typeof AuditEventListSchema>;
 /** GET /audit query. `format=fhir` answers a FHIR R4 Bundle of AuditEvent resources instead. */
 export const AuditQuerySchema = z.strictObject({
   xrayId: z.uuid(says('must be a UUID')).optional(),
-  patientId: z.string().trim().min(1).max(64).optional(),
+  patientId: singleLineText().trim().min(1).max(64).optional(),
   /** The actor's `sub`. */
-  actor: z.string().min(1).max(256).optional(),
+  actor: singleLineText().min(1).max(256).optional(),
   action: AuditActionSchema.optional(),
   outcome: AuditOutcomeSchema.optional(),
-  from: z.iso.datetime({ offset: true, ...says('must be an ISO 8601 date-time') }).optional(),
-  to: z.iso.datetime({ offset: true, ...says('must be an ISO 8601 date-time') }).optional(),
+  from: boundedDateTime().optional(),
+  to: boundedDateTime().optional(),
   /** `desc` (default): newest first, for people; `asc`: oldest first, for export that follows the trail. */
   order: z.enum(['asc', 'desc']).default('desc'),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(128).optional(),
+  cursor: cursorParam(128).optional(),
   format: z.enum(['json', 'fhir']).default('json'),
 });
 export type AuditQuery = z.infer<typeof AuditQuerySchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pageOf } from './common.ts';
+import { MAX_BIGINT } from './input-rules.ts';
 import { LINK_INVALID_REASONS, XraySchema } from './xray.ts';
 
 /**
@@ -118,6 +119,8 @@ export const OutboxQuerySchema = z.strictObject({
   cursor: z
     .string()
     .regex(/^[0-9]{1,19}$/, 'is not a cursor this server issued')
+    // A sequence number: beyond a bigint it is no cursor, and PostgreSQL would refuse it.
+    .refine((v) => !/^[0-9]+$/.test(v) || BigInt(v) <= MAX_BIGINT, 'is not a cursor this server issued')
     .optional(),
 });
 export type OutboxQuery = z.infer<typeof OutboxQuerySchema>;

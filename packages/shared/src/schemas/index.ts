@@ -5,3 +5,4 @@ export * from './roles.ts';
 export * from './events.ts';
 export * from './edge-config.ts';
 export * from './upload.ts';
+export * from './input-rules.ts';

@@ -1,5 +1,13 @@
 import { z } from 'zod';
 import { says, pageOf } from './common.ts';
+import {
+  boundedDateTime,
+  captureTime,
+  cleanString,
+  cursorParam,
+  multiLineText,
+  singleLineText,
+} from './input-rules.ts';
 import { DicomTagsSchema } from '../media/dicom-tags.ts';
 
 // "is required" reads better to a person than zod's "expected string, received undefined".
@@ -16,8 +24,7 @@ export const VIEWS = ['AP', 'PA', 'LL', 'RL', 'LAT', 'OBL', 'LLD', 'RLD', 'OTHER
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256 (64 characters)');
 
 /** Identifiers issued by the Patient Service: opaque, printable, no spaces. */
-const externalId = z
-  .string()
+const externalId = cleanString()
   .trim()
   .min(1, { message: 'is required', abort: true })
   .max(64, 'must be at most 64 characters')
@@ -26,23 +33,25 @@ const externalId = z
 export const XrayIdSchema = z.uuid(says('must be a UUID'));
 
 /** DICOM (0018,0015) Body Part Examined: upper-case code string, at most 16 characters. */
-const bodyPart = z
-  .string()
+const bodyPart = cleanString()
   .trim()
   .toUpperCase()
   .regex(/^[A-Z0-9_ ]{1,16}$/, 'must be a DICOM body part code, e.g. CHEST (1–16 letters)');
+
+/** Free text for the doctor: may span lines. */
+const notes = multiLineText().max(2000, 'must be at most 2000 characters');
 
 /** The metadata a client sends with an image (POST /xrays `metadata` part, tus Upload-Metadata). */
 export const XrayMetadataInputSchema = z.strictObject({
   id: XrayIdSchema.optional(),
   patientId: externalId,
   consultationId: externalId.optional(),
-  capturedAt: z.iso.datetime({ offset: true, ...says('must be an ISO 8601 date-time') }),
-  deviceId: z.string().trim().min(1).max(128).optional(),
+  capturedAt: captureTime(),
+  deviceId: singleLineText().trim().min(1).max(128).optional(),
   bodyPart,
   view: z.enum(VIEWS),
   priority: z.enum(PRIORITIES).default('routine'),
-  notes: z.string().max(2000, 'must be at most 2000 characters').optional(),
+  notes: notes.optional(),
   /** Plaintext SHA-256 the client computed; the server verifies it when given. */
   sha256: sha256Hex.optional(),
 });
@@ -58,7 +67,7 @@ export const XrayUpdateSchema = z
     consultationId: externalId.nullable().optional(),
     bodyPart: bodyPart.optional(),
     view: z.enum(VIEWS).optional(),
-    notes: z.string().max(2000, 'must be at most 2000 characters').nullable().optional(),
+    notes: notes.nullable().optional(),
   })
   .refine((v) => Object.values(v).some((f) => f !== undefined), {
     message: 'name at least one of patientId, consultationId, bodyPart, view, notes',
@@ -117,10 +126,10 @@ export type XrayList = z.infer<typeof XrayListSchema>;
 export const XrayListQuerySchema = z.strictObject({
   patientId: externalId.optional(),
   consultationId: externalId.optional(),
-  from: z.iso.datetime({ offset: true, ...says('must be an ISO 8601 date-time') }).optional(),
-  to: z.iso.datetime({ offset: true, ...says('must be an ISO 8601 date-time') }).optional(),
+  from: boundedDateTime().optional(),
+  to: boundedDateTime().optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(512).optional(),
+  cursor: cursorParam(512).optional(),
 });
 export type XrayListQuery = z.infer<typeof XrayListQuerySchema>;
 

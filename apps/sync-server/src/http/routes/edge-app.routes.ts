@@ -45,7 +45,7 @@ export function edgeAppCsp(app: EdgeAppConfig): string {
  * GET /edge-config (public: the app reads it before sign-in, and from another origin in
  * development), and the built edge web app itself when EDGE_APP_DIR is set: the app's HTML with
  * its CSP, the service worker and HTML never cached by HTTP (so a new version is seen), hashed
- * assets cached for good.
+ * assets cached for good, source maps never.
  */
 export function edgeAppRoutes(config: Config): Router {
   const router = Router();
@@ -55,10 +55,14 @@ export function edgeAppRoutes(config: Config): Router {
   });
   if (config.edgeAppDir) {
     const csp = edgeAppCsp(app);
+    // Source maps carry the app's sources: never served, whatever a build left in the directory.
+    router.use((req, _res, next) => (req.path.endsWith('.map') ? next('router') : next()));
     router.use(
       express.static(config.edgeAppDir, {
         index: 'index.html',
         setHeaders(res, file) {
+          // The app's files are not patient data: their own caching below, not the API's no-store.
+          res.removeHeader('Cache-Control');
           res.setHeader('X-Content-Type-Options', 'nosniff');
           res.setHeader('Referrer-Policy', 'no-referrer');
           const name = path.basename(file);

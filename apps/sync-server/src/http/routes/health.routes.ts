@@ -1,12 +1,11 @@
 import { Router } from 'express';
 import type { Pool } from '../../db/pool.ts';
-import type { Metrics } from '../../observability/metrics.ts';
 import type { ObjectStore } from '../../storage/index.ts';
 
+/** Liveness and readiness; Prometheus metrics are served on their own listener (observability/metrics.http.ts). */
 export function healthRoutes(deps: {
   pool: Pool;
   store: ObjectStore;
-  metrics: Metrics;
   readinessChecks?: Record<string, () => Promise<void>>;
 }): Router {
   const router = Router();
@@ -27,9 +26,6 @@ export function healthRoutes(deps: {
     const ok = checks.every((c) => c.status === 'fulfilled');
     const named = Object.fromEntries(extra.map(([name], i) => [name, rest[i]]));
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks: { database: db, storage, ...named } });
-  });
-  router.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   return router;
 }

@@ -33,16 +33,20 @@ export function outboxRoutes(deps: { pool: Pool }): Router {
 
   router.post('/admin/outbox/:id/retry', async (req, res) => {
     const audit = auditOf(req).begin('outbox.retry');
-    requireOutboxAdmin(req);
     const id = XrayIdSchema.safeParse(req.params.id);
+    // The raw value is not echoed: it may hold anything, control characters included.
     if (!id.success)
-      throw new DomainError('bad_request', `"${req.params.id}" is not an event id (a UUID).`, [
+      throw new DomainError('bad_request', 'The path does not name an event id (a UUID).', [
         { field: 'id', message: 'must be a UUID' },
       ]);
+    // The event's X-ray is looked up before the role gate, so a refused retry is on that X-ray's
+    // trail too (the answer is the same 403 whether the event exists or not).
+    const event = await outboxRepository.find(deps.pool, id.data);
+    audit.about({ xrayId: event?.xrayId ?? null });
+    requireOutboxAdmin(req);
+    if (!event) throw new DomainError('not_found', `There is no event ${id.data} in the outbox.`);
     const retried = await outboxRepository.retry(deps.pool, id.data);
-    const entry = await outboxRepository.find(deps.pool, id.data);
-    if (!entry) throw new DomainError('not_found', `There is no event ${id.data} in the outbox.`);
-    audit.about({ xrayId: entry.xrayId });
+    const entry = (await outboxRepository.find(deps.pool, id.data)) ?? event;
     await audit.success({ eventId: entry.id, type: entry.type, retried });
     res.status(202).json({ retried, entry });
   });

@@ -11,6 +11,7 @@ import type { ByteRange } from '../../storage/index.ts';
 import { toResource } from '../../xrays/xray.repository.ts';
 import { parseXrayId, type XrayService } from '../../xrays/xray.service.ts';
 import { readXrayMultipart } from '../multipart.ts';
+import { DOWNLOAD_CSP } from '../security-headers.ts';
 
 export interface XrayRoutesDeps {
   ingest: IngestDeps;
@@ -80,11 +81,12 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
 
   router.get('/xrays', async (req, res) => {
     const audit = auditOf(req).begin('xray.list');
-    const scope = listScope(actorOf(req));
     const q = XrayListQuerySchema.safeParse(req.query);
     if (!q.success)
       throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
+    // Known before the role gate: a refused list of a patient's X-rays is on that patient's trail.
     audit.about({ patientId: q.data.patientId ?? null });
+    const scope = listScope(actorOf(req));
     const page = await deps.xrays.list(q.data, scope);
     // One event per list request; the ids say exactly which X-rays it disclosed.
     await audit.success({ filters: q.data, count: page.items.length, ids: page.items.map((x) => x.id) });
@@ -93,10 +95,11 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
 
   router.get('/xrays/:id', async (req, res) => {
     const audit = auditOf(req).begin('xray.read');
-    const actor = actorOf(req);
-    authorize(actor, 'xray.read');
+    // The target first, so even the role gate's refusal is on this X-ray's trail.
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
+    const actor = actorOf(req);
+    authorize(actor, 'xray.read');
     const x = await deps.xrays.get(id);
     audit.about({ patientId: x.patientId });
     asDenial(req, () => authorize(actor, 'xray.read', x));
@@ -106,16 +109,24 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
 
   router.get('/xrays/:id/download', async (req, res) => {
     const audit = auditOf(req).begin('xray.download');
-    const actor = actorOf(req);
-    authorize(actor, 'xray.download');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
+    const actor = actorOf(req);
+    authorize(actor, 'xray.download');
     const x = await deps.xrays.get(id);
     audit.about({ patientId: x.patientId });
     asDenial(req, () => authorize(actor, 'xray.download', x));
     const etag = `"${x.sha256}"`;
     res.attachment(`xray-${x.id}.${EXTENSIONS[x.contentType]}`);
-    res.set({ ETag: etag, 'Accept-Ranges': 'bytes', 'Cache-Control': 'private, no-store' }).type(x.contentType);
+    // An attachment that, opened in a browser anyway, runs nothing and loads nothing.
+    res
+      .set({
+        ETag: etag,
+        'Accept-Ranges': 'bytes',
+        'Cache-Control': 'private, no-store',
+        'Content-Security-Policy': DOWNLOAD_CSP,
+      })
+      .type(x.contentType);
     // Compared by hand: express's req.fresh ignores If-None-Match when the client sends Cache-Control: no-cache.
     const ifNoneMatch = req.headers['if-none-match'];
     if (
@@ -164,10 +175,10 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
   const jsonBody = express.json({ type: ['application/json', 'application/merge-patch+json'], limit: '64kb' });
   router.patch('/xrays/:id', jsonBody, async (req, res) => {
     const audit = auditOf(req).begin('xray.update');
-    const actor = actorOf(req);
-    authorize(actor, 'xray.update');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
+    const actor = actorOf(req);
+    authorize(actor, 'xray.update');
     const changes = XrayUpdateSchema.safeParse(req.body ?? {});
     if (!changes.success)
       throw new DomainError('validation_failed', 'The correction has invalid fields.', fieldErrors(changes.error));
@@ -181,9 +192,9 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
 
   router.delete('/xrays/:id', async (req, res) => {
     const audit = auditOf(req).begin('xray.delete');
-    authorize(actorOf(req), 'xray.delete');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
+    authorize(actorOf(req), 'xray.delete');
     await deps.xrays.delete(id, audit.context());
     audit.recordedInTransaction();
     res.status(204).end();

@@ -1,0 +1,39 @@
+import { chmodSync, mkdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FileConfigstore, FileStore } from '@tus/file-store';
+import { ERRORS, isPathInsideDirectory, type Upload } from '@tus/utils';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/private-files.ts';
+
+/** tus's info files (`<id>.json`), created 0600 (the library's own are world-readable). */
+class PrivateFileConfigstore extends FileConfigstore {
+  override async set(key: string, value: Upload): Promise<void> {
+    const file = path.resolve(this.directory, `${key}.json`);
+    if (!isPathInsideDirectory(this.directory, file)) throw ERRORS.FILE_NOT_FOUND;
+    await writeFile(file, JSON.stringify(value), { mode: PRIVATE_FILE_MODE });
+  }
+}
+
+/**
+ * @tus/file-store with the modes of the rest of the disk store: its directory 0700, each upload's
+ * bytes and info 0600 from the moment they exist (the library uses the default modes, 0755/0644).
+ * A finished upload's file becomes the X-ray by a hard link, so the X-ray object keeps that mode.
+ */
+export class PrivateFileStore extends FileStore {
+  constructor(options: { directory: string; expirationPeriodInMilliseconds?: number }) {
+    super({ ...options, configstore: new PrivateFileConfigstore(options.directory) });
+    // The library makes the directory in the background; whichever runs first, it ends up 0700.
+    mkdirSync(this.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
+    chmodSync(this.directory, PRIVATE_DIR_MODE);
+  }
+
+  override async create(file: Upload): Promise<Upload> {
+    // The directory goes with the last upload in it (the disk store removes empty ones): made again here.
+    await mkdir(this.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
+    const data = path.join(this.directory, file.id);
+    if (!isPathInsideDirectory(this.directory, data)) throw ERRORS.FILE_NOT_FOUND;
+    // Created 0600 here; the library's create then truncates it, which keeps the mode.
+    await writeFile(data, '', { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+    return super.create(file);
+  }
+}
