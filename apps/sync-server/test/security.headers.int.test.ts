@@ -126,6 +126,24 @@ describe('answers: headers on every route family, metrics apart, files private',
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('a foreign preflight is answered before authentication: no CORS headers, no audit row, no failed login', async () => {
+    const requestId = `preflight-${Date.now()}`;
+    const preflight = await fetch(`${base}/xrays`, {
+      method: 'OPTIONS',
+      headers: {
+        Origin: FOREIGN_ORIGIN,
+        'Access-Control-Request-Method': 'GET',
+        'Access-Control-Request-Headers': 'authorization',
+        'X-Request-Id': requestId,
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect(preflight.headers.get('access-control-allow-methods')).toBeNull();
+    const { rows } = await server.pool.query('SELECT 1 FROM audit_events WHERE request_id = $1', [requestId]);
+    expect(rows).toEqual([]);
+  });
+
   it('DELETE /xrays/{id} is nosniff and no-store', async () => {
     const created = await postXray(base, validMetadata(), blobOf(makePng({ seed: 33 })));
     const { id } = (await created.json()) as { id: string };

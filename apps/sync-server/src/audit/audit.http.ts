@@ -19,7 +19,12 @@ export function auditContextOf(req: Request): AuditContext {
   return {
     actor: req.actor ? { sub: req.actor.sub, roles: [...req.actor.roles] } : null,
     ip: req.ip ?? null,
-    userAgent: req.get('user-agent') ?? null,
+    // A header may carry raw C1 bytes: kept readable, never as controls in the trail or its exports.
+    userAgent:
+      req
+        .get('user-agent')
+        ?.replace(/[\x00-\x1F\x7F-\x9F]/g, '\uFFFD')
+        .slice(0, 512) ?? null,
     requestId: typeof id === 'string' || typeof id === 'number' ? String(id) : null,
   };
 }

@@ -64,10 +64,17 @@ const PREFLIGHT_MAX_AGE_S = '600';
 export function corsAllowList(allowed: readonly string[]): RequestHandler {
   const origins = new Set(allowed);
   return (req, res, next) => {
-    if (origins.size === 0) return next();
-    res.vary('Origin');
     const origin = req.headers.origin;
-    if (!origin || !origins.has(origin)) return next();
+    // A browser's preflight from an origin not on the list: answered here, without CORS headers
+    // (the browser then refuses), so it never reaches authentication, the audit trail or the
+    // failed-authentication count of the user's address.
+    const preflight =
+      req.method === 'OPTIONS' && origin !== undefined && !!req.headers['access-control-request-method'];
+    if (origins.size > 0) res.vary('Origin');
+    if (!origin || !origins.has(origin)) {
+      if (preflight) return void res.status(204).end();
+      return next();
+    }
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {

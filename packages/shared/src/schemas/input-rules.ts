@@ -7,21 +7,28 @@ import { says } from './common.ts';
  *
  * Refused in text: C0 controls (NUL included), DEL and C1 controls; the Unicode line and
  * paragraph separators (U+2028, U+2029); the bidirectional embedding, override and isolate
- * controls (U+202A–U+202E, U+2066–U+2069), which make text read differently from what is stored;
- * and lone UTF-16 surrogates, which cannot be stored as UTF-8 and would be silently replaced.
+ * controls and marks (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C), which make text
+ * read differently from what is stored; invisible characters that hide text (zero-width space
+ * U+200B, word joiner and invisible operators U+2060–U+206F, the byte order mark U+FEFF, the
+ * interlinear annotation controls U+FFF9–U+FFFB, the tag characters U+E0000–U+E007F);
+ * noncharacters (U+FDD0–U+FDEF, U+FFFE, U+FFFF); and lone UTF-16 surrogates, which cannot be
+ * stored as UTF-8 and would be silently replaced. Zero-width (non-)joiners stay: Persian and
+ * Indic scripts need them.
  * Multi-line text (`notes`) may also hold line feeds and tabs; a carriage return is refused like
  * any other control, so what is stored is what every reader shows.
  *
  * Written without the `u` flag so the OpenAPI document can state them as `pattern`s; lone
  * surrogates, which only a `u` pattern can name, are refused by a separate check.
  */
-const BEYOND_C0 = String.raw`\x7F-\x9F\u2028\u2029\u202A-\u202E\u2066-\u2069`;
+const BEYOND_C0 = String.raw`\x7F-\x9F\u061C\u200B\u200E\u200F\u2028\u2029\u202A-\u202E\u2060-\u206F\uFEFF\uFFF9-\uFFFB\uFDD0-\uFDEF\uFFFE\uFFFF`;
 const SINGLE_LINE = new RegExp(String.raw`^[^\x00-\x1F${BEYOND_C0}]*$`);
 /** The same without \t (0x09) and \n (0x0A). */
 const MULTI_LINE = new RegExp(String.raw`^[^\x00-\x08\x0B-\x1F${BEYOND_C0}]*$`);
-const LONE_SURROGATE = /\p{Cs}/u;
+/** Lone surrogates, and the tag characters (U+E0000–U+E007F), which can carry hidden ASCII. */
+const LONE_SURROGATE = /[\p{Cs}\u{E0000}-\u{E007F}]/u;
 
-const NO_CONTROLS_MESSAGE = 'must not contain control characters (NUL, line breaks, DEL, C1, bidi overrides)';
+const NO_CONTROLS_MESSAGE =
+  'must not contain control or invisible characters (NUL, line breaks, DEL, C1, bidi controls, zero-width space)';
 const MULTI_LINE_MESSAGE = 'must not contain control characters other than line feeds (\\n) and tabs';
 
 /** True when `s` holds none of the characters above (line feeds and tabs allowed when `multiLine`). */

@@ -56,7 +56,8 @@ export function edgeAppRoutes(config: Config): Router {
   if (config.edgeAppDir) {
     const csp = edgeAppCsp(app);
     // Source maps carry the app's sources: never served, whatever a build left in the directory.
-    router.use((req, _res, next) => (req.path.endsWith('.map') ? next('router') : next()));
+    // Judged on the decoded path, as express.static serves it (`.ma%70` is `.map` too).
+    router.use((req, _res, next) => (isSourceMap(req.path) ? next('router') : next()));
     router.use(
       express.static(config.edgeAppDir, {
         index: 'index.html',
@@ -76,4 +77,13 @@ export function edgeAppRoutes(config: Config): Router {
     );
   }
   return router;
+}
+
+/** A source map by its decoded name; a path that does not decode is not served either. */
+function isSourceMap(rawPath: string): boolean {
+  try {
+    return decodeURIComponent(rawPath).toLowerCase().endsWith('.map');
+  } catch {
+    return true;
+  }
 }
