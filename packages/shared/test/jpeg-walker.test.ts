@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { FileStructureError, JpegWalker } from '../src/index.ts';
+import { MAX_JPEG_SEGMENTS } from '../src/media/jpeg-walker.ts';
 import { ascii, concat, entropy, EOI, jpeg, segment, sof, SOI, sos, walk } from './walker.fixtures.ts';
 
 const JPEG = 'image/jpeg';
@@ -87,5 +89,75 @@ describe('JpegWalker', () => {
       [concat([SOI, SOI]), /marker 0xFFD8/],
     ];
     for (const [file, technical] of cases) expect(refusal(file)?.technical).toMatch(technical);
+  });
+});
+
+describe('JpegWalker: work bounded per segment, entropy-coded data scanned fast', () => {
+  const EMPTY_COMMENT = Uint8Array.of(0xff, 0xfe, 0, 2);
+  /** SOI, `comments` empty COM segments, SOF, SOS and data, EOI: `comments` + 4 markers. */
+  const emptyComments = (comments: number) =>
+    concat([
+      SOI,
+      Buffer.alloc(comments * EMPTY_COMMENT.length, EMPTY_COMMENT),
+      sof(0xc0, 8, 8),
+      sos(),
+      entropy(50, 1),
+      EOI,
+    ]);
+
+  it(`passes ${MAX_JPEG_SEGMENTS} markers, refuses one more`, () => {
+    expect(refusal(emptyComments(MAX_JPEG_SEGMENTS - 4))).toBeNull();
+    const over = emptyComments(MAX_JPEG_SEGMENTS - 3);
+    expect(refusal(over)).toMatchObject({
+      problem: 'is made of far more parts than any X-ray image has, so it cannot be accepted',
+      technical: `over ${MAX_JPEG_SEGMENTS} markers, at byte ${over.length - 2}`,
+    });
+  });
+
+  it('counts the markers of every image in a Multi-Picture file', () => {
+    const image = jpeg(8, 8, 1); // SOI, APP0, APP1, DQT, SOF, DHT, DRI, SOS, EOI: 9 markers
+    const images = Math.floor(MAX_JPEG_SEGMENTS / 9) + 1;
+    const file = Buffer.alloc(images * image.length, image);
+    // Marker 65537 is the 8th (SOS) of the last image; SOS, its data, fill and EOI end each image.
+    const sosAt = (images - 1) * image.length + image.length - (sos().length + entropy(600, 1).length + 4);
+    expect(MAX_JPEG_SEGMENTS + 1 - 9 * (images - 1)).toBe(8);
+    // Too big to walk split every way: whole, and in 64 KiB pieces.
+    for (const size of [file.length, 65536]) {
+      const walker = new JpegWalker();
+      let refusal: unknown;
+      try {
+        for (let at = 0; at < file.length; at += size) walker.update(file.subarray(at, at + size));
+        walker.end();
+      } catch (err) {
+        refusal = err;
+      }
+      expect(refusal).toBeInstanceOf(FileStructureError);
+      expect((refusal as FileStructureError).technical).toBe(`over ${MAX_JPEG_SEGMENTS} markers, at byte ${sosAt}`);
+    }
+  });
+
+  it('entropy-coded data of dense stuffing, restart markers and fill, however it is split', () => {
+    const dense = concat([
+      new Uint8Array(4000).fill(0).map((_, i) => (i % 2 ? 0x00 : 0xff)), // FF00 FF00 …
+      Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 0xff, 0x00), // 0xFF past the look-ahead
+      new Uint8Array(40).fill(0x11),
+      Uint8Array.of(0xff, 0xd3, 0xff, 0xff, 0xff, 0x00, 0xff, 0xd7),
+      new Uint8Array(300).fill(0).map((_, i) => (i % 3 === 0 ? 0xff : i % 3 === 1 ? 0x00 : 0x42)), // FF00 xx …
+    ]);
+    const file = concat([SOI, sof(0xc0, 8, 8), sos(), dense, Uint8Array.of(0xff, 0xff), EOI]);
+    expect(refusal(file)).toBeNull();
+    // A marker that is not stuffing or a restart ends the data: here an unknown one, at its 0xFF.
+    const broken = concat([SOI, sof(0xc0, 8, 8), sos(), dense, Uint8Array.of(0xff, 0x02), EOI]);
+    expect(refusal(broken)?.technical).toBe(`marker 0xFF2 at byte ${broken.length - 4}`);
+  });
+
+  it('refuses a PDF header in a comment within the first 1024 bytes', () => {
+    const pdf = concat([SOI, segment(0xfe, ascii('%PDF-1.4 %')), sof(0xc0, 8, 8), sos(), entropy(50, 1), EOI]);
+    expect(refusal(pdf)).toMatchObject({
+      problem: 'carries a PDF document in its first bytes, so it cannot be accepted',
+      technical: 'a PDF header ("%PDF-") at byte 6, within the first 1024 bytes',
+    });
+    const later = segment(0xfe, concat([new Uint8Array(1100).fill(0x20), ascii('%PDF-1.4')]));
+    expect(refusal(concat([SOI, later, sof(0xc0, 8, 8), sos(), entropy(50, 1), EOI]))).toBeNull();
   });
 });

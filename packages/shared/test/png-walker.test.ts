@@ -1,6 +1,7 @@
 import { crc32 as zlibCrc32, deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../src/index.ts';
+import { crc32, FileStructureError, PngWalker, type Crc32 } from '../src/index.ts';
+import { MAX_PNG_CHUNKS } from '../src/media/png-walker.ts';
 import { ascii, concat, ihdr, png, PNG_SIGNATURE, pngChunk, randomBytes, walk } from './walker.fixtures.ts';
 
 const PNG = 'image/png';
@@ -102,5 +103,65 @@ describe('PngWalker', () => {
   it('refuses a chunk length over 2^31 - 1 at once, without waiting for its bytes', () => {
     const huge = concat([PNG_SIGNATURE, ihdr(4, 4), Uint8Array.of(0x80, 0, 0, 0), ascii('IDAT')]);
     expect(refusal(huge)?.technical).toMatch(/has length 2147483648/);
+  });
+});
+
+describe('PngWalker: work bounded per chunk', () => {
+  const EMPTY_TEXT = pngChunk('tEXt', new Uint8Array(0));
+  const zlib: Crc32 = (bytes, previous, start, end) => zlibCrc32(bytes.subarray(start, end), previous);
+
+  /** IHDR, `texts` empty tEXt chunks, an IDAT, IEND: `texts` + 3 chunks. */
+  const emptyTexts = (texts: number) =>
+    concat([PNG_SIGNATURE, ihdr(4, 4), Buffer.alloc(texts * EMPTY_TEXT.length, EMPTY_TEXT), idat(4, 4), IEND]);
+
+  /** Walked whole and in 1 MiB pieces, with the server's CRC (node:zlib) and the portable one. */
+  function walkBig(bytes: Uint8Array, options: { crc32?: Crc32 }[] = [{}, { crc32: zlib }]) {
+    const outcomes = options.flatMap((option) =>
+      [bytes.length, 1024 * 1024].map((size) => {
+        const walker = new PngWalker(option);
+        try {
+          for (let at = 0; at < bytes.length; at += size) walker.update(bytes.subarray(at, at + size));
+          walker.end();
+          return null;
+        } catch (err) {
+          if (!(err instanceof FileStructureError)) throw err;
+          return { problem: err.problem, technical: err.technical };
+        }
+      }),
+    );
+    for (const outcome of outcomes) expect(outcome).toEqual(outcomes[0]);
+    return outcomes[0];
+  }
+
+  it(`passes ${MAX_PNG_CHUNKS} chunks, refuses one more`, () => {
+    expect(walkBig(emptyTexts(MAX_PNG_CHUNKS - 3))).toBeNull();
+    const over = emptyTexts(MAX_PNG_CHUNKS - 2);
+    expect(walkBig(over)).toEqual({
+      problem: 'is made of far more parts than any X-ray image has, so it cannot be accepted',
+      technical: `over ${MAX_PNG_CHUNKS} chunks, at byte ${over.length - 12}`,
+    });
+  });
+
+  it('checks every CRC with an injected CRC-32 too, short chunks and long', () => {
+    const long = pngChunk('tEXt', concat([ascii('Comment\0'), randomBytes(5000, 4)]));
+    const file = concat([PNG_SIGNATURE, ihdr(4, 4), pngChunk('tEXt', ascii('a\0b')), long, idat(4, 4), IEND]);
+    expect(walkBig(file)).toBeNull();
+    for (const at of [33 + 8 + 2, 33 + 15 + 8 + 2000]) {
+      const bad = file.slice();
+      bad[at] = (bad[at] ?? 0) ^ 0x04;
+      expect(walkBig(bad)?.technical).toMatch(/^the CRC of the tEXt chunk at byte \d+ does not match$/);
+    }
+  });
+
+  it('refuses a PDF header in a text chunk within the first 1024 bytes', () => {
+    const pdf = concat([PNG_SIGNATURE, ihdr(4, 4), pngChunk('tEXt', ascii('Comment\0%PDF-1.4')), idat(4, 4), IEND]);
+    expect(refusal(pdf)).toEqual({
+      kind: 'invalid',
+      problem: 'carries a PDF document in its first bytes, so it cannot be accepted',
+      technical: 'a PDF header ("%PDF-") at byte 49, within the first 1024 bytes',
+      message: 'The PNG file carries a PDF document in its first bytes, so it cannot be accepted.',
+    });
+    const later = pngChunk('tEXt', concat([ascii('Comment\0'), new Uint8Array(1100).fill(0x20), ascii('%PDF-1.4')]));
+    expect(refusal(concat([PNG_SIGNATURE, ihdr(4, 4), later, idat(4, 4), IEND]))).toBeNull();
   });
 });

@@ -9,9 +9,13 @@ import { hex4, MAX_IMAGE_SIDE, PROBLEMS, StepWalker } from './format-walker.ts';
  * the few it needs (transfer syntax, image size) are read.
  *
  * The preamble (128 bytes an application may use) must be all zero or, as PS3.10 allows for
- * dual-format files, begin with a TIFF header, and in either case hold no markup: anything else
- * there is another format's header riding in the first bytes every sniffer reads (an HTML page,
- * a script, a PDF) — a polyglot, refused.
+ * dual-format files, a TIFF header and what TIFF puts there (see judgePreamble): anything else is
+ * another format's header riding in the first bytes every sniffer reads (an HTML page, a script,
+ * a PDF, an archive) — a polyglot, refused.
+ *
+ * Work and memory are bounded per byte and per part: the open sequences and items are a stack of
+ * frames allocated once and reused (a million empty items allocate nothing), at most MAX_DEPTH
+ * deep, and a file of more than MAX_DICOM_PARTS elements and items is refused.
  */
 
 const PREAMBLE = 128;
@@ -28,17 +32,33 @@ const COLUMNS = 0x00280011;
 const BITS_ALLOCATED = 0x00280100;
 /** Sequences nested deeper than this are refused (memory stays bounded). */
 const MAX_DEPTH = 64;
+/**
+ * Data elements and items (sequence items and pixel data fragments) a file may have. An X-ray
+ * has a few hundred. The largest real structures have up to about a million: an enhanced
+ * multi-frame object's per-frame functional group item for each of tens of thousands of frames,
+ * or pixel data in the smallest fragments dcmtk writes (1 KiB), a million in a 1 GiB file (the
+ * most MAX_UPLOAD_BYTES takes). Past this the file is absurd rather than large, and refused: it
+ * bounds the walk's per-part work (the rest of a file is bulk values counted over at memory
+ * speed), and spares the viewers that later parse every element into an object. 2^21, so a file
+ * of 2^20 empty items (8 MiB) still passes.
+ */
+export const MAX_DICOM_PARTS = 2 ** 21;
 /** Longest value read into memory: a UID (64 bytes). */
 const MAX_READ_VALUE = 64;
 
 const vrCode = (vr: string): number => (vr.charCodeAt(0) << 8) | vr.charCodeAt(1);
-const VRS = new Set(
-  'AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV'
-    .split(' ')
-    .map(vrCode),
-);
-/** VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 Table 7.1-1). */
-const LONG_VRS = new Set('OB OD OF OL OV OW SQ SV UC UN UR UT UV'.split(' ').map(vrCode));
+const SHORT_VR = 1;
+/** A 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 Table 7.1-1). */
+const LONG_VR = 2;
+/** By the two bytes of a VR: 0 when not one, else SHORT_VR or LONG_VR. */
+const VR_KINDS = (() => {
+  const kinds = new Uint8Array(0x10000);
+  for (const vr of 'AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST TM UI UL US'.split(' ')) {
+    kinds[vrCode(vr)] = SHORT_VR;
+  }
+  for (const vr of 'OB OD OF OL OV OW SQ SV UC UN UR UT UV'.split(' ')) kinds[vrCode(vr)] = LONG_VR;
+  return kinds;
+})();
 const SQ = vrCode('SQ');
 const UN = vrCode('UN');
 const OB = vrCode('OB');
@@ -69,30 +89,42 @@ function encodingOf(uid: string): Encoding | string {
   return 'uses an encoding (transfer syntax) the service does not know';
 }
 
-interface ImageAttributes {
-  rows?: number;
-  columns?: number;
-  samplesPerPixel?: number;
-  bitsAllocated?: number;
-  frames?: number;
-}
-
 type ContainerKind = 'dataset' | 'sequence' | 'item' | 'fragments';
 
-interface Container {
-  kind: ContainerKind;
+/** An image attribute not given. */
+const NONE = -1;
+
+/** An open container: the stack's frames are allocated once, then reused as containers open and close. */
+class Frame {
+  kind: ContainerKind = 'dataset';
   /** Offset where it ends; Infinity when closed by a delimiter instead (undefined length). */
-  end: number;
+  end = Infinity;
   /** The nearest end of it or of an enclosing container: nothing inside may cross it. */
-  limit: number;
-  explicit: boolean;
-  littleEndian: boolean;
-  /** Of a data set or item: the attributes its own pixel data is checked against. */
-  image: ImageAttributes;
-  /** The last tag of the top-level data set (elements must ascend); unused below it. */
-  lastTag: number;
+  limit = Infinity;
+  explicit = true;
+  littleEndian = true;
   /** Of encapsulated pixel data: items seen (the offset table, then fragments). */
-  items: number;
+  items = 0;
+  // Of a data set or item: the attributes its own pixel data is checked against (NONE: not given).
+  rows = NONE;
+  columns = NONE;
+  samplesPerPixel = NONE;
+  bitsAllocated = NONE;
+  frames = NONE;
+
+  open(kind: ContainerKind, end: number, limit: number, explicit: boolean, littleEndian: boolean): void {
+    this.kind = kind;
+    this.end = end;
+    this.limit = limit;
+    this.explicit = explicit;
+    this.littleEndian = littleEndian;
+    this.items = 0;
+    this.rows = NONE;
+    this.columns = NONE;
+    this.samplesPerPixel = NONE;
+    this.bitsAllocated = NONE;
+    this.frames = NONE;
+  }
 }
 
 type State = 'preamble' | 'header' | 'long-length' | 'value';
@@ -104,15 +136,12 @@ const CONTAINER_NAMES: Readonly<Record<ContainerKind, string>> = {
   fragments: 'encapsulated pixel data',
 };
 
-const TOP: Omit<Container, 'image'> = {
-  kind: 'dataset',
-  end: Infinity,
-  limit: Infinity,
-  explicit: true,
-  littleEndian: true,
-  lastTag: -1,
-  items: 0,
-};
+/** The refusals a preamble can earn, in the words of the person holding the file. */
+const PROBLEMS_PREAMBLE = {
+  markup: 'carries web page code (HTML, SVG or script) in its first bytes, so it cannot be accepted',
+  other:
+    'carries another kind of data in its first 128 bytes (the preamble, which must be empty), so it cannot be accepted',
+} as const;
 
 export class DicomWalker extends StepWalker {
   #state: State = 'preamble';
@@ -120,7 +149,17 @@ export class DicomWalker extends StepWalker {
   #inMeta = true;
   #encapsulated = false;
   #transferSyntax: string | undefined;
-  readonly #stack: Container[] = [{ ...TOP, image: {} }];
+  /** Open containers, the data set at 0; frames past `#depth` are spare, kept for reuse. */
+  readonly #stack: Frame[] = [new Frame()];
+  #depth = 0;
+  /** The innermost open container, `#stack[#depth]`. */
+  #c: Frame = this.#stack[0]!;
+  /** The last tag of the top-level data set (its elements must ascend). */
+  #lastTag = -1;
+  /** Data elements and items so far (MAX_DICOM_PARTS). */
+  #parts = 0;
+  /** Where the TIFF header in the preamble puts its first directory, when that is past the preamble. */
+  #tiffDirectory = 0;
   #pixelData = false;
   /** Counting over the top-level pixel data (to say so when the file stops inside it). */
   #inPixels: { start: number; length: number } | undefined;
@@ -159,30 +198,27 @@ export class DicomWalker extends StepWalker {
       this.fail(PROBLEMS.truncated, `the file ends inside the element that starts at byte ${at}`);
     }
     this.#closeEnded(this.pos);
-    if (this.#stack.length > 1) {
-      const open = this.#top();
-      this.fail(PROBLEMS.truncated, `the file ends inside an open ${CONTAINER_NAMES[open.kind]} (no delimiter)`);
+    if (this.#depth > 0) {
+      this.fail(PROBLEMS.truncated, `the file ends inside an open ${CONTAINER_NAMES[this.#c.kind]} (no delimiter)`);
     }
     if (!this.#pixelData) this.fail('holds no image', 'no Pixel Data (7FE0,0010) in the data set');
+    if (this.#tiffDirectory >= this.pos) {
+      this.fail(
+        PROBLEMS_PREAMBLE.other,
+        `the TIFF header in the preamble puts its directory at byte ${this.#tiffDirectory}, past the end of the file`,
+      );
+    }
   }
 
   #preamble(b: Uint8Array, at: number): void {
     if (b[at + 128] !== 0x44 || b[at + 129] !== 0x49 || b[at + 130] !== 0x43 || b[at + 131] !== 0x4d) {
       this.fail(PROBLEMS.damaged, 'no "DICM" after the 128-byte preamble');
     }
-    const verdict = judgePreamble(b.subarray(at, at + PREAMBLE));
-    if (verdict === 'markup') {
-      this.fail(
-        'carries web page code (HTML, SVG or script) in its first bytes, so it cannot be accepted',
-        'markup in the 128-byte preamble',
-      );
-    }
-    if (verdict === 'other') {
-      this.fail(
-        'carries another kind of data in its first 128 bytes (the preamble, which must be empty), so it cannot be accepted',
-        'the preamble is neither all zero nor a TIFF header',
-      );
-    }
+    const preamble = b.subarray(at, at + PREAMBLE);
+    const problem = preambleProblem(preamble);
+    if (problem) this.fail(PROBLEMS_PREAMBLE[problem.verdict], problem.technical);
+    const directory = tiffHeaderOf(preamble)?.directory ?? 0;
+    if (directory >= PREAMBLE) this.#tiffDirectory = directory;
     this.#state = 'header';
     this.need = 8;
   }
@@ -193,16 +229,17 @@ export class DicomWalker extends StepWalker {
     this.#headerStart = start;
     this.#closeEnded(start);
     if (this.#inMeta && this.#u16le(b, at) !== 0x0002) this.#endMeta();
-    const c = this.#top();
+    const c = this.#c;
     if (start + 8 > c.limit) this.#overrun(c, start);
     const tag = ((this.#u16(b, at) << 16) | this.#u16(b, at + 2)) >>> 0;
     if (tag >>> 16 === 0xfffe) return this.#delimiter(tag, this.#u32(b, at + 4));
     if (!c.explicit) return this.#element(tag, 0, this.#u32(b, at + 4));
     const vr = (b[at + 4]! << 8) | b[at + 5]!;
-    if (!VRS.has(vr)) {
+    const vrKind = VR_KINDS[vr];
+    if (vrKind !== SHORT_VR && vrKind !== LONG_VR) {
       this.fail(PROBLEMS.damaged, `${describeTag(tag)} at byte ${start} has no valid value representation`);
     }
-    if (LONG_VRS.has(vr)) {
+    if (vrKind === LONG_VR) {
       this.#tag = tag;
       this.#vr = vr;
       this.#state = 'long-length';
@@ -216,16 +253,17 @@ export class DicomWalker extends StepWalker {
   #element(tag: number, vr: number, length: number): void {
     this.#state = 'header';
     this.need = 8;
-    const c = this.#top();
+    const c = this.#c;
     if (c.kind !== 'dataset' && c.kind !== 'item') {
       this.fail(PROBLEMS.damaged, `${describeTag(tag)} at byte ${this.#headerStart} where an item should be`);
     }
     if (this.pos > c.limit) this.#overrun(c, this.#headerStart);
-    if (c === this.#stack[0]) {
-      if (tag <= c.lastTag) {
+    this.#countPart();
+    if (this.#depth === 0) {
+      if (tag <= this.#lastTag) {
         this.fail(PROBLEMS.damaged, `${describeTag(tag)} at byte ${this.#headerStart} is out of order`);
       }
-      c.lastTag = tag;
+      this.#lastTag = tag;
     }
     if (length === UNDEFINED) {
       if (tag === PIXEL_DATA) return this.#encapsulatedPixels(c, vr);
@@ -234,18 +272,11 @@ export class DicomWalker extends StepWalker {
       }
       // Undefined-length UN holds a sequence encoded in implicit VR little endian (PS3.5 §6.2.2).
       const implicitInside = c.explicit && vr === UN;
-      return this.#push(c, {
-        kind: 'sequence',
-        end: Infinity,
-        explicit: c.explicit && !implicitInside,
-        littleEndian: implicitInside || c.littleEndian,
-      });
+      return this.#push('sequence', Infinity, c.explicit && !implicitInside, implicitInside || c.littleEndian);
     }
     const end = this.pos + length;
     if (end > c.limit) this.#overrun(c, this.#headerStart);
-    if (vr === SQ) {
-      return this.#push(c, { kind: 'sequence', end, explicit: c.explicit, littleEndian: c.littleEndian });
-    }
+    if (vr === SQ) return this.#push('sequence', end, c.explicit, c.littleEndian);
     if (tag === PIXEL_DATA) return this.#nativePixels(c, length);
     if (isReadTag(tag, this.#inMeta)) {
       const max = tag === TRANSFER_SYNTAX_UID ? MAX_READ_VALUE : tag === NUMBER_OF_FRAMES ? 16 : 2;
@@ -272,7 +303,7 @@ export class DicomWalker extends StepWalker {
       this.#transferSyntax = ascii(b, at, length).replace(/[\0 ]+$/, '');
       return;
     }
-    const image = this.#top().image;
+    const image = this.#c;
     if (tag === NUMBER_OF_FRAMES) {
       const text = ascii(b, at, length).replace(/^[\0 ]+|[\0 ]+$/g, '');
       if (!/^\+?\d{1,9}$/.test(text) || Number(text) < 1) {
@@ -290,18 +321,18 @@ export class DicomWalker extends StepWalker {
 
   /** An item or delimiter (group FFFE, no VR in any encoding). */
   #delimiter(tag: number, length: number): void {
-    const c = this.#top();
+    const c = this.#c;
     const at = this.#headerStart;
     if (c.kind === 'sequence' && tag === ITEM) {
-      if (length === UNDEFINED) {
-        return this.#push(c, { kind: 'item', end: Infinity, explicit: c.explicit, littleEndian: c.littleEndian });
-      }
+      this.#countPart();
+      if (length === UNDEFINED) return this.#push('item', Infinity, c.explicit, c.littleEndian);
       const end = this.pos + length;
       if (end > c.limit) this.#overrun(c, at);
-      return this.#push(c, { kind: 'item', end, explicit: c.explicit, littleEndian: c.littleEndian });
+      return this.#push('item', end, c.explicit, c.littleEndian);
     }
     if (c.kind === 'fragments' && tag === ITEM) {
       if (length === UNDEFINED) this.fail(PROBLEMS.damaged, `a pixel data fragment at byte ${at} has no length`);
+      this.#countPart();
       c.items++;
       this.skip = length;
       return;
@@ -316,7 +347,8 @@ export class DicomWalker extends StepWalker {
     if (c.kind === 'fragments') {
       // An offset table, then at least one fragment per frame (PS3.5 A.4).
       const fragments = c.items - 1;
-      const frames = this.#stack[this.#stack.length - 2]?.image.frames ?? 1;
+      const given = this.#stack[this.#depth - 1]!.frames;
+      const frames = given === NONE ? 1 : given;
       if (fragments < Math.max(1, frames)) {
         this.fail(
           'does not hold the image its header describes; export it again from the device',
@@ -324,12 +356,14 @@ export class DicomWalker extends StepWalker {
         );
       }
     }
-    this.#stack.pop();
+    this.#pop();
   }
 
-  #nativePixels(c: Container, length: number): void {
-    const { rows, columns, bitsAllocated, samplesPerPixel = 1, frames = 1 } = c.image;
-    if (rows === undefined || columns === undefined || bitsAllocated === undefined) {
+  #nativePixels(c: Frame, length: number): void {
+    const { rows, columns, bitsAllocated } = c;
+    const samplesPerPixel = c.samplesPerPixel === NONE ? 1 : c.samplesPerPixel;
+    const frames = c.frames === NONE ? 1 : c.frames;
+    if (rows === NONE || columns === NONE || bitsAllocated === NONE) {
       this.fail(
         'does not say the size of its image',
         'Rows, Columns or Bits Allocated is missing before the pixel data',
@@ -357,20 +391,20 @@ export class DicomWalker extends StepWalker {
         `pixel data (7FE0,0010) has ${length} bytes; ${rows}×${columns}×${samplesPerPixel}×${bitsAllocated / 8}×${frames} needs ${expected}`,
       );
     }
-    if (c === this.#stack[0]) {
+    if (this.#depth === 0) {
       this.#pixelData = true;
       this.#inPixels = { start: this.pos, length };
     }
     this.skip = length;
   }
 
-  #encapsulatedPixels(c: Container, vr: number): void {
+  #encapsulatedPixels(c: Frame, vr: number): void {
     if (!this.#encapsulated) {
       this.fail(PROBLEMS.damaged, `pixel data of undefined length in an uncompressed transfer syntax`);
     }
     if (c.explicit && vr !== OB && vr !== OW) this.fail(PROBLEMS.damaged, 'encapsulated pixel data is not OB');
-    if (c === this.#stack[0]) this.#pixelData = true;
-    this.#push(c, { kind: 'fragments', end: Infinity, explicit: c.explicit, littleEndian: c.littleEndian });
+    if (this.#depth === 0) this.#pixelData = true;
+    this.#push('fragments', Infinity, c.explicit, c.littleEndian);
   }
 
   /** The meta group is over: the rest is in the transfer syntax it named. */
@@ -388,28 +422,43 @@ export class DicomWalker extends StepWalker {
     this.#encapsulated = encoding.encapsulated;
   }
 
-  #push(parent: Container, c: Pick<Container, 'kind' | 'end' | 'explicit' | 'littleEndian'>): void {
-    if (this.#stack.length >= MAX_DEPTH) this.fail(PROBLEMS.damaged, `sequences nested over ${MAX_DEPTH} deep`);
-    this.#stack.push({ ...c, limit: Math.min(c.end, parent.limit), image: {}, lastTag: -1, items: 0 });
+  /** Opens a container inside the current one, in the next frame of the stack (allocated once). */
+  #push(kind: ContainerKind, end: number, explicit: boolean, littleEndian: boolean): void {
+    const depth = this.#depth + 1;
+    if (depth >= MAX_DEPTH) this.fail(PROBLEMS.damaged, `sequences nested over ${MAX_DEPTH} deep`);
+    let frame = this.#stack[depth];
+    if (frame === undefined) {
+      frame = new Frame();
+      this.#stack.push(frame);
+    }
+    frame.open(kind, end, Math.min(end, this.#c.limit), explicit, littleEndian);
+    this.#depth = depth;
+    this.#c = frame;
     this.#inPixels = undefined;
+  }
+
+  #pop(): void {
+    this.#c = this.#stack[--this.#depth]!;
   }
 
   /** Pops the containers whose defined length ends at `offset`. */
   #closeEnded(offset: number): void {
     this.#inPixels = undefined;
-    for (let c = this.#top(); c.end === offset; c = this.#top()) this.#stack.pop();
+    while (this.#c.end === offset) this.#pop();
   }
 
-  #overrun(c: Container, at: number): never {
+  #countPart(): void {
+    if (++this.#parts > MAX_DICOM_PARTS) {
+      this.fail(PROBLEMS.tooManyParts, `over ${MAX_DICOM_PARTS} data elements and items, at byte ${this.#headerStart}`);
+    }
+  }
+
+  #overrun(c: Frame, at: number): never {
     this.fail(PROBLEMS.damaged, `the element at byte ${at} runs past the end of its ${CONTAINER_NAMES[c.kind]}`);
   }
 
-  #top(): Container {
-    return this.#stack[this.#stack.length - 1]!;
-  }
-
   #littleEndian(): boolean {
-    return this.#inMeta || this.#top().littleEndian;
+    return this.#inMeta || this.#c.littleEndian;
   }
 
   #u16le(b: Uint8Array, at: number): number {
@@ -442,14 +491,122 @@ function ascii(b: Uint8Array, at: number, length: number): string {
   return s;
 }
 
-/** `ok`: all zero, or a TIFF header (PS3.10 §7.1 dual-format files) without markup. */
-export function judgePreamble(preamble: Uint8Array): 'ok' | 'markup' | 'other' {
-  if (preamble.every((byte) => byte === 0)) return 'ok';
-  if (hasMarkup(preamble)) return 'markup';
-  const tiff =
-    (preamble[0] === 0x49 && preamble[1] === 0x49 && preamble[2] === 0x2a && preamble[3] === 0x00) ||
-    (preamble[0] === 0x4d && preamble[1] === 0x4d && preamble[2] === 0x00 && preamble[3] === 0x2a);
-  return tiff ? 'ok' : 'other';
+export type PreambleVerdict = 'ok' | 'markup' | 'other';
+
+/** Signatures of other formats that readers find anywhere in a file's first bytes, not only at its start. */
+const FOREIGN_SIGNATURES: readonly (readonly [string, readonly number[]])[] = [
+  ['a PDF header ("%PDF-")', [0x25, 0x50, 0x44, 0x46, 0x2d]],
+  ['a ZIP local file header', [0x50, 0x4b, 0x03, 0x04]],
+  ['a ZIP central directory', [0x50, 0x4b, 0x01, 0x02]],
+  ['a ZIP end of central directory', [0x50, 0x4b, 0x05, 0x06]],
+];
+
+/** Bytes of one value of each TIFF 6.0 field type (§2, 1 BYTE … 12 DOUBLE); 0: not a type. */
+const TIFF_TYPE_SIZES = [0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8];
+
+/**
+ * What the 128-byte preamble may hold: all zero; or, for a dual-format file (PS3.10 §7.1), a
+ * TIFF header — byte order, 42 (or BigTIFF's 43, 8, 0), the offset of the first image file
+ * directory (IFD) — and nothing but TIFF after it:
+ * - the IFD offset is on a word boundary (TIFF 6.0 §2), past the header and not at "DICM";
+ * - when the IFD starts inside the preamble (classic TIFF only) it fits there: its entries have
+ *   TIFF field types, the values they place in the preamble fit there too, and the next IFD is
+ *   not inside it;
+ * - every byte that is neither the header, that IFD, nor one of those values is zero;
+ * - and, TIFF values being free bytes, no markup and no other format's signature anywhere.
+ * So real dual-format files pass — PixelMed's (the header alone, the IFD in the data set's
+ * trailing padding, the tiles in the pixel data) as well as an IFD laid out in the preamble —
+ * and another format has only TIFF's value fields left to hide in, where the signatures its
+ * readers look for are refused. The walker also checks at the end that an IFD placed past the
+ * preamble lies within the file.
+ */
+export function judgePreamble(preamble: Uint8Array): PreambleVerdict {
+  return preambleProblem(preamble)?.verdict ?? 'ok';
+}
+
+function preambleProblem(p: Uint8Array): { verdict: 'markup' | 'other'; technical: string } | null {
+  if (p.every((byte) => byte === 0)) return null;
+  if (hasMarkup(p)) return { verdict: 'markup', technical: 'markup in the 128-byte preamble' };
+  const header = tiffHeaderOf(p);
+  if (!header) return { verdict: 'other', technical: 'the preamble is neither all zero nor a TIFF header' };
+  for (const [name, signature] of FOREIGN_SIGNATURES) {
+    const at = indexOf(p, signature);
+    if (at >= 0) return { verdict: 'other', technical: `${name} at byte ${at} of the preamble, after a TIFF header` };
+  }
+  const tiff = (technical: string) => ({
+    verdict: 'other' as const,
+    technical: `TIFF header in the preamble: ${technical}`,
+  });
+  const { directory, length, bigEndian } = header;
+  /** Past "DICM": in the data set (PixelMed's dual-personality files put it in the trailing padding). */
+  const outside = directory >= PREAMBLE + 4;
+  // A BigTIFF directory (PixelMed writes BigTIFF for large files) is only taken outside the preamble.
+  if (directory % 2 !== 0 || !(outside || (length === 8 && directory >= 8 && directory < PREAMBLE))) {
+    return tiff(`its first directory offset ${directory} is not a place for one`);
+  }
+  /** Bytes of the preamble that are TIFF structure or values: the rest must be zero. */
+  const used = new Uint8Array(PREAMBLE);
+  used.fill(1, 0, length);
+  if (!outside) {
+    const u16 = (at: number) => (bigEndian ? (p[at]! << 8) | p[at + 1]! : p[at]! | (p[at + 1]! << 8));
+    const u32 = (at: number) => (bigEndian ? u16(at) * 0x10000 + u16(at + 2) : u16(at) + u16(at + 2) * 0x10000);
+    const entries = directory + 2 <= PREAMBLE ? u16(directory) : 0;
+    const end = directory + 2 + 12 * entries + 4;
+    if (entries === 0 || end > PREAMBLE) {
+      return tiff(`its directory at byte ${directory} (${entries} entries) does not fit in the preamble`);
+    }
+    used.fill(1, directory, end);
+    for (let entry = directory + 2; entry < end - 4; entry += 12) {
+      const type = u16(entry + 2);
+      const unit = TIFF_TYPE_SIZES[type] ?? 0;
+      if (unit === 0) return tiff(`the entry at byte ${entry} has no TIFF field type (${type})`);
+      const size = unit * u32(entry + 4);
+      if (size <= 4) continue; // the value is in the entry
+      const value = u32(entry + 8);
+      if (value >= PREAMBLE + 4) continue; // in the data set
+      if (value < 8 || value + size > PREAMBLE) {
+        return tiff(`the entry at byte ${entry} puts ${size} bytes of value at byte ${value}, outside the preamble`);
+      }
+      used.fill(1, value, value + size);
+    }
+    const next = u32(end - 4);
+    if (next !== 0 && next < PREAMBLE + 4) return tiff(`a second directory inside the preamble (at byte ${next})`);
+  }
+  for (let i = length; i < PREAMBLE; i++) {
+    if (used[i] === 0 && p[i] !== 0) return tiff(`byte ${i} of the preamble is neither TIFF structure nor zero`);
+  }
+  return null;
+}
+
+interface TiffHeader {
+  /** The offset of the first image file directory. */
+  directory: number;
+  /** 8 (classic TIFF) or 16 (BigTIFF). */
+  length: 8 | 16;
+  bigEndian: boolean;
+}
+
+/** The TIFF or BigTIFF header at the start of `p`, in either byte order, if there is one. */
+function tiffHeaderOf(p: Uint8Array): TiffHeader | null {
+  const bigEndian = p[0] === 0x4d && p[1] === 0x4d;
+  if (!bigEndian && !(p[0] === 0x49 && p[1] === 0x49)) return null;
+  const u16 = (at: number) => (bigEndian ? (p[at]! << 8) | p[at + 1]! : p[at]! | (p[at + 1]! << 8));
+  const u32 = (at: number) => (bigEndian ? u16(at) * 0x10000 + u16(at + 2) : u16(at) + u16(at + 2) * 0x10000);
+  const version = u16(2);
+  if (version === 42) return { directory: u32(4), length: 8, bigEndian };
+  // BigTIFF: 43, offsets of 8 bytes, 0, then the 8-byte offset (past 2^53 it is in no file).
+  if (version !== 43 || u16(4) !== 8 || u16(6) !== 0) return null;
+  const high = bigEndian ? u32(8) : u32(12);
+  const low = bigEndian ? u32(12) : u32(8);
+  return { directory: high < 0x200000 ? high * 0x100000000 + low : Number.MAX_SAFE_INTEGER, length: 16, bigEndian };
+}
+
+function indexOf(bytes: Uint8Array, signature: readonly number[]): number {
+  outer: for (let i = 0; i + signature.length <= bytes.length; i++) {
+    for (let j = 0; j < signature.length; j++) if (bytes[i + j] !== signature[j]) continue outer;
+    return i;
+  }
+  return -1;
 }
 
 /** `<` opening a tag, comment, declaration or processing instruction: `<html`, `</`, `<!--`, `<?xml`. */

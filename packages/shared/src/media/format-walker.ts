@@ -40,7 +40,33 @@ export const PROBLEMS = {
   trailing: 'has other data hidden after the end of the image, so it cannot be accepted',
   damaged: 'is damaged and cannot be read',
   impossibleImage: 'describes an image of impossible size or format',
+  tooManyParts: 'is made of far more parts than any X-ray image has, so it cannot be accepted',
+  pdf: 'carries a PDF document in its first bytes, so it cannot be accepted',
 } as const;
+
+/**
+ * PDF readers take a file as PDF when "%PDF-" appears anywhere in its first 1024 bytes (not
+ * only at byte 0), so no X-ray may carry it there: not in a DICOM preamble or meta group, not
+ * in a PNG text chunk or a JPEG comment. By chance in compressed or pixel data it is about one
+ * file in a billion.
+ */
+const PDF_HEADER_WINDOW = 1024;
+const PDF_HEADER = [0x25, 0x50, 0x44, 0x46, 0x2d]; // "%PDF-"
+/** A header starting in the window may end just past it. */
+const PDF_SCAN_END = PDF_HEADER_WINDOW + PDF_HEADER.length - 1;
+
+/** Offset just past the first "%PDF-" in `bytes` (its first `matched` bytes ended the bytes before), or -1. */
+function findPdfHeader(bytes: Uint8Array, end: number, matched: { n: number }): number {
+  let n = matched.n;
+  for (let i = 0; i < end; i++) {
+    const byte = bytes[i];
+    if (byte === PDF_HEADER[n]) n++;
+    else n = byte === PDF_HEADER[0] ? 1 : 0;
+    if (n === PDF_HEADER.length) return i + 1;
+  }
+  matched.n = n;
+  return -1;
+}
 
 /** Checks one file's structure, fed its bytes in order. Throws FileStructureError. */
 export interface FormatWalker {
@@ -68,6 +94,9 @@ export abstract class StepWalker implements FormatWalker {
   readonly #hold: Uint8Array;
   #held = 0;
   #failure: FileStructureError | undefined;
+  /** Bytes received so far (counted up to the end of the PDF header window); how much of "%PDF-" ended them. */
+  #received = 0;
+  readonly #pdfMatched = { n: 0 };
 
   protected constructor(
     protected readonly format: string,
@@ -100,7 +129,25 @@ export abstract class StepWalker implements FormatWalker {
     }
   }
 
+  /**
+   * Within the first PDF_HEADER_WINDOW bytes, a "%PDF-" is refused once the structure up to its
+   * last byte has been walked: a file split any way is refused the same way.
+   */
   #consume(chunk: Uint8Array): void {
+    if (this.#received < PDF_SCAN_END) {
+      const window = Math.min(chunk.length, PDF_SCAN_END - this.#received);
+      const found = findPdfHeader(chunk, window, this.#pdfMatched);
+      if (found >= 0) {
+        this.#walk(chunk.subarray(0, found));
+        const at = this.#received + found - PDF_HEADER.length;
+        this.fail(PROBLEMS.pdf, `a PDF header ("%PDF-") at byte ${at}, within the first ${PDF_HEADER_WINDOW} bytes`);
+      }
+      this.#received += window;
+    }
+    this.#walk(chunk);
+  }
+
+  #walk(chunk: Uint8Array): void {
     const n = chunk.length;
     let i = 0;
     while (i < n) {

@@ -9,6 +9,10 @@ import { PROBLEMS, StepWalker } from './format-walker.ts';
  * After EOI only another complete JPEG may follow, walked the same way: that is how a camera
  * stores a Multi-Picture (MPF) file's further images, such as an Ultra HDR gain map. Anything
  * else after EOI — HTML, SVG, an archive, padding — is refused.
+ *
+ * Nothing is allocated per segment, entropy-coded data is scanned a byte at a time only near
+ * 0xFF (stuffing, restart markers) and by indexOf between, and a file of more than
+ * MAX_JPEG_SEGMENTS markers outside entropy-coded data is refused.
  */
 
 type State = 'soi' | 'marker' | 'length' | 'sof' | 'sos' | 'after-eoi' | 'next-soi';
@@ -21,6 +25,15 @@ const DRI = 0xdd;
 const SOF55 = 0xf7; // JPEG-LS
 /** The largest SOF segment: 255 components. */
 const MAX_SOF = 6 + 3 * 255;
+/**
+ * Markers (segments, SOI, EOI) a file may have outside entropy-coded data. A JPEG has tens:
+ * tables, a frame, a scan or a dozen (progressive), APPn metadata (an ICC profile in at most 255
+ * APP2 segments), and a few images more in a Multi-Picture file. 2^16 is generous for all that,
+ * and bounds a file of empty segments (4 bytes each) to 256 KiB of per-segment work.
+ */
+export const MAX_JPEG_SEGMENTS = 2 ** 16;
+/** Bytes looked at one by one for the next 0xFF before handing the search to indexOf. */
+const LOOK_AHEAD = 16;
 
 const isSof = (code: number): boolean =>
   (code >= 0xc0 && code <= 0xcf && code !== 0xc4 && code !== 0xc8 && code !== 0xcc) || code === SOF55;
@@ -48,6 +61,7 @@ export class JpegWalker extends StepWalker {
   /** While scanning: the last byte was 0xFF. */
   #afterFf = false;
   #images = 0;
+  #segments = 0;
 
   constructor() {
     super('JPEG', 2, MAX_SOF);
@@ -58,6 +72,7 @@ export class JpegWalker extends StepWalker {
     switch (this.#state) {
       case 'soi':
         if (byte !== 0xff || b[at + 1] !== SOI) this.fail(PROBLEMS.damaged, `no SOI marker at byte ${this.pos - 2}`);
+        this.#countSegment(this.pos - 2);
         return this.#expectMarker();
       case 'marker': {
         if (byte !== 0xff) this.fail(PROBLEMS.damaged, `byte ${this.pos - 2} is not a marker`);
@@ -81,6 +96,7 @@ export class JpegWalker extends StepWalker {
         return;
       case 'next-soi':
         if (byte !== SOI) this.fail(PROBLEMS.trailing, `bytes after EOI, from byte ${this.pos - 2}`);
+        this.#countSegment(this.pos - 2);
         this.#frame = false;
         this.#jpegLs = false;
         this.#scans = 0;
@@ -100,29 +116,40 @@ export class JpegWalker extends StepWalker {
    * everything up to a marker other than a restart marker or a stuffed 0xFF00.
    */
   protected override scan(b: Uint8Array, at: number): number {
+    const n = b.length;
+    const entropy = this.#entropy;
+    const jpegLs = this.#jpegLs;
+    let afterFf = this.#afterFf;
     let i = at;
-    while (i < b.length) {
-      if (!this.#afterFf) {
-        const ff = b.indexOf(0xff, i);
-        if (ff < 0) return b.length;
-        this.#afterFf = true;
-        i = ff + 1;
-        continue;
+    for (;;) {
+      if (!afterFf) {
+        // The next 0xFF: a few bytes looked at here (stuffing comes in runs), then indexOf.
+        const stop = Math.min(n, i + LOOK_AHEAD);
+        while (i < stop && b[i] !== 0xff) i++;
+        if (i === stop) {
+          i = stop === n ? -1 : b.indexOf(0xff, stop);
+          if (i < 0) {
+            this.#afterFf = false;
+            return n;
+          }
+        }
+        i++;
+        afterFf = true;
       }
-      while (i < b.length && b[i] === 0xff) i++;
-      if (i === b.length) break;
+      while (i < n && b[i] === 0xff) i++;
+      if (i === n) {
+        this.#afterFf = afterFf;
+        return n;
+      }
       const code = b[i++]!;
+      afterFf = false;
       // 0x00 is a stuffed 0xFF, RSTn restart the coder; in JPEG-LS any byte under 0x80 is stuffing.
-      if (this.#entropy && (code === 0x00 || (code >= 0xd0 && code <= 0xd7) || (this.#jpegLs && code < 0x80))) {
-        this.#afterFf = false;
-      } else {
-        this.#afterFf = false;
-        this.scanning = false;
-        this.#marker(code, this.pos + (i - at) - 2);
-        return i;
-      }
+      if (entropy && (code === 0x00 || (code >= 0xd0 && code <= 0xd7) || (jpegLs && code < 0x80))) continue;
+      this.#afterFf = false;
+      this.scanning = false;
+      this.#marker(code, this.pos + (i - at) - 2);
+      return i;
     }
-    return i;
   }
 
   #expectMarker(): void {
@@ -130,8 +157,15 @@ export class JpegWalker extends StepWalker {
     this.need = 2;
   }
 
+  #countSegment(at: number): void {
+    if (++this.#segments > MAX_JPEG_SEGMENTS) {
+      this.fail(PROBLEMS.tooManyParts, `over ${MAX_JPEG_SEGMENTS} markers, at byte ${at}`);
+    }
+  }
+
   /** A marker whose 0xFF is at byte `at`. */
   #marker(code: number, at: number): void {
+    this.#countSegment(at);
     this.#code = code;
     this.#markerAt = at;
     if (code === EOI) {
@@ -151,26 +185,32 @@ export class JpegWalker extends StepWalker {
     this.fail(PROBLEMS.damaged, `marker 0xFF${code.toString(16).toUpperCase()} at byte ${this.#markerAt}`);
   }
 
+  /** The current segment, for messages (built only when one is needed). */
+  #where(): string {
+    return `segment 0xFF${this.#code.toString(16).toUpperCase()} at byte ${this.#markerAt}`;
+  }
+
   #length(length: number): void {
     const code = this.#code;
-    const where = `segment 0xFF${code.toString(16).toUpperCase()} at byte ${this.#markerAt}`;
-    if (length < 2) this.fail(PROBLEMS.damaged, `${where} has length ${length}`);
+    if (length < 2) this.fail(PROBLEMS.damaged, `${this.#where()} has length ${length}`);
     const body = length - 2;
     if (isSof(code)) {
-      if (this.#frame) this.fail(PROBLEMS.damaged, `${where}: a second frame header`);
-      if (body < 6 || body > MAX_SOF) this.fail(PROBLEMS.damaged, `${where} has length ${length}`);
+      if (this.#frame) this.fail(PROBLEMS.damaged, `${this.#where()}: a second frame header`);
+      if (body < 6 || body > MAX_SOF) this.fail(PROBLEMS.damaged, `${this.#where()} has length ${length}`);
       this.#state = 'sof';
       this.need = body;
       return;
     }
     if (code === SOS) {
-      if (!this.#frame) this.fail(PROBLEMS.damaged, `${where}: a scan before the frame header`);
-      if (body < 4 || body > 12) this.fail(PROBLEMS.damaged, `${where} has length ${length}`);
+      if (!this.#frame) this.fail(PROBLEMS.damaged, `${this.#where()}: a scan before the frame header`);
+      if (body < 4 || body > 12) this.fail(PROBLEMS.damaged, `${this.#where()} has length ${length}`);
       this.#state = 'sos';
       this.need = body;
       return;
     }
-    if ((code === DNL || code === DRI) && length !== 4) this.fail(PROBLEMS.damaged, `${where} has length ${length}`);
+    if ((code === DNL || code === DRI) && length !== 4) {
+      this.fail(PROBLEMS.damaged, `${this.#where()} has length ${length}`);
+    }
     this.#expectMarker();
     this.skip = body;
   }
