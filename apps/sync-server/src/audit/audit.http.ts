@@ -23,7 +23,7 @@ export function auditContextOf(req: Request): AuditContext {
     userAgent:
       req
         .get('user-agent')
-        ?.replace(/[\x00-\x1F\x7F-\x9F]/g, '\uFFFD')
+        ?.replace(/\p{Cc}/gu, '\uFFFD')
         .slice(0, 512) ?? null,
     requestId: typeof id === 'string' || typeof id === 'number' ? String(id) : null,
   };
