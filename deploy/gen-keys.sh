@@ -3,6 +3,7 @@
 #   XRAY_KEK                  key-encryption key `id:base64(32 random bytes)` (never a dev- id)
 #   XRAY_UPLOAD_PRIVATE_KEY   RSA-3072 private key (PKCS#8 PEM, newlines as \n) edges wrap data keys for
 #   XRAY_WEBHOOK_SECRET       HMAC key of the Doctor Service webhook
+#   XRAY_AUDIT_ANCHOR_KEY     Ed25519 private key (PKCS#8 PEM, newlines as \n) that signs audit checkpoints
 #   *_PASSWORD                PostgreSQL, MinIO, RabbitMQ and Keycloak passwords (hex: safe in URLs)
 # It never overwrites an existing file: a lost KEK makes every stored X-ray unreadable.
 # Back the file up somewhere safe and apart from the database backups (docs/operations.md).
@@ -19,6 +20,7 @@ umask 077
 hex() { openssl rand -hex "$1"; }
 kek_id="kek-$(date -u +%Y%m%d)-$(hex 3)"
 upload_pem=$(openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 2>/dev/null)
+anchor_pem=$(openssl genpkey -algorithm ed25519 2>/dev/null)
 tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
 {
@@ -27,7 +29,9 @@ trap 'rm -f "$tmp"' EXIT
   echo "XRAY_KEK=${kek_id}:$(openssl rand -base64 32)"
   echo "XRAY_UPLOAD_PRIVATE_KEY=$(printf '%s' "$upload_pem" | awk 'BEGIN { ORS = "\\n" } { print }')"
   echo "XRAY_WEBHOOK_SECRET=$(hex 32)"
+  echo "XRAY_AUDIT_ANCHOR_KEY=$(printf '%s' "$anchor_pem" | awk 'BEGIN { ORS = "\\n" } { print }')"
   echo "POSTGRES_PASSWORD=$(hex 24)"
+  echo "XRAY_DB_APP_PASSWORD=$(hex 24)"
   echo "KEYCLOAK_DB_PASSWORD=$(hex 24)"
   echo "KEYCLOAK_ADMIN_PASSWORD=$(hex 16)"
   echo "MINIO_ROOT_PASSWORD=$(hex 24)"

@@ -25,6 +25,8 @@ export const ERRORS = {
   storage_failed: { status: 503, title: 'Object storage is unavailable' },
   unavailable: { status: 503, title: 'A dependency is unavailable' },
   internal: { status: 500, title: 'Internal error' },
+  /** Stored data that is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+  integrity_failed: { status: 500, title: 'The stored X-ray failed an integrity check' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
 import { createApp } from './app.ts';
 import { createAuthentication, type Authentication } from './auth/authentication.ts';
-import type { Config } from './config/config.ts';
+import { ConfigError, type Config } from './config/config.ts';
+import { startAuditAnchoring, type AuditAnchoring } from './audit/audit.anchoring.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
-import { migrate } from './db/migrate.ts';
+import { DatabaseRoleError, prepareDatabase } from './db/database-roles.ts';
 import { createPool, type Pool } from './db/pool.ts';
 import { createIntegrations } from './integrations/integrations.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -15,6 +16,7 @@ import { listenForMetrics, type MetricsListener } from './observability/metrics.
 import { ensurePrivateDir } from './storage/private-files.ts';
 import { createObjectStore, type ObjectStore } from './storage/index.ts';
 import { loadOrCreateDevKeys } from './keys/dev-keys.ts';
+import { confirmKeks, recheckKeks } from './keys/kek-check.ts';
 import { createConfigKeyService } from './keys/key.service.ts';
 import { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
 import type { UploadDoor } from './uploads/tus.http.ts';
@@ -28,6 +30,8 @@ export interface RunningServer {
   store: ObjectStore;
   log: Logger;
   uploads: UploadDoor;
+  /** Signed checkpoints of the audit chain, written outside the database. */
+  auditAnchoring: AuditAnchoring;
   stop(): Promise<void>;
 }
 
@@ -47,7 +51,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     ? { authenticate: opts.authenticate, check: async () => undefined, stop: () => undefined }
     : await createAuthentication(config.auth, log);
   // DATA_DIR holds the embedded database, disk objects and development keys: the server's user only.
-  if (!config.db.url || config.storage.kind === 'fs' || !config.keys) await ensurePrivateDir(config.dataDir);
+  if (!config.db.url || config.storage.kind === 'fs' || !config.keys || !config.audit.anchorKeyPem)
+    await ensurePrivateDir(config.dataDir);
   let embedded: EmbeddedDatabase | undefined;
   let metricsListener: MetricsListener | undefined;
   let dbUrl = config.db.url;
@@ -56,8 +61,19 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     dbUrl = embedded.url;
   }
   try {
-    await migrate(dbUrl, log);
-    const pool = createPool(dbUrl, config.db.poolMax, { log, connectTimeoutMs: 10_000 });
+    // Migrations as the schema's owner; the pools below connect as the application's own role,
+    // which may only INSERT and SELECT on the audit trail.
+    const { appUrl } = await prepareDatabase({
+      url: dbUrl,
+      ownerUrl: config.db.ownerUrl,
+      requireSeparation: config.env === 'production',
+      log,
+    }).catch((err: unknown) => {
+      if (err instanceof DatabaseRoleError)
+        throw new ConfigError(`Invalid database roles for production:\n  ${err.message}`, { cause: err });
+      throw err;
+    });
+    const pool = createPool(appUrl, config.db.poolMax, { log, connectTimeoutMs: 10_000 });
     const realStore = await createObjectStore(config.storage);
     const store = opts.decorateStore ? opts.decorateStore(realStore) : realStore;
     if (config.storage.kind === 'fs')
@@ -65,7 +81,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
 
     // Upload locks hold a connection each for as long as a PATCH runs: a pool of their own.
-    const lockPool = createPool(dbUrl, config.tus.lockPoolMax, { log });
+    const lockPool = createPool(appUrl, config.tus.lockPoolMax, { log });
     const locker = new PgAdvisoryLocker(lockPool, log);
     await locker.start();
     // Development keys only when none are configured; production refuses that in config.
@@ -75,10 +91,21 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         { dir: config.dataDir },
         'development encryption keys in DATA_DIR/keys (set KEK and UPLOAD_PRIVATE_KEY)',
       );
-    const keys = await createConfigKeyService(keySettings);
+    // A KEK that is not the key its id stands for in this database, or a weak upload key: refuse
+    // to start, wrap nothing.
+    const keys = await (async () => {
+      const k = await createConfigKeyService(keySettings);
+      await confirmKeks(pool, k);
+      return k;
+    })().catch(async (err: unknown) => {
+      await locker.stop();
+      await Promise.all([lockPool.end(), pool.end()]);
+      throw err;
+    });
     // Patient Service, Doctor Service webhook, RabbitMQ, and the outbox relay that feeds the last two.
     const integrations = createIntegrations(config, pool, log);
     const metrics = createMetrics();
+    const auditAnchoring = await startAuditAnchoring({ config, pool, log, metrics });
     const { app, uploads, authFailures } = createApp({
       config,
       pool,
@@ -87,7 +114,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       log,
       metrics,
       authenticate: auth.authenticate,
-      readinessChecks: { auth: auth.check },
+      readinessChecks: { auth: auth.check, keys: () => recheckKeks(pool, keys) },
       locker,
       links: integrations.links,
       outbox: integrations.outbox,
@@ -122,12 +149,14 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await lockPool.end();
         // Open windows of failed authentications become their audit events while the pool is up.
         await authFailures.stop();
+        // Then the last checkpoint: whatever was appended since the previous one is anchored.
+        await auditAnchoring.stop();
         await pool.end();
         auth.stop();
         await embedded?.stop();
         log.info('sync server stopped');
       })());
-    return { url, port, metricsUrl, pool, store, log, uploads, stop };
+    return { url, port, metricsUrl, pool, store, log, uploads, auditAnchoring, stop };
   } catch (err) {
     await metricsListener?.stop();
     auth.stop();

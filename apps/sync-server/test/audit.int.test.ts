@@ -67,9 +67,11 @@ async function countEvents(db: pg.Pool): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
-/** `xray-admin verify-audit` as an operator runs it, DATABASE_URL from the environment. */
-const verifyAuditCli = (databaseUrl: string) =>
-  runAdmin(['verify-audit', '--batch-size', '7'], { DATABASE_URL: databaseUrl });
+/**
+ * `xray-admin verify-audit` as an operator runs it, with the server's settings in the environment
+ * (DATABASE_URL; DATA_DIR, where the checkpoints and the development anchor key are).
+ */
+const verifyAuditCli = (env: Record<string, string>) => runAdmin(['verify-audit', '--batch-size', '7'], env);
 
 const IdSchema = z.object({ id: z.string() });
 const idOf = async (res: Response): Promise<string> => IdSchema.parse(await res.json()).id;
@@ -519,30 +521,54 @@ describe('audit trail', () => {
     expect(deniedEvent).toMatchObject({ outcome: '4', subtype: [{ code: 'search-type' }, { code: 'access.denied' }] });
   });
 
-  it('the table is append-only: UPDATE, DELETE and TRUNCATE are refused, even for a superuser', async () => {
+  it('the table is append-only: UPDATE, DELETE and TRUNCATE are refused to the application role, and by the trigger even to a superuser', async () => {
     const before = await countEvents(server.pool);
+    // The server's own pool is the application's role: INSERT and SELECT only, and not the owner.
     await expect(
       server.pool.query(`UPDATE audit_events SET outcome = 'success' WHERE outcome = 'denied'`),
-    ).rejects.toThrow(/append-only: UPDATE/);
+    ).rejects.toThrow(/permission denied for table audit_events/);
     await expect(server.pool.query('DELETE FROM audit_events WHERE xray_id IS NOT NULL')).rejects.toThrow(
-      /append-only: DELETE/,
+      /permission denied for table audit_events/,
     );
-    await expect(server.pool.query('TRUNCATE audit_events')).rejects.toThrow(/append-only: TRUNCATE/);
+    await expect(server.pool.query('TRUNCATE audit_events')).rejects.toThrow(
+      /permission denied for table audit_events/,
+    );
+    await expect(
+      server.pool.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete'),
+    ).rejects.toThrow(/must be owner of table audit_events/);
+
+    const superuser = new pg.Pool({ connectionString: server.env.DATABASE_URL, max: 1 });
+    try {
+      await expect(
+        superuser.query(`UPDATE audit_events SET outcome = 'success' WHERE outcome = 'denied'`),
+      ).rejects.toThrow(/append-only: UPDATE/);
+      await expect(superuser.query('DELETE FROM audit_events WHERE xray_id IS NOT NULL')).rejects.toThrow(
+        /append-only: DELETE/,
+      );
+      await expect(superuser.query('TRUNCATE audit_events')).rejects.toThrow(/append-only: TRUNCATE/);
+    } finally {
+      await superuser.end();
+    }
     expect(await countEvents(server.pool)).toBe(before);
   });
 
-  it('verify-audit recomputes the whole chain of this run', async () => {
+  it('verify-audit recomputes the whole chain of this run, and checks it against its signed checkpoint', async () => {
     const verdict = await verifyAuditChain(server.pool, { batchSize: 5 });
     expect(verdict).toEqual({
       ok: true,
       count: await countEvents(server.pool),
       headId: expect.any(String),
       headHash: expect.any(String),
+      checkpoints: 0,
+      unanchored: await countEvents(server.pool),
     });
-    const cli = await verifyAuditCli(server.env.DATABASE_URL ?? '');
+    const checkpoint = await server.auditAnchoring.checkpointNow();
+    expect(checkpoint).toMatchObject({ count: verdict.ok ? verdict.count : -1 });
+    const cli = await verifyAuditCli(server.env);
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/^OK: \d+ audit events verified/);
+    expect(cli.stdout).toMatch(/^OK: 1 checkpoint in .* verified/m);
   });
 });
 
@@ -603,7 +629,7 @@ describe('audit chain across instances', () => {
     );
     rows.forEach((row, i) => expect(row.prev_hash).toBe(i === 0 ? '0'.repeat(64) : rows[i - 1]?.hash));
     expect(await verifyAuditChain(superuser)).toMatchObject({ ok: true, count: rows.length });
-    const cli = await verifyAuditCli(databaseUrl);
+    const cli = await verifyAuditCli(a.env);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toContain(`OK: ${rows.length} audit events verified`);
   });
@@ -628,17 +654,17 @@ describe('audit chain across instances', () => {
     };
 
     await tamper('UPDATE audit_events SET user_agent = $2 WHERE id = $1', [edited.id, 'forged']);
-    let cli = await verifyAuditCli(databaseUrl);
+    let cli = await verifyAuditCli(a.env);
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain(
       `BROKEN: audit event ${edited.id} does not verify: its contents do not match its hash`,
     );
 
     await tamper('UPDATE audit_events SET user_agent = $2 WHERE id = $1', [edited.id, edited.user_agent]);
-    expect((await verifyAuditCli(databaseUrl)).code).toBe(0);
+    expect((await verifyAuditCli(a.env)).code).toBe(0);
 
     await tamper('DELETE FROM audit_events WHERE id = $1', [removed.id]);
-    cli = await verifyAuditCli(databaseUrl);
+    cli = await verifyAuditCli(a.env);
     expect(cli.code).toBe(1);
     const { rows: after } = await superuser.query<{ id: string }>(
       'SELECT id::text AS id FROM audit_events WHERE id > $1 ORDER BY audit_events.id LIMIT 1',
@@ -648,7 +674,7 @@ describe('audit chain across instances', () => {
   });
 
   it('verify-audit explains what it needs when it cannot run', async () => {
-    const noDb = await verifyAuditCli('');
+    const noDb = await verifyAuditCli({ ...a.env, DATABASE_URL: '' });
     expect(noDb.code).toBe(2);
     expect(noDb.stderr).toContain('DATABASE_URL is not set');
   });

@@ -320,12 +320,14 @@ describe('production guard', () => {
     NODE_ENV: 'production',
     OIDC_ISSUER: 'https://id.example.org/realms/ems',
     DATABASE_URL: 'postgres://xray@db.internal/xray',
+    DATABASE_OWNER_URL: 'postgres://xray_owner@db.internal/xray',
     S3_BUCKET: 'xrays',
     HOST: '127.0.0.1',
     PATIENT_SERVICE_URL: 'https://patients.example.org/api',
     // Only their presence and form are checked here (encryption.int.test.ts uses real keys).
     KEK: `prod-1:${Buffer.alloc(32, 7).toString('base64')}`,
     UPLOAD_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\\n…\\n-----END PRIVATE KEY-----',
+    AUDIT_ANCHOR_KEY: '-----BEGIN PRIVATE KEY-----\\n…\\n-----END PRIVATE KEY-----',
   };
 
   it('accepts a complete production configuration', () => {

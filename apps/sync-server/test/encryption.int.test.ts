@@ -137,7 +137,7 @@ describe.each<StorageKind>(['fs', 's3'])('encryption at rest on %s storage', (ki
 
 /** A production-like key configuration: explicit KEKs and a generated upload key pair. */
 function keyEnv(keks: Record<string, string>, current?: string) {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
   return {
     KEK: Object.entries(keks)
       .map(([id, k]) => `${id}:${k}`)
@@ -167,10 +167,14 @@ describe('rotate-kek', () => {
     await before.stop();
 
     const both = { ...env, ...keys, KEK: `k1:${k1},k2:${k2}`, KEK_CURRENT_ID: 'k1' };
-    // Killed after its first batch of one…
-    const first = await runAdmin(['rotate-kek', '--to', 'k2', '--batch-size', '1'], both, (line, kill) => {
-      if (line.startsWith('re-wrapped 1')) kill();
-    });
+    // Killed after its first batch of one (no replica has seen k2: its check value is recorded here)…
+    const first = await runAdmin(
+      ['rotate-kek', '--to', 'k2', '--batch-size', '1', '--record-new-kek'],
+      both,
+      (line, kill) => {
+        if (line.startsWith('re-wrapped 1')) kill();
+      },
+    );
     expect(first.code).toBeNull(); // killed by the signal
     // …and run again: it carries on with what is left.
     const second = await runAdmin(['rotate-kek', '--to', 'k2'], both);

@@ -8,6 +8,7 @@ import { inject } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config.ts';
 import { start, type RunningServer, type StartOptions } from '../src/server.ts';
 import { s3ClientConfig } from '../src/storage/s3.store.ts';
+import { WITNESS_PREFIX } from '../src/audit/audit.witness.ts';
 
 export type StorageKind = 'fs' | 's3';
 
@@ -24,6 +25,49 @@ export async function createTestDatabase(): Promise<string> {
   const url = new URL(inject('pgAdminUrl'));
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/**
+ * A fresh database whose schema belongs to an owner role and whose application has a login of its
+ * own, as production requires (DATABASE_OWNER_URL, DATABASE_URL). The database is owned by the
+ * owner role, so migrations can create tables in its public schema.
+ */
+export async function createSeparatedDatabase(): Promise<{ adminUrl: string; ownerUrl: string; appUrl: string }> {
+  const adminUrl = await createTestDatabase();
+  const name = new URL(adminUrl).pathname.slice(1);
+  const suffix = randomUUID().replaceAll('-', '').slice(0, 12);
+  const [owner, app] = [`xray_owner_${suffix}`, `xray_app_${suffix}`];
+  const [ownerPassword, appPassword] = [randomUUID(), randomUUID()];
+  const admin = new pg.Client({ connectionString: inject('pgAdminUrl') });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${owner} LOGIN PASSWORD '${ownerPassword}'`);
+    await admin.query(`CREATE ROLE ${app} LOGIN PASSWORD '${appPassword}'`);
+    await admin.query(`ALTER DATABASE ${name} OWNER TO ${owner}`);
+  } finally {
+    await admin.end();
+  }
+  const login = (user: string, password: string) => {
+    const url = new URL(adminUrl);
+    url.username = user;
+    url.password = password;
+    return url.toString();
+  };
+  return { adminUrl, ownerUrl: login(owner, ownerPassword), appUrl: login(app, appPassword) };
+}
+
+/**
+ * Runs SQL as the schema's owner (DDL such as test triggers): the server's own pool is the
+ * application's role, which may create nothing.
+ */
+export async function asOwner(server: { config: Config }, sql: string): Promise<void> {
+  const owner = new pg.Client({ connectionString: server.config.db.ownerUrl ?? server.config.db.url });
+  await owner.connect();
+  try {
+    await owner.query(sql);
+  } finally {
+    await owner.end();
+  }
 }
 
 export interface TestStorage {
@@ -126,9 +170,10 @@ export async function storedObjects(server: TestServer): Promise<string[]> {
   if (server.config.storage.kind === 'fs') {
     const { readdir } = await import('node:fs/promises');
     const tmp = await readdir(path.join(server.config.storage.dir, '.tmp')).catch(() => []);
-    return [...keys, ...tmp.map((t) => `.tmp/${t}`)];
+    return [...keys, ...tmp.map((t) => `.tmp/${t}`)].filter((k) => !k.startsWith(WITNESS_PREFIX));
   }
-  return keys;
+  // Audit checkpoints live beside the X-rays; they are not X-ray objects.
+  return keys.filter((k) => !k.startsWith(WITNESS_PREFIX));
 }
 
 export interface MetadataInput {
@@ -173,16 +218,19 @@ export async function postXray(
  * From now until the returned function runs, the audit trail refuses every event about
  * `patientId`, as a broken audit store would.
  */
-export async function blockAuditFor(server: RunningServer, patientId: string): Promise<() => Promise<void>> {
+export async function blockAuditFor(server: TestServer, patientId: string): Promise<() => Promise<void>> {
   const name = `test_block_audit_${randomUUID().replaceAll('-', '')}`;
-  await server.pool.query(`
+  await asOwner(
+    server,
+    `
     CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF NEW.patient_id = '${patientId}' THEN RAISE EXCEPTION 'audit blocked by test'; END IF;
       RETURN NEW;
     END $$;
-    CREATE TRIGGER ${name} BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION ${name}();`);
+    CREATE TRIGGER ${name} BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION ${name}();`,
+  );
   return async () => {
-    await server.pool.query(`DROP TRIGGER ${name} ON audit_events; DROP FUNCTION ${name}();`);
+    await asOwner(server, `DROP TRIGGER ${name} ON audit_events; DROP FUNCTION ${name}();`);
   };
 }

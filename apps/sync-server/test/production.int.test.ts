@@ -10,7 +10,7 @@ import type { DemoUserName } from '../src/dev/demo-users.ts';
 import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
 import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
-import { createTestDatabase, createTestStorage, postXray, validMetadata, type TestStorage } from './harness.ts';
+import { createSeparatedDatabase, createTestStorage, postXray, validMetadata, type TestStorage } from './harness.ts';
 import { consumeExchange, uniqueExchange, waitFor, type ExchangeConsumer } from './integrations.support.ts';
 import { runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
 import { MiB, sealed, startTus } from './tus-client.ts';
@@ -78,18 +78,24 @@ describe('production start path (NODE_ENV=production, real services, real tokens
     const exchange = uniqueExchange();
     consumer = await consumeExchange(exchange);
     storage = await createTestStorage('s3');
+    // The application's own login; migrations run as the schema's owner.
+    const db = await createSeparatedDatabase();
     env = {
       ...storage.env,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       AUTH_DISABLED: 'false',
-      DATABASE_URL: await createTestDatabase(),
+      DATABASE_URL: db.appUrl,
+      DATABASE_OWNER_URL: db.ownerUrl,
       OIDC_ISSUER: issuer.issuer,
       OIDC_AUDIENCE: AUDIENCE,
       OIDC_ROLES_CLAIM: 'realm_access.roles',
       KEK: keys.XRAY_KEK ?? '',
       UPLOAD_PRIVATE_KEY: keys.XRAY_UPLOAD_PRIVATE_KEY ?? '',
+      AUDIT_ANCHOR_KEY: keys.XRAY_AUDIT_ANCHOR_KEY ?? '',
+      // Checkpoints to S3 (Swift s3api) as the round trip goes, so verify-audit has some to check.
+      AUDIT_CHECKPOINT_EVERY: '5',
       PATIENT_SERVICE_URL: patients.url,
       DOCTOR_SERVICE_URL: doctor.webhookUrl,
       WEBHOOK_SECRET: webhookSecret,
@@ -214,6 +220,7 @@ describe('production start path (NODE_ENV=production, real services, real tokens
     const { code, stdout, stderr } = await runAdmin(['verify-audit'], env);
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^OK: \d+ audit events verified/);
+    expect(stdout).toMatch(/^OK: \d+ checkpoints? in s3:\/\/[\w-]+\/audit-checkpoints\/ verified/m);
   });
 
   it('refuses to start in production without real settings, naming each one (exit 78)', async () => {
@@ -233,6 +240,8 @@ describe('production start path (NODE_ENV=production, real services, real tokens
         'S3_BUCKET',
         'KEK',
         'UPLOAD_PRIVATE_KEY',
+        'DATABASE_OWNER_URL',
+        'AUDIT_ANCHOR_KEY',
       ])
         expect(message).toMatch(new RegExp(`^  ${name}: `, 'm'));
       expect(await readdir(empty)).toEqual([]);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { DomainError } from '../src/errors.ts';
 import {
+  asOwner,
   blobOf,
   countRows,
   postXray,
@@ -338,13 +339,16 @@ describe('security: inputs, one 404, denials on the trail', () => {
     ])('SQLSTATE %s (%s) on POST /xrays: 400 bad_request, nothing stored, audited', async (sqlState) => {
       const patientId = `P-DB-${sqlState}`;
       const fn = `test_refuse_${sqlState.toLowerCase()}`;
-      await server.pool.query(`
+      await asOwner(
+        server,
+        `
         CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
           IF NEW.patient_id = '${patientId}' THEN RAISE EXCEPTION 'refused by test' USING ERRCODE = '${sqlState}'; END IF;
           RETURN NEW;
         END $$;
-        CREATE TRIGGER ${fn} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${fn}();`);
+        CREATE TRIGGER ${fn} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${fn}();`,
+      );
       try {
         const was = await stored();
         const requestId = randomUUID();
@@ -357,7 +361,7 @@ describe('security: inputs, one 404, denials on the trail', () => {
         expect(problem.detail).not.toContain('refused by test');
         expect(await stored()).toEqual(was);
       } finally {
-        await server.pool.query(`DROP TRIGGER ${fn} ON xrays; DROP FUNCTION ${fn}();`);
+        await asOwner(server, `DROP TRIGGER ${fn} ON xrays; DROP FUNCTION ${fn}();`);
       }
     });
   });

@@ -9,7 +9,7 @@ import { encryptBytes, generateDek, wrapKeyRsaOaep } from '@xray/shared';
 import { makePng, sha256Hex } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
-import { s3Client, startTestServer, storedObjects, type StorageKind, type TestServer } from './harness.ts';
+import { asOwner, s3Client, startTestServer, storedObjects, type StorageKind, type TestServer } from './harness.ts';
 import { encodeMeta, tusMetadata } from './tus-client.ts';
 
 /**
@@ -149,12 +149,15 @@ async function leftoversOf(server: TestServer, id: string): Promise<string[]> {
 /** From now until the returned function runs, every X-ray insert takes `seconds` (a slow database). */
 async function slowXrayInserts(server: TestServer, seconds: number): Promise<() => Promise<void>> {
   const name = `test_slow_insert_${randomUUID().replaceAll('-', '')}`;
-  await server.pool.query(`
+  await asOwner(
+    server,
+    `
     CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN PERFORM pg_sleep(${seconds}); RETURN NEW; END $$;
-    CREATE TRIGGER ${name} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${name}();`);
+    CREATE TRIGGER ${name} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${name}();`,
+  );
   return async () => {
-    await server.pool.query(`DROP TRIGGER ${name} ON xrays; DROP FUNCTION ${name}();`);
+    await asOwner(server, `DROP TRIGGER ${name} ON xrays; DROP FUNCTION ${name}();`);
   };
 }
 

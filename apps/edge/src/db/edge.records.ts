@@ -95,6 +95,17 @@ export interface ServerKeySetting {
   kid: string;
   jwk: JsonWebKey;
   fetchedAt: number;
+  /**
+   * The upload keys this device trusts (RFC 7638 thumbprint and public JWK): pinned on first use,
+   * extended only by a key a pinned one has signed. Absent in settings from before pinning: the
+   * stored key is then the one pinned.
+   */
+  pins?: PinnedUploadKey[];
+}
+
+export interface PinnedUploadKey {
+  thumbprint: string;
+  jwk: { kty: 'RSA'; n: string; e: string };
 }
 
 /** What the sync engine is doing as a whole, for the UI. */

@@ -59,6 +59,7 @@ export function decideRetry(
     case 'unconfirmed':
       return { action: 'retry', delayMs: backoff() };
     case 'mismatch':
+    case 'untrusted-key':
     case 'local':
       return { action: 'give-up' };
     case 'http': {

@@ -18,6 +18,8 @@ export type UploadFailure =
   | { kind: 'unconfirmed'; message: string }
   /** The server holds other content under this capture's id. */
   | { kind: 'mismatch'; message: string }
+  /** The server's upload key set holds no key this device pinned (nor one a pinned key signed). */
+  | { kind: 'untrusted-key'; message: string }
   /** Something on this device (a missing ciphertext, an undecryptable key). */
   | { kind: 'local'; message: string };
 

@@ -157,6 +157,54 @@ export const auditRepository = {
     return { items: rows.slice(0, f.limit).map(toRecord), more: rows.length > f.limit };
   },
 
+  /**
+   * Events after `afterId` (all, when null): how many, when the oldest of them was appended, and
+   * the database's clock now (for the checkpointer's "is one due" look, taken without any lock).
+   */
+  async unanchored(db: Queryable, afterId: string | null): Promise<{ count: number; oldest: Date | null; now: Date }> {
+    const { rows } = await db.query<{ count: number; oldest: Date | null; now: Date }>(
+      `SELECT count(*)::bigint AS count, min(at) AS oldest, pg_catalog.clock_timestamp() AS now
+         FROM audit_events WHERE id > $1::bigint`,
+      [afterId ?? '0'],
+    );
+    const row = rows[0];
+    if (!row) throw new Error('count(*) returned no row');
+    return row;
+  },
+
+  /**
+   * The chain's head and the database's clock, read while holding the chain lock (in one round
+   * trip: BEGIN, the lock, the read, COMMIT). Appends take their id and time under that lock, so
+   * every event after this head is dated at or after `time`, to the millisecond. The clock is
+   * schema-qualified: a `clock_timestamp` someone put earlier in the search_path is not ours.
+   * Not for a client already inside a transaction.
+   */
+  async lockedHead(client: PoolClient): Promise<{ id: string; hash: string; time: Date } | null> {
+    const results = (await client.query(
+      `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('${CHAIN_LOCK_KEY}', 0));
+       SELECT id::text AS id, hash, date_trunc('milliseconds', pg_catalog.clock_timestamp()) AS time
+         FROM audit_events ORDER BY audit_events.id DESC LIMIT 1;
+       COMMIT`,
+    )) as unknown as pg.QueryResult<{ id: string; hash: string; time: Date }>[];
+    // BEGIN, the lock, the head (no row: an empty chain), COMMIT.
+    return results[2]?.rows[0] ?? null;
+  },
+
+  /** The stored hash of event `id`, or null when there is no such event. */
+  async hashOf(db: Queryable, id: string): Promise<string | null> {
+    const { rows } = await db.query<{ hash: string }>('SELECT hash FROM audit_events WHERE id = $1::bigint', [id]);
+    return rows[0]?.hash ?? null;
+  },
+
+  /** How many events have ids after `afterId` (from the start when null) up to `upToId`. */
+  async countBetween(db: Queryable, afterId: string | null, upToId: string): Promise<number> {
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::bigint AS n FROM audit_events WHERE id > $1::bigint AND id <= $2::bigint',
+      [afterId ?? '0', upToId],
+    );
+    return rows[0]?.n ?? 0;
+  },
+
   /** The chain in id order, a batch at a time (for the verifier). */
   async batchAfter(db: Queryable, afterId: string | null, limit: number): Promise<AuditRecord[]> {
     const { rows } = await db.query<AuditRow>(

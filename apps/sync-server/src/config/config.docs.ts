@@ -65,6 +65,8 @@ const DESCRIPTION_GAPS: Partial<Record<EnvName, string>> = {
 /** Values for a valid production environment where the type alone does not give one. */
 const SAMPLE_VALUES: Partial<Record<EnvName, string>> = {
   DATABASE_URL: 'postgres://xray:secret@db.example.org:5432/xray',
+  DATABASE_OWNER_URL: 'postgres://xray_owner:secret@db.example.org:5432/xray',
+  AUDIT_ANCHOR_KEY: '-----BEGIN PRIVATE KEY-----\\n…\\n-----END PRIVATE KEY-----',
   KEK: `kek-1:${Buffer.alloc(32, 1).toString('base64')}`,
   UPLOAD_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\\n…\\n-----END PRIVATE KEY-----',
 };
@@ -73,6 +75,10 @@ const SAMPLE_VALUES: Partial<Record<EnvName, string>> = {
 const VALUE_PROBES: { set: Env; when: string }[] = [
   { set: { HOST: '0.0.0.0' }, when: '`HOST` is not a loopback address (e.g. `0.0.0.0`)' },
   { set: { KEK: `dev-kek-1:${Buffer.alloc(32, 1).toString('base64')}` }, when: '`KEK` holds a development key' },
+  {
+    set: { DATABASE_OWNER_URL: 'postgres://xray:other@db.example.org:5432/xray' },
+    when: "`DATABASE_OWNER_URL` logs in as `DATABASE_URL`'s role",
+  },
   {
     set: { CORS_ALLOWED_ORIGINS: 'http://edge.example.org' },
     when: '`CORS_ALLOWED_ORIGINS` lists a plain http origin (not loopback)',

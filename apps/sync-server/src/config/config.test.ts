@@ -40,6 +40,52 @@ describe('config', () => {
     );
   });
 
+  it('audit anchoring: checkpoints every 1000 events or 5 min by default; production needs the anchor key and an owner role apart from the application', () => {
+    expect(loadConfig({}).audit).toEqual({
+      anchorKeyPem: undefined,
+      checkpoints: { every: 1000, intervalMs: 300_000, bucket: undefined, objectLock: undefined },
+    });
+    expect(
+      loadConfig({
+        S3_BUCKET: 'xrays',
+        AUDIT_CHECKPOINT_BUCKET: 'xray-audit',
+        AUDIT_CHECKPOINT_LOCK_DAYS: '3650',
+        AUDIT_ANCHOR_KEY: 'line1\\nline2',
+      }).audit,
+    ).toMatchObject({
+      anchorKeyPem: 'line1\nline2',
+      checkpoints: { bucket: 'xray-audit', objectLock: { mode: 'COMPLIANCE', days: 3650 } },
+    });
+    expect(() => loadConfig({ AUDIT_CHECKPOINT_BUCKET: 'xray-audit' })).toThrow(/AUDIT_CHECKPOINT_BUCKET: needs S3/);
+    expect(() => loadConfig({ AUDIT_CHECKPOINT_LOCK_DAYS: '30' })).toThrow(
+      /AUDIT_CHECKPOINT_LOCK_DAYS: Object Lock needs S3/,
+    );
+
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://xray_app:a@db.internal/xray',
+      DATABASE_OWNER_URL: 'postgres://xray_owner:b@db.internal/xray',
+    };
+    const refusal = (env: Record<string, string | undefined>) => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (err) {
+        return err instanceof ConfigError ? err.message : String(err);
+      }
+    };
+    expect(refusal(production)).not.toMatch(/DATABASE_OWNER_URL/);
+    expect(refusal(production)).toMatch(/^ {2}AUDIT_ANCHOR_KEY: required in production/m);
+    expect(refusal({ ...production, AUDIT_ANCHOR_KEY: 'pem' })).not.toMatch(/AUDIT_ANCHOR_KEY/);
+    expect(refusal({ ...production, DATABASE_OWNER_URL: undefined })).toMatch(
+      /^ {2}DATABASE_OWNER_URL: required in production/m,
+    );
+    for (const same of [production.DATABASE_URL, 'postgres://xray_app:other@db.internal/xray'])
+      expect(refusal({ ...production, DATABASE_OWNER_URL: same })).toMatch(
+        /^ {2}DATABASE_OWNER_URL: logs in as the same role as DATABASE_URL/m,
+      );
+  });
+
   it('metrics: their own listener on loopback by default, or off', () => {
     expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(loadConfig({ METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ host: '0.0.0.0', port: 0 });

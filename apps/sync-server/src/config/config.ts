@@ -45,7 +45,18 @@ export const EnvSchema = z.object({
   DATA_DIR: z.string().default('./.data').describe('Embedded PostgreSQL data and disk object storage.'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  DATABASE_URL: z.string().optional().describe('PostgreSQL connection string. Unset: embedded PostgreSQL in DATA_DIR.'),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .describe(
+      "PostgreSQL connection string of the application's own role (with DATABASE_OWNER_URL: a role that may only INSERT and SELECT on audit_events). Unset: embedded PostgreSQL in DATA_DIR.",
+    ),
+  DATABASE_OWNER_URL: z
+    .string()
+    .optional()
+    .describe(
+      "Connection string of the role that owns the schema: migrations run with it at startup, and it grants DATABASE_URL's role what the application needs (audit_events: INSERT and SELECT only). Unset outside production: DATABASE_URL (or the embedded database) owns the schema and the application drops to the role `xray_app` on each connection, which is not a boundary. Required in production, as another role than DATABASE_URL's.",
+    ),
   DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
 
@@ -202,7 +213,55 @@ export const EnvSchema = z.object({
     .string()
     .optional()
     .describe(
-      'PEM of the RSA private key edges wrap data keys for (published at /keys/upload). `\\n` escapes are accepted. Unset outside production: a generated development key.',
+      'PEM of the RSA private key (at least 3072 bits) edges wrap data keys for (published at /keys/upload). `\\n` escapes are accepted. Unset outside production: a generated development key.',
+    ),
+  UPLOAD_PREVIOUS_PRIVATE_KEY: z
+    .string()
+    .optional()
+    .describe(
+      'PEM of the upload key before the last rotation: still published at /keys/upload (after the current one, which it signs so pinned edges trust the new key) and accepted for uploads wrapped for it. Set it when rotating UPLOAD_PRIVATE_KEY; remove it once every edge has synced since.',
+    ),
+
+  AUDIT_ANCHOR_KEY: z
+    .string()
+    .optional()
+    .describe(
+      'PEM of the Ed25519 private key (PKCS#8) that signs audit checkpoints; keep it off the database host. `\\n` escapes are accepted. Unset outside production: a generated development key in DATA_DIR/keys.',
+    ),
+  AUDIT_CHECKPOINT_EVERY: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1000)
+    .describe('A signed checkpoint of the audit chain is written once this many events are not yet covered by one.'),
+  AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 60 * 1000)
+    .describe(
+      'No audit event stays without a checkpoint much longer than this (each instance looks every second, or this often when shorter).',
+    ),
+  AUDIT_CHECKPOINT_BUCKET: z
+    .string()
+    .optional()
+    .describe(
+      'S3 bucket for audit checkpoints (prefix `audit-checkpoints/`). Unset: S3_BUCKET (or DATA_DIR/objects on disk). A bucket of their own can have Object Lock and a write-only policy.',
+    ),
+  AUDIT_CHECKPOINT_LOCK_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(36500)
+    .default(0)
+    .describe(
+      'S3 Object Lock retention given to each checkpoint, in days (the bucket must have been created with Object Lock; Swift s3api has none). 0: no lock.',
+    ),
+  AUDIT_CHECKPOINT_LOCK_MODE: z
+    .enum(['governance', 'compliance'])
+    .default('compliance')
+    .describe(
+      'Object Lock mode of checkpoints when AUDIT_CHECKPOINT_LOCK_DAYS > 0 (compliance: nobody can delete them early).',
     ),
 
   EDGE_APP_DIR: z
@@ -389,8 +448,15 @@ export interface Config {
   metrics: { host: string; port: number } | undefined;
   dataDir: string;
   logLevel: Env['LOG_LEVEL'];
-  db: { url: string | undefined; poolMax: number; embeddedPort: number };
+  db: {
+    url: string | undefined;
+    /** The schema's owner (migrations, GRANTs); undefined: `url` owns it (outside production only). */
+    ownerUrl: string | undefined;
+    poolMax: number;
+    embeddedPort: number;
+  };
   storage: StorageConfig;
+  audit: AuditConfig;
   limits: { maxUploadBytes: number };
   /** A built edge web app served at /, or undefined. */
   edgeAppDir: string | undefined;
@@ -409,6 +475,19 @@ export interface Config {
   keys: KeySettings | undefined;
   integrations: IntegrationsConfig;
   outbox: OutboxConfig;
+}
+
+export interface AuditConfig {
+  /** PEM of the Ed25519 checkpoint signing key; undefined: the development key in DATA_DIR/keys. */
+  anchorKeyPem: string | undefined;
+  checkpoints: {
+    every: number;
+    intervalMs: number;
+    /** S3 only: the bucket checkpoints go to (default: the X-ray bucket). */
+    bucket: string | undefined;
+    /** S3 Object Lock given to each checkpoint; undefined: none. */
+    objectLock: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number } | undefined;
+  };
 }
 
 export interface IntegrationsConfig {
@@ -537,6 +616,17 @@ function productionProblems(e: Env): ConfigProblem[] {
     });
   if (!e.DATABASE_URL)
     problems.push({ variable: 'DATABASE_URL', message: 'required in production (no embedded PostgreSQL there)' });
+  if (!e.DATABASE_OWNER_URL)
+    problems.push({
+      variable: 'DATABASE_OWNER_URL',
+      message:
+        "required in production: the schema's owner runs migrations, so that DATABASE_URL's role cannot alter, empty or unprotect the audit trail",
+    });
+  else if (e.DATABASE_URL && sameDatabaseRole(e.DATABASE_URL, e.DATABASE_OWNER_URL))
+    problems.push({
+      variable: 'DATABASE_OWNER_URL',
+      message: "logs in as the same role as DATABASE_URL; the application's role must not own the schema",
+    });
   if (!e.S3_BUCKET)
     problems.push({ variable: 'S3_BUCKET', message: 'required in production (no local-disk object storage there)' });
   if (!e.KEK)
@@ -550,12 +640,40 @@ function productionProblems(e: Env): ConfigProblem[] {
       message: `holds a development key (id starting with "${DEV_KEY_PREFIX}"); generate real keys`,
     });
   if (!e.UPLOAD_PRIVATE_KEY) problems.push({ variable: 'UPLOAD_PRIVATE_KEY', message: 'required in production' });
+  if (!e.AUDIT_ANCHOR_KEY)
+    problems.push({
+      variable: 'AUDIT_ANCHOR_KEY',
+      message:
+        'required in production (the key that signs audit checkpoints; development keys are generated only outside it)',
+    });
   if (!e.PATIENT_SERVICE_URL)
     problems.push({
       variable: 'PATIENT_SERVICE_URL',
       message: 'required in production (X-rays must be linked to real patients; no development service there)',
     });
   return problems;
+}
+
+/** Two connection strings log in as one role (same user name; or, with no user name, the same string). */
+function sameDatabaseRole(a: string, b: string): boolean {
+  if (a === b) return true;
+  const userOf = (url: string) => URL.parse(url)?.username ?? '';
+  const [ua, ub] = [userOf(a), userOf(b)];
+  return ua !== '' && decodeURIComponent(ua) === decodeURIComponent(ub);
+}
+
+/** Audit settings that never make sense, whatever the environment. */
+function auditProblems(e: Env): ConfigProblem[] {
+  if (e.AUDIT_CHECKPOINT_BUCKET && !e.S3_BUCKET)
+    return [
+      {
+        variable: 'AUDIT_CHECKPOINT_BUCKET',
+        message: 'needs S3 storage (S3_BUCKET); on disk checkpoints go to DATA_DIR',
+      },
+    ];
+  if (e.AUDIT_CHECKPOINT_LOCK_DAYS > 0 && !e.S3_BUCKET)
+    return [{ variable: 'AUDIT_CHECKPOINT_LOCK_DAYS', message: 'Object Lock needs S3 storage (S3_BUCKET)' }];
+  return [];
 }
 
 /** Integration settings that never make sense, whatever the environment. */
@@ -590,7 +708,14 @@ function keySettings(e: Env): KeySettings | undefined {
   const currentKekId = e.KEK_CURRENT_ID ?? keks[0]?.id ?? '';
   if (!keks.some((k) => k.id === currentKekId))
     throw new ConfigError(`Invalid configuration:\n  KEK_CURRENT_ID: ${currentKekId} is not an id in KEK`);
-  return { keks, currentKekId, uploadPrivateKeyPem: e.UPLOAD_PRIVATE_KEY.replaceAll('\\n', '\n') };
+  return {
+    keks,
+    currentKekId,
+    uploadPrivateKeyPem: e.UPLOAD_PRIVATE_KEY.replaceAll('\\n', '\n'),
+    ...(e.UPLOAD_PREVIOUS_PRIVATE_KEY
+      ? { uploadPreviousPrivateKeyPem: e.UPLOAD_PREVIOUS_PRIVATE_KEY.replaceAll('\\n', '\n') }
+      : {}),
+  };
 }
 
 /** Parses the environment into the typed config; throws a readable ConfigError naming each bad variable. */
@@ -607,6 +732,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(Array.isArray(algorithms) ? [] : [algorithms]),
     ...(Array.isArray(origins) ? [] : [origins]),
     ...integrationProblems(e),
+    ...auditProblems(e),
     ...(e.NODE_ENV === 'production' ? productionProblems(e) : []),
   ];
   if (problems.length || !Array.isArray(algorithms) || !Array.isArray(origins)) {
@@ -650,8 +776,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     keys: keySettings(e),
     logLevel: e.LOG_LEVEL,
-    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, embeddedPort: e.EMBEDDED_PG_PORT },
+    db: {
+      url: e.DATABASE_URL,
+      ownerUrl: e.DATABASE_OWNER_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      embeddedPort: e.EMBEDDED_PG_PORT,
+    },
     storage,
+    audit: {
+      anchorKeyPem: e.AUDIT_ANCHOR_KEY?.replaceAll('\\n', '\n'),
+      checkpoints: {
+        every: e.AUDIT_CHECKPOINT_EVERY,
+        intervalMs: e.AUDIT_CHECKPOINT_INTERVAL_MS,
+        bucket: e.AUDIT_CHECKPOINT_BUCKET,
+        objectLock:
+          e.AUDIT_CHECKPOINT_LOCK_DAYS > 0
+            ? {
+                mode: e.AUDIT_CHECKPOINT_LOCK_MODE === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE',
+                days: e.AUDIT_CHECKPOINT_LOCK_DAYS,
+              }
+            : undefined,
+      },
+    },
     limits: { maxUploadBytes: e.MAX_UPLOAD_BYTES },
     edgeAppDir: e.EDGE_APP_DIR ? path.resolve(e.EDGE_APP_DIR) : undefined,
     tus: {

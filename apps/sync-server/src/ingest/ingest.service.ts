@@ -91,13 +91,16 @@ export async function ingestStream(
     );
   }
   let content;
+  let sealed;
   try {
     content = inspector.result();
+    // Bound to this X-ray and this object: the wrap opens for nothing else.
+    sealed = await deps.keys.wrapDek(dek, { xrayId: id, objectKey });
   } catch (err) {
     await deps.store.delete(objectKey);
     throw err;
   }
-  const { wrapped, kekId } = await deps.keys.wrapDek(dek);
+  const { wrapped, kekId } = sealed;
   const result = await finalizeXray(deps, {
     id,
     metadata: input.metadata,
@@ -149,13 +152,15 @@ export async function ingestStoredObject(
   },
 ): Promise<FinalizeResult> {
   let content;
-  let dek: CryptoKey;
+  let sealed;
+  // Raw key bytes handed to us (the arrival verifier's) or exported here: zeroed once used.
+  let rawKey: Uint8Array | undefined;
   try {
     // Trusted only for the very data key being recorded: the one in the upload's metadata now.
     // It was unwrapped when the upload began, from these very bytes: no second RSA unwrap.
     const verified =
       input.verified && sameUploadedDek(input.verified.uploadedDek, input.uploadedDek) ? input.verified : undefined;
-    let rawKey: Uint8Array;
+    let dek: CryptoKey;
     if (verified) {
       rawKey = verified.rawKey;
       dek = await importDek(rawKey);
@@ -167,6 +172,8 @@ export async function ingestStoredObject(
     content = verified
       ? verified.content
       : await inspectStoredObject(deps.store, input.objectKey, rawKey, deps.maxUploadBytes);
+    // Bound to this X-ray and the object its bytes now live at: the wrap opens for nothing else.
+    sealed = await deps.keys.wrapDek(dek, { xrayId: input.metadata.id, objectKey: input.objectKey });
   } catch (err) {
     await discardObject(deps, input.metadata.id, input.objectKey).catch(() => undefined);
     if (err instanceof DomainError) throw err;
@@ -181,8 +188,12 @@ export async function ingestStoredObject(
     throw new DomainError('storage_failed', 'The uploaded X-ray could not be read back for verification.', undefined, {
       cause: err,
     });
+  } finally {
+    rawKey?.fill(0);
+    // The verifier's copy, when it was handed over but not used (another data key is recorded).
+    if (input.verified && input.verified.rawKey !== rawKey) input.verified.rawKey.fill(0);
   }
-  const { wrapped, kekId } = await deps.keys.wrapDek(dek);
+  const { wrapped, kekId } = sealed;
   const result = await finalizeXray(deps, {
     id: input.metadata.id,
     metadata: input.metadata,

@@ -5,6 +5,7 @@
  * on the thread pool, two segments at a time, was slower still). Plaintext of a segment is
  * released only after its tag verifies.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import {
   DEFAULT_SEGMENT_SIZE,
@@ -18,7 +19,29 @@ import {
   type ParsedHeader,
 } from '@xray/shared';
 import { BufferPool, type ByteRange, type ObjectStore } from '../storage/index.ts';
-import { openSegment, segmentKeyOf, type SegmentKey } from './xre1.node.ts';
+import { openSegment, segmentKeyOf, type DekMaterial, type SegmentKey } from './xre1.node.ts';
+
+/** A stored object that is intact XRE1 but not the one its row describes. */
+export class StoredObjectMismatchError extends Error {
+  override name = 'StoredObjectMismatchError';
+  constructor(
+    readonly check: 'stored_length' | 'sha256',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface OpenStoredOptions {
+  /**
+   * The plaintext's SHA-256 (hex). When the whole plaintext is read, it is hashed as it is opened
+   * and the last segment is released only if the hash matches (otherwise the stream fails with
+   * StoredObjectMismatchError). A Range covering less than the whole cannot be checked this way.
+   */
+  sha256?: string;
+  /** Compare the object's stored length with cipherSize before anything is released (one stat, in parallel with the reads). */
+  checkStoredLength?: boolean;
+}
 
 /**
  * Where the default writer puts segment 0: 8 + the canonical header JSON for 1 MiB segments
@@ -35,6 +58,7 @@ interface Plan {
   segmentSize: number;
   headerTotalLength: number;
   cipherSize: number;
+  plainSize: number;
   /** Index of the object's last segment (its nonce carries the last flag). */
   lastIndex: number;
   /** Plaintext bytes [start, end], inclusive; end = -1 for an empty object. */
@@ -55,6 +79,7 @@ function planFor(cipherSize: number, headerTotalLength: number, seg: number, ran
     segmentSize: seg,
     headerTotalLength,
     cipherSize,
+    plainSize,
     lastIndex: segmentCount(plainSize, seg) - 1,
     start,
     end,
@@ -85,9 +110,10 @@ async function readStoredHeader(store: ObjectStore, key: string, cipherSize: num
 export async function openStoredXre1(
   store: ObjectStore,
   key: string,
-  rawKey: Uint8Array,
+  dek: DekMaterial,
   cipherSize: number,
   range: ByteRange | undefined,
+  opts: OpenStoredOptions = {},
 ): Promise<Readable> {
   let guess: Plan | undefined;
   try {
@@ -97,14 +123,24 @@ export async function openStoredXre1(
     guess = undefined; // a size the default layout cannot have: wait for the header
   }
   // Segment-sized chunks: each sealed segment arrives from disk in one read and is opened in place.
-  const [header, body] = await Promise.allSettled([
+  const [header, body, stat] = await Promise.allSettled([
     readStoredHeader(store, key, cipherSize),
     guess && store.get(key, guess.cipher, { chunkSize: DEFAULT_SEGMENT_SIZE + TAG_LENGTH, buffers: sealedBuffers }),
+    opts.checkStoredLength ? store.stat(key) : undefined,
   ]);
   const early = body.status === 'fulfilled' ? body.value : undefined;
   let plan: Plan;
   try {
     if (header.status === 'rejected') throw header.reason;
+    if (stat.status === 'rejected') throw stat.reason;
+    // Bytes appended to (or cut from) the object: only the row's cipherSize would ever be read,
+    // so the object is refused as a whole rather than served as if nothing had changed.
+    if (stat.value && stat.value.size !== cipherSize) {
+      throw new StoredObjectMismatchError(
+        'stored_length',
+        `the object at ${key} holds ${stat.value.size} bytes; its X-ray's row says ${cipherSize}`,
+      );
+    }
     plan = planFor(cipherSize, header.value.headerTotalLength, header.value.header.segmentSize, range);
   } catch (err) {
     early?.destroy();
@@ -115,7 +151,7 @@ export async function openStoredXre1(
     early?.destroy();
     source = await store.get(key, plan.cipher, { chunkSize: plan.segmentSize + TAG_LENGTH, buffers: sealedBuffers });
   }
-  const out = new SegmentOpener(plan, header.value, rawKey);
+  const out = new SegmentOpener(plan, header.value, dek, opts.sha256);
   // Destroying `out` (client gone) destroys the source too: the file or connection is released.
   pipeline(source, out, () => undefined);
   return out;
@@ -134,15 +170,20 @@ class SegmentOpener extends Transform {
   private partial: Buffer | undefined;
   private filled = 0;
   private readonly segmentKey: SegmentKey;
+  /** Hashing the plaintext, when all of it is read and its SHA-256 is known. */
+  private readonly hash: Hash | undefined;
 
   constructor(
     private readonly plan: Plan,
     parsed: ParsedHeader,
-    rawKey: Uint8Array,
+    dek: DekMaterial,
+    private readonly sha256: string | undefined,
   ) {
     super();
     this.index = plan.first;
-    this.segmentKey = segmentKeyOf(rawKey, parsed.header);
+    this.segmentKey = segmentKeyOf(dek, parsed.header);
+    const whole = plan.start === 0 && plan.end === plan.plainSize - 1;
+    this.hash = sha256 && whole ? createHash('sha256') : undefined;
   }
 
   private sealedLength(index: number): number {
@@ -193,6 +234,20 @@ class SegmentOpener extends Transform {
     // GCM authenticates at the end; nothing is pushed unless the tag verifies.
     const plain = openSegment(this.segmentKey, index, index === plan.lastIndex, sealed);
     if (!plain) throw new Xre1Error('auth_failed', `segment ${index} does not authenticate`);
+    if (this.hash) {
+      this.hash.update(plain);
+      // The last segment is held back until the whole plaintext proved to be the one recorded: a
+      // client never receives a complete response of another image, only a cut-off one.
+      if (index === plan.lastIndex) {
+        const actual = this.hash.digest('hex');
+        if (actual !== this.sha256) {
+          throw new StoredObjectMismatchError(
+            'sha256',
+            `the plaintext hashes to ${actual}, not the recorded ${this.sha256}; its last segment was withheld`,
+          );
+        }
+      }
+    }
     const from = index === plan.first ? plan.start - index * plan.segmentSize : 0;
     const to = index === plan.last ? plan.end - index * plan.segmentSize + 1 : plain.length;
     this.index++;

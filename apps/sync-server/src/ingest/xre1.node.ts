@@ -1,4 +1,4 @@
-import { createDecipheriv } from 'node:crypto';
+import { createDecipheriv, createSecretKey, KeyObject } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import { createEncryptStream, NONCE_PREFIX_LENGTH, TAG_LENGTH, type Xre1Header } from '@xray/shared';
@@ -18,22 +18,33 @@ export function encryptNode(plaintext: Readable, dek: CryptoKey): Readable {
   return out;
 }
 
-/** The raw bytes of an (extractable) data key, which node:crypto takes. */
+/** The raw bytes of an (extractable) data key. The caller zeroes them (`fill(0)`) once done. */
 export async function rawDekBytes(dek: CryptoKey): Promise<Buffer> {
   return Buffer.from(await crypto.subtle.exportKey('raw', dek));
 }
 
+/** A data key as node:crypto can use it: raw bytes, a WebCrypto key (even non-extractable), or a KeyObject. */
+export type DekMaterial = Uint8Array | CryptoKey | KeyObject;
+
+/**
+ * The key as a KeyObject: held by Node outside the JavaScript heap (the raw bytes given are
+ * copied, and the caller can zero them at once); a CryptoKey converts without its bytes ever
+ * reaching JavaScript.
+ */
+export const dekKeyObject = (dek: DekMaterial): KeyObject =>
+  dek instanceof KeyObject ? dek : dek instanceof Uint8Array ? createSecretKey(dek) : KeyObject.from(dek);
+
 /** What opening a segment needs of its object's header. */
 export interface SegmentKey {
-  key: Buffer;
+  key: KeyObject;
   /** The header JSON: every segment's additional data. */
   aad: Buffer;
   noncePrefix: Buffer;
 }
 
 /** The key for opening the segments of an object with this header. */
-export const segmentKeyOf = (rawKey: Uint8Array, header: Xre1Header): SegmentKey => ({
-  key: Buffer.from(rawKey),
+export const segmentKeyOf = (dek: DekMaterial, header: Xre1Header): SegmentKey => ({
+  key: dekKeyObject(dek),
   aad: Buffer.from(header.json),
   noncePrefix: Buffer.from(header.noncePrefix),
 });

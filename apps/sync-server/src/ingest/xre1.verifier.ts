@@ -1,5 +1,6 @@
 import { headerTotalLengthOf, parseHeader, PREAMBLE_LENGTH, TAG_LENGTH, Xre1Error } from '@xray/shared';
-import { openSegment, segmentKeyOf, type SegmentKey } from './xre1.node.ts';
+import type { KeyObject } from 'node:crypto';
+import { dekKeyObject, openSegment, segmentKeyOf, type SegmentKey } from './xre1.node.ts';
 
 const DEK_LENGTH = 32;
 const MAX_SEGMENT_INDEX = 0xffff_ffff;
@@ -15,7 +16,8 @@ const MAX_SEGMENT_INDEX = 0xffff_ffff;
  * is spent: every later call throws the same error.
  */
 export class Xre1Verifier {
-  readonly #key: Buffer;
+  /** Outside the JavaScript heap: the raw bytes given to the constructor are the caller's to zero. */
+  readonly #key: KeyObject;
   #preamble: Uint8Array = new Uint8Array(0);
   #header: (SegmentKey & { sealedSize: number }) | undefined;
   /** The segment being filled; allocated only when a segment spans two pushes. */
@@ -28,7 +30,7 @@ export class Xre1Verifier {
 
   constructor(rawKey: Uint8Array) {
     if (rawKey.length !== DEK_LENGTH) throw new RangeError(`a DEK is ${DEK_LENGTH} bytes`);
-    this.#key = Buffer.from(rawKey);
+    this.#key = dekKeyObject(rawKey);
   }
 
   /** Ciphertext bytes pushed so far. */

@@ -31,7 +31,9 @@ export async function loadOrCreateDevKeys(dataDir: string): Promise<KeySettings>
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
-  const id = `${DEV_KEY_PREFIX}kek-1`;
+  // An id of its own per generated key: a database that outlived its DATA_DIR/keys (an external
+  // DATABASE_URL) records another key's check value under an old id, and would refuse this one.
+  const id = `${DEV_KEY_PREFIX}kek-${randomBytes(4).toString('hex')}`;
   const settings: KeySettings = {
     keks: [{ id, key: randomBytes(32).toString('base64') }],
     currentKekId: id,

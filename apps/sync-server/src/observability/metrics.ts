@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics; one registry per app so tests can run several apps in a process. */
 export function createMetrics() {
@@ -48,6 +48,26 @@ export function createMetrics() {
       help: 'Plaintext bytes served to clients',
       registers: [registry],
     }),
+    integrityFailures: new Counter({
+      name: 'xray_integrity_failures_total',
+      help: 'Stored X-rays found not to be what their row says, by check: key_binding (the data key is bound to another X-ray or object), stored_length, sha256 (a whole download), ciphertext (a segment or header does not authenticate)',
+      labelNames: ['check'] as const,
+      registers: [registry],
+    }),
+    auditCheckpoints: new Counter({
+      name: 'xray_audit_checkpoints_total',
+      help: 'Audit checkpoint turns that wrote one (written) or could not (failed: the witness or the database)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    auditCheckpointTime: new Gauge({
+      name: 'xray_audit_checkpoint_time_seconds',
+      help: 'Database time of the newest audit checkpoint this instance wrote (unix seconds); alert when it lags far behind AUDIT_CHECKPOINT_INTERVAL_MS while events are appended',
+      registers: [registry],
+    }),
   };
 }
+
+/** What found a stored X-ray not to be what its row says (the label of xray_integrity_failures_total). */
+export type IntegrityCheck = 'key_binding' | 'stored_length' | 'sha256' | 'ciphertext';
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -65,6 +65,8 @@ export class ArrivalVerifications {
   readonly #idleMs: number;
   readonly #now: () => number;
   readonly #keyOf: ArrivalVerificationOptions['keyOf'];
+  /** Drops idle verifications (and zeroes their keys) even when no other upload comes along. */
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(opts: ArrivalVerificationOptions) {
     this.#maxPlaintextBytes = opts.maxPlaintextBytes;
@@ -91,6 +93,7 @@ export class ArrivalVerifications {
       this.#now(),
       Promise.all([rawKey, uploadedDek]).then(
         ([key, from]) => {
+          if (state.dropped) return; // dropped while its key was unwrapped: keep no copy
           state.rawKey = Buffer.from(key);
           state.uploadedDek = from;
           state.inspection = new CiphertextInspection(key, this.#maxPlaintextBytes);
@@ -110,12 +113,18 @@ export class ArrivalVerifications {
     const state = this.#states.get(id);
     if (!state) return undefined;
     const { busy, inspection, rawKey, uploadedDek, offset } = state;
+    // Handed over: from here the caller zeroes the key (ingestStoredObject does once it is imported).
+    state.rawKey = undefined;
     this.#drop(id, state);
-    if (busy || !inspection || !rawKey || !uploadedDek || offset !== size) return undefined;
+    if (busy || !inspection || !rawKey || !uploadedDek || offset !== size) {
+      rawKey?.fill(0);
+      return undefined;
+    }
     try {
       return { rawKey, uploadedDek, content: inspection.finish() };
     } catch {
       // Refused: the read-back fails the same way and reports it as finalize always has.
+      rawKey.fill(0);
       return undefined;
     }
   }
@@ -224,8 +233,23 @@ export class ArrivalVerifications {
   #drop(id: string, state: Arrival): void {
     state.dropped = true;
     state.inspection = undefined;
+    // Our own copy (begin made it): zeroed, not just forgotten. The inspection's key is a
+    // KeyObject outside the JavaScript heap, released with it.
+    state.rawKey?.fill(0);
     state.rawKey = undefined;
     if (this.#states.get(id) === state) this.#states.delete(id);
+  }
+
+  /** While any verification is kept: an idle one goes within a minute of its idle time, not at the next upload. */
+  #scheduleSweep(): void {
+    if (this.#sweep || this.#states.size === 0) return;
+    this.#sweep = setTimeout(
+      () => {
+        this.#sweep = undefined;
+        this.#evict();
+      },
+      Math.min(this.#idleMs, 60_000),
+    ).unref();
   }
 
   /** Idle ones go; then the least recently used while over the memory budget or the count. */
@@ -242,5 +266,6 @@ export class ArrivalVerifications {
       retained -= state.inspection?.retainedBytes ?? 0;
       this.#drop(id, state);
     }
+    this.#scheduleSweep();
   }
 }

@@ -7,9 +7,11 @@ type Queryable = Pool | PoolClient;
 /** A stored X-ray: the API resource plus what only the server needs. */
 export interface XrayRecord extends Xray {
   objectKey: string;
-  /** The data key, wrapped (AES-KW) by the KEK named kekId. */
+  /** The data key, wrapped by the KEK named kekId and bound to this X-ray and object (keys/dek-wrap.ts). */
   dekWrapped: Uint8Array;
   kekId: string;
+  /** The wrap a KEK rotation replaced, kept until `rotate-kek --finish` (null otherwise). */
+  previousWrap: { dekWrapped: Uint8Array; kekId: string } | null;
   /** Size of the stored XRE1 object. */
   cipherSize: number;
 }
@@ -37,12 +39,14 @@ export interface XrayRow {
   dek_wrapped: Buffer;
   kek_id: string;
   cipher_size: number;
+  dek_wrapped_prev: Buffer | null;
+  kek_id_prev: string | null;
 }
 
 /** Named, not `*`: the hot reads are prepared statements, and a column added later must not change their result type. */
 const COLUMNS = `id, patient_id, consultation_id, captured_at, captured_by_sub, captured_by_name, device_id, body_part,
   view, priority, notes, content_type, size_bytes, sha256, dicom, link, object_key, uploaded_at, dek_wrapped, kek_id,
-  cipher_size`;
+  cipher_size, dek_wrapped_prev, kek_id_prev`;
 
 /** Reads run on every metadata request: prepared once per connection (PostgreSQL then skips parse and plan). */
 const prepared = (text: string, values: unknown[]) => ({
@@ -72,9 +76,13 @@ export const toRecord = (r: XrayRow): XrayRecord => ({
   dekWrapped: new Uint8Array(r.dek_wrapped),
   kekId: r.kek_id,
   cipherSize: r.cipher_size,
+  previousWrap:
+    r.dek_wrapped_prev && r.kek_id_prev
+      ? { dekWrapped: new Uint8Array(r.dek_wrapped_prev), kekId: r.kek_id_prev }
+      : null,
 });
 
-export type NewXray = Omit<XrayRecord, 'uploadedAt'>;
+export type NewXray = Omit<XrayRecord, 'uploadedAt' | 'previousWrap'>;
 
 export interface ListPage {
   items: XrayRecord[];
@@ -169,6 +177,13 @@ export const xrayRepository = {
 
 /** The resource without server-only fields. */
 export function toResource(r: XrayRecord): Xray {
-  const { objectKey: _objectKey, dekWrapped: _dek, kekId: _kek, cipherSize: _cipherSize, ...resource } = r;
+  const {
+    objectKey: _objectKey,
+    dekWrapped: _dek,
+    kekId: _kek,
+    cipherSize: _cipherSize,
+    previousWrap: _previousWrap,
+    ...resource
+  } = r;
   return resource;
 }

@@ -1,17 +1,19 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { XrayIdSchema, type XrayListQuery, type XrayUpdate } from '@xray/shared';
+import { XrayIdSchema, Xre1Error, type XrayListQuery, type XrayUpdate } from '@xray/shared';
 import { appendAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Pool } from '../db/pool.ts';
 import { inTransaction } from '../db/pool.ts';
-import { DomainError, noSuch } from '../errors.ts';
+import { DomainError, isDomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
-import { openStoredXre1 } from '../ingest/xre1.fast.ts';
-import { rawDekBytes } from '../ingest/xre1.node.ts';
+import { openStoredXre1, StoredObjectMismatchError } from '../ingest/xre1.fast.ts';
+import { wrapFormatOf } from '../keys/dek-wrap.ts';
+import { refreshBoundOnly } from '../keys/kek-check.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { IntegrityCheck, Metrics } from '../observability/metrics.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
 import { xrayRepository, type ListPage, type XrayRecord } from './xray.repository.ts';
 import { updateXray } from './xray-update.service.ts';
@@ -23,6 +25,7 @@ export interface XrayServiceDeps {
   log: Logger;
   links: LinkVerifier;
   outbox: OutboxWriter;
+  metrics: Metrics;
 }
 
 export function parseXrayId(raw: string): string {
@@ -70,6 +73,37 @@ export const cursor = {
 };
 
 export function createXrayService(deps: XrayServiceDeps) {
+  /** A stored X-ray that is not what its row says: logged and counted wherever it is found. */
+  const integrityFailed = (x: XrayRecord, check: IntegrityCheck, err: unknown): void => {
+    deps.metrics.integrityFailures.inc({ check });
+    deps.log.error(
+      { err, xrayId: x.id, objectKey: x.objectKey, kekId: x.kekId, check },
+      'stored X-ray failed an integrity check',
+    );
+  };
+
+  /**
+   * The X-ray's data key, from a wrap that must be bound to this X-ray and object. A replica that
+   * does not have a rotation's new KEK yet reads through the wrap the rotation kept — only when that
+   * wrap is bound: the row's kek_id is as writable as the rest of the row, and an unbound previous
+   * wrap is bound to no X-ray. An unbound wrap opens only under a KEK that does not take bound
+   * wraps only (kek_bound_only, read again first: another process may have finished binding).
+   */
+  const unsealDek = async (x: XrayRecord): Promise<CryptoKey> => {
+    const prev = x.previousWrap;
+    const wrap =
+      !deps.keys.hasKek(x.kekId) && prev && wrapFormatOf(prev.dekWrapped) === 'bound-v1' && deps.keys.hasKek(prev.kekId)
+        ? prev
+        : x;
+    try {
+      if (wrapFormatOf(wrap.dekWrapped) === 'aes-kw') await refreshBoundOnly(deps.pool, deps.keys);
+      return await deps.keys.unwrapDek(wrap.dekWrapped, wrap.kekId, { xrayId: x.id, objectKey: x.objectKey });
+    } catch (err) {
+      if (isDomainError(err) && err.code === 'integrity_failed') integrityFailed(x, 'key_binding', err);
+      throw err;
+    }
+  };
+
   return {
     async get(id: string): Promise<XrayRecord> {
       const x = await xrayRepository.findById(deps.pool, id);
@@ -90,11 +124,38 @@ export function createXrayService(deps: XrayServiceDeps) {
       return { items: page.items, nextCursor: page.next ? cursor.encode(page.next) : null };
     },
 
-    /** The plaintext bytes, whole or a range (already validated against sizeBytes). */
+    /**
+     * The plaintext bytes, whole or a range (already validated against sizeBytes). Before anything
+     * is released: the data key must be bound to this X-ray and object, and the object must be as
+     * long as the row says. A whole read is hashed as it goes and fails (its last segment withheld)
+     * unless it is the recorded sha256; a partial Range cannot be checked against the whole hash,
+     * only segment by segment (each authenticated under this X-ray's own data key).
+     */
     async openContent(x: XrayRecord, range?: ByteRange): Promise<Readable> {
-      const dek = await deps.keys.unwrapDek(x.dekWrapped, x.kekId);
-      // Decrypts only the segments the range touches (all of them for a full download).
-      return openStoredXre1(deps.store, x.objectKey, await rawDekBytes(dek), x.cipherSize, range);
+      // Non-extractable: node:crypto opens the segments with the CryptoKey itself, so the key's
+      // bytes never sit in a Buffer of ours.
+      const dek = await unsealDek(x);
+      let content: Readable;
+      try {
+        content = await openStoredXre1(deps.store, x.objectKey, dek, x.cipherSize, range, {
+          sha256: x.sha256,
+          checkStoredLength: true,
+        });
+      } catch (err) {
+        if (err instanceof StoredObjectMismatchError) {
+          integrityFailed(x, err.check, err);
+          const message = `The stored object of X-ray ${x.id} is not the one recorded for it; nothing of it is served.`;
+          throw new DomainError('integrity_failed', message, undefined, { cause: err });
+        }
+        if (err instanceof Xre1Error) integrityFailed(x, 'ciphertext', err);
+        throw err;
+      }
+      // Mid-stream: the response is cut off by whoever reads this (the download route).
+      content.once('error', (err) => {
+        if (err instanceof StoredObjectMismatchError) integrityFailed(x, err.check, err);
+        else if (err instanceof Xre1Error) integrityFailed(x, 'ciphertext', err);
+      });
+      return content;
     },
 
     /** Corrects patientId, consultationId, bodyPart, view, notes (the caller has authorized it). */

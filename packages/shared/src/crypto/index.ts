@@ -34,3 +34,12 @@ export {
   wrapKeyAesKw,
   wrapKeyRsaOaep,
 } from './keys.ts';
+export {
+  type UploadJwk,
+  type UploadJwks,
+  type UploadKeyEndorsement,
+  UPLOAD_KEY_ENDORSEMENT_ALGORITHM,
+  UPLOAD_KEY_MIN_BITS,
+  rsaJwkThumbprint,
+  uploadKeyEndorsementMessage,
+} from './upload-key.ts';

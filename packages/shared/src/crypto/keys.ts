@@ -18,9 +18,15 @@ export function generateDek(): Promise<CryptoKey> {
   return crypto.subtle.generateKey(DEK_ALGORITHM, true, DEK_USAGES);
 }
 
+/** Imports raw DEK bytes; the copy made for WebCrypto is zeroed after (the caller zeroes `raw` when done with it). */
 export async function importDek(raw: Uint8Array, opts: UnwrapOptions = {}): Promise<CryptoKey> {
   if (raw.length !== DEK_LENGTH) throw new RangeError(`a DEK is ${DEK_LENGTH} bytes`);
-  return crypto.subtle.importKey('raw', new Uint8Array(raw), DEK_ALGORITHM, opts.extractable ?? true, DEK_USAGES);
+  const copy = new Uint8Array(raw);
+  try {
+    return await crypto.subtle.importKey('raw', copy, DEK_ALGORITHM, opts.extractable ?? true, DEK_USAGES);
+  } finally {
+    copy.fill(0);
+  }
 }
 
 /** AES-KW (RFC 3394): 40 bytes for a 256-bit DEK. */

@@ -146,10 +146,10 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     }
     if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${x.sizeBytes}`);
     const length = range ? range.end - range.start + 1 : x.sizeBytes;
-    // Opened (key unwrapped, header and first segments read) while the audit event is written,
-    // so the two waits overlap; nothing is sent until the event is recorded.
-    const opening = req.method === 'HEAD' ? undefined : deps.xrays.openContent(x, range);
-    opening?.catch(() => undefined); // awaited below; a failure is only reported after the audit
+    // Opened (data key unwrapped and proven bound to this X-ray and object, the object's length
+    // checked, header and first segments read) before the audit event: a download refused as not
+    // this X-ray's image is on the trail as a failed download (with its problem), not a success.
+    const content = req.method === 'HEAD' ? undefined : await deps.xrays.openContent(x, range);
     // Recorded before the first byte leaves: no unaudited disclosure if the trail cannot be written.
     try {
       await audit.success({
@@ -158,16 +158,17 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
         bytes: length,
       });
     } catch (err) {
-      void opening?.then((content) => content.destroy()).catch(() => undefined);
+      content?.destroy();
       throw err;
     }
     res.set('Content-Length', String(length));
-    if (!opening) {
+    if (!content) {
       res.end();
       return;
     }
-    const content = await opening;
     content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
+    // A failure mid-stream (a segment that does not authenticate, a whole download whose sha256
+    // differs, its last segment withheld) ends in the problem handler, which cuts the connection.
     await pipeline(content, res);
   });
 
