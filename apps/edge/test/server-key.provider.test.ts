@@ -126,11 +126,12 @@ describe('server upload key pinning', () => {
     const rotated = await provider.current();
     expect(rotated.kid).toBe(B.jwk.kid);
     expect(await wrapsFor(rotated.key, B)).toBe(true);
-    expect(await pins()).toEqual([A.jwk.kid, B.jwk.kid]);
+    expect(await pins()).toEqual([B.jwk.kid, A.jwk.kid]); // newest first
 
-    // The grace period is over: B alone is trusted now, and a signature by an unpinned key is not.
+    // The grace period is over: B alone is trusted now (A is retired), and a signature by an unpinned key is not.
     server.jwks = { keys: [B.jwk] };
     expect((await provider.refresh()).kid).toBe(B.jwk.kid);
+    expect(await pins()).toEqual([B.jwk.kid]);
     server.jwks = { keys: [X.jwk], endorsements: [await endorse(X, X)] };
     await expect(provider.refresh()).rejects.toMatchObject({ failure: { kind: 'untrusted-key' } });
   });

@@ -94,7 +94,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     // A KEK that is not the key its id stands for in this database, or a weak upload key: refuse
     // to start, wrap nothing.
     const keys = await (async () => {
-      const k = await createConfigKeyService(keySettings);
+      const k = await createConfigKeyService(keySettings, { warn: (message) => log.warn(message) });
       await confirmKeks(pool, k);
       return k;
     })().catch(async (err: unknown) => {

@@ -1,8 +1,16 @@
 import { constants, createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { makeJpeg, sha256Hex } from '@xray/testkit';
-import { encryptBytes, generateDek, uploadKeyEndorsementMessage, wrapKeyRsaOaep, type UploadJwks } from '@xray/shared';
+import {
+  encryptBytes,
+  generateDek,
+  rsaJwkThumbprint,
+  uploadKeyEndorsementMessage,
+  wrapKeyRsaOaep,
+  type UploadJwks,
+} from '@xray/shared';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
+import { loadUploadKeys } from '../src/keys/upload-keys.ts';
 import { start } from '../src/server.ts';
 import { createTestStorage, startTestServer, testServerEnv, type TestServer } from './harness.ts';
 import { downloadSha, encodeMeta, MiB, startTus, tusMetadata } from './tus-client.ts';
@@ -38,9 +46,42 @@ describe('upload key strength', () => {
     expect(await refusal({ KEK, UPLOAD_PRIVATE_KEY: rsaPem(2048) })).toMatch(
       /UPLOAD_PRIVATE_KEY: is a 2048-bit RSA key/,
     );
-    expect(await refusal({ KEK, UPLOAD_PRIVATE_KEY: rsaPem(3072), UPLOAD_PREVIOUS_PRIVATE_KEY: rsaPem(2048) })).toMatch(
-      /UPLOAD_PREVIOUS_PRIVATE_KEY: is a 2048-bit RSA key/,
+    expect(await refusal({ KEK, UPLOAD_PRIVATE_KEY: rsaPem(2048), UPLOAD_PREVIOUS_PRIVATE_KEY: rsaPem(3072) })).toMatch(
+      /UPLOAD_PRIVATE_KEY: is a 2048-bit RSA key/,
     );
+  });
+
+  it('a 2048-bit UPLOAD_PREVIOUS_PRIVATE_KEY only signs the endorsement (with a warning): not published, never unwraps', async () => {
+    const weak = rsaPem(2048);
+    const current = rsaPem(3072);
+    const warnings: string[] = [];
+    const ring = await loadUploadKeys(current, weak, { warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([expect.stringMatching(/UPLOAD_PREVIOUS_PRIVATE_KEY is a 2048-bit RSA key/)]);
+    const publicOf = (pem: string) => createPublicKey(pem).export({ format: 'jwk' });
+    expect(ring.jwks.keys.map((k) => k.n)).toEqual([publicOf(current).n]);
+    const weakKid = await rsaJwkThumbprint({ n: publicOf(weak).n!, e: publicOf(weak).e! });
+    const [cur] = ring.jwks.keys;
+    expect(ring.jwks.endorsements).toEqual([{ by: weakKid, for: cur!.kid, sig: expect.any(String) }]);
+    const signed = verify(
+      'sha256',
+      uploadKeyEndorsementMessage(cur!.kid),
+      { key: createPublicKey(weak), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+      Buffer.from(ring.jwks.endorsements![0]!.sig, 'base64url'),
+    );
+    expect(signed).toBe(true);
+    // A data key wrapped for the weak key is not unwrapped: the edge is told to fetch the key set again.
+    const weakPublic = await crypto.subtle.importKey(
+      'jwk',
+      { ...publicOf(weak), alg: 'RSA-OAEP-256' },
+      { name: 'RSA-OAEP', hash: 'SHA-256' },
+      false,
+      ['wrapKey'],
+    );
+    const wrapped = await wrapKeyRsaOaep(await generateDek(), weakPublic);
+    await expect(ring.unwrap(wrapped, weakKid)).rejects.toMatchObject({
+      code: 'validation_failed',
+      fields: [{ field: 'metadata.kid' }],
+    });
   });
 });
 

@@ -96,9 +96,10 @@ export interface ServerKeySetting {
   jwk: JsonWebKey;
   fetchedAt: number;
   /**
-   * The upload keys this device trusts (RFC 7638 thumbprint and public JWK): pinned on first use,
-   * extended only by a key a pinned one has signed. Absent in settings from before pinning: the
-   * stored key is then the one pinned.
+   * The upload keys this device trusts (RFC 7638 thumbprint and public JWK), newest first: pinned
+   * on first use, extended only by a key a pinned one has signed; an older pin is retired once the
+   * device has moved past it and the key set no longer lists it. Absent in settings from before
+   * pinning: the stored key is then the one pinned (if it is at least 3072 bits, e = 65537).
    */
   pins?: PinnedUploadKey[];
 }
@@ -106,6 +107,8 @@ export interface ServerKeySetting {
 export interface PinnedUploadKey {
   thumbprint: string;
   jwk: { kty: 'RSA'; n: string; e: string };
+  /** When it was pinned (ms); absent in pins stored before retirement, which were kept oldest first. */
+  pinnedAt?: number;
 }
 
 /** What the sync engine is doing as a whole, for the UI. */

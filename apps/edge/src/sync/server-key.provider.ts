@@ -1,4 +1,9 @@
-import { UPLOAD_KEY_ENDORSEMENT_ALGORITHM, rsaJwkThumbprint, uploadKeyEndorsementMessage } from '@xray/shared';
+import {
+  UPLOAD_KEY_ENDORSEMENT_ALGORITHM,
+  isUploadKeyStrong,
+  rsaJwkThumbprint,
+  uploadKeyEndorsementMessage,
+} from '@xray/shared';
 import type { EdgeDb } from '../db/edge.db.ts';
 import type { PinnedUploadKey, ServerKeySetting } from '../db/edge.records.ts';
 import { getFromServer } from './server.get.ts';
@@ -12,8 +17,12 @@ export interface ServerKey {
 /**
  * The server's RSA-OAEP-256 public key that DEKs are wrapped for, cached in IndexedDB and pinned:
  * the first key set seen is trusted (trust on first use), and later a key is used only when it is
- * pinned or signed by a pinned key (the server's previous key endorses its current one during a
- * rotation). Anything else is refused, so a gateway in the middle cannot hand out its own key.
+ * pinned or signed by the newest pinned key (the server's previous key endorses its current one
+ * during a rotation). Anything else is refused, so a gateway in the middle cannot hand out its own
+ * key. The newest trusted key is used whatever order the set lists them in; once the device has
+ * moved to a newer key, an older pin the key set no longer lists is retired (never used or trusted
+ * to endorse again). Keys under 3072 bits or with e ≠ 65537 are neither pinned nor used, and the
+ * kid sent is the RFC 7638 thumbprint of the key used (a set labelling a key otherwise is refused).
  */
 export interface ServerKeyProvider {
   current(): Promise<ServerKey>;
@@ -23,7 +32,7 @@ export interface ServerKeyProvider {
 
 /** The key set is read again after this long, so a rotation is followed while its old key is still accepted. */
 export const SERVER_KEY_MAX_AGE_MS = 60 * 60 * 1000;
-/** Pins beyond these (the oldest) are forgotten: only recent keys can still endorse a new one. */
+/** Pins beyond these (the oldest) are forgotten. */
 const MAX_PINS = 8;
 
 export const UNTRUSTED_SERVER_KEY_MESSAGE =
@@ -52,9 +61,18 @@ const importKey = (jwk: JsonWebKey): Promise<CryptoKey> =>
 const fieldsOf = (v: unknown, names: string[]): unknown[] =>
   typeof v === 'object' && v !== null ? names.map((f) => Reflect.get(v, f)) : [];
 
-async function parseKeySet(body: unknown): Promise<{ keys: OfferedKey[]; endorsements: Endorsement[] }> {
+interface KeySet {
+  keys: OfferedKey[];
+  endorsements: Endorsement[];
+  /** A usable key is listed under a kid other than its own thumbprint (our server never does that). */
+  relabelled: boolean;
+}
+
+/** The usable keys of a key set: RSA-OAEP-256, at least 3072 bits, e = 65537. */
+async function parseKeySet(body: unknown): Promise<KeySet> {
   const [keys, endorsements] = fieldsOf(body, ['keys', 'endorsements']);
   const offered: OfferedKey[] = [];
+  let relabelled = false;
   for (const k of Array.isArray(keys) ? keys : []) {
     const [kty, n, e, alg, use, kid] = fieldsOf(k, ['kty', 'n', 'e', 'alg', 'use', 'kid']);
     if (
@@ -63,9 +81,12 @@ async function parseKeySet(body: unknown): Promise<{ keys: OfferedKey[]; endorse
       (use === undefined || use === 'enc') &&
       typeof n === 'string' &&
       typeof e === 'string' &&
-      typeof kid === 'string'
+      typeof kid === 'string' &&
+      isUploadKeyStrong({ n, e })
     ) {
-      offered.push({ kid, thumbprint: await rsaJwkThumbprint({ n, e }), jwk: { kty, n, e } });
+      const thumbprint = await rsaJwkThumbprint({ n, e });
+      if (kid !== thumbprint) relabelled = true;
+      offered.push({ kid, thumbprint, jwk: { kty, n, e } });
     }
   }
   const signed: Endorsement[] = [];
@@ -74,7 +95,7 @@ async function parseKeySet(body: unknown): Promise<{ keys: OfferedKey[]; endorse
     if (typeof by === 'string' && typeof forKid === 'string' && typeof sig === 'string')
       signed.push({ by, for: forKid, sig });
   }
-  return { keys: offered, endorsements: signed };
+  return { keys: offered, endorsements: signed, relabelled };
 }
 
 function base64UrlBytes(s: string): Uint8Array<ArrayBuffer> | undefined {
@@ -86,12 +107,11 @@ function base64UrlBytes(s: string): Uint8Array<ArrayBuffer> | undefined {
   }
 }
 
-/** Whether a pinned key signed `key` (its own thumbprint, as computed here, is what was signed). */
-async function endorsedByPin(key: OfferedKey, endorsements: Endorsement[], pins: PinnedUploadKey[]): Promise<boolean> {
+/** Whether `pin` signed `key` (its own thumbprint, as computed here, is what was signed). */
+async function endorsedBy(key: OfferedKey, endorsements: Endorsement[], pin: PinnedUploadKey): Promise<boolean> {
   for (const x of endorsements) {
-    const pin = pins.find((p) => p.thumbprint === x.by);
     const sig = base64UrlBytes(x.sig);
-    if (!pin || !sig || x.for !== key.thumbprint) continue;
+    if (x.by !== pin.thumbprint || !sig || x.for !== key.thumbprint) continue;
     const verifier = await crypto.subtle.importKey(
       'jwk',
       pin.jwk,
@@ -112,28 +132,60 @@ async function endorsedByPin(key: OfferedKey, endorsements: Endorsement[], pins:
   return false;
 }
 
-/** Pins of a stored setting; one from before pinning pins the key it holds. */
+/**
+ * Pins of a stored setting, newest first, keys under 3072 bits (or e ≠ 65537) left out. Pins
+ * stored without a time were kept oldest first. A setting from before pinning pins the key it
+ * holds, unless that key is weak: the device then trusts on first use again.
+ */
 async function pinsOf(stored: ServerKeySetting | undefined): Promise<PinnedUploadKey[]> {
   if (!stored) return [];
-  if (stored.pins) return stored.pins;
+  if (stored.pins) {
+    const ordered = stored.pins.some((p) => p.pinnedAt !== undefined) ? stored.pins : [...stored.pins].reverse();
+    return ordered.filter((p) => isUploadKeyStrong(p.jwk)).sort((a, b) => (b.pinnedAt ?? 0) - (a.pinnedAt ?? 0));
+  }
   const { n, e } = stored.jwk;
-  return n && e ? [{ thumbprint: await rsaJwkThumbprint({ n, e }), jwk: { kty: 'RSA', n, e } }] : [];
+  if (!n || !e || !isUploadKeyStrong({ n, e })) return [];
+  return [{ thumbprint: await rsaJwkThumbprint({ n, e }), jwk: { kty: 'RSA', n, e }, pinnedAt: stored.fetchedAt }];
 }
 
-/** The key to wrap for, current first: a pinned one, or one a pinned key endorsed (then pinned too). */
+/** The stored key, if it is pinned (and strong): what serves while the key set cannot be read. */
+async function storedTrusted(stored: ServerKeySetting | undefined): Promise<ServerKeySetting | undefined> {
+  const { n, e } = stored?.jwk ?? {};
+  if (!stored || !n || !e) return undefined;
+  const thumbprint = await rsaJwkThumbprint({ n, e });
+  const pins = await pinsOf(stored);
+  return pins.some((p) => p.thumbprint === thumbprint) ? { ...stored, kid: thumbprint } : undefined;
+}
+
+/**
+ * The key to wrap for: the newest trusted one, whatever the listed order. That is a key the newest
+ * pin endorsed (then pinned too), else the newest pinned key the set lists. Pins older than the
+ * chosen key that the set no longer lists are retired (a rotation has completed past them).
+ */
 async function chooseTrusted(
-  offered: { keys: OfferedKey[]; endorsements: Endorsement[] },
+  offered: KeySet,
   pins: PinnedUploadKey[],
+  now: number,
 ): Promise<{ key: OfferedKey; pins: PinnedUploadKey[] } | undefined> {
-  const pinOf = (k: OfferedKey): PinnedUploadKey => ({ thumbprint: k.thumbprint, jwk: k.jwk });
+  const pinOf = (k: OfferedKey): PinnedUploadKey => ({ thumbprint: k.thumbprint, jwk: k.jwk, pinnedAt: now });
   const [first] = offered.keys;
-  if (pins.length === 0) return first ? { key: first, pins: [pinOf(first)] } : undefined;
+  const [newest] = pins;
+  if (!newest) return first ? { key: first, pins: [pinOf(first)] } : undefined;
+  const pinned = (k: OfferedKey) => pins.some((p) => p.thumbprint === k.thumbprint);
+  let key: OfferedKey | undefined;
+  let next = pins;
   for (const k of offered.keys) {
-    if (pins.some((p) => p.thumbprint === k.thumbprint)) return { key: k, pins };
-    if (await endorsedByPin(k, offered.endorsements, pins))
-      return { key: k, pins: [...pins, pinOf(k)].slice(-MAX_PINS) };
+    if (!pinned(k) && (await endorsedBy(k, offered.endorsements, newest))) {
+      key = k;
+      next = [pinOf(k), ...pins];
+      break;
+    }
   }
-  return undefined;
+  key ??= pins.map((p) => offered.keys.find((k) => k.thumbprint === p.thumbprint)).find((k) => k !== undefined);
+  if (!key) return undefined;
+  const chosen = next.findIndex((p) => p.thumbprint === key.thumbprint);
+  const listed = (p: PinnedUploadKey) => offered.keys.some((k) => k.thumbprint === p.thumbprint);
+  return { key, pins: next.filter((p, i) => i <= chosen || listed(p)).slice(0, MAX_PINS) };
 }
 
 export function createServerKeyProvider(opts: {
@@ -161,12 +213,14 @@ export function createServerKeyProvider(opts: {
         status: 502,
         message: 'the server published no RSA-OAEP-256 upload key',
       });
+    // Our server's kids are thumbprints: a key listed under another key's kid is a tampered set.
+    if (offered.relabelled) throw new UploadError({ kind: 'untrusted-key', message: UNTRUSTED_SERVER_KEY_MESSAGE });
     const stored = await opts.db.serverKey();
-    const trusted = await chooseTrusted(offered, await pinsOf(stored));
+    const trusted = await chooseTrusted(offered, await pinsOf(stored), now());
     // Never wrap a data key for a key this device has no reason to trust; keep the pins as they are.
     if (!trusted) throw new UploadError({ kind: 'untrusted-key', message: UNTRUSTED_SERVER_KEY_MESSAGE });
     const setting: ServerKeySetting = {
-      kid: trusted.key.kid,
+      kid: trusted.key.thumbprint,
       jwk: trusted.key.jwk,
       fetchedAt: now(),
       pins: trusted.pins,
@@ -179,7 +233,8 @@ export function createServerKeyProvider(opts: {
   return {
     async current() {
       if (cached && now() - cached.fetchedAt < SERVER_KEY_MAX_AGE_MS) return cached;
-      const stored = await opts.db.serverKey();
+      // A stored key that is not pinned (a weak key from before pinning) is never used.
+      const stored = await storedTrusted(await opts.db.serverKey());
       if (stored && now() - stored.fetchedAt < SERVER_KEY_MAX_AGE_MS) {
         cached = { kid: stored.kid, key: await importKey(stored.jwk), fetchedAt: stored.fetchedAt };
         return cached;

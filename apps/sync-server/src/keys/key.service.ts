@@ -24,7 +24,10 @@ export interface KeySettings {
   currentKekId: string;
   /** PKCS#8 or PKCS#1 PEM of the RSA key edges wrap data keys for (at least 3072 bits). */
   uploadPrivateKeyPem: string;
-  /** The upload key before the last rotation: still published and accepted (a grace period). */
+  /**
+   * The upload key before the last rotation: still published and accepted (a grace period). One
+   * under 3072 bits only signs the endorsement of the current key (not published, never unwraps).
+   */
   uploadPreviousPrivateKeyPem?: string;
 }
 
@@ -97,13 +100,16 @@ async function importKek(id: string, base64: string): Promise<Kek> {
   }
 }
 
-export async function createConfigKeyService(settings: KeySettings): Promise<KeyService> {
+export async function createConfigKeyService(
+  settings: KeySettings,
+  opts: { warn?: (message: string) => void } = {},
+): Promise<KeyService> {
   const keks = new Map<string, Kek>();
   for (const k of settings.keks) keks.set(k.id, await importKek(k.id, k.key));
   if (!keks.has(settings.currentKekId))
     throw new Error(`The current KEK id ${settings.currentKekId} is not among the configured KEKs`);
 
-  const upload = await loadUploadKeys(settings.uploadPrivateKeyPem, settings.uploadPreviousPrivateKeyPem);
+  const upload = await loadUploadKeys(settings.uploadPrivateKeyPem, settings.uploadPreviousPrivateKeyPem, opts);
 
   const kek = (id: string): Kek => {
     const k = keks.get(id);

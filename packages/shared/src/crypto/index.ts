@@ -39,7 +39,10 @@ export {
   type UploadJwks,
   type UploadKeyEndorsement,
   UPLOAD_KEY_ENDORSEMENT_ALGORITHM,
+  UPLOAD_KEY_EXPONENT,
   UPLOAD_KEY_MIN_BITS,
+  isUploadKeyStrong,
   rsaJwkThumbprint,
+  rsaModulusBits,
   uploadKeyEndorsementMessage,
 } from './upload-key.ts';

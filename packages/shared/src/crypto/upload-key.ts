@@ -6,6 +6,27 @@
 
 /** Upload keys below this RSA modulus size are refused at load. */
 export const UPLOAD_KEY_MIN_BITS = 3072;
+/** The only RSA public exponent accepted for upload keys (65537, as base64url). */
+export const UPLOAD_KEY_EXPONENT = 'AQAB';
+
+/** Bit length of a base64url big-endian RSA modulus (leading zero bytes ignored); 0 when unreadable. */
+export function rsaModulusBits(n: string): number {
+  let bin: string;
+  try {
+    bin = atob(n.replaceAll('-', '+').replaceAll('_', '/'));
+  } catch {
+    return 0;
+  }
+  let i = 0;
+  while (i < bin.length && bin.charCodeAt(i) === 0) i++;
+  if (i === bin.length) return 0;
+  return (bin.length - i - 1) * 8 + (32 - Math.clz32(bin.charCodeAt(i)));
+}
+
+/** Whether an RSA public key is strong enough to be an upload key: at least 3072 bits, e = 65537. */
+export function isUploadKeyStrong(jwk: { n: string; e: string }): boolean {
+  return jwk.e === UPLOAD_KEY_EXPONENT && rsaModulusBits(jwk.n) >= UPLOAD_KEY_MIN_BITS;
+}
 
 export interface UploadJwk {
   kty: 'RSA';
