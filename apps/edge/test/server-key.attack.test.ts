@@ -217,7 +217,12 @@ describe('upload key pinning under attack: attacks that held', () => {
     const { server, provider } = await rig();
     server.jwks = { keys: [A.jwk] };
     await provider.current();
-    server.jwks = { keys: [{ ...X.jwk, alg: 'RSA-OAEP' }, { ...A.jwk, alg: 'RSA1_5' }] };
+    server.jwks = {
+      keys: [
+        { ...X.jwk, alg: 'RSA-OAEP' },
+        { ...A.jwk, alg: 'RSA1_5' },
+      ],
+    };
     await expect(provider.refresh()).rejects.toMatchObject({ failure: { kind: 'http' } });
     server.jwks = { keys: [{ ...A.jwk, key_ops: ['encrypt'], x5c: ['MII'], ext: false }] };
     const chosen = await provider.refresh();
