@@ -14,9 +14,19 @@ pnpm=${PNPM:-pnpm}
 # dedicated-lockfile deploy is not available; the legacy one installs from the shared lockfile.
 # shellcheck disable=SC2086 # PNPM may be a command with arguments
 $pnpm --filter @xray/sync-server --prod --frozen-lockfile ${PNPM_OFFLINE:+--prefer-offline} deploy --legacy "$out"
-# What the server does not need at run time: tests and their config.
-rm -rf "$out/test" "$out/vitest.config.ts"
+# What the server does not need at run time: tests and their config, the build files and the
+# committed OpenAPI copy (the server serves the document from its schemas); in dependencies,
+# source maps (no --enable-source-maps), type declarations (tsx strips types without reading
+# them) and the packages' own tests.
+rm -rf "$out/test" "$out/vitest.config.ts" "$out/Dockerfile" "$out/openapi.json"
 find "$out/src" -name '*.test.ts' -delete
+find "$out/node_modules" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+  -o -name '*.test.[cm]js' -o -name '*.test.js' -o -name '*.test.ts' -o -name '*.spec.[cm]js' -o -name '*.spec.js' -o -name '*.spec.ts' \) -delete
+find "$out/node_modules" -depth -type d \( -name test -o -name tests -o -name __tests__ \) | while read -r dir; do
+  # A package itself may be called test: only folders inside a package go.
+  case $(basename "$(dirname "$dir")") in node_modules | @*) ;; *) rm -rf "$dir" ;; esac
+done
+find "$out/node_modules" -mindepth 2 -type d -empty -delete
 # tsx compiles with the same compiler options as the type checks and tests.
 cp tsconfig.base.json "$out/tsconfig.base.json"
 printf '{ "extends": "./tsconfig.base.json", "include": ["src", "migrations"] }\n' >"$out/tsconfig.json"
