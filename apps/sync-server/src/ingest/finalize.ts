@@ -134,13 +134,8 @@ export function createdEvent(context: AuditContext, x: XrayRecord, created: bool
   };
 }
 
-/**
- * The repeat rule, one for both doors: an id that is already stored. Someone who may not read
- * that X-ray learns nothing from the answer (not its hash, not whose it is), whatever bytes they
- * sent; the refusal is recorded as a denial. Someone who may read it gets it back when the bytes
- * are the same (an idempotent retry), and a conflict naming the stored hash when they are not.
- */
-export function repeatOf(actor: Actor, existing: XrayRecord, sha256: string | undefined): XrayRecord {
+/** The repeat rule's first half, before any byte is read: the caller may see this X-ray at all. */
+export function assertMayRepeat(actor: Actor, existing: XrayRecord): void {
   if (!decide(actor, 'xray.read', existing).allowed) {
     throw new DomainError(
       'conflict',
@@ -149,6 +144,16 @@ export function repeatOf(actor: Actor, existing: XrayRecord, sha256: string | un
       { denial: 'not_owner' },
     );
   }
+}
+
+/**
+ * The repeat rule, one for both doors: an id that is already stored. Someone who may not read
+ * that X-ray learns nothing from the answer (not its hash, not whose it is), whatever bytes they
+ * sent; the refusal is recorded as a denial. Someone who may read it gets it back when the bytes
+ * are the same (an idempotent retry), and a conflict naming the stored hash when they are not.
+ */
+export function repeatOf(actor: Actor, existing: XrayRecord, sha256: string | undefined): XrayRecord {
+  assertMayRepeat(actor, existing);
   if (existing.sha256 !== sha256) {
     throw new DomainError(
       'conflict',

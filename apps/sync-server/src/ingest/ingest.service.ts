@@ -23,6 +23,7 @@ import {
   discardObject,
   finalizeXray,
   repeatOf,
+  assertMayRepeat,
   type FinalizeDeps,
   type FinalizeResult,
 } from './finalize.ts';
@@ -65,7 +66,7 @@ export async function ingestStream(
   const existing = await xrayRepository.findById(deps.pool, id);
   if (existing) {
     // Someone else's X-ray: refused before a byte is read (the body is discarded).
-    repeatOf(input.actor, existing, existing.sha256);
+    assertMayRepeat(input.actor, existing);
     // A repeat of an earlier upload: read it through to compare, store nothing.
     source.resume();
     await finished(source);

@@ -18,7 +18,7 @@ import type { Actor } from '../auth/actor.ts';
 import { authorize, decide, type Action } from '../auth/policy.ts';
 import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
-import { DomainError, isDomainError, type ErrorCode } from '../errors.ts';
+import { DomainError, isDomainError, noSuch, type ErrorCode } from '../errors.ts';
 import { classify } from '../http/problem.ts';
 import { wentSilent } from '../http/silent-bodies.ts';
 import { createdEvent, repeatOf } from '../ingest/finalize.ts';
@@ -146,7 +146,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
       const grant = grantOf(req);
       const expected = req.method === 'POST' ? NEW : id;
       if (grant.uploadId !== expected) {
-        throw new DomainError('not_found', 'There is no such upload.', undefined, { denial: 'path' });
+        throw noSuch('upload', { denial: 'path' });
       }
     },
 
@@ -240,9 +240,9 @@ export function createUploadDoor(deps: UploadDoorDeps) {
 
   /** The answer about a finished upload, from PostgreSQL: it is an X-ray now, not a tus resource. */
   async function answerFinished(req: Request, res: Response, row: TusUploadRow): Promise<void> {
+    if (req.method === 'DELETE') throw uploadComplete(row.xray_id);
     const x = await xrayRepository.findById(pool, row.xray_id);
     const length = String(row.upload_length);
-    if (req.method === 'DELETE') throw uploadComplete(row.xray_id);
     res.set({
       'Tus-Resumable': '1.0.0',
       'Upload-Offset': length,
@@ -318,7 +318,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     }
     const row = (await tusUploadRepository.find(pool, id)) ?? (await tusUploadRepository.standInFor(pool, id));
     // An unknown id and someone else's upload get the same answer; only the audit trail tells them apart.
-    if (!row) throw new DomainError('not_found', 'There is no such upload.');
+    if (!row) throw noSuch('upload');
     audit.about({ xrayId: row.xray_id });
     const decision = decide(actor, action, { capturedBy: { sub: row.owner_sub } });
     if (!decision.allowed) throw decision.error;
