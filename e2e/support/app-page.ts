@@ -28,8 +28,15 @@ export async function openApp(page: Page, stack: StackInfo): Promise<void> {
   await expect(page.locator('body[data-ready="true"]')).toBeAttached();
 }
 
-export const tab = (page: Page, name: 'Capture' | 'Queue' | 'Settings' | 'Sign in') =>
-  page.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name, exact: false }).first();
+/** A tab by its label; the fourth reads "Sign in" signed out and "Account" signed in. */
+export const tab = (page: Page, name: 'Capture' | 'Queue' | 'Settings' | 'Sign in' | 'Account') =>
+  page
+    .getByRole('navigation', { name: 'Screens' })
+    .getByRole('button', {
+      name: name === 'Sign in' || name === 'Account' ? /^(Sign in|Account)$/ : name,
+      exact: false,
+    })
+    .first();
 
 export const banner = (page: Page) => page.getByTestId('status-banner');
 
@@ -40,12 +47,45 @@ export async function signInThroughIssuer(page: Page, stack: StackInfo, userName
     .getByRole('main')
     .getByRole('button', { name: /^Sign in/ })
     .click();
+  // The first sign-in on a device starts by choosing the shift PIN (the key vault), then goes on.
+  const choose = page.getByRole('heading', { name: 'Choose a shift PIN' });
+  await Promise.race([
+    page.waitForURL((u) => u.href.startsWith(stack.issuer)),
+    choose
+      .waitFor()
+      .then(() => unlockShift(page))
+      .catch(() => undefined),
+  ]);
   await page.waitForURL((u) => u.href.startsWith(stack.issuer));
   await expect(page.getByRole('heading', { name: 'Development sign-in' })).toBeVisible();
   await page.getByRole('button', { name: new RegExp(userName) }).click();
   await page.waitForURL((u) => u.href.startsWith(stack.url));
   await expect(page.locator('body[data-ready="true"]')).toBeAttached();
+  // Back from the issuer, the page was loaded again: the shift PIN opens the device's keys, and
+  // the sign-in (which proves the DPoP key sealed under it) completes.
+  await unlockShift(page);
   await expect(banner(page)).toContainText(`Signed in as ${userName}`);
+}
+
+/** The shift PIN the browser tests choose at the first sign-in (apps/edge key vault). */
+export const SHIFT_PIN = '482916';
+
+/**
+ * The shift PIN after a sign-in or a reload: chosen the first time (the key vault is set up),
+ * entered when the device is locked (every page load: the unsealed keys live in memory only).
+ */
+export async function unlockShift(page: Page, pin = SHIFT_PIN): Promise<void> {
+  const heading = page.getByRole('heading', { name: /^(Choose a shift PIN|Unlock for this shift)$/ });
+  await expect(heading).toBeVisible();
+  const choosing = (await heading.textContent()) === 'Choose a shift PIN';
+  await page.getByLabel('PIN', { exact: true }).fill(pin);
+  if (choosing) await page.getByLabel('PIN again').fill(pin);
+  // In the screen, not the tab of the same name.
+  await page
+    .getByRole('main')
+    .getByRole('button', { name: choosing ? 'Set PIN' : 'Unlock', exact: true })
+    .click();
+  await expect(heading).toBeHidden();
 }
 
 /** Waits until the service worker controls the page (the app shell is precached). */

@@ -167,6 +167,9 @@ export async function startStack(opts: { env?: Record<string, string>; appDir?: 
     S3_CREATE_BUCKET: 'true',
     S3_CHECKSUMS_WHEN_REQUIRED: 'true',
     S3_PART_SIZE: String(5 * 1024 * 1024),
+    // The core's test page (edge-sync) sends the CLI's plain paramedic tokens; the app itself signs
+    // in with DPoP-bound tokens (device-revocation.spec.ts), which the server checks either way.
+    DPOP_REQUIRED_ROLES: '',
     ...(process.env.E2E_DATABASE_URL
       ? { DATABASE_URL: process.env.E2E_DATABASE_URL }
       : { DATABASE_URL: undefined, EMBEDDED_PG_PORT: String(await freePort()) }),

@@ -14,6 +14,7 @@ import {
   screenshot,
   signInThroughIssuer,
   tab,
+  unlockShift,
   waitForServiceWorker,
 } from '../support/app-page.ts';
 import { deployNewVersion } from '../support/deploy.ts';
@@ -61,12 +62,19 @@ test('the whole flow: sign in, offline reload, capture 3 X-rays, online they syn
 
     await signInThroughIssuer(page, stack, 'Pat Paramedic');
     await waitForServiceWorker(page);
+    // The roster arrives in the background after the sign-in (kept encrypted for offline search).
+    await tab(page, 'Capture').click();
+    await captureForm(page).patientId.fill('kel');
+    await expect(page.getByRole('list', { name: 'Matching patients' })).toContainText('Maria Keller');
+    await captureForm(page).patientId.fill('');
 
     // No network: the app shell still loads (service worker), still signed in (sealed session).
     await context.setOffline(true);
     await page.reload();
     await expect(page.locator('body[data-ready="true"]')).toBeAttached();
     await expect(banner(page)).toContainText('Offline');
+    // A reload locks the device's keys (they live in memory only): the shift PIN opens them, offline.
+    await unlockShift(page);
     await expect(banner(page)).toContainText('Signed in as Pat Paramedic');
     await screenshot(page, 'offline-banner');
 
@@ -80,9 +88,14 @@ test('the whole flow: sign in, offline reload, capture 3 X-rays, online they syn
     await expect(f.bodyPart).toHaveValue('CHEST');
     await expect(f.view).toHaveValue('PA');
     await expect(page.getByRole('img', { name: 'Preview of chest-18mb.dcm' })).toBeVisible();
-    await expect(page.getByText('Type the patient ID (checked when sent).')).toBeVisible();
+    // Offline, the roster fetched at sign-in is searched on the device.
     await f.patientId.fill(patient);
-    await expect(page.getByText('The DICOM file names patient P-E2E-DICOM')).toBeVisible();
+    await expect(page.getByText('Maria Keller, born 1957-03-14.')).toBeVisible();
+    // The file names someone else: held until the paramedic decides (keep the chosen one, why).
+    await expect(page.getByTestId('patient-hold')).toContainText('The file names patient P-E2E-DICOM, not P-1001.');
+    await expect(f.save).toBeDisabled();
+    await page.getByTestId('patient-hold').getByRole('button', { name: 'Keep P-1001' }).click();
+    await page.getByLabel('Why keep P-1001?').fill('Test detector names every image P-E2E-DICOM');
     await f.urgent.check();
     await f.notes.fill('Fall from ladder, suspected rib fracture');
     await screenshot(page, 'capture');
@@ -92,15 +105,18 @@ test('the whole flow: sign in, offline reload, capture 3 X-rays, online they syn
 
     await expect(page.getByTestId('current-file')).toContainText('hand.png');
     await expect(page.getByRole('img', { name: 'Preview of hand.png' })).toBeVisible();
-    await expect(f.patientId).toHaveValue(patient); // kept for the next image of the same patient
-    await expect(f.urgent).toBeChecked(); // kept too: this one is routine
-    await f.urgent.uncheck();
+    // Nothing carries over silently: one tap for the same patient; urgency starts routine again.
+    await expect(f.patientId).toHaveValue('');
+    await expect(f.urgent).not.toBeChecked();
+    await page.getByRole('button', { name: 'Same patient: Maria Keller' }).click();
+    await expect(f.patientId).toHaveValue(patient);
     await f.bodyPart.selectOption('HAND');
     await f.view.selectOption('PA');
     await f.save.click();
     await expect(f.notice).toContainText('Saved hand.png (HAND PA) for patient P-1001: queued to send.');
 
     await expect(page.getByTestId('current-file')).toContainText('knee.jpg');
+    await page.getByRole('button', { name: 'Same patient: Maria Keller' }).click();
     await f.bodyPart.selectOption('KNEE');
     await f.view.selectOption('LAT');
     await f.save.click();
@@ -157,7 +173,7 @@ test('the whole flow: sign in, offline reload, capture 3 X-rays, online they syn
     priority: 'urgent',
     notes: 'Fall from ladder, suspected rib fracture',
     capturedBy: { sub: 'demo-paramedic' },
-    link: { status: 'verified' },
+    link: { status: 'verified', decision: { choice: 'keep_chosen_patient' } },
   });
   expect(byType.get('image/png')).toMatchObject({ bodyPart: 'HAND', view: 'PA', priority: 'routine' });
   expect(byType.get('image/jpeg')).toMatchObject({ bodyPart: 'KNEE', view: 'LAT' });
@@ -249,27 +265,26 @@ test('bad input shows a clear message and queues nothing broken; a good capture 
   await tab(page, 'Queue').click();
   await expect(page.getByTestId('queue-summary')).toHaveText('Nothing captured on this device yet.');
 
-  // Online: pick the patient from the Patient Service's list, and save for real (signed out).
+  // Never signed in, so no patient list on this device: a typed id holds until kept with a reason.
   await tab(page, 'Capture').click();
-  await f.patientId.fill('Keller');
-  const choices = page.getByRole('list', { name: 'Matching patients' });
-  await expect(choices).toContainText('Maria Keller');
-  await choices.getByRole('button', { name: /P-1001/ }).click();
-  await expect(f.patientId).toHaveValue('P-1001');
-  await expect(page.getByText('Maria Keller, born 1957-03-14.')).toBeVisible();
-  await page
-    .getByRole('list', { name: 'Open consultations' })
-    .getByRole('button', { name: /C-2001/ })
-    .click();
-  await expect(f.consultation).toHaveValue('C-2001');
+  await f.patientId.fill('P-1001');
+  await expect(page.locator('#patientId-hint')).toContainText(/No patient list on this device yet|Patient list hidden/);
+  await expect(page.getByTestId('patient-hold')).toContainText("P-1001 is not on this device's patient list.");
+  await expect(f.save).toBeDisabled();
+  await page.getByTestId('patient-hold').getByRole('button', { name: 'Keep P-1001' }).click();
+  await page.getByLabel('Why keep P-1001?').fill('Patient known to the crew');
+  await f.consultation.fill('C-2001');
   await f.save.click();
   await expect(f.notice).toContainText('Saved dropped-hand.png (HAND AP) for patient P-1001: queued to send.');
 
-  // Exactly one capture, intact, waiting for a sign-in.
+  // Exactly one capture, waiting for a sign-in. No one ever signed in on this device (no shift
+  // PIN, no server contact), so its patient details stay closed until someone does.
   await tab(page, 'Queue').click();
   await expect(queueItems(page)).toHaveCount(1);
   await expect(queueItems(page).first()).toHaveAttribute('data-status', 'queued');
-  await expect(queueItems(page).first()).toContainText('P-1001 · HAND AP');
+  await expect(queueItems(page).first()).toContainText('Patient details locked');
+  await expect(queueItems(page).first()).toContainText('1.3 MB');
+  await expect(page.getByTestId('details-locked')).toContainText('Patient details are locked');
   await expect(banner(page)).toContainText('Sign-in needed');
 
   // Settings: plain HTTP to another machine is refused, with the reason.
@@ -294,6 +309,9 @@ test('a capture the server refuses (signed in as a doctor) needs attention with 
   const f = captureForm(page);
   await page.getByLabel('Choose X-ray files').setInputFiles(files.jpeg.path);
   await f.patientId.fill('P-1003');
+  // A doctor gets no patient roster: the typed id is kept with a reason.
+  await page.getByTestId('patient-hold').getByRole('button', { name: 'Keep P-1003' }).click();
+  await page.getByLabel('Why keep P-1003?').fill('Known patient');
   await f.bodyPart.selectOption('KNEE');
   await f.view.selectOption('AP');
   await f.save.click();
@@ -309,6 +327,12 @@ test('a capture the server refuses (signed in as a doctor) needs attention with 
   await signInThroughIssuer(page, stack, 'Pat Paramedic');
   await tab(page, 'Queue').click();
   await item.getByRole('button', { name: 'Fix and resend' }).click();
+  // The fix form holds a patient off the roster like the capture form does: nothing resends.
+  await item.getByLabel('Patient ID').fill('P-1O03');
+  await expect(item.getByTestId('patient-hold')).toContainText("P-1O03 is not on this device's patient list.");
+  await expect(item.getByRole('button', { name: 'Resend' })).toBeDisabled();
+  await item.getByLabel('Patient ID').fill('P-1003');
+  await expect(item.getByTestId('patient-hold')).toHaveCount(0);
   await item.getByLabel('Body part').selectOption('KNEE');
   await item.getByLabel('View').selectOption('LAT');
   await item.getByRole('button', { name: 'Resend' }).click();

@@ -5,7 +5,7 @@ import { expect, test } from '@playwright/test';
 import { readWatchedFile, watchFolder } from '@xray/edge/shell/folder-watcher';
 import { startLoopbackListener, type LoopbackListener } from '@xray/edge/shell/loopback-login';
 import { makeDicom } from '@xray/testkit';
-import { banner, captureForm, openApp, queueItems, tab } from '../support/app-page.ts';
+import { banner, captureForm, openApp, queueItems, tab, unlockShift } from '../support/app-page.ts';
 import { stackInfo } from '../support/edge-page.ts';
 
 /**
@@ -87,6 +87,8 @@ test('Electron hand-offs: sign-in in the system browser back through a loopback 
   try {
     await openApp(page, stack);
     await page.getByRole('main').getByRole('button', { name: 'Sign in', exact: true }).click();
+    // The first sign-in starts with the shift PIN (no keyring in this stand-in shell).
+    await unlockShift(page);
     await expect(banner(page)).toContainText('Signed in as Pat Paramedic');
     expect(page.url().startsWith(stack.url)).toBe(true); // the app never left its page
     const asked = new URL(systemBrowserVisits[0] ?? '');
@@ -96,7 +98,10 @@ test('Electron hand-offs: sign-in in the system browser back through a loopback 
     await tab(page, 'Capture').click();
     await expect(page.getByTestId('watched-folder')).toContainText(`Watching the detector folder ${dir}`);
     // The detector writes an export (no extension, as detectors do).
-    await writeFile(path.join(dir, 'IMG0001'), makeDicom({ rows: 512, columns: 512, seed: 81, patientId: 'P-1004' }));
+    await writeFile(
+      path.join(dir, 'IMG0001'),
+      makeDicom({ rows: 512, columns: 512, seed: 81, patientId: 'P-1004', patientName: 'NOVAK^PETER' }),
+    );
     const f = captureForm(page);
     await expect(page.getByTestId('current-file')).toContainText('IMG0001', { timeout: 15_000 });
     await expect(f.patientId).toHaveValue('P-1004');

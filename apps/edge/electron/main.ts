@@ -2,15 +2,19 @@
  * The Electron main process: thin on purpose. It opens one sandboxed, context-isolated window on
  * the app the sync server serves (the service worker keeps it usable offline), sets a CSP,
  * keeps the window on the app, and offers two things a web page cannot do: the system-browser
- * sign-in with a loopback redirect (RFC 8252) and new files from the detector's export folder.
+ * sign-in with a loopback redirect (RFC 8252), new files from the detector's export folder, and the
+ * OS keyring (safeStorage) that protects the device's keys at rest.
  * The logic lives in plain modules beside this file, tested in Node.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, session, shell, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, safeStorage, session, shell, type IpcMainInvokeEvent } from 'electron';
+import { dicomReceiverConfigFromEnv, startDicomReceiver, type DicomReceiver } from './dicom-receiver.ts';
+import { createInstanceRelay } from './dicom-relay.ts';
 import { readWatchedFile, watchFolder } from './folder-watcher.ts';
 import { IPC } from './ipc.channels.ts';
+import { createKeyring } from './keyring.safe-storage.ts';
 import { startLoopbackListener, type LoopbackListener } from './loopback-login.ts';
 import { decideNavigation, isOpenableAuthorizationUrl, isTrustedSender } from './navigation.ts';
 import { parseStoredShellConfig, resolveShellConfig, type ShellConfig } from './shell-config.ts';
@@ -98,6 +102,21 @@ void app.whenReady().then(async () => {
     }
   });
 
+  // The OS keyring for the renderer's key vault (safeStorage; Linux's plaintext fallback refused).
+  const keyring = createKeyring(safeStorage);
+  const bytesArg = (v: unknown): Uint8Array => {
+    if (!(v instanceof Uint8Array)) throw new Error('expected bytes');
+    return v;
+  };
+  ipcMain.handle(IPC.keyringProtect, (event, secret: unknown) => {
+    trusted(event);
+    return keyring.protect(bytesArg(secret));
+  });
+  ipcMain.handle(IPC.keyringUnprotect, (event, stored: unknown) => {
+    trusted(event);
+    return keyring.unprotect(bytesArg(stored));
+  });
+
   // The detector's export folder.
   let watcher: { close(): void } | undefined;
   const startWatching = (dir: string | null): void => {
@@ -132,6 +151,37 @@ void app.whenReady().then(async () => {
     return dir;
   });
   startWatching(config.watchDir);
+
+  // Detectors pushing by DICOM C-STORE: received into memory, queued (encrypted) by the app, then answered.
+  const dicom = dicomReceiverConfigFromEnv(process.env);
+  if (!dicom.ok) dialog.showErrorBox('X-ray capture', dicom.message);
+  const relay = createInstanceRelay({ send: (message) => win.webContents.send(IPC.dicomInstance, message) });
+  win.webContents.on('did-start-loading', () => relay.setReady(false));
+  ipcMain.handle(IPC.dicomCurrent, (event) => {
+    trusted(event);
+    const c = dicom.ok ? dicom.config : null;
+    return c ? { aeTitle: c.aeTitle, port: c.port, allowedCallers: [...c.allowedCallers] } : null;
+  });
+  ipcMain.handle(IPC.dicomReady, (event, ready: unknown) => {
+    trusted(event);
+    relay.setReady(ready === true);
+  });
+  ipcMain.handle(IPC.dicomQueued, (event, answer: unknown) => {
+    trusted(event);
+    relay.settle(answer);
+  });
+  let receiver: DicomReceiver | undefined;
+  if (dicom.ok && dicom.config) {
+    receiver = await startDicomReceiver({
+      ...dicom.config,
+      onInstance: (instance) => relay.deliver(instance),
+      onEvent: (event) => console.info('dicom receiver', event),
+    }).catch((err: unknown) => {
+      dialog.showErrorBox('X-ray capture', `The DICOM receiver could not start: ${String(err)}`);
+      return undefined;
+    });
+  }
+  app.on('will-quit', () => void receiver?.close());
 
   win.once('ready-to-show', () => win.show());
   await win.loadURL(`${config.serverUrl}/`).catch((err: unknown) => {

@@ -19,8 +19,18 @@ const asString = async (value: Promise<unknown>): Promise<string> => {
   return v;
 };
 
+const asBytes = async (value: Promise<unknown>): Promise<Uint8Array> => {
+  const v = await value;
+  if (!(v instanceof Uint8Array)) throw new Error('unexpected answer from the shell');
+  return new Uint8Array(v);
+};
+
 const api: XrayShellApi = {
   kind: 'electron',
+  keyring: {
+    protect: (secret) => asBytes(ipcRenderer.invoke(IPC.keyringProtect, secret)),
+    unprotect: (stored) => asBytes(ipcRenderer.invoke(IPC.keyringUnprotect, stored)),
+  },
   loopbackSignIn: {
     async start() {
       const answer: unknown = await ipcRenderer.invoke(IPC.loopbackStart);
@@ -55,6 +65,48 @@ const api: XrayShellApi = {
       };
       ipcRenderer.on(IPC.folderFile, handler);
       return () => ipcRenderer.removeListener(IPC.folderFile, handler);
+    },
+  },
+  dicomReceiver: {
+    async current() {
+      const answer: unknown = await ipcRenderer.invoke(IPC.dicomCurrent);
+      if (typeof answer !== 'object' || answer === null) return null;
+      const aeTitle: unknown = Reflect.get(answer, 'aeTitle');
+      const port: unknown = Reflect.get(answer, 'port');
+      const allowed: unknown = Reflect.get(answer, 'allowedCallers');
+      if (typeof aeTitle !== 'string' || typeof port !== 'number') return null;
+      const allowedCallers = Array.isArray(allowed) ? allowed.filter((a): a is string => typeof a === 'string') : [];
+      return { aeTitle, port, allowedCallers };
+    },
+    onInstance(handle) {
+      const handler = (_event: unknown, message: unknown): void => {
+        if (typeof message !== 'object' || message === null) return;
+        const requestId: unknown = Reflect.get(message, 'requestId');
+        const sopInstanceUid: unknown = Reflect.get(message, 'sopInstanceUid');
+        const callingAeTitle: unknown = Reflect.get(message, 'callingAeTitle');
+        const bytes = toArrayBuffer(Reflect.get(message, 'bytes'));
+        if (typeof requestId !== 'string') return;
+        const answer = (ok: boolean, why?: unknown): void =>
+          void ipcRenderer.invoke(IPC.dicomQueued, {
+            requestId,
+            ok,
+            ...(ok ? {} : { message: why instanceof Error ? why.message : String(why) }),
+          });
+        if (typeof sopInstanceUid !== 'string' || typeof callingAeTitle !== 'string' || !bytes) {
+          answer(false, 'malformed instance');
+          return;
+        }
+        handle({ bytes, sopInstanceUid, callingAeTitle }).then(
+          () => answer(true),
+          (err: unknown) => answer(false, err),
+        );
+      };
+      ipcRenderer.on(IPC.dicomInstance, handler);
+      void ipcRenderer.invoke(IPC.dicomReady, true);
+      return () => {
+        ipcRenderer.removeListener(IPC.dicomInstance, handler);
+        void ipcRenderer.invoke(IPC.dicomReady, false);
+      };
     },
   },
 };

@@ -1,9 +1,14 @@
 import { liveQuery } from 'dexie';
 import { UPLOAD_PATH } from '@xray/shared';
 import { createCaptureService } from './capture/capture.service.ts';
-import { getOrCreateDeviceKey } from './crypto/device-key.ts';
+import { ensureEnrolled } from './auth/device.enrollment.ts';
+import { wipeDevice } from './auth/device.wipe.ts';
+import { watchRevocation } from './auth/revocation.watch.ts';
+import { getDpopKey } from './auth/dpop.key.ts';
+import { createServerAuthorizer } from './auth/server.authorizer.ts';
+import { keyVaultFor } from './crypto/key.vault.ts';
 import { DEFAULT_DB_NAME, EdgeDb } from './db/edge.db.ts';
-import type { CaptureRecord, EngineStatus } from './db/edge.records.ts';
+import type { CaptureRecord, EngineStatus, WipeNotice } from './db/edge.records.ts';
 import { DexieUrlStorage } from './sync/dexie-url.storage.ts';
 import { browserNetworkMonitor } from './sync/network.monitor.ts';
 import type { RetryConfig } from './sync/retry.policy.ts';
@@ -22,6 +27,8 @@ export interface EdgeCoreOptions {
   retentionMs?: number;
   retry?: Partial<RetryConfig>;
   tokenPollMs?: number;
+  /** No upload progress for this long aborts the request (asked at each attempt; default 20 s). */
+  stallTimeoutMs?: number | (() => number | undefined);
   deviceId?: string;
   /** Start syncing at once (default). */
   autoStart?: boolean;
@@ -38,23 +45,51 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
   const baseUrl = (opts.apiBaseUrl ?? globalThis.location.origin).replace(/\/$/, '');
   const db = new EdgeDb(opts.dbName ?? DEFAULT_DB_NAME);
   await db.open();
-  // First run: the device key is made now, not in the middle of the first capture.
-  await getOrCreateDeviceKey(db);
+  // The device key pair is made when the PIN is set (or at a capture before that), never here:
+  // a private key made before the vault exists would be written to disk unsealed.
   // Ask the browser not to evict the queue under storage pressure (best effort; Electron grants it).
   await navigator.storage?.persist?.().catch(() => false);
 
+  // Every request to the sync server is authorized here: a DPoP proof by the device key per request.
+  const wipeListeners = new Set<(notice: WipeNotice) => void>();
+  let wiping: Promise<WipeNotice> | undefined;
+  // Once wiping, no request may make a new key (a roster refresh in flight would store one).
+  const authorize = createServerAuthorizer(() =>
+    wiping ? Promise.reject(new Error('this device has been wiped')) : getDpopKey(db),
+  );
+  /** The server revoked this device: stop, crypto-shred, tell the screen (and the server, if it can). */
+  const wipe = (reason: string): Promise<WipeNotice> =>
+    (wiping ??= (async () => {
+      await engine.stop();
+      const token = await opts.getAccessToken();
+      const notice = await wipeDevice({ db, baseUrl, reason, token });
+      for (const l of wipeListeners) l(notice);
+      return notice;
+    })());
+
+  // The REST clients' fetch: a `401 device_revoked` from any of them wipes, as from the engine.
+  const serverFetch = watchRevocation(
+    (reason) => void wipe(reason).catch((err: unknown) => console.error('remote wipe', err)),
+  );
+
   const engine = new SyncEngine({
     db,
-    uploader: createTusUploader({ endpoint: `${baseUrl}${UPLOAD_PATH}`, urlStorage: new DexieUrlStorage(db) }),
+    uploader: createTusUploader({
+      endpoint: `${baseUrl}${UPLOAD_PATH}`,
+      urlStorage: new DexieUrlStorage(db),
+      authorize,
+    }),
     serverKeys: createServerKeyProvider({ db, baseUrl }),
-    api: createXrayApi({ baseUrl }),
+    api: createXrayApi({ baseUrl, authorize }),
     network: browserNetworkMonitor(),
     getAccessToken: opts.getAccessToken,
+    onDeviceRevoked: (reason) => void wipe(reason).catch((err: unknown) => console.error('remote wipe', err)),
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.chunkSize !== undefined ? { chunkSize: opts.chunkSize } : {}),
     ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
     ...(opts.retry ? { retry: opts.retry } : {}),
     ...(opts.tokenPollMs !== undefined ? { tokenPollMs: opts.tokenPollMs } : {}),
+    ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
     ...(opts.deviceId !== undefined ? { deviceId: opts.deviceId } : {}),
   });
   const captures = createCaptureService({ db, onStored: () => engine.wake() });
@@ -73,6 +108,26 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
 
   return {
     db,
+    /** The headers for one request to the sync server (DPoP-bound token and proof, or bearer). */
+    authorize,
+    /** Registers this install as a device with the server (once per DPoP key; needs a bound token). */
+    enroll: (token: string, device: { name: string; appVersion?: string }) =>
+      ensureEnrolled({ db, baseUrl, authorize, fetch: serverFetch, ...device }, token),
+    /** fetch for the app's other REST clients (roster, sent links): `device_revoked` wipes. */
+    fetch: serverFetch,
+    /** The remote wipe (also started by the sync engine on `device_revoked`). */
+    wipe,
+    /** What the last remote wipe left to say (why, how many captures were lost); undefined if none. */
+    async wipeNotice(): Promise<WipeNotice | undefined> {
+      const row = await db.settings.get('wiped');
+      return row?.key === 'wiped' ? row.value : undefined;
+    },
+    onWiped(listener: (notice: WipeNotice) => void): () => void {
+      wipeListeners.add(listener);
+      return () => wipeListeners.delete(listener);
+    },
+    /** The device's secret keys: locked until the shift PIN (or the OS keyring) opens them. */
+    vault: keyVaultFor(db),
     engine,
     capture: captures.capture,
     readMetadata: captures.readMetadata,

@@ -1,10 +1,17 @@
-import { decryptBytes, generateDek, unwrapKeyAesKw, wrapKeyAesKw } from '@xray/shared';
+import { decryptBytes, generateDek } from '@xray/shared';
 import { dicomTagsFor, sha256Hex } from '@xray/testkit';
 import { describe, expect, it, vi } from 'vitest';
 import { CaptureError } from '../src/capture/capture.errors.ts';
 import { createCaptureService } from '../src/capture/capture.service.ts';
 import { checkFile } from '../src/capture/file-check.ts';
-import { DEVICE_KEY_ID, getOrCreateDeviceKey } from '../src/crypto/device-key.ts';
+import {
+  DEVICE_KEY_ID,
+  DEVICE_PRIVATE_KEY_ID,
+  getOrCreateDevicePublicKey,
+  unwrapWithDeviceKey,
+  unwrapWithDevicePrivateKey,
+  wrapToDevicePublicKey,
+} from '../src/crypto/device-key.ts';
 import { EdgeDb } from '../src/db/edge.db.ts';
 import { blobOf, freshDb, smallDicom, smallJpeg, smallPng, validInput } from './fixtures.ts';
 
@@ -47,7 +54,7 @@ describe('capture()', () => {
     });
     const ciphertext = new Uint8Array(await blob!.ciphertext.arrayBuffer());
     expect(ciphertext.length).toBe(record!.ciphertextSize);
-    const dek = await unwrapKeyAesKw(record!.wrappedDek, await getOrCreateDeviceKey(db));
+    const dek = await unwrapWithDeviceKey(db, record!.wrappedDek, record!.keyId);
     expect(Buffer.from(await decryptBytes(dek, ciphertext)).equals(Buffer.from(bytes))).toBe(true);
     expect(await readMetadata(result.id)).toEqual(result.metadata);
 
@@ -103,6 +110,42 @@ describe('capture()', () => {
     expect((await db.captures.get(kept.id))?.lastError).toBeUndefined();
   });
 
+  it('a fix that changes the patient drops the decision made for the previous one (it was not about this patient)', async () => {
+    const db = await freshDb();
+    const { capture, updateMetadata } = createCaptureService({ db });
+    const file = blobOf(smallDicom({ patientId: 'P-2002' }), 'chest.dcm');
+    const kept = await capture(
+      file,
+      validInput({
+        patientId: 'P-1001',
+        patientDecision: 'keep_chosen_patient',
+        patientDecisionReason: 'Detector had the previous patient loaded',
+      }),
+    );
+    expect(kept.metadata.xray).toMatchObject({ patientDecision: 'keep_chosen_patient' });
+    await db.captures.update(kept.id, { status: 'needs-attention', lastError: { message: 'refused', at: 1 } });
+    // Same patient, another field: the decision stays.
+    const sameWho = await updateMetadata(kept.id, { view: 'LAT' });
+    expect(sameWho.xray).toMatchObject({ patientId: 'P-1001', patientDecision: 'keep_chosen_patient' });
+    await db.captures.update(kept.id, { status: 'needs-attention' });
+    // Another patient: no decision travels (the server then records the file mismatch).
+    const other = await updateMetadata(kept.id, { patientId: 'P-1003' });
+    expect(other.xray.patientId).toBe('P-1003');
+    expect(other.xray.patientDecision).toBeUndefined();
+    expect(other.xray.patientDecisionReason).toBeUndefined();
+    // Held again and decided anew (the fix form's hold): that decision travels, whole.
+    await db.captures.update(kept.id, { status: 'needs-attention' });
+    await updateMetadata(kept.id, {
+      patientId: 'P-1003',
+      patientDecision: 'keep_chosen_patient',
+      patientDecisionReason: 'Crew knows',
+    });
+    await db.captures.update(kept.id, { status: 'needs-attention' });
+    const useFile = await updateMetadata(kept.id, { patientId: 'P-2002', patientDecision: 'use_file_patient' });
+    expect(useFile.xray).toMatchObject({ patientId: 'P-2002', patientDecision: 'use_file_patient' });
+    expect(useFile.xray.patientDecisionReason).toBeUndefined();
+  });
+
   it('reads the head once when given what checkFile read, with the same result and warnings', async () => {
     const db = await freshDb();
     const { capture } = createCaptureService({ db });
@@ -131,15 +174,19 @@ describe('capture()', () => {
     });
   });
 
-  it('keeps one device key, whoever asks first', async () => {
+  it('keeps one device key pair, whoever asks first', async () => {
     const db = new EdgeDb(`edge-key-${crypto.randomUUID()}`);
-    const [a, b] = await Promise.all([getOrCreateDeviceKey(db), getOrCreateDeviceKey(db)]);
+    const [a, b] = await Promise.all([getOrCreateDevicePublicKey(db), getOrCreateDevicePublicKey(db)]);
     // Two racing first runs end with the same stored key: what one wraps, the other unwraps.
     const dek = await generateDek();
-    const unwrapped = await unwrapKeyAesKw(await wrapKeyAesKw(dek, a), b);
-    expect(await crypto.subtle.exportKey('raw', unwrapped)).toEqual(await crypto.subtle.exportKey('raw', dek));
-    expect(a.extractable).toBe(false);
-    expect(a.algorithm.name).toBe('AES-KW');
-    expect(await db.keys.count()).toBe(1);
+    const privateKey = (await db.keys.get(DEVICE_PRIVATE_KEY_ID))!.key;
+    for (const pub of [a, b]) {
+      const unwrapped = await unwrapWithDevicePrivateKey(await wrapToDevicePublicKey(dek, pub), privateKey);
+      expect(await crypto.subtle.exportKey('raw', unwrapped)).toEqual(await crypto.subtle.exportKey('raw', dek));
+    }
+    expect(a.algorithm.name).toBe('ECDH');
+    expect(a.type).toBe('public');
+    // No PIN yet: the private half waits in `keys` until the vault exists (public + private).
+    expect(await db.keys.count()).toBe(2);
   });
 });

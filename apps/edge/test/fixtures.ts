@@ -1,6 +1,7 @@
 import { makeDicom, makeJpeg, makePng } from '@xray/testkit';
 import { createCaptureService, type CaptureInput } from '../src/capture/capture.service.ts';
-import { getOrCreateDeviceKey } from '../src/crypto/device-key.ts';
+import { setUpPin } from '../src/auth/device.unlock.ts';
+import { keyVaultFor } from '../src/crypto/key.vault.ts';
 import { EdgeDb } from '../src/db/edge.db.ts';
 import type { NetworkMonitor } from '../src/sync/network.monitor.ts';
 import type { ServerKey, ServerKeyProvider } from '../src/sync/server-key.provider.ts';
@@ -15,11 +16,16 @@ import {
 } from '../src/sync/uploader.ts';
 import type { XrayApi, XrayLookup } from '../src/sync/xray.api.ts';
 
-/** A database of its own per test (fake-indexeddb in Node). */
+/** scrypt made cheap for tests (the app's cost is SCRYPT_PARAMS). */
+export const TEST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+export const TEST_PIN = '246810';
+
+/** A database of its own per test (fake-indexeddb in Node), its key vault set up and unlocked. */
 export async function freshDb(): Promise<EdgeDb> {
   const db = new EdgeDb(`edge-test-${crypto.randomUUID()}`);
   await db.open();
-  await getOrCreateDeviceKey(db);
+  keyVaultFor(db, { scrypt: TEST_SCRYPT });
+  await setUpPin(db, TEST_PIN);
   return db;
 }
 

@@ -136,7 +136,8 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
     const c = await rig.capture(blobOf(smallPng(6)), validInput());
     rig.server.script = (_r, n) => (n === 1 ? 'hang' : 'ok');
     await rig.engine.start();
-    await vi.waitFor(async () => expect(await rig.status(c.id)).toBe('uploading'));
+    // The request is out (not just claimed): going offline must stop it.
+    await vi.waitFor(() => expect(rig.server.uploadsOf(c.id)).toBe(1));
     rig.network.set(false);
     await settle(rig);
     expect(await rig.db.captures.get(c.id)).toMatchObject({ status: 'queued', attempts: 0 });

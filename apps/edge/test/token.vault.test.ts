@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { TOKEN_KEY_ID, clearSession, loadSession, saveSession } from '../src/auth/token.vault.ts';
+import { keyVaultFor } from '../src/crypto/key.vault.ts';
 import { freshDb } from './fixtures.ts';
 
 const session = { issuer: 'https://idp.example', refreshToken: 'rt-SECRET-123', sub: 'demo-paramedic', name: 'Pat' };
 
 describe('token vault', () => {
-  it('keeps the refresh token sealed under a non-extractable key, and opens it again', async () => {
+  it('keeps the refresh token sealed under the vault’s token key, and opens it again', async () => {
     const db = await freshDb();
     await saveSession(db, session);
     const row = await db.settings.get('session');
@@ -13,8 +14,10 @@ describe('token vault', () => {
     const stored = JSON.stringify({ ...row.value, sealed: Buffer.from(row.value.sealed).toString('latin1') });
     expect(stored).not.toContain('rt-SECRET-123');
     expect(stored).not.toContain('demo-paramedic');
-    const key = await db.keys.get(TOKEN_KEY_ID);
-    expect(key?.key.extractable).toBe(false);
+    // The token key is in the vault (sealed), not a CryptoKey in `keys`; in memory it is non-extractable.
+    expect(await db.keys.get(TOKEN_KEY_ID)).toBeUndefined();
+    expect(await keyVaultFor(db).has(TOKEN_KEY_ID)).toBe(true);
+    expect(keyVaultFor(db).get(TOKEN_KEY_ID)?.extractable).toBe(false);
     expect(await loadSession(db)).toEqual(session);
     await clearSession(db);
     expect(await loadSession(db)).toBeUndefined();
@@ -30,7 +33,7 @@ describe('token vault', () => {
     await db.settings.put({ key: 'session', value: { ...row.value, sealed } });
     expect(await loadSession(db)).toBeUndefined();
     await saveSession(db, session);
-    await db.keys.delete(TOKEN_KEY_ID);
+    await keyVaultFor(db).remove(TOKEN_KEY_ID);
     expect(await loadSession(db)).toBeUndefined();
   });
 });

@@ -17,8 +17,12 @@ import { edgeAppRoutes } from './http/routes/edge-app.routes.ts';
 import { healthRoutes } from './http/routes/health.routes.ts';
 import { xrayRoutes } from './http/routes/xrays.routes.ts';
 import { outboxRoutes } from './http/routes/outbox.routes.ts';
+import { deviceRoutes } from './http/routes/devices.routes.ts';
+import { dpopGuard, inSequence } from './auth/dpop.guard.ts';
+import { rosterRoutes } from './http/routes/roster.routes.ts';
 import type { OutboxWriter } from './events/outbox.repository.ts';
 import type { LinkVerifier } from './integrations/link.verifier.ts';
+import type { PatientDirectory } from './integrations/patient-directory.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ObjectStore } from './storage/index.ts';
@@ -45,9 +49,24 @@ export interface AppDeps {
   links: LinkVerifier;
   /** Events committed with the changes they report. */
   outbox: OutboxWriter;
+  /** The Patient Service, when configured: GET /roster lists from it. */
+  patients?: PatientDirectory | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * The metrics' view of a request: its route label when it is one of the upload door's (tus
+ * matches its paths itself), and whether it is an upload (POST /xrays, tus creation or PATCH).
+ */
+export function ingestRouteOf(method: string, path: string): { label: string | undefined; ingest: boolean } {
+  const p = path.toLowerCase().replace(/\/+$/, '');
+  const uploads = UPLOAD_PATH.toLowerCase();
+  const label = p === uploads ? UPLOAD_PATH : p.startsWith(`${uploads}/`) ? `${UPLOAD_PATH}/{id}` : undefined;
+  const ingest =
+    (method === 'POST' && (p === '/xrays' || p === uploads)) || (method === 'PATCH' && label === `${UPLOAD_PATH}/{id}`);
+  return { label, ingest };
+}
 
 /** Builds the Express app from its dependencies; no I/O happens here. */
 export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; authFailures: AuthFailureLimiter } {
@@ -90,13 +109,25 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   );
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer({ method: req.method });
+    // Known before any route runs, so a request refused early (authentication) is labelled too.
+    const { label: uploadRoute, ingest } = ingestRouteOf(req.method, req.path);
     res.on('finish', () => {
       const route: unknown = req.route?.path;
       const named: unknown = res.locals.route;
       end({
-        route: typeof named === 'string' ? named : typeof route === 'string' ? `${req.baseUrl}${route}` : 'unmatched',
+        route:
+          typeof named === 'string'
+            ? named
+            : typeof route === 'string'
+              ? `${req.baseUrl}${route}`
+              : (uploadRoute ?? 'unmatched'),
         status: String(res.statusCode),
       });
+      // Every refused upload, whichever door and whatever refused it (sendProblem names the code).
+      if (ingest && res.statusCode >= 400) {
+        const code: unknown = res.locals.problemCode;
+        metrics.ingestRejected.inc({ code: typeof code === 'string' ? code : String(res.statusCode) });
+      }
     });
     next();
   });
@@ -113,7 +144,8 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   app.use(requestAuditing(audit, log));
   // Failed authentications per client: 429 past the limit, audited as one event per window.
   const authFailures = new AuthFailureLimiter(config.auth.failures, audit, log);
-  const authenticate = authFailures.guard(deps.authenticate);
+  // Device-bound tokens (DPoP proofs, revoked devices) are part of authenticating: refusals count the same.
+  const authenticate = authFailures.guard(inSequence(deps.authenticate, dpopGuard({ config, pool: deps.pool })));
 
   app.use(healthRoutes(deps));
   const openapi = buildOpenApiDocument();
@@ -140,6 +172,8 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   app.use(xrayRoutes({ ingest, xrays, metrics }));
   app.use('/audit', authenticate);
   app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer }));
+  app.use('/roster', authenticate);
+  app.use(rosterRoutes({ patients: deps.patients }));
   app.use('/admin', authenticate);
   app.use(outboxRoutes({ pool: deps.pool }));
   app.use(UPLOAD_PATH, authenticate);
@@ -153,6 +187,13 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
     metrics,
   });
   app.use(uploads.router);
+  // A revoked device may still say that it wiped itself (its only door once revoked).
+  app.use('/devices/self/wipe-report', (req, _res, next) => {
+    req.allowRevokedDevice = true;
+    next();
+  });
+  app.use('/devices', authenticate);
+  app.use(deviceRoutes({ pool: deps.pool, endDeviceUploads: (id) => uploads.endDeviceUploads(id) }));
 
   // The edge web app, when configured: same origin as the API (WebCrypto and the service worker need it).
   app.use(edgeAppRoutes(config));

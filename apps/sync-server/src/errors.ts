@@ -8,6 +8,16 @@ export const ERRORS = {
   validation_failed: { status: 400, title: 'The request has invalid fields' },
   bad_request: { status: 400, title: 'The request is malformed' },
   unauthenticated: { status: 401, title: 'Authentication required' },
+  /** A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). */
+  dpop_required: { status: 401, title: 'A DPoP proof is required' },
+  /** The DPoP proof is malformed, for another request, too old or too new, or for another token. */
+  dpop_invalid: { status: 401, title: 'The DPoP proof is invalid' },
+  /** The DPoP proof was already used (same jti): a copied request. */
+  dpop_replayed: { status: 401, title: 'The DPoP proof was already used' },
+  /** The DPoP proof is signed by another key than the one the token is bound to. */
+  dpop_key_mismatch: { status: 401, title: "The DPoP proof key is not the token's key" },
+  /** The device was revoked by an administrator: it must wipe itself. */
+  device_revoked: { status: 401, title: 'This device has been revoked' },
   forbidden: { status: 403, title: 'Not allowed' },
   not_found: { status: 404, title: 'Not found' },
   request_timeout: { status: 408, title: 'The client went silent' },
@@ -54,6 +64,10 @@ export class DomainError extends Error {
 }
 
 export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;
+
+/** A refused authentication, whatever its reason (no token, a bad token, a bad DPoP proof, a revoked device). */
+export const isAuthenticationFailure = (e: unknown): e is DomainError =>
+  isDomainError(e) && ERRORS[e.code].status === 401;
 
 /**
  * The one answer for an X-ray or upload the caller may not see, whether it does not exist or is

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
 import { createApp } from './app.ts';
@@ -11,13 +11,14 @@ import { DatabaseRoleError, prepareDatabase } from './db/database-roles.ts';
 import { createPool, type Pool } from './db/pool.ts';
 import { createIntegrations } from './integrations/integrations.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { readDatabaseGauges } from './observability/database.gauges.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { listenForMetrics, type MetricsListener } from './observability/metrics.http.ts';
 import { ensurePrivateDir } from './storage/private-files.ts';
 import { createObjectStore, type ObjectStore } from './storage/index.ts';
 import { loadOrCreateDevKeys } from './keys/dev-keys.ts';
-import { confirmKeks, recheckKeks } from './keys/kek-check.ts';
-import { createConfigKeyService } from './keys/key.service.ts';
+import { confirmKeks, kekCoverageCheck, recheckKeks } from './keys/kek-check.ts';
+import { createConfigKeyService, type KeyService } from './keys/key.service.ts';
 import { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
 import type { UploadDoor } from './uploads/tus.http.ts';
 
@@ -28,6 +29,8 @@ export interface RunningServer {
   metricsUrl: string | undefined;
   pool: Pool;
   store: ObjectStore;
+  /** The KEKs and upload keys this instance holds (confirmed against the database). */
+  keys: KeyService;
   log: Logger;
   uploads: UploadDoor;
   /** Signed checkpoints of the audit chain, written outside the database. */
@@ -68,12 +71,19 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       ownerUrl: config.db.ownerUrl,
       requireSeparation: config.env === 'production',
       log,
+      migrations: { lockTimeoutMs: config.db.migrationLockTimeoutMs, retryMs: config.db.migrationRetryMs },
     }).catch((err: unknown) => {
       if (err instanceof DatabaseRoleError)
         throw new ConfigError(`Invalid database roles for production:\n  ${err.message}`, { cause: err });
       throw err;
     });
-    const pool = createPool(appUrl, config.db.poolMax, { log, connectTimeoutMs: 10_000 });
+    // Every wait on the database is bounded, so a hung or unreachable one gives 503s, not hangs.
+    const timeouts = {
+      connectTimeoutMs: config.db.connectTimeoutMs,
+      statementTimeoutMs: config.db.statementTimeoutMs,
+      idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs,
+    };
+    const pool = createPool(appUrl, config.db.poolMax, { log, ...timeouts });
     const realStore = await createObjectStore(config.storage);
     const store = opts.decorateStore ? opts.decorateStore(realStore) : realStore;
     if (config.storage.kind === 'fs')
@@ -81,7 +91,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
 
     // Upload locks hold a connection each for as long as a PATCH runs: a pool of their own.
-    const lockPool = createPool(appUrl, config.tus.lockPoolMax, { log });
+    // (Lock waits are pg_try_advisory_lock loops, so the statement timeout never cuts one short.)
+    const lockPool = createPool(appUrl, config.tus.lockPoolMax, { log, ...timeouts });
     const locker = new PgAdvisoryLocker(lockPool, log);
     await locker.start();
     // Development keys only when none are configured; production refuses that in config.
@@ -102,9 +113,12 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       await Promise.all([lockPool.end(), pool.end()]);
       throw err;
     });
+    // X-rays wrapped under a KEK this instance lacks make it unready (cached: probes are frequent).
+    const kekCoverage = kekCoverageCheck(pool, keys);
     // Patient Service, Doctor Service webhook, RabbitMQ, and the outbox relay that feeds the last two.
     const integrations = createIntegrations(config, pool, log);
     const metrics = createMetrics();
+    metrics.watchDatabase(() => readDatabaseGauges(pool));
     const auditAnchoring = await startAuditAnchoring({ config, pool, log, metrics });
     const { app, uploads, authFailures } = createApp({
       config,
@@ -114,9 +128,19 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       log,
       metrics,
       authenticate: auth.authenticate,
-      readinessChecks: { auth: auth.check, keys: () => recheckKeks(pool, keys) },
+      readinessChecks: {
+        auth: auth.check,
+        keys: async () => {
+          const results = await Promise.allSettled([recheckKeks(pool, keys), kekCoverage()]);
+          const failed = results.flatMap((r) =>
+            r.status === 'rejected' ? [String((r.reason as Error)?.message ?? r.reason)] : [],
+          );
+          if (failed.length) throw new Error(failed.join('; '));
+        },
+      },
       locker,
       links: integrations.links,
+      patients: integrations.patients,
       outbox: integrations.outbox,
     });
     if (config.metrics) metricsListener = await listenForMetrics(config.metrics, metrics, log);
@@ -133,30 +157,71 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const metricsUrl = metricsListener?.url;
     log.info({ url, metricsUrl }, 'sync server listening');
 
+    // While draining, a kept-alive connection (a proxy's) is closed as soon as its request is
+    // answered, instead of staying open until the grace period ends.
+    let draining = false;
+    const running = new Set<ServerResponse>();
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+      if (draining) res.shouldKeepAlive = false;
+      running.add(res);
+      res.once('close', () => {
+        running.delete(res);
+        if (draining) server.closeIdleConnections();
+      });
+    });
+
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
-        // Drain: stop accepting, let running requests finish within the grace period.
+        // The whole stop fits in SHUTDOWN_GRACE_MS: running requests get all of it but a reserve
+        // for what follows, which is cut off at the end (a hung database cannot hold a stop).
+        const graceMs = config.http.shutdownGraceMs;
+        const deadline = Date.now() + graceMs;
+        const drainMs = graceMs - Math.min(3_000, Math.floor(graceMs / 3));
+        // Drain: stop accepting, let running requests finish within the drain period.
+        draining = true;
+        for (const res of running) if (!res.headersSent) res.shouldKeepAlive = false;
         server.close();
         server.closeIdleConnections();
-        const timer = setTimeout(() => server.closeAllConnections(), config.http.shutdownGraceMs);
+        const timer = setTimeout(() => server.closeAllConnections(), drainMs);
         await once(server, 'close').catch(() => undefined);
         clearTimeout(timer);
-        await metricsListener?.stop();
-        uploads.stopCleaner();
-        await integrations.stop();
-        await locker.stop();
-        await lockPool.end();
-        // Open windows of failed authentications become their audit events while the pool is up.
-        await authFailures.stop();
-        // Then the last checkpoint: whatever was appended since the previous one is anchored.
-        await auditAnchoring.stop();
-        await pool.end();
+        const cleanup = (async () => {
+          await metricsListener?.stop();
+          uploads.stopCleaner();
+          await integrations.stop();
+          await locker.stop();
+          await lockPool.end();
+          // Open windows of failed authentications become their audit events while the pool is up.
+          await authFailures.stop();
+          // Then the last checkpoint: whatever was appended since the previous one is anchored.
+          await auditAnchoring.stop();
+          await pool.end();
+        })();
+        let left: NodeJS.Timeout | undefined;
+        const finished = await Promise.race([
+          cleanup.then(
+            () => true,
+            (err: unknown) => {
+              log.error({ err }, 'shutdown: a step failed');
+              return true;
+            },
+          ),
+          new Promise<false>(
+            (resolve) => (left = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))),
+          ),
+        ]);
+        clearTimeout(left);
         auth.stop();
+        if (!finished)
+          log.error(
+            { shutdownGraceMs: graceMs },
+            'shutdown: background work, the last audit checkpoint or closing the database pools did not finish within SHUTDOWN_GRACE_MS (is the database reachable?); stopping anyway',
+          );
         await embedded?.stop();
-        log.info('sync server stopped');
+        log.info({ clean: finished }, 'sync server stopped');
       })());
-    return { url, port, metricsUrl, pool, store, log, uploads, auditAnchoring, stop };
+    return { url, port, metricsUrl, pool, store, keys, log, uploads, auditAnchoring, stop };
   } catch (err) {
     await metricsListener?.stop();
     auth.stop();

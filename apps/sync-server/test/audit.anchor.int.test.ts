@@ -5,8 +5,9 @@ import path from 'node:path';
 import pino from 'pino';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { anchorSignerFromPem } from '../src/audit/audit-anchor.key.ts';
-import { checkpointName, signCheckpoint } from '../src/audit/audit.checkpoint.ts';
+import { anchorSignerFromPem, loadOrCreateDevAnchorKey } from '../src/audit/audit-anchor.key.ts';
+import { checkpointName, openCheckpoint, signCheckpoint } from '../src/audit/audit.checkpoint.ts';
+import { AuditCheckpointer } from '../src/audit/audit.checkpointer.ts';
 import { auditHash, type HashedAuditFields } from '../src/audit/audit.hash.ts';
 import { auditTrailPowers, prepareDatabase } from '../src/db/database-roles.ts';
 import { createSeparatedDatabase, startTestServer, type TestServer } from './harness.ts';
@@ -478,6 +479,54 @@ describe('several instances anchoring one chain', () => {
       expect(stdout).toContain('holds 48 events');
     } finally {
       await b.close();
+      await a.close();
+    }
+  });
+});
+
+describe('an instance starting on a long trail', () => {
+  it('learns the newest checkpoint before its first look, so it counts only the events after it, never the whole trail', async () => {
+    const db = await createSeparatedDatabase();
+    const env = {
+      DATABASE_URL: db.appUrl,
+      DATABASE_OWNER_URL: db.ownerUrl,
+      AUDIT_CHECKPOINT_EVERY: '3',
+      AUDIT_CHECKPOINT_INTERVAL_MS: '200',
+    };
+    const a = await startTestServer('fs', env);
+    const pool = new pg.Pool({ connectionString: db.appUrl, max: 2 });
+    try {
+      for (let i = 0; i < 5; i++) await fetch(`${a.url}/xrays?limit=1`).then((r) => r.arrayBuffer());
+      await a.stop();
+      const newest = (await a.auditAnchoring.witness.list()).at(-1);
+      expect(newest).toBeDefined();
+      // A new instance's checkpointer; its database reads recorded (the look is the count over `id > $1`).
+      const looks: string[] = [];
+      const recording = new Proxy(pool, {
+        get(target, prop, receiver) {
+          if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+          return (text: string, values?: unknown[]) => {
+            if (typeof text === 'string' && text.includes('FROM audit_events WHERE id > $1'))
+              looks.push(String(values?.[0]));
+            return target.query(text, values);
+          };
+        },
+      });
+      const signer = await anchorSignerFromPem(await loadOrCreateDevAnchorKey(a.config.dataDir));
+      const last = await openCheckpoint(newest ?? '', (await a.auditAnchoring.witness.get(newest ?? '')) ?? '', signer);
+      const checkpointer = new AuditCheckpointer({
+        pool: recording as unknown as pg.Pool,
+        witness: a.auditAnchoring.witness,
+        signer,
+        every: 1000,
+        intervalMs: 3_600_000,
+        log: silent,
+      });
+      expect(await checkpointer.turn(false)).toBeNull();
+      expect(looks[0]).toBe(last.headId);
+      expect(looks).not.toContain('0');
+    } finally {
+      await pool.end();
       await a.close();
     }
   });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,9 @@ import {
   request,
   requestsIn,
   run,
+  runIdFor,
   startNginx,
+  sweepAbandonedRuns,
   type Answer,
   type BuiltImage,
   type ComposeService,
@@ -79,11 +82,13 @@ describe.skipIf(!engine.ok)(
     ? 'container image (podman): built from this checkout, run as deploy/compose.yaml runs it'
     : `container image (podman): SKIPPED, ${engine.reason}`,
   () => {
-    const runId = randomUUID().slice(0, 8);
+    const runId = runIdFor(process.pid, randomUUID().slice(0, 8));
     const tag = `localhost/xray-sync-server:test-${runId}`;
     let dir: string;
     let certDir: string;
     let built: BuiltImage;
+    /** The image build, running while the services start; afterAll waits for it before removing the tag. */
+    let building: Promise<BuiltImage> | undefined;
     let storage: TestStorage;
     let auditStorage: TestStorage;
     let issuer: DevIssuer;
@@ -130,7 +135,9 @@ describe.skipIf(!engine.ok)(
       // podman build's own output (long) goes here; its last lines are in the error if it fails.
       const buildLog = path.join(repoRoot, '.tmp', 'container-build.log');
       // The services first (they need no image), the image build meanwhile.
-      const building = buildImage(tag, buildLog);
+      const swept = await sweepAbandonedRuns();
+      if (swept.length) say(`removed what killed runs left: ${swept.join(', ')}`);
+      building = buildImage(tag, buildLog);
       building.catch(() => undefined);
 
       const keysFile = path.join(dir, 'stack.env');
@@ -194,6 +201,8 @@ describe.skipIf(!engine.ok)(
         AUDIT_CHECKPOINT_BUCKET: auditStorage.env.S3_BUCKET ?? '',
         AUDIT_CHECKPOINT_LOCK_DAYS: '0',
         OIDC_ISSUER: issuer.issuer,
+        // The paramedic here uses a plain bearer token; device-bound tokens: dpop.int.test.ts.
+        DPOP_REQUIRED_ROLES: '',
         PATIENT_SERVICE_URL: patients.url,
         DOCTOR_SERVICE_URL: doctor.webhookUrl,
         AMQP_URL: inject('amqpUrl'),
@@ -235,6 +244,8 @@ describe.skipIf(!engine.ok)(
     afterAll(async () => {
       for (const c of containers) await c.remove();
       await nginx?.stop();
+      // A beforeAll that failed early leaves the build running: removing the tag before it ends would miss it.
+      await building?.catch(() => undefined);
       await podman(['rmi', '--force', tag]);
       await consumer?.close();
       await doctor?.stop();
@@ -440,6 +451,29 @@ describe.skipIf(!engine.ok)(
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/OK: \d+ audit events verified/);
       say(`podman exec ${c1.name} xray-admin verify-audit: ${r.stdout.trim().split('\n')[0]}`);
+    });
+
+    it("removes what a killed run left behind (its containers, by the dead test process's pid) and keeps this run's", async () => {
+      const gone = spawnSync('true').pid;
+      expect(gone).toBeGreaterThan(0);
+      const leftover = await Container.run({
+        name: `xray-ct-${runIdFor(gone ?? 0, 'killed')}-1`,
+        image: tag,
+        command: ['node', '-e', 'setInterval(() => {}, 1e9)'],
+      });
+      const mine = `xray-ct-${runIdFor(process.pid, 'alive')}-1`;
+      const alive = await Container.run({
+        name: mine,
+        image: tag,
+        command: ['node', '-e', 'setInterval(() => {}, 1e9)'],
+      });
+      containers.push(leftover, alive);
+      const removed = await sweepAbandonedRuns();
+      expect(removed).toContain(leftover.name);
+      const names = (await podmanOk(['ps', '--all', '--format', '{{.Names}}'])).split('\n');
+      expect(names).not.toContain(leftover.name);
+      expect(names).toContain(mine);
+      expect(names).toContain(replica[0]?.name);
     });
 
     it("runs compose's stand-ins (Patient and Doctor Services) from the image, healthy by compose's checks", async () => {

@@ -74,6 +74,41 @@ export async function podmanOk(args: string[], timeoutMs = 120_000, env: Record<
   return r.stdout.trim();
 }
 
+/**
+ * A run's names carry the test process's pid (`xray-ct-<pid>-…`, `test-<pid>-…`): what a killed run
+ * left behind (containers, the image tag) is removed by the next run, and a live run's is kept.
+ */
+export const runIdFor = (pid: number, random: string): string => `${pid}-${random}`;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the containers and image tags of earlier runs whose test process is gone. */
+export async function sweepAbandonedRuns(): Promise<string[]> {
+  const abandoned = (name: string, re: RegExp): boolean => {
+    const pid = Number(re.exec(name)?.[1]);
+    return Number.isInteger(pid) && pid > 0 && !pidAlive(pid);
+  };
+  const removed: string[] = [];
+  const names = (await podmanOk(['ps', '--all', '--format', '{{.Names}}'])).split('\n').filter(Boolean);
+  for (const name of names.filter((n) => abandoned(n, /^xray-ct-(\d+)-/))) {
+    await podman(['rm', '--force', '--time', '0', name]);
+    removed.push(name);
+  }
+  const images = (await podmanOk(['images', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n').filter(Boolean);
+  for (const image of images.filter((i) => abandoned(i, /^localhost\/xray-sync-server:test-(\d+)-/))) {
+    await podman(['rmi', '--force', image]);
+    removed.push(image);
+  }
+  return removed;
+}
+
 export interface BuiltImage {
   image: string;
   id: string;

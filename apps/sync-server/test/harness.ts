@@ -129,6 +129,9 @@ export async function testServerEnv(
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     AUTH_DISABLED: 'true',
+    // Plain bearer tokens for every role: these tests are about other things; device-bound tokens
+    // (DPoP, required of paramedics by default) are proven in dpop.int.test.ts.
+    DPOP_REQUIRED_ROLES: '',
     // Its own free port: several servers run at once (the default 9464 would collide).
     METRICS_PORT: '0',
     // Several servers on one database (instances behind a load balancer): pass the first one's DATABASE_URL.
@@ -164,9 +167,12 @@ export async function countRows(server: RunningServer, table = 'xrays'): Promise
   return rows[0]?.n ?? 0;
 }
 
-/** Every object the store holds (plus, for disk, half-written temp files). */
+/**
+ * Every object the store holds (plus, for disk, half-written temp files), recovery records
+ * included; not the tombstones deleted X-rays leave for good (xrays/xray-record.ts).
+ */
 export async function storedObjects(server: TestServer): Promise<string[]> {
-  const keys = await server.store.list('');
+  const keys = (await server.store.list('')).filter((k) => !k.endsWith('.deleted'));
   if (server.config.storage.kind === 'fs') {
     const { readdir } = await import('node:fs/promises');
     const tmp = await readdir(path.join(server.config.storage.dir, '.tmp')).catch(() => []);

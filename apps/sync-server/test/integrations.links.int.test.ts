@@ -80,6 +80,19 @@ describe('patient links and corrections', () => {
       () => eventsFor(x.id, 'xray.uploaded').length > 0 && eventsFor(x.id, 'xray.uploaded'),
     );
     expect(uploaded?.data).toMatchObject({ xray: { link: { status: 'verified' } } });
+    // Ids, not demographics: the consumer looks the patient up; nothing of the summary is in the
+    // event, as delivered or as the outbox keeps it.
+    const subject = uploaded?.type === 'xray.uploaded' ? uploaded.data.xray : undefined;
+    expect(subject).toMatchObject({ patientId: 'P-1001', consultationId: 'C-2001' });
+    expect(subject?.link).not.toHaveProperty('patient');
+    expect(subject?.link).not.toHaveProperty('consultation');
+    expect(JSON.stringify(uploaded)).not.toMatch(/Maria Keller|1957-03-14/);
+    const { rows } = await server.pool.query<{ payload: unknown }>(
+      'SELECT payload FROM outbox_events WHERE xray_id = $1',
+      [x.id],
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(JSON.stringify(r.payload)).not.toMatch(/Maria Keller|1957-03-14/);
     expect(eventsFor(x.id, 'xray.link_invalid')).toEqual([]);
   });
 

@@ -416,6 +416,12 @@ describe('KEK check values and verified rotation', () => {
     await server.close();
     server = await startTestServer('fs', { DATABASE_URL: databaseUrl, ...storage.env, ...keyEnv({ k2 }) });
     expect(await unreadable(server)).toEqual([]);
+    // The recovery records were sealed again under k2 with the new wraps: each opens without k1
+    // and matches its row (a record left under k1 would not open; one with the old wrap is stale).
+    const checked = await runAdmin(['check', '--all'], cliEnv({ k2 }));
+    expect(checked.stdout).not.toContain('PROBLEM');
+    expect(checked.stdout).toMatch(/opened 60 X-rays under KEK k2/);
+    expect(checked.code).toBe(0);
   });
 
   it('re-wrapping to the current KEK binds X-rays whose wraps predate binding (legacy AES-KW)', async () => {

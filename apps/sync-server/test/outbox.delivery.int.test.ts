@@ -236,6 +236,30 @@ describe('outbox delivery: Doctor Service webhook and RabbitMQ', () => {
     expect((await fetch(`${server.url}/admin/outbox?state=gone`)).status).toBe(400);
   });
 
+  it('a correction of the notes is named in xray.updated, its text never: not delivered, not kept in the outbox', async () => {
+    const xray = await upload();
+    const text = 'Seen by Dr Quillfeather, mother Anna Quillfeather present';
+    const res = await fetch(`${server.url}/xrays/${xray.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ notes: text }),
+    });
+    expect(res.status).toBe(200);
+    const [updated] = await waitFor('xray.updated', () => {
+      const got = eventsFor(xray.id, 'xray.updated');
+      return got.length > 0 && got;
+    });
+    expect(updated?.data).toMatchObject({ changes: { notes: { before: null, after: null, withheld: true } } });
+    await waitFor('xray.updated on the exchange', () => messagesFor(xray.id, 'xray.updated').length === 1);
+    expect(JSON.stringify(messagesFor(xray.id, 'xray.updated'))).not.toContain('Quillfeather');
+    const { rows } = await server.pool.query<{ payload: unknown }>(
+      `SELECT payload FROM outbox_events WHERE xray_id = $1`,
+      [xray.id],
+    );
+    expect(rows).toHaveLength(2);
+    expect(JSON.stringify(rows)).not.toContain('Quillfeather');
+  });
+
   it('a delete emits xray.deleted, after the upload, in the same transaction as the removal', async () => {
     const xray = await upload();
     await waitFor('the upload event', () => eventsFor(xray.id, 'xray.uploaded').length === 1);

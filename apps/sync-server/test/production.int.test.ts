@@ -86,6 +86,8 @@ describe('production start path (NODE_ENV=production, real services, real tokens
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
       AUTH_DISABLED: 'false',
+      // The paramedic here uses a plain bearer token; device-bound tokens: dpop.int.test.ts.
+      DPOP_REQUIRED_ROLES: '',
       DATABASE_URL: db.appUrl,
       DATABASE_OWNER_URL: db.ownerUrl,
       OIDC_ISSUER: issuer.issuer,

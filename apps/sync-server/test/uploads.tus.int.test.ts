@@ -170,6 +170,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
         log: server.log,
         links: { enabled: false, verify: async () => ({ status: 'unchecked' }) },
         outbox: createOutboxWriter([]),
+        keys: server.keys,
       },
       {
         id: xrayId,

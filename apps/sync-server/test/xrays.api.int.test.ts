@@ -175,7 +175,8 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     const other = await postXray(server.url, validMetadata({ id }), blobOf(makePng({ seed: 12 })));
     expect(other.status).toBe(409);
     expect((await other.json()).code).toBe('conflict');
-    expect((await storedObjects(server)).filter((k) => k.includes(id))).toHaveLength(1);
+    // One object and its recovery record: the refused bytes left nothing.
+    expect((await storedObjects(server)).filter((k) => k.includes(id))).toHaveLength(2);
     const { rows } = await server.pool.query('SELECT count(*)::int AS n FROM xrays WHERE id = $1', [id]);
     expect(rows[0].n).toBe(1);
     expect((await fetch(`${server.url}/xrays/${id}`, { method: 'DELETE' })).status).toBe(204);

@@ -1,6 +1,8 @@
 import type { CaptureStatus } from '../db/edge.records.ts';
 
-export { formatBytes } from '../capture/file-check.ts';
+import { formatBytes } from '../capture/file-check.ts';
+
+export { formatBytes };
 
 /** 08:15:02, in the device's time zone: what a paramedic compares with the clock on the wall. */
 export const formatTime = (ms: number): string =>
@@ -13,6 +15,24 @@ export function formatIn(ms: number, now: number): string {
   if (s < 60) return `in ${s} s`;
   const m = Math.round(s / 60);
   return m < 60 ? `in ${m} min` : `in ${Math.round(m / 60)} h`;
+}
+
+/** "6.2 of 17.2 MB sent": how much of the encrypted file the server holds (or is receiving). */
+export function formatSent(p: { sent: number; total: number }): string {
+  const sent = formatBytes(p.sent);
+  const total = formatBytes(p.total);
+  const [value, unit] = sent.split(' ');
+  return unit === total.split(' ')[1] ? `${value} of ${total} sent` : `${sent} of ${total} sent`;
+}
+
+/** A retrying capture's line: "Connection stalled — retrying in 8 s", or the next try and why. */
+export function formatRetry(
+  c: { nextAttemptAt: number; lastError?: { code?: string; message: string } | undefined },
+  now: number,
+): string {
+  if (c.lastError?.code === 'stalled') return `Connection stalled — retrying ${formatIn(c.nextAttemptAt, now)}`;
+  const why = c.lastError ? `: ${c.lastError.message}` : '';
+  return `Next try ${formatIn(c.nextAttemptAt, now)} (${formatTime(c.nextAttemptAt)})${why}`;
 }
 
 export const STATUS_LABELS: Record<CaptureStatus, string> = {

@@ -2,7 +2,13 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { z } from 'zod';
 import { AuthSession } from '../auth/auth.session.ts';
+import { unlockWithKeyring } from '../auth/device.unlock.ts';
+import { getDpopKey } from '../auth/dpop.key.ts';
+import { PatientDetailsGate } from '../auth/offline.grace.ts';
+import { captureReceivedDicom } from '../capture/dicom-intake.ts';
 import { patientDirectory } from '../capture/patient-directory.ts';
+import { RosterStore } from '../capture/roster.store.ts';
+import { createSentLinks } from '../sync/sent-link.ts';
 import { loadSettings, retentionMs } from '../config/app-settings.ts';
 import { serverConfigSource } from '../config/server-config.ts';
 import { createEdgeCore } from '../edge.core.ts';
@@ -35,16 +41,25 @@ async function boot(): Promise<void> {
   const storage = globalThis.localStorage;
   // Served by the sync server: that server is the default; Settings may name another.
   const settings = loadSettings(storage, location.origin);
-  const serverConfig = serverConfigSource({ serverUrl: settings.serverUrl, storage });
+  const late: { auth?: AuthSession; gate?: PatientDetailsGate } = {};
+  const serverConfig = serverConfigSource({
+    serverUrl: settings.serverUrl,
+    storage,
+    // The offline grace period runs from the server's last answer.
+    onContact: () => void late.gate?.recordContact(),
+  });
   const shell = shellApi();
   // The core starts first (its database holds the sealed session); tokens come from `auth` below.
-  const signedIn: { auth?: AuthSession } = {};
   const core = await createEdgeCore({
     apiBaseUrl: settings.serverUrl,
-    getAccessToken: () => signedIn.auth?.getAccessToken() ?? null,
+    // Nothing is sent while the device is locked: reading a capture needs its private key.
+    getAccessToken: async () =>
+      (await core.vault.state()) === 'locked' ? null : ((await late.auth?.getAccessToken()) ?? null),
     retentionMs: retentionMs(settings),
     deviceId: deviceId(storage),
     tokenPollMs: 2_000,
+    // The server's stall timeout (/edge-config, cached for offline starts), else the default.
+    stallTimeoutMs: () => serverConfig.current().uploadStallMs,
   });
   const auth = new AuthSession({
     db: core.db,
@@ -53,27 +68,117 @@ async function boot(): Promise<void> {
     redirectUri: `${location.origin}${location.pathname}`,
     ...(shell ? { loopback: shell.loopbackSignIn } : {}),
     pending: globalThis.sessionStorage,
+    // Tokens bound to this device's key (DPoP): a copied token is useless elsewhere.
+    dpopKey: () => getDpopKey(core.db),
   });
-  signedIn.auth = auth;
+  late.auth = auth;
+  const gate = new PatientDetailsGate({
+    db: core.db,
+    vault: core.vault,
+    graceMs: () => serverConfig.current().offlineGraceMs,
+    // An answer to a device nobody is signed in on does not restart the period.
+    signedIn: () => auth.state.status === 'signed-in',
+  });
+  await gate.load();
+  late.gate = gate;
+  // Electron: the OS keyring opens the device's keys; without a usable one, the PIN does.
+  let keyringProblem: string | undefined;
+  if (shell?.keyring) {
+    try {
+      await unlockWithKeyring(core.db, shell.keyring);
+    } catch (err) {
+      keyringProblem = `${err instanceof Error ? err.message : String(err)} A shift PIN protects the keys instead.`;
+    }
+  }
   // A new sign-in (or a refused one) wakes the queue at once.
   auth.subscribe(() => core.engine.tokenChanged());
+  // Signed in: ask the server now, so details closed by the offline grace period open at once.
+  auth.subscribe(() => {
+    if (auth.state.status === 'signed-in') void serverConfig.refresh();
+  });
+  // The first sign-in with a device-bound token enrolls this install as a device (once per key).
+  const enroll = async (): Promise<void> => {
+    if (auth.state.status !== 'signed-in' || (await core.vault.state()) === 'locked') return;
+    const token = await auth.getAccessToken();
+    if (token) await core.enroll(token, { name: `Edge ${deviceId(storage)}`, appVersion: __APP_VERSION__ });
+  };
+  auth.subscribe(() => void enroll().catch((err: unknown) => console.warn('device enrollment', err)));
+  // Revoked by an administrator: the core has wiped the device; forget the session and start over.
+  core.onWiped(() => void auth.signOut().finally(() => location.reload()));
+  const wiped = await core.wipeNotice();
   await auth.load();
   let signInError: string | undefined;
-  try {
-    if (await auth.completeRedirect(new URL(location.href))) history.replaceState(null, '', location.pathname);
-  } catch (err) {
-    signInError = err instanceof Error ? err.message : String(err);
-    history.replaceState(null, '', location.pathname);
-  }
+  const landedAt = new URL(location.href);
+  const finishSignIn = async (): Promise<string | undefined> => {
+    try {
+      if (await auth.completeRedirect(landedAt)) history.replaceState(null, '', location.pathname);
+      return undefined;
+    } catch (err) {
+      history.replaceState(null, '', location.pathname);
+      return err instanceof Error ? err.message : String(err);
+    }
+  };
+  const fromIssuer = landedAt.searchParams.has('state') && landedAt.searchParams.has('code');
+  if (fromIssuer && (await core.vault.state()) === 'locked') {
+    // The code exchange proves the DPoP key, sealed in the vault: it waits for the shift PIN.
+    const stop = core.vault.subscribe(() => {
+      if (!core.vault.unlocked) return;
+      stop();
+      void finishSignIn().then((problem) => problem && console.warn('sign-in', problem));
+    });
+  } else signInError = await finishSignIn();
   core.engine.tokenChanged();
+  void enroll().catch((err: unknown) => console.warn('device enrollment', err));
   void serverConfig.refresh();
+  // Reaching the server now and then keeps the offline grace period running from a fresh start.
+  setInterval(() => {
+    if (navigator.onLine) void serverConfig.refresh();
+  }, 60_000);
+
+  // Requests to the sync server besides tus (roster, the X-ray's link, a patient fix) are
+  // authorized here, in one place; nothing while the device is locked.
+  const authorize = async (method: string, url: string): Promise<Record<string, string> | null> => {
+    if ((await core.vault.state()) === 'locked') return null;
+    const token = await auth.getAccessToken();
+    return token ? core.authorize(token, method, url) : null;
+  };
+  const apiBase = settings.serverUrl.replace(/\/+$/, '');
+  // core.fetch: a `device_revoked` answer to these starts the remote wipe too.
+  const roster = new RosterStore({ db: core.db, baseUrl: apiBase, authorize, fetch: core.fetch });
+  roster.start();
+  // A sign-in or an unlock: refresh the list (and open the kept one) at once.
+  // Signed out: the list goes with the person (the next one may not be allowed it).
+  auth.subscribe(
+    () => void (auth.state.status === 'signed-out' ? roster.clear() : roster.refresh()).catch(() => undefined),
+  );
+  core.vault.subscribe(
+    () =>
+      void roster
+        .load()
+        .then(() => roster.refresh())
+        .catch(() => undefined),
+  );
+  const sentLinks = createSentLinks({ db: core.db, baseUrl: apiBase, authorize, fetch: core.fetch });
+  // Electron: images detectors push by DICOM C-STORE go straight into the encrypted queue
+  // (patient from the data set, held when the wrong-patient rules say so); the shell answers
+  // the detector once this resolves.
+  shell?.dicomReceiver?.onInstance(async (instance) => {
+    await captureReceivedDicom(core.capture, instance, {
+      deviceId: deviceId(storage),
+      roster: () => roster.state.roster,
+    });
+  });
 
   const services: AppServices = {
     core,
+    roster,
+    sentLinks,
     auth,
     settings,
     serverConfig,
     patients: () => {
+      // The patient list is patient data: not while locked or offline past the grace period.
+      if (!gate.allowed) return null;
       const url = serverConfig.current().patientServiceUrl;
       return url ? patientDirectory(url) : null;
     },
@@ -81,12 +186,15 @@ async function boot(): Promise<void> {
     shell,
     deviceId: deviceId(storage),
     storage,
+    gate,
+    ...(keyringProblem ? { keyringProblem } : {}),
   };
   createRoot(rootElement).render(
     <StrictMode>
       <ServicesContext.Provider value={services}>
         <App
           {...(signInError ? { signInError } : {})}
+          {...(wiped ? { wiped } : {})}
           onSettingsSaved={() => {
             // Server and retention are wired into the core at start: start again with them.
             void core.close().finally(() => location.reload());

@@ -1,6 +1,10 @@
 import { createContext, useContext, useEffect, useState, useSyncExternalStore } from 'react';
 import type { AuthSession, AuthState } from '../auth/auth.session.ts';
+import type { DetailsLock, PatientDetailsGate } from '../auth/offline.grace.ts';
+import type { KeyVault, VaultState } from '../crypto/key.vault.ts';
 import type { PatientDirectory } from '../capture/patient-directory.ts';
+import type { RosterState, RosterStore } from '../capture/roster.store.ts';
+import type { SentLinks } from '../sync/sent-link.ts';
 import type { AppSettings } from '../config/app-settings.ts';
 import type { ServerConfigSource } from '../config/server-config.ts';
 import type { EngineStatus } from '../db/edge.records.ts';
@@ -20,6 +24,14 @@ export interface AppServices {
   shell: XrayShellApi | undefined;
   deviceId: string;
   storage: Pick<Storage, 'getItem' | 'setItem'>;
+  /** Patient details are shown only while this allows (device unlocked, server reached recently). */
+  gate: PatientDetailsGate;
+  /** Electron: why the OS keyring could not protect the keys (the app then asks for a PIN). */
+  keyringProblem?: string;
+  /** The patient roster kept encrypted on the device for offline search (GET /roster). */
+  roster: RosterStore;
+  /** After sync: the server's patient link per capture, and the fix (PATCH) from the device. */
+  sentLinks: SentLinks;
 }
 
 export const ServicesContext = createContext<AppServices | null>(null);
@@ -77,4 +89,38 @@ export function useNow(ms: number): number {
     return () => clearInterval(timer);
   }, [ms]);
   return now;
+}
+
+/** The key vault's state (none, locked, unlocked), re-rendering on every change. */
+export function useVaultState(vault: KeyVault): VaultState | undefined {
+  const [state, setState] = useState<VaultState>();
+  useEffect(() => {
+    let live = true;
+    const read = (): void => {
+      void vault.state().then((s) => live && setState(s));
+    };
+    read();
+    const unsubscribe = vault.subscribe(read);
+    return () => {
+      live = false;
+      unsubscribe();
+    };
+  }, [vault]);
+  return state;
+}
+
+/** Why patient details are hidden now, or undefined. */
+export function useDetailsLock(gate: PatientDetailsGate): DetailsLock | undefined {
+  return useSyncExternalStore(
+    (l) => gate.subscribe(l),
+    () => gate.lock,
+  );
+}
+
+/** The kept roster (decrypted in memory), re-rendering on every refresh. */
+export function useRoster(store: RosterStore): RosterState {
+  return useSyncExternalStore(
+    (l) => store.subscribe(l),
+    () => store.state,
+  );
 }

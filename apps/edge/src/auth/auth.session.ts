@@ -4,12 +4,14 @@ import {
   buildAuthorizationUrl,
   calculatePKCECodeChallenge,
   discovery,
+  getDPoPHandle,
   None,
   randomPKCECodeVerifier,
   randomState,
   refreshTokenGrant,
   ResponseBodyError,
   type Configuration,
+  type DPoPOptions,
   type TokenEndpointResponse,
   type TokenEndpointResponseHelpers,
 } from 'openid-client';
@@ -48,6 +50,11 @@ export interface AuthSessionOptions {
   pending?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
   navigate?: (url: string) => void;
   now?: () => number;
+  /**
+   * The device's DPoP key (RFC 9449): token requests prove it, so the issuer binds the access
+   * (and refresh) tokens to it and a copied token is useless elsewhere. Unset: unbound tokens.
+   */
+  dpopKey?: () => Promise<CryptoKeyPair>;
 }
 
 const PENDING_KEY = 'xray-edge.sign-in';
@@ -197,10 +204,13 @@ export class AuthSession {
     let tokens: TokenEndpointResponse & TokenEndpointResponseHelpers;
     try {
       const config = await this.#config(pending.issuer);
-      tokens = await authorizationCodeGrant(config, callback, {
-        pkceCodeVerifier: pending.verifier,
-        expectedState: pending.state,
-      });
+      tokens = await authorizationCodeGrant(
+        config,
+        callback,
+        { pkceCodeVerifier: pending.verifier, expectedState: pending.state },
+        undefined,
+        await this.#dpop(config),
+      );
     } catch (cause) {
       throw new SignInError(`The sign-in could not be completed: ${messageOf(cause)}`, { cause });
     }
@@ -217,6 +227,12 @@ export class AuthSession {
       await saveSession(this.#o.db, this.#session);
     }
     this.#set({ status: 'signed-in', user: { sub: claims.sub, name } });
+  }
+
+  /** The DPoP handle for token requests (openid-client keeps the issuer's nonce per handle). */
+  async #dpop(config: Configuration): Promise<DPoPOptions | undefined> {
+    if (!this.#o.dpopKey) return undefined;
+    return { DPoP: getDPoPHandle(config, await this.#o.dpopKey()) };
   }
 
   #remember(tokens: TokenEndpointResponse & TokenEndpointResponseHelpers): void {
@@ -241,7 +257,10 @@ export class AuthSession {
     if (globalThis.navigator?.onLine === false) return null;
     try {
       const config = await this.#config(session.issuer);
-      const tokens = await refreshTokenGrant(config, session.refreshToken);
+      const tokens = await refreshTokenGrant(config, session.refreshToken, undefined, await this.#dpop(config));
+      // Someone signed in (or out) meanwhile: this answer belongs to the previous person's session
+      // and must not replace the new one (a shared tablet would upload as the previous user).
+      if (this.#session !== session) return this.#access?.token ?? null;
       this.#remember(tokens);
       if (tokens.refresh_token && tokens.refresh_token !== session.refreshToken) {
         // Rotated: the old one is spent.
@@ -251,6 +270,7 @@ export class AuthSession {
       if (this.#state.status !== 'signed-in') this.#set({ status: 'signed-in', user: userOf(session) });
       return tokens.access_token;
     } catch (err) {
+      if (this.#session !== session) return this.#access?.token ?? null;
       if (err instanceof ResponseBodyError && err.error === 'invalid_grant') {
         // The issuer ended the session (expired, revoked): a person must sign in again.
         this.#session = undefined;

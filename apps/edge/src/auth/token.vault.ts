@@ -1,8 +1,11 @@
-import { getOrCreateStoredKey } from '../crypto/device-key.ts';
+import { keyVaultFor } from '../crypto/key.vault.ts';
 import type { EdgeDb } from '../db/edge.db.ts';
 import type { SealedSession } from '../db/edge.records.ts';
 
-export const TOKEN_KEY_ID = 'token';
+/** The token key in the key vault (AES-256-GCM, sealed under the PIN or keyring KEK). */
+export const TOKEN_KEY_ID = 'token.aes';
+/** The token key of versions before key protection: a CryptoKey in `keys`, its bytes on disk. */
+export const LEGACY_TOKEN_KEY_ID = 'token';
 
 /** What a sign-in leaves on the device, in the clear only in memory. */
 export interface StoredSession {
@@ -12,18 +15,37 @@ export interface StoredSession {
   name: string;
 }
 
-/**
- * The token key: AES-GCM, non-extractable, made on first use and kept in IndexedDB beside the
- * device key (the browser stores the CryptoKey without ever handing its bytes to script).
- */
-const tokenKey = (db: EdgeDb): Promise<CryptoKey> =>
-  getOrCreateStoredKey(db, TOKEN_KEY_ID, { name: 'AES-GCM', length: 256 }, ['encrypt', 'decrypt']);
-
 const AAD = new TextEncoder().encode('xray-edge session v1');
 
-/** Seals the refresh token (and who it is for) and stores it, replacing any earlier session. */
+/**
+ * A session signed in while the vault is locked (or before the first PIN): kept in memory only,
+ * and stored once the vault is unlocked (`flushPendingSession`). Never written unsealed.
+ */
+const pending = new WeakMap<EdgeDb, StoredSession>();
+
+/** The token key from the vault, made (and sealed) on first use; undefined while locked. */
+async function tokenKey(db: EdgeDb): Promise<CryptoKey | undefined> {
+  const vault = keyVaultFor(db);
+  if (!vault.unlocked) return undefined;
+  const key = vault.get(TOKEN_KEY_ID);
+  if (key) return key;
+  return vault.put(
+    TOKEN_KEY_ID,
+    await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']),
+  );
+}
+
+/**
+ * Seals the refresh token (and who it is for) and stores it, replacing any earlier session. While
+ * the vault is locked it is only remembered in memory; `flushPendingSession` stores it later.
+ */
 export async function saveSession(db: EdgeDb, session: StoredSession): Promise<void> {
   const key = await tokenKey(db);
+  if (!key) {
+    pending.set(db, session);
+    return;
+  }
+  pending.delete(db);
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const plain = new TextEncoder().encode(
     JSON.stringify({ refreshToken: session.refreshToken, sub: session.sub, name: session.name }),
@@ -33,16 +55,38 @@ export async function saveSession(db: EdgeDb, session: StoredSession): Promise<v
   await db.settings.put({ key: 'session', value });
 }
 
-/** The stored session, opened; undefined when there is none or it cannot be opened any more. */
+/** Stores a session remembered while the vault was locked, and re-seals one under the legacy key. */
+export async function flushPendingSession(db: EdgeDb): Promise<void> {
+  const waiting = pending.get(db);
+  if (waiting) await saveSession(db, waiting);
+  const legacy = await db.keys.get(LEGACY_TOKEN_KEY_ID);
+  if (!legacy || !keyVaultFor(db).unlocked) return;
+  const old = waiting ? undefined : await loadSession(db);
+  if (old) await saveSession(db, old);
+  await db.keys.delete(LEGACY_TOKEN_KEY_ID);
+}
+
+/** Whether a sealed session is stored (the app then asks for the PIN rather than a sign-in). */
+export async function hasStoredSession(db: EdgeDb): Promise<boolean> {
+  return (await db.settings.get('session'))?.key === 'session';
+}
+
+/**
+ * The stored session, opened; undefined when there is none, it cannot be opened any more, or
+ * the vault is locked (then a session signed in meanwhile, held in memory, is returned).
+ */
 export async function loadSession(db: EdgeDb): Promise<StoredSession | undefined> {
   const row = await db.settings.get('session');
-  if (row?.key !== 'session') return undefined;
-  const keyRow = await db.keys.get(row.value.keyId);
-  if (!keyRow) return undefined;
+  if (row?.key !== 'session') return pending.get(db);
+  const key =
+    row.value.keyId === LEGACY_TOKEN_KEY_ID
+      ? (await db.keys.get(LEGACY_TOKEN_KEY_ID))?.key
+      : keyVaultFor(db).get(row.value.keyId);
+  if (!key) return pending.get(db);
   try {
     const plain = await crypto.subtle.decrypt(
       { name: 'AES-GCM', iv: new Uint8Array(row.value.iv), additionalData: AAD },
-      keyRow.key,
+      key,
       new Uint8Array(row.value.sealed),
     );
     const parsed: unknown = JSON.parse(new TextDecoder().decode(plain));
@@ -61,5 +105,6 @@ export async function loadSession(db: EdgeDb): Promise<StoredSession | undefined
 }
 
 export async function clearSession(db: EdgeDb): Promise<void> {
+  pending.delete(db);
   await db.settings.delete('session');
 }

@@ -5,6 +5,7 @@ import {
   generateDek,
   type ContentType,
   type DicomTags,
+  type PatientDecision,
   type Priority,
   type XrayMetadataInput,
 } from '@xray/shared';
@@ -28,6 +29,9 @@ export interface CaptureInput {
   view?: string;
   priority?: Priority;
   notes?: string;
+  /** The paramedic's answer to a wrong-patient hold (patient-check.ts); sent as upload metadata. */
+  patientDecision?: PatientDecision;
+  patientDecisionReason?: string;
 }
 
 export interface CaptureOptions {
@@ -39,6 +43,12 @@ export interface CaptureOptions {
   validate?: boolean;
   /** The file's head as `checkFile` already read it (the capture screen): it is not read again. */
   head?: FileHead;
+  /**
+   * Stored but not sent: the capture starts in `needs-attention` with this message (an image that
+   * arrived with no one at the form, e.g. by DICOM C-STORE, whose patient the paramedic must
+   * decide); `updateMetadata` queues it once decided.
+   */
+  hold?: { code: string; message: string };
 }
 
 export type CaptureWarningCode = 'patient_id_mismatch' | 'dicom_unreadable';
@@ -101,6 +111,8 @@ function prefill(
       bodyPart: blank(input.bodyPart) ? dicom?.bodyPartExamined : input.bodyPart,
       view: blank(input.view) ? (isView(dicomView) ? dicomView : undefined) : input.view,
       notes: input.notes,
+      patientDecision: input.patientDecision,
+      patientDecisionReason: input.patientDecisionReason,
     },
     warnings,
   };
@@ -167,7 +179,7 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
 
     const record: CaptureRecord = {
       id: crypto.randomUUID(),
-      status: 'queued',
+      status: opts.hold ? 'needs-attention' : 'queued',
       priority,
       createdAt: now,
       updatedAt: Date.now(),
@@ -179,6 +191,7 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
       keyId,
       encryptedMetadata,
       attempts: 0,
+      ...(opts.hold ? { lastError: { ...opts.hold, at: now } } : {}),
     };
     await db.transaction('rw', db.captures, db.blobs, async () => {
       await db.captures.add(record);
@@ -219,6 +232,17 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
     const priority = changes.priority ?? record.priority;
     const merged: Record<string, string | undefined> = { ...current.xray, ...definedOnly(changes) };
     delete merged.priority;
+    // A patient decision is about the patient it was made for: another patient needs its own.
+    if (
+      changes.patientId !== undefined &&
+      changes.patientId.trim() !== (current.xray.patientId ?? '').trim() &&
+      changes.patientDecision === undefined
+    ) {
+      delete merged.patientDecision;
+      delete merged.patientDecisionReason;
+    }
+    // A new decision comes whole: its reason (or none) replaces the previous one's.
+    if (changes.patientDecision !== undefined) merged.patientDecisionReason = changes.patientDecisionReason;
     const metadata: CaptureMetadata = { ...current, xray: checkXray(merged, priority, true) };
     const encryptedMetadata = await sealMetadata(dek, metadata);
     await db.transaction('rw', db.captures, db.uploads, async () => {

@@ -23,6 +23,8 @@ export function serverConfigSource(opts: {
   storage: Pick<Storage, 'getItem' | 'setItem'>;
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** The server answered (the offline grace period starts again). */
+  onContact?: () => void;
 }): ServerConfigSource {
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   let current = (() => {
@@ -47,6 +49,7 @@ export function serverConfigSource(opts: {
         if (!parsed.success) return current;
         current = parsed.data;
         opts.storage.setItem(cacheKey(opts.serverUrl), JSON.stringify(current));
+        opts.onContact?.();
       } catch {
         // Offline or the server is down: the cached config stands.
       }

@@ -3,7 +3,7 @@ import type { HarnessApi } from './harness.api.ts';
 
 /**
  * Test page: opens the core against the server that served this page, with settings from the
- * query string (chunkMiB, concurrency, retryBaseMs, retryMaxMs, retentionMs, db). The token comes
+ * query string (chunkMiB, concurrency, retryBaseMs, retryMaxMs, retentionMs, stallMs, db). The token comes
  * from `window.__XRAY_TOKEN__` (a Playwright init script, so it survives reloads) or setToken().
  */
 const params = new URLSearchParams(location.search);
@@ -27,6 +27,7 @@ const ready = (async () => {
     chunkSize: chunkMiB === undefined ? undefined : chunkMiB * 1024 * 1024,
     retentionMs: num('retentionMs'),
     tokenPollMs: num('tokenPollMs') ?? 500,
+    stallTimeoutMs: num('stallMs'),
     retry: {
       ...(retryBaseMs !== undefined ? { baseDelayMs: retryBaseMs } : {}),
       ...(retryMaxMs !== undefined ? { maxDelayMs: retryMaxMs } : {}),

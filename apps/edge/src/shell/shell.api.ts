@@ -1,3 +1,5 @@
+import type { KeyringProtector } from '../crypto/key.vault.ts';
+
 /**
  * What the Electron preload exposes on `window.xrayShell` (contextBridge). In a plain browser it
  * is absent and the app uses the web equivalents (redirect sign-in, picker and drag-and-drop).
@@ -27,10 +29,35 @@ export interface WatchedFolder {
   onFile(listener: (file: WatchedFile) => void): () => void;
 }
 
+/** An instance a detector pushed to the shell's DICOM receiver (C-STORE), held in memory only. */
+export interface ReceivedDicomInstance {
+  /** A DICOM Part 10 file: the shell's file meta group, then the data set exactly as the detector sent it. */
+  bytes: ArrayBuffer;
+  sopInstanceUid: string;
+  /** The detector's AE title. */
+  callingAeTitle: string;
+}
+
+/** The shell's DICOM C-STORE receiver as the app sees it (electron/dicom-receiver.ts). */
+export interface DicomReceiverBridge {
+  /** Its settings, or null when it is off (no XRAY_DICOM_PORT). */
+  current(): Promise<{ aeTitle: string; port: number; allowedCallers: string[] } | null>;
+  /**
+   * The app's one handler for received instances: it resolves once the instance is durably
+   * queued, encrypted, and only then is the detector answered "success" (a rejection: "out of
+   * resources", the detector keeps the image). Returns the unsubscribe function.
+   */
+  onInstance(handler: (instance: ReceivedDicomInstance) => Promise<void>): () => void;
+}
+
 export interface XrayShellApi {
   readonly kind: 'electron';
   loopbackSignIn: LoopbackSignIn;
   watchedFolder: WatchedFolder;
+  /** The OS keyring (safeStorage in the main process): it protects the device's keys at rest. */
+  keyring: KeyringProtector;
+  /** The DICOM C-STORE receiver the detectors push to (absent in shells without it). */
+  dicomReceiver?: DicomReceiverBridge;
 }
 
 declare global {

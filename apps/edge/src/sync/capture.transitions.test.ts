@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CaptureRecord } from '../db/edge.records.ts';
-import { isDue, queueOrder, transition } from './capture.transitions.ts';
+import { displayOrder, holdsUplink, isDue, queueOrder, transition } from './capture.transitions.ts';
 
 const base = (over: Partial<CaptureRecord> = {}): CaptureRecord => ({
   id: 'c1',
@@ -117,5 +117,74 @@ describe('capture state machine', () => {
       base({ id: 'u-old', priority: 'urgent', createdAt: 3 }),
     ];
     expect(list.sort(queueOrder).map((c) => c.id)).toEqual(['u-old', 'u-new', 'r-old', 'r-new']);
+  });
+
+  it('keeps what the server confirmed through a stall, a cut or a pause, and resumes the bar from there', () => {
+    const up = base({ status: 'uploading', progress: { sent: 0, total: 100 } });
+    const inFlight = base({
+      ...up,
+      ...transition(up, { type: 'progress', sent: 60, total: 100, accepted: 40, now: 2 }),
+    });
+    expect(inFlight.progress).toEqual({ sent: 60, total: 100, accepted: 40 });
+    // A later progress event without a confirmation keeps the confirmed part.
+    const later = base({ ...inFlight, ...transition(inFlight, { type: 'progress', sent: 70, total: 100, now: 3 }) });
+    expect(later.progress).toEqual({ sent: 70, total: 100, accepted: 40 });
+
+    const retry = { action: 'retry', delayMs: 8000 } as const;
+    const stalled = transition(later, { type: 'failed', decision: retry, error: err, progressed: true, now: 4 });
+    expect(stalled).toMatchObject({ status: 'retrying', progress: { sent: 40, total: 100, accepted: 40 } });
+    const cut = transition(later, {
+      type: 'failed',
+      decision: { action: 'wait-online' },
+      error: err,
+      progressed: false,
+      now: 4,
+    });
+    expect(cut).toMatchObject({ status: 'queued', progress: { sent: 40, total: 100 } });
+    const paused = base({ ...later, ...transition(later, { type: 'interrupted', now: 4 }) });
+    expect(paused).toMatchObject({ status: 'queued', progress: { sent: 40, total: 100, accepted: 40 } });
+    // The next attempt starts from the kept part, not from 0.
+    expect(transition(paused, { type: 'claim', now: 5 })).toMatchObject({ progress: { sent: 40, total: 100 } });
+
+    // Nothing confirmed yet: nothing to keep (no bar pretending otherwise).
+    const early = base({ status: 'uploading', progress: { sent: 30, total: 100 } });
+    expect(transition(early, { type: 'interrupted', now: 4 })).toMatchObject({ progress: undefined });
+  });
+
+  it('an urgent capture holds the uplink while it waits or sends, and after a stall or cut, not after a server error', () => {
+    const now = 1000;
+    const urgent = (over: Partial<CaptureRecord>) => base({ priority: 'urgent', ...over });
+    expect(holdsUplink(urgent({ status: 'queued' }), now)).toBe(true);
+    expect(holdsUplink(urgent({ status: 'uploading' }), now)).toBe(true);
+    expect(holdsUplink(urgent({ status: 'verifying' }), now)).toBe(true);
+    expect(holdsUplink(urgent({ status: 'retrying', nextAttemptAt: now }), now)).toBe(true);
+    const later = { status: 'retrying', nextAttemptAt: now + 8000 } as const;
+    expect(holdsUplink(urgent({ ...later, lastError: { ...err, code: 'stalled' } }), now)).toBe(true);
+    expect(holdsUplink(urgent({ ...later, lastError: { ...err, code: 'network' } }), now)).toBe(true);
+    expect(holdsUplink(urgent({ ...later, lastError: { ...err, status: 503 } }), now)).toBe(false);
+    expect(holdsUplink(urgent({ status: 'needs-attention' }), now)).toBe(false);
+    expect(holdsUplink(urgent({ status: 'synced' }), now)).toBe(false);
+    expect(holdsUplink(base({ status: 'queued' }), now)).toBe(false);
+  });
+
+  it('lists the queue in the order it is sent: urgent, then oldest; then what needs a person; then synced, newest first', () => {
+    const list = [
+      base({ id: 'synced-old', status: 'synced', createdAt: 1 }),
+      base({ id: 'routine-new', createdAt: 8 }),
+      base({ id: 'attention', status: 'needs-attention', createdAt: 2 }),
+      base({ id: 'urgent-last', priority: 'urgent', createdAt: 9 }),
+      base({ id: 'routine-uploading', status: 'uploading', createdAt: 4 }),
+      base({ id: 'synced-new', status: 'synced', createdAt: 7 }),
+      base({ id: 'routine-retrying', status: 'retrying', createdAt: 3 }),
+    ];
+    expect(list.sort(displayOrder).map((c) => c.id)).toEqual([
+      'urgent-last',
+      'routine-retrying',
+      'routine-uploading',
+      'routine-new',
+      'attention',
+      'synced-new',
+      'synced-old',
+    ]);
   });
 });

@@ -9,12 +9,16 @@ import type { RetryDecision } from './retry.policy.ts';
  *   queued ──claim──▶ uploading(%) ──uploaded──▶ verifying ──confirmed──▶ synced ──purged──▶ synced (no ciphertext)
  *   retrying(due) ──claim──▶ uploading
  *   uploading|verifying ──failed──▶ retrying(next attempt) | queued (offline, no token) | needs-attention
- *   uploading|verifying ──interrupted──▶ queued (engine stopped, page closed)
+ *   uploading|verifying ──interrupted──▶ queued (engine stopped, page closed, paused for an urgent capture)
+ *
+ * What the server confirmed (`progress.accepted`) is kept through failures and interruptions, so
+ * a waiting capture still shows how far it got, and the next attempt resumes from there.
  *   needs-attention ──edited──▶ queued
  */
 export type CaptureEvent =
   | { type: 'claim'; now: number }
-  | { type: 'progress'; sent: number; total: number; now: number }
+  /** `accepted`: the server confirmed this many bytes (a chunk was accepted). */
+  | { type: 'progress'; sent: number; total: number; accepted?: number; now: number }
   | { type: 'uploaded'; now: number }
   | { type: 'confirmed'; now: number; retentionMs: number }
   | { type: 'failed'; decision: RetryDecision; error: CaptureError; progressed: boolean; now: number }
@@ -36,13 +40,22 @@ export function transition(c: CaptureRecord, e: CaptureEvent): CapturePatch | nu
       if (!isDue(c, e.now)) return null;
       return {
         status: 'uploading',
-        progress: { sent: 0, total: c.ciphertextSize },
+        progress: kept(c) ?? { sent: 0, total: c.ciphertextSize },
         nextAttemptAt: undefined,
         updatedAt: e.now,
       };
     case 'progress':
       if (c.status !== 'uploading') return null;
-      return { progress: { sent: e.sent, total: e.total }, updatedAt: e.now };
+      return {
+        progress: {
+          sent: e.sent,
+          total: e.total,
+          ...((e.accepted ?? c.progress?.accepted) !== undefined
+            ? { accepted: Math.max(e.accepted ?? 0, c.progress?.accepted ?? 0) }
+            : {}),
+        },
+        updatedAt: e.now,
+      };
     case 'uploaded':
       if (c.status !== 'uploading') return null;
       return { status: 'verifying', progress: { sent: c.ciphertextSize, total: c.ciphertextSize }, updatedAt: e.now };
@@ -62,7 +75,7 @@ export function transition(c: CaptureRecord, e: CaptureEvent): CapturePatch | nu
       if (!inFlight(c.status)) return null;
       // An attempt that got chunks accepted starts the backoff over: progress is not failure.
       const attempts = e.progressed ? 1 : c.attempts + 1;
-      const base = { progress: undefined, lastError: e.error, updatedAt: e.now };
+      const base = { progress: kept(c), lastError: e.error, updatedAt: e.now };
       switch (e.decision.action) {
         case 'retry':
           return { ...base, status: 'retrying', attempts, nextAttemptAt: e.now + e.decision.delayMs };
@@ -77,15 +90,59 @@ export function transition(c: CaptureRecord, e: CaptureEvent): CapturePatch | nu
     }
     case 'interrupted':
       if (!inFlight(c.status)) return null;
-      return { status: 'queued', progress: undefined, updatedAt: e.now };
+      return { status: 'queued', progress: kept(c), updatedAt: e.now };
     case 'purged':
       if (c.status !== 'synced' || c.purgedAt !== undefined) return null;
       return { purgedAt: e.now, purgeAfter: undefined, updatedAt: e.now };
   }
 }
 
+/** The part of an upload the server confirmed, as the progress a waiting capture shows (or none). */
+function kept(c: CaptureRecord): CaptureRecord['progress'] {
+  const accepted = c.progress?.accepted;
+  if (!accepted || accepted <= 0) return undefined;
+  const total = c.progress?.total ?? c.ciphertextSize;
+  return { sent: Math.min(accepted, total), total, accepted: Math.min(accepted, total) };
+}
+
 /** Urgent first, then oldest first: the order in which due captures start. */
 export function queueOrder(a: CaptureRecord, b: CaptureRecord): number {
   const rank = (c: CaptureRecord): number => (c.priority === 'urgent' ? 0 : 1);
   return rank(a) - rank(b) || a.createdAt - b.createdAt || a.id.localeCompare(b.id);
+}
+
+/** Not yet on the server and not waiting for a person: the captures the engine will send. */
+export const PENDING_STATUSES: readonly CaptureStatus[] = ['queued', 'retrying', 'uploading', 'verifying'];
+const isPending = (c: Pick<CaptureRecord, 'status'>): boolean => PENDING_STATUSES.includes(c.status);
+
+/**
+ * Whether this capture keeps routine uploads off the uplink now ("urgent strictly first"): an
+ * urgent capture waiting to go or in flight, or backing off after a stall or a lost connection
+ * (the link is the problem: a routine upload would only take the bandwidth the urgent one needs
+ * the moment it retries). An urgent capture backing off after a server error does not hold the
+ * queue, so one the server keeps failing cannot stop every other upload.
+ */
+export function holdsUplink(c: CaptureRecord, now: number): boolean {
+  if (c.priority !== 'urgent' || !isPending(c)) return false;
+  if (c.status !== 'retrying' || isDue(c, now)) return true;
+  const code = c.lastError?.code;
+  return code === 'network' || code === 'stalled';
+}
+
+/**
+ * The queue as the paramedic reads it, in the engine's order: what will be sent (urgent first,
+ * then oldest first), then what needs a person (oldest first), then the rest (synced: newest first).
+ */
+export function displayOrder(
+  a: Pick<CaptureRecord, 'status' | 'priority' | 'createdAt' | 'id'>,
+  b: Pick<CaptureRecord, 'status' | 'priority' | 'createdAt' | 'id'>,
+): number {
+  const group = (c: Pick<CaptureRecord, 'status'>): number =>
+    isPending(c) ? 0 : c.status === 'needs-attention' ? 1 : 2;
+  const ga = group(a);
+  const gb = group(b);
+  if (ga !== gb) return ga - gb;
+  if (ga === 2) return b.createdAt - a.createdAt || a.id.localeCompare(b.id);
+  const rank = (c: Pick<CaptureRecord, 'priority'>): number => (c.priority === 'urgent' ? 0 : 1);
+  return (ga === 0 ? rank(a) - rank(b) : 0) || a.createdAt - b.createdAt || a.id.localeCompare(b.id);
 }

@@ -26,8 +26,20 @@ describe('retry policy', () => {
 
   it('gives up on a 4xx the server means (validation, forbidden, too large), for a person to act', () => {
     for (const status of [400, 403, 404, 410, 413, 415, 422]) {
+      expect(decideRetry(http(status, 'POST'), ctx()).action, String(status)).toBe('give-up');
+    }
+    for (const status of [400, 403, 413, 415, 422]) {
       expect(decideRetry(http(status), ctx()).action, String(status)).toBe('give-up');
     }
+  });
+
+  it('an upload the server no longer has (404/410 to PATCH or HEAD: it expired) is retried, not put before a person', () => {
+    for (const method of ['PATCH', 'HEAD'])
+      for (const status of [404, 410])
+        expect(decideRetry(http(status, method), ctx()), `${method} ${status}`).toEqual({
+          action: 'retry',
+          delayMs: 750,
+        });
   });
 
   it('a data key wrapped for an upload key the server no longer holds: refresh the key and retry; a missing kid needs a person', () => {
@@ -59,6 +71,12 @@ describe('retry policy', () => {
     const failure: UploadFailure = { kind: 'network', message: 'cut' };
     expect(decideRetry(failure, ctx({ online: false }))).toEqual({ action: 'wait-online' });
     expect(decideRetry(failure, ctx({ online: true, attempt: 3 }))).toEqual({ action: 'retry', delayMs: 3000 });
+  });
+
+  it('a stalled request is retried with backoff like a lost connection, and waits for the network when offline', () => {
+    const stalled: UploadFailure = { kind: 'stalled', message: 'nothing moved for 20 s' };
+    expect(decideRetry(stalled, ctx({ attempt: 4 }))).toEqual({ action: 'retry', delayMs: 6000 });
+    expect(decideRetry(stalled, ctx({ online: false }))).toEqual({ action: 'wait-online' });
   });
 
   it('429 slows the whole queue, honouring Retry-After', () => {

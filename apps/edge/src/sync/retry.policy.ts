@@ -42,7 +42,7 @@ export function backoffDelay(attempt: number, config: RetryConfig, random: () =>
 
 /**
  * The one place that decides what a failed upload attempt means (after uppy's tus plugin):
- * offline waits for the network; 401 waits for a token; 408, 429, 5xx and network errors are
+ * offline waits for the network; 401 waits for a token; 408, 429, 5xx, stalls and network errors are
  * retried with backoff (429 also slows the queue); 409/423 are tus offset or lock conflicts
  * and retried, except a 409 on creation, which means the server already holds other content
  * under this id; any other 4xx is final and goes to a person with the server's message.
@@ -55,6 +55,7 @@ export function decideRetry(
   const backoff = (): number => backoffDelay(ctx.attempt, config, ctx.random);
   switch (failure.kind) {
     case 'network':
+    case 'stalled':
       return ctx.online ? { action: 'retry', delayMs: backoff() } : { action: 'wait-online' };
     case 'unconfirmed':
       return { action: 'retry', delayMs: backoff() };
@@ -77,6 +78,11 @@ export function decideRetry(
       if (status === 408 || status === 409 || status === 423 || status >= 500) {
         return { action: 'retry', delayMs: Math.max(failure.retryAfterMs ?? 0, backoff()) };
       }
+      // The upload is gone from the server (it expired while the device was away, or was ended):
+      // not the X-ray's fault. The next attempt's HEAD gets the same answer, so tus drops the
+      // stored URL and creates a new upload (found by the soak run, soak/README.md).
+      if ((status === 404 || status === 410) && (method === 'PATCH' || method === 'HEAD'))
+        return { action: 'retry', delayMs: backoff() };
       if (status >= 400) return { action: 'give-up' };
       // A 1xx/2xx/3xx that the upload could not use: treat like a broken exchange.
       return { action: 'retry', delayMs: backoff() };

@@ -3,7 +3,7 @@ import { unwrapWithDeviceKey } from '../crypto/device-key.ts';
 import { openMetadata } from '../crypto/metadata.cipher.ts';
 import { DEFAULT_RETENTION_MS, type EdgeDb } from '../db/edge.db.ts';
 import type { CaptureError, CaptureRecord, EngineState } from '../db/edge.records.ts';
-import { isDue, queueOrder, transition, type CaptureEvent } from './capture.transitions.ts';
+import { holdsUplink, isDue, queueOrder, transition, type CaptureEvent } from './capture.transitions.ts';
 import type { NetworkMonitor } from './network.monitor.ts';
 import { DEFAULT_RETRY, decideRetry, type RetryConfig } from './retry.policy.ts';
 import type { ServerKeyProvider } from './server-key.provider.ts';
@@ -14,6 +14,19 @@ import { UploadAbortedError, UploadError, type UploadResult, type Uploader } fro
 import type { XrayApi } from './xray.api.ts';
 
 export const MIN_CHUNK_SIZE = 5 * 1024 * 1024;
+/** No upload progress for this long aborts the request; it resumes from the server's offset. */
+export const DEFAULT_STALL_TIMEOUT_MS = 20_000;
+
+/** Why the engine aborted an attempt (AbortSignal reason). */
+const STALLED = 'stalled';
+const STOPPED = 'stopped';
+
+interface Running {
+  controller: AbortController;
+  urgent: boolean;
+  /** An urgent capture waits: stop at the next chunk boundary. */
+  yielding: boolean;
+}
 
 export type AccessTokenSource = () => Promise<string | null | undefined> | string | null | undefined;
 
@@ -25,8 +38,18 @@ export interface SyncEngineOptions {
   network: NetworkMonitor;
   /** The signed-in user's access token, or nothing while no one is signed in. */
   getAccessToken: AccessTokenSource;
-  /** Uploads at a time: 1 or 2. */
+  /**
+   * The server refused this device (401 `device_revoked`): it must wipe itself. Called with the
+   * server's words; the capture is left as it is (the wipe removes it).
+   */
+  onDeviceRevoked?: (reason: string) => void;
+  /** Uploads at a time: 1 or 2 (routine ones; an urgent capture always has the uplink alone). */
   concurrency?: number;
+  /**
+   * No progress (bytes out, a chunk accepted, a response) for this long aborts the request and
+   * retries it with backoff. A function is asked at each attempt (e.g. the server's /edge-config).
+   */
+  stallTimeoutMs?: number | (() => number | undefined);
   /** tus chunk size; at least 5 MiB (the S3 part minimum). */
   chunkSize?: number;
   /** How long a synced capture's ciphertext stays on the device. */
@@ -51,8 +74,12 @@ const NETWORK_CODE = 'network';
  * with backoff for ever, and only a refusal by the server stops a capture (`needs-attention`).
  */
 export class SyncEngine {
-  readonly #o: Required<Omit<SyncEngineOptions, 'deviceId' | 'retry'>> & { deviceId?: string; retry: RetryConfig };
-  readonly #running = new Map<string, AbortController>();
+  readonly #o: Required<Omit<SyncEngineOptions, 'deviceId' | 'retry' | 'stallTimeoutMs'>> & {
+    deviceId?: string;
+    retry: RetryConfig;
+    stallTimeoutMs: () => number;
+  };
+  readonly #running = new Map<string, Running>();
   #started = false;
   #pumping = false;
   #pumpAgain = false;
@@ -80,6 +107,11 @@ export class SyncEngine {
       tokenPollMs: opts.tokenPollMs ?? 5_000,
       progressWriteMs: opts.progressWriteMs ?? 250,
       random: opts.random ?? Math.random,
+      onDeviceRevoked: opts.onDeviceRevoked ?? (() => undefined),
+      stallTimeoutMs: () => {
+        const v = typeof opts.stallTimeoutMs === 'function' ? opts.stallTimeoutMs() : opts.stallTimeoutMs;
+        return v !== undefined && Number.isFinite(v) && v > 0 ? v : DEFAULT_STALL_TIMEOUT_MS;
+      },
     };
   }
 
@@ -158,11 +190,23 @@ export class SyncEngine {
       return this.#setState(this.#running.size ? 'syncing' : 'idle', 'The server asked us to slow down.');
     }
     const waiting = await db.captures.where('status').anyOf('queued', 'retrying').toArray();
-    const due = waiting.filter((c) => isDue(c, now) && !this.#running.has(c.id)).sort(queueOrder);
+    let due = waiting.filter((c) => isDue(c, now) && !this.#running.has(c.id)).sort(queueOrder);
     for (const c of waiting)
       if (c.status === 'retrying' && c.nextAttemptAt !== undefined && c.nextAttemptAt > now)
         this.#schedule(c.nextAttemptAt);
-    if (due.length > 0 && this.#running.size < this.#o.concurrency) {
+    // Urgent strictly first: while an urgent capture waits or is in flight it has the uplink
+    // alone. Routine uploads in flight stop at their next chunk boundary (and resume later from
+    // the server's offset); the urgent one starts once nothing else is sending.
+    const running = [...this.#running.values()];
+    const urgentFirst =
+      running.some((r) => r.urgent) || waiting.some((c) => !this.#running.has(c.id) && holdsUplink(c, now));
+    let slots = this.#o.concurrency - this.#running.size;
+    if (urgentFirst) {
+      for (const r of running) if (!r.urgent) r.yielding = true;
+      due = due.filter((c) => c.priority === 'urgent');
+      slots = this.#running.size === 0 ? 1 : 0;
+    }
+    if (due.length > 0 && slots > 0) {
       const token = await this.#token();
       if (!token) {
         this.#schedule(Date.now() + this.#o.tokenPollMs);
@@ -173,10 +217,7 @@ export class SyncEngine {
             : 'Sign in to send the captures.',
         );
       }
-      for (const c of due) {
-        if (this.#running.size >= this.#o.concurrency) break;
-        this.#run(c.id);
-      }
+      for (const c of due.slice(0, slots)) this.#run(c);
     }
     await this.#setState(this.#running.size ? 'syncing' : 'idle');
   }
@@ -187,10 +228,11 @@ export class SyncEngine {
     return token;
   }
 
-  #run(id: string): void {
-    const controller = new AbortController();
-    this.#running.set(id, controller);
-    const done = this.#attempt(id, controller.signal)
+  #run(c: CaptureRecord): void {
+    const { id } = c;
+    const running: Running = { controller: new AbortController(), urgent: c.priority === 'urgent', yielding: false };
+    this.#running.set(id, running);
+    const done = this.#attempt(id, running)
       .catch((err: unknown) => console.error('sync engine: attempt', id, err))
       .finally(() => {
         this.#running.delete(id);
@@ -200,40 +242,84 @@ export class SyncEngine {
   }
 
   /** One attempt at one capture, from claim to synced or to the policy's decision. */
-  async #attempt(id: string, signal: AbortSignal): Promise<void> {
+  async #attempt(id: string, running: Running): Promise<void> {
     const { db } = this.#o;
+    const { controller } = running;
+    const { signal } = controller;
     const claimed = await this.#event(id, { type: 'claim', now: Date.now() });
     if (!claimed) return;
     let progressed = false;
     let usedToken: string | null = null;
+    const stallMs = this.#o.stallTimeoutMs();
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    /** (Re)starts the stall timer: any sign of life from the upload pushes it back. */
+    const alive = (): void => {
+      if (watchdog !== undefined) clearTimeout(watchdog);
+      if (!signal.aborted) watchdog = setTimeout(() => controller.abort(STALLED), stallMs);
+    };
+    const quiet = (): void => {
+      if (watchdog !== undefined) clearTimeout(watchdog);
+      watchdog = undefined;
+    };
+    // The server requests besides tus (the upload key, the confirming GET) have no progress to
+    // show: the same timer covers them, and an abort ends the wait for them at once.
+    const aborted = new Promise<never>((_resolve, reject) => {
+      const stop = (): void => reject(new UploadAbortedError(String(signal.reason)));
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
+    });
+    aborted.catch(() => undefined);
+    const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, aborted]);
+    alive();
     try {
       const blob = await db.blobs.get(id);
       if (!blob) throw new UploadError({ kind: 'local', message: 'the encrypted file is missing on this device' });
-      const metadata = await this.#uploadMetadata(claimed);
+      const metadata = await guard(this.#uploadMetadata(claimed));
       let lastWrite = 0;
-      const result = await this.#o.uploader.upload({
-        captureId: id,
-        ciphertext: blob.ciphertext,
-        metadata,
-        chunkSize: this.#o.chunkSize,
-        signal,
-        token: async () => (usedToken = await this.#token()),
-        onProgress: (sent, total) => {
-          const t = Date.now();
-          if (sent < total && t - lastWrite < this.#o.progressWriteMs) return;
-          lastWrite = t;
-          void this.#event(id, { type: 'progress', sent, total, now: t });
-        },
-        onChunkAccepted: () => {
-          progressed = true;
-        },
-      });
-      if (signal.aborted) throw new UploadAbortedError('stopped');
+      alive();
+      const result = await guard(
+        this.#o.uploader.upload({
+          captureId: id,
+          ciphertext: blob.ciphertext,
+          metadata,
+          chunkSize: this.#o.chunkSize,
+          signal,
+          token: async () => (usedToken = await this.#token()),
+          onProgress: (sent, total) => {
+            alive();
+            const t = Date.now();
+            if (sent < total && t - lastWrite < this.#o.progressWriteMs) return;
+            lastWrite = t;
+            void this.#event(id, { type: 'progress', sent, total, now: t });
+          },
+          onChunkAccepted: (accepted, total) => {
+            alive();
+            progressed = true;
+            lastWrite = Date.now();
+            void this.#event(id, { type: 'progress', sent: accepted, total, accepted, now: lastWrite });
+          },
+          shouldPause: () => running.yielding,
+        }),
+      );
+      if (signal.aborted) throw new UploadAbortedError(String(signal.reason));
       await this.#event(id, { type: 'uploaded', now: Date.now() });
-      await this.#verify(claimed, result, usedToken);
+      alive();
+      await guard(this.#verify(claimed, result, usedToken));
+      quiet();
       await this.#event(id, { type: 'confirmed', now: Date.now(), retentionMs: this.#o.retentionMs });
       await db.uploads.where('fingerprint').equals(uploadFingerprint(id)).delete();
     } catch (err) {
+      quiet();
+      if (signal.aborted && signal.reason === STALLED) {
+        const seconds = Math.round(stallMs / 1000);
+        await this.#failed(
+          id,
+          { kind: 'stalled', message: `Connection stalled: nothing moved for ${seconds} s` },
+          progressed,
+          usedToken,
+        );
+        return;
+      }
       if (err instanceof UploadAbortedError || signal.aborted) {
         await this.#event(id, { type: 'interrupted', now: Date.now() });
         return;
@@ -248,6 +334,10 @@ export class SyncEngine {
 
   async #failed(id: string, failure: UploadFailure, progressed: boolean, usedToken: string | null): Promise<void> {
     const { db } = this.#o;
+    if (failure.kind === 'http' && failure.problem?.code === 'device_revoked') {
+      this.#o.onDeviceRevoked(failure.problem.detail ?? failure.message);
+      return;
+    }
     const current = await db.captures.get(id);
     if (!current) return;
     const online = this.#o.network.isOnline();
@@ -376,7 +466,7 @@ export class SyncEngine {
   }
 
   #abortAll(): void {
-    for (const controller of this.#running.values()) controller.abort();
+    for (const { controller } of this.#running.values()) controller.abort(STOPPED);
   }
 
   async #setState(state: EngineState, detail?: string): Promise<void> {

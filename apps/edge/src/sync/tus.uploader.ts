@@ -1,5 +1,6 @@
 import { UPLOAD_HEADERS } from '@xray/shared';
 import { DetailedError, Upload, type HttpRequest, type HttpResponse, type UrlStorage } from 'tus-js-client';
+import { bearerAuthorizer, type ServerAuthorizer } from '../auth/server.authorizer.ts';
 import { uploadFingerprint } from './upload-fingerprint.ts';
 import { parseProblem, parseRetryAfter, problemMessage, type UploadFailure } from './upload.failure.ts';
 import { UploadAbortedError, UploadError, type UploadResult, type Uploader } from './uploader.ts';
@@ -8,6 +9,8 @@ export interface TusUploaderOptions {
   /** The tus creation endpoint, e.g. https://sync.example/uploads. */
   endpoint: string;
   urlStorage: UrlStorage;
+  /** The headers that authenticate each request (a fresh DPoP proof per request); bearer by default. */
+  authorize?: ServerAuthorizer;
 }
 
 /**
@@ -39,7 +42,10 @@ export function createTusUploader(opts: TusUploaderOptions): Uploader {
           removeFingerprintOnSuccess: true,
           onBeforeRequest: async (req: HttpRequest) => {
             const token = await request.token();
-            if (token) req.setHeader('Authorization', `Bearer ${token}`);
+            if (!token) return;
+            // Every request of the upload (POST, HEAD, each PATCH) gets its own proof: method and URL differ.
+            const headers = await (opts.authorize ?? bearerAuthorizer)(token, req.getMethod(), req.getURL());
+            for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
           },
           onAfterResponse: (req: HttpRequest, res: HttpResponse) => {
             const xrayId = res.getHeader(UPLOAD_HEADERS.xrayId);
@@ -54,7 +60,15 @@ export function createTusUploader(opts: TusUploaderOptions): Uploader {
             }
           },
           onProgress: (sent, total) => request.onProgress(sent, total),
-          onChunkComplete: (_chunk, accepted, total) => request.onChunkAccepted(accepted, total),
+          onChunkComplete: (_chunk, accepted, total) => {
+            request.onChunkAccepted(accepted, total);
+            // Between chunks (called before tus-js-client sends the next PATCH): pausing here
+            // leaves nothing half sent; the next attempt's HEAD resumes from this offset.
+            if (accepted < total && request.shouldPause?.()) {
+              settle(() => reject(new UploadAbortedError('paused at a chunk boundary')));
+              void upload.abort();
+            }
+          },
           onSuccess: () => settle(() => resolve({ ...seen })),
           onError: (err) => settle(() => reject(new UploadError(failureOf(err), { cause: err }))),
         });

@@ -14,6 +14,8 @@ export type UploadFailure =
   | { kind: 'http'; method: string; status: number; retryAfterMs?: number; problem?: ProblemInfo; message: string }
   /** No answer: offline, connection cut, DNS, CORS, server down. */
   | { kind: 'network'; message: string }
+  /** The request went out but nothing moved for the stall timeout (a tunnel, a cell handover): aborted. */
+  | { kind: 'stalled'; message: string }
   /** The upload finished but the server did not (yet) show the X-ray: send again. */
   | { kind: 'unconfirmed'; message: string }
   /** The server holds other content under this capture's id. */

@@ -14,6 +14,11 @@ export interface UploadRequest {
   /** The server accepted a chunk: the attempt made progress. */
   onChunkAccepted: (accepted: number, total: number) => void;
   signal: AbortSignal;
+  /**
+   * Asked at every chunk boundary (a chunk accepted, more to send): true stops the upload there,
+   * with nothing in flight (UploadAbortedError); the next attempt resumes from the server's offset.
+   */
+  shouldPause?: () => boolean;
 }
 
 /** What the server said about the finished upload (headers of the final response, or of a HEAD/re-create). */
@@ -33,7 +38,7 @@ export class UploadError extends Error {
   }
 }
 
-/** Raised when the engine stopped an upload (stop, offline): not a failure of the capture. */
+/** Raised when the engine stopped an upload (stop, offline, a pause): not a failure of the capture. */
 export class UploadAbortedError extends Error {
   override readonly name = 'UploadAbortedError';
 }

@@ -1,3 +1,4 @@
+import { bearerAuthorizer, type ServerAuthorizer } from '../auth/server.authorizer.ts';
 import { getFromServer } from './server.get.ts';
 import { UploadError } from './uploader.ts';
 
@@ -9,14 +10,16 @@ export interface XrayApi {
   lookup(id: string, token: string): Promise<XrayLookup>;
 }
 
-export function createXrayApi(opts: { baseUrl: string; fetch?: typeof fetch }): XrayApi {
+export function createXrayApi(opts: { baseUrl: string; fetch?: typeof fetch; authorize?: ServerAuthorizer }): XrayApi {
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   return {
     async lookup(id, token) {
+      const url = `${opts.baseUrl}/xrays/${encodeURIComponent(id)}`;
+      const auth = await (opts.authorize ?? bearerAuthorizer)(token, 'GET', url);
       const res = await getFromServer(
         doFetch,
-        `${opts.baseUrl}/xrays/${encodeURIComponent(id)}`,
-        { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, cache: 'no-store' },
+        url,
+        { headers: { ...auth, Accept: 'application/json' }, cache: 'no-store' },
         { path: `/xrays/${id}`, unreachable: 'the server could not be asked about the X-ray', accept: [404] },
       );
       if (res.status === 404) return { found: false };

@@ -126,6 +126,9 @@ export class AuditCheckpointer {
   }
 
   private async checkpointIfDue(force: boolean): Promise<AuditCheckpoint | null> {
+    // After a start the newest checkpoint is unknown, and the look below would count the whole
+    // trail (slow enough on a big one to hit the statement timeout every turn): learn it first.
+    if (this.newest === undefined) await this.catchUp();
     // The cheap look first, without a lock or the witness: most turns end here.
     if (!(await this.isDue(force))) return null;
     const client = await this.o.pool.connect();

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { AuditAction } from '@xray/shared';
+import { isDatabaseUnavailable } from '../db/pool.ts';
 import { DomainError, ERRORS } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AuditContext, AuditService } from './audit.service.ts';
@@ -111,9 +112,18 @@ export class RequestAudit {
   async problem(err: DomainError): Promise<void> {
     if (this.inAggregate) return;
     const denial = this.denial ?? err.denial;
-    const denied = err.code === 'unauthenticated' || err.code === 'forbidden' || denial !== undefined;
+    const denied = ERRORS[err.code].status === 401 || err.code === 'forbidden' || denial !== undefined;
     const action = denied ? 'access.denied' : this.action;
     if (!action || (this.recorded && !denied)) return;
+    // The database itself cannot be reached: its audit trail cannot take the event either, and
+    // trying would hold the 503 for another connect or statement timeout. The log keeps it.
+    if (err.code === 'unavailable' && isDatabaseUnavailable(err.cause)) {
+      this.log.warn(
+        { code: err.code, action, url: this.req.originalUrl, actor: this.req.actor?.sub },
+        'refusal not audited: the database is unavailable',
+      );
+      return;
+    }
     const common = {
       error: err.code,
       status: ERRORS[err.code].status,

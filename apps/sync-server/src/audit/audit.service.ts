@@ -7,7 +7,7 @@ import {
   type AuditQuery,
 } from '@xray/shared';
 import type { Actor } from '../auth/actor.ts';
-import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { inTransaction, isDatabaseUnavailable, type Pool, type PoolClient } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
 import { auditHash, GENESIS_HASH, storable, storableJson } from './audit.hash.ts';
 import { auditRepository, type AuditRecord } from './audit.repository.ts';
@@ -135,7 +135,12 @@ class AuditBatcher {
         try {
           const records = await this.commitBatch(batch.map((p) => p.event));
           batch.forEach((p, i) => p.resolve(records[i]!));
-        } catch {
+        } catch (err) {
+          // The database is unreachable or hung: each retry would wait out its own timeout.
+          if (isDatabaseUnavailable(err)) {
+            for (const p of batch) p.reject(err);
+            continue;
+          }
           // One bad event must not fail its neighbours: retry each on its own.
           for (const p of batch) {
             await inTransaction(this.pool, (tx) => appendAudit(tx, p.event)).then(p.resolve, p.reject);
@@ -154,15 +159,20 @@ class AuditBatcher {
    */
   private async commitBatch(events: AuditEventInput[]): Promise<AuditRecord[]> {
     const client = await this.pool.connect();
+    let broken: Error | undefined;
     try {
       const records = await appendAuditBatch(client, events, { begin: true });
       await client.query('COMMIT');
       return records;
     } catch (err) {
+      if (isDatabaseUnavailable(err)) {
+        broken = err instanceof Error ? err : new Error(String(err));
+        throw err;
+      }
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 }

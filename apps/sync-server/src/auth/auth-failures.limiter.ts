@@ -1,7 +1,7 @@
 import { isIPv6 } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import type { AuditEventInput } from '../audit/audit.service.ts';
-import { DomainError, isDomainError } from '../errors.ts';
+import { DomainError, isAuthenticationFailure } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /**
@@ -81,7 +81,7 @@ export function clientKeyOf(ip: string | undefined): string {
   return `${prefix.join(':')}::/64`;
 }
 
-const hasBearerToken = (req: Request): boolean => /^Bearer[ ]+\S/i.test(req.headers.authorization ?? '');
+const hasBearerToken = (req: Request): boolean => /^(Bearer|DPoP)[ ]+\S/i.test(req.headers.authorization ?? '');
 
 function tally(counts: Map<string, number>, value: string): void {
   const key = value.slice(0, MAX_VALUE_CHARS);
@@ -185,7 +185,7 @@ export class AuthFailureLimiter {
         if (retryAfterS !== undefined) return refuse(retryAfterS);
       }
       const done = authenticate(req, res, (err?: unknown) => {
-        if (!isDomainError(err) || err.code !== 'unauthenticated') return next(err);
+        if (!isAuthenticationFailure(err)) return next(err);
         const retryAfterS = failedHere(err.message);
         if (retryAfterS === undefined) return next(err);
         refuse(retryAfterS);

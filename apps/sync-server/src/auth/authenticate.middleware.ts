@@ -18,7 +18,8 @@ function challenge(res: Response, error?: { code: 'invalid_token'; description: 
 }
 
 /**
- * Requires `Authorization: Bearer <access token>` and sets req.actor. Only the header is read:
+ * Requires `Authorization: Bearer <access token>` (or `DPoP <access token>`, RFC 9449: its proof
+ * is checked by the DPoP guard that runs next) and sets req.actor and req.accessToken. Only the header is read:
  * tokens in query strings end up in logs and browser history.
  * - no credentials → 401 with a bare challenge (RFC 6750 §3.1: no error code)
  * - a token that does not verify → 401 with error="invalid_token" and why
@@ -27,20 +28,22 @@ function challenge(res: Response, error?: { code: 'invalid_token'; description: 
 export function authenticate(verifier: TokenVerifier, log: Logger): RequestHandler {
   return async (req, res, next) => {
     const header = req.headers.authorization;
-    const match = header ? /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header) : null;
-    if (!header || !/^Bearer(\s|$)/i.test(header)) {
+    const match = header ? /^(Bearer|DPoP)[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header) : null;
+    if (!header || !/^(Bearer|DPoP)(\s|$)/i.test(header)) {
       challenge(res);
       next(new DomainError('unauthenticated', 'Send an access token: Authorization: Bearer <token>.'));
       return;
     }
-    if (!match?.[1]) {
+    const [, scheme, token] = match ?? [];
+    if (!scheme || !token) {
       const description = 'The Authorization header is not a well-formed bearer token.';
       challenge(res, { code: 'invalid_token', description });
       next(new DomainError('unauthenticated', description));
       return;
     }
     try {
-      req.actor = await verifier.verify(match[1]);
+      req.actor = await verifier.verify(token);
+      req.accessToken = { scheme: scheme.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token };
       next();
     } catch (err) {
       if (err instanceof InvalidTokenError) {

@@ -245,6 +245,14 @@ export function rolesFromClaims(claims: JWTPayload, path: string[]): Role[] {
 export function actorFromClaims(claims: JWTPayload, rolesClaim: string[]): Actor {
   const name = typeof claims.name === 'string' ? claims.name : undefined;
   const username = typeof claims.preferred_username === 'string' ? claims.preferred_username : undefined;
+  const jkt = claimAt(claims, ['cnf', 'jkt']);
+  const clientId = typeof claims.client_id === 'string' ? claims.client_id : claims.azp;
   // requiredClaims guarantees sub.
-  return { sub: String(claims.sub), name: name ?? username ?? null, roles: rolesFromClaims(claims, rolesClaim) };
+  return {
+    sub: String(claims.sub),
+    name: name ?? username ?? null,
+    roles: rolesFromClaims(claims, rolesClaim),
+    ...(typeof jkt === 'string' ? { jkt } : {}),
+    ...(typeof clientId === 'string' ? { clientId } : {}),
+  };
 }

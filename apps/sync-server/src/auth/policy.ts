@@ -27,6 +27,12 @@ export const ACTIONS = [
   'upload.continue',
   /** DELETE of an unfinished upload (a finished one is an X-ray and is never touched this way). */
   'upload.terminate',
+  /** GET /roster: the patient and consultation lists a paramedic keeps offline. */
+  'roster.read',
+  /** POST /devices: an edge install registers its DPoP key; POST /devices/self/wipe-report. */
+  'device.enroll',
+  /** GET /admin/devices, POST /admin/devices/{id}/revoke. */
+  'device.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -46,6 +52,11 @@ const POLICY: Record<Action, Partial<Record<Role, Reach>>> = {
   // Nobody writes into, or reads the metadata of, someone else's upload; admins may cancel one.
   'upload.continue': { paramedic: 'own', admin: 'own' },
   'upload.terminate': { paramedic: 'own', admin: 'any' },
+  // Names and birth dates of every patient on the list: only those who capture at the bedside.
+  'roster.read': { paramedic: 'any' },
+  // Devices that capture enroll; a doctor's system is no device.
+  'device.enroll': { paramedic: 'any', admin: 'any' },
+  'device.manage': { admin: 'any' },
 };
 
 /** What ownership is judged on: an X-ray, or an upload mapped to who started it. */

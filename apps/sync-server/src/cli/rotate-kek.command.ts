@@ -10,6 +10,9 @@ import { loadOrCreateDevKeys } from '../keys/dev-keys.ts';
 import { confirmKeks, KekMismatchError } from '../keys/kek-check.ts';
 import { kekCheckRepository } from '../keys/kek-check.repository.ts';
 import { createConfigKeyService, type KeyService } from '../keys/key.service.ts';
+import { createObjectStore, type ObjectStore } from '../storage/index.ts';
+import { writeRecord } from '../xrays/xray-record.ts';
+import { toRecord, type XrayRecord, type XrayRow } from '../xrays/xray.repository.ts';
 import { EXIT, type Command, type CommandIO } from './command.ts';
 
 interface Row {
@@ -40,7 +43,9 @@ this configuration instead (only when no replica has the key yet, and you checke
 means). Each new wrap is unwrapped again and compared with the data
 key before it replaces anything; the previous wrap is kept beside it. Small transactions with SKIP
 LOCKED: an interrupted run is simply run again. Ends with a re-check for X-rays still on other KEKs.
-Each re-wrap is audited (xray.rekey).
+Each re-wrap is audited (xray.rekey). Each X-ray's recovery record (the sealed copy of its row
+beside its object) is sealed again under <kid> with the new wrap before the batch commits: one
+small PUT per X-ray.
 
 --finish, once every replica has <kid>: checks that every X-ray is on <kid> and that every new wrap
 opens, and only then removes the previous wraps (audited as xray.rekey, step "finish"). Then no
@@ -91,6 +96,7 @@ export const rotateKekCommand: Command = {
       return EXIT.failed;
     }
     const pool = createPool(config.db.url, 2);
+    const store = await createObjectStore(config.storage);
     try {
       // A KEK with no recorded check value has nothing to be compared with: a mistyped one would be
       // recorded as the right one. Replicas record it when they start with it (or the operator says so).
@@ -121,7 +127,9 @@ export const rotateKekCommand: Command = {
         io.err(`${err.message}\nNo X-ray was changed.`);
         return EXIT.failed;
       }
-      return values.finish ? await finish(pool, keys, to, batchSize, io) : await rotate(pool, keys, to, batchSize, io);
+      return values.finish
+        ? await finish(pool, keys, to, batchSize, io)
+        : await rotate(pool, store, keys, to, batchSize, io);
     } finally {
       await pool.end();
     }
@@ -131,7 +139,23 @@ export const rotateKekCommand: Command = {
 const count = async (pool: Pool, sql: string, params: unknown[]): Promise<number> =>
   (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM xrays WHERE ${sql}`, params)).rows[0]?.n ?? 0;
 
-async function rotate(pool: Pool, keys: KeyService, to: string, batchSize: number, io: CommandIO): Promise<number> {
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function rotate(
+  pool: Pool,
+  store: ObjectStore,
+  keys: KeyService,
+  to: string,
+  batchSize: number,
+  io: CommandIO,
+): Promise<number> {
   // Refused before any row changes: a KEK the X-rays need that this run does not have…
   const { rows: sources } = await pool.query<{ kek_id: string }>(
     `SELECT DISTINCT kek_id FROM xrays WHERE ${NOT_ON_TARGET}`,
@@ -171,6 +195,7 @@ async function rotate(pool: Pool, keys: KeyService, to: string, batchSize: numbe
             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
           [to, batchSize, [...failed.keys()]],
         );
+        const rewrapped: XrayRecord[] = [];
         for (const r of rows) {
           let wrapped: Uint8Array;
           try {
@@ -180,11 +205,12 @@ async function rotate(pool: Pool, keys: KeyService, to: string, batchSize: numbe
             continue;
           }
           // The previous wrap stays beside the new one until --finish.
-          await tx.query(
+          const { rows: updated } = await tx.query<XrayRow>(
             `UPDATE xrays SET dek_wrapped = $2, kek_id = $3, dek_wrapped_prev = dek_wrapped, kek_id_prev = kek_id
-              WHERE id = $1`,
+              WHERE id = $1 RETURNING *`,
             [r.id, Buffer.from(wrapped), to],
           );
+          if (updated[0]) rewrapped.push(toRecord(updated[0]));
           await appendAudit(tx, {
             context: systemContext(actor),
             action: 'xray.rekey',
@@ -195,6 +221,8 @@ async function rotate(pool: Pool, keys: KeyService, to: string, batchSize: numbe
           });
           moved++;
         }
+        // The recovery records follow, before the batch commits (a failed PUT rolls the batch back).
+        await eachLimited(rewrapped, 16, (x) => writeRecord(store, keys, x));
         return rows.length;
       });
       if (n > 0) io.out(`re-wrapped ${moved} so far`);

@@ -2,11 +2,14 @@
 // Operator commands for the sync server: `xray-admin <command> [options]`.
 import type { Command, CommandIO } from './command.ts';
 import { EXIT } from './command.ts';
+import { retryDeadCommand } from './retry-dead.command.ts';
+import { checkCommand } from './check.command.ts';
+import { recoverCommand } from './recover.command.ts';
 import { rotateKekCommand } from './rotate-kek.command.ts';
 import { verifyAuditCommand } from './verify-audit.command.ts';
 
 /** Every subcommand; add new ones (rotate-kek, …) here. */
-const COMMANDS: Command[] = [verifyAuditCommand, rotateKekCommand];
+const COMMANDS: Command[] = [verifyAuditCommand, rotateKekCommand, retryDeadCommand, checkCommand, recoverCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

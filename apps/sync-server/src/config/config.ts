@@ -58,6 +58,46 @@ export const EnvSchema = z.object({
       "Connection string of the role that owns the schema: migrations run with it at startup, and it grants DATABASE_URL's role what the application needs (audit_events: INSERT and SELECT only). Unset outside production: DATABASE_URL (or the embedded database) owns the schema and the application drops to the role `xray_app` on each connection, which is not a boundary. Required in production, as another role than DATABASE_URL's.",
     ),
   DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(3_000)
+    .describe(
+      'Longest wait for a database connection (opening one, or a free one in the pool) before a request is answered 503 with Retry-After.',
+    ),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5_000)
+    .describe(
+      "PostgreSQL's statement_timeout for the server's connections; a statement that gets no answer within this plus 1 s (a hung or unreachable database) is abandoned by the client. With DATABASE_CONNECT_TIMEOUT_MS it bounds how long a request can wait on the database (default: under 10 s).",
+    ),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(30_000)
+    .describe(
+      "PostgreSQL's idle_in_transaction_session_timeout for the server's connections: a transaction left open by a stalled process is ended and its locks released.",
+    ),
+  MIGRATION_LOCK_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(3_000)
+    .describe(
+      "PostgreSQL's lock_timeout for each migration: a migration that cannot take its table lock within this (a long read holds it) fails, is rolled back and retried after a pause, instead of queueing every other query on that table behind it.",
+    ),
+  MIGRATION_RETRY_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(600_000)
+    .describe(
+      'How long a starting replica keeps retrying migrations that time out on a lock, and waits for another replica holding the migration lock, before it gives up and exits.',
+    ),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
 
   S3_BUCKET: z.string().optional().describe('Bucket for X-ray objects. Unset: disk storage in DATA_DIR/objects.'),
@@ -167,6 +207,33 @@ export const EnvSchema = z.object({
   AUTH_DISABLED: bool
     .default(false)
     .describe('Development/test only: every request acts as one local user with every role. Refused in production.'),
+  DPOP_BEARER_ALLOWED: bool
+    .default(true)
+    .describe(
+      "Accept plain bearer tokens (not bound to a key) from roles not in DPOP_REQUIRED_ROLES: doctors' systems. Off: every request needs a DPoP-bound token and its proof (RFC 9449).",
+    ),
+  DPOP_REQUIRED_ROLES: z
+    .string()
+    .default('paramedic')
+    .describe(
+      'Comma-separated roles whose tokens must be DPoP-bound (edge devices): a plain bearer token of such a user is refused with `dpop_required`. Empty: none.',
+    ),
+  DPOP_ALGORITHMS: z
+    .string()
+    .default('ES256,EdDSA,PS256')
+    .refine((v) => v.split(',').every((a) => isJwtAlgorithm(a.trim())), {
+      message: `each must be one of ${ASYMMETRIC_JWT_ALGORITHMS.join(', ')}`,
+    })
+    .describe('Algorithms a DPoP proof may be signed with, comma-separated; asymmetric only.'),
+  DPOP_IAT_WINDOW_S: z.coerce
+    .number()
+    .int()
+    .min(5)
+    .max(600)
+    .default(60)
+    .describe(
+      "How far a DPoP proof's `iat` may be from the server's clock, in seconds (either way). Used proof ids are remembered in PostgreSQL for this long, shared by every instance.",
+    ),
   DEV_OIDC_PORT: z.coerce
     .number()
     .int()
@@ -268,6 +335,24 @@ export const EnvSchema = z.object({
     .string()
     .optional()
     .describe('Directory of a built edge web app to serve at / (same origin as the API). Unset: none served.'),
+  EDGE_OFFLINE_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .max(7 * 24 * 60 * 60 * 1000)
+    .default(12 * 60 * 60 * 1000)
+    .describe(
+      'Offline grace period of the edge app (sent in /edge-config): after this long without reaching the server, the app asks for a sign-in before it shows any patient details again (capturing never waits). 1 min to 7 days; default 12 h.',
+    ),
+  EDGE_UPLOAD_STALL_MS: z.coerce
+    .number()
+    .int()
+    .min(2_000)
+    .max(10 * 60 * 1000)
+    .default(20_000)
+    .describe(
+      'Stall timeout of the edge app (sent in /edge-config): an upload request that makes no progress for this long is aborted and resumed from the server offset with backoff. 2 s to 10 min; default 20 s.',
+    ),
 
   PATIENT_SERVICE_URL: z
     .url()
@@ -411,7 +496,14 @@ export const EnvSchema = z.object({
     .max(4 * 1024 * 1024 * 1024)
     .default(1024 * 1024 * 1024)
     .describe('Largest X-ray accepted, in bytes (at most 4 GiB: a stored upload is one S3 server-side copy).'),
-  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  SHUTDOWN_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10_000)
+    .describe(
+      'On SIGTERM: the longest the whole shutdown takes. Running requests get all but the last 3 s (at most a third) of it, kept-alive connections are closed as their requests finish, and what is left (background work, the last audit checkpoint, closing pools) is cut off at the end, so a hung database cannot hold a stop.',
+    ),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -454,12 +546,21 @@ export interface Config {
     ownerUrl: string | undefined;
     poolMax: number;
     embeddedPort: number;
+    connectTimeoutMs: number;
+    statementTimeoutMs: number;
+    idleInTransactionTimeoutMs: number;
+    migrationLockTimeoutMs: number;
+    migrationRetryMs: number;
   };
   storage: StorageConfig;
   audit: AuditConfig;
   limits: { maxUploadBytes: number };
   /** A built edge web app served at /, or undefined. */
   edgeAppDir: string | undefined;
+  /** The edge app's offline grace period (ms), published in /edge-config. */
+  edgeOfflineGraceMs: number;
+  /** The edge app's upload stall timeout (ms), published in /edge-config. */
+  edgeUploadStallMs: number;
   tus: {
     expiryMs: number;
     cleanupIntervalMs: number;
@@ -534,6 +635,15 @@ export interface AuthConfig {
   /** Failed authentications per client address and window before it gets 429s. */
   failures: { limit: number; windowMs: number };
   devIssuerPort: number;
+  dpop: DpopConfig;
+}
+
+export interface DpopConfig {
+  /** Plain bearer tokens are accepted from roles not in requiredRoles. */
+  bearerAllowed: boolean;
+  requiredRoles: string[];
+  algorithms: JwtAlgorithm[];
+  iatWindowS: number;
 }
 
 export class ConfigError extends Error {
@@ -781,6 +891,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ownerUrl: e.DATABASE_OWNER_URL,
       poolMax: e.DATABASE_POOL_MAX,
       embeddedPort: e.EMBEDDED_PG_PORT,
+      connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      migrationLockTimeoutMs: e.MIGRATION_LOCK_TIMEOUT_MS,
+      migrationRetryMs: e.MIGRATION_RETRY_MS,
     },
     storage,
     audit: {
@@ -800,6 +915,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     limits: { maxUploadBytes: e.MAX_UPLOAD_BYTES },
     edgeAppDir: e.EDGE_APP_DIR ? path.resolve(e.EDGE_APP_DIR) : undefined,
+    edgeOfflineGraceMs: e.EDGE_OFFLINE_GRACE_MS,
+    edgeUploadStallMs: e.EDGE_UPLOAD_STALL_MS,
     tus: {
       expiryMs: e.TUS_EXPIRY_MS,
       cleanupIntervalMs: e.TUS_CLEANUP_INTERVAL_MS,
@@ -823,6 +940,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       acceptJwtTyp: e.OIDC_ACCEPT_JWT_TYP,
       failures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS },
       devIssuerPort: e.DEV_OIDC_PORT,
+      dpop: {
+        bearerAllowed: e.DPOP_BEARER_ALLOWED,
+        requiredRoles: e.DPOP_REQUIRED_ROLES.split(',')
+          .map((r) => r.trim())
+          .filter(Boolean),
+        algorithms: e.DPOP_ALGORITHMS.split(',')
+          .map((a) => a.trim())
+          .filter(isJwtAlgorithm),
+        iatWindowS: e.DPOP_IAT_WINDOW_S,
+      },
     },
     integrations: {
       patientService: {

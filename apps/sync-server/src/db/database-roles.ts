@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../observability/logger.ts';
-import { migrate } from './migrate.ts';
+import { migrate, type MigrateOptions } from './migrate.ts';
 
 /**
  * The role the application drops to when no separate owner is configured (development, tests):
@@ -153,9 +153,11 @@ export async function prepareDatabase(opts: {
   ownerUrl: string | undefined;
   requireSeparation: boolean;
   log: Logger;
+  /** Lock timeout and retries of the migrations (MIGRATION_* settings); defaults otherwise. */
+  migrations?: MigrateOptions;
 }): Promise<PreparedDatabase> {
   const { url, ownerUrl, log } = opts;
-  await migrate(ownerUrl ?? url, log);
+  await migrate(ownerUrl ?? url, log, opts.migrations);
   let prepared: PreparedDatabase;
   if (ownerUrl) {
     const appRole = await withClient(url, async (c) => {

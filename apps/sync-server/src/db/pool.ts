@@ -15,14 +15,35 @@ export interface PoolOptions {
    * must for its upload lock's connection.
    */
   connectTimeoutMs?: number;
+  /**
+   * PostgreSQL's statement_timeout on every connection; the client also abandons a statement
+   * that has had no answer 1 s after it (a frozen or partitioned server enforces nothing), and
+   * the connection it ran on is dropped. Unset: no limit (the CLI's long passes).
+   */
+  statementTimeoutMs?: number;
+  /** PostgreSQL's idle_in_transaction_session_timeout on every connection. */
+  idleInTransactionTimeoutMs?: number;
 }
 
-export function createPool(url: string, max: number, { log, connectTimeoutMs }: PoolOptions = {}): Pool {
+/** How much longer than statement_timeout the client waits for an answer before it gives up on the server. */
+export const QUERY_TIMEOUT_SLACK_MS = 1_000;
+
+export function createPool(
+  url: string,
+  max: number,
+  { log, connectTimeoutMs, statementTimeoutMs, idleInTransactionTimeoutMs }: PoolOptions = {},
+): Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     application_name: 'xray-sync-server',
+    // A peer that vanished (a partition, a dead host) is noticed by TCP, not only by a timeout.
+    keepAlive: true,
     ...(connectTimeoutMs ? { connectionTimeoutMillis: connectTimeoutMs } : {}),
+    ...(statementTimeoutMs
+      ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + QUERY_TIMEOUT_SLACK_MS }
+      : {}),
+    ...(idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs } : {}),
   });
   // PostgreSQL may end any connection (a restart, a failover, a proxy's idle timeout). Its running
   // query fails; the connection also emits 'error', which would end the process with no listener,
@@ -34,19 +55,40 @@ export function createPool(url: string, max: number, { log, connectTimeoutMs }: 
   return pool;
 }
 
+/** Errors of a COMMIT that was sent but never answered (see commitOutcomeUnknown). */
+const unansweredCommits = new WeakSet<object>();
+
+/**
+ * The transaction that failed with `err` may have committed after all: its COMMIT was sent and the
+ * connection broke or the client stopped waiting for the answer (a hung database, a stalled disk or
+ * network). PostgreSQL may still carry it out. What the transaction stood for must not be undone
+ * (an X-ray's object deleted) on the belief that it did not happen.
+ */
+export const commitOutcomeUnknown = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && unansweredCommits.has(err);
+
 /** Runs fn in one transaction; rolls back on any error. */
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
-    await client.query('COMMIT');
+    await client.query('COMMIT').catch((err: unknown) => {
+      // statement_timeout (57014) cancelled it: rolled back. Any other loss of the session: unknown.
+      if (isDatabaseUnavailable(err) && (err as { code?: unknown }).code !== '57014' && typeof err === 'object')
+        unansweredCommits.add(err as object);
+      throw err;
+    });
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A connection that timed out or broke is dropped, not asked to roll back: the server ends
+    // the transaction with the session, and a hung server would not answer the ROLLBACK either.
+    if (isDatabaseUnavailable(err)) broken = err instanceof Error ? err : new Error(String(err));
+    else await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 
@@ -71,13 +113,15 @@ export function dataExceptionOf(err: unknown): string | undefined {
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const { code, severity, message } = err as { code?: unknown; severity?: unknown; message?: unknown };
-  // SQLSTATE 08: connection exception; 57P01-57P03: shutting down, crashed, cannot connect now.
-  if (typeof code === 'string' && (code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(code))) return true;
+  // SQLSTATE 08: connection exception; 57P01-57P03: shutting down, crashed, cannot connect now;
+  // 57014: cancelled by statement_timeout (a database too slow or blocked to answer in time).
+  if (typeof code === 'string' && (code.startsWith('08') || ['57P01', '57P02', '57P03', '57014'].includes(code)))
+    return true;
   // FATAL and PANIC end the session, whatever their code (e.g. a database not accepting connections).
   if (severity === 'FATAL' || severity === 'PANIC') return true;
   return (
     typeof message === 'string' &&
-    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/.test(
       message,
     )
   );

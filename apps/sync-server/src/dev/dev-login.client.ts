@@ -4,6 +4,7 @@ import {
   buildAuthorizationUrl,
   calculatePKCECodeChallenge,
   discovery,
+  getDPoPHandle,
   None,
   randomPKCECodeVerifier,
   randomState,
@@ -40,7 +41,12 @@ class CookieJar {
  * (the login page is a form that posts the chosen user). No back door: the issuer has no
  * endpoint that hands out tokens without the flow.
  */
-export async function signInAsDemoUser(opts: { issuer: string; user: string }): Promise<string> {
+export async function signInAsDemoUser(opts: {
+  issuer: string;
+  user: string;
+  /** Bind the token to this key pair (DPoP, RFC 9449), as the edge app does. */
+  dpop?: CryptoKeyPair;
+}): Promise<string> {
   const issuerUrl = new URL(opts.issuer);
   const oidc = await discovery(issuerUrl, DEV_CLIENT_ID, undefined, None(), {
     execute: issuerUrl.protocol === 'http:' ? [allowInsecureRequests] : [],
@@ -69,7 +75,13 @@ export async function signInAsDemoUser(opts: { issuer: string; user: string }): 
       await res.body?.cancel();
       const to = new URL(location, next.url);
       if (`${to.origin}${to.pathname}` === REDIRECT_URI) {
-        const tokens = await authorizationCodeGrant(oidc, to, { pkceCodeVerifier: verifier, expectedState: state });
+        const tokens = await authorizationCodeGrant(
+          oidc,
+          to,
+          { pkceCodeVerifier: verifier, expectedState: state },
+          undefined,
+          opts.dpop ? { DPoP: getDPoPHandle(oidc, opts.dpop) } : undefined,
+        );
         return tokens.access_token;
       }
       next = { url: to, init: {} };

@@ -218,6 +218,9 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     },
     features: {
       devInteractions: { enabled: false },
+      // Device-bound tokens (RFC 9449): a token request with a DPoP proof gets a token whose
+      // cnf.jkt names the proof's key (and, for this public client, a refresh token bound to it).
+      dPoP: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => resource,

@@ -8,7 +8,8 @@ import type { Logger } from '../observability/logger.ts';
 /**
  * A development Patient Service: the two lookups the sync server makes (GET /patients/{id},
  * GET /consultations/{id}) plus the lists the edge app picks from (GET /patients?query=,
- * GET /patients/{id}/consultations), over a few seeded patients and consultations. `npm start`
+ * GET /patients/{id}/consultations, and GET /consultations?status=open for the roster), over a few
+ * seeded patients and consultations. `npm start`
  * runs it when PATIENT_SERVICE_URL is unset; the tests start it on port 0. It holds no real data.
  */
 export const SEED_PATIENTS: PatientSummary[] = [
@@ -102,6 +103,11 @@ export async function startDevPatientService(
   app.get('/patients/:id/consultations', (req, res) => {
     if (!patients.has(req.params.id)) return notFound(res, `There is no patient ${req.params.id}.`);
     res.json({ items: SEED_CONSULTATIONS.filter((c) => c.patientId === req.params.id) });
+  });
+  // The open consultations (the sync server's GET /roster reads them with the patient list).
+  app.get('/consultations', (req, res) => {
+    const status = typeof req.query.status === 'string' ? req.query.status : undefined;
+    res.json({ items: SEED_CONSULTATIONS.filter((c) => !status || c.status === status) });
   });
   app.get('/consultations/:id', (req, res) => {
     lookups++;

@@ -130,7 +130,10 @@ export class OutboxRelay {
       const error = err instanceof Error ? err.message : String(err);
       // An unreachable sink is an outage: retried for as long as it lasts, never counted towards dead.
       const counts = !(err instanceof DeliveryFailed && err.unreachable);
-      const retryInMs = backoffDelay(d.attempt, { baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs });
+      const backoff = backoffDelay(d.attempt, { baseMs: options.backoffBaseMs, maxMs: options.backoffMaxMs });
+      // A sink's Retry-After is honoured (up to an hour), never sooner than our own backoff.
+      const asked = err instanceof DeliveryFailed ? err.retryAfterMs : undefined;
+      const retryInMs = asked === undefined ? backoff : Math.max(backoff, Math.min(asked, 3_600_000));
       const state = await outboxRepository
         .markFailed(pool, d, { error, retryInMs, counts, maxFailures: options.maxAttempts })
         .catch((e: unknown) => {

@@ -234,6 +234,45 @@ export const outboxRepository = {
     return rows[0] ? toEntry(normalise(rows[0])) : null;
   },
 
+  /** Dead deliveries, optionally of one sink or event type. */
+  async countDead(db: Queryable, f: { sink?: string; type?: string }): Promise<number> {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+        WHERE d.state = 'dead' AND d.claim_token IS NULL
+          AND ($1::text IS NULL OR d.sink = $1) AND ($2::text IS NULL OR e.type = $2)`,
+      [f.sink ?? null, f.type ?? null],
+    );
+    return rows[0]?.n ?? 0;
+  },
+
+  /** Every dead delivery (of one sink or event type) back to pending, due now, failures reset. */
+  async retryAllDead(db: Queryable, f: { sink?: string; type?: string }): Promise<{ eventId: string; sink: string }[]> {
+    const { rows } = await db.query<{ event_id: string; sink: string }>(
+      `UPDATE outbox_deliveries d
+          SET failures = 0, state = 'pending', next_attempt_at = now()
+         FROM outbox_events e
+        WHERE e.id = d.event_id AND d.state = 'dead' AND d.claim_token IS NULL
+          AND ($1::text IS NULL OR d.sink = $1) AND ($2::text IS NULL OR e.type = $2)
+        RETURNING d.event_id, d.sink`,
+      [f.sink ?? null, f.type ?? null],
+    );
+    return rows.map((r) => ({ eventId: r.event_id, sink: r.sink }));
+  },
+
+  /**
+   * What /metrics reports about the outbox: the age of the oldest undelivered event (by when it
+   * was written, so retries do not make it look young), and how many deliveries are dead.
+   */
+  async health(db: Queryable): Promise<{ oldestPendingAgeS: number; dead: number }> {
+    const { rows } = await db.query<{ age: number | null; dead: number }>(
+      `SELECT (SELECT EXTRACT(EPOCH FROM now() - min(e.created_at))::float8
+                 FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id
+                WHERE d.state = 'pending') AS age,
+              (SELECT count(*)::int FROM outbox_deliveries WHERE state = 'dead') AS dead`,
+    );
+    return { oldestPendingAgeS: Math.max(0, rows[0]?.age ?? 0), dead: rows[0]?.dead ?? 0 };
+  },
+
   /**
    * Makes an event's dead deliveries pending again with a fresh failure count, and waiting ones
    * due now. A delivery a relay is working on (claim_token set) is left alone, so a retry never

@@ -7,7 +7,7 @@ import type {
   XrayUpdatedEvent,
   XrayUploadedEvent,
 } from '@xray/shared';
-import { LINK_INVALID_REASONS } from '@xray/shared';
+import { LINK_INVALID_REASONS, WITHHELD_FIELDS } from '@xray/shared';
 import type { Xray } from '@xray/shared';
 
 /**
@@ -35,7 +35,12 @@ export function subjectOf(x: Xray): XrayEventSubject {
     contentType: x.contentType,
     sizeBytes: x.sizeBytes,
     sha256: x.sha256,
-    link: x.link,
+    // Status only: the summaries name the patient (name, birth date); consumers look them up by id.
+    link: {
+      status: x.link.status,
+      ...(x.link.reason !== undefined ? { reason: x.link.reason } : {}),
+      ...(x.link.checkedAt !== undefined ? { checkedAt: x.link.checkedAt } : {}),
+    },
     uploadedAt: x.uploadedAt,
   };
 }
@@ -51,7 +56,20 @@ export const xrayUpdated = (
   changes: XrayUpdatedEvent['data']['changes'],
   cause: XrayUpdatedEvent['data']['cause'],
   by: { sub: string } | null,
-): XrayUpdatedEvent => ({ ...base(x.id), type: 'xray.updated', data: { xray: subjectOf(x), changes, cause, by } });
+): XrayUpdatedEvent => ({
+  ...base(x.id),
+  type: 'xray.updated',
+  data: { xray: subjectOf(x), changes: withheld(changes), cause, by },
+});
+
+/** Free-text fields are named as changed, their values left out of the event (and the outbox). */
+const withheld = (changes: XrayUpdatedEvent['data']['changes']): XrayUpdatedEvent['data']['changes'] =>
+  Object.fromEntries(
+    Object.entries(changes).map(([field, change]) => [
+      field,
+      WITHHELD_FIELDS.includes(field) ? { before: null, after: null, withheld: true as const } : change,
+    ]),
+  );
 
 export const xrayDeleted = (x: Xray, by: { sub: string } | null): XrayDeletedEvent => ({
   ...base(x.id),

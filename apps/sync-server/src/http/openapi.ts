@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   EdgeServerConfigSchema,
   ProblemSchema,
+  RosterSchema,
   XrayListQuerySchema,
   XrayListSchema,
   XrayMetadataInputSchema,
@@ -10,6 +11,14 @@ import {
 } from '@xray/shared';
 import { AuditEventListSchema, AuditEventSchema, AuditQuerySchema, FhirAuditBundleSchema } from '@xray/shared';
 import { OutboxListSchema, OutboxQuerySchema, OutboxRetryResultSchema, XrayUpdateSchema } from '@xray/shared';
+import {
+  DeviceEnrollSchema,
+  DeviceListSchema,
+  DeviceRevokeResultSchema,
+  DeviceRevokeSchema,
+  DeviceSchema,
+  DeviceWipeReportSchema,
+} from '@xray/shared';
 
 /**
  * The OpenAPI document, generated from the same zod schemas that validate requests.
@@ -168,6 +177,23 @@ export function buildOpenApiDocument() {
       403: problem('Only administrators may read the audit log'),
     },
   });
+  registry.registerPath({
+    method: 'get',
+    path: '/roster',
+    summary:
+      "Paramedic: the Patient Service's patients and open consultations, for the device to keep (encrypted) and search offline. Audited (`roster.read`)",
+    security,
+    responses: {
+      200: {
+        description: 'The roster',
+        content: { 'application/json': { schema: RosterSchema.meta({ id: 'Roster' }) } },
+      },
+      401: errors[401],
+      403: problem('Only paramedics read the roster'),
+      429: errors[429],
+      503: problem('No Patient Service is configured, or it did not answer'),
+    },
+  });
   const OutboxList = OutboxListSchema.meta({ id: 'OutboxList' });
   registry.registerPath({
     method: 'get',
@@ -202,6 +228,103 @@ export function buildOpenApiDocument() {
       429: errors[429],
       403: problem('Only administrators manage the outbox'),
       404: problem('No such event'),
+    },
+  });
+  // Devices: the DPoP scheme (RFC 9449) is `Authorization: DPoP <token>` plus a `DPoP` proof header.
+  const dpop = registry.registerComponent('securitySchemes', 'dpop', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'DPoP',
+    description:
+      'A DPoP proof (RFC 9449) for this request, with the access token sent as `Authorization: DPoP <token>`. Refusals are 401 with `code` dpop_required, dpop_invalid, dpop_replayed, dpop_key_mismatch or device_revoked.',
+  });
+  const deviceSecurity = [{ [dpop.name]: [] }];
+  const Device = DeviceSchema.meta({ id: 'Device' });
+  const deviceErrors = {
+    400: errors[400],
+    401: problem(
+      'No or invalid token, or a DPoP refusal: `dpop_required`, `dpop_invalid`, `dpop_replayed`, `dpop_key_mismatch`, `device_revoked`',
+    ),
+    429: errors[429],
+  };
+  registry.registerPath({
+    method: 'post',
+    path: '/devices',
+    summary:
+      'Enroll this edge install as a device: registers the DPoP key that signed the proof (idempotent for the same key)',
+    security: deviceSecurity,
+    request: {
+      body: {
+        required: true,
+        content: { 'application/json': { schema: DeviceEnrollSchema.meta({ id: 'DeviceEnroll' }) } },
+      },
+    },
+    responses: {
+      201: { description: 'Enrolled', content: { 'application/json': { schema: Device } } },
+      200: {
+        description: 'This key is enrolled already: that device',
+        content: { 'application/json': { schema: Device } },
+      },
+      ...deviceErrors,
+      403: problem('The role does not enroll devices (paramedics and admins do)'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/devices/self/wipe-report',
+    summary: 'A revoked (or retired) device reports that it crypto-shredded its data; audited as `device.wipe`',
+    security: deviceSecurity,
+    request: {
+      body: {
+        required: true,
+        content: { 'application/json': { schema: DeviceWipeReportSchema.meta({ id: 'DeviceWipeReport' }) } },
+      },
+    },
+    responses: {
+      204: { description: 'Recorded' },
+      ...deviceErrors,
+      403: errors[403],
+      404: problem('The proof key is not an enrolled device'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/admin/devices',
+    summary: 'Admin: enrolled devices, whether revoked, and whether each reported its wipe',
+    security,
+    responses: {
+      200: {
+        description: 'Every device',
+        content: { 'application/json': { schema: DeviceListSchema.meta({ id: 'DeviceList' }) } },
+      },
+      401: errors[401],
+      429: errors[429],
+      403: problem('Only administrators manage devices'),
+    },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/admin/devices/{id}/revoke',
+    summary:
+      'Admin: revoke a device (reason required). Its requests are refused with 401 `device_revoked` from then on, its unfinished uploads end; X-rays it delivered stay',
+    security,
+    request: {
+      params: idParam,
+      body: {
+        required: true,
+        content: { 'application/json': { schema: DeviceRevokeSchema.meta({ id: 'DeviceRevoke' }) } },
+      },
+    },
+    responses: {
+      200: {
+        description: 'Revoked (or already revoked)',
+        content: { 'application/json': { schema: DeviceRevokeResultSchema.meta({ id: 'DeviceRevokeResult' }) } },
+      },
+      400: errors[400],
+      401: errors[401],
+      429: errors[429],
+      403: problem('Only administrators manage devices'),
+      404: problem('No such device'),
     },
   });
   registry.registerPath({

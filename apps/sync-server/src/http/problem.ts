@@ -42,6 +42,8 @@ function discardRestOfBody(req: Request): void {
 
 export function sendProblem(req: Request, res: Response, err: DomainError): void {
   const problem = toProblem(err, req.originalUrl);
+  // For the metrics (xray_ingest_rejected_total's code label).
+  res.locals.problemCode = err.code;
   discardRestOfBody(req);
   const send = () => {
     // Whatever a route had set before it failed: a problem may name patient data and is never cached.

@@ -8,14 +8,16 @@ import {
 } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
 import { decide } from '../auth/policy.ts';
-import { inTransaction, type Pool } from '../db/pool.ts';
+import { commitOutcomeUnknown, inTransaction, type Pool } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { linkInvalidIfSo, xrayUploaded } from '../events/xray.events.ts';
-import type { LinkVerifier } from '../integrations/link.verifier.ts';
+import { arrivalLink, type LinkVerifier } from '../integrations/link.verifier.ts';
+import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { xrayLinkRepository } from '../xrays/xray-link.repository.ts';
+import { recordKeyOf, writeRecord } from '../xrays/xray-record.ts';
 import { xrayRepository, type XrayRecord } from '../xrays/xray.repository.ts';
 import type { InspectedContent } from './content-inspector.ts';
 
@@ -27,6 +29,8 @@ export interface FinalizeDeps {
   links: LinkVerifier;
   /** Events committed with the X-ray (transactional outbox). */
   outbox: OutboxWriter;
+  /** Seals the X-ray's recovery record (xrays/xray-record.ts). */
+  keys: KeyService;
 }
 
 export interface FinalizeInput {
@@ -64,7 +68,7 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
     const audit = input.context ?? systemContext(input.actor);
     // Before the transaction (no network inside it), one try within a short budget: the upload
     // never waits long for, nor fails because of, the Patient Service. No answer: pending.
-    const link = await deps.links.verify(metadata.patientId, metadata.consultationId ?? null, 'inline');
+    const link = await arrivalLink(deps.links, metadata, content.dicom?.patientId);
     const inserted = await inTransaction(deps.pool, async (tx) => {
       const row = await xrayRepository.insert(tx, {
         id: input.id,
@@ -88,6 +92,9 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       // The X-ray, its events and its audit event exist together or not at all; the audit append
       // goes last before COMMIT (it takes the chain's lock).
       if (!row) return row;
+      // The recovery record before the row commits: a committed X-ray can always be given its row
+      // back from the store (a restore from an older database backup). One small PUT.
+      await writeRecord(deps.store, deps.keys, row);
       if (row.link.status === 'pending') await xrayLinkRepository.schedulePending(tx, row.id);
       await deps.outbox.append(tx, xrayUploaded(row));
       const invalid = linkInvalidIfSo(row);
@@ -105,6 +112,15 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
     await recordAudit(deps.pool, createdEvent(audit, xray, false));
     return { xray, created: false };
   } catch (err) {
+    // A COMMIT sent but never answered may still land: the object then belongs to a stored X-ray.
+    // Kept (an orphan at worst, which `xray-admin check` reports) rather than risk a row without its bytes.
+    if (commitOutcomeUnknown(err)) {
+      deps.log.error(
+        { err, xrayId: input.id, key: input.objectKey },
+        'an X-ray was sent to the database and no answer came: it may be stored; its object is kept',
+      );
+      throw err;
+    }
     await discardObject(deps, input.id, input.objectKey).catch((e: unknown) =>
       deps.log.error({ err: e, key: input.objectKey }, 'could not remove the object of a failed upload'),
     );
@@ -119,7 +135,10 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
  */
 export async function discardObject(deps: FinalizeDeps, id: string, objectKey: string): Promise<void> {
   const stored = await xrayRepository.findById(deps.pool, id);
-  if (stored?.objectKey !== objectKey) await deps.store.delete(objectKey);
+  if (stored?.objectKey !== objectKey) {
+    await deps.store.delete(objectKey);
+    await deps.store.delete(recordKeyOf(objectKey));
+  }
 }
 
 /** The audit event of a create; `created: false` is an idempotent repeat that stored nothing new. */
@@ -130,7 +149,15 @@ export function createdEvent(context: AuditContext, x: XrayRecord, created: bool
     outcome: 'success',
     xrayId: x.id,
     patientId: x.patientId,
-    details: { created, contentType: x.contentType, sizeBytes: x.sizeBytes, sha256: x.sha256 },
+    details: {
+      created,
+      contentType: x.contentType,
+      sizeBytes: x.sizeBytes,
+      sha256: x.sha256,
+      // What the paramedic decided about the patient, and whether the file names another one.
+      link: { status: x.link.status, ...(x.link.reason ? { reason: x.link.reason } : {}) },
+      ...(x.link.decision ? { patientDecision: x.link.decision } : {}),
+    },
   };
 }
 

@@ -8,12 +8,15 @@ import type { Logger } from '../observability/logger.ts';
 import { AmqpNotifier } from './amqp.notifier.ts';
 import { createLinkVerifier, type LinkVerifier } from './link.verifier.ts';
 import type { Notifier } from './notifier.ts';
+import type { PatientDirectory } from './patient-directory.ts';
 import { PatientServiceClient } from './patient-service.client.ts';
 import { PendingLinkChecker } from './pending-link.checker.ts';
 import { WebhookNotifier } from './webhook.notifier.ts';
 
 export interface Integrations {
   links: LinkVerifier;
+  /** The Patient Service, when configured (GET /roster reads its lists). */
+  patients: PatientDirectory | undefined;
   outbox: OutboxWriter;
   relay: OutboxRelay;
   linkChecker: PendingLinkChecker;
@@ -80,6 +83,7 @@ export function createIntegrations(config: Config, pool: Pool, log: Logger): Int
   });
   return {
     links,
+    patients: directory,
     outbox,
     relay,
     linkChecker,

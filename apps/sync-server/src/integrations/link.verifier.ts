@@ -1,4 +1,4 @@
-import type { Link } from '@xray/shared';
+import type { Link, XrayMetadataInput } from '@xray/shared';
 import type { Logger } from '../observability/logger.ts';
 import { PatientDirectoryUnavailable, type PatientDirectory } from './patient-directory.ts';
 
@@ -13,6 +13,51 @@ export interface LinkVerifier {
   /** False when no Patient Service is configured: every link is `unchecked`. */
   readonly enabled: boolean;
   verify(patientId: string, consultationId: string | null, mode: LinkMode): Promise<Link>;
+}
+
+/**
+ * An arriving X-ray's link. The file's own DICOM PatientID naming another patient, without the
+ * paramedic's decision to keep the chosen one, is `invalid` (`file_patient_mismatch`) whatever
+ * the Patient Service says: never `verified`. A decision sent with the X-ray stays on its link.
+ */
+export async function arrivalLink(
+  links: LinkVerifier,
+  metadata: Pick<XrayMetadataInput, 'patientId' | 'consultationId' | 'patientDecision' | 'patientDecisionReason'>,
+  filePatientId: string | undefined,
+): Promise<Link> {
+  const decision: Link['decision'] = metadata.patientDecision
+    ? {
+        choice: metadata.patientDecision,
+        ...(metadata.patientDecisionReason ? { reason: metadata.patientDecisionReason } : {}),
+      }
+    : undefined;
+  const withDecision = (link: Link): Link => (decision ? { ...link, decision } : link);
+  const filePatient = filePatientId?.trim();
+  if (filePatient && filePatient !== metadata.patientId && decision?.choice !== 'keep_chosen_patient')
+    return withDecision({ status: 'invalid', reason: 'file_patient_mismatch', checkedAt: new Date().toISOString() });
+  return withDecision(await links.verify(metadata.patientId, metadata.consultationId ?? null, 'inline'));
+}
+
+/**
+ * A stored X-ray's newly checked link (a PATCH of its patient, the background check) under the
+ * same file rule as on arrival: the DICOM naming another patient than `patientId` makes it
+ * `invalid` (`file_patient_mismatch`) unless the paramedic decided to keep this very patient.
+ * The decision stays only while the patient it was made for stays.
+ */
+export function storedLink(
+  checked: Link,
+  x: { patientId: string; dicom: { patientId?: string | undefined } | null },
+  before: { patientId: string; link: Link },
+): Link {
+  const decision = before.patientId === x.patientId ? before.link.decision : undefined;
+  const withDecision = (link: Link): Link => {
+    const { decision: _dropped, ...rest } = link;
+    return decision ? { ...rest, decision } : rest;
+  };
+  const filePatient = x.dicom?.patientId?.trim();
+  if (filePatient && filePatient !== x.patientId && decision?.choice !== 'keep_chosen_patient')
+    return withDecision({ status: 'invalid', reason: 'file_patient_mismatch', checkedAt: new Date().toISOString() });
+  return withDecision(checked);
 }
 
 /**

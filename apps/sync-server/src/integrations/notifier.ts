@@ -27,8 +27,11 @@ export interface DeliveryContext {
 export class DeliveryFailed extends Error {
   override name = 'DeliveryFailed';
   readonly unreachable: boolean;
-  constructor(message: string, options?: { cause?: unknown; unreachable?: boolean }) {
+  /** The sink asked to be tried again no sooner than this (a Retry-After). */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; unreachable?: boolean; retryAfterMs?: number }) {
     super(message, options);
     this.unreachable = options?.unreachable ?? false;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }

@@ -9,6 +9,8 @@ import { z } from 'zod';
 export interface PatientDirectory {
   getPatient(id: string, opts?: LookupOptions): Promise<PatientSummary | null>;
   getConsultation(id: string, opts?: LookupOptions): Promise<ConsultationSummary | null>;
+  /** The patients and open consultations a paramedic may pick from on a shift (GET /roster). */
+  roster(opts?: LookupOptions): Promise<{ patients: PatientSummary[]; consultations: ConsultationSummary[] }>;
 }
 
 export interface LookupOptions {

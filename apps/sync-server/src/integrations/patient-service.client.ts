@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import pRetry, { AbortError } from 'p-retry';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Logger } from '../observability/logger.ts';
 import {
   ConsultationSummarySchema,
@@ -59,13 +59,28 @@ export class PatientServiceClient implements PatientDirectory {
     return value;
   }
 
+  /**
+   * `GET {url}/patients` and `GET {url}/consultations?status=open`: the lists the edge keeps
+   * offline. Never cached here (the edge keeps its own copy and refreshes it).
+   */
+  async roster(opts?: LookupOptions): Promise<{ patients: PatientSummary[]; consultations: ConsultationSummary[] }> {
+    const [patients, consultations] = await Promise.all([
+      this.fetchJson('patients', z.object({ items: z.array(PatientSummarySchema) }), opts),
+      this.fetchJson('consultations?status=open', z.object({ items: z.array(ConsultationSummarySchema) }), opts),
+    ]);
+    if (!patients || !consultations) throw new PatientDirectoryUnavailable('The Patient Service has no lists to read.');
+    return { patients: patients.items, consultations: consultations.items.filter((c) => c.status !== 'closed') };
+  }
+
   private async fetchJson<S extends z.ZodType>(
     path: string,
     schema: S,
     opts: LookupOptions = {},
   ): Promise<z.infer<S> | null> {
-    const [collection = '', id = ''] = path.split('/');
-    const url = `${this.base}/${collection}/${encodeURIComponent(id)}`;
+    const [collection = '', id] = path.split('/');
+    // `patients/{id}` looks one up; a bare collection (with its query) lists.
+    const url =
+      id === undefined ? `${this.base}/${collection}` : `${this.base}/${collection}/${encodeURIComponent(id)}`;
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const attempt = async (): Promise<z.infer<S> | null> => {
       let res: Response;

@@ -6,7 +6,7 @@ import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
 import type { Logger } from '../observability/logger.ts';
 import { xrayLinkRepository, type PendingLink } from '../xrays/xray-link.repository.ts';
-import type { LinkVerifier } from './link.verifier.ts';
+import { storedLink, type LinkVerifier } from './link.verifier.ts';
 
 export interface PendingLinkCheckerOptions {
   /** How often to look for due links; also the first re-check delay. */
@@ -94,8 +94,11 @@ export class PendingLinkChecker {
         current.consultationId !== p.consultationId
       )
         return;
-      const updated = await xrayLinkRepository.setLink(tx, p.id, link);
-      const change = { link: { before: linkBrief(current.link), after: linkBrief(link) } };
+      // The paramedic's patient decision sent with the X-ray stays with its link; the file's own
+      // PatientID naming another patient without one is never settled as verified.
+      const settled: Link = storedLink(link, current, current);
+      const updated = await xrayLinkRepository.setLink(tx, p.id, settled);
+      const change = { link: { before: linkBrief(current.link), after: linkBrief(settled) } };
       await this.deps.outbox.append(tx, xrayUpdated(updated, change, 'link_check', null));
       const invalid = linkInvalidIfSo(updated);
       if (invalid) await this.deps.outbox.append(tx, invalid);

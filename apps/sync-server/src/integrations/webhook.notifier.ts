@@ -12,8 +12,9 @@ export interface WebhookNotifierOptions {
 
 /**
  * POSTs each event as JSON to the Doctor Service, signed (see webhook.signature.ts). Any 2xx is
- * taken as delivered; everything else (other statuses, timeouts, refused connections) is a
- * failed attempt the relay retries later with backoff, until the event is parked as dead.
+ * taken as delivered. No connection, 502, 503 or 429 is an outage: retried with backoff (no sooner
+ * than a Retry-After) for as long as it lasts. Any other status, or no answer in time, is a
+ * refusal the relay retries later with backoff, until the event is parked as dead.
  */
 export class WebhookNotifier implements Notifier {
   readonly name = 'webhook';
@@ -47,10 +48,28 @@ export class WebhookNotifier implements Notifier {
       throw new DeliveryFailed(`webhook POST failed: ${detail}`, { cause: err, unreachable: !timedOut });
     }
     const text = await res.text().catch(() => '');
-    if (!res.ok) throw new DeliveryFailed(`webhook answered ${res.status}: ${text.slice(0, 200)}`);
+    if (res.ok) return;
+    // 503 (maintenance), 502 (a proxy whose upstream is down: nginx's answer when the Doctor
+    // Service refuses connections) and 429 (slow down) say "not now", not "not this event": an
+    // outage, retried for as long as it lasts and never counted towards dead. (504, like our own
+    // timeout, may be this event hanging the consumer: it counts.)
+    const outage = res.status === 502 || res.status === 503 || res.status === 429;
+    throw new DeliveryFailed(`webhook answered ${res.status}: ${text.slice(0, 200)}`, {
+      unreachable: outage,
+      retryAfterMs: outage ? retryAfterMsOf(res.headers.get('retry-after')) : undefined,
+    });
   }
 
   async close(): Promise<void> {}
+}
+
+/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function retryAfterMsOf(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 const causeCode = (err: Error): string => {

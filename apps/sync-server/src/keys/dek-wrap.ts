@@ -110,3 +110,59 @@ export async function importWrapKey(kek: Uint8Array): Promise<CryptoKey> {
  */
 export const kekCheckValue = (kek: Uint8Array, kekId: string): Buffer =>
   Buffer.from(derive(kek, `${CHECK_VALUE_INFO}\0${kekId}`).buffer);
+
+/**
+ * The recovery record of an X-ray (xrays/xray-record.ts): its row, wrapped data key included, sealed
+ * with AES-256-GCM under a subkey of its own label, so a stored object can be given back its row
+ * after a restore that lost it. AAD = UTF-8 JSON ["xray/record", 1, kekId, xrayId, objectKey]: a
+ * record copied beside another object, or relabelled with another KEK id, does not open.
+ */
+const RECORD_KEY_INFO = 'xray kek v1: recovery record, AES-256-GCM';
+export const RECORD_VERSION = 1;
+
+export const recordAad = (kekId: string, b: DekBinding): Buffer =>
+  Buffer.from(JSON.stringify(['xray/record', RECORD_VERSION, kekId, b.xrayId, b.objectKey]), 'utf8');
+
+/** The record-sealing subkey of a raw KEK, imported non-extractable (derived bytes zeroed). */
+export async function importRecordKey(kek: Uint8Array): Promise<CryptoKey> {
+  const raw = derive(kek, RECORD_KEY_INFO);
+  try {
+    return await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/** nonce (12) | ciphertext | tag (16). */
+export async function sealRecordBytes(
+  plaintext: Uint8Array,
+  recordKey: CryptoKey,
+  kekId: string,
+  binding: DekBinding,
+): Promise<Uint8Array> {
+  const nonce = randomBytes(NONCE_LENGTH);
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt(GCM(nonce, recordAad(kekId, binding)), recordKey, new Uint8Array(plaintext)),
+  );
+  const out = new Uint8Array(NONCE_LENGTH + sealed.length);
+  out.set(nonce, 0);
+  out.set(sealed, NONCE_LENGTH);
+  return out;
+}
+
+/** Opens what sealRecordBytes made; rejects when it does not authenticate for this KEK id and binding. */
+export async function openRecordBytes(
+  sealed: Uint8Array,
+  recordKey: CryptoKey,
+  kekId: string,
+  binding: DekBinding,
+): Promise<Uint8Array> {
+  const nonce = sealed.subarray(0, NONCE_LENGTH);
+  return new Uint8Array(
+    await crypto.subtle.decrypt(
+      GCM(nonce, recordAad(kekId, binding)),
+      recordKey,
+      new Uint8Array(sealed.subarray(NONCE_LENGTH)),
+    ),
+  );
+}

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Pool } from '../db/pool.ts';
+import { BOUND_WRAP_LENGTH, BOUND_WRAP_VERSION } from './dek-wrap.ts';
 import { kekCheckRepository } from './kek-check.repository.ts';
 import type { KeyService } from './key.service.ts';
 
@@ -91,3 +92,72 @@ export async function recheckKeks(pool: Pool, keys: KeyService): Promise<void> {
 }
 
 const equal = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b);
+
+/** X-rays whose data key no configured KEK opens: wrapped under `kekId`, with no usable (bound) previous wrap. */
+export interface StrandedKek {
+  kekId: string;
+  xrays: number;
+}
+
+/**
+ * The KEK ids X-ray rows are wrapped under that this instance does not have, with how many rows
+ * cannot be read without them (a row whose previous wrap is under a configured KEK still can).
+ * Cheap: the distinct ids come from a walk of the kek_id index (one probe per KEK id), and rows
+ * are counted only under ids that are missing.
+ */
+export async function strandedKeks(pool: Pool, configured: string[]): Promise<StrandedKek[]> {
+  const { rows: ids } = await pool.query<{ kek_id: string }>(
+    `WITH RECURSIVE k AS (
+       (SELECT kek_id FROM xrays ORDER BY kek_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT x.kek_id FROM xrays x WHERE x.kek_id > k.kek_id ORDER BY x.kek_id LIMIT 1) FROM k WHERE k.kek_id IS NOT NULL
+     ) SELECT kek_id FROM k WHERE kek_id IS NOT NULL`,
+  );
+  const stranded: StrandedKek[] = [];
+  for (const { kek_id: kekId } of ids) {
+    if (configured.includes(kekId)) continue;
+    // Readable through the previous wrap only when it is bound and under a configured KEK, as
+    // xray.service.ts decides (an unbound, legacy AES-KW previous wrap is not used).
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM xrays
+        WHERE kek_id = $1
+          AND NOT (kek_id_prev IS NOT NULL AND dek_wrapped_prev IS NOT NULL AND kek_id_prev = ANY($2::text[])
+                   AND length(dek_wrapped_prev) = $3 AND get_byte(dek_wrapped_prev, 0) = $4)`,
+      [kekId, configured, BOUND_WRAP_LENGTH, BOUND_WRAP_VERSION],
+    );
+    const n = rows[0]?.n ?? 0;
+    if (n > 0) stranded.push({ kekId, xrays: n });
+  }
+  return stranded;
+}
+
+/**
+ * For /readyz: throws while any X-ray is wrapped under a KEK this instance does not have (a replica
+ * missed in a rolling restart wrapped it with a KEK since removed, or a KEK is missing from this
+ * replica's settings), naming the KEK ids and how many X-rays each strands. The answer is kept
+ * for `cacheMs`, so a load balancer's probes cost one index walk every few seconds.
+ */
+export function kekCoverageCheck(pool: Pool, keys: KeyService, cacheMs = 5_000): () => Promise<void> {
+  let cached: { at: number; result: Promise<StrandedKek[]> } | undefined;
+  return async () => {
+    const now = Date.now();
+    if (!cached || now - cached.at >= cacheMs) {
+      const result = strandedKeks(pool, keys.kekIds());
+      cached = { at: now, result };
+      // A failed look is not kept: the next probe asks again.
+      result.catch(() => {
+        if (cached?.result === result) cached = undefined;
+      });
+    }
+    const stranded = await cached.result;
+    if (stranded.length)
+      throw new Error(
+        stranded
+          .map(
+            (s) =>
+              `${s.xrays} X-ray(s) are wrapped under KEK "${s.kekId}", which this instance does not have: add it to KEK (from the key backup) and restart`,
+          )
+          .join('; '),
+      );
+  };
+}

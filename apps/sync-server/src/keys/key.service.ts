@@ -2,9 +2,12 @@ import { unwrapKeyAesKw, type UploadJwks } from '@xray/shared';
 import { DomainError } from '../errors.ts';
 import { loadUploadKeys } from './upload-keys.ts';
 import {
+  importRecordKey,
   importWrapKey,
   kekCheckValue,
   openBoundWrap,
+  openRecordBytes,
+  sealRecordBytes,
   sealBoundWrap,
   wrapFormatOf,
   type DekBinding,
@@ -74,12 +77,25 @@ export interface KeyService {
    * integrity error.
    */
   setBoundOnly(kekIds: Iterable<string>): void;
+  /**
+   * Seals an X-ray's recovery record under KEK `kekId` (default: the current one), bound to its X-ray
+   * and object (dek-wrap.ts, recordAad). Refused, as wrapDek is, for a KEK not confirmed.
+   */
+  sealRecord(
+    plaintext: Uint8Array,
+    binding: DekBinding,
+    kekId?: string,
+  ): Promise<{ sealed: Uint8Array; kekId: string }>;
+  /** Opens a recovery record; anything that does not open is a DomainError `integrity_failed`. */
+  openRecord(sealed: Uint8Array, kekId: string, binding: DekBinding): Promise<Uint8Array>;
 }
 
 /** One configured KEK: AES-KW for legacy wraps, its GCM subkey for bound ones, its check value. */
 interface Kek {
   legacy: CryptoKey;
   wrap: CryptoKey;
+  /** The recovery records' sealing subkey. */
+  record: CryptoKey;
   checkValue: Buffer;
   confirmed: boolean;
 }
@@ -92,6 +108,7 @@ async function importKek(id: string, base64: string): Promise<Kek> {
     return {
       legacy: await crypto.subtle.importKey('raw', raw, 'AES-KW', false, ['unwrapKey']),
       wrap: await importWrapKey(raw),
+      record: await importRecordKey(raw),
       checkValue: kekCheckValue(raw, id),
       confirmed: false,
     };
@@ -178,6 +195,30 @@ export async function createConfigKeyService(
     },
     setBoundOnly(kekIds) {
       boundOnly = new Set(kekIds);
+    },
+    async sealRecord(plaintext, binding, kekId = settings.currentKekId) {
+      const k = kek(kekId);
+      if (!k.confirmed) {
+        throw new DomainError(
+          'unavailable',
+          `KEK ${kekId} has not been confirmed against the check value stored for it; no record is sealed under it.`,
+        );
+      }
+      return { sealed: await sealRecordBytes(plaintext, k.record, kekId, binding), kekId };
+    },
+    async openRecord(sealed, kekId, binding) {
+      const k = kek(kekId);
+      try {
+        return await openRecordBytes(sealed, k.record, kekId, binding);
+      } catch (err) {
+        throw new DomainError(
+          'integrity_failed',
+          `The recovery record of X-ray ${binding.xrayId} (object ${binding.objectKey}) does not open under KEK ${kekId}: ` +
+            'it was altered, copied from another object, or sealed under another key.',
+          undefined,
+          { cause: err },
+        );
+      }
     },
   };
 }

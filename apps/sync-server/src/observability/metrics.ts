@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Prometheus metrics; one registry per app so tests can run several apps in a process. */
 export function createMetrics() {
   const registry = new Registry();
+  const database = new DatabaseReadings();
   collectDefaultMetrics({ register: registry });
   return {
     registry,
@@ -60,12 +61,66 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    outboxOldestPendingAge: new Gauge({
+      name: 'xray_outbox_oldest_pending_age_seconds',
+      help: 'Age of the oldest event with an undelivered (pending) delivery, by when it was written; 0 when none. Grows while a sink is down',
+      registers: [registry],
+      async collect() {
+        const s = await database.read();
+        if (s) this.set(s.oldestPendingAgeS);
+      },
+    }),
+    outboxDead: new Gauge({
+      name: 'xray_outbox_dead_deliveries',
+      help: 'Event deliveries given up on (dead) after OUTBOX_MAX_ATTEMPTS refusals; retry with xray-admin retry-dead',
+      registers: [registry],
+      async collect() {
+        const s = await database.read();
+        if (s) this.set(s.dead);
+      },
+    }),
+    linkChecksPending: new Gauge({
+      name: 'xray_link_checks_pending',
+      help: 'X-rays whose patient link could not be checked yet (the Patient Service did not answer); re-checked in the background',
+      registers: [registry],
+      async collect() {
+        const s = await database.read();
+        if (s) this.set(s.pendingLinks);
+      },
+    }),
+    /** Where the database-backed gauges read from (set once the pool exists). */
+    watchDatabase(read: () => Promise<DatabaseGauges>) {
+      database.source = read;
+    },
     auditCheckpointTime: new Gauge({
       name: 'xray_audit_checkpoint_time_seconds',
       help: 'Database time of the newest audit checkpoint this instance wrote (unix seconds); alert when it lags far behind AUDIT_CHECKPOINT_INTERVAL_MS while events are appended',
       registers: [registry],
     }),
   };
+}
+
+/** The gauges read from the database at scrape time. */
+export interface DatabaseGauges {
+  oldestPendingAgeS: number;
+  dead: number;
+  pendingLinks: number;
+}
+
+/**
+ * One database read per scrape for all three gauges (kept 2 s), none when no source is set; a
+ * failed read leaves the gauges as they were (the readiness probe reports the database).
+ */
+class DatabaseReadings {
+  source: (() => Promise<DatabaseGauges>) | undefined;
+  private last: { at: number; value: Promise<DatabaseGauges | undefined> } | undefined;
+
+  read(): Promise<DatabaseGauges | undefined> {
+    if (!this.source) return Promise.resolve(undefined);
+    const now = Date.now();
+    if (!this.last || now - this.last.at > 2_000) this.last = { at: now, value: this.source().catch(() => undefined) };
+    return this.last.value;
+  }
 }
 
 /** What found a stored X-ray not to be what its row says (the label of xray_integrity_failures_total). */

@@ -151,6 +151,31 @@ export class IngestSessions {
     await tusUploadRepository.deleteUnfinished(this.#d.pool, id).catch(() => undefined);
   }
 
+  /**
+   * Ends these unfinished uploads now (a revoked device's): rows and objects, as a termination
+   * does. One being written at this moment (its lock is held) is left to the expiry sweep; its
+   * device's next request is refused anyway. Returns how many were ended.
+   */
+  async endUploads(rows: readonly { id: string; xray_id: string; object_key: string }[]): Promise<number> {
+    let ended = 0;
+    for (const row of rows) {
+      const lock = await this.#d.locker.tryLock(row.id);
+      if (!lock) continue;
+      try {
+        const now = await tusUploadRepository.find(this.#d.pool, row.id);
+        if (!now || now.finalized_at) continue;
+        await this.abandon(row.id);
+        await discardObject(this.#d.ingest, row.xray_id, row.object_key).catch((err: unknown) =>
+          this.#d.log.warn({ err, key: row.object_key }, 'ended upload leftover not removed'),
+        );
+        ended++;
+      } finally {
+        await lock.unlock();
+      }
+    }
+    return ended;
+  }
+
   /** Removes expired unfinished uploads; one instance at a time (an advisory lock), safe to call anywhere. */
   async cleanupExpired(): Promise<number> {
     const { pool, config, log } = this.#d;

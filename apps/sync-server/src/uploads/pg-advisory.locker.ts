@@ -1,6 +1,6 @@
 import type { Lock, Locker, RequestRelease } from '@tus/utils';
 import type pg from 'pg';
-import type { Pool, PoolClient } from '../db/pool.ts';
+import { isDatabaseUnavailable, type Pool, type PoolClient } from '../db/pool.ts';
 import type { Logger } from '../observability/logger.ts';
 
 const CHANNEL = 'tus_lock_release';
@@ -154,7 +154,9 @@ export class PgAdvisoryLocker implements Locker {
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     } catch (err) {
-      client.release();
+      // A try the client gave up on (no answer in time) may still be granted once the database
+      // answers: that connection must not go back to the pool holding a lock nobody knows of.
+      client.release(isDatabaseUnavailable(err) ? (err as Error) : undefined);
       throw err;
     }
   }

@@ -27,6 +27,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { toResource, xrayRepository } from '../xrays/xray.repository.ts';
+import { deviceRepository } from '../devices/device.repository.ts';
 import { IngestSessions } from './ingest-session.ts';
 import { LockTimeoutError, type PgAdvisoryLocker } from './pg-advisory.locker.ts';
 import { createTusStore } from './tus-store.adapter.ts';
@@ -71,6 +72,8 @@ interface Grant {
   xrayId?: string;
   /** The upload a creation made, until it is answered (removed again if the creation fails). */
   created?: string;
+  /** The enrolled device that asks (its DPoP key), if any. */
+  deviceId?: string;
 }
 const NEW = 'new';
 
@@ -160,6 +163,8 @@ export function createUploadDoor(deps: UploadDoorDeps) {
       const grant = grantOf(req);
       const { metadata, stored } = await sessions.begin(grant.actor, upload);
       grant.created = upload.id;
+      // Revoking the device that began it ends it.
+      if (grant.deviceId) await deviceRepository.markUpload(pool, upload.id, grant.deviceId);
       // From here on the request is about this upload (refusals before it: a refused X-ray creation).
       grant.audit.begin('upload.create').about({ xrayId: metadata.id, patientId: metadata.patientId });
       return { metadata: stored };
@@ -302,7 +307,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     authorize(actor, 'upload.create');
     if (await answerRepeat(req, res, actor, audit)) return;
     slots.take(res, actor.sub);
-    await runTus(req, res, { actor, audit, uploadId: NEW });
+    await runTus(req, res, { actor, audit, uploadId: NEW, ...(req.device ? { deviceId: req.device.id } : {}) });
   }
 
   async function resume(req: Request, res: Response, id: string): Promise<void> {
@@ -350,6 +355,9 @@ export function createUploadDoor(deps: UploadDoorDeps) {
   return {
     router,
     cleanupExpired: () => sessions.cleanupExpired(),
+    /** Ends a revoked device's unfinished uploads (rows and objects); how many were ended. */
+    endDeviceUploads: async (deviceId: string) =>
+      sessions.endUploads(await deviceRepository.openUploads(pool, deviceId)),
     startCleaner() {
       timer = setInterval(
         () => void sessions.cleanupExpired().catch((err: unknown) => deps.log.warn({ err }, 'tus cleanup failed')),

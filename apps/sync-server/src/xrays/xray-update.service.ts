@@ -4,14 +4,20 @@ import { inTransaction, type Pool } from '../db/pool.ts';
 import { noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
-import type { LinkVerifier } from '../integrations/link.verifier.ts';
+import { storedLink, type LinkVerifier } from '../integrations/link.verifier.ts';
+import type { KeyService } from '../keys/key.service.ts';
+import type { ObjectStore } from '../storage/index.ts';
 import { xrayLinkRepository, type XrayCorrection } from './xray-link.repository.ts';
+import { writeRecord } from './xray-record.ts';
 import type { XrayRecord } from './xray.repository.ts';
 
 export interface XrayUpdateDeps {
   pool: Pool;
   links: LinkVerifier;
   outbox: OutboxWriter;
+  /** Where the recovery record is kept current (xrays/xray-record.ts). */
+  store: ObjectStore;
+  keys: KeyService;
 }
 
 const FIELDS = ['patientId', 'consultationId', 'bodyPart', 'view', 'notes'] as const;
@@ -59,6 +65,8 @@ export async function updateXray(
       if (checked && sameIds(checked.ids, next)) link = checked.link;
       // The ids moved under us: what we checked is not what is stored; the checker settles it.
       else link = deps.links.enabled ? { status: 'pending', reason: 'changed_concurrently' } : { status: 'unchecked' };
+      // The file's own PatientID still counts: a correction never makes a mismatched file verified.
+      link = storedLink(link, { patientId: next.patientId, dicom: current.dicom }, current);
     }
 
     const before: Partial<Record<Field | 'link', unknown>> = {};
@@ -79,6 +87,9 @@ export async function updateXray(
       ? await xrayLinkRepository.update(tx, current.id, { ...next, link })
       : current;
     if (Object.keys(after).length) {
+      // The recovery record follows the row, written under the row lock before it commits (a record
+      // newer than its row, should the COMMIT fail, is put right by `xray-admin recover`).
+      await writeRecord(deps.store, deps.keys, updated);
       const by = context.actor ? { sub: context.actor.sub } : null;
       const changeSet = Object.fromEntries(
         Object.keys(after).map((k) => [k, { before: Reflect.get(before, k), after: Reflect.get(after, k) }]),

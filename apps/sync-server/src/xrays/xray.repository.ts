@@ -92,13 +92,16 @@ export interface ListPage {
 
 /** PostgreSQL access for X-rays. Callers pass a transaction client when a write must be atomic with others. */
 export const xrayRepository = {
-  /** Inserts; returns null when the id already exists (a concurrent or repeated upload). */
-  async insert(db: Queryable, x: NewXray): Promise<XrayRecord | null> {
+  /**
+   * Inserts; returns null when the id already exists (a concurrent or repeated upload). The upload
+   * time is now, unless given (a row rebuilt by `xray-admin recover` keeps its recorded one).
+   */
+  async insert(db: Queryable, x: NewXray & { uploadedAt?: Date | string }): Promise<XrayRecord | null> {
     const { rows } = await db.query<XrayRow>(
       `INSERT INTO xrays (id, patient_id, consultation_id, captured_at, captured_by_sub, captured_by_name,
          device_id, body_part, view, priority, notes, content_type, size_bytes, sha256, dicom, link, object_key,
-         dek_wrapped, kek_id, cipher_size)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)
+         dek_wrapped, kek_id, cipher_size, uploaded_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20, coalesce($21::timestamptz, now()))
        ON CONFLICT (id) DO NOTHING
        RETURNING *`,
       [
@@ -122,6 +125,7 @@ export const xrayRepository = {
         Buffer.from(x.dekWrapped),
         x.kekId,
         x.cipherSize,
+        x.uploadedAt ?? null,
       ],
     );
     return rows[0] ? toRecord(rows[0]) : null;

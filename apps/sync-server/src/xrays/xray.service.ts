@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { XrayIdSchema, Xre1Error, type XrayListQuery, type XrayUpdate } from '@xray/shared';
 import { appendAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Pool } from '../db/pool.ts';
-import { inTransaction } from '../db/pool.ts';
+import { commitOutcomeUnknown, inTransaction } from '../db/pool.ts';
 import { DomainError, isDomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
@@ -15,6 +15,7 @@ import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { IntegrityCheck, Metrics } from '../observability/metrics.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
+import { recordKeyOf, tombstoneKeyOf, writeTombstone } from './xray-record.ts';
 import { xrayRepository, type ListPage, type XrayRecord } from './xray.repository.ts';
 import { updateXray } from './xray-update.service.ts';
 
@@ -166,30 +167,62 @@ export function createXrayService(deps: XrayServiceDeps) {
     /**
      * Removes the row, then the object. A crash between the two leaves an object with no row, never a row with no object.
      * The audit event commits with the row's removal; the trail itself is never deleted.
+     * First a tombstone goes beside the object (xrays/xray-record.ts), kept for good: a restore from
+     * a database backup taken before this delete still learns of it (`xray-admin recover` re-applies
+     * it). It is written `pending`, marked `committed` once the delete commits and before the object
+     * goes (a pending one left by a crash before COMMIT never erases the X-ray), and removed again
+     * when the delete does not commit.
      */
     async delete(id: string, context: AuditContext = systemContext()): Promise<XrayRecord> {
-      const removed = await inTransaction(deps.pool, async (tx) => {
-        const row = await xrayRepository.delete(tx, id);
-        if (row) {
-          await deps.outbox.append(tx, xrayDeleted(row, context.actor ? { sub: context.actor.sub } : null));
-          await appendAudit(tx, {
-            context,
-            action: 'xray.delete',
-            outcome: 'success',
-            xrayId: row.id,
-            patientId: row.patientId,
-            details: { sha256: row.sha256, sizeBytes: row.sizeBytes, capturedBy: row.capturedBy.sub },
-          });
-        }
-        return row;
-      });
-      if (!removed) throw noSuch('X-ray');
-      await deps.store
-        .delete(removed.objectKey)
-        .catch((err: unknown) =>
-          deps.log.error({ err, key: removed.objectKey }, 'X-ray row deleted but its object could not be removed'),
-        );
-      return removed;
+      const before = await xrayRepository.findById(deps.pool, id);
+      if (!before) throw noSuch('X-ray');
+      const by = context.actor?.sub ?? null;
+      await writeTombstone(deps.store, deps.keys, before, by, 'pending');
+      let removed: XrayRecord | null;
+      try {
+        removed = await inTransaction(deps.pool, async (tx) => {
+          const row = await xrayRepository.delete(tx, id);
+          if (row) {
+            await deps.outbox.append(tx, xrayDeleted(row, context.actor ? { sub: context.actor.sub } : null));
+            await appendAudit(tx, {
+              context,
+              action: 'xray.delete',
+              outcome: 'success',
+              xrayId: row.id,
+              patientId: row.patientId,
+              details: { sha256: row.sha256, sizeBytes: row.sizeBytes, capturedBy: row.capturedBy.sub },
+            });
+          }
+          return row;
+        });
+      } catch (err) {
+        // A COMMIT sent but never answered may still land: the pending tombstone is then what keeps
+        // the X-ray erased (`recover` settles it either way: row still here, or the delete audited).
+        if (!commitOutcomeUnknown(err))
+          await deps.store.delete(tombstoneKeyOf(before.objectKey)).catch(() => undefined);
+        throw err;
+      }
+      if (!removed) {
+        await deps.store.delete(tombstoneKeyOf(before.objectKey)).catch(() => undefined);
+        throw noSuch('X-ray');
+      }
+      const gone = removed;
+      // Deleted and stored again under the same id meanwhile: the row removed is that one.
+      if (gone.objectKey !== before.objectKey)
+        await deps.store.delete(tombstoneKeyOf(before.objectKey)).catch(() => undefined);
+      // Committed: `recover` re-applies it even over a row restored from before this delete. Should
+      // this PUT fail, the object's absence (erased below, only after a COMMIT) says the same.
+      await writeTombstone(deps.store, deps.keys, gone, by, 'committed').catch((err: unknown) =>
+        deps.log.error({ err, key: gone.objectKey }, 'X-ray deleted but its tombstone could not be marked committed'),
+      );
+      for (const key of [gone.objectKey, recordKeyOf(gone.objectKey)]) {
+        await deps.store
+          .delete(key)
+          .catch((err: unknown) =>
+            deps.log.error({ err, key }, 'X-ray row deleted but its object could not be removed'),
+          );
+      }
+      return gone;
     },
   };
 }

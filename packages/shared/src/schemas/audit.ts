@@ -23,6 +23,17 @@ export const AUDIT_ACTIONS = [
   'upload.terminate',
   /** Continuing an upload (HEAD, PATCH): recorded when refused or when it fails. */
   'upload.continue',
+  /** GET /roster: the patient list a device keeps offline (details: how many patients, consultations). */
+  'roster.read',
+  /** An edge device enrolled (its DPoP key registered), listed, revoked, or reporting its wipe. */
+  'device.enroll',
+  'device.list',
+  'device.revoke',
+  'device.wipe',
+  /** `xray-admin recover`: a row rebuilt from its object's recovery record after a restore. */
+  'xray.recover',
+  /** `xray-admin recover`: the trail restored from a backup; the checkpoints past it set aside. */
+  'audit.restore',
 ] as const;
 export const AuditActionSchema = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditActionSchema>;

@@ -11,5 +11,16 @@ export const EdgeServerConfigSchema = z.object({
   patientServiceUrl: z.string().nullable(),
   /** The largest X-ray the server accepts, in bytes: the app refuses bigger files at capture. */
   maxUploadBytes: z.number().int().positive(),
+  /**
+   * Offline grace period (ms): this long after the server last answered, the app asks for a
+   * sign-in before it shows patient details again; capturing never waits. Absent from older
+   * servers: the app's default (12 h).
+   */
+  offlineGraceMs: z.number().int().positive().optional(),
+  /**
+   * Upload stall timeout (ms): an upload request with no progress for this long is aborted and
+   * resumed from the server's offset. Absent from older servers: the app's default (20 s).
+   */
+  uploadStallMs: z.number().int().positive().optional(),
 });
 export type EdgeServerConfig = z.infer<typeof EdgeServerConfigSchema>;

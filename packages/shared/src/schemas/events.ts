@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { pageOf } from './common.ts';
 import { MAX_BIGINT } from './input-rules.ts';
-import { LINK_INVALID_REASONS, XraySchema } from './xray.ts';
+import { LINK_INVALID_REASONS, LinkSchema, XraySchema } from './xray.ts';
 
 /**
  * Events the sync server emits (Doctor Service webhook, RabbitMQ). Each is written to the
@@ -12,8 +12,16 @@ export const EVENT_TYPES = ['xray.uploaded', 'xray.updated', 'xray.deleted', 'xr
 export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
-/** The X-ray as events describe it: the resource without DICOM tags and notes (those stay behind the API). */
-export const XrayEventSubjectSchema = XraySchema.omit({ notes: true, dicom: true });
+/**
+ * The X-ray as events describe it: ids and facts about the image, never patient demographics.
+ * The resource without DICOM tags, notes, and the link's patient and consultation summaries
+ * (names, birth dates): a consumer looks those up by `patientId` / `consultationId` in the
+ * Patient Service, so an outbox row kept for days (or dead) holds no demographics to erase.
+ */
+export const XrayEventLinkSchema = LinkSchema.pick({ status: true, reason: true, checkedAt: true });
+export const XrayEventSubjectSchema = XraySchema.omit({ notes: true, dicom: true, link: true }).extend({
+  link: XrayEventLinkSchema,
+});
 export type XrayEventSubject = z.infer<typeof XrayEventSubjectSchema>;
 
 /** Who caused a change; null for the server itself (the background link check). */
@@ -33,8 +41,18 @@ const envelope = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
 
 export const XrayUploadedEventSchema = envelope('xray.uploaded', z.object({ xray: XrayEventSubjectSchema }));
 
-/** One corrected field: its value before and after (`link` when the link status changed). */
-export const FieldChangeSchema = z.object({ before: z.unknown(), after: z.unknown() });
+/**
+ * One corrected field: its value before and after (`link` when the link status changed). Free
+ * text (`notes`) is named but its values are withheld (null): a consumer reads the X-ray itself.
+ */
+export const FieldChangeSchema = z.object({
+  before: z.unknown(),
+  after: z.unknown(),
+  withheld: z.literal(true).optional(),
+});
+
+/** Corrected fields whose values never travel in an event (free text may name anyone). */
+export const WITHHELD_FIELDS: readonly string[] = ['notes'];
 
 export const XrayUpdatedEventSchema = envelope(
   'xray.updated',

@@ -6,3 +6,5 @@ export * from './events.ts';
 export * from './edge-config.ts';
 export * from './upload.ts';
 export * from './input-rules.ts';
+export * from './roster.ts';
+export * from './device.ts';

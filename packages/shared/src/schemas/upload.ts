@@ -28,6 +28,8 @@ export const XRAY_UPLOAD_METADATA_FIELDS = [
   'view',
   'priority',
   'notes',
+  'patientDecision',
+  'patientDecisionReason',
 ] as const satisfies readonly (keyof XrayMetadataInput)[];
 
 /** `Upload-Metadata` keys of the data key: base64 of the wrapped key, and the upload key's kid. */

@@ -41,20 +41,41 @@ const bodyPart = cleanString()
 /** Free text for the doctor: may span lines. */
 const notes = multiLineText().max(2000, 'must be at most 2000 characters');
 
+/**
+ * The paramedic's answer when the file names another patient than the one chosen, or the chosen
+ * id is not on the device's roster: `use_file_patient` (patientId is the file's), or
+ * `keep_chosen_patient` with a reason. Without one, an X-ray whose DICOM PatientID differs from
+ * patientId is never recorded as verified.
+ */
+export const PATIENT_DECISIONS = ['use_file_patient', 'keep_chosen_patient'] as const;
+export type PatientDecision = (typeof PATIENT_DECISIONS)[number];
+
 /** The metadata a client sends with an image (POST /xrays `metadata` part, tus Upload-Metadata). */
-export const XrayMetadataInputSchema = z.strictObject({
-  id: XrayIdSchema.optional(),
-  patientId: externalId,
-  consultationId: externalId.optional(),
-  capturedAt: captureTime(),
-  deviceId: singleLineText().trim().min(1).max(128).optional(),
-  bodyPart,
-  view: z.enum(VIEWS),
-  priority: z.enum(PRIORITIES).default('routine'),
-  notes: notes.optional(),
-  /** Plaintext SHA-256 the client computed; the server verifies it when given. */
-  sha256: sha256Hex.optional(),
-});
+export const XrayMetadataInputSchema = z
+  .strictObject({
+    id: XrayIdSchema.optional(),
+    patientId: externalId,
+    consultationId: externalId.optional(),
+    capturedAt: captureTime(),
+    deviceId: singleLineText().trim().min(1).max(128).optional(),
+    bodyPart,
+    view: z.enum(VIEWS),
+    priority: z.enum(PRIORITIES).default('routine'),
+    notes: notes.optional(),
+    /** Plaintext SHA-256 the client computed; the server verifies it when given. */
+    sha256: sha256Hex.optional(),
+    patientDecision: z.enum(PATIENT_DECISIONS).optional(),
+    /** Why the chosen patient was kept (required with `keep_chosen_patient`). */
+    patientDecisionReason: singleLineText().trim().min(3, 'must say why (at least 3 characters)').max(200).optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.patientDecision === 'keep_chosen_patient' && !v.patientDecisionReason)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['patientDecisionReason'],
+        message: 'is required to keep the chosen patient',
+      });
+  });
 export type XrayMetadataInput = z.infer<typeof XrayMetadataInputSchema>;
 
 /**
@@ -85,6 +106,8 @@ export const LINK_INVALID_REASONS = [
   'unknown_patient',
   'unknown_consultation',
   'consultation_of_other_patient',
+  /** The file's DICOM PatientID names another patient and nobody decided (PATIENT_DECISIONS). */
+  'file_patient_mismatch',
 ] as const;
 export const LinkSchema = z.object({
   status: z.enum(LINK_STATUSES),
@@ -94,6 +117,8 @@ export const LinkSchema = z.object({
   checkedAt: z.iso.datetime({ offset: true }).optional(),
   patient: z.record(z.string(), z.unknown()).optional(),
   consultation: z.record(z.string(), z.unknown()).optional(),
+  /** The paramedic's decision sent with the X-ray, when there was one. */
+  decision: z.object({ choice: z.enum(PATIENT_DECISIONS), reason: z.string().optional() }).optional(),
 });
 export type Link = z.infer<typeof LinkSchema>;
 

@@ -1,105 +1,79 @@
-import { useEffect, useRef, useState } from 'react';
-import type { ConsultationSummary, PatientDirectory, PatientSummary } from '../../capture/patient-directory.ts';
+import type { Roster, RosterPatient } from '@xray/shared';
+import { findPatient, openConsultations, searchRoster } from '../../capture/patient-check.ts';
 
-interface FieldProps {
-  value: string;
-  onChange(value: string): void;
-  error: string | undefined;
-  online: boolean;
-  directory: PatientDirectory | null;
+interface RosterProps {
+  /** The roster, or undefined when there is none to show (never fetched, device locked, grace over). */
+  roster: Roster | undefined;
 }
 
-/** Debounced async lookup that is dropped when its input changes or the component goes away. */
-function useLookup<T>(key: string | null, load: (signal: AbortSignal) => Promise<T[]>, delayMs = 250) {
-  const [state, setState] = useState<{ items: T[]; failed: boolean }>({ items: [], failed: false });
-  // The latest `load`; `key` alone says when the lookup really changes.
-  const loader = useRef(load);
-  loader.current = load;
-  useEffect(() => {
-    if (key === null) {
-      setState({ items: [], failed: false });
-      return;
-    }
-    const controller = new AbortController();
-    const timer = setTimeout(() => {
-      loader
-        .current(controller.signal)
-        .then((items) => setState({ items, failed: false }))
-        .catch(() => !controller.signal.aborted && setState({ items: [], failed: true }));
-    }, delayMs);
-    return () => {
-      clearTimeout(timer);
-      controller.abort();
-    };
-  }, [key, delayMs]);
-  return state;
-}
-
-const describePatient = (p: PatientSummary): string =>
+export const describePatient = (p: RosterPatient): string =>
   [p.name, p.birthDate ? `born ${p.birthDate}` : undefined].filter(Boolean).join(', ');
 
 /**
- * Patient ID: picked from the Patient Service's list while online, typed when offline (the
- * server checks the id when the X-ray arrives and flags an unknown one).
+ * Patient: type a few letters of the id or the name, tap the patient. The list is the roster kept
+ * on this device, so it works offline; every choice is a big target. A typed id that is not on
+ * the roster is allowed, but holds the capture until the paramedic says why (patient-check.ts).
  */
-export function PatientField({ value, onChange, error, online, directory }: FieldProps) {
-  const { items, failed } = useLookup<PatientSummary>(online && directory ? value.trim() : null, (signal) =>
-    directory ? directory.search(value, signal) : Promise.resolve([]),
-  );
-  const match = items.find((p) => p.id === value.trim());
-  const picked = match !== undefined;
-  const shown = picked ? [] : items.slice(0, 6);
+export function PatientField({
+  value,
+  onChange,
+  error,
+  roster,
+  rosterHint,
+  id = 'patientId',
+}: RosterProps & {
+  value: string;
+  onChange(value: string): void;
+  error: string | undefined;
+  rosterHint: string;
+  /** The input's id (and its hint's and error's prefix): unique per form. */
+  id?: string;
+}) {
+  const chosen = value.trim() ? findPatient(roster, value) : undefined;
+  const matches = chosen ? [] : searchRoster(roster, value, 5);
   return (
     <div className="field">
-      <label htmlFor="patientId">Patient ID</label>
+      <label htmlFor={id}>Patient ID</label>
       <input
-        id="patientId"
+        id={id}
         name="patientId"
         autoComplete="off"
+        inputMode="search"
         value={value}
         onChange={(e) => onChange(e.target.value)}
         aria-invalid={error ? true : undefined}
-        aria-describedby="patientId-hint patientId-error"
+        aria-describedby={`${id}-hint ${id}-error`}
       />
-      <p id="patientId-hint" className="hint">
-        {!online || !directory
-          ? 'Type the patient ID (checked when sent).'
-          : failed
-            ? 'The patient list cannot be reached: type the patient ID.'
-            : match
-              ? `${describePatient(match) || 'Patient found'}.`
-              : 'Search by name or ID, then pick the patient.'}
+      <p id={`${id}-hint`} className="hint">
+        {chosen ? `${describePatient(chosen) || 'On the patient list'}.` : rosterHint}
       </p>
-      {shown.length > 0 && (
+      {matches.length > 0 && (
         <ul className="choices" aria-label="Matching patients">
-          {shown.map((p) => (
+          {matches.map((p) => (
             <li key={p.id}>
               <button type="button" className="choice" onClick={() => onChange(p.id)}>
-                <strong>{p.id}</strong> <span>{describePatient(p)}</span>
+                <strong>{p.name ?? p.id}</strong> <span>{[p.id, p.birthDate].filter(Boolean).join(' · ')}</span>
               </button>
             </li>
           ))}
         </ul>
       )}
-      <FieldError id="patientId-error" message={error} />
+      <FieldError id={`${id}-error`} message={error} />
     </div>
   );
 }
 
-/** Optional consultation: the patient's open consultations to pick from while online. */
+/** Optional consultation: the chosen patient's open consultations (only for a patient on the roster). */
 export function ConsultationField({
   value,
   onChange,
   error,
-  online,
-  directory,
+  roster,
   patientId,
-}: FieldProps & { patientId: string }) {
-  const key = online && directory && patientId.trim() ? patientId.trim() : null;
-  const { items } = useLookup<ConsultationSummary>(key, (signal) =>
-    directory ? directory.consultations(patientId.trim(), signal) : Promise.resolve([]),
-  );
-  const shown = items.filter((c) => c.status !== 'closed' && c.id !== value.trim()).slice(0, 4);
+}: RosterProps & { value: string; onChange(value: string): void; error: string | undefined; patientId: string }) {
+  const shown = openConsultations(roster, patientId)
+    .filter((c) => c.id !== value.trim())
+    .slice(0, 3);
   return (
     <div className="field">
       <label htmlFor="consultationId">

@@ -3,10 +3,18 @@ import { VIEWS, type ContentType } from '@xray/shared';
 import { CaptureError } from '../../capture/capture.errors.ts';
 import { checkFile, fileName, type FileHead } from '../../capture/file-check.ts';
 import { FileDrop } from '../components/FileDrop.tsx';
-import { ConsultationField, FieldError, PatientField } from '../components/PatientField.tsx';
+import { ConsultationField, FieldError, PatientField, describePatient } from '../components/PatientField.tsx';
+import { PatientHold, type HoldDecision } from '../components/PatientHold.tsx';
+import {
+  applyDecision,
+  checkPatient,
+  decisionSettles,
+  findPatient,
+  readableDicomName,
+} from '../../capture/patient-check.ts';
 import { Preview } from '../components/Preview.tsx';
 import { BODY_PARTS, FIELD_LABELS, VIEW_LABELS, fieldKey, formatBytes } from '../format.ts';
-import { useOnline, useServices } from '../services.ts';
+import { useDetailsLock, useRoster, useServices } from '../services.ts';
 
 /** A file picked, dropped or found in the detector folder, checked (its head read) and waiting for its details. */
 interface PendingFile extends FileHead {
@@ -38,8 +46,15 @@ const TYPE_LABELS: Record<ContentType, string> = {
  * network or a sign-in. Messages come from the shared X-ray schema (via the capture service).
  */
 export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
-  const { core, serverConfig, patients, shell, deviceId } = useServices();
-  const online = useOnline();
+  const { core, serverConfig, shell, deviceId, roster: rosterStore, gate } = useServices();
+  const rosterState = useRoster(rosterStore);
+  const detailsLock = useDetailsLock(gate);
+  // Names and birth dates are patient details: shown only while the gate allows.
+  const roster = detailsLock ? undefined : rosterState.roster;
+  const [decision, setDecision] = useState<HoldDecision>();
+  /** The patient of the last save: one tap brings them back for the next image. */
+  const [lastPatient, setLastPatient] = useState<{ patientId: string; consultationId: string }>();
+  const messages = useRef<HTMLDivElement>(null);
   const [pending, setPending] = useState<PendingFile[]>([]);
   const [rejected, setRejected] = useState<string[]>([]);
   const [form, setForm] = useState<FormState>(EMPTY_FORM);
@@ -101,9 +116,13 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
     });
   }, [current?.key, current?.dicom]);
 
+  // A decision is about one file and one chosen patient: either changing asks again.
+  useEffect(() => setDecision(undefined), [current?.key]);
+
   const set =
     <K extends keyof FormState>(key: K) =>
     (value: FormState[K]): void => {
+      if (key === 'patientId') setDecision(undefined);
       setForm((f) => ({ ...f, [key]: value }));
       setErrors((e) => ({ ...e, [key]: undefined }));
       setFromDicom((s) => {
@@ -123,12 +142,17 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
       setProblem('Choose an X-ray file first.');
       return;
     }
+    if (!settled) {
+      setProblem('Not saved: decide about the patient first.');
+      return;
+    }
     setSaving(true);
     try {
+      const who = applyDecision(form.patientId, current.dicom?.patientId, decision);
       const result = await core.capture(
         current.file,
         {
-          patientId: form.patientId,
+          ...who,
           consultationId: form.consultationId.trim() || undefined,
           bodyPart: form.bodyPart,
           view: form.view,
@@ -147,8 +171,11 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
         ].join(' '),
       );
       setPending((list) => list.filter((p) => p.key !== current.key));
-      // The next image is most likely of the same patient: keep who, clear what.
-      setForm((f) => ({ ...f, bodyPart: '', view: '', notes: '' }));
+      // Nothing carries over silently: the next file starts empty (its DICOM fills what it can);
+      // "Same patient" brings the patient back with one tap.
+      setLastPatient({ patientId: xray.patientId, consultationId: xray.consultationId ?? '' });
+      setForm(EMPTY_FORM);
+      setDecision(undefined);
       onSaved?.();
     } catch (err) {
       if (err instanceof CaptureError && err.code === 'invalid_metadata') {
@@ -164,12 +191,19 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
       }
     } finally {
       setSaving(false);
+      // The confirmation (or the problem) is shown where the paramedic is looking.
+      requestAnimationFrame(() => messages.current?.scrollIntoView({ block: 'nearest' }));
     }
   }
 
-  const dicomPatient = current?.dicom?.patientId;
-  const mismatch = dicomPatient && form.patientId.trim() && form.patientId.trim() !== dicomPatient;
-  const directory = patients();
+  const check = checkPatient({ chosenId: form.patientId, file: current?.dicom, roster });
+  const settled = decisionSettles(check, decision);
+  const chosen = form.patientId.trim() ? findPatient(roster, form.patientId) : undefined;
+  const rosterHint = detailsLock
+    ? 'Patient list hidden (device locked or offline too long): type the patient ID.'
+    : rosterState.roster
+      ? 'Type part of the name or ID, then tap the patient.'
+      : 'No patient list on this device yet (it is fetched once signed in online): type the patient ID.';
   const bodyParts: string[] = [...BODY_PARTS];
   if (form.bodyPart && !bodyParts.includes(form.bodyPart)) bodyParts.unshift(form.bodyPart);
 
@@ -202,6 +236,12 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
                       <>
                         <dt>Patient ID</dt>
                         <dd>{current.dicom.patientId}</dd>
+                      </>
+                    )}
+                    {current.dicom.patientName && (
+                      <>
+                        <dt>Patient name</dt>
+                        <dd>{readableDicomName(current.dicom.patientName)}</dd>
                       </>
                     )}
                     {current.dicom.modality && (
@@ -256,23 +296,62 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
               value={form.patientId}
               onChange={set('patientId')}
               error={errors.patientId}
-              online={online}
-              directory={directory}
+              roster={roster}
+              rosterHint={rosterHint}
             />
             <ConsultationField
               value={form.consultationId}
               onChange={set('consultationId')}
               error={errors.consultationId}
-              online={online}
-              directory={directory}
-              patientId={form.patientId}
+              roster={roster}
+              patientId={chosen ? chosen.id : ''}
             />
           </div>
+          {!form.patientId.trim() && lastPatient && (
+            <button
+              type="button"
+              className="button button-wide same-patient"
+              onClick={() => {
+                setForm((f) => ({ ...f, ...lastPatient }));
+                setDecision(undefined);
+              }}
+            >
+              Same patient: {findPatient(roster, lastPatient.patientId)?.name ?? lastPatient.patientId}
+            </button>
+          )}
+          {(chosen || current?.dicom?.patientId || current?.dicom?.patientName) && form.patientId.trim() && (
+            <div className="compare" data-testid="patient-compare" aria-label="Chosen patient and the file's patient">
+              <div>
+                <p className="compare-title">Chosen patient</p>
+                <p>
+                  <strong>{form.patientId.trim()}</strong>
+                  {chosen ? ` · ${describePatient(chosen)}` : ' · not on the patient list'}
+                </p>
+              </div>
+              {current?.dicom && (
+                <div>
+                  <p className="compare-title">In the file</p>
+                  <p>
+                    <strong>{current.dicom.patientId ?? 'no ID'}</strong>
+                    {current.dicom.patientName ? ` · ${readableDicomName(current.dicom.patientName)}` : ''}
+                  </p>
+                </div>
+              )}
+            </div>
+          )}
           {fromDicom.has('patientId') && <p className="tag tag-dicom">Patient ID from the DICOM file</p>}
-          {mismatch && (
-            <p className="message message-warning" role="status">
-              The DICOM file names patient {dicomPatient}: check the patient before saving.
-            </p>
+          {check.holds.length > 0 && current && (
+            <PatientHold
+              check={check}
+              chosenId={form.patientId.trim()}
+              filePatientId={current.dicom?.patientId}
+              decision={decision}
+              onUseFile={(id) => {
+                setForm((f) => ({ ...f, patientId: id, consultationId: '' }));
+                setDecision({ choice: 'use_file_patient' });
+              }}
+              onDecision={setDecision}
+            />
           )}
           <div className="field-row">
             <div className="field">
@@ -340,11 +419,16 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
             <FieldError id="notes-error" message={errors.notes} />
           </div>
           <div className="save-bar">
-            <button type="submit" className="button button-primary button-wide" disabled={saving}>
+            <button
+              type="submit"
+              className="button button-primary button-wide"
+              disabled={saving || (current !== undefined && !settled)}
+              aria-describedby={current && !settled ? 'hold-title' : undefined}
+            >
               {saving ? 'Saving…' : 'Save X-ray'}
             </button>
           </div>
-          <div aria-live="polite">
+          <div aria-live="polite" ref={messages} className="capture-messages">
             {problem && (
               <p className="message message-error" data-testid="capture-problem">
                 {problem}

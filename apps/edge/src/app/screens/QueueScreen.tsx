@@ -1,9 +1,14 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { VIEWS } from '@xray/shared';
+import type { DetailsLock } from '../../auth/offline.grace.ts';
 import { CaptureError } from '../../capture/capture.errors.ts';
 import type { CaptureMetadata } from '../../db/edge.records.ts';
 import type { CaptureSummary } from '../../edge.core.ts';
+import { PENDING_STATUSES, displayOrder } from '../../sync/capture.transitions.ts';
+import { applyDecision, checkPatient, decisionSettles } from '../../capture/patient-check.ts';
 import { FieldError } from '../components/PatientField.tsx';
+import { PatientHold, type HoldDecision } from '../components/PatientHold.tsx';
+import { SentLink } from '../components/SentLink.tsx';
 import {
   BODY_PARTS,
   FIELD_LABELS,
@@ -11,19 +16,29 @@ import {
   VIEW_LABELS,
   fieldKey,
   formatBytes,
-  formatIn,
+  formatRetry,
+  formatSent,
   formatTime,
 } from '../format.ts';
-import { useNow, useServices } from '../services.ts';
+import { useDetailsLock, useNow, useRoster, useServices } from '../services.ts';
 
 /** Decrypted details per capture id, read once each; `forget` re-reads one after a correction. */
-function useMetadata(captures: CaptureSummary[]): [Map<string, CaptureMetadata>, (id: string) => void] {
+function useMetadata(
+  captures: CaptureSummary[],
+  allowed: boolean,
+): [Map<string, CaptureMetadata>, (id: string) => void] {
   const { core } = useServices();
   const [meta, setMeta] = useState(new Map<string, CaptureMetadata>());
-  const wanted = captures
-    .map((c) => c.id)
-    .filter((id) => !meta.has(id))
-    .join(',');
+  // Locked (device or offline grace): what was decrypted is dropped, nothing more is read.
+  useEffect(() => {
+    if (!allowed) setMeta((old) => (old.size ? new Map() : old));
+  }, [allowed]);
+  const wanted = allowed
+    ? captures
+        .map((c) => c.id)
+        .filter((id) => !meta.has(id))
+        .join(',')
+    : '';
   useEffect(() => {
     if (!wanted) return;
     let cancelled = false;
@@ -48,12 +63,25 @@ function useMetadata(captures: CaptureSummary[]): [Map<string, CaptureMetadata>,
   return [meta, forget];
 }
 
-/** The queue: every capture on this device, newest first, with its state and progress. */
-export function QueueScreen({ captures }: { captures: CaptureSummary[] }) {
+/**
+ * The queue: every capture on this device in the order the engine sends them (urgent first, then
+ * oldest first; then what needs a person; then synced, newest first), with its state and progress.
+ */
+export function QueueScreen({
+  captures,
+  detailsLock,
+  onUnlock,
+}: {
+  captures: CaptureSummary[];
+  /** Why patient details are hidden now (device locked, or offline past the grace period). */
+  detailsLock?: DetailsLock | undefined;
+  onUnlock?: () => void;
+}) {
   const now = useNow(1000);
   const [editing, setEditing] = useState<string>();
-  const [meta, forget] = useMetadata(captures);
-  const list = [...captures].sort((a, b) => b.createdAt - a.createdAt);
+  const [meta, forget] = useMetadata(captures, detailsLock === undefined);
+  const list = [...captures].sort(displayOrder);
+  const urgentWaiting = captures.some((c) => c.priority === 'urgent' && PENDING_STATUSES.includes(c.status));
   const count = (pred: (c: CaptureSummary) => boolean): number => captures.filter(pred).length;
   const waiting = count((c) => c.status !== 'synced');
   return (
@@ -64,14 +92,39 @@ export function QueueScreen({ captures }: { captures: CaptureSummary[] }) {
           ? 'Nothing captured on this device yet.'
           : `${waiting} waiting · ${count((c) => c.status === 'synced')} synced · ${count((c) => c.status === 'needs-attention')} need attention`}
       </p>
+      {detailsLock && (
+        <div className="message message-warning" role="status" data-testid="details-locked">
+          <p>
+            {detailsLock === 'device-locked'
+              ? 'Patient details are locked: unlock with the shift PIN to see them.'
+              : 'Patient details are locked: this device has not reached the server for too long. Sign in to see them.'}{' '}
+            Captures keep waiting and are sent after that.
+          </p>
+          {onUnlock && (
+            <button type="button" className="button" onClick={onUnlock}>
+              {detailsLock === 'device-locked' ? 'Unlock' : 'Sign in'}
+            </button>
+          )}
+        </div>
+      )}
       <ul className="queue-list" aria-label="Captured X-rays">
         {list.map((c) => {
           const m = meta.get(c.id);
           return (
-            <li key={c.id} className={`queue-item status-${c.status}`} data-testid="queue-item" data-status={c.status}>
+            <li
+              key={c.id}
+              className={`queue-item status-${c.status}`}
+              data-testid="queue-item"
+              data-status={c.status}
+              data-capture-id={c.id}
+            >
               <div className="queue-head">
                 <h2 className="queue-title">
-                  {m ? `${m.xray.patientId || 'No patient'} · ${m.xray.bodyPart || '?'} ${m.xray.view || ''}` : '…'}
+                  {m
+                    ? `${m.xray.patientId || 'No patient'} · ${m.xray.bodyPart || '?'} ${m.xray.view || ''}`
+                    : detailsLock
+                      ? 'Patient details locked'
+                      : '…'}
                   {c.priority === 'urgent' && <span className="tag tag-urgent">Urgent</span>}
                 </h2>
                 <p className={`status status-${c.status}`} data-testid="capture-status">
@@ -86,13 +139,21 @@ export function QueueScreen({ captures }: { captures: CaptureSummary[] }) {
                 {c.syncedAt ? ` · synced ${formatTime(c.syncedAt)}` : ''}
               </p>
               <Progress capture={c} label={m?.fileName ?? 'X-ray'} />
+              {c.status === 'synced' && <SentLink capture={c} onFixed={() => forget(c.id)} />}
+              {c.progress && c.status !== 'verifying' && c.status !== 'synced' && (
+                <p className="queue-sent" data-testid="capture-sent">
+                  {formatSent(c.progress)}
+                </p>
+              )}
               {c.status === 'retrying' && c.nextAttemptAt && (
-                <p className="queue-retry">
-                  Next try {formatIn(c.nextAttemptAt, now)} ({formatTime(c.nextAttemptAt)})
-                  {c.lastError ? `: ${c.lastError.message}` : ''}
+                <p className="queue-retry" data-testid="capture-retry">
+                  {formatRetry({ nextAttemptAt: c.nextAttemptAt, lastError: c.lastError }, now)}
                 </p>
               )}
               {c.status === 'queued' && c.lastError && <p className="queue-retry">Waiting: {c.lastError.message}</p>}
+              {c.status === 'queued' && !c.lastError && c.priority !== 'urgent' && urgentWaiting && (
+                <p className="queue-retry">Waits for the urgent X-ray to be sent first.</p>
+              )}
               {c.status === 'needs-attention' && (
                 <div className="message message-error" data-testid="needs-attention">
                   <p>
@@ -126,7 +187,7 @@ function Progress({ capture: c, label }: { capture: CaptureSummary; label: strin
   const value =
     c.status === 'synced' || c.status === 'verifying'
       ? 100
-      : c.status === 'uploading' && c.progress
+      : c.progress
         ? Math.floor((100 * c.progress.sent) / Math.max(1, c.progress.total))
         : 0;
   return (
@@ -145,7 +206,19 @@ function Progress({ capture: c, label }: { capture: CaptureSummary; label: strin
 
 /** Correct what the server refused and queue the capture again (same image, same id). */
 function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetadata; onDone(): void }) {
-  const { core } = useServices();
+  const { core, roster: rosterStore, gate } = useServices();
+  const rosterState = useRoster(rosterStore);
+  const roster = useDetailsLock(gate) ? undefined : rosterState.roster;
+  // The decision the capture carries counts for its own patient; another patient asks again.
+  const kept = metadata.xray.patientDecision;
+  const [decision, setDecision] = useState<HoldDecision | undefined>(
+    kept
+      ? {
+          choice: kept,
+          ...(metadata.xray.patientDecisionReason ? { reason: metadata.xray.patientDecisionReason } : {}),
+        }
+      : undefined,
+  );
   const [form, setForm] = useState({
     patientId: metadata.xray.patientId,
     consultationId: metadata.xray.consultationId ?? '',
@@ -160,14 +233,28 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
     value: form[key],
     'aria-describedby': `fix-${key}-${id}-error`,
     'aria-invalid': errors[key] ? true : undefined,
-    onChange: (e: { target: { value: string } }) => setForm((f) => ({ ...f, [key]: e.target.value })),
+    onChange: (e: { target: { value: string } }) => {
+      if (key === 'patientId') setDecision(undefined);
+      setForm((f) => ({ ...f, [key]: e.target.value }));
+    },
   });
+  // The same wrong-patient rules as the capture form (a detector's image arrives held by them).
+  const check = checkPatient({ chosenId: form.patientId, file: metadata.dicom, roster });
+  const settled = decisionSettles(check, decision);
   async function submit(e: FormEvent): Promise<void> {
     e.preventDefault();
     setErrors({});
     setProblem(undefined);
+    if (!settled) {
+      setProblem('Not sent: decide about the patient first.');
+      return;
+    }
     try {
-      await core.updateMetadata(id, { ...form, consultationId: form.consultationId.trim() || undefined });
+      await core.updateMetadata(id, {
+        ...form,
+        ...applyDecision(form.patientId, metadata.dicom?.patientId, decision),
+        consultationId: form.consultationId.trim() || undefined,
+      });
       onDone();
     } catch (err) {
       if (err instanceof CaptureError && err.fields.length) {
@@ -194,6 +281,19 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
           <FieldError id={`fix-consultationId-${id}-error`} message={errors.consultationId} />
         </div>
       </div>
+      {check.holds.length > 0 && (
+        <PatientHold
+          check={check}
+          chosenId={form.patientId.trim()}
+          filePatientId={metadata.dicom?.patientId}
+          decision={decision}
+          onUseFile={(patientId) => {
+            setForm((f) => ({ ...f, patientId, consultationId: '' }));
+            setDecision({ choice: 'use_file_patient' });
+          }}
+          onDecision={setDecision}
+        />
+      )}
       <div className="field-row">
         <div className="field">
           <label htmlFor={`fix-bodyPart-${id}`}>Body part</label>
@@ -225,7 +325,7 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
       </div>
       {problem && <p role="alert">{problem}</p>}
       <div className="button-row">
-        <button type="submit" className="button button-primary">
+        <button type="submit" className="button button-primary" disabled={!settled}>
           Resend
         </button>
         <button type="button" className="button" onClick={onDone}>

@@ -1,13 +1,18 @@
 import { useState } from 'react';
-import { useAuthState, useOnline, useServices } from '../services.ts';
+import { useAuthState, useDetailsLock, useOnline, useServices, useVaultState } from '../services.ts';
+import { UnlockScreen } from './UnlockScreen.tsx';
 
 /**
  * Sign-in: only needed to send. Capturing works signed out and offline; the queue waits and
  * starts sending once someone signs in.
  */
 export function SignInScreen({ error, onCapture }: { error: string | undefined; onCapture(): void }) {
-  const { auth, shell } = useServices();
+  const { auth, shell, gate, core } = useServices();
   const state = useAuthState(auth);
+  const vaultState = useVaultState(core.vault);
+  // The first sign-in starts with the shift PIN: the vault exists before any key or token is made.
+  const [choosingPin, setChoosingPin] = useState(false);
+  const detailsLock = useDetailsLock(gate);
   const online = useOnline();
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState(error);
@@ -20,6 +25,18 @@ export function SignInScreen({ error, onCapture }: { error: string | undefined; 
       .catch((err: unknown) => setProblem(err instanceof Error ? err.message : String(err)))
       .finally(() => setBusy(false));
   };
+
+  if (choosingPin && vaultState === 'none')
+    return (
+      <UnlockScreen
+        mode="set"
+        onDone={() => {
+          setChoosingPin(false);
+          signIn();
+        }}
+        onCapture={onCapture}
+      />
+    );
 
   return (
     <section aria-labelledby="sign-in-title" className="screen sign-in">
@@ -34,9 +51,20 @@ export function SignInScreen({ error, onCapture }: { error: string | undefined; 
           until someone signs in.
         </p>
       )}
+      {detailsLock === 'offline-too-long' && (
+        <p className="message message-warning" data-testid="grace-expired">
+          This device has not reached the server for too long: sign in again to see patient details. Capturing works as
+          usual.
+        </p>
+      )}
       {!online && <p className="message message-warning">Offline: signing in needs a network.</p>}
       <div className="button-row">
-        <button type="button" className="button button-primary button-big" onClick={signIn} disabled={busy || !online}>
+        <button
+          type="button"
+          className="button button-primary button-big"
+          onClick={vaultState === 'none' ? () => setChoosingPin(true) : signIn}
+          disabled={busy || !online || vaultState === undefined}
+        >
           {state.status === 'signed-in' ? 'Sign in as someone else' : 'Sign in'}
         </button>
         {state.status === 'signed-in' && (

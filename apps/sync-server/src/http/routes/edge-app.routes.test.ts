@@ -23,6 +23,7 @@ describe('edge app routes', () => {
       OIDC_ISSUER: 'https://idp.example.org/realms/x',
       PATIENT_SERVICE_URL: 'https://patients.example.org/api',
       MAX_UPLOAD_BYTES: '500000000',
+      EDGE_UPLOAD_STALL_MS: '15000',
     });
     server = express().use(edgeAppRoutes(config)).listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -34,13 +35,15 @@ describe('edge app routes', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('GET /edge-config tells the app its issuer, Patient Service and upload limit, to any origin', async () => {
+  it('GET /edge-config tells the app its issuer, Patient Service, upload limit and offline grace period, to any origin', async () => {
     const res = await fetch(`${base}/edge-config`);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     expect(await res.json()).toEqual({
       oidc: { issuer: 'https://idp.example.org/realms/x', audience: 'xray-api' },
       patientServiceUrl: 'https://patients.example.org/api',
       maxUploadBytes: 500_000_000,
+      uploadStallMs: 15_000,
+      offlineGraceMs: 12 * 60 * 60 * 1000,
     });
   });
 

@@ -12,6 +12,8 @@ export function edgeAppConfig(config: Config): EdgeAppConfig {
     oidc: { issuer: config.auth.issuer ?? null, audience: config.auth.audience },
     patientServiceUrl: config.integrations.patientService.url ?? null,
     maxUploadBytes: config.limits.maxUploadBytes,
+    offlineGraceMs: config.edgeOfflineGraceMs,
+    uploadStallMs: config.edgeUploadStallMs,
   };
 }
 

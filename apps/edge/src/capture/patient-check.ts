@@ -1,0 +1,167 @@
+import type { DicomTags, PatientDecision, Roster, RosterConsultation, RosterPatient } from '@xray/shared';
+
+/**
+ * The wrong-patient rules, as pure functions: the capture screen and the DICOM receiver both
+ * ask them before a capture may be sent. A capture "holds" (nothing is sent) while any of these
+ * is true and the paramedic has not decided:
+ *
+ * - the file's own PatientID differs from the chosen patient id;
+ * - the ids agree but the file's PatientName is not the roster's name for that id;
+ * - the chosen id is not on the roster the device keeps.
+ *
+ * The decision is `use_file_patient` (the capture takes the file's id) or `keep_chosen_patient`
+ * with a reason; it travels with the X-ray as `patientDecision` / `patientDecisionReason`.
+ */
+
+export type HoldReason =
+  | { code: 'file_patient_differs'; filePatientId: string; chosenId: string }
+  | { code: 'file_name_differs'; fileName: string; rosterName: string }
+  | { code: 'not_in_roster'; chosenId: string };
+
+export interface PatientCheck {
+  /** The roster's entry for the chosen id, when there is one. */
+  patient?: RosterPatient;
+  /** The roster's entry for the file's PatientID, when there is one. */
+  filePatient?: RosterPatient;
+  holds: HoldReason[];
+}
+
+export interface PatientDecisionInput {
+  choice: PatientDecision;
+  reason?: string;
+}
+
+/** Ids compare without case and surrounding blanks (P-1001 = p-1001). */
+export const sameId = (a: string | undefined, b: string | undefined): boolean =>
+  a !== undefined && b !== undefined && a.trim().toUpperCase() === b.trim().toUpperCase();
+
+/** "SCHMIDT^LEA" and "Lea Schmidt" are the same name: DICOM's ^ separators, case, order and blanks aside. */
+export function nameTokens(name: string): string[] {
+  return name
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .split(/[\s^,]+/)
+    .filter(Boolean)
+    .sort();
+}
+
+export function sameName(a: string, b: string): boolean {
+  const x = nameTokens(a);
+  const y = nameTokens(b);
+  return x.length > 0 && x.length === y.length && x.every((t, i) => t === y[i]);
+}
+
+/** A DICOM PersonName as people read it: "SCHMIDT^LEA" → "Lea Schmidt"-like "SCHMIDT, LEA". */
+export const readableDicomName = (name: string): string =>
+  name
+    .split('^')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .join(', ');
+
+export const findPatient = (roster: Roster | undefined, id: string): RosterPatient | undefined =>
+  roster?.patients.find((p) => sameId(p.id, id));
+
+/**
+ * Checks the chosen patient against the file and the roster. `roster` undefined means the
+ * device has none yet (never signed in online): every typed id then holds as not on the roster.
+ */
+export function checkPatient(input: {
+  chosenId: string;
+  file?: Pick<DicomTags, 'patientId' | 'patientName'> | undefined;
+  roster: Roster | undefined;
+}): PatientCheck {
+  const chosenId = input.chosenId.trim();
+  const holds: HoldReason[] = [];
+  const patient = chosenId ? findPatient(input.roster, chosenId) : undefined;
+  const fileId = input.file?.patientId?.trim() || undefined;
+  const filePatient = fileId ? findPatient(input.roster, fileId) : undefined;
+  if (!chosenId) return { holds, ...(filePatient ? { filePatient } : {}) };
+  if (fileId && !sameId(fileId, chosenId))
+    holds.push({ code: 'file_patient_differs', filePatientId: fileId, chosenId });
+  else if (patient?.name && input.file?.patientName?.trim() && !sameName(input.file.patientName, patient.name))
+    holds.push({ code: 'file_name_differs', fileName: input.file.patientName.trim(), rosterName: patient.name });
+  if (!patient) holds.push({ code: 'not_in_roster', chosenId });
+  return { holds, ...(patient ? { patient } : {}), ...(filePatient ? { filePatient } : {}) };
+}
+
+/**
+ * True when the capture may be stored and sent: nothing holds, or the paramedic keeps the chosen
+ * patient with a reason. (Using the file's patient changes the chosen id to the file's; the check
+ * is then run again on that id, and whatever still holds needs keep + reason.)
+ */
+export function decisionSettles(check: PatientCheck, decision: PatientDecisionInput | undefined): boolean {
+  if (check.holds.length === 0) return true;
+  return decision?.choice === 'keep_chosen_patient' && (decision.reason?.trim().length ?? 0) >= 3;
+}
+
+/** The capture fields a decision sets: the id to send, and the decision as upload metadata. */
+export function applyDecision(
+  chosenId: string,
+  filePatientId: string | undefined,
+  decision: PatientDecisionInput | undefined,
+): { patientId: string; patientDecision?: PatientDecision; patientDecisionReason?: string } {
+  if (!decision) return { patientId: chosenId.trim() };
+  if (decision.choice === 'use_file_patient' && filePatientId)
+    return { patientId: filePatientId.trim(), patientDecision: 'use_file_patient' };
+  return {
+    patientId: chosenId.trim(),
+    patientDecision: 'keep_chosen_patient',
+    ...(decision.reason?.trim() ? { patientDecisionReason: decision.reason.trim() } : {}),
+  };
+}
+
+/** What the paramedic reads for each hold. */
+export function holdMessage(h: HoldReason): string {
+  switch (h.code) {
+    case 'file_patient_differs':
+      return `The file names patient ${h.filePatientId}, not ${h.chosenId}.`;
+    case 'file_name_differs':
+      return `The file names ${readableDicomName(h.fileName)}, the roster ${h.rosterName}.`;
+    case 'not_in_roster':
+      return `${h.chosenId} is not on this device's patient list.`;
+  }
+}
+
+/** Fold for search: case, accents and the dash in ids aside, and the O/0, I/1 a glove mistypes. */
+const fold = (s: string): string =>
+  s
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[\s-]+/g, '');
+const foldId = (s: string): string => fold(s).replace(/o/g, '0').replace(/[il]/g, '1');
+
+/**
+ * The roster's patients matching what was typed: by id (start or part, "1002" finds P-1002), or
+ * every word of the query at the start of a name word ("kel" finds Maria Keller). Exact id first.
+ */
+export function searchRoster(roster: Roster | undefined, query: string, limit = 6): RosterPatient[] {
+  const q = query.trim();
+  if (!roster || !q) return [];
+  const qId = foldId(q);
+  const words = nameTokens(q);
+  const scored: { p: RosterPatient; score: number }[] = [];
+  for (const p of roster.patients) {
+    const id = foldId(p.id);
+    let score = 0;
+    if (id === qId) score = 100;
+    else if (qId.length >= 2 && id.includes(qId)) score = 50;
+    else if (p.name && words.length) {
+      const nameWords = nameTokens(p.name);
+      if (words.every((w) => nameWords.some((n) => n.startsWith(w)))) score = 30;
+    }
+    if (score) scored.push({ p, score });
+  }
+  return scored
+    .sort((a, b) => b.score - a.score || a.p.id.localeCompare(b.p.id))
+    .slice(0, limit)
+    .map((s) => s.p);
+}
+
+/** Open consultations of a patient on the roster (none for an id that is not on it). */
+export const openConsultations = (roster: Roster | undefined, patientId: string): RosterConsultation[] =>
+  findPatient(roster, patientId)
+    ? (roster?.consultations ?? []).filter((c) => sameId(c.patientId, patientId) && c.status !== 'closed')
+    : [];

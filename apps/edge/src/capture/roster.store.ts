@@ -1,0 +1,130 @@
+import { decryptBytes, encryptBytes, generateDek, RosterSchema, type Roster } from '@xray/shared';
+import { unwrapWithDeviceKey, wrapWithDeviceKey } from '../crypto/device-key.ts';
+import type { EdgeDb } from '../db/edge.db.ts';
+
+/** Headers that authorize a request to the sync server (Bearer or DPoP), or null when signed out. */
+export type AuthorizeRequest = (method: string, url: string) => Promise<Record<string, string> | null>;
+
+export interface RosterState {
+  /** The roster, decrypted in memory; undefined before the first fetch or while the device is locked. */
+  roster: Roster | undefined;
+  /** When the kept roster was fetched (ms), readable even while locked. */
+  fetchedAt: number | undefined;
+  /** The last refresh's failure, in words. */
+  problem: string | undefined;
+}
+
+export interface RosterStoreOptions {
+  db: EdgeDb;
+  baseUrl: string;
+  authorize: AuthorizeRequest;
+  fetch?: typeof fetch;
+  /** Background refresh interval while online (default 5 minutes). */
+  refreshMs?: number;
+}
+
+/**
+ * The patients and open consultations a paramedic may need (GET /roster), kept on the device for
+ * offline search: sealed (XRE1) under a fresh data key wrapped by the device key, like a capture's
+ * metadata, so IndexedDB never holds a name in clear and reading it needs the device unlocked.
+ * Refreshed in the background while online and signed in.
+ */
+export class RosterStore {
+  #state: RosterState = { roster: undefined, fetchedAt: undefined, problem: undefined };
+  readonly #listeners = new Set<() => void>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #refreshing: Promise<void> | undefined;
+
+  constructor(private readonly opts: RosterStoreOptions) {}
+
+  get state(): RosterState {
+    return this.#state;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #set(patch: Partial<RosterState>): void {
+    this.#state = { ...this.#state, ...patch };
+    for (const l of this.#listeners) l();
+  }
+
+  /** Opens the kept roster (no network). Stays without one while the device is locked. */
+  async load(): Promise<void> {
+    const row = await this.opts.db.settings.get('roster');
+    if (row?.key !== 'roster') return;
+    const { wrappedDek, keyId, sealed, fetchedAt } = row.value;
+    try {
+      const dek = await unwrapWithDeviceKey(this.opts.db, wrappedDek, keyId);
+      const roster = RosterSchema.parse(JSON.parse(new TextDecoder().decode(await decryptBytes(dek, sealed))));
+      this.#set({ roster, fetchedAt });
+    } catch {
+      // Locked (or a key from before a reset): the names stay sealed; the next refresh replaces it.
+      this.#set({ roster: undefined, fetchedAt });
+    }
+  }
+
+  /** Fetches the roster now and keeps it; a failure keeps the previous one. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<void> {
+    const url = `${this.opts.baseUrl.replace(/\/+$/, '')}/roster`;
+    const headers = await this.opts.authorize('GET', url);
+    if (!headers) return;
+    const doFetch = this.opts.fetch ?? ((i: RequestInfo | URL, init?: RequestInit) => fetch(i, init));
+    let roster: Roster;
+    try {
+      const res = await doFetch(url, {
+        headers: { ...headers, Accept: 'application/json' },
+        cache: 'no-store',
+        signal: AbortSignal.timeout(15_000),
+      });
+      if (res.status === 401 || res.status === 403) {
+        // The person signed in now may not have the list (a doctor, another role): the one kept
+        // for the previous person goes, on the device and in memory.
+        await this.clear();
+        this.#set({ problem: 'The patient list is not available to the person signed in.' });
+        return;
+      }
+      if (!res.ok) {
+        this.#set({ problem: `The patient list could not be refreshed (the server answered ${res.status}).` });
+        return;
+      }
+      roster = RosterSchema.parse(await res.json());
+    } catch {
+      this.#set({ problem: 'The patient list could not be refreshed (no answer).' });
+      return;
+    }
+    const dek = await generateDek();
+    const { wrapped, keyId } = await wrapWithDeviceKey(this.opts.db, dek);
+    const sealed = await encryptBytes(dek, new TextEncoder().encode(JSON.stringify(roster)));
+    const fetchedAt = Date.parse(roster.generatedAt) || Date.now();
+    await this.opts.db.settings.put({ key: 'roster', value: { wrappedDek: wrapped, keyId, sealed, fetchedAt } });
+    this.#set({ roster, fetchedAt, problem: undefined });
+  }
+
+  /** Forgets the kept roster (device and memory): a sign-out, or a person not allowed it. */
+  async clear(): Promise<void> {
+    await this.opts.db.settings.delete('roster');
+    this.#set({ roster: undefined, fetchedAt: undefined });
+  }
+
+  /** Loads the kept roster, refreshes it now and then while online; returns the stop function. */
+  start(): () => void {
+    const refresh = (): void => {
+      if (navigator.onLine) void this.refresh().catch((err: unknown) => console.error('roster refresh', err));
+    };
+    void this.load().then(refresh);
+    globalThis.addEventListener('online', refresh);
+    this.#timer = setInterval(refresh, this.opts.refreshMs ?? 5 * 60_000);
+    return () => {
+      globalThis.removeEventListener('online', refresh);
+      clearInterval(this.#timer);
+    };
+  }
+}

@@ -1,0 +1,33 @@
+import { loadConfig, type Config } from '../config/config.ts';
+import { createPool, type Pool } from '../db/pool.ts';
+import { loadOrCreateDevKeys } from '../keys/dev-keys.ts';
+import { confirmKeks } from '../keys/kek-check.ts';
+import { createConfigKeyService, type KeyService } from '../keys/key.service.ts';
+import { createObjectStore, type ObjectStore } from '../storage/index.ts';
+
+/** What `check` and `recover` work on: the server's own configuration, database, store and keys. */
+export interface RestoreTools {
+  config: Config;
+  pool: Pool;
+  store: ObjectStore;
+  keys: KeyService;
+}
+
+/**
+ * Opens them from the server's settings (DATABASE_URL, S3_* or DATA_DIR, KEK or the development
+ * keys); every configured KEK is compared with the check value recorded for it first.
+ */
+export async function openRestoreTools(env: Record<string, string | undefined>): Promise<RestoreTools> {
+  const config = loadConfig(env);
+  if (!config.db.url) throw new Error('DATABASE_URL is not set: point it at the sync server database.');
+  const keys = await createConfigKeyService(config.keys ?? (await loadOrCreateDevKeys(config.dataDir)));
+  const pool = createPool(config.db.url, 2);
+  try {
+    const store = await createObjectStore(config.storage);
+    await confirmKeks(pool, keys);
+    return { config, pool, store, keys };
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}

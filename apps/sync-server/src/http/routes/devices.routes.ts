@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import express, { Router, type Request } from 'express';
+import {
+  DeviceEnrollSchema,
+  DeviceRevokeSchema,
+  DeviceWipeReportSchema,
+  fieldErrors,
+  XrayIdSchema,
+  type Device,
+} from '@xray/shared';
+import type { z } from 'zod';
+import { auditOf } from '../../audit/audit.http.ts';
+import type { Actor } from '../../auth/actor.ts';
+import { authorize } from '../../auth/policy.ts';
+import type { Pool } from '../../db/pool.ts';
+import { deviceRepository, type DeviceRow } from '../../devices/device.repository.ts';
+import { DomainError } from '../../errors.ts';
+
+export interface DeviceRoutesDeps {
+  pool: Pool;
+  /** Ends a revoked device's unfinished uploads (the upload door); how many were ended. */
+  endDeviceUploads(deviceId: string): Promise<number>;
+}
+
+export const toDevice = (r: DeviceRow): Device => {
+  const unsent: unknown = r.wipe_report?.unsentCaptures;
+  return {
+    id: r.id,
+    name: r.name,
+    enrolledBy: r.enrolled_by,
+    enrolledAt: r.enrolled_at.toISOString(),
+    lastSeenAt: r.last_seen_at.toISOString(),
+    appVersion: r.app_version,
+    keyThumbprint: r.jkt,
+    publicKey: { ...r.public_jwk },
+    revoked: r.revoked_at
+      ? { at: r.revoked_at.toISOString(), by: r.revoked_by ?? '', reason: r.revoke_reason ?? '' }
+      : null,
+    wipe: r.wiped_at
+      ? { reportedAt: r.wiped_at.toISOString(), unsentCaptures: typeof unsent === 'number' ? unsent : null }
+      : null,
+  };
+};
+
+function actorOf(req: Request): Actor {
+  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
+  return req.actor;
+}
+
+/** The request's DPoP key: a device is its key, so enrolling and reporting need one. */
+function dpopKeyOf(req: Request): NonNullable<Request['dpopKey']> {
+  if (!req.dpopKey)
+    throw new DomainError(
+      'dpop_required',
+      'A device is its key: send a DPoP-bound token as "Authorization: DPoP <token>" with a DPoP proof (RFC 9449).',
+    );
+  return req.dpopKey;
+}
+
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success)
+    throw new DomainError('validation_failed', 'The body has invalid fields.', fieldErrors(parsed.error));
+  return parsed.data;
+}
+
+/**
+ * Edge devices: enrollment (the DPoP key an install proves on every request), the admin listing
+ * and revocation, and the wipe report a revoked device sends after crypto-shredding its data.
+ */
+export function deviceRoutes(deps: DeviceRoutesDeps): Router {
+  const router = Router();
+  const jsonBody = express.json({ limit: '16kb' });
+
+  router.post('/devices', jsonBody, async (req, res) => {
+    const audit = auditOf(req).begin('device.enroll');
+    const actor = actorOf(req);
+    authorize(actor, 'device.enroll');
+    const key = dpopKeyOf(req);
+    const body = parseBody(DeviceEnrollSchema, req.body);
+    const { row, created } = await deviceRepository.enroll(deps.pool, {
+      id: randomUUID(),
+      name: body.name,
+      enrolledBy: actor.sub,
+      appVersion: body.appVersion ?? null,
+      jwk: key.jwk,
+      jkt: key.jkt,
+    });
+    // The same key again (a retried enrollment): the device it already is.
+    if (!created) {
+      res.status(200).json(toDevice(row));
+      return;
+    }
+    await audit.success({ deviceId: row.id, name: row.name, keyThumbprint: row.jkt, appVersion: row.app_version });
+    res.status(201).location(`/admin/devices/${row.id}`).json(toDevice(row));
+  });
+
+  router.post('/devices/self/wipe-report', jsonBody, async (req, res) => {
+    const audit = auditOf(req).begin('device.wipe');
+    const actor = actorOf(req);
+    authorize(actor, 'device.enroll');
+    const key = dpopKeyOf(req);
+    const body = parseBody(DeviceWipeReportSchema, req.body);
+    const device = await deviceRepository.findByJkt(deps.pool, key.jkt);
+    if (!device) throw new DomainError('not_found', 'This key is not an enrolled device.');
+    await deviceRepository.recordWipe(deps.pool, device.id, body);
+    await audit.success({
+      deviceId: device.id,
+      name: device.name,
+      revoked: device.revoked_at !== null,
+      unsentCaptures: body.unsentCaptures,
+      wipedAt: body.wipedAt,
+    });
+    res.status(204).end();
+  });
+
+  router.get('/admin/devices', async (req, res) => {
+    const audit = auditOf(req).begin('device.list');
+    authorize(actorOf(req), 'device.manage');
+    const rows = await deviceRepository.list(deps.pool);
+    await audit.success({ count: rows.length });
+    res.json({ items: rows.map(toDevice) });
+  });
+
+  router.post('/admin/devices/:id/revoke', jsonBody, async (req, res) => {
+    const audit = auditOf(req).begin('device.revoke');
+    const actor = actorOf(req);
+    authorize(actor, 'device.manage');
+    const id = XrayIdSchema.safeParse(req.params.id);
+    if (!id.success)
+      throw new DomainError('bad_request', 'The path does not name a device id (a UUID).', [
+        { field: 'id', message: 'must be a UUID' },
+      ]);
+    const body = parseBody(DeviceRevokeSchema, req.body);
+    const device = await deviceRepository.find(deps.pool, id.data);
+    if (!device) throw new DomainError('not_found', `There is no device ${id.data}.`);
+    const revokedNow = await deviceRepository.revoke(deps.pool, device.id, actor.sub, body.reason);
+    // Its requests are refused from now on (every instance reads the row); what it had begun ends.
+    const endedUploads = await deps.endDeviceUploads(device.id);
+    const after = (await deviceRepository.find(deps.pool, device.id)) ?? device;
+    await audit.success({
+      deviceId: device.id,
+      name: device.name,
+      enrolledBy: device.enrolled_by,
+      reason: body.reason,
+      alreadyRevoked: !revokedNow,
+      endedUploads,
+    });
+    res.json({ device: toDevice(after), endedUploads });
+  });
+
+  return router;
+}

@@ -1,0 +1,101 @@
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { makePng } from '@xray/testkit';
+import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migrate, MIGRATIONS_DIR } from '../src/db/migrate.ts';
+import { loadOrCreateDevKeys } from '../src/keys/dev-keys.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { blobOf, createTestDatabase, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { spawnServer, type ServerProcess } from './server-process.ts';
+
+const LOCK_TIMEOUT_MS = 1_000;
+
+describe('migrations next to running replicas', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  });
+
+  it('two replicas started together on pending migrations both come up: the second waits for the lock', async () => {
+    const DATABASE_URL = await createTestDatabase();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'xray-migrate-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    // One set of development keys for both, as replicas share one KEK.
+    await loadOrCreateDevKeys(dataDir);
+    // Someone (a third replica, an operator's node-pg-migrate) holds the migration lock as they start.
+    const holder = new pg.Client({ connectionString: DATABASE_URL });
+    await holder.connect();
+    cleanup.push(() => holder.end());
+    await holder.query('SELECT pg_advisory_lock($1::bigint)', [String(PG_MIGRATE_LOCK_ID)]);
+
+    const env = { NODE_ENV: 'test', DATABASE_URL, DATA_DIR: dataDir };
+    const starting = [spawnServer(env), spawnServer(env)];
+    const replicas: ServerProcess[] = [];
+    for (const s of starting)
+      void s.then(
+        (r) => (replicas.push(r), cleanup.push(() => r.kill())),
+        () => undefined,
+      );
+    // Both are waiting, not gone: neither has exited while the lock is held.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const { rows: tables } = await holder.query("SELECT to_regclass('xrays') IS NOT NULL AS migrated");
+    expect(tables[0]?.migrated).toBe(false);
+    await holder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PG_MIGRATE_LOCK_ID)]);
+
+    const [a, b] = await Promise.all(starting);
+    for (const r of [a, b]) expect((await fetch(`${r!.url}/readyz`)).status).toBe(200);
+    const res = await postXray(a!.url, validMetadata(), blobOf(makePng({ seed: 1 })));
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    expect((await fetch(`${b!.url}/xrays/${id}`)).status).toBe(200);
+    // Each migration applied once.
+    const { rows } = await holder.query<{ n: number; d: number }>(
+      'SELECT count(*)::int AS n, count(DISTINCT name)::int AS d FROM pgmigrations',
+    );
+    expect(rows[0]?.n).toBe(rows[0]?.d);
+  }, 120_000);
+
+  it('a migration behind a long read gives up after lock_timeout and retries: uploads on the old replica are not stalled', async () => {
+    const old: TestServer = await startTestServer('fs');
+    cleanup.push(() => old.close());
+    const url = old.env.DATABASE_URL ?? '';
+    // The next release's migration: it alters the table uploads write to.
+    const dir = await mkdtemp(path.join(tmpdir(), 'xray-migrations-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    await writeFile(
+      path.join(dir, '9999999999999_test_alter_xrays.sql'),
+      '-- Up Migration\nALTER TABLE xrays ADD COLUMN test_note text;\n\n-- Down Migration\nALTER TABLE xrays DROP COLUMN test_note;\n',
+    );
+
+    // A long report on xrays: 25 s holding its ACCESS SHARE lock.
+    const reader = new pg.Client({ connectionString: url });
+    await reader.connect();
+    cleanup.push(() => reader.end());
+    const read = reader.query('SELECT count(*) FROM xrays, pg_sleep(25)');
+
+    const log = createLogger('silent');
+    const migrating = migrate(url, log, { lockTimeoutMs: LOCK_TIMEOUT_MS, retryMs: 120_000, pauseMs: 500, dir });
+    // While the read runs and the migration keeps trying, uploads go through, each answered well
+    // before the read ends (without lock_timeout each would queue behind the migration's lock).
+    for (let i = 0; i < 5; i++) {
+      const res = await postXray(old.url, validMetadata(), blobOf(makePng({ seed: 100 + i })));
+      expect(res.status).toBe(201);
+    }
+    const { rows: during } = await old.pool.query(
+      "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'xrays' AND column_name = 'test_note'",
+    );
+    expect(during[0]?.n).toBe(0);
+    // Uploads ran while the read held its lock (it is still running), and the migration lands after it.
+    expect(await Promise.race([read.then(() => 'done'), Promise.resolve('running')])).toBe('running');
+    await read;
+    await migrating;
+    const { rows: after } = await old.pool.query(
+      "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'xrays' AND column_name = 'test_note'",
+    );
+    expect(after[0]?.n).toBe(1);
+  }, 90_000);
+});
