@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'express';
 import { createApp } from './app.ts';
+import { answerClientErrors } from './http/client-errors.ts';
 import { createAuthentication, type Authentication } from './auth/authentication.ts';
 import { ConfigError, type Config } from './config/config.ts';
 import { startAuditAnchoring, type AuditAnchoring } from './audit/audit.anchoring.ts';
@@ -147,6 +148,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     uploads.startCleaner();
     integrations.start();
     const server: Server = app.listen(config.http.port, config.http.host);
+    answerClientErrors(server);
     await once(server, 'listening');
     // Uploads of large X-rays over slow links take long: no request timeout, but drop idle sockets.
     server.requestTimeout = 0;
