@@ -112,7 +112,12 @@ describe('production start path (NODE_ENV=production, real services, real tokens
       admin: await issuer.mintToken('admin'),
     };
     // Several S3 parts and XRE1 segments.
-    dicom = await writeDicom(path.join(dir, 'chest.dcm'), { ...dicomDimensionsForSize(12 * MiB), seed: 77 });
+    // The file names the patient it is uploaded for (a mismatch is never linked as verified).
+    dicom = await writeDicom(path.join(dir, 'chest.dcm'), {
+      ...dicomDimensionsForSize(12 * MiB),
+      seed: 77,
+      patientId: 'P-1001',
+    });
   });
 
   afterAll(async () => {
