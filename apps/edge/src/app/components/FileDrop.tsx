@@ -38,6 +38,7 @@ export function FileDrop({ onFiles, folder }: { onFiles(files: File[]): void; fo
         id="xray-files"
         className="visually-hidden"
         type="file"
+        autoComplete="off"
         multiple
         accept=".dcm,.dicom,application/dicom,image/png,image/jpeg"
         onChange={(e) => {

@@ -78,7 +78,13 @@ export function SentLink({ capture: c, onFixed }: { capture: CaptureSummary; onF
         <strong>Sent — {what}: fix</strong>
       </p>
       {fixing ? (
-        <form className="fix-form" onSubmit={(e) => void submit(e)} noValidate aria-label="Fix the patient">
+        <form
+          className="fix-form"
+          onSubmit={(e) => void submit(e)}
+          noValidate
+          autoComplete="off"
+          aria-label="Fix the patient"
+        >
           <PatientField
             id={`sent-fix-${c.id}`}
             value={patientId}

@@ -290,7 +290,15 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
           )}
         </div>
 
-        <form className="capture-form" onSubmit={(e) => void save(e)} noValidate aria-label="X-ray details">
+        {/* autocomplete off: Chromium otherwise saves what is typed here (patient, notes) into the
+            profile's session-restore files, in clear. */}
+        <form
+          className="capture-form"
+          onSubmit={(e) => void save(e)}
+          noValidate
+          autoComplete="off"
+          aria-label="X-ray details"
+        >
           <div className="field-row">
             <PatientField
               value={form.patientId}
@@ -410,6 +418,7 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
             </label>
             <textarea
               id="notes"
+              autoComplete="off"
               rows={2}
               value={form.notes}
               onChange={(e) => set('notes')(e.target.value)}

@@ -268,7 +268,13 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
   const bodyParts: string[] = [...BODY_PARTS];
   if (form.bodyPart && !bodyParts.includes(form.bodyPart)) bodyParts.unshift(form.bodyPart);
   return (
-    <form className="fix-form" onSubmit={(e) => void submit(e)} noValidate aria-label="Correct and resend">
+    <form
+      className="fix-form"
+      onSubmit={(e) => void submit(e)}
+      noValidate
+      autoComplete="off"
+      aria-label="Correct and resend"
+    >
       <div className="field-row">
         <div className="field">
           <label htmlFor={`fix-patientId-${id}`}>Patient ID</label>
@@ -320,7 +326,7 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
       </div>
       <div className="field">
         <label htmlFor={`fix-notes-${id}`}>Notes</label>
-        <input {...field('notes')} />
+        <input {...field('notes')} autoComplete="off" />
         <FieldError id={`fix-notes-${id}-error`} message={errors.notes} />
       </div>
       {problem && <p role="alert">{problem}</p>}
