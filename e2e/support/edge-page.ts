@@ -80,6 +80,15 @@ export async function chooseFiles(page: Page, paths: string[]): Promise<void> {
   await page.setInputFiles('#files', paths);
 }
 
+/** The form a paramedic fills for `patientId` (a chest PA at a fixed time), with `over` on top. */
+export const captureInput = (patientId: string, over: Record<string, string> = {}) => ({
+  patientId,
+  capturedAt: '2026-11-27T08:15:00Z',
+  bodyPart: 'CHEST',
+  view: 'PA',
+  ...over,
+});
+
 export async function capture(
   page: Page,
   index: number,

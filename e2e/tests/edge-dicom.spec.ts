@@ -6,10 +6,10 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { startDicomReceiver, type DicomReceiver } from '@xray/edge/shell/dicom-receiver';
 import { createInstanceRelay } from '@xray/edge/shell/dicom-relay';
-import { startLoopbackListener, type LoopbackListener } from '@xray/edge/shell/loopback-login';
 import { makeDicom } from '@xray/testkit';
 import { banner, openApp, queueItems, tab } from '../support/app-page.ts';
 import { downloadSha256, serverXrays, stackInfo } from '../support/edge-page.ts';
+import { exposeLoopbackSignIn } from '../support/shell-bridge.ts';
 
 /**
  * Detectors over DICOM (issue 18), without Electron (its binary cannot be downloaded here): Debian
@@ -40,7 +40,6 @@ test('a detector pushes 3 images by C-STORE in one association: each is queued e
   browser,
 }) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'xray-cstore-'));
-  let listener: LoopbackListener | undefined;
   // safeStorage's stand-in: AES-256-GCM under a key only this process holds.
   const keyringKey = randomBytes(32);
   await page.exposeFunction('__shellKeyringProtect', (b64: string) => {
@@ -55,24 +54,7 @@ test('a detector pushes 3 images by C-STORE in one association: each is queued e
     d.setAuthTag(all.subarray(12, 28));
     return Buffer.concat([d.update(all.subarray(28)), d.final()]).toString('base64');
   });
-  await page.exposeFunction('__shellLoopbackStart', async () => {
-    await listener?.close();
-    listener = await startLoopbackListener({ timeoutMs: 60_000 });
-    return listener.redirectUri;
-  });
-  await page.exposeFunction('__shellLoopbackComplete', async (authorizationUrl: string) => {
-    if (!listener) throw new Error('no loopback listener');
-    const system = await browser.newContext();
-    try {
-      const tab = await system.newPage();
-      await tab.goto(authorizationUrl);
-      await tab.getByRole('button', { name: /Pat Paramedic/ }).click();
-      await expect(tab.getByRole('heading', { name: 'Signed in' })).toBeVisible();
-      return await listener.callback;
-    } finally {
-      await system.close();
-    }
-  });
+  const loopback = await exposeLoopbackSignIn(page, browser);
 
   // The main process's side: the receiver, and the relay that waits for the app's "queued".
   const relay = createInstanceRelay({
@@ -195,7 +177,7 @@ test('a detector pushes 3 images by C-STORE in one association: each is queued e
     }
   } finally {
     await receiver.close();
-    await listener?.close();
+    await loopback.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { readWatchedFile, watchFolder } from '@xray/edge/shell/folder-watcher';
-import { startLoopbackListener, type LoopbackListener } from '@xray/edge/shell/loopback-login';
 import { makeDicom } from '@xray/testkit';
 import { banner, captureForm, openApp, queueItems, tab, unlockShift } from '../support/app-page.ts';
 import { stackInfo } from '../support/edge-page.ts';
+import { exposeLoopbackSignIn } from '../support/shell-bridge.ts';
 
 /**
  * What the Electron shell adds, without Electron (its binary cannot be downloaded here): the app
@@ -23,28 +23,8 @@ test('Electron hand-offs: sign-in in the system browser back through a loopback 
   browser,
 }) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'xray-detector-'));
-  let listener: LoopbackListener | undefined;
-  const systemBrowserVisits: string[] = [];
-  await page.exposeFunction('__shellLoopbackStart', async () => {
-    await listener?.close();
-    listener = await startLoopbackListener({ timeoutMs: 60_000 });
-    return listener.redirectUri;
-  });
-  await page.exposeFunction('__shellLoopbackComplete', async (authorizationUrl: string) => {
-    if (!listener) throw new Error('no loopback listener');
-    // The system browser: another browser profile, where the person signs in at the issuer.
-    const system = await browser.newContext();
-    try {
-      const tab = await system.newPage();
-      systemBrowserVisits.push(authorizationUrl);
-      await tab.goto(authorizationUrl);
-      await tab.getByRole('button', { name: /Pat Paramedic/ }).click();
-      await expect(tab.getByRole('heading', { name: 'Signed in' })).toBeVisible();
-      return await listener.callback;
-    } finally {
-      await system.close();
-    }
-  });
+  const loopback = await exposeLoopbackSignIn(page, browser);
+  const systemBrowserVisits = loopback.visits;
   await page.exposeFunction('__shellFolderCurrent', () => dir);
   await page.addInitScript(() => {
     const call = (name: string, ...args: unknown[]): Promise<unknown> => Reflect.get(window, name)(...args);
@@ -112,7 +92,7 @@ test('Electron hand-offs: sign-in in the system browser back through a loopback 
     await expect(queueItems(page).first()).toHaveAttribute('data-status', 'synced', { timeout: 60_000 });
   } finally {
     watcher.close();
-    await listener?.close();
+    await loopback.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

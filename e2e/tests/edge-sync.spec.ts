@@ -6,6 +6,7 @@ import {
   CHUNK,
   capture,
   captureById,
+  captureInput,
   chooseFiles,
   downloadSha256,
   dumpIndexedDb,
@@ -20,13 +21,6 @@ import {
 
 const stack = stackInfo();
 const { files } = stack;
-const input = (patientId: string, over: Record<string, string> = {}) => ({
-  patientId,
-  capturedAt: '2026-11-27T08:15:00Z',
-  bodyPart: 'CHEST',
-  view: 'PA',
-  ...over,
-});
 
 const waitForProgress = (page: Page, id: string, condition: string) =>
   waitForCapture(page, id, { status: 'uploading', progress: condition });
@@ -50,9 +44,9 @@ test('offline: 3 X-rays are captured encrypted (no 64-byte run of any file in In
   await openEdge(page, stack);
   await context.setOffline(true);
   await chooseFiles(page, [files.dicom18.path, files.png.path, files.jpeg.path]);
-  const dicom = await capture(page, 0, input(patient, { bodyPart: '', view: '' }));
-  const png = await capture(page, 1, input(patient, { view: 'AP' }), undefined);
-  const jpeg = await capture(page, 2, input(patient, { bodyPart: 'KNEE', view: 'LAT' }));
+  const dicom = await capture(page, 0, captureInput(patient, { bodyPart: '', view: '' }));
+  const png = await capture(page, 1, captureInput(patient, { view: 'AP' }), undefined);
+  const jpeg = await capture(page, 2, captureInput(patient, { bodyPart: 'KNEE', view: 'LAT' }));
   // DICOM tags filled what the form left empty, and its other PatientID is flagged.
   expect(dicom.metadata.xray).toMatchObject({ bodyPart: 'CHEST', view: 'PA', patientId: patient });
   expect(dicom.warnings.map((w) => w.code)).toContain('patient_id_mismatch');
@@ -107,7 +101,7 @@ test('a reload in the middle of the DICOM upload resumes from the server offset 
   await openEdge(page, stack, { concurrency: 1 });
   await context.setOffline(true);
   await chooseFiles(page, [files.dicom18.path]);
-  const dicom = await capture(page, 0, input(patient));
+  const dicom = await capture(page, 0, captureInput(patient));
   const ciphertextSize = (await captureById(page, dicom.id))?.ciphertextSize ?? 0;
   const before = await tusBodyBytes(stack);
   await context.setOffline(false);
@@ -136,7 +130,7 @@ test('a network cut during the final PATCH, then back: completes, no duplicate o
   await openEdge(page, stack, { concurrency: 1 });
   await context.setOffline(true);
   await chooseFiles(page, [files.dicom18.path]);
-  const dicom = await capture(page, 0, input(patient));
+  const dicom = await capture(page, 0, captureInput(patient));
   await context.setOffline(false);
   // Every byte of the last chunk is out; the server is verifying and storing it; no answer yet.
   await waitForProgress(page, dicom.id, 'sent === total');
@@ -164,10 +158,10 @@ test('metadata the server refuses: needs-attention with its message while the ot
   const bad = await capture(
     page,
     0,
-    { ...input(patient, { bodyPart: 'CHEST!!' }), priority: 'urgent' },
+    { ...captureInput(patient, { bodyPart: 'CHEST!!' }), priority: 'urgent' },
     { validate: false },
   );
-  const good = await capture(page, 1, input(patient));
+  const good = await capture(page, 1, captureInput(patient));
   await context.setOffline(false);
 
   const refused = await waitForStatus(page, bad.id, 'needs-attention');

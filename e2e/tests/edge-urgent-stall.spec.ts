@@ -6,6 +6,7 @@ import {
   CHUNK,
   capture,
   captureById,
+  captureInput,
   chooseFiles,
   downloadSha256,
   openEdge,
@@ -23,13 +24,6 @@ import { UplinkProxy } from '../support/uplink-proxy.ts';
 const stack = stackInfo();
 const { files } = stack;
 const MiB = 1024 * 1024;
-const input = (patientId: string, over: Record<string, string> = {}) => ({
-  patientId,
-  capturedAt: '2026-11-27T08:15:00Z',
-  bodyPart: 'CHEST',
-  view: 'PA',
-  ...over,
-});
 
 let proxy: UplinkProxy;
 let routineFiles: { path: string; sha256: string; size: number }[];
@@ -75,9 +69,9 @@ test('urgent strictly first on a throttled uplink: queued offline last, its X-ra
     await openEdge(page, { ...stack, url: proxy.url }, { db: `xray-edge-urgent-${run}-${Date.now()}` });
     await context.setOffline(true);
     await chooseFiles(page, [routineFiles[0]!.path, routineFiles[1]!.path, files.dicom18.path]);
-    const routine1 = await capture(page, 0, input(patient, { view: 'AP' }));
-    const routine2 = await capture(page, 1, input(patient, { view: 'AP' }));
-    const urgent = await capture(page, 2, { ...input(patient), priority: 'urgent' });
+    const routine1 = await capture(page, 0, captureInput(patient, { view: 'AP' }));
+    const routine2 = await capture(page, 1, captureInput(patient, { view: 'AP' }));
+    const urgent = await capture(page, 2, { ...captureInput(patient), priority: 'urgent' });
     const from = proxy.log.length;
     proxy.rate = 2 * MiB;
     await context.setOffline(false);
@@ -130,7 +124,7 @@ test('a PATCH the uplink swallows (no answer, ever) recovers by itself: stall, k
   );
   await context.setOffline(true);
   await chooseFiles(page, [files.dicom18.path]);
-  const dicom = await capture(page, 0, input(patient));
+  const dicom = await capture(page, 0, captureInput(patient));
   const ciphertextSize = (await captureById(page, dicom.id))?.ciphertextSize ?? 0;
   const from = proxy.log.length;
   const serverBefore = await tusBodyBytes(stack);

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import dimse from 'dcmjs-dimse';
 import type { association as dimseAssociation, requests as dimseRequests } from 'dcmjs-dimse';
-import { checkFile, type FileHead } from '../src/capture/file-check.ts';
+import { checkFile } from '../src/capture/file-check.ts';
 
 type Association = dimseAssociation.Association;
 type PresentationContext = dimseAssociation.PresentationContext;
@@ -41,7 +41,7 @@ export const CSTORE_STATUS = {
 } as const;
 
 /** The storage SOP classes a detector may push: projection X-rays. */
-export const ACCEPTED_SOP_CLASSES: ReadonlyMap<string, string> = new Map([
+const ACCEPTED_SOP_CLASSES: ReadonlyMap<string, string> = new Map([
   ['1.2.840.10008.5.1.4.1.1.1', 'Computed Radiography Image Storage'],
   ['1.2.840.10008.5.1.4.1.1.1.1', 'Digital X-Ray Image Storage – For Presentation'],
   ['1.2.840.10008.5.1.4.1.1.1.1.1', 'Digital X-Ray Image Storage – For Processing'],
@@ -59,14 +59,14 @@ const ENCAPSULATED = /^1\.2\.840\.10008\.1\.2\.(4\.\d+|5)$/;
  * The transfer syntax to accept among those proposed: the data set is kept exactly as it came,
  * so it must be one the service's DICOM check reads. Uncompressed little endian first.
  */
-export function chooseTransferSyntax(proposed: readonly string[]): string | undefined {
+function chooseTransferSyntax(proposed: readonly string[]): string | undefined {
   for (const preferred of [EXPLICIT_LITTLE, IMPLICIT_LITTLE]) if (proposed.includes(preferred)) return preferred;
   return proposed.find((uid) => ENCAPSULATED.test(uid)) ?? proposed.find((uid) => uid === EXPLICIT_BIG);
 }
 
 /** This application's DICOM implementation class UID (a 2.25 UUID-derived UID). */
-export const IMPLEMENTATION_CLASS_UID = '2.25.58899685508088457079991152697723047326';
-export const IMPLEMENTATION_VERSION_NAME = 'XRAY_EDGE_1';
+const IMPLEMENTATION_CLASS_UID = '2.25.58899685508088457079991152697723047326';
+const IMPLEMENTATION_VERSION_NAME = 'XRAY_EDGE_1';
 
 export interface DicomReceiverConfig {
   /** Our AE title: an association calling any other is refused. */
@@ -88,8 +88,6 @@ export interface ReceivedInstance {
   sopInstanceUid: string;
   transferSyntaxUid: string;
   callingAeTitle: string;
-  /** What the file check read: its type and DICOM tags (patient, body part, view…). */
-  head: FileHead;
 }
 
 export interface DicomReceiverOptions extends Partial<Omit<DicomReceiverConfig, 'aeTitle'>> {
@@ -113,14 +111,14 @@ export interface DicomReceiver {
   close(): Promise<void>;
 }
 
-export const DEFAULT_MAX_INSTANCE_BYTES = 512 * 1024 * 1024;
-export const DEFAULT_DICOM_PORT = 11112;
+const DEFAULT_MAX_INSTANCE_BYTES = 512 * 1024 * 1024;
+const DEFAULT_DICOM_PORT = 11112;
 
 /** AE titles compare without their padding (PS3.5 §6.2: leading and trailing spaces are not significant). */
 const normAe = (ae: string): string => ae.trim();
 const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/; // 16 characters of the default repertoire, no backslash
 
-export function isAeTitle(value: string): boolean {
+function isAeTitle(value: string): boolean {
   return AE_TITLE.test(value) && value.trim() !== '';
 }
 
@@ -201,7 +199,7 @@ const uid = (v: string): Buffer => padded(v, '\0');
 const str = (v: string): Buffer => padded(v, ' ');
 
 /** The file meta group (PS3.10 §7.1) in explicit VR little endian, for a data set received over the network. */
-export function fileMetaGroup(meta: {
+function fileMetaGroup(meta: {
   sopClassUid: string;
   sopInstanceUid: string;
   transferSyntaxUid: string;
@@ -222,10 +220,7 @@ export function fileMetaGroup(meta: {
 }
 
 /** 128 zero bytes, "DICM", our meta group, then the data set as received. */
-export function toPart10(
-  dataSet: readonly Uint8Array[],
-  meta: Parameters<typeof fileMetaGroup>[0],
-): Uint8Array<ArrayBuffer> {
+function toPart10(dataSet: readonly Uint8Array[], meta: Parameters<typeof fileMetaGroup>[0]): Uint8Array<ArrayBuffer> {
   const parts = [Buffer.alloc(128), Buffer.from('DICM', 'latin1'), fileMetaGroup(meta), ...dataSet];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -271,16 +266,8 @@ export async function startDicomReceiver(opts: DicomReceiverOptions): Promise<Di
         status: CSTORE_STATUS.dataSetMismatch,
         reason: `the data set's SOP Instance UID ${tagged} is not the command's ${sopInstanceUid}`,
       };
-    const { ok: _ok, dicomWarning: _w, ...head } = checked;
     try {
-      await opts.onInstance({
-        bytes,
-        sopClassUid,
-        sopInstanceUid,
-        transferSyntaxUid: ts,
-        callingAeTitle: caller,
-        head,
-      });
+      await opts.onInstance({ bytes, sopClassUid, sopInstanceUid, transferSyntaxUid: ts, callingAeTitle: caller });
     } catch (err) {
       return {
         status: CSTORE_STATUS.outOfResources,

@@ -8,7 +8,6 @@ const instance = (uid: string): ReceivedInstance => ({
   sopInstanceUid: uid,
   transferSyntaxUid: '1.2.840.10008.1.2.1',
   callingAeTitle: 'DET',
-  head: { contentType: 'application/dicom' },
 });
 
 describe('instance relay (main process ↔ the app)', () => {

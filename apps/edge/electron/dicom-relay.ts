@@ -71,5 +71,3 @@ export function createInstanceRelay(opts: { send(message: InstanceMessage): void
     },
   };
 }
-
-export type InstanceRelay = ReturnType<typeof createInstanceRelay>;

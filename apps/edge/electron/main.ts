@@ -175,7 +175,12 @@ void app.whenReady().then(async () => {
     receiver = await startDicomReceiver({
       ...dicom.config,
       onInstance: (instance) => relay.deliver(instance),
-      onEvent: (event) => console.info('dicom receiver', event),
+      // Refusals (association or instance) as warnings: the detector was told no.
+      onEvent: (event) =>
+        (event.type === 'association-rejected' || event.type === 'refused' ? console.warn : console.info)(
+          'dicom receiver',
+          event,
+        ),
     }).catch((err: unknown) => {
       dialog.showErrorBox('X-ray capture', `The DICOM receiver could not start: ${String(err)}`);
       return undefined;

@@ -67,10 +67,10 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
       return notice;
     })());
 
+  const onRevoked = (reason: string): void =>
+    void wipe(reason).catch((err: unknown) => console.error('remote wipe', err));
   // The REST clients' fetch: a `401 device_revoked` from any of them wipes, as from the engine.
-  const serverFetch = watchRevocation(
-    (reason) => void wipe(reason).catch((err: unknown) => console.error('remote wipe', err)),
-  );
+  const serverFetch = watchRevocation(onRevoked);
 
   const engine = new SyncEngine({
     db,
@@ -83,7 +83,7 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
     api: createXrayApi({ baseUrl, authorize }),
     network: browserNetworkMonitor(),
     getAccessToken: opts.getAccessToken,
-    onDeviceRevoked: (reason) => void wipe(reason).catch((err: unknown) => console.error('remote wipe', err)),
+    onDeviceRevoked: onRevoked,
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     ...(opts.chunkSize !== undefined ? { chunkSize: opts.chunkSize } : {}),
     ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),

@@ -183,8 +183,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         // Drain: stop accepting, let running requests finish within the drain period.
         draining = true;
         for (const res of running) if (!res.headersSent) res.shouldKeepAlive = false;
+        // (close() also closes the idle connections; Node keeps a busy kept-alive one open after
+        // its response unless told otherwise, hence the request listener above.)
         server.close();
-        server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), drainMs);
         await once(server, 'close').catch(() => undefined);
         clearTimeout(timer);

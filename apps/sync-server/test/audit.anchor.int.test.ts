@@ -443,15 +443,21 @@ describe("the application's database role", () => {
   });
 });
 
+/** A separated database, and a server's settings that anchor every 3 events (or every 200 ms). */
+async function quickCheckpointing() {
+  const db = await createSeparatedDatabase();
+  const env = {
+    DATABASE_URL: db.appUrl,
+    DATABASE_OWNER_URL: db.ownerUrl,
+    AUDIT_CHECKPOINT_EVERY: '3',
+    AUDIT_CHECKPOINT_INTERVAL_MS: '200',
+  };
+  return { db, env };
+}
+
 describe('several instances anchoring one chain', () => {
   it('take turns under the advisory lock: every checkpoint verifies and the chain holds them all', async () => {
-    const db = await createSeparatedDatabase();
-    const env = {
-      DATABASE_URL: db.appUrl,
-      DATABASE_OWNER_URL: db.ownerUrl,
-      AUDIT_CHECKPOINT_EVERY: '3',
-      AUDIT_CHECKPOINT_INTERVAL_MS: '200',
-    };
+    const { db, env } = await quickCheckpointing();
     const a = await startTestServer('fs', env);
     // One DATA_DIR, as instances share one object store (and, in development, one anchor key).
     const b = await startTestServer('fs', { ...env, DATA_DIR: a.config.dataDir });
@@ -486,13 +492,7 @@ describe('several instances anchoring one chain', () => {
 
 describe('an instance starting on a long trail', () => {
   it('learns the newest checkpoint before its first look, so it counts only the events after it, never the whole trail', async () => {
-    const db = await createSeparatedDatabase();
-    const env = {
-      DATABASE_URL: db.appUrl,
-      DATABASE_OWNER_URL: db.ownerUrl,
-      AUDIT_CHECKPOINT_EVERY: '3',
-      AUDIT_CHECKPOINT_INTERVAL_MS: '200',
-    };
+    const { db, env } = await quickCheckpointing();
     const a = await startTestServer('fs', env);
     const pool = new pg.Pool({ connectionString: db.appUrl, max: 2 });
     try {

@@ -2,36 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { RequestHandler } from 'express';
 import pg from 'pg';
 import { makePng, sha256Hex } from '@xray/testkit';
 import { AuditEventListSchema, FhirAuditBundleSchema } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
-import { DomainError } from '../src/errors.ts';
-import { blobOf, blockAuditFor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import {
+  blobOf,
+  blockAuditFor,
+  headerActor,
+  postXray,
+  startTestServer,
+  validMetadata,
+  type TestServer,
+} from './harness.ts';
 import { runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
 import { sealed, startTus } from './tus-client.ts';
-
-/**
- * Stands in for OIDC in these tests: `X-Test-Actor: <sub>; <role>,<role>` acts as that user,
- * no header answers 401 the way the real middleware does (a DomainError to the problem handler).
- */
-const headerActor: RequestHandler = (req, _res, next) => {
-  const given = req.get('x-test-actor');
-  if (!given) return next(new DomainError('unauthenticated', 'Sign in to use this API.'));
-  const [sub = '', roles = ''] = given.split(';');
-  req.actor = {
-    sub: sub.trim(),
-    name: null,
-    roles: roles
-      .split(',')
-      .map((r) => r.trim())
-      .filter(Boolean),
-  };
-  next();
-};
 
 const PARAMEDIC = 'para-1; paramedic';
 const DOCTOR = 'doc-1; doctor';

@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dicomDimensionsForSize, freePort, makePng, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DemoUserName } from '../src/dev/demo-users.ts';
-import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
-import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
-import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
+import type { DevDoctorService } from '../src/dev/doctor-service.ts';
+import type { DevIssuer } from '../src/dev/oidc-issuer.ts';
+import type { DevPatientService } from '../src/dev/patient-service.ts';
 import {
   buildImage,
   composeServices,
@@ -31,7 +30,13 @@ import {
   type Nginx,
 } from './container.support.ts';
 import { createSeparatedDatabase, createTestStorage, validMetadata, type TestStorage } from './harness.ts';
-import { consumeExchange, uniqueExchange, waitFor, type ExchangeConsumer } from './integrations.support.ts';
+import {
+  envFileVars,
+  startDevIntegrations,
+  waitFor,
+  type DevIntegrations,
+  type ExchangeConsumer,
+} from './integrations.support.ts';
 import { encodeMeta, MiB, sealed } from './tus-client.ts';
 
 // The sync server's image built from this checkout and run for real with podman, the way
@@ -66,17 +71,6 @@ async function walk(dir: string, prefix = ''): Promise<string[]> {
   return out;
 }
 
-/** KEY=value lines of an env file (deploy/gen-keys.sh's). */
-async function envFileVars(file: string): Promise<Record<string, string>> {
-  return Object.fromEntries(
-    (await readFile(file, 'utf8'))
-      .split('\n')
-      .map((l) => /^([A-Z0-9_]+)=(.*)$/.exec(l))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => [m[1] ?? '', m[2] ?? '']),
-  );
-}
-
 describe.skipIf(!engine.ok)(
   engine.ok
     ? 'container image (podman): built from this checkout, run as deploy/compose.yaml runs it'
@@ -97,7 +91,7 @@ describe.skipIf(!engine.ok)(
     let consumer: ExchangeConsumer;
     let nginx: Nginx | undefined;
     let ca: Buffer;
-    let tokens: Record<Exclude<DemoUserName, 'paramedic2'>, string>;
+    let tokens: DevIntegrations['tokens'];
     let graceMs: number;
     /** Every container started (removed at the end); `replica[i]`: the one serving replica i now. */
     const containers: Container[] = [];
@@ -147,24 +141,16 @@ describe.skipIf(!engine.ok)(
       const certMade = await run('bash', [path.join(repoRoot, 'deploy/gen-dev-cert.sh'), 'localhost', certDir]);
       expect(certMade.code, certMade.stderr).toBe(0);
       ca = await readFile(path.join(certDir, 'ca.crt'));
-      issuer = await startDevIssuer({
-        port: 0,
+      const dev = await startDevIntegrations({
         dataDir: path.join(dir, 'issuer'),
         audience: AUDIENCE,
-        rolesClaim: ['realm_access', 'roles'],
+        webhookSecret: keys.XRAY_WEBHOOK_SECRET ?? '',
       });
-      patients = await startDevPatientService({ port: 0 });
-      doctor = await startDevDoctorService({ port: 0, secret: keys.XRAY_WEBHOOK_SECRET ?? '' });
-      const exchange = uniqueExchange();
-      consumer = await consumeExchange(exchange);
+      ({ issuer, patients, doctor, consumer, tokens } = dev);
+      const { exchange } = dev;
       storage = await createTestStorage('s3');
       auditStorage = await createTestStorage('s3');
       const db = await createSeparatedDatabase();
-      tokens = {
-        paramedic: await issuer.mintToken('paramedic'),
-        doctor: await issuer.mintToken('doctor'),
-        admin: await issuer.mintToken('admin'),
-      };
 
       // A replica's settings: compose's, as Compose renders them with gen-keys.sh's secrets, with
       // the addresses of compose's services replaced by this machine's.

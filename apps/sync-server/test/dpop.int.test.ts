@@ -6,6 +6,7 @@ import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT, type JWK } from 
 import { makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { athOf } from '../src/auth/dpop.proof.ts';
+import { EnvSchema } from '../src/config/config.ts';
 import { signInAsDemoUser } from '../src/dev/dev-login.client.ts';
 import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import { blobOf, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
@@ -65,8 +66,8 @@ describe('device-bound tokens (DPoP, RFC 9449), enrollment and revocation, two i
       AUTH_FAILURE_LIMIT: '100000',
       // Each failure its own window, so each is audited as its own event (not aggregated).
       AUTH_FAILURE_WINDOW_MS: '1',
-      // The production default (the harness turns it off for other tests).
-      DPOP_REQUIRED_ROLES: 'paramedic',
+      // The default (the harness turns it off for other tests).
+      DPOP_REQUIRED_ROLES: EnvSchema.shape.DPOP_REQUIRED_ROLES.parse(undefined),
       DPOP_IAT_WINDOW_S: '60',
     };
     a = await startTestServer('fs', env);
@@ -172,12 +173,39 @@ describe('device-bound tokens (DPoP, RFC 9449), enrollment and revocation, two i
     const again = await withProof(b, '/devices', { method: 'POST', body });
     expect(again.res.status).toBe(200);
     expect((await again.res.json()).id).toBe(deviceId);
+    expect(await eventsOf(again.requestId)).toMatchObject([
+      { action: 'device.enroll', outcome: 'success', details: { deviceId, alreadyEnrolled: true } },
+    ]);
     // Enrolling needs the key: an admin's plain bearer token enrolls nothing; a doctor's system is no device.
     await expectRefused(
       await send(a, '/devices', { Authorization: `Bearer ${admin}` }, { method: 'POST', body }),
       'dpop_required',
     );
     await expectForbidden(await send(a, '/devices', { Authorization: `Bearer ${doctor}` }, { method: 'POST', body }));
+  });
+
+  it("the device doors refuse a token with no role, no token, a doctor, and another paramedic's key (audited)", async () => {
+    const noRole = await forge.signed({ sub: 'no-role', roles: [] });
+    const enroll = { method: 'POST', body: JSON.stringify({ name: 'Not a device' }) };
+    await expectForbidden(await send(a, '/devices', { Authorization: `Bearer ${noRole}` }, enroll));
+    await expectRefused(await send(a, '/devices', {}, enroll), 'unauthenticated');
+
+    const wipe = { method: 'POST', body: JSON.stringify({ unsentCaptures: 0, wipedAt: new Date().toISOString() }) };
+    for (const token of [doctor, noRole])
+      await expectForbidden(await send(a, '/devices/self/wipe-report', { Authorization: `Bearer ${token}` }, wipe));
+    await expectRefused(await send(a, '/devices/self/wipe-report', {}, wipe), 'unauthenticated');
+    await expectRefused(
+      await send(a, '/devices/self/wipe-report', { Authorization: `Bearer ${plainParamedic}` }, wipe),
+      'dpop_required',
+    );
+    // Another paramedic, on a tablet of their own, cannot report this device wiped: its key is no device.
+    const otherKey = await newDeviceKey();
+    const other = await signInAsDemoUser({ issuer: dev.issuer, user: 'paramedic2', dpop: otherKey });
+    const foreign = await withProof(a, '/devices/self/wipe-report', { ...wipe, key: otherKey, token: other });
+    expect(foreign.res.status).toBe(404);
+    expect(await eventsOf(foreign.requestId)).toMatchObject([{ action: 'device.wipe', outcome: 'failed' }]);
+    const listed = await (await send(a, '/admin/devices', { Authorization: `Bearer ${admin}` })).res.json();
+    expect(listed.items.find((d: { id: string }) => d.id === deviceId).wipe).toBeNull();
   });
 
   it('serves the device with a fresh proof on every request, on either instance', async () => {

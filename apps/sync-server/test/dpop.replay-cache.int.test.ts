@@ -26,11 +26,11 @@ describe('the DPoP replay cache shared by instances', () => {
     // Issued just past the window by this clock: its row expired 2 s ago.
     const iat = Math.floor(Date.now() / 1000) - window - 3;
     const first = new DpopReplayCache(pool, window);
-    expect(await first.firstUse('jkt-a', jti, iat)).toBe(true);
+    expect((await first.use('jkt-a', jti, iat)).firstUse).toBe(true);
     // A second instance (its first call sweeps) whose clock runs behind still sees the proof in its window.
     const behind = new DpopReplayCache(pool, window);
-    expect(await behind.firstUse('jkt-a', randomUUID(), Math.floor(Date.now() / 1000))).toBe(true);
-    expect(await behind.firstUse('jkt-a', jti, iat)).toBe(false);
+    expect((await behind.use('jkt-a', randomUUID(), Math.floor(Date.now() / 1000))).firstUse).toBe(true);
+    expect((await behind.use('jkt-a', jti, iat)).firstUse).toBe(false);
     const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM dpop_proofs WHERE jti = $1', [
       jti,
     ]);

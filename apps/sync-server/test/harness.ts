@@ -3,9 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import type { RequestHandler } from 'express';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config.ts';
+import { DomainError } from '../src/errors.ts';
 import { start, type RunningServer, type StartOptions } from '../src/server.ts';
 import { s3ClientConfig } from '../src/storage/s3.store.ts';
 import { WITNESS_PREFIX } from '../src/audit/audit.witness.ts';
@@ -161,6 +163,26 @@ export async function startTestServer(
     },
   };
 }
+
+/**
+ * Stands in for OIDC (`startTestServer(kind, env, { authenticate: headerActor })`):
+ * `X-Test-Actor: <sub>; <role>,<role>` acts as that user; no header answers 401 the way the real
+ * middleware does (a DomainError to the problem handler). `'nobody; '` is a token with no role.
+ */
+export const headerActor: RequestHandler = (req, _res, next) => {
+  const given = req.get('x-test-actor');
+  if (!given) return next(new DomainError('unauthenticated', 'Sign in to use this API.'));
+  const [sub = '', roles = ''] = given.split(';');
+  req.actor = {
+    sub: sub.trim(),
+    name: null,
+    roles: roles
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
+  };
+  next();
+};
 
 export async function countRows(server: RunningServer, table = 'xrays'): Promise<number> {
   const { rows } = await server.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);

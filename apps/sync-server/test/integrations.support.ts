@@ -1,12 +1,17 @@
 import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, Socket, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { connect, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { XrayEventSchema, type XrayEvent } from '@xray/shared';
 import { inject } from 'vitest';
+import type { DemoUserName } from '../src/dev/demo-users.ts';
+import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
+import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
+import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
 
 /** Polls `probe` until it returns something other than undefined/false, or fails with `what`. */
 export async function waitFor<T>(
@@ -176,4 +181,53 @@ export async function brokerClosesConnections(peerPorts: number[]): Promise<numb
     closed++;
   }
   return closed;
+}
+
+/** KEY=value lines of an env file (deploy/gen-keys.sh's). */
+export async function envFileVars(file: string): Promise<Record<string, string>> {
+  return Object.fromEntries(
+    (await readFile(file, 'utf8'))
+      .split('\n')
+      .map((l) => /^([A-Z0-9_]+)=(.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1] ?? '', m[2] ?? '']),
+  );
+}
+
+export interface DevIntegrations {
+  issuer: DevIssuer;
+  patients: DevPatientService;
+  doctor: DevDoctorService;
+  /** A fresh exchange (AMQP_EXCHANGE) and a consumer already bound to it. */
+  exchange: string;
+  consumer: ExchangeConsumer;
+  tokens: Record<Exclude<DemoUserName, 'paramedic2'>, string>;
+}
+
+/**
+ * What a production-shaped server talks to, as this machine stands it in: an oidc-provider issuer
+ * in Keycloak's shape (roles in realm_access.roles), the dev Patient and Doctor Services (the
+ * latter checking `webhookSecret`), a consumer on a fresh exchange, and the demo users' tokens.
+ */
+export async function startDevIntegrations(opts: {
+  dataDir: string;
+  audience: string;
+  webhookSecret: string;
+}): Promise<DevIntegrations> {
+  const issuer = await startDevIssuer({
+    port: 0,
+    dataDir: opts.dataDir,
+    audience: opts.audience,
+    rolesClaim: ['realm_access', 'roles'],
+  });
+  const patients = await startDevPatientService({ port: 0 });
+  const doctor = await startDevDoctorService({ port: 0, secret: opts.webhookSecret });
+  const exchange = uniqueExchange();
+  const consumer = await consumeExchange(exchange);
+  const tokens = {
+    paramedic: await issuer.mintToken('paramedic'),
+    doctor: await issuer.mintToken('doctor'),
+    admin: await issuer.mintToken('admin'),
+  };
+  return { issuer, patients, doctor, exchange, consumer, tokens };
 }

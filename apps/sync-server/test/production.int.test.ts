@@ -6,12 +6,17 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { dicomDimensionsForSize, makePng, sha256Hex, writeDicom, type WrittenDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DemoUserName } from '../src/dev/demo-users.ts';
-import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
-import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
-import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
+import type { DevDoctorService } from '../src/dev/doctor-service.ts';
+import type { DevIssuer } from '../src/dev/oidc-issuer.ts';
+import type { DevPatientService } from '../src/dev/patient-service.ts';
 import { createSeparatedDatabase, createTestStorage, postXray, validMetadata, type TestStorage } from './harness.ts';
-import { consumeExchange, uniqueExchange, waitFor, type ExchangeConsumer } from './integrations.support.ts';
+import {
+  envFileVars,
+  startDevIntegrations,
+  waitFor,
+  type DevIntegrations,
+  type ExchangeConsumer,
+} from './integrations.support.ts';
 import { runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
 import { MiB, sealed, startTus } from './tus-client.ts';
 
@@ -25,13 +30,7 @@ const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 async function generatedKeys(dir: string): Promise<Record<string, string>> {
   const file = path.join(dir, 'stack.env');
   await run('bash', [path.join(repoRoot, 'deploy/gen-keys.sh'), file]);
-  return Object.fromEntries(
-    (await readFile(file, 'utf8'))
-      .split('\n')
-      .map((line) => /^([A-Z0-9_]+)=(.*)$/.exec(line))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => [m[1] ?? '', m[2] ?? '']),
-  );
+  return envFileVars(file);
 }
 
 /** The image's HEALTHCHECK command, read from the Dockerfile (exec form), as Docker would run it. */
@@ -59,24 +58,17 @@ describe('production start path (NODE_ENV=production, real services, real tokens
   let consumer: ExchangeConsumer;
   let server: ServerProcess;
   let env: Record<string, string>;
-  let tokens: Record<Exclude<DemoUserName, 'paramedic2'>, string>;
+  let tokens: DevIntegrations['tokens'];
   let dicom: WrittenDicom;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'xray-prod-'));
     dataDir = await mkdtemp(path.join(tmpdir(), 'xray-prod-data-'));
     const keys = await generatedKeys(dir);
-    issuer = await startDevIssuer({
-      port: 0,
-      dataDir: path.join(dir, 'issuer'),
-      audience: AUDIENCE,
-      rolesClaim: ['realm_access', 'roles'],
-    });
-    patients = await startDevPatientService({ port: 0 });
     const webhookSecret = keys.XRAY_WEBHOOK_SECRET ?? '';
-    doctor = await startDevDoctorService({ port: 0, secret: webhookSecret });
-    const exchange = uniqueExchange();
-    consumer = await consumeExchange(exchange);
+    const dev = await startDevIntegrations({ dataDir: path.join(dir, 'issuer'), audience: AUDIENCE, webhookSecret });
+    ({ issuer, patients, doctor, consumer, tokens } = dev);
+    const { exchange } = dev;
     storage = await createTestStorage('s3');
     // The application's own login; migrations run as the schema's owner.
     const db = await createSeparatedDatabase();
@@ -106,11 +98,6 @@ describe('production start path (NODE_ENV=production, real services, real tokens
       OUTBOX_POLL_INTERVAL_MS: '200',
     };
     server = await spawnServer(env);
-    tokens = {
-      paramedic: await issuer.mintToken('paramedic'),
-      doctor: await issuer.mintToken('doctor'),
-      admin: await issuer.mintToken('admin'),
-    };
     // Several S3 parts and XRE1 segments.
     // The file names the patient it is uploaded for (a mismatch is never linked as verified).
     dicom = await writeDicom(path.join(dir, 'chest.dcm'), {

@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { AuthSession } from '../auth/auth.session.ts';
 import { unlockWithKeyring } from '../auth/device.unlock.ts';
 import { getDpopKey } from '../auth/dpop.key.ts';
+import type { AuthorizeRequest } from '../auth/server.authorizer.ts';
 import { PatientDetailsGate } from '../auth/offline.grace.ts';
 import { captureReceivedDicom } from '../capture/dicom-intake.ts';
-import { patientDirectory } from '../capture/patient-directory.ts';
 import { RosterStore } from '../capture/roster.store.ts';
 import { createSentLinks } from '../sync/sent-link.ts';
 import { loadSettings, retentionMs } from '../config/app-settings.ts';
@@ -41,6 +41,7 @@ async function boot(): Promise<void> {
   const storage = globalThis.localStorage;
   // Served by the sync server: that server is the default; Settings may name another.
   const settings = loadSettings(storage, location.origin);
+  const thisDevice = deviceId(storage);
   const late: { auth?: AuthSession; gate?: PatientDetailsGate } = {};
   const serverConfig = serverConfigSource({
     serverUrl: settings.serverUrl,
@@ -56,7 +57,7 @@ async function boot(): Promise<void> {
     getAccessToken: async () =>
       (await core.vault.state()) === 'locked' ? null : ((await late.auth?.getAccessToken()) ?? null),
     retentionMs: retentionMs(settings),
-    deviceId: deviceId(storage),
+    deviceId: thisDevice,
     tokenPollMs: 2_000,
     // The server's stall timeout (/edge-config, cached for offline starts), else the default.
     stallTimeoutMs: () => serverConfig.current().uploadStallMs,
@@ -100,7 +101,7 @@ async function boot(): Promise<void> {
   const enroll = async (): Promise<void> => {
     if (auth.state.status !== 'signed-in' || (await core.vault.state()) === 'locked') return;
     const token = await auth.getAccessToken();
-    if (token) await core.enroll(token, { name: `Edge ${deviceId(storage)}`, appVersion: __APP_VERSION__ });
+    if (token) await core.enroll(token, { name: `Edge ${thisDevice}`, appVersion: __APP_VERSION__ });
   };
   auth.subscribe(() => void enroll().catch((err: unknown) => console.warn('device enrollment', err)));
   // Revoked by an administrator: the core has wiped the device; forget the session and start over.
@@ -137,7 +138,7 @@ async function boot(): Promise<void> {
 
   // Requests to the sync server besides tus (roster, the X-ray's link, a patient fix) are
   // authorized here, in one place; nothing while the device is locked.
-  const authorize = async (method: string, url: string): Promise<Record<string, string> | null> => {
+  const authorize: AuthorizeRequest = async (method, url) => {
     if ((await core.vault.state()) === 'locked') return null;
     const token = await auth.getAccessToken();
     return token ? core.authorize(token, method, url) : null;
@@ -164,7 +165,7 @@ async function boot(): Promise<void> {
   // the detector once this resolves.
   shell?.dicomReceiver?.onInstance(async (instance) => {
     await captureReceivedDicom(core.capture, instance, {
-      deviceId: deviceId(storage),
+      deviceId: thisDevice,
       roster: () => roster.state.roster,
     });
   });
@@ -176,15 +177,9 @@ async function boot(): Promise<void> {
     auth,
     settings,
     serverConfig,
-    patients: () => {
-      // The patient list is patient data: not while locked or offline past the grace period.
-      if (!gate.allowed) return null;
-      const url = serverConfig.current().patientServiceUrl;
-      return url ? patientDirectory(url) : null;
-    },
     updates: registerServiceWorker(`${import.meta.env.BASE_URL}sw.js`),
     shell,
-    deviceId: deviceId(storage),
+    deviceId: thisDevice,
     storage,
     gate,
     ...(keyringProblem ? { keyringProblem } : {}),

@@ -1,8 +1,8 @@
+import type { Roster } from '@xray/shared';
 import { createContext, useContext, useEffect, useState, useSyncExternalStore } from 'react';
 import type { AuthSession, AuthState } from '../auth/auth.session.ts';
 import type { DetailsLock, PatientDetailsGate } from '../auth/offline.grace.ts';
 import type { KeyVault, VaultState } from '../crypto/key.vault.ts';
-import type { PatientDirectory } from '../capture/patient-directory.ts';
 import type { RosterState, RosterStore } from '../capture/roster.store.ts';
 import type { SentLinks } from '../sync/sent-link.ts';
 import type { AppSettings } from '../config/app-settings.ts';
@@ -18,8 +18,6 @@ export interface AppServices {
   auth: AuthSession;
   settings: AppSettings;
   serverConfig: ServerConfigSource;
-  /** Null when the server names no Patient Service. */
-  patients: () => PatientDirectory | null;
   updates: AppUpdates;
   shell: XrayShellApi | undefined;
   deviceId: string;
@@ -123,4 +121,14 @@ export function useRoster(store: RosterStore): RosterState {
     (l) => store.subscribe(l),
     () => store.state,
   );
+}
+
+/**
+ * The kept roster as a form may show it: none while patient details are locked (device locked,
+ * or offline past the grace period), since names and birth dates are patient details.
+ */
+export function useShownRoster(): Roster | undefined {
+  const { roster, gate } = useServices();
+  const state = useRoster(roster);
+  return useDetailsLock(gate) ? undefined : state.roster;
 }

@@ -60,9 +60,3 @@ async function loadOrMake(db: EdgeDb): Promise<CryptoKeyPair> {
 
 /** RFC 7638 thumbprint of the key's public half: what the server and the token's `cnf.jkt` name. */
 export const dpopThumbprint = (pair: CryptoKeyPair): Promise<string> => calculateThumbprint(pair.publicKey);
-
-/** Deletes the DPoP key: the tokens bound to it are useless from now on. */
-export async function deleteDpopKey(db: EdgeDb): Promise<void> {
-  await keyVaultFor(db).remove(DPOP_PRIVATE_KEY_ID);
-  await db.keys.bulkDelete([DPOP_PRIVATE_KEY_ID, DPOP_PUBLIC_KEY_ID]);
-}

@@ -10,6 +10,12 @@ import { generateProof } from 'dpop';
  */
 export type ServerAuthorizer = (token: string, method: string, url: string) => Promise<Record<string, string>>;
 
+/**
+ * The app's REST clients (roster, sent links) ask with the signed-in person's token already
+ * chosen (main.tsx): the headers, or null when no one is signed in or the device is locked.
+ */
+export type AuthorizeRequest = (method: string, url: string) => Promise<Record<string, string> | null>;
+
 /** Plain bearer tokens (tests and tools that have no device key). */
 export const bearerAuthorizer: ServerAuthorizer = async (token) => ({ Authorization: `Bearer ${token}` });
 

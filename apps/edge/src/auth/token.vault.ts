@@ -66,11 +66,6 @@ export async function flushPendingSession(db: EdgeDb): Promise<void> {
   await db.keys.delete(LEGACY_TOKEN_KEY_ID);
 }
 
-/** Whether a sealed session is stored (the app then asks for the PIN rather than a sign-in). */
-export async function hasStoredSession(db: EdgeDb): Promise<boolean> {
-  return (await db.settings.get('session'))?.key === 'session';
-}
-
 /**
  * The stored session, opened; undefined when there is none, it cannot be opened any more, or
  * the vault is locked (then a session signed in meanwhile, held in memory, is returned).

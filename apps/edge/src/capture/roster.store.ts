@@ -1,9 +1,8 @@
-import { decryptBytes, encryptBytes, generateDek, RosterSchema, type Roster } from '@xray/shared';
+import { generateDek, RosterSchema, type Roster } from '@xray/shared';
+import type { AuthorizeRequest } from '../auth/server.authorizer.ts';
 import { unwrapWithDeviceKey, wrapWithDeviceKey } from '../crypto/device-key.ts';
+import { openJson, sealJson } from '../crypto/metadata.cipher.ts';
 import type { EdgeDb } from '../db/edge.db.ts';
-
-/** Headers that authorize a request to the sync server (Bearer or DPoP), or null when signed out. */
-export type AuthorizeRequest = (method: string, url: string) => Promise<Record<string, string> | null>;
 
 export interface RosterState {
   /** The roster, decrypted in memory; undefined before the first fetch or while the device is locked. */
@@ -58,7 +57,7 @@ export class RosterStore {
     const { wrappedDek, keyId, sealed, fetchedAt } = row.value;
     try {
       const dek = await unwrapWithDeviceKey(this.opts.db, wrappedDek, keyId);
-      const roster = RosterSchema.parse(JSON.parse(new TextDecoder().decode(await decryptBytes(dek, sealed))));
+      const roster = RosterSchema.parse(await openJson(dek, sealed));
       this.#set({ roster, fetchedAt });
     } catch {
       // Locked (or a key from before a reset): the names stay sealed; the next refresh replaces it.
@@ -102,7 +101,7 @@ export class RosterStore {
     }
     const dek = await generateDek();
     const { wrapped, keyId } = await wrapWithDeviceKey(this.opts.db, dek);
-    const sealed = await encryptBytes(dek, new TextEncoder().encode(JSON.stringify(roster)));
+    const sealed = await sealJson(dek, roster);
     const fetchedAt = Date.parse(roster.generatedAt) || Date.now();
     await this.opts.db.settings.put({ key: 'roster', value: { wrappedDek: wrapped, keyId, sealed, fetchedAt } });
     this.#set({ roster, fetchedAt, problem: undefined });

@@ -138,9 +138,6 @@ export async function unwrapWithDeviceKey(db: EdgeDb, wrapped: Uint8Array, keyId
   throw new Error(`device key ${keyId} is missing: this capture cannot be decrypted on this device`);
 }
 
-/** Whether this capture's data key can be opened now (the UI shows names only then). */
-export const canOpenCaptures = (db: EdgeDb): boolean => keyVaultFor(db).unlocked;
-
 /**
  * Once the vault is unlocked: seals a private key still kept in `keys` (made before the PIN)
  * into the vault, makes the key pair if there is none, and re-wraps captures still under the

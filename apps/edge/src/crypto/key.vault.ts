@@ -78,7 +78,7 @@ const open = async (
   );
 
 /** The PIN's KEK: scrypt(PIN, salt) imported as a non-extractable AES-GCM key; the derived bytes are zeroed. */
-export async function pinKek(pin: string, protector: Extract<VaultProtector, { kind: 'pin' }>): Promise<CryptoKey> {
+async function pinKek(pin: string, protector: Extract<VaultProtector, { kind: 'pin' }>): Promise<CryptoKey> {
   const derived = await scryptAsync(new TextEncoder().encode(pin), protector.salt, {
     N: protector.N,
     r: protector.r,

@@ -30,7 +30,7 @@ export type CapturePatch = Partial<CaptureRecord>;
 const inFlight = (s: CaptureStatus): boolean => s === 'uploading' || s === 'verifying';
 
 /** A queued capture, or a retrying one whose time has come, may start. */
-export function isDue(c: CaptureRecord, now: number): boolean {
+export function isDue(c: Pick<CaptureRecord, 'status' | 'nextAttemptAt'>, now: number): boolean {
   return c.status === 'queued' || (c.status === 'retrying' && (c.nextAttemptAt ?? 0) <= now);
 }
 
@@ -105,14 +105,19 @@ function kept(c: CaptureRecord): CaptureRecord['progress'] {
   return { sent: Math.min(accepted, total), total, accepted: Math.min(accepted, total) };
 }
 
+type Ordered = Pick<CaptureRecord, 'status' | 'priority' | 'createdAt' | 'id'>;
+
+/** Oldest first (the id breaks ties). */
+const oldestFirst = (a: Ordered, b: Ordered): number => a.createdAt - b.createdAt || a.id.localeCompare(b.id);
+
 /** Urgent first, then oldest first: the order in which due captures start. */
-export function queueOrder(a: CaptureRecord, b: CaptureRecord): number {
-  const rank = (c: CaptureRecord): number => (c.priority === 'urgent' ? 0 : 1);
-  return rank(a) - rank(b) || a.createdAt - b.createdAt || a.id.localeCompare(b.id);
+export function queueOrder(a: Ordered, b: Ordered): number {
+  const rank = (c: Ordered): number => (c.priority === 'urgent' ? 0 : 1);
+  return rank(a) - rank(b) || oldestFirst(a, b);
 }
 
 /** Not yet on the server and not waiting for a person: the captures the engine will send. */
-export const PENDING_STATUSES: readonly CaptureStatus[] = ['queued', 'retrying', 'uploading', 'verifying'];
+const PENDING_STATUSES: readonly CaptureStatus[] = ['queued', 'retrying', 'uploading', 'verifying'];
 const isPending = (c: Pick<CaptureRecord, 'status'>): boolean => PENDING_STATUSES.includes(c.status);
 
 /**
@@ -122,7 +127,10 @@ const isPending = (c: Pick<CaptureRecord, 'status'>): boolean => PENDING_STATUSE
  * the moment it retries). An urgent capture backing off after a server error does not hold the
  * queue, so one the server keeps failing cannot stop every other upload.
  */
-export function holdsUplink(c: CaptureRecord, now: number): boolean {
+export function holdsUplink(
+  c: Pick<CaptureRecord, 'status' | 'priority' | 'nextAttemptAt' | 'lastError'>,
+  now: number,
+): boolean {
   if (c.priority !== 'urgent' || !isPending(c)) return false;
   if (c.status !== 'retrying' || isDue(c, now)) return true;
   const code = c.lastError?.code;
@@ -133,16 +141,12 @@ export function holdsUplink(c: CaptureRecord, now: number): boolean {
  * The queue as the paramedic reads it, in the engine's order: what will be sent (urgent first,
  * then oldest first), then what needs a person (oldest first), then the rest (synced: newest first).
  */
-export function displayOrder(
-  a: Pick<CaptureRecord, 'status' | 'priority' | 'createdAt' | 'id'>,
-  b: Pick<CaptureRecord, 'status' | 'priority' | 'createdAt' | 'id'>,
-): number {
-  const group = (c: Pick<CaptureRecord, 'status'>): number =>
-    isPending(c) ? 0 : c.status === 'needs-attention' ? 1 : 2;
+export function displayOrder(a: Ordered, b: Ordered): number {
+  const group = (c: Ordered): number => (isPending(c) ? 0 : c.status === 'needs-attention' ? 1 : 2);
   const ga = group(a);
   const gb = group(b);
   if (ga !== gb) return ga - gb;
-  if (ga === 2) return b.createdAt - a.createdAt || a.id.localeCompare(b.id);
-  const rank = (c: Pick<CaptureRecord, 'priority'>): number => (c.priority === 'urgent' ? 0 : 1);
-  return (ga === 0 ? rank(a) - rank(b) : 0) || a.createdAt - b.createdAt || a.id.localeCompare(b.id);
+  if (ga === 0) return queueOrder(a, b);
+  if (ga === 1) return oldestFirst(a, b);
+  return b.createdAt - a.createdAt || a.id.localeCompare(b.id);
 }

@@ -1,9 +1,9 @@
 import { XraySchema, type Xray } from '@xray/shared';
-import type { AuthorizeRequest } from '../capture/roster.store.ts';
+import type { AuthorizeRequest } from '../auth/server.authorizer.ts';
 import { openMetadata, sealMetadata } from '../crypto/metadata.cipher.ts';
 import { unwrapWithDeviceKey } from '../crypto/device-key.ts';
 import type { EdgeDb } from '../db/edge.db.ts';
-import { parseProblem, problemMessage } from './upload.failure.ts';
+import { getFromServer } from './server.get.ts';
 
 export interface SentLinksOptions {
   db: EdgeDb;
@@ -36,21 +36,22 @@ export function createSentLinks(opts: SentLinksOptions) {
     const url = `${base}/xrays/${encodeURIComponent(id)}`;
     const headers = await opts.authorize(method, url);
     if (!headers) throw new Error('Sign in to check X-rays with the server.');
-    const res = await doFetch(url, {
-      method,
-      cache: 'no-store',
-      headers: {
-        ...headers,
-        Accept: 'application/json',
-        ...(body === undefined ? {} : { 'Content-Type': 'application/merge-patch+json' }),
+    const res = await getFromServer(
+      doFetch,
+      url,
+      {
+        method,
+        cache: 'no-store',
+        headers: {
+          ...headers,
+          Accept: 'application/json',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/merge-patch+json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (method === 'GET' && res.status === 404) return undefined;
-    if (!res.ok) {
-      const problem = parseProblem(await res.text().catch(() => ''));
-      throw new Error(problemMessage(problem, `The server answered ${res.status}.`));
-    }
+      { path: `/xrays/${id}`, unreachable: 'The server could not be reached.', accept: method === 'GET' ? [404] : [] },
+    );
+    if (res.status === 404) return undefined;
     return XraySchema.parse(await res.json());
   }
 

@@ -1,7 +1,7 @@
 import { parseProblem, problemMessage } from './upload.failure.ts';
 import { UploadError } from './uploader.ts';
 
-/** How a GET to the server names itself when it fails. */
+/** How a request to the server names itself when it fails. */
 export interface ServerGet {
   /** The path as messages show it: "/keys/upload". */
   path: string;
@@ -12,8 +12,9 @@ export interface ServerGet {
 }
 
 /**
- * A GET to the server (besides tus), its answer or an UploadError: `network` when none comes,
- * `http` with the server's problem when it answers an error status.
+ * A request to the server besides tus (a GET unless `init.method` says otherwise), its answer or
+ * an UploadError: `network` when none comes, `http` with the server's problem when it answers an
+ * error status. The one place the REST clients read a problem body.
  */
 export async function getFromServer(
   doFetch: typeof fetch,
@@ -28,12 +29,13 @@ export async function getFromServer(
     throw new UploadError({ kind: 'network', message: unreachable }, { cause });
   }
   if (res.ok || accept.includes(res.status)) return res;
+  const method = init.method ?? 'GET';
   const problem = parseProblem(await res.text().catch(() => ''));
   throw new UploadError({
     kind: 'http',
-    method: 'GET',
+    method,
     status: res.status,
     ...(problem ? { problem } : {}),
-    message: problemMessage(problem, `GET ${path} answered ${res.status}`),
+    message: problemMessage(problem, `${method} ${path} answered ${res.status}`),
   });
 }

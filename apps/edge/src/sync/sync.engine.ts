@@ -252,13 +252,23 @@ export class SyncEngine {
     let usedToken: string | null = null;
     const stallMs = this.#o.stallTimeoutMs();
     let watchdog: ReturnType<typeof setTimeout> | undefined;
-    /** (Re)starts the stall timer: any sign of life from the upload pushes it back. */
+    let lastSign = 0;
+    /** Fires `stallMs` after the last sign of life; one came meanwhile: waits for the rest. */
+    const check = (): void => {
+      const idle = Date.now() - lastSign;
+      watchdog = idle < stallMs ? setTimeout(check, stallMs - idle) : undefined;
+      if (watchdog === undefined) controller.abort(STALLED);
+    };
+    /**
+     * Any sign of life from the upload pushes the stall timer back. Progress events come many
+     * times a second: each only notes the time; the one timer re-arms itself when it fires.
+     */
     const alive = (): void => {
-      if (watchdog !== undefined) clearTimeout(watchdog);
-      if (!signal.aborted) watchdog = setTimeout(() => controller.abort(STALLED), stallMs);
+      lastSign = Date.now();
+      if (watchdog === undefined && !signal.aborted) watchdog = setTimeout(check, stallMs);
     };
     const quiet = (): void => {
-      if (watchdog !== undefined) clearTimeout(watchdog);
+      clearTimeout(watchdog);
       watchdog = undefined;
     };
     // The server requests besides tus (the upload key, the confirming GET) have no progress to

@@ -84,3 +84,15 @@ export async function readDevAnchorKey(dataDir: string): Promise<string | undefi
     throw err;
   }
 }
+
+/**
+ * The anchor key's PEM as configured for checking: AUDIT_ANCHOR_KEY, else (outside production) the
+ * development key if one was made; never creates one (verify-audit, check, recover).
+ */
+export async function configuredAnchorPem(config: {
+  env: string;
+  dataDir: string;
+  audit: { anchorKeyPem?: string | undefined };
+}): Promise<string | undefined> {
+  return config.audit.anchorKeyPem ?? (config.env === 'production' ? undefined : readDevAnchorKey(config.dataDir));
+}

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import type { ObjectStore } from '../storage/index.ts';
-import { anchorVerifierFromPem, readDevAnchorKey, type AuditAnchorVerifier } from './audit-anchor.key.ts';
+import { anchorVerifierFromPem, configuredAnchorPem, type AuditAnchorVerifier } from './audit-anchor.key.ts';
 import type { StoredCheckpoint } from './audit.checkpoint.ts';
 import { appendAudit, systemContext } from './audit.service.ts';
 import { readCheckpoints, verifyAuditChain } from './audit.verifier.ts';
@@ -23,8 +23,7 @@ export const SUPERSEDED_PREFIX = 'audit-checkpoints-superseded/';
 
 /** The key that checks checkpoints: AUDIT_ANCHOR_KEY, else (outside production) the development key. */
 export async function anchorVerifierOf(config: Config): Promise<AuditAnchorVerifier | undefined> {
-  const pem =
-    config.audit.anchorKeyPem ?? (config.env === 'production' ? undefined : await readDevAnchorKey(config.dataDir));
+  const pem = await configuredAnchorPem(config);
   return pem === undefined ? undefined : anchorVerifierFromPem(pem);
 }
 

@@ -7,7 +7,7 @@ import {
   type AuditQuery,
 } from '@xray/shared';
 import type { Actor } from '../auth/actor.ts';
-import { inTransaction, isDatabaseUnavailable, type Pool, type PoolClient } from '../db/pool.ts';
+import { brokenConnection, inTransaction, isDatabaseUnavailable, type Pool, type PoolClient } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
 import { auditHash, GENESIS_HASH, storable, storableJson } from './audit.hash.ts';
 import { auditRepository, type AuditRecord } from './audit.repository.ts';
@@ -165,11 +165,8 @@ class AuditBatcher {
       await client.query('COMMIT');
       return records;
     } catch (err) {
-      if (isDatabaseUnavailable(err)) {
-        broken = err instanceof Error ? err : new Error(String(err));
-        throw err;
-      }
-      await client.query('ROLLBACK').catch(() => undefined);
+      broken = brokenConnection(err);
+      if (!broken) await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
       client.release(broken);

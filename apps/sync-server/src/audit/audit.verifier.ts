@@ -1,3 +1,4 @@
+import pMap from 'p-map';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import type { AuditAnchorVerifier } from './audit-anchor.key.ts';
 import { CheckpointInvalidError, openCheckpoint, type StoredCheckpoint } from './audit.checkpoint.ts';
@@ -180,22 +181,20 @@ export async function readCheckpoints(
 ): Promise<CheckpointsRead> {
   const names = await witness.list();
   // A year of checkpoints every 5 minutes is ~100 000 objects: fetched a few at a time, in order.
-  const opened: (StoredCheckpoint | CheckpointInvalidError | null)[] = new Array<null>(names.length).fill(null);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < names.length; i = next++) {
-      const name = names[i] ?? '';
+  const opened = await pMap(
+    names,
+    async (name): Promise<StoredCheckpoint | CheckpointInvalidError | null> => {
       const body = await witness.get(name);
-      if (body === null) continue; // removed while listing
+      if (body === null) return null; // removed while listing
       try {
-        opened[i] = await openCheckpoint(name, body, key);
+        return await openCheckpoint(name, body, key);
       } catch (err) {
         if (!(err instanceof CheckpointInvalidError)) throw err;
-        opened[i] = err;
+        return err;
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 16, names.length) }, worker));
+    },
+    { concurrency: opts.concurrency ?? 16 },
+  );
   const checkpoints: StoredCheckpoint[] = [];
   const broken: CheckpointsRead['broken'] = [];
   for (const [i, cp] of opened.entries()) {

@@ -1,4 +1,5 @@
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Actor } from './actor.ts';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { InvalidTokenError, IssuerUnavailableError, type TokenVerifier } from './jwt.verifier.ts';
@@ -59,4 +60,10 @@ export function authenticate(verifier: TokenVerifier, log: Logger): RequestHandl
       }
     }
   };
+}
+
+/** The actor authenticate() set; a route reached without one answers 401. */
+export function actorOf(req: Request): Actor {
+  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
+  return req.actor;
 }

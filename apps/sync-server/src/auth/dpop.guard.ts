@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
-import { deviceRepository, DpopReplayCache } from '../devices/device.repository.ts';
+import { DpopReplayCache } from '../devices/device.repository.ts';
 import { DomainError } from '../errors.ts';
 import { verifyDpopProof } from './dpop.proof.ts';
 
@@ -103,10 +103,11 @@ export function dpopGuard(deps: { config: Config; pool: Pool }): RequestHandler 
         'dpop_key_mismatch',
         'The DPoP proof is signed by another key than the one the access token is bound to.',
       );
-    if (!(await replays.firstUse(proof.jkt, proof.jti, proof.iat)))
+    // One statement: the proof id remembered, and the device its key belongs to.
+    const { firstUse, device } = await replays.use(proof.jkt, proof.jti, proof.iat);
+    if (!firstUse)
       throw refuse('dpop_replayed', 'This DPoP proof was already used (same jti); each request needs a fresh proof.');
     req.dpopKey = { jkt: proof.jkt, jwk: proof.jwk };
-    const device = await deviceRepository.touch(deps.pool, proof.jkt);
     if (!device) return;
     if (device.revoked_at && !req.allowRevokedDevice)
       throw refuse('device_revoked', 'This device has been revoked by an administrator; its data must be wiped.');

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pMap from 'p-map';
 import { parseArgs } from 'node:util';
 import { appendAudit, systemContext } from '../audit/audit.service.ts';
 import { loadConfig } from '../config/config.ts';
@@ -139,15 +140,6 @@ export const rotateKekCommand: Command = {
 const count = async (pool: Pool, sql: string, params: unknown[]): Promise<number> =>
   (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM xrays WHERE ${sql}`, params)).rows[0]?.n ?? 0;
 
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 async function rotate(
   pool: Pool,
   store: ObjectStore,
@@ -222,7 +214,7 @@ async function rotate(
           moved++;
         }
         // The recovery records follow, before the batch commits (a failed PUT rolls the batch back).
-        await eachLimited(rewrapped, 16, (x) => writeRecord(store, keys, x));
+        await pMap(rewrapped, (x) => writeRecord(store, keys, x), { concurrency: 16 });
         return rows.length;
       });
       if (n > 0) io.out(`re-wrapped ${moved} so far`);

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import {
   anchorVerifierFromPem,
   AuditAnchorKeyError,
-  readDevAnchorKey,
+  configuredAnchorPem,
   type AuditAnchorVerifier,
 } from '../audit/audit-anchor.key.ts';
 import { MAX_POLL_MS } from '../audit/audit.checkpointer.ts';
@@ -73,10 +73,7 @@ checkpoint where the trail no longer verifies. Exit 0 intact, 1 broken, 2 could 
 
     let key: AuditAnchorVerifier | undefined;
     const keyFile = values['public-key'];
-    const pem = keyFile
-      ? await readFile(keyFile, 'utf8')
-      : (config.audit.anchorKeyPem ??
-        (config.env === 'production' ? undefined : await readDevAnchorKey(config.dataDir)));
+    const pem = keyFile ? await readFile(keyFile, 'utf8') : await configuredAnchorPem(config);
     try {
       key = pem === undefined ? undefined : await anchorVerifierFromPem(pem);
     } catch (err) {

@@ -92,4 +92,21 @@ describe('config', () => {
     expect(loadConfig({ METRICS_PORT: 'off' }).metrics).toBeUndefined();
     expect(() => loadConfig({ METRICS_PORT: 'on' })).toThrow(/METRICS_PORT/);
   });
+
+  // The test harnesses empty DPOP_REQUIRED_ROLES so their paramedics may use plain bearer tokens;
+  // the default they override is the one a deployment gets.
+  it('DPoP: paramedics must prove a device key by default, other roles may keep bearer tokens', () => {
+    expect(loadConfig({}).auth.dpop).toEqual({
+      bearerAllowed: true,
+      requiredRoles: ['paramedic'],
+      algorithms: ['ES256', 'EdDSA', 'PS256'],
+      iatWindowS: 60,
+    });
+    expect(loadConfig({ DPOP_REQUIRED_ROLES: ' paramedic , admin,' }).auth.dpop.requiredRoles).toEqual([
+      'paramedic',
+      'admin',
+    ]);
+    expect(loadConfig({ DPOP_REQUIRED_ROLES: '' }).auth.dpop.requiredRoles).toEqual([]);
+    expect(() => loadConfig({ DPOP_ALGORITHMS: 'ES256,HS256' })).toThrow(/DPOP_ALGORITHMS/);
+  });
 });

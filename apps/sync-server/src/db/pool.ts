@@ -26,7 +26,7 @@ export interface PoolOptions {
 }
 
 /** How much longer than statement_timeout the client waits for an answer before it gives up on the server. */
-export const QUERY_TIMEOUT_SLACK_MS = 1_000;
+const QUERY_TIMEOUT_SLACK_MS = 1_000;
 
 export function createPool(
   url: string,
@@ -76,21 +76,27 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
     const result = await fn(client);
     await client.query('COMMIT').catch((err: unknown) => {
       // statement_timeout (57014) cancelled it: rolled back. Any other loss of the session: unknown.
-      if (isDatabaseUnavailable(err) && (err as { code?: unknown }).code !== '57014' && typeof err === 'object')
+      if (isDatabaseUnavailable(err) && (err as { code?: unknown }).code !== '57014')
         unansweredCommits.add(err as object);
       throw err;
     });
     return result;
   } catch (err) {
-    // A connection that timed out or broke is dropped, not asked to roll back: the server ends
-    // the transaction with the session, and a hung server would not answer the ROLLBACK either.
-    if (isDatabaseUnavailable(err)) broken = err instanceof Error ? err : new Error(String(err));
-    else await client.query('ROLLBACK').catch(() => undefined);
+    broken = brokenConnection(err);
+    if (!broken) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
     client.release(broken);
   }
 }
+
+/**
+ * What to pass to `client.release` after a transaction failed with `err`: the error when the
+ * connection timed out or broke, so it is dropped rather than asked to roll back (the server ends
+ * the transaction with the session, and a hung server would not answer the ROLLBACK either).
+ */
+export const brokenConnection = (err: unknown): Error | undefined =>
+  isDatabaseUnavailable(err) ? (err instanceof Error ? err : new Error(String(err))) : undefined;
 
 /**
  * PostgreSQL refused a value, not the statement's shape: SQLSTATE class 22 (data exception: an

@@ -52,29 +52,13 @@ export const deviceRepository = {
     const { rows } = await db.query<DeviceRow>('SELECT * FROM devices ORDER BY enrolled_at DESC, id');
     return rows;
   },
-  /**
-   * The device a DPoP key belongs to, read on every request that proves one (an index lookup),
-   * so a revocation holds at once on every instance; its last_seen_at is moved on the way.
-   */
-  async touch(db: Pool, jkt: string): Promise<{ id: string; revoked_at: Date | null } | null> {
-    const { rows } = await db.query<{ id: string; revoked_at: Date | null }>(
-      `WITH hit AS (SELECT id, revoked_at, last_seen_at FROM devices WHERE jkt = $1),
-            seen AS (
-              UPDATE devices d SET last_seen_at = now() FROM hit
-               WHERE d.id = hit.id AND hit.revoked_at IS NULL
-                 AND hit.last_seen_at < now() - ($2::int * interval '1 second'))
-       SELECT id, revoked_at FROM hit`,
-      [jkt, LAST_SEEN_RESOLUTION_S],
-    );
-    return rows[0] ?? null;
-  },
-  /** Revokes the device; false when it was revoked already (the first revocation stands). */
-  async revoke(db: Pool, id: string, by: string, reason: string): Promise<boolean> {
-    const { rowCount } = await db.query(
-      'UPDATE devices SET revoked_at = now(), revoked_by = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL',
+  /** Revokes the device: the row revoked, or null when it was revoked already (the first revocation stands). */
+  async revoke(db: Pool, id: string, by: string, reason: string): Promise<DeviceRow | null> {
+    const { rows } = await db.query<DeviceRow>(
+      'UPDATE devices SET revoked_at = now(), revoked_by = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING *',
       [id, by, reason],
     );
-    return (rowCount ?? 0) > 0;
+    return rows[0] ?? null;
   },
   async recordWipe(db: Pool, id: string, report: Record<string, unknown>): Promise<void> {
     await db.query('UPDATE devices SET wiped_at = coalesce(wiped_at, now()), wipe_report = $2 WHERE id = $1', [
@@ -90,9 +74,6 @@ export const deviceRepository = {
     );
     return rows;
   },
-  async markUpload(db: Pool, uploadId: string, deviceId: string): Promise<void> {
-    await db.query('UPDATE tus_uploads SET device_id = $2 WHERE id = $1', [uploadId, deviceId]);
-  },
 };
 
 /** When to forget the proof ids seen: at most once a minute per instance, a sweep of the expired ones. */
@@ -103,7 +84,11 @@ const SWEEP_EVERY_MS = 60_000;
  */
 const SWEEP_MARGIN_S = 600;
 
-/** DPoP proof ids already accepted, in PostgreSQL so that every instance refuses a replay. */
+/**
+ * DPoP proof ids already accepted, in PostgreSQL so that every instance refuses a replay; and the
+ * device the proof's key belongs to, read in the same statement on every request that proves one
+ * (so a revocation holds at once on every instance).
+ */
 export class DpopReplayCache {
   #lastSweep = 0;
   constructor(
@@ -111,13 +96,29 @@ export class DpopReplayCache {
     private readonly windowS: number,
   ) {}
 
-  /** Remembers the proof; false when it was seen before (by any instance). */
-  async firstUse(jkt: string, jti: string, iat: number): Promise<boolean> {
+  /**
+   * Remembers the proof: `firstUse` is false when it was seen before (by any instance). Also the
+   * enrolled device of its key, if any, whose last_seen_at is moved on the way (for a first use).
+   */
+  async use(
+    jkt: string,
+    jti: string,
+    iat: number,
+  ): Promise<{ firstUse: boolean; device: { id: string; revoked_at: Date | null } | null }> {
     // Kept until the proof's iat is outside the window for good: it could not pass again anyway.
     const expiresAt = new Date((iat + this.windowS + 1) * 1000);
-    const { rowCount } = await this.db.query(
-      'INSERT INTO dpop_proofs (jkt, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-      [jkt, jti, expiresAt],
+    const { rows } = await this.db.query<{ first_use: boolean; id: string | null; revoked_at: Date | null }>(
+      `WITH proof AS (
+              INSERT INTO dpop_proofs (jkt, jti, expires_at) VALUES ($1, $2, $3)
+              ON CONFLICT DO NOTHING RETURNING 1),
+            hit AS (SELECT id, revoked_at, last_seen_at FROM devices WHERE jkt = $1),
+            seen AS (
+              UPDATE devices d SET last_seen_at = now() FROM hit
+               WHERE d.id = hit.id AND hit.revoked_at IS NULL AND EXISTS (SELECT 1 FROM proof)
+                 AND hit.last_seen_at < now() - ($4::int * interval '1 second'))
+       SELECT EXISTS (SELECT 1 FROM proof) AS first_use, hit.id, hit.revoked_at
+         FROM (VALUES (1)) AS one LEFT JOIN hit ON true`,
+      [jkt, jti, expiresAt, LAST_SEEN_RESOLUTION_S],
     );
     if (Date.now() - this.#lastSweep > SWEEP_EVERY_MS) {
       this.#lastSweep = Date.now();
@@ -125,6 +126,10 @@ export class DpopReplayCache {
         `DELETE FROM dpop_proofs WHERE expires_at < now() - make_interval(secs => ${SWEEP_MARGIN_S})`,
       );
     }
-    return (rowCount ?? 0) > 0;
+    const row = rows[0];
+    return {
+      firstUse: row?.first_use === true,
+      device: row?.id ? { id: row.id, revoked_at: row.revoked_at } : null,
+    };
   }
 }

@@ -32,10 +32,10 @@ export async function arrivalLink(
       }
     : undefined;
   const withDecision = (link: Link): Link => (decision ? { ...link, decision } : link);
-  const filePatient = filePatientId?.trim();
-  if (filePatient && filePatient !== metadata.patientId && decision?.choice !== 'keep_chosen_patient')
-    return withDecision({ status: 'invalid', reason: 'file_patient_mismatch', checkedAt: new Date().toISOString() });
-  return withDecision(await links.verify(metadata.patientId, metadata.consultationId ?? null, 'inline'));
+  return withDecision(
+    fileMismatch(filePatientId, metadata.patientId, decision) ??
+      (await links.verify(metadata.patientId, metadata.consultationId ?? null, 'inline')),
+  );
 }
 
 /**
@@ -54,10 +54,19 @@ export function storedLink(
     const { decision: _dropped, ...rest } = link;
     return decision ? { ...rest, decision } : rest;
   };
-  const filePatient = x.dicom?.patientId?.trim();
-  if (filePatient && filePatient !== x.patientId && decision?.choice !== 'keep_chosen_patient')
-    return withDecision({ status: 'invalid', reason: 'file_patient_mismatch', checkedAt: new Date().toISOString() });
-  return withDecision(checked);
+  return withDecision(fileMismatch(x.dicom?.patientId, x.patientId, decision) ?? checked);
+}
+
+/** The file rule: the DICOM's PatientID naming another patient, with no decision to keep this one, is `invalid`. */
+function fileMismatch(
+  filePatientId: string | undefined,
+  patientId: string,
+  decision: Link['decision'],
+): Link | undefined {
+  const filePatient = filePatientId?.trim();
+  if (filePatient && filePatient !== patientId && decision?.choice !== 'keep_chosen_patient')
+    return { status: 'invalid', reason: 'file_patient_mismatch', checkedAt: new Date().toISOString() };
+  return undefined;
 }
 
 /**

@@ -94,10 +94,14 @@ const derive = (kek: Uint8Array, info: string): Uint8Array<ArrayBuffer> =>
  * The GCM wrapping subkey of a raw KEK, imported non-extractable. The derived bytes are zeroed
  * once imported; the CryptoKey itself cannot be (WebCrypto keeps its own copy, freed with it).
  */
-export async function importWrapKey(kek: Uint8Array): Promise<CryptoKey> {
-  const raw = derive(kek, WRAP_KEY_INFO);
+export const importWrapKey = (kek: Uint8Array): Promise<CryptoKey> =>
+  importSubkey(kek, WRAP_KEY_INFO, ['wrapKey', 'unwrapKey']);
+
+/** The AES-256-GCM subkey of a raw KEK under label `info`, imported non-extractable (derived bytes zeroed). */
+async function importSubkey(kek: Uint8Array, info: string, usages: KeyUsage[]): Promise<CryptoKey> {
+  const raw = derive(kek, info);
   try {
-    return await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['wrapKey', 'unwrapKey']);
+    return await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, usages);
   } finally {
     raw.fill(0);
   }
@@ -118,20 +122,14 @@ export const kekCheckValue = (kek: Uint8Array, kekId: string): Buffer =>
  * record copied beside another object, or relabelled with another KEK id, does not open.
  */
 const RECORD_KEY_INFO = 'xray kek v1: recovery record, AES-256-GCM';
-export const RECORD_VERSION = 1;
+const RECORD_VERSION = 1;
 
-export const recordAad = (kekId: string, b: DekBinding): Buffer =>
+const recordAad = (kekId: string, b: DekBinding): Buffer =>
   Buffer.from(JSON.stringify(['xray/record', RECORD_VERSION, kekId, b.xrayId, b.objectKey]), 'utf8');
 
 /** The record-sealing subkey of a raw KEK, imported non-extractable (derived bytes zeroed). */
-export async function importRecordKey(kek: Uint8Array): Promise<CryptoKey> {
-  const raw = derive(kek, RECORD_KEY_INFO);
-  try {
-    return await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
-  } finally {
-    raw.fill(0);
-  }
-}
+export const importRecordKey = (kek: Uint8Array): Promise<CryptoKey> =>
+  importSubkey(kek, RECORD_KEY_INFO, ['encrypt', 'decrypt']);
 
 /** nonce (12) | ciphertext | tag (16). */
 export async function sealRecordBytes(

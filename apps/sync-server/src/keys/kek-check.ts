@@ -105,7 +105,7 @@ export interface StrandedKek {
  * Cheap: the distinct ids come from a walk of the kek_id index (one probe per KEK id), and rows
  * are counted only under ids that are missing.
  */
-export async function strandedKeks(pool: Pool, configured: string[]): Promise<StrandedKek[]> {
+async function strandedKeks(pool: Pool, configured: string[]): Promise<StrandedKek[]> {
   const { rows: ids } = await pool.query<{ kek_id: string }>(
     `WITH RECURSIVE k AS (
        (SELECT kek_id FROM xrays ORDER BY kek_id LIMIT 1)

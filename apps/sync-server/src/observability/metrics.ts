@@ -4,6 +4,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   const database = new DatabaseReadings();
+  /** A gauge set at scrape time from the shared database reading (left as it was when the read fails). */
+  const databaseGauge = (name: string, help: string, pick: (s: DatabaseGauges) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const s = await database.read();
+        if (s) this.set(pick(s));
+      },
+    });
   collectDefaultMetrics({ register: registry });
   return {
     registry,
@@ -61,33 +72,21 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
-    outboxOldestPendingAge: new Gauge({
-      name: 'xray_outbox_oldest_pending_age_seconds',
-      help: 'Age of the oldest event with an undelivered (pending) delivery, by when it was written; 0 when none. Grows while a sink is down',
-      registers: [registry],
-      async collect() {
-        const s = await database.read();
-        if (s) this.set(s.oldestPendingAgeS);
-      },
-    }),
-    outboxDead: new Gauge({
-      name: 'xray_outbox_dead_deliveries',
-      help: 'Event deliveries given up on (dead) after OUTBOX_MAX_ATTEMPTS refusals; retry with xray-admin retry-dead',
-      registers: [registry],
-      async collect() {
-        const s = await database.read();
-        if (s) this.set(s.dead);
-      },
-    }),
-    linkChecksPending: new Gauge({
-      name: 'xray_link_checks_pending',
-      help: 'X-rays whose patient link could not be checked yet (the Patient Service did not answer); re-checked in the background',
-      registers: [registry],
-      async collect() {
-        const s = await database.read();
-        if (s) this.set(s.pendingLinks);
-      },
-    }),
+    outboxOldestPendingAge: databaseGauge(
+      'xray_outbox_oldest_pending_age_seconds',
+      'Age of the oldest event with an undelivered (pending) delivery, by when it was written; 0 when none. Grows while a sink is down',
+      (s) => s.oldestPendingAgeS,
+    ),
+    outboxDead: databaseGauge(
+      'xray_outbox_dead_deliveries',
+      'Event deliveries given up on (dead) after OUTBOX_MAX_ATTEMPTS refusals; retry with xray-admin retry-dead',
+      (s) => s.dead,
+    ),
+    linkChecksPending: databaseGauge(
+      'xray_link_checks_pending',
+      'X-rays whose patient link could not be checked yet (the Patient Service did not answer); re-checked in the background',
+      (s) => s.pendingLinks,
+    ),
     /** Where the database-backed gauges read from (set once the pool exists). */
     watchDatabase(read: () => Promise<DatabaseGauges>) {
       database.source = read;

@@ -65,7 +65,12 @@ export class IngestSessions {
    * A new upload: its metadata and data key are checked and its owner's caps held before a single
    * byte is stored. Returns the X-ray fields it carries.
    */
-  async begin(actor: Actor, upload: Upload): Promise<{ metadata: TusXrayMetadata; stored: Record<string, string> }> {
+  async begin(
+    actor: Actor,
+    upload: Upload,
+    /** The enrolled device that asks, if any (revoking it ends the upload). */
+    deviceId?: string,
+  ): Promise<{ metadata: TusXrayMetadata; stored: Record<string, string> }> {
     const metadata = parseTusMetadata(upload.metadata);
     const uploadedDek = parseUploadedDek(upload.metadata);
     // Refuse a data key wrapped for a key we do not hold before a single byte is stored.
@@ -87,6 +92,7 @@ export class IngestSessions {
         upload_length: upload.size,
         object_key: releasedKey(metadata.id, upload.id),
         metadata,
+        device_id: deviceId ?? null,
       },
       { ...tus.perUser, expiryMs: tus.expiryMs },
     );

@@ -21,6 +21,8 @@ export interface TusUploadRow {
   finalized_at: Date | null;
   /** The upload's X-ray fields (null for uploads begun before they were kept here). */
   metadata: Record<string, unknown> | null;
+  /** The enrolled device that began it, if any: revoking that device ends it. */
+  device_id: string | null;
 }
 
 /** Who may continue an upload and what became of it, shared by every instance. */
@@ -57,8 +59,8 @@ export const tusUploadRepository = {
         );
       }
       await tx.query(
-        'INSERT INTO tus_uploads (id, xray_id, owner_sub, upload_length, object_key, metadata) VALUES ($1,$2,$3,$4,$5,$6)',
-        [row.id, row.xray_id, row.owner_sub, row.upload_length, row.object_key, row.metadata],
+        'INSERT INTO tus_uploads (id, xray_id, owner_sub, upload_length, object_key, metadata, device_id) VALUES ($1,$2,$3,$4,$5,$6,$7)',
+        [row.id, row.xray_id, row.owner_sub, row.upload_length, row.object_key, row.metadata, row.device_id],
       );
     });
   },

@@ -161,10 +161,8 @@ export function createUploadDoor(deps: UploadDoorDeps) {
 
     async onUploadCreate(req, upload: Upload) {
       const grant = grantOf(req);
-      const { metadata, stored } = await sessions.begin(grant.actor, upload);
+      const { metadata, stored } = await sessions.begin(grant.actor, upload, grant.deviceId);
       grant.created = upload.id;
-      // Revoking the device that began it ends it.
-      if (grant.deviceId) await deviceRepository.markUpload(pool, upload.id, grant.deviceId);
       // From here on the request is about this upload (refusals before it: a refused X-ray creation).
       grant.audit.begin('upload.create').about({ xrayId: metadata.id, patientId: metadata.patientId });
       return { metadata: stored };

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
+import type { DekBinding } from '../keys/dek-wrap.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import type { XrayRecord } from './xray.repository.ts';
@@ -69,22 +70,17 @@ const RowSchema = z.object({
   cipherSize: z.number().int().nonnegative(),
 });
 
-const EnvelopeSchema = z.object({
-  format: z.literal('xray-record'),
-  v: z.literal(1),
-  kekId: z.string().min(1),
-  sealed: z.string().min(1),
-});
-
-const TombstoneEnvelopeSchema = z.object({
-  format: z.literal('xray-tombstone'),
-  v: z.literal(1),
-  kekId: z.string().min(1),
-  sealed: z.string().min(1),
-});
+/** What is stored: the KEK id in clear (so `check` can tell which KEKs `recover` needs) and the sealed JSON. */
+const envelopeSchema = <F extends string>(format: F) =>
+  z.object({ format: z.literal(format), v: z.literal(1), kekId: z.string().min(1), sealed: z.string().min(1) });
+type Envelope = z.infer<ReturnType<typeof envelopeSchema>>;
+const RECORD_FORMAT = 'xray-record';
+const TOMBSTONE_FORMAT = 'xray-tombstone';
+const EnvelopeSchema = envelopeSchema(RECORD_FORMAT);
+const TombstoneEnvelopeSchema = envelopeSchema(TOMBSTONE_FORMAT);
 
 const TombstoneSchema = z.object({
-  format: z.literal('xray-tombstone'),
+  format: z.literal(TOMBSTONE_FORMAT),
   v: z.literal(1),
   xrayId: z.string(),
   objectKey: z.string(),
@@ -100,8 +96,8 @@ export class RecordInvalidError extends Error {
   override name = 'RecordInvalidError';
 }
 
+/** The text stored at `key`, or null when there is none (one GET: a missing key is ObjectNotFoundError). */
 async function readText(store: ObjectStore, key: string): Promise<string | null> {
-  if (!(await store.stat(key))) return null;
   const chunks: Buffer[] = [];
   try {
     for await (const c of await store.get(key)) chunks.push(Buffer.from(c as Uint8Array));
@@ -112,8 +108,58 @@ async function readText(store: ObjectStore, key: string): Promise<string | null>
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const putText = (store: ObjectStore, key: string, text: string) =>
-  store.put(key, Readable.from([Buffer.from(text, 'utf8')]));
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Seals `value` (JSON) for `binding` under KEK `kekId` (default: the current one) and stores its envelope at `key`. */
+async function putSealed(
+  store: ObjectStore,
+  keys: KeyService,
+  key: string,
+  format: string,
+  value: unknown,
+  binding: DekBinding,
+  kekId?: string,
+): Promise<void> {
+  const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
+  const sealed = await keys.sealRecord(plaintext, binding, kekId);
+  const envelope = { format, v: 1, kekId: sealed.kekId, sealed: Buffer.from(sealed.sealed).toString('base64') };
+  await store.put(key, Readable.from([Buffer.from(JSON.stringify(envelope), 'utf8')]));
+}
+
+/**
+ * The envelope stored at `key` beside the object at `objectKey`, with the X-ray id that key names;
+ * null when there is none. `invalid`: the message when what is stored is not such an envelope.
+ */
+async function readEnvelope(
+  store: ObjectStore,
+  objectKey: string,
+  key: string,
+  schema: z.ZodType<Envelope>,
+  invalid: string,
+): Promise<{ xrayId: string; envelope: Envelope } | null> {
+  const xrayId = xrayIdOf(objectKey);
+  if (!xrayId) throw new RecordInvalidError(`${objectKey} is not an X-ray object key`);
+  const text = await readText(store, key);
+  if (text === null) return null;
+  const envelope = schema.safeParse(parseJson(text));
+  if (!envelope.success) throw new RecordInvalidError(invalid);
+  return { xrayId, envelope: envelope.data };
+}
+
+const recordEnvelope = (store: ObjectStore, objectKey: string) =>
+  readEnvelope(
+    store,
+    objectKey,
+    recordKeyOf(objectKey),
+    EnvelopeSchema,
+    `the recovery record of ${objectKey} is not a record`,
+  );
 
 /** The row's fields as the record holds them (JSON). */
 function rowJson(x: RecoveredXray): z.infer<typeof RowSchema> {
@@ -147,29 +193,12 @@ function rowJson(x: RecoveredXray): z.infer<typeof RowSchema> {
  */
 export async function writeRecord(store: ObjectStore, keys: KeyService, x: RecoveredXray): Promise<void> {
   const binding = { xrayId: x.id, objectKey: x.objectKey };
-  const plaintext = Buffer.from(JSON.stringify({ v: 1, row: rowJson(x) }), 'utf8');
-  const { sealed, kekId } = await keys.sealRecord(plaintext, binding, x.kekId);
-  const envelope = { format: 'xray-record', v: 1, kekId, sealed: Buffer.from(sealed).toString('base64') };
-  await putText(store, recordKeyOf(x.objectKey), JSON.stringify(envelope));
+  await putSealed(store, keys, recordKeyOf(x.objectKey), RECORD_FORMAT, { v: 1, row: rowJson(x) }, binding, x.kekId);
 }
 
 /** The KEK a stored record is sealed under, without opening it (null: no record). */
 export async function recordKekOf(store: ObjectStore, objectKey: string): Promise<string | null> {
-  const text = await readText(store, recordKeyOf(objectKey));
-  if (text === null) return null;
-  return parseEnvelope(objectKey, text).kekId;
-}
-
-function parseEnvelope(objectKey: string, text: string): z.infer<typeof EnvelopeSchema> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const envelope = EnvelopeSchema.safeParse(json);
-  if (!envelope.success) throw new RecordInvalidError(`the recovery record of ${objectKey} is not a record`);
-  return envelope.data;
+  return (await recordEnvelope(store, objectKey))?.envelope.kekId ?? null;
 }
 
 /**
@@ -182,22 +211,17 @@ export async function readRecord(
   keys: KeyService,
   objectKey: string,
 ): Promise<RecoveredXray | null> {
-  const xrayId = xrayIdOf(objectKey);
-  if (!xrayId) throw new RecordInvalidError(`${objectKey} is not an X-ray object key`);
-  const text = await readText(store, recordKeyOf(objectKey));
-  if (text === null) return null;
-  const envelope = parseEnvelope(objectKey, text);
+  const found = await recordEnvelope(store, objectKey);
+  if (!found) return null;
+  const { xrayId, envelope } = found;
   const plain = await keys.openRecord(Buffer.from(envelope.sealed, 'base64'), envelope.kekId, {
     xrayId,
     objectKey,
   });
-  let parsed;
-  try {
-    parsed = z.object({ v: z.literal(1), row: RowSchema }).safeParse(JSON.parse(Buffer.from(plain).toString('utf8')));
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed?.success) throw new RecordInvalidError(`the recovery record of ${objectKey} opens but holds no row`);
+  const parsed = z
+    .object({ v: z.literal(1), row: RowSchema })
+    .safeParse(parseJson(Buffer.from(plain).toString('utf8')));
+  if (!parsed.success) throw new RecordInvalidError(`the recovery record of ${objectKey} opens but holds no row`);
   const r = parsed.data.row;
   if (r.id !== xrayId || r.objectKey !== objectKey || r.kekId !== envelope.kekId)
     throw new RecordInvalidError(`the recovery record of ${objectKey} names another X-ray, object or KEK`);
@@ -234,7 +258,7 @@ export async function writeTombstone(
   state: Tombstone['state'],
 ): Promise<void> {
   const t: Tombstone = {
-    format: 'xray-tombstone',
+    format: TOMBSTONE_FORMAT,
     v: 1,
     xrayId: x.id,
     objectKey: x.objectKey,
@@ -243,10 +267,7 @@ export async function writeTombstone(
     deletedBy,
     state,
   };
-  const plaintext = Buffer.from(JSON.stringify(t), 'utf8');
-  const { sealed, kekId } = await keys.sealRecord(plaintext, tombstoneBinding(x.id, x.objectKey));
-  const envelope = { format: 'xray-tombstone', v: 1, kekId, sealed: Buffer.from(sealed).toString('base64') };
-  await putText(store, tombstoneKeyOf(x.objectKey), JSON.stringify(envelope));
+  await putSealed(store, keys, tombstoneKeyOf(x.objectKey), TOMBSTONE_FORMAT, t, tombstoneBinding(x.id, x.objectKey));
 }
 
 /**
@@ -259,36 +280,30 @@ export async function readTombstone(
   keys: KeyService,
   objectKey: string,
 ): Promise<Tombstone | null> {
-  const xrayId = xrayIdOf(objectKey);
-  if (!xrayId) throw new RecordInvalidError(`${objectKey} is not an X-ray object key`);
-  const text = await readText(store, tombstoneKeyOf(objectKey));
-  if (text === null) return null;
-  const parse = (s: string): unknown => {
-    try {
-      return JSON.parse(s);
-    } catch {
-      return undefined;
-    }
-  };
-  const envelope = TombstoneEnvelopeSchema.safeParse(parse(text));
-  if (!envelope.success)
-    throw new RecordInvalidError(`the tombstone of ${objectKey} is not a sealed tombstone (forged or altered?)`);
+  const found = await readEnvelope(
+    store,
+    objectKey,
+    tombstoneKeyOf(objectKey),
+    TombstoneEnvelopeSchema,
+    `the tombstone of ${objectKey} is not a sealed tombstone (forged or altered?)`,
+  );
+  if (!found) return null;
+  const { xrayId, envelope } = found;
   let plain: Uint8Array;
   try {
     plain = await keys.openRecord(
-      Buffer.from(envelope.data.sealed, 'base64'),
-      envelope.data.kekId,
+      Buffer.from(envelope.sealed, 'base64'),
+      envelope.kekId,
       tombstoneBinding(xrayId, objectKey),
     );
   } catch (err) {
     throw new RecordInvalidError(
-      `the tombstone of ${objectKey} does not open under KEK ${envelope.data.kekId} (forged, altered, copied from another object, or its KEK is not configured)`,
+      `the tombstone of ${objectKey} does not open under KEK ${envelope.kekId} (forged, altered, copied from another object, or its KEK is not configured)`,
       { cause: err },
     );
   }
-  const json = parse(Buffer.from(plain).toString('utf8'));
-  const t = TombstoneSchema.safeParse(json);
-  if (!t.success || t.data.objectKey !== objectKey || t.data.xrayId !== xrayIdOf(objectKey))
+  const t = TombstoneSchema.safeParse(parseJson(Buffer.from(plain).toString('utf8')));
+  if (!t.success || t.data.objectKey !== objectKey || t.data.xrayId !== xrayId)
     throw new RecordInvalidError(`the tombstone of ${objectKey} is not a tombstone of that object`);
   return t.data;
 }

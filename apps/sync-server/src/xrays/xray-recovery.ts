@@ -139,6 +139,13 @@ export function compareInventory(inv: Inventory): Problem[] {
   return problems;
 }
 
+/** Appends `value` to the list `map` holds under `key`. */
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 /**
  * The KEKs `recover` will need and does not have: those the recovery records of objects with no row
  * are sealed under (read from each record's envelope, in clear). One problem per missing KEK.
@@ -153,16 +160,12 @@ export async function recordKeksMissing(store: ObjectStore, keys: KeyService, in
     } catch {
       continue; // not a record: recover names it
     }
-    if (kekId !== null && !keys.hasKek(kekId)) missing.set(kekId, [...(missing.get(kekId) ?? []), objectKey]);
+    if (kekId !== null && !keys.hasKek(kekId)) pushTo(missing, kekId, objectKey);
   }
   return [...missing].map(([kekId, objects]) => ({
     kind: 'record_invalid' as const,
     message: `${objects.length} recovery records of objects with no row (${objects[0]}${objects.length > 1 ? ', …' : ''}) are sealed under KEK ${kekId}, which is not configured: add it to KEK before running recover`,
   }));
-}
-
-async function readRow(pool: Pool, id: string): Promise<XrayRecord | null> {
-  return xrayRepository.findById(pool, id);
 }
 
 /** Reads the object through, decrypting with `dek` and hashing: rejects unless it is the recorded bytes. */
@@ -205,7 +208,7 @@ export async function openSample(
   const byKek = new Map<string, string[]>();
   for (const [objectKey, row] of inv.rows) {
     if (inv.tombstones.has(objectKey) || !inv.objects.has(objectKey)) continue; // reported already
-    byKek.set(row.kekId, [...(byKek.get(row.kekId) ?? []), row.id]);
+    pushTo(byKek, row.kekId, row.id);
   }
   const problems: Problem[] = [];
   const opened = new Map<string, number>();
@@ -218,7 +221,7 @@ export async function openSample(
       continue;
     }
     for (const id of sample(ids, perKek)) {
-      const row = await readRow(pool, id);
+      const row = await xrayRepository.findById(pool, id);
       if (!row) continue; // deleted meanwhile
       opened.set(kekId, (opened.get(kekId) ?? 0) + 1);
       try {
@@ -454,7 +457,7 @@ export async function recoverXrays(pool: Pool, store: ObjectStore, keys: KeyServ
   // 3. Every row's record current (rows from before records existed, a PATCH whose COMMIT failed).
   for (const [objectKey, { id }] of inv.rows) {
     try {
-      const row = await readRow(pool, id);
+      const row = await xrayRepository.findById(pool, id);
       if (!row) continue;
       const record = inv.records.has(objectKey) ? await readRecord(store, keys, objectKey).catch(() => null) : null;
       if (record && recordDiffers(record, row).length === 0) continue;

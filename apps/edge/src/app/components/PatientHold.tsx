@@ -15,6 +15,7 @@ export function PatientHold({
   decision,
   onUseFile,
   onDecision,
+  id = 'hold',
 }: {
   check: PatientCheck;
   chosenId: string;
@@ -22,12 +23,19 @@ export function PatientHold({
   decision: HoldDecision | undefined;
   onUseFile(id: string): void;
   onDecision(d: HoldDecision | undefined): void;
+  /** Prefix of the element ids (`<id>-title`, `<id>-reason`): unique per form. */
+  id?: string;
 }) {
   const differs = check.holds.some((h) => h.code === 'file_patient_differs');
   const keeping = decision?.choice === 'keep_chosen_patient';
   return (
-    <div className="hold message message-warning" role="group" aria-labelledby="hold-title" data-testid="patient-hold">
-      <p id="hold-title">
+    <div
+      className="hold message message-warning"
+      role="group"
+      aria-labelledby={`${id}-title`}
+      data-testid="patient-hold"
+    >
+      <p id={`${id}-title`}>
         <strong>Check the patient before saving.</strong> {check.holds.map(holdMessage).join(' ')}
       </p>
       <div className="button-row">
@@ -48,16 +56,16 @@ export function PatientHold({
       </div>
       {keeping && (
         <div className="field">
-          <label htmlFor="hold-reason">Why keep {chosenId}?</label>
+          <label htmlFor={`${id}-reason`}>Why keep {chosenId}?</label>
           <input
-            id="hold-reason"
+            id={`${id}-reason`}
             autoComplete="off"
             autoFocus
             value={decision.reason ?? ''}
             onChange={(e) => onDecision({ choice: 'keep_chosen_patient', reason: e.target.value })}
-            aria-describedby="hold-reason-hint"
+            aria-describedby={`${id}-reason-hint`}
           />
-          <p id="hold-reason-hint" className="hint">
+          <p id={`${id}-reason-hint`} className="hint">
             Sent with the X-ray and recorded, e.g. “detector still had the previous patient”.
           </p>
         </div>

@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { CaptureSummary } from '../../edge.core.ts';
-import { useDetailsLock, useOnline, useRoster, useServices } from '../services.ts';
+import { useOnline, useServices, useShownRoster } from '../services.ts';
 import { PatientField } from './PatientField.tsx';
 
 /** How long a pending link waits before the device asks the server again. */
@@ -12,10 +12,9 @@ const PENDING_RECHECK_MS = 15_000;
  * "Sent — patient not found: fix"; the fix is a PATCH from this device, audited on the server.
  */
 export function SentLink({ capture: c, onFixed }: { capture: CaptureSummary; onFixed(): void }) {
-  const { sentLinks, roster: rosterStore, gate } = useServices();
+  const { sentLinks } = useServices();
   const online = useOnline();
-  const rosterState = useRoster(rosterStore);
-  const roster = useDetailsLock(gate) ? undefined : rosterState.roster;
+  const roster = useShownRoster();
   const [fixing, setFixing] = useState(false);
   const [patientId, setPatientId] = useState('');
   const [problem, setProblem] = useState<string>();

@@ -198,7 +198,7 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
 
   const check = checkPatient({ chosenId: form.patientId, file: current?.dicom, roster });
   const settled = decisionSettles(check, decision);
-  const chosen = form.patientId.trim() ? findPatient(roster, form.patientId) : undefined;
+  const chosen = check.patient;
   const rosterHint = detailsLock
     ? 'Patient list hidden (device locked or offline too long): type the patient ID.'
     : rosterState.roster

@@ -4,7 +4,7 @@ import type { DetailsLock } from '../../auth/offline.grace.ts';
 import { CaptureError } from '../../capture/capture.errors.ts';
 import type { CaptureMetadata } from '../../db/edge.records.ts';
 import type { CaptureSummary } from '../../edge.core.ts';
-import { PENDING_STATUSES, displayOrder } from '../../sync/capture.transitions.ts';
+import { displayOrder, holdsUplink } from '../../sync/capture.transitions.ts';
 import { applyDecision, checkPatient, decisionSettles } from '../../capture/patient-check.ts';
 import { FieldError } from '../components/PatientField.tsx';
 import { PatientHold, type HoldDecision } from '../components/PatientHold.tsx';
@@ -20,7 +20,7 @@ import {
   formatSent,
   formatTime,
 } from '../format.ts';
-import { useDetailsLock, useNow, useRoster, useServices } from '../services.ts';
+import { useNow, useServices, useShownRoster } from '../services.ts';
 
 /** Decrypted details per capture id, read once each; `forget` re-reads one after a correction. */
 function useMetadata(
@@ -81,7 +81,8 @@ export function QueueScreen({
   const [editing, setEditing] = useState<string>();
   const [meta, forget] = useMetadata(captures, detailsLock === undefined);
   const list = [...captures].sort(displayOrder);
-  const urgentWaiting = captures.some((c) => c.priority === 'urgent' && PENDING_STATUSES.includes(c.status));
+  // The engine's own rule (an urgent capture backing off after a server error does not hold the queue).
+  const urgentWaiting = captures.some((c) => holdsUplink(c, now));
   const count = (pred: (c: CaptureSummary) => boolean): number => captures.filter(pred).length;
   const waiting = count((c) => c.status !== 'synced');
   return (
@@ -206,9 +207,8 @@ function Progress({ capture: c, label }: { capture: CaptureSummary; label: strin
 
 /** Correct what the server refused and queue the capture again (same image, same id). */
 function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetadata; onDone(): void }) {
-  const { core, roster: rosterStore, gate } = useServices();
-  const rosterState = useRoster(rosterStore);
-  const roster = useDetailsLock(gate) ? undefined : rosterState.roster;
+  const { core } = useServices();
+  const roster = useShownRoster();
   // The decision the capture carries counts for its own patient; another patient asks again.
   const kept = metadata.xray.patientDecision;
   const [decision, setDecision] = useState<HoldDecision | undefined>(
@@ -289,6 +289,7 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
       </div>
       {check.holds.length > 0 && (
         <PatientHold
+          id={`fix-hold-${id}`}
           check={check}
           chosenId={form.patientId.trim()}
           filePatientId={metadata.dicom?.patientId}

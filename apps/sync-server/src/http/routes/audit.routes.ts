@@ -3,6 +3,7 @@ import { AuditQuerySchema, fieldErrors } from '@xray/shared';
 import { auditOf } from '../../audit/audit.http.ts';
 import { toFhirBundle } from '../../audit/audit.fhir.ts';
 import { toAuditResource, type AuditService } from '../../audit/audit.service.ts';
+import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize } from '../../auth/policy.ts';
 import { DomainError } from '../../errors.ts';
 
@@ -16,8 +17,7 @@ export interface AuditRoutesDeps {
 
 /** Only admins read the audit log (the policy's `audit.read`). */
 function requireAuditReader(req: Request): void {
-  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
-  authorize(req.actor, 'audit.read');
+  authorize(actorOf(req), 'audit.read');
 }
 
 export function auditRoutes(deps: AuditRoutesDeps): Router {

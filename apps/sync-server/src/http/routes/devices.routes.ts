@@ -10,7 +10,7 @@ import {
 } from '@xray/shared';
 import type { z } from 'zod';
 import { auditOf } from '../../audit/audit.http.ts';
-import type { Actor } from '../../auth/actor.ts';
+import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize } from '../../auth/policy.ts';
 import type { Pool } from '../../db/pool.ts';
 import { deviceRepository, type DeviceRow } from '../../devices/device.repository.ts';
@@ -41,11 +41,6 @@ export const toDevice = (r: DeviceRow): Device => {
       : null,
   };
 };
-
-function actorOf(req: Request): Actor {
-  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
-  return req.actor;
-}
 
 /** The request's DPoP key: a device is its key, so enrolling and reporting need one. */
 function dpopKeyOf(req: Request): NonNullable<Request['dpopKey']> {
@@ -86,12 +81,18 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
       jwk: key.jwk,
       jkt: key.jkt,
     });
-    // The same key again (a retried enrollment): the device it already is.
+    // The same key again (a retried enrollment): the device it already is, on the trail as well.
+    await audit.success({
+      deviceId: row.id,
+      name: row.name,
+      keyThumbprint: row.jkt,
+      appVersion: row.app_version,
+      ...(created ? {} : { alreadyEnrolled: true }),
+    });
     if (!created) {
       res.status(200).json(toDevice(row));
       return;
     }
-    await audit.success({ deviceId: row.id, name: row.name, keyThumbprint: row.jkt, appVersion: row.app_version });
     res.status(201).location(`/admin/devices/${row.id}`).json(toDevice(row));
   });
 
@@ -134,19 +135,19 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
     const body = parseBody(DeviceRevokeSchema, req.body);
     const device = await deviceRepository.find(deps.pool, id.data);
     if (!device) throw new DomainError('not_found', `There is no device ${id.data}.`);
-    const revokedNow = await deviceRepository.revoke(deps.pool, device.id, actor.sub, body.reason);
+    const revoked = await deviceRepository.revoke(deps.pool, device.id, actor.sub, body.reason);
     // Its requests are refused from now on (every instance reads the row); what it had begun ends.
     const endedUploads = await deps.endDeviceUploads(device.id);
-    const after = (await deviceRepository.find(deps.pool, device.id)) ?? device;
     await audit.success({
       deviceId: device.id,
       name: device.name,
       enrolledBy: device.enrolled_by,
       reason: body.reason,
-      alreadyRevoked: !revokedNow,
+      alreadyRevoked: !revoked,
       endedUploads,
     });
-    res.json({ device: toDevice(after), endedUploads });
+    // Revoked before: the row as read is its current state.
+    res.json({ device: toDevice(revoked ?? device), endedUploads });
   });
 
   return router;

@@ -1,14 +1,14 @@
 import { Router, type Request } from 'express';
 import { fieldErrors, OutboxQuerySchema, XrayIdSchema } from '@xray/shared';
 import { auditOf } from '../../audit/audit.http.ts';
+import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize } from '../../auth/policy.ts';
 import type { Pool } from '../../db/pool.ts';
 import { DomainError } from '../../errors.ts';
 import { outboxRepository } from '../../events/outbox.repository.ts';
 
 function requireOutboxAdmin(req: Request): void {
-  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
-  authorize(req.actor, 'outbox.manage');
+  authorize(actorOf(req), 'outbox.manage');
 }
 
 /** Admin: the events not yet delivered (pending) or given up on (dead), and retrying them. */

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Roster } from '@xray/shared';
 import { auditOf } from '../../audit/audit.http.ts';
+import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize } from '../../auth/policy.ts';
 import { DomainError } from '../../errors.ts';
 import { PatientDirectoryUnavailable, type PatientDirectory } from '../../integrations/patient-directory.ts';
@@ -14,8 +15,7 @@ export function rosterRoutes(deps: { patients: PatientDirectory | undefined }): 
   const router = Router();
   router.get('/roster', async (req, res) => {
     const audit = auditOf(req).begin('roster.read');
-    if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
-    authorize(req.actor, 'roster.read');
+    authorize(actorOf(req), 'roster.read');
     if (!deps.patients)
       throw new DomainError('unavailable', 'No Patient Service is configured: there is no roster to read.');
     let lists: Awaited<ReturnType<PatientDirectory['roster']>>;

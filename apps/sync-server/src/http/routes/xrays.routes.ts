@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import express, { Router, type Request } from 'express';
 import { fieldErrors, XrayListQuerySchema, XrayUpdateSchema, type Xray } from '@xray/shared';
 import { asDenial, auditOf } from '../../audit/audit.http.ts';
-import type { Actor } from '../../auth/actor.ts';
+import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize, listScope } from '../../auth/policy.ts';
 import { DomainError } from '../../errors.ts';
 import { ingestStream, parseMetadata, type IngestDeps } from '../../ingest/ingest.service.ts';
@@ -24,11 +24,6 @@ const EXTENSIONS: Record<Xray['contentType'], string> = {
   'image/png': 'png',
   'image/jpeg': 'jpg',
 };
-
-function actorOf(req: Request): Actor {
-  if (!req.actor) throw new DomainError('unauthenticated', 'Sign in to use this API.');
-  return req.actor;
-}
 
 /** Parses `Range` for one X-ray: undefined = whole file; throws 416 for ranges we cannot serve. */
 function requestedRange(req: Request, x: Xray): ByteRange | undefined {
