@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the pnpm version pinned in package.json's `packageManager`, fetched with npx.
 // Corepack is not used: its signature check fails against registries that serve
-// metadata without signatures (see shared TESTING.md).
+// metadata without signatures (docs/testing.md, "pnpm without corepack").
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 

@@ -87,6 +87,12 @@ try {
 } catch {
   failed += 1; // no report: count the run as a failure
 }
+// A global teardown that fails (the OpenAPI response check: responses that differ from the
+// document, operations no test exercised) comes after the report: vitest's exit status says it.
+if (vitest.status && !failed) {
+  failed += 1;
+  summary += ', and a failure after the tests (see "error during close" above)';
+}
 console.log(`\n${summary}`);
 
 // Browser tests (the edge core in Chromium against the server, PostgreSQL and Swift S3).

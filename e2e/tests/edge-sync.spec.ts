@@ -176,3 +176,38 @@ test('metadata the server refuses: needs-attention with its message while the ot
   expect(await downloadSha256(stack, bad.id)).toBe(files.png.sha256);
   expect((await serverXrays(stack, patient)).map((x) => x.id).sort()).toEqual([bad.id, good.id].sort());
 });
+
+test('a capture deleted on the server before the tablet sent it (a late retry): final, "deleted on the server", not retried', async ({
+  page,
+  context,
+}) => {
+  const patient = 'P-E2E-410';
+  await openEdge(page, stack, { concurrency: 1 });
+  await context.setOffline(true);
+  await chooseFiles(page, [files.png.path]);
+  const late = await capture(page, 0, captureInput(patient));
+  // Meanwhile the same X-ray reached the server another way (say, a first attempt whose answer was
+  // lost), and an admin deleted it.
+  const form = new FormData();
+  form.append('metadata', JSON.stringify({ id: late.id, ...captureInput(patient) }));
+  form.append('file', new Blob([new Uint8Array(await readOriginal(files.png.path))]), 'late.png');
+  const stored = await fetch(`${stack.url}/xrays`, {
+    method: 'POST',
+    body: form,
+    headers: { Authorization: `Bearer ${stack.tokens.paramedic}` },
+  });
+  expect(stored.status).toBe(201);
+  const deleted = await fetch(`${stack.url}/xrays/${late.id}`, {
+    method: 'DELETE',
+    headers: { Authorization: `Bearer ${stack.tokens.admin}` },
+  });
+  expect(deleted.status).toBe(204);
+
+  await context.setOffline(false);
+  const refused = await waitForStatus(page, late.id, 'needs-attention');
+  expect(refused.lastError).toMatchObject({ status: 410, code: 'xray_deleted' });
+  // Final: no further attempt (retries here are 300 ms apart), and the X-ray stays deleted.
+  await page.waitForTimeout(2_000);
+  expect(await captureById(page, late.id)).toMatchObject({ status: 'needs-attention', attempts: refused.attempts });
+  expect(await serverXrays(stack, patient)).toEqual([]);
+});

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Single-node OpenStack Swift with the s3api middleware: the S3-compatible store the tests use.
-# (No MinIO binary is reachable on our machines, and the npm S3 emulators lack ListParts,
-# which @tus/s3-store needs; see the shared TESTING.md.)
+# (Swift installs from Debian packages, where no MinIO is packaged, and the npm S3 emulators
+# lack ListParts, which @tus/s3-store needs; docs/testing.md says what this script does.)
 #
 #   scripts/services/swift.sh start    install if needed, provision, start, verify; print the S3 env
 #   scripts/services/swift.sh status   exit 0 and print the S3 env if running and healthy
@@ -177,8 +177,8 @@ use = egg:swift#$s
 EOF
   done
 
-  # Pipeline and tempauth as verified in TESTING.md; s3api sits in front of tempauth,
-  # which then checks the S3 signatures against user_test_tester.
+  # The s3api middleware sits in front of tempauth, which then checks the S3 signatures against
+  # user_test_tester; s3-check.mjs proves the whole pipeline after every start.
   cat >"$SWIFT_DIR/proxy-server.conf" <<EOF
 [DEFAULT]
 bind_ip = 127.0.0.1

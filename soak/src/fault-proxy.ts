@@ -40,6 +40,11 @@ export interface ProxyStats {
   connections: number;
   /** Client → upstream bytes, as they left the proxy. */
   bytesUp: number;
+  /**
+   * Bytes the clients sent, as they reached the proxy: `bytesUp` plus what a reset, a half-close or
+   * a black hole threw away — what a device pays for on a metered link.
+   */
+  bytesSent: number;
   /** Upstream → client bytes. */
   bytesDown: number;
   resets: number;
@@ -74,6 +79,7 @@ export class FaultProxy {
   readonly stats: ProxyStats = {
     connections: 0,
     bytesUp: 0,
+    bytesSent: 0,
     bytesDown: 0,
     resets: 0,
     blackholes: 0,
@@ -83,6 +89,8 @@ export class FaultProxy {
   readonly #o: FaultProxyOptions;
   readonly #random: () => number;
   readonly #sockets = new Set<net.Socket>();
+  /** Open proxied connections: how to half-close each towards its upstream. */
+  readonly #towardsUpstream = new Set<() => void>();
   readonly #server: net.Server;
   #down = false;
   #port = 0;
@@ -122,6 +130,18 @@ export class FaultProxy {
     return this.#down;
   }
 
+  /**
+   * Half-closes every open connection towards the upstream now, as the random half-close does half
+   * the time: the upstream gets a FIN in the middle of whatever it was receiving, what the client
+   * still sends goes nowhere, and the upstream's answers still reach the client.
+   */
+  halfCloseAllTowardsUpstream(): void {
+    for (const halfClose of [...this.#towardsUpstream]) {
+      this.stats.halfCloses++;
+      halfClose();
+    }
+  }
+
   /** Resets every open connection (a NAT box rebooting, a device process dying). */
   resetAll(): void {
     for (const s of this.#sockets) reset(s);
@@ -152,7 +172,7 @@ export class FaultProxy {
       // Accepted, read and thrown away, never answered.
       this.stats.blackholes++;
       client.resume();
-      client.on('data', () => undefined);
+      client.on('data', (d: Buffer) => void (this.stats.bytesSent += d.length));
       const timer = setTimeout(() => client.destroy(), BLACKHOLE_MAX_MS);
       client.once('close', () => clearTimeout(timer));
       return;
@@ -169,10 +189,17 @@ export class FaultProxy {
         return;
       }
       this.#track(upstream);
-      const up = pipeWithFaults(client, upstream, profile, this.#random, (n) => {
-        this.stats.bytesUp += n;
-        this.#o.onBytes?.('up', n);
-      });
+      const up = pipeWithFaults(
+        client,
+        upstream,
+        profile,
+        this.#random,
+        (n) => {
+          this.stats.bytesUp += n;
+          this.#o.onBytes?.('up', n);
+        },
+        (n) => void (this.stats.bytesSent += n),
+      );
       const down = pipeWithFaults(upstream, client, profile, this.#random, (n) => {
         this.stats.bytesDown += n;
         this.#o.onBytes?.('down', n);
@@ -191,6 +218,13 @@ export class FaultProxy {
       upstream.once('close', (hadError) => {
         if (hadError || !down.sourceEnded()) closeBoth();
       });
+      const halfCloseUp = (): void => {
+        this.#towardsUpstream.delete(halfCloseUp);
+        up.cancel();
+        upstream.end();
+      };
+      this.#towardsUpstream.add(halfCloseUp);
+      client.once('close', () => this.#towardsUpstream.delete(halfCloseUp));
       client.resume();
 
       const fault = this.#random();
@@ -209,10 +243,7 @@ export class FaultProxy {
           if (this.#random() < 0.5) {
             down.cancel();
             client.end();
-          } else {
-            up.cancel();
-            upstream.end();
-          }
+          } else halfCloseUp();
         }, at);
         client.once('close', () => clearTimeout(timer));
       }
@@ -255,6 +286,8 @@ function pipeWithFaults(
   profile: LinkProfile,
   random: () => number,
   count: (n: number) => void,
+  /** Every byte read from `src`, delivered or not. */
+  received?: (n: number) => void,
 ): { cancel(): void; sourceEnded(): boolean } {
   let cancelled = false;
   let linkFreeAt = 0;
@@ -281,6 +314,7 @@ function pipeWithFaults(
     else if (ended && !dst.destroyed) dst.end();
   };
   src.on('data', (chunk: Buffer) => {
+    received?.(chunk.length);
     if (cancelled) return;
     const now = Date.now();
     const txMs = profile.bytesPerSecond > 0 ? (chunk.length / profile.bytesPerSecond) * 1000 : 0;

@@ -16,6 +16,7 @@
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
 import { makeDicom } from '@xray/testkit';
+import { DrainClock } from './drain-clock.ts';
 import { FlippableNetwork, openEdgeDevice, type EdgeDevice } from './edge-device.ts';
 import type { FleetCommand, FleetReport, DeviceSample } from './fleet.protocol.ts';
 
@@ -35,8 +36,8 @@ class Device {
   booting: Promise<void> | undefined;
   /** Captures already reported synced. */
   readonly reported = new Set<string>();
-  /** When the device last came online with a non-empty queue (for the drain time). */
-  onlineSince: number | undefined;
+  /** Online → queue empty (the drain time). */
+  readonly clock = new DrainClock();
   lastDepth = 0;
 
   constructor(
@@ -131,10 +132,8 @@ class Device {
         }
       }
       this.lastDepth = depth;
-      if (depth === 0 && this.onlineSince !== undefined) {
-        send({ ev: 'drained', device: this.name, ms: now - this.onlineSince });
-        this.onlineSince = undefined;
-      }
+      const drained = this.clock.sample(now, depth);
+      if (drained !== undefined) send({ ev: 'drained', device: this.name, ms: drained });
       const states = await r.db.engineStatus();
       return {
         device: this.name,
@@ -208,17 +207,20 @@ async function handle(msg: FleetCommand): Promise<void> {
       return;
     case 'net': {
       const d = need(msg.device);
-      if (msg.online && !d.network.online && d.lastDepth > 0) d.onlineSince = Date.now();
-      if (!msg.online) d.onlineSince = undefined;
+      d.clock.os(msg.online, Date.now(), d.lastDepth);
       d.network.set(msg.online);
       return;
     }
     case 'kill':
       need(msg.device).kill();
+      need(msg.device).clock.kill();
+      return;
+    case 'link':
+      need(msg.device).clock.link(msg.up, Date.now(), need(msg.device).lastDepth);
       return;
     case 'boot': {
       const d = need(msg.device);
-      if (d.lastDepth > 0 && d.network.online) d.onlineSince = Date.now();
+      d.clock.boot(Date.now(), d.lastDepth);
       await d.boot();
       return;
     }

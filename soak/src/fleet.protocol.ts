@@ -22,7 +22,10 @@ export type FleetCommand =
       seed: number;
       patientId: string;
     }
+  /** What the OS reports (the engine's network monitor). */
   | { op: 'net'; device: string; online: boolean }
+  /** The link itself down or back, whether the OS noticed or not (the drain clock). */
+  | { op: 'link'; device: string; up: boolean }
   | { op: 'kill'; device: string }
   | { op: 'boot'; device: string }
   | { op: 'finish' };

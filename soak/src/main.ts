@@ -10,8 +10,9 @@
  * time between two captures of one device, default 900: what one shared 2-core machine drains), --urgent / SOAK_URGENT (share, 0.25),
  * --seed / SOAK_SEED, --expiry-s / SOAK_EXPIRY_S (the servers' TUS_EXPIRY_MS in s, default 180;
  * the leftovers check waits for it), --results DIR / SOAK_RESULTS (default soak/results), --no-download
- * (compare the recorded sha256 only, not the downloaded bytes). SOAK_KEEP_LOGS=1 keeps the
- * servers' logs.
+ * (compare the recorded sha256 only, not the downloaded bytes), --tamper / SOAK_TAMPER=1 (after the
+ * checks, put real faults into the stack and check again: they must fail; src/tamper.ts).
+ * SOAK_KEEP_LOGS=1 keeps the servers' logs.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     results: { type: 'string' },
     'expiry-s': { type: 'string' },
     'no-download': { type: 'boolean' },
+    tamper: { type: 'boolean' },
   },
 });
 const num = (flag: string | undefined, env: string | undefined, fallback: number): number => {
@@ -58,6 +60,7 @@ const result = await runSoak({
   downloadAll: !values['no-download'],
   drainTimeoutMs: Math.max(10 * 60_000, minutes * 60_000),
   tusExpiryMs: num(values['expiry-s'], e.SOAK_EXPIRY_S, 180) * 1000,
+  tamper: values.tamper === true || e.SOAK_TAMPER === '1',
   log: (line) => console.log(line),
 });
 
@@ -87,4 +90,10 @@ if (resultsDir === path.join(repoRoot, 'soak/results')) {
 console.log(
   `\nsoak ${result.ok ? 'passed' : 'FAILED'}; results in ${path.relative(process.cwd(), resultsDir)}/latest.md`,
 );
-process.exit(result.ok ? 0 : 1);
+if (result.tampered)
+  console.log(
+    result.tampered.missed.length
+      ? `tampering NOT seen by the checks: ${result.tampered.missed.join('; ')}`
+      : `every tampering (${result.tampered.applied.length}) was seen by the checks`,
+  );
+process.exit(result.ok && !result.tampered?.missed.length ? 0 : 1);

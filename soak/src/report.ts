@@ -119,7 +119,7 @@ export function markdown(r: SoakResult, chartFile: string, command: string): str
       .join(' ')} (the machine is shared: other work ran beside the soak)`,
     `- Stack: two sync-server processes behind a fault-injecting TCP proxy (one per device, round-robin across the instances), embedded PostgreSQL 18 of its own, Swift s3api (S3), the machine's RabbitMQ through a proxy of its own, the Patient and Doctor Service stand-ins`,
     `- Fleet: ${r.options.devices} devices running the edge's SyncEngine, tus uploader, capture service and Dexie (fake-indexeddb) in one Node process; DICOM captures of ${mb(r.options.minBytes)}–${mb(r.options.maxBytes)}, ${Math.round(r.options.urgentShare * 100)} % urgent, one every ${s(r.options.meanCaptureIntervalMs)} per device on average; seed ${r.options.seed}`,
-    `- Links: per device 20–150 ms latency ± 5–60 ms jitter, 0.5–3 MB/s per connection; per connection a 3 % chance of a reset, 2 % of a half-close, 1 % of a black hole`,
+    `- Links: per device 20–150 ms latency ± 5–60 ms jitter, 0.5–3 MB/s per connection; per connection a 3 % chance of a reset, 2 % of a half-close (either within its first 20 s), 1 % of a black hole; link faults seen: ${r.figures.proxy.resets} resets, ${r.figures.proxy.halfCloses} half-closes, ${r.figures.proxy.blackholes} black holes over ${r.figures.proxy.connections} connections`,
     '',
     `![Queue depth and throughput over time](${chartFile})`,
     '',
@@ -135,7 +135,12 @@ export function markdown(r: SoakResult, chartFile: string, command: string): str
     '| ------ | ----- |',
     `| captures (urgent) | ${f.captures} (${f.urgent}) |`,
     `| payload (plaintext DICOM) | ${gb(f.payloadBytes)} |`,
-    `| bytes on the wire, up ÷ payload | ${(f.wireBytesUp / f.payloadBytes).toFixed(3)} (${gb(f.wireBytesUp)}) |`,
+    `| bytes on the wire, up ÷ payload (delivered to the servers) | ${(f.wireBytesUp / f.payloadBytes).toFixed(3)} (${gb(f.wireBytesUp)}) |`,
+    ...(f.wireBytesSent !== undefined
+      ? [
+          `| bytes sent by the devices ÷ payload (what resets, half-closes and black holes threw away included) | ${(f.wireBytesSent / f.payloadBytes).toFixed(3)} (${gb(f.wireBytesSent)}) |`,
+        ]
+      : []),
     `| bytes on the wire, up + down ÷ payload | ${((f.wireBytesUp + f.wireBytesDown) / f.payloadBytes).toFixed(3)} |`,
     `| ciphertext ÷ payload (XRE1 overhead) | ${(f.ciphertextBytes / f.payloadBytes).toFixed(4)} |`,
     ...rssRows,
@@ -168,6 +173,21 @@ export function markdown(r: SoakResult, chartFile: string, command: string): str
     ),
     '',
   ];
+  if (r.tampered)
+    lines.push(
+      '## Tampered with after the checks (`--tamper`): the checks again',
+      '',
+      ...r.tampered.applied.map((a) => `- ${a.name} → must fail: ${a.check}`),
+      '',
+      r.tampered.missed.length
+        ? `❌ Not seen: ${r.tampered.missed.join('; ')}`
+        : `✅ Every tampering seen (${r.tampered.checks.filter((c) => !c.ok).length} checks red).`,
+      '',
+      '| check | result | detail |',
+      '| ----- | ------ | ------ |',
+      ...r.tampered.checks.map((c) => `| ${c.name} | ${c.ok ? '✅' : '❌'} | ${c.detail.replaceAll('|', '\\|')} |`),
+      '',
+    );
   if (r.notes.length) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   return lines.join('\n');
 }
@@ -182,7 +202,7 @@ export function readmeBlock(r: SoakResult, command: string): string {
     failed.length === 0
       ? `- ✅ Every capture stored once and sha256-equal; every event id delivered to the Doctor Service and to RabbitMQ (${f.events.webhookDuplicates + f.events.amqpDuplicates} duplicate deliveries, de-duplicable by id); \`xray-admin verify-audit\` verifies; no upload leftovers after expiry.`
       : `- ❌ Failed: ${failed.map((c) => `${c.name} (${c.detail})`).join('; ')}`,
-    `- Bytes on the wire (up) ÷ payload: ${(f.wireBytesUp / f.payloadBytes).toFixed(3)}; peak RSS: ${Object.entries(
+    `- Bytes on the wire (up) ÷ payload: ${(f.wireBytesUp / f.payloadBytes).toFixed(3)} delivered${f.wireBytesSent !== undefined ? `, ${(f.wireBytesSent / f.payloadBytes).toFixed(3)} sent by the devices` : ''}; peak RSS: ${Object.entries(
       f.peakRss,
     )
       .map(([k, v]) => `${k} ${mb(v)}`)

@@ -21,7 +21,8 @@ import {
   type DevPatientService,
 } from '../../apps/sync-server/src/dev/patient-service.ts';
 import { classifyKey } from '../../apps/sync-server/src/xrays/xray-record.ts';
-import { judge, type Check } from './checks.ts';
+import { judge, missedTampering, type Check, type Evidence, type Tampering } from './checks.ts';
+import { tamper } from './tamper.ts';
 import { CLEAN_LINK, FaultProxy, type LinkProfile } from './fault-proxy.ts';
 import type { DeviceSample, FleetCommand, FleetReport } from './fleet.protocol.ts';
 import { Rng } from './rng.ts';
@@ -54,6 +55,13 @@ export interface SoakOptions {
   drainTimeoutMs: number;
   /** TUS_EXPIRY_MS of the servers: the leftovers check waits this long (plus a sweep) after the drain. */
   tusExpiryMs: number;
+  /**
+   * After the checks, put real faults into the stack (src/tamper.ts: a row deleted, an X-ray
+   * stored twice, a sha256 and a stored byte altered, an event lost, one marked delivered and never
+   * sent, an audit event edited, a stray object) and check again: `tampered` in the result says
+   * whether each was seen. The run's own verdict (`ok`) is the one before.
+   */
+  tamper?: boolean;
   log: (line: string) => void;
 }
 
@@ -102,6 +110,8 @@ export interface SoakResult {
     payloadBytes: number;
     ciphertextBytes: number;
     wireBytesUp: number;
+    /** What the devices sent, as it reached their proxies: wireBytesUp plus what link faults threw away. */
+    wireBytesSent?: number;
     wireBytesDown: number;
     proxy: { connections: number; resets: number; blackholes: number; halfCloses: number; refused: number };
     peakRss: Record<string, number>;
@@ -122,6 +132,8 @@ export interface SoakResult {
     failedAttempts: Record<string, number>;
   };
   notes: string[];
+  /** With `tamper`: what was done, the checks after it, and what they did not see (must be empty). */
+  tampered?: { applied: Tampering[]; checks: Check[]; missed: string[] };
 }
 
 /** Per-device link quality: LTE in an ambulance, from decent to bad. */
@@ -453,10 +465,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         offlinePeriods++;
         const silent = drng.next() < 0.4;
         link.setDown(true);
+        tell({ op: 'link', device: name, up: false });
         if (!silent) tell({ op: 'net', device: name, online: false });
         st.online = false;
         await sleep(Math.min(drng.int(5_000, 60_000), Math.max(1000, captureEnd - Date.now())));
         link.setDown(false);
+        tell({ op: 'link', device: name, up: true });
         tell({ op: 'net', device: name, online: true });
         st.online = true;
       }
@@ -591,6 +605,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     for (const name of names) {
       const st = deviceState.get(name)!;
       links.get(name)!.setDown(false);
+      tell({ op: 'link', device: name, up: true });
       if (!st.running) tell({ op: 'boot', device: name });
       tell({ op: 'net', device: name, online: true });
     }
@@ -655,12 +670,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     // --- leftovers: wait for the expiry sweep ------------------------------------------------------
     const sweepDeadline = Date.now() + opts.tusExpiryMs + Math.max(5_000, opts.tusExpiryMs / 4) * 2 + 30_000;
     const s3c = s3Client(s3);
-    let leftovers = { rows: -1, multipart: -1, strayObjects: [] as string[] };
-    for (;;) {
-      const rows =
+    const leftoversNow = async (): Promise<Evidence['leftovers']> => {
+      const uploadRows =
         (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM tus_uploads WHERE finalized_at IS NULL`))
           .rows[0]?.n ?? 0;
-      const multipart = (await s3c.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads?.length ?? 0;
+      const multipartUploads =
+        (await s3c.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads?.length ?? 0;
       const keys = await listKeys(s3, bucket);
       const known = new Set(
         (await pool.query<{ object_key: string }>('SELECT object_key FROM xrays')).rows.map((r) => r.object_key),
@@ -669,54 +684,79 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       const strayObjects = keys.filter(
         (k) => !k.startsWith('audit-checkpoints/') && !known.has(classifyKey(k).objectKey),
       );
-      leftovers = { rows, multipart, strayObjects };
-      if ((rows === 0 && multipart === 0 && strayObjects.length === 0) || Date.now() > sweepDeadline) break;
+      return { uploadRows, multipartUploads, strayObjects };
+    };
+    let leftovers: Evidence['leftovers'];
+    for (;;) {
+      leftovers = await leftoversNow();
+      const clean = leftovers.uploadRows === 0 && leftovers.multipartUploads === 0 && !leftovers.strayObjects.length;
+      if (clean || Date.now() > sweepDeadline) break;
       await sleep(5_000);
     }
 
     // --- the checks -----------------------------------------------------------------------------
-    const stored = (await pool.query<{ id: string; sha256: string }>('SELECT id, sha256 FROM xrays')).rows;
-    let downloads: Map<string, string> | undefined;
-    if (opts.downloadAll) {
-      downloads = new Map();
-      for (const [n, row] of stored.entries()) {
-        const inst = instances[n % instances.length]!;
-        downloads.set(
-          row.id,
-          await downloadSha(`http://127.0.0.1:${inst.port}`, row.id).catch((err: unknown) => `error ${String(err)}`),
-        );
+    // Everything read from the run's own database, bucket, sinks and devices' ledger; gathered
+    // again after `tamper` to show the checks see the faults it puts in.
+    const gather = async (lefts: Evidence['leftovers']): Promise<Evidence> => {
+      const stored = (await pool.query<{ id: string; sha256: string }>('SELECT id, sha256 FROM xrays')).rows;
+      let downloads: Map<string, string> | undefined;
+      if (opts.downloadAll) {
+        downloads = new Map();
+        for (const [n, row] of stored.entries()) {
+          const inst = instances[n % instances.length]!;
+          downloads.set(
+            row.id,
+            await downloadSha(`http://127.0.0.1:${inst.port}`, row.id).catch((err: unknown) => `error ${String(err)}`),
+          );
+        }
       }
-    }
-    const events = (
-      await pool.query<{ id: string; type: string; xray_id: string | null }>(
-        'SELECT id, type, xray_id FROM outbox_events',
-      )
-    ).rows.map((r) => ({ id: r.id, type: r.type, xrayId: r.xray_id }));
-    const hooks = new Map<string, number>();
-    for (const r of doctor.requests())
-      if (r.eventId && r.signature.valid && r.status >= 200 && r.status < 300)
-        hooks.set(r.eventId, (hooks.get(r.eventId) ?? 0) + 1);
-    const audit = await runAdmin(['verify-audit'], serverEnv, code.adminMain);
-    const checks = judge({
-      captured: [...ledger.values()],
-      duplicateCaptureIds: dupCaptureIds,
-      stored,
-      ...(downloads ? { downloads } : {}),
-      needsAttention: attention,
-      fleetErrors,
-      events,
-      undelivered,
-      webhook: hooks,
-      amqp: amqpSeen,
-      audit: { exitCode: audit.code, output: audit.stdout || audit.stderr },
-      leftovers: {
-        uploadRows: leftovers.rows,
-        multipartUploads: leftovers.multipart,
-        strayObjects: leftovers.strayObjects,
-      },
-      ...(drained ? {} : { notDrained: lastDepth }),
-    });
+      const events = (
+        await pool.query<{ id: string; type: string; xray_id: string | null }>(
+          'SELECT id, type, xray_id FROM outbox_events',
+        )
+      ).rows.map((r) => ({ id: r.id, type: r.type, xrayId: r.xray_id }));
+      const hooks = new Map<string, number>();
+      for (const r of doctor.requests())
+        if (r.eventId && r.signature.valid && r.status >= 200 && r.status < 300)
+          hooks.set(r.eventId, (hooks.get(r.eventId) ?? 0) + 1);
+      const auditCreated = (
+        await pool.query<{ xray_id: string | null; sha256: string | null }>(
+          `SELECT xray_id, details->>'sha256' AS sha256 FROM audit_events
+            WHERE action = 'xray.create' AND outcome = 'success' AND details->>'created' = 'true'`,
+        )
+      ).rows.map((r) => ({ xrayId: r.xray_id, sha256: r.sha256 }));
+      const audit = await runAdmin(['verify-audit'], serverEnv, code.adminMain);
+      return {
+        captured: [...ledger.values()],
+        duplicateCaptureIds: dupCaptureIds,
+        stored,
+        ...(downloads ? { downloads } : {}),
+        needsAttention: attention,
+        fleetErrors,
+        events,
+        undelivered,
+        webhook: hooks,
+        amqp: new Map(amqpSeen),
+        audit: { exitCode: audit.code, output: audit.stdout || audit.stderr },
+        auditCreated,
+        leftovers: lefts,
+        ...(drained ? {} : { notDrained: lastDepth }),
+      };
+    };
+    const evidence = await gather(leftovers);
+    const { events, webhook: hooks } = evidence;
+    const checks = judge(evidence);
     for (const c of checks) log(`  ${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
+    let tampered: SoakResult['tampered'];
+    if (opts.tamper) {
+      log('  tampering with the stack (soak/src/tamper.ts), then the checks again: they must fail');
+      const applied = await tamper({ pool, s3: s3c, bucket });
+      for (const a of applied) log(`    ${a.name}`);
+      const again = judge(await gather(await leftoversNow()));
+      for (const c of again) log(`  ${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
+      tampered = { applied, checks: again, missed: missedTampering(applied, again) };
+      if (tampered.missed.length) log(`  tampering NOT seen by the checks: ${tampered.missed.join('; ')}`);
+    }
     for (const i of instances) await i.sampleRss();
 
     const totals = [...links.values()].reduce(
@@ -727,9 +767,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         halfCloses: s.halfCloses + p.stats.halfCloses,
         refused: s.refused + p.stats.refused,
         up: s.up + p.stats.bytesUp,
+        sent: s.sent + p.stats.bytesSent,
         down: s.down + p.stats.bytesDown,
       }),
-      { connections: 0, resets: 0, blackholes: 0, halfCloses: 0, refused: 0, up: 0, down: 0 },
+      { connections: 0, resets: 0, blackholes: 0, halfCloses: 0, refused: 0, up: 0, sent: 0, down: 0 },
     );
     const captures = [...ledger.values()];
     const wait = (p: 'urgent' | 'routine'): number[] =>
@@ -744,6 +785,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       drainMs: drainDoneMs,
       checks,
       ok: checks.every((c) => c.ok),
+      ...(tampered ? { tampered } : {}),
       faults,
       timeline,
       figures: {
@@ -752,6 +794,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         payloadBytes: captures.reduce((s, c) => s + c.sizeBytes, 0),
         ciphertextBytes: captures.reduce((s, c) => s + c.ciphertextSize, 0),
         wireBytesUp: totals.up,
+        wireBytesSent: totals.sent,
         wireBytesDown: totals.down,
         proxy: {
           connections: totals.connections,
@@ -785,7 +828,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   }
 }
 
-const sumDup = (m: Map<string, number>): number => [...m.values()].reduce((s, n) => s + Math.max(0, n - 1), 0);
+const sumDup = (m: ReadonlyMap<string, number>): number => [...m.values()].reduce((s, n) => s + Math.max(0, n - 1), 0);
 const fmtMB = (b: number): string => `${(b / 1e6).toFixed(0)} MB`;
 
 async function downloadSha(base: string, id: string): Promise<string> {

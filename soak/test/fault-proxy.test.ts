@@ -67,7 +67,25 @@ describe('fault-injecting TCP proxy', () => {
     expect(error).toBeUndefined();
     expect(sha(echoed)).toBe(sha(payload));
     expect(proxy.stats.bytesUp).toBe(payload.length);
+    expect(proxy.stats.bytesSent).toBe(payload.length);
     expect(proxy.stats.bytesDown).toBe(payload.length);
+  });
+
+  it('counts the bytes a black hole or a reset throws away as sent by the client, not as delivered', async () => {
+    const hole = await rig({ blackholeChance: 1 }, () => 0);
+    const s = net.connect({ host: '127.0.0.1', port: hole.proxy.port });
+    s.on('error', () => undefined);
+    await new Promise((r) => s.once('connect', r));
+    await new Promise<void>((r) => s.write(randomBytes(1024 * 1024), () => r()));
+    await expect.poll(() => hole.proxy.stats.bytesSent).toBe(1024 * 1024);
+    expect(hole.proxy.stats.bytesUp).toBe(0);
+    s.destroy();
+
+    // Reset at once on a 256 KiB/s link: what the client had sent into the proxy was never delivered.
+    const cut = await rig({ resetChance: 1, faultWithinMs: 1, bytesPerSecond: 256 * 1024 }, () => 0);
+    const { error } = await roundTrip(cut.proxy.port, randomBytes(2 * 1024 * 1024));
+    expect(error).toBe('ECONNRESET');
+    expect(cut.proxy.stats.bytesSent).toBeGreaterThan(cut.proxy.stats.bytesUp);
   });
 
   it('a reset connection fails at the client with ECONNRESET', async () => {

@@ -16,6 +16,9 @@ describe('soak (3 minutes, 10 devices, every fault)', () => {
       downloadAll: true,
       drainTimeoutMs: 10 * 60_000,
       tusExpiryMs: 120_000,
+      // Then real faults in the stack (a row deleted, an X-ray stored twice, bytes altered, events
+      // lost, the audit trail edited…) and the checks again: each must be seen.
+      tamper: true,
       log: (line) => console.log(line),
     });
 
@@ -26,12 +29,28 @@ describe('soak (3 minutes, 10 devices, every fault)', () => {
         'every capture stored once',
         'recorded sha256 equals the capture’s',
         'downloaded bytes sha256-equal',
+        'one xray.uploaded event per X-ray',
         'every event id at the Doctor Service (webhook)',
         'every event id on RabbitMQ',
         'xray-admin verify-audit',
+        'an audit event for every X-ray stored',
         'no upload leftovers after expiry',
       ]),
     );
+    // The checks saw every fault put in after them: a lost, a doubled and two altered X-rays, a
+    // missing event, an event never delivered, an edited audit trail, a stray object.
+    expect(result.tampered?.applied.map((a) => a.check)).toEqual([
+      'every capture stored once',
+      'every capture stored once',
+      'recorded sha256 equals the capture’s',
+      'downloaded bytes sha256-equal',
+      'one xray.uploaded event per X-ray',
+      'every event id at the Doctor Service (webhook)',
+      'every event id on RabbitMQ',
+      'xray-admin verify-audit',
+      'no upload leftovers after expiry',
+    ]);
+    expect(result.tampered?.missed).toEqual([]);
     // Every fault happened.
     expect(new Set(result.faults.map((f) => f.name))).toEqual(
       new Set([

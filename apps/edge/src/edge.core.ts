@@ -30,6 +30,8 @@ export interface EdgeCoreOptions {
   /** No upload progress for this long aborts the request (asked at each attempt; default 20 s). */
   stallTimeoutMs?: number | (() => number | undefined);
   deviceId?: string;
+  /** The server refused an access token as expired: the sign-in should forget it (and refresh). */
+  onTokenExpired?: (token: string) => void;
   /** Start syncing at once (default). */
   autoStart?: boolean;
 }
@@ -91,6 +93,7 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
     ...(opts.tokenPollMs !== undefined ? { tokenPollMs: opts.tokenPollMs } : {}),
     ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
     ...(opts.deviceId !== undefined ? { deviceId: opts.deviceId } : {}),
+    ...(opts.onTokenExpired ? { onTokenExpired: opts.onTokenExpired } : {}),
   });
   const captures = createCaptureService({ db, onStored: () => engine.wake() });
   // Captures queued or corrected in another tab (Dexie liveQuery sees other tabs' writes) wake

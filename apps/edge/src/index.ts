@@ -4,4 +4,4 @@ export type { CaptureInput, CaptureOptions, CaptureResult, CaptureWarning } from
 export { DEFAULT_RETENTION_MS, EdgeDb, SCHEMA_VERSIONS } from './db/edge.db.ts';
 export type * from './db/edge.records.ts';
 export { SyncEngine, type SyncEngineOptions } from './sync/sync.engine.ts';
-export { decideRetry, backoffDelay, DEFAULT_RETRY, type RetryDecision, type RetryConfig } from './sync/retry.policy.ts';
+export { decideRetry, DEFAULT_RETRY, type RetryDecision, type RetryConfig } from './sync/retry.policy.ts';

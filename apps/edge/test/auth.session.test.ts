@@ -72,4 +72,30 @@ describe('auth session on a shared tablet', () => {
     expect(auth.state).toEqual({ status: 'signed-in', user: { sub: 'demo-paramedic', name: 'Pat' } });
     expect(await loadSession(db)).toMatchObject({ sub: 'demo-paramedic', refreshToken: 'rt-pat' });
   });
+
+  it('a token the server calls expired is forgotten and refreshed, though this clock still thinks it valid', async () => {
+    const db = await freshDb();
+    await saveSession(db, { issuer: 'https://idp.example', refreshToken: 'rt-1', sub: 'demo-paramedic', name: 'Pat' });
+    const auth = new AuthSession({
+      db,
+      clientId: 'xray-edge',
+      issuer: async () => 'https://idp.example',
+      redirectUri: 'https://edge.example/',
+      navigate: () => undefined,
+    });
+    await auth.load();
+    grants.refresh.mockResolvedValueOnce({ ...tokensFor('demo-paramedic', 'Pat', 'rt-2'), access_token: 'first' });
+    expect(await auth.getAccessToken()).toBe('first');
+    // Cached while valid by this device's clock.
+    expect(await auth.getAccessToken()).toBe('first');
+    expect(grants.refresh).toHaveBeenCalledTimes(1);
+    // Another token than the one held: nothing to forget.
+    auth.expireAccessToken('someone-elses');
+    expect(await auth.getAccessToken()).toBe('first');
+    // The server said 401 token_expired for it (the device clock is behind): refreshed.
+    grants.refresh.mockResolvedValueOnce({ ...tokensFor('demo-paramedic', 'Pat', 'rt-3'), access_token: 'second' });
+    auth.expireAccessToken('first');
+    expect(await auth.getAccessToken()).toBe('second');
+    expect(grants.refresh).toHaveBeenCalledTimes(2);
+  });
 });

@@ -1,8 +1,8 @@
 import { decryptBytes, generateDek } from '@xray/shared';
 import { dicomTagsFor, sha256Hex } from '@xray/testkit';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureError } from '../src/capture/capture.errors.ts';
-import { createCaptureService } from '../src/capture/capture.service.ts';
+import { createCaptureService, type CaptureInput } from '../src/capture/capture.service.ts';
 import { checkFile } from '../src/capture/file-check.ts';
 import {
   DEVICE_KEY_ID,
@@ -65,12 +65,40 @@ describe('capture()', () => {
     expect(Buffer.from(record!.encryptedMetadata).toString('latin1')).not.toContain('P-7');
   });
 
-  it('warns when the DICOM names another patient than the one entered', async () => {
+  it('warns when the DICOM names another patient than the one entered, by the wrong-patient rules', async () => {
     const db = await freshDb();
     const { capture } = createCaptureService({ db });
-    const result = await capture(blobOf(smallDicom({ patientId: 'P-OTHER' })), validInput({ patientId: 'P-1001' }));
-    expect(result.warnings).toEqual([expect.objectContaining({ code: 'patient_id_mismatch' })]);
+    const file = blobOf(smallDicom({ patientId: 'P-OTHER' }));
+    const result = await capture(file, validInput({ patientId: 'P-1001' }));
+    expect(result.warnings).toEqual([
+      {
+        code: 'patient_id_mismatch',
+        message: 'The file names patient P-OTHER, not P-1001. Check the patient before it is sent.',
+      },
+    ]);
     expect(result.metadata.xray.patientId).toBe('P-1001');
+    // The same id in other case and blanks is the same patient (patient-check.ts: P-1001 = p-1001).
+    const sameId = await capture(blobOf(smallDicom({ patientId: 'P-1001' })), validInput({ patientId: ' p-1001 ' }));
+    expect(sameId.warnings).toEqual([]);
+    // A decision that settles the hold (keep, with a reason) leaves nothing to warn about; one that
+    // does not (use the file's patient, yet another id sent), still warns.
+    const keep: CaptureInput = {
+      patientDecision: 'keep_chosen_patient',
+      patientDecisionReason: 'Detector had the previous patient',
+    };
+    expect((await capture(file, validInput(keep))).warnings).toEqual([]);
+    const useFile = await capture(file, validInput({ patientDecision: 'use_file_patient' }));
+    expect(useFile.warnings.map((w) => w.code)).toEqual(['patient_id_mismatch']);
+  });
+
+  it('fills only the fields left blank from the DICOM tags, upper-cased, a view only when the schema knows it', async () => {
+    const db = await freshDb();
+    const { capture } = createCaptureService({ db });
+    const file = blobOf(smallDicom({ patientId: 'P-7' }));
+    const blank = await capture(file, validInput({ patientId: ' ', bodyPart: '', view: undefined }));
+    expect(blank.metadata.xray).toMatchObject({ patientId: 'P-7', bodyPart: 'CHEST', view: 'PA' });
+    const entered = await capture(file, validInput({ patientId: 'P-7', bodyPart: 'HAND', view: 'LAT' }));
+    expect(entered.metadata.xray).toMatchObject({ patientId: 'P-7', bodyPart: 'HAND', view: 'LAT' });
   });
 
   it('tells the real type from the bytes, not the name, and refuses what is not an X-ray image', async () => {
@@ -146,21 +174,35 @@ describe('capture()', () => {
     expect(useFile.xray.patientDecisionReason).toBeUndefined();
   });
 
-  it('reads the head once when given what checkFile read, with the same result and warnings', async () => {
+  it('given the head checkFile read, stores the same X-ray as when it reads the head itself', async () => {
     const db = await freshDb();
-    const { capture } = createCaptureService({ db });
-    const file = blobOf(smallDicom({ patientId: 'P-2002' }), 'chest.dcm');
-    const slice = vi.spyOn(file, 'slice');
+    const { capture, readMetadata } = createCaptureService({ db });
+    const bytes = smallDicom({ patientId: 'P-2002' });
+    const file = blobOf(bytes, 'chest.dcm');
     const check = await checkFile(file, 1024 ** 3);
     if (!check.ok) return expect.fail(check.problem.message);
     const given = await capture(file, validInput(), { head: check });
-    expect(slice).toHaveBeenCalledTimes(1);
     const read = await capture(file, validInput());
-    expect(slice).toHaveBeenCalledTimes(2);
+
+    // What is stored, both ways: ciphertext that decrypts to the original bytes, and the same metadata.
+    for (const result of [given, read]) {
+      const record = await db.captures.get(result.id);
+      const blob = await db.blobs.get(result.id);
+      const dek = await unwrapWithDeviceKey(db, record!.wrappedDek, record!.keyId);
+      const plain = await decryptBytes(dek, new Uint8Array(await blob!.ciphertext.arrayBuffer()));
+      expect(sha256Hex(plain)).toBe(sha256Hex(bytes));
+      expect(record!.sha256).toBe(sha256Hex(bytes));
+      expect(await readMetadata(result.id)).toEqual(read.metadata);
+    }
     expect(given.contentType).toBe('application/dicom');
     expect(given.warnings).toEqual([expect.objectContaining({ code: 'patient_id_mismatch' })]);
     expect(given.warnings).toEqual(read.warnings);
     expect(given.metadata).toEqual(read.metadata);
+
+    // The head given is the one used, not read again: tags it carries show in what is stored.
+    const told = { ...check, dicom: { ...check.dicom, patientId: 'P-FROM-HEAD' } };
+    const trusted = await capture(file, validInput({ patientId: '' }), { head: told });
+    expect(trusted.metadata.xray.patientId).toBe('P-FROM-HEAD');
   });
 
   it('a DICOM whose header cannot be read is refused by checkFile, as the server refuses it', async () => {

@@ -177,6 +177,66 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
     expect(rig.server.attempts.at(-1)?.token).toBe('fresh');
   });
 
+  it('a token the server calls expired (token_expired) is handed back to be refreshed; any other 401 is not', async () => {
+    const expired: string[] = [];
+    const rig = await engineRig({ tokenPollMs: 5_000, onTokenExpired: (t) => expired.push(t) });
+    rig.token.value = 'skewed';
+    const c = await rig.capture(blobOf(smallPng(71)), validInput());
+    rig.server.script = (_req, n) =>
+      n === 1
+        ? {
+            kind: 'http',
+            method: 'POST',
+            status: 401,
+            problem: { code: 'token_expired' },
+            message: 'The access token has expired.',
+          }
+        : n === 2
+          ? { kind: 'http', method: 'POST', status: 401, problem: { code: 'unauthenticated' }, message: 'bad token' }
+          : 'ok';
+    await rig.engine.start();
+    await settle(rig);
+    expect(expired).toEqual(['skewed']);
+    expect(await rig.db.captures.get(c.id)).toMatchObject({ status: 'queued', lastError: { code: 'token_expired' } });
+    // The sign-in refreshes: the next poll sends with the new token.
+    rig.token.value = 'refreshed';
+    await vi.advanceTimersByTimeAsync(5_000);
+    await settle(rig);
+    expect(await rig.db.captures.get(c.id)).toMatchObject({ status: 'queued', lastError: { code: 'unauthenticated' } });
+    expect(expired).toEqual(['skewed']);
+    rig.token.value = 'signed-in-again';
+    await vi.advanceTimersByTimeAsync(5_000);
+    await settle(rig);
+    expect(await rig.status(c.id)).toBe('synced');
+  });
+
+  it('a creation refused with 409 for an id the server holds with this very capture: needs attention, saying the later changes were not applied', async () => {
+    const rig = await engineRig();
+    const mine = await rig.capture(blobOf(smallPng(72)), validInput());
+    const other = await rig.capture(blobOf(smallPng(73)), validInput());
+    // An earlier attempt stored `mine` (its answer lost); `other`'s id is held with other bytes.
+    rig.server.stored.set(mine.id, mine.sha256);
+    rig.server.stored.set(other.id, 'e'.repeat(64));
+    const refused = {
+      kind: 'http' as const,
+      method: 'POST',
+      status: 409,
+      problem: { code: 'conflict' },
+      message: 'This X-ray id is already used by a stored X-ray that this request does not repeat exactly.',
+    };
+    rig.server.script = () => refused;
+    await rig.engine.start();
+    await settle(rig);
+    expect(await rig.db.captures.get(mine.id)).toMatchObject({
+      status: 'needs-attention',
+      lastError: { status: 409, code: 'conflict', message: expect.stringContaining('already on the server') },
+    });
+    expect(await rig.db.captures.get(other.id)).toMatchObject({
+      status: 'needs-attention',
+      lastError: { status: 409, message: refused.message },
+    });
+  });
+
   it('after a restart, an upload that was in flight is resumed', async () => {
     const rig = await engineRig();
     const c = await rig.capture(blobOf(smallPng(8)), validInput());

@@ -9,12 +9,17 @@ import type { Config } from './config/config.ts';
 import type { Pool } from './db/pool.ts';
 import { DomainError } from './errors.ts';
 import { buildOpenApiDocument } from './http/openapi.ts';
+import { allowedMethods } from './http/api.operations.ts';
+import { methodNotAllowed } from './http/method-not-allowed.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
 import { cutSilentBodies } from './http/silent-bodies.ts';
 import { corsAllowList, securityHeaders } from './http/security-headers.ts';
+import { apiDocumentRoutes } from './http/routes/api-document.routes.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
+import { keyRoutes } from './http/routes/keys.routes.ts';
 import { edgeAppRoutes } from './http/routes/edge-app.routes.ts';
 import { healthRoutes } from './http/routes/health.routes.ts';
+import { changeRoutes } from './http/routes/changes.routes.ts';
 import { xrayRoutes } from './http/routes/xrays.routes.ts';
 import { outboxRoutes } from './http/routes/outbox.routes.ts';
 import { deviceRoutes } from './http/routes/devices.routes.ts';
@@ -51,6 +56,8 @@ export interface AppDeps {
   outbox: OutboxWriter;
   /** The Patient Service, when configured: GET /roster lists from it. */
   patients?: PatientDirectory | undefined;
+  /** Test suites: checks every response against openapi.json (OPENAPI_RESPONSE_CHECK); never in production. */
+  responseCheck?: RequestHandler | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -73,8 +80,13 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   const { config, log, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // The API's entity tags are its own (an X-ray's version, a file's sha256), as the OpenAPI document
+  // shows: Express's automatic weak ETag on every other answer, and the 304s it would bring, are not.
+  app.set('etag', false);
   // Only the configured proxies may tell us the client's address and scheme.
   app.set('trust proxy', config.http.trustProxy.length ? config.http.trustProxy : false);
+  // First, so it sees every answer as sent, refusals and the fallback 404 included.
+  if (deps.responseCheck) app.use(deps.responseCheck);
 
   app.use(
     pinoHttp({
@@ -148,10 +160,7 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   const authenticate = authFailures.guard(inSequence(deps.authenticate, dpopGuard({ config, pool: deps.pool })));
 
   app.use(healthRoutes(deps));
-  const openapi = buildOpenApiDocument();
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openapi);
-  });
+  app.use(apiDocumentRoutes(buildOpenApiDocument({ publicUrl: config.http.publicUrl })));
 
   const xrays = createXrayService(deps);
   const ingest = {
@@ -161,15 +170,16 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
     log,
     metrics,
     maxUploadBytes: config.limits.maxUploadBytes,
+    captureTimeMaxSkewMs: config.limits.captureTimeMaxSkewMs,
     links: deps.links,
     outbox: deps.outbox,
   };
   // The public key edges wrap data keys for: no secret, no auth.
-  app.get('/keys/upload', (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json(deps.keys.uploadJwks());
-  });
+  app.use(keyRoutes(deps.keys));
   app.use('/xrays', authenticate);
-  app.use(xrayRoutes({ ingest, xrays, metrics }));
+  app.use(xrayRoutes({ ingest, xrays, metrics, publicUrl: config.http.publicUrl }));
+  app.use('/changes', authenticate);
+  app.use(changeRoutes({ xrays }));
   app.use('/audit', authenticate);
   app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer }));
   app.use('/roster', authenticate);
@@ -193,11 +203,19 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
     next();
   });
   app.use('/devices', authenticate);
-  app.use(deviceRoutes({ pool: deps.pool, endDeviceUploads: (id) => uploads.endDeviceUploads(id) }));
+  app.use(
+    deviceRoutes({
+      pool: deps.pool,
+      endDeviceUploads: (id) => uploads.endDeviceUploads(id),
+      publicUrl: config.http.publicUrl,
+    }),
+  );
 
   // The edge web app, when configured: same origin as the API (WebCrypto and the service worker need it).
   app.use(edgeAppRoutes(config));
 
+  // A declared path asked with a method it does not take: 405 with Allow.
+  app.use(methodNotAllowed(allowedMethods));
   app.use((req, res) => sendProblem(req, res, new DomainError('not_found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(log));
   return { app, uploads, authFailures };

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RequestHandler } from 'express';
+import type { Express, RequestHandler } from 'express';
 import { createApp } from './app.ts';
 import { answerClientErrors } from './http/client-errors.ts';
 import { createAuthentication, type Authentication } from './auth/authentication.ts';
@@ -34,6 +34,8 @@ export interface RunningServer {
   keys: KeyService;
   log: Logger;
   uploads: UploadDoor;
+  /** The Express app serving it (tests read its mounted routes). */
+  app: Express;
   /** Signed checkpoints of the audit chain, written outside the database. */
   auditAnchoring: AuditAnchoring;
   stop(): Promise<void>;
@@ -49,7 +51,12 @@ export interface StartOptions {
 }
 
 export async function start(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const log = opts.log ?? createLogger(config.logLevel, config.logFormat);
+  // Test suites only (OPENAPI_RESPONSE_CHECK): loaded on demand, before anything is started that
+  // would need stopping, so a production server never carries the checker.
+  const responseCheck = config.openapiResponseCheck
+    ? (await import('./http/openapi.response-check.ts')).responseCheckToFile(config.openapiResponseCheck)
+    : undefined;
   // First: a missing issuer is a config error, and discovery should be under way before the rest.
   const auth: Authentication = opts.authenticate
     ? { authenticate: opts.authenticate, check: async () => undefined, stop: () => undefined }
@@ -117,11 +124,14 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     // X-rays wrapped under a KEK this instance lacks make it unready (cached: probes are frequent).
     const kekCoverage = kekCoverageCheck(pool, keys);
     // Patient Service, Doctor Service webhook, RabbitMQ, and the outbox relay that feeds the last two.
-    const integrations = createIntegrations(config, pool, log);
+    // Known once the server listens (port 0 picks one): the base of event links without PUBLIC_URL.
+    const listening: { url?: string } = {};
+    const integrations = createIntegrations(config, pool, log, () => listening.url);
     const metrics = createMetrics();
     metrics.watchDatabase(() => readDatabaseGauges(pool));
     const auditAnchoring = await startAuditAnchoring({ config, pool, log, metrics });
     const { app, uploads, authFailures } = createApp({
+      responseCheck,
       config,
       pool,
       store,
@@ -146,7 +156,6 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     });
     if (config.metrics) metricsListener = await listenForMetrics(config.metrics, metrics, log);
     uploads.startCleaner();
-    integrations.start();
     const server: Server = app.listen(config.http.port, config.http.host);
     answerClientErrors(server);
     await once(server, 'listening');
@@ -156,6 +165,9 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const { port } = server.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    listening.url = url;
+    // Background work (outbox relay, pending-link checks) once the address its events link to is known.
+    integrations.start();
     const metricsUrl = metricsListener?.url;
     log.info({ url, metricsUrl }, 'sync server listening');
 
@@ -224,7 +236,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await embedded?.stop();
         log.info({ clean: finished }, 'sync server stopped');
       })());
-    return { url, port, metricsUrl, pool, store, keys, log, uploads, auditAnchoring, stop };
+    return { url, port, metricsUrl, pool, store, keys, log, uploads, app, auditAnchoring, stop };
   } catch (err) {
     await metricsListener?.stop();
     auth.stop();

@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/config.ts';
 import { createObjectStore } from '../src/storage/index.ts';
 import { createTestStorage, s3Client, type StorageKind, type TestStorage } from './harness.ts';
 
-// STYLE.md habit 1: one contract, every adapter, against the real backend.
+// One contract, every adapter, against the real backend.
 describe.each<StorageKind>(['fs', 's3'])('AuditWitness contract: %s', (kind) => {
   let storage: TestStorage;
   let witness: AuditWitness;

@@ -208,7 +208,7 @@ describe('audit trail', () => {
     expect(list.res.status).toBe(200);
     const listed = await onlyEvent(list.requestId);
     expect(listed).toMatchObject({ action: 'xray.list', patient_id: patientId, xray_id: null, outcome: 'success' });
-    expect(listed.details).toEqual({ filters: { patientId, limit: 5 }, count: 1, ids: [pngId] });
+    expect(listed.details).toEqual({ filters: { patientId: [patientId], limit: 5 }, count: 1, ids: [pngId] });
 
     const whole = await call(`/xrays/${pngId}/download`, DOCTOR);
     expect(whole.res.status).toBe(200);

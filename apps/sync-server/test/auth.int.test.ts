@@ -218,7 +218,8 @@ describe('auth with a real OIDC issuer (oidc-provider) and real PostgreSQL', () 
         expect(challenge).toMatch(why);
       }
       const post = await postXray(server.url, validMetadata(), blobOf(makePng({ seed: 508 })), bearer(token));
-      await expectProblem(post, 401, 'unauthenticated');
+      // Expired (a genuine token the client should refresh) is told apart from every other refusal.
+      await expectProblem(post, 401, String(why) === String(/expired/) ? 'token_expired' : 'unauthenticated');
     });
 
     it('clock skew inside the tolerance is accepted', async () => {
@@ -237,6 +238,20 @@ describe('auth with a real OIDC issuer (oidc-provider) and real PostgreSQL', () 
       const res = await api('/xrays', token);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/expired/);
+      expect((await res.json()).code).toBe('token_expired');
+    });
+
+    it('token_expired only for a genuine token: an expired forgery (unsigned, other key) is unauthenticated', async () => {
+      const stale = { iat: now() - 3600, exp: now() - 120 };
+      const genuine = await api('/xrays', await forge.signed(stale));
+      await expectProblem(genuine, 401, 'token_expired');
+      for (const forged of [
+        forge.unsigned(stale),
+        await forge.unknownKey(stale, dev.keyIds()[0]),
+        await forge.hs256WithPublicKey(stale),
+      ]) {
+        await expectProblem(await api('/xrays', forged), 401, 'unauthenticated');
+      }
     });
   });
 

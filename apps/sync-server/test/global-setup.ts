@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pino from 'pino';
 import type { TestProject } from 'vitest/node';
-import { freePort, parseEnvLines } from '@xray/testkit';
+import { freePort, parseEnvLines, responseCheckFailure, summarizeResponseCheck } from '@xray/testkit';
 import { loadEmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+import { embeddedPostgresLibrary } from '../src/db/embedded-postgres.placement.ts';
 
 export interface S3TestEnv {
   S3_ENDPOINT: string;
@@ -21,6 +23,8 @@ declare module 'vitest' {
     s3: S3TestEnv;
     /** RabbitMQ for the event tests (AMQP_URL, or the machine's via scripts/services/rabbitmq.sh). */
     amqpUrl: string;
+    /** The report file of the OpenAPI response check (OPENAPI_RESPONSE_CHECK) every test server writes to. */
+    openapiResponseCheck: string;
   }
 }
 
@@ -83,6 +87,47 @@ async function amqpUrl(): Promise<string> {
 }
 
 /**
+ * The OpenAPI response check: every test server (in-process through the harness, or spawned, which
+ * inherits the environment) appends to one report; the teardown fails the run on any response
+ * that differs from openapi.json and, when every test file of this project ran, on any documented
+ * operation no test got a 2xx answer from.
+ */
+async function openapiResponseCheck(project: TestProject): Promise<() => Promise<void>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'xray-openapi-check-'));
+  const file = path.join(dir, 'responses.jsonl');
+  process.env.OPENAPI_RESPONSE_CHECK = file;
+  project.provide('openapiResponseCheck', file);
+  return async () => {
+    const { testFiles } = await project.globTestFiles();
+    const ran = new Set(
+      project.vitest.state
+        .getTestModules()
+        .filter((m) => m.project.name === project.name)
+        .map((m) => m.moduleId),
+    );
+    // Every file, no test name filter (`-t`): only then can an operation no test called be blamed.
+    const wholeSuite =
+      testFiles.length > 0 && testFiles.every((f) => ran.has(f)) && !project.vitest.config.testNamePattern;
+    const document: unknown = wholeSuite
+      ? JSON.parse(await readFile(path.join(import.meta.dirname, '../openapi.json'), 'utf8'))
+      : undefined;
+    const summary = summarizeResponseCheck(file, document);
+    const answered = [...summary.seen.values()].reduce((n, statuses) => n + statuses.size, 0);
+    console.log(
+      `OpenAPI response check: ${summary.seen.size} operations answered (${answered} operation/status pairs), ` +
+        `${summary.violations.length} kinds of difference`,
+    );
+    const failure = responseCheckFailure(summary, `report: ${file}`);
+    if (failure) {
+      // Vitest reports a teardown error ("error during close") without failing the run: fail it here.
+      process.exitCode = 1;
+      throw new Error(failure);
+    }
+    if (!process.env.OPENAPI_RESPONSE_CHECK_KEEP) await rm(dir, { recursive: true, force: true });
+  };
+}
+
+/**
  * Real services for the integration tests: PostgreSQL from TEST_DATABASE_URL or an embedded
  * one for this run, and S3 (Swift s3api). A missing service fails the run with what to do.
  */
@@ -93,8 +138,10 @@ export default async function setup(project: TestProject) {
     const dir = await mkdtemp(path.join(tmpdir(), 'xray-test-pg-'));
     await chmod(dir, 0o755); // PostgreSQL runs as the postgres user when we are root
     const port = await freePort();
+    // As root from a checkout the postgres user cannot reach (root's home): binaries copied where it can.
+    const library = await embeddedPostgresLibrary(pino({ level: 'warn' }));
     // Its `beforeExit` hook would end vitest with code 0 after failures; the teardown stops PostgreSQL.
-    const EmbeddedPostgres = await loadEmbeddedPostgres(['beforeExit', 'exit']);
+    const EmbeddedPostgres = await loadEmbeddedPostgres(['beforeExit', 'exit'], library);
     const pg = new EmbeddedPostgres({
       databaseDir: path.join(dir, 'data'),
       port,
@@ -126,7 +173,9 @@ export default async function setup(project: TestProject) {
   project.provide('pgAdminUrl', adminUrl);
   project.provide('s3', await s3Env());
   project.provide('amqpUrl', await amqpUrl());
+  const checkResponses = await openapiResponseCheck(project);
   return async () => {
     await stopPg?.();
+    await checkResponses();
   };
 }

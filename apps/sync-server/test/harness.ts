@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RequestHandler } from 'express';
+import { createApiClient, type ApiClient, type ApiSchema } from '@xray/shared/api';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config.ts';
@@ -136,6 +137,8 @@ export async function testServerEnv(
     DPOP_REQUIRED_ROLES: '',
     // Its own free port: several servers run at once (the default 9464 would collide).
     METRICS_PORT: '0',
+    // Every response checked against openapi.json (test/global-setup.ts reports what differs).
+    OPENAPI_RESPONSE_CHECK: inject('openapiResponseCheck'),
     // Several servers on one database (instances behind a load balancer): pass the first one's DATABASE_URL.
     DATABASE_URL: extraEnv.DATABASE_URL ?? (await createTestDatabase()),
     ...storage.env,
@@ -240,6 +243,51 @@ export async function postXray(
   form.append('metadata', typeof metadata === 'string' ? metadata : JSON.stringify(metadata));
   form.append('file', file, 'image.bin');
   return fetch(`${baseUrl}/xrays`, { method: 'POST', body: form, headers });
+}
+
+/** Who a typed client calls as: `actor` for headerActor servers, `token` for a bearer token. */
+export interface ApiCaller {
+  actor?: string;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The typed client generated from openapi.json (openapi-fetch over `@xray/shared/api`), as an
+ * integrator calls the API: a path, parameter or body the document lacks fails to compile, and
+ * what the server answers is checked against the document by the response check.
+ * `const { data, response } = await apiClient(server.url, { actor: DOCTOR }).GET('/xrays/{id}', …)`
+ */
+export function apiClient(baseUrl: string, as: ApiCaller = {}): ApiClient {
+  return createApiClient({
+    baseUrl,
+    headers: {
+      ...(as.actor ? { 'X-Test-Actor': as.actor } : {}),
+      ...(as.token ? { Authorization: `Bearer ${as.token}` } : {}),
+      ...as.headers,
+    },
+  });
+}
+
+/**
+ * The multipart body of POST /xrays as the document's encoding says a generated client sends it:
+ * `metadata` a JSON part, then `file` (openapi-fetch's bodySerializer).
+ */
+export function xrayUploadBody(body: { metadata: ApiSchema<'XrayMetadataInput'>; file: Blob }): FormData {
+  const form = new FormData();
+  form.append('metadata', new Blob([JSON.stringify(body.metadata)], { type: 'application/json' }), 'metadata.json');
+  form.append('file', body.file, 'image.bin');
+  return form;
+}
+
+/** POST /xrays through the typed client: the X-ray as `data` (201, or 200 for a repeat). */
+export function uploadXray(
+  api: ApiClient,
+  metadata: ApiSchema<'XrayMetadataInput'>,
+  file: Blob,
+  headers: Record<string, string> = {},
+) {
+  return api.POST('/xrays', { body: { metadata, file }, bodySerializer: xrayUploadBody, headers });
 }
 
 /**

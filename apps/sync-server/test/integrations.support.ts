@@ -1,13 +1,16 @@
 import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, Socket, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { connect, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { XrayEventSchema, type XrayEvent } from '@xray/shared';
-import { inject } from 'vitest';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { EVENT_TYPES, XRAY_EVENT_SCHEMAS, XrayEventSchema, type XrayEvent } from '@xray/shared';
+import { expect, inject } from 'vitest';
 import type { DemoUserName } from '../src/dev/demo-users.ts';
 import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
 import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
@@ -29,6 +32,38 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * A payload as a consumer received it (webhook body, AMQP message), checked against the published
+ * schema of its type: valid, and nothing in it that the schema does not declare (parsing drops
+ * undeclared fields, so the parsed event must equal the raw JSON).
+ */
+export function expectPublishedEvent(body: string): XrayEvent {
+  const raw: unknown = JSON.parse(body);
+  const type = typeof raw === 'object' && raw !== null ? Reflect.get(raw, 'type') : undefined;
+  const known = EVENT_TYPES.find((t) => t === type);
+  if (!known) throw new Error(`not an event type the server publishes: ${String(type)}`);
+  expect(XRAY_EVENT_SCHEMAS[known].parse(raw), `${known} as published`).toEqual(raw);
+  // And as the OpenAPI document publishes it (`webhooks`), the JSON Schema a consumer generates from.
+  const validate = webhookValidator(known);
+  expect(validate(raw) ? [] : validate.errors, `${known} against openapi.json webhooks`).toEqual([]);
+  return XrayEventSchema.parse(raw);
+}
+
+let openapiAjv: Ajv2020 | undefined;
+/** The request body schema of the `type` webhook in openapi.json, compiled once. */
+function webhookValidator(type: string): ValidateFunction {
+  if (!openapiAjv) {
+    openapiAjv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
+    addFormats.default(openapiAjv);
+    const doc: unknown = JSON.parse(readFileSync(new URL('../openapi.json', import.meta.url), 'utf8'));
+    if (typeof doc !== 'object' || doc === null) throw new Error('openapi.json is not a document');
+    openapiAjv.addSchema(doc, 'openapi', undefined, false);
+  }
+  const validate = openapiAjv.getSchema(`openapi#/webhooks/${type}/post/requestBody/content/application~1json/schema`);
+  if (!validate) throw new Error(`openapi.json has no webhook for ${type}`);
+  return validate;
+}
+
 /** The webhook signature, computed here from the documented scheme (not with the server's code). */
 export function expectedSignature(secret: string, timestamp: string, body: string): string {
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
@@ -42,6 +77,8 @@ export interface ReceivedMessage {
   persistent: boolean;
   contentType: string | undefined;
   event: XrayEvent;
+  /** The message body exactly as received. */
+  body: string;
 }
 
 /** A consumer bound to the exchange with '#': what a downstream system would see. */
@@ -65,6 +102,7 @@ export async function consumeExchange(exchange: string, url = testAmqpUrl()): Pr
       persistent: msg.properties.deliveryMode === 2,
       contentType: typeof msg.properties.contentType === 'string' ? msg.properties.contentType : undefined,
       event: XrayEventSchema.parse(JSON.parse(msg.content.toString('utf8'))),
+      body: msg.content.toString('utf8'),
     });
     ch.ack(msg);
   });

@@ -1,18 +1,11 @@
 import { constants, createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { makeJpeg, sha256Hex } from '@xray/testkit';
-import {
-  encryptBytes,
-  generateDek,
-  rsaJwkThumbprint,
-  uploadKeyEndorsementMessage,
-  wrapKeyRsaOaep,
-  type UploadJwks,
-} from '@xray/shared';
+import { encryptBytes, generateDek, rsaJwkThumbprint, uploadKeyEndorsementMessage, wrapKeyRsaOaep } from '@xray/shared';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.ts';
 import { loadUploadKeys } from '../src/keys/upload-keys.ts';
 import { start } from '../src/server.ts';
-import { createTestStorage, startTestServer, testServerEnv, type TestServer } from './harness.ts';
+import { apiClient, createTestStorage, startTestServer, testServerEnv, type TestServer } from './harness.ts';
 import { downloadSha, encodeMeta, MiB, startTus, tusMetadata } from './tus-client.ts';
 
 const rsaPem = (bits: number) =>
@@ -100,7 +93,8 @@ describe('upload key rotation', () => {
       UPLOAD_PREVIOUS_PRIVATE_KEY: previous,
     });
     servers.push(rotating);
-    const jwks = (await (await fetch(`${rotating.url}/keys/upload`)).json()) as UploadJwks;
+    // The key set as a generated client reads it: typed by the document, no cast.
+    const { data: jwks = { keys: [] } } = await apiClient(rotating.url).GET('/keys/upload');
     const publicOf = (pem: string) => createPublicKey(pem).export({ format: 'jwk' });
     expect(jwks.keys.map((k) => k.n)).toEqual([publicOf(current).n, publicOf(previous).n]);
     const [cur, prev] = jwks.keys;
@@ -137,7 +131,7 @@ describe('upload key rotation', () => {
     // Once the previous key is removed, an upload wrapped for it is told to fetch the key again.
     const rotated = await startTestServer('fs', { KEK, UPLOAD_PRIVATE_KEY: current });
     servers.push(rotated);
-    const after = (await (await fetch(`${rotated.url}/keys/upload`)).json()) as UploadJwks;
+    const { data: after = { keys: [] } } = await apiClient(rotated.url).GET('/keys/upload');
     expect(after.keys.map((k) => k.kid)).toEqual([cur!.kid]);
     expect(after.endorsements).toBeUndefined();
     const late = await sealedFor(prev!);

@@ -29,7 +29,7 @@ function failingBody(bytes: Buffer, failAfter: number): Readable {
   );
 }
 
-// STYLE.md habit 1: one contract, every adapter, against the real backend.
+// One contract, every adapter, against the real backend.
 describe.each<StorageKind>(['fs', 's3'])('ObjectStore contract: %s', (kind) => {
   let storage: TestStorage;
   let store: ObjectStore;

@@ -36,7 +36,10 @@ const eventTemplate = () => ({
   dicom: null,
   link: { status: 'unchecked' as const },
   uploadedAt: new Date().toISOString(),
+  changeSeq: 1,
 });
+/** The base of the events' links (PUBLIC_URL); nothing here follows them. */
+const links = { publicUrl: () => 'https://xray.example.org' };
 
 /**
  * Two sync server processes on one PostgreSQL, each running its outbox relay: every event is
@@ -108,7 +111,7 @@ describe('outbox relays on two instances', () => {
       const [first] = pools;
       if (!first) throw new Error('no pool');
       const sink = `contract-${randomUUID().slice(0, 8)}`;
-      const writer = createOutboxWriter([sink]);
+      const writer = createOutboxWriter([sink], links);
       const template = eventTemplate();
       await inTransaction(first, async (tx) => {
         for (let i = 0; i < 200; i++) await writer.append(tx, xrayUploaded({ ...template, id: randomUUID() }));
@@ -150,9 +153,9 @@ describe('outbox relays on two instances', () => {
       if (!oldDelivered || !oldPending || !oldDead || !oldNoSink || !newDelivered) throw new Error('no events');
       await inTransaction(pool, async (tx) => {
         for (const e of [oldDelivered, oldPending, oldDead, newDelivered])
-          await createOutboxWriter([sink]).append(tx, e);
+          await createOutboxWriter([sink], links).append(tx, e);
         // Written while no sink was configured: nothing will ever deliver it.
-        await createOutboxWriter([]).append(tx, oldNoSink);
+        await createOutboxWriter([], links).append(tx, oldNoSink);
       });
       const all = [oldDelivered, oldPending, oldDead, oldNoSink, newDelivered].map((e) => e.id);
       await pool.query(`UPDATE outbox_events SET created_at = now() - interval '8 days' WHERE id = ANY($1::uuid[])`, [

@@ -236,7 +236,7 @@ describe('outbox delivery: Doctor Service webhook and RabbitMQ', () => {
     expect((await fetch(`${server.url}/admin/outbox?state=gone`)).status).toBe(400);
   });
 
-  it('a correction of the notes is named in xray.updated, its text never: not delivered, not kept in the outbox', async () => {
+  it('a correction of the notes travels in xray.updated; once the X-ray is deleted, the outbox keeps none of it', async () => {
     const xray = await upload();
     const text = 'Seen by Dr Quillfeather, mother Anna Quillfeather present';
     const res = await fetch(`${server.url}/xrays/${xray.id}`, {
@@ -249,15 +249,18 @@ describe('outbox delivery: Doctor Service webhook and RabbitMQ', () => {
       const got = eventsFor(xray.id, 'xray.updated');
       return got.length > 0 && got;
     });
-    expect(updated?.data).toMatchObject({ changes: { notes: { before: null, after: null, withheld: true } } });
+    // A worklist shows the notes: they are the X-ray's, and the correction says what changed.
+    expect(updated?.data).toMatchObject({ xray: { notes: text }, changes: { notes: { before: null, after: text } } });
     await waitFor('xray.updated on the exchange', () => messagesFor(xray.id, 'xray.updated').length === 1);
-    expect(JSON.stringify(messagesFor(xray.id, 'xray.updated'))).not.toContain('Quillfeather');
-    const { rows } = await server.pool.query<{ payload: unknown }>(
-      `SELECT payload FROM outbox_events WHERE xray_id = $1`,
+    expect(messagesFor(xray.id, 'xray.updated')[0]?.event).toEqual(updated);
+
+    expect((await fetch(`${server.url}/xrays/${xray.id}`, { method: 'DELETE' })).status).toBe(204);
+    const { rows } = await server.pool.query<{ type: string; payload: unknown }>(
+      `SELECT type, payload FROM outbox_events WHERE xray_id = $1 ORDER BY seq`,
       [xray.id],
     );
-    expect(rows).toHaveLength(2);
-    expect(JSON.stringify(rows)).not.toContain('Quillfeather');
+    expect(rows.map((r) => r.type)).toEqual(['xray.uploaded', 'xray.updated', 'xray.deleted']);
+    expect(JSON.stringify(rows.map((r) => r.payload))).not.toContain('Quillfeather');
   });
 
   it('a delete emits xray.deleted, after the upload, in the same transaction as the removal', async () => {

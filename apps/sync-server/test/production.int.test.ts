@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { dicomDimensionsForSize, makePng, sha256Hex, writeDicom, type WrittenDicom } from '@xray/testkit';
+import { dicomDimensionsForSize, freePort, makePng, sha256Hex, writeDicom, type WrittenDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DevDoctorService } from '../src/dev/doctor-service.ts';
 import type { DevIssuer } from '../src/dev/oidc-issuer.ts';
@@ -60,6 +60,8 @@ describe('production start path (NODE_ENV=production, real services, real tokens
   let env: Record<string, string>;
   let tokens: DevIntegrations['tokens'];
   let dicom: WrittenDicom;
+  /** The API's public URL: events are delivered, so production requires it (their links name it). */
+  let publicUrl: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'xray-prod-'));
@@ -72,10 +74,15 @@ describe('production start path (NODE_ENV=production, real services, real tokens
     storage = await createTestStorage('s3');
     // The application's own login; migrations run as the schema's owner.
     const db = await createSeparatedDatabase();
+    const port = await freePort();
+    publicUrl = `http://127.0.0.1:${port}`;
     env = {
       ...storage.env,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
+      PORT: String(port),
+      // Loopback here; https behind the TLS proxy in a deployment (deploy/compose.yaml).
+      PUBLIC_URL: publicUrl,
       DATA_DIR: dataDir,
       AUTH_DISABLED: 'false',
       // The paramedic here uses a plain bearer token; device-bound tokens: dpop.int.test.ts.
@@ -184,6 +191,12 @@ describe('production start path (NODE_ENV=production, real services, real tokens
     await waitFor('AMQP events', () =>
       types.every((t) => consumer.messages.some((m) => m.routingKey === t && m.event.xrayId === created.id)),
     );
+    // Their links name the API under PUBLIC_URL.
+    const uploaded = doctor.accepted().find((e) => e.type === 'xray.uploaded' && e.xrayId === created.id);
+    expect(uploaded && 'links' in uploaded ? uploaded.links : undefined).toEqual({
+      self: `${publicUrl}/xrays/${created.id}`,
+      download: `${publicUrl}/xrays/${created.id}/download`,
+    });
   });
 
   it('takes an encrypted tus upload from the edge door and serves the same bytes', async () => {
@@ -220,7 +233,13 @@ describe('production start path (NODE_ENV=production, real services, real tokens
   it('refuses to start in production without real settings, naming each one (exit 78)', async () => {
     const empty = await mkdtemp(path.join(tmpdir(), 'xray-prod-empty-'));
     try {
-      const refused = await spawnServer({ NODE_ENV: 'production', DATA_DIR: empty, HOST: '0.0.0.0' }).then(
+      // Events to deliver (AMQP_URL) and nowhere public for their links to point to.
+      const refused = await spawnServer({
+        NODE_ENV: 'production',
+        DATA_DIR: empty,
+        HOST: '0.0.0.0',
+        AMQP_URL: 'amqp://127.0.0.1:1',
+      }).then(
         () => new Error('the server started'),
         (err: unknown) => err,
       );
@@ -236,6 +255,7 @@ describe('production start path (NODE_ENV=production, real services, real tokens
         'UPLOAD_PRIVATE_KEY',
         'DATABASE_OWNER_URL',
         'AUDIT_ANCHOR_KEY',
+        'PUBLIC_URL',
       ])
         expect(message).toMatch(new RegExp(`^  ${name}: `, 'm'));
       expect(await readdir(empty)).toEqual([]);

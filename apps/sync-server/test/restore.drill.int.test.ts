@@ -100,7 +100,7 @@ describe.each<StorageKind>(['fs', 's3'])('restore drill on %s storage', (kind) =
 
     // Before the database backup: two through POST /xrays (one corrected), one through tus.
     const a = await post(server.url, 1);
-    const b = await post(server.url, 2, { patientId: 'P-ERASE' });
+    const b = await post(server.url, 2, { patientId: 'P-ERASE', notes: 'Note of B, erased with it' });
     const c = await viaTus(server.url, 3);
     await patchNotes(server.url, a.id, 'corrected before the backup');
 
@@ -188,6 +188,13 @@ describe.each<StorageKind>(['fs', 's3'])('restore drill on %s storage', (kind) =
       items: { details: { recovered?: boolean } }[];
     };
     expect(deletions.items.map((i) => i.details.recovered)).toEqual([true]);
+    // Its events in the restored outbox (the backup's) keep none of its notes once it is erased again.
+    const kept = await server.pool.query<{ scrubbed: string | null; text: string }>(
+      `SELECT payload->>'scrubbed' AS scrubbed, payload::text AS text FROM outbox_events WHERE xray_id = $1`,
+      [b.id],
+    );
+    expect(kept.rows.length).toBeGreaterThan(0);
+    for (const r of kept.rows) expect(r).toEqual({ scrubbed: 'true', text: expect.not.stringContaining('Note of B') });
     await server.stop();
     server = undefined;
 

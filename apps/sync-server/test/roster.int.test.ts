@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
 import { DomainError } from '../src/errors.ts';
-import { blobOf, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { apiClient, blobOf, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 
 /**
  * Stands in for OIDC (as in audit.int.test.ts): `X-Test-Actor: <sub>; <role>,<role>` acts as
@@ -89,10 +89,15 @@ describe('roster and the wrong-patient decision', () => {
   }
 
   it('a paramedic reads the roster: the seeded patients and only open consultations; audited with counts', async () => {
-    const { res, requestId } = await call('/roster', PARAMEDIC);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('cache-control')).toContain('no-store');
-    const roster = RosterSchema.parse(await res.json());
+    // Through the client generated from openapi.json, as the edge app reads it.
+    const requestId = randomUUID();
+    const { data, response } = await apiClient(server.url, {
+      actor: PARAMEDIC,
+      headers: { 'X-Request-Id': requestId },
+    }).GET('/roster');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toContain('no-store');
+    const roster = RosterSchema.parse(data);
     expect(roster.patients.map((p) => p.id)).toEqual(['P-1001', 'P-1002', 'P-1003', 'P-1004', 'P-1005']);
     expect(roster.patients[0]).toMatchObject({ name: 'Maria Keller', birthDate: '1957-03-14' });
     expect(roster.consultations.map((c) => c.id).sort()).toEqual(['C-2001', 'C-2002', 'C-2004', 'C-2005']);

@@ -15,7 +15,7 @@ async function readAll(r: Readable): Promise<Buffer> {
 
 const MiB = 1024 * 1024;
 
-// STYLE.md habit 1: the tus store adapter keeps its own key layout; one contract, both backends.
+// The tus store adapter keeps its own key layout; one contract, both backends.
 describe.each<StorageKind>(['fs', 's3'])('tus store adapter contract: %s', (kind) => {
   let storage: TestStorage;
   let store: ObjectStore;

@@ -169,7 +169,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus uploads on %s storage', (kind) => 
         store: server.store,
         log: server.log,
         links: { enabled: false, verify: async () => ({ status: 'unchecked' }) },
-        outbox: createOutboxWriter([]),
+        outbox: createOutboxWriter([], { publicUrl: () => server.url }),
         keys: server.keys,
       },
       {

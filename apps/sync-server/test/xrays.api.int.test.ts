@@ -8,7 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { makeJpeg, makePng, sha256Hex, writeDicom, type WrittenDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failingWrites } from './fault-injection.ts';
+import type { ApiClient } from '@xray/shared/api';
 import {
+  apiClient,
   blobOf,
   countRows,
   openMultipartUploads,
@@ -44,6 +46,8 @@ async function download(url: string, headers: Record<string, string> = {}) {
 // One contract, both storage adapters: what a client sees must not depend on where bytes live.
 describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) => {
   let server: TestServer;
+  /** The client generated from openapi.json (this server acts as one user with every role). */
+  let api: ApiClient;
   let dir: string;
   let dicom: WrittenDicom;
   let dicomBytes: Buffer;
@@ -59,6 +63,7 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     const { readFile } = await import('node:fs/promises');
     dicomBytes = await readFile(dicom.path);
     server = await startTestServer(kind);
+    api = apiClient(server.url);
   });
   afterAll(async () => {
     await server?.close();
@@ -125,12 +130,12 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
       expect(created.dicom).toBeNull();
     }
 
-    const got = await fetch(`${server.url}/xrays/${created.id}`);
-    expect(got.status).toBe(200);
-    expect(await got.json()).toEqual(created);
+    const got = await api.GET('/xrays/{id}', { params: { path: { id: created.id } } });
+    expect(got.response.status).toBe(200);
+    expect(got.data).toEqual(created);
 
-    const list = await (await fetch(`${server.url}/xrays?patientId=${patientId}`)).json();
-    expect(list.items.map((x: { id: string }) => x.id)).toEqual([created.id]);
+    const list = await api.GET('/xrays', { params: { query: { patientId: [patientId] } } });
+    expect(list.data?.items.map((x) => x.id)).toEqual([created.id]);
 
     const full = await download(`${server.url}/xrays/${created.id}/download`);
     expect(full.res.status).toBe(200);
@@ -155,9 +160,11 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     });
     expect(notModified.status).toBe(304);
 
-    const del = await fetch(`${server.url}/xrays/${created.id}`, { method: 'DELETE' });
-    expect(del.status).toBe(204);
-    expect((await fetch(`${server.url}/xrays/${created.id}`)).status).toBe(404);
+    const del = await api.DELETE('/xrays/{id}', { params: { path: { id: created.id } } });
+    expect(del.response.status).toBe(204);
+    const after = await api.GET('/xrays/{id}', { params: { path: { id: created.id } } });
+    expect(after.response.status).toBe(404);
+    expect(after.error).toMatchObject({ status: 404, code: 'not_found' });
     const gone = await fetch(`${server.url}/xrays/${created.id}/download`);
     expect(gone.status).toBe(404);
     expect(gone.headers.get('content-type')).toContain('application/problem+json');
@@ -179,7 +186,7 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     expect((await storedObjects(server)).filter((k) => k.includes(id))).toHaveLength(2);
     const { rows } = await server.pool.query('SELECT count(*)::int AS n FROM xrays WHERE id = $1', [id]);
     expect(rows[0].n).toBe(1);
-    expect((await fetch(`${server.url}/xrays/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await api.DELETE('/xrays/{id}', { params: { path: { id } } })).response.status).toBe(204);
   });
 
   it('lists with filters and cursor pagination, newest capture first', async () => {
@@ -198,23 +205,25 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const q: URLSearchParams = new URLSearchParams({ patientId, limit: '2', ...(cursor ? { cursor } : {}) });
-      const page: { items: { id: string }[]; nextCursor: string | null } = await (
-        await fetch(`${server.url}/xrays?${q}`)
-      ).json();
-      seen.push(...page.items.map((x: { id: string }) => x.id));
-      cursor = page.nextCursor;
+      const query: { patientId: string[]; limit: number; cursor?: string } = { patientId: [patientId], limit: 2 };
+      if (cursor) query.cursor = cursor;
+      const { data: page } = await api.GET('/xrays', { params: { query } });
+      seen.push(...(page?.items ?? []).map((x) => x.id));
+      const next: string | null = page?.nextCursor ?? null;
+      cursor = next;
       pages++;
     } while (cursor);
     expect(pages).toBe(3);
     expect(seen).toEqual([...ids].reverse());
 
-    const byConsultation = await (await fetch(`${server.url}/xrays?consultationId=C-A&patientId=${patientId}`)).json();
-    expect(byConsultation.items).toHaveLength(2);
-    const window = await (
-      await fetch(`${server.url}/xrays?patientId=${patientId}&from=2026-11-21T00:00:00Z&to=2026-11-23T00:00:00Z`)
-    ).json();
-    expect(window.items.map((x: { id: string }) => x.id)).toEqual([ids[2], ids[1]]);
+    const byConsultation = await api.GET('/xrays', {
+      params: { query: { consultationId: 'C-A', patientId: [patientId] } },
+    });
+    expect(byConsultation.data?.items).toHaveLength(2);
+    const window = await api.GET('/xrays', {
+      params: { query: { patientId: [patientId], from: '2026-11-21T00:00:00Z', to: '2026-11-23T00:00:00Z' } },
+    });
+    expect(window.data?.items.map((x) => x.id)).toEqual([ids[2], ids[1]]);
 
     const bad = await fetch(`${server.url}/xrays?from=yesterday&cursor=nope`);
     expect(bad.status).toBe(400);
@@ -224,7 +233,8 @@ describe.each<StorageKind>(['fs', 's3'])('X-ray REST API on %s storage', (kind) 
     expect(badCursor.status).toBe(400);
     expect((await badCursor.json()).errors[0].field).toBe('cursor');
 
-    for (const id of ids) expect((await fetch(`${server.url}/xrays/${id}`, { method: 'DELETE' })).status).toBe(204);
+    for (const id of ids)
+      expect((await api.DELETE('/xrays/{id}', { params: { path: { id } } })).response.status).toBe(204);
   });
 
   describe('bad input: a clear problem and nothing left behind', () => {

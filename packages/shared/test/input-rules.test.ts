@@ -67,7 +67,9 @@ describe('client text fields refuse control characters', () => {
   });
 
   it('list and audit filters refuse control characters', () => {
-    expect(refused(XrayListQuerySchema.safeParse({ patientId: 'P\u0000' }))).toContain('patientId');
+    // patientId repeats (patientId=A&patientId=B): the error names which one.
+    expect(refused(XrayListQuerySchema.safeParse({ patientId: 'P\u0000' }))).toContain('patientId.0');
+    expect(refused(XrayListQuerySchema.safeParse({ patientId: ['P-1', 'P\u0000'] }))).toContain('patientId.1');
     expect(refused(AuditQuerySchema.safeParse({ patientId: 'P\u0085' }))).toContain('patientId');
     expect(refused(AuditQuerySchema.safeParse({ actor: 'sub\u0000' }))).toContain('actor');
   });

@@ -20,3 +20,5 @@ export { chromiumLaunchOptions } from './chromium.ts';
 export { dcmtk } from './dcmtk.ts';
 export { freePort } from './ports.ts';
 export { parseEnvLines } from './service-env.ts';
+export { documentedOperations, responseCheckFailure, summarizeResponseCheck } from './openapi-responses.ts';
+export type { ResponseCheckSummary } from './openapi-responses.ts';

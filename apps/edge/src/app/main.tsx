@@ -58,6 +58,8 @@ async function boot(): Promise<void> {
       (await core.vault.state()) === 'locked' ? null : ((await late.auth?.getAccessToken()) ?? null),
     retentionMs: retentionMs(settings),
     deviceId: thisDevice,
+    // A token the server calls expired (this device's clock behind) is refreshed at the next poll.
+    onTokenExpired: (token) => late.auth?.expireAccessToken(token),
     tokenPollMs: 2_000,
     // The server's stall timeout (/edge-config, cached for offline starts), else the default.
     stallTimeoutMs: () => serverConfig.current().uploadStallMs,

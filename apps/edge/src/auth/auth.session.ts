@@ -251,6 +251,14 @@ export class AuthSession {
     return this.#refreshing;
   }
 
+  /**
+   * The server says `token` has expired (401 token_expired) though this device's clock still
+   * thought it valid (clock skew): forget it, so the next getAccessToken refreshes.
+   */
+  expireAccessToken(token: string): void {
+    if (this.#access?.token === token) this.#access = undefined;
+  }
+
   async #refresh(): Promise<string | null> {
     const session = this.#session;
     if (!session) return null;

@@ -1,6 +1,7 @@
 import type { EdgeDb } from '../db/edge.db.ts';
 import type { DeviceEnrollment } from '../db/edge.records.ts';
 import { dpopThumbprint, getDpopKey } from './dpop.key.ts';
+import { createServerApi } from '../sync/server.api.ts';
 import { isBound, type ServerAuthorizer } from './server.authorizer.ts';
 
 export interface EnrollOptions {
@@ -24,19 +25,11 @@ export async function ensureEnrolled(opts: EnrollOptions, token: string): Promis
   const row = await opts.db.settings.get('device');
   if (row?.key === 'device' && row.value.jkt === jkt) return row.value;
   if (!isBound(token)) return undefined;
-  const url = `${opts.baseUrl}/devices`;
-  const doFetch = opts.fetch ?? ((i: RequestInfo | URL, init?: RequestInit) => fetch(i, init));
-  const res = await doFetch(url, {
-    method: 'POST',
-    cache: 'no-store',
-    headers: { ...(await opts.authorize(token, 'POST', url)), 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name: opts.name, ...(opts.appVersion ? { appVersion: opts.appVersion } : {}) }),
-  });
-  if (!res.ok) throw new Error(`the server did not enroll this device (HTTP ${res.status})`);
-  const body: unknown = await res.json();
-  const id: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'id') : undefined;
-  if (typeof id !== 'string') throw new Error('the enrollment answer names no device id');
-  const enrollment: DeviceEnrollment = { id, jkt, enrolledAt: Date.now() };
+  const device = await createServerApi(opts).enrollDevice(
+    { name: opts.name, ...(opts.appVersion ? { appVersion: opts.appVersion } : {}) },
+    (method, url) => opts.authorize(token, method, url),
+  );
+  const enrollment: DeviceEnrollment = { id: device.id, jkt, enrolledAt: Date.now() };
   await opts.db.settings.put({ key: 'device', value: enrollment });
   return enrollment;
 }

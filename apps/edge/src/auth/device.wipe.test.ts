@@ -97,12 +97,9 @@ describe('remote wipe', () => {
       baseUrl: 'https://sync.example',
       reason: 'Stolen.',
       token: tokenWith({ sub: 'p', cnf: { jkt } }),
-      fetch: async (url, init) => {
-        sent.push({
-          url: String(url),
-          headers: init?.headers as Record<string, string>,
-          body: JSON.parse(String(init?.body)),
-        });
+      fetch: async (input, init) => {
+        const req = new Request(input, init);
+        sent.push({ url: req.url, headers: Object.fromEntries(req.headers), body: await req.json() });
         return new Response(null, { status: 204 });
       },
     });
@@ -116,7 +113,7 @@ describe('remote wipe', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]?.url).toBe('https://sync.example/devices/self/wipe-report');
     expect(sent[0]?.body).toMatchObject({ unsentCaptures: 2 });
-    const proofKey = decodeProtectedHeader(String(sent[0]?.headers.DPoP)).jwk;
+    const proofKey = decodeProtectedHeader(String(sent[0]?.headers.dpop)).jwk;
     expect(
       await crypto.subtle
         .importKey('jwk', proofKey as JsonWebKey, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify'])

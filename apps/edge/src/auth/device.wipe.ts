@@ -2,6 +2,7 @@ import { keyVaultFor } from '../crypto/key.vault.ts';
 import type { EdgeDb } from '../db/edge.db.ts';
 import type { WipeNotice } from '../db/edge.records.ts';
 import { getDpopKey } from './dpop.key.ts';
+import { createServerApi } from '../sync/server.api.ts';
 import { createServerAuthorizer } from './server.authorizer.ts';
 
 export interface WipeOptions {
@@ -47,15 +48,11 @@ export async function wipeDevice(opts: WipeOptions): Promise<WipeNotice> {
 }
 
 async function report(opts: WipeOptions, token: string, key: CryptoKeyPair, notice: WipeNotice): Promise<boolean> {
-  const url = `${opts.baseUrl}/devices/self/wipe-report`;
-  const doFetch = opts.fetch ?? ((i: RequestInfo | URL, init?: RequestInit) => fetch(i, init));
   // Signed with the key held in memory: the stored one is gone (asking for it would make a new one).
   const authorize = createServerAuthorizer(async () => key);
-  const res = await doFetch(url, {
-    method: 'POST',
-    cache: 'no-store',
-    headers: { ...(await authorize(token, 'POST', url)), 'Content-Type': 'application/json' },
-    body: JSON.stringify({ unsentCaptures: notice.lostCaptures, wipedAt: new Date(notice.at).toISOString() }),
-  });
-  return res.ok;
+  await createServerApi(opts).reportWipe(
+    { unsentCaptures: notice.lostCaptures, wipedAt: new Date(notice.at).toISOString() },
+    (method, url) => authorize(token, method, url),
+  );
+  return true;
 }

@@ -16,7 +16,9 @@ import type { EdgeDb } from '../db/edge.db.ts';
 import type { CaptureMetadata, CaptureRecord } from '../db/edge.records.ts';
 import { uploadFingerprint } from '../sync/upload-fingerprint.ts';
 import { CaptureError } from './capture.errors.ts';
+import { dicomPrefill } from './dicom-prefill.ts';
 import { readHead, type FileHead } from './file-check.ts';
+import { decisionSettles, filePatientDiffers, holdMessage } from './patient-check.ts';
 
 /** What the paramedic enters; DICOM tags fill what is left empty. */
 export interface CaptureInput {
@@ -68,7 +70,6 @@ export interface CaptureResult {
 }
 
 const isView = (v: string | undefined): v is (typeof VIEWS)[number] => VIEWS.some((view) => view === v);
-const blank = (v: string | undefined): boolean => v === undefined || v.trim() === '';
 
 /** A file's real type and (DICOM) its tags, from its head (read here unless the caller has it). */
 async function inspect(
@@ -87,32 +88,33 @@ async function inspect(
   return { contentType, ...(dicom ? { dicom } : {}), warnings };
 }
 
-/** The form merged with what the DICOM file says, and the warnings a person should see. */
+/**
+ * The input with what the DICOM file fills in (dicom-prefill.ts), and the wrong-patient warning
+ * when the file names another patient and no decision settles it (patient-check.ts's rules).
+ */
 function prefill(
   input: CaptureInput,
   dicom: DicomTags | undefined,
   now: number,
 ): { xray: Record<string, string | undefined>; warnings: CaptureWarning[] } {
-  const warnings: CaptureWarning[] = [];
-  const patientId = blank(input.patientId) ? dicom?.patientId : input.patientId;
-  if (dicom?.patientId && !blank(input.patientId) && input.patientId?.trim() !== dicom.patientId) {
-    warnings.push({
-      code: 'patient_id_mismatch',
-      message: `The DICOM file names patient ${dicom.patientId}, not ${input.patientId?.trim()}: check the patient before sending.`,
-    });
-  }
-  const dicomView = dicom?.viewPosition?.toUpperCase();
+  const differs = filePatientDiffers(input.patientId ?? '', dicom?.patientId);
+  const decision = input.patientDecision && { choice: input.patientDecision, reason: input.patientDecisionReason };
+  const warnings: CaptureWarning[] =
+    differs && !decisionSettles({ holds: [differs] }, decision)
+      ? [{ code: 'patient_id_mismatch', message: `${holdMessage(differs)} Check the patient before it is sent.` }]
+      : [];
   return {
     xray: {
-      patientId,
+      patientId: input.patientId,
       consultationId: input.consultationId,
       capturedAt: input.capturedAt ?? new Date(now).toISOString(),
       deviceId: input.deviceId,
-      bodyPart: blank(input.bodyPart) ? dicom?.bodyPartExamined : input.bodyPart,
-      view: blank(input.view) ? (isView(dicomView) ? dicomView : undefined) : input.view,
+      bodyPart: input.bodyPart,
+      view: input.view,
       notes: input.notes,
       patientDecision: input.patientDecision,
       patientDecisionReason: input.patientDecisionReason,
+      ...dicomPrefill(input, dicom),
     },
     warnings,
   };

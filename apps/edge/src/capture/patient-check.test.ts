@@ -4,6 +4,7 @@ import {
   applyDecision,
   checkPatient,
   decisionSettles,
+  filePatientDiffers,
   openConsultations,
   sameName,
   searchRoster,
@@ -40,6 +41,18 @@ describe('the wrong-patient rules', () => {
       patientId: 'P-1005',
       patientDecision: 'use_file_patient',
     });
+  });
+
+  it('the file-id rule alone (no roster needed) is the one checkPatient applies', () => {
+    expect(filePatientDiffers(' P-1004 ', 'P-1005 ')).toEqual({
+      code: 'file_patient_differs',
+      filePatientId: 'P-1005',
+      chosenId: 'P-1004',
+    });
+    expect(filePatientDiffers('p-1005', 'P-1005')).toBeUndefined();
+    expect(filePatientDiffers('', 'P-1005')).toBeUndefined();
+    expect(filePatientDiffers('P-1004', undefined)).toBeUndefined();
+    expect(filePatientDiffers('P-1004', ' ')).toBeUndefined();
   });
 
   it('the same id with another name holds; DICOM name order, case and ^ do not', () => {

@@ -64,6 +64,20 @@ export const findPatient = (roster: Roster | undefined, id: string): RosterPatie
   roster?.patients.find((p) => sameId(p.id, id));
 
 /**
+ * The first rule alone, which needs no roster: the file's own PatientID names another patient than
+ * the chosen id. The capture service asks it for captures made without the screen.
+ */
+export function filePatientDiffers(
+  chosenId: string,
+  filePatientId: string | undefined,
+): Extract<HoldReason, { code: 'file_patient_differs' }> | undefined {
+  const chosen = chosenId.trim();
+  const fileId = filePatientId?.trim();
+  if (!chosen || !fileId || sameId(fileId, chosen)) return undefined;
+  return { code: 'file_patient_differs', filePatientId: fileId, chosenId: chosen };
+}
+
+/**
  * Checks the chosen patient against the file and the roster. `roster` undefined means the
  * device has none yet (never signed in online): every typed id then holds as not on the roster.
  */
@@ -78,8 +92,8 @@ export function checkPatient(input: {
   const fileId = input.file?.patientId?.trim() || undefined;
   const filePatient = fileId ? findPatient(input.roster, fileId) : undefined;
   if (!chosenId) return { holds, ...(filePatient ? { filePatient } : {}) };
-  if (fileId && !sameId(fileId, chosenId))
-    holds.push({ code: 'file_patient_differs', filePatientId: fileId, chosenId });
+  const differs = filePatientDiffers(chosenId, fileId);
+  if (differs) holds.push(differs);
   else if (patient?.name && input.file?.patientName?.trim() && !sameName(input.file.patientName, patient.name))
     holds.push({ code: 'file_name_differs', fileName: input.file.patientName.trim(), rosterName: patient.name });
   if (!patient) holds.push({ code: 'not_in_roster', chosenId });

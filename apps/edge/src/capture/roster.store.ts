@@ -3,6 +3,8 @@ import type { AuthorizeRequest } from '../auth/server.authorizer.ts';
 import { unwrapWithDeviceKey, wrapWithDeviceKey } from '../crypto/device-key.ts';
 import { openJson, sealJson } from '../crypto/metadata.cipher.ts';
 import type { EdgeDb } from '../db/edge.db.ts';
+import { createServerApi, SignedOutError, type ServerApi } from '../sync/server.api.ts';
+import { UploadError } from '../sync/uploader.ts';
 
 export interface RosterState {
   /** The roster, decrypted in memory; undefined before the first fetch or while the device is locked. */
@@ -34,7 +36,11 @@ export class RosterStore {
   #timer: ReturnType<typeof setInterval> | undefined;
   #refreshing: Promise<void> | undefined;
 
-  constructor(private readonly opts: RosterStoreOptions) {}
+  readonly #server: ServerApi;
+
+  constructor(private readonly opts: RosterStoreOptions) {
+    this.#server = createServerApi(opts);
+  }
 
   get state(): RosterState {
     return this.#state;
@@ -72,31 +78,26 @@ export class RosterStore {
   }
 
   async #refresh(): Promise<void> {
-    const url = `${this.opts.baseUrl.replace(/\/+$/, '')}/roster`;
-    const headers = await this.opts.authorize('GET', url);
-    if (!headers) return;
-    const doFetch = this.opts.fetch ?? ((i: RequestInfo | URL, init?: RequestInit) => fetch(i, init));
     let roster: Roster;
     try {
-      const res = await doFetch(url, {
-        headers: { ...headers, Accept: 'application/json' },
-        cache: 'no-store',
-        signal: AbortSignal.timeout(15_000),
-      });
-      if (res.status === 401 || res.status === 403) {
+      roster = await this.#server.roster(this.opts.authorize, AbortSignal.timeout(15_000));
+    } catch (err) {
+      if (err instanceof SignedOutError) return;
+      if (!(err instanceof UploadError)) throw err;
+      const status = err.failure.kind === 'http' ? err.failure.status : undefined;
+      if (status === 401 || status === 403) {
         // The person signed in now may not have the list (a doctor, another role): the one kept
         // for the previous person goes, on the device and in memory.
         await this.clear();
         this.#set({ problem: 'The patient list is not available to the person signed in.' });
         return;
       }
-      if (!res.ok) {
-        this.#set({ problem: `The patient list could not be refreshed (the server answered ${res.status}).` });
-        return;
-      }
-      roster = RosterSchema.parse(await res.json());
-    } catch {
-      this.#set({ problem: 'The patient list could not be refreshed (no answer).' });
+      this.#set({
+        problem:
+          status === undefined
+            ? 'The patient list could not be refreshed (no answer).'
+            : `The patient list could not be refreshed (the server answered ${status}).`,
+      });
       return;
     }
     const dek = await generateDek();

@@ -1,4 +1,5 @@
 import { EdgeServerConfigSchema, type EdgeServerConfig } from '@xray/shared';
+import { createServerApi } from '../sync/server.api.ts';
 
 export { EdgeServerConfigSchema, type EdgeServerConfig };
 
@@ -26,7 +27,7 @@ export function serverConfigSource(opts: {
   /** The server answered (the offline grace period starts again). */
   onContact?: () => void;
 }): ServerConfigSource {
-  const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const server = createServerApi({ baseUrl: opts.serverUrl, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
   let current = (() => {
     try {
       const raw = opts.storage.getItem(cacheKey(opts.serverUrl));
@@ -40,18 +41,11 @@ export function serverConfigSource(opts: {
     current: () => current,
     async refresh() {
       try {
-        const res = await doFetch(`${opts.serverUrl}/edge-config`, {
-          cache: 'no-store',
-          signal: AbortSignal.timeout(opts.timeoutMs ?? 8_000),
-        });
-        if (!res.ok) return current;
-        const parsed = EdgeServerConfigSchema.safeParse(await res.json());
-        if (!parsed.success) return current;
-        current = parsed.data;
+        current = await server.edgeConfig(AbortSignal.timeout(opts.timeoutMs ?? 8_000));
         opts.storage.setItem(cacheKey(opts.serverUrl), JSON.stringify(current));
         opts.onContact?.();
       } catch {
-        // Offline or the server is down: the cached config stands.
+        // Offline, the server down or answering something else: the cached config stands.
       }
       return current;
     },

@@ -60,9 +60,11 @@ export interface CaptureRecord {
   syncedAt?: number;
   /**
    * After sync: the server's patient link for this X-ray (GET /xrays/{id}), status and reason
-   * codes only (no patient data), so the queue can say "Sent — patient not found: fix".
+   * codes only (no patient data), so the queue can say "Sent — patient not found: fix"; and the
+   * `etag` of the version read (no patient data either), which the fix sends as If-Match so it
+   * never overwrites a correction made on the server meanwhile.
    */
-  serverLink?: { status: LinkStatus; reason?: string; checkedAt: number };
+  serverLink?: { status: LinkStatus; reason?: string; checkedAt: number; etag?: string };
   /** v2: when the local ciphertext of a synced capture may be removed (index for the purge). */
   purgeAfter?: number;
   /** When the local ciphertext was removed (the record stays, for the history). */

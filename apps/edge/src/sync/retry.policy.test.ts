@@ -1,6 +1,6 @@
 import { STALE_UPLOAD_KEY } from '@xray/shared';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, decideRetry, DEFAULT_RETRY, type RetryContext } from './retry.policy.ts';
+import { decideRetry, DEFAULT_RETRY, XRAY_DELETED, type RetryContext } from './retry.policy.ts';
 import type { UploadFailure } from './upload.failure.ts';
 
 const ctx = (over: Partial<RetryContext> = {}): RetryContext => ({
@@ -40,6 +40,19 @@ describe('retry policy', () => {
           action: 'retry',
           delayMs: 750,
         });
+  });
+
+  it('an X-ray deleted on the server (410 xray_deleted) is final on every request, the last PATCH included', () => {
+    for (const method of ['POST', 'PATCH', 'HEAD']) {
+      const deleted: UploadFailure = {
+        kind: 'http',
+        status: 410,
+        method,
+        message: 'deleted',
+        problem: { code: XRAY_DELETED, detail: 'X-ray … was deleted' },
+      };
+      expect(decideRetry(deleted, ctx()), method).toEqual({ action: 'give-up' });
+    }
   });
 
   it('a data key wrapped for an upload key the server no longer holds: refresh the key and retry; a missing kid needs a person', () => {
@@ -98,11 +111,14 @@ describe('retry policy', () => {
     expect(decideRetry({ kind: 'mismatch', message: '' }, ctx()).action).toBe('give-up');
   });
 
-  it('backs off exponentially up to the ceiling, with jitter in [half, full]', () => {
-    const mid = (attempt: number) => backoffDelay(attempt, DEFAULT_RETRY, () => 0.5);
-    expect([1, 2, 3, 4, 5].map(mid)).toEqual([750, 1500, 3000, 6000, 12000]);
-    expect(mid(30)).toBe(DEFAULT_RETRY.maxDelayMs * 0.75);
-    expect(backoffDelay(4, DEFAULT_RETRY, () => 0)).toBe(4000);
-    expect(backoffDelay(4, DEFAULT_RETRY, () => 0.999999)).toBeLessThanOrEqual(8000);
+  it('backs off with the shared backoff from its own settings: doubling from baseDelayMs up to maxDelayMs', () => {
+    const delay = (attempt: number, random = 0.5) => {
+      const d = decideRetry(http(503), ctx({ attempt, random: () => random }));
+      return d.action === 'retry' ? d.delayMs : undefined;
+    };
+    expect([1, 2, 3, 4, 5].map((a) => delay(a))).toEqual([750, 1500, 3000, 6000, 12000]);
+    expect(delay(30)).toBe(DEFAULT_RETRY.maxDelayMs * 0.75);
+    expect(delay(4, 0)).toBe(4000);
+    expect(delay(4, 0.999999)).toBeLessThanOrEqual(8000);
   });
 });

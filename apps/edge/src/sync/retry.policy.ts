@@ -1,4 +1,4 @@
-import { STALE_UPLOAD_KEY } from '@xray/shared';
+import { backoffDelay, STALE_UPLOAD_KEY } from '@xray/shared';
 import type { UploadFailure } from './upload.failure.ts';
 
 export interface RetryConfig {
@@ -34,25 +34,24 @@ export type RetryDecision =
   /** The server refused the X-ray itself: a person must act (`needs-attention`). */
   | { action: 'give-up' };
 
-/** Exponential backoff with "equal jitter": half fixed, half random, so retries spread but never collapse to 0. */
-export function backoffDelay(attempt: number, config: RetryConfig, random: () => number): number {
-  const exp = Math.min(config.maxDelayMs, config.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + random() * (exp / 2));
-}
+/** The server's problem code for an upload of a deleted X-ray (410): final on every request. */
+export const XRAY_DELETED = 'xray_deleted';
 
 /**
  * The one place that decides what a failed upload attempt means (after uppy's tus plugin):
  * offline waits for the network; 401 waits for a token; 408, 429, 5xx, stalls and network errors are
  * retried with backoff (429 also slows the queue); 409/423 are tus offset or lock conflicts
  * and retried, except a 409 on creation, which means the server already holds other content
- * under this id; any other 4xx is final and goes to a person with the server's message.
+ * under this id; a 410 `xray_deleted` (the X-ray was deleted on the server) is final whatever the
+ * request; any other 4xx is final and goes to a person with the server's message.
  */
 export function decideRetry(
   failure: UploadFailure,
   ctx: RetryContext,
   config: RetryConfig = DEFAULT_RETRY,
 ): RetryDecision {
-  const backoff = (): number => backoffDelay(ctx.attempt, config, ctx.random);
+  const backoff = (): number =>
+    backoffDelay(ctx.attempt, { baseMs: config.baseDelayMs, maxMs: config.maxDelayMs }, ctx.random);
   switch (failure.kind) {
     case 'network':
     case 'stalled':
@@ -71,6 +70,9 @@ export function decideRetry(
         return { action: 'retry', delayMs: hold, holdQueueMs: hold };
       }
       if (status === 409 && method === 'POST') return { action: 'give-up' };
+      // The X-ray was deleted on the server (by an administrator): its id is never stored again,
+      // whichever request learnt it (the creation, or the last PATCH of an upload begun before).
+      if (status === 410 && failure.problem?.code === XRAY_DELETED) return { action: 'give-up' };
       const staleKey = failure.problem?.errors?.some(
         (e) => e.field === STALE_UPLOAD_KEY.field && e.message === STALE_UPLOAD_KEY.message,
       );

@@ -1,9 +1,10 @@
-import { XraySchema, type Xray } from '@xray/shared';
+import type { Xray } from '@xray/shared';
 import type { AuthorizeRequest } from '../auth/server.authorizer.ts';
 import { openMetadata, sealMetadata } from '../crypto/metadata.cipher.ts';
 import { unwrapWithDeviceKey } from '../crypto/device-key.ts';
 import type { EdgeDb } from '../db/edge.db.ts';
-import { getFromServer } from './server.get.ts';
+import { createServerApi } from './server.api.ts';
+import { UploadError } from './uploader.ts';
 
 export interface SentLinksOptions {
   db: EdgeDb;
@@ -16,67 +17,64 @@ export interface SentLinksOptions {
  * After sync, what the server made of a capture's patient: `check` reads GET /xrays/{id} and
  * keeps the link's status and reason on the capture record; `fixPatient` is the paramedic's
  * correction from the device (PATCH /xrays/{id}, audited on the server), after which the
- * capture's sealed metadata names the new patient too.
+ * capture's sealed metadata names the new patient too. Signed out, nothing is sent
+ * (SignedOutError).
  */
 export function createSentLinks(opts: SentLinksOptions) {
-  const base = opts.baseUrl.replace(/\/+$/, '');
-  const doFetch = opts.fetch ?? ((i: RequestInfo | URL, init?: RequestInit) => fetch(i, init));
+  const server = createServerApi(opts);
 
-  async function keep(id: string, x: Xray): Promise<void> {
+  async function keep(id: string, x: Xray, etag: string | undefined): Promise<void> {
     await opts.db.captures.update(id, {
       serverLink: {
         status: x.link.status,
         ...(x.link.reason ? { reason: x.link.reason } : {}),
         checkedAt: Date.now(),
+        ...(etag ? { etag } : {}),
       },
     });
   }
 
-  async function call(method: 'GET' | 'PATCH', id: string, body?: unknown): Promise<Xray | undefined> {
-    const url = `${base}/xrays/${encodeURIComponent(id)}`;
-    const headers = await opts.authorize(method, url);
-    if (!headers) throw new Error('Sign in to check X-rays with the server.');
-    const res = await getFromServer(
-      doFetch,
-      url,
-      {
-        method,
-        cache: 'no-store',
-        headers: {
-          ...headers,
-          Accept: 'application/json',
-          ...(body === undefined ? {} : { 'Content-Type': 'application/merge-patch+json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      },
-      { path: `/xrays/${id}`, unreachable: 'The server could not be reached.', accept: method === 'GET' ? [404] : [] },
-    );
-    if (res.status === 404) return undefined;
-    return XraySchema.parse(await res.json());
+  /** Reads the X-ray's link from the server and keeps it on the capture; false when the server has none. */
+  async function check(id: string): Promise<boolean> {
+    const found = await server.xrayVersion(id, opts.authorize);
+    if (found) await keep(id, found.xray, found.etag);
+    return found !== undefined;
   }
 
   return {
-    /** Reads the X-ray's link from the server and keeps it on the capture; false when the server has none. */
-    async check(id: string): Promise<boolean> {
-      const x = await call('GET', id);
-      if (x) await keep(id, x);
-      return x !== undefined;
-    },
-    /** PATCH /xrays/{id} { patientId }: the server re-checks the link; the device keeps the answer. */
+    check,
+    /**
+     * PATCH /xrays/{id} { patientId } on the version the paramedic was shown (If-Match): the
+     * server re-checks the link; the device keeps the answer. When the X-ray changed on the
+     * server meanwhile (a doctor corrected it, the link check settled), nothing is applied: the
+     * device reads it again and says so, and the paramedic decides on what is there now.
+     */
     async fixPatient(id: string, patientId: string): Promise<Xray> {
-      const x = await call('PATCH', id, { patientId: patientId.trim() });
-      if (!x) throw new Error('The server has no such X-ray.');
+      const shown = (await opts.db.captures.get(id))?.serverLink?.etag;
+      let fixed: { xray: Xray; etag?: string };
+      try {
+        fixed = await server.correctXrayVersion(id, { patientId: patientId.trim() }, opts.authorize, shown);
+      } catch (err) {
+        if (err instanceof UploadError && err.failure.kind === 'http' && err.failure.status === 412) {
+          await check(id).catch(() => undefined);
+          throw new Error('The X-ray was changed on the server meanwhile: check what it says now, then fix it again.', {
+            cause: err,
+          });
+        }
+        throw err;
+      }
+      const x = fixed.xray;
       const record = await opts.db.captures.get(id);
       if (record) {
         const dek = await unwrapWithDeviceKey(opts.db, record.wrappedDek, record.keyId);
         const metadata = await openMetadata(dek, record.encryptedMetadata);
-        const encryptedMetadata = await sealMetadata(dek, {
-          ...metadata,
-          xray: { ...metadata.xray, patientId: x.patientId },
-        });
+        // As on the server: a patient decision is about the patient it was made for, and goes with it.
+        const { patientDecision: _d, patientDecisionReason: _r, ...rest } = metadata.xray;
+        const kept = x.patientId === metadata.xray.patientId ? metadata.xray : rest;
+        const encryptedMetadata = await sealMetadata(dek, { ...metadata, xray: { ...kept, patientId: x.patientId } });
         await opts.db.captures.update(id, { encryptedMetadata });
       }
-      await keep(id, x);
+      await keep(id, x, fixed.etag);
       return x;
     },
   };

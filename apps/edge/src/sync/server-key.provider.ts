@@ -6,7 +6,7 @@ import {
 } from '@xray/shared';
 import type { EdgeDb } from '../db/edge.db.ts';
 import type { PinnedUploadKey, ServerKeySetting } from '../db/edge.records.ts';
-import { getFromServer } from './server.get.ts';
+import { createServerApi } from './server.api.ts';
 import { UploadError } from './uploader.ts';
 
 export interface ServerKey {
@@ -194,18 +194,12 @@ export function createServerKeyProvider(opts: {
   fetch?: typeof fetch;
   now?: () => number;
 }): ServerKeyProvider {
-  const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  const server = createServerApi(opts);
   const now = opts.now ?? Date.now;
   let cached: (ServerKey & { fetchedAt: number }) | undefined;
 
   async function refresh(): Promise<ServerKey> {
-    const res = await getFromServer(
-      doFetch,
-      `${opts.baseUrl}/keys/upload`,
-      { cache: 'no-store' },
-      { path: '/keys/upload', unreachable: 'the server key could not be fetched' },
-    );
-    const offered = await parseKeySet(await res.json());
+    const offered = await parseKeySet(await server.uploadKeys());
     if (!offered.keys.length)
       throw new UploadError({
         kind: 'http',

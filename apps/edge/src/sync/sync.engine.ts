@@ -43,6 +43,11 @@ export interface SyncEngineOptions {
    * server's words; the capture is left as it is (the wipe removes it).
    */
   onDeviceRevoked?: (reason: string) => void;
+  /**
+   * The server refused `token` as expired (401 `token_expired`) while the sign-in still had it
+   * as valid (a device clock behind): drop it so the next token is a refreshed one.
+   */
+  onTokenExpired?: (token: string) => void;
   /** Uploads at a time: 1 or 2 (routine ones; an urgent capture always has the uplink alone). */
   concurrency?: number;
   /**
@@ -65,6 +70,8 @@ export interface SyncEngineOptions {
 }
 
 const NETWORK_CODE = 'network';
+/** The server's problem code for a genuine access token past its expiry (401). */
+const TOKEN_EXPIRED = 'token_expired';
 
 /**
  * Uploads the queue. Every state lives in IndexedDB (observe it with Dexie liveQuery); the
@@ -108,6 +115,7 @@ export class SyncEngine {
       progressWriteMs: opts.progressWriteMs ?? 250,
       random: opts.random ?? Math.random,
       onDeviceRevoked: opts.onDeviceRevoked ?? (() => undefined),
+      onTokenExpired: opts.onTokenExpired ?? (() => undefined),
       stallTimeoutMs: () => {
         const v = typeof opts.stallTimeoutMs === 'function' ? opts.stallTimeoutMs() : opts.stallTimeoutMs;
         return v !== undefined && Number.isFinite(v) && v > 0 ? v : DEFAULT_STALL_TIMEOUT_MS;
@@ -342,20 +350,25 @@ export class SyncEngine {
     }
   }
 
-  async #failed(id: string, failure: UploadFailure, progressed: boolean, usedToken: string | null): Promise<void> {
+  async #failed(id: string, refusal: UploadFailure, progressed: boolean, usedToken: string | null): Promise<void> {
     const { db } = this.#o;
-    if (failure.kind === 'http' && failure.problem?.code === 'device_revoked') {
-      this.#o.onDeviceRevoked(failure.problem.detail ?? failure.message);
+    if (refusal.kind === 'http' && refusal.problem?.code === 'device_revoked') {
+      this.#o.onDeviceRevoked(refusal.problem.detail ?? refusal.message);
       return;
     }
     const current = await db.captures.get(id);
     if (!current) return;
+    const failure = await this.#explainRepeat(current, refusal, usedToken);
     const online = this.#o.network.isOnline();
     const attempt = progressed ? 1 : current.attempts + 1;
     const decision = decideRetry(failure, { attempt, online, random: this.#o.random }, this.#o.retry);
     if (decision.action === 'retry' && decision.refreshServerKey)
       await this.#o.serverKeys.refresh().catch(() => undefined);
-    if (decision.action === 'wait-token' && usedToken) this.#refusedToken = usedToken;
+    if (decision.action === 'wait-token' && usedToken) {
+      this.#refusedToken = usedToken;
+      // Expired, not invalid: a refresh gives a token that works (any other 401 waits for a sign-in).
+      if (failure.kind === 'http' && failure.problem?.code === TOKEN_EXPIRED) this.#o.onTokenExpired(usedToken);
+    }
     if (decision.action === 'retry' && decision.holdQueueMs) this.#holdUntil = Date.now() + decision.holdQueueMs;
     if (failure.kind === 'unconfirmed') await db.uploads.where('fingerprint').equals(uploadFingerprint(id)).delete();
     const error: CaptureError = {
@@ -370,6 +383,23 @@ export class SyncEngine {
         : { code: failure.kind === 'network' ? NETWORK_CODE : failure.kind }),
     };
     await this.#event(id, { type: 'failed', decision, error, progressed, now: Date.now() });
+  }
+
+  /**
+   * A creation refused with 409: the server holds this id and this upload does not repeat it
+   * exactly. When the server shows it as this very capture (same sha256), it was stored by an
+   * earlier attempt whose answer was lost, and the details changed on this device since were not
+   * applied there: say so (still a refusal: a person must know the server kept the first details).
+   */
+  async #explainRepeat(c: CaptureRecord, failure: UploadFailure, token: string | null): Promise<UploadFailure> {
+    if (failure.kind !== 'http' || failure.status !== 409 || failure.method !== 'POST' || !token) return failure;
+    const found = await this.#o.api.lookup(c.id, token).catch(() => undefined);
+    if (!found?.found || found.sha256 !== c.sha256) return failure;
+    return {
+      ...failure,
+      message:
+        'This X-ray is already on the server, with the details first sent: the changes made on this device since were not applied there. A doctor or an administrator can correct it on the server.',
+    };
   }
 
   /** The capture is synced only when the server names this id with this plaintext sha256. */

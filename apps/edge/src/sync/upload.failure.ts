@@ -34,6 +34,11 @@ export function parseProblem(body: string | undefined): ProblemInfo | undefined 
   } catch {
     return undefined;
   }
+  return readProblem(value);
+}
+
+/** An RFC 9457 problem from a body already parsed (openapi-fetch's `error`); anything else is undefined. */
+export function readProblem(value: unknown): ProblemInfo | undefined {
   const parsed = ProblemSchema.safeParse(value);
   if (!parsed.success) return undefined;
   const { code, title, detail, errors } = parsed.data;

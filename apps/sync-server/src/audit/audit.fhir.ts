@@ -25,6 +25,7 @@ const INTERACTIONS: Record<string, Interaction> = {
   'xray.read': { code: 'read', display: 'read', action: 'R' },
   'xray.download': { code: 'read', display: 'read', action: 'R' },
   'xray.list': { code: 'search-type', display: 'search type', action: 'E' },
+  'xray.changes': { code: 'search-type', display: 'search type', action: 'E' },
   'xray.update': { code: 'update', display: 'update', action: 'U' },
   'xray.delete': { code: 'delete', display: 'delete', action: 'D' },
   'audit.list': { code: 'search-type', display: 'search type', action: 'E' },

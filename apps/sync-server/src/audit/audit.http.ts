@@ -129,6 +129,7 @@ export class RequestAudit {
       status: ERRORS[err.code].status,
       reason: err.message,
       ...(denial ? { denial } : {}),
+      ...err.auditDetails,
     };
     try {
       await this.service.record({

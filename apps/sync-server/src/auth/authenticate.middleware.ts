@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Actor } from './actor.ts';
 import { DomainError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { InvalidTokenError, IssuerUnavailableError, type TokenVerifier } from './jwt.verifier.ts';
+import { ExpiredTokenError, InvalidTokenError, IssuerUnavailableError, type TokenVerifier } from './jwt.verifier.ts';
 
 const REALM = 'xray';
 
@@ -23,7 +23,8 @@ function challenge(res: Response, error?: { code: 'invalid_token'; description: 
  * is checked by the DPoP guard that runs next) and sets req.actor and req.accessToken. Only the header is read:
  * tokens in query strings end up in logs and browser history.
  * - no credentials → 401 with a bare challenge (RFC 6750 §3.1: no error code)
- * - a token that does not verify → 401 with error="invalid_token" and why
+ * - a token that does not verify → 401 with error="invalid_token" and why (problem code
+ *   `token_expired` for a genuine one past its exp, `unauthenticated` otherwise)
  * - the issuer cannot be reached → 503 (the token may be fine; try again)
  */
 export function authenticate(verifier: TokenVerifier, log: Logger): RequestHandler {
@@ -50,7 +51,8 @@ export function authenticate(verifier: TokenVerifier, log: Logger): RequestHandl
       if (err instanceof InvalidTokenError) {
         log.info({ reason: err.description, cause: String(err.cause) }, 'access token refused');
         challenge(res, { code: 'invalid_token', description: err.description });
-        next(new DomainError('unauthenticated', err.description));
+        // Its own code: a client refreshes an expired token, and needs a person for any other.
+        next(new DomainError(err instanceof ExpiredTokenError ? 'token_expired' : 'unauthenticated', err.description));
       } else if (err instanceof IssuerUnavailableError) {
         log.warn({ err }, 'cannot verify access tokens: identity provider unavailable');
         res.set('Retry-After', '5');

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { allowInsecureRequests, discovery, None } from 'openid-client';
-import { isRole, type Role } from '@xray/shared';
+import { backoffDelay, isRole, type Role } from '@xray/shared';
 import type { AuthConfig } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Actor } from './actor.ts';
@@ -17,6 +17,14 @@ export class InvalidTokenError extends Error {
   ) {
     super(description, options);
   }
+}
+
+/**
+ * A genuine token (its signature checked, now or when it was first verified) that is past its exp:
+ * the client refreshes it (401 token_expired), unlike a token that never was valid.
+ */
+export class ExpiredTokenError extends InvalidTokenError {
+  override name = 'ExpiredTokenError';
 }
 
 /** The issuer (discovery or its JWKS) cannot be reached right now: not the client's fault (503). */
@@ -96,10 +104,10 @@ export class JwtVerifier implements TokenVerifier {
         return;
       } catch (err) {
         this.#lastError = err instanceof Error ? err.message : String(err);
-        const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
+        const delay = backoffDelay(attempt + 1, { baseMs: FIRST_RETRY_MS, maxMs: MAX_RETRY_MS });
         if (attempt > 0)
           this.log.warn(
-            { issuer: this.settings.issuer, reason: this.#lastError, retryInMs: Math.round(delay) },
+            { issuer: this.settings.issuer, reason: this.#lastError, retryInMs: delay },
             'OIDC discovery failed',
           );
         await sleep(delay, undefined, { signal: this.#stopped.signal }).catch(() => undefined);
@@ -138,7 +146,7 @@ export class JwtVerifier implements TokenVerifier {
       const leeway = this.settings.clockToleranceS;
       if (now - leeway >= hit.exp) {
         this.#verified.delete(token);
-        throw new InvalidTokenError('The access token has expired.');
+        throw new ExpiredTokenError('The access token has expired.');
       }
       if (hit.nbf === undefined || now + leeway >= hit.nbf) return { ...hit.actor, roles: [...hit.actor.roles] };
     }
@@ -190,7 +198,8 @@ export class JwtVerifier implements TokenVerifier {
 function classifyVerificationError(err: unknown): Error {
   if (err instanceof errors.JWKSTimeout)
     return new IssuerUnavailableError('The identity provider did not answer in time.', { cause: err });
-  if (err instanceof errors.JWTExpired) return new InvalidTokenError('The access token has expired.', { cause: err });
+  // jose checks the claims only once the signature verified: an expired token here is a genuine one.
+  if (err instanceof errors.JWTExpired) return new ExpiredTokenError('The access token has expired.', { cause: err });
   if (err instanceof errors.JWTClaimValidationFailed) {
     const why: Record<string, string> = {
       nbf: 'The access token is not valid yet.',

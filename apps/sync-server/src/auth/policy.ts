@@ -64,6 +64,9 @@ export interface Owned {
   capturedBy: { sub: string };
 }
 
+/** Which roles the table lets act, and how far: the OpenAPI document lists them per operation. */
+export const grantsOf = (action: Action): Readonly<Partial<Record<Role, Reach>>> => POLICY[action];
+
 function reachOf(actor: Actor, action: Action): Reach | undefined {
   let reach: Reach | undefined;
   for (const role of actor.roles) {

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { appendAudit, systemContext } from '../audit/audit.service.ts';
 import { loadConfig } from '../config/config.ts';
 import { createPool, inTransaction, type Pool } from '../db/pool.ts';
-import { rawDekBytes } from '../ingest/xre1.node.ts';
+import { rawDekBytes } from '../xre1/index.ts';
 import { BOUND_WRAP_LENGTH } from '../keys/dek-wrap.ts';
 import { loadOrCreateDevKeys } from '../keys/dev-keys.ts';
 import { confirmKeks, KekMismatchError } from '../keys/kek-check.ts';

@@ -48,7 +48,7 @@ export interface VariableDoc {
 const DESCRIPTION_GAPS: Partial<Record<EnvName, string>> = {
   NODE_ENV: '`production` turns on the startup guard: nothing embedded, nothing development-only.',
   PORT: 'TCP port to listen on; 0 picks a free one.',
-  LOG_LEVEL: 'pino log level; logs are JSON lines on stdout with a request id.',
+  LOG_LEVEL: 'pino log level; logs go to stdout with a request id, as LOG_FORMAT says.',
   DATABASE_POOL_MAX: 'Connections of the main PostgreSQL pool (per instance).',
   EMBEDDED_PG_PORT: 'Port of the embedded PostgreSQL started when DATABASE_URL is unset (development).',
   S3_REGION: 'Region of the bucket (S3-compatible stores usually accept any).',

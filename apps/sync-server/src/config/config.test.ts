@@ -86,6 +86,33 @@ describe('config', () => {
       );
   });
 
+  it('production: events delivered need PUBLIC_URL (their links are built on it), and PUBLIC_URL is https there', () => {
+    const refusal = (env: Record<string, string | undefined>) => {
+      try {
+        loadConfig({ NODE_ENV: 'production', ...env });
+        return '';
+      } catch (err) {
+        return err instanceof ConfigError ? err.message : String(err);
+      }
+    };
+    const webhook = { DOCTOR_SERVICE_URL: 'https://doctor.internal/events', WEBHOOK_SECRET: 'w'.repeat(32) };
+    const amqp = { AMQP_URL: 'amqps://mq.internal' };
+    for (const sinks of [webhook, amqp, { ...webhook, ...amqp }])
+      expect(refusal(sinks)).toMatch(/^ {2}PUBLIC_URL: required in production when events are delivered/m);
+    for (const fine of [
+      { ...webhook, PUBLIC_URL: 'https://xray.hospital.example/api' },
+      { ...amqp, PUBLIC_URL: 'http://127.0.0.1:8080' },
+      // No sink: no event link to build.
+      {},
+    ])
+      expect(refusal(fine)).not.toMatch(/PUBLIC_URL/);
+    expect(refusal({ ...amqp, PUBLIC_URL: 'http://xray.hospital.example/api' })).toMatch(
+      /^ {2}PUBLIC_URL: must be an https URL in production/m,
+    );
+    // Outside production the listening address still does (a warning at start).
+    expect(loadConfig({ ...webhook }).http.publicUrl).toBeUndefined();
+  });
+
   it('metrics: their own listener on loopback by default, or off', () => {
     expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(loadConfig({ METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ host: '0.0.0.0', port: 0 });
@@ -108,5 +135,16 @@ describe('config', () => {
     ]);
     expect(loadConfig({ DPOP_REQUIRED_ROLES: '' }).auth.dpop.requiredRoles).toEqual([]);
     expect(() => loadConfig({ DPOP_ALGORITHMS: 'ES256,HS256' })).toThrow(/DPOP_ALGORITHMS/);
+  });
+
+  it('logs: JSON lines unless a person reads along in development (a terminal, or LOG_FORMAT=pretty)', () => {
+    // Vitest's stdout is no terminal: `auto` is JSON here, as for every collector.
+    expect(loadConfig({}).logFormat).toBe('json');
+    expect(loadConfig({ NODE_ENV: 'development', LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(loadConfig({ LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(() => loadConfig({ NODE_ENV: 'test', LOG_FORMAT: 'pretty' })).toThrow(
+      /LOG_FORMAT: pretty is for development only/,
+    );
+    expect(() => loadConfig({ LOG_FORMAT: 'text' })).toThrow(/LOG_FORMAT/);
   });
 });

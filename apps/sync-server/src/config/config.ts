@@ -35,7 +35,12 @@ export const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().default('127.0.0.1').describe('Interface to listen on.'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  PUBLIC_URL: z.url().optional().describe('Public base URL (used in tus Location headers behind a proxy).'),
+  PUBLIC_URL: z
+    .url()
+    .optional()
+    .describe(
+      'Public base URL, path prefix included: tus Location headers behind a proxy, and the links in events (`links.self`, `links.download`). Unset: the address this instance listens on, which a consumer behind another network cannot follow. Required in production when events are delivered (DOCTOR_SERVICE_URL or AMQP_URL); https there (or loopback).',
+    ),
   TRUST_PROXY: z
     .string()
     .default('')
@@ -44,6 +49,12 @@ export const EnvSchema = z.object({
     ),
   DATA_DIR: z.string().default('./.data').describe('Embedded PostgreSQL data and disk object storage.'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z
+    .enum(['auto', 'json', 'pretty'])
+    .default('auto')
+    .describe(
+      '`json`: one JSON object per line, for log collectors. `pretty`: text for a person (pino-pretty), development only. `auto`: pretty when NODE_ENV is development and stdout is a terminal (`npm start`), else json.',
+    ),
 
   DATABASE_URL: z
     .string()
@@ -335,6 +346,12 @@ export const EnvSchema = z.object({
     .string()
     .optional()
     .describe('Directory of a built edge web app to serve at / (same origin as the API). Unset: none served.'),
+  OPENAPI_RESPONSE_CHECK: z
+    .string()
+    .optional()
+    .describe(
+      'For test suites: a file to which every response that differs from openapi.json (status, Content-Type, headers, JSON body) is appended, with each operation answered. Unset (always, outside tests): no check is installed.',
+    ),
   EDGE_OFFLINE_GRACE_MS: z.coerce
     .number()
     .int()
@@ -461,6 +478,14 @@ export const EnvSchema = z.object({
     .positive()
     .default(10 * 60 * 1000)
     .describe('Longest wait between two delivery attempts of one event.'),
+  OUTBOX_PROBE_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5000)
+    .describe(
+      'While a sink is unreachable, one waiting delivery to it is tried at least this often (its own backoff aside), so the relay notices the sink is back; the moment a delivery to it succeeds, every delivery waiting for it is due at once and its backoff starts over.',
+    ),
   OUTBOX_RETENTION_DAYS: z.coerce
     .number()
     .positive()
@@ -496,6 +521,15 @@ export const EnvSchema = z.object({
     .max(4 * 1024 * 1024 * 1024)
     .default(1024 * 1024 * 1024)
     .describe('Largest X-ray accepted, in bytes (at most 4 GiB: a stored upload is one S3 server-side copy).'),
+  CAPTURE_TIME_MAX_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 60 * 60 * 1000)
+    .default(5 * 60 * 1000)
+    .describe(
+      "How far ahead of the server's clock an X-ray's `capturedAt` may be (a device clock running fast), on every upload door; later is refused (400, field `metadata.capturedAt`). At most 24 h.",
+    ),
   SHUTDOWN_GRACE_MS: z.coerce
     .number()
     .int()
@@ -540,6 +574,8 @@ export interface Config {
   metrics: { host: string; port: number } | undefined;
   dataDir: string;
   logLevel: Env['LOG_LEVEL'];
+  /** `auto` already decided: pretty only in development on a terminal, or when asked for there. */
+  logFormat: 'json' | 'pretty';
   db: {
     url: string | undefined;
     /** The schema's owner (migrations, GRANTs); undefined: `url` owns it (outside production only). */
@@ -554,9 +590,15 @@ export interface Config {
   };
   storage: StorageConfig;
   audit: AuditConfig;
-  limits: { maxUploadBytes: number };
+  limits: {
+    maxUploadBytes: number;
+    /** A capturedAt further ahead of our clock than this is refused. */
+    captureTimeMaxSkewMs: number;
+  };
   /** A built edge web app served at /, or undefined. */
   edgeAppDir: string | undefined;
+  /** Test suites: the file the OpenAPI response check reports to (http/openapi.response-check.ts). */
+  openapiResponseCheck: string | undefined;
   /** The edge app's offline grace period (ms), published in /edge-config. */
   edgeOfflineGraceMs: number;
   /** The edge app's upload stall timeout (ms), published in /edge-config. */
@@ -614,6 +656,8 @@ export interface OutboxConfig {
   maxAttempts: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** How often, at most, an unreachable sink goes untried (one waiting delivery probes it). */
+  probeIntervalMs: number;
   leaseMs: number;
   /** Delivered events are pruned this long after they were created. */
   retentionMs: number;
@@ -761,6 +805,22 @@ function productionProblems(e: Env): ConfigProblem[] {
       variable: 'PATIENT_SERVICE_URL',
       message: 'required in production (X-rays must be linked to real patients; no development service there)',
     });
+  // Events keep their links for good (outbox, consumers' worklists): without PUBLIC_URL they would
+  // name this instance's own listening address (plain http, behind the proxy, one per instance),
+  // which a consumer would follow with its bearer token.
+  if ((e.DOCTOR_SERVICE_URL || e.AMQP_URL) && !e.PUBLIC_URL)
+    problems.push({
+      variable: 'PUBLIC_URL',
+      message:
+        "required in production when events are delivered (DOCTOR_SERVICE_URL, AMQP_URL): their links are built on it; set the API's public https URL, path prefix included",
+    });
+  const publicUrl = e.PUBLIC_URL ? new URL(e.PUBLIC_URL) : undefined;
+  if (publicUrl && publicUrl.protocol !== 'https:' && !isLoopbackHost(publicUrl.hostname))
+    problems.push({
+      variable: 'PUBLIC_URL',
+      message:
+        'must be an https URL in production (clients follow the event links and tus Location URLs built on it with their tokens; its origin may read the API from a browser)',
+    });
   return problems;
 }
 
@@ -842,6 +902,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(Array.isArray(algorithms) ? [] : [algorithms]),
     ...(Array.isArray(origins) ? [] : [origins]),
     ...integrationProblems(e),
+    // Log collectors (and the tests) read JSON lines: text only where a person reads along.
+    ...(e.LOG_FORMAT === 'pretty' && e.NODE_ENV !== 'development'
+      ? [{ variable: 'LOG_FORMAT', message: 'pretty is for development only (NODE_ENV=development)' }]
+      : []),
     ...auditProblems(e),
     ...(e.NODE_ENV === 'production' ? productionProblems(e) : []),
   ];
@@ -886,6 +950,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     keys: keySettings(e),
     logLevel: e.LOG_LEVEL,
+    logFormat:
+      e.LOG_FORMAT === 'auto'
+        ? e.NODE_ENV === 'development' && process.stdout.isTTY
+          ? 'pretty'
+          : 'json'
+        : e.LOG_FORMAT,
     db: {
       url: e.DATABASE_URL,
       ownerUrl: e.DATABASE_OWNER_URL,
@@ -913,8 +983,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             : undefined,
       },
     },
-    limits: { maxUploadBytes: e.MAX_UPLOAD_BYTES },
+    limits: { maxUploadBytes: e.MAX_UPLOAD_BYTES, captureTimeMaxSkewMs: e.CAPTURE_TIME_MAX_SKEW_MS },
     edgeAppDir: e.EDGE_APP_DIR ? path.resolve(e.EDGE_APP_DIR) : undefined,
+    openapiResponseCheck: e.OPENAPI_RESPONSE_CHECK ? path.resolve(e.OPENAPI_RESPONSE_CHECK) : undefined,
     edgeOfflineGraceMs: e.EDGE_OFFLINE_GRACE_MS,
     edgeUploadStallMs: e.EDGE_UPLOAD_STALL_MS,
     tus: {
@@ -976,6 +1047,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
       backoffBaseMs: e.OUTBOX_BACKOFF_BASE_MS,
       backoffMaxMs: e.OUTBOX_BACKOFF_MAX_MS,
+      probeIntervalMs: e.OUTBOX_PROBE_INTERVAL_MS,
       leaseMs: e.OUTBOX_LEASE_MS,
       retentionMs: e.OUTBOX_RETENTION_DAYS * 24 * 60 * 60 * 1000,
     },

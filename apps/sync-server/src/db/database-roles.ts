@@ -14,9 +14,10 @@ const OWNER_ONLY_TABLES = ['pgmigrations'];
 /**
  * Tables the application role may only read and add to (no UPDATE, DELETE, TRUNCATE): the audit
  * trail, the KEK check values (a removed one would let a mistyped KEK be recorded as the right
- * one) and the KEKs that take bound wraps only (a removed one would let unbound wraps open again).
+ * one), the KEKs that take bound wraps only (a removed one would let unbound wraps open again)
+ * and the X-ray change log (a removed tombstone would let a deleted X-ray be uploaded again).
  */
-const INSERT_ONLY_TABLES = ['audit_events', 'kek_check_values', 'kek_bound_only'];
+const INSERT_ONLY_TABLES = ['audit_events', 'kek_check_values', 'kek_bound_only', 'xray_changes'];
 
 /** Held while GRANTs run, so instances starting at once do not trip over each other's. */
 const GRANTS_LOCK_KEY = 'xray:grants';

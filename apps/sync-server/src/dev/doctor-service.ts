@@ -28,7 +28,10 @@ export interface ReceivedRequest {
   status: number;
   /** An id already accepted before (a redelivery): still answered 2xx, so the sender stops. */
   duplicate: boolean;
+  /** The body as parsed by the published schema (XrayEventSchema); null when it is not a valid event. */
   event: XrayEvent | null;
+  /** The body exactly as received (tests check that nothing in it is undeclared). */
+  body: string;
 }
 
 export interface DevDoctorService {
@@ -97,6 +100,7 @@ export async function startDevDoctorService(opts: {
       status: 0,
       duplicate: false,
       event,
+      body,
     };
     requests.push(record);
     if (delayMs > 0) await sleep(delayMs);

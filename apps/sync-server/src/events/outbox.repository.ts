@@ -1,5 +1,6 @@
-import { XrayEventSchema, type DeliveryState, type OutboxEntry, type XrayEvent } from '@xray/shared';
+import { StoredXrayEventSchema, type DeliveryState, type OutboxEntry, type StoredXrayEvent } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
+import { addressed, type XrayEventDraft } from './xray.events.ts';
 
 type Queryable = Pool | PoolClient;
 
@@ -8,13 +9,38 @@ type Queryable = Pool | PoolClient;
  * exactly when the change it reports committed. Each event gets one delivery row per sink.
  */
 export interface OutboxWriter {
-  append(tx: PoolClient, event: XrayEvent): Promise<void>;
+  /** Addresses the event (links under the public URL), checks it against its schema, writes it. */
+  append(tx: PoolClient, event: XrayEventDraft): Promise<void>;
+  /**
+   * In the transaction that deletes X-ray `xrayId`: its events still in the outbox (pending, dead
+   * or delivered and not yet pruned) lose their notes and DICOM summary, and say `scrubbed: true`.
+   * They stay deliverable, so a consumer still sees every change, in order, before the deletion.
+   */
+  scrubXray(tx: PoolClient, xrayId: string): Promise<number>;
 }
 
-/** Writes events with a delivery row for each of `sinks` (the notifiers configured on this instance). */
-export function createOutboxWriter(sinks: readonly string[]): OutboxWriter {
+/** Events' free text and DICOM summary set to null, a changed note's values withheld. */
+const SCRUB = `
+  UPDATE outbox_events AS e
+     SET payload = c.p || '{"scrubbed": true}'::jsonb
+    FROM outbox_events AS o
+   CROSS JOIN LATERAL (SELECT CASE WHEN o.payload #> '{data,xray}' ? 'notes'
+                                   THEN jsonb_set(o.payload, '{data,xray,notes}', 'null') ELSE o.payload END AS p) a
+   CROSS JOIN LATERAL (SELECT CASE WHEN a.p #> '{data,xray}' ? 'dicom'
+                                   THEN jsonb_set(a.p, '{data,xray,dicom}', 'null') ELSE a.p END AS p) b
+   CROSS JOIN LATERAL (SELECT CASE WHEN b.p #> '{data,changes}' ? 'notes'
+                                   THEN jsonb_set(b.p, '{data,changes,notes}', '{"before": null, "after": null, "withheld": true}')
+                                   ELSE b.p END AS p) c
+   WHERE o.id = e.id AND e.xray_id = $1`;
+
+/**
+ * Writes events with a delivery row for each of `sinks` (the notifiers configured on this instance).
+ * `publicUrl()`: the base of the events' links (PUBLIC_URL, else the address this instance listens on).
+ */
+export function createOutboxWriter(sinks: readonly string[], opts: { publicUrl: () => string }): OutboxWriter {
   return {
-    async append(tx, event) {
+    async append(tx, draft) {
+      const event = addressed(draft, opts.publicUrl());
       await tx.query(
         `WITH e AS (
            INSERT INTO outbox_events (id, type, xray_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -23,6 +49,7 @@ export function createOutboxWriter(sinks: readonly string[]): OutboxWriter {
         [event.id, event.type, event.xrayId, JSON.stringify(event), event.occurredAt, [...sinks]],
       );
     },
+    scrubXray: (tx, xrayId) => outboxRepository.scrubXray(tx, xrayId),
   };
 }
 
@@ -32,14 +59,17 @@ export interface ClaimedDelivery {
   sink: string;
   /** This attempt's number (1 = first). */
   attempt: number;
+  /** This attempt's number since the backoff last restarted (its sink came back): what the backoff grows with. */
+  backoffAttempt: number;
   token: string;
-  event: XrayEvent;
+  event: StoredXrayEvent;
 }
 
 interface ClaimRow {
   event_id: string;
   sink: string;
   attempts: number;
+  backoff_from: number;
   payload: unknown;
 }
 
@@ -82,7 +112,7 @@ function toEntry(r: EntryRow): OutboxEntry {
       lastError: d.last_error,
       deliveredAt: iso(d.delivered_at),
     })),
-    event: XrayEventSchema.parse(r.payload),
+    event: StoredXrayEventSchema.parse(r.payload),
   };
 }
 
@@ -109,6 +139,12 @@ function normalise(r: EntryRow): EntryRow {
 }
 
 export const outboxRepository = {
+  /** See OutboxWriter.scrubXray; also run when `xray-admin recover` re-applies a deletion. */
+  async scrubXray(db: Queryable, xrayId: string): Promise<number> {
+    const { rowCount } = await db.query(SCRUB, [xrayId]);
+    return rowCount ?? 0;
+  },
+
   /**
    * Claims up to `limit` due deliveries for `sinks`, oldest first, skipping rows another relay
    * has locked (FOR UPDATE SKIP LOCKED). Claiming pushes next_attempt_at to the end of the lease,
@@ -137,15 +173,16 @@ export const outboxRepository = {
            attempts = d.attempts + 1, last_attempt_at = now()
        FROM due, outbox_events e
        WHERE d.event_id = due.event_id AND d.sink = due.sink AND e.id = d.event_id
-       RETURNING d.event_id, d.sink, d.attempts, e.payload`,
+       RETURNING d.event_id, d.sink, d.attempts, d.backoff_from, e.payload`,
       [[...q.sinks], q.limit, q.leaseMs, q.token, q.claimedBy],
     );
     return rows.map((r) => ({
       eventId: r.event_id,
       sink: r.sink,
       attempt: r.attempts,
+      backoffAttempt: r.attempts - r.backoff_from,
       token: q.token,
-      event: XrayEventSchema.parse(r.payload),
+      event: StoredXrayEventSchema.parse(r.payload),
     }));
   },
 
@@ -157,6 +194,23 @@ export const outboxRepository = {
       [d.eventId, d.sink, d.token],
     );
     return rowCount === 1;
+  },
+
+  /**
+   * The sink is back after an outage (a delivery to it just succeeded): its deliveries that were
+   * waiting for it to be reachable again are due now, and their backoff starts over (a failure
+   * after this waits the base delay). Ones the sink refused (counted failures) keep their backoff;
+   * ones a relay holds are left alone. Returns how many were made due.
+   */
+  async resumeSink(db: Queryable, sink: string): Promise<number> {
+    const { rowCount } = await db.query(
+      `UPDATE outbox_deliveries
+          SET next_attempt_at = least(next_attempt_at, now()), backoff_from = attempts
+        WHERE sink = $1 AND state = 'pending' AND claim_token IS NULL AND last_unreachable
+          AND attempts > backoff_from`,
+      [sink],
+    );
+    return rowCount ?? 0;
   },
 
   /**
@@ -173,6 +227,7 @@ export const outboxRepository = {
       `UPDATE outbox_deliveries
        SET failures = failures + CASE WHEN $5 THEN 1 ELSE 0 END,
            state = CASE WHEN $5 AND failures + 1 >= $6 THEN 'dead' ELSE 'pending' END,
+           last_unreachable = NOT $5,
            next_attempt_at = now() + $4 * interval '1 millisecond', last_error = $7, claim_token = NULL
        WHERE event_id = $1 AND sink = $2 AND claim_token = $3
        RETURNING state`,
@@ -249,7 +304,7 @@ export const outboxRepository = {
   async retryAllDead(db: Queryable, f: { sink?: string; type?: string }): Promise<{ eventId: string; sink: string }[]> {
     const { rows } = await db.query<{ event_id: string; sink: string }>(
       `UPDATE outbox_deliveries d
-          SET failures = 0, state = 'pending', next_attempt_at = now()
+          SET failures = 0, state = 'pending', next_attempt_at = now(), backoff_from = d.attempts
          FROM outbox_events e
         WHERE e.id = d.event_id AND d.state = 'dead' AND d.claim_token IS NULL
           AND ($1::text IS NULL OR d.sink = $1) AND ($2::text IS NULL OR e.type = $2)
@@ -282,7 +337,7 @@ export const outboxRepository = {
     const { rowCount } = await db.query(
       `UPDATE outbox_deliveries
        SET failures = CASE WHEN state = 'dead' THEN 0 ELSE failures END,
-           state = 'pending', next_attempt_at = now()
+           state = 'pending', next_attempt_at = now(), backoff_from = attempts
        WHERE event_id = $1 AND claim_token IS NULL AND state IN ('dead', 'pending')`,
       [id],
     );

@@ -1,25 +1,41 @@
 import { randomUUID } from 'node:crypto';
 import type {
+  DicomSummary,
+  DicomTags,
   Link,
   XrayDeletedEvent,
+  XrayEvent,
+  XrayEventLinks,
   XrayEventSubject,
   XrayLinkInvalidEvent,
   XrayUpdatedEvent,
   XrayUploadedEvent,
 } from '@xray/shared';
-import { LINK_INVALID_REASONS, WITHHELD_FIELDS } from '@xray/shared';
+import { DicomSummarySchema, EVENT_SCHEMA_VERSION, LINK_INVALID_REASONS, XrayEventSchema } from '@xray/shared';
 import type { Xray } from '@xray/shared';
+import { publicHref } from '../http/public-url.ts';
 
 /**
  * The events, built from the stored X-ray. Each gets its id here, once: the outbox stores it, and
- * every delivery of the event carries the same id.
+ * every delivery of the event carries the same id. Builders give drafts without `links`: the
+ * outbox writer addresses them (`addressed`), as only it knows the server's public URL.
  */
-const base = (xrayId: string) => ({
+type Unaddressed<E> = E extends { links: XrayEventLinks } ? Omit<E, 'links'> : E;
+export type XrayEventDraft = Unaddressed<XrayEvent>;
+
+/** `sequence`: the change the event reports (xrays.change_seq, or the deletion's own). */
+const base = (x: Pick<Xray, 'id' | 'changeSeq'>) => ({
+  schemaVersion: EVENT_SCHEMA_VERSION,
   id: randomUUID(),
   occurredAt: new Date().toISOString(),
   source: 'xray-sync-server' as const,
-  xrayId,
+  xrayId: x.id,
+  sequence: x.changeSeq,
 });
+
+/** The technical DICOM facts events carry; the schema names them one by one (patient tags stripped). */
+export const dicomSummaryOf = (tags: DicomTags | null): DicomSummary | null =>
+  tags ? DicomSummarySchema.parse(tags) : null;
 
 export function subjectOf(x: Xray): XrayEventSubject {
   return {
@@ -32,9 +48,11 @@ export function subjectOf(x: Xray): XrayEventSubject {
     bodyPart: x.bodyPart,
     view: x.view,
     priority: x.priority,
+    notes: x.notes,
     contentType: x.contentType,
     sizeBytes: x.sizeBytes,
     sha256: x.sha256,
+    dicom: dicomSummaryOf(x.dicom),
     // Status only: the summaries name the patient (name, birth date); consumers look them up by id.
     link: {
       status: x.link.status,
@@ -42,11 +60,12 @@ export function subjectOf(x: Xray): XrayEventSubject {
       ...(x.link.checkedAt !== undefined ? { checkedAt: x.link.checkedAt } : {}),
     },
     uploadedAt: x.uploadedAt,
+    changeSeq: x.changeSeq,
   };
 }
 
-export const xrayUploaded = (x: Xray): XrayUploadedEvent => ({
-  ...base(x.id),
+export const xrayUploaded = (x: Xray): Omit<XrayUploadedEvent, 'links'> => ({
+  ...base(x),
   type: 'xray.uploaded',
   data: { xray: subjectOf(x) },
 });
@@ -56,23 +75,15 @@ export const xrayUpdated = (
   changes: XrayUpdatedEvent['data']['changes'],
   cause: XrayUpdatedEvent['data']['cause'],
   by: { sub: string } | null,
-): XrayUpdatedEvent => ({
-  ...base(x.id),
+): Omit<XrayUpdatedEvent, 'links'> => ({
+  ...base(x),
   type: 'xray.updated',
-  data: { xray: subjectOf(x), changes: withheld(changes), cause, by },
+  data: { xray: subjectOf(x), changes, cause, by },
 });
 
-/** Free-text fields are named as changed, their values left out of the event (and the outbox). */
-const withheld = (changes: XrayUpdatedEvent['data']['changes']): XrayUpdatedEvent['data']['changes'] =>
-  Object.fromEntries(
-    Object.entries(changes).map(([field, change]) => [
-      field,
-      WITHHELD_FIELDS.includes(field) ? { before: null, after: null, withheld: true as const } : change,
-    ]),
-  );
-
+/** `x.changeSeq` is the deletion's own sequence (set by the delete before this is built). */
 export const xrayDeleted = (x: Xray, by: { sub: string } | null): XrayDeletedEvent => ({
-  ...base(x.id),
+  ...base(x),
   type: 'xray.deleted',
   data: {
     xray: { id: x.id, patientId: x.patientId, consultationId: x.consultationId, sha256: x.sha256 },
@@ -84,11 +95,30 @@ type InvalidReason = XrayLinkInvalidEvent['data']['reason'];
 const isInvalidReason = (r: string | undefined): r is InvalidReason => LINK_INVALID_REASONS.some((v) => v === r);
 
 /** `xray.link_invalid` when the link is invalid, else nothing. */
-export function linkInvalidIfSo(x: Xray): XrayLinkInvalidEvent | undefined {
+export function linkInvalidIfSo(x: Xray): Omit<XrayLinkInvalidEvent, 'links'> | undefined {
   if (x.link.status !== 'invalid' || !isInvalidReason(x.link.reason)) return undefined;
-  return { ...base(x.id), type: 'xray.link_invalid', data: { xray: subjectOf(x), reason: x.link.reason } };
+  return { ...base(x), type: 'xray.link_invalid', data: { xray: subjectOf(x), reason: x.link.reason } };
 }
 
 /** Link before/after as change records show it: status and reason, without the summaries. */
 export const linkBrief = (l: Link): { status: Link['status']; reason?: string } =>
   l.reason ? { status: l.status, reason: l.reason } : { status: l.status };
+
+/**
+ * Where an X-ray is read back, under `publicUrl` (its path prefix kept, as tus Location URLs keep it).
+ * No `preview`: there is no rendering endpoint yet.
+ */
+export function xrayLinks(publicUrl: string, xrayId: string): XrayEventLinks {
+  const self = publicHref(publicUrl, `/xrays/${xrayId}`);
+  return { self, download: `${self}/download` };
+}
+
+/**
+ * The draft with its links, checked against the published schema: an event that does not match
+ * it fails the transaction it was to be written in, rather than reaching a consumer.
+ */
+export function addressed(draft: XrayEventDraft, publicUrl: string): XrayEvent {
+  return XrayEventSchema.parse(
+    draft.type === 'xray.deleted' ? draft : { ...draft, links: xrayLinks(publicUrl, draft.xrayId) },
+  );
+}

@@ -15,10 +15,15 @@ export interface XrayMultipart {
 const bad = (message: string, field?: string) =>
   new DomainError('validation_failed', message, field ? [{ field, message }] : undefined);
 
+/** A `metadata` part sent as a file part (a JSON Blob, as generated clients send it) must say it is JSON. */
+const isJsonType = (mimeType: string) => /^application\/([a-z0-9.+-]+\+)?json$/i.test(mimeType.trim());
+
 /**
  * Reads `multipart/form-data` with a `metadata` part (JSON) followed by a `file` part, and
  * resolves as soon as the file starts: the caller streams it. Metadata must come first so
- * a bad request is refused before any image byte is stored.
+ * a bad request is refused before any image byte is stored. `metadata` is taken as a plain form
+ * field or as a part of type `application/json` (with a filename, as a Blob is sent), as the
+ * OpenAPI document declares it.
  */
 export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number): Promise<XrayMultipart> {
   return new Promise((resolve, reject) => {
@@ -39,7 +44,8 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
     }
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { files: 1, fields: 1, fieldSize: METADATA_MAX_BYTES } });
+      // Two file parts at most: metadata sent as a JSON part, and the image.
+      parser = busboy({ headers: req.headers, limits: { files: 2, fields: 1, fieldSize: METADATA_MAX_BYTES } });
     } catch (err) {
       reject(
         new DomainError('bad_request', 'The multipart body cannot be parsed (missing boundary?).', undefined, {
@@ -48,7 +54,8 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
       );
       return;
     }
-    let metadata: unknown;
+    /** The metadata, once a part has brought it (a JSON part is read asynchronously). */
+    let metadata: Promise<unknown> | undefined;
     let file: Readable | undefined;
     let settled = false;
     const fail = (err: Error) => {
@@ -60,19 +67,50 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
       req.unpipe(parser);
     };
 
+    const parseJson = (text: string): unknown => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw bad('metadata is not valid JSON.', 'metadata');
+      }
+    };
+
     parser.on('field', (name, value, info) => {
       if (name !== 'metadata') return fail(bad(`Unexpected part "${name}"; expected "metadata" then "file".`, name));
+      if (metadata !== undefined) return fail(bad('Only one metadata part per request.', 'metadata'));
       if (info.valueTruncated) return fail(bad(`metadata must be at most ${METADATA_MAX_BYTES} bytes.`, 'metadata'));
       try {
-        metadata = JSON.parse(value);
-      } catch {
-        fail(bad('metadata is not valid JSON.', 'metadata'));
+        metadata = Promise.resolve(parseJson(value));
+      } catch (err) {
+        fail(err instanceof Error ? err : bad('metadata is not valid JSON.', 'metadata'));
       }
     });
-    parser.on('file', (name, stream) => {
+    parser.on('file', (name, stream, info) => {
+      if (name === 'metadata') {
+        if (metadata !== undefined) {
+          stream.resume();
+          return fail(bad('Only one metadata part per request.', 'metadata'));
+        }
+        if (!isJsonType(info.mimeType)) {
+          stream.resume();
+          return fail(
+            bad(`A metadata part must be a form field or of type application/json, not ${info.mimeType}.`, 'metadata'),
+          );
+        }
+        metadata = readJsonPart(stream).then(parseJson);
+        // Too long or not JSON: refused at once, whether or not a file part follows.
+        metadata.catch((err: unknown) =>
+          fail(err instanceof Error ? err : bad('metadata cannot be read.', 'metadata')),
+        );
+        return;
+      }
       if (name !== 'file') {
         stream.resume();
         return fail(bad(`Unexpected file part "${name}"; the image goes in "file".`, name));
+      }
+      if (file) {
+        stream.resume();
+        return fail(bad('Only one file per request.', 'file'));
       }
       if (metadata === undefined) {
         stream.resume();
@@ -81,8 +119,15 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
       file = stream;
       // Errors reach whoever consumes the file; this keeps one nobody reads yet from crashing the process.
       file.on('error', () => undefined);
-      settled = true;
-      resolve({ metadata, file });
+      // The file waits (back-pressure) until the metadata is read; the caller gets both or a refusal.
+      metadata.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          resolve({ metadata: value, file: stream });
+        },
+        (err: unknown) => fail(err instanceof Error ? err : bad('metadata cannot be read.', 'metadata')),
+      );
     });
     parser.on('filesLimit', () => fail(bad('Only one file per request.', 'file')));
     parser.on('fieldsLimit', () => fail(bad('Only one metadata part per request.', 'metadata')));
@@ -90,7 +135,7 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
       fail(new DomainError('client_closed', `The upload ended early: ${err.message}`, undefined, { cause: err })),
     );
     parser.on('close', () => {
-      if (!settled)
+      if (!settled && !file)
         fail(
           bad(
             metadata === undefined ? 'The metadata part is missing.' : 'The file part is missing.',
@@ -110,4 +155,20 @@ export function readXrayMultipart(req: IncomingMessage, maxUploadBytes: number):
     });
     req.pipe(parser);
   });
+}
+
+/** A metadata part sent as a file: read whole, up to the size a metadata field may have. */
+async function readJsonPart(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buf.length;
+    if (size > METADATA_MAX_BYTES) {
+      stream.resume();
+      throw bad(`metadata must be at most ${METADATA_MAX_BYTES} bytes.`, 'metadata');
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

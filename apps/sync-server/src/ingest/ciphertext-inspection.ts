@@ -1,6 +1,6 @@
 import type { ObjectStore } from '../storage/index.ts';
 import { ContentInspection, type InspectedContent } from './content-inspector.ts';
-import { Xre1Verifier } from './xre1.verifier.ts';
+import { Xre1Verifier } from '../xre1/index.ts';
 
 /**
  * What finalize needs to know about an uploaded XRE1 object: decrypted and authenticated

@@ -7,19 +7,21 @@ import {
   type AuditEventInput,
 } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
-import { decide } from '../auth/policy.ts';
 import { commitOutcomeUnknown, inTransaction, type Pool } from '../db/pool.ts';
-import { DomainError } from '../errors.ts';
+import { DomainError, isDomainError } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { linkInvalidIfSo, xrayUploaded } from '../events/xray.events.ts';
 import { arrivalLink, type LinkVerifier } from '../integrations/link.verifier.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ObjectStore } from '../storage/index.ts';
+import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
 import { xrayLinkRepository } from '../xrays/xray-link.repository.ts';
 import { recordKeyOf, writeRecord } from '../xrays/xray-record.ts';
 import { xrayRepository, type XrayRecord } from '../xrays/xray.repository.ts';
 import type { InspectedContent } from './content-inspector.ts';
+import { repeatOf } from './repeat-rule.ts';
+import { refuseAsDeleted } from './tombstone-rule.ts';
 
 export interface FinalizeDeps {
   pool: Pool;
@@ -96,19 +98,35 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       // back from the store (a restore from an older database backup). One small PUT.
       await writeRecord(deps.store, deps.keys, row);
       if (row.link.status === 'pending') await xrayLinkRepository.schedulePending(tx, row.id);
+      // Numbered in the change feed after the PUT (the counter is held until COMMIT); refused
+      // (410) if this id was deleted, even by a delete that committed while this was stored.
+      row.changeSeq = await xrayChangeRepository.record(tx, {
+        xrayId: row.id,
+        kind: 'created',
+        actorSub: input.actor.sub,
+        ownerSub: row.capturedBy.sub,
+      });
       await deps.outbox.append(tx, xrayUploaded(row));
       const invalid = linkInvalidIfSo(row);
       if (invalid) await deps.outbox.append(tx, invalid);
       await appendAudit(tx, createdEvent(audit, row, true));
       return row;
+    }).catch(async (err: unknown) => {
+      // Its id was deleted meanwhile: refused as the door refuses it, a 410 only for its capturer.
+      if (isDomainError(err) && err.code === 'xray_deleted') return refuseAsDeleted(deps.pool, input.actor, input.id);
+      throw err;
     });
     if (inserted) return { xray: inserted, created: true };
 
     // Someone stored this id first (a retry racing itself): keep theirs, drop ours.
     await discardObject(deps, input.id, input.objectKey);
     const existing = await xrayRepository.findById(deps.pool, input.id);
-    if (!existing) throw new DomainError('conflict', `X-ray ${input.id} changed while it was being stored; retry.`);
-    const xray = repeatOf(input.actor, existing, content.sha256);
+    if (!existing) {
+      if (await xrayChangeRepository.isDeleted(deps.pool, input.id))
+        await refuseAsDeleted(deps.pool, input.actor, input.id);
+      throw new DomainError('conflict', `X-ray ${input.id} changed while it was being stored; retry.`);
+    }
+    const xray = repeatOf(input.actor, existing, metadata, content.sha256);
     await recordAudit(deps.pool, createdEvent(audit, xray, false));
     return { xray, created: false };
   } catch (err) {
@@ -159,33 +177,4 @@ export function createdEvent(context: AuditContext, x: XrayRecord, created: bool
       ...(x.link.decision ? { patientDecision: x.link.decision } : {}),
     },
   };
-}
-
-/** The repeat rule's first half, before any byte is read: the caller may see this X-ray at all. */
-export function assertMayRepeat(actor: Actor, existing: XrayRecord): void {
-  if (!decide(actor, 'xray.read', existing).allowed) {
-    throw new DomainError(
-      'conflict',
-      `The id ${existing.id} cannot be used for a new X-ray; capture again under a new id.`,
-      undefined,
-      { denial: 'not_owner' },
-    );
-  }
-}
-
-/**
- * The repeat rule, one for both doors: an id that is already stored. Someone who may not read
- * that X-ray learns nothing from the answer (not its hash, not whose it is), whatever bytes they
- * sent; the refusal is recorded as a denial. Someone who may read it gets it back when the bytes
- * are the same (an idempotent retry), and a conflict naming the stored hash when they are not.
- */
-export function repeatOf(actor: Actor, existing: XrayRecord, sha256: string | undefined): XrayRecord {
-  assertMayRepeat(actor, existing);
-  if (existing.sha256 !== sha256) {
-    throw new DomainError(
-      'conflict',
-      `X-ray ${existing.id} already exists with different content (sha256 ${existing.sha256}).`,
-    );
-  }
-  return existing;
 }

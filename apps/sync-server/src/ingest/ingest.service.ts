@@ -13,24 +13,20 @@ import { recordAudit, systemContext, type AuditContext } from '../audit/audit.se
 import type { Actor } from '../auth/actor.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { xrayRepository } from '../xrays/xray.repository.ts';
+import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import { inspectStoredObject } from './ciphertext-inspection.ts';
 import { ContentInspector, type InspectedContent } from './content-inspector.ts';
-import { encryptNode, rawDekBytes } from './xre1.node.ts';
-import {
-  createdEvent,
-  discardObject,
-  finalizeXray,
-  repeatOf,
-  assertMayRepeat,
-  type FinalizeDeps,
-  type FinalizeResult,
-} from './finalize.ts';
+import { encryptNode, rawDekBytes } from '../xre1/index.ts';
+import { createdEvent, discardObject, finalizeXray, type FinalizeDeps, type FinalizeResult } from './finalize.ts';
+import { assertMayRepeat, repeatOf } from './repeat-rule.ts';
+import { refuseDeletedId } from './tombstone-rule.ts';
 
 export interface IngestDeps extends FinalizeDeps {
   metrics: Metrics;
   maxUploadBytes: number;
+  /** CAPTURE_TIME_MAX_SKEW_MS: how far ahead of our clock a capturedAt may be. */
+  captureTimeMaxSkewMs: number;
   keys: KeyService;
 }
 
@@ -63,14 +59,15 @@ export async function ingestStream(
   // pipeline destroys every stage when one fails (client gone, limit hit, unknown type).
   const source = pipeline(input.body, inspector, () => undefined);
 
-  const existing = await xrayRepository.findById(deps.pool, id);
+  const { xray: existing, tombstone } = await xrayChangeRepository.findForUpload(deps.pool, id);
+  if (!existing && tombstone) refuseDeletedId(input.actor, id, tombstone);
   if (existing) {
-    // Someone else's X-ray: refused before a byte is read (the body is discarded).
-    assertMayRepeat(input.actor, existing);
+    // Someone else's X-ray, or other details: refused before a byte is read (the body is discarded).
+    assertMayRepeat(input.actor, existing, input.metadata);
     // A repeat of an earlier upload: read it through to compare, store nothing.
     source.resume();
     await finished(source);
-    const xray = repeatOf(input.actor, existing, inspector.result().sha256);
+    const xray = repeatOf(input.actor, existing, input.metadata, inspector.result().sha256);
     await recordAudit(deps.pool, createdEvent(input.context ?? systemContext(input.actor), xray, false));
     return { xray, created: false };
   }

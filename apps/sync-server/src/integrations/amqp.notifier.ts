@@ -1,5 +1,5 @@
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import type { XrayEvent } from '@xray/shared';
+import type { StoredXrayEvent } from '@xray/shared';
 import type { Logger } from '../observability/logger.ts';
 import { DeliveryFailed, type DeliveryContext, type Notifier } from './notifier.ts';
 
@@ -35,7 +35,7 @@ export class AmqpNotifier implements Notifier {
 
   constructor(private readonly opts: AmqpNotifierOptions) {}
 
-  async deliver(event: XrayEvent, ctx: DeliveryContext): Promise<void> {
+  async deliver(event: StoredXrayEvent, ctx: DeliveryContext): Promise<void> {
     if (this.closing) throw new DeliveryFailed('AMQP notifier is closed');
     let link: Link;
     try {

@@ -25,8 +25,16 @@ export interface Integrations {
   stop(): Promise<void>;
 }
 
-/** Everything outside the sync server that it talks to, built from the config. */
-export function createIntegrations(config: Config, pool: Pool, log: Logger): Integrations {
+/**
+ * Everything outside the sync server that it talks to, built from the config. `listeningUrl`:
+ * this instance's own address once it listens, the base of event links when PUBLIC_URL is unset.
+ */
+export function createIntegrations(
+  config: Config,
+  pool: Pool,
+  log: Logger,
+  listeningUrl: () => string | undefined,
+): Integrations {
   const instanceId = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const { patientService, doctorService, amqp } = config.integrations;
 
@@ -67,7 +75,20 @@ export function createIntegrations(config: Config, pool: Pool, log: Logger): Int
     notifiers.length ? 'event delivery configured' : 'no event sinks configured: events are kept in the outbox only',
   );
 
-  const outbox = createOutboxWriter(notifiers.map((n) => n.name));
+  // (Production refuses to start with event sinks and no PUBLIC_URL: config.ts.)
+  if (notifiers.length && !config.http.publicUrl)
+    log.warn('PUBLIC_URL is not set: event links name the address this instance listens on');
+  const outbox = createOutboxWriter(
+    notifiers.map((n) => n.name),
+    {
+      publicUrl: () => {
+        const url = config.http.publicUrl ?? listeningUrl();
+        // Events are written by requests and by background work started once the server listens.
+        if (!url) throw new Error('an event was written before the server listened (no base for its links)');
+        return url;
+      },
+    },
+  );
   const relay = new OutboxRelay({ pool, notifiers, log, instanceId, options: config.outbox });
   const linkChecker = new PendingLinkChecker({
     pool,

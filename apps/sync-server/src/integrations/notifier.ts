@@ -1,4 +1,4 @@
-import type { XrayEvent } from '@xray/shared';
+import type { StoredXrayEvent } from '@xray/shared';
 
 /**
  * A place events are delivered to (the Doctor Service webhook, a RabbitMQ exchange). The outbox
@@ -8,7 +8,7 @@ import type { XrayEvent } from '@xray/shared';
 export interface Notifier {
   /** Stable sink name, the key of its delivery state in the outbox (`webhook`, `amqp`). */
   readonly name: string;
-  deliver(event: XrayEvent, ctx: DeliveryContext): Promise<void>;
+  deliver(event: StoredXrayEvent, ctx: DeliveryContext): Promise<void>;
   close(): Promise<void>;
 }
 

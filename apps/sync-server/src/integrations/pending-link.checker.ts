@@ -1,10 +1,10 @@
-import type { Link } from '@xray/shared';
+import { backoffDelay, type Link } from '@xray/shared';
 import { appendAudit, systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
-import { backoffDelay } from '../events/backoff.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
 import type { Logger } from '../observability/logger.ts';
+import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
 import { xrayLinkRepository, type PendingLink } from '../xrays/xray-link.repository.ts';
 import { storedLink, type LinkVerifier } from './link.verifier.ts';
 
@@ -98,6 +98,12 @@ export class PendingLinkChecker {
       // PatientID naming another patient without one is never settled as verified.
       const settled: Link = storedLink(link, current, current);
       const updated = await xrayLinkRepository.setLink(tx, p.id, settled);
+      updated.changeSeq = await xrayChangeRepository.record(tx, {
+        xrayId: updated.id,
+        kind: 'link_settled',
+        actorSub: null,
+        ownerSub: updated.capturedBy.sub,
+      });
       const change = { link: { before: linkBrief(current.link), after: linkBrief(settled) } };
       await this.deps.outbox.append(tx, xrayUpdated(updated, change, 'link_check', null));
       const invalid = linkInvalidIfSo(updated);

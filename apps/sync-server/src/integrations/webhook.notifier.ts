@@ -1,4 +1,4 @@
-import type { XrayEvent } from '@xray/shared';
+import type { StoredXrayEvent } from '@xray/shared';
 import { DeliveryFailed, type DeliveryContext, type Notifier } from './notifier.ts';
 import { signWebhook, WEBHOOK_HEADERS } from './webhook.signature.ts';
 
@@ -21,7 +21,7 @@ export class WebhookNotifier implements Notifier {
 
   constructor(private readonly opts: WebhookNotifierOptions) {}
 
-  async deliver(event: XrayEvent, ctx: DeliveryContext): Promise<void> {
+  async deliver(event: StoredXrayEvent, ctx: DeliveryContext): Promise<void> {
     const body = JSON.stringify(event);
     const timestamp = Math.floor(Date.now() / 1000);
     let res: Response;

@@ -6,9 +6,10 @@ import type { Actor } from '../auth/actor.ts';
 import type { Config } from '../config/config.ts';
 import type { Pool } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
+import { assertCaptureTimeNotAhead } from '../ingest/capture-time.ts';
 import { discardObject } from '../ingest/finalize.ts';
 import { ingestStoredObject, type IngestDeps, type UploadedDek } from '../ingest/ingest.service.ts';
-import { rawDekBytes } from '../ingest/xre1.node.ts';
+import { rawDekBytes } from '../xre1/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
@@ -72,6 +73,7 @@ export class IngestSessions {
     deviceId?: string,
   ): Promise<{ metadata: TusXrayMetadata; stored: Record<string, string> }> {
     const metadata = parseTusMetadata(upload.metadata);
+    assertCaptureTimeNotAhead(metadata.capturedAt, this.#d.ingest.captureTimeMaxSkewMs);
     const uploadedDek = parseUploadedDek(upload.metadata);
     // Refuse a data key wrapped for a key we do not hold before a single byte is stored.
     if (!this.#d.ingest.keys.uploadJwks().keys.some((k) => k.kid === uploadedDek.kid)) {

@@ -21,18 +21,24 @@ import type { Pool } from '../db/pool.ts';
 import { DomainError, isDomainError, noSuch, type ErrorCode } from '../errors.ts';
 import { classify } from '../http/problem.ts';
 import { wentSilent } from '../http/silent-bodies.ts';
-import { createdEvent, repeatOf } from '../ingest/finalize.ts';
+import { createdEvent } from '../ingest/finalize.ts';
+import { repeatOf } from '../ingest/repeat-rule.ts';
 import type { IngestDeps } from '../ingest/ingest.service.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ObjectStore } from '../storage/index.ts';
+import { refuseDeletedId } from '../ingest/tombstone-rule.ts';
+import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
 import { toResource, xrayRepository } from '../xrays/xray.repository.ts';
 import { deviceRepository } from '../devices/device.repository.ts';
 import { IngestSessions } from './ingest-session.ts';
 import { LockTimeoutError, type PgAdvisoryLocker } from './pg-advisory.locker.ts';
 import { createTusStore } from './tus-store.adapter.ts';
+import { parseTusMetadata } from './tus-metadata.ts';
 import { tusUploadRepository, type TusUploadRow } from './tus-upload.repository.ts';
 import { WritingSlots } from './writing-slots.ts';
+import { uploadOperations } from './tus.operations.ts';
+import { RouteTable } from '../http/route-table.ts';
 
 export interface UploadDoorDeps {
   config: Config;
@@ -205,9 +211,13 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     if (req.method === 'POST' || req.method === 'DELETE') {
       await grant.audit.success({ uploadId: grant.created ?? grant.uploadId });
     }
+    const body = Buffer.from(await answer.arrayBuffer());
     res.status(answer.status);
-    answer.headers.forEach((v, k) => res.setHeader(k, v));
-    res.end(Buffer.from(await answer.arrayBuffer()));
+    // tus answers with an empty body, which a web Response types text/plain: no body, no type.
+    answer.headers.forEach((v, k) => {
+      if (body.length > 0 || k !== 'content-type') res.setHeader(k, v);
+    });
+    res.end(body);
   }
 
   function refusalOf(req: Request, grant: Grant, status: number, body: string, failure: unknown): DomainError {
@@ -271,10 +281,16 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     }
     const id = meta.id ?? undefined;
     if (!id || !XrayIdSchema.safeParse(id).success) return false;
-    const existing = await xrayRepository.findById(pool, id);
+    const { xray: existing, tombstone } = await xrayChangeRepository.findForUpload(pool, id);
+    if (!existing && tombstone) {
+      // Refused before the upload exists (no byte is stored), on the trail as a refused creation.
+      audit.about({ xrayId: id });
+      refuseDeletedId(actor, id, tombstone);
+    }
     if (!existing) return false;
     audit.about({ xrayId: existing.id, patientId: existing.patientId });
-    const xray = repeatOf(actor, existing, meta.sha256 ?? undefined);
+    // The declared fields as the upload would be checked (a 400 names them), then the one rule.
+    const xray = repeatOf(actor, existing, parseTusMetadata(meta), meta.sha256 ?? undefined);
     await audit.success(createdEvent(audit.context(), xray, false).details);
     // Location names the finished upload (or, for an X-ray that came through POST /xrays, the
     // X-ray's own id, which answers HEAD the same way): a tus client that resumes there is done.
@@ -330,23 +346,42 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     await runTus(req, res, { actor, audit, uploadId: id, xrayId: row.xray_id });
   }
 
+  const noRoute = (req: Request) =>
+    new DomainError('not_found', `No route for ${req.method} ${req.path}.`, undefined, { denial: 'path' });
+  // Express matched the declared path loosely (any case, any segment, a trailing slash): the door
+  // takes exactly `/uploads` and `/uploads/{uuid}`; any other shape is refused, as a denial.
+  const atCollection = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) =>
+    targetOf(req.path)?.upload === null ? handler(req, res) : Promise.reject(noRoute(req));
+  const atUpload =
+    (handler: (req: Request, res: Response, id: string) => Promise<void>) => (req: Request, res: Response) => {
+      const id = targetOf(req.path)?.upload;
+      return id ? handler(req, res, id) : Promise.reject(noRoute(req));
+    };
+  // CORS preflights are answered before this; a plain OPTIONS is tus discovery: no upload is read.
+  const capabilities = (req: Request, res: Response) =>
+    runTus(req, res, { actor: actorOf(req), audit: auditOf(req), uploadId: NEW });
+
   const router = Router();
-  router.use(async (req, res, next) => {
+  router.use((req, res, next) => {
+    // The metrics' route label (the door judges its paths itself).
+    if (isUploadsPath(req.path)) res.locals.route = targetOf(req.path)?.upload ? `${UPLOAD_PATH}/{id}` : UPLOAD_PATH;
+    next();
+  });
+  router.use(
+    new RouteTable(uploadOperations)
+      .on('getUploadCapabilities', atCollection(capabilities))
+      .on('getUploadCapabilitiesForUpload', atUpload(capabilities))
+      .on('createUpload', atCollection(create))
+      .on('getUploadOffset', atUpload(resume))
+      .on('appendUploadChunk', atUpload(resume))
+      .on('terminateUpload', atUpload(resume))
+      .router(),
+  );
+  router.use((req, _res, next) => {
     if (!isUploadsPath(req.path)) return next();
-    const target = targetOf(req.path);
-    const method = req.method;
-    // The metrics' route label (this router matches paths itself).
-    res.locals.route = target?.upload ? `${UPLOAD_PATH}/{id}` : UPLOAD_PATH;
-    if (target && method === 'OPTIONS') {
-      // CORS preflight and tus capabilities: no upload is read.
-      return runTus(req, res, { actor: actorOf(req), audit: auditOf(req), uploadId: NEW });
-    }
-    if (target?.upload === null && method === 'POST') return create(req, res);
-    if (target?.upload && ['HEAD', 'PATCH', 'DELETE'].includes(method)) return resume(req, res, target.upload);
-    // Any other shape or method: an upload may be reachable only one way. Recorded as a denial.
-    throw new DomainError('not_found', `No route for ${method} ${req.path}.`, undefined, {
-      denial: target ? 'method' : 'path',
-    });
+    // Another method on one of the door's paths: the app's 405. Any other shape: refused, as a denial.
+    if (targetOf(req.path)) return next();
+    throw noRoute(req);
   });
 
   let timer: NodeJS.Timeout | undefined;

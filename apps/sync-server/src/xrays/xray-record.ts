@@ -44,8 +44,11 @@ export function xrayIdOf(objectKey: string): string | null {
   return m?.[1] ?? null;
 }
 
-/** A row as a recovery record holds it (no previous wrap: a recovered row is on one KEK). */
-export type RecoveredXray = Omit<XrayRecord, 'previousWrap'>;
+/**
+ * A row as a recovery record holds it (no previous wrap: a recovered row is on one KEK; no change
+ * number: a recovered row is numbered anew).
+ */
+export type RecoveredXray = Omit<XrayRecord, 'previousWrap' | 'changeSeq'>;
 
 const RowSchema = z.object({
   id: z.string(),

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { appendAudit, systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
-import { openStoredXre1 } from '../ingest/xre1.fast.ts';
+import { outboxRepository } from '../events/outbox.repository.ts';
+import { openStoredXre1 } from '../xre1/index.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { xrayLinkRepository } from './xray-link.repository.ts';
@@ -18,6 +19,7 @@ import {
   type RecoveredXray,
   type Tombstone,
 } from './xray-record.ts';
+import { xrayChangeRepository } from './xray-changes.repository.ts';
 import { xrayRepository, type XrayRecord } from './xray.repository.ts';
 
 /**
@@ -274,6 +276,14 @@ async function insertRecovered(pool: Pool, x: RecoveredXray): Promise<XrayRecord
   return inTransaction(pool, async (tx) => {
     const row = await xrayRepository.insert(tx, x);
     if (!row) return null;
+    // Back in the change feed, under a new number (the feed goes on above what it handed out before
+    // the restore); refused if the database already holds its tombstone.
+    row.changeSeq = await xrayChangeRepository.record(tx, {
+      xrayId: row.id,
+      kind: 'created',
+      actorSub: RECOVER_ACTOR.sub,
+      ownerSub: row.capturedBy.sub,
+    });
     // A tus upload the restored database still has as running (backed up mid-upload) is finished:
     // the expiry sweep does not take it, and a client resuming it is told it is done.
     await tx.query('UPDATE tus_uploads SET finalized_at = $2 WHERE object_key = $1 AND finalized_at IS NULL', [
@@ -309,6 +319,15 @@ async function applyTombstone(pool: Pool, store: ObjectStore, tomb: Tombstone, i
   const row = inv.rows.get(objectKey);
   await inTransaction(pool, async (tx) => {
     const removed = row ? await xrayRepository.delete(tx, row.id) : null;
+    // The restored outbox may still hold its events: they keep no notes once it is gone.
+    await outboxRepository.scrubXray(tx, tomb.xrayId);
+    // The tombstone the restored database lost: a late upload of this id stays refused.
+    await xrayChangeRepository.record(tx, {
+      xrayId: tomb.xrayId,
+      kind: 'deleted',
+      actorSub: tomb.deletedBy,
+      ownerSub: removed?.capturedBy.sub ?? '',
+    });
     await appendAudit(tx, {
       context: systemContext(RECOVER_ACTOR),
       action: 'xray.delete',

@@ -1,12 +1,13 @@
 import type { Link, XrayUpdate } from '@xray/shared';
 import { appendAudit, type AuditContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
-import { noSuch } from '../errors.ts';
+import { DomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
 import { storedLink, type LinkVerifier } from '../integrations/link.verifier.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { ObjectStore } from '../storage/index.ts';
+import { xrayChangeRepository } from './xray-changes.repository.ts';
 import { xrayLinkRepository, type XrayCorrection } from './xray-link.repository.ts';
 import { writeRecord } from './xray-record.ts';
 import type { XrayRecord } from './xray.repository.ts';
@@ -33,6 +34,13 @@ function apply(current: XrayRecord, changes: XrayUpdate): Omit<XrayCorrection, '
   };
 }
 
+/** The refusal of a change (PATCH, DELETE) whose If-Match names another version than the X-ray's. */
+export const changedSinceRead = (): DomainError =>
+  new DomainError(
+    'precondition_failed',
+    'The X-ray changed since the version named in If-Match was read; nothing was changed. Read it again (GET /xrays/{id}), then decide.',
+  );
+
 const sameIds = (a: { patientId: string; consultationId: string | null }, b: typeof a): boolean =>
   a.patientId === b.patientId && a.consultationId === b.consultationId;
 
@@ -48,7 +56,10 @@ export async function updateXray(
   loaded: XrayRecord,
   changes: XrayUpdate,
   context: AuditContext,
+  /** The client's condition on the version it read (If-Match): checked now and again under the row lock. */
+  precondition?: (current: XrayRecord) => boolean,
 ): Promise<XrayRecord> {
+  if (precondition && !precondition(loaded)) throw changedSinceRead();
   const wanted = apply(loaded, changes);
   const checked =
     deps.links.enabled && !sameIds(wanted, loaded)
@@ -58,6 +69,8 @@ export async function updateXray(
   return inTransaction(deps.pool, async (tx) => {
     const current = await xrayLinkRepository.lockById(tx, loaded.id);
     if (!current) throw noSuch('X-ray');
+    // Another correction (or the link check) committed since the client read it: nothing applied.
+    if (precondition && !precondition(current)) throw changedSinceRead();
     // Applied to the row as it is now: a correction that committed meanwhile is kept.
     const next = apply(current, changes);
     let link: Link = current.link;
@@ -90,6 +103,13 @@ export async function updateXray(
       // The recovery record follows the row, written under the row lock before it commits (a record
       // newer than its row, should the COMMIT fail, is put right by `xray-admin recover`).
       await writeRecord(deps.store, deps.keys, updated);
+      // Numbered in the change feed after the PUT (the counter is held until COMMIT).
+      updated.changeSeq = await xrayChangeRepository.record(tx, {
+        xrayId: updated.id,
+        kind: 'updated',
+        actorSub: context.actor?.sub ?? null,
+        ownerSub: updated.capturedBy.sub,
+      });
       const by = context.actor ? { sub: context.actor.sub } : null;
       const changeSet = Object.fromEntries(
         Object.keys(after).map((k) => [k, { before: Reflect.get(before, k), after: Reflect.get(after, k) }]),

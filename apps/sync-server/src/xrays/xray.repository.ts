@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Link, Xray, XrayListQuery } from '@xray/shared';
+import type { Link, Xray } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
 
 type Queryable = Pool | PoolClient;
@@ -41,12 +41,38 @@ export interface XrayRow {
   cipher_size: number;
   dek_wrapped_prev: Buffer | null;
   kek_id_prev: string | null;
+  /** bigint: null only inside the transaction that inserts the row, until its change is numbered. */
+  change_seq: string | null;
 }
 
 /** Named, not `*`: the hot reads are prepared statements, and a column added later must not change their result type. */
-const COLUMNS = `id, patient_id, consultation_id, captured_at, captured_by_sub, captured_by_name, device_id, body_part,
-  view, priority, notes, content_type, size_bytes, sha256, dicom, link, object_key, uploaded_at, dek_wrapped, kek_id,
-  cipher_size, dek_wrapped_prev, kek_id_prev`;
+export const XRAY_COLUMNS = [
+  'id',
+  'patient_id',
+  'consultation_id',
+  'captured_at',
+  'captured_by_sub',
+  'captured_by_name',
+  'device_id',
+  'body_part',
+  'view',
+  'priority',
+  'notes',
+  'content_type',
+  'size_bytes',
+  'sha256',
+  'dicom',
+  'link',
+  'object_key',
+  'uploaded_at',
+  'dek_wrapped',
+  'kek_id',
+  'cipher_size',
+  'dek_wrapped_prev',
+  'kek_id_prev',
+  'change_seq',
+] as const satisfies readonly (keyof XrayRow)[];
+const COLUMNS = XRAY_COLUMNS.join(', ');
 
 /** Reads run on every metadata request: prepared once per connection (PostgreSQL then skips parse and plan). */
 const prepared = (text: string, values: unknown[]) => ({
@@ -72,6 +98,8 @@ export const toRecord = (r: XrayRow): XrayRecord => ({
   dicom: r.dicom,
   link: r.link,
   uploadedAt: r.uploaded_at.toISOString(),
+  // Numbers stay below 2^53 (microseconds since 1970 until the year 2255): exact as a JSON number.
+  changeSeq: Number(r.change_seq ?? 0),
   objectKey: r.object_key,
   dekWrapped: new Uint8Array(r.dek_wrapped),
   kekId: r.kek_id,
@@ -82,12 +110,30 @@ export const toRecord = (r: XrayRow): XrayRecord => ({
       : null,
 });
 
-export type NewXray = Omit<XrayRecord, 'uploadedAt' | 'previousWrap'>;
+export type NewXray = Omit<XrayRecord, 'uploadedAt' | 'previousWrap' | 'changeSeq'>;
+
+/** Where a page ends: by capture time (capturedAt, id), or by change sequence. */
+export type ListPosition = { by: 'captured'; capturedAt: string; id: string } | { by: 'change'; seq: number };
+
+/** A list's filters (XrayListQuery, its patient ids as an array) and where the previous page ended. */
+export interface ListQuery {
+  patientId?: string[];
+  consultationId?: string;
+  from?: string;
+  to?: string;
+  uploadedFrom?: string;
+  uploadedTo?: string;
+  changedSince?: number;
+  order: 'asc' | 'desc';
+  limit: number;
+  capturedBy?: string;
+  after?: ListPosition;
+}
 
 export interface ListPage {
   items: XrayRecord[];
-  /** (capturedAt, id) of the last item when there may be more. */
-  next: { capturedAt: string; id: string } | null;
+  /** Where the last item is, when there may be more. */
+  next: ListPosition | null;
 }
 
 /** PostgreSQL access for X-rays. Callers pass a transaction client when a write must be atomic with others. */
@@ -136,37 +182,48 @@ export const xrayRepository = {
     return rows[0] ? toRecord(rows[0]) : null;
   },
 
-  /** Newest capture first; keyset pagination on (captured_at, id). */
-  async list(
-    db: Queryable,
-    q: Omit<XrayListQuery, 'cursor'> & { after?: { capturedAt: string; id: string }; capturedBy?: string },
-  ): Promise<ListPage> {
+  /**
+   * By capture time (captured_at, id) or, with `changedSince`, by change sequence; keyset
+   * pagination on that order. A list by change sequence ascending misses nothing changed while it
+   * is paged: numbers commit in order, so a change committed later sorts after every page read.
+   */
+  async list(db: Queryable, q: ListQuery): Promise<ListPage> {
     const where: string[] = [];
     const args: unknown[] = [];
-    const add = (sql: string, v: unknown) => {
+    const arg = (v: unknown): string => {
       args.push(v);
-      where.push(sql.replace('?', `$${args.length}`));
+      return `$${args.length}`;
     };
-    if (q.patientId) add('patient_id = ?', q.patientId);
-    if (q.consultationId) add('consultation_id = ?', q.consultationId);
-    if (q.from) add('captured_at >= ?', q.from);
-    if (q.to) add('captured_at < ?', q.to);
-    if (q.capturedBy) add('captured_by_sub = ?', q.capturedBy);
-    if (q.after) {
-      args.push(q.after.capturedAt, q.after.id);
-      where.push(`(captured_at, id) < ($${args.length - 1}, $${args.length})`);
-    }
-    args.push(q.limit + 1);
+    if (q.patientId) where.push(`patient_id = ANY(${arg(q.patientId)}::text[])`);
+    if (q.consultationId) where.push(`consultation_id = ${arg(q.consultationId)}`);
+    if (q.from) where.push(`captured_at >= ${arg(q.from)}`);
+    if (q.to) where.push(`captured_at < ${arg(q.to)}`);
+    if (q.uploadedFrom) where.push(`uploaded_at >= ${arg(q.uploadedFrom)}`);
+    if (q.uploadedTo) where.push(`uploaded_at < ${arg(q.uploadedTo)}`);
+    if (q.capturedBy) where.push(`captured_by_sub = ${arg(q.capturedBy)}`);
+    const byChange = q.changedSince !== undefined;
+    const [cmp, dir] = q.order === 'asc' ? ['>', 'ASC'] : ['<', 'DESC'];
+    if (byChange) where.push(`change_seq > ${arg(q.changedSince)}`);
+    if (q.after?.by === 'change') where.push(`change_seq ${cmp} ${arg(q.after.seq)}`);
+    if (q.after?.by === 'captured')
+      where.push(`(captured_at, id) ${cmp} (${arg(q.after.capturedAt)}, ${arg(q.after.id)})`);
+    const order = byChange ? `change_seq ${dir}` : `captured_at ${dir}, id ${dir}`;
     const { rows } = await db.query<XrayRow>(
       prepared(
         `SELECT ${COLUMNS} FROM xrays ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY captured_at DESC, id DESC LIMIT $${args.length}`,
+       ORDER BY ${order} LIMIT ${arg(q.limit + 1)}`,
         args,
       ),
     );
     const items = rows.slice(0, q.limit).map(toRecord);
     const last = items[items.length - 1];
-    return { items, next: rows.length > q.limit && last ? { capturedAt: last.capturedAt, id: last.id } : null };
+    if (rows.length <= q.limit || !last) return { items, next: null };
+    return {
+      items,
+      next: byChange
+        ? { by: 'change', seq: last.changeSeq }
+        : { by: 'captured', capturedAt: last.capturedAt, id: last.id },
+    };
   },
 
   /** Deletes and returns the row (so the caller can remove its object), or null. */

@@ -1,6 +1,13 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { XrayIdSchema, Xre1Error, type XrayListQuery, type XrayUpdate } from '@xray/shared';
+import {
+  LIST_ORDERS,
+  XrayIdSchema,
+  Xre1Error,
+  type ChangeFeedQuery,
+  type XrayListQuery,
+  type XrayUpdate,
+} from '@xray/shared';
 import { appendAudit, systemContext, type AuditContext } from '../audit/audit.service.ts';
 import type { Pool } from '../db/pool.ts';
 import { commitOutcomeUnknown, inTransaction } from '../db/pool.ts';
@@ -8,7 +15,7 @@ import { DomainError, isDomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
-import { openStoredXre1, StoredObjectMismatchError } from '../ingest/xre1.fast.ts';
+import { openStoredXre1, StoredObjectMismatchError } from '../xre1/index.ts';
 import { wrapFormatOf } from '../keys/dek-wrap.ts';
 import { refreshBoundOnly } from '../keys/kek-check.ts';
 import type { KeyService } from '../keys/key.service.ts';
@@ -16,8 +23,9 @@ import type { Logger } from '../observability/logger.ts';
 import type { IntegrityCheck, Metrics } from '../observability/metrics.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
 import { recordKeyOf, tombstoneKeyOf, writeTombstone } from './xray-record.ts';
-import { xrayRepository, type ListPage, type XrayRecord } from './xray.repository.ts';
-import { updateXray } from './xray-update.service.ts';
+import { xrayChangeRepository, type ChangeEntry } from './xray-changes.repository.ts';
+import { xrayRepository, type ListPosition, type XrayRecord } from './xray.repository.ts';
+import { changedSinceRead, updateXray } from './xray-update.service.ts';
 
 export interface XrayServiceDeps {
   pool: Pool;
@@ -39,37 +47,71 @@ export function parseXrayId(raw: string): string {
   return parsed.data;
 }
 
+const instant = z.iso
+  .datetime({ precision: 3 })
+  // (zod runs a refinement even after the format failed: no toISOString of an invalid date.)
+  .refine(
+    (v) => !v.startsWith('0000') && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString() === v,
+    'is not an instant',
+  );
 /**
- * What a cursor decodes to, exactly as `encode` writes it: the last item's capturedAt as
- * Date#toISOString gives it (a real instant PostgreSQL can read) and its id. Not signed: a
- * well-formed cursor is only a position in a list the caller's scope already confines.
+ * What a cursor decodes to, exactly as `encode` writes it. By capture time: the last item's
+ * capturedAt as Date#toISOString gives it (a real instant PostgreSQL can read) and its id, plus
+ * `asc` for the ascending order (the default newest-first order keeps its original form). By
+ * change sequence: `seq`, the number, the order. Not signed: a well-formed cursor is only a
+ * position in a list the caller's scope already confines.
  */
-const CursorSchema = z.tuple([
-  z.iso
-    .datetime({ precision: 3 })
-    .refine((v) => !v.startsWith('0000') && new Date(v).toISOString() === v, 'is not an instant'),
-  XrayIdSchema,
+const CapturedCursorSchema = z.union([
+  z.tuple([instant, XrayIdSchema]),
+  z.tuple([instant, XrayIdSchema, z.literal('asc')]),
+]);
+const ChangeCursorSchema = z.tuple([
+  z.literal('seq'),
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  z.enum(LIST_ORDERS),
 ]);
 
-/** Opaque keyset cursor: base64url of the last item's (capturedAt, id). */
+type Order = (typeof LIST_ORDERS)[number];
+
+const notIssued = (message = 'is not a cursor this server issued') =>
+  new DomainError('validation_failed', 'The cursor is not one this server issued for this list.', [
+    { field: 'cursor', message },
+  ]);
+
+/** Opaque keyset cursor: base64url of where the last item is, in which order. */
 export const cursor = {
-  encode: (next: NonNullable<ListPage['next']>): string =>
-    Buffer.from(JSON.stringify([next.capturedAt, next.id])).toString('base64url'),
-  decode(raw: string): { capturedAt: string; id: string } {
+  encode(next: ListPosition, order: Order = 'desc'): string {
+    const v =
+      next.by === 'change'
+        ? ['seq', next.seq, order]
+        : order === 'asc'
+          ? [next.capturedAt, next.id, 'asc']
+          : [next.capturedAt, next.id];
+    return Buffer.from(JSON.stringify(v)).toString('base64url');
+  },
+  /** The position `raw` names; refused unless it was issued for a list in this very order. */
+  decode(raw: string, expected: { by: ListPosition['by']; order: Order } = { by: 'captured', order: 'desc' }) {
+    let position: ListPosition | undefined;
+    let order: Order = 'desc';
     try {
-      const text = Buffer.from(raw, 'base64url').toString('utf8');
-      const v = CursorSchema.safeParse(JSON.parse(text));
-      // Only what encode() would have written: the same JSON, the same base64url.
-      if (v.success) {
-        const [capturedAt, id] = v.data;
-        if (cursor.encode({ capturedAt, id }) === raw) return { capturedAt, id };
+      const json: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+      const change = ChangeCursorSchema.safeParse(json);
+      const captured = change.success ? undefined : CapturedCursorSchema.safeParse(json);
+      if (change.success) {
+        position = { by: 'change', seq: change.data[1] };
+        order = change.data[2];
+      } else if (captured?.success) {
+        position = { by: 'captured', capturedAt: captured.data[0], id: captured.data[1] };
+        order = captured.data.length === 3 ? 'asc' : 'desc';
       }
     } catch {
-      // not JSON: fall through to the refusal below
+      // not JSON: refused below
     }
-    throw new DomainError('validation_failed', 'The cursor is not one this server issued.', [
-      { field: 'cursor', message: 'is not a cursor this server issued' },
-    ]);
+    // Only what encode() would have written: the same JSON, the same base64url.
+    if (!position || cursor.encode(position, order) !== raw) throw notIssued();
+    if (position.by !== expected.by || order !== expected.order)
+      throw notIssued('belongs to a list in another order (changedSince, order): start again without it');
+    return position;
   },
 };
 
@@ -116,13 +158,30 @@ export function createXrayService(deps: XrayServiceDeps) {
       q: XrayListQuery,
       scope: { capturedBy?: string } = {},
     ): Promise<{ items: XrayRecord[]; nextCursor: string | null }> {
-      const { cursor: raw, ...filters } = q;
+      const { cursor: raw, order: asked, ...filters } = q;
+      const by = q.changedSince === undefined ? 'captured' : 'change';
+      // A change-ordered list is read oldest change first unless asked otherwise.
+      const order = asked ?? (by === 'change' ? 'asc' : 'desc');
       const page = await xrayRepository.list(deps.pool, {
         ...filters,
         ...scope,
-        ...(raw ? { after: cursor.decode(raw) } : {}),
+        order,
+        ...(raw ? { after: cursor.decode(raw, { by, order }) } : {}),
       });
-      return { items: page.items, nextCursor: page.next ? cursor.encode(page.next) : null };
+      return { items: page.items, nextCursor: page.next ? cursor.encode(page.next, order) : null };
+    },
+
+    /** A page of the change feed after `after`; `scope` confines it as it confines the list. */
+    async changes(
+      q: ChangeFeedQuery,
+      scope: { capturedBy?: string } = {},
+    ): Promise<{ items: ChangeEntry[]; next: number; more: boolean }> {
+      const items = await xrayChangeRepository.page(deps.pool, {
+        after: q.after,
+        limit: q.limit,
+        ...(scope.capturedBy !== undefined ? { ownerSub: scope.capturedBy } : {}),
+      });
+      return { items, next: items.at(-1)?.seq ?? q.after, more: items.length === q.limit };
     },
 
     /**
@@ -159,9 +218,17 @@ export function createXrayService(deps: XrayServiceDeps) {
       return content;
     },
 
-    /** Corrects patientId, consultationId, bodyPart, view, notes (the caller has authorized it). */
-    update(x: XrayRecord, changes: XrayUpdate, context: AuditContext): Promise<XrayRecord> {
-      return updateXray(deps, x, changes, context);
+    /**
+     * Corrects patientId, consultationId, bodyPart, view, notes (the caller has authorized it);
+     * only if `precondition` holds for the X-ray as it is when locked (If-Match), when given.
+     */
+    update(
+      x: XrayRecord,
+      changes: XrayUpdate,
+      context: AuditContext,
+      precondition?: (current: XrayRecord) => boolean,
+    ): Promise<XrayRecord> {
+      return updateXray(deps, x, changes, context, precondition);
     },
 
     /**
@@ -173,16 +240,34 @@ export function createXrayService(deps: XrayServiceDeps) {
      * goes (a pending one left by a crash before COMMIT never erases the X-ray), and removed again
      * when the delete does not commit.
      */
-    async delete(id: string, context: AuditContext = systemContext()): Promise<XrayRecord> {
+    async delete(
+      id: string,
+      context: AuditContext = systemContext(),
+      /** The client's condition on the version it read (If-Match): checked now and on the row removed. */
+      precondition?: (current: XrayRecord) => boolean,
+    ): Promise<XrayRecord> {
       const before = await xrayRepository.findById(deps.pool, id);
       if (!before) throw noSuch('X-ray');
+      if (precondition && !precondition(before)) throw changedSinceRead();
       const by = context.actor?.sub ?? null;
       await writeTombstone(deps.store, deps.keys, before, by, 'pending');
       let removed: XrayRecord | null;
       try {
         removed = await inTransaction(deps.pool, async (tx) => {
           const row = await xrayRepository.delete(tx, id);
+          // The row as the DELETE locked it: a change committed since the check above is not deleted unseen.
+          if (row && precondition && !precondition(row)) throw changedSinceRead();
           if (row) {
+            // Its events not yet pruned keep no notes (nor DICOM summary) once it is gone.
+            await deps.outbox.scrubXray(tx, row.id);
+            // The tombstone: numbered in the change feed (late: the counter is held until COMMIT),
+            // and what refuses a late upload of this id.
+            row.changeSeq = await xrayChangeRepository.record(tx, {
+              xrayId: row.id,
+              kind: 'deleted',
+              actorSub: context.actor?.sub ?? null,
+              ownerSub: row.capturedBy.sub,
+            });
             await deps.outbox.append(tx, xrayDeleted(row, context.actor ? { sub: context.actor.sub } : null));
             await appendAudit(tx, {
               context,

@@ -1,4 +1,4 @@
-export { type ByteSource, fromBase64, toBase64 } from './bytes.ts';
+export { fromBase64, toBase64 } from './bytes.ts';
 export { Xre1Error, type Xre1ErrorCode } from './xre1.errors.ts';
 export {
   DEFAULT_SEGMENT_SIZE,
@@ -24,7 +24,6 @@ export {
   decryptBytes,
   encryptBytes,
 } from './xre1.stream.ts';
-export { type CiphertextReader, type DecryptRangeOptions, decryptRange, readHeader } from './xre1.range.ts';
 export {
   type UnwrapOptions,
   generateDek,

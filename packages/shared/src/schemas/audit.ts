@@ -10,6 +10,8 @@ export const AUDIT_ACTIONS = [
   'xray.create',
   'xray.read',
   'xray.list',
+  /** GET /changes: a page of the change feed (details: after, the ids and numbers disclosed). */
+  'xray.changes',
   'xray.download',
   'xray.update',
   'xray.delete',

@@ -1,34 +1,82 @@
 import { z } from 'zod';
 import { pageOf } from './common.ts';
-import { MAX_BIGINT } from './input-rules.ts';
+import { changeSeq, MAX_BIGINT } from './input-rules.ts';
+import { DicomTagsSchema } from '../media/dicom-tags.ts';
 import { LINK_INVALID_REASONS, LinkSchema, XraySchema } from './xray.ts';
 
 /**
  * Events the sync server emits (Doctor Service webhook, RabbitMQ). Each is written to the
  * transactional outbox with the change it reports and delivered at least once: a receiver
- * de-duplicates on `id`, which stays the same on every delivery of one event.
+ * de-duplicates on `id`, which stays the same on every delivery of one event. docs/events.md
+ * shows an example of each.
  */
 export const EVENT_TYPES = ['xray.uploaded', 'xray.updated', 'xray.deleted', 'xray.link_invalid'] as const;
 export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
 /**
- * The X-ray as events describe it: ids and facts about the image, never patient demographics.
- * The resource without DICOM tags, notes, and the link's patient and consultation summaries
- * (names, birth dates): a consumer looks those up by `patientId` / `consultationId` in the
- * Patient Service, so an outbox row kept for days (or dead) holds no demographics to erase.
+ * The version of the event shapes below. Raised when a field is removed or changes meaning;
+ * fields may be added within a version, so a consumer ignores fields it does not know.
+ * 1: ids only (no links, notes, DICOM summary or sequence); 2: what a worklist needs.
+ */
+export const EVENT_SCHEMA_VERSION = 2 as const;
+
+/**
+ * Where a consumer reads the X-ray back: absolute URLs under the server's PUBLIC_URL, each
+ * answered to a bearer token with a role that may read it. (No `preview` yet: there is no
+ * rendering endpoint; one will be added here when there is.)
+ */
+export const XrayEventLinksSchema = z.object({
+  /** GET: the X-ray resource (metadata, link, notes). */
+  self: z.url(),
+  /** GET: the original image bytes (`Range` supported). */
+  download: z.url(),
+});
+export type XrayEventLinks = z.infer<typeof XrayEventLinksSchema>;
+
+/**
+ * What events say of a DICOM file: the study, series and instance it belongs to and how the
+ * image is made, so a worklist can group and show it without downloading it. Technical facts
+ * only, named one by one: the file's patient name and id (and anything added to the extracted
+ * tags later) never travel in an event.
+ */
+export const DicomSummarySchema = DicomTagsSchema.pick({
+  modality: true,
+  bodyPartExamined: true,
+  viewPosition: true,
+  studyDate: true,
+  studyInstanceUid: true,
+  seriesInstanceUid: true,
+  sopInstanceUid: true,
+  rows: true,
+  columns: true,
+  bitsAllocated: true,
+  transferSyntaxUid: true,
+});
+export type DicomSummary = z.infer<typeof DicomSummarySchema>;
+
+/**
+ * The X-ray as events describe it: the resource with its notes and a DICOM summary, and the
+ * link's status without the Patient Service's summaries (names, birth dates): a consumer looks
+ * the patient up by `patientId`. When the X-ray is deleted, its events still in the outbox are
+ * scrubbed (`scrubbed: true`): notes and the DICOM summary become null, so none of it lingers.
  */
 export const XrayEventLinkSchema = LinkSchema.pick({ status: true, reason: true, checkedAt: true });
-export const XrayEventSubjectSchema = XraySchema.omit({ notes: true, dicom: true, link: true }).extend({
+export const XrayEventSubjectSchema = XraySchema.omit({ dicom: true, link: true }).extend({
   link: XrayEventLinkSchema,
+  dicom: DicomSummarySchema.nullable(),
 });
 export type XrayEventSubject = z.infer<typeof XrayEventSubjectSchema>;
 
 /** Who caused a change; null for the server itself (the background link check). */
 const ByActorSchema = z.object({ sub: z.string() }).nullable();
 
+/** The change sequence (GET /changes, `Xray.changeSeq`): strictly increasing in commit order. */
+export const ChangeSequenceSchema = changeSeq();
+
 const envelope = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
   z.object({
+    schemaVersion: z.literal(EVENT_SCHEMA_VERSION),
     /** Stable event id (UUID): the same on every delivery; de-duplicate on it. */
     id: z.uuid(),
     type: z.literal(type),
@@ -36,14 +84,25 @@ const envelope = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
     occurredAt: z.iso.datetime({ offset: true }),
     source: z.literal('xray-sync-server'),
     xrayId: z.uuid(),
+    /**
+     * The sequence of the change this event reports: an X-ray's events carry increasing
+     * sequences (an `xray.link_invalid` shares the one of the upload or correction it comes
+     * with). A consumer that has seen a higher one for this X-ray may ignore the event.
+     */
+    sequence: ChangeSequenceSchema,
     data,
+    /** Present (true) when the X-ray was deleted before this event was delivered: notes and DICOM summary removed. */
+    scrubbed: z.literal(true).optional(),
   });
 
-export const XrayUploadedEventSchema = envelope('xray.uploaded', z.object({ xray: XrayEventSubjectSchema }));
+const linked = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
+  envelope(type, data).extend({ links: XrayEventLinksSchema });
+
+export const XrayUploadedEventSchema = linked('xray.uploaded', z.object({ xray: XrayEventSubjectSchema }));
 
 /**
- * One corrected field: its value before and after (`link` when the link status changed). Free
- * text (`notes`) is named but its values are withheld (null): a consumer reads the X-ray itself.
+ * One corrected field: its value before and after (`link` when the link status changed).
+ * `withheld`: the values were removed (notes of a deleted X-ray, or an event of schema version 1).
  */
 export const FieldChangeSchema = z.object({
   before: z.unknown(),
@@ -51,10 +110,7 @@ export const FieldChangeSchema = z.object({
   withheld: z.literal(true).optional(),
 });
 
-/** Corrected fields whose values never travel in an event (free text may name anyone). */
-export const WITHHELD_FIELDS: readonly string[] = ['notes'];
-
-export const XrayUpdatedEventSchema = envelope(
+export const XrayUpdatedEventSchema = linked(
   'xray.updated',
   z.object({
     xray: XrayEventSubjectSchema,
@@ -65,6 +121,7 @@ export const XrayUpdatedEventSchema = envelope(
   }),
 );
 
+/** The X-ray is gone: ids only, and no links (they would answer 404). */
 export const XrayDeletedEventSchema = envelope(
   'xray.deleted',
   z.object({
@@ -78,11 +135,12 @@ export const XrayDeletedEventSchema = envelope(
   }),
 );
 
-export const XrayLinkInvalidEventSchema = envelope(
+export const XrayLinkInvalidEventSchema = linked(
   'xray.link_invalid',
   z.object({ xray: XrayEventSubjectSchema, reason: z.enum(LINK_INVALID_REASONS) }),
 );
 
+/** Every event the server sends now (schema version 2), told apart by `type`. */
 export const XrayEventSchema = z.discriminatedUnion('type', [
   XrayUploadedEventSchema,
   XrayUpdatedEventSchema,
@@ -94,6 +152,44 @@ export type XrayUploadedEvent = z.infer<typeof XrayUploadedEventSchema>;
 export type XrayUpdatedEvent = z.infer<typeof XrayUpdatedEventSchema>;
 export type XrayDeletedEvent = z.infer<typeof XrayDeletedEventSchema>;
 export type XrayLinkInvalidEvent = z.infer<typeof XrayLinkInvalidEventSchema>;
+
+/**
+ * Schema version 1, as a release before version 2 wrote it: ids only. Events of it still in the
+ * outbox at an upgrade (or written by a replica not yet upgraded) are delivered as written,
+ * marked `schemaVersion: 1`.
+ */
+const v1Subject = XrayEventSubjectSchema.omit({ notes: true, dicom: true, changeSeq: true });
+const v1 = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
+  z.object({
+    schemaVersion: z.literal(1).default(1),
+    id: z.uuid(),
+    type: z.literal(type),
+    occurredAt: z.iso.datetime({ offset: true }),
+    source: z.literal('xray-sync-server'),
+    xrayId: z.uuid(),
+    data,
+  });
+export const XrayEventV1Schema = z.discriminatedUnion('type', [
+  v1('xray.uploaded', z.object({ xray: v1Subject })),
+  v1(
+    'xray.updated',
+    z.object({
+      xray: v1Subject,
+      changes: z.record(z.string(), FieldChangeSchema),
+      cause: z.enum(['correction', 'link_check']),
+      by: ByActorSchema,
+    }),
+  ),
+  XrayDeletedEventSchema.omit({ schemaVersion: true, sequence: true, scrubbed: true }).extend({
+    schemaVersion: z.literal(1).default(1),
+  }),
+  v1('xray.link_invalid', z.object({ xray: v1Subject, reason: z.enum(LINK_INVALID_REASONS) })),
+]);
+export type XrayEventV1 = z.infer<typeof XrayEventV1Schema>;
+
+/** An event as the outbox holds and delivers it: version 2, or a version 1 one written before. */
+export const StoredXrayEventSchema = z.union([XrayEventSchema, XrayEventV1Schema]);
+export type StoredXrayEvent = z.infer<typeof StoredXrayEventSchema>;
 
 // The outbox as admins see it (GET /admin/outbox).
 
@@ -123,7 +219,7 @@ export const OutboxEntrySchema = z.object({
   xrayId: z.uuid().nullable(),
   createdAt: z.iso.datetime({ offset: true }),
   deliveries: z.array(OutboxDeliverySchema),
-  event: XrayEventSchema,
+  event: StoredXrayEventSchema,
 });
 export type OutboxEntry = z.infer<typeof OutboxEntrySchema>;
 

@@ -95,3 +95,21 @@ export const cursorParam = (maxLength: number) =>
 
 /** The largest PostgreSQL bigint: sequence cursors beyond it are none the server issued. */
 export const MAX_BIGINT = 9223372036854775807n;
+
+/**
+ * A change sequence number (GET /changes, `Xray.changeSeq`): server-assigned, strictly increasing
+ * in commit order, never reused. A JSON integer below 2^53.
+ */
+export const changeSeq = () => z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** A change sequence number in a query string (`after`, `changedSince`): 0 means from the start. */
+export const changeSeqParam = () =>
+  // Digits only (no '', '1e3', ' 7' as z.coerce would take), then a number.
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : v),
+    z
+      .number(says('must be a change sequence number (an integer, 0 for the start)'))
+      .int('must be a change sequence number (an integer, 0 for the start)')
+      .min(0, 'must be a change sequence number (an integer, 0 for the start)')
+      .max(Number.MAX_SAFE_INTEGER, 'is not a change sequence number this server issued'),
+  );

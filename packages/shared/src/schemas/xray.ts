@@ -3,6 +3,8 @@ import { says, pageOf } from './common.ts';
 import {
   boundedDateTime,
   captureTime,
+  changeSeq,
+  changeSeqParam,
   cleanString,
   cursorParam,
   multiLineText,
@@ -142,17 +144,42 @@ export const XraySchema = z.object({
   dicom: DicomTagsSchema.nullable(),
   link: LinkSchema,
   uploadedAt: z.iso.datetime({ offset: true }),
+  changeSeq: changeSeq().meta({
+    description:
+      'The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later.',
+  }),
 });
 export type Xray = z.infer<typeof XraySchema>;
 
 export const XrayListSchema = pageOf(XraySchema);
 export type XrayList = z.infer<typeof XrayListSchema>;
 
+/** At most this many `patientId`s in one list request. */
+export const MAX_LIST_PATIENTS = 50;
+export const LIST_ORDERS = ['desc', 'asc'] as const;
+
+/**
+ * GET /xrays. Without `changedSince`: ordered by capture time (newest first unless `order=asc`).
+ * With it: X-rays whose latest change is numbered above it, ordered by that number (`order`
+ * defaults to `asc`, the order in which a list never misses a change made while it is paged).
+ */
 export const XrayListQuerySchema = z.strictObject({
-  patientId: externalId.optional(),
+  // `patientId=A&patientId=B`: any of them. One value arrives as a string, several as an array.
+  patientId: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? [v] : v),
+      z.array(externalId).min(1).max(MAX_LIST_PATIENTS, `must name at most ${MAX_LIST_PATIENTS} patients`),
+    )
+    .optional(),
   consultationId: externalId.optional(),
+  /** Capture time from (inclusive) and to (exclusive). */
   from: boundedDateTime().optional(),
   to: boundedDateTime().optional(),
+  /** Upload time (when the server stored it) from (inclusive) and to (exclusive). */
+  uploadedFrom: boundedDateTime().optional(),
+  uploadedTo: boundedDateTime().optional(),
+  changedSince: changeSeqParam().optional(),
+  order: z.enum(LIST_ORDERS).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: cursorParam(512).optional(),
 });

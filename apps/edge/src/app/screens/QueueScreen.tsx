@@ -5,6 +5,7 @@ import { CaptureError } from '../../capture/capture.errors.ts';
 import type { CaptureMetadata } from '../../db/edge.records.ts';
 import type { CaptureSummary } from '../../edge.core.ts';
 import { displayOrder, holdsUplink } from '../../sync/capture.transitions.ts';
+import { XRAY_DELETED } from '../../sync/retry.policy.ts';
 import { applyDecision, checkPatient, decisionSettles } from '../../capture/patient-check.ts';
 import { FieldError } from '../components/PatientField.tsx';
 import { PatientHold, type HoldDecision } from '../components/PatientHold.tsx';
@@ -155,7 +156,16 @@ export function QueueScreen({
               {c.status === 'queued' && !c.lastError && c.priority !== 'urgent' && urgentWaiting && (
                 <p className="queue-retry">Waits for the urgent X-ray to be sent first.</p>
               )}
-              {c.status === 'needs-attention' && (
+              {c.status === 'needs-attention' && c.lastError?.code === XRAY_DELETED && (
+                // Final: the server will never store this id again, so there is nothing to fix or resend.
+                <div className="message message-error" data-testid="deleted-on-server">
+                  <p>
+                    <strong>Deleted on the server:</strong> an administrator deleted this X-ray after it was sent. It
+                    will not be sent again.
+                  </p>
+                </div>
+              )}
+              {c.status === 'needs-attention' && c.lastError?.code !== XRAY_DELETED && (
                 <div className="message message-error" data-testid="needs-attention">
                   <p>
                     <strong>The server did not accept this X-ray:</strong> {c.lastError?.message ?? 'no reason given'}

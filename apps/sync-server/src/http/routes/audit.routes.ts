@@ -1,11 +1,20 @@
-import { Router, type Request } from 'express';
-import { AuditQuerySchema, fieldErrors } from '@xray/shared';
+import type { Request, Router } from 'express';
+import { z } from 'zod';
+import {
+  AuditEventListSchema,
+  AuditEventSchema,
+  AuditQuerySchema,
+  FhirAuditBundleSchema,
+  fieldErrors,
+} from '@xray/shared';
 import { auditOf } from '../../audit/audit.http.ts';
 import { toFhirBundle } from '../../audit/audit.fhir.ts';
 import { toAuditResource, type AuditService } from '../../audit/audit.service.ts';
 import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize } from '../../auth/policy.ts';
 import { DomainError } from '../../errors.ts';
+import { problemResponse, problems } from '../openapi.parts.ts';
+import { defineOperations, RouteTable } from '../route-table.ts';
 
 export interface AuditRoutesDeps {
   audit: AuditService;
@@ -20,10 +29,39 @@ function requireAuditReader(req: Request): void {
   authorize(actorOf(req), 'audit.read');
 }
 
-export function auditRoutes(deps: AuditRoutesDeps): Router {
-  const router = Router();
+const AuditEvent = AuditEventSchema.meta({ id: 'AuditEvent' });
 
-  router.get('/audit', async (req, res) => {
+export const auditOperations = defineOperations({
+  listAuditEvents: {
+    method: 'get',
+    path: '/audit',
+    tags: ['audit'],
+    summary: 'The audit trail, filtered, with cursor pagination',
+    description:
+      'The tamper-evident audit trail, newest first unless `order=asc`. `format=fhir` answers a FHIR R4 Bundle of AuditEvent (`application/fhir+json`) instead. Reading the trail is itself audited.',
+    access: 'token',
+    action: 'audit.read',
+    request: { query: AuditQuerySchema },
+    responses: {
+      200: {
+        description: 'A page of audit events',
+        content: {
+          'application/json': {
+            schema: AuditEventListSchema.extend({ items: z.array(AuditEvent) }).meta({ id: 'AuditEventList' }),
+          },
+          'application/fhir+json': { schema: FhirAuditBundleSchema.meta({ id: 'FhirAuditEventBundle' }) },
+        },
+      },
+      ...problems(400),
+      403: problemResponse(403, 'Only administrators read the audit log (`forbidden`)'),
+    },
+  },
+});
+
+export function auditRoutes(deps: AuditRoutesDeps): Router {
+  const routes = new RouteTable(auditOperations);
+
+  routes.on('listAuditEvents', async (req, res) => {
     const audit = auditOf(req).begin('audit.list');
     requireAuditReader(req);
     const q = AuditQuerySchema.safeParse(req.query);
@@ -50,5 +88,5 @@ export function auditRoutes(deps: AuditRoutesDeps): Router {
     res.json({ items: page.items.map(toAuditResource), nextCursor: page.nextCursor });
   });
 
-  return router;
+  return routes.router();
 }

@@ -1,25 +1,33 @@
 import { randomUUID } from 'node:crypto';
-import express, { Router, type Request } from 'express';
+import express, { type Request, type Router } from 'express';
 import {
   DeviceEnrollSchema,
+  DeviceListSchema,
+  DeviceRevokeResultSchema,
   DeviceRevokeSchema,
+  DeviceSchema,
   DeviceWipeReportSchema,
   fieldErrors,
   XrayIdSchema,
   type Device,
 } from '@xray/shared';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { auditOf } from '../../audit/audit.http.ts';
 import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize } from '../../auth/policy.ts';
 import type { Pool } from '../../db/pool.ts';
 import { deviceRepository, type DeviceRow } from '../../devices/device.repository.ts';
 import { DomainError } from '../../errors.ts';
+import { emptyResponse, jsonResponse, problemResponse, problems } from '../openapi.parts.ts';
+import { defineOperations, RouteTable } from '../route-table.ts';
+import { publicHref } from '../public-url.ts';
 
 export interface DeviceRoutesDeps {
   pool: Pool;
   /** Ends a revoked device's unfinished uploads (the upload door); how many were ended. */
   endDeviceUploads(deviceId: string): Promise<number>;
+  /** PUBLIC_URL: the base of the Location a 201 names. */
+  publicUrl?: string | undefined;
 }
 
 export const toDevice = (r: DeviceRow): Device => {
@@ -59,15 +67,86 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   return parsed.data;
 }
 
+const Device = DeviceSchema.meta({ id: 'Device' });
+const jsonBodyOf = (schema: z.ZodType) => ({ required: true, content: { 'application/json': { schema } } });
+const onlyAdmins = problemResponse(403, 'Only administrators manage devices (`forbidden`)');
+
+export const deviceOperations = defineOperations({
+  enrollDevice: {
+    method: 'post',
+    path: '/devices',
+    tags: ['devices'],
+    summary: 'Enroll this edge install as a device',
+    description:
+      'Registers the DPoP key that signed the proof (RFC 9449). Idempotent for the same key: 200 with the device it already is.',
+    access: 'device',
+    action: 'device.enroll',
+    request: { body: jsonBodyOf(DeviceEnrollSchema.meta({ id: 'DeviceEnroll' })) },
+    responses: {
+      201: jsonResponse('Enrolled', Device, ['Location']),
+      200: jsonResponse('This key is enrolled already: that device', Device),
+      ...problems(400, 413),
+      403: problemResponse(403, 'The role does not enroll devices: paramedics and admins do (`forbidden`)'),
+    },
+  },
+  reportDeviceWipe: {
+    method: 'post',
+    path: '/devices/self/wipe-report',
+    tags: ['devices'],
+    summary: 'A revoked (or retired) device reports that it crypto-shredded its data',
+    description: "Audited as `device.wipe`. The one request a revoked device's token is still served for.",
+    access: 'device',
+    action: 'device.enroll',
+    request: { body: jsonBodyOf(DeviceWipeReportSchema.meta({ id: 'DeviceWipeReport' })) },
+    responses: {
+      204: emptyResponse('Recorded'),
+      ...problems(400, 403, 413),
+      404: problemResponse(404, 'The proof key is not an enrolled device (`not_found`)'),
+    },
+  },
+  listDevices: {
+    method: 'get',
+    path: '/admin/devices',
+    tags: ['devices'],
+    summary: 'Enrolled devices, whether revoked, and whether each reported its wipe',
+    access: 'token',
+    action: 'device.manage',
+    responses: {
+      200: jsonResponse('Every device', DeviceListSchema.meta({ id: 'DeviceList' })),
+      403: onlyAdmins,
+    },
+  },
+  revokeDevice: {
+    method: 'post',
+    path: '/admin/devices/{id}/revoke',
+    tags: ['devices'],
+    summary: 'Revoke a device (reason required)',
+    description:
+      'Its requests are refused with 401 `device_revoked` from then on and its unfinished uploads end; the X-rays it delivered stay.',
+    access: 'token',
+    action: 'device.manage',
+    request: {
+      params: z.object({ id: z.uuid() }),
+      body: jsonBodyOf(DeviceRevokeSchema.meta({ id: 'DeviceRevoke' })),
+    },
+    responses: {
+      200: jsonResponse('Revoked (or already revoked)', DeviceRevokeResultSchema.meta({ id: 'DeviceRevokeResult' })),
+      ...problems(400, 413),
+      403: onlyAdmins,
+      404: problemResponse(404, 'No such device (`not_found`)'),
+    },
+  },
+});
+
 /**
  * Edge devices: enrollment (the DPoP key an install proves on every request), the admin listing
  * and revocation, and the wipe report a revoked device sends after crypto-shredding its data.
  */
 export function deviceRoutes(deps: DeviceRoutesDeps): Router {
-  const router = Router();
+  const routes = new RouteTable(deviceOperations);
   const jsonBody = express.json({ limit: '16kb' });
 
-  router.post('/devices', jsonBody, async (req, res) => {
+  routes.on('enrollDevice', jsonBody, async (req, res) => {
     const audit = auditOf(req).begin('device.enroll');
     const actor = actorOf(req);
     authorize(actor, 'device.enroll');
@@ -93,10 +172,13 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
       res.status(200).json(toDevice(row));
       return;
     }
-    res.status(201).location(`/admin/devices/${row.id}`).json(toDevice(row));
+    res
+      .status(201)
+      .location(publicHref(deps.publicUrl, `/admin/devices/${row.id}`))
+      .json(toDevice(row));
   });
 
-  router.post('/devices/self/wipe-report', jsonBody, async (req, res) => {
+  routes.on('reportDeviceWipe', jsonBody, async (req, res) => {
     const audit = auditOf(req).begin('device.wipe');
     const actor = actorOf(req);
     authorize(actor, 'device.enroll');
@@ -115,7 +197,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
     res.status(204).end();
   });
 
-  router.get('/admin/devices', async (req, res) => {
+  routes.on('listDevices', async (req, res) => {
     const audit = auditOf(req).begin('device.list');
     authorize(actorOf(req), 'device.manage');
     const rows = await deviceRepository.list(deps.pool);
@@ -123,7 +205,7 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
     res.json({ items: rows.map(toDevice) });
   });
 
-  router.post('/admin/devices/:id/revoke', jsonBody, async (req, res) => {
+  routes.on('revokeDevice', jsonBody, async (req, res) => {
     const audit = auditOf(req).begin('device.revoke');
     const actor = actorOf(req);
     authorize(actor, 'device.manage');
@@ -150,5 +232,5 @@ export function deviceRoutes(deps: DeviceRoutesDeps): Router {
     res.json({ device: toDevice(revoked ?? device), endedUploads });
   });
 
-  return router;
+  return routes.router();
 }

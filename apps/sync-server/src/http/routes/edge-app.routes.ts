@@ -1,7 +1,9 @@
-import type { EdgeServerConfig } from '@xray/shared';
+import { EdgeServerConfigSchema, type EdgeServerConfig } from '@xray/shared';
 import path from 'node:path';
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
 import type { Config } from '../../config/config.ts';
+import { jsonResponse } from '../openapi.parts.ts';
+import { defineOperations, RouteTable } from '../route-table.ts';
 
 /** What the edge app needs to know about this deployment before anyone signs in (no secrets). */
 /** GET /edge-config (the shared contract with the edge app). */
@@ -44,17 +46,41 @@ export function edgeAppCsp(app: EdgeAppConfig): string {
 }
 
 /**
+ * The app's own files (index.html, scripts, the service worker) are not declared: a browser loads
+ * them, no API client calls them, and which names exist depends on the build in EDGE_APP_DIR.
+ */
+export const edgeAppOperations = defineOperations({
+  getEdgeConfig: {
+    method: 'get',
+    path: '/edge-config',
+    tags: ['edge'],
+    summary: 'What the edge app needs before sign-in: issuer, audience, Patient Service, limits',
+    description:
+      'Public and readable from any origin: the app reads it before sign-in (and, in development, from another origin).',
+    access: 'public',
+    responses: {
+      200: jsonResponse(
+        'The deployment, as the edge app sees it',
+        EdgeServerConfigSchema.meta({ id: 'EdgeServerConfig' }),
+        ['Access-Control-Allow-Origin', 'Cache-Control'],
+      ),
+    },
+  },
+});
+
+/**
  * GET /edge-config (public: the app reads it before sign-in, and from another origin in
  * development), and the built edge web app itself when EDGE_APP_DIR is set: the app's HTML with
  * its CSP, the service worker and HTML never cached by HTTP (so a new version is seen), hashed
  * assets cached for good, source maps never.
  */
 export function edgeAppRoutes(config: Config): Router {
-  const router = Router();
   const app = edgeAppConfig(config);
-  router.get('/edge-config', (_req, res) => {
-    res.set({ 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' }).json(app);
-  });
+  const router = new RouteTable(edgeAppOperations)
+    .on('getEdgeConfig', (_req, res) => {
+      res.set({ 'Access-Control-Allow-Origin': '*', 'Cache-Control': 'no-cache' }).json(app);
+    })
+    .router();
   if (config.edgeAppDir) {
     const csp = edgeAppCsp(app);
     // Source maps carry the app's sources: never served, whatever a build left in the directory.

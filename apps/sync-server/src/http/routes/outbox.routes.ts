@@ -1,11 +1,51 @@
-import { Router, type Request } from 'express';
-import { fieldErrors, OutboxQuerySchema, XrayIdSchema } from '@xray/shared';
+import type { Request, Router } from 'express';
+import { z } from 'zod';
+import { fieldErrors, OutboxListSchema, OutboxQuerySchema, OutboxRetryResultSchema, XrayIdSchema } from '@xray/shared';
 import { auditOf } from '../../audit/audit.http.ts';
 import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize } from '../../auth/policy.ts';
 import type { Pool } from '../../db/pool.ts';
 import { DomainError } from '../../errors.ts';
 import { outboxRepository } from '../../events/outbox.repository.ts';
+import { jsonResponse, problemResponse, problems } from '../openapi.parts.ts';
+import { defineOperations, RouteTable } from '../route-table.ts';
+
+const onlyAdmins = problemResponse(403, 'Only administrators manage the outbox (`forbidden`)');
+
+export const outboxOperations = defineOperations({
+  listOutbox: {
+    method: 'get',
+    path: '/admin/outbox',
+    tags: ['outbox'],
+    summary: 'Events not yet delivered to every sink, or given up on',
+    description:
+      'Events with a delivery still pending (`state=pending`) or dead (`state=dead`); both when `state` is absent. Oldest first, with cursor pagination. Listing is audited.',
+    access: 'token',
+    action: 'outbox.manage',
+    request: { query: OutboxQuerySchema },
+    responses: {
+      200: jsonResponse('A page of outbox entries, oldest first', OutboxListSchema.meta({ id: 'OutboxList' })),
+      ...problems(400),
+      403: onlyAdmins,
+    },
+  },
+  retryOutboxEvent: {
+    method: 'post',
+    path: '/admin/outbox/{id}/retry',
+    tags: ['outbox'],
+    summary: 'Deliver an event again',
+    description: 'Its dead deliveries start over; waiting ones are due now.',
+    access: 'token',
+    action: 'outbox.manage',
+    request: { params: z.object({ id: z.uuid() }) },
+    responses: {
+      202: jsonResponse('Queued for delivery', OutboxRetryResultSchema.meta({ id: 'OutboxRetryResult' })),
+      400: problemResponse(400, 'The path does not name an event id (`bad_request`)'),
+      403: onlyAdmins,
+      404: problemResponse(404, 'No such event (`not_found`)'),
+    },
+  },
+});
 
 function requireOutboxAdmin(req: Request): void {
   authorize(actorOf(req), 'outbox.manage');
@@ -13,9 +53,9 @@ function requireOutboxAdmin(req: Request): void {
 
 /** Admin: the events not yet delivered (pending) or given up on (dead), and retrying them. */
 export function outboxRoutes(deps: { pool: Pool }): Router {
-  const router = Router();
+  const routes = new RouteTable(outboxOperations);
 
-  router.get('/admin/outbox', async (req, res) => {
+  routes.on('listOutbox', async (req, res) => {
     const audit = auditOf(req).begin('outbox.list');
     requireOutboxAdmin(req);
     const q = OutboxQuerySchema.safeParse(req.query);
@@ -31,7 +71,7 @@ export function outboxRoutes(deps: { pool: Pool }): Router {
     res.json(page);
   });
 
-  router.post('/admin/outbox/:id/retry', async (req, res) => {
+  routes.on('retryOutboxEvent', async (req, res) => {
     const audit = auditOf(req).begin('outbox.retry');
     const id = XrayIdSchema.safeParse(req.params.id);
     // The raw value is not echoed: it may hold anything, control characters included.
@@ -51,5 +91,5 @@ export function outboxRoutes(deps: { pool: Pool }): Router {
     res.status(202).json({ retried, entry });
   });
 
-  return router;
+  return routes.router();
 }

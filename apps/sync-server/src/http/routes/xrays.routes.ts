@@ -1,22 +1,29 @@
 import { pipeline } from 'node:stream/promises';
-import express, { Router, type Request } from 'express';
+import express, { type Request, type RequestHandler, type Router } from 'express';
 import { fieldErrors, XrayListQuerySchema, XrayUpdateSchema, type Xray } from '@xray/shared';
 import { asDenial, auditOf } from '../../audit/audit.http.ts';
 import { actorOf } from '../../auth/authenticate.middleware.ts';
 import { authorize, listScope } from '../../auth/policy.ts';
 import { DomainError } from '../../errors.ts';
+import { assertCaptureTimeNotAhead } from '../../ingest/capture-time.ts';
 import { ingestStream, parseMetadata, type IngestDeps } from '../../ingest/ingest.service.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { ByteRange } from '../../storage/index.ts';
 import { toResource } from '../../xrays/xray.repository.ts';
 import { parseXrayId, type XrayService } from '../../xrays/xray.service.ts';
+import { ifMatchHolds, noneMatch, resourceEtag } from '../entity-tags.ts';
 import { readXrayMultipart } from '../multipart.ts';
+import { RouteTable } from '../route-table.ts';
+import { publicHref } from '../public-url.ts';
 import { DOWNLOAD_CSP } from '../security-headers.ts';
+import { xrayOperations } from './xrays.operations.ts';
 
 export interface XrayRoutesDeps {
   ingest: IngestDeps;
   xrays: XrayService;
   metrics: Metrics;
+  /** PUBLIC_URL: the base of the Location a 201 names. */
+  publicUrl?: string | undefined;
 }
 
 const EXTENSIONS: Record<Xray['contentType'], string> = {
@@ -46,9 +53,9 @@ function requestedRange(req: Request, x: Xray): ByteRange | undefined {
 }
 
 export function xrayRoutes(deps: XrayRoutesDeps): Router {
-  const router = Router();
+  const routes = new RouteTable(xrayOperations);
 
-  router.post('/xrays', async (req, res) => {
+  routes.on('createXray', async (req, res) => {
     const audit = auditOf(req).begin('xray.create');
     const actor = actorOf(req);
     authorize(actor, 'xray.create');
@@ -56,6 +63,7 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     let metadata;
     try {
       metadata = parseMetadata(part.metadata);
+      assertCaptureTimeNotAhead(metadata.capturedAt, deps.ingest.captureTimeMaxSkewMs);
     } catch (err) {
       part.file.resume();
       throw err;
@@ -70,17 +78,23 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     audit.recordedInTransaction();
     res
       .status(created ? 201 : 200)
-      .location(`/xrays/${xray.id}`)
+      .location(publicHref(deps.publicUrl, `/xrays/${xray.id}`))
       .json(toResource(xray));
   });
 
-  router.get('/xrays', async (req, res) => {
+  routes.on('listXrays', async (req, res) => {
     const audit = auditOf(req).begin('xray.list');
     const q = XrayListQuerySchema.safeParse(req.query);
     if (!q.success)
-      throw new DomainError('validation_failed', 'The query has invalid parameters.', fieldErrors(q.error));
-    // Known before the role gate: a refused list of a patient's X-rays is on that patient's trail.
-    audit.about({ patientId: q.data.patientId ?? null });
+      // `patientId` names the query parameter, whichever of its values is wrong.
+      throw new DomainError(
+        'validation_failed',
+        'The query has invalid parameters.',
+        fieldErrors(q.error).map((e) => ({ ...e, field: e.field.replace(/^patientId\.\d+$/, 'patientId') })),
+      );
+    // Known before the role gate: a refused list of a patient's X-rays is on that patient's trail
+    // (one patient; a list of several names them all in its details).
+    audit.about({ patientId: q.data.patientId?.length === 1 ? q.data.patientId[0] : null });
     const scope = listScope(actorOf(req));
     const page = await deps.xrays.list(q.data, scope);
     // One event per list request; the ids say exactly which X-rays it disclosed.
@@ -88,7 +102,7 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     res.json({ items: page.items.map(toResource), nextCursor: page.nextCursor });
   });
 
-  router.get('/xrays/:id', async (req, res) => {
+  routes.on('getXray', async (req, res) => {
     const audit = auditOf(req).begin('xray.read');
     // The target first, so even the role gate's refusal is on this X-ray's trail.
     const id = parseXrayId(req.params.id);
@@ -98,11 +112,22 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     const x = await deps.xrays.get(id);
     audit.about({ patientId: x.patientId });
     asDenial(req, () => authorize(actor, 'xray.read', x));
+    // The resource's version (not the file's sha256, which is the download's ETag): a client
+    // revalidates with If-None-Match and corrects with If-Match.
+    const etag = resourceEtag(x);
+    res.set('ETag', etag);
+    // Compared by hand: express's req.fresh ignores If-None-Match when the client sends Cache-Control: no-cache.
+    if (noneMatch(req.headers['if-none-match'], etag)) {
+      await audit.success({ notModified: true });
+      res.status(304).end();
+      return;
+    }
     await audit.success();
     res.json(toResource(x));
   });
 
-  router.get('/xrays/:id/download', async (req, res) => {
+  // GET and HEAD (headers only: the content is never opened).
+  const download: RequestHandler<{ id: string }> = async (req, res) => {
     const audit = auditOf(req).begin('xray.download');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
@@ -123,11 +148,7 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
       })
       .type(x.contentType);
     // Compared by hand: express's req.fresh ignores If-None-Match when the client sends Cache-Control: no-cache.
-    const ifNoneMatch = req.headers['if-none-match'];
-    if (
-      ifNoneMatch &&
-      (ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))
-    ) {
+    if (noneMatch(req.headers['if-none-match'], etag)) {
       await audit.success({ method: req.method, notModified: true });
       res.status(304).end();
       return;
@@ -165,11 +186,12 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     // A failure mid-stream (a segment that does not authenticate, a whole download whose sha256
     // differs, its last segment withheld) ends in the problem handler, which cuts the connection.
     await pipeline(content, res);
-  });
+  };
+  routes.on('downloadXray', download).on('headXrayDownload', download);
 
   // A correction: JSON (or JSON merge patch) naming the fields to change.
   const jsonBody = express.json({ type: ['application/json', 'application/merge-patch+json'], limit: '64kb' });
-  router.patch('/xrays/:id', jsonBody, async (req, res) => {
+  routes.on('updateXray', jsonBody, async (req, res) => {
     const audit = auditOf(req).begin('xray.update');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
@@ -181,20 +203,27 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     const x = await deps.xrays.get(id);
     audit.about({ patientId: x.patientId });
     asDenial(req, () => authorize(actor, 'xray.update', x));
-    const updated = await deps.xrays.update(x, changes.data, audit.context());
+    // If-Match: applied only to the version the client read (checked again under the row lock).
+    const ifMatch = req.headers['if-match'];
+    const precondition = ifMatch === undefined ? undefined : (cur: Xray) => ifMatchHolds(ifMatch, resourceEtag(cur));
+    const updated = await deps.xrays.update(x, changes.data, audit.context(), precondition);
     audit.recordedInTransaction();
-    res.json(toResource(updated));
+    res.set('ETag', resourceEtag(updated)).json(toResource(updated));
   });
 
-  router.delete('/xrays/:id', async (req, res) => {
+  routes.on('deleteXray', async (req, res) => {
     const audit = auditOf(req).begin('xray.delete');
     const id = parseXrayId(req.params.id);
     audit.about({ xrayId: id });
     authorize(actorOf(req), 'xray.delete');
-    await deps.xrays.delete(id, audit.context());
+    // If-Match (RFC 9110 §13.1.1, evaluated for every method that changes the resource): only the
+    // version the client read is deleted (checked again on the row the DELETE removes).
+    const ifMatch = req.headers['if-match'];
+    const precondition = ifMatch === undefined ? undefined : (cur: Xray) => ifMatchHolds(ifMatch, resourceEtag(cur));
+    await deps.xrays.delete(id, audit.context(), precondition);
     audit.recordedInTransaction();
     res.status(204).end();
   });
 
-  return router;
+  return routes.router();
 }

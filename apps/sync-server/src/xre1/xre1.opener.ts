@@ -1,10 +1,3 @@
-/**
- * The download path's XRE1 decryption on node:crypto. Same format and checks as the shared
- * WebCrypto implementation (which the edge and the ingest path use), but without Web Streams and
- * a promise per segment: profiles showed those, not AES, capping download throughput (WebCrypto
- * on the thread pool, two segments at a time, was slower still). Plaintext of a segment is
- * released only after its tag verifies.
- */
 import { createHash, type Hash } from 'node:crypto';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import {
@@ -15,11 +8,10 @@ import {
   segmentCipherOffset,
   segmentCount,
   TAG_LENGTH,
-  Xre1Error,
   type ParsedHeader,
 } from '@xray/shared';
 import { BufferPool, type ByteRange, type ObjectStore } from '../storage/index.ts';
-import { openSegment, segmentKeyOf, type DekMaterial, type SegmentKey } from './xre1.node.ts';
+import { openSegment, SegmentAssembler, segmentKeyOf, type DekMaterial, type KnownLayout } from './xre1.core.ts';
 
 /** A stored object that is intact XRE1 but not the one its row describes. */
 export class StoredObjectMismatchError extends Error {
@@ -54,18 +46,14 @@ const LIKELY_HEADER_TOTAL = 8 + JSON.stringify({ v: 1, seg: DEFAULT_SEGMENT_SIZE
 const sealedBuffers = new BufferPool(8);
 
 /** Which segments and ciphertext bytes serve a plaintext range, for one header layout. */
-interface Plan {
+interface Plan extends KnownLayout {
   segmentSize: number;
   headerTotalLength: number;
-  cipherSize: number;
   plainSize: number;
-  /** Index of the object's last segment (its nonce carries the last flag). */
-  lastIndex: number;
   /** Plaintext bytes [start, end], inclusive; end = -1 for an empty object. */
   start: number;
   end: number;
   first: number;
-  last: number;
   cipher: ByteRange;
 }
 
@@ -74,21 +62,20 @@ function planFor(cipherSize: number, headerTotalLength: number, seg: number, ran
   const start = range?.start ?? 0;
   const end = range?.end ?? plainSize - 1; // -1 for an empty file: only its one empty segment is checked
   const first = Math.floor(start / seg);
-  const last = plainSize === 0 ? 0 : Math.floor(end / seg);
+  const until = plainSize === 0 ? 0 : Math.floor(end / seg);
+  const lastIndex = segmentCount(plainSize, seg) - 1;
+  const offsetOf = (index: number) => segmentCipherOffset(index, headerTotalLength, seg);
   return {
     segmentSize: seg,
     headerTotalLength,
-    cipherSize,
     plainSize,
-    lastIndex: segmentCount(plainSize, seg) - 1,
+    lastIndex,
+    lastSealedLength: cipherSize - offsetOf(lastIndex),
+    until,
     start,
     end,
     first,
-    last,
-    cipher: {
-      start: segmentCipherOffset(first, headerTotalLength, seg),
-      end: Math.min(segmentCipherOffset(last + 1, headerTotalLength, seg), cipherSize) - 1,
-    },
+    cipher: { start: offsetOf(first), end: Math.min(offsetOf(until + 1), cipherSize) - 1 },
   };
 }
 
@@ -102,10 +89,10 @@ async function readStoredHeader(store: ObjectStore, key: string, cipherSize: num
 
 /**
  * Plaintext bytes [range.start, range.end] of a stored XRE1 object (all of it without a range),
- * decrypting only the segments they touch. The header and the touched segments are fetched
- * concurrently (two requests, one round trip) using the default layout as a guess; a header
- * with another layout costs a second fetch of the segments. Rejects on a bad header or a
- * missing object, before anything is streamed.
+ * decrypting only the segments they touch (each at a computable offset). The header and the
+ * touched segments are fetched concurrently (two requests, one round trip) using the default
+ * layout as a guess; a header with another layout costs a second fetch of the segments. Rejects
+ * on a bad header or a missing object, before anything is streamed.
  */
 export async function openStoredXre1(
   store: ObjectStore,
@@ -158,20 +145,15 @@ export async function openStoredXre1(
 }
 
 /**
- * Cuts the ciphertext into sealed segments and opens them with node:crypto, one at a time.
- * A segment that arrives in one chunk (the disk store reads segment-sized chunks) is opened in
- * place; otherwise it is assembled into one buffer (one copy). Plaintext of a segment is pushed
- * only after its tag verifies. Chunk buffers go back to the pool once handled. Memory per
- * download stays at a few segments: the store's read-ahead (two reads on disk), one chunk
- * waiting here and one opened segment waiting for the socket.
+ * Opens the sealed segments the SegmentAssembler cuts from the ciphertext, one at a time, and
+ * pushes the asked-for part of each only after its tag verifies. Chunk buffers go back to the
+ * pool once handled. Memory per download stays at a few segments: the store's read-ahead (two
+ * reads on disk), one chunk waiting here and one opened segment waiting for the socket.
  */
 class SegmentOpener extends Transform {
-  private index: number;
-  private partial: Buffer | undefined;
-  private filled = 0;
-  private readonly segmentKey: SegmentKey;
+  readonly #segments: SegmentAssembler;
   /** Hashing the plaintext, when all of it is read and its SHA-256 is known. */
-  private readonly hash: Hash | undefined;
+  readonly #hash: Hash | undefined;
 
   constructor(
     private readonly plan: Plan,
@@ -180,43 +162,19 @@ class SegmentOpener extends Transform {
     private readonly sha256: string | undefined,
   ) {
     super();
-    this.index = plan.first;
-    this.segmentKey = segmentKeyOf(dek, parsed.header);
+    const key = segmentKeyOf(dek, parsed.header);
+    this.#segments = new SegmentAssembler(
+      plan.segmentSize,
+      (sealed, index, last) => this.#release(openSegment(key, index, last, sealed), index),
+      { ...plan, pool: sealedBuffers },
+    );
     const whole = plan.start === 0 && plan.end === plan.plainSize - 1;
-    this.hash = sha256 && whole ? createHash('sha256') : undefined;
-  }
-
-  private sealedLength(index: number): number {
-    const { plan } = this;
-    return index === plan.lastIndex
-      ? plan.cipherSize - segmentCipherOffset(index, plan.headerTotalLength, plan.segmentSize)
-      : plan.segmentSize + TAG_LENGTH;
+    this.#hash = sha256 && whole ? createHash('sha256') : undefined;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      let at = 0;
-      while (at < chunk.length) {
-        if (this.index > this.plan.last) throw new Xre1Error('bad_length', 'the store returned more bytes than asked');
-        const need = this.sealedLength(this.index);
-        if (!this.partial && chunk.length - at >= need) {
-          this.open(chunk.subarray(at, at + need));
-          at += need;
-          continue;
-        }
-        // Always a full-size buffer (a view of it for the shorter last segment): one size to recycle.
-        this.partial ??= sealedBuffers.take(this.plan.segmentSize + TAG_LENGTH).subarray(0, need);
-        const n = chunk.copy(this.partial, this.filled, at, Math.min(chunk.length, at + need - this.filled));
-        this.filled += n;
-        at += n;
-        if (this.filled === need) {
-          const sealed = this.partial;
-          this.partial = undefined;
-          this.filled = 0;
-          this.open(sealed);
-          sealedBuffers.give(sealed);
-        }
-      }
+      this.#segments.push(chunk);
       // Every byte of the chunk is opened or copied: its buffer can be read into again.
       sealedBuffers.give(chunk);
       done();
@@ -226,20 +184,22 @@ class SegmentOpener extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    done(this.index <= this.plan.last ? new Xre1Error('truncated', 'the stored object ends early') : undefined);
+    try {
+      this.#segments.end();
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
   }
 
-  private open(sealed: Buffer): void {
-    const { plan, index } = this;
-    // GCM authenticates at the end; nothing is pushed unless the tag verifies.
-    const plain = openSegment(this.segmentKey, index, index === plan.lastIndex, sealed);
-    if (!plain) throw new Xre1Error('auth_failed', `segment ${index} does not authenticate`);
-    if (this.hash) {
-      this.hash.update(plain);
+  #release(plain: Buffer, index: number): void {
+    const { plan } = this;
+    if (this.#hash) {
+      this.#hash.update(plain);
       // The last segment is held back until the whole plaintext proved to be the one recorded: a
       // client never receives a complete response of another image, only a cut-off one.
       if (index === plan.lastIndex) {
-        const actual = this.hash.digest('hex');
+        const actual = this.#hash.digest('hex');
         if (actual !== this.sha256) {
           throw new StoredObjectMismatchError(
             'sha256',
@@ -249,8 +209,7 @@ class SegmentOpener extends Transform {
       }
     }
     const from = index === plan.first ? plan.start - index * plan.segmentSize : 0;
-    const to = index === plan.last ? plan.end - index * plan.segmentSize + 1 : plain.length;
-    this.index++;
+    const to = index === plan.until ? plan.end - index * plan.segmentSize + 1 : plain.length;
     if (to > from) this.push(from === 0 && to === plain.length ? plain : plain.subarray(from, to));
   }
 }
