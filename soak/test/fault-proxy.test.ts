@@ -123,6 +123,25 @@ describe('fault-injecting TCP proxy', () => {
     expect(proxy.stats.halfCloses).toBe(1);
   });
 
+  it('half-closes every open connection towards the upstream on demand; answers still come back', async () => {
+    const { proxy } = await rig({ bytesPerSecond: 256 * 1024 });
+    const s = net.connect({ host: '127.0.0.1', port: proxy.port });
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    const ended = new Promise<void>((r) => s.once('end', () => r()));
+    await new Promise((r) => s.once('connect', r));
+    s.write(randomBytes(1024 * 1024)); // four seconds on this link
+    await expect.poll(() => proxy.stats.bytesUp, { timeout: 5_000 }).toBeGreaterThan(100 * 1024);
+    proxy.halfCloseAllTowardsUpstream();
+    // The echo server saw its client end: it echoed what reached it and ended; the client hears both.
+    await ended;
+    const echoed = Buffer.concat(got).length;
+    expect(echoed).toBeGreaterThan(0);
+    expect(echoed).toBeLessThan(1024 * 1024);
+    expect(proxy.stats.halfCloses).toBe(1);
+    s.destroy();
+  });
+
   it('a link taken down resets open connections and refuses new ones until it is up again', async () => {
     const { proxy } = await rig({ bytesPerSecond: 128 * 1024 });
     const open = roundTrip(proxy.port, randomBytes(1024 * 1024));

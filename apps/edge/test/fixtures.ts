@@ -1,3 +1,5 @@
+// Shared fixtures of the edge's unit tests (each test sits beside the module it tests): sample
+// images, a fresh database, a sync engine on fakes.
 import { makeDicom, makeJpeg, makePng } from '@xray/testkit';
 import { createCaptureService, type CaptureInput } from '../src/capture/capture.service.ts';
 import { setUpPin } from '../src/auth/device.unlock.ts';

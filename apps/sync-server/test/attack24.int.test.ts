@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import { blobOf, postXray, startTestServer, storedObjects, validMetadata, type TestServer } from './harness.ts';
+import { startTestIssuer, SUBJECTS, type Person, type TestIssuer } from './oidc-tokens.ts';
 import { encodeMeta, sealed } from './tus-client.ts';
 
 /**
@@ -13,26 +10,20 @@ import { encodeMeta, sealed } from './tus-client.ts';
  * where a deletion races an upload by someone who is not the capturer.
  */
 
-const AUDIENCE = 'xray-api';
-type Who = 'owner' | 'other' | 'admin';
-const SUBS: Record<Who, string> = { owner: 'demo-paramedic', other: 'demo-paramedic-2', admin: 'demo-admin' };
-const tokens = {} as Record<Who, string>;
-let dev: DevIssuer;
-let issuerDir: string;
+type Who = Extract<Person, 'owner' | 'other' | 'admin'>;
+const SUBS = SUBJECTS;
+let tokens: Record<Who, string>;
+let auth: TestIssuer;
 let server: TestServer;
 
 beforeAll(async () => {
-  issuerDir = await mkdtemp(path.join(tmpdir(), 'xray-attack24-oidc-'));
-  dev = await startDevIssuer({ port: 0, dataDir: issuerDir, audience: AUDIENCE });
-  tokens.owner = await dev.mintToken('paramedic');
-  tokens.other = await dev.mintToken('paramedic2');
-  tokens.admin = await dev.mintToken('admin');
-  server = await startTestServer('s3', { AUTH_DISABLED: 'false', OIDC_ISSUER: dev.issuer, OIDC_AUDIENCE: AUDIENCE });
+  auth = await startTestIssuer('attack24');
+  tokens = auth.tokens;
+  server = await startTestServer('s3', auth.env);
 });
 afterAll(async () => {
   await server?.close();
-  await dev?.stop();
-  await rm(issuerDir, { recursive: true, force: true });
+  await auth?.stop();
 });
 
 const bearer = (who: Who) => ({ Authorization: `Bearer ${tokens[who]}` });

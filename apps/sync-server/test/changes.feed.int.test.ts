@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makePng } from '@xray/testkit';
@@ -9,7 +9,6 @@ import pg from 'pg';
 import pMap from 'p-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, MIGRATIONS_DIR } from '../src/db/migrate.ts';
-import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import {
@@ -22,7 +21,7 @@ import {
   type TestServer,
 } from './harness.ts';
 import { waitFor } from './integrations.support.ts';
-import { tokenForge } from './oidc-tokens.ts';
+import { startTestIssuer, SUBJECTS, type TestIssuer } from './oidc-tokens.ts';
 import { encodeMeta, sealed } from './tus-client.ts';
 
 /**
@@ -32,42 +31,28 @@ import { encodeMeta, sealed } from './tus-client.ts';
  * that stay deleted (410) on both doors; capture times from the future refused.
  */
 
-const AUDIENCE = 'xray-api';
 type Who = 'paramedic' | 'paramedic2' | 'doctor' | 'admin' | 'noRole';
 const SUBS: Record<Who, string> = {
-  paramedic: 'demo-paramedic',
-  paramedic2: 'demo-paramedic-2',
-  doctor: 'demo-doctor',
-  admin: 'demo-admin',
-  noRole: 'no-role-user',
+  paramedic: SUBJECTS.owner,
+  paramedic2: SUBJECTS.other,
+  doctor: SUBJECTS.doctor,
+  admin: SUBJECTS.admin,
+  noRole: SUBJECTS.noRole,
 };
-const tokens = {} as Record<Who, string>;
-let dev: DevIssuer;
-let issuerDir: string;
+let tokens: Record<Who, string>;
+let auth: TestIssuer;
 let server: TestServer;
 let seed = 24_000;
 
 beforeAll(async () => {
-  issuerDir = await mkdtemp(path.join(tmpdir(), 'xray-changes-oidc-'));
-  dev = await startDevIssuer({ port: 0, dataDir: issuerDir, audience: AUDIENCE });
-  const forge = await tokenForge({ dataDir: issuerDir, issuer: dev.issuer, audience: AUDIENCE });
-  const hour = () => Math.floor(Date.now() / 1000) + 3600;
-  tokens.paramedic = await forge.signed({
-    sub: SUBS.paramedic,
-    name: 'Pat Paramedic',
-    roles: ['paramedic'],
-    exp: hour(),
-  });
-  tokens.paramedic2 = await forge.signed({ sub: SUBS.paramedic2, roles: ['paramedic'], exp: hour() });
-  tokens.doctor = await forge.signed({ sub: SUBS.doctor, roles: ['doctor'], exp: hour() });
-  tokens.admin = await forge.signed({ sub: SUBS.admin, roles: ['admin'], exp: hour() });
-  tokens.noRole = await forge.signed({ sub: SUBS.noRole, roles: [], exp: hour() });
-  server = await startTestServer('s3', { AUTH_DISABLED: 'false', OIDC_ISSUER: dev.issuer, OIDC_AUDIENCE: AUDIENCE });
+  auth = await startTestIssuer('changes');
+  const { owner, other, doctor, admin, noRole } = auth.tokens;
+  tokens = { paramedic: owner, paramedic2: other, doctor, admin, noRole };
+  server = await startTestServer('s3', auth.env);
 });
 afterAll(async () => {
   await server?.close();
-  await dev?.stop();
-  await rm(issuerDir, { recursive: true, force: true });
+  await auth?.stop();
 });
 
 // ---- requests ---------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { exportSPKI, generateKeyPair, importJWK, SignJWT, UnsecuredJWT, type JWK, type JWTPayload } from 'jose';
-import { loadDevKeys } from '../src/dev/oidc-issuer.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadDevKeys, startDevIssuer } from '../src/dev/oidc-issuer.ts';
 
 /**
  * Tokens the development issuer would never issue, made with its real private key (or on purpose
@@ -73,6 +76,52 @@ export async function tokenForge(opts: { dataDir: string; issuer: string; audien
       stray ??= (await generateKeyPair('RS256')).privateKey;
       const privateKey = stray;
       return new SignJWT(valid(claims)).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid }).sign(privateKey);
+    },
+  };
+}
+
+/** The people the door tests act as: the demo users, and a token that carries no role. */
+export type Person = 'owner' | 'other' | 'doctor' | 'admin' | 'noRole';
+export const SUBJECTS: Record<Person, string> = {
+  owner: 'demo-paramedic',
+  other: 'demo-paramedic-2',
+  doctor: 'demo-doctor',
+  admin: 'demo-admin',
+  noRole: 'no-role-user',
+};
+
+/** A real development issuer with a token for each person, and the env a server needs to trust it. */
+export interface TestIssuer {
+  issuer: string;
+  dataDir: string;
+  forge: TokenForge;
+  tokens: Record<Person, string>;
+  /** AUTH_DISABLED=false, OIDC_ISSUER, OIDC_AUDIENCE. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startTestIssuer(label: string, audience = 'xray-api'): Promise<TestIssuer> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), `xray-${label}-oidc-`));
+  const dev = await startDevIssuer({ port: 0, dataDir, audience });
+  const forge = await tokenForge({ dataDir, issuer: dev.issuer, audience });
+  // Signed in through the issuer like a real user; the no-role token is forged with its key.
+  const tokens: Record<Person, string> = {
+    owner: await dev.mintToken('paramedic'),
+    other: await dev.mintToken('paramedic2'),
+    doctor: await dev.mintToken('doctor'),
+    admin: await dev.mintToken('admin'),
+    noRole: await forge.signed({ sub: SUBJECTS.noRole, roles: [], exp: now() + 3600 }),
+  };
+  return {
+    issuer: dev.issuer,
+    dataDir,
+    forge,
+    tokens,
+    env: { AUTH_DISABLED: 'false', OIDC_ISSUER: dev.issuer, OIDC_AUDIENCE: audience },
+    async stop() {
+      await dev.stop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -9,7 +9,7 @@ import { DomainError } from '../src/errors.ts';
 import { apiClient, blobOf, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 
 /**
- * Stands in for OIDC (as in audit.int.test.ts): `X-Test-Actor: <sub>; <role>,<role>` acts as
+ * Stands in for OIDC (as in audit.requests.int.test.ts): `X-Test-Actor: <sub>; <role>,<role>` acts as
  * that user; no header answers 401 the way the real middleware does.
  */
 const headerActor: RequestHandler = (req, _res, next) => {

@@ -25,7 +25,7 @@ import { encodeMeta, sealed } from './tus-client.ts';
  * yours", and denials that name the X-ray they were about.
  */
 
-/** `X-Test-Actor: <sub>; <role>,<role>` acts as that user (as in audit.int.test.ts). */
+/** `X-Test-Actor: <sub>; <role>,<role>` acts as that user (as in audit.requests.int.test.ts). */
 const headerActor: RequestHandler = (req, _res, next) => {
   const given = req.get('x-test-actor');
   if (!given) return next(new DomainError('unauthenticated', 'Sign in to use this API.'));

@@ -1,15 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { encryptBytes, generateDek, wrapKeyRsaOaep } from '@xray/shared';
 import { dicomDimensionsForSize, makeDicom, makePng, sha256Hex } from '@xray/testkit';
 import * as tus from 'tus-js-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import {
   blobOf,
   countRows,
@@ -21,7 +17,7 @@ import {
   type StorageKind,
   type TestServer,
 } from './harness.ts';
-import { tokenForge } from './oidc-tokens.ts';
+import { startTestIssuer, SUBJECTS, type Person, type TestIssuer } from './oidc-tokens.ts';
 import { encodeMeta, MiB, tusMetadata } from './tus-client.ts';
 
 /**
@@ -31,49 +27,32 @@ import { encodeMeta, MiB, tusMetadata } from './tus-client.ts';
  * Every request carries its own X-Request-Id, so each answer is matched to the audit rows it left.
  */
 
-const AUDIENCE = 'xray-api';
 const IDLE_MS = 2000;
 /** How much later than the idle timeout a silent socket may still be open. */
 const CLOSE_SLACK_MS = 2500;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const OFFSET_STREAM = 'application/offset+octet-stream';
 
-type Who = 'owner' | 'other' | 'doctor' | 'admin' | 'noRole';
+type Who = Person;
 const WHO: Who[] = ['owner', 'other', 'doctor', 'admin', 'noRole'];
-const SUBS: Record<Who, string> = {
-  owner: 'demo-paramedic',
-  other: 'demo-paramedic-2',
-  doctor: 'demo-doctor',
-  admin: 'demo-admin',
-  noRole: 'no-role-user',
-};
-const tokens = {} as Record<Who, string>;
-let dev: DevIssuer;
-let issuerDir: string;
+const SUBS = SUBJECTS;
+let tokens: Record<Who, string>;
+let auth: TestIssuer;
 
 const rid = () => `door-${randomUUID()}`;
 const bearer = (who: Who) => ({ Authorization: `Bearer ${tokens[who]}` });
 
 beforeAll(async () => {
-  issuerDir = await mkdtemp(path.join(tmpdir(), 'xray-door-oidc-'));
-  dev = await startDevIssuer({ port: 0, dataDir: issuerDir, audience: AUDIENCE });
-  const forge = await tokenForge({ dataDir: issuerDir, issuer: dev.issuer, audience: AUDIENCE });
-  tokens.owner = await dev.mintToken('paramedic');
-  tokens.other = await dev.mintToken('paramedic2');
-  tokens.doctor = await dev.mintToken('doctor');
-  tokens.admin = await dev.mintToken('admin');
-  tokens.noRole = await forge.signed({ roles: [], sub: SUBS.noRole, exp: Math.floor(Date.now() / 1000) + 3600 });
+  auth = await startTestIssuer('door');
+  tokens = auth.tokens;
 });
 afterAll(async () => {
-  await dev?.stop();
-  await rm(issuerDir, { recursive: true, force: true });
+  await auth?.stop();
 });
 
 const startDoor = (kind: StorageKind, env: Record<string, string>) =>
   startTestServer(kind, {
-    AUTH_DISABLED: 'false',
-    OIDC_ISSUER: dev.issuer,
-    OIDC_AUDIENCE: AUDIENCE,
+    ...auth.env,
     UPLOAD_IDLE_TIMEOUT_MS: String(IDLE_MS),
     ...env,
   });

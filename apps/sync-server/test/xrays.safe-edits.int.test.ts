@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import { blobOf, postXray, startTestServer, storedObjects, validMetadata, type TestServer } from './harness.ts';
-import { tokenForge } from './oidc-tokens.ts';
+import { startTestIssuer, SUBJECTS, type Person, type TestIssuer } from './oidc-tokens.ts';
 import { encodeMeta, sealed } from './tus-client.ts';
 
 /**
@@ -17,37 +13,22 @@ import { encodeMeta, sealed } from './tus-client.ts';
  * each answer is matched to the audit rows it left.
  */
 
-const AUDIENCE = 'xray-api';
-type Who = 'owner' | 'other' | 'doctor' | 'admin' | 'noRole';
-const SUBS: Record<Who, string> = {
-  owner: 'demo-paramedic',
-  other: 'demo-paramedic-2',
-  doctor: 'demo-doctor',
-  admin: 'demo-admin',
-  noRole: 'no-role-user',
-};
-const tokens = {} as Record<Who, string>;
-let dev: DevIssuer;
-let issuerDir: string;
+type Who = Person;
+const SUBS = SUBJECTS;
+let tokens: Record<Who, string>;
+let issuer: TestIssuer;
 let server: TestServer;
 let base: string;
 
 beforeAll(async () => {
-  issuerDir = await mkdtemp(path.join(tmpdir(), 'xray-safe-oidc-'));
-  dev = await startDevIssuer({ port: 0, dataDir: issuerDir, audience: AUDIENCE });
-  const forge = await tokenForge({ dataDir: issuerDir, issuer: dev.issuer, audience: AUDIENCE });
-  tokens.owner = await dev.mintToken('paramedic');
-  tokens.other = await dev.mintToken('paramedic2');
-  tokens.doctor = await dev.mintToken('doctor');
-  tokens.admin = await dev.mintToken('admin');
-  tokens.noRole = await forge.signed({ roles: [], sub: SUBS.noRole, exp: Math.floor(Date.now() / 1000) + 3600 });
-  server = await startTestServer('s3', { AUTH_DISABLED: 'false', OIDC_ISSUER: dev.issuer, OIDC_AUDIENCE: AUDIENCE });
+  issuer = await startTestIssuer('safe');
+  tokens = issuer.tokens;
+  server = await startTestServer('s3', issuer.env);
   base = server.url;
 });
 afterAll(async () => {
   await server?.close();
-  await dev?.stop();
-  await rm(issuerDir, { recursive: true, force: true });
+  await issuer?.stop();
 });
 
 // ---- requests and what they left --------------------------------------------------------------
@@ -459,9 +440,13 @@ describe('405 for a method a known path does not take', () => {
 
 describe('token_expired', () => {
   it('a genuine expired token is 401 token_expired; the challenge still says invalid_token (RFC 6750)', async () => {
-    const forge = await tokenForge({ dataDir: issuerDir, issuer: dev.issuer, audience: AUDIENCE });
     const now = Math.floor(Date.now() / 1000);
-    const expired = await forge.signed({ sub: SUBS.owner, roles: ['paramedic'], iat: now - 3600, exp: now - 120 });
+    const expired = await issuer.forge.signed({
+      sub: SUBS.owner,
+      roles: ['paramedic'],
+      iat: now - 3600,
+      exp: now - 120,
+    });
     const res = await fetch(`${base}/xrays`, { headers: { Authorization: `Bearer ${expired}` } });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token", error_description="[^"]*expired/);

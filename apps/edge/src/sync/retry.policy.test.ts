@@ -24,6 +24,11 @@ describe('retry policy', () => {
     }
   });
 
+  it("retries a 499 client_closed: the client that hears it did not leave (a reset of the server's own connection)", () => {
+    for (const method of ['POST', 'PATCH'] as const)
+      expect(decideRetry(http(499, method), ctx()), method).toEqual({ action: 'retry', delayMs: 750 });
+  });
+
   it('gives up on a 4xx the server means (validation, forbidden, too large), for a person to act', () => {
     for (const status of [400, 403, 404, 410, 413, 415, 422]) {
       expect(decideRetry(http(status, 'POST'), ctx()).action, String(status)).toBe('give-up');

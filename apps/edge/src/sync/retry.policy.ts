@@ -39,7 +39,7 @@ export const XRAY_DELETED = 'xray_deleted';
 
 /**
  * The one place that decides what a failed upload attempt means (after uppy's tus plugin):
- * offline waits for the network; 401 waits for a token; 408, 429, 5xx, stalls and network errors are
+ * offline waits for the network; 401 waits for a token; 408, 429, 499, 5xx, stalls and network errors are
  * retried with backoff (429 also slows the queue); 409/423 are tus offset or lock conflicts
  * and retried, except a 409 on creation, which means the server already holds other content
  * under this id; a 410 `xray_deleted` (the X-ray was deleted on the server) is final whatever the
@@ -77,7 +77,9 @@ export function decideRetry(
         (e) => e.field === STALE_UPLOAD_KEY.field && e.message === STALE_UPLOAD_KEY.message,
       );
       if (status === 400 && staleKey) return { action: 'retry', delayMs: backoff(), refreshServerKey: true };
-      if (status === 408 || status === 409 || status === 423 || status >= 500) {
+      // 499: the server believed this client had gone. Hearing it proves otherwise (a reset on one
+      // of the server's own connections, found by the soak): nothing was stored, so send again.
+      if (status === 408 || status === 409 || status === 423 || status === 499 || status >= 500) {
         return { action: 'retry', delayMs: Math.max(failure.retryAfterMs ?? 0, backoff()) };
       }
       // The upload is gone from the server (it expired while the device was away, or was ended):

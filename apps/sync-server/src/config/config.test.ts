@@ -147,4 +147,64 @@ describe('config', () => {
     );
     expect(() => loadConfig({ LOG_FORMAT: 'text' })).toThrow(/LOG_FORMAT/);
   });
+
+  it('ConfigError carries each problem structured, every rule reported together', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        NODE_ENV: 'production',
+        AUTH_DISABLED: 'yes',
+        HOST: '0.0.0.0',
+        OUTBOX_BACKOFF_BASE_MS: '5000',
+        OUTBOX_BACKOFF_MAX_MS: '1000',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, message } = error as ConfigError;
+    expect(message).toMatch(/^Invalid configuration for production:\n/);
+    expect(problems).toContainEqual({ variable: 'AUTH_DISABLED', message: 'must not be true in production' });
+    expect(problems).toContainEqual({
+      variable: 'OUTBOX_BACKOFF_MAX_MS',
+      message: 'must not be below OUTBOX_BACKOFF_BASE_MS',
+    });
+    expect(problems.map((p) => p.variable)).toEqual(
+      expect.arrayContaining(['TLS_TERMINATED_BY_PROXY', 'DATABASE_URL', 'S3_BUCKET', 'KEK']),
+    );
+    for (const p of problems) expect(message).toContain(`\n  ${p.variable}: ${p.message}`);
+    // A value of the wrong type is named on its own, before the rules.
+    expect(() => loadConfig({ NODE_ENV: 'production', PORT: 'x' })).toThrow(/^Invalid configuration:\n {2}PORT: /);
+  });
+
+  it('booleans: true/false, 1/0, yes/no and nothing else', () => {
+    for (const [raw, value] of [
+      ['true', true],
+      ['1', true],
+      ['yes', true],
+      ['false', false],
+      ['0', false],
+      ['no', false],
+    ] as const)
+      expect(loadConfig({ TLS_TERMINATED_BY_PROXY: raw }).http.tlsTerminatedByProxy, raw).toBe(value);
+    for (const raw of ['on', 'TRUE', 'Yes', ''])
+      expect(() => loadConfig({ S3_FORCE_PATH_STYLE: raw }), raw).toThrow(/S3_FORCE_PATH_STYLE/);
+  });
+
+  it('keys: KEK and UPLOAD_PRIVATE_KEY together, KEK_CURRENT_ID one of KEK', () => {
+    const kek = `kek-a:${Buffer.alloc(32, 1).toString('base64')},kek-b:${Buffer.alloc(32, 2).toString('base64')}`;
+    expect(loadConfig({}).keys).toBeUndefined();
+    expect(loadConfig({ KEK: kek, UPLOAD_PRIVATE_KEY: 'a\\nb' }).keys).toMatchObject({
+      currentKekId: 'kek-a',
+      uploadPrivateKeyPem: 'a\nb',
+    });
+    expect(loadConfig({ KEK: kek, KEK_CURRENT_ID: 'kek-b', UPLOAD_PRIVATE_KEY: 'pem' }).keys?.currentKekId).toBe(
+      'kek-b',
+    );
+    expect(() => loadConfig({ KEK: kek })).toThrow(/UPLOAD_PRIVATE_KEY: KEK and UPLOAD_PRIVATE_KEY go together/);
+    expect(() => loadConfig({ UPLOAD_PRIVATE_KEY: 'pem' })).toThrow(/KEK: KEK and UPLOAD_PRIVATE_KEY go together/);
+    expect(() => loadConfig({ KEK: kek, KEK_CURRENT_ID: 'kek-c', UPLOAD_PRIVATE_KEY: 'pem' })).toThrow(
+      /KEK_CURRENT_ID: kek-c is not an id in KEK/,
+    );
+  });
 });

@@ -4,14 +4,37 @@ import { DEV_KEY_PREFIX } from '../keys/dev-keys.ts';
 import type { KeySettings } from '../keys/key.service.ts';
 
 /**
- * Every setting the server reads, parsed once at startup from the environment.
+ * Every setting the server reads, parsed once at startup from the environment. This schema is the
+ * only statement of each variable: its type, bounds, default and description (docs/configuration.md
+ * is generated from it), the rules between variables (CONFIG_RULES, checked together), and the
+ * transform into the nested `Config` the rest of the server reads (its type is inferred).
  * Unset means "embedded default" (embedded PostgreSQL, disk storage under DATA_DIR).
  */
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const bytes = z.coerce.number().int().positive();
+/** A boolean variable: `true`/`false`, `1`/`0`, `yes`/`no`, nothing else. */
+const bool = (fallback: boolean) =>
+  z.stringbool({ truthy: ['true', '1', 'yes'], falsy: ['false', '0', 'no'], case: 'sensitive' }).default(fallback);
+
+/** An integer variable (the environment's string coerced); positive unless bounds are given. */
+const int = (fallback: number, bounds: { min?: number; max?: number } = {}) => {
+  const n = z.coerce.number().int();
+  const low = bounds.min === undefined ? n.positive() : n.min(bounds.min);
+  return (bounds.max === undefined ? low : low.max(bounds.max)).default(fallback);
+};
+/** A duration in milliseconds (the variable's name ends in `_MS`; the docs show it in h/min/s). */
+const ms = int;
+const port = (fallback: number, min = 0) => int(fallback, { min, max: 65535 });
+/** Comma-separated list, blanks dropped. */
+const list = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+const pem = (raw: string): string => raw.replaceAll('\\n', '\n');
+
+const MIB = 1024 * 1024;
+const MINUTE = 60 * 1000;
+const HOUR = 60 * MINUTE;
 
 /** JWS algorithms a token may be signed with: asymmetric only (no HS*: the verifier holds no shared secret; never none). */
 export const ASYMMETRIC_JWT_ALGORITHMS = [
@@ -31,10 +54,14 @@ export type JwtAlgorithm = (typeof ASYMMETRIC_JWT_ALGORITHMS)[number];
 const DEFAULT_JWT_ALGORITHMS: JwtAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
 const isJwtAlgorithm = (v: string): v is JwtAlgorithm => ASYMMETRIC_JWT_ALGORITHMS.some((a) => a === v);
 
+/** The environment, variable by variable (strings in, typed values out). */
 export const EnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  NODE_ENV: z
+    .enum(['development', 'test', 'production'])
+    .default('development')
+    .describe('`production` turns on the startup guard: nothing embedded, nothing development-only.'),
   HOST: z.string().default('127.0.0.1').describe('Interface to listen on.'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: port(8080).describe('TCP port to listen on; 0 picks a free one.'),
   PUBLIC_URL: z
     .url()
     .optional()
@@ -48,7 +75,10 @@ export const EnvSchema = z.object({
       'Comma-separated proxies (IPs, CIDRs or loopback/linklocal/uniquelocal) whose X-Forwarded-* headers are honoured. Empty: none.',
     ),
   DATA_DIR: z.string().default('./.data').describe('Embedded PostgreSQL data and disk object storage.'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level; logs go to stdout with a request id, as LOG_FORMAT says.'),
   LOG_FORMAT: z
     .enum(['auto', 'json', 'pretty'])
     .default('auto')
@@ -68,104 +98,67 @@ export const EnvSchema = z.object({
     .describe(
       "Connection string of the role that owns the schema: migrations run with it at startup, and it grants DATABASE_URL's role what the application needs (audit_events: INSERT and SELECT only). Unset outside production: DATABASE_URL (or the embedded database) owns the schema and the application drops to the role `xray_app` on each connection, which is not a boundary. Required in production, as another role than DATABASE_URL's.",
     ),
-  DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
-  DATABASE_CONNECT_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(3_000)
-    .describe(
-      'Longest wait for a database connection (opening one, or a free one in the pool) before a request is answered 503 with Retry-After.',
-    ),
-  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(5_000)
-    .describe(
-      "PostgreSQL's statement_timeout for the server's connections; a statement that gets no answer within this plus 1 s (a hung or unreachable database) is abandoned by the client. With DATABASE_CONNECT_TIMEOUT_MS it bounds how long a request can wait on the database (default: under 10 s).",
-    ),
-  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(30_000)
-    .describe(
-      "PostgreSQL's idle_in_transaction_session_timeout for the server's connections: a transaction left open by a stalled process is ended and its locks released.",
-    ),
-  MIGRATION_LOCK_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(3_000)
-    .describe(
-      "PostgreSQL's lock_timeout for each migration: a migration that cannot take its table lock within this (a long read holds it) fails, is rolled back and retried after a pause, instead of queueing every other query on that table behind it.",
-    ),
-  MIGRATION_RETRY_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(600_000)
-    .describe(
-      'How long a starting replica keeps retrying migrations that time out on a lock, and waits for another replica holding the migration lock, before it gives up and exits.',
-    ),
-  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  DATABASE_POOL_MAX: int(10).describe('Connections of the main PostgreSQL pool (per instance).'),
+  DATABASE_CONNECT_TIMEOUT_MS: ms(3_000).describe(
+    'Longest wait for a database connection (opening one, or a free one in the pool) before a request is answered 503 with Retry-After.',
+  ),
+  DATABASE_STATEMENT_TIMEOUT_MS: ms(5_000).describe(
+    "PostgreSQL's statement_timeout for the server's connections; a statement that gets no answer within this plus 1 s (a hung or unreachable database) is abandoned by the client. With DATABASE_CONNECT_TIMEOUT_MS it bounds how long a request can wait on the database (default: under 10 s).",
+  ),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: ms(30_000).describe(
+    "PostgreSQL's idle_in_transaction_session_timeout for the server's connections: a transaction left open by a stalled process is ended and its locks released.",
+  ),
+  MIGRATION_LOCK_TIMEOUT_MS: ms(3_000).describe(
+    "PostgreSQL's lock_timeout for each migration: a migration that cannot take its table lock within this (a long read holds it) fails, is rolled back and retried after a pause, instead of queueing every other query on that table behind it.",
+  ),
+  MIGRATION_RETRY_MS: ms(600_000).describe(
+    'How long a starting replica keeps retrying migrations that time out on a lock, and waits for another replica holding the migration lock, before it gives up and exits.',
+  ),
+  EMBEDDED_PG_PORT: port(54329, 1).describe(
+    'Port of the embedded PostgreSQL started when DATABASE_URL is unset (development).',
+  ),
 
   S3_BUCKET: z.string().optional().describe('Bucket for X-ray objects. Unset: disk storage in DATA_DIR/objects.'),
   S3_ENDPOINT: z.url().optional().describe('S3-compatible endpoint; unset means AWS.'),
-  S3_REGION: z.string().default('us-east-1'),
-  S3_ACCESS_KEY_ID: z.string().optional(),
-  S3_SECRET_ACCESS_KEY: z.string().optional(),
-  S3_FORCE_PATH_STYLE: bool.default(false),
-  S3_CHECKSUMS_WHEN_REQUIRED: bool
-    .default(false)
-    .describe('Send/validate checksums only when required (Swift s3api, several S3-compatible stores).'),
-  S3_CREATE_BUCKET: bool.default(false).describe('Create the bucket at startup when missing (development, tests).'),
-  S3_PART_SIZE: bytes
-    .min(5 * 1024 * 1024)
-    .default(8 * 1024 * 1024)
-    .describe('Multipart part size; S3 minimum is 5 MiB.'),
-  S3_QUEUE_SIZE: z.coerce.number().int().min(1).max(16).default(4).describe('Parts uploaded concurrently.'),
+  S3_REGION: z
+    .string()
+    .default('us-east-1')
+    .describe('Region of the bucket (S3-compatible stores usually accept any).'),
+  S3_ACCESS_KEY_ID: z
+    .string()
+    .optional()
+    .describe('Access key of the S3 credentials; unset: the AWS SDK default chain (instance role, env).'),
+  S3_SECRET_ACCESS_KEY: z.string().optional().describe('Secret key of the S3 credentials (with S3_ACCESS_KEY_ID).'),
+  S3_FORCE_PATH_STYLE: bool(false).describe(
+    'Path-style bucket URLs (endpoint/bucket/key): MinIO, Swift and most S3-compatible stores.',
+  ),
+  S3_CHECKSUMS_WHEN_REQUIRED: bool(false).describe(
+    'Send/validate checksums only when required (Swift s3api, several S3-compatible stores).',
+  ),
+  S3_CREATE_BUCKET: bool(false).describe('Create the bucket at startup when missing (development, tests).'),
+  S3_PART_SIZE: int(8 * MIB, { min: 5 * MIB }).describe('Multipart part size; S3 minimum is 5 MiB.'),
+  S3_QUEUE_SIZE: int(4, { min: 1, max: 16 }).describe('Parts uploaded concurrently.'),
 
-  TUS_EXPIRY_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(24 * 60 * 60 * 1000)
-    .describe('An unfinished tus upload is removed this long after it was created.'),
-  TUS_CLEANUP_INTERVAL_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(10 * 60 * 1000),
-  TUS_S3_USE_TAGS: bool.default(false).describe('Tag finished tus objects (S3 object tagging; Swift s3api has none).'),
-  TUS_LOCK_POOL_MAX: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(50)
-    .describe('Connections for upload locks: the most uploads one instance writes at once.'),
-  UPLOAD_IDLE_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(30_000)
-    .describe('An upload request that sends no byte for this long is ended and its lock released.'),
-  UPLOAD_MAX_PATCHES_PER_USER: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(4)
-    .describe('Upload requests one user may have writing at once on one instance (more: 429).'),
-  UPLOAD_MAX_OPEN_PER_USER: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(32)
-    .describe('Unfinished uploads one user may hold (more: 429 until one finishes, is cancelled or expires).'),
-  UPLOAD_MAX_RESERVED_BYTES_PER_USER: bytes
-    .default(8 * 1024 * 1024 * 1024)
-    .describe("Bytes one user's unfinished uploads may announce in all (more: 413)."),
+  TUS_EXPIRY_MS: ms(24 * 60 * 60 * 1000).describe(
+    'An unfinished tus upload is removed this long after it was created.',
+  ),
+  TUS_CLEANUP_INTERVAL_MS: ms(10 * 60 * 1000).describe(
+    'How often each instance looks for expired unfinished uploads (they take turns via an advisory lock).',
+  ),
+  TUS_S3_USE_TAGS: bool(false).describe('Tag finished tus objects (S3 object tagging; Swift s3api has none).'),
+  TUS_LOCK_POOL_MAX: int(50).describe('Connections for upload locks: the most uploads one instance writes at once.'),
+  UPLOAD_IDLE_TIMEOUT_MS: ms(30_000).describe(
+    'An upload request that sends no byte for this long is ended and its lock released.',
+  ),
+  UPLOAD_MAX_PATCHES_PER_USER: int(4).describe(
+    'Upload requests one user may have writing at once on one instance (more: 429).',
+  ),
+  UPLOAD_MAX_OPEN_PER_USER: int(32).describe(
+    'Unfinished uploads one user may hold (more: 429 until one finishes, is cancelled or expires).',
+  ),
+  UPLOAD_MAX_RESERVED_BYTES_PER_USER: int(8 * 1024 * MIB).describe(
+    "Bytes one user's unfinished uploads may announce in all (more: 413).",
+  ),
 
   OIDC_ISSUER: z
     .url()
@@ -181,48 +174,27 @@ export const EnvSchema = z.object({
     .string()
     .default(DEFAULT_JWT_ALGORITHMS.join(','))
     .describe(`Accepted JWS algorithms, comma-separated; asymmetric only (${ASYMMETRIC_JWT_ALGORITHMS.join(', ')}).`),
-  OIDC_CLOCK_TOLERANCE_S: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(300)
-    .default(30)
-    .describe('Clock skew allowed on exp, nbf and iat (a token issued further in the future is refused), in seconds.'),
-  OIDC_JWKS_COOLDOWN_S: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(30)
-    .describe('A token with an unknown key id refetches the JWKS at most once per this many seconds.'),
-  OIDC_ACCEPT_JWT_TYP: bool
-    .default(false)
-    .describe(
-      "Also accept access tokens whose header `typ` is `JWT`, for issuers that cannot mark them `at+jwt` (RFC 9068). Off: only `at+jwt`, so no other JWT of the issuer (an ID token) passes for an access token. Keycloak 26.2+ issues `at+jwt` per client (the stack's realm sets it).",
-    ),
-  AUTH_FAILURE_LIMIT: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(20)
-    .describe(
-      'Failed authentications (401) one client address (IPv6: its /64) may have per window; past it, its requests that do not authenticate get 429 with Retry-After, while a token that verifies is still served. Counted per instance.',
-    ),
-  AUTH_FAILURE_WINDOW_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(60_000)
-    .describe(
-      "Window of AUTH_FAILURE_LIMIT, from a client's first failure. The first failure is audited as it happens, the rest of the window as one access.denied event with their count when it closes.",
-    ),
-  AUTH_DISABLED: bool
-    .default(false)
-    .describe('Development/test only: every request acts as one local user with every role. Refused in production.'),
-  DPOP_BEARER_ALLOWED: bool
-    .default(true)
-    .describe(
-      "Accept plain bearer tokens (not bound to a key) from roles not in DPOP_REQUIRED_ROLES: doctors' systems. Off: every request needs a DPoP-bound token and its proof (RFC 9449).",
-    ),
+  OIDC_CLOCK_TOLERANCE_S: int(30, { min: 0, max: 300 }).describe(
+    'Clock skew allowed on exp, nbf and iat (a token issued further in the future is refused), in seconds.',
+  ),
+  OIDC_JWKS_COOLDOWN_S: int(30, { min: 0 }).describe(
+    'A token with an unknown key id refetches the JWKS at most once per this many seconds.',
+  ),
+  OIDC_ACCEPT_JWT_TYP: bool(false).describe(
+    "Also accept access tokens whose header `typ` is `JWT`, for issuers that cannot mark them `at+jwt` (RFC 9068). Off: only `at+jwt`, so no other JWT of the issuer (an ID token) passes for an access token. Keycloak 26.2+ issues `at+jwt` per client (the stack's realm sets it).",
+  ),
+  AUTH_FAILURE_LIMIT: int(20).describe(
+    'Failed authentications (401) one client address (IPv6: its /64) may have per window; past it, its requests that do not authenticate get 429 with Retry-After, while a token that verifies is still served. Counted per instance.',
+  ),
+  AUTH_FAILURE_WINDOW_MS: ms(60_000).describe(
+    "Window of AUTH_FAILURE_LIMIT, from a client's first failure. The first failure is audited as it happens, the rest of the window as one access.denied event with their count when it closes.",
+  ),
+  AUTH_DISABLED: bool(false).describe(
+    'Development/test only: every request acts as one local user with every role. Refused in production.',
+  ),
+  DPOP_BEARER_ALLOWED: bool(true).describe(
+    "Accept plain bearer tokens (not bound to a key) from roles not in DPOP_REQUIRED_ROLES: doctors' systems. Off: every request needs a DPoP-bound token and its proof (RFC 9449).",
+  ),
   DPOP_REQUIRED_ROLES: z
     .string()
     .default('paramedic')
@@ -236,27 +208,15 @@ export const EnvSchema = z.object({
       message: `each must be one of ${ASYMMETRIC_JWT_ALGORITHMS.join(', ')}`,
     })
     .describe('Algorithms a DPoP proof may be signed with, comma-separated; asymmetric only.'),
-  DPOP_IAT_WINDOW_S: z.coerce
-    .number()
-    .int()
-    .min(5)
-    .max(600)
-    .default(60)
-    .describe(
-      "How far a DPoP proof's `iat` may be from the server's clock, in seconds (either way). Used proof ids are remembered in PostgreSQL for this long, shared by every instance.",
-    ),
-  DEV_OIDC_PORT: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(65535)
-    .default(8081)
-    .describe('Port of the development OIDC issuer that `npm start` runs when OIDC_ISSUER is unset.'),
-  TLS_TERMINATED_BY_PROXY: bool
-    .default(false)
-    .describe(
-      'A proxy in front terminates TLS. Required in production when HOST is not a loopback address. Also turns on HSTS (`Strict-Transport-Security`).',
-    ),
+  DPOP_IAT_WINDOW_S: int(60, { min: 5, max: 600 }).describe(
+    "How far a DPoP proof's `iat` may be from the server's clock, in seconds (either way). Used proof ids are remembered in PostgreSQL for this long, shared by every instance.",
+  ),
+  DEV_OIDC_PORT: port(8081).describe(
+    'Port of the development OIDC issuer that `npm start` runs when OIDC_ISSUER is unset.',
+  ),
+  TLS_TERMINATED_BY_PROXY: bool(false).describe(
+    'A proxy in front terminates TLS. Required in production when HOST is not a loopback address. Also turns on HSTS (`Strict-Transport-Security`).',
+  ),
   CORS_ALLOWED_ORIGINS: z
     .string()
     .default('')
@@ -306,35 +266,21 @@ export const EnvSchema = z.object({
     .describe(
       'PEM of the Ed25519 private key (PKCS#8) that signs audit checkpoints; keep it off the database host. `\\n` escapes are accepted. Unset outside production: a generated development key in DATA_DIR/keys.',
     ),
-  AUDIT_CHECKPOINT_EVERY: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(1000)
-    .describe('A signed checkpoint of the audit chain is written once this many events are not yet covered by one.'),
-  AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(5 * 60 * 1000)
-    .describe(
-      'No audit event stays without a checkpoint much longer than this (each instance looks every second, or this often when shorter).',
-    ),
+  AUDIT_CHECKPOINT_EVERY: int(1000).describe(
+    'A signed checkpoint of the audit chain is written once this many events are not yet covered by one.',
+  ),
+  AUDIT_CHECKPOINT_INTERVAL_MS: ms(5 * 60 * 1000).describe(
+    'No audit event stays without a checkpoint much longer than this (each instance looks every second, or this often when shorter).',
+  ),
   AUDIT_CHECKPOINT_BUCKET: z
     .string()
     .optional()
     .describe(
       'S3 bucket for audit checkpoints (prefix `audit-checkpoints/`). Unset: S3_BUCKET (or DATA_DIR/objects on disk). A bucket of their own can have Object Lock and a write-only policy.',
     ),
-  AUDIT_CHECKPOINT_LOCK_DAYS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(36500)
-    .default(0)
-    .describe(
-      'S3 Object Lock retention given to each checkpoint, in days (the bucket must have been created with Object Lock; Swift s3api has none). 0: no lock.',
-    ),
+  AUDIT_CHECKPOINT_LOCK_DAYS: int(0, { min: 0, max: 36500 }).describe(
+    'S3 Object Lock retention given to each checkpoint, in days (the bucket must have been created with Object Lock; Swift s3api has none). 0: no lock.',
+  ),
   AUDIT_CHECKPOINT_LOCK_MODE: z
     .enum(['governance', 'compliance'])
     .default('compliance')
@@ -352,24 +298,12 @@ export const EnvSchema = z.object({
     .describe(
       'For test suites: a file to which every response that differs from openapi.json (status, Content-Type, headers, JSON body) is appended, with each operation answered. Unset (always, outside tests): no check is installed.',
     ),
-  EDGE_OFFLINE_GRACE_MS: z.coerce
-    .number()
-    .int()
-    .min(60_000)
-    .max(7 * 24 * 60 * 60 * 1000)
-    .default(12 * 60 * 60 * 1000)
-    .describe(
-      'Offline grace period of the edge app (sent in /edge-config): after this long without reaching the server, the app asks for a sign-in before it shows any patient details again (capturing never waits). 1 min to 7 days; default 12 h.',
-    ),
-  EDGE_UPLOAD_STALL_MS: z.coerce
-    .number()
-    .int()
-    .min(2_000)
-    .max(10 * 60 * 1000)
-    .default(20_000)
-    .describe(
-      'Stall timeout of the edge app (sent in /edge-config): an upload request that makes no progress for this long is aborted and resumed from the server offset with backoff. 2 s to 10 min; default 20 s.',
-    ),
+  EDGE_OFFLINE_GRACE_MS: ms(12 * 60 * 60 * 1000, { min: 60_000, max: 7 * 24 * 60 * 60 * 1000 }).describe(
+    'Offline grace period of the edge app (sent in /edge-config): after this long without reaching the server, the app asks for a sign-in before it shows any patient details again (capturing never waits). 1 min to 7 days; default 12 h.',
+  ),
+  EDGE_UPLOAD_STALL_MS: ms(20_000, { min: 2_000, max: 10 * 60 * 1000 }).describe(
+    'Stall timeout of the edge app (sent in /edge-config): an upload request that makes no progress for this long is aborted and resumed from the server offset with backoff. 2 s to 10 min; default 20 s.',
+  ),
 
   PATIENT_SERVICE_URL: z
     .url()
@@ -377,45 +311,20 @@ export const EnvSchema = z.object({
     .describe(
       'Base URL of the Patient Service (GET /patients/{id}, GET /consultations/{id}). Unset: links are not checked (status unchecked); required in production; `npm start` runs a development one.',
     ),
-  PATIENT_SERVICE_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(3000)
-    .describe('Timeout of one Patient Service request (background checks).'),
-  PATIENT_SERVICE_RETRIES: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(10)
-    .default(2)
-    .describe('Retries (exponential backoff with jitter) of a background Patient Service request.'),
-  PATIENT_CACHE_TTL_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(30_000)
-    .describe('How long a found patient or consultation is cached (not-found answers are never cached).'),
-  LINK_CHECK_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(1500)
-    .describe(
-      'Budget of the link check an upload or a correction waits for (one try); past it the X-ray is stored with link pending.',
-    ),
-  LINK_RECHECK_INTERVAL_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(15_000)
-    .describe('How often each instance looks for pending links; also the first re-check delay (then doubling).'),
-  LINK_RECHECK_MAX_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(10 * 60 * 1000)
-    .describe('Longest wait between two checks of one pending link.'),
+  PATIENT_SERVICE_TIMEOUT_MS: ms(3000).describe('Timeout of one Patient Service request (background checks).'),
+  PATIENT_SERVICE_RETRIES: int(2, { min: 0, max: 10 }).describe(
+    'Retries (exponential backoff with jitter) of a background Patient Service request.',
+  ),
+  PATIENT_CACHE_TTL_MS: ms(30_000, { min: 0 }).describe(
+    'How long a found patient or consultation is cached (not-found answers are never cached).',
+  ),
+  LINK_CHECK_TIMEOUT_MS: ms(1500).describe(
+    'Budget of the link check an upload or a correction waits for (one try); past it the X-ray is stored with link pending.',
+  ),
+  LINK_RECHECK_INTERVAL_MS: ms(15_000).describe(
+    'How often each instance looks for pending links; also the first re-check delay (then doubling).',
+  ),
+  LINK_RECHECK_MAX_MS: ms(10 * 60 * 1000).describe('Longest wait between two checks of one pending link.'),
 
   DOCTOR_SERVICE_URL: z
     .url()
@@ -428,7 +337,7 @@ export const EnvSchema = z.object({
     .min(16, 'must be at least 16 characters')
     .optional()
     .describe('HMAC-SHA256 key of the webhook signature; required with DOCTOR_SERVICE_URL.'),
-  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000).describe('Timeout of one webhook POST.'),
+  WEBHOOK_TIMEOUT_MS: ms(10_000).describe('Timeout of one webhook POST.'),
   AMQP_URL: z
     .string()
     .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
@@ -440,52 +349,20 @@ export const EnvSchema = z.object({
     .max(255)
     .default('xray.events')
     .describe('Durable topic exchange; routing key = event type.'),
-  AMQP_CONFIRM_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(10_000)
-    .describe("How long a publish waits for the broker's confirm."),
+  AMQP_CONFIRM_TIMEOUT_MS: ms(10_000).describe("How long a publish waits for the broker's confirm."),
 
-  OUTBOX_POLL_INTERVAL_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(1000)
-    .describe("How often each instance's relay looks for due events."),
-  OUTBOX_BATCH_SIZE: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(500)
-    .default(20)
-    .describe('Deliveries one relay claims per turn (and delivers concurrently).'),
-  OUTBOX_MAX_ATTEMPTS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .default(12)
-    .describe('Attempts per event and sink before it is parked as dead (GET /admin/outbox?state=dead).'),
-  OUTBOX_BACKOFF_BASE_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(1000)
-    .describe('Delay after the first failed attempt; doubles each time, with jitter.'),
-  OUTBOX_BACKOFF_MAX_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(10 * 60 * 1000)
-    .describe('Longest wait between two delivery attempts of one event.'),
-  OUTBOX_PROBE_INTERVAL_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(5000)
-    .describe(
-      'While a sink is unreachable, one waiting delivery to it is tried at least this often (its own backoff aside), so the relay notices the sink is back; the moment a delivery to it succeeds, every delivery waiting for it is due at once and its backoff starts over.',
-    ),
+  OUTBOX_POLL_INTERVAL_MS: ms(1000).describe("How often each instance's relay looks for due events."),
+  OUTBOX_BATCH_SIZE: int(20, { min: 1, max: 500 }).describe(
+    'Deliveries one relay claims per turn (and delivers concurrently).',
+  ),
+  OUTBOX_MAX_ATTEMPTS: int(12, { min: 1 }).describe(
+    'Attempts per event and sink before it is parked as dead (GET /admin/outbox?state=dead).',
+  ),
+  OUTBOX_BACKOFF_BASE_MS: ms(1000).describe('Delay after the first failed attempt; doubles each time, with jitter.'),
+  OUTBOX_BACKOFF_MAX_MS: ms(10 * 60 * 1000).describe('Longest wait between two delivery attempts of one event.'),
+  OUTBOX_PROBE_INTERVAL_MS: ms(5000).describe(
+    'While a sink is unreachable, one waiting delivery to it is tried at least this often (its own backoff aside), so the relay notices the sink is back; the moment a delivery to it succeeds, every delivery waiting for it is due at once and its backoff starts over.',
+  ),
   OUTBOX_RETENTION_DAYS: z.coerce
     .number()
     .positive()
@@ -493,336 +370,68 @@ export const EnvSchema = z.object({
     .describe(
       'Delivered events are removed from the outbox this long after they were created (pending and dead ones stay until handled).',
     ),
-  OUTBOX_LEASE_MS: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(60_000)
-    .describe(
-      'A claimed delivery belongs to its relay this long; must exceed WEBHOOK_TIMEOUT_MS and AMQP_CONFIRM_TIMEOUT_MS.',
-    ),
+  OUTBOX_LEASE_MS: ms(60_000).describe(
+    'A claimed delivery belongs to its relay this long; must exceed WEBHOOK_TIMEOUT_MS and AMQP_CONFIRM_TIMEOUT_MS.',
+  ),
 
-  DEV_PATIENT_PORT: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(65535)
-    .default(8082)
-    .describe('Port of the development Patient Service `npm start` runs when PATIENT_SERVICE_URL is unset.'),
-  DEV_DOCTOR_PORT: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(65535)
-    .default(8083)
-    .describe('Port of the development Doctor Service `npm start` runs when DOCTOR_SERVICE_URL is unset.'),
+  DEV_PATIENT_PORT: port(8082).describe(
+    'Port of the development Patient Service `npm start` runs when PATIENT_SERVICE_URL is unset.',
+  ),
+  DEV_DOCTOR_PORT: port(8083).describe(
+    'Port of the development Doctor Service `npm start` runs when DOCTOR_SERVICE_URL is unset.',
+  ),
 
-  MAX_UPLOAD_BYTES: bytes
-    .max(4 * 1024 * 1024 * 1024)
-    .default(1024 * 1024 * 1024)
-    .describe('Largest X-ray accepted, in bytes (at most 4 GiB: a stored upload is one S3 server-side copy).'),
-  CAPTURE_TIME_MAX_SKEW_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(24 * 60 * 60 * 1000)
-    .default(5 * 60 * 1000)
-    .describe(
-      "How far ahead of the server's clock an X-ray's `capturedAt` may be (a device clock running fast), on every upload door; later is refused (400, field `metadata.capturedAt`). At most 24 h.",
-    ),
-  SHUTDOWN_GRACE_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .default(10_000)
-    .describe(
-      'On SIGTERM: the longest the whole shutdown takes. Running requests get all but the last 3 s (at most a third) of it, kept-alive connections are closed as their requests finish, and what is left (background work, the last audit checkpoint, closing pools) is cut off at the end, so a hung database cannot hold a stop.',
-    ),
+  MAX_UPLOAD_BYTES: int(1024 * MIB, { max: 4 * 1024 * MIB }).describe(
+    'Largest X-ray accepted, in bytes (at most 4 GiB: a stored upload is one S3 server-side copy).',
+  ),
+  CAPTURE_TIME_MAX_SKEW_MS: ms(5 * 60 * 1000, { min: 0, max: 24 * 60 * 60 * 1000 }).describe(
+    "How far ahead of the server's clock an X-ray's `capturedAt` may be (a device clock running fast), on every upload door; later is refused (400, field `metadata.capturedAt`). At most 24 h.",
+  ),
+  SHUTDOWN_GRACE_MS: ms(10_000, { min: 0 }).describe(
+    'On SIGTERM: the longest the whole shutdown takes. Running requests get all but the last 3 s (at most a third) of it, kept-alive connections are closed as their requests finish, and what is left (background work, the last audit checkpoint, closing pools) is cut off at the end, so a hung database cannot hold a stop.',
+  ),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
+type EnvName = keyof Env;
 
-export type StorageConfig =
-  | { kind: 'fs'; dir: string }
-  | {
-      kind: 's3';
-      bucket: string;
-      endpoint: string | undefined;
-      region: string;
-      credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
-      forcePathStyle: boolean;
-      checksumsWhenRequired: boolean;
-      createBucket: boolean;
-      partSize: number;
-      queueSize: number;
-    };
-
-export interface Config {
-  env: Env['NODE_ENV'];
-  http: {
-    host: string;
-    port: number;
-    publicUrl: string | undefined;
-    trustProxy: string[];
-    shutdownGraceMs: number;
-    /** A proxy in front terminates TLS; we ourselves serve plain HTTP. */
-    tlsTerminatedByProxy: boolean;
-    /** Origins whose pages may read our answers (CORS); empty: same-origin only. */
-    corsAllowedOrigins: string[];
-  };
-  /** The Prometheus listener, apart from the API; undefined: off. */
-  metrics: { host: string; port: number } | undefined;
-  dataDir: string;
-  logLevel: Env['LOG_LEVEL'];
-  /** `auto` already decided: pretty only in development on a terminal, or when asked for there. */
-  logFormat: 'json' | 'pretty';
-  db: {
-    url: string | undefined;
-    /** The schema's owner (migrations, GRANTs); undefined: `url` owns it (outside production only). */
-    ownerUrl: string | undefined;
-    poolMax: number;
-    embeddedPort: number;
-    connectTimeoutMs: number;
-    statementTimeoutMs: number;
-    idleInTransactionTimeoutMs: number;
-    migrationLockTimeoutMs: number;
-    migrationRetryMs: number;
-  };
-  storage: StorageConfig;
-  audit: AuditConfig;
-  limits: {
-    maxUploadBytes: number;
-    /** A capturedAt further ahead of our clock than this is refused. */
-    captureTimeMaxSkewMs: number;
-  };
-  /** A built edge web app served at /, or undefined. */
-  edgeAppDir: string | undefined;
-  /** Test suites: the file the OpenAPI response check reports to (http/openapi.response-check.ts). */
-  openapiResponseCheck: string | undefined;
-  /** The edge app's offline grace period (ms), published in /edge-config. */
-  edgeOfflineGraceMs: number;
-  /** The edge app's upload stall timeout (ms), published in /edge-config. */
-  edgeUploadStallMs: number;
-  tus: {
-    expiryMs: number;
-    cleanupIntervalMs: number;
-    s3UseTags: boolean;
-    lockPoolMax: number;
-    /** A silent upload request is ended after this. */
-    idleTimeoutMs: number;
-    /** Per user: writing requests at once (per instance), unfinished uploads, their announced bytes. */
-    perUser: { maxPatches: number; maxOpen: number; maxReservedBytes: number };
-  };
-  auth: AuthConfig;
-  /** Unset: development keys from DATA_DIR (refused in production by the config guard). */
-  keys: KeySettings | undefined;
-  integrations: IntegrationsConfig;
-  outbox: OutboxConfig;
-}
-
-export interface AuditConfig {
-  /** PEM of the Ed25519 checkpoint signing key; undefined: the development key in DATA_DIR/keys. */
-  anchorKeyPem: string | undefined;
-  checkpoints: {
-    every: number;
-    intervalMs: number;
-    /** S3 only: the bucket checkpoints go to (default: the X-ray bucket). */
-    bucket: string | undefined;
-    /** S3 Object Lock given to each checkpoint; undefined: none. */
-    objectLock: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number } | undefined;
-  };
-}
-
-export interface IntegrationsConfig {
-  /** Unset url: links are not checked (development with the dev service off, tests). */
-  patientService: {
-    url: string | undefined;
-    timeoutMs: number;
-    retries: number;
-    cacheTtlMs: number;
-    /** What an upload or a correction waits for the link at most (one try). */
-    inlineTimeoutMs: number;
-    recheckIntervalMs: number;
-    recheckMaxMs: number;
-    devPort: number;
-  };
-  doctorService: { url: string | undefined; secret: string | undefined; timeoutMs: number; devPort: number };
-  amqp: { url: string | undefined; exchange: string; confirmTimeoutMs: number };
-}
-
-export interface OutboxConfig {
-  pollIntervalMs: number;
-  batchSize: number;
-  maxAttempts: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  /** How often, at most, an unreachable sink goes untried (one waiting delivery probes it). */
-  probeIntervalMs: number;
-  leaseMs: number;
-  /** Delivered events are pruned this long after they were created. */
-  retentionMs: number;
-}
-
-export interface AuthConfig {
-  /** Every request acts as one local user (development/test only, explicit). */
-  disabled: boolean;
-  /** Unset only in development (the dev issuer fills it in at startup) or when disabled. */
-  issuer: string | undefined;
-  audience: string;
-  /** OIDC_ROLES_CLAIM split on dots: ['realm_access', 'roles']. */
-  rolesClaim: string[];
-  algorithms: JwtAlgorithm[];
-  clockToleranceS: number;
-  jwksCooldownS: number;
-  /** Also accept `typ: JWT` (issuers that cannot issue RFC 9068 `at+jwt`). */
-  acceptJwtTyp: boolean;
-  /** Failed authentications per client address and window before it gets 429s. */
-  failures: { limit: number; windowMs: number };
-  devIssuerPort: number;
-  dpop: DpopConfig;
-}
-
-export interface DpopConfig {
-  /** Plain bearer tokens are accepted from roles not in requiredRoles. */
-  bearerAllowed: boolean;
-  requiredRoles: string[];
-  algorithms: JwtAlgorithm[];
-  iatWindowS: number;
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-interface ConfigProblem {
+/** One refused setting: the variable to change, and why. */
+export interface ConfigProblem {
   variable: string;
   message: string;
 }
 
+/** A configuration the server refuses to start with: each problem structured, and as readable text. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(message: string, options?: ErrorOptions & { problems?: readonly ConfigProblem[] }) {
+    super(message, options);
+    this.problems = options?.problems ?? [];
+  }
+
+  static of(problems: readonly ConfigProblem[], heading = 'Invalid configuration'): ConfigError {
+    const lines = problems.map((p) => `  ${p.variable}: ${p.message}`);
+    return new ConfigError(`${heading}:\n${lines.join('\n')}`, { problems });
+  }
+}
+
 const LOOPBACK_HOSTS = new Set(['localhost', '::1', '[::1]']);
 const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
+const plainHttp = (url: string | undefined): boolean => {
+  const u = url === undefined ? null : URL.parse(url);
+  return u !== null && u.protocol !== 'https:' && !isLoopbackHost(u.hostname);
+};
 
-/**
- * CORS_ALLOWED_ORIGINS, each an exact origin (no path, no wildcard, never `null`), plus PUBLIC_URL's
- * origin; in production only https ones (or loopback).
- */
-function parseOrigins(e: Env): string[] | ConfigProblem {
-  const given = e.CORS_ALLOWED_ORIGINS.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const bad = given.filter((o) => {
+/** CORS_ALLOWED_ORIGINS entries that are not exact origins (no path, no wildcard, never `null`). */
+const notOrigins = (e: Env): string[] =>
+  list(e.CORS_ALLOWED_ORIGINS).filter((o) => {
     const u = URL.parse(o);
     return !u || u.origin !== o || (u.protocol !== 'https:' && u.protocol !== 'http:');
   });
-  if (bad.length)
-    return {
-      variable: 'CORS_ALLOWED_ORIGINS',
-      message: `"${bad.join('", "')}" not an origin; list origins such as https://edge.example.org (no path, no *)`,
-    };
-  const plain = given.filter((o) => o.startsWith('http:') && !isLoopbackHost(new URL(o).hostname));
-  if (e.NODE_ENV === 'production' && plain.length)
-    return {
-      variable: 'CORS_ALLOWED_ORIGINS',
-      message: `"${plain.join('", "')}" is plain http; only https origins (or loopback) may read patient data in production`,
-    };
-  const own = e.PUBLIC_URL ? [new URL(e.PUBLIC_URL).origin] : [];
-  return [...new Set([...own, ...given])];
-}
-
-function parseAlgorithms(raw: string): JwtAlgorithm[] | ConfigProblem {
-  const names = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const bad = names.filter((n) => !isJwtAlgorithm(n));
-  if (bad.length || names.length === 0)
-    return {
-      variable: 'OIDC_ALGORITHMS',
-      message: `${bad.length ? `"${bad.join('", "')}" not accepted` : 'empty'}; use asymmetric algorithms only (${ASYMMETRIC_JWT_ALGORITHMS.join(', ')})`,
-    };
-  return names.filter(isJwtAlgorithm);
-}
-
-/**
- * What production must have: nothing embedded, nothing development-only, no plain HTTP beyond
- * this machine. Each problem names the variable to set.
- */
-function productionProblems(e: Env): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  if (e.AUTH_DISABLED) problems.push({ variable: 'AUTH_DISABLED', message: 'must not be true in production' });
-  if (!e.OIDC_ISSUER) {
-    problems.push({
-      variable: 'OIDC_ISSUER',
-      message: 'required in production (the development issuer never runs there)',
-    });
-  } else {
-    const issuer = new URL(e.OIDC_ISSUER);
-    if (issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname))
-      problems.push({
-        variable: 'OIDC_ISSUER',
-        message: 'must be an https URL in production (keys are fetched from it)',
-      });
-  }
-  if (!isLoopbackHost(e.HOST) && !e.TLS_TERMINATED_BY_PROXY)
-    problems.push({
-      variable: 'TLS_TERMINATED_BY_PROXY',
-      message: `HOST=${e.HOST} serves plain HTTP beyond this machine; put a TLS-terminating proxy in front and set TLS_TERMINATED_BY_PROXY=true (or bind HOST to loopback)`,
-    });
-  if (!e.DATABASE_URL)
-    problems.push({ variable: 'DATABASE_URL', message: 'required in production (no embedded PostgreSQL there)' });
-  if (!e.DATABASE_OWNER_URL)
-    problems.push({
-      variable: 'DATABASE_OWNER_URL',
-      message:
-        "required in production: the schema's owner runs migrations, so that DATABASE_URL's role cannot alter, empty or unprotect the audit trail",
-    });
-  else if (e.DATABASE_URL && sameDatabaseRole(e.DATABASE_URL, e.DATABASE_OWNER_URL))
-    problems.push({
-      variable: 'DATABASE_OWNER_URL',
-      message: "logs in as the same role as DATABASE_URL; the application's role must not own the schema",
-    });
-  if (!e.S3_BUCKET)
-    problems.push({ variable: 'S3_BUCKET', message: 'required in production (no local-disk object storage there)' });
-  if (!e.KEK)
-    problems.push({
-      variable: 'KEK',
-      message: 'required in production (development keys are generated only outside it)',
-    });
-  else if (e.KEK.split(',').some((k) => k.startsWith(DEV_KEY_PREFIX)))
-    problems.push({
-      variable: 'KEK',
-      message: `holds a development key (id starting with "${DEV_KEY_PREFIX}"); generate real keys`,
-    });
-  if (!e.UPLOAD_PRIVATE_KEY) problems.push({ variable: 'UPLOAD_PRIVATE_KEY', message: 'required in production' });
-  if (!e.AUDIT_ANCHOR_KEY)
-    problems.push({
-      variable: 'AUDIT_ANCHOR_KEY',
-      message:
-        'required in production (the key that signs audit checkpoints; development keys are generated only outside it)',
-    });
-  if (!e.PATIENT_SERVICE_URL)
-    problems.push({
-      variable: 'PATIENT_SERVICE_URL',
-      message: 'required in production (X-rays must be linked to real patients; no development service there)',
-    });
-  // Events keep their links for good (outbox, consumers' worklists): without PUBLIC_URL they would
-  // name this instance's own listening address (plain http, behind the proxy, one per instance),
-  // which a consumer would follow with its bearer token.
-  if ((e.DOCTOR_SERVICE_URL || e.AMQP_URL) && !e.PUBLIC_URL)
-    problems.push({
-      variable: 'PUBLIC_URL',
-      message:
-        "required in production when events are delivered (DOCTOR_SERVICE_URL, AMQP_URL): their links are built on it; set the API's public https URL, path prefix included",
-    });
-  const publicUrl = e.PUBLIC_URL ? new URL(e.PUBLIC_URL) : undefined;
-  if (publicUrl && publicUrl.protocol !== 'https:' && !isLoopbackHost(publicUrl.hostname))
-    problems.push({
-      variable: 'PUBLIC_URL',
-      message:
-        'must be an https URL in production (clients follow the event links and tus Location URLs built on it with their tokens; its origin may read the API from a browser)',
-    });
-  return problems;
-}
+const quoted = (values: string[]): string => `"${values.join('", "')}"`;
+const badAlgorithms = (raw: string): string[] => list(raw).filter((n) => !isJwtAlgorithm(n));
 
 /** Two connection strings log in as one role (same user name; or, with no user name, the same string). */
 function sameDatabaseRole(a: string, b: string): boolean {
@@ -832,132 +441,289 @@ function sameDatabaseRole(a: string, b: string): boolean {
   return ua !== '' && decodeURIComponent(ua) === decodeURIComponent(ub);
 }
 
-/** Audit settings that never make sense, whatever the environment. */
-function auditProblems(e: Env): ConfigProblem[] {
-  if (e.AUDIT_CHECKPOINT_BUCKET && !e.S3_BUCKET)
-    return [
-      {
-        variable: 'AUDIT_CHECKPOINT_BUCKET',
-        message: 'needs S3 storage (S3_BUCKET); on disk checkpoints go to DATA_DIR',
-      },
-    ];
-  if (e.AUDIT_CHECKPOINT_LOCK_DAYS > 0 && !e.S3_BUCKET)
-    return [{ variable: 'AUDIT_CHECKPOINT_LOCK_DAYS', message: 'Object Lock needs S3 storage (S3_BUCKET)' }];
-  return [];
+/**
+ * A rule between settings (or on one setting's value) that the types alone cannot state. `when`
+ * says in words what is refused (the configuration reference prints it); `{value}` in the message
+ * is filled in with what was found.
+ */
+export interface ConfigRule {
+  variable: EnvName;
+  /** Checked only with NODE_ENV=production. */
+  production?: true;
+  /** The variable must be set (production): the reference lists it as required. */
+  required?: true;
+  when: string;
+  message: string;
+  refuses: (e: Env) => boolean;
+  value?: (e: Env) => string;
 }
 
-/** Integration settings that never make sense, whatever the environment. */
-function integrationProblems(e: Env): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  // An unsigned webhook cannot be told from a forged one: no webhook without its key.
-  if (e.DOCTOR_SERVICE_URL && !e.WEBHOOK_SECRET)
-    problems.push({
-      variable: 'WEBHOOK_SECRET',
-      message: 'required when DOCTOR_SERVICE_URL is set (webhooks are signed)',
-    });
-  // A lease shorter than an attempt would let a second relay deliver the same event meanwhile.
-  const longest = Math.max(e.WEBHOOK_TIMEOUT_MS, e.AMQP_CONFIRM_TIMEOUT_MS);
-  if (e.OUTBOX_LEASE_MS < 2 * longest)
-    problems.push({
-      variable: 'OUTBOX_LEASE_MS',
-      message: `must be at least twice the longest delivery timeout (${longest} ms)`,
-    });
-  if (e.OUTBOX_BACKOFF_MAX_MS < e.OUTBOX_BACKOFF_BASE_MS)
-    problems.push({ variable: 'OUTBOX_BACKOFF_MAX_MS', message: 'must not be below OUTBOX_BACKOFF_BASE_MS' });
-  return problems;
+/** The rules, each reported with the others: first those that hold everywhere, then production's. */
+export const CONFIG_RULES: readonly ConfigRule[] = [
+  {
+    variable: 'OIDC_ALGORITHMS',
+    when: 'it names a symmetric or unknown algorithm, or none',
+    message: `{value}; use asymmetric algorithms only (${ASYMMETRIC_JWT_ALGORITHMS.join(', ')})`,
+    refuses: (e) => badAlgorithms(e.OIDC_ALGORITHMS).length > 0 || list(e.OIDC_ALGORITHMS).length === 0,
+    value: (e) => {
+      const bad = badAlgorithms(e.OIDC_ALGORITHMS);
+      return bad.length ? `${quoted(bad)} not accepted` : 'empty';
+    },
+  },
+  {
+    variable: 'CORS_ALLOWED_ORIGINS',
+    when: 'an entry is not an exact http(s) origin (a path, `*`, `null`)',
+    message: '{value} not an origin; list origins such as https://edge.example.org (no path, no *)',
+    refuses: (e) => notOrigins(e).length > 0,
+    value: (e) => quoted(notOrigins(e)),
+  },
+  {
+    // An unsigned webhook cannot be told from a forged one: no webhook without its key.
+    variable: 'WEBHOOK_SECRET',
+    when: '`DOCTOR_SERVICE_URL` is set and it is not',
+    message: 'required when DOCTOR_SERVICE_URL is set (webhooks are signed)',
+    refuses: (e) => !!e.DOCTOR_SERVICE_URL && !e.WEBHOOK_SECRET,
+  },
+  {
+    // A lease shorter than an attempt would let a second relay deliver the same event meanwhile.
+    variable: 'OUTBOX_LEASE_MS',
+    when: 'it is less than twice WEBHOOK_TIMEOUT_MS or AMQP_CONFIRM_TIMEOUT_MS',
+    message: 'must be at least twice the longest delivery timeout ({value} ms)',
+    refuses: (e) => e.OUTBOX_LEASE_MS < 2 * Math.max(e.WEBHOOK_TIMEOUT_MS, e.AMQP_CONFIRM_TIMEOUT_MS),
+    value: (e) => String(Math.max(e.WEBHOOK_TIMEOUT_MS, e.AMQP_CONFIRM_TIMEOUT_MS)),
+  },
+  {
+    variable: 'OUTBOX_BACKOFF_MAX_MS',
+    when: 'it is below OUTBOX_BACKOFF_BASE_MS',
+    message: 'must not be below OUTBOX_BACKOFF_BASE_MS',
+    refuses: (e) => e.OUTBOX_BACKOFF_MAX_MS < e.OUTBOX_BACKOFF_BASE_MS,
+  },
+  {
+    // Log collectors (and the tests) read JSON lines: text only where a person reads along.
+    variable: 'LOG_FORMAT',
+    when: 'it is `pretty` and NODE_ENV is not `development`',
+    message: 'pretty is for development only (NODE_ENV=development)',
+    refuses: (e) => e.LOG_FORMAT === 'pretty' && e.NODE_ENV !== 'development',
+  },
+  {
+    variable: 'AUDIT_CHECKPOINT_BUCKET',
+    when: 'it is set without S3_BUCKET',
+    message: 'needs S3 storage (S3_BUCKET); on disk checkpoints go to DATA_DIR',
+    refuses: (e) => !!e.AUDIT_CHECKPOINT_BUCKET && !e.S3_BUCKET,
+  },
+  {
+    variable: 'AUDIT_CHECKPOINT_LOCK_DAYS',
+    when: 'it is above 0 without S3_BUCKET',
+    message: 'Object Lock needs S3 storage (S3_BUCKET)',
+    refuses: (e) => e.AUDIT_CHECKPOINT_LOCK_DAYS > 0 && !e.S3_BUCKET && !e.AUDIT_CHECKPOINT_BUCKET,
+  },
+  {
+    variable: 'UPLOAD_PRIVATE_KEY',
+    when: '`KEK` is set and it is not (the two go together)',
+    message: 'KEK and UPLOAD_PRIVATE_KEY go together: set both or neither',
+    refuses: (e) => !!e.KEK && !e.UPLOAD_PRIVATE_KEY && e.NODE_ENV !== 'production',
+  },
+  {
+    variable: 'KEK',
+    when: '`UPLOAD_PRIVATE_KEY` is set and it is not (the two go together)',
+    message: 'KEK and UPLOAD_PRIVATE_KEY go together: set both or neither',
+    refuses: (e) => !e.KEK && !!e.UPLOAD_PRIVATE_KEY && e.NODE_ENV !== 'production',
+  },
+  {
+    variable: 'KEK_CURRENT_ID',
+    when: 'it is not an id in KEK',
+    message: '{value} is not an id in KEK',
+    refuses: (e) => !!e.KEK && !!e.KEK_CURRENT_ID && !kekIds(e.KEK).includes(e.KEK_CURRENT_ID),
+    value: (e) => e.KEK_CURRENT_ID ?? '',
+  },
+
+  // Production: nothing embedded, nothing development-only, no plain HTTP beyond this machine.
+  {
+    variable: 'CORS_ALLOWED_ORIGINS',
+    production: true,
+    when: 'it lists a plain http origin (not loopback)',
+    message: '{value} is plain http; only https origins (or loopback) may read patient data in production',
+    refuses: (e) => notOrigins(e).length === 0 && list(e.CORS_ALLOWED_ORIGINS).some(plainHttp),
+    value: (e) => quoted(list(e.CORS_ALLOWED_ORIGINS).filter(plainHttp)),
+  },
+  {
+    variable: 'AUTH_DISABLED',
+    production: true,
+    when: '`AUTH_DISABLED=true`',
+    message: 'must not be true in production',
+    refuses: (e) => e.AUTH_DISABLED,
+  },
+  {
+    variable: 'OIDC_ISSUER',
+    production: true,
+    required: true,
+    when: 'it is unset',
+    message: 'required in production (the development issuer never runs there)',
+    refuses: (e) => !e.OIDC_ISSUER,
+  },
+  {
+    variable: 'OIDC_ISSUER',
+    production: true,
+    when: 'it is a plain http URL (not loopback)',
+    message: 'must be an https URL in production (keys are fetched from it)',
+    refuses: (e) => plainHttp(e.OIDC_ISSUER),
+  },
+  {
+    variable: 'TLS_TERMINATED_BY_PROXY',
+    production: true,
+    when: '`HOST` is not a loopback address (e.g. `0.0.0.0`) and it is not true',
+    message:
+      'HOST={value} serves plain HTTP beyond this machine; put a TLS-terminating proxy in front and set TLS_TERMINATED_BY_PROXY=true (or bind HOST to loopback)',
+    refuses: (e) => !isLoopbackHost(e.HOST) && !e.TLS_TERMINATED_BY_PROXY,
+    value: (e) => e.HOST,
+  },
+  {
+    variable: 'DATABASE_URL',
+    production: true,
+    required: true,
+    when: 'it is unset',
+    message: 'required in production (no embedded PostgreSQL there)',
+    refuses: (e) => !e.DATABASE_URL,
+  },
+  {
+    variable: 'DATABASE_OWNER_URL',
+    production: true,
+    required: true,
+    when: 'it is unset',
+    message:
+      "required in production: the schema's owner runs migrations, so that DATABASE_URL's role cannot alter, empty or unprotect the audit trail",
+    refuses: (e) => !e.DATABASE_OWNER_URL,
+  },
+  {
+    variable: 'DATABASE_OWNER_URL',
+    production: true,
+    when: "it logs in as `DATABASE_URL`'s role",
+    message: "logs in as the same role as DATABASE_URL; the application's role must not own the schema",
+    refuses: (e) =>
+      !!e.DATABASE_URL && !!e.DATABASE_OWNER_URL && sameDatabaseRole(e.DATABASE_URL, e.DATABASE_OWNER_URL),
+  },
+  {
+    variable: 'S3_BUCKET',
+    production: true,
+    required: true,
+    when: 'it is unset',
+    message: 'required in production (no local-disk object storage there)',
+    refuses: (e) => !e.S3_BUCKET,
+  },
+  {
+    variable: 'KEK',
+    production: true,
+    required: true,
+    when: 'it is unset',
+    message: 'required in production (development keys are generated only outside it)',
+    refuses: (e) => !e.KEK,
+  },
+  {
+    variable: 'KEK',
+    production: true,
+    when: 'it holds a development key',
+    message: `holds a development key (id starting with "${DEV_KEY_PREFIX}"); generate real keys`,
+    refuses: (e) => !!e.KEK && kekIds(e.KEK).some((id) => id.startsWith(DEV_KEY_PREFIX)),
+  },
+  {
+    variable: 'UPLOAD_PRIVATE_KEY',
+    production: true,
+    required: true,
+    when: 'it is unset',
+    message: 'required in production',
+    refuses: (e) => !e.UPLOAD_PRIVATE_KEY,
+  },
+  {
+    variable: 'AUDIT_ANCHOR_KEY',
+    production: true,
+    required: true,
+    when: 'it is unset',
+    message:
+      'required in production (the key that signs audit checkpoints; development keys are generated only outside it)',
+    refuses: (e) => !e.AUDIT_ANCHOR_KEY,
+  },
+  {
+    variable: 'PATIENT_SERVICE_URL',
+    production: true,
+    required: true,
+    when: 'it is unset',
+    message: 'required in production (X-rays must be linked to real patients; no development service there)',
+    refuses: (e) => !e.PATIENT_SERVICE_URL,
+  },
+  {
+    // Events keep their links for good (outbox, consumers' worklists): without PUBLIC_URL they would
+    // name this instance's own listening address (plain http, behind the proxy, one per instance),
+    // which a consumer would follow with its bearer token.
+    variable: 'PUBLIC_URL',
+    production: true,
+    when: 'events are delivered (`DOCTOR_SERVICE_URL` or `AMQP_URL` is set) and it is not',
+    message:
+      "required in production when events are delivered (DOCTOR_SERVICE_URL, AMQP_URL): their links are built on it; set the API's public https URL, path prefix included",
+    refuses: (e) => (!!e.DOCTOR_SERVICE_URL || !!e.AMQP_URL) && !e.PUBLIC_URL,
+  },
+  {
+    variable: 'PUBLIC_URL',
+    production: true,
+    when: 'it is a plain http URL (not loopback)',
+    message:
+      'must be an https URL in production (clients follow the event links and tus Location URLs built on it with their tokens; its origin may read the API from a browser)',
+    refuses: (e) => plainHttp(e.PUBLIC_URL),
+  },
+];
+
+function kekIds(kek: string): string[] {
+  return kek.split(',').map((pair) => pair.split(':')[0] ?? '');
 }
 
 function keySettings(e: Env): KeySettings | undefined {
-  if (!e.KEK && !e.UPLOAD_PRIVATE_KEY) return undefined;
-  if (!e.KEK || !e.UPLOAD_PRIVATE_KEY)
-    throw new ConfigError('Invalid configuration:\n  KEK and UPLOAD_PRIVATE_KEY go together: set both or neither');
+  if (!e.KEK || !e.UPLOAD_PRIVATE_KEY) return undefined;
   const keks = e.KEK.split(',').map((pair) => {
     const [id = '', key = ''] = pair.split(':');
     return { id, key };
   });
-  const currentKekId = e.KEK_CURRENT_ID ?? keks[0]?.id ?? '';
-  if (!keks.some((k) => k.id === currentKekId))
-    throw new ConfigError(`Invalid configuration:\n  KEK_CURRENT_ID: ${currentKekId} is not an id in KEK`);
   return {
     keks,
-    currentKekId,
-    uploadPrivateKeyPem: e.UPLOAD_PRIVATE_KEY.replaceAll('\\n', '\n'),
-    ...(e.UPLOAD_PREVIOUS_PRIVATE_KEY
-      ? { uploadPreviousPrivateKeyPem: e.UPLOAD_PREVIOUS_PRIVATE_KEY.replaceAll('\\n', '\n') }
-      : {}),
+    currentKekId: e.KEK_CURRENT_ID ?? keks[0]?.id ?? '',
+    uploadPrivateKeyPem: pem(e.UPLOAD_PRIVATE_KEY),
+    ...(e.UPLOAD_PREVIOUS_PRIVATE_KEY ? { uploadPreviousPrivateKeyPem: pem(e.UPLOAD_PREVIOUS_PRIVATE_KEY) } : {}),
   };
 }
 
-/** Parses the environment into the typed config; throws a readable ConfigError naming each bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+/** The environment checked against every rule, and shaped into the sections the server reads. */
+export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
+  for (const rule of CONFIG_RULES) {
+    if ((rule.production && e.NODE_ENV !== 'production') || !rule.refuses(e)) continue;
+    const message = rule.value ? rule.message.replace('{value}', rule.value(e)) : rule.message;
+    ctx.addIssue({ code: 'custom', path: [rule.variable], message, params: { rule: true } });
   }
-  const e = parsed.data;
-  const algorithms = parseAlgorithms(e.OIDC_ALGORITHMS);
-  const origins = parseOrigins(e);
-  const problems = [
-    ...(Array.isArray(algorithms) ? [] : [algorithms]),
-    ...(Array.isArray(origins) ? [] : [origins]),
-    ...integrationProblems(e),
-    // Log collectors (and the tests) read JSON lines: text only where a person reads along.
-    ...(e.LOG_FORMAT === 'pretty' && e.NODE_ENV !== 'development'
-      ? [{ variable: 'LOG_FORMAT', message: 'pretty is for development only (NODE_ENV=development)' }]
-      : []),
-    ...auditProblems(e),
-    ...(e.NODE_ENV === 'production' ? productionProblems(e) : []),
-  ];
-  if (problems.length || !Array.isArray(algorithms) || !Array.isArray(origins)) {
-    const lines = problems.map((p) => `  ${p.variable}: ${p.message}`);
-    throw new ConfigError(
-      `Invalid configuration${e.NODE_ENV === 'production' ? ' for production' : ''}:\n${lines.join('\n')}`,
-    );
-  }
+}).transform((e) => {
   const dataDir = path.resolve(e.DATA_DIR);
-  const storage: StorageConfig = e.S3_BUCKET
-    ? {
-        kind: 's3',
-        bucket: e.S3_BUCKET,
-        endpoint: e.S3_ENDPOINT,
-        region: e.S3_REGION,
-        credentials:
-          e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
-            ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
-            : undefined,
-        forcePathStyle: e.S3_FORCE_PATH_STYLE,
-        checksumsWhenRequired: e.S3_CHECKSUMS_WHEN_REQUIRED,
-        createBucket: e.S3_CREATE_BUCKET,
-        partSize: e.S3_PART_SIZE,
-        queueSize: e.S3_QUEUE_SIZE,
-      }
-    : { kind: 'fs', dir: path.join(dataDir, 'objects') };
+  const logFormat: 'json' | 'pretty' =
+    e.LOG_FORMAT !== 'auto' ? e.LOG_FORMAT : e.NODE_ENV === 'development' && process.stdout.isTTY ? 'pretty' : 'json';
   return {
     env: e.NODE_ENV,
     http: {
       host: e.HOST,
       port: e.PORT,
       publicUrl: e.PUBLIC_URL,
-      trustProxy: e.TRUST_PROXY.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
+      trustProxy: list(e.TRUST_PROXY),
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      /** A proxy in front terminates TLS; we ourselves serve plain HTTP. */
       tlsTerminatedByProxy: e.TLS_TERMINATED_BY_PROXY,
-      corsAllowedOrigins: origins,
+      /** Origins whose pages may read our answers (CORS), PUBLIC_URL's first; empty: same-origin only. */
+      corsAllowedOrigins: [
+        ...new Set([...(e.PUBLIC_URL ? [new URL(e.PUBLIC_URL).origin] : []), ...list(e.CORS_ALLOWED_ORIGINS)]),
+      ],
     },
+    /** The Prometheus listener, apart from the API; undefined: off. */
     metrics: e.METRICS_PORT === 'off' ? undefined : { host: e.METRICS_HOST, port: e.METRICS_PORT },
     dataDir,
-    keys: keySettings(e),
     logLevel: e.LOG_LEVEL,
-    logFormat:
-      e.LOG_FORMAT === 'auto'
-        ? e.NODE_ENV === 'development' && process.stdout.isTTY
-          ? 'pretty'
-          : 'json'
-        : e.LOG_FORMAT,
+    /** `auto` already decided: pretty only in development on a terminal, or when asked for there. */
+    logFormat,
     db: {
       url: e.DATABASE_URL,
+      /** The schema's owner (migrations, GRANTs); undefined: `url` owns it (outside production only). */
       ownerUrl: e.DATABASE_OWNER_URL,
       poolMax: e.DATABASE_POOL_MAX,
       embeddedPort: e.EMBEDDED_PG_PORT,
@@ -967,25 +733,51 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       migrationLockTimeoutMs: e.MIGRATION_LOCK_TIMEOUT_MS,
       migrationRetryMs: e.MIGRATION_RETRY_MS,
     },
-    storage,
+    storage: e.S3_BUCKET
+      ? {
+          kind: 's3' as const,
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT,
+          region: e.S3_REGION,
+          credentials:
+            e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+              ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+              : undefined,
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          checksumsWhenRequired: e.S3_CHECKSUMS_WHEN_REQUIRED,
+          createBucket: e.S3_CREATE_BUCKET,
+          partSize: e.S3_PART_SIZE,
+          queueSize: e.S3_QUEUE_SIZE,
+        }
+      : { kind: 'fs' as const, dir: path.join(dataDir, 'objects') },
     audit: {
-      anchorKeyPem: e.AUDIT_ANCHOR_KEY?.replaceAll('\\n', '\n'),
+      /** PEM of the Ed25519 checkpoint signing key; undefined: the development key in DATA_DIR/keys. */
+      anchorKeyPem: e.AUDIT_ANCHOR_KEY === undefined ? undefined : pem(e.AUDIT_ANCHOR_KEY),
       checkpoints: {
         every: e.AUDIT_CHECKPOINT_EVERY,
         intervalMs: e.AUDIT_CHECKPOINT_INTERVAL_MS,
+        /** S3 only: the bucket checkpoints go to (default: the X-ray bucket). */
         bucket: e.AUDIT_CHECKPOINT_BUCKET,
+        /** S3 Object Lock given to each checkpoint; undefined: none. */
         objectLock:
           e.AUDIT_CHECKPOINT_LOCK_DAYS > 0
             ? {
-                mode: e.AUDIT_CHECKPOINT_LOCK_MODE === 'compliance' ? 'COMPLIANCE' : 'GOVERNANCE',
+                mode: e.AUDIT_CHECKPOINT_LOCK_MODE === 'compliance' ? ('COMPLIANCE' as const) : ('GOVERNANCE' as const),
                 days: e.AUDIT_CHECKPOINT_LOCK_DAYS,
               }
             : undefined,
       },
     },
-    limits: { maxUploadBytes: e.MAX_UPLOAD_BYTES, captureTimeMaxSkewMs: e.CAPTURE_TIME_MAX_SKEW_MS },
+    limits: {
+      maxUploadBytes: e.MAX_UPLOAD_BYTES,
+      /** A capturedAt further ahead of our clock than this is refused. */
+      captureTimeMaxSkewMs: e.CAPTURE_TIME_MAX_SKEW_MS,
+    },
+    /** A built edge web app served at /, or undefined. */
     edgeAppDir: e.EDGE_APP_DIR ? path.resolve(e.EDGE_APP_DIR) : undefined,
+    /** Test suites: the file the OpenAPI response check reports to (http/openapi.response-check.ts). */
     openapiResponseCheck: e.OPENAPI_RESPONSE_CHECK ? path.resolve(e.OPENAPI_RESPONSE_CHECK) : undefined,
+    /** The edge app's offline grace period and upload stall timeout (ms), published in /edge-config. */
     edgeOfflineGraceMs: e.EDGE_OFFLINE_GRACE_MS,
     edgeUploadStallMs: e.EDGE_UPLOAD_STALL_MS,
     tus: {
@@ -993,7 +785,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cleanupIntervalMs: e.TUS_CLEANUP_INTERVAL_MS,
       s3UseTags: e.TUS_S3_USE_TAGS,
       lockPoolMax: e.TUS_LOCK_POOL_MAX,
+      /** A silent upload request is ended after this. */
       idleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS,
+      /** Per user: writing requests at once (per instance), unfinished uploads, their announced bytes. */
       perUser: {
         maxPatches: e.UPLOAD_MAX_PATCHES_PER_USER,
         maxOpen: e.UPLOAD_MAX_OPEN_PER_USER,
@@ -1001,33 +795,39 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
     },
     auth: {
+      /** Every request acts as one local user (development/test only, explicit). */
       disabled: e.AUTH_DISABLED,
+      /** Unset only in development (the dev issuer fills it in at startup) or when disabled. */
       issuer: e.OIDC_ISSUER,
       audience: e.OIDC_AUDIENCE,
+      /** OIDC_ROLES_CLAIM split on dots: ['realm_access', 'roles']. */
       rolesClaim: e.OIDC_ROLES_CLAIM.split('.'),
-      algorithms,
+      algorithms: list(e.OIDC_ALGORITHMS).filter(isJwtAlgorithm),
       clockToleranceS: e.OIDC_CLOCK_TOLERANCE_S,
       jwksCooldownS: e.OIDC_JWKS_COOLDOWN_S,
+      /** Also accept `typ: JWT` (issuers that cannot issue RFC 9068 `at+jwt`). */
       acceptJwtTyp: e.OIDC_ACCEPT_JWT_TYP,
+      /** Failed authentications per client address and window before it gets 429s. */
       failures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS },
       devIssuerPort: e.DEV_OIDC_PORT,
       dpop: {
+        /** Plain bearer tokens are accepted from roles not in requiredRoles. */
         bearerAllowed: e.DPOP_BEARER_ALLOWED,
-        requiredRoles: e.DPOP_REQUIRED_ROLES.split(',')
-          .map((r) => r.trim())
-          .filter(Boolean),
-        algorithms: e.DPOP_ALGORITHMS.split(',')
-          .map((a) => a.trim())
-          .filter(isJwtAlgorithm),
+        requiredRoles: list(e.DPOP_REQUIRED_ROLES),
+        algorithms: list(e.DPOP_ALGORITHMS).filter(isJwtAlgorithm),
         iatWindowS: e.DPOP_IAT_WINDOW_S,
       },
     },
+    /** Unset: development keys from DATA_DIR (refused in production by the rules). */
+    keys: keySettings(e),
     integrations: {
+      /** Unset url: links are not checked (development with the dev service off, tests). */
       patientService: {
         url: e.PATIENT_SERVICE_URL,
         timeoutMs: e.PATIENT_SERVICE_TIMEOUT_MS,
         retries: e.PATIENT_SERVICE_RETRIES,
         cacheTtlMs: e.PATIENT_CACHE_TTL_MS,
+        /** What an upload or a correction waits for the link at most (one try). */
         inlineTimeoutMs: e.LINK_CHECK_TIMEOUT_MS,
         recheckIntervalMs: e.LINK_RECHECK_INTERVAL_MS,
         recheckMaxMs: e.LINK_RECHECK_MAX_MS,
@@ -1047,9 +847,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
       backoffBaseMs: e.OUTBOX_BACKOFF_BASE_MS,
       backoffMaxMs: e.OUTBOX_BACKOFF_MAX_MS,
+      /** How often, at most, an unreachable sink goes untried (one waiting delivery probes it). */
       probeIntervalMs: e.OUTBOX_PROBE_INTERVAL_MS,
       leaseMs: e.OUTBOX_LEASE_MS,
-      retentionMs: e.OUTBOX_RETENTION_DAYS * 24 * 60 * 60 * 1000,
+      /** Delivered events are pruned this long after they were created. */
+      retentionMs: e.OUTBOX_RETENTION_DAYS * 24 * HOUR,
     },
   };
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type StorageConfig = Config['storage'];
+export type AuditConfig = Config['audit'];
+export type AuthConfig = Config['auth'];
+export type DpopConfig = AuthConfig['dpop'];
+export type IntegrationsConfig = Config['integrations'];
+export type OutboxConfig = Config['outbox'];
+
+/** Parses the environment into the typed config; throws a ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message }));
+  // Type errors stop parsing before the rules run; the rules' refusals name the environment.
+  const ruled = parsed.error.issues.every((i) => i.code === 'custom' && i.params?.rule === true);
+  const production = ruled && env.NODE_ENV === 'production';
+  throw ConfigError.of(problems, `Invalid configuration${production ? ' for production' : ''}`);
 }

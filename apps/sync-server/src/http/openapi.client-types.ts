@@ -19,6 +19,12 @@ export async function clientTypesOf(document: unknown): Promise<string> {
   // The document is ours and JSON: openapi-typescript validates it on the way (Redocly's parser).
   const ast = await openapiTS(Buffer.from(JSON.stringify(document)), {
     silent: true,
+    // A field is optional exactly when the document says so. openapi-typescript's default makes a
+    // field with a `default` required, which is right for what the server answers but wrong for
+    // what a client sends: the request schemas are zod *input* types (a defaulted field such as
+    // XrayMetadataInput.priority may be left out), and zod-to-openapi leaves such fields out of
+    // `required`.
+    defaultNonNullable: false,
     // Files (a multipart part, a download) are Blobs in fetch's world, not strings.
     transform: (schema) => (schema.format === 'binary' ? BLOB : undefined),
   });

@@ -180,6 +180,41 @@ describe('the OpenAPI response check', () => {
     expect(createResponseChecker(doc, () => undefined).compileAll()).toEqual([]);
   });
 
+  it('reports a header the committed document requires where it is always sent, and only there', () => {
+    const committed: unknown = JSON.parse(readFileSync(OPENAPI_DOCUMENT, 'utf8'));
+    if (typeof committed !== 'object' || committed === null) throw new Error('openapi.json is not an object');
+    const { check } = createResponseChecker({ ...committed }, () => undefined);
+    const sent = (headers: Record<string, string>) => new Map(Object.entries({ 'x-request-id': 'r-1', ...headers }));
+    const etag = { etag: `"${'a'.repeat(64)}"` };
+
+    expect(check('DELETE', `/xrays/${ID}`, 204, new Map(), undefined)).toEqual([
+      'required header X-Request-Id missing',
+    ]);
+    expect(check('GET', `/xrays/${ID}`, 304, sent({}), undefined)).toEqual(['required header ETag missing']);
+    expect(check('HEAD', `/xrays/${ID}/download`, 206, sent(etag), undefined)).toEqual([
+      'required header Content-Range missing',
+    ]);
+    expect(
+      check('HEAD', `/xrays/${ID}/download`, 206, sent({ ...etag, 'content-range': 'bytes 0-9/100' }), undefined),
+    ).toEqual([]);
+    expect(check('HEAD', `/xrays/${ID}/download`, 416, sent({}), undefined)).toEqual([
+      'required header Content-Range missing',
+    ]);
+    expect(check('PATCH', `/uploads/${ID}`, 204, sent({ 'tus-resumable': '1.0.0' }), undefined)).toEqual([
+      'required header Upload-Offset missing',
+    ]);
+    expect(check('HEAD', `/uploads/${ID}`, 200, sent({ 'upload-offset': '0' }), undefined)).toEqual([
+      'required header Tus-Resumable missing',
+    ]);
+    // A creation without bytes answers no Upload-Offset; a Location it always has.
+    expect(
+      check('POST', '/uploads', 201, sent({ 'tus-resumable': '1.0.0', location: '/uploads/x' }), undefined),
+    ).toEqual([]);
+    expect(check('POST', '/uploads', 201, sent({ 'tus-resumable': '1.0.0' }), undefined)).toEqual([
+      'required header Location missing',
+    ]);
+  });
+
   it("validates event payloads against the document's webhooks: each published example passes, a damaged one does not", () => {
     const committed: unknown = JSON.parse(readFileSync(OPENAPI_DOCUMENT, 'utf8'));
     const hooks = typeof committed === 'object' && committed !== null ? Reflect.get(committed, 'webhooks') : {};

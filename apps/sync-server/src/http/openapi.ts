@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { EVENT_SCHEMA_VERSION, EVENT_TYPES, XRAY_EVENT_EXAMPLES, XRAY_EVENT_SCHEMAS } from '@xray/shared';
 import { WEBHOOK_HEADERS } from '../integrations/webhook.signature.ts';
 import { API_OPERATIONS } from './api.operations.ts';
-import { API_HEADERS, API_TAGS, type ApiHeader } from './openapi.parts.ts';
+import {
+  API_HEADERS,
+  API_TAGS,
+  headerComponentBody,
+  headerComponentOf,
+  sometimes,
+  type ApiHeader,
+} from './openapi.parts.ts';
 import { registerOperations } from './route-table.ts';
 
 const EVENTS_TAG = {
@@ -99,12 +106,14 @@ export function buildOpenApiDocument(opts: { publicUrl?: string | undefined } = 
     description:
       'A DPoP proof (RFC 9449) for this request, with the access token sent as `Authorization: DPoP <token>`. Refusals are 401 with `code` dpop_required, dpop_invalid, dpop_replayed, dpop_key_mismatch or device_revoked.',
   });
-  const used = new Set<ApiHeader>(['X-Request-Id']);
+  // Every answer's X-Request-Id, the problem headers, and what the declarations name.
+  const used = new Set<string>(['X-Request-Id', 'WWW-Authenticate', 'Retry-After', 'Content-Range']);
   for (const op of API_OPERATIONS)
-    for (const r of Object.values(op.responses)) for (const h of r.headers ?? []) used.add(h);
-  for (const problemHeader of ['WWW-Authenticate', 'Retry-After', 'Content-Range'] as const) used.add(problemHeader);
+    for (const r of Object.values(op.responses)) for (const h of r.headers ?? []) used.add(headerComponentOf(h));
   for (const name of Object.keys(API_HEADERS) as ApiHeader[])
-    if (used.has(name)) registry.registerComponent('headers', name, API_HEADERS[name]);
+    for (const use of [name, sometimes(name)])
+      if (used.has(headerComponentOf(use)))
+        registry.registerComponent('headers', headerComponentOf(use), headerComponentBody(use));
 
   registerOperations(registry, API_OPERATIONS);
   registerWebhooks(registry);

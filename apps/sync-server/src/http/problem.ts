@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import type { Problem } from '@xray/shared';
 import { DomainError, ERRORS, isDomainError, type ErrorCode } from '../errors.ts';
@@ -67,8 +68,16 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETU
 const unavailable = (what: string, cause: unknown) =>
   new DomainError('unavailable', `${what}; nothing was done. Try again shortly.`, undefined, { cause });
 
-/** Turns anything thrown into an HTTP status, in one place. */
-export function classify(err: unknown): DomainError {
+/**
+ * Whether the client's side of the request is gone (it reset or closed the connection). A reset
+ * the server met on one of its own connections (PostgreSQL restarting, the object store) is not
+ * the client's doing: that client is still waiting, and must hear "try again", not "you left".
+ */
+const clientGone = (req: IncomingMessage | undefined): boolean =>
+  req === undefined || req.readableAborted || req.socket.destroyed;
+
+/** Turns anything thrown into an HTTP status, in one place (`req`: the request it was thrown for). */
+export function classify(err: unknown, req?: IncomingMessage): DomainError {
   if (isDomainError(err)) return err;
   const e = err as { type?: string; status?: number; statusCode?: number; name?: string; message?: string };
   if (e?.type === 'entity.parse.failed') return new DomainError('bad_request', 'The body is not valid JSON.');
@@ -89,6 +98,7 @@ export function classify(err: unknown): DomainError {
   const code = `${(err as { code?: string })?.code ?? ''}`;
   if (UNREACHABLE.has(code)) return unavailable('A service the server depends on cannot be reached', err);
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'Unexpected end of form') {
+    if (!clientGone(req)) return unavailable('A connection the server depends on was reset', err);
     return new DomainError('client_closed', 'The upload ended before it was complete; nothing was stored.', undefined, {
       cause: err,
     });
@@ -105,7 +115,7 @@ export function classify(err: unknown): DomainError {
 
 export function problemHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const domain = classify(err);
+    const domain = classify(err, req);
     if (domain.code === 'internal' || domain.code === 'storage_failed')
       log.error({ err, url: req.originalUrl }, 'request failed');
     else log.info({ code: domain.code, url: req.originalUrl, detail: domain.message }, 'request refused');

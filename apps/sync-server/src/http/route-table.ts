@@ -2,7 +2,7 @@ import type { OpenAPIRegistry, ResponseConfig, RouteConfig } from '@asteasolutio
 import { Router, type Express, type RequestHandler } from 'express';
 import { grantsOf, type Action } from '../auth/policy.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
-import { problemResponse, type ApiHeader, type ApiTag } from './openapi.parts.ts';
+import { headerComponentOf, headerNameOf, problemResponse, type ApiTag, type HeaderUse } from './openapi.parts.ts';
 
 /**
  * One declaration per operation of the API: how it is reached (method, path), what it is called
@@ -22,7 +22,7 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export type Access = 'token' | 'device' | 'public';
 
 /** A response as declared: headers by name (components/headers), the rest as zod-to-openapi takes it. */
-export type ApiResponse = Omit<ResponseConfig, 'headers'> & { headers?: readonly ApiHeader[] };
+export type ApiResponse = Omit<ResponseConfig, 'headers'> & { headers?: readonly HeaderUse[] };
 
 export interface OperationSpec<P extends string = string> {
   method: HttpMethod;
@@ -111,8 +111,8 @@ function whoMayText(action: Action): string {
   return `Allowed roles (policy \`${action}\`): ${roles.join(', ') || 'none'}.`;
 }
 
-const headerRefs = (names: readonly ApiHeader[]) =>
-  Object.fromEntries(names.map((n) => [n, { $ref: `#/components/headers/${n}` }]));
+const headerRefs = (uses: readonly HeaderUse[]) =>
+  Object.fromEntries(uses.map((u) => [headerNameOf(u), { $ref: `#/components/headers/${headerComponentOf(u)}` }]));
 
 /** Registers operations in the OpenAPI registry, with the statuses every operation of its kind answers. */
 export function registerOperations(registry: OpenAPIRegistry, operations: Iterable<Operation>): void {

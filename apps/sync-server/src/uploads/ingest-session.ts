@@ -137,10 +137,13 @@ export class IngestSessions {
         verified,
         context,
       });
-      await tusUploadRepository.markFinalized(this.#d.pool, upload.id);
+      // The tus files go before the row is marked finalized: an instance killed in between leaves
+      // an unfinalized row, which the expiry sweep removes with whatever is left (the stored X-ray
+      // kept). The other order left the upload's .info in the bucket for ever (found by the soak).
       await this.#d.tusStore
         .discard(upload.id)
         .catch((err: unknown) => this.#d.log.warn({ err, uploadId: upload.id }, 'finished upload leftovers remain'));
+      await tusUploadRepository.markFinalized(this.#d.pool, upload.id);
       return xray;
     } catch (err) {
       // Refused: finalize removed the X-ray object; the tus files and the row go too.

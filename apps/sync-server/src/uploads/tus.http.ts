@@ -242,7 +242,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     const code = TUS_STATUS_CODES[status];
     if (code) return new DomainError(code, body.trim() || `The upload request was refused (${status}).`);
     // Anything else (storage, database, a bug) is classified like every other error; no tus text leaks.
-    return classify(failure ?? new Error(`tus answered ${status}`));
+    return classify(failure ?? new Error(`tus answered ${status}`), req);
   }
 
   const uploadComplete = (xrayId: string | undefined) =>

@@ -1,6 +1,13 @@
 import { UPLOAD_KEY_FIELDS, UPLOAD_PATH, XRAY_UPLOAD_METADATA_FIELDS } from '@xray/shared';
 import { z } from 'zod';
-import { emptyResponse, headerParam, problemResponse, problems, XrayResourceSchema } from '../http/openapi.parts.ts';
+import {
+  emptyResponse,
+  headerParam,
+  problemResponse,
+  problems,
+  sometimes,
+  XrayResourceSchema,
+} from '../http/openapi.parts.ts';
 import { defineOperations } from '../http/route-table.ts';
 
 /**
@@ -12,6 +19,11 @@ const uploadId = z.object({ id: z.uuid().meta({ description: 'The upload (a rand
 const tusResumable = z.literal('1.0.0').meta({ description: 'The tus protocol version' });
 const chunk = z.string().meta({ format: 'binary', description: 'XRE1 ciphertext bytes, from Upload-Offset on' });
 const stored = 'The X-ray is stored: X-Xray-Id and X-Xray-Sha256 name it';
+/**
+ * A byte count in a header. Documentation only (the tus server parses the headers): a plain
+ * integer, not `z.coerce`, which also takes null and would document the header as nullable.
+ */
+const byteCount = z.int().min(0);
 /** Express matches paths in any case and with a trailing slash; the door takes only the exact one. */
 const otherShape = problemResponse(404, 'Not exactly `/uploads` (another case, a trailing slash): `not_found`');
 
@@ -59,7 +71,7 @@ export const uploadOperations = defineOperations({
     request: {
       headers: z.object({
         'Tus-Resumable': tusResumable,
-        'Upload-Length': headerParam('The whole ciphertext length in bytes', z.coerce.number().int().min(0)),
+        'Upload-Length': headerParam('The whole ciphertext length in bytes', byteCount),
         'Upload-Defer-Length': headerParam('`1`: the length is sent later (instead of Upload-Length)', z.literal('1')),
         'Upload-Metadata': headerParam('tus metadata: comma-separated `key base64(value)` pairs'),
       }),
@@ -73,7 +85,8 @@ export const uploadOperations = defineOperations({
       201: emptyResponse('Created; Location names the upload. With all bytes sent at once, the X-ray is stored', [
         'Location',
         'Tus-Resumable',
-        'Upload-Offset',
+        // Only when the creation carried bytes (creation-with-upload).
+        sometimes('Upload-Offset'),
         'Upload-Expires',
         'X-Xray-Id',
         'X-Xray-Sha256',
@@ -126,10 +139,7 @@ export const uploadOperations = defineOperations({
       params: uploadId,
       headers: z.object({
         'Tus-Resumable': tusResumable,
-        'Upload-Offset': headerParam(
-          'Where these bytes start: the offset HEAD answered',
-          z.coerce.number().int().min(0),
-        ),
+        'Upload-Offset': headerParam('Where these bytes start: the offset HEAD answered', byteCount),
       }),
       body: { required: true, content: { 'application/offset+octet-stream': { schema: chunk } } },
     },

@@ -906,7 +906,7 @@ export interface components {
              * @default routine
              * @enum {string}
              */
-            priority: "routine" | "urgent";
+            priority?: "routine" | "urgent";
             notes?: string;
             sha256?: string;
             /** @enum {string} */
@@ -1609,7 +1609,7 @@ export interface components {
                      * @default 1
                      * @enum {number}
                      */
-                    schemaVersion: 1;
+                    schemaVersion?: 1;
                     /** Format: uuid */
                     id: string;
                     /** @enum {string} */
@@ -1657,7 +1657,7 @@ export interface components {
                      * @default 1
                      * @enum {number}
                      */
-                    schemaVersion: 1;
+                    schemaVersion?: 1;
                     /** Format: uuid */
                     id: string;
                     /** @enum {string} */
@@ -1740,13 +1740,13 @@ export interface components {
                      * @default 1
                      * @enum {number}
                      */
-                    schemaVersion: 1;
+                    schemaVersion?: 1;
                 } | {
                     /**
                      * @default 1
                      * @enum {number}
                      */
-                    schemaVersion: 1;
+                    schemaVersion?: 1;
                     /** Format: uuid */
                     id: string;
                     /** @enum {string} */
@@ -2078,7 +2078,7 @@ export interface components {
                      * @default 1
                      * @enum {number}
                      */
-                    schemaVersion: 1;
+                    schemaVersion?: 1;
                     /** Format: uuid */
                     id: string;
                     /** @enum {string} */
@@ -2126,7 +2126,7 @@ export interface components {
                      * @default 1
                      * @enum {number}
                      */
-                    schemaVersion: 1;
+                    schemaVersion?: 1;
                     /** Format: uuid */
                     id: string;
                     /** @enum {string} */
@@ -2209,13 +2209,13 @@ export interface components {
                      * @default 1
                      * @enum {number}
                      */
-                    schemaVersion: 1;
+                    schemaVersion?: 1;
                 } | {
                     /**
                      * @default 1
                      * @enum {number}
                      */
-                    schemaVersion: 1;
+                    schemaVersion?: 1;
                     /** Format: uuid */
                     id: string;
                     /** @enum {string} */
@@ -2294,6 +2294,8 @@ export interface components {
         "X-Request-Id": string;
         /** @description Seconds to wait before trying again. */
         "Retry-After": number;
+        /** @description Seconds to wait before trying again. */
+        "Retry-After.optional": number;
         /** @description The authentication scheme(s) and, on a refusal, the error (RFC 6750, RFC 9449). */
         "WWW-Authenticate": string;
         /** @description The URL of what was created or stored. */
@@ -2322,6 +2324,8 @@ export interface components {
         "Tus-Max-Size": number;
         /** @description Bytes of the upload the server holds. */
         "Upload-Offset": number;
+        /** @description Bytes of the upload the server holds. */
+        "Upload-Offset.optional": number;
         /** @description The whole length of the upload (ciphertext bytes). */
         "Upload-Length": number;
         /** @description When an unfinished upload expires (RFC 9110 date). */
@@ -2518,7 +2522,7 @@ export interface operations {
             /** @description This id is stored with other content or metadata, or by someone else (`conflict`) */
             409: {
                 headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
+                    "Retry-After": components["headers"]["Retry-After.optional"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3332,7 +3336,7 @@ export interface operations {
                 /** @description The tus protocol version */
                 "Tus-Resumable": "1.0.0";
                 /** @description The whole ciphertext length in bytes */
-                "Upload-Length"?: number | null;
+                "Upload-Length"?: number;
                 /** @description `1`: the length is sent later (instead of Upload-Length) */
                 "Upload-Defer-Length"?: "1";
                 /** @description tus metadata: comma-separated `key base64(value)` pairs */
@@ -3368,7 +3372,7 @@ export interface operations {
                 headers: {
                     Location: components["headers"]["Location"];
                     "Tus-Resumable": components["headers"]["Tus-Resumable"];
-                    "Upload-Offset": components["headers"]["Upload-Offset"];
+                    "Upload-Offset": components["headers"]["Upload-Offset.optional"];
                     "Upload-Expires": components["headers"]["Upload-Expires"];
                     "X-Xray-Id": components["headers"]["X-Xray-Id"];
                     "X-Xray-Sha256": components["headers"]["X-Xray-Sha256"];
@@ -3431,7 +3435,7 @@ export interface operations {
             /** @description `conflict`: The X-ray id is already stored and this upload is not an exact replay of it (same user, same details, same bytes; the answer is the same whatever differs), or the upload is busy or already complete; `Retry-After` when it is busy. `upload_complete`: A tus termination of an upload that is an X-ray now: nothing was removed. */
             409: {
                 headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
+                    "Retry-After": components["headers"]["Retry-After.optional"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3657,7 +3661,7 @@ export interface operations {
             /** @description `conflict`: The X-ray id is already stored and this upload is not an exact replay of it (same user, same details, same bytes; the answer is the same whatever differs), or the upload is busy or already complete; `Retry-After` when it is busy. `upload_complete`: A tus termination of an upload that is an X-ray now: nothing was removed. */
             409: {
                 headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
+                    "Retry-After": components["headers"]["Retry-After.optional"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3901,7 +3905,7 @@ export interface operations {
                 /** @description The tus protocol version */
                 "Tus-Resumable": "1.0.0";
                 /** @description Where these bytes start: the offset HEAD answered */
-                "Upload-Offset"?: number | null;
+                "Upload-Offset"?: number;
             };
             path: {
                 /** @description The upload (a random UUID from its Location) */
@@ -3982,7 +3986,7 @@ export interface operations {
             /** @description `conflict`: The X-ray id is already stored and this upload is not an exact replay of it (same user, same details, same bytes; the answer is the same whatever differs), or the upload is busy or already complete; `Retry-After` when it is busy. `upload_complete`: A tus termination of an upload that is an X-ray now: nothing was removed. */
             409: {
                 headers: {
-                    "Retry-After": components["headers"]["Retry-After"];
+                    "Retry-After": components["headers"]["Retry-After.optional"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };

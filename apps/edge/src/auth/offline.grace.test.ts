@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { setUpPin } from '../src/auth/device.unlock.ts';
-import { PatientDetailsGate } from '../src/auth/offline.grace.ts';
-import { keyVaultFor } from '../src/crypto/key.vault.ts';
-import { EdgeDb } from '../src/db/edge.db.ts';
+import { setUpPin } from './device.unlock.ts';
+import { PatientDetailsGate } from './offline.grace.ts';
+import { keyVaultFor } from '../crypto/key.vault.ts';
+import { EdgeDb } from '../db/edge.db.ts';
 
 const HOUR = 60 * 60 * 1000;
 let db: EdgeDb | undefined;

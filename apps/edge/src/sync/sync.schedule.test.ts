@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { blobOf, engineRig, smallJpeg, smallPng, validInput, type EngineRig } from './fixtures.ts';
-import type { CaptureRecord } from '../src/db/edge.records.ts';
-import type { SyncEngineOptions } from '../src/sync/sync.engine.ts';
-import { UploadAbortedError, type UploadRequest, type UploadResult, type Uploader } from '../src/sync/uploader.ts';
+import { blobOf, engineRig, smallJpeg, smallPng, validInput, type EngineRig } from '../../test/fixtures.ts';
+import type { CaptureRecord } from '../db/edge.records.ts';
+import type { SyncEngineOptions } from './sync.engine.ts';
+import { UploadAbortedError, type UploadRequest, type UploadResult, type Uploader } from './uploader.ts';
 
 /**
  * The engine's scheduling (urgent strictly first) and its stall timeout, against a fake tus

@@ -1,7 +1,7 @@
 import type { Roster } from '@xray/shared';
 import { describe, expect, it } from 'vitest';
-import { RosterStore } from '../src/capture/roster.store.ts';
-import { freshDb } from './fixtures.ts';
+import { RosterStore } from './roster.store.ts';
+import { freshDb } from '../../test/fixtures.ts';
 
 const roster: Roster = {
   generatedAt: new Date().toISOString(),

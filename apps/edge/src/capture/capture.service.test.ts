@@ -1,9 +1,9 @@
 import { decryptBytes, generateDek } from '@xray/shared';
 import { dicomTagsFor, sha256Hex } from '@xray/testkit';
 import { describe, expect, it } from 'vitest';
-import { CaptureError } from '../src/capture/capture.errors.ts';
-import { createCaptureService, type CaptureInput } from '../src/capture/capture.service.ts';
-import { checkFile } from '../src/capture/file-check.ts';
+import { CaptureError } from './capture.errors.ts';
+import { createCaptureService, type CaptureInput } from './capture.service.ts';
+import { checkFile } from './file-check.ts';
 import {
   DEVICE_KEY_ID,
   DEVICE_PRIVATE_KEY_ID,
@@ -11,9 +11,9 @@ import {
   unwrapWithDeviceKey,
   unwrapWithDevicePrivateKey,
   wrapToDevicePublicKey,
-} from '../src/crypto/device-key.ts';
-import { EdgeDb } from '../src/db/edge.db.ts';
-import { blobOf, freshDb, smallDicom, smallJpeg, smallPng, validInput } from './fixtures.ts';
+} from '../crypto/device-key.ts';
+import { EdgeDb } from '../db/edge.db.ts';
+import { blobOf, freshDb, smallDicom, smallJpeg, smallPng, validInput } from '../../test/fixtures.ts';
 
 /** Does `haystack` contain any 64-byte run of `needle`? (aligned 32-byte blocks of the needle suffice) */
 function containsRunOf(haystack: Uint8Array, needle: Uint8Array): boolean {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { unwrapWithDeviceKey } from '../src/crypto/device-key.ts';
-import { openMetadata } from '../src/crypto/metadata.cipher.ts';
-import { createSentLinks } from '../src/sync/sent-link.ts';
-import { blobOf, engineRig, smallPng, validInput } from './fixtures.ts';
+import { unwrapWithDeviceKey } from '../crypto/device-key.ts';
+import { openMetadata } from '../crypto/metadata.cipher.ts';
+import { createSentLinks } from './sent-link.ts';
+import { blobOf, engineRig, smallPng, validInput } from '../../test/fixtures.ts';
 
 /** The server's X-ray as GET/PATCH /xrays/{id} answer it. */
 const xrayOf = (id: string, patientId: string, changeSeq: number, link: Record<string, unknown>) => ({

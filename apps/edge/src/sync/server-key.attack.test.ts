@@ -14,8 +14,8 @@ import {
   type UploadJwks,
 } from '@xray/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_KEY_MAX_AGE_MS, createServerKeyProvider } from '../src/sync/server-key.provider.ts';
-import { freshDb } from './fixtures.ts';
+import { SERVER_KEY_MAX_AGE_MS, createServerKeyProvider } from './server-key.provider.ts';
+import { freshDb } from '../../test/fixtures.ts';
 
 interface Pair {
   jwk: UploadJwk;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuthSession } from '../src/auth/auth.session.ts';
-import { loadSession, saveSession } from '../src/auth/token.vault.ts';
-import { freshDb } from './fixtures.ts';
+import { AuthSession } from './auth.session.ts';
+import { loadSession, saveSession } from './token.vault.ts';
+import { freshDb } from '../../test/fixtures.ts';
 
 // The issuer, stubbed: discovery answers at once; the grants are driven by each test.
 const grants = vi.hoisted(() => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatRetry, formatSent } from '../src/app/format.ts';
+import { formatRetry, formatSent } from './format.ts';
 
 describe('queue lines', () => {
   it('says how much of the file is sent, in one unit when both share it', () => {

@@ -8,7 +8,7 @@ import {
   smallPng,
   validInput,
   type EngineRig,
-} from './fixtures.ts';
+} from '../../test/fixtures.ts';
 
 // Fake clocks for the engine's timers and Date; fake-indexeddb runs on setImmediate, left real.
 beforeEach(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings, retentionMs, saveSettings } from '../src/config/app-settings.ts';
+import { loadSettings, retentionMs, saveSettings } from './app-settings.ts';
 
 class MemoryStorage {
   readonly items = new Map<string, string>();

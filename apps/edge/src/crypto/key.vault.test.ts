@@ -1,25 +1,14 @@
 import { generateDek, wrapKeyAesKw } from '@xray/shared';
 import { describe, expect, it } from 'vitest';
-import { setUpPin, unlockWithKeyring, unlockWithPin } from '../src/auth/device.unlock.ts';
-import { LEGACY_TOKEN_KEY_ID, loadSession, saveSession } from '../src/auth/token.vault.ts';
-import { createCaptureService } from '../src/capture/capture.service.ts';
-import {
-  DEVICE_KEY_ID,
-  DEVICE_PRIVATE_KEY_ID,
-  DeviceLockedError,
-  LEGACY_DEVICE_KEY_ID,
-} from '../src/crypto/device-key.ts';
-import {
-  FREE_PIN_ATTEMPTS,
-  KeyVault,
-  VaultError,
-  keyVaultFor,
-  type KeyringProtector,
-} from '../src/crypto/key.vault.ts';
-import { EdgeDb } from '../src/db/edge.db.ts';
-import type { CaptureMetadata } from '../src/db/edge.records.ts';
+import { setUpPin, unlockWithKeyring, unlockWithPin } from '../auth/device.unlock.ts';
+import { LEGACY_TOKEN_KEY_ID, loadSession, saveSession } from '../auth/token.vault.ts';
+import { createCaptureService } from '../capture/capture.service.ts';
+import { DEVICE_KEY_ID, DEVICE_PRIVATE_KEY_ID, DeviceLockedError, LEGACY_DEVICE_KEY_ID } from './device-key.ts';
+import { FREE_PIN_ATTEMPTS, KeyVault, VaultError, keyVaultFor, type KeyringProtector } from './key.vault.ts';
+import { EdgeDb } from '../db/edge.db.ts';
+import type { CaptureMetadata } from '../db/edge.records.ts';
 import { encryptBytes } from '@xray/shared';
-import { TEST_PIN, TEST_SCRYPT, blobOf, smallPng, validInput } from './fixtures.ts';
+import { TEST_PIN, TEST_SCRYPT, blobOf, smallPng, validInput } from '../../test/fixtures.ts';
 
 const newDb = async (): Promise<EdgeDb> => {
   const db = new EdgeDb(`edge-vault-${crypto.randomUUID()}`);

@@ -1,6 +1,6 @@
 import { Dexie } from 'dexie';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETENTION_MS, EdgeDb, SCHEMA_VERSIONS } from '../src/db/edge.db.ts';
+import { DEFAULT_RETENTION_MS, EdgeDb, SCHEMA_VERSIONS } from './edge.db.ts';
 
 /** The database as the first release created it: only the v1 schema declared. */
 function openAsVersion1(name: string): Dexie {

@@ -1,7 +1,7 @@
 import { makeDicom } from '@xray/testkit';
 import { describe, expect, it } from 'vitest';
-import { dicomThumbnail } from '../src/capture/dicom-preview.ts';
-import { blobOf, smallPng } from './fixtures.ts';
+import { dicomThumbnail } from './dicom-preview.ts';
+import { blobOf, smallPng } from '../../test/fixtures.ts';
 
 describe('dicomThumbnail', () => {
   it('draws uncompressed 16-bit pixel data scaled down, using the full grey range', async () => {

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SERVER_CONFIG, serverConfigSource } from '../src/config/server-config.ts';
+import { DEFAULT_SERVER_CONFIG, serverConfigSource } from './server-config.ts';
 
 class MemoryStorage {
   readonly items = new Map<string, string>();

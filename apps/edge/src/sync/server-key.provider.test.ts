@@ -9,13 +9,9 @@ import {
   type UploadJwks,
 } from '@xray/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  SERVER_KEY_MAX_AGE_MS,
-  UNTRUSTED_SERVER_KEY_MESSAGE,
-  createServerKeyProvider,
-} from '../src/sync/server-key.provider.ts';
-import { UploadError } from '../src/sync/uploader.ts';
-import { blobOf, engineRig, freshDb, smallPng, validInput } from './fixtures.ts';
+import { SERVER_KEY_MAX_AGE_MS, UNTRUSTED_SERVER_KEY_MESSAGE, createServerKeyProvider } from './server-key.provider.ts';
+import { UploadError } from './uploader.ts';
+import { blobOf, engineRig, freshDb, smallPng, validInput } from '../../test/fixtures.ts';
 
 interface UploadKeyPair {
   jwk: UploadJwk;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { TOKEN_KEY_ID, clearSession, loadSession, saveSession } from '../src/auth/token.vault.ts';
-import { keyVaultFor } from '../src/crypto/key.vault.ts';
-import { freshDb } from './fixtures.ts';
+import { TOKEN_KEY_ID, clearSession, loadSession, saveSession } from './token.vault.ts';
+import { keyVaultFor } from '../crypto/key.vault.ts';
+import { freshDb } from '../../test/fixtures.ts';
 
 const session = { issuer: 'https://idp.example', refreshToken: 'rt-SECRET-123', sub: 'demo-paramedic', name: 'Pat' };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkFile, formatBytes } from '../src/capture/file-check.ts';
-import { blobOf, smallDicom, smallJpeg, smallPng } from './fixtures.ts';
+import { checkFile, formatBytes } from './file-check.ts';
+import { blobOf, smallDicom, smallJpeg, smallPng } from '../../test/fixtures.ts';
 
 /** A Blob that says it is `size` bytes long without holding them (slices read only the head). */
 function hugeBlob(head: Uint8Array, size: number): Blob {
