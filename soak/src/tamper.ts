@@ -38,7 +38,9 @@ export async function tamper(deps: { pool: pg.Pool; s3: S3Client; bucket: string
   try {
     await c.query('BEGIN');
     await c.query('CREATE TEMP TABLE soak_twin ON COMMIT DROP AS SELECT * FROM xrays WHERE id = $1', [doubled.id]);
-    await c.query('UPDATE soak_twin SET id = $1, object_key = $2', [twinId, twinKey]);
+    // change_seq NULL: the server's safety-net trigger numbers the row at COMMIT, as it numbers a
+    // write that bypassed the service (its change number is unique).
+    await c.query('UPDATE soak_twin SET id = $1, object_key = $2, change_seq = NULL', [twinId, twinKey]);
     await c.query('INSERT INTO xrays SELECT * FROM soak_twin');
     await c.query('COMMIT');
   } catch (err) {
