@@ -6,7 +6,9 @@
 // down the shell pnpm runs scripts in (reported as "Command failed with signal SIGINT") and the
 // embedded PostgreSQL under a server that was still draining. Here the server runs in a process
 // group of its own, so only this launcher hears the terminal: it asks the server to stop once, and
-// ends as the server does, 0 after a clean shutdown. The server stops PostgreSQL last.
+// ends as the server does, 0 after a clean shutdown. The server stops PostgreSQL last. `npm start`
+// runs it with `exec`: a shell left waiting for it would hear Ctrl-C too, end by the signal once
+// the launcher has, and npm would then exit 130 after a clean stop.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import path from 'node:path';
@@ -14,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const app = path.join(root, 'apps', 'sync-server');
+// Relative paths are the caller's (npm runs scripts in the root; INIT_CWD is where it was typed), not
+// the server's working directory (apps/sync-server).
+const fromCaller = (p) => path.resolve(process.env.INIT_CWD || process.cwd(), p);
 const server = spawn(process.execPath, ['--import', 'tsx', path.join(app, 'src', 'main.ts')], {
   cwd: app,
   detached: true,
@@ -21,8 +26,10 @@ const server = spawn(process.execPath, ['--import', 'tsx', path.join(app, 'src',
   stdio: ['ignore', 'inherit', 'inherit'],
   env: {
     ...process.env,
-    DATA_DIR: process.env.DATA_DIR || path.join(root, '.data'),
-    EDGE_APP_DIR: process.env.EDGE_APP_DIR || path.join(root, 'apps', 'edge', 'dist'),
+    DATA_DIR: process.env.DATA_DIR ? fromCaller(process.env.DATA_DIR) : path.join(root, '.data'),
+    EDGE_APP_DIR: process.env.EDGE_APP_DIR
+      ? fromCaller(process.env.EDGE_APP_DIR)
+      : path.join(root, 'apps', 'edge', 'dist'),
   },
 });
 // A closed terminal (SIGHUP) stops the server as gracefully as Ctrl-C does.

@@ -27,4 +27,23 @@ describe('database pool', () => {
     expect(next).toBeDefined();
     expect(next).not.toBe(pid);
   });
+
+  it('does not warn of a connection the database ends after the pool was told to end (a shutdown)', async () => {
+    const url = await createTestDatabase();
+    const warnings: unknown[] = [];
+    const pool = createPool(url, 2, { log: { warn: (obj: unknown) => void warnings.push(obj) } });
+    const connections: pg.PoolClient[] = [];
+    pool.on('connect', (client) => connections.push(client));
+    await pool.query('SELECT 1');
+    expect(connections).toHaveLength(1);
+
+    // end() resolves once each connection is told to close, before its socket has: the embedded
+    // PostgreSQL, stopped next, ends it with 57P01 (terminating connection due to administrator command).
+    await pool.end();
+    const shutdown = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    connections[0]?.emit('error', shutdown);
+    expect(warnings).toEqual([]);
+  });
 });

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, openAsBlob, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,19 +29,7 @@ describe('npm start from a checkout in a home directory (mode 0700)', () => {
   beforeAll(async () => {
     home = await mkdtemp(path.join(tmpdir(), 'xray-home-'));
     await chmod(home, 0o700);
-    checkout = path.join(home, 'xray-service');
-    await mkdir(path.join(checkout, 'apps'), { recursive: true });
-    // The checkout as `npm start` has it after its install (the pnpm layout, PostgreSQL's binaries
-    // inside node_modules, under the home directory): hard links where the file system allows.
-    for (const part of [
-      'package.json',
-      'pnpm-workspace.yaml',
-      'node_modules',
-      'packages',
-      'scripts',
-      'apps/sync-server',
-    ])
-      copyTree(path.join(repo, part), path.join(checkout, part));
+    checkout = await checkoutIn(home);
   }, 120_000);
   afterAll(async () => {
     for (const s of started) await s.stop();
@@ -102,6 +90,34 @@ describe('npm start from a checkout in a home directory (mode 0700)', () => {
   }, 240_000);
 
   it.runIf(asRoot)(
+    'as a regular user (`nobody`, started as root), from a checkout in its own home directory (mode 0700), PostgreSQL runs as that user with the database in DATA_DIR',
+    async () => {
+      // `nobody` stands for the user: the same start, with PostgreSQL run as the user itself.
+      const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'nobody'], { encoding: 'utf8' })));
+      const userHome = await mkdtemp(path.join(tmpdir(), 'xray-user-home-'));
+      systemDirs.push(userHome);
+      await chown(userHome, uid!, gid!);
+      await chmod(userHome, 0o700);
+      const userCheckout = await checkoutIn(userHome);
+      await chown(userCheckout, uid!, gid!); // DATA_DIR (.data) is made in it
+
+      const dev = await startDev(userCheckout, {}, { uid: uid!, gid: gid! });
+      started.push(dev);
+      const databaseDir = path.join(userCheckout, '.data', 'postgres');
+      expect(
+        dev.entries.find((e) => String(e.msg).startsWith('embedded PostgreSQL started'))?.databaseDir,
+        dev.output(),
+      ).toBe(databaseDir);
+      expect((await stat(databaseDir)).uid).toBe(uid);
+      const pid = readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0];
+      expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+      expect((await fetch(`${dev.url}/readyz`)).status).toBe(200);
+      expect(await dev.stop(), dev.output()).toBe(0);
+    },
+    120_000,
+  );
+
+  it.runIf(asRoot)(
     'as root, a database PostgreSQL can no longer reach stops the start with one line saying what to do',
     async () => {
       // A DATA_DIR whose database was made while the postgres user could still pass its parent.
@@ -148,6 +164,18 @@ interface StartFailure extends Error {
   failure: { code: number | null; stderr: string };
 }
 
+/**
+ * A checkout in `home` as `npm start` has it after its install (the pnpm layout, PostgreSQL's
+ * binaries inside node_modules, under the home directory): hard links where the file system allows.
+ */
+async function checkoutIn(home: string): Promise<string> {
+  const checkout = path.join(home, 'xray-service');
+  await mkdir(path.join(checkout, 'apps'), { recursive: true });
+  for (const part of ['package.json', 'pnpm-workspace.yaml', 'node_modules', 'packages', 'scripts', 'apps/sync-server'])
+    copyTree(path.join(repo, part), path.join(checkout, part));
+  return checkout;
+}
+
 /** Hard links (fast, same file system) or else a copy, of a file or a whole tree. */
 function copyTree(from: string, to: string): void {
   try {
@@ -163,11 +191,17 @@ function copyTree(from: string, to: string): void {
  * test's environment but PATH: no DATABASE_URL, no S3 (embedded PostgreSQL, disk storage under the
  * default DATA_DIR, the checkout's .data), the development issuer.
  */
-async function startDev(checkout: string, env: Record<string, string>): Promise<Started> {
+async function startDev(
+  checkout: string,
+  env: Record<string, string>,
+  /** Another user to start it as (the test runs as root). */
+  as: { uid?: number; gid?: number } = {},
+): Promise<Started> {
   // From a shell with umask 077, as on hardened images: nothing may depend on files being readable by others.
   const launcher = [process.execPath, path.join(checkout, 'scripts', 'dev-server.mjs')];
   const child: ChildProcess = spawn('sh', ['-c', 'umask 077 && exec "$@"', 'sh', ...launcher], {
     cwd: checkout,
+    ...as,
     // Its own process group, standing for the terminal's foreground group.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -148,7 +148,7 @@ export default async function setup(project: TestProject) {
       user: 'postgres',
       password: 'test',
       persistent: false,
-      createPostgresUser: true,
+      createPostgresUser: process.getuid?.() === 0, // as root only: the library would try useradd
       onLog: () => undefined,
       // Test databases are throwaway: trade durability for speed.
       postgresFlags: [

@@ -84,7 +84,7 @@ export async function startDatabase(): Promise<BenchDatabase> {
     user: 'postgres',
     password: 'bench',
     persistent: false,
-    createPostgresUser: true,
+    createPostgresUser: process.getuid?.() === 0, // as root only: the library would try useradd
     onLog: () => undefined,
     postgresFlags: ['-c', 'max_connections=200'],
   });

@@ -173,8 +173,57 @@ describe('config', () => {
       expect.arrayContaining(['TLS_TERMINATED_BY_PROXY', 'DATABASE_URL', 'S3_BUCKET', 'KEK']),
     );
     for (const p of problems) expect(message).toContain(`\n  ${p.variable}: ${p.message}`);
-    // A value of the wrong type is named on its own, before the rules.
+    // A value of the wrong type is named first, before the rules.
     expect(() => loadConfig({ NODE_ENV: 'production', PORT: 'x' })).toThrow(/^Invalid configuration:\n {2}PORT: /);
+  });
+
+  it('production: a value of the wrong type is reported together with every setting production requires', () => {
+    let error: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', PORT: 'eighty', S3_BUCKET: 'xrays', S3_FORCE_PATH_STYLE: 'on' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems } = error as ConfigError;
+    expect(problems.slice(0, 2)).toEqual([
+      { variable: 'PORT', message: 'expected an integer, got "eighty"' },
+      { variable: 'S3_FORCE_PATH_STYLE', message: expect.stringContaining('expected one of') as string },
+    ]);
+    expect(problems.slice(2).map((p) => p.variable)).toEqual([
+      'OIDC_ISSUER',
+      'DATABASE_URL',
+      'DATABASE_OWNER_URL',
+      'KEK',
+      'UPLOAD_PRIVATE_KEY',
+      'AUDIT_ANCHOR_KEY',
+      'PATIENT_SERVICE_URL',
+    ]);
+    expect(problems.find((p) => p.variable === 'KEK')?.message).toMatch(/^required in production/);
+  });
+
+  it('numbers: decimal digits only; an empty value is refused, not read as 0 (a free port, no grace)', () => {
+    expect(loadConfig({ PORT: ' 9000 ', SHUTDOWN_GRACE_MS: '0' })).toMatchObject({
+      http: { port: 9000, shutdownGraceMs: 0 },
+    });
+    const problemOf = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems.map((p) => `${p.variable}: ${p.message}`).join('; ');
+      }
+      return 'accepted';
+    };
+    expect(problemOf({ PORT: '' })).toBe('PORT: empty; give an integer, or leave it unset for the default');
+    expect(problemOf({ SHUTDOWN_GRACE_MS: '' })).toBe(
+      'SHUTDOWN_GRACE_MS: empty; give an integer, or leave it unset for the default',
+    );
+    expect(problemOf({ SHUTDOWN_GRACE_MS: '10s' })).toBe('SHUTDOWN_GRACE_MS: expected an integer, got "10s"');
+    for (const raw of ['8e3', '0x1f90', '1.5'])
+      expect(problemOf({ PORT: raw })).toBe(`PORT: expected an integer, got "${raw}"`);
+    expect(problemOf({ METRICS_PORT: '' })).toBe('METRICS_PORT: expected a port (0 to 65535) or `off`, got ""');
+    expect(loadConfig({ METRICS_PORT: 'off' }).metrics).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: '0' }).metrics?.port).toBe(0);
   });
 
   it('booleans: true/false, 1/0, yes/no and nothing else', () => {

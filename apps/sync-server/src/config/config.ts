@@ -15,12 +15,27 @@ import type { KeySettings } from '../keys/key.service.ts';
 const bool = (fallback: boolean) =>
   z.stringbool({ truthy: ['true', '1', 'yes'], falsy: ['false', '0', 'no'], case: 'sensitive' }).default(fallback);
 
-/** An integer variable (the environment's string coerced); positive unless bounds are given. */
-const int = (fallback: number, bounds: { min?: number; max?: number } = {}) => {
-  const n = z.coerce.number().int();
+/**
+ * An integer variable: decimal digits, positive unless bounds are given. Not coerced: `Number()`
+ * would read an empty value (`PORT=` in an env file) as 0, a free port or no grace at all, and
+ * `10s` as NaN; each is refused with what was found.
+ */
+const integer = (bounds: { min?: number; max?: number } = {}) => {
+  const n = z.number().int();
   const low = bounds.min === undefined ? n.positive() : n.min(bounds.min);
-  return (bounds.max === undefined ? low : low.max(bounds.max)).default(fallback);
+  return z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, {
+      error: (issue) =>
+        issue.input === ''
+          ? 'empty; give an integer, or leave it unset for the default'
+          : `expected an integer, got "${String(issue.input)}"`,
+    })
+    .transform(Number)
+    .pipe(bounds.max === undefined ? low : low.max(bounds.max));
 };
+const int = (fallback: number, bounds: { min?: number; max?: number } = {}) => integer(bounds).default(fallback);
 /** A duration in milliseconds (the variable's name ends in `_MS`; the docs show it in h/min/s). */
 const ms = int;
 const port = (fallback: number, min = 0) => int(fallback, { min, max: 65535 });
@@ -224,7 +239,9 @@ export const EnvSchema = z.object({
       'Comma-separated origins (`https://host[:port]`) other than our own whose browser pages may call the API and /uploads. Empty: same-origin only (the edge app served here, and PUBLIC_URL). Never `*` or `null`.',
     ),
   METRICS_PORT: z
-    .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)])
+    .union([z.literal('off'), integer({ min: 0, max: 65535 })], {
+      error: (issue) => `expected a port (0 to 65535) or \`off\`, got "${String(issue.input)}"`,
+    })
     .default(9464)
     .describe(
       'Port of the Prometheus listener (`GET /metrics`), apart from the API port; 0 picks a free one; `off`: no metrics.',
@@ -872,5 +889,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Type errors stop parsing before the rules run; the rules' refusals name the environment.
   const ruled = parsed.error.issues.every((i) => i.code === 'custom' && i.params?.rule === true);
   const production = ruled && env.NODE_ENV === 'production';
+  // What production requires is a matter of presence alone, so it is reported with the type errors
+  // too: one round of fixes, not a second list after the first.
+  if (!ruled && env.NODE_ENV === 'production')
+    for (const rule of CONFIG_RULES)
+      if (
+        rule.production &&
+        rule.required &&
+        !env[rule.variable] &&
+        !problems.some((p) => p.variable === rule.variable)
+      )
+        problems.push({ variable: rule.variable, message: rule.message });
   throw ConfigError.of(problems, `Invalid configuration${production ? ' for production' : ''}`);
 }

@@ -56,8 +56,9 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     user: 'postgres',
     password,
     persistent: true,
-    // PostgreSQL refuses to run as root; the library then runs it as a `postgres` user.
-    createPostgresUser: true,
+    // PostgreSQL refuses to run as root; the library then runs it as a `postgres` user (made if
+    // missing). Any other user runs it as itself: asked to, the library would try to make that account.
+    createPostgresUser: process.getuid?.() === 0,
     onLog: (m) => log.debug({ pg: remember(m) }, 'embedded postgres'),
     onError: (m) => log.warn({ pg: remember(m) }, 'embedded postgres'),
   });

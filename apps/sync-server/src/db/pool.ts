@@ -48,8 +48,13 @@ export function createPool(
   // PostgreSQL may end any connection (a restart, a failover, a proxy's idle timeout). Its running
   // query fails; the connection also emits 'error', which would end the process with no listener,
   // idle in the pool or checked out. The pool drops a broken idle connection and opens another.
+  // Once the pool is ending, nothing is replaced and nothing is wrong: end() resolves as soon as
+  // each connection is told to close, so a database stopped right after (the embedded one, at
+  // shutdown) may still end a connection that had not closed yet.
   pool.on('connect', (client) =>
-    client.on('error', (err) => log?.warn({ err }, 'a database connection was closed; the pool replaces it')),
+    client.on('error', (err) => {
+      if (!pool.ending) log?.warn({ err }, 'a database connection was closed; the pool replaces it');
+    }),
   );
   pool.on('error', () => undefined); // logged by the connection's own listener above
   return pool;
