@@ -1,22 +1,13 @@
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FlippableNetwork, openEdgeDevice, type EdgeDevice } from '../src/edge-device.ts';
 import { CLEAN_LINK, FaultProxy } from '../src/fault-proxy.ts';
-import {
-  createBucket,
-  s3Env,
-  sharedKeys,
-  startDatabase,
-  syncInstance,
-  type SoakDatabase,
-  type SyncInstance,
-} from '../src/stack.ts';
+import type { SoakDatabase, SyncInstance } from '../src/stack.ts';
+import { startUploadStack } from './upload.support.ts';
 
 // Found by the soak: an upload that expired on the server while the device was still sending it
 // answered the next PATCH with 404, and the engine put the capture in needs-attention (a person
@@ -31,32 +22,12 @@ describe('an upload that expires on the server mid-way (the edge engine, a real 
   const link = { bytesPerSecond: 400 * 1024 };
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'xray-soak-expiry-'));
-    await chmod(dir, 0o755);
-    const s3 = await s3Env();
-    db = await startDatabase(path.join(dir, 'postgres'));
-    server = await syncInstance(
-      'sync',
-      {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        AUTH_DISABLED: 'true',
-        DATA_DIR: path.join(dir, 'data'),
-        DATABASE_URL: db.url,
-        ...s3,
-        S3_BUCKET: await createBucket(s3),
-        S3_CREATE_BUCKET: 'false',
-        S3_CHECKSUMS_WHEN_REQUIRED: 'true',
-        S3_PART_SIZE: String(5 * 1024 * 1024),
-        ...sharedKeys(),
-        // Shorter than the first upload takes on the slow link below, longer than the second.
-        // No sweep during the test: the upload is refused for its age alone (tus's expiry check).
-        TUS_EXPIRY_MS: '10000',
-        TUS_CLEANUP_INTERVAL_MS: String(60 * 60_000),
-      },
-      dir,
-    );
-    await server.start();
+    ({ dir, db, server } = await startUploadStack('xray-soak-expiry-', {
+      // Shorter than the first upload takes on the slow link below, longer than the second.
+      // No sweep during the test: the upload is refused for its age alone (tus's expiry check).
+      TUS_EXPIRY_MS: '10000',
+      TUS_CLEANUP_INTERVAL_MS: String(60 * 60_000),
+    }));
     // A slow link at first (400 KB/s: the first 5 MiB chunk takes 13 s), so the upload expires
     // while the device is still sending it.
     proxy = new FaultProxy({

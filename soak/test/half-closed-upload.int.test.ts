@@ -1,22 +1,13 @@
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FlippableNetwork, openEdgeDevice, type EdgeDevice } from '../src/edge-device.ts';
 import { CLEAN_LINK, FaultProxy } from '../src/fault-proxy.ts';
-import {
-  createBucket,
-  s3Env,
-  sharedKeys,
-  startDatabase,
-  syncInstance,
-  type SoakDatabase,
-  type SyncInstance,
-} from '../src/stack.ts';
+import type { SoakDatabase, SyncInstance } from '../src/stack.ts';
+import { startUploadStack } from './upload.support.ts';
 
 // The soak's fourth finding, on the device's own path: a connection half-closed towards the server
 // in the middle of a PATCH's body (the server gets a FIN, its answer still reaches the device) was
@@ -33,28 +24,7 @@ describe('an upload whose connection is half-closed towards the server mid-PATCH
   let device: EdgeDevice;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'xray-soak-halfclose-'));
-    await chmod(dir, 0o755);
-    const s3 = await s3Env();
-    db = await startDatabase(path.join(dir, 'postgres'));
-    server = await syncInstance(
-      'sync',
-      {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        AUTH_DISABLED: 'true',
-        DATA_DIR: path.join(dir, 'data'),
-        DATABASE_URL: db.url,
-        ...s3,
-        S3_BUCKET: await createBucket(s3),
-        S3_CREATE_BUCKET: 'false',
-        S3_CHECKSUMS_WHEN_REQUIRED: 'true',
-        S3_PART_SIZE: String(5 * 1024 * 1024),
-        ...sharedKeys(),
-      },
-      dir,
-    );
-    await server.start();
+    ({ dir, db, server } = await startUploadStack('xray-soak-halfclose-'));
     // 1 MB/s: the first 5 MiB chunk takes five seconds, time to cut it in the middle.
     proxy = new FaultProxy({
       name: 'device',

@@ -1,12 +1,13 @@
 // Shared fixtures of the edge's unit tests (each test sits beside the module it tests): sample
 // images, a fresh database, a sync engine on fakes.
+import { generateDek, unwrapKeyRsaOaep, wrapKeyRsaOaep } from '@xray/shared';
 import { makeDicom, makeJpeg, makePng } from '@xray/testkit';
 import { createCaptureService, type CaptureInput } from '../src/capture/capture.service.ts';
 import { setUpPin } from '../src/auth/device.unlock.ts';
 import { keyVaultFor } from '../src/crypto/key.vault.ts';
 import { EdgeDb } from '../src/db/edge.db.ts';
 import type { NetworkMonitor } from '../src/sync/network.monitor.ts';
-import type { ServerKey, ServerKeyProvider } from '../src/sync/server-key.provider.ts';
+import { createServerKeyProvider, type ServerKey, type ServerKeyProvider } from '../src/sync/server-key.provider.ts';
 import { SyncEngine, type SyncEngineOptions } from '../src/sync/sync.engine.ts';
 import type { UploadFailure } from '../src/sync/upload.failure.ts';
 import {
@@ -166,4 +167,30 @@ export async function engineRig(opts: Partial<SyncEngineOptions> = {}): Promise<
     capture: service.capture,
     status: async (id) => (await db.captures.get(id))?.status,
   };
+}
+
+/**
+ * A server-key provider over its own database and a clock the test moves; `server` is what the
+ * test sets (returned as is), `fetch` answers the provider's /keys/upload requests.
+ */
+export async function serverKeyRig<S>(server: S, fetch: () => Promise<Response>) {
+  const clock = { now: Date.now() };
+  const db = await freshDb();
+  const provider = createServerKeyProvider({
+    db,
+    baseUrl: 'https://xray.example.org',
+    fetch,
+    now: () => clock.now,
+  });
+  const pins = async () => ((await db.serverKey())?.pins ?? []).map((p) => p.thumbprint);
+  return { server, clock, db, provider, pins };
+}
+
+/** Whether a data key wrapped for `key` opens with `pair`'s private key (the data key went to that key). */
+export async function wrapsFor(key: CryptoKey, pair: { privateKey: CryptoKey }): Promise<boolean> {
+  const wrapped = await wrapKeyRsaOaep(await generateDek(), key);
+  return unwrapKeyRsaOaep(wrapped, pair.privateKey).then(
+    () => true,
+    () => false,
+  );
 }

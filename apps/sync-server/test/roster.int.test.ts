@@ -1,31 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
 import { makeDicom, makePng } from '@xray/testkit';
 import { RosterSchema, XraySchema, type Xray } from '@xray/shared';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
-import { DomainError } from '../src/errors.ts';
-import { apiClient, blobOf, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
-
-/**
- * Stands in for OIDC (as in audit.requests.int.test.ts): `X-Test-Actor: <sub>; <role>,<role>` acts as
- * that user; no header answers 401 the way the real middleware does.
- */
-const headerActor: RequestHandler = (req, _res, next) => {
-  const given = req.get('x-test-actor');
-  if (!given) return next(new DomainError('unauthenticated', 'Sign in to use this API.'));
-  const [sub = '', roles = ''] = given.split(';');
-  req.actor = {
-    sub: sub.trim(),
-    name: null,
-    roles: roles
-      .split(',')
-      .map((r) => r.trim())
-      .filter(Boolean),
-  };
-  next();
-};
+import {
+  apiClient,
+  blobOf,
+  postXray,
+  startTestServer,
+  validMetadata,
+  type TestServer,
+  headerActor,
+} from './harness.ts';
 
 const PARAMEDIC = 'para-1; paramedic';
 

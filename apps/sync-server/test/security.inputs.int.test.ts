@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
 import { makePng } from '@xray/testkit';
 import { ProblemSchema, type Problem } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DomainError } from '../src/errors.ts';
 import {
   asOwner,
   blobOf,
@@ -14,6 +12,7 @@ import {
   storedObjects,
   validMetadata,
   type TestServer,
+  headerActor,
 } from './harness.ts';
 import { encodeMeta, sealed } from './tus-client.ts';
 
@@ -24,22 +23,6 @@ import { encodeMeta, sealed } from './tus-client.ts';
  * 500 — that stores nothing and leaves its audit event. Then: one answer for "missing" and "not
  * yours", and denials that name the X-ray they were about.
  */
-
-/** `X-Test-Actor: <sub>; <role>,<role>` acts as that user (as in audit.requests.int.test.ts). */
-const headerActor: RequestHandler = (req, _res, next) => {
-  const given = req.get('x-test-actor');
-  if (!given) return next(new DomainError('unauthenticated', 'Sign in to use this API.'));
-  const [sub = '', roles = ''] = given.split(';');
-  req.actor = {
-    sub: sub.trim(),
-    name: null,
-    roles: roles
-      .split(',')
-      .map((r) => r.trim())
-      .filter(Boolean),
-  };
-  next();
-};
 
 const PARAMEDIC = 'para-1; paramedic';
 const OTHER_PARAMEDIC = 'para-2; paramedic';

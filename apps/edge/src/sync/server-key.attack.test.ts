@@ -5,17 +5,14 @@
 import {
   UPLOAD_KEY_ENDORSEMENT_ALGORITHM,
   UPLOAD_KEY_MIN_BITS,
-  generateDek,
   rsaJwkThumbprint,
-  unwrapKeyRsaOaep,
   uploadKeyEndorsementMessage,
-  wrapKeyRsaOaep,
   type UploadJwk,
   type UploadJwks,
 } from '@xray/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_KEY_MAX_AGE_MS, createServerKeyProvider } from './server-key.provider.ts';
-import { freshDb } from '../../test/fixtures.ts';
+import { SERVER_KEY_MAX_AGE_MS } from './server-key.provider.ts';
+import { serverKeyRig, wrapsFor } from '../../test/fixtures.ts';
 
 interface Pair {
   jwk: UploadJwk;
@@ -54,24 +51,7 @@ async function endorse(by: Pair, next: Pair, saltLength: number = UPLOAD_KEY_END
 
 async function rig() {
   const server = { jwks: { keys: [] } as UploadJwks | Record<string, unknown> };
-  const clock = { now: Date.now() };
-  const db = await freshDb();
-  const provider = createServerKeyProvider({
-    db,
-    baseUrl: 'https://xray.example.org',
-    fetch: async () => Response.json(server.jwks),
-    now: () => clock.now,
-  });
-  const pins = async () => ((await db.serverKey())?.pins ?? []).map((p) => p.thumbprint);
-  return { server, clock, db, provider, pins };
-}
-
-async function wrapsFor(key: CryptoKey, p: Pair): Promise<boolean> {
-  const wrapped = await wrapKeyRsaOaep(await generateDek(), key);
-  return unwrapKeyRsaOaep(wrapped, p.privateKey).then(
-    () => true,
-    () => false,
-  );
+  return serverKeyRig(server, async () => Response.json(server.jwks));
 }
 
 let A: Pair;

@@ -1,17 +1,14 @@
 import {
   UPLOAD_KEY_ENDORSEMENT_ALGORITHM,
-  generateDek,
   rsaJwkThumbprint,
-  unwrapKeyRsaOaep,
   uploadKeyEndorsementMessage,
-  wrapKeyRsaOaep,
   type UploadJwk,
   type UploadJwks,
 } from '@xray/shared';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_KEY_MAX_AGE_MS, UNTRUSTED_SERVER_KEY_MESSAGE, createServerKeyProvider } from './server-key.provider.ts';
+import { SERVER_KEY_MAX_AGE_MS, UNTRUSTED_SERVER_KEY_MESSAGE } from './server-key.provider.ts';
 import { UploadError } from './uploader.ts';
-import { blobOf, engineRig, freshDb, smallPng, validInput } from '../../test/fixtures.ts';
+import { blobOf, engineRig, serverKeyRig, smallPng, validInput, wrapsFor } from '../../test/fixtures.ts';
 
 interface UploadKeyPair {
   jwk: UploadJwk;
@@ -58,25 +55,7 @@ function keyServer() {
 /** A provider over its own database and a clock the test moves. */
 async function rig() {
   const server = keyServer();
-  const clock = { now: Date.now() };
-  const db = await freshDb();
-  const provider = createServerKeyProvider({
-    db,
-    baseUrl: 'https://xray.example.org',
-    fetch: server.fetch,
-    now: () => clock.now,
-  });
-  const pins = async () => ((await db.serverKey())?.pins ?? []).map((p) => p.thumbprint);
-  return { server, clock, db, provider, pins };
-}
-
-/** Whether a data key wrapped for `key` opens with `pair` (the data key went to that key). */
-async function wrapsFor(key: CryptoKey, pair: UploadKeyPair): Promise<boolean> {
-  const wrapped = await wrapKeyRsaOaep(await generateDek(), key);
-  return unwrapKeyRsaOaep(wrapped, pair.privateKey).then(
-    () => true,
-    () => false,
-  );
+  return serverKeyRig(server, server.fetch);
 }
 
 let A: UploadKeyPair;
