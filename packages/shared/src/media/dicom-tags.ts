@@ -13,6 +13,8 @@ export const DICOM_HEADER_PREFIX_BYTES = 64 * 1024;
 export const DicomTagsSchema = z.object({
   patientId: z.string().optional(),
   patientName: z.string().optional(),
+  patientBirthDate: z.string().optional(),
+  patientSex: z.string().optional(),
   studyDate: z.string().optional(),
   studyInstanceUid: z.string().optional(),
   seriesInstanceUid: z.string().optional(),
@@ -47,6 +49,8 @@ type UsTagKey = 'rows' | 'columns' | 'bitsAllocated';
 const STRING_TAGS: Readonly<Record<StringTagKey, string>> = {
   patientId: 'x00100020',
   patientName: 'x00100010',
+  patientBirthDate: 'x00100030',
+  patientSex: 'x00100040',
   studyDate: 'x00080020',
   studyInstanceUid: 'x0020000d',
   seriesInstanceUid: 'x0020000e',
@@ -59,6 +63,8 @@ const STRING_TAGS: Readonly<Record<StringTagKey, string>> = {
 const STRING_TAG_KEYS: readonly StringTagKey[] = [
   'patientId',
   'patientName',
+  'patientBirthDate',
+  'patientSex',
   'studyDate',
   'studyInstanceUid',
   'seriesInstanceUid',
