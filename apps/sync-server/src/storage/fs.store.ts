@@ -57,7 +57,7 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       // A stream destroyed while its file is still being opened creates the file after all, then
       // closes it: removing it before 'close' could leave a temp file for good.
-      if (!out.closed) await new Promise((resolve) => out.once('close', resolve));
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await rm(tmp, { force: true });
       throw err;
     }
