@@ -808,6 +808,8 @@ export interface components {
             dicom: {
                 patientId?: string;
                 patientName?: string;
+                patientBirthDate?: string;
+                patientSex?: string;
                 studyDate?: string;
                 studyInstanceUid?: string;
                 seriesInstanceUid?: string;
@@ -938,6 +940,8 @@ export interface components {
                 dicom: {
                     patientId?: string;
                     patientName?: string;
+                    patientBirthDate?: string;
+                    patientSex?: string;
                     studyDate?: string;
                     studyInstanceUid?: string;
                     seriesInstanceUid?: string;
@@ -1016,6 +1020,8 @@ export interface components {
                     dicom: {
                         patientId?: string;
                         patientName?: string;
+                        patientBirthDate?: string;
+                        patientSex?: string;
                         studyDate?: string;
                         studyInstanceUid?: string;
                         seriesInstanceUid?: string;
