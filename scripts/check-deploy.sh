@@ -8,9 +8,10 @@
 #      (scripts/lint-dockerfile.mjs).
 #   4. The image's build stage, rehearsed: the build context exactly as .dockerignore selects it
 #      (docker-py's own implementation), checked for keys and local data, then the Dockerfile's
-#      commands (pnpm fetch --prod; deploy/server-dir.sh) and the image's start command with
-#      NODE_ENV=production: it must load every module from production dependencies alone and
-#      stop at the configuration guard (exit 78) naming what production requires.
+#      commands (pnpm fetch --prod; the server's bundle, apps/sync-server/build.mjs;
+#      deploy/server-dir.sh) and the image's start command with NODE_ENV=production: the bundle
+#      must load every module from production dependencies alone and stop at the configuration
+#      guard (exit 78) naming what production requires.
 #   5. apps/edge/electron-builder.yml parses and targets AppImage and deb.
 # What this cannot show (no engine): that the image builds and the stack runs. See README.
 # Never skips silently: a missing tool fails with the command that installs it.
@@ -117,8 +118,13 @@ PY
 pnpm_version=$(sed -n 's/^ARG PNPM_VERSION=//p' apps/sync-server/Dockerfile)
 pnpm=(npx --yes "pnpm@${pnpm_version}")
 (cd "$ctx" && "${pnpm[@]}" fetch --prod --reporter=silent)
+# The bundle, built by this checkout's esbuild (the image's build stage installs it) into the context.
+node apps/sync-server/build.mjs --outdir "$ctx/apps/sync-server/dist" | sed 's/^/    /'
 (cd "$ctx" && PNPM="${pnpm[*]} --reporter=silent" PNPM_OFFLINE=1 sh deploy/server-dir.sh "$tmp/app")
 [ ! -e "$tmp/app/test" ] || { echo "tests left in the runtime directory" >&2; exit 1; }
+# Production runs the bundle: no TypeScript sources and no tsx to run them with.
+[ ! -e "$tmp/app/src" ] && [ ! -e "$tmp/app/node_modules/tsx" ] ||
+  { echo "the runtime directory has TypeScript sources or tsx: production runs dist/" >&2; exit 1; }
 # The image's CMD, as the image's user would run it: production, no configuration.
 cmd=$(sed -n 's/^CMD \[\(.*\)\]$/\1/p' apps/sync-server/Dockerfile | tr -d '",')
 set +e

@@ -6,6 +6,7 @@
 // Usage: node scripts/lint-dockerfile.mjs [apps/sync-server/Dockerfile]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { NODE_LTS } from './node-lts.mjs';
 
 const require = createRequire(import.meta.url);
 const { validate, ValidationSeverity } = require('dockerfile-utils');
@@ -116,6 +117,11 @@ for (const i of instructions) {
     if (bad) fail(i, `COPY ${bad}: keys, certificates and local data never go into the image`);
   }
 }
+
+// The base image's Node.js is the release the tests run on (scripts/node-lts.mjs pins it).
+const nodeImage = args.get('NODE_IMAGE');
+if (nodeImage !== undefined && !new RegExp(`^node:${NODE_LTS.version.replaceAll('.', '\\.')}-`).test(nodeImage))
+  problems.push(`ARG NODE_IMAGE=${nodeImage} is not Node.js ${NODE_LTS.version} (scripts/node-lts.mjs)`);
 
 const pnpmArg = args.get('PNPM_VERSION');
 const { packageManager } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));

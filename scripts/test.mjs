@@ -2,14 +2,21 @@
 // `npm test`: every check and every test, against real services that this script provides.
 //   1. system packages the tests use (scripts/system-deps.sh)
 //   2. S3-compatible storage: Swift s3api (scripts/services/swift.sh), unless S3_ENDPOINT is set
-//      and RabbitMQ (scripts/services/rabbitmq.sh), exported to the tests as AMQP_URL
+//      and RabbitMQ (scripts/services/rabbitmq.sh), exported to the tests as AMQP_URL,
+//      and Orthanc with its DICOMweb plugin (scripts/services/orthanc.sh), as ORTHANC_BINARY/_PLUGIN
 //   3. lint, format, type checks, deployment checks (scripts/check-deploy.sh)
 //   4. vitest over the whole workspace (PostgreSQL: TEST_DATABASE_URL or an embedded one)
 //   5. Playwright (e2e/): the edge app in Chromium against the real server stack
 // The last line counts both: `tests: N passed, N failed`.
+// All of it on the pinned Node.js LTS (scripts/node-lts.mjs): under an older node this script runs
+// itself again under that release (fetched once from the npm registry), with it first on PATH, so
+// the servers, tools and browsers' stacks the tests start run on it too.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { reexecUnderLts } from './node-lts.mjs';
 
+reexecUnderLts();
+console.log(`Node.js ${process.versions.node} (${process.execPath})`);
 const root = new URL('..', import.meta.url).pathname;
 
 function run(title, cmd, args, opts = {}) {
@@ -43,6 +50,16 @@ if (!process.env.S3_ENDPOINT) {
   const m = out.match(/^AMQP_URL=(.*)$/m);
   if (m) process.env.AMQP_URL = m[1].trim();
   console.log(`  RabbitMQ at ${(process.env.AMQP_URL ?? '').replace(/\/\/[^@]*@/, '//')}`);
+}
+{
+  // Orthanc with its DICOMweb plugin, the PACS the DICOMweb tests use as a client: installed and
+  // checked here; each test starts its own (apps/sync-server/test/orthanc.ts).
+  const out = run('Orthanc (DICOMweb plugin)', 'bash', ['scripts/services/orthanc.sh', 'start'], { capture: true });
+  for (const line of out.split('\n')) {
+    const m = line.trim().match(/^(ORTHANC_[A-Z_]+)=(.*)$/);
+    if (m) process.env[m[1]] = m[2];
+  }
+  console.log(`  Orthanc at ${process.env.ORTHANC_BINARY}, plugin ${process.env.ORTHANC_DICOMWEB_PLUGIN}`);
 }
 run('lint', 'node', ['node_modules/eslint/bin/eslint.js', '.']);
 run('format', 'node', ['node_modules/prettier/bin/prettier.cjs', '--check', '.', '--log-level', 'warn']);

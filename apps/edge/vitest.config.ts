@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     name: 'edge',
-    include: ['src/**/*.test.ts', 'electron/**/*.test.ts', 'vite.config.test.ts'],
+    include: ['src/**/*.test.{ts,tsx}', 'electron/**/*.test.ts', 'vite.config.test.ts'],
     setupFiles: ['fake-indexeddb/auto'],
   },
 });

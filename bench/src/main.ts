@@ -29,6 +29,8 @@ import { runDownload } from './figures/download.ts';
 import { runMemory } from './figures/memory.ts';
 import { runS3Ingest } from './figures/s3.ts';
 import { runXre1 } from './figures/xre1.ts';
+import { runStartup } from './figures/startup.ts';
+import { DICOMWEB_STUDIES, runDicomweb } from './figures/dicomweb.ts';
 import { ensureOrthanc, startOrthanc, type Orthanc } from './stack/orthanc.ts';
 import { freePort } from '@xray/testkit';
 import { startDatabase, type BenchDatabase } from './stack/postgres.ts';
@@ -36,7 +38,7 @@ import { startRawServer, type RawServer } from './stack/raw-server.ts';
 import { startPeers, type Peers } from './stack/peers.ts';
 import { mintToken, repoRoot, startSyncServer, type SyncServer } from './stack/sync-server.ts';
 
-const FIGURES = ['ingest', 'metadata', 'download', 'memory', 's3', 'xre1'] as const;
+const FIGURES = ['ingest', 'metadata', 'download', 'dicomweb', 'memory', 's3', 'startup', 'xre1'] as const;
 type Figure = (typeof FIGURES)[number];
 
 const { values: args } = parseArgs({
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
     info.files = `synthetic chest DR DICOMs from @xray/testkit: 3000×3000 16-bit (${(files.f18.size / MB).toFixed(2)} MB) and 5000×5000 16-bit (${(files.f50.size / MB).toFixed(2)} MB); each upload a copy with its own SOPInstanceUID. MB = 10⁶ bytes.`;
     log('DICOM files written');
 
-    const needServers = FIGURES.some((f) => f !== 'xre1' && selected(f));
+    const needServers = FIGURES.some((f) => f !== 'xre1' && f !== 'startup' && selected(f));
     const ctx: BenchContext = {
       sync: { url: '', paramedic: '', doctor: '', admin: '' },
       raw: { url: '' },
@@ -183,11 +185,16 @@ async function main(): Promise<void> {
             availability.binary,
             path.join(work, 'orthanc'),
             path.join(logs, 'orthanc.log'),
+            availability.dicomweb,
           );
           stops.push(orthanc.stop);
-          ctx.orthanc = { url: orthanc.url, authorization: orthanc.authorization };
+          ctx.orthanc = {
+            url: orthanc.url,
+            authorization: orthanc.authorization,
+            dicomweb: availability.dicomweb !== undefined,
+          };
           ctx.cpu.orthanc = [orthanc.child.pid];
-          info.orthanc = `Orthanc ${orthanc.version} (Debian package; default SQLite index, disk storage, no plugins, HTTP basic auth on)`;
+          info.orthanc = `Orthanc ${orthanc.version} (Debian package; default SQLite index, disk storage, HTTP basic auth on; ${availability.dicomweb ? 'its DICOMweb plugin (orthanc-dicomweb) the only plugin' : 'no plugins: orthanc-dicomweb is not installed, so the DICOMweb figure has no Orthanc side'})`;
         } catch (err) {
           info.orthanc = `not measured: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
         }
@@ -198,6 +205,7 @@ async function main(): Promise<void> {
       else if (selected('metadata') || selected('download')) await seed(ctx);
       if (selected('metadata')) await runMetadata({ ...ctx, runs: metadataRuns }, seconds);
       if (selected('download')) await runDownload(ctx);
+      if (selected('dicomweb')) await runDicomweb({ ...ctx, runs: metadataRuns }, seconds);
       serverStopped = true;
       await server.stop();
 
@@ -239,6 +247,19 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (selected('startup')) {
+      // After the other servers have stopped: starts measured on a machine otherwise idle.
+      const db = await startDatabase();
+      stops.push(db.stop);
+      info.database ||= db.describe;
+      const peers = await startPeers(
+        path.join(work, 'startup-peers'),
+        await freePort(),
+        path.join(logs, 'startup-peers.log'),
+      );
+      stops.push(peers.stop);
+      await runStartup({ ...ctx, runs: Math.min(runs, 3) }, db, peers, logs);
+    }
     if (selected('xre1')) info.chromium = (await runXre1(ctx)).chromium;
 
     info.seconds = (performance.now() - t0) / 1000;
@@ -260,7 +281,9 @@ const NOTES = [
   'Orthanc: POST /instances of the same DICOM bytes (a new SOPInstanceUID each time, otherwise Orthanc answers AlreadyStored without storing), GET /instances/{id}/simplified-tags and GET /instances/{id}/file, with HTTP basic auth on.',
   'Metadata: autocannon, 16 connections, each run {SECONDS} s after a 2 s warm-up; every request carries a real JWT from the development OIDC issuer (authorization code + PKCE) that the server verifies; any non-2xx answer fails the benchmark. Each sync-server read also appends to the tamper-evident audit log (by design). CPU per request: user + system time from /proc of the sync server and PostgreSQL (every process of each) or of Orthanc, over the run, ÷ requests; unlike requests/s it does not depend on what else the machine is doing.',
   'Download: sequential GETs of the whole file (3 × 18 MB, 1 × 50 MB per run) or of a 4 MiB Range starting mid-segment (5 per run); the sync server decrypts XRE1 as it streams, and for a Range only the segments touched.',
+  `DICOMweb: ${DICOMWEB_STUDIES} studies (one 1024×1024 16-bit DX instance each, 2 MB) stored on both sides through each one's STOW-RS. QIDO-RS: a viewer's study-list query (PatientName with a wildcard, limit/offset, fuzzymatching=false, includefield) under autocannon as for Metadata, the sync server with a doctor's JWT (each search audited), Orthanc with basic auth; both must list all ${DICOMWEB_STUDIES} studies. Thumbnail: sequential GETs of the sync server's /thumbnail and of Orthanc's DICOMweb /rendered?viewport=128,128 (its plugin has no /thumbnail) as JPEG; cold is the median over instances never rendered before, cached the median of 10 more requests of one of them (the sync server keeps rendered images encrypted in storage; Orthanc renders every time).`,
   'Memory: a fresh server process; its VmRSS from /proc/<pid>/status sampled every 10 ms while 8 uploads of the 50 MB file run at once.',
+  "Startup: wall time from spawning the server process to its first 200 from /readyz (polled every 5 ms; database, storage, issuer and keys checked), with PostgreSQL external to it (BENCH_DATABASE_URL or TEST_DATABASE_URL, else an embedded one in another process), disk storage, the peers' issuer and services, and keys given as a deployment gives them; first on an empty database (the migrations run), then started again on it. Idle RSS: VmRSS 3 s after ready, no request made. Each on this process's Node.js and on the pinned LTS (scripts/node-lts.mjs) while both exist.",
 ];
 
 async function writeResults(ctx: BenchContext, info: RunInfo, isPartial: boolean): Promise<void> {

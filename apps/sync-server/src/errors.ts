@@ -78,6 +78,12 @@ export const ERRORS = {
     title: 'Method not allowed',
     description: 'The path exists but does not take this method; the `Allow` header lists the ones it takes.',
   },
+  not_acceptable: {
+    status: 406,
+    title: 'Not acceptable',
+    description:
+      'The `Accept` header asks for a media type or DICOM transfer syntax this resource is not served as (DICOMweb).',
+  },
   request_timeout: {
     status: 408,
     title: 'The client went silent',
@@ -137,6 +143,12 @@ export const ERRORS = {
     title: 'The file is not a valid image of its type',
     description: 'The file is damaged, cut off, or another format rides along with the image.',
   },
+  not_renderable: {
+    status: 422,
+    title: 'The X-ray cannot be rendered',
+    description:
+      'A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow.',
+  },
   too_many_requests: {
     status: 429,
     title: 'Too many requests',
@@ -152,6 +164,12 @@ export const ERRORS = {
     status: 503,
     title: 'Object storage is unavailable',
     description: 'Object storage failed; nothing was done. `Retry-After` says when to retry.',
+  },
+  render_busy: {
+    status: 503,
+    title: 'Every render slot is busy',
+    description:
+      'Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused).',
   },
   unavailable: {
     status: 503,

@@ -340,7 +340,7 @@ describe.skipIf(!engine.ok)(
       expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe('1000');
       expect(/^Gid:\s+(\d+)/m.exec(status)?.[1]).toBe('1000');
       expect((await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ')).toMatch(
-        /^node --import tsx src\/main\.ts/,
+        /^node dist\/main\.js/,
       );
       expect(await c1.inspect('{{.HostConfig.ReadonlyRootfs}}')).toBe('true');
       const write = await c1.exec(['sh', '-c', 'touch /app/probe || touch /var/lib/xray/probe']);

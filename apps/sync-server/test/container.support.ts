@@ -233,7 +233,7 @@ export class Container {
         opts.name,
         '--network',
         opts.network ?? 'host',
-        // read_only: true; /tmp (tus part buffers, tsx's cache) is a tmpfs, as compose's volume is writable.
+        // read_only: true; /tmp (tus part buffers) is a tmpfs, as compose's volume is writable.
         '--read-only',
         '--read-only-tmpfs=true',
         ...(opts.restart ? ['--restart', opts.restart] : []),

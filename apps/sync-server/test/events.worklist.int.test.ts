@@ -111,21 +111,20 @@ describe('events a worklist can use (webhook and RabbitMQ)', () => {
     expect(x.link.status).toBe('verified');
     const moved = await patch(x.id, { patientId: 'P-9999', notes: 'Wrong patient picked first' });
     expect(moved.link.status).toBe('invalid');
+    // The file still names P-1001: the identity check finds the move a mismatch.
+    expect(moved.identity).toMatchObject({ status: 'mismatch' });
     // Delivered before the delete (which would scrub what is still waiting: the next test).
-    await waitFor(
-      'three events on both sinks',
-      () => webhookEvents(x.id).length === 3 && amqpEvents(x.id).length === 3,
-    );
+    await waitFor('four events on both sinks', () => webhookEvents(x.id).length === 4 && amqpEvents(x.id).length === 4);
     await remove(x.id);
 
-    const types = ['xray.uploaded', 'xray.updated', 'xray.link_invalid', 'xray.deleted'];
-    const hooked = await waitFor('four events on the webhook', () => {
+    const types = ['xray.uploaded', 'xray.updated', 'xray.link_invalid', 'xray.identity_mismatch', 'xray.deleted'];
+    const hooked = await waitFor('five events on the webhook', () => {
       const got = webhookEvents(x.id);
-      return got.length === 4 && got;
+      return got.length === 5 && got;
     });
-    const published = await waitFor('four events on RabbitMQ', () => {
+    const published = await waitFor('five events on RabbitMQ', () => {
       const got = amqpEvents(x.id);
-      return got.length === 4 && got;
+      return got.length === 5 && got;
     });
     expect(hooked.map((e) => e.type)).toEqual(types);
     // The same events, each with its id, on both sinks.
@@ -135,9 +134,10 @@ describe('events a worklist can use (webhook and RabbitMQ)', () => {
       expect(m.messageId).toBe(m.event.id);
     }
 
-    const [uploaded, updated, invalid, deleted] = hooked;
+    const [uploaded, updated, invalid, mismatch, deleted] = hooked;
     if (uploaded?.type !== 'xray.uploaded' || updated?.type !== 'xray.updated') throw new Error('order');
     if (invalid?.type !== 'xray.link_invalid' || deleted?.type !== 'xray.deleted') throw new Error('order');
+    if (mismatch?.type !== 'xray.identity_mismatch') throw new Error('order');
     for (const e of hooked) expect(e.schemaVersion).toBe(2);
 
     // The image as a worklist shows it, without downloading it.
@@ -161,6 +161,9 @@ describe('events a worklist can use (webhook and RabbitMQ)', () => {
       xray: { patientId: 'P-9999', notes: 'Wrong patient picked first', link: { status: 'invalid' } },
     });
     expect(LINK_INVALID_REASONS).toContain(invalid.data.reason);
+    // Which fields, not what they say.
+    expect(mismatch.data).toMatchObject({ fields: ['patientId'], overridden: false, cause: 'correction' });
+    expect(uploaded.data.xray.identity).toEqual({ status: 'consistent', fields: [], overridden: false });
     expect(deleted.data.xray).toEqual({
       id: x.id,
       patientId: 'P-9999',
@@ -173,6 +176,7 @@ describe('events a worklist can use (webhook and RabbitMQ)', () => {
     expect(uploaded.sequence).toBe(x.changeSeq);
     expect(updated.sequence).toBe(moved.changeSeq);
     expect(invalid.sequence).toBe(updated.sequence);
+    expect(mismatch.sequence).toBe(updated.sequence);
     expect(updated.sequence).toBeGreaterThan(uploaded.sequence);
     expect(deleted.sequence).toBeGreaterThan(updated.sequence);
 
@@ -181,7 +185,7 @@ describe('events a worklist can use (webhook and RabbitMQ)', () => {
     expect(deleted).not.toHaveProperty('links');
     // Delivered and kept for the retention period: scrubbed all the same once the X-ray is gone.
     const kept = await outboxPayloads(x.id);
-    expect(kept).toHaveLength(4);
+    expect(kept).toHaveLength(5);
     for (const p of kept) expect(p).not.toMatch(/Fall from a ladder|Wrong patient picked/);
   });
 

@@ -35,6 +35,7 @@ const eventTemplate = () => ({
   sha256: '0'.repeat(64),
   dicom: null,
   link: { status: 'unchecked' as const },
+  identity: { status: 'unknown' as const, fields: [], compared: [], reason: 'not_dicom' as const, overridden: false },
   uploadedAt: new Date().toISOString(),
   changeSeq: 1,
 });

@@ -64,6 +64,13 @@ const anXray = (over: Partial<Xray> = {}): Xray => ({
     columns: 16,
   },
   link: { status: 'unchecked' },
+  // The file's patient is not the stored one: what differs is named in events, never the values.
+  identity: {
+    status: 'mismatch',
+    fields: [{ field: 'patientId', file: 'PAT-0001', expected: 'P-1001', source: 'metadata' }],
+    compared: ['patientId'],
+    overridden: false,
+  },
   uploadedAt: new Date().toISOString(),
   changeSeq: 7,
   ...over,

@@ -17,7 +17,7 @@ import {
   type DevIntegrations,
   type ExchangeConsumer,
 } from './integrations.support.ts';
-import { runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
+import { buildBundle, runAdmin, spawnServer, type ServerProcess } from './server-process.ts';
 import { MiB, sealed, startTus } from './tus-client.ts';
 
 const run = promisify(execFile);
@@ -43,12 +43,13 @@ async function dockerHealthcheck(): Promise<string[]> {
   return parsed;
 }
 
-// The production start path outside containers: the real server process (`node --import tsx
-// src/main.ts`, the image's command) with NODE_ENV=production and real settings — PostgreSQL,
+// The production start path outside containers: the real server process running the bundle
+// (`node dist/main.js`, the image's command, built here from this checkout by build.mjs; xray-admin
+// from dist/ too) with NODE_ENV=production and real settings — PostgreSQL,
 // Swift s3api as S3, an oidc-provider issuer standing in for Keycloak (roles in
 // realm_access.roles, as Keycloak puts them), generated keys, the Patient and Doctor Services,
 // RabbitMQ — passes the round trip the embedded default passes, with real tokens.
-describe('production start path (NODE_ENV=production, real services, real tokens)', () => {
+describe('production start path (the bundle in dist/, NODE_ENV=production, real services, real tokens)', () => {
   let dir: string;
   let dataDir: string;
   let storage: TestStorage;
@@ -64,6 +65,8 @@ describe('production start path (NODE_ENV=production, real services, real tokens
   let publicUrl: string;
 
   beforeAll(async () => {
+    // A broken build (a module left out, a path not found from dist/) fails here or in the tests below.
+    await buildBundle();
     dir = await mkdtemp(path.join(tmpdir(), 'xray-prod-'));
     dataDir = await mkdtemp(path.join(tmpdir(), 'xray-prod-data-'));
     const keys = await generatedKeys(dir);
@@ -104,7 +107,7 @@ describe('production start path (NODE_ENV=production, real services, real tokens
       AMQP_EXCHANGE: exchange,
       OUTBOX_POLL_INTERVAL_MS: '200',
     };
-    server = await spawnServer(env);
+    server = await spawnServer(env, { build: 'bundle' });
     // Several S3 parts and XRE1 segments.
     // The file names the patient it is uploaded for (a mismatch is never linked as verified).
     dicom = await writeDicom(path.join(dir, 'chest.dcm'), {
@@ -129,6 +132,9 @@ describe('production start path (NODE_ENV=production, real services, real tokens
     fetch(`${server.url}${p}`, { ...init, headers: { ...bearer(tokens[user]), ...init.headers } });
 
   it('is ready: database, S3 and the issuer checked; the image HEALTHCHECK passes', async () => {
+    // The image's command: the bundle under plain node, no tsx loader.
+    const cmdline = (await readFile(`/proc/${server.child.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+    expect(cmdline.slice(1)).toEqual([path.join(serverDir, 'dist/main.js')]);
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
     expect((await ready.json()).checks).toMatchObject({ database: 'ok', storage: 'ok', auth: 'ok' });
@@ -196,6 +202,7 @@ describe('production start path (NODE_ENV=production, real services, real tokens
     expect(uploaded && 'links' in uploaded ? uploaded.links : undefined).toEqual({
       self: `${publicUrl}/xrays/${created.id}`,
       download: `${publicUrl}/xrays/${created.id}/download`,
+      preview: `${publicUrl}/xrays/${created.id}/preview`,
     });
   });
 
@@ -224,7 +231,7 @@ describe('production start path (NODE_ENV=production, real services, real tokens
   it('keeps nothing on local disk and leaves an intact audit chain (xray-admin verify-audit)', async () => {
     // No embedded database, no disk objects, no generated keys: DATA_DIR stays empty.
     expect(await readdir(dataDir)).toEqual([]);
-    const { code, stdout, stderr } = await runAdmin(['verify-audit'], env);
+    const { code, stdout, stderr } = await runAdmin(['verify-audit'], env, undefined, { build: 'bundle' });
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^OK: \d+ audit events verified/);
     expect(stdout).toMatch(/^OK: \d+ checkpoints? in s3:\/\/[\w-]+\/audit-checkpoints\/ verified/m);
@@ -234,12 +241,15 @@ describe('production start path (NODE_ENV=production, real services, real tokens
     const empty = await mkdtemp(path.join(tmpdir(), 'xray-prod-empty-'));
     try {
       // Events to deliver (AMQP_URL) and nowhere public for their links to point to.
-      const refused = await spawnServer({
-        NODE_ENV: 'production',
-        DATA_DIR: empty,
-        HOST: '0.0.0.0',
-        AMQP_URL: 'amqp://127.0.0.1:1',
-      }).then(
+      const refused = await spawnServer(
+        {
+          NODE_ENV: 'production',
+          DATA_DIR: empty,
+          HOST: '0.0.0.0',
+          AMQP_URL: 'amqp://127.0.0.1:1',
+        },
+        { build: 'bundle' },
+      ).then(
         () => new Error('the server started'),
         (err: unknown) => err,
       );

@@ -13,12 +13,39 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-const serverEntry = new URL('../src/main.ts', import.meta.url).pathname;
-const adminEntry = new URL('../src/cli/xray-admin.ts', import.meta.url).pathname;
+/**
+ * What runs: the TypeScript sources through tsx (as `npm start` and every other test run them), or
+ * the bundle in dist/ that production runs (`node dist/main.js`, the image's command; buildBundle).
+ */
+export type Build = 'sources' | 'bundle';
+const packageDir = new URL('..', import.meta.url).pathname;
+const ENTRIES: Record<Build, { server: string[]; admin: string[] }> = {
+  sources: {
+    server: ['--import', 'tsx', `${packageDir}src/main.ts`],
+    admin: ['--import', 'tsx', `${packageDir}src/cli/xray-admin.ts`],
+  },
+  bundle: { server: [`${packageDir}dist/main.js`], admin: [`${packageDir}dist/xray-admin.js`] },
+};
+
+let built: Promise<void> | undefined;
+/** `npm run build` (build.mjs: esbuild) of this checkout, once per test file that asks. */
+export function buildBundle(): Promise<void> {
+  built ??= (async () => {
+    const child = spawn(process.execPath, [`${packageDir}build.mjs`], {
+      cwd: packageDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (d: Buffer) => (output += d.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    if (code !== 0) throw new Error(`the build failed (exit ${code}):\n${output}`);
+  })();
+  return built;
+}
 
 /** The real server as its own OS process (for memory measurements and crash tests). */
-export async function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', serverEntry], {
+export async function spawnServer(env: NodeJS.ProcessEnv, opts: { build?: Build } = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ENTRIES[opts.build ?? 'sources'].server, {
     // No issuer in these process tests (memory, crashes): AUTH_DISABLED unless the caller says otherwise.
     env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', METRICS_PORT: '0', AUTH_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,8 +100,9 @@ export async function runAdmin(
   args: string[],
   env: Record<string, string>,
   onLine?: (line: string, kill: () => void) => void,
+  opts: { build?: Build } = {},
 ): Promise<AdminRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', adminEntry, ...args], {
+  const child = spawn(process.execPath, [...ENTRIES[opts.build ?? 'sources'].admin, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

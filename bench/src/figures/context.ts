@@ -6,7 +6,9 @@ export interface BenchContext {
   sync: { url: string; paramedic: string; doctor: string; admin: string };
   raw: { url: string };
   /** Undefined when Orthanc could not be installed or started (the results say why). */
-  orthanc: { url: string; authorization: string } | undefined;
+  orthanc:
+    | { url: string; authorization: string; /** Its DICOMweb plugin is loaded (`/dicom-web`). */ dicomweb: boolean }
+    | undefined;
   files: { f18: XrayFile; f50: XrayFile };
   runs: number;
   log(msg: string): void;

@@ -7,7 +7,7 @@ import { marked, rotate, type BenchContext } from './context.ts';
 export const CONNECTIONS = 16;
 export const LIST_LIMIT = 10;
 
-interface Load {
+export interface Load {
   rps: number;
   p50: number;
   p99: number;
@@ -16,7 +16,7 @@ interface Load {
 }
 
 /** `seconds` of load at 16 connections; any non-2xx or error fails the benchmark (a wrong answer is not a fast one). */
-async function load(
+export async function load(
   name: string,
   url: string,
   headers: Record<string, string>,

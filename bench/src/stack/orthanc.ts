@@ -16,7 +16,13 @@ export interface Orthanc {
   stop(): Promise<void>;
 }
 
-export type OrthancAvailability = { available: true; binary: string } | { available: false; reason: string };
+export type OrthancAvailability =
+  | {
+      available: true;
+      binary: string;
+      /** libOrthancDicomWeb.so, when orthanc-dicomweb is installed. */ dicomweb?: string;
+    }
+  | { available: false; reason: string };
 
 const run = promisify(execFile);
 
@@ -28,24 +34,35 @@ function findBinary(): string | undefined {
   return undefined;
 }
 
+/** The DICOMweb plugin as Debian's `orthanc-dicomweb` installs it. */
+function findDicomwebPlugin(): string | undefined {
+  for (const p of ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so', '/usr/lib/orthanc/libOrthancDicomWeb.so'])
+    if (existsSync(p)) return p;
+  return undefined;
+}
+
 /**
- * Orthanc from Debian's `orthanc` package: installed here when missing and we are root (the
- * benchmark's own install step), otherwise the reason it is not there.
+ * Orthanc from Debian's `orthanc` package with its DICOMweb plugin (`orthanc-dicomweb`, for the
+ * DICOMweb figure): installed here when missing and we are root (the benchmark's own install
+ * step), otherwise the reason it is not there.
  */
 export async function ensureOrthanc(log: (msg: string) => void): Promise<OrthancAvailability> {
   const found = findBinary();
-  if (found) return { available: true, binary: found };
+  const plugin = findDicomwebPlugin();
+  if (found && plugin) return { available: true, binary: found, dicomweb: plugin };
+  if (found && process.getuid?.() !== 0) return { available: true, binary: found };
   if (process.getuid?.() !== 0)
     return {
       available: false,
-      reason: 'Orthanc is not installed and this is not root: `apt-get install -y --no-install-recommends orthanc`',
+      reason:
+        'Orthanc is not installed and this is not root: `apt-get install -y --no-install-recommends orthanc orthanc-dicomweb`',
     };
   const install = () =>
-    run('apt-get', ['install', '-y', '--no-install-recommends', 'orthanc'], {
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'orthanc', 'orthanc-dicomweb'], {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       timeout: 600_000,
     });
-  log('installing Debian package orthanc (apt-get install -y --no-install-recommends orthanc)');
+  log('installing Debian packages orthanc, orthanc-dicomweb (apt-get install -y --no-install-recommends)');
   try {
     await install().catch(async () => {
       await run('apt-get', ['update'], { timeout: 600_000 });
@@ -57,17 +74,28 @@ export async function ensureOrthanc(log: (msg: string) => void): Promise<Orthanc
       reason: `apt-get install orthanc failed: ${err instanceof Error ? err.message : String(err)}`,
     };
   }
+  // The package enables a system-wide Orthanc (port 8042): not what is measured; keep it off.
+  await run('bash', ['-c', 'update-rc.d orthanc disable; systemctl disable --now orthanc.service'], {
+    timeout: 60_000,
+  }).catch(() => undefined);
   const binary = findBinary();
+  const dicomweb = findDicomwebPlugin();
   return binary
-    ? { available: true, binary }
+    ? { available: true, binary, ...(dicomweb ? { dicomweb } : {}) }
     : { available: false, reason: 'orthanc installed but no Orthanc binary found' };
 }
 
 /**
  * Orthanc with its own temporary configuration: default SQLite index and disk storage in `dir`,
- * no plugins, no DICOM listener, HTTP on a free loopback port with basic auth.
+ * no DICOM listener, HTTP on a free loopback port with basic auth; the DICOMweb plugin its only
+ * plugin when given (`/dicom-web`, for the DICOMweb figure).
  */
-export async function startOrthanc(binary: string, dir: string, logFile: string): Promise<Orthanc> {
+export async function startOrthanc(
+  binary: string,
+  dir: string,
+  logFile: string,
+  dicomwebPlugin?: string,
+): Promise<Orthanc> {
   const port = await freePort();
   const storage = path.join(dir, 'storage');
   await mkdir(storage, { recursive: true });
@@ -82,7 +110,8 @@ export async function startOrthanc(binary: string, dir: string, logFile: string)
     AuthenticationEnabled: true,
     RegisteredUsers: { [user]: password },
     DicomServerEnabled: false,
-    Plugins: [],
+    Plugins: dicomwebPlugin ? [dicomwebPlugin] : [],
+    ...(dicomwebPlugin ? { DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: false } } : {}),
     // Orthanc 1.10 defaults otherwise (SQLite index, uncompressed storage, synced writes).
   };
   const configFile = path.join(dir, 'orthanc.json');

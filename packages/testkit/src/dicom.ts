@@ -18,6 +18,10 @@ export interface DicomOptions {
   columns?: number;
   patientId?: string;
   patientName?: string;
+  /** PatientBirthDate (DA, YYYYMMDD); written only when given. */
+  patientBirthDate?: string;
+  /** PatientSex (CS: M, F, O); written only when given. */
+  patientSex?: string;
   /** DICOM Body Part Examined code, default CHEST. */
   bodyPart?: string;
   /** DICOM View Position, default PA. */
@@ -38,6 +42,8 @@ export interface ResolvedDicomOptions {
   columns: number;
   patientId: string;
   patientName: string;
+  patientBirthDate?: string;
+  patientSex?: string;
   bodyPart: string;
   view: string;
   studyDate: string;
@@ -78,6 +84,8 @@ export function resolveDicomOptions(options: DicomOptions = {}): ResolvedDicomOp
     columns,
     patientId: options.patientId ?? 'PAT-0001',
     patientName: options.patientName ?? 'TEST^PATIENT',
+    patientBirthDate: options.patientBirthDate,
+    patientSex: options.patientSex,
     bodyPart: options.bodyPart ?? 'CHEST',
     view: options.view ?? 'PA',
     studyDate: options.studyDate ?? '20260115',
@@ -106,6 +114,8 @@ export function dicomTagsFor(options: DicomOptions = {}): DicomTags {
   return {
     patientId: o.patientId,
     patientName: o.patientName,
+    ...(o.patientBirthDate ? { patientBirthDate: o.patientBirthDate } : {}),
+    ...(o.patientSex ? { patientSex: o.patientSex } : {}),
     studyDate: o.studyDate,
     studyInstanceUid: o.studyInstanceUid,
     seriesInstanceUid: o.seriesInstanceUid,
@@ -253,6 +263,8 @@ function dicomHeader(o: ResolvedDicomOptions): Buffer {
     stringElement(0x0008, 0x0068, 'CS', 'FOR PRESENTATION'),
     stringElement(0x0010, 0x0010, 'PN', o.patientName),
     stringElement(0x0010, 0x0020, 'LO', o.patientId),
+    ...(o.patientBirthDate !== undefined ? [stringElement(0x0010, 0x0030, 'DA', o.patientBirthDate)] : []),
+    ...(o.patientSex !== undefined ? [stringElement(0x0010, 0x0040, 'CS', o.patientSex)] : []),
     stringElement(0x0018, 0x0015, 'CS', o.bodyPart),
     stringElement(0x0018, 0x5101, 'CS', o.view),
     stringElement(0x0020, 0x000d, 'UI', o.studyInstanceUid),

@@ -174,6 +174,30 @@ describe('capture()', () => {
     expect(useFile.xray.patientDecisionReason).toBeUndefined();
   });
 
+  it('an identity override travels with the decision it belongs to, and goes with its patient', async () => {
+    const db = await freshDb();
+    const { capture, updateMetadata } = createCaptureService({ db });
+    const identityOverride = {
+      fields: ['patientName' as const],
+      reason: 'Detector kept the last name',
+      decidedAt: '2026-12-06T10:05:00Z',
+    };
+    const kept = await capture(
+      blobOf(smallDicom({ patientId: 'P-1001', patientName: 'DOE^JOHN' }), 'chest.dcm'),
+      validInput({
+        patientId: 'P-1001',
+        patientDecision: 'keep_chosen_patient',
+        patientDecisionReason: identityOverride.reason,
+        identityOverride,
+      }),
+    );
+    expect(kept.metadata.xray.identityOverride).toEqual(identityOverride);
+    await db.captures.update(kept.id, { status: 'needs-attention' });
+    expect((await updateMetadata(kept.id, { view: 'LAT' })).xray.identityOverride).toEqual(identityOverride);
+    await db.captures.update(kept.id, { status: 'needs-attention' });
+    expect((await updateMetadata(kept.id, { patientId: 'P-1003' })).xray.identityOverride).toBeUndefined();
+  });
+
   it('given the head checkFile read, stores the same X-ray as when it reads the head itself', async () => {
     const db = await freshDb();
     const { capture, readMetadata } = createCaptureService({ db });

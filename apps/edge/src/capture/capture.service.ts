@@ -5,6 +5,7 @@ import {
   generateDek,
   type ContentType,
   type DicomTags,
+  type IdentityOverrideInput,
   type PatientDecision,
   type Priority,
   type XrayMetadataInput,
@@ -34,6 +35,8 @@ export interface CaptureInput {
   /** The paramedic's answer to a wrong-patient hold (patient-check.ts); sent as upload metadata. */
   patientDecision?: PatientDecision;
   patientDecisionReason?: string;
+  /** Keeping the chosen patient although the file's identity differs (patient-check.ts identityOverrideFor). */
+  identityOverride?: IdentityOverrideInput;
 }
 
 export interface CaptureOptions {
@@ -125,9 +128,14 @@ function checkXray(
   xray: Record<string, string | undefined>,
   priority: Priority,
   validate: boolean,
+  identityOverride?: IdentityOverrideInput,
 ): CaptureMetadata['xray'] {
   const defined = Object.fromEntries(Object.entries(xray).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = XrayMetadataInputSchema.safeParse({ ...defined, priority });
+  const parsed = XrayMetadataInputSchema.safeParse({
+    ...defined,
+    priority,
+    ...(identityOverride ? { identityOverride } : {}),
+  });
   if (parsed.success) {
     const { id: _id, sha256: _sha, priority: _p, ...rest } = parsed.data;
     return rest;
@@ -169,7 +177,7 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
     const { xray, warnings } = prefill(input, dicom, now);
     const priority = input.priority ?? 'routine';
     const metadata: CaptureMetadata = {
-      xray: checkXray(xray, priority, opts.validate ?? true),
+      xray: checkXray(xray, priority, opts.validate ?? true, input.identityOverride),
       ...(dicom ? { dicom } : {}),
       ...(file instanceof File && file.name ? { fileName: file.name } : {}),
     };
@@ -232,8 +240,10 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
     const dek = await unwrapWithDeviceKey(db, record.wrappedDek, record.keyId);
     const current = await openMetadata(dek, record.encryptedMetadata);
     const priority = changes.priority ?? record.priority;
-    const merged: Record<string, string | undefined> = { ...current.xray, ...definedOnly(changes) };
+    const { identityOverride: currentOverride, ...currentFields } = current.xray;
+    const merged: Record<string, string | undefined> = { ...currentFields, ...definedOnly(changes) };
     delete merged.priority;
+    let identityOverride = currentOverride;
     // A patient decision is about the patient it was made for: another patient needs its own.
     if (
       changes.patientId !== undefined &&
@@ -242,10 +252,14 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
     ) {
       delete merged.patientDecision;
       delete merged.patientDecisionReason;
+      identityOverride = undefined;
     }
-    // A new decision comes whole: its reason (or none) replaces the previous one's.
-    if (changes.patientDecision !== undefined) merged.patientDecisionReason = changes.patientDecisionReason;
-    const metadata: CaptureMetadata = { ...current, xray: checkXray(merged, priority, true) };
+    // A new decision comes whole: its reason (or none) and its override (or none) replace the previous one's.
+    if (changes.patientDecision !== undefined) {
+      merged.patientDecisionReason = changes.patientDecisionReason;
+      identityOverride = changes.identityOverride;
+    }
+    const metadata: CaptureMetadata = { ...current, xray: checkXray(merged, priority, true, identityOverride) };
     const encryptedMetadata = await sealMetadata(dek, metadata);
     await db.transaction('rw', db.captures, db.uploads, async () => {
       const latest = await db.captures.get(id);
@@ -272,7 +286,8 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
 }
 
 function definedOnly(input: CaptureInput): Partial<Record<keyof CaptureInput, string>> {
-  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+  const { identityOverride: _override, ...fields } = input;
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
 export type CaptureService = ReturnType<typeof createCaptureService>;

@@ -1,6 +1,4 @@
-import dicomParser from 'dicom-parser';
-import type { DataSet } from 'dicom-parser';
-import { DICOM_HEADER_PREFIX_BYTES } from '@xray/shared';
+import { DICOM_HEADER_PREFIX_BYTES, firstString, readDicomHeader, type DicomHeader } from '@xray/shared';
 
 /** A small greyscale picture, ready for a canvas (ImageData's layout). */
 export interface Thumbnail {
@@ -19,35 +17,27 @@ const UNCOMPRESSED = new Map([
 ]);
 
 const TAG = {
-  transferSyntax: 'x00020010',
-  samplesPerPixel: 'x00280002',
-  photometric: 'x00280004',
-  rows: 'x00280010',
-  columns: 'x00280011',
-  bitsAllocated: 'x00280100',
-  pixelRepresentation: 'x00280103',
-  windowCenter: 'x00281050',
-  windowWidth: 'x00281051',
-  pixelData: 'x7fe00010',
+  transferSyntax: '00020010',
+  samplesPerPixel: '00280002',
+  photometric: '00280004',
+  rows: '00280010',
+  columns: '00280011',
+  bitsAllocated: '00280100',
+  pixelRepresentation: '00280103',
+  windowCenter: '00281050',
+  windowWidth: '00281051',
 } as const;
 
-const isDataSet = (v: unknown): v is DataSet => typeof v === 'object' && v !== null && 'elements' in v;
+/** A US attribute's value (dcmjs decodes it), or undefined. */
+const us = (ds: DicomHeader, tag: string): number | undefined => {
+  const v = ds.dataset[tag]?.Value?.[0];
+  return typeof v === 'number' ? v : undefined;
+};
 
-function parseHeader(head: Uint8Array): DataSet {
-  try {
-    return dicomParser.parseDicom(head, { untilTag: TAG.pixelData });
-  } catch (error) {
-    // A prefix may end inside a long element: keep what was read, with the meta header.
-    const dataSet: unknown = typeof error === 'object' && error !== null ? Reflect.get(error, 'dataSet') : undefined;
-    if (!isDataSet(dataSet)) throw error;
-    Object.assign(dataSet.elements, dicomParser.readPart10Header(head).elements);
-    return dataSet;
-  }
-}
-
-const firstNumber = (v: string | undefined): number | undefined => {
-  const n = v === undefined ? NaN : Number(v.split('\\')[0]);
-  return Number.isFinite(n) ? n : undefined;
+/** The first value of a DS attribute (dcmjs decodes it to a number). */
+const firstNumber = (ds: DicomHeader, tag: string): number | undefined => {
+  const v = ds.dataset[tag]?.Value?.[0];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 };
 
 /**
@@ -57,22 +47,23 @@ const firstNumber = (v: string | undefined): number | undefined => {
  * Compressed pixel data (JPEG, JPEG 2000, RLE) gets no preview here.
  */
 export async function dicomThumbnail(file: Blob, maxSide = 320): Promise<DicomPreview> {
-  let ds: DataSet;
+  let ds: DicomHeader;
   try {
-    ds = parseHeader(new Uint8Array(await file.slice(0, DICOM_HEADER_PREFIX_BYTES).arrayBuffer()));
+    ds = readDicomHeader(new Uint8Array(await file.slice(0, DICOM_HEADER_PREFIX_BYTES).arrayBuffer()));
   } catch {
     return { ok: false, reason: 'The DICOM header cannot be read.' };
   }
-  const ts = ds.string(TAG.transferSyntax)?.trim() ?? '';
+  const ts = firstString(ds.meta[TAG.transferSyntax]) ?? '';
   const littleEndian = UNCOMPRESSED.get(ts);
   if (littleEndian === undefined) return { ok: false, reason: 'No preview for compressed DICOM images.' };
-  const rows = ds.uint16(TAG.rows) ?? 0;
-  const columns = ds.uint16(TAG.columns) ?? 0;
-  const bits = ds.uint16(TAG.bitsAllocated) ?? 0;
-  const samples = ds.uint16(TAG.samplesPerPixel) ?? 1;
-  const signed = ds.uint16(TAG.pixelRepresentation) === 1;
-  const photometric = ds.string(TAG.photometric)?.trim() ?? 'MONOCHROME2';
-  const pixels = ds.elements[TAG.pixelData];
+  const rows = us(ds, TAG.rows) ?? 0;
+  const columns = us(ds, TAG.columns) ?? 0;
+  const bits = us(ds, TAG.bitsAllocated) ?? 0;
+  const samples = us(ds, TAG.samplesPerPixel) ?? 1;
+  const signed = us(ds, TAG.pixelRepresentation) === 1;
+  const photometric = firstString(ds.dataset[TAG.photometric]) ?? 'MONOCHROME2';
+  // Where the walker found the pixel data (its value offset), within the header prefix.
+  const pixels = ds.pixelData && { dataOffset: ds.pixelData.valueOffset, length: ds.pixelData.length ?? 0 };
   if (!pixels || pixels.length <= 0 || rows === 0 || columns === 0)
     return { ok: false, reason: 'The DICOM file has no readable pixel data.' };
   if (samples !== 1 || (bits !== 8 && bits !== 16) || !photometric.startsWith('MONOCHROME'))
@@ -102,8 +93,8 @@ export async function dicomThumbnail(file: Blob, maxSide = 320): Promise<DicomPr
     }
   }
   // The file's own window when it has one, else the sampled range.
-  const center = firstNumber(ds.string(TAG.windowCenter));
-  const widthW = firstNumber(ds.string(TAG.windowWidth));
+  const center = firstNumber(ds, TAG.windowCenter);
+  const widthW = firstNumber(ds, TAG.windowWidth);
   let lo: number;
   let hi: number;
   if (center !== undefined && widthW !== undefined && widthW > 1) {

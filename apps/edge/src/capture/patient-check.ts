@@ -1,4 +1,16 @@
-import type { DicomTags, PatientDecision, Roster, RosterConsultation, RosterPatient } from '@xray/shared';
+import {
+  compareIdentity,
+  compareNames,
+  normalizeDate,
+  type DicomTags,
+  type IdentityField,
+  type IdentityFieldMismatch,
+  type IdentityOverrideInput,
+  type PatientDecision,
+  type Roster,
+  type RosterConsultation,
+  type RosterPatient,
+} from '@xray/shared';
 
 /**
  * The wrong-patient rules, as pure functions: the capture screen and the DICOM receiver both
@@ -7,15 +19,20 @@ import type { DicomTags, PatientDecision, Roster, RosterConsultation, RosterPati
  *
  * - the file's own PatientID differs from the chosen patient id;
  * - the ids agree but the file's PatientName is not the roster's name for that id;
+ * - the ids agree but the file's PatientBirthDate or PatientSex is not the roster's;
  * - the chosen id is not on the roster the device keeps.
  *
- * The decision is `use_file_patient` (the capture takes the file's id) or `keep_chosen_patient`
- * with a reason; it travels with the X-ray as `patientDecision` / `patientDecisionReason`.
+ * The comparisons are @xray/shared's compareIdentity, the ones the server checks identity with
+ * at ingest. The decision is `use_file_patient` (the capture takes the file's id) or
+ * `keep_chosen_patient` with a reason; it travels with the X-ray as `patientDecision` /
+ * `patientDecisionReason`, and keeping a patient the file's identity differs from as
+ * `identityOverride` (which fields, why, when: identityOverrideFor).
  */
 
 export type HoldReason =
   | { code: 'file_patient_differs'; filePatientId: string; chosenId: string }
   | { code: 'file_name_differs'; fileName: string; rosterName: string }
+  | { code: 'file_identity_differs'; mismatches: IdentityFieldMismatch[] }
   | { code: 'not_in_roster'; chosenId: string };
 
 export interface PatientCheck {
@@ -46,10 +63,9 @@ export function nameTokens(name: string): string[] {
     .sort();
 }
 
+/** The same name as a clinician reads it (family and given name in their places): @xray/shared compareNames. */
 export function sameName(a: string, b: string): boolean {
-  const x = nameTokens(a);
-  const y = nameTokens(b);
-  return x.length > 0 && x.length === y.length && x.every((t, i) => t === y[i]);
+  return compareNames(a, b) === 'same';
 }
 
 /** A DICOM PersonName as people read it: "SCHMIDT^LEA" → "Lea Schmidt"-like "SCHMIDT, LEA". */
@@ -83,7 +99,7 @@ export function filePatientDiffers(
  */
 export function checkPatient(input: {
   chosenId: string;
-  file?: Pick<DicomTags, 'patientId' | 'patientName'> | undefined;
+  file?: Pick<DicomTags, 'patientId' | 'patientName' | 'patientBirthDate' | 'patientSex'> | undefined;
   roster: Roster | undefined;
 }): PatientCheck {
   const chosenId = input.chosenId.trim();
@@ -94,8 +110,13 @@ export function checkPatient(input: {
   if (!chosenId) return { holds, ...(filePatient ? { filePatient } : {}) };
   const differs = filePatientDiffers(chosenId, fileId);
   if (differs) holds.push(differs);
-  else if (patient?.name && input.file?.patientName?.trim() && !sameName(input.file.patientName, patient.name))
-    holds.push({ code: 'file_name_differs', fileName: input.file.patientName.trim(), rosterName: patient.name });
+  else if (patient && input.file) {
+    const { mismatches } = compareIdentity(input.file, { patientId: chosenId, record: patient });
+    const name = mismatches.find((m) => m.field === 'patientName');
+    if (name) holds.push({ code: 'file_name_differs', fileName: name.file, rosterName: name.expected });
+    const others = mismatches.filter((m) => m.field === 'patientBirthDate' || m.field === 'patientSex');
+    if (others.length) holds.push({ code: 'file_identity_differs', mismatches: others });
+  }
   if (!patient) holds.push({ code: 'not_in_roster', chosenId });
   return { holds, ...(patient ? { patient } : {}), ...(filePatient ? { filePatient } : {}) };
 }
@@ -126,6 +147,51 @@ export function applyDecision(
   };
 }
 
+/** The identity fields the holds say differ (what keeping the chosen patient overrides). */
+export function differingIdentityFields(check: PatientCheck): IdentityField[] {
+  return check.holds.flatMap((h): IdentityField[] => {
+    if (h.code === 'file_patient_differs') return ['patientId'];
+    if (h.code === 'file_name_differs') return ['patientName'];
+    if (h.code === 'file_identity_differs') return h.mismatches.map((m) => m.field);
+    return [];
+  });
+}
+
+/**
+ * The override a capture carries when the paramedic keeps the chosen patient although the file's
+ * identity differs: which fields, why, and when it was decided. None otherwise.
+ */
+export function identityOverrideFor(
+  check: PatientCheck,
+  decision: PatientDecisionInput | undefined,
+  decidedAt: string,
+): { identityOverride?: IdentityOverrideInput } {
+  const fields = differingIdentityFields(check);
+  const reason = decision?.reason?.trim() ?? '';
+  if (decision?.choice !== 'keep_chosen_patient' || reason.length < 3 || fields.length === 0) return {};
+  return { identityOverride: { fields, reason, decidedAt } };
+}
+
+const FIELD_LABELS: Record<IdentityField, string> = {
+  patientId: 'patient ID',
+  patientName: 'name',
+  patientBirthDate: 'birth date',
+  patientSex: 'sex',
+};
+
+/** A birth date as people read it (1957-03-14), whichever way it is written. */
+const readableDate = (v: string): string => {
+  const d = normalizeDate(v);
+  return d ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : v;
+};
+
+/** One differing field as the paramedic reads it: the file's value against the patient list's. */
+export function mismatchMessage(m: IdentityFieldMismatch): string {
+  const [file, listed] =
+    m.field === 'patientBirthDate' ? [readableDate(m.file), readableDate(m.expected)] : [m.file, m.expected];
+  return `The file's ${FIELD_LABELS[m.field]} is ${file}, the patient list's ${listed}.`;
+}
+
 /** What the paramedic reads for each hold. */
 export function holdMessage(h: HoldReason): string {
   switch (h.code) {
@@ -133,6 +199,8 @@ export function holdMessage(h: HoldReason): string {
       return `The file names patient ${h.filePatientId}, not ${h.chosenId}.`;
     case 'file_name_differs':
       return `The file names ${readableDicomName(h.fileName)}, the roster ${h.rosterName}.`;
+    case 'file_identity_differs':
+      return h.mismatches.map(mismatchMessage).join(' ');
     case 'not_in_roster':
       return `${h.chosenId} is not on this device's patient list.`;
   }

@@ -69,7 +69,7 @@ export function createSentLinks(opts: SentLinksOptions) {
         const dek = await unwrapWithDeviceKey(opts.db, record.wrappedDek, record.keyId);
         const metadata = await openMetadata(dek, record.encryptedMetadata);
         // As on the server: a patient decision is about the patient it was made for, and goes with it.
-        const { patientDecision: _d, patientDecisionReason: _r, ...rest } = metadata.xray;
+        const { patientDecision: _d, patientDecisionReason: _r, identityOverride: _o, ...rest } = metadata.xray;
         const kept = x.patientId === metadata.xray.patientId ? metadata.xray : rest;
         const encryptedMetadata = await sealMetadata(dek, { ...metadata, xray: { ...kept, patientId: x.patientId } });
         await opts.db.captures.update(id, { encryptedMetadata });

@@ -47,6 +47,28 @@ describe('sync engine (fake server, fake timers, fake-indexeddb)', () => {
     expect((await rig.db.engineStatus())?.state).toBe('idle');
   });
 
+  it("sends a capture's identity override as JSON text in Upload-Metadata (the server parses it)", async () => {
+    const rig = await engineRig({ concurrency: 1 });
+    const identityOverride = {
+      fields: ['patientSex' as const],
+      reason: 'Sex mis-keyed at the modality',
+      decidedAt: '2026-11-27T08:14:00Z',
+    };
+    await rig.capture(
+      blobOf(smallPng(3)),
+      validInput({
+        patientDecision: 'keep_chosen_patient',
+        patientDecisionReason: identityOverride.reason,
+        identityOverride,
+      }),
+    );
+    await rig.engine.start();
+    await settle(rig);
+    const meta = rig.server.attempts[0]?.metadata ?? {};
+    expect(JSON.parse(meta.identityOverride ?? 'null')).toEqual(identityOverride);
+    expect(meta.patientDecision).toBe('keep_chosen_patient');
+  });
+
   it('runs at most two uploads at a time', async () => {
     const rig = await engineRig({ concurrency: 2 });
     for (let i = 0; i < 4; i++) await rig.capture(blobOf(smallPng(10 + i)), validInput());

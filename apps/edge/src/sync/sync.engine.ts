@@ -433,8 +433,11 @@ export class SyncEngine {
     const { xray } = await openMetadata(dek, c.encryptedMetadata);
     const serverKey = await this.#o.serverKeys.current();
     const wrapped = await wrapKeyRsaOaep(dek, serverKey.key);
+    const { identityOverride, ...xrayFields } = xray;
     const fields: Record<string, string | undefined> = {
-      ...xray,
+      ...xrayFields,
+      // An object field travels as its JSON text (JSON_UPLOAD_METADATA_FIELDS).
+      identityOverride: identityOverride ? JSON.stringify(identityOverride) : undefined,
       deviceId: xray.deviceId ?? this.#o.deviceId,
       id: c.id,
       sha256: c.sha256,

@@ -24,6 +24,7 @@ const INTERACTIONS: Record<string, Interaction> = {
   'xray.create': { code: 'create', display: 'create', action: 'C' },
   'xray.read': { code: 'read', display: 'read', action: 'R' },
   'xray.download': { code: 'read', display: 'read', action: 'R' },
+  'xray.preview': { code: 'read', display: 'read', action: 'R' },
   'xray.list': { code: 'search-type', display: 'search type', action: 'E' },
   'xray.changes': { code: 'search-type', display: 'search type', action: 'E' },
   'xray.update': { code: 'update', display: 'update', action: 'U' },

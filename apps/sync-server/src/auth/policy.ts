@@ -33,6 +33,10 @@ export const ACTIONS = [
   'device.enroll',
   /** GET /admin/devices, POST /admin/devices/{id}/revoke. */
   'device.manage',
+  /** DICOMweb QIDO-RS: searching studies, series and instances (scoped like the list). */
+  'dicomweb.search',
+  /** DICOMweb WADO-RS: retrieving instances and their metadata (per X-ray, like a download). */
+  'dicomweb.retrieve',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -57,6 +61,9 @@ const POLICY: Record<Action, Partial<Record<Role, Reach>>> = {
   // Devices that capture enroll; a doctor's system is no device.
   'device.enroll': { paramedic: 'any', admin: 'any' },
   'device.manage': { admin: 'any' },
+  // DICOMweb reads as the REST API does: a paramedic only what they captured.
+  'dicomweb.search': { paramedic: 'own', doctor: 'any', admin: 'any' },
+  'dicomweb.retrieve': { paramedic: 'own', doctor: 'any', admin: 'any' },
 };
 
 /** What ownership is judged on: an X-ray, or an upload mapped to who started it. */
@@ -119,7 +126,10 @@ export function authorize(actor: Actor, action: Action, target?: Owned): void {
 }
 
 /** The list filter an actor is confined to: paramedics see only their own captures. */
-export function listScope(actor: Actor): { capturedBy?: string } {
-  authorize(actor, 'xray.list');
-  return reachOf(actor, 'xray.list') === 'own' ? { capturedBy: actor.sub } : {};
+export function listScope(
+  actor: Actor,
+  action: 'xray.list' | 'dicomweb.search' | 'dicomweb.retrieve' = 'xray.list',
+): { capturedBy?: string } {
+  authorize(actor, action);
+  return reachOf(actor, action) === 'own' ? { capturedBy: actor.sub } : {};
 }

@@ -4,12 +4,20 @@ import type { Command, CommandIO } from './command.ts';
 import { EXIT } from './command.ts';
 import { retryDeadCommand } from './retry-dead.command.ts';
 import { checkCommand } from './check.command.ts';
+import { dicomIndexCommand } from './dicom-index.command.ts';
 import { recoverCommand } from './recover.command.ts';
 import { rotateKekCommand } from './rotate-kek.command.ts';
 import { verifyAuditCommand } from './verify-audit.command.ts';
 
 /** Every subcommand; add new ones (rotate-kek, …) here. */
-const COMMANDS: Command[] = [verifyAuditCommand, rotateKekCommand, retryDeadCommand, checkCommand, recoverCommand];
+const COMMANDS: Command[] = [
+  verifyAuditCommand,
+  rotateKekCommand,
+  retryDeadCommand,
+  checkCommand,
+  recoverCommand,
+  dicomIndexCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

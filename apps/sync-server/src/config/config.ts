@@ -401,6 +401,18 @@ export const EnvSchema = z.object({
   MAX_UPLOAD_BYTES: int(1024 * MIB, { max: 4 * 1024 * MIB }).describe(
     'Largest X-ray accepted, in bytes (at most 4 GiB: a stored upload is one S3 server-side copy).',
   ),
+  RENDER_CONCURRENCY: int(2, { min: 1, max: 64 }).describe(
+    'Renders (GET /xrays/{id}/preview, DICOMweb rendered and thumbnail) decoding at once, per instance: each holds a whole X-ray and its decoded pixels in memory. A cached render takes no slot.',
+  ),
+  RENDER_QUEUE_LIMIT: int(16, { min: 0, max: 10_000 }).describe(
+    'Renders waiting for a slot, per instance; one more is answered 503 `render_busy` with Retry-After.',
+  ),
+  RENDER_MAX_INPUT_BYTES: int(256 * MIB, { max: 4 * 1024 * MIB }).describe(
+    'Largest X-ray rendered, in bytes (it is read into memory whole to decode); a larger one answers 422 `not_renderable`.',
+  ),
+  RENDER_MAX_PIXELS: int(64_000_000, { max: 1_000_000_000 }).describe(
+    'Most pixels (Rows × Columns) of an image rendered; checked before decoding, so a small file declaring a huge image is refused (422 `not_renderable`).',
+  ),
   CAPTURE_TIME_MAX_SKEW_MS: ms(5 * 60 * 1000, { min: 0, max: 24 * 60 * 60 * 1000 }).describe(
     "How far ahead of the server's clock an X-ray's `capturedAt` may be (a device clock running fast), on every upload door; later is refused (400, field `metadata.capturedAt`). At most 24 h.",
   ),
@@ -789,6 +801,13 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
       maxUploadBytes: e.MAX_UPLOAD_BYTES,
       /** A capturedAt further ahead of our clock than this is refused. */
       captureTimeMaxSkewMs: e.CAPTURE_TIME_MAX_SKEW_MS,
+    },
+    /** Previews and DICOMweb rendered images (rendering/render.service.ts). */
+    rendering: {
+      concurrency: e.RENDER_CONCURRENCY,
+      queueLimit: e.RENDER_QUEUE_LIMIT,
+      maxInputBytes: e.RENDER_MAX_INPUT_BYTES,
+      maxPixels: e.RENDER_MAX_PIXELS,
     },
     /** A built edge web app served at /, or undefined. */
     edgeAppDir: e.EDGE_APP_DIR ? path.resolve(e.EDGE_APP_DIR) : undefined,

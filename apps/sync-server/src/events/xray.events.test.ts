@@ -19,6 +19,7 @@ const xray = (over: Partial<Xray> = {}): Xray => ({
   sha256: '0'.repeat(64),
   dicom: null,
   link: { status: 'unchecked' },
+  identity: { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false },
   uploadedAt: '2026-11-27T08:31:02.118Z',
   changeSeq: 3,
   ...over,
@@ -30,6 +31,7 @@ describe('event links', () => {
       expect(xrayLinks(base, 'abc')).toEqual({
         self: 'https://xray.example.org/api/xrays/abc',
         download: 'https://xray.example.org/api/xrays/abc/download',
+        preview: 'https://xray.example.org/api/xrays/abc/preview',
       });
     expect(xrayLinks('http://127.0.0.1:8080', 'abc').self).toBe('http://127.0.0.1:8080/xrays/abc');
   });

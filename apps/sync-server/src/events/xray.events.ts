@@ -7,12 +7,20 @@ import type {
   XrayEvent,
   XrayEventLinks,
   XrayEventSubject,
+  XrayIdentityMismatchEvent,
   XrayLinkInvalidEvent,
   XrayUpdatedEvent,
   XrayUploadedEvent,
 } from '@xray/shared';
-import { DicomSummarySchema, EVENT_SCHEMA_VERSION, LINK_INVALID_REASONS, XrayEventSchema } from '@xray/shared';
-import type { Xray } from '@xray/shared';
+import {
+  DicomSummarySchema,
+  EVENT_SCHEMA_VERSION,
+  identityBrief,
+  LINK_INVALID_REASONS,
+  XrayEventSchema,
+} from '@xray/shared';
+import type { Identity, Xray } from '@xray/shared';
+import { newMismatch } from '../ingest/identity.ts';
 import { publicHref } from '../http/public-url.ts';
 
 /**
@@ -59,6 +67,8 @@ export function subjectOf(x: Xray): XrayEventSubject {
       ...(x.link.reason !== undefined ? { reason: x.link.reason } : {}),
       ...(x.link.checkedAt !== undefined ? { checkedAt: x.link.checkedAt } : {}),
     },
+    // Status and the names of the fields that differ: their values name the patient.
+    identity: identityBrief(x.identity),
     uploadedAt: x.uploadedAt,
     changeSeq: x.changeSeq,
   };
@@ -100,17 +110,43 @@ export function linkInvalidIfSo(x: Xray): Omit<XrayLinkInvalidEvent, 'links'> | 
   return { ...base(x), type: 'xray.link_invalid', data: { xray: subjectOf(x), reason: x.link.reason } };
 }
 
+/**
+ * `xray.identity_mismatch` when the file's patient differs from the stored one and that is news
+ * (`before`: the identity the X-ray had; undefined for a new X-ray), else nothing. Field names, and
+ * who overrode when; no values and no reason text (they name the patient).
+ */
+export function identityMismatchIfNew(
+  before: Identity | undefined,
+  x: Xray,
+  cause: XrayIdentityMismatchEvent['data']['cause'],
+): Omit<XrayIdentityMismatchEvent, 'links'> | undefined {
+  const identity = x.identity;
+  if (!newMismatch(before, identity)) return undefined;
+  const o = identity.override;
+  return {
+    ...base(x),
+    type: 'xray.identity_mismatch',
+    data: {
+      xray: subjectOf(x),
+      fields: identity.fields.map((f) => f.field),
+      overridden: identity.overridden,
+      ...(o ? { override: { by: { sub: o.by.sub }, decidedAt: o.decidedAt, fields: o.fields } } : {}),
+      cause,
+    },
+  };
+}
+
 /** Link before/after as change records show it: status and reason, without the summaries. */
 export const linkBrief = (l: Link): { status: Link['status']; reason?: string } =>
   l.reason ? { status: l.status, reason: l.reason } : { status: l.status };
 
 /**
- * Where an X-ray is read back, under `publicUrl` (its path prefix kept, as tus Location URLs keep it).
- * No `preview`: there is no rendering endpoint yet.
+ * Where an X-ray is read back, under `publicUrl` (its path prefix kept, as tus Location URLs keep it):
+ * the resource, the original bytes, and a rendered preview (`GET /xrays/{id}/preview`).
  */
 export function xrayLinks(publicUrl: string, xrayId: string): XrayEventLinks {
   const self = publicHref(publicUrl, `/xrays/${xrayId}`);
-  return { self, download: `${self}/download` };
+  return { self, download: `${self}/download`, preview: `${self}/preview` };
 }
 
 /**

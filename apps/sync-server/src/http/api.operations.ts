@@ -1,3 +1,4 @@
+import { dicomwebOperations } from '../dicomweb/dicomweb.operations.ts';
 import { uploadOperations } from '../uploads/tus.operations.ts';
 import { apiDocumentOperations } from './routes/api-document.routes.ts';
 import { auditOperations } from './routes/audit.routes.ts';
@@ -19,6 +20,7 @@ export const API_OPERATIONS: readonly Operation[] = [
   keyOperations,
   deviceOperations,
   rosterOperations,
+  dicomwebOperations,
   auditOperations,
   outboxOperations,
   edgeAppOperations,

@@ -20,6 +20,8 @@ export const API_TAGS = {
   outbox: 'Administrators: event delivery to the Doctor Service webhook and RabbitMQ.',
   edge: 'What the edge app reads about this deployment before anyone signs in.',
   operations: 'Liveness, readiness and this document.',
+  DICOMweb:
+    'DICOMweb (PS3.18) under `/dicom-web`: QIDO-RS search, WADO-RS retrieve and metadata, with the same tokens, roles and audit as the REST API. Only DICOM X-rays are in it.',
 } as const;
 export type ApiTag = keyof typeof API_TAGS;
 
@@ -69,6 +71,9 @@ export const API_HEADERS = {
   'Upload-Length': text('The whole length of the upload (ciphertext bytes).', { type: 'integer', minimum: 0 }),
   'Upload-Expires': text('When an unfinished upload expires (RFC 9110 date).'),
   'Upload-Metadata': text('The metadata the upload was created with (tus `key base64value` pairs).'),
+  Warning: text(
+    '`299 - "<text>"` (RFC 9111 5.5, as DICOMweb uses it): STOW-RS sends one per instance that failed or was stored already, naming it; QIDO-RS names the query parameters it did not apply.',
+  ),
   'X-Xray-Id': text('The id of the X-ray the upload is stored as.', { type: 'string', format: 'uuid' }),
   'X-Xray-Sha256': text('The SHA-256 (hex) of the stored X-ray plaintext.', {
     type: 'string',

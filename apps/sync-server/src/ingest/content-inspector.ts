@@ -3,11 +3,13 @@ import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import {
   DICOM_HEADER_PREFIX_BYTES,
-  extractDicomTags,
+  dicomTagsOf,
   FileStructureError,
+  readDicomHeader,
   formatWalkerFor,
   sniffContentType,
   type ContentType,
+  type DicomHeader,
   type DicomTags,
   type FormatWalker,
   type FormatWalkerOptions,
@@ -27,6 +29,8 @@ export interface InspectedContent {
   sizeBytes: number;
   contentType: ContentType;
   dicom: DicomTags | null;
+  /** The DICOM header read from the buffered prefix (dcmjs): the DICOMweb index is made from it. */
+  dicomHeader?: DicomHeader | null;
 }
 
 /**
@@ -116,9 +120,11 @@ export class ContentInspection {
     if (this.failure) throw this.failure.error;
     if (!this.ended || this.contentType === null) throw new Error('ContentInspection.result() before end()');
     let dicom: InspectedContent['dicom'] = null;
+    let dicomHeader: InspectedContent['dicomHeader'] = null;
     if (this.contentType === 'application/dicom') {
       try {
-        dicom = extractDicomTags(this.headBytes());
+        dicomHeader = readDicomHeader(this.headBytes());
+        dicom = dicomTagsOf(dicomHeader);
       } catch (err) {
         throw new DomainError(
           'unsupported_media_type',
@@ -130,7 +136,13 @@ export class ContentInspection {
         );
       }
     }
-    return { sha256: this.hash.digest('hex'), sizeBytes: this.bytesSeen, contentType: this.contentType, dicom };
+    return {
+      sha256: this.hash.digest('hex'),
+      sizeBytes: this.bytesSeen,
+      contentType: this.contentType,
+      dicom,
+      dicomHeader,
+    };
   }
 }
 

@@ -8,9 +8,10 @@ import {
 } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
 import { commitOutcomeUnknown, inTransaction, type Pool } from '../db/pool.ts';
+import { indexDicomInstance } from '../dicomweb/dicom-index.ts';
 import { DomainError, isDomainError } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
-import { linkInvalidIfSo, xrayUploaded } from '../events/xray.events.ts';
+import { identityMismatchIfNew, linkInvalidIfSo, xrayUploaded } from '../events/xray.events.ts';
 import { arrivalLink, type LinkVerifier } from '../integrations/link.verifier.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -20,6 +21,7 @@ import { xrayLinkRepository } from '../xrays/xray-link.repository.ts';
 import { recordKeyOf, writeRecord } from '../xrays/xray-record.ts';
 import { xrayRepository, type XrayRecord } from '../xrays/xray.repository.ts';
 import type { InspectedContent } from './content-inspector.ts';
+import { decideIdentity, overrideOf } from './identity.ts';
 import { repeatOf } from './repeat-rule.ts';
 import { refuseAsDeleted } from './tombstone-rule.ts';
 
@@ -71,6 +73,13 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
     // Before the transaction (no network inside it), one try within a short budget: the upload
     // never waits long for, nor fails because of, the Patient Service. No answer: pending.
     const link = await arrivalLink(deps.links, metadata, content.dicom?.patientId);
+    // The file's own patient against the metadata's and the Patient Service record the link brought.
+    const identity = decideIdentity({
+      dicom: content.dicom,
+      patientId: metadata.patientId,
+      link,
+      override: overrideOf(metadata, { sub: input.actor.sub, name: input.actor.name }),
+    });
     const inserted = await inTransaction(deps.pool, async (tx) => {
       const row = await xrayRepository.insert(tx, {
         id: input.id,
@@ -88,6 +97,7 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
         sha256: content.sha256,
         dicom: content.dicom,
         link,
+        identity,
         objectKey: input.objectKey,
         ...input.sealed,
       });
@@ -98,6 +108,8 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       // back from the store (a restore from an older database backup). One small PUT.
       await writeRecord(deps.store, deps.keys, row);
       if (row.link.status === 'pending') await xrayLinkRepository.schedulePending(tx, row.id);
+      // The DICOMweb index (QIDO-RS, WADO-RS /metadata) commits with the X-ray; a delete cascades to it.
+      await indexDicomInstance(tx, row.id, content.dicomHeader);
       // Numbered in the change feed after the PUT (the counter is held until COMMIT); refused
       // (410) if this id was deleted, even by a delete that committed while this was stored.
       row.changeSeq = await xrayChangeRepository.record(tx, {
@@ -109,6 +121,8 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       await deps.outbox.append(tx, xrayUploaded(row));
       const invalid = linkInvalidIfSo(row);
       if (invalid) await deps.outbox.append(tx, invalid);
+      const mismatch = identityMismatchIfNew(undefined, row, 'upload');
+      if (mismatch) await deps.outbox.append(tx, mismatch);
       await appendAudit(tx, createdEvent(audit, row, true));
       return row;
     }).catch(async (err: unknown) => {
@@ -175,6 +189,31 @@ export function createdEvent(context: AuditContext, x: XrayRecord, created: bool
       // What the paramedic decided about the patient, and whether the file names another one.
       link: { status: x.link.status, ...(x.link.reason ? { reason: x.link.reason } : {}) },
       ...(x.link.decision ? { patientDecision: x.link.decision } : {}),
+      identity: identityAudit(x.identity),
     },
+  };
+}
+
+/**
+ * What the audit trail keeps of the identity check: status, the fields that differ (names), and
+ * the device's override whole (who sent it, when it was decided, why, which fields).
+ */
+export function identityAudit(i: XrayRecord['identity']): Record<string, unknown> {
+  return {
+    status: i.status,
+    fields: i.fields.map((f) => f.field),
+    ...(i.reason ? { reason: i.reason } : {}),
+    overridden: i.overridden,
+    ...(i.override
+      ? {
+          override: {
+            by: i.override.by.sub,
+            decidedAt: i.override.decidedAt,
+            reason: i.override.reason,
+            fields: i.override.fields,
+            from: i.override.from,
+          },
+        }
+      : {}),
   };
 }

@@ -24,6 +24,7 @@ const record: XrayRecord = {
     reason: 'file_patient_mismatch',
     decision: { choice: 'keep_chosen_patient', reason: 'wristband' },
   },
+  identity: { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false },
   uploadedAt: '2026-11-27T08:16:00.000Z',
   changeSeq: 1,
   objectKey: 'xrays/x/o',
@@ -68,6 +69,32 @@ describe('the repeat rule', () => {
       ['patientDecision', 'patientDecisionReason'],
     );
     expect(differingFields(record, declared({ capturedAt: '2026-11-27T08:15:01Z' }))).toEqual(['capturedAt']);
+  });
+
+  it('an identity override is a declared detail: the same one (any offset) repeats, another or none does not', () => {
+    const override = {
+      fields: ['patientName' as const],
+      reason: 'Detector kept the last name',
+      decidedAt: '2026-11-27T09:14:00+01:00',
+    };
+    const withOverride: XrayRecord = {
+      ...record,
+      identity: {
+        ...record.identity,
+        override: {
+          ...override,
+          decidedAt: '2026-11-27T08:14:00.000Z',
+          by: { sub: 'medic-1', name: null },
+          from: 'identity_override',
+        },
+      },
+    };
+    expect(differingFields(withOverride, declared({ identityOverride: override }))).toEqual([]);
+    expect(differingFields(withOverride, declared())).toEqual(['identityOverride']);
+    expect(
+      differingFields(withOverride, declared({ identityOverride: { ...override, reason: 'Another reason' } })),
+    ).toEqual(['identityOverride']);
+    expect(differingFields(record, declared({ identityOverride: override }))).toEqual(['identityOverride']);
   });
 
   it('one refusal for everything else: another user, other details, other bytes; only the audit details differ', () => {

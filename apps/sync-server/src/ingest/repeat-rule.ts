@@ -32,6 +32,19 @@ const DECLARED: Record<string, (x: XrayRecord, m: XrayMetadataInput) => [unknown
     x.link.decision?.reason ?? null,
     (m.patientDecision ? m.patientDecisionReason : undefined) ?? null,
   ],
+  // Stored on the identity check, as ingest/identity.ts overrideOf records it (instants as ISO).
+  identityOverride: (x, m) => [
+    x.identity.override?.from === 'identity_override'
+      ? JSON.stringify([x.identity.override.fields, x.identity.override.reason, x.identity.override.decidedAt])
+      : null,
+    m.identityOverride
+      ? JSON.stringify([
+          m.identityOverride.fields,
+          m.identityOverride.reason,
+          new Date(m.identityOverride.decidedAt).toISOString(),
+        ])
+      : null,
+  ],
 };
 
 /** Names (never values) of the declared fields in which `metadata` differs from the stored X-ray. */

@@ -1,4 +1,4 @@
-import type { Link, XrayMetadataInput } from '@xray/shared';
+import { samePatientId, type Link, type XrayMetadataInput } from '@xray/shared';
 import type { Logger } from '../observability/logger.ts';
 import { PatientDirectoryUnavailable, type PatientDirectory } from './patient-directory.ts';
 
@@ -18,7 +18,9 @@ export interface LinkVerifier {
 /**
  * An arriving X-ray's link. The file's own DICOM PatientID naming another patient, without the
  * paramedic's decision to keep the chosen one, is `invalid` (`file_patient_mismatch`) whatever
- * the Patient Service says: never `verified`. A decision sent with the X-ray stays on its link.
+ * the Patient Service says: never `verified`. The Patient Service is asked all the same: its record
+ * is what the file's name, birth date and sex are compared with (ingest/identity.ts). A decision
+ * sent with the X-ray stays on its link.
  */
 export async function arrivalLink(
   links: LinkVerifier,
@@ -32,10 +34,8 @@ export async function arrivalLink(
       }
     : undefined;
   const withDecision = (link: Link): Link => (decision ? { ...link, decision } : link);
-  return withDecision(
-    fileMismatch(filePatientId, metadata.patientId, decision) ??
-      (await links.verify(metadata.patientId, metadata.consultationId ?? null, 'inline')),
-  );
+  const checked = await links.verify(metadata.patientId, metadata.consultationId ?? null, 'inline');
+  return withDecision(fileMismatch(filePatientId, metadata.patientId, decision, checked) ?? checked);
 }
 
 /**
@@ -54,18 +54,29 @@ export function storedLink(
     const { decision: _dropped, ...rest } = link;
     return decision ? { ...rest, decision } : rest;
   };
-  return withDecision(fileMismatch(x.dicom?.patientId, x.patientId, decision) ?? checked);
+  return withDecision(fileMismatch(x.dicom?.patientId, x.patientId, decision, checked) ?? checked);
 }
 
-/** The file rule: the DICOM's PatientID naming another patient, with no decision to keep this one, is `invalid`. */
+/**
+ * The file rule: the DICOM's PatientID naming another patient (compared as the identity check
+ * compares it, @xray/shared samePatientId), with no decision to keep this one, is `invalid`. The
+ * Patient Service's summaries of what was checked stay on it (the identity check reads them).
+ */
 function fileMismatch(
   filePatientId: string | undefined,
   patientId: string,
   decision: Link['decision'],
+  checked: Link,
 ): Link | undefined {
   const filePatient = filePatientId?.trim();
-  if (filePatient && filePatient !== patientId && decision?.choice !== 'keep_chosen_patient')
-    return { status: 'invalid', reason: 'file_patient_mismatch', checkedAt: new Date().toISOString() };
+  if (filePatient && !samePatientId(filePatient, patientId) && decision?.choice !== 'keep_chosen_patient')
+    return {
+      status: 'invalid',
+      reason: 'file_patient_mismatch',
+      checkedAt: checked.checkedAt ?? new Date().toISOString(),
+      ...(checked.patient ? { patient: checked.patient } : {}),
+      ...(checked.consultation ? { consultation: checked.consultation } : {}),
+    };
   return undefined;
 }
 

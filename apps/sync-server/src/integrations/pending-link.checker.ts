@@ -1,8 +1,9 @@
-import { backoffDelay, type Link } from '@xray/shared';
+import { backoffDelay, identityBrief, type Link } from '@xray/shared';
 import { appendAudit, systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
-import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
+import { identityMismatchIfNew, linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
+import { decideIdentity } from '../ingest/identity.ts';
 import type { Logger } from '../observability/logger.ts';
 import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
 import { xrayLinkRepository, type PendingLink } from '../xrays/xray-link.repository.ts';
@@ -22,7 +23,9 @@ export interface PendingLinkCheckerOptions {
  * Settles pending links in the background, on every instance: claims due X-rays with
  * FOR UPDATE SKIP LOCKED (never two instances on one X-ray), asks the Patient Service with its
  * full timeout and retries, and either settles the link — row, `xray.updated` (cause
- * `link_check`), `xray.link_invalid` when invalid, and an audit event in one transaction — or
+ * `link_check`), `xray.link_invalid` when invalid, the identity check decided again with the
+ * record it brought (`xray.identity_mismatch` when that finds one), and an audit event in one
+ * transaction — or
  * looks again later with exponential backoff. Never gives up: a link stays pending, and visible
  * as such, until the Patient Service answers.
  */
@@ -97,24 +100,43 @@ export class PendingLinkChecker {
       // The paramedic's patient decision sent with the X-ray stays with its link; the file's own
       // PatientID naming another patient without one is never settled as verified.
       const settled: Link = storedLink(link, current, current);
-      const updated = await xrayLinkRepository.setLink(tx, p.id, settled);
+      // An identity left unknown for want of the record is decided now that it is here.
+      const identity = decideIdentity({
+        dicom: current.dicom,
+        patientId: current.patientId,
+        link: settled,
+        override: current.identity.override,
+      });
+      const updated = await xrayLinkRepository.setLink(tx, p.id, settled, identity);
       updated.changeSeq = await xrayChangeRepository.record(tx, {
         xrayId: updated.id,
         kind: 'link_settled',
         actorSub: null,
         ownerSub: updated.capturedBy.sub,
       });
-      const change = { link: { before: linkBrief(current.link), after: linkBrief(settled) } };
+      const identityChange = { before: identityBrief(current.identity), after: identityBrief(identity) };
+      const change = {
+        link: { before: linkBrief(current.link), after: linkBrief(settled) },
+        ...(JSON.stringify(identityChange.before) !== JSON.stringify(identityChange.after)
+          ? { identity: identityChange }
+          : {}),
+      };
       await this.deps.outbox.append(tx, xrayUpdated(updated, change, 'link_check', null));
       const invalid = linkInvalidIfSo(updated);
       if (invalid) await this.deps.outbox.append(tx, invalid);
+      const mismatch = identityMismatchIfNew(current.identity, updated, 'link_check');
+      if (mismatch) await this.deps.outbox.append(tx, mismatch);
       await appendAudit(tx, {
         context: systemContext(),
         action: 'xray.update',
         outcome: 'success',
         xrayId: updated.id,
         patientId: updated.patientId,
-        details: { cause: 'link_check', before: { link: change.link.before }, after: { link: change.link.after } },
+        details: {
+          cause: 'link_check',
+          before: { link: change.link.before, ...(change.identity ? { identity: change.identity.before } : {}) },
+          after: { link: change.link.after, ...(change.identity ? { identity: change.identity.after } : {}) },
+        },
       });
     });
   }

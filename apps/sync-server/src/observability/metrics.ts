@@ -66,6 +66,12 @@ export function createMetrics() {
       labelNames: ['check'] as const,
       registers: [registry],
     }),
+    renders: new Counter({
+      name: 'xray_renders_total',
+      help: 'Rendered images and previews asked for, by outcome: cached (an encrypted cache entry served: nothing decoded), decoded (the X-ray decoded and rendered), busy (refused: every render slot and queue place taken), failed',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     auditCheckpoints: new Counter({
       name: 'xray_audit_checkpoints_total',
       help: 'Audit checkpoint turns that wrote one (written) or could not (failed: the witness or the database)',

@@ -124,7 +124,10 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const entries = await readdir(this.dir, { recursive: true, withFileTypes: true }).catch(() => []);
+    // Only the directory the prefix names is walked (an X-ray's renders: not the whole store).
+    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const root = base && !base.split('/').includes('..') ? path.join(this.dir, base) : this.dir;
+    const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
     return entries
       .filter((e) => e.isFile())
       .map((e) => path.relative(this.dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))

@@ -240,10 +240,13 @@ function storedMetadata(raw: Upload['metadata']): Record<string, string> {
   return kept;
 }
 
-/** The row's fields as Upload-Metadata values (strings), for the one metadata parser. */
+/** The row's fields as Upload-Metadata values (strings; an object field as its JSON text), for the one metadata parser. */
 function stringValues(o: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(o)) if (typeof v === 'string') out[k] = v;
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'object' && v !== null) out[k] = JSON.stringify(v);
+  }
   return out;
 }
 

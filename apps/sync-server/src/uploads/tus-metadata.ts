@@ -1,5 +1,6 @@
 import {
   fieldErrors,
+  JSON_UPLOAD_METADATA_FIELDS,
   UPLOAD_KEY_FIELDS,
   XRAY_UPLOAD_METADATA_FIELDS,
   XrayMetadataInputSchema,
@@ -17,10 +18,10 @@ export type TusXrayMetadata = XrayMetadataInput & { id: string; sha256: string }
  * are read; other keys (filename, the wrapped data key) belong to other layers.
  */
 export function parseTusMetadata(raw: Record<string, string | null> | undefined): TusXrayMetadata {
-  const picked: Record<string, string> = {};
+  const picked: Record<string, unknown> = {};
   for (const key of XRAY_UPLOAD_METADATA_FIELDS) {
     const v = raw?.[key];
-    if (typeof v === 'string' && v !== '') picked[key] = v;
+    if (typeof v === 'string' && v !== '') picked[key] = JSON_UPLOAD_METADATA_FIELDS.includes(key) ? jsonOrText(v) : v;
   }
   const parsed = TusMetadataSchema.safeParse(picked);
   if (!parsed.success) {
@@ -31,6 +32,15 @@ export function parseTusMetadata(raw: Record<string, string | null> | undefined)
     );
   }
   return parsed.data;
+}
+
+/** An object field's JSON text, parsed; text that is not JSON stays text (and the schema refuses it by name). */
+function jsonOrText(v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch {
+    return v;
+  }
 }
 
 /** The data key travels with the upload, wrapped for our upload key (`kid`), base64 in `dek`. */

@@ -1,4 +1,4 @@
-import { UPLOAD_KEY_FIELDS, UPLOAD_PATH, XRAY_UPLOAD_METADATA_FIELDS } from '@xray/shared';
+import { JSON_UPLOAD_METADATA_FIELDS, UPLOAD_KEY_FIELDS, UPLOAD_PATH, XRAY_UPLOAD_METADATA_FIELDS } from '@xray/shared';
 import { z } from 'zod';
 import {
   emptyResponse,
@@ -62,7 +62,8 @@ export const uploadOperations = defineOperations({
     summary: 'Begin a resumable upload (tus creation, creation-with-upload)',
     description: [
       '`Upload-Metadata` carries the X-ray fields',
-      `(${XRAY_UPLOAD_METADATA_FIELDS.map((f) => `\`${f}\``).join(', ')}; \`id\` and \`sha256\` required)`,
+      `(${XRAY_UPLOAD_METADATA_FIELDS.map((f) => `\`${f}\``).join(', ')}; \`id\` and \`sha256\` required;`,
+      `${JSON_UPLOAD_METADATA_FIELDS.map((f) => `\`${f}\``).join(', ')} as JSON text)`,
       `and the data key wrapped for \`GET /keys/upload\` (\`${UPLOAD_KEY_FIELDS.wrappedDek}\`, \`${UPLOAD_KEY_FIELDS.kid}\`).`,
       'An id that is stored already answers by the repeat rule, as `POST /xrays` does.',
     ].join(' '),

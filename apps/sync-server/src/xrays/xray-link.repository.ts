@@ -1,4 +1,4 @@
-import type { Link } from '@xray/shared';
+import type { Identity, Link } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { toRecord, type XrayRecord, type XrayRow } from './xray.repository.ts';
 
@@ -12,6 +12,8 @@ export interface XrayCorrection {
   view: string;
   notes: string | null;
   link: Link;
+  /** The identity check against the (possibly new) patient. */
+  identity: Identity;
 }
 
 export interface PendingLink {
@@ -35,9 +37,19 @@ export const xrayLinkRepository = {
   async update(tx: PoolClient, id: string, c: XrayCorrection): Promise<XrayRecord> {
     const { rows } = await tx.query<XrayRow>(
       `UPDATE xrays SET patient_id = $2, consultation_id = $3, body_part = $4, view = $5, notes = $6, link = $7,
-         link_recheck_at = CASE WHEN $7::jsonb->>'status' = 'pending' THEN now() ELSE NULL END, link_attempts = 0
+         link_recheck_at = CASE WHEN $7::jsonb->>'status' = 'pending' THEN now() ELSE NULL END, link_attempts = 0,
+         identity = $8
        WHERE id = $1 RETURNING *`,
-      [id, c.patientId, c.consultationId, c.bodyPart, c.view, c.notes, JSON.stringify(c.link)],
+      [
+        id,
+        c.patientId,
+        c.consultationId,
+        c.bodyPart,
+        c.view,
+        c.notes,
+        JSON.stringify(c.link),
+        JSON.stringify(c.identity),
+      ],
     );
     const row = rows[0];
     if (!row) throw new Error(`X-ray ${id} vanished while locked`);
@@ -87,10 +99,11 @@ export const xrayLinkRepository = {
     );
   },
 
-  async setLink(tx: PoolClient, id: string, link: Link): Promise<XrayRecord> {
+  /** A settled link, and the identity check decided again with the record it brought. */
+  async setLink(tx: PoolClient, id: string, link: Link, identity: Identity): Promise<XrayRecord> {
     const { rows } = await tx.query<XrayRow>(
-      `UPDATE xrays SET link = $2, link_recheck_at = NULL, link_attempts = 0 WHERE id = $1 RETURNING *`,
-      [id, JSON.stringify(link)],
+      `UPDATE xrays SET link = $2, identity = $3, link_recheck_at = NULL, link_attempts = 0 WHERE id = $1 RETURNING *`,
+      [id, JSON.stringify(link), JSON.stringify(identity)],
     );
     const row = rows[0];
     if (!row) throw new Error(`X-ray ${id} vanished while locked`);

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
+import { IdentitySchema, type Identity } from '@xray/shared';
 import type { DekBinding } from '../keys/dek-wrap.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { ObjectStore } from '../storage/index.ts';
@@ -25,6 +26,9 @@ import type { XrayRecord } from './xray.repository.ts';
  *   alone cannot plant one that makes `recover` erase a live X-ray's row as an audited deletion.
  */
 export const RECORD_SUFFIX = '.record';
+
+/** The identity of a row recovered from a record written before identity was checked. */
+const NOT_CHECKED: Identity = { status: 'unknown', fields: [], compared: [], reason: 'not_checked', overridden: false };
 export const TOMBSTONE_SUFFIX = '.deleted';
 export const XRAYS_PREFIX = 'xrays/';
 
@@ -66,6 +70,8 @@ const RowSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   dicom: z.unknown(),
   link: z.unknown(),
+  /** Absent from records written before identity was checked at ingest. */
+  identity: z.unknown().optional(),
   objectKey: z.string(),
   uploadedAt: z.string(),
   dekWrapped: z.string(),
@@ -182,6 +188,7 @@ function rowJson(x: RecoveredXray): z.infer<typeof RowSchema> {
     sha256: x.sha256,
     dicom: x.dicom,
     link: x.link,
+    identity: x.identity,
     objectKey: x.objectKey,
     uploadedAt: x.uploadedAt,
     dekWrapped: Buffer.from(x.dekWrapped).toString('base64'),
@@ -229,23 +236,25 @@ export async function readRecord(
   if (r.id !== xrayId || r.objectKey !== objectKey || r.kekId !== envelope.kekId)
     throw new RecordInvalidError(`the recovery record of ${objectKey} names another X-ray, object or KEK`);
   return {
-    ...(r as Omit<typeof r, 'dekWrapped' | 'dicom' | 'link'> & Pick<XrayRecord, 'priority' | 'contentType'>),
+    ...(r as Omit<typeof r, 'dekWrapped' | 'dicom' | 'link' | 'identity'> &
+      Pick<XrayRecord, 'priority' | 'contentType'>),
     dicom: r.dicom as XrayRecord['dicom'],
     link: r.link as XrayRecord['link'],
+    identity: IdentitySchema.safeParse(r.identity).data ?? NOT_CHECKED,
     dekWrapped: new Uint8Array(Buffer.from(r.dekWrapped, 'base64')),
   };
 }
 
 /**
- * The fields where a record and a row differ (empty: the record is current). Not the link status:
- * the Patient Service check settles it later without rewriting the record (a recovered row takes
- * the record's, and a pending one is checked again).
+ * The fields where a record and a row differ (empty: the record is current). Not the link nor the
+ * identity check: the Patient Service check settles them later without rewriting the record (a
+ * recovered row takes the record's, and a pending one is checked again).
  */
 export function recordDiffers(record: RecoveredXray, row: XrayRecord): string[] {
   const a = rowJson(record);
   const b = rowJson(row);
   return (Object.keys(a) as (keyof typeof a)[]).filter(
-    (k) => k !== 'link' && JSON.stringify(a[k]) !== JSON.stringify(b[k]),
+    (k) => k !== 'link' && k !== 'identity' && JSON.stringify(a[k]) !== JSON.stringify(b[k]),
   );
 }
 

@@ -21,6 +21,7 @@ import {
 } from './xray-record.ts';
 import { xrayChangeRepository } from './xray-changes.repository.ts';
 import { xrayRepository, type XrayRecord } from './xray.repository.ts';
+import { removeRenders } from '../rendering/render.cache.ts';
 
 /**
  * `xray-admin check` and `xray-admin recover`: the X-ray rows set against what the object store
@@ -347,6 +348,7 @@ async function applyTombstone(pool: Pool, store: ObjectStore, tomb: Tombstone, i
   });
   await store.delete(objectKey);
   await store.delete(recordKeyOf(objectKey));
+  await removeRenders(store, tomb.xrayId);
   return tomb.xrayId;
 }
 

@@ -1,9 +1,10 @@
-import type { Link, XrayUpdate } from '@xray/shared';
+import { identityBrief, type Link, type XrayUpdate } from '@xray/shared';
 import { appendAudit, type AuditContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { DomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
-import { linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
+import { identityMismatchIfNew, linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
+import { decideIdentity } from '../ingest/identity.ts';
 import { storedLink, type LinkVerifier } from '../integrations/link.verifier.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import type { ObjectStore } from '../storage/index.ts';
@@ -24,7 +25,7 @@ export interface XrayUpdateDeps {
 const FIELDS = ['patientId', 'consultationId', 'bodyPart', 'view', 'notes'] as const;
 type Field = (typeof FIELDS)[number];
 
-function apply(current: XrayRecord, changes: XrayUpdate): Omit<XrayCorrection, 'link'> {
+function apply(current: XrayRecord, changes: XrayUpdate): Omit<XrayCorrection, 'link' | 'identity'> {
   return {
     patientId: changes.patientId ?? current.patientId,
     consultationId: changes.consultationId === undefined ? current.consultationId : changes.consultationId,
@@ -74,16 +75,20 @@ export async function updateXray(
     // Applied to the row as it is now: a correction that committed meanwhile is kept.
     const next = apply(current, changes);
     let link: Link = current.link;
+    let identity = current.identity;
     if (!sameIds(next, current)) {
       if (checked && sameIds(checked.ids, next)) link = checked.link;
       // The ids moved under us: what we checked is not what is stored; the checker settles it.
       else link = deps.links.enabled ? { status: 'pending', reason: 'changed_concurrently' } : { status: 'unchecked' };
       // The file's own PatientID still counts: a correction never makes a mismatched file verified.
       link = storedLink(link, { patientId: next.patientId, dicom: current.dicom }, current);
+      // The file against the new patient; the device's override stays only while its patient stays.
+      const override = next.patientId === current.patientId ? current.identity.override : undefined;
+      identity = decideIdentity({ dicom: current.dicom, patientId: next.patientId, link, override });
     }
 
-    const before: Partial<Record<Field | 'link', unknown>> = {};
-    const after: Partial<Record<Field | 'link', unknown>> = {};
+    const before: Partial<Record<Field | 'link' | 'identity', unknown>> = {};
+    const after: Partial<Record<Field | 'link' | 'identity', unknown>> = {};
     for (const f of FIELDS) {
       if (next[f] !== current[f]) {
         before[f] = current[f];
@@ -95,9 +100,15 @@ export async function updateXray(
       before.link = linkBrief(current.link);
       after.link = linkBrief(link);
     }
+    // Status and field names only: the values name the patient.
+    const identityChanged = JSON.stringify(identityBrief(identity)) !== JSON.stringify(identityBrief(current.identity));
+    if (identityChanged) {
+      before.identity = identityBrief(current.identity);
+      after.identity = identityBrief(identity);
+    }
 
     const updated = Object.keys(after).length
-      ? await xrayLinkRepository.update(tx, current.id, { ...next, link })
+      ? await xrayLinkRepository.update(tx, current.id, { ...next, link, identity })
       : current;
     if (Object.keys(after).length) {
       // The recovery record follows the row, written under the row lock before it commits (a record
@@ -117,6 +128,8 @@ export async function updateXray(
       await deps.outbox.append(tx, xrayUpdated(updated, changeSet, 'correction', by));
       const invalid = linkChanged || !sameIds(next, current) ? linkInvalidIfSo(updated) : undefined;
       if (invalid) await deps.outbox.append(tx, invalid);
+      const mismatch = identityMismatchIfNew(current.identity, updated, 'correction');
+      if (mismatch) await deps.outbox.append(tx, mismatch);
     }
     // Last before COMMIT (it takes the audit chain's lock).
     await appendAudit(tx, {

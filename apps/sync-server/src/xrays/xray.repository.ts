@@ -34,6 +34,7 @@ export interface XrayRow {
   sha256: string;
   dicom: Xray['dicom'];
   link: Link;
+  identity: Xray['identity'];
   object_key: string;
   uploaded_at: Date;
   dek_wrapped: Buffer;
@@ -63,6 +64,7 @@ export const XRAY_COLUMNS = [
   'sha256',
   'dicom',
   'link',
+  'identity',
   'object_key',
   'uploaded_at',
   'dek_wrapped',
@@ -97,6 +99,7 @@ export const toRecord = (r: XrayRow): XrayRecord => ({
   sha256: r.sha256,
   dicom: r.dicom,
   link: r.link,
+  identity: r.identity,
   uploadedAt: r.uploaded_at.toISOString(),
   // Numbers stay below 2^53 (microseconds since 1970 until the year 2255): exact as a JSON number.
   changeSeq: Number(r.change_seq ?? 0),
@@ -124,6 +127,8 @@ export interface ListQuery {
   uploadedFrom?: string;
   uploadedTo?: string;
   changedSince?: number;
+  /** The identity check's status (GET /xrays?identity=). */
+  identity?: Xray['identity']['status'];
   order: 'asc' | 'desc';
   limit: number;
   capturedBy?: string;
@@ -146,8 +151,8 @@ export const xrayRepository = {
     const { rows } = await db.query<XrayRow>(
       `INSERT INTO xrays (id, patient_id, consultation_id, captured_at, captured_by_sub, captured_by_name,
          device_id, body_part, view, priority, notes, content_type, size_bytes, sha256, dicom, link, object_key,
-         dek_wrapped, kek_id, cipher_size, uploaded_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20, coalesce($21::timestamptz, now()))
+         dek_wrapped, kek_id, cipher_size, uploaded_at, identity)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20, coalesce($21::timestamptz, now()), $22)
        ON CONFLICT (id) DO NOTHING
        RETURNING *`,
       [
@@ -172,6 +177,7 @@ export const xrayRepository = {
         x.kekId,
         x.cipherSize,
         x.uploadedAt ?? null,
+        JSON.stringify(x.identity),
       ],
     );
     return rows[0] ? toRecord(rows[0]) : null;
@@ -201,6 +207,7 @@ export const xrayRepository = {
     if (q.uploadedFrom) where.push(`uploaded_at >= ${arg(q.uploadedFrom)}`);
     if (q.uploadedTo) where.push(`uploaded_at < ${arg(q.uploadedTo)}`);
     if (q.capturedBy) where.push(`captured_by_sub = ${arg(q.capturedBy)}`);
+    if (q.identity) where.push(`identity->>'status' = ${arg(q.identity)}`);
     const byChange = q.changedSince !== undefined;
     const [cmp, dir] = q.order === 'asc' ? ['>', 'ASC'] : ['<', 'DESC'];
     if (byChange) where.push(`change_seq > ${arg(q.changedSince)}`);

@@ -15,6 +15,7 @@ import { DomainError, isDomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
+import { removeRenders } from '../rendering/render.cache.ts';
 import { openStoredXre1, StoredObjectMismatchError } from '../xre1/index.ts';
 import { wrapFormatOf } from '../keys/dek-wrap.ts';
 import { refreshBoundOnly } from '../keys/kek-check.ts';
@@ -307,6 +308,11 @@ export function createXrayService(deps: XrayServiceDeps) {
             deps.log.error({ err, key }, 'X-ray row deleted but its object could not be removed'),
           );
       }
+      // Its rendered images (encrypted cache entries): listed after the COMMIT, so a render finishing
+      // now either is found here or finds the row gone and removes its own entry (render.service.ts).
+      await removeRenders(deps.store, gone.id).catch((err: unknown) =>
+        deps.log.error({ err, xrayId: gone.id }, 'X-ray deleted but its rendered images could not be removed'),
+      );
       return gone;
     },
   };

@@ -92,6 +92,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/xrays/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A rendered preview of the X-ray (JPEG, or PNG by Accept)
+         * @description The image as a radiographer would see it, scaled to fit `size` × `size` (its aspect ratio kept): a DICOM's first frame through its Modality LUT (rescale), its own window or VOI LUT (else its full range) and MONOCHROME1 inversion; a PNG or JPEG scaled as it is.
+         *
+         *     Rendered once and kept encrypted at rest (a later request for the same size and type decodes nothing); removed with the X-ray. Audited per X-ray as `xray.preview`.
+         *
+         *     Allowed roles (policy `xray.read`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["previewXray"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/changes": {
         parameters: {
             query?: never;
@@ -129,7 +153,7 @@ export interface paths {
         put?: never;
         /**
          * Begin a resumable upload (tus creation, creation-with-upload)
-         * @description `Upload-Metadata` carries the X-ray fields (`id`, `sha256`, `patientId`, `consultationId`, `capturedAt`, `deviceId`, `bodyPart`, `view`, `priority`, `notes`, `patientDecision`, `patientDecisionReason`; `id` and `sha256` required) and the data key wrapped for `GET /keys/upload` (`dek`, `kid`). An id that is stored already answers by the repeat rule, as `POST /xrays` does.
+         * @description `Upload-Metadata` carries the X-ray fields (`id`, `sha256`, `patientId`, `consultationId`, `capturedAt`, `deviceId`, `bodyPart`, `view`, `priority`, `notes`, `patientDecision`, `patientDecisionReason`, `identityOverride`; `id` and `sha256` required; `identityOverride` as JSON text) and the data key wrapped for `GET /keys/upload` (`dek`, `kid`). An id that is stored already answers by the repeat rule, as `POST /xrays` does.
          *
          *     Allowed roles (policy `upload.create`): paramedic, admin.
          */
@@ -306,6 +330,370 @@ export interface paths {
          *     Allowed roles (policy `roster.read`): paramedic.
          */
         get: operations["getRoster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QIDO-RS: search for studies
+         * @description QIDO-RS (PS3.18 10.6): one DICOM JSON dataset per study. No match is 200 with `[]`. Paramedics find only what they captured; each search is audited with the X-rays it disclosed.
+         *
+         *     Allowed roles (policy `dicomweb.search`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["searchStudies"];
+        put?: never;
+        /**
+         * STOW-RS: store instances
+         * @description STOW-RS (PS3.18 10.5): one DICOM Part 10 file per part, streamed (chunked bodies too) into the same ingest as `POST /xrays`: encrypted at rest, linked, announced and audited per instance (`xray.create`). The metadata comes from each header: PatientID; the acquisition (else content, else study) date and time; BodyPartExamined (`UNKNOWN` when absent); ViewPosition (`OTHER` when not one of the API's views); priority `routine`. The SOP Instance UID names the X-ray: the same instance sent again is reported stored (a `Warning` says it was already), other bytes under a stored UID fail with 0111H. Failure Reasons: A700 larger than MAX_UPLOAD_BYTES, A900 required attributes missing or invalid or another study than the path's, C000 not DICOM or damaged, C122 an encoding not taken, 0110 another failure; each failure is also described in a `Warning` header. A body whose framing breaks is 400 (instances before the break stay stored; sending again is safe).
+         *
+         *     Allowed roles (policy `xray.create`): paramedic, admin.
+         */
+        post: operations["storeInstances"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QIDO-RS: search for series
+         * @description QIDO-RS (PS3.18 10.6): one DICOM JSON dataset per series. No match is 200 with `[]`. Paramedics find only what they captured; each search is audited with the X-rays it disclosed.
+         *
+         *     Allowed roles (policy `dicomweb.search`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["searchSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QIDO-RS: search for instances
+         * @description QIDO-RS (PS3.18 10.6): one DICOM JSON dataset per instance. No match is 200 with `[]`. Paramedics find only what they captured; each search is audited with the X-rays it disclosed.
+         *
+         *     Allowed roles (policy `dicomweb.search`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["searchInstances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QIDO-RS: a study's series
+         * @description QIDO-RS (PS3.18 10.6): one DICOM JSON dataset per series. No match is 200 with `[]`. Paramedics find only what they captured; each search is audited with the X-rays it disclosed.
+         *
+         *     Allowed roles (policy `dicomweb.search`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["searchStudySeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QIDO-RS: a study's instances
+         * @description QIDO-RS (PS3.18 10.6): one DICOM JSON dataset per instance. No match is 200 with `[]`. Paramedics find only what they captured; each search is audited with the X-rays it disclosed.
+         *
+         *     Allowed roles (policy `dicomweb.search`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["searchStudyInstances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series/{series}/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * QIDO-RS: a series' instances
+         * @description QIDO-RS (PS3.18 10.6): one DICOM JSON dataset per instance. No match is 200 with `[]`. Paramedics find only what they captured; each search is audited with the X-rays it disclosed.
+         *
+         *     Allowed roles (policy `dicomweb.search`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["searchSeriesInstances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: the study's instances as stored
+         * @description The stored bytes of each instance (its own transfer syntax), decrypted while streamed. Audited per X-ray as a download.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveStudy"];
+        put?: never;
+        /**
+         * STOW-RS: store instances of one study
+         * @description STOW-RS (PS3.18 10.5): one DICOM Part 10 file per part, streamed (chunked bodies too) into the same ingest as `POST /xrays`: encrypted at rest, linked, announced and audited per instance (`xray.create`). The metadata comes from each header: PatientID; the acquisition (else content, else study) date and time; BodyPartExamined (`UNKNOWN` when absent); ViewPosition (`OTHER` when not one of the API's views); priority `routine`. The SOP Instance UID names the X-ray: the same instance sent again is reported stored (a `Warning` says it was already), other bytes under a stored UID fail with 0111H. Failure Reasons: A700 larger than MAX_UPLOAD_BYTES, A900 required attributes missing or invalid or another study than the path's, C000 not DICOM or damaged, C122 an encoding not taken, 0110 another failure; each failure is also described in a `Warning` header. A body whose framing breaks is 400 (instances before the break stay stored; sending again is safe).
+         *
+         *     Allowed roles (policy `xray.create`): paramedic, admin.
+         */
+        post: operations["storeStudyInstances"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series/{series}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: the series's instances as stored
+         * @description The stored bytes of each instance (its own transfer syntax), decrypted while streamed. Audited per X-ray as a download.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series/{series}/instances/{instance}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: the instance's instances as stored
+         * @description The stored bytes of each instance (its own transfer syntax), decrypted while streamed. Audited per X-ray as a download.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveInstance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: the study's metadata (DICOM JSON, bulk data by BulkDataURI)
+         * @description One DICOM JSON dataset per instance, from the index written at ingest. Audited per X-ray as a read.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveStudyMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series/{series}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: the series's metadata (DICOM JSON, bulk data by BulkDataURI)
+         * @description One DICOM JSON dataset per instance, from the index written at ingest. Audited per X-ray as a read.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveSeriesMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series/{series}/instances/{instance}/metadata": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: the instance's metadata (DICOM JSON, bulk data by BulkDataURI)
+         * @description One DICOM JSON dataset per instance, from the index written at ingest. Audited per X-ray as a read.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveInstanceMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series/{series}/instances/{instance}/rendered": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: the instance rendered
+         * @description The first frame at its own size unless `viewport` says otherwise. The pixels through the Modality LUT (rescale), the VOI (`window`, else the file’s window or VOI LUT Sequence, else its full range) and MONOCHROME1 inversion. Rendered once and kept encrypted at rest; audited per X-ray as `xray.preview`.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveInstanceRendered"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series/{series}/instances/{instance}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: a thumbnail of the instance
+         * @description A small rendered image (128 × 128 unless `viewport` says otherwise). The pixels through the Modality LUT (rescale), the VOI (`window`, else the file’s window or VOI LUT Sequence, else its full range) and MONOCHROME1 inversion. Rendered once and kept encrypted at rest; audited per X-ray as `xray.preview`.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveInstanceThumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/series/{series}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: a thumbnail of the series
+         * @description A small rendered image (128 × 128 unless `viewport` says otherwise) of the series's first instance. The pixels through the Modality LUT (rescale), the VOI (`window`, else the file’s window or VOI LUT Sequence, else its full range) and MONOCHROME1 inversion. Rendered once and kept encrypted at rest; audited per X-ray as `xray.preview`.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveSeriesThumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: a thumbnail of the study
+         * @description A small rendered image (128 × 128 unless `viewport` says otherwise) of the study's first instance. The pixels through the Modality LUT (rescale), the VOI (`window`, else the file’s window or VOI LUT Sequence, else its full range) and MONOCHROME1 inversion. Rendered once and kept encrypted at rest; audited per X-ray as `xray.preview`.
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveStudyThumbnail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -524,6 +912,23 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "xray.identity_mismatch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The `xray.identity_mismatch` event */
+        post: operations["onXrayIdentityMismatchEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -587,6 +992,12 @@ export interface components {
                         bitsAllocated?: number;
                         transferSyntaxUid?: string;
                     } | null;
+                    identity?: {
+                        /** @enum {string} */
+                        status: "consistent" | "mismatch" | "unknown";
+                        fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        overridden: boolean;
+                    };
                 };
             };
             /** @enum {boolean} */
@@ -596,6 +1007,8 @@ export interface components {
                 self: string;
                 /** Format: uri */
                 download: string;
+                /** Format: uri */
+                preview?: string;
             };
         };
         XrayUpdatedEvent: {
@@ -658,6 +1071,12 @@ export interface components {
                         bitsAllocated?: number;
                         transferSyntaxUid?: string;
                     } | null;
+                    identity?: {
+                        /** @enum {string} */
+                        status: "consistent" | "mismatch" | "unknown";
+                        fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        overridden: boolean;
+                    };
                 };
                 changes: {
                     [key: string]: {
@@ -680,6 +1099,8 @@ export interface components {
                 self: string;
                 /** Format: uri */
                 download: string;
+                /** Format: uri */
+                preview?: string;
             };
         };
         XrayDeletedEvent: {
@@ -771,6 +1192,12 @@ export interface components {
                         bitsAllocated?: number;
                         transferSyntaxUid?: string;
                     } | null;
+                    identity?: {
+                        /** @enum {string} */
+                        status: "consistent" | "mismatch" | "unknown";
+                        fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        overridden: boolean;
+                    };
                 };
                 /** @enum {string} */
                 reason: "unknown_patient" | "unknown_consultation" | "consultation_of_other_patient" | "file_patient_mismatch";
@@ -782,6 +1209,99 @@ export interface components {
                 self: string;
                 /** Format: uri */
                 download: string;
+                /** Format: uri */
+                preview?: string;
+            };
+        };
+        XrayIdentityMismatchEvent: {
+            /** @enum {number} */
+            schemaVersion: 2;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            type: "xray.identity_mismatch";
+            /** Format: date-time */
+            occurredAt: string;
+            /** @enum {string} */
+            source: "xray-sync-server";
+            /** Format: uuid */
+            xrayId: string;
+            sequence: number;
+            data: {
+                xray: {
+                    /** Format: uuid */
+                    id: string;
+                    patientId: string;
+                    consultationId: string | null;
+                    /** Format: date-time */
+                    capturedAt: string;
+                    capturedBy: {
+                        sub: string;
+                        name: string | null;
+                    };
+                    deviceId: string | null;
+                    bodyPart: string;
+                    view: string;
+                    /** @enum {string} */
+                    priority: "routine" | "urgent";
+                    notes: string | null;
+                    /** @enum {string} */
+                    contentType: "application/dicom" | "image/png" | "image/jpeg";
+                    sizeBytes: number;
+                    sha256: string;
+                    /** Format: date-time */
+                    uploadedAt: string;
+                    /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
+                    changeSeq: number;
+                    link: {
+                        /** @enum {string} */
+                        status: "verified" | "pending" | "invalid" | "unchecked";
+                        reason?: string;
+                        /** Format: date-time */
+                        checkedAt?: string;
+                    };
+                    dicom: {
+                        modality?: string;
+                        bodyPartExamined?: string;
+                        viewPosition?: string;
+                        studyDate?: string;
+                        studyInstanceUid?: string;
+                        seriesInstanceUid?: string;
+                        sopInstanceUid?: string;
+                        rows?: number;
+                        columns?: number;
+                        bitsAllocated?: number;
+                        transferSyntaxUid?: string;
+                    } | null;
+                    identity?: {
+                        /** @enum {string} */
+                        status: "consistent" | "mismatch" | "unknown";
+                        fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        overridden: boolean;
+                    };
+                };
+                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                overridden: boolean;
+                override?: {
+                    by: {
+                        sub: string;
+                    };
+                    /** Format: date-time */
+                    decidedAt: string;
+                    fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                };
+                /** @enum {string} */
+                cause: "upload" | "link_check" | "correction";
+            };
+            /** @enum {boolean} */
+            scrubbed?: true;
+            links: {
+                /** Format: uri */
+                self: string;
+                /** Format: uri */
+                download: string;
+                /** Format: uri */
+                preview?: string;
             };
         };
         Xray: {
@@ -840,6 +1360,39 @@ export interface components {
                     reason?: string;
                 };
             };
+            /** @description Whether the DICOM file's own patient (PatientID, PatientName, PatientBirthDate, PatientSex) agrees with the metadata's patientId and the Patient Service record. */
+            identity: {
+                /** @enum {string} */
+                status: "consistent" | "mismatch" | "unknown";
+                fields: {
+                    /** @enum {string} */
+                    field: "patientId" | "patientName" | "patientBirthDate" | "patientSex";
+                    file: string;
+                    expected: string;
+                    /** @enum {string} */
+                    source: "metadata" | "patient_service";
+                    /** @enum {string} */
+                    hint?: "name_order";
+                }[];
+                compared: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                /** @enum {string} */
+                reason?: "not_dicom" | "no_patient_tags" | "patient_service_unavailable" | "no_patient_record" | "not_checked";
+                override?: {
+                    fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                    reason: string;
+                    /** Format: date-time */
+                    decidedAt: string;
+                    by: {
+                        sub: string;
+                        name: string | null;
+                    };
+                    /** @enum {string} */
+                    from: "identity_override" | "patient_decision";
+                };
+                overridden: boolean;
+                /** Format: date-time */
+                checkedAt?: string;
+            };
             /** Format: date-time */
             uploadedAt: string;
             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -873,6 +1426,7 @@ export interface components {
          *     - `forbidden` (403): The caller's role (or relation to the X-ray) does not allow this action.
          *     - `not_found` (404): No such resource or route, or one the caller may not see: the answer is the same, so probing ids tells nothing.
          *     - `method_not_allowed` (405): The path exists but does not take this method; the `Allow` header lists the ones it takes.
+         *     - `not_acceptable` (406): The `Accept` header asks for a media type or DICOM transfer syntax this resource is not served as (DICOMweb).
          *     - `request_timeout` (408): The request body stopped arriving; for a tus upload what arrived is kept: resume from `HEAD`.
          *     - `conflict` (409): The X-ray id is already stored and this upload is not an exact replay of it (same user, same details, same bytes; the answer is the same whatever differs), or the upload is busy or already complete; `Retry-After` when it is busy.
          *     - `upload_complete` (409): A tus termination of an upload that is an X-ray now: nothing was removed.
@@ -884,15 +1438,17 @@ export interface components {
          *     - `checksum_mismatch` (422): The bytes received do not match the declared sha256; nothing was stored.
          *     - `ciphertext_invalid` (422): The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced).
          *     - `content_invalid` (422): The file is damaged, cut off, or another format rides along with the image.
+         *     - `not_renderable` (422): A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow.
          *     - `too_many_requests` (429): Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry.
          *     - `client_closed` (499): The client went away before its body was complete (logged; a client rarely sees it).
          *     - `storage_failed` (503): Object storage failed; nothing was done. `Retry-After` says when to retry.
+         *     - `render_busy` (503): Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused).
          *     - `unavailable` (503): The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry.
          *     - `internal` (500): A server fault; the request was not completed.
          *     - `integrity_failed` (500): Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash).
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "bad_request" | "unauthenticated" | "token_expired" | "dpop_required" | "dpop_invalid" | "dpop_replayed" | "dpop_key_mismatch" | "device_revoked" | "forbidden" | "not_found" | "method_not_allowed" | "request_timeout" | "conflict" | "upload_complete" | "xray_deleted" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "checksum_mismatch" | "ciphertext_invalid" | "content_invalid" | "too_many_requests" | "client_closed" | "storage_failed" | "unavailable" | "internal" | "integrity_failed";
+        ProblemCode: "validation_failed" | "bad_request" | "unauthenticated" | "token_expired" | "dpop_required" | "dpop_invalid" | "dpop_replayed" | "dpop_key_mismatch" | "device_revoked" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "upload_complete" | "xray_deleted" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "checksum_mismatch" | "ciphertext_invalid" | "content_invalid" | "not_renderable" | "too_many_requests" | "client_closed" | "storage_failed" | "render_busy" | "unavailable" | "internal" | "integrity_failed";
         XrayMetadataInput: {
             /** Format: uuid */
             id?: string;
@@ -914,6 +1470,12 @@ export interface components {
             /** @enum {string} */
             patientDecision?: "use_file_patient" | "keep_chosen_patient";
             patientDecisionReason?: string;
+            identityOverride?: {
+                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                reason: string;
+                /** Format: date-time */
+                decidedAt: string;
+            };
         };
         XrayList: {
             items: {
@@ -971,6 +1533,39 @@ export interface components {
                         choice: "use_file_patient" | "keep_chosen_patient";
                         reason?: string;
                     };
+                };
+                /** @description Whether the DICOM file's own patient (PatientID, PatientName, PatientBirthDate, PatientSex) agrees with the metadata's patientId and the Patient Service record. */
+                identity: {
+                    /** @enum {string} */
+                    status: "consistent" | "mismatch" | "unknown";
+                    fields: {
+                        /** @enum {string} */
+                        field: "patientId" | "patientName" | "patientBirthDate" | "patientSex";
+                        file: string;
+                        expected: string;
+                        /** @enum {string} */
+                        source: "metadata" | "patient_service";
+                        /** @enum {string} */
+                        hint?: "name_order";
+                    }[];
+                    compared: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                    /** @enum {string} */
+                    reason?: "not_dicom" | "no_patient_tags" | "patient_service_unavailable" | "no_patient_record" | "not_checked";
+                    override?: {
+                        fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        reason: string;
+                        /** Format: date-time */
+                        decidedAt: string;
+                        by: {
+                            sub: string;
+                            name: string | null;
+                        };
+                        /** @enum {string} */
+                        from: "identity_override" | "patient_decision";
+                    };
+                    overridden: boolean;
+                    /** Format: date-time */
+                    checkedAt?: string;
                 };
                 /** Format: date-time */
                 uploadedAt: string;
@@ -1051,6 +1646,39 @@ export interface components {
                             choice: "use_file_patient" | "keep_chosen_patient";
                             reason?: string;
                         };
+                    };
+                    /** @description Whether the DICOM file's own patient (PatientID, PatientName, PatientBirthDate, PatientSex) agrees with the metadata's patientId and the Patient Service record. */
+                    identity: {
+                        /** @enum {string} */
+                        status: "consistent" | "mismatch" | "unknown";
+                        fields: {
+                            /** @enum {string} */
+                            field: "patientId" | "patientName" | "patientBirthDate" | "patientSex";
+                            file: string;
+                            expected: string;
+                            /** @enum {string} */
+                            source: "metadata" | "patient_service";
+                            /** @enum {string} */
+                            hint?: "name_order";
+                        }[];
+                        compared: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        /** @enum {string} */
+                        reason?: "not_dicom" | "no_patient_tags" | "patient_service_unavailable" | "no_patient_record" | "not_checked";
+                        override?: {
+                            fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                            reason: string;
+                            /** Format: date-time */
+                            decidedAt: string;
+                            by: {
+                                sub: string;
+                                name: string | null;
+                            };
+                            /** @enum {string} */
+                            from: "identity_override" | "patient_decision";
+                        };
+                        overridden: boolean;
+                        /** Format: date-time */
+                        checkedAt?: string;
                     };
                     /** Format: date-time */
                     uploadedAt: string;
@@ -1199,6 +1827,17 @@ export interface components {
             /** Format: date-time */
             generatedAt: string;
         };
+        /** @description A DICOM JSON dataset (PS3.18 F.2): attributes keyed by tag (8 upper-case hex digits) */
+        DicomJsonDataset: {
+            [key: string]: components["schemas"]["DicomJsonAttribute"];
+        };
+        /** @description A DICOM JSON attribute (PS3.18 F.2.2) */
+        DicomJsonAttribute: {
+            vr: string;
+            Value?: unknown[];
+            BulkDataURI?: string;
+            InlineBinary?: string;
+        };
         AuditEventList: {
             items: components["schemas"]["AuditEvent"][];
             nextCursor: string | null;
@@ -1338,7 +1977,7 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 /** @enum {string} */
-                type: "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid";
+                type: "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid" | "xray.identity_mismatch";
                 /** Format: uuid */
                 xrayId: string | null;
                 /** Format: date-time */
@@ -1417,6 +2056,12 @@ export interface components {
                                 bitsAllocated?: number;
                                 transferSyntaxUid?: string;
                             } | null;
+                            identity?: {
+                                /** @enum {string} */
+                                status: "consistent" | "mismatch" | "unknown";
+                                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                                overridden: boolean;
+                            };
                         };
                     };
                     /** @enum {boolean} */
@@ -1426,6 +2071,8 @@ export interface components {
                         self: string;
                         /** Format: uri */
                         download: string;
+                        /** Format: uri */
+                        preview?: string;
                     };
                 } | {
                     /** @enum {number} */
@@ -1487,6 +2134,12 @@ export interface components {
                                 bitsAllocated?: number;
                                 transferSyntaxUid?: string;
                             } | null;
+                            identity?: {
+                                /** @enum {string} */
+                                status: "consistent" | "mismatch" | "unknown";
+                                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                                overridden: boolean;
+                            };
                         };
                         changes: {
                             [key: string]: {
@@ -1509,6 +2162,8 @@ export interface components {
                         self: string;
                         /** Format: uri */
                         download: string;
+                        /** Format: uri */
+                        preview?: string;
                     };
                 } | {
                     /** @enum {number} */
@@ -1598,6 +2253,12 @@ export interface components {
                                 bitsAllocated?: number;
                                 transferSyntaxUid?: string;
                             } | null;
+                            identity?: {
+                                /** @enum {string} */
+                                status: "consistent" | "mismatch" | "unknown";
+                                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                                overridden: boolean;
+                            };
                         };
                         /** @enum {string} */
                         reason: "unknown_patient" | "unknown_consultation" | "consultation_of_other_patient" | "file_patient_mismatch";
@@ -1609,6 +2270,98 @@ export interface components {
                         self: string;
                         /** Format: uri */
                         download: string;
+                        /** Format: uri */
+                        preview?: string;
+                    };
+                } | {
+                    /** @enum {number} */
+                    schemaVersion: 2;
+                    /** Format: uuid */
+                    id: string;
+                    /** @enum {string} */
+                    type: "xray.identity_mismatch";
+                    /** Format: date-time */
+                    occurredAt: string;
+                    /** @enum {string} */
+                    source: "xray-sync-server";
+                    /** Format: uuid */
+                    xrayId: string;
+                    sequence: number;
+                    data: {
+                        xray: {
+                            /** Format: uuid */
+                            id: string;
+                            patientId: string;
+                            consultationId: string | null;
+                            /** Format: date-time */
+                            capturedAt: string;
+                            capturedBy: {
+                                sub: string;
+                                name: string | null;
+                            };
+                            deviceId: string | null;
+                            bodyPart: string;
+                            view: string;
+                            /** @enum {string} */
+                            priority: "routine" | "urgent";
+                            notes: string | null;
+                            /** @enum {string} */
+                            contentType: "application/dicom" | "image/png" | "image/jpeg";
+                            sizeBytes: number;
+                            sha256: string;
+                            /** Format: date-time */
+                            uploadedAt: string;
+                            /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
+                            changeSeq: number;
+                            link: {
+                                /** @enum {string} */
+                                status: "verified" | "pending" | "invalid" | "unchecked";
+                                reason?: string;
+                                /** Format: date-time */
+                                checkedAt?: string;
+                            };
+                            dicom: {
+                                modality?: string;
+                                bodyPartExamined?: string;
+                                viewPosition?: string;
+                                studyDate?: string;
+                                studyInstanceUid?: string;
+                                seriesInstanceUid?: string;
+                                sopInstanceUid?: string;
+                                rows?: number;
+                                columns?: number;
+                                bitsAllocated?: number;
+                                transferSyntaxUid?: string;
+                            } | null;
+                            identity?: {
+                                /** @enum {string} */
+                                status: "consistent" | "mismatch" | "unknown";
+                                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                                overridden: boolean;
+                            };
+                        };
+                        fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        overridden: boolean;
+                        override?: {
+                            by: {
+                                sub: string;
+                            };
+                            /** Format: date-time */
+                            decidedAt: string;
+                            fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        };
+                        /** @enum {string} */
+                        cause: "upload" | "link_check" | "correction";
+                    };
+                    /** @enum {boolean} */
+                    scrubbed?: true;
+                    links: {
+                        /** Format: uri */
+                        self: string;
+                        /** Format: uri */
+                        download: string;
+                        /** Format: uri */
+                        preview?: string;
                     };
                 } | {
                     /**
@@ -1807,7 +2560,7 @@ export interface components {
                 /** Format: uuid */
                 id: string;
                 /** @enum {string} */
-                type: "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid";
+                type: "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid" | "xray.identity_mismatch";
                 /** Format: uuid */
                 xrayId: string | null;
                 /** Format: date-time */
@@ -1886,6 +2639,12 @@ export interface components {
                                 bitsAllocated?: number;
                                 transferSyntaxUid?: string;
                             } | null;
+                            identity?: {
+                                /** @enum {string} */
+                                status: "consistent" | "mismatch" | "unknown";
+                                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                                overridden: boolean;
+                            };
                         };
                     };
                     /** @enum {boolean} */
@@ -1895,6 +2654,8 @@ export interface components {
                         self: string;
                         /** Format: uri */
                         download: string;
+                        /** Format: uri */
+                        preview?: string;
                     };
                 } | {
                     /** @enum {number} */
@@ -1956,6 +2717,12 @@ export interface components {
                                 bitsAllocated?: number;
                                 transferSyntaxUid?: string;
                             } | null;
+                            identity?: {
+                                /** @enum {string} */
+                                status: "consistent" | "mismatch" | "unknown";
+                                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                                overridden: boolean;
+                            };
                         };
                         changes: {
                             [key: string]: {
@@ -1978,6 +2745,8 @@ export interface components {
                         self: string;
                         /** Format: uri */
                         download: string;
+                        /** Format: uri */
+                        preview?: string;
                     };
                 } | {
                     /** @enum {number} */
@@ -2067,6 +2836,12 @@ export interface components {
                                 bitsAllocated?: number;
                                 transferSyntaxUid?: string;
                             } | null;
+                            identity?: {
+                                /** @enum {string} */
+                                status: "consistent" | "mismatch" | "unknown";
+                                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                                overridden: boolean;
+                            };
                         };
                         /** @enum {string} */
                         reason: "unknown_patient" | "unknown_consultation" | "consultation_of_other_patient" | "file_patient_mismatch";
@@ -2078,6 +2853,98 @@ export interface components {
                         self: string;
                         /** Format: uri */
                         download: string;
+                        /** Format: uri */
+                        preview?: string;
+                    };
+                } | {
+                    /** @enum {number} */
+                    schemaVersion: 2;
+                    /** Format: uuid */
+                    id: string;
+                    /** @enum {string} */
+                    type: "xray.identity_mismatch";
+                    /** Format: date-time */
+                    occurredAt: string;
+                    /** @enum {string} */
+                    source: "xray-sync-server";
+                    /** Format: uuid */
+                    xrayId: string;
+                    sequence: number;
+                    data: {
+                        xray: {
+                            /** Format: uuid */
+                            id: string;
+                            patientId: string;
+                            consultationId: string | null;
+                            /** Format: date-time */
+                            capturedAt: string;
+                            capturedBy: {
+                                sub: string;
+                                name: string | null;
+                            };
+                            deviceId: string | null;
+                            bodyPart: string;
+                            view: string;
+                            /** @enum {string} */
+                            priority: "routine" | "urgent";
+                            notes: string | null;
+                            /** @enum {string} */
+                            contentType: "application/dicom" | "image/png" | "image/jpeg";
+                            sizeBytes: number;
+                            sha256: string;
+                            /** Format: date-time */
+                            uploadedAt: string;
+                            /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
+                            changeSeq: number;
+                            link: {
+                                /** @enum {string} */
+                                status: "verified" | "pending" | "invalid" | "unchecked";
+                                reason?: string;
+                                /** Format: date-time */
+                                checkedAt?: string;
+                            };
+                            dicom: {
+                                modality?: string;
+                                bodyPartExamined?: string;
+                                viewPosition?: string;
+                                studyDate?: string;
+                                studyInstanceUid?: string;
+                                seriesInstanceUid?: string;
+                                sopInstanceUid?: string;
+                                rows?: number;
+                                columns?: number;
+                                bitsAllocated?: number;
+                                transferSyntaxUid?: string;
+                            } | null;
+                            identity?: {
+                                /** @enum {string} */
+                                status: "consistent" | "mismatch" | "unknown";
+                                fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                                overridden: boolean;
+                            };
+                        };
+                        fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        overridden: boolean;
+                        override?: {
+                            by: {
+                                sub: string;
+                            };
+                            /** Format: date-time */
+                            decidedAt: string;
+                            fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
+                        };
+                        /** @enum {string} */
+                        cause: "upload" | "link_check" | "correction";
+                    };
+                    /** @enum {boolean} */
+                    scrubbed?: true;
+                    links: {
+                        /** Format: uri */
+                        self: string;
+                        /** Format: uri */
+                        download: string;
+                        /** Format: uri */
+                        preview?: string;
                     };
                 } | {
                     /**
@@ -2338,6 +3205,8 @@ export interface components {
         "Upload-Expires": string;
         /** @description The metadata the upload was created with (tus `key base64value` pairs). */
         "Upload-Metadata": string;
+        /** @description `299 - "<text>"` (RFC 9111 5.5, as DICOMweb uses it): STOW-RS sends one per instance that failed or was stored already, naming it; QIDO-RS names the query parameters it did not apply. */
+        Warning: string;
         /** @description The id of the X-ray the upload is stored as. */
         "X-Xray-Id": string;
         /** @description The SHA-256 (hex) of the stored X-ray plaintext. */
@@ -2357,6 +3226,7 @@ export interface operations {
                 uploadedFrom?: string;
                 uploadedTo?: string;
                 changedSince?: number;
+                identity?: "consistent" | "mismatch" | "unknown";
                 order?: "desc" | "asc";
                 limit?: number;
                 cursor?: string;
@@ -2429,7 +3299,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2566,7 +3436,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `checksum_mismatch`: The bytes received do not match the declared sha256; nothing was stored. `ciphertext_invalid`: The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced). `content_invalid`: The file is damaged, cut off, or another format rides along with the image. */
+            /** @description `checksum_mismatch`: The bytes received do not match the declared sha256; nothing was stored. `ciphertext_invalid`: The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced). `content_invalid`: The file is damaged, cut off, or another format rides along with the image. `not_renderable`: A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2597,7 +3467,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2707,7 +3577,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2815,7 +3685,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -2948,7 +3818,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3097,7 +3967,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3234,7 +4104,133 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    previewXray: {
+        parameters: {
+            query?: {
+                /** @description The longest side in pixels, 64 to 2048 (default 512) */
+                size?: string;
+            };
+            header?: {
+                /** @description `image/jpeg` (the default) or `image/png`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The X-ray id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The preview */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Content-Length": components["headers"]["Content-Length"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": Blob;
+                    "image/png": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such X-ray, or one the caller may not see (the same answer: probing ids tells nothing) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Accept allows neither image/jpeg nor image/png (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The X-ray has no pixels this server renders (`not_renderable`) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3322,7 +4318,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3489,7 +4485,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `checksum_mismatch`: The bytes received do not match the declared sha256; nothing was stored. `ciphertext_invalid`: The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced). `content_invalid`: The file is damaged, cut off, or another format rides along with the image. */
+            /** @description `checksum_mismatch`: The bytes received do not match the declared sha256; nothing was stored. `ciphertext_invalid`: The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced). `content_invalid`: The file is damaged, cut off, or another format rides along with the image. `not_renderable`: A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3520,7 +4516,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3596,7 +4592,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3706,7 +4702,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3785,7 +4781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3891,7 +4887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4040,7 +5036,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `checksum_mismatch`: The bytes received do not match the declared sha256; nothing was stored. `ciphertext_invalid`: The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced). `content_invalid`: The file is damaged, cut off, or another format rides along with the image. */
+            /** @description `checksum_mismatch`: The bytes received do not match the declared sha256; nothing was stored. `ciphertext_invalid`: The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced). `content_invalid`: The file is damaged, cut off, or another format rides along with the image. `not_renderable`: A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow. */
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4071,7 +5067,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4212,7 +5208,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4318,7 +5314,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4392,7 +5388,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4502,7 +5498,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4590,13 +5586,2262 @@ export interface operations {
             };
         };
     };
+    searchStudies: {
+        parameters: {
+            query?: {
+                /** @description Patient ID: exact, or with `*` and `?` wildcards (also `00100020`) */
+                PatientID?: string;
+                /** @description Patient name: `*` and `?` wildcards, case-insensitive (also `00100010`) */
+                PatientName?: string;
+                /** @description `YYYYMMDD`, or a range `a-b`, `-b`, `a-` (also `00080020`) */
+                StudyDate?: string;
+                /** @description One UID or several separated by `\` (also `0020000D`) */
+                StudyInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `0020000E`) */
+                SeriesInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `00080018`) */
+                SOPInstanceUID?: string;
+                /** @description Accession number: exact, or with wildcards (also `00080050`) */
+                AccessionNumber?: string;
+                /** @description A modality (`CR`, `DX`, …): studies with a series of it (also `00080061`) */
+                ModalitiesInStudy?: string;
+                /** @description A series modality (also `00080060`) */
+                Modality?: string;
+                /** @description At most this many results */
+                limit?: string;
+                /** @description Skip this many results */
+                offset?: string;
+                /** @description More attributes to return: keywords or tags (comma-separated or repeated), or `all` */
+                includefield?: string;
+                /** @description Only `false` is performed */
+                fuzzymatching?: "true" | "false";
+            };
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            200: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    storeInstances: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/related": Blob;
+            };
+        };
+        responses: {
+            /** @description Every instance is stored (`00081199`, with each RetrieveURL; `00081190` the study) */
+            200: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"];
+                    "application/json": components["schemas"]["DicomJsonDataset"];
+                };
+            };
+            /** @description Some instances are stored (`00081199`), others failed (`00081198`, with a Failure Reason each) */
+            202: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"];
+                    "application/json": components["schemas"]["DicomJsonDataset"];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No instance could be stored: each is in `00081198` with its Failure Reason */
+            409: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"];
+                    "application/json": components["schemas"]["DicomJsonDataset"];
+                };
+            };
+            /** @description `unsupported_media_type`: Not DICOM, PNG or JPEG, a DICOM transfer syntax not accepted, or a request body of the wrong Content-Type. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchSeries: {
+        parameters: {
+            query?: {
+                /** @description Patient ID: exact, or with `*` and `?` wildcards (also `00100020`) */
+                PatientID?: string;
+                /** @description Patient name: `*` and `?` wildcards, case-insensitive (also `00100010`) */
+                PatientName?: string;
+                /** @description `YYYYMMDD`, or a range `a-b`, `-b`, `a-` (also `00080020`) */
+                StudyDate?: string;
+                /** @description One UID or several separated by `\` (also `0020000D`) */
+                StudyInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `0020000E`) */
+                SeriesInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `00080018`) */
+                SOPInstanceUID?: string;
+                /** @description Accession number: exact, or with wildcards (also `00080050`) */
+                AccessionNumber?: string;
+                /** @description A modality (`CR`, `DX`, …): studies with a series of it (also `00080061`) */
+                ModalitiesInStudy?: string;
+                /** @description A series modality (also `00080060`) */
+                Modality?: string;
+                /** @description At most this many results */
+                limit?: string;
+                /** @description Skip this many results */
+                offset?: string;
+                /** @description More attributes to return: keywords or tags (comma-separated or repeated), or `all` */
+                includefield?: string;
+                /** @description Only `false` is performed */
+                fuzzymatching?: "true" | "false";
+            };
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            200: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchInstances: {
+        parameters: {
+            query?: {
+                /** @description Patient ID: exact, or with `*` and `?` wildcards (also `00100020`) */
+                PatientID?: string;
+                /** @description Patient name: `*` and `?` wildcards, case-insensitive (also `00100010`) */
+                PatientName?: string;
+                /** @description `YYYYMMDD`, or a range `a-b`, `-b`, `a-` (also `00080020`) */
+                StudyDate?: string;
+                /** @description One UID or several separated by `\` (also `0020000D`) */
+                StudyInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `0020000E`) */
+                SeriesInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `00080018`) */
+                SOPInstanceUID?: string;
+                /** @description Accession number: exact, or with wildcards (also `00080050`) */
+                AccessionNumber?: string;
+                /** @description A modality (`CR`, `DX`, …): studies with a series of it (also `00080061`) */
+                ModalitiesInStudy?: string;
+                /** @description A series modality (also `00080060`) */
+                Modality?: string;
+                /** @description At most this many results */
+                limit?: string;
+                /** @description Skip this many results */
+                offset?: string;
+                /** @description More attributes to return: keywords or tags (comma-separated or repeated), or `all` */
+                includefield?: string;
+                /** @description Only `false` is performed */
+                fuzzymatching?: "true" | "false";
+            };
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            200: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchStudySeries: {
+        parameters: {
+            query?: {
+                /** @description Patient ID: exact, or with `*` and `?` wildcards (also `00100020`) */
+                PatientID?: string;
+                /** @description Patient name: `*` and `?` wildcards, case-insensitive (also `00100010`) */
+                PatientName?: string;
+                /** @description `YYYYMMDD`, or a range `a-b`, `-b`, `a-` (also `00080020`) */
+                StudyDate?: string;
+                /** @description One UID or several separated by `\` (also `0020000D`) */
+                StudyInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `0020000E`) */
+                SeriesInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `00080018`) */
+                SOPInstanceUID?: string;
+                /** @description Accession number: exact, or with wildcards (also `00080050`) */
+                AccessionNumber?: string;
+                /** @description A modality (`CR`, `DX`, …): studies with a series of it (also `00080061`) */
+                ModalitiesInStudy?: string;
+                /** @description A series modality (also `00080060`) */
+                Modality?: string;
+                /** @description At most this many results */
+                limit?: string;
+                /** @description Skip this many results */
+                offset?: string;
+                /** @description More attributes to return: keywords or tags (comma-separated or repeated), or `all` */
+                includefield?: string;
+                /** @description Only `false` is performed */
+                fuzzymatching?: "true" | "false";
+            };
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            200: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchStudyInstances: {
+        parameters: {
+            query?: {
+                /** @description Patient ID: exact, or with `*` and `?` wildcards (also `00100020`) */
+                PatientID?: string;
+                /** @description Patient name: `*` and `?` wildcards, case-insensitive (also `00100010`) */
+                PatientName?: string;
+                /** @description `YYYYMMDD`, or a range `a-b`, `-b`, `a-` (also `00080020`) */
+                StudyDate?: string;
+                /** @description One UID or several separated by `\` (also `0020000D`) */
+                StudyInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `0020000E`) */
+                SeriesInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `00080018`) */
+                SOPInstanceUID?: string;
+                /** @description Accession number: exact, or with wildcards (also `00080050`) */
+                AccessionNumber?: string;
+                /** @description A modality (`CR`, `DX`, …): studies with a series of it (also `00080061`) */
+                ModalitiesInStudy?: string;
+                /** @description A series modality (also `00080060`) */
+                Modality?: string;
+                /** @description At most this many results */
+                limit?: string;
+                /** @description Skip this many results */
+                offset?: string;
+                /** @description More attributes to return: keywords or tags (comma-separated or repeated), or `all` */
+                includefield?: string;
+                /** @description Only `false` is performed */
+                fuzzymatching?: "true" | "false";
+            };
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            200: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchSeriesInstances: {
+        parameters: {
+            query?: {
+                /** @description Patient ID: exact, or with `*` and `?` wildcards (also `00100020`) */
+                PatientID?: string;
+                /** @description Patient name: `*` and `?` wildcards, case-insensitive (also `00100010`) */
+                PatientName?: string;
+                /** @description `YYYYMMDD`, or a range `a-b`, `-b`, `a-` (also `00080020`) */
+                StudyDate?: string;
+                /** @description One UID or several separated by `\` (also `0020000D`) */
+                StudyInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `0020000E`) */
+                SeriesInstanceUID?: string;
+                /** @description One UID or several separated by `\` (also `00080018`) */
+                SOPInstanceUID?: string;
+                /** @description Accession number: exact, or with wildcards (also `00080050`) */
+                AccessionNumber?: string;
+                /** @description A modality (`CR`, `DX`, …): studies with a series of it (also `00080061`) */
+                ModalitiesInStudy?: string;
+                /** @description A series modality (also `00080060`) */
+                Modality?: string;
+                /** @description At most this many results */
+                limit?: string;
+                /** @description Skip this many results */
+                offset?: string;
+                /** @description More attributes to return: keywords or tags (comma-separated or repeated), or `all` */
+                includefield?: string;
+                /** @description Only `false` is performed */
+                fuzzymatching?: "true" | "false";
+            };
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            200: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveStudy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `multipart/related; type="application/dicom"` with `transfer-syntax=*` or the stored syntax (default); another transfer syntax is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The instances as stored, one part each */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "multipart/related": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    storeStudyInstances: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/related": Blob;
+            };
+        };
+        responses: {
+            /** @description Every instance is stored (`00081199`, with each RetrieveURL; `00081190` the study) */
+            200: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"];
+                    "application/json": components["schemas"]["DicomJsonDataset"];
+                };
+            };
+            /** @description Some instances are stored (`00081199`), others failed (`00081198`, with a Failure Reason each) */
+            202: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"];
+                    "application/json": components["schemas"]["DicomJsonDataset"];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No instance could be stored: each is in `00081198` with its Failure Reason */
+            409: {
+                headers: {
+                    Warning: components["headers"]["Warning"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"];
+                    "application/json": components["schemas"]["DicomJsonDataset"];
+                };
+            };
+            /** @description `unsupported_media_type`: Not DICOM, PNG or JPEG, a DICOM transfer syntax not accepted, or a request body of the wrong Content-Type. */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveSeries: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `multipart/related; type="application/dicom"` with `transfer-syntax=*` or the stored syntax (default); another transfer syntax is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The instances as stored, one part each */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "multipart/related": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveInstance: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `multipart/related; type="application/dicom"` with `transfer-syntax=*` or the stored syntax (default); another transfer syntax is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+                /** @description The SOP Instance UID */
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The instances as stored, one part each */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "multipart/related": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveStudyMetadata: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The instances’ headers */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveSeriesMetadata: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The instances’ headers */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveInstanceMetadata: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `application/dicom+json` (default) or `application/json`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+                /** @description The SOP Instance UID */
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The instances’ headers */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": components["schemas"]["DicomJsonDataset"][];
+                    "application/json": components["schemas"]["DicomJsonDataset"][];
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveInstanceRendered: {
+        parameters: {
+            query?: {
+                /** @description `center,width,function` (function `linear`, `linear-exact` or `sigmoid`, PS3.18 8.3.5.1.4): the VOI window, instead of the file’s own */
+                window?: string;
+                /** @description `vw,vh` or `vw,vh,sx,sy,sw,sh` (PS3.18 8.3.5.1.3): the size the image is scaled to fit (aspect ratio kept) and the source region (a negative sw or sh flips it) */
+                viewport?: string;
+                /** @description JPEG quality, 1 to 100 (default 90) */
+                quality?: string;
+            };
+            header?: {
+                /** @description `image/jpeg` (the default) or `image/png`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+                /** @description The SOP Instance UID */
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rendered image */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Content-Length": components["headers"]["Content-Length"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": Blob;
+                    "image/png": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Accept allows neither image/jpeg nor image/png (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The instance has no pixels this server renders (`not_renderable`) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveInstanceThumbnail: {
+        parameters: {
+            query?: {
+                /** @description `center,width,function` (function `linear`, `linear-exact` or `sigmoid`, PS3.18 8.3.5.1.4): the VOI window, instead of the file’s own */
+                window?: string;
+                /** @description `vw,vh` or `vw,vh,sx,sy,sw,sh` (PS3.18 8.3.5.1.3): the size the image is scaled to fit (aspect ratio kept) and the source region (a negative sw or sh flips it) */
+                viewport?: string;
+                /** @description JPEG quality, 1 to 100 (default 90) */
+                quality?: string;
+            };
+            header?: {
+                /** @description `image/jpeg` (the default) or `image/png`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+                /** @description The SOP Instance UID */
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The thumbnail */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Content-Length": components["headers"]["Content-Length"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": Blob;
+                    "image/png": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Accept allows neither image/jpeg nor image/png (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The instance has no pixels this server renders (`not_renderable`) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveSeriesThumbnail: {
+        parameters: {
+            query?: {
+                /** @description `center,width,function` (function `linear`, `linear-exact` or `sigmoid`, PS3.18 8.3.5.1.4): the VOI window, instead of the file’s own */
+                window?: string;
+                /** @description `vw,vh` or `vw,vh,sx,sy,sw,sh` (PS3.18 8.3.5.1.3): the size the image is scaled to fit (aspect ratio kept) and the source region (a negative sw or sh flips it) */
+                viewport?: string;
+                /** @description JPEG quality, 1 to 100 (default 90) */
+                quality?: string;
+            };
+            header?: {
+                /** @description `image/jpeg` (the default) or `image/png`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The thumbnail */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Content-Length": components["headers"]["Content-Length"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": Blob;
+                    "image/png": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Accept allows neither image/jpeg nor image/png (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The instance has no pixels this server renders (`not_renderable`) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveStudyThumbnail: {
+        parameters: {
+            query?: {
+                /** @description `center,width,function` (function `linear`, `linear-exact` or `sigmoid`, PS3.18 8.3.5.1.4): the VOI window, instead of the file’s own */
+                window?: string;
+                /** @description `vw,vh` or `vw,vh,sx,sy,sw,sh` (PS3.18 8.3.5.1.3): the size the image is scaled to fit (aspect ratio kept) and the source region (a negative sw or sh flips it) */
+                viewport?: string;
+                /** @description JPEG quality, 1 to 100 (default 90) */
+                quality?: string;
+            };
+            header?: {
+                /** @description `image/jpeg` (the default) or `image/png`; anything else is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The thumbnail */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    "Content-Length": components["headers"]["Content-Length"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": Blob;
+                    "image/png": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer) (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Accept allows neither image/jpeg nor image/png (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The instance has no pixels this server renders (`not_renderable`) */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listAuditEvents: {
         parameters: {
             query?: {
                 xrayId?: string;
                 patientId?: string;
                 actor?: string;
-                action?: "xray.create" | "xray.read" | "xray.list" | "xray.changes" | "xray.download" | "xray.update" | "xray.delete" | "access.denied" | "audit.list" | "xray.rekey" | "outbox.list" | "outbox.retry" | "upload.create" | "upload.terminate" | "upload.continue" | "roster.read" | "device.enroll" | "device.list" | "device.revoke" | "device.wipe" | "xray.recover" | "audit.restore";
+                action?: "xray.create" | "xray.read" | "xray.list" | "xray.changes" | "xray.download" | "xray.preview" | "xray.update" | "xray.delete" | "access.denied" | "audit.list" | "xray.rekey" | "outbox.list" | "outbox.retry" | "upload.create" | "upload.terminate" | "upload.continue" | "roster.read" | "device.enroll" | "device.list" | "device.revoke" | "device.wipe" | "xray.recover" | "audit.restore";
                 outcome?: "success" | "denied" | "failed";
                 from?: string;
                 to?: string;
@@ -4674,7 +7919,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4762,7 +8007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4858,7 +8103,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5016,7 +8261,7 @@ export interface operations {
                 /** @description The event id (as in the body): de-duplicate on it */
                 "x-xray-event-id": string;
                 /** @description The event type (as in the body) */
-                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid";
+                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid" | "xray.identity_mismatch";
                 /** @description Unix seconds when signed; refuse values far from your clock (5 minutes) */
                 "x-xray-timestamp": string;
                 /** @description `v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<timestamp>.<raw body>")>`; several comma-separated values during a secret rotation: any one matching is enough */
@@ -5040,7 +8285,8 @@ export interface operations {
                  *       "sequence": 1041,
                  *       "links": {
                  *         "self": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13",
-                 *         "download": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/download"
+                 *         "download": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/download",
+                 *         "preview": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/preview"
                  *       },
                  *       "data": {
                  *         "xray": {
@@ -5076,6 +8322,11 @@ export interface operations {
                  *           "link": {
                  *             "status": "verified",
                  *             "checkedAt": "2026-11-27T08:31:02.114Z"
+                 *           },
+                 *           "identity": {
+                 *             "status": "consistent",
+                 *             "fields": [],
+                 *             "overridden": false
                  *           },
                  *           "uploadedAt": "2026-11-27T08:31:02.118Z",
                  *           "changeSeq": 1041
@@ -5117,7 +8368,7 @@ export interface operations {
                 /** @description The event id (as in the body): de-duplicate on it */
                 "x-xray-event-id": string;
                 /** @description The event type (as in the body) */
-                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid";
+                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid" | "xray.identity_mismatch";
                 /** @description Unix seconds when signed; refuse values far from your clock (5 minutes) */
                 "x-xray-timestamp": string;
                 /** @description `v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<timestamp>.<raw body>")>`; several comma-separated values during a secret rotation: any one matching is enough */
@@ -5141,7 +8392,8 @@ export interface operations {
                  *       "sequence": 1187,
                  *       "links": {
                  *         "self": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13",
-                 *         "download": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/download"
+                 *         "download": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/download",
+                 *         "preview": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/preview"
                  *       },
                  *       "data": {
                  *         "xray": {
@@ -5178,6 +8430,13 @@ export interface operations {
                  *             "status": "invalid",
                  *             "reason": "unknown_patient",
                  *             "checkedAt": "2026-11-27T09:02:40.507Z"
+                 *           },
+                 *           "identity": {
+                 *             "status": "mismatch",
+                 *             "fields": [
+                 *               "patientId"
+                 *             ],
+                 *             "overridden": false
                  *           },
                  *           "uploadedAt": "2026-11-27T08:31:02.118Z",
                  *           "changeSeq": 1187
@@ -5246,7 +8505,7 @@ export interface operations {
                 /** @description The event id (as in the body): de-duplicate on it */
                 "x-xray-event-id": string;
                 /** @description The event type (as in the body) */
-                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid";
+                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid" | "xray.identity_mismatch";
                 /** @description Unix seconds when signed; refuse values far from your clock (5 minutes) */
                 "x-xray-timestamp": string;
                 /** @description `v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<timestamp>.<raw body>")>`; several comma-separated values during a secret rotation: any one matching is enough */
@@ -5315,7 +8574,7 @@ export interface operations {
                 /** @description The event id (as in the body): de-duplicate on it */
                 "x-xray-event-id": string;
                 /** @description The event type (as in the body) */
-                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid";
+                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid" | "xray.identity_mismatch";
                 /** @description Unix seconds when signed; refuse values far from your clock (5 minutes) */
                 "x-xray-timestamp": string;
                 /** @description `v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<timestamp>.<raw body>")>`; several comma-separated values during a secret rotation: any one matching is enough */
@@ -5339,7 +8598,8 @@ export interface operations {
                  *       "sequence": 1187,
                  *       "links": {
                  *         "self": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13",
-                 *         "download": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/download"
+                 *         "download": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/download",
+                 *         "preview": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/preview"
                  *       },
                  *       "data": {
                  *         "xray": {
@@ -5377,6 +8637,13 @@ export interface operations {
                  *             "reason": "unknown_patient",
                  *             "checkedAt": "2026-11-27T09:02:40.507Z"
                  *           },
+                 *           "identity": {
+                 *             "status": "mismatch",
+                 *             "fields": [
+                 *               "patientId"
+                 *             ],
+                 *             "overridden": false
+                 *           },
                  *           "uploadedAt": "2026-11-27T08:31:02.118Z",
                  *           "changeSeq": 1187
                  *         },
@@ -5385,6 +8652,121 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["XrayLinkInvalidEvent"];
+            };
+        };
+        responses: {
+            /** @description Delivered */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused: retried later with backoff until the event is parked as dead. 429 is an outage instead: retried (after `Retry-After`) for as long as it lasts, never counted towards dead */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description 502 and 503 are an outage: retried for as long as it lasts, never counted towards dead. Any other status (and no answer within the timeout) counts as a refusal */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onXrayIdentityMismatchEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event id (as in the body): de-duplicate on it */
+                "x-xray-event-id": string;
+                /** @description The event type (as in the body) */
+                "x-xray-event-type": "xray.uploaded" | "xray.updated" | "xray.deleted" | "xray.link_invalid" | "xray.identity_mismatch";
+                /** @description Unix seconds when signed; refuse values far from your clock (5 minutes) */
+                "x-xray-timestamp": string;
+                /** @description `v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<timestamp>.<raw body>")>`; several comma-separated values during a secret rotation: any one matching is enough */
+                "x-xray-signature": string;
+                /** @description Which delivery attempt of this event this is (1 the first) */
+                "x-xray-delivery-attempt": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "schemaVersion": 2,
+                 *       "id": "a9b8c7d6-e5f4-4a3b-9c2d-1e0f9a8b7c6d",
+                 *       "type": "xray.identity_mismatch",
+                 *       "occurredAt": "2026-11-27T09:02:40.512Z",
+                 *       "source": "xray-sync-server",
+                 *       "xrayId": "3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13",
+                 *       "sequence": 1187,
+                 *       "links": {
+                 *         "self": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13",
+                 *         "download": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/download",
+                 *         "preview": "https://xray.hospital.example/api/xrays/3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13/preview"
+                 *       },
+                 *       "data": {
+                 *         "xray": {
+                 *           "id": "3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13",
+                 *           "patientId": "P-1009",
+                 *           "consultationId": null,
+                 *           "capturedAt": "2026-11-27T08:15:00.000Z",
+                 *           "capturedBy": {
+                 *             "sub": "paramedic-7",
+                 *             "name": "Sam Ortiz"
+                 *           },
+                 *           "deviceId": "AMB-12-tablet",
+                 *           "bodyPart": "CHEST",
+                 *           "view": "PA",
+                 *           "priority": "urgent",
+                 *           "notes": "Fall from ladder, pain on the right side. Patient picked again: the first pick was wrong.",
+                 *           "contentType": "application/dicom",
+                 *           "sizeBytes": 18874786,
+                 *           "sha256": "9b2f1c4a7e0d3b6c5a8f2e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b",
+                 *           "dicom": {
+                 *             "modality": "DX",
+                 *             "bodyPartExamined": "CHEST",
+                 *             "viewPosition": "PA",
+                 *             "studyDate": "20261127",
+                 *             "studyInstanceUid": "2.25.118906245931775519474521546716322016401",
+                 *             "seriesInstanceUid": "2.25.205137411372928395398312475522133453092",
+                 *             "sopInstanceUid": "2.25.309912270823540716231716451307811839575",
+                 *             "rows": 3000,
+                 *             "columns": 3000,
+                 *             "bitsAllocated": 16,
+                 *             "transferSyntaxUid": "1.2.840.10008.1.2.1"
+                 *           },
+                 *           "link": {
+                 *             "status": "invalid",
+                 *             "reason": "unknown_patient",
+                 *             "checkedAt": "2026-11-27T09:02:40.507Z"
+                 *           },
+                 *           "identity": {
+                 *             "status": "mismatch",
+                 *             "fields": [
+                 *               "patientId"
+                 *             ],
+                 *             "overridden": false
+                 *           },
+                 *           "uploadedAt": "2026-11-27T08:31:02.118Z",
+                 *           "changeSeq": 1187
+                 *         },
+                 *         "fields": [
+                 *           "patientId"
+                 *         ],
+                 *         "overridden": false,
+                 *         "cause": "correction"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["XrayIdentityMismatchEvent"];
             };
         };
         responses: {

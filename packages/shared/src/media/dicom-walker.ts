@@ -91,6 +91,17 @@ function encodingOf(uid: string): Encoding | string {
 
 type ContainerKind = 'dataset' | 'sequence' | 'item' | 'fragments';
 
+/** Where the top-level Pixel Data element is: its header, its value, and the value's length (native only). */
+export interface DicomPixelDataPlace {
+  /** Offset of the element's tag. */
+  start: number;
+  /** Offset of its value (native pixels) or of its first item (encapsulated). */
+  valueOffset: number;
+  /** Bytes of native pixel data; undefined when encapsulated (undefined length). */
+  length: number | undefined;
+  encapsulated: boolean;
+}
+
 /** An image attribute not given. */
 const NONE = -1;
 
@@ -167,9 +178,29 @@ export class DicomWalker extends StepWalker {
   #tag = 0;
   #vr = 0;
   #headerStart = 0;
+  /** Where the last top-level element (meta group included) began: every byte before it is whole elements. */
+  #topStart = 0;
+  /** Where the top-level element being read ends, when it is a plain value (not a sequence, not pixels). */
+  #topValueEnd = -1;
+  #pixelDataAt: DicomPixelDataPlace | undefined;
 
   constructor() {
     super('DICOM', PREAMBLE + 4, PREAMBLE + 4);
+  }
+
+  /**
+   * How many leading bytes of what was fed are whole top-level elements: a header prefix cut
+   * there is safe to decode (a parser reading past a cut would return a shortened value as if
+   * whole). 0 until the preamble is read.
+   */
+  get completeThrough(): number {
+    if (this.#topValueEnd >= 0 && this.pos >= this.#topValueEnd && this.#depth === 0) return this.#topValueEnd;
+    return this.#topStart;
+  }
+
+  /** The top-level Pixel Data element, once its header has been fed. */
+  get pixelData(): DicomPixelDataPlace | undefined {
+    return this.#pixelDataAt;
   }
 
   protected step(b: Uint8Array, at: number): void {
@@ -228,6 +259,10 @@ export class DicomWalker extends StepWalker {
     const start = this.pos - 8;
     this.#headerStart = start;
     this.#closeEnded(start);
+    if (this.#depth === 0) {
+      this.#topStart = start;
+      this.#topValueEnd = -1;
+    }
     if (this.#inMeta && this.#u16le(b, at) !== 0x0002) this.#endMeta();
     const c = this.#c;
     if (start + 8 > c.limit) this.#overrun(c, start);
@@ -276,6 +311,7 @@ export class DicomWalker extends StepWalker {
     }
     const end = this.pos + length;
     if (end > c.limit) this.#overrun(c, this.#headerStart);
+    if (this.#depth === 0 && vr !== SQ && tag !== PIXEL_DATA) this.#topValueEnd = end;
     if (vr === SQ) return this.#push('sequence', end, c.explicit, c.littleEndian);
     if (tag === PIXEL_DATA) return this.#nativePixels(c, length);
     if (isReadTag(tag, this.#inMeta)) {
@@ -394,6 +430,7 @@ export class DicomWalker extends StepWalker {
     if (this.#depth === 0) {
       this.#pixelData = true;
       this.#inPixels = { start: this.pos, length };
+      this.#pixelDataAt = { start: this.#headerStart, valueOffset: this.pos, length, encapsulated: false };
     }
     this.skip = length;
   }
@@ -403,7 +440,10 @@ export class DicomWalker extends StepWalker {
       this.fail(PROBLEMS.damaged, `pixel data of undefined length in an uncompressed transfer syntax`);
     }
     if (c.explicit && vr !== OB && vr !== OW) this.fail(PROBLEMS.damaged, 'encapsulated pixel data is not OB');
-    if (this.#depth === 0) this.#pixelData = true;
+    if (this.#depth === 0) {
+      this.#pixelData = true;
+      this.#pixelDataAt = { start: this.#headerStart, valueOffset: this.pos, length: undefined, encapsulated: true };
+    }
     this.#push('fragments', Infinity, c.explicit, c.littleEndian);
   }
 

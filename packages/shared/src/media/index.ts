@@ -1,11 +1,23 @@
 export { CONTENT_SNIFF_BYTES, sniffContentType } from './content-type.ts';
-export { DICOM_HEADER_PREFIX_BYTES, DicomParseError, DicomTagsSchema, extractDicomTags } from './dicom-tags.ts';
+export {
+  DICOM_HEADER_PREFIX_BYTES,
+  DicomParseError,
+  DicomTagsSchema,
+  dicomTagsOf,
+  extractDicomTags,
+} from './dicom-tags.ts';
 export type { DicomParseErrorCode, DicomTags } from './dicom-tags.ts';
+export { dicomTagOfKeyword, dicomVrOf, firstString, readDicomHeader } from './dicom-header.ts';
+export type { DicomHeader } from './dicom-header.ts';
+export { toDicomJson } from './dicom-json.ts';
+export type { DicomJsonAttribute, DicomJsonDataset } from './dicom-json.ts';
+export type { DcmjsDict, DcmjsElement } from './dcmjs.js';
 export { crc32 } from './crc32.ts';
 export type { Crc32 } from './crc32.ts';
 export { FileStructureError, MAX_IMAGE_SIDE } from './format-walker.ts';
 export type { FileStructureErrorCode, FileStructureErrorKind, FormatWalker } from './format-walker.ts';
 export { DicomWalker, judgePreamble } from './dicom-walker.ts';
+export type { DicomPixelDataPlace } from './dicom-walker.ts';
 export { JpegWalker } from './jpeg-walker.ts';
 export { PngWalker } from './png-walker.ts';
 export { checkFileStructure, formatWalkerFor } from './structure-check.ts';

@@ -13,6 +13,8 @@ export const AUDIT_ACTIONS = [
   /** GET /changes: a page of the change feed (details: after, the ids and numbers disclosed). */
   'xray.changes',
   'xray.download',
+  /** GET /xrays/{id}/preview: a rendered image of the X-ray (details: type, size, bytes, cached). */
+  'xray.preview',
   'xray.update',
   'xray.delete',
   'access.denied',

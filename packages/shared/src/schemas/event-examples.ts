@@ -2,6 +2,7 @@ import type {
   EventType,
   XrayDeletedEvent,
   XrayEvent,
+  XrayIdentityMismatchEvent,
   XrayEventSubject,
   XrayLinkInvalidEvent,
   XrayUpdatedEvent,
@@ -9,6 +10,7 @@ import type {
 } from './events.ts';
 import {
   XrayDeletedEventSchema,
+  XrayIdentityMismatchEventSchema,
   XrayLinkInvalidEventSchema,
   XrayUpdatedEventSchema,
   XrayUploadedEventSchema,
@@ -16,12 +18,16 @@ import {
 
 /**
  * One example of each event, as a consumer receives it: the life of one X-ray (uploaded, moved to
- * a patient the Patient Service does not know, deleted). Checked against the schemas by a test;
+ * a patient the Patient Service does not know, whom the file does not name, deleted). Checked against the schemas by a test;
  * the OpenAPI document's `webhooks` and docs/events.md show them.
  */
 const XRAY_ID = '3f6c1a52-8d0e-4b7a-9c21-5e4f7a9b0c13';
 const BASE = 'https://xray.hospital.example/api';
-const links = { self: `${BASE}/xrays/${XRAY_ID}`, download: `${BASE}/xrays/${XRAY_ID}/download` };
+const links = {
+  self: `${BASE}/xrays/${XRAY_ID}`,
+  download: `${BASE}/xrays/${XRAY_ID}/download`,
+  preview: `${BASE}/xrays/${XRAY_ID}/preview`,
+};
 
 const subject: XrayEventSubject = {
   id: XRAY_ID,
@@ -51,6 +57,7 @@ const subject: XrayEventSubject = {
     transferSyntaxUid: '1.2.840.10008.1.2.1',
   },
   link: { status: 'verified', checkedAt: '2026-11-27T08:31:02.114Z' },
+  identity: { status: 'consistent', fields: [], overridden: false },
   uploadedAt: '2026-11-27T08:31:02.118Z',
   changeSeq: 1041,
 };
@@ -73,6 +80,8 @@ const moved: XrayEventSubject = {
   consultationId: null,
   notes: 'Fall from ladder, pain on the right side. Patient picked again: the first pick was wrong.',
   link: { status: 'invalid', reason: 'unknown_patient', checkedAt: '2026-11-27T09:02:40.507Z' },
+  // The file still names P-1001.
+  identity: { status: 'mismatch', fields: ['patientId'], overridden: false },
   changeSeq: 1187,
 };
 
@@ -110,6 +119,18 @@ const linkInvalid: XrayLinkInvalidEvent = {
   data: { xray: moved, reason: 'unknown_patient' },
 };
 
+const identityMismatch: XrayIdentityMismatchEvent = {
+  schemaVersion: 2,
+  id: 'a9b8c7d6-e5f4-4a3b-9c2d-1e0f9a8b7c6d',
+  type: 'xray.identity_mismatch',
+  occurredAt: '2026-11-27T09:02:40.512Z',
+  source: 'xray-sync-server',
+  xrayId: XRAY_ID,
+  sequence: 1187,
+  links,
+  data: { xray: moved, fields: ['patientId'], overridden: false, cause: 'correction' },
+};
+
 const deleted: XrayDeletedEvent = {
   schemaVersion: 2,
   id: 'f0e1d2c3-b4a5-4968-8776-655443322110',
@@ -128,6 +149,7 @@ export const XRAY_EVENT_EXAMPLES = {
   'xray.uploaded': uploaded,
   'xray.updated': updated,
   'xray.link_invalid': linkInvalid,
+  'xray.identity_mismatch': identityMismatch,
   'xray.deleted': deleted,
 } as const satisfies { [T in EventType]: Extract<XrayEvent, { type: T }> };
 
@@ -136,5 +158,6 @@ export const XRAY_EVENT_SCHEMAS = {
   'xray.uploaded': XrayUploadedEventSchema,
   'xray.updated': XrayUpdatedEventSchema,
   'xray.link_invalid': XrayLinkInvalidEventSchema,
+  'xray.identity_mismatch': XrayIdentityMismatchEventSchema,
   'xray.deleted': XrayDeletedEventSchema,
 } as const;

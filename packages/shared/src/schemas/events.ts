@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { pageOf } from './common.ts';
 import { changeSeq, MAX_BIGINT } from './input-rules.ts';
 import { DicomTagsSchema } from '../media/dicom-tags.ts';
+import { IDENTITY_FIELDS, IdentityBriefSchema } from './identity.ts';
 import { LINK_INVALID_REASONS, LinkSchema, XraySchema } from './xray.ts';
 
 /**
@@ -10,7 +11,13 @@ import { LINK_INVALID_REASONS, LinkSchema, XraySchema } from './xray.ts';
  * de-duplicates on `id`, which stays the same on every delivery of one event. docs/events.md
  * shows an example of each.
  */
-export const EVENT_TYPES = ['xray.uploaded', 'xray.updated', 'xray.deleted', 'xray.link_invalid'] as const;
+export const EVENT_TYPES = [
+  'xray.uploaded',
+  'xray.updated',
+  'xray.deleted',
+  'xray.link_invalid',
+  'xray.identity_mismatch',
+] as const;
 export const EventTypeSchema = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventTypeSchema>;
 
@@ -23,14 +30,18 @@ export const EVENT_SCHEMA_VERSION = 2 as const;
 
 /**
  * Where a consumer reads the X-ray back: absolute URLs under the server's PUBLIC_URL, each
- * answered to a bearer token with a role that may read it. (No `preview` yet: there is no
- * rendering endpoint; one will be added here when there is.)
+ * answered to a bearer token with a role that may read it.
  */
 export const XrayEventLinksSchema = z.object({
   /** GET: the X-ray resource (metadata, link, notes). */
   self: z.url(),
   /** GET: the original image bytes (`Range` supported). */
   download: z.url(),
+  /**
+   * GET: a rendered preview, JPEG (or PNG by Accept), `?size=` 64..2048 (default 512): what a
+   * worklist shows without a DICOM viewer. Optional: events written before it existed lack it.
+   */
+  preview: z.url().optional(),
 });
 export type XrayEventLinks = z.infer<typeof XrayEventLinksSchema>;
 
@@ -62,9 +73,14 @@ export type DicomSummary = z.infer<typeof DicomSummarySchema>;
  * scrubbed (`scrubbed: true`): notes and the DICOM summary become null, so none of it lingers.
  */
 export const XrayEventLinkSchema = LinkSchema.pick({ status: true, reason: true, checkedAt: true });
-export const XrayEventSubjectSchema = XraySchema.omit({ dicom: true, link: true }).extend({
+export const XrayEventSubjectSchema = XraySchema.omit({ dicom: true, link: true, identity: true }).extend({
   link: XrayEventLinkSchema,
   dicom: DicomSummarySchema.nullable(),
+  /**
+   * The identity check's status and the names of the fields that differ, never their values
+   * (absent from events written before identity was checked).
+   */
+  identity: IdentityBriefSchema.optional(),
 });
 export type XrayEventSubject = z.infer<typeof XrayEventSubjectSchema>;
 
@@ -140,25 +156,51 @@ export const XrayLinkInvalidEventSchema = linked(
   z.object({ xray: XrayEventSubjectSchema, reason: z.enum(LINK_INVALID_REASONS) }),
 );
 
+/**
+ * The DICOM file names another patient than the one the X-ray is stored under (PatientID,
+ * PatientName, PatientBirthDate or PatientSex differ). Which fields, not their values: a consumer
+ * reads the X-ray (`links.self`) to see them. `override`: the paramedic knowingly kept the chosen
+ * patient on the device (who and when; the reason is on the X-ray, not here).
+ */
+export const XrayIdentityMismatchEventSchema = linked(
+  'xray.identity_mismatch',
+  z.object({
+    xray: XrayEventSubjectSchema,
+    fields: z.array(z.enum(IDENTITY_FIELDS)).min(1),
+    overridden: z.boolean(),
+    override: z
+      .object({
+        by: z.object({ sub: z.string() }),
+        decidedAt: z.iso.datetime({ offset: true }),
+        fields: z.array(z.enum(IDENTITY_FIELDS)),
+      })
+      .optional(),
+    /** `upload`: found when stored; `link_check`: when a pending link settled; `correction`: after PATCH. */
+    cause: z.enum(['upload', 'link_check', 'correction']),
+  }),
+);
+
 /** Every event the server sends now (schema version 2), told apart by `type`. */
 export const XrayEventSchema = z.discriminatedUnion('type', [
   XrayUploadedEventSchema,
   XrayUpdatedEventSchema,
   XrayDeletedEventSchema,
   XrayLinkInvalidEventSchema,
+  XrayIdentityMismatchEventSchema,
 ]);
 export type XrayEvent = z.infer<typeof XrayEventSchema>;
 export type XrayUploadedEvent = z.infer<typeof XrayUploadedEventSchema>;
 export type XrayUpdatedEvent = z.infer<typeof XrayUpdatedEventSchema>;
 export type XrayDeletedEvent = z.infer<typeof XrayDeletedEventSchema>;
 export type XrayLinkInvalidEvent = z.infer<typeof XrayLinkInvalidEventSchema>;
+export type XrayIdentityMismatchEvent = z.infer<typeof XrayIdentityMismatchEventSchema>;
 
 /**
  * Schema version 1, as a release before version 2 wrote it: ids only. Events of it still in the
  * outbox at an upgrade (or written by a replica not yet upgraded) are delivered as written,
  * marked `schemaVersion: 1`.
  */
-const v1Subject = XrayEventSubjectSchema.omit({ notes: true, dicom: true, changeSeq: true });
+const v1Subject = XrayEventSubjectSchema.omit({ notes: true, dicom: true, changeSeq: true, identity: true });
 const v1 = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
   z.object({
     schemaVersion: z.literal(1).default(1),

@@ -10,3 +10,4 @@ export * from './input-rules.ts';
 export * from './roster.ts';
 export * from './device.ts';
 export * from './changes.ts';
+export * from './identity.ts';

@@ -30,7 +30,13 @@ export const XRAY_UPLOAD_METADATA_FIELDS = [
   'notes',
   'patientDecision',
   'patientDecisionReason',
+  'identityOverride',
 ] as const satisfies readonly (keyof XrayMetadataInput)[];
+
+/** Upload-Metadata fields whose value is an object, sent as its JSON text. */
+export const JSON_UPLOAD_METADATA_FIELDS: readonly (typeof XRAY_UPLOAD_METADATA_FIELDS)[number][] = [
+  'identityOverride',
+];
 
 /** `Upload-Metadata` keys of the data key: base64 of the wrapped key, and the upload key's kid. */
 export const UPLOAD_KEY_FIELDS = { wrappedDek: 'dek', kid: 'kid' } as const;

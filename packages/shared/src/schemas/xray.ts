@@ -11,6 +11,7 @@ import {
   singleLineText,
 } from './input-rules.ts';
 import { DicomTagsSchema } from '../media/dicom-tags.ts';
+import { IDENTITY_STATUSES, IdentityOverrideInputSchema, IdentitySchema } from './identity.ts';
 
 // "is required" reads better to a person than zod's "expected string, received undefined".
 z.config({
@@ -69,6 +70,12 @@ export const XrayMetadataInputSchema = z
     patientDecision: z.enum(PATIENT_DECISIONS).optional(),
     /** Why the chosen patient was kept (required with `keep_chosen_patient`). */
     patientDecisionReason: singleLineText().trim().min(3, 'must say why (at least 3 characters)').max(200).optional(),
+    /**
+     * The paramedic sends the capture under the chosen patient although the file's patient
+     * (PatientID, PatientName, PatientBirthDate, PatientSex) differs: recorded and audited with the
+     * X-ray's identity check, which stays `mismatch` and says `overridden`.
+     */
+    identityOverride: IdentityOverrideInputSchema.optional(),
   })
   .superRefine((v, ctx) => {
     if (v.patientDecision === 'keep_chosen_patient' && !v.patientDecisionReason)
@@ -143,6 +150,7 @@ export const XraySchema = z.object({
   sha256: sha256Hex,
   dicom: DicomTagsSchema.nullable(),
   link: LinkSchema,
+  identity: IdentitySchema,
   uploadedAt: z.iso.datetime({ offset: true }),
   changeSeq: changeSeq().meta({
     description:
@@ -179,6 +187,8 @@ export const XrayListQuerySchema = z.strictObject({
   uploadedFrom: boundedDateTime().optional(),
   uploadedTo: boundedDateTime().optional(),
   changedSince: changeSeqParam().optional(),
+  /** Only X-rays whose identity check has this status (`mismatch`: the file names someone else). */
+  identity: z.enum(IDENTITY_STATUSES).optional(),
   order: z.enum(LIST_ORDERS).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: cursorParam(512).optional(),

@@ -1,12 +1,21 @@
 import type { PatientCheck, PatientDecisionInput } from '../../capture/patient-check.ts';
-import { holdMessage } from '../../capture/patient-check.ts';
+import { differingIdentityFields, holdMessage } from '../../capture/patient-check.ts';
 import { describePatient } from './PatientField.tsx';
 
 export type HoldDecision = PatientDecisionInput;
 
+const FIELD_NAMES = {
+  patientId: 'patient ID',
+  patientName: 'name',
+  patientBirthDate: 'birth date',
+  patientSex: 'sex',
+} as const;
+
 /**
- * The wrong-patient hold: what does not match, and the two ways on. Nothing is saved (so nothing
- * is sent) until the paramedic takes the file's patient, or keeps the chosen one and says why.
+ * The wrong-patient hold: what does not match, one line each, and the two ways on. Nothing is
+ * saved (so nothing is sent) until the paramedic takes the file's patient, or keeps the chosen one
+ * and says why: an explicit override of the fields that differ, sent with the X-ray, recorded and
+ * audited on the server (which still shows doctors the identity as a mismatch, overridden).
  */
 export function PatientHold({
   check,
@@ -28,6 +37,7 @@ export function PatientHold({
 }) {
   const differs = check.holds.some((h) => h.code === 'file_patient_differs');
   const keeping = decision?.choice === 'keep_chosen_patient';
+  const overridden = differingIdentityFields(check).map((f) => FIELD_NAMES[f]);
   return (
     <div
       className="hold message message-warning"
@@ -36,8 +46,13 @@ export function PatientHold({
       data-testid="patient-hold"
     >
       <p id={`${id}-title`}>
-        <strong>Check the patient before saving.</strong> {check.holds.map(holdMessage).join(' ')}
+        <strong>Check the patient before saving.</strong>
       </p>
+      <ul className="hold-reasons" data-testid="hold-reasons">
+        {check.holds.map((h) => (
+          <li key={h.code}>{holdMessage(h)}</li>
+        ))}
+      </ul>
       <div className="button-row">
         {differs && filePatientId && (
           <button type="button" className="button" onClick={() => onUseFile(filePatientId)}>
@@ -51,7 +66,7 @@ export function PatientHold({
           aria-pressed={keeping}
           onClick={() => onDecision(keeping ? undefined : { choice: 'keep_chosen_patient', reason: '' })}
         >
-          Keep {chosenId}
+          {overridden.length ? `Keep ${chosenId} anyway (override)` : `Keep ${chosenId}`}
         </button>
       </div>
       {keeping && (
@@ -66,6 +81,7 @@ export function PatientHold({
             aria-describedby={`${id}-reason-hint`}
           />
           <p id={`${id}-reason-hint`} className="hint">
+            {overridden.length ? `Overrides the file's ${overridden.join(', ')}. ` : ''}
             Sent with the X-ray and recorded, e.g. “detector still had the previous patient”.
           </p>
         </div>

@@ -6,7 +6,7 @@ import type { CaptureMetadata } from '../../db/edge.records.ts';
 import type { CaptureSummary } from '../../edge.core.ts';
 import { displayOrder, holdsUplink } from '../../sync/capture.transitions.ts';
 import { XRAY_DELETED } from '../../sync/retry.policy.ts';
-import { applyDecision, checkPatient, decisionSettles } from '../../capture/patient-check.ts';
+import { applyDecision, checkPatient, decisionSettles, identityOverrideFor } from '../../capture/patient-check.ts';
 import { FieldError } from '../components/PatientField.tsx';
 import { PatientHold, type HoldDecision } from '../components/PatientHold.tsx';
 import { SentLink } from '../components/SentLink.tsx';
@@ -263,6 +263,7 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
       await core.updateMetadata(id, {
         ...form,
         ...applyDecision(form.patientId, metadata.dicom?.patientId, decision),
+        ...identityOverrideFor(check, decision, new Date().toISOString()),
         consultationId: form.consultationId.trim() || undefined,
       });
       onDone();

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import type { Roster } from '@xray/shared';
 import { CaptureError } from '../../capture/capture.errors.ts';
 import { PREFILL_FIELDS, dicomPrefill } from '../../capture/dicom-prefill.ts';
-import { applyDecision, checkPatient, decisionSettles } from '../../capture/patient-check.ts';
+import { applyDecision, checkPatient, decisionSettles, identityOverrideFor } from '../../capture/patient-check.ts';
 import type { HoldDecision } from '../components/PatientHold.tsx';
 import { FIELD_LABELS, fieldKey } from '../format.ts';
 import { useServices } from '../services.ts';
@@ -113,7 +113,11 @@ export function useCaptureForm({
     }
     setSaving(true);
     try {
-      const who = applyDecision(form.patientId, current.dicom?.patientId, decision);
+      // Keeping the chosen patient although the file's identity differs is recorded as an override.
+      const who = {
+        ...applyDecision(form.patientId, current.dicom?.patientId, decision),
+        ...identityOverrideFor(check, decision, new Date().toISOString()),
+      };
       const result = await core.capture(
         current.file,
         {

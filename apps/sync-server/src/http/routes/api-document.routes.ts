@@ -21,10 +21,12 @@ export const apiDocumentOperations = defineOperations({
   },
 });
 
-/** GET /openapi.json: the document, built once by the app (openapi.ts) from every declaration. */
-export function apiDocumentRoutes(document: object): Router {
+/** GET /openapi.json: the document (openapi.ts), built from every declaration on the first request, then kept. */
+export function apiDocumentRoutes(build: () => object): Router {
+  let document: object | undefined;
   return new RouteTable(apiDocumentOperations)
     .on('getOpenApiDocument', (_req, res) => {
+      document ??= build();
       res.json(document);
     })
     .router();

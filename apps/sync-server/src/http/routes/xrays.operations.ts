@@ -170,6 +170,45 @@ export const xrayOperations = defineOperations({
       416: emptyResponse('The range does not fit the file', ['Content-Range']),
     },
   },
+  previewXray: {
+    method: 'get',
+    path: '/xrays/{id}/preview',
+    tags: ['xrays'],
+    summary: 'A rendered preview of the X-ray (JPEG, or PNG by Accept)',
+    description: [
+      "The image as a radiographer would see it, scaled to fit `size` × `size` (its aspect ratio kept): a DICOM's first frame through its Modality LUT (rescale), its own window or VOI LUT (else its full range) and MONOCHROME1 inversion; a PNG or JPEG scaled as it is.",
+      'Rendered once and kept encrypted at rest (a later request for the same size and type decodes nothing); removed with the X-ray. Audited per X-ray as `xray.preview`.',
+    ].join('\n\n'),
+    access: 'token',
+    action: 'xray.read',
+    request: {
+      params: idParam,
+      query: z.object({
+        size: z
+          .string()
+          .regex(/^\d+$/)
+          .optional()
+          .meta({ description: 'The longest side in pixels, 64 to 2048 (default 512)', example: '256' }),
+      }),
+      headers: z.object({
+        Accept: headerParam('`image/jpeg` (the default) or `image/png`; anything else is 406'),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'The preview',
+        headers: ['Cache-Control', 'Content-Length'],
+        content: {
+          'image/jpeg': { schema: binary('The preview (JPEG)') },
+          'image/png': { schema: binary('The preview (PNG)') },
+        },
+      },
+      ...problems(400, 403),
+      404: noSuchXray,
+      406: problemResponse(406, 'Accept allows neither image/jpeg nor image/png (`not_acceptable`)'),
+      422: problemResponse(422, 'The X-ray has no pixels this server renders (`not_renderable`)'),
+    },
+  },
   updateXray: {
     method: 'patch',
     path: '/xrays/{id}',

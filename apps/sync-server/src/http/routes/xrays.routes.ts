@@ -8,6 +8,8 @@ import { DomainError } from '../../errors.ts';
 import { assertCaptureTimeNotAhead } from '../../ingest/capture-time.ts';
 import { ingestStream, parseMetadata, type IngestDeps } from '../../ingest/ingest.service.ts';
 import type { Metrics } from '../../observability/metrics.ts';
+import { previewHandler } from '../../rendering/rendering.http.ts';
+import type { RenderService } from '../../rendering/render.service.ts';
 import type { ByteRange } from '../../storage/index.ts';
 import { toResource } from '../../xrays/xray.repository.ts';
 import { parseXrayId, type XrayService } from '../../xrays/xray.service.ts';
@@ -21,6 +23,8 @@ import { xrayOperations } from './xrays.operations.ts';
 export interface XrayRoutesDeps {
   ingest: IngestDeps;
   xrays: XrayService;
+  /** Previews (rendering/render.service.ts). */
+  renders: RenderService;
   metrics: Metrics;
   /** PUBLIC_URL: the base of the Location a 201 names. */
   publicUrl?: string | undefined;
@@ -188,6 +192,8 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     await pipeline(content, res);
   };
   routes.on('downloadXray', download).on('headXrayDownload', download);
+
+  routes.on('previewXray', previewHandler(deps));
 
   // A correction: JSON (or JSON merge patch) naming the fields to change.
   const jsonBody = express.json({ type: ['application/json', 'application/merge-patch+json'], limit: '64kb' });

@@ -1,0 +1,59 @@
+import { parseArgs } from 'node:util';
+import { backfillDicomIndex } from '../dicomweb/dicom-index.backfill.ts';
+import { createOutboxWriter } from '../events/outbox.repository.ts';
+import { createLinkVerifier } from '../integrations/link.verifier.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { createXrayService } from '../xrays/xray.service.ts';
+import { EXIT, type Command } from './command.ts';
+import { openRestoreTools } from './restore.setup.ts';
+
+const usage = `xray-admin dicom-index
+
+Gives the DICOMweb index (QIDO-RS, WADO-RS) the DICOM X-rays stored before it existed: each is
+read from the object store as far as its header (the first 64 KiB, decrypted; never the whole
+X-ray) and indexed as an upload is. Safe while servers run, and to run again. Uses the server's
+settings (DATABASE_URL, the store, the KEKs). Exit 1 when some X-ray could not be read.`;
+
+/** `xray-admin dicom-index`: the index of X-rays stored before DICOMweb. */
+export const dicomIndexCommand: Command = {
+  name: 'dicom-index',
+  summary: 'Index DICOM X-rays stored before DICOMweb (reads only their headers)',
+  usage,
+
+  async run(args, io) {
+    const { values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: true });
+    if (values.help) {
+      io.out(usage);
+      return EXIT.ok;
+    }
+    const { config, pool, store, keys } = await openRestoreTools(io.env);
+    try {
+      const log = createLogger('warn');
+      // Only reads: no link is checked, no event written.
+      const xrays = createXrayService({
+        pool,
+        store,
+        keys,
+        log,
+        metrics: createMetrics(),
+        links: createLinkVerifier(undefined, { inlineTimeoutMs: 0, log }),
+        outbox: createOutboxWriter([], { publicUrl: () => config.http.publicUrl ?? '' }),
+      });
+      const report = await backfillDicomIndex({
+        pool,
+        get: (id) => xrays.get(id),
+        openContent: (x, range) => xrays.openContent(x, range),
+      });
+      io.out(`Indexed ${report.indexed} DICOM X-ray(s).`);
+      if (report.skipped.length)
+        io.out(
+          `${report.skipped.length} name no study, series or instance UID (not in DICOMweb): ${report.skipped.join(', ')}`,
+        );
+      for (const f of report.failed) io.err(`${f.id}: ${f.error}`);
+      return report.failed.length ? EXIT.problem : EXIT.ok;
+    } finally {
+      await pool.end();
+    }
+  },
+};

@@ -1,0 +1,264 @@
+import type { DicomJsonDataset } from '@xray/shared';
+import type { Pool, PoolClient } from '../db/pool.ts';
+import type { DicomIndexEntry } from './dicom-index.ts';
+import type { Match, QidoLevel, QidoQuery } from './qido-query.ts';
+
+type Queryable = Pool | PoolClient;
+
+/** Who may be shown what: `capturedBy` confines a paramedic to their own X-rays (policy listScope). */
+export interface IndexScope {
+  capturedBy?: string;
+}
+
+/** One instance as WADO-RS serves it. */
+export interface IndexedInstance {
+  xrayId: string;
+  studyUid: string;
+  seriesUid: string;
+  sopUid: string;
+  transferSyntaxUid: string;
+  seriesNumber: number | null;
+  instanceNumber: number | null;
+  header: DicomJsonDataset;
+  /** The X-ray's patient (the audit names it) and who captured it (the policy judges on it). */
+  patientId: string;
+  capturedBy: { sub: string };
+}
+
+/** One QIDO-RS result: the header of the study's, series' or instance's first instance, and what it counts. */
+export interface SearchHit {
+  header: DicomJsonDataset;
+  /** The transfer syntax the (first) instance is stored in. */
+  transferSyntaxUid: string;
+  /** Every X-ray the result discloses (its instances, counted or listed): the audit names them. */
+  xrayIds: string[];
+  seriesCount: number;
+  instanceCount: number;
+  modalities: string[];
+}
+
+interface InstanceRow {
+  xray_id: string;
+  study_uid: string;
+  series_uid: string;
+  sop_uid: string;
+  transfer_syntax_uid: string;
+  series_number: number | null;
+  instance_number: number | null;
+  header: DicomJsonDataset;
+  xray_patient_id: string;
+  captured_by_sub: string;
+}
+
+interface HitRow {
+  header: DicomJsonDataset;
+  transfer_syntax_uid: string;
+  xray_ids: string[];
+  series_count: number;
+  instance_count: number;
+  modalities: string[] | null;
+}
+
+/** Builds the SQL of a query with numbered parameters. */
+class Sql {
+  readonly args: unknown[] = [];
+  arg(v: unknown): string {
+    this.args.push(v);
+    return `$${this.args.length}`;
+  }
+}
+
+/**
+ * The instances the caller may see, one per SOP Instance UID (the same file stored twice is one
+ * instance: the latest stored). Matching columns only; headers are joined for the results.
+ */
+function visible(sql: Sql, scope: IndexScope): string {
+  const where = scope.capturedBy === undefined ? '' : `WHERE x.captured_by_sub = ${sql.arg(scope.capturedBy)}`;
+  return `SELECT DISTINCT ON (d.sop_uid) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.sop_class_uid,
+            d.patient_id, d.patient_name, d.patient_birth_date, d.patient_sex, d.study_date, d.study_time,
+            d.accession_number, d.modality, d.study_description, d.series_description, d.series_number,
+            d.instance_number, d.referring_physician_name, d.study_id
+       FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
+       ${where}
+      ORDER BY d.sop_uid, x.uploaded_at DESC, d.xray_id`;
+}
+
+function condition(sql: Sql, m: Match): string {
+  const col = `v.${m.column}`;
+  switch (m.kind) {
+    case 'any':
+      return m.caseInsensitive
+        ? `lower(${col}) = ANY(${sql.arg(m.values.map((v) => v.toLowerCase()))}::text[])`
+        : `${col} = ANY(${sql.arg(m.values)}::text[])`;
+    case 'like':
+      return `${col} ${m.caseInsensitive ? 'ILIKE' : 'LIKE'} ${sql.arg(m.pattern)} ESCAPE '\\'`;
+    case 'range':
+      return [
+        m.from === null ? undefined : `${col} >= ${sql.arg(m.from)}`,
+        m.to === null ? undefined : `${col} <= ${sql.arg(m.to)}`,
+      ]
+        .filter(Boolean)
+        .join(' AND ');
+    case 'integer':
+      return `${col} = ${sql.arg(m.value)}`;
+  }
+}
+
+const whereOf = (sql: Sql, matches: readonly Match[]): string =>
+  matches.length ? `WHERE ${matches.map((m) => `(${condition(sql, m)})`).join(' AND ')}` : '';
+
+const toInstance = (r: InstanceRow): IndexedInstance => ({
+  xrayId: r.xray_id,
+  studyUid: r.study_uid,
+  seriesUid: r.series_uid,
+  sopUid: r.sop_uid,
+  transferSyntaxUid: r.transfer_syntax_uid,
+  seriesNumber: r.series_number,
+  instanceNumber: r.instance_number,
+  header: r.header,
+  patientId: r.xray_patient_id,
+  capturedBy: { sub: r.captured_by_sub },
+});
+
+export const dicomInstanceRepository = {
+  /** Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op). */
+  async insert(db: Queryable, xrayId: string, e: DicomIndexEntry): Promise<void> {
+    await db.query(
+      `INSERT INTO dicom_instances (xray_id, study_uid, series_uid, sop_uid, sop_class_uid, patient_id, patient_name,
+         patient_birth_date, patient_sex, study_date, study_time, accession_number, modality, study_description,
+         series_description, series_number, instance_number, referring_physician_name, study_id, rows, columns,
+         transfer_syntax_uid, header, header_complete)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)
+       ON CONFLICT (xray_id) DO NOTHING`,
+      [
+        xrayId,
+        e.studyUid,
+        e.seriesUid,
+        e.sopUid,
+        e.sopClassUid,
+        e.patientId,
+        e.patientName,
+        e.patientBirthDate,
+        e.patientSex,
+        e.studyDate,
+        e.studyTime,
+        e.accessionNumber,
+        e.modality,
+        e.studyDescription,
+        e.seriesDescription,
+        e.seriesNumber,
+        e.instanceNumber,
+        e.referringPhysicianName,
+        e.studyId,
+        e.rows,
+        e.columns,
+        e.transferSyntaxUid,
+        JSON.stringify(e.header),
+        e.headerComplete,
+      ],
+    );
+  },
+
+  /**
+   * QIDO-RS: the studies, series or instances with an instance that matches, in a stable order
+   * (studies newest first), a page of them. Counts are over every instance the caller may see.
+   */
+  async search(db: Queryable, level: QidoLevel, q: QidoQuery, scope: IndexScope): Promise<SearchHit[]> {
+    const sql = new Sql();
+    const base = visible(sql, scope);
+    const where = whereOf(sql, q.matches);
+    const page = `LIMIT ${sql.arg(q.limit)} OFFSET ${sql.arg(q.offset)}`;
+    let text: string;
+    if (level === 'instance') {
+      text = `WITH visible AS (${base})
+        SELECT d.header, d.transfer_syntax_uid, ARRAY[v.xray_id] AS xray_ids, 1 AS series_count, 1 AS instance_count,
+               ARRAY_REMOVE(ARRAY[v.modality], NULL) AS modalities
+          FROM visible v JOIN dicom_instances d ON d.xray_id = v.xray_id
+          ${where}
+         ORDER BY v.study_uid, v.series_uid, v.instance_number NULLS LAST, v.sop_uid
+         ${page}`;
+    } else {
+      const key = level === 'study' ? 'study_uid' : 'study_uid, series_uid';
+      const order =
+        level === 'study'
+          ? 'max(v.study_date) DESC NULLS LAST, v.study_uid'
+          : 'v.study_uid, min(v.series_number) NULLS LAST, v.series_uid';
+      text = `WITH visible AS (${base}),
+        hits AS (SELECT DISTINCT ${key} FROM visible v ${where}),
+        groups AS (
+          SELECT (array_agg(v.xray_id ORDER BY v.series_number NULLS LAST, v.series_uid,
+                                            v.instance_number NULLS LAST, v.sop_uid))[1] AS representative,
+                 array_agg(v.xray_id ORDER BY v.xray_id) AS xray_ids,
+                 count(DISTINCT v.series_uid)::int AS series_count,
+                 count(*)::int AS instance_count,
+                 array_agg(DISTINCT v.modality) FILTER (WHERE v.modality IS NOT NULL) AS modalities,
+                 row_number() OVER (ORDER BY ${order}) AS position
+            FROM visible v JOIN hits USING (${key})
+           GROUP BY ${key.replace(/(\w+)/g, 'v.$1')}
+           ORDER BY ${order}
+           ${page})
+        SELECT d.header, d.transfer_syntax_uid, g.xray_ids, g.series_count, g.instance_count, g.modalities
+          FROM groups g JOIN dicom_instances d ON d.xray_id = g.representative
+         ORDER BY g.position`;
+    }
+    const { rows } = await db.query<HitRow>(text, sql.args);
+    return rows.map((r) => ({
+      header: r.header,
+      transferSyntaxUid: r.transfer_syntax_uid,
+      xrayIds: r.xray_ids,
+      seriesCount: r.series_count,
+      instanceCount: r.instance_count,
+      modalities: r.modalities ?? [],
+    }));
+  },
+
+  /**
+   * WADO-RS: the instances of a study, of one of its series, or one instance, that the caller
+   * may see, in series and instance order. The lookup by UIDs every DICOMweb resource starts from.
+   */
+  async instancesOf(
+    db: Queryable,
+    uids: { study: string; series?: string; instance?: string },
+    scope: IndexScope,
+  ): Promise<IndexedInstance[]> {
+    const sql = new Sql();
+    const where = [`d.study_uid = ${sql.arg(uids.study)}`];
+    if (uids.series !== undefined) where.push(`d.series_uid = ${sql.arg(uids.series)}`);
+    if (uids.instance !== undefined) where.push(`d.sop_uid = ${sql.arg(uids.instance)}`);
+    if (scope.capturedBy !== undefined) where.push(`x.captured_by_sub = ${sql.arg(scope.capturedBy)}`);
+    const { rows } = await db.query<InstanceRow>(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (d.sop_uid) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
+                d.series_number, d.instance_number, d.header, x.patient_id AS xray_patient_id, x.captured_by_sub
+           FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
+          WHERE ${where.join(' AND ')}
+          ORDER BY d.sop_uid, x.uploaded_at DESC, d.xray_id) i
+        ORDER BY i.series_number NULLS LAST, i.series_uid, i.instance_number NULLS LAST, i.sop_uid`,
+      sql.args,
+    );
+    return rows.map(toInstance);
+  },
+
+  /** Whether any X-ray, whoever captured it, is indexed under these UIDs (a refusal is then a denial). */
+  async exists(db: Queryable, uids: { study: string; series?: string; instance?: string }): Promise<boolean> {
+    const { rows } = await db.query<{ found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM dicom_instances
+                       WHERE study_uid = $1 AND ($2::text IS NULL OR series_uid = $2)
+                         AND ($3::text IS NULL OR sop_uid = $3)) AS found`,
+      [uids.study, uids.series ?? null, uids.instance ?? null],
+    );
+    return rows[0]?.found === true;
+  },
+
+  /** DICOM X-rays stored without an index row (before the index existed), after `afterId`, in id order. */
+  async unindexed(db: Queryable, afterId: string | null, limit: number): Promise<string[]> {
+    const { rows } = await db.query<{ id: string }>(
+      `SELECT x.id FROM xrays x
+        WHERE x.content_type = 'application/dicom' AND ($1::uuid IS NULL OR x.id > $1::uuid)
+          AND NOT EXISTS (SELECT 1 FROM dicom_instances d WHERE d.xray_id = x.id)
+        ORDER BY x.id LIMIT $2`,
+      [afterId, limit],
+    );
+    return rows.map((r) => r.id);
+  },
+};

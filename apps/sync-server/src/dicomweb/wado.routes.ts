@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { RequestHandler, Response } from 'express';
+import { auditOf } from '../audit/audit.http.ts';
+import { DomainError } from '../errors.ts';
+import type { XrayRecord } from '../xrays/xray.repository.ts';
+import { assertRetrieveAcceptable, dicomJsonTypeFor } from './dicomweb.accept.ts';
+import { auditPerXray, linkBaseOf, pathUidsOf, visibleInstances } from './dicomweb.access.ts';
+import type { DicomwebRouteTable, DicomwebRoutesDeps } from './dicomweb.routes.ts';
+import { withLinks } from './qido-response.ts';
+
+/**
+ * WADO-RS (PS3.18 10.4): a study's, series' or instance's stored bytes as `multipart/related;
+ * type="application/dicom"` (each instance as stored, decrypted while it streams from the object
+ * store, one X-ray at a time), and their headers as DICOM JSON from the index (no object read).
+ * Audited per X-ray: a retrieve as its download, metadata as its read.
+ */
+
+type UidParams = { study: string; series?: string; instance?: string };
+
+/**
+ * One part's bytes into the response, at the pace the client reads (backpressure), leaving the
+ * response open for the next part. (stream.pipeline with `end: false` would leave a listener on
+ * the response per part.) A client gone away ends the copy; a failing source throws.
+ */
+async function copyInto(content: Readable, res: Response): Promise<void> {
+  try {
+    for await (const chunk of content) {
+      if (res.destroyed) throw new DomainError('client_closed', 'The client closed the connection mid-retrieve.');
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    }
+  } finally {
+    content.destroy();
+  }
+}
+
+function retrieve(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
+  return async (req, res) => {
+    auditOf(req).begin('xray.download');
+    const uids = pathUidsOf(req.params);
+    const instances = await visibleInstances(req, deps.pool, uids);
+    assertRetrieveAcceptable(
+      req.headers.accept,
+      instances.map((i) => i.transferSyntaxUid),
+    );
+    const records: XrayRecord[] = [];
+    for (const i of instances) records.push(await deps.xrays.get(i.xrayId));
+    const [first] = records;
+    // The first object opened (its data key unwrapped and bound to it) before the trail says it
+    // was read: a stored X-ray that does not open is a failed retrieve, not a disclosure.
+    let opened: Readable | undefined =
+      req.method === 'HEAD' || first === undefined ? undefined : await deps.xrays.openContent(first);
+    try {
+      await auditPerXray(req, deps.pool, 'xray.download', instances, (i) => ({
+        dicomweb: 'retrieve',
+        bytes: records.find((r) => r.id === i.xrayId)?.sizeBytes ?? null,
+      }));
+    } catch (err) {
+      opened?.destroy();
+      throw err;
+    }
+    const boundary = `xray-${randomBytes(16).toString('hex')}`;
+    res.status(200).set({
+      'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      'Cache-Control': 'private, no-store',
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    for (const [n, x] of records.entries()) {
+      const ts = instances[n]?.transferSyntaxUid ?? '';
+      res.write(
+        `--${boundary}\r\nContent-Type: application/dicom; transfer-syntax=${ts}\r\nContent-Length: ${x.sizeBytes}\r\n\r\n`,
+      );
+      const content = opened ?? (await deps.xrays.openContent(x));
+      opened = undefined;
+      content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
+      // A failure mid-stream (a segment that does not authenticate) ends in the problem handler,
+      // which cuts the connection: the client sees an incomplete multipart, never a wrong image.
+      await copyInto(content, res);
+      res.write('\r\n');
+    }
+    res.end(`--${boundary}--\r\n`);
+  };
+}
+
+function metadata(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
+  return async (req, res) => {
+    auditOf(req).begin('xray.read');
+    const uids = pathUidsOf(req.params);
+    const instances = await visibleInstances(req, deps.pool, uids);
+    const type = dicomJsonTypeFor(req.headers.accept);
+    await auditPerXray(req, deps.pool, 'xray.read', instances, () => ({ dicomweb: 'metadata' }));
+    const base = linkBaseOf(req, deps.publicUrl);
+    res
+      .status(200)
+      .set({ 'Content-Type': type, 'Cache-Control': 'private, no-store' })
+      .send(JSON.stringify(instances.map((i) => withLinks(i.header, base))));
+  };
+}
+
+/** Mounts WADO-RS retrieve and metadata on the DICOMweb route table. */
+export function mountWado(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps): void {
+  const bytes = retrieve(deps);
+  const headers = metadata(deps);
+  routes
+    .on('retrieveStudy', bytes)
+    .on('retrieveSeries', bytes)
+    .on('retrieveInstance', bytes)
+    .on('retrieveStudyMetadata', headers)
+    .on('retrieveSeriesMetadata', headers)
+    .on('retrieveInstanceMetadata', headers);
+}

@@ -1,0 +1,136 @@
+import type { Link } from '@xray/shared';
+import { describe, expect, it } from 'vitest';
+import { decideIdentity, newMismatch, overrideOf } from './identity.ts';
+
+const now = new Date('2026-11-27T08:31:00Z');
+const record = { id: 'P-1001', name: 'Maria Keller', birthDate: '1957-03-14', sex: 'female' };
+const verified: Link = { status: 'verified', checkedAt: now.toISOString(), patient: record };
+const file = { patientId: 'P-1001', patientName: 'KELLER^MARIA', patientBirthDate: '19570314', patientSex: 'F' };
+const by = { sub: 'para-1', name: 'Sam Ortiz' };
+
+describe('decideIdentity', () => {
+  it('consistent: all four compared and agreeing', () => {
+    expect(decideIdentity({ dicom: file, patientId: 'P-1001', link: verified, now })).toEqual({
+      status: 'consistent',
+      fields: [],
+      compared: ['patientId', 'patientName', 'patientBirthDate', 'patientSex'],
+      overridden: false,
+      checkedAt: now.toISOString(),
+    });
+  });
+
+  it('mismatch on each field alone, with both values and the source', () => {
+    const cases = [
+      [{ patientId: 'P-1003' }, { field: 'patientId', file: 'P-1003', expected: 'P-1001', source: 'metadata' }],
+      [
+        { patientName: 'DOE^JOHN' },
+        { field: 'patientName', file: 'DOE^JOHN', expected: 'Maria Keller', source: 'patient_service' },
+      ],
+      [
+        { patientBirthDate: '19570315' },
+        { field: 'patientBirthDate', file: '19570315', expected: '1957-03-14', source: 'patient_service' },
+      ],
+      [{ patientSex: 'M' }, { field: 'patientSex', file: 'M', expected: 'female', source: 'patient_service' }],
+    ] as const;
+    for (const [change, mismatch] of cases) {
+      const got = decideIdentity({ dicom: { ...file, ...change }, patientId: 'P-1001', link: verified, now });
+      expect(got.status).toBe('mismatch');
+      expect(got.fields).toEqual([mismatch]);
+      expect(got.overridden).toBe(false);
+    }
+  });
+
+  it('unknown: not a DICOM, or a DICOM without patient tags', () => {
+    expect(decideIdentity({ dicom: null, patientId: 'P-1001', link: verified, now })).toMatchObject({
+      status: 'unknown',
+      reason: 'not_dicom',
+    });
+    expect(decideIdentity({ dicom: { modality: 'DX' }, patientId: 'P-1001', link: verified, now })).toMatchObject({
+      status: 'unknown',
+      reason: 'no_patient_tags',
+    });
+  });
+
+  it('the Patient Service not answering: unknown until the link settles, unless the id already differs', () => {
+    const pending: Link = { status: 'pending', reason: 'patient_service_unavailable' };
+    expect(decideIdentity({ dicom: file, patientId: 'P-1001', link: pending, now })).toMatchObject({
+      status: 'unknown',
+      reason: 'patient_service_unavailable',
+      compared: ['patientId'],
+    });
+    expect(decideIdentity({ dicom: file, patientId: 'P-1002', link: pending, now })).toMatchObject({
+      status: 'mismatch',
+      fields: [{ field: 'patientId' }],
+    });
+  });
+
+  it('no Patient Service: the id alone is compared; demographics alone are nothing to compare', () => {
+    const unchecked: Link = { status: 'unchecked' };
+    expect(decideIdentity({ dicom: file, patientId: 'P-1001', link: unchecked, now })).toMatchObject({
+      status: 'consistent',
+      compared: ['patientId'],
+    });
+    expect(
+      decideIdentity({ dicom: { patientName: 'DOE^JOHN' }, patientId: 'P-1001', link: unchecked, now }),
+    ).toMatchObject({ status: 'unknown', reason: 'no_patient_record' });
+  });
+
+  it('a record of another patient (a stale summary) is not compared with', () => {
+    const other: Link = { ...verified, patient: { ...record, id: 'P-1002' } };
+    expect(decideIdentity({ dicom: { patientName: 'DOE^JOHN' }, patientId: 'P-1001', link: other, now })).toMatchObject(
+      { status: 'unknown' },
+    );
+  });
+
+  it('an override keeps the mismatch, and is `overridden` only when it covers every field that differs', () => {
+    const dicom = { ...file, patientName: 'DOE^JOHN', patientSex: 'M' };
+    const override = overrideOf(
+      {
+        capturedAt: '2026-11-27T08:15:00Z',
+        identityOverride: {
+          fields: ['patientName', 'patientSex'],
+          reason: 'Detector kept the last name',
+          decidedAt: '2026-11-27T08:20:00Z',
+        },
+      },
+      by,
+    );
+    const covered = decideIdentity({ dicom, patientId: 'P-1001', link: verified, override, now });
+    expect(covered).toMatchObject({
+      status: 'mismatch',
+      overridden: true,
+      override: { by, from: 'identity_override' },
+    });
+    const partly = decideIdentity({
+      dicom: { ...dicom, patientBirthDate: '19990101' },
+      patientId: 'P-1001',
+      link: verified,
+      override,
+      now,
+    });
+    expect(partly).toMatchObject({ status: 'mismatch', overridden: false });
+    expect(newMismatch(covered, partly)).toBe(true);
+    expect(newMismatch(covered, covered)).toBe(false);
+    expect(newMismatch(undefined, covered)).toBe(true);
+  });
+
+  it('the older keep_chosen_patient decision is read as an override of the id and name', () => {
+    expect(
+      overrideOf(
+        {
+          capturedAt: '2026-11-27T08:15:00Z',
+          patientDecision: 'keep_chosen_patient',
+          patientDecisionReason: 'Stale worklist',
+        },
+        by,
+      ),
+    ).toEqual({
+      fields: ['patientId', 'patientName'],
+      reason: 'Stale worklist',
+      decidedAt: '2026-11-27T08:15:00.000Z',
+      by,
+      from: 'patient_decision',
+    });
+    expect(overrideOf({ capturedAt: '2026-11-27T08:15:00Z', patientDecision: 'use_file_patient' }, by)).toBeUndefined();
+  });
+});

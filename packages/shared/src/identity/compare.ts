@@ -1,0 +1,186 @@
+import type { DicomTags } from '../media/dicom-tags.ts';
+import type { IdentityField, IdentityFieldMismatch } from '../schemas/identity.ts';
+
+/**
+ * The patient-identity comparisons, as a clinician reads them, in one place for the server (at
+ * ingest) and the edge app (before a capture is sent). Pure functions: no I/O, no clock.
+ */
+
+/** Patient ids compare without case and surrounding blanks (P-1001 = p-1001). */
+export function samePatientId(a: string, b: string): boolean {
+  return a.trim().toUpperCase() === b.trim().toUpperCase();
+}
+
+/** Lower case, accents and punctuation gone, ß → ss; hyphens and apostrophes join nothing (O'Brien = OBrien). */
+function fold(s: string): string {
+  return s
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/ß/g, 'ss')
+    .replace(/['’`]/g, '')
+    .replace(/[^\p{L}\p{N}^,=]+/gu, ' ');
+}
+
+const words = (s: string): string[] => s.split(/\s+/).filter(Boolean);
+
+/** A name split into family and given (given, then middle names) words; `ordered`: which is which is known. */
+interface NameParts {
+  family: string[];
+  given: string[];
+  /** False for a plain "A B C" with no separator: the family name is taken to be the last word. */
+  ordered: boolean;
+  all: string[];
+}
+
+/**
+ * A DICOM PN (`Family^Given^Middle^Prefix^Suffix`, the first of its `=` groups, the alphabetic one)
+ * or a display name ("Maria Keller", given names first; "Keller, Maria", family name first).
+ * Prefixes and suffixes (Dr., Jr.) are not compared.
+ */
+export function nameParts(raw: string): NameParts {
+  const alphabetic = fold(raw).split('=')[0] ?? '';
+  if (alphabetic.includes('^')) {
+    const [family = '', given = '', middle = ''] = alphabetic.split('^');
+    const f = words(family);
+    const g = [...words(given), ...words(middle)];
+    return { family: f, given: g, ordered: true, all: [...f, ...g] };
+  }
+  if (alphabetic.includes(',')) {
+    const [family = '', ...rest] = alphabetic.split(',');
+    const f = words(family);
+    const g = words(rest.join(' '));
+    return { family: f, given: g, ordered: true, all: [...f, ...g] };
+  }
+  const all = words(alphabetic);
+  return { family: all.slice(-1), given: all.slice(0, -1), ordered: false, all };
+}
+
+/** Given names agree when the first is the same and one side's names all appear, in order, in the other's. */
+function givenAgree(a: string[], b: string[]): boolean {
+  if (a.length === 0 || b.length === 0) return a.length === b.length;
+  if (a[0] !== b[0]) return false;
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  let i = 0;
+  for (const w of long) if (w === short[i]) i++;
+  return i === short.length;
+}
+
+const sameWords = (a: string[], b: string[]) => a.length === b.length && a.every((w, i) => w === b[i]);
+
+export type NameComparison = 'same' | 'differs' | 'order_differs';
+
+/**
+ * DICOM `KELLER^MARIA` and the record's "Maria Keller" are the same name; case, accents, blanks and
+ * punctuation aside; a middle name on one side only does not make them differ ("Keller^Maria^Anna").
+ * Component order counts: `MARIA^KELLER` (family and given swapped) is `order_differs` against
+ * "Maria Keller" or "Keller, Maria". A display name without separators is taken as given names
+ * then family name(s) ("Anna van der Berg" = `VAN DER BERG^ANNA`).
+ */
+export function compareNames(fileName: string, recordName: string): NameComparison {
+  const a = nameParts(fileName);
+  const b = nameParts(recordName);
+  if (a.all.length === 0 || b.all.length === 0) return 'differs';
+  let same: boolean;
+  if (a.ordered && b.ordered) same = sameWords(a.family, b.family) && givenAgree(a.given, b.given);
+  else if (a.ordered || b.ordered) {
+    // One side knows its family name: the other's words must end with it.
+    const [known, plain] = a.ordered ? [a, b] : [b, a];
+    const n = known.family.length;
+    same =
+      n > 0 &&
+      plain.all.length >= n &&
+      sameWords(plain.all.slice(-n), known.family) &&
+      givenAgree(plain.all.slice(0, -n), known.given);
+  } else same = sameWords(a.all, b.all);
+  if (same) return 'same';
+  const sorted = (w: string[]) => [...w].sort();
+  return sameWords(sorted(a.all), sorted(b.all)) ? 'order_differs' : 'differs';
+}
+
+/**
+ * A date as YYYYMMDD: DICOM DA (`19570314`, the old `1957.03.14`) or ISO 8601 (`1957-03-14`,
+ * with or without a time). Undefined when it is not a whole calendar date.
+ */
+export function normalizeDate(raw: string): string | undefined {
+  const m = /^\s*(\d{4})[-.]?(\d{2})[-.]?(\d{2})(?:$|[T\s])/.exec(raw);
+  if (!m) return undefined;
+  const [, y, mo, d] = m;
+  const date = new Date(`${y}-${mo}-${d}T00:00:00Z`);
+  if (Number.isNaN(date.getTime()) || date.getUTCDate() !== Number(d)) return undefined;
+  return `${y}${mo}${d}`;
+}
+
+/**
+ * Sex as DICOM codes it (M, F, O), from DICOM CS or a record's words (FHIR administrative gender
+ * `male`/`female`/`other`, German `w`/`d`). Undefined for unknown or unreadable values: not compared.
+ */
+export function normalizeSex(raw: string): 'M' | 'F' | 'O' | undefined {
+  const v = fold(raw).trim();
+  if (['m', 'male', 'man', 'mann', 'maennlich', 'mannlich'].includes(v)) return 'M';
+  if (['f', 'female', 'woman', 'w', 'frau', 'weiblich'].includes(v)) return 'F';
+  if (['o', 'other', 'd', 'diverse', 'divers', 'x'].includes(v)) return 'O';
+  return undefined;
+}
+
+/** What the patient the X-ray is stored under says: its id, and the Patient Service record when there is one. */
+export interface ExpectedPatient {
+  patientId: string;
+  record?: { name?: string | undefined; birthDate?: string | undefined; sex?: string | undefined } | undefined;
+}
+
+export interface IdentityComparison {
+  /** Fields the file names at all (non-blank). */
+  inFile: IdentityField[];
+  /** Fields both sides had a comparable value for. */
+  compared: IdentityField[];
+  /** Those of `compared` that differ. */
+  mismatches: IdentityFieldMismatch[];
+}
+
+const present = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
+
+/** Compares the file's four patient tags with the expected patient, field by field. */
+export function compareIdentity(
+  file: Pick<DicomTags, 'patientId' | 'patientName' | 'patientBirthDate' | 'patientSex'>,
+  expected: ExpectedPatient,
+): IdentityComparison {
+  const out: IdentityComparison = { inFile: [], compared: [], mismatches: [] };
+  const { record } = expected;
+  const check = (
+    field: IdentityField,
+    fileValue: string | undefined,
+    expectedValue: string | undefined,
+    source: IdentityFieldMismatch['source'],
+    agree: (f: string, e: string) => boolean | 'name_order' | undefined,
+  ) => {
+    if (!present(fileValue)) return;
+    out.inFile.push(field);
+    if (!present(expectedValue)) return;
+    const verdict = agree(fileValue, expectedValue);
+    if (verdict === undefined) return; // not comparable (an unreadable date, an unknown sex)
+    out.compared.push(field);
+    if (verdict === true) return;
+    out.mismatches.push({
+      field,
+      file: fileValue.trim(),
+      expected: expectedValue.trim(),
+      source,
+      ...(verdict === 'name_order' ? { hint: 'name_order' as const } : {}),
+    });
+  };
+  check('patientId', file.patientId, expected.patientId, 'metadata', samePatientId);
+  check('patientName', file.patientName, record?.name, 'patient_service', (f, e) => {
+    const c = compareNames(f, e);
+    return c === 'same' ? true : c === 'order_differs' ? 'name_order' : false;
+  });
+  check('patientBirthDate', file.patientBirthDate, record?.birthDate, 'patient_service', (f, e) => {
+    const [a, b] = [normalizeDate(f), normalizeDate(e)];
+    return a && b ? a === b : undefined;
+  });
+  check('patientSex', file.patientSex, record?.sex, 'patient_service', (f, e) => {
+    const [a, b] = [normalizeSex(f), normalizeSex(e)];
+    return a && b ? a === b : undefined;
+  });
+  return out;
+}

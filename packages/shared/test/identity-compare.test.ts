@@ -1,0 +1,154 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compareIdentity,
+  compareNames,
+  nameParts,
+  normalizeDate,
+  normalizeSex,
+  samePatientId,
+} from '../src/identity/compare.ts';
+import { IdentityOverrideInputSchema } from '../src/schemas/identity.ts';
+
+describe('names as a clinician reads them', () => {
+  it.each([
+    ['KELLER^MARIA', 'Maria Keller'],
+    ['Keller^Maria', 'maria keller'],
+    ['KELLER^MARIA', 'Keller, Maria'],
+    ['Müller^Jürgen', 'JÜRGEN MÜLLER'],
+    ['MULLER^JURGEN', 'Jürgen Müller'],
+    ['  KELLER ^ MARIA  ', '  Maria   Keller '],
+    ['KELLER^MARIA^ANNA', 'Maria Keller'],
+    ['KELLER^MARIA', 'Maria Anna Keller'],
+    ['KELLER^MARIA^^DR^', 'Maria Keller'],
+    ['VAN DER BERG^ANNA', 'Anna van der Berg'],
+    ['SCHMIDT-WEBER^LEA', 'Lea Schmidt-Weber'],
+    ["O'BRIEN^SEAN", 'Sean OBrien'],
+    ['STRASSE^ANNA', 'Anna Straße'],
+    ['KELLER^MARIA=ケラー^マリア', 'Maria Keller'],
+    ['Maria Keller', 'Maria Keller'],
+  ])('%s is %s', (file, record) => {
+    expect(compareNames(file, record)).toBe('same');
+  });
+
+  it.each([
+    ['DOE^JOHN', 'Maria Keller'],
+    ['KELLER^MARTA', 'Maria Keller'],
+    ['KELLER^ANNA', 'Maria Anna Keller'],
+    ['KELLERMANN^MARIA', 'Maria Keller'],
+    ['', 'Maria Keller'],
+  ])('%s is not %s', (file, record) => {
+    expect(compareNames(file, record)).toBe('differs');
+  });
+
+  it('family and given name swapped: the same words in another order, told as such', () => {
+    expect(compareNames('MARIA^KELLER', 'Maria Keller')).toBe('order_differs');
+    expect(compareNames('MARIA^KELLER', 'Keller, Maria')).toBe('order_differs');
+  });
+
+  it('splits a PN into family and given (middle included), a display name by its last word', () => {
+    expect(nameParts('Keller^Maria^Anna^Dr^PhD')).toMatchObject({ family: ['keller'], given: ['maria', 'anna'] });
+    expect(nameParts('Maria Keller')).toMatchObject({ family: ['keller'], given: ['maria'], ordered: false });
+  });
+});
+
+describe('dates and sex', () => {
+  it('DICOM DA and ISO dates are one date', () => {
+    expect(normalizeDate('19570314')).toBe('19570314');
+    expect(normalizeDate('1957-03-14')).toBe('19570314');
+    expect(normalizeDate('1957-03-14T00:00:00Z')).toBe('19570314');
+    expect(normalizeDate('1957.03.14')).toBe('19570314');
+    expect(normalizeDate('19570231')).toBeUndefined();
+    expect(normalizeDate('1957')).toBeUndefined();
+    expect(normalizeDate('not a date')).toBeUndefined();
+  });
+
+  it('M/F/O against the words a record uses; unknown is not compared', () => {
+    expect(normalizeSex('F')).toBe('F');
+    expect(normalizeSex('female')).toBe('F');
+    expect(normalizeSex('Weiblich')).toBe('F');
+    expect(normalizeSex('M')).toBe('M');
+    expect(normalizeSex('male')).toBe('M');
+    expect(normalizeSex('O')).toBe('O');
+    expect(normalizeSex('other')).toBe('O');
+    expect(normalizeSex('unknown')).toBeUndefined();
+    expect(normalizeSex('U')).toBeUndefined();
+  });
+
+  it('patient ids: case and blanks aside', () => {
+    expect(samePatientId(' p-1001 ', 'P-1001')).toBe(true);
+    expect(samePatientId('P-1001', 'P-1003')).toBe(false);
+  });
+});
+
+describe('compareIdentity', () => {
+  const record = { name: 'Maria Keller', birthDate: '1957-03-14', sex: 'female' };
+  const file = { patientId: 'P-1001', patientName: 'KELLER^MARIA', patientBirthDate: '19570314', patientSex: 'F' };
+
+  it('all four agree: compared, no mismatch', () => {
+    expect(compareIdentity(file, { patientId: 'P-1001', record })).toEqual({
+      inFile: ['patientId', 'patientName', 'patientBirthDate', 'patientSex'],
+      compared: ['patientId', 'patientName', 'patientBirthDate', 'patientSex'],
+      mismatches: [],
+    });
+  });
+
+  it('each field that differs, with what each side said and where it came from', () => {
+    const got = compareIdentity(
+      { patientId: 'P-1003', patientName: 'DOE^JOHN', patientBirthDate: '19800101', patientSex: 'M' },
+      { patientId: 'P-1001', record },
+    );
+    expect(got.mismatches).toEqual([
+      { field: 'patientId', file: 'P-1003', expected: 'P-1001', source: 'metadata' },
+      { field: 'patientName', file: 'DOE^JOHN', expected: 'Maria Keller', source: 'patient_service' },
+      { field: 'patientBirthDate', file: '19800101', expected: '1957-03-14', source: 'patient_service' },
+      { field: 'patientSex', file: 'M', expected: 'female', source: 'patient_service' },
+    ]);
+  });
+
+  it('without a record only the id is compared; blank tags are not in the file', () => {
+    expect(compareIdentity({ ...file, patientSex: ' ' }, { patientId: 'P-1001' })).toEqual({
+      inFile: ['patientId', 'patientName', 'patientBirthDate'],
+      compared: ['patientId'],
+      mismatches: [],
+    });
+  });
+
+  it('a value that cannot be read (unknown sex, partial date) is not compared', () => {
+    const got = compareIdentity(
+      { patientSex: 'U', patientBirthDate: '1957' },
+      { patientId: 'P-1001', record: { ...record, sex: 'unknown' } },
+    );
+    expect(got).toEqual({ inFile: ['patientBirthDate', 'patientSex'], compared: [], mismatches: [] });
+  });
+
+  it('a swapped name carries the name_order hint', () => {
+    const got = compareIdentity({ patientName: 'MARIA^KELLER' }, { patientId: 'P-1001', record });
+    expect(got.mismatches).toEqual([
+      {
+        field: 'patientName',
+        file: 'MARIA^KELLER',
+        expected: 'Maria Keller',
+        source: 'patient_service',
+        hint: 'name_order',
+      },
+    ]);
+  });
+});
+
+describe('the override a device sends', () => {
+  it('needs fields, a reason and when', () => {
+    const ok = {
+      fields: ['patientName'],
+      reason: 'Detector kept the previous name',
+      decidedAt: '2026-11-27T08:10:00Z',
+    };
+    expect(IdentityOverrideInputSchema.safeParse(ok).success).toBe(true);
+    expect(IdentityOverrideInputSchema.safeParse({ ...ok, fields: [] }).success).toBe(false);
+    expect(IdentityOverrideInputSchema.safeParse({ ...ok, fields: ['patientName', 'patientName'] }).success).toBe(
+      false,
+    );
+    expect(IdentityOverrideInputSchema.safeParse({ ...ok, reason: 'x' }).success).toBe(false);
+    expect(IdentityOverrideInputSchema.safeParse({ ...ok, reason: 'two\nlines' }).success).toBe(false);
+    expect(IdentityOverrideInputSchema.safeParse({ ...ok, by: 'someone' }).success).toBe(false);
+  });
+});
