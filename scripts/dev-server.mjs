@@ -13,13 +13,15 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { preferredNode } from './node-lts.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const app = path.join(root, 'apps', 'sync-server');
 // Relative paths are the caller's (npm runs scripts in the root; INIT_CWD is where it was typed), not
 // the server's working directory (apps/sync-server).
 const fromCaller = (p) => path.resolve(process.env.INIT_CWD || process.cwd(), p);
-const server = spawn(process.execPath, ['--import', 'tsx', path.join(app, 'src', 'main.ts')], {
+// On the pinned Node.js LTS when this node is older and `npm test` has fetched it (scripts/node-lts.mjs).
+const server = spawn(preferredNode(), ['--import', 'tsx', path.join(app, 'src', 'main.ts')], {
   cwd: app,
   detached: true,
   // Not the terminal's input: a process outside the foreground group may not read it.

@@ -76,6 +76,13 @@ export function ltsNode({ fetch = true } = {}) {
   return binary;
 }
 
+/** The node to start a server with: the pinned one where this node is older and it is cached (never fetched). */
+export function preferredNode() {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= MAJOR || process.env.XRAY_NODE_LTS === 'off') return process.execPath;
+  return ltsNode({ fetch: false }) ?? process.execPath;
+}
+
 /** The environment that makes `node` (and npx, tsx, pnpm through their shebangs) the pinned one. */
 export function ltsEnv(node, env = process.env) {
   return {

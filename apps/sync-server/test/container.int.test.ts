@@ -339,9 +339,7 @@ describe.skipIf(!engine.ok)(
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
       expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe('1000');
       expect(/^Gid:\s+(\d+)/m.exec(status)?.[1]).toBe('1000');
-      expect((await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ')).toMatch(
-        /^node dist\/main\.js/,
-      );
+      expect((await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ')).toMatch(/^node dist\/main\.js/);
       expect(await c1.inspect('{{.HostConfig.ReadonlyRootfs}}')).toBe('true');
       const write = await c1.exec(['sh', '-c', 'touch /app/probe || touch /var/lib/xray/probe']);
       expect(write.code).not.toBe(0);

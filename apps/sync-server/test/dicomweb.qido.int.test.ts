@@ -247,6 +247,13 @@ describe('QIDO-RS (GET /dicom-web/studies, /series, /instances)', () => {
     expect(rows).toHaveLength(1);
   });
 
+  it('a header with a NUL inside a value is stored and indexed all the same', async () => {
+    const study = '1.2.826.0.1.3680043.10.19.5';
+    await store('nul', MEDIC, { studyInstanceUid: study, seed: 6, patientName: 'Nul\u0000Name' }, 'P-1905');
+    const [found] = await json(`/studies?StudyInstanceUID=${study}`, MEDIC);
+    expect(found?.['00100010']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'Nul\uFFFDName' }] });
+  });
+
   it('a deleted X-ray leaves the index; one stored before the index gets it from the backfill', async () => {
     const del = await fetch(`${server.url}/xrays/${ids.b}`, { method: 'DELETE', headers: { 'X-Test-Actor': ADMIN } });
     expect(del.status).toBe(204);

@@ -1,4 +1,4 @@
-import { makeDicom, makePng, sha256Hex } from '@xray/testkit';
+import { makeDicom, makePng, resolveDicomOptions, sha256Hex } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevPatientService } from '../src/dev/patient-service.ts';
 import { xrayIdOfSopInstance } from '../src/dicomweb/stow.metadata.ts';
@@ -178,6 +178,19 @@ describe('STOW-RS (POST /dicom-web/studies)', () => {
       ['success', true],
       ['success', false],
     ]);
+    // Another paramedic sending that file is not told it is stored (someone else's X-ray): 0111H, a denial.
+    const theirs = await stow([{ bytes }], { headers: { 'X-Test-Actor': OTHER_MEDIC } });
+    expect(theirs.status).toBe(409);
+    expect(readStowAnswer(await theirs.json()).failed[0]?.reason).toBe(0x0111);
+    // Compared, not stored: still no more than MAX_UPLOAD_BYTES of it is read (A700).
+    const { sopInstanceUid } = resolveDicomOptions({ rows: 64, columns: 64, seed: 111, patientId: 'P-1001' });
+    const huge = makeDicom({ rows: 1600, columns: 1600, seed: 112, patientId: 'P-1001', sopInstanceUid });
+    const tooLarge = await stow([{ bytes: huge }], { chunked: true });
+    expect(tooLarge.status).toBe(409);
+    expect(readStowAnswer(await tooLarge.json()).failed).toEqual([
+      expect.objectContaining({ sopInstanceUid, reason: 0xa700 }),
+    ]);
+    expect(await countRows(server)).toBe(rows);
   });
 
   it('fails, with 0111H, another instance under a stored SOP Instance UID; 409 when nothing was stored', async () => {
@@ -255,7 +268,7 @@ describe('STOW-RS (POST /dicom-web/studies)', () => {
     const asDicom = await fetch(`${server.url}/dicom-web/studies`, {
       method: 'POST',
       headers: { 'X-Test-Actor': MEDIC, 'content-type': 'application/dicom' },
-      body: bytes,
+      body: blobOf(bytes),
     });
     expect(asDicom.status).toBe(415);
     expect(await asDicom.json()).toMatchObject({ code: 'unsupported_media_type' });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { dcmtk, makeDicom, makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { startTestIssuer, SUBJECTS, type Person, type TestIssuer } from './oidc-tokens.ts';
 
 const MEDIC = 'medic-wado; paramedic';
 const OTHER_MEDIC = 'medic-wado-other; paramedic';
@@ -349,11 +350,96 @@ describe('WADO-RS (retrieve and /metadata)', () => {
       expect(e).toMatchObject({ action: 'xray.read', outcome: 'success', details: { dicomweb: 'metadata' } });
   });
 
+  it('a header longer than the 64 KiB read at ingest: indexed as far as read, its metadata says so, its retrieve is whole', async () => {
+    const study = '1.2.826.0.1.3680043.10.19.14';
+    await make(
+      'long-header',
+      { studyInstanceUid: study, seriesInstanceUid: `${study}.1`, seed: 41 },
+      async (input, output) => {
+        await writeFile(output, await readFile(input));
+        // A 70 kB text (UT) after the image attributes, before the pixel data.
+        await dcmtk('dcmodify', ['-nb', '-i', `(0040,a160)=${'x'.repeat(70_000)}`, output]);
+      },
+    );
+    const s = sample('long-header');
+    expect(s.bytes.indexOf(Buffer.from('xxxx'))).toBeLessThan(64 * 1024);
+    const res = await wado(`${instancePath(s)}/metadata`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('warning')).toMatch(/^299 - "Headers longer than 64 KiB end early .*1 instance\(s\)/);
+    const [ours] = (await res.json()) as Dataset[];
+    const reference = await dcm2json(s);
+    expect(reference['0040A160']).toBeDefined();
+    expect(ours?.['0040A160']).toBeUndefined();
+    // What was read agrees with dcm2json.
+    expect(ours?.['00280010']).toEqual(reference['00280010']);
+    expect(ours?.['00080018']).toEqual(reference['00080018']);
+    const whole = await wado(instancePath(s));
+    const parts = multipartParts(Buffer.from(await whole.arrayBuffer()), whole.headers.get('content-type') ?? '');
+    expect(parts.map((p) => sha256(p.bytes))).toEqual([s.sha256]);
+  });
+
   it('only DICOM X-rays are in DICOMweb: the PNG has no index row', async () => {
     const { rows } = await server.pool.query<{ n: number; dicom: number }>(
       `SELECT (SELECT count(*)::int FROM dicom_instances) AS n,
               (SELECT count(*)::int FROM xrays WHERE content_type = 'application/dicom') AS dicom`,
     );
     expect(rows[0]).toEqual({ n: samples.length, dicom: samples.length });
+  });
+});
+
+/** The same doors with real tokens from a real issuer, and the X-ray in S3: JWT, roles, scope. */
+describe('DICOMweb with real tokens (OIDC JWT), stored in S3', () => {
+  let auth: TestIssuer;
+  let server: TestServer;
+  const study = '1.2.826.0.1.3680043.10.19.21';
+  const file = makeDicom({ rows: 48, columns: 48, seed: 41, studyInstanceUid: study, patientId: 'P-1921' });
+  const call = (p: string, who: Person | null, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}/dicom-web${p}`, {
+      headers: { ...(who ? { Authorization: `Bearer ${auth.tokens[who]}` } : {}), ...headers },
+    });
+
+  beforeAll(async () => {
+    auth = await startTestIssuer('dicomweb');
+    server = await startTestServer('s3', auth.env);
+    const res = await postXray(server.url, validMetadata({ patientId: 'P-1921' }), blobOf(file), {
+      Authorization: `Bearer ${auth.tokens.owner}`,
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await auth?.stop();
+  });
+
+  it('a doctor searches and retrieves (sha256 equal, decrypted from S3); the capturer too; another paramedic finds nothing', async () => {
+    for (const who of ['doctor', 'owner'] as const) {
+      const found = (await (await call(`/studies?StudyInstanceUID=${study}`, who)).json()) as Dataset[];
+      expect(found, who).toHaveLength(1);
+      const res = await call(`/studies/${study}`, who);
+      expect(res.status, who).toBe(200);
+      const parts = multipartParts(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type') ?? '');
+      expect(
+        parts.map((p) => sha256(p.bytes)),
+        who,
+      ).toEqual([sha256(file)]);
+    }
+    expect(await (await call(`/studies?StudyInstanceUID=${study}`, 'other')).json()).toEqual([]);
+    expect((await call(`/studies/${study}/metadata`, 'other')).status).toBe(404);
+  });
+
+  it('no token is 401, a token with no role 403 (problem+json)', async () => {
+    const none = await call('/studies', null);
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ code: 'unauthenticated' });
+    for (const p of ['/studies', `/studies/${study}`, `/studies/${study}/metadata`]) {
+      const refused = await call(p, 'noRole');
+      expect(refused.status, p).toBe(403);
+      expect(await refused.json()).toMatchObject({ code: 'forbidden' });
+    }
+    const { rows } = await server.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM audit_events WHERE action = 'access.denied' AND actor_sub = $1`,
+      [SUBJECTS.noRole],
+    );
+    expect(rows[0]?.n).toBe(3);
   });
 });

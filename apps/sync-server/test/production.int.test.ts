@@ -179,6 +179,12 @@ describe('production start path (the bundle in dist/, NODE_ENV=production, real 
     expect(download.status).toBe(200);
     expect(sha256Hex(Buffer.from(await download.arrayBuffer()))).toBe(dicom.sha256);
 
+    // A preview: decoded by the bundle's render worker (dist/render.worker.js), encoded by sharp.
+    const preview = await api(`/xrays/${created.id}/preview?size=128`, 'doctor');
+    expect(preview.status).toBe(200);
+    expect(preview.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await preview.arrayBuffer()).subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+
     expect((await api(`/xrays/${created.id}`, 'admin', { method: 'DELETE' })).status).toBe(204);
     expect((await api(`/xrays/${created.id}`, 'doctor')).status).toBe(404);
     expect((await api(`/xrays/${created.id}/download`, 'doctor')).status).toBe(404);

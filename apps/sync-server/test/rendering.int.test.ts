@@ -97,7 +97,24 @@ describe('rendered previews', () => {
       variant(dir, 'rle', 12, WINDOW, ['dcmcrle']),
       variant(dir, 'rle-mono1', 13, [MONO1], ['dcmcrle']),
       variant(dir, 'implicit-vr', 14, [MONO1], ['dcmconv', '+ti']),
+      // 16 bits stored, signed, a rescale to negative values, and a window over them.
+      variant(dir, 'signed16-rescale', 15, [
+        '(0028,0101)=16',
+        '(0028,0102)=15',
+        '(0028,0103)=1',
+        '(0028,1052)=-2048',
+        '(0028,1053)=1',
+        '(0028,1050)=0',
+        '(0028,1051)=3000',
+      ]),
     ]);
+    // An intercept without its slope: not a rescale (PS3.3 C.11.1 wants both), as dcmtk and Orthanc read it.
+    made.push(await variant(dir, 'intercept-without-slope', 16, ['(0028,1052)=-1024', ...WINDOW]));
+    // 8 bits allocated, uncompressed: the baseline JPEG (which dcmtk writes at 8 bits) decompressed again.
+    const eightBit = path.join(dir, 'eight-bit.dcm');
+    await dcmtk('dcmdjpeg', [made.find((f) => f.name === 'jpeg-baseline')!.file, eightBit]);
+    await dcmtk('dcmodify', ['-nb', '-gin', eightBit]);
+    made.push({ name: 'eight-bit', file: eightBit });
     fixtures.push(...made);
     [server, orthanc] = await Promise.all([startTestServer('fs', {}, { authenticate: headerActor }), startOrthanc()]);
   }, 180_000);
@@ -243,6 +260,24 @@ describe('rendered previews', () => {
     const res = await preview(paletteId);
     expect(res.status).toBe(422);
     expect(await problem(res)).toBe('not_renderable');
+  });
+
+  it('a stored X-ray that is not the one recorded is refused (500 integrity_failed), nothing rendered or cached', async () => {
+    const [victim, other] = await Promise.all([
+      upload(await readFile(fixtures.find((f) => f.name === 'monochrome2')!.file)),
+      upload(await readFile(fixtures.find((f) => f.name === 'monochrome1')!.file)),
+    ]);
+    const { rows } = await server.pool.query<{ id: string; object_key: string }>(
+      'SELECT id, object_key FROM xrays WHERE id = ANY($1)',
+      [[victim, other]],
+    );
+    const keyOf = (id: string) => rows.find((r) => r.id === id)!.object_key;
+    // The other X-ray's ciphertext under the victim's key: its segments do not open with the victim's data key.
+    await server.store.copy(keyOf(other), keyOf(victim));
+    const res = await preview(victim, '?size=64');
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { code: string }).code).toBe('integrity_failed');
+    expect(await server.store.list(rendersPrefixOf(victim))).toEqual([]);
   });
 
   it('decided and audited as GET /xrays/{id}: a paramedic sees only their own; refusals are on the trail', async () => {

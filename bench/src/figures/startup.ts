@@ -16,8 +16,8 @@ import { rotate, type BenchContext } from './context.ts';
 
 const run = promisify(execFile);
 const serverDir = path.join(repoRoot, 'apps/sync-server');
-/** The bundle with its npm dependencies bundled too: measured, not shipped (build.mjs --bundle-deps). */
-const ALL_BUNDLED_DIR = 'dist-bundled-deps';
+/** The bundle with every npm dependency left in node_modules: measured, not shipped (build.mjs --external-deps). */
+const EXTERNAL_DEPS_DIR = 'dist-external-deps';
 /** How long a started server is left alone before its idle memory is read. */
 const IDLE_MS = 3000;
 
@@ -31,9 +31,9 @@ const VARIANTS: Variant[] = [
   { id: 'bundle', label: 'bundle (node dist/main.js, what the image runs)', args: ['dist/main.js'] },
   { id: 'tsx', label: 'sources through tsx (npm start)', args: ['--import', 'tsx', 'src/main.ts'] },
   {
-    id: 'bundle-deps',
-    label: 'bundle with npm dependencies bundled too (not shipped)',
-    args: [`${ALL_BUNDLED_DIR}/main.js`],
+    id: 'external-deps',
+    label: 'bundle with its npm dependencies left in node_modules (not shipped)',
+    args: [`${EXTERNAL_DEPS_DIR}/main.js`],
   },
 ];
 
@@ -118,8 +118,8 @@ const median = (xs: readonly number[]): number => {
 /**
  * Startup: from the server process starting to `/readyz` answering 200, and its resident memory
  * once idle, for the bundle production runs (dist/main.js), the TypeScript sources through tsx
- * (`npm start`) and, for the record of why build.mjs leaves npm dependencies in node_modules, a
- * bundle of everything, on each Node.js release present (this process's and the pinned LTS).
+ * (`npm start`) and, for the record of why build.mjs bundles the npm dependencies too, a bundle
+ * that leaves them in node_modules, on each Node.js release present (this process's and the LTS).
  * Each round: every combination in rotated order, each on an empty database of its own (the first
  * start applies the migrations), then started again on it (a restart, or another replica).
  * PostgreSQL is external to the server (never the embedded one); storage on disk; the issuer and
@@ -127,21 +127,19 @@ const median = (xs: readonly number[]): number => {
  */
 export async function runStartup(ctx: BenchContext, db: BenchDatabase, peers: Peers, logDir: string): Promise<void> {
   const nodes = await nodesToCompare();
-  ctx.log(
-    `startup: building the bundle and the everything-bundled variant; Node.js ${nodes.map((n) => n.version).join(' and ')}`,
-  );
+  ctx.log(`startup: building the bundle and its variant; Node.js ${nodes.map((n) => n.version).join(' and ')}`);
   await run(process.execPath, [path.join(serverDir, 'build.mjs')]);
-  await run(process.execPath, [path.join(serverDir, 'build.mjs'), '--bundle-deps', '--outdir', ALL_BUNDLED_DIR], {
+  await run(process.execPath, [path.join(serverDir, 'build.mjs'), '--external-deps', '--outdir', EXTERNAL_DEPS_DIR], {
     cwd: serverDir,
   });
   const keys = deploymentKeys();
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^(S3_|DATABASE_|OIDC_|KEK|UPLOAD_|AUDIT_|DATA_DIR$|PORT$)/.test(k)),
   );
-  // The bundle of everything is measured on the LTS only: it answers a question about bundling, not Node.
+  // The variant is measured on the LTS only: it answers a question about bundling, not about Node.
   const lts = nodes.at(-1);
   const combos = nodes.flatMap((node) =>
-    VARIANTS.filter((v) => v.id !== 'bundle-deps' || node === lts).map((variant) => ({ node, variant })),
+    VARIANTS.filter((v) => v.id !== 'external-deps' || node === lts).map((variant) => ({ node, variant })),
   );
   const results = new Map<string, { first: Start[]; again: Start[] }>();
   const scratch = await mkdtemp(path.join(tmpdir(), 'xray-bench-startup-'));
@@ -173,7 +171,7 @@ export async function runStartup(ctx: BenchContext, db: BenchDatabase, peers: Pe
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
-    await rm(path.join(serverDir, ALL_BUNDLED_DIR), { recursive: true, force: true });
+    await rm(path.join(serverDir, EXTERNAL_DEPS_DIR), { recursive: true, force: true });
   }
   for (const { node, variant } of combos) {
     const r = results.get(`${variant.id}-node${node.major}`);

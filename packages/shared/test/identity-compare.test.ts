@@ -16,6 +16,9 @@ describe('names as a clinician reads them', () => {
     ['KELLER^MARIA', 'Keller, Maria'],
     ['Müller^Jürgen', 'JÜRGEN MÜLLER'],
     ['MULLER^JURGEN', 'Jürgen Müller'],
+    ['MUELLER^JUERGEN', 'Jürgen Müller'],
+    ['Müller^Jürgen', 'Juergen Mueller'],
+    ['Mu\u0308ller^Ju\u0308rgen', 'Juergen Mueller'],
     ['  KELLER ^ MARIA  ', '  Maria   Keller '],
     ['KELLER^MARIA^ANNA', 'Maria Keller'],
     ['KELLER^MARIA', 'Maria Anna Keller'],
@@ -26,6 +29,8 @@ describe('names as a clinician reads them', () => {
     ['STRASSE^ANNA', 'Anna Straße'],
     ['KELLER^MARIA=ケラー^マリア', 'Maria Keller'],
     ['Maria Keller', 'Maria Keller'],
+    ['KELLER^MARIA', 'Dr. Maria Keller'],
+    ['KELLER^MARIA^^PROF. DR.', 'Keller, Prof. Dr. Maria'],
   ])('%s is %s', (file, record) => {
     expect(compareNames(file, record)).toBe('same');
   });
@@ -35,6 +40,7 @@ describe('names as a clinician reads them', () => {
     ['KELLER^MARTA', 'Maria Keller'],
     ['KELLER^ANNA', 'Maria Anna Keller'],
     ['KELLERMANN^MARIA', 'Maria Keller'],
+    ['MUELLER^JUERGEN', 'Jurgen Muller'],
     ['', 'Maria Keller'],
   ])('%s is not %s', (file, record) => {
     expect(compareNames(file, record)).toBe('differs');
@@ -119,6 +125,14 @@ describe('compareIdentity', () => {
       { patientId: 'P-1001', record: { ...record, sex: 'unknown' } },
     );
     expect(got).toEqual({ inFile: ['patientBirthDate', 'patientSex'], compared: [], mismatches: [] });
+  });
+
+  it('a name of separators only says nothing: not compared', () => {
+    expect(compareIdentity({ patientName: '^^^' }, { patientId: 'P-1001', record })).toEqual({
+      inFile: ['patientName'],
+      compared: [],
+      mismatches: [],
+    });
   });
 
   it('a swapped name carries the name_order hint', () => {

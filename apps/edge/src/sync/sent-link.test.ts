@@ -21,6 +21,7 @@ const xrayOf = (id: string, patientId: string, changeSeq: number, link: Record<s
   sha256: 'a'.repeat(64),
   dicom: null,
   link,
+  identity: { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false },
   uploadedAt: '2026-11-27T08:16:00.000Z',
   changeSeq,
 });

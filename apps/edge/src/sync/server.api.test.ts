@@ -29,6 +29,7 @@ const xray = {
   sha256: 'a'.repeat(64),
   dicom: null,
   link: { status: 'verified' },
+  identity: { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false },
   uploadedAt: '2026-11-27T08:16:00.000Z',
   changeSeq: 1,
 };

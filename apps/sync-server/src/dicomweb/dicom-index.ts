@@ -1,4 +1,5 @@
 import { firstString, toDicomJson, type DicomHeader, type DicomJsonDataset } from '@xray/shared';
+import { storableJson } from '../audit/audit.hash.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { dicomInstanceRepository } from './dicom-instance.repository.ts';
 import { DICOMWEB_BASE } from './dicomweb.operations.ts';
@@ -55,6 +56,12 @@ function personName(v: unknown): string | null {
   return groups.join('=') || null;
 }
 
+/** Every value made storable (sequence items too); tags, VRs and BulkDataURIs are ours already. */
+const storableDataset = (d: DicomJsonDataset): DicomJsonDataset =>
+  Object.fromEntries(
+    Object.entries(d).map(([tag, a]) => [tag, a.Value ? { ...a, Value: a.Value.map((v) => storableJson(v)) } : a]),
+  );
+
 /** The first value of an attribute as text (a person name whole), or null. */
 export function textOf(header: DicomJsonDataset, tag: string): string | null {
   const a = header[tag];
@@ -86,7 +93,8 @@ export function indexEntryOf(header: DicomHeader): DicomIndexEntry | undefined {
   const instance = uid('00080018');
   const transferSyntaxUid = firstString(header.meta['00020010']);
   if (!study || !series || !instance || !transferSyntaxUid) return undefined;
-  const json = toDicomJson(header, instancePath({ study, series, instance }));
+  // PostgreSQL takes no NUL (nor a lone surrogate) in text or jsonb: a file carrying one is still indexed.
+  const json = storableDataset(toDicomJson(header, instancePath({ study, series, instance })));
   return {
     studyUid: study,
     seriesUid: series,

@@ -20,6 +20,8 @@ export interface IndexedInstance {
   seriesNumber: number | null;
   instanceNumber: number | null;
   header: DicomJsonDataset;
+  /** False when the header was longer than the prefix read at ingest: attributes past it are missing. */
+  headerComplete: boolean;
   /** The X-ray's patient (the audit names it) and who captured it (the policy judges on it). */
   patientId: string;
   capturedBy: { sub: string };
@@ -46,6 +48,7 @@ interface InstanceRow {
   series_number: number | null;
   instance_number: number | null;
   header: DicomJsonDataset;
+  header_complete: boolean;
   xray_patient_id: string;
   captured_by_sub: string;
 }
@@ -69,18 +72,20 @@ class Sql {
 }
 
 /**
- * The instances the caller may see, one per SOP Instance UID (the same file stored twice is one
- * instance: the latest stored). Matching columns only; headers are joined for the results.
+ * The instances the caller may see, one per SOP Instance UID and content (the same file stored
+ * twice is one instance: the latest stored). Other bytes under a UID already stored are another
+ * instance, shown too: an upload reusing someone's UID must not hide their instance.
+ * Matching columns only; headers are joined for the results.
  */
 function visible(sql: Sql, scope: IndexScope): string {
   const where = scope.capturedBy === undefined ? '' : `WHERE x.captured_by_sub = ${sql.arg(scope.capturedBy)}`;
-  return `SELECT DISTINCT ON (d.sop_uid) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.sop_class_uid,
+  return `SELECT DISTINCT ON (d.sop_uid, x.sha256) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.sop_class_uid,
             d.patient_id, d.patient_name, d.patient_birth_date, d.patient_sex, d.study_date, d.study_time,
             d.accession_number, d.modality, d.study_description, d.series_description, d.series_number,
             d.instance_number, d.referring_physician_name, d.study_id
        FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
        ${where}
-      ORDER BY d.sop_uid, x.uploaded_at DESC, d.xray_id`;
+      ORDER BY d.sop_uid, x.sha256, x.uploaded_at DESC, d.xray_id`;
 }
 
 function condition(sql: Sql, m: Match): string {
@@ -116,6 +121,7 @@ const toInstance = (r: InstanceRow): IndexedInstance => ({
   seriesNumber: r.series_number,
   instanceNumber: r.instance_number,
   header: r.header,
+  headerComplete: r.header_complete,
   patientId: r.xray_patient_id,
   capturedBy: { sub: r.captured_by_sub },
 });
@@ -228,11 +234,11 @@ export const dicomInstanceRepository = {
     if (scope.capturedBy !== undefined) where.push(`x.captured_by_sub = ${sql.arg(scope.capturedBy)}`);
     const { rows } = await db.query<InstanceRow>(
       `SELECT * FROM (
-         SELECT DISTINCT ON (d.sop_uid) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
-                d.series_number, d.instance_number, d.header, x.patient_id AS xray_patient_id, x.captured_by_sub
+         SELECT DISTINCT ON (d.sop_uid, x.sha256) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
+                d.series_number, d.instance_number, d.header, d.header_complete, x.patient_id AS xray_patient_id, x.captured_by_sub
            FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
           WHERE ${where.join(' AND ')}
-          ORDER BY d.sop_uid, x.uploaded_at DESC, d.xray_id) i
+          ORDER BY d.sop_uid, x.sha256, x.uploaded_at DESC, d.xray_id) i
         ORDER BY i.series_number NULLS LAST, i.series_uid, i.instance_number NULLS LAST, i.sop_uid`,
       sql.args,
     );

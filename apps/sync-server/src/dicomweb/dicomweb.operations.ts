@@ -142,7 +142,15 @@ const metadata = <P extends string>(path: P, what: string, params: z.ZodObject) 
   access: 'token' as const,
   action: 'dicomweb.retrieve' as const,
   request: { params, headers: qidoAccept },
-  responses: { 200: dicomJson('The instances’ headers'), ...problems(400, 403), 404: noSuchUid, 406: notAcceptable },
+  responses: {
+    200: dicomJson(
+      'The instances’ headers; a Warning names any whose header was longer than the 64 KiB read at ingest',
+      ['Warning'],
+    ),
+    ...problems(400, 403),
+    404: noSuchUid,
+    406: notAcceptable,
+  },
 });
 
 /** STOW-RS (stow.routes.ts): the Store Instances Response Module, one DICOM JSON dataset. */
@@ -166,7 +174,7 @@ const store = (path: string, summary: string, params?: z.ZodObject) => ({
     'comes from each header: PatientID; the acquisition (else content, else study) date and time; ' +
     "BodyPartExamined (`UNKNOWN` when absent); ViewPosition (`OTHER` when not one of the API's views); priority " +
     '`routine`. The SOP Instance UID names the X-ray: the same instance sent again is reported stored (a ' +
-    '`Warning` says it was already), other bytes under a stored UID fail with 0111H. Failure Reasons: A700 ' +
+    "`Warning` says it was already), other bytes under a stored UID (or another user's X-ray) fail with 0111H. Failure Reasons: A700 " +
     'larger than MAX_UPLOAD_BYTES, A900 required attributes missing or invalid or another study than the ' +
     "path's, C000 not DICOM or damaged, C122 an encoding not taken, 0110 another failure; each failure is also " +
     'described in a `Warning` header. A body whose framing breaks is 400 (instances before the break stay ' +

@@ -79,6 +79,8 @@ describe('parseQidoQuery', () => {
     expect(fieldsOf('PatientID=a&00100020=b')).toEqual(['00100020']);
     expect(fieldsOf('limit=1&limit=2')).toEqual(['limit']);
     expect(fieldsOf('SeriesNumber=two')).toEqual(['SeriesNumber']);
+    expect(fieldsOf(`PatientName=${'*a'.repeat(200)}`)).toEqual(['PatientName']);
+    expect(fieldsOf('PatientID=a%00b')).toEqual(['PatientID']);
   });
 
   it('tagOf: keywords, tags in either case, nothing else', () => {

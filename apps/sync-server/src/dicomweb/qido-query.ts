@@ -140,6 +140,8 @@ function matchOf(tag: string, raw: string, errors: FieldError[], field: string):
       // Person names match whatever their case, as Orthanc matches them; other strings exactly.
       const caseInsensitive = kind === 'pn';
       if (/\p{Cc}/u.test(raw)) return bad('must not hold control characters');
+      // The longest value a DICOM string holds (a person name's three groups of 64): a longer one matches nothing.
+      if (raw.length > 324) return bad('is longer than any DICOM value (324 characters)');
       return wildcard
         ? { column, kind: 'like', pattern: likePatternOf(raw), caseInsensitive }
         : { column, kind: 'any', values: [raw], caseInsensitive };
@@ -161,7 +163,7 @@ export function parseQidoQuery(params: URLSearchParams): QidoQuery {
   let includefield: string[] | 'all' = [];
   let fuzzyAsked = false;
   const count = (key: string, raw: string, max: number): number | undefined => {
-    if (!/^\d{1,9}$/.test(raw) || Number(raw) > max) {
+    if (!/^\d{1,10}$/.test(raw) || Number(raw) > max) {
       errors.push({ field: key, message: `must be an integer from 0 to ${max}` });
       return undefined;
     }

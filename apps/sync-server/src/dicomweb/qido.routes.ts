@@ -6,7 +6,7 @@ import { dicomInstanceRepository } from './dicom-instance.repository.ts';
 import { dicomJsonTypeFor } from './dicomweb.accept.ts';
 import { linkBaseOf, pathUidsOf } from './dicomweb.access.ts';
 import type { DicomwebRouteTable, DicomwebRoutesDeps } from './dicomweb.routes.ts';
-import { parseQidoQuery, type Match, type QidoLevel } from './qido-query.ts';
+import { parseQidoQuery, QIDO_MAX_LIMIT, type Match, type QidoLevel } from './qido-query.ts';
 import { qidoDataset } from './qido-response.ts';
 
 /**
@@ -21,7 +21,8 @@ const auditable = (params: URLSearchParams): Record<string, string> =>
 function search(deps: DicomwebRoutesDeps, level: QidoLevel): RequestHandler<{ study?: string; series?: string }> {
   return async (req, res) => {
     const audit = auditOf(req).begin('xray.list');
-    const scope = listScope(actorOf(req), 'dicomweb.search');
+    // As GET /xrays: the query is read first, so even the role gate's refusal of a search for one
+    // patient is on that patient's trail.
     const type = dicomJsonTypeFor(req.headers.accept);
     const params = new URL(req.originalUrl, 'http://query.invalid').searchParams;
     const q = parseQidoQuery(params);
@@ -31,19 +32,27 @@ function search(deps: DicomwebRoutesDeps, level: QidoLevel): RequestHandler<{ st
     if (path.study) within.push({ column: 'study_uid', kind: 'any', values: [path.study], caseInsensitive: false });
     if (path.series) within.push({ column: 'series_uid', kind: 'any', values: [path.series], caseInsensitive: false });
     const patientIds = q.matches.flatMap((m) => (m.column === 'patient_id' && m.kind === 'any' ? m.values : []));
-    // One patient asked for: the search is on that patient's trail (a refusal too, as the list's is).
     audit.about({ patientId: patientIds.length === 1 ? (patientIds[0] ?? null) : null });
-    const hits = await dicomInstanceRepository.search(
+    const scope = listScope(actorOf(req), 'dicomweb.search');
+    // One more than the page: whether the server's own limit cut the answer short (said in a Warning).
+    const found = await dicomInstanceRepository.search(
       deps.pool,
       level,
-      { ...q, matches: [...within, ...q.matches] },
+      { ...q, matches: [...within, ...q.matches], limit: q.limit + 1 },
       scope,
     );
+    const hits = found.slice(0, q.limit);
+    const truncated = found.length > q.limit && !params.has('limit');
     const ids = [...new Set(hits.flatMap((h) => h.xrayIds))];
     await audit.success({ interface: 'dicomweb', level, query: auditable(params), count: hits.length, ids });
     const warnings = [
       ...(q.fuzzyAsked
         ? ['The fuzzymatching parameter is not supported. Only literal matching has been performed.']
+        : []),
+      ...(truncated
+        ? [
+            `The number of results exceeded the maximum supported by the server (${QIDO_MAX_LIMIT}). Additional results can be requested with offset.`,
+          ]
         : []),
       ...(q.ignored.length ? [`Matching on ${q.ignored.join(', ').slice(0, 200)} is not supported: ignored.`] : []),
     ];

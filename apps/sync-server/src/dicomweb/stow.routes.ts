@@ -9,6 +9,7 @@ import { actorOf } from '../auth/authenticate.middleware.ts';
 import { authorize } from '../auth/policy.ts';
 import type { Pool } from '../db/pool.ts';
 import { DomainError, ERRORS, isDomainError } from '../errors.ts';
+import { tooLarge } from '../ingest/content-inspector.ts';
 import { createdEvent } from '../ingest/finalize.ts';
 import { ingestStream } from '../ingest/ingest.service.ts';
 import { xrayRepository, type XrayRecord } from '../xrays/xray.repository.ts';
@@ -63,11 +64,16 @@ async function storedWithSopInstanceUid(pool: Pool, sopInstanceUid: string): Pro
   return rows[0] ? xrayRepository.findById(pool, rows[0].id) : null;
 }
 
-/** The plaintext SHA-256 of a part, read to its end (nothing stored). */
-async function sha256Of(part: StowPart): Promise<string> {
+/** The plaintext SHA-256 of a part, read to its end (nothing stored); no more than `maxBytes` of it. */
+async function sha256Of(part: StowPart, maxBytes: number): Promise<string> {
   const hash = createHash('sha256');
+  let size = 0;
   await pipeline(part.body, async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) hash.update(chunk);
+    for await (const chunk of source) {
+      size += chunk.length;
+      if (size > maxBytes) throw tooLarge(maxBytes);
+      hash.update(chunk);
+    }
   });
   return hash.digest('hex');
 }
@@ -119,7 +125,7 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
     const refuse = async (
       sop: Partial<StowSop>,
       reason: FailureReason,
-      err: { code: string; message: string },
+      err: { code: string; message: string; denial?: string },
       target: { xrayId?: string; patientId?: string } = {},
     ): Promise<StowOutcome> => {
       part.discard();
@@ -163,14 +169,17 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
       // Stored before by another door (its own id): the same bytes are that X-ray, other bytes a duplicate UID.
       const earlier = await storedWithSopInstanceUid(pool, sop.sopInstanceUid);
       if (earlier && earlier.id !== metadata.id) {
-        const sha256 = await sha256Of(part);
-        if (sha256 !== earlier.sha256)
+        const sha256 = await sha256Of(part, deps.ingest.maxUploadBytes);
+        // As the repeat rule answers a replay: only the same user's same bytes are "stored already".
+        const theirs = earlier.capturedBy.sub !== actor.sub;
+        if (sha256 !== earlier.sha256 || theirs)
           return await refuse(
             sop,
             FAILURE_REASON.duplicate,
             {
               code: 'conflict',
-              message: 'Another instance with this SOP Instance UID and other content is stored; nothing was stored.',
+              message: 'Another instance with this SOP Instance UID is stored; nothing was stored.',
+              ...(theirs ? { denial: 'not_owner' } : {}),
             },
             { xrayId: earlier.id, patientId: earlier.patientId },
           );

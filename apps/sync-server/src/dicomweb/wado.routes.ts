@@ -103,6 +103,13 @@ function metadata(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
     const type = dicomJsonTypeFor(req.headers.accept);
     await auditPerXray(req, deps.pool, 'xray.read', instances, () => ({ dicomweb: 'metadata' }));
     const base = linkBaseOf(req, deps.publicUrl);
+    // A header longer than the prefix read at ingest (64 KiB) is served as far as it was read: said so.
+    const cut = instances.filter((i) => !i.headerComplete).map((i) => i.sopUid);
+    if (cut.length)
+      res.set(
+        'Warning',
+        `299 - "Headers longer than 64 KiB end early (attributes before the pixel data are missing) for ${cut.length} instance(s): ${cut.slice(0, 10).join(' ')}"`,
+      );
     res
       .status(200)
       .set({ 'Content-Type': type, 'Cache-Control': 'private, no-store' })

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Xray } from '@xray/shared';
 import { describe, expect, it } from 'vitest';
-import { addressed, dicomSummaryOf, xrayDeleted, xrayLinks, xrayUploaded } from './xray.events.ts';
+import {
+  addressed,
+  dicomSummaryOf,
+  identityMismatchIfNew,
+  xrayDeleted,
+  xrayLinks,
+  xrayUploaded,
+} from './xray.events.ts';
 
 const xray = (over: Partial<Xray> = {}): Xray => ({
   id: randomUUID(),
@@ -59,5 +66,50 @@ describe('an event that would not match its published schema', () => {
     // A sequence of 0 is none the server issues.
     expect(() => addressed(xrayUploaded(xray({ changeSeq: 0 })), 'https://h.example')).toThrow();
     expect(() => addressed(xrayUploaded(xray()), 'not a url')).toThrow();
+  });
+});
+
+describe('identity in events', () => {
+  const mismatch: Xray['identity'] = {
+    status: 'mismatch',
+    fields: [{ field: 'patientName', file: 'DOE^JOHN', expected: 'Maria Keller', source: 'patient_service' }],
+    compared: ['patientId', 'patientName'],
+    overridden: true,
+    override: {
+      fields: ['patientName'],
+      reason: 'Detector kept the last name',
+      decidedAt: '2026-11-27T08:14:00.000Z',
+      by: { sub: 'para-1', name: 'Sam Ortiz' },
+      from: 'identity_override',
+    },
+    checkedAt: '2026-11-27T08:31:02.118Z',
+  };
+
+  it('names the fields that differ, never their values; the override by whom and when, not why', () => {
+    const x = xray({ contentType: 'application/dicom', identity: mismatch });
+    const draft = identityMismatchIfNew(undefined, x, 'upload');
+    if (!draft) throw new Error('no event');
+    const event = addressed(draft, 'https://xray.example.org');
+    expect(event).toMatchObject({
+      type: 'xray.identity_mismatch',
+      sequence: x.changeSeq,
+      data: {
+        fields: ['patientName'],
+        overridden: true,
+        override: { by: { sub: 'para-1' }, decidedAt: '2026-11-27T08:14:00.000Z', fields: ['patientName'] },
+        cause: 'upload',
+        xray: { identity: { status: 'mismatch', fields: ['patientName'], overridden: true } },
+      },
+    });
+    expect(JSON.stringify(event)).not.toMatch(/DOE|Maria|Keller|Detector|Sam Ortiz/);
+    // Subjects of other events carry the same brief.
+    expect(JSON.stringify(xrayUploaded(x))).not.toMatch(/DOE|Maria|Keller|Detector|Sam Ortiz/);
+  });
+
+  it('only news: not the same mismatch again, nothing when consistent or unknown', () => {
+    const x = xray({ contentType: 'application/dicom', identity: mismatch });
+    expect(identityMismatchIfNew(mismatch, x, 'link_check')).toBeUndefined();
+    expect(identityMismatchIfNew({ ...mismatch, overridden: false }, x, 'correction')).toBeDefined();
+    expect(identityMismatchIfNew(undefined, xray(), 'upload')).toBeUndefined();
   });
 });

@@ -15,8 +15,18 @@ const { NativeCodecs, Context, Transcoder, log } = dcmjsCodecs;
 // The codecs log every frame they decode; failures reach us as exceptions.
 log.setLevel('silent');
 
+const require = createRequire(import.meta.url);
 /** The module's WebAssembly, resolved from the package (a bundled server cannot rely on __dirname). */
-const WASM = createRequire(import.meta.url).resolve('dcmjs-codecs/build/dcmjs-native-codecs.wasm');
+const WASM = require.resolve('dcmjs-codecs/build/dcmjs-native-codecs.wasm');
+// The dcmjs the codecs parse with (their own CommonJS copy) reports each VR it had to guess (an
+// implicit VR Pixel Data is "OB or OW") on the console: harmless, and our logs are JSON lines.
+(
+  createRequire(require.resolve('dcmjs-codecs'))('dcmjs') as {
+    log?: { getLogger?: (name: string) => { setLevel(level: string): void } };
+  }
+).log
+  ?.getLogger?.('validation.dcmjs')
+  .setLevel('silent');
 let initialized: Promise<void> | undefined;
 const initialize = (): Promise<void> =>
   (initialized ??= NativeCodecs.initializeAsync({ webAssemblyModulePathOrUrl: WASM }).catch((err: unknown) => {
@@ -107,6 +117,18 @@ function lutOf(item: Elements, signedInput: boolean): LutTable | undefined {
   else if (raw instanceof ArrayBuffer) data = new Uint16Array(raw);
   if (!data || data.length === 0 || !(bits >= 1 && bits <= 16)) return undefined;
   return { firstMapped, bits, data: data.length > entries ? Array.from(data).slice(0, entries) : data };
+}
+
+/**
+ * Rescale Slope and Intercept come as a pair (PS3.3 C.11.1: both Type 1C); one without the other is
+ * ignored, as dcmtk and Orthanc ignore it.
+ */
+function rescaleOf(e: Elements): GrayscaleTransform['modality'] {
+  const slope = num(e, 'RescaleSlope');
+  const intercept = num(e, 'RescaleIntercept');
+  return slope !== undefined && intercept !== undefined && slope !== 0
+    ? { kind: 'rescale', slope, intercept }
+    : { kind: 'rescale', slope: 1, intercept: 0 };
 }
 
 function voiFunctionOf(e: Elements): VoiFunction {
@@ -270,9 +292,7 @@ export async function renderDicomFrame(file: Uint8Array, limits: RenderLimits, v
   const transform: GrayscaleTransform = {
     bitsStored,
     signed,
-    modality: modalityLut
-      ? { kind: 'lut', lut: modalityLut }
-      : { kind: 'rescale', slope: num(e, 'RescaleSlope') ?? 1, intercept: num(e, 'RescaleIntercept') ?? 0 },
+    modality: modalityLut ? { kind: 'lut', lut: modalityLut } : rescaleOf(e),
     voi: voi ?? fileVoi(e, signed),
     invert: photometric === 'MONOCHROME1',
   };
@@ -286,8 +306,9 @@ function colorImage(
 ): DisplayImage {
   if (o.bitsAllocated !== 8) throw notRenderable('colour images are rendered at 8 bits only');
   const n = o.width * o.height;
-  // The JPEG decoder interleaves and converts to RGB itself.
-  const planar = o.codec !== 'jpeg' && (num(o.e, 'PlanarConfiguration') === 1 || o.codec === 'rle');
+  // The JPEG decoder interleaves and converts to RGB itself; the RLE decoder lays the samples out as
+  // PlanarConfiguration says, like native pixel data.
+  const planar = o.codec !== 'jpeg' && num(o.e, 'PlanarConfiguration') === 1;
   const rgb = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = raw[planar ? c * n + i : i * 3 + c] ?? 0;
   // Subsampled YBR (4:2:2, 4:2:0) comes out of the JPEG decoder only, already as RGB.

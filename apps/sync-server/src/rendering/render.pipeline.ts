@@ -1,12 +1,21 @@
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import type { Xray } from '@xray/shared';
 import { DomainError } from '../errors.ts';
-import { renderDicomFrame, type DisplayImage, type RenderLimits } from './dicom-pixels.ts';
+import type { DisplayImage, RenderLimits } from './dicom-pixels.ts';
+import type { RenderParams, Viewport } from './render.params.ts';
 import type { Voi } from './voi-lut.ts';
 
-/** What turns a DICOM file into display pixels: in this thread, or a worker's (render.pool.ts). */
+/** What turns a DICOM file into display pixels: a worker's (render.pool.ts), or this thread's. */
 export type FrameRenderer = (file: Uint8Array, limits: RenderLimits, voi?: Voi) => Promise<DisplayImage>;
-import type { RenderParams, Viewport } from './render.params.ts';
+
+/**
+ * sharp (libvips) and the decoders load on the first render, not at server start: together they
+ * cost most of a second and tens of MB that a server which never renders need not pay.
+ */
+let sharpModule: Promise<typeof import('sharp')> | undefined;
+const loadSharp = async () => (await (sharpModule ??= import('sharp'))).default;
+const inThisThread: FrameRenderer = async (file, limits, voi) =>
+  (await import('./dicom-pixels.ts')).renderDicomFrame(file, limits, voi);
 
 /**
  * One X-ray's bytes in, one JPEG or PNG out: DICOM through dicom-pixels.ts (decode, Modality and
@@ -63,6 +72,7 @@ async function encode(
 
 /** A DICOM's first frame, as the pipeline put it on screen, encoded as asked. */
 export async function renderDisplay(display: DisplayImage, p: RenderParams): Promise<Rendered> {
+  const sharp = await loadSharp();
   const image = sharp(display.pixels, {
     raw: { width: display.width, height: display.height, channels: display.channels },
   });
@@ -78,12 +88,13 @@ export async function renderXrayBytes(
   contentType: Xray['contentType'],
   p: RenderParams,
   limits: RenderLimits,
-  frames: FrameRenderer = renderDicomFrame,
+  frames: FrameRenderer = inThisThread,
 ): Promise<Rendered> {
   if (contentType === 'application/dicom') {
     const display = await frames(bytes, limits, p.window ? { kind: 'window', window: p.window } : undefined);
     return renderDisplay(display, p);
   }
+  const sharp = await loadSharp();
   const image = sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error' }).rotate();
   let meta;
   try {

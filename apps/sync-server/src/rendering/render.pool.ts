@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { BUNDLE_URL } from '../bundle.ts';
 import { DomainError, type ErrorCode, ERRORS } from '../errors.ts';
 import type { DisplayImage, RenderLimits } from './dicom-pixels.ts';
 import type { RenderJob, RenderJobResult } from './render.worker.ts';
@@ -14,14 +13,19 @@ import type { Voi } from './voi-lut.ts';
  */
 
 const IDLE_MS = 30_000;
+/**
+ * The longest one render may take (a 3000 × 3000 JPEG 2000 takes about 10 s on a busy machine). A
+ * worker past it (a file that sends a decoder into a loop) is ended, so it cannot hold its slot for
+ * good.
+ */
+export const RENDER_TIMEOUT_MS = 120_000;
 
 /**
- * The worker's script: a compiled server ships render.worker.js beside its bundle; from the
- * TypeScript sources, the entry that registers tsx first.
+ * The worker's script: a compiled server ships render.worker.js beside its bundle (build.mjs); from
+ * the TypeScript sources, the entry that registers tsx first.
  */
 function workerScript(): URL {
-  const compiled = new URL('./render.worker.js', import.meta.url);
-  return existsSync(fileURLToPath(compiled)) ? compiled : new URL('./render.worker-entry.mjs', import.meta.url);
+  return BUNDLE_URL ? new URL('./render.worker.js', BUNDLE_URL) : new URL('./render.worker-entry.mjs', import.meta.url);
 }
 
 interface Idle {
@@ -60,7 +64,7 @@ export class RenderPool {
   }
 
   /** The first frame of a DICOM file as display pixels, computed in a worker. */
-  render(file: Uint8Array, limits: RenderLimits, voi?: Voi): Promise<DisplayImage> {
+  render(file: Uint8Array, limits: RenderLimits, voi?: Voi, timeoutMs = RENDER_TIMEOUT_MS): Promise<DisplayImage> {
     const worker = this.#take();
     // The bytes move to the worker without a copy when they fill their buffer (a whole X-ray read
     // into one allocation); a slice of a shared buffer is copied.
@@ -69,6 +73,7 @@ export class RenderPool {
     const job: RenderJob = { file: bytes, limits, voi };
     return new Promise<DisplayImage>((resolve, reject) => {
       const done = (settle: () => void, healthy: boolean) => {
+        clearTimeout(timer);
         worker.off('message', onMessage);
         worker.off('error', onError);
         worker.off('exit', onExit);
@@ -86,18 +91,26 @@ export class RenderPool {
         // A decoder that failed may have left its WebAssembly state broken: the worker is not reused.
         done(() => reject(new DomainError(code, r.message)), false);
       };
+      // The worker itself failed (its script did not load, or an error escaped the decoder): a fault
+      // of ours, not of the X-ray.
       const onError = (err: Error) =>
-        done(
-          () =>
-            reject(
-              new DomainError('not_renderable', 'This X-ray cannot be rendered: its decoder failed.', undefined, {
-                cause: err,
-              }),
-            ),
-          false,
-        );
+        done(() => reject(new DomainError('internal', 'The render worker failed.', undefined, { cause: err })), false);
       const onExit = (code: number) =>
         done(() => reject(new DomainError('internal', `The render worker stopped (exit code ${code}).`)), false);
+      const timer = setTimeout(
+        () =>
+          done(
+            () =>
+              reject(
+                new DomainError(
+                  'not_renderable',
+                  `This X-ray cannot be rendered: decoding it took longer than ${timeoutMs / 1000} s.`,
+                ),
+              ),
+            false,
+          ),
+        timeoutMs,
+      );
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);

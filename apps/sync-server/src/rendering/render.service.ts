@@ -6,11 +6,14 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { xrayRepository, type XrayRecord } from '../xrays/xray.repository.ts';
-import { createRenderCache } from './render.cache.ts';
+import { createRenderCache, rendersPrefixOf } from './render.cache.ts';
 import { renderKeyOf, type RenderedType, type RenderParams } from './render.params.ts';
 import { renderXrayBytes } from './render.pipeline.ts';
 import { RenderPool } from './render.pool.ts';
 import { RenderSlots } from './render.slots.ts';
+
+/** Cached renders kept per X-ray, at most (each distinct set of parameters is an entry). */
+export const MAX_RENDERS_PER_XRAY = 64;
 
 export interface RenderSettings {
   concurrency: number;
@@ -41,14 +44,28 @@ export interface RenderResult {
 async function readWhole(content: Readable, size: number): Promise<Buffer> {
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for await (const chunk of content) {
-    const c = chunk as Buffer;
-    if (at + c.length > size) {
-      content.destroy();
-      throw new DomainError('integrity_failed', 'The stored X-ray is longer than its row says.');
+  try {
+    for await (const chunk of content) {
+      const c = chunk as Buffer;
+      if (at + c.length > size) {
+        content.destroy();
+        throw new DomainError('integrity_failed', 'The stored X-ray is longer than its row says.');
+      }
+      c.copy(out, at);
+      at += c.length;
     }
-    c.copy(out, at);
-    at += c.length;
+  } catch (err) {
+    if (isDomainError(err)) throw err;
+    // A segment that does not authenticate, or a whole plaintext of another sha256 (counted and
+    // logged by openContent): nothing of it is rendered.
+    throw new DomainError(
+      'integrity_failed',
+      'The stored X-ray is not the one recorded for it; nothing of it is rendered.',
+      undefined,
+      {
+        cause: err,
+      },
+    );
   }
   if (at !== size) throw new DomainError('integrity_failed', 'The stored X-ray is shorter than its row says.');
   return out;
@@ -95,6 +112,9 @@ export function createRenderService(deps: RenderServiceDeps) {
   async function store(x: XrayRecord, renderKey: string, bytes: Buffer): Promise<void> {
     let key: string;
     try {
+      // The parameters are the client's (any viewport, window, quality): unbounded, one X-ray's
+      // entries could fill the store. Past the bound a render is served, not kept.
+      if ((await deps.store.list(rendersPrefixOf(x.id))).length >= MAX_RENDERS_PER_XRAY) return;
       key = await cache.put(x.id, renderKey, bytes);
     } catch (err) {
       deps.log.warn({ err, xrayId: x.id }, 'rendered image not cached');

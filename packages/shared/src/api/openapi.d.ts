@@ -355,7 +355,7 @@ export interface paths {
         put?: never;
         /**
          * STOW-RS: store instances
-         * @description STOW-RS (PS3.18 10.5): one DICOM Part 10 file per part, streamed (chunked bodies too) into the same ingest as `POST /xrays`: encrypted at rest, linked, announced and audited per instance (`xray.create`). The metadata comes from each header: PatientID; the acquisition (else content, else study) date and time; BodyPartExamined (`UNKNOWN` when absent); ViewPosition (`OTHER` when not one of the API's views); priority `routine`. The SOP Instance UID names the X-ray: the same instance sent again is reported stored (a `Warning` says it was already), other bytes under a stored UID fail with 0111H. Failure Reasons: A700 larger than MAX_UPLOAD_BYTES, A900 required attributes missing or invalid or another study than the path's, C000 not DICOM or damaged, C122 an encoding not taken, 0110 another failure; each failure is also described in a `Warning` header. A body whose framing breaks is 400 (instances before the break stay stored; sending again is safe).
+         * @description STOW-RS (PS3.18 10.5): one DICOM Part 10 file per part, streamed (chunked bodies too) into the same ingest as `POST /xrays`: encrypted at rest, linked, announced and audited per instance (`xray.create`). The metadata comes from each header: PatientID; the acquisition (else content, else study) date and time; BodyPartExamined (`UNKNOWN` when absent); ViewPosition (`OTHER` when not one of the API's views); priority `routine`. The SOP Instance UID names the X-ray: the same instance sent again is reported stored (a `Warning` says it was already), other bytes under a stored UID (or another user's X-ray) fail with 0111H. Failure Reasons: A700 larger than MAX_UPLOAD_BYTES, A900 required attributes missing or invalid or another study than the path's, C000 not DICOM or damaged, C122 an encoding not taken, 0110 another failure; each failure is also described in a `Warning` header. A body whose framing breaks is 400 (instances before the break stay stored; sending again is safe).
          *
          *     Allowed roles (policy `xray.create`): paramedic, admin.
          */
@@ -493,7 +493,7 @@ export interface paths {
         put?: never;
         /**
          * STOW-RS: store instances of one study
-         * @description STOW-RS (PS3.18 10.5): one DICOM Part 10 file per part, streamed (chunked bodies too) into the same ingest as `POST /xrays`: encrypted at rest, linked, announced and audited per instance (`xray.create`). The metadata comes from each header: PatientID; the acquisition (else content, else study) date and time; BodyPartExamined (`UNKNOWN` when absent); ViewPosition (`OTHER` when not one of the API's views); priority `routine`. The SOP Instance UID names the X-ray: the same instance sent again is reported stored (a `Warning` says it was already), other bytes under a stored UID fail with 0111H. Failure Reasons: A700 larger than MAX_UPLOAD_BYTES, A900 required attributes missing or invalid or another study than the path's, C000 not DICOM or damaged, C122 an encoding not taken, 0110 another failure; each failure is also described in a `Warning` header. A body whose framing breaks is 400 (instances before the break stay stored; sending again is safe).
+         * @description STOW-RS (PS3.18 10.5): one DICOM Part 10 file per part, streamed (chunked bodies too) into the same ingest as `POST /xrays`: encrypted at rest, linked, announced and audited per instance (`xray.create`). The metadata comes from each header: PatientID; the acquisition (else content, else study) date and time; BodyPartExamined (`UNKNOWN` when absent); ViewPosition (`OTHER` when not one of the API's views); priority `routine`. The SOP Instance UID names the X-ray: the same instance sent again is reported stored (a `Warning` says it was already), other bytes under a stored UID (or another user's X-ray) fail with 0111H. Failure Reasons: A700 larger than MAX_UPLOAD_BYTES, A900 required attributes missing or invalid or another study than the path's, C000 not DICOM or damaged, C122 an encoding not taken, 0110 another failure; each failure is also described in a `Warning` header. A body whose framing breaks is 400 (instances before the break stay stored; sending again is safe).
          *
          *     Allowed roles (policy `xray.create`): paramedic, admin.
          */
@@ -6981,9 +6981,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers */
+            /** @description The instances’ headers; a Warning names any whose header was longer than the 64 KiB read at ingest */
             200: {
                 headers: {
+                    Warning: components["headers"]["Warning"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7094,9 +7095,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers */
+            /** @description The instances’ headers; a Warning names any whose header was longer than the 64 KiB read at ingest */
             200: {
                 headers: {
+                    Warning: components["headers"]["Warning"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -7209,9 +7211,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers */
+            /** @description The instances’ headers; a Warning names any whose header was longer than the 64 KiB read at ingest */
             200: {
                 headers: {
+                    Warning: components["headers"]["Warning"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };

@@ -11,18 +11,30 @@ export function samePatientId(a: string, b: string): boolean {
   return a.trim().toUpperCase() === b.trim().toUpperCase();
 }
 
-/** Lower case, accents and punctuation gone, ß → ss; hyphens and apostrophes join nothing (O'Brien = OBrien). */
-function fold(s: string): string {
-  return s
+/**
+ * Lower case, accents and punctuation gone, ß → ss; hyphens and apostrophes join nothing (O'Brien
+ * = OBrien). `umlauts`: ä ö ü first written out as ae oe ue, as a modality limited to ASCII writes
+ * them (Müller as MUELLER); without it they lose their dots (Müller as MULLER).
+ */
+function fold(s: string, umlauts = false): string {
+  const lower = s.normalize('NFC').toLowerCase();
+  return (umlauts ? lower.replace(/ä/g, 'ae').replace(/ö/g, 'oe').replace(/ü/g, 'ue') : lower)
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
-    .toLowerCase()
     .replace(/ß/g, 'ss')
     .replace(/['’`]/g, '')
     .replace(/[^\p{L}\p{N}^,=]+/gu, ' ');
 }
 
 const words = (s: string): string[] => s.split(/\s+/).filter(Boolean);
+
+/** Titles a record may put before a name ("Dr. Maria Keller"); DICOM keeps them apart (the prefix component). */
+const TITLES = new Set(['dr', 'prof', 'mr', 'mrs', 'ms', 'mx', 'herr', 'frau']);
+const withoutTitles = (w: string[]): string[] => {
+  let i = 0;
+  while (i < w.length - 1 && TITLES.has(w[i] ?? '')) i++;
+  return w.slice(i);
+};
 
 /** A name split into family and given (given, then middle names) words; `ordered`: which is which is known. */
 interface NameParts {
@@ -38,8 +50,8 @@ interface NameParts {
  * or a display name ("Maria Keller", given names first; "Keller, Maria", family name first).
  * Prefixes and suffixes (Dr., Jr.) are not compared.
  */
-export function nameParts(raw: string): NameParts {
-  const alphabetic = fold(raw).split('=')[0] ?? '';
+export function nameParts(raw: string, umlauts = false): NameParts {
+  const alphabetic = fold(raw, umlauts).split('=')[0] ?? '';
   if (alphabetic.includes('^')) {
     const [family = '', given = '', middle = ''] = alphabetic.split('^');
     const f = words(family);
@@ -49,10 +61,10 @@ export function nameParts(raw: string): NameParts {
   if (alphabetic.includes(',')) {
     const [family = '', ...rest] = alphabetic.split(',');
     const f = words(family);
-    const g = words(rest.join(' '));
+    const g = withoutTitles(words(rest.join(' ')));
     return { family: f, given: g, ordered: true, all: [...f, ...g] };
   }
-  const all = words(alphabetic);
+  const all = withoutTitles(words(alphabetic));
   return { family: all.slice(-1), given: all.slice(0, -1), ordered: false, all };
 }
 
@@ -78,8 +90,14 @@ export type NameComparison = 'same' | 'differs' | 'order_differs';
  * then family name(s) ("Anna van der Berg" = `VAN DER BERG^ANNA`).
  */
 export function compareNames(fileName: string, recordName: string): NameComparison {
-  const a = nameParts(fileName);
-  const b = nameParts(recordName);
+  const plain = compareNameParts(nameParts(fileName), nameParts(recordName));
+  if (plain === 'same') return plain;
+  // Müller written MUELLER (ASCII) is the same name too; MUELLER and MULLER are not.
+  const written = compareNameParts(nameParts(fileName, true), nameParts(recordName, true));
+  return written === 'same' ? written : plain;
+}
+
+function compareNameParts(a: NameParts, b: NameParts): NameComparison {
   if (a.all.length === 0 || b.all.length === 0) return 'differs';
   let same: boolean;
   if (a.ordered && b.ordered) same = sameWords(a.family, b.family) && givenAgree(a.given, b.given);
@@ -171,6 +189,8 @@ export function compareIdentity(
   };
   check('patientId', file.patientId, expected.patientId, 'metadata', samePatientId);
   check('patientName', file.patientName, record?.name, 'patient_service', (f, e) => {
+    // A name of separators or punctuation only (`^^`) says nothing: not compared.
+    if (nameParts(f).all.length === 0 || nameParts(e).all.length === 0) return undefined;
     const c = compareNames(f, e);
     return c === 'same' ? true : c === 'order_differs' ? 'name_order' : false;
   });

@@ -66,6 +66,8 @@ function stringOf(element: { vr: string; Value?: unknown[] } | undefined): strin
       element.vr === 'PN' ? (personName(v) ?? '') : typeof v === 'string' || typeof v === 'number' ? String(v) : '',
     )
     .join('\\')
+    // A NUL inside a value (a damaged file) would make the row unstorable (PostgreSQL text, jsonb).
+    .replaceAll('\u0000', '\uFFFD')
     .trim();
   return text === '' ? undefined : text;
 }
