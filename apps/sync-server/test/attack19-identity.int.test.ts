@@ -296,7 +296,7 @@ describe('attack 19: identity at ingest', () => {
         expect(after).toEqual(before);
         expect((await stored(id))?.identity).toEqual(before);
         const { rows } = await server.pool.query<{ details: { created: boolean; identity: unknown } }>(
-          `SELECT details FROM audit_events WHERE xray_id = $1 AND action = 'xray.create' AND outcome = 'success' ORDER BY seq`,
+          `SELECT details FROM audit_events WHERE xray_id = $1 AND action = 'xray.create' AND outcome = 'success' ORDER BY id`,
           [id],
         );
         expect(rows.map((r) => r.details.created)).toEqual([true, false]);

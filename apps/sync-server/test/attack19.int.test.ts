@@ -81,11 +81,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
     ).rows;
 
   beforeAll(async () => {
-    server = await startTestServer(
-      'fs',
-      { MAX_UPLOAD_BYTES: String(2 * 1024 * 1024) },
-      { authenticate: headerActor },
-    );
+    server = await startTestServer('fs', { MAX_UPLOAD_BYTES: String(2 * 1024 * 1024) }, { authenticate: headerActor });
     // One study with an instance of each paramedic (the same patient brought twice), and one of A's own.
     await store('a1', MEDIC, { studyInstanceUid: SHARED_STUDY, seed: 1901, patientName: 'Ab%_c^Zed' }, 'P-1991');
     await store('b1', OTHER, { studyInstanceUid: SHARED_STUDY, seed: 1902, patientName: 'Ab%_c^Zed' }, 'P-1991');
@@ -164,7 +160,10 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       const requestId = `a19-norole-${randomUUID()}`;
       const res = await get(path, NO_ROLE, { 'X-Request-Id': requestId });
       expect(res.status, path).toBe(403);
-      expect((await eventsOf(requestId)).map((e) => e.action), path).toEqual(['access.denied']);
+      expect(
+        (await eventsOf(requestId)).map((e) => e.action),
+        path,
+      ).toEqual(['access.denied']);
     }
     const noRolePreview = await fetch(`${server.url}/xrays/${x.a1!.id}/preview`, {
       headers: { 'X-Test-Actor': NO_ROLE },
@@ -175,11 +174,9 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       const res = await get(`/studies/${SHARED_STUDY}/metadata`, actor, { 'X-Request-Id': requestId });
       expect(res.status).toBe(200);
       expect(((await res.json()) as Dataset[]).length).toBe(3);
-      expect(
-        (await eventsOf(requestId))
-          .map((e) => `${e.action} ${e.xray_id}`)
-          .sort(),
-      ).toEqual([x.a1!.id, x.b1!.id, x.b2!.id].map((id) => `xray.read ${id}`).sort());
+      expect((await eventsOf(requestId)).map((e) => `${e.action} ${e.xray_id}`).sort()).toEqual(
+        [x.a1!.id, x.b1!.id, x.b2!.id].map((id) => `xray.read ${id}`).sort(),
+      );
     }
   });
 
@@ -208,8 +205,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
   });
 
   it('QIDO: LIKE metacharacters, backslashes and SQL-ish values match literally; limit and offset extremes', async () => {
-    const names = async (q: string) =>
-      (await json(`/studies?${q}`, DOCTOR)).map((d) => value(d, '0020000D')).sort();
+    const names = async (q: string) => (await json(`/studies?${q}`, DOCTOR)).map((d) => value(d, '0020000D')).sort();
     // `%` and `_` are no wildcards: "Ab%_c" matches the name holding them, not "Abxyc".
     expect(await names(`PatientName=${encodeURIComponent('ab%_c*')}`)).toEqual([SHARED_STUDY]);
     expect(await names(`PatientName=${encodeURIComponent('ab__c*')}`)).toEqual([]);
@@ -384,7 +380,10 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       const first = await stowAs(MEDIC, [{ bytes }]);
       expect(first.status).toBe(200);
       const [stored] = readStowAnswer(await first.json()).stored;
-      for (const other of [bytes, makeDicom({ rows: 16, columns: 16, seed: 1911, patientId: 'P-1912', sopInstanceUid })]) {
+      for (const other of [
+        bytes,
+        makeDicom({ rows: 16, columns: 16, seed: 1911, patientId: 'P-1912', sopInstanceUid }),
+      ]) {
         const requestId = `a19-stow-dup-${randomUUID()}`;
         const res = await postStow(stowUrl(), [{ bytes: other }], {
           headers: { 'X-Test-Actor': OTHER, Accept: 'application/dicom+json', 'X-Request-Id': requestId },
@@ -395,7 +394,9 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
         expect(answer.failed).toEqual([expect.objectContaining({ reason: 0x0111 })]);
         expect((await eventsOf(requestId)).map((e) => [e.action, e.outcome])).toEqual([['access.denied', 'denied']]);
       }
-      expect(await rowsOfSop(stored!.sopInstanceUid)).toEqual([expect.objectContaining({ captured_by_sub: 'medic-a19' })]);
+      expect(await rowsOfSop(stored!.sopInstanceUid)).toEqual([
+        expect.objectContaining({ captured_by_sub: 'medic-a19' }),
+      ]);
     });
 
     it('the same SOP Instance UID twice in one request: stored once; other bytes the second time fail 0111', async () => {
@@ -480,8 +481,42 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
           headers: { 'X-Test-Actor': actor, 'X-Request-Id': requestId },
         });
         expect(res.status, actor).toBe(403);
-        expect((await eventsOf(requestId)).map((e) => e.action), actor).toEqual(['access.denied']);
+        expect(
+          (await eventsOf(requestId)).map((e) => e.action),
+          actor,
+        ).toEqual(['access.denied']);
       }
+    });
+
+    it('framing that breaks after an instance was stored: 202 naming it stored and the rest failed, not a bare 400', async () => {
+      const b = 'a19-partial';
+      const one = makeDicom({ rows: 16, columns: 16, seed: 1935, patientId: 'P-1935' });
+      const two = makeDicom({ rows: 16, columns: 16, seed: 1936, patientId: 'P-1936' });
+      const requestId = `a19-partial-${randomUUID()}`;
+      const res = await fetch(stowUrl(), {
+        method: 'POST',
+        headers: {
+          'X-Test-Actor': MEDIC,
+          'X-Request-Id': requestId,
+          Accept: 'application/dicom+json',
+          'content-type': `multipart/related; type="application/dicom"; boundary=${b}`,
+        },
+        body: Buffer.concat([
+          Buffer.from(`--${b}\r\nContent-Type: application/dicom\r\n\r\n`),
+          one,
+          Buffer.from(`\r\n--${b}\r\nContent-Type: application/dicom\r\n\r\n`),
+          two.subarray(0, 500),
+        ]),
+      });
+      expect(res.status).toBe(202);
+      const answer = readStowAnswer(await res.json());
+      expect(answer.stored).toHaveLength(1);
+      expect(answer.failed).toEqual([expect.objectContaining({ reason: 0xc000 })]);
+      expect((await rowsOfSop(answer.stored[0]!.sopInstanceUid)).length).toBe(1);
+      expect((await eventsOf(requestId)).map((e) => `${e.action} ${e.outcome}`)).toEqual([
+        'xray.create success',
+        'xray.create failed',
+      ]);
     });
 
     it('a part that is not DICOM, and a part larger than MAX_UPLOAD_BYTES, fail per instance and leave nothing', async () => {
@@ -551,7 +586,8 @@ describe('issue 19 attacked: STOW-RS on S3, a client that leaves mid-part, two a
       const index = (await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM dicom_instances')).rows[0]!
         .n;
       if (uploads === 0 && objects.length === 0 && rows === 0 && index === 0) break;
-      if (Date.now() > deadline) expect({ uploads, objects, rows, index }).toEqual({ uploads: 0, objects: [], rows: 0, index: 0 });
+      if (Date.now() > deadline)
+        expect({ uploads, objects, rows, index }).toEqual({ uploads: 0, objects: [], rows: 0, index: 0 });
       await new Promise((r) => setTimeout(r, 250));
     }
   }, 60_000);
@@ -596,15 +632,25 @@ describe('issue 19 attacked: instances and uploads that are no image a renderer 
   });
 
   /** makeDicom's file with dcmodify's changes; stored (201) or refused at the door (4xx), never 500. */
-  async function variant(seed: number, mods: string[]): Promise<{ status: number; id: string; sop: string; study: string; series: string }> {
+  async function variant(
+    seed: number,
+    mods: string[],
+  ): Promise<{ status: number; id: string; sop: string; study: string; series: string }> {
     const file = path.join(dir, `v${seed}.dcm`);
     await writeFile(file, makeDicom({ rows: 32, columns: 32, seed, patientId: `P-${seed}` }));
     await run('dcmodify', ['-nb', ...mods.flatMap((m) => ['-i', m]), file]);
     const id = randomUUID();
-    const res = await postXray(server.url, validMetadata({ id, patientId: `P-${seed}` }), blobOf(await readFile(file)), {
-      'X-Test-Actor': MEDIC,
-    });
-    const body = (await res.json()) as { dicom?: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string } };
+    const res = await postXray(
+      server.url,
+      validMetadata({ id, patientId: `P-${seed}` }),
+      blobOf(await readFile(file)),
+      {
+        'X-Test-Actor': MEDIC,
+      },
+    );
+    const body = (await res.json()) as {
+      dicom?: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUid: string };
+    };
     return {
       status: res.status,
       id,

@@ -166,3 +166,37 @@ describe('the override a device sends', () => {
     expect(IdentityOverrideInputSchema.safeParse({ ...ok, by: 'someone' }).success).toBe(false);
   });
 });
+
+describe('attack 19: every group and value of a PN counts', () => {
+  it.each([
+    ['=DOE^JOHN', 'Maria Keller'],
+    ['DOE^JOHN=KELLER^MARIA', 'Maria Keller'],
+    ['KELLER^MARIA\\DOE^JOHN', 'Maria Keller'],
+    ['DOE^JOHN\\KELLER^MARIA', 'Maria Keller'],
+    ['=山田^太郎', 'Maria Keller'],
+  ])('%s is not %s (a group or value naming someone else is never skipped)', (file, record) => {
+    expect(compareNames(file, record)).toBe('differs');
+    expect(compareIdentity({ patientName: file }, { patientId: 'P-1', record: { name: record } }).mismatches).toEqual([
+      expect.objectContaining({ field: 'patientName' }),
+    ]);
+  });
+
+  it.each([
+    ['=山田^太郎', '山田太郎'],
+    ['=山田^太郎', '山田 太郎'],
+    ['YAMADA^TARO=山田^太郎', 'Taro Yamada'],
+    ['YAMADA^TARO=山田^太郎', '山田太郎'],
+    ['Yamada^Tarou=山田^太郎=やまだ^たろう', 'やまだ たろう'],
+    ['Hong^Gildong=洪^吉洞=홍^길동', '홍길동'],
+  ])('%s is %s (each group against the record in its script)', (file, record) => {
+    expect(compareNames(file, record)).toBe('same');
+  });
+
+  it('a name of separators only is not compared', () => {
+    expect(compareIdentity({ patientName: '^^=^' }, { patientId: 'P-1', record: { name: 'Maria Keller' } })).toEqual({
+      inFile: ['patientName'],
+      compared: [],
+      mismatches: [],
+    });
+  });
+});

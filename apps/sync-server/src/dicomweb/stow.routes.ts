@@ -209,8 +209,16 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
 
     const context = audit.context();
     const outcomes: StowOutcome[] = [];
-    for await (const part of stowParts(req, { headBytes: DICOM_HEADER_PREFIX_BYTES, maxParts: MAX_PARTS }))
-      outcomes.push(await storeInstance(part, actor, context, study));
+    try {
+      for await (const part of stowParts(req, { headBytes: DICOM_HEADER_PREFIX_BYTES, maxParts: MAX_PARTS }))
+        outcomes.push(await storeInstance(part, actor, context, study));
+    } catch (err) {
+      // The framing broke after instances were stored (audited, announced): a 400 would read as
+      // "nothing stored", so the answer lists them, and the rest of the body as one failure.
+      if (!(err instanceof MalformedMultipart) || !outcomes.some((o) => 'stored' in o)) throw err;
+      await auditRefusal(context, {}, {}, FAILURE_REASON.cannotUnderstand, err);
+      outcomes.push({ sop: {}, failed: { reason: FAILURE_REASON.cannotUnderstand, message: err.message } });
+    }
     if (outcomes.length === 0) throw new MalformedMultipart('it holds no part.');
     // Each instance left its own event (with its X-ray's transaction, or as a refusal).
     audit.recordedInTransaction();

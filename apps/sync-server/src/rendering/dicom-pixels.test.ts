@@ -133,3 +133,30 @@ describe('frame headers', () => {
     expect((err as Error).message).toMatch(/40000 × 40000/);
   });
 });
+
+describe('colour', () => {
+  it('RGB and YBR_FULL_422 (JPEG baseline from img2dcm, decompressed, RLE) come out as the same RGB', async () => {
+    const sharp = (await import('sharp')).default;
+    const [w, h] = [64, 48];
+    const rgb = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < w * h; i++) rgb[i * 3 + (i % w < w / 2 ? 0 : 2)] = 220; // red | blue
+    await writeFile(
+      path.join(dir, 'colour.jpg'),
+      await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+        .jpeg({ quality: 95 })
+        .toBuffer(),
+    );
+    const at = (name: string) => path.join(dir, name);
+    await dcmtk('img2dcm', [at('colour.jpg'), at('colour-ybr.dcm')]);
+    await dcmtk('dcmdjpeg', [at('colour-ybr.dcm'), at('colour-rgb.dcm')]);
+    await dcmtk('dcmcrle', [at('colour-rgb.dcm'), at('colour-rle.dcm')]);
+    for (const name of ['colour-ybr.dcm', 'colour-rgb.dcm', 'colour-rle.dcm']) {
+      const img = await renderDicomFrame(new Uint8Array(await readFile(at(name))), LIMITS);
+      expect([img.width, img.height, img.channels], name).toEqual([w, h, 3]);
+      const px = (x: number, y: number) => [...img.pixels.subarray((y * w + x) * 3, (y * w + x) * 3 + 3)];
+      const near = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= 4);
+      expect(near(px(5, 20), [220, 0, 0]), `${name} left ${px(5, 20).join(',')}`).toBe(true);
+      expect(near(px(58, 20), [0, 0, 220]), `${name} right ${px(58, 20).join(',')}`).toBe(true);
+    }
+  });
+});

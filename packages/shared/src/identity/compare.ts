@@ -51,7 +51,24 @@ interface NameParts {
  * Prefixes and suffixes (Dr., Jr.) are not compared.
  */
 export function nameParts(raw: string, umlauts = false): NameParts {
-  const alphabetic = fold(raw, umlauts).split('=')[0] ?? '';
+  return groupParts(fold(raw, umlauts).split('=')[0] ?? '');
+}
+
+/**
+ * Every component group of a name that has words: the alphabetic one, and the ideographic and
+ * phonetic ones (`=山田^太郎`, or an empty alphabetic group before another name), of every value
+ * — a group the comparison skipped would let a file name anyone there.
+ */
+function nameGroups(raw: string, umlauts = false): NameParts[] {
+  // PatientName has one value; a second (`KELLER^MARIA\\DOE^JOHN`) is compared like another group.
+  return raw
+    .split('\\')
+    .flatMap((value) => fold(value, umlauts).split('='))
+    .map(groupParts)
+    .filter((p) => p.all.length > 0);
+}
+
+function groupParts(alphabetic: string): NameParts {
   if (alphabetic.includes('^')) {
     const [family = '', given = '', middle = ''] = alphabetic.split('^');
     const f = words(family);
@@ -90,15 +107,45 @@ export type NameComparison = 'same' | 'differs' | 'order_differs';
  * then family name(s) ("Anna van der Berg" = `VAN DER BERG^ANNA`).
  */
 export function compareNames(fileName: string, recordName: string): NameComparison {
-  const plain = compareNameParts(nameParts(fileName), nameParts(recordName));
+  const plain = compareGroups(nameGroups(fileName), nameGroups(recordName));
   if (plain === 'same') return plain;
   // Müller written MUELLER (ASCII) is the same name too; MUELLER and MULLER are not.
-  const written = compareNameParts(nameParts(fileName, true), nameParts(recordName, true));
+  const written = compareGroups(nameGroups(fileName, true), nameGroups(recordName, true));
   return written === 'same' ? written : plain;
 }
 
+/**
+ * A file's groups against a record's name, each group against the record written in its script:
+ * the same when every such group is the same name (`YAMADA^TARO=山田^太郎` is 山田太郎 and Taro
+ * Yamada); a group in no script of the record's says nothing, and no comparable group at all
+ * differs (`=DOE^JOHN` is not Maria Keller, nor is `DOE^JOHN=KELLER^MARIA`).
+ */
+function compareGroups(file: NameParts[], record: NameParts[]): NameComparison {
+  let outcome: NameComparison = 'differs';
+  for (const r of record) {
+    const results = file.filter((f) => scriptOf(f) === scriptOf(r)).map((f) => compareNameParts(f, r));
+    if (results.length === 0) continue;
+    if (results.every((c) => c === 'same')) return 'same';
+    if (!results.includes('differs')) outcome = 'order_differs';
+  }
+  return outcome;
+}
+
+/** The script a name is written in, by its first letter: what one of its groups can be compared with. */
+function scriptOf(p: NameParts): string {
+  const first = p.all.join('');
+  if (/^\p{Script=Han}/u.test(first)) return 'han';
+  if (/^[\p{Script=Hiragana}\p{Script=Katakana}]/u.test(first)) return 'kana';
+  if (/^\p{Script=Hangul}/u.test(first)) return 'hangul';
+  return 'other';
+}
+
+/** Han, kana and Hangul names are written family name first, often without a blank (山田太郎). */
+const UNSPACED_SCRIPT = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+
 function compareNameParts(a: NameParts, b: NameParts): NameComparison {
   if (a.all.length === 0 || b.all.length === 0) return 'differs';
+  if (UNSPACED_SCRIPT.test(a.all.join('')) && a.all.join('') === b.all.join('')) return 'same';
   let same: boolean;
   if (a.ordered && b.ordered) same = sameWords(a.family, b.family) && givenAgree(a.given, b.given);
   else if (a.ordered || b.ordered) {
@@ -190,7 +237,7 @@ export function compareIdentity(
   check('patientId', file.patientId, expected.patientId, 'metadata', samePatientId);
   check('patientName', file.patientName, record?.name, 'patient_service', (f, e) => {
     // A name of separators or punctuation only (`^^`) says nothing: not compared.
-    if (nameParts(f).all.length === 0 || nameParts(e).all.length === 0) return undefined;
+    if (nameGroups(f).length === 0 || nameGroups(e).length === 0) return undefined;
     const c = compareNames(f, e);
     return c === 'same' ? true : c === 'order_differs' ? 'name_order' : false;
   });

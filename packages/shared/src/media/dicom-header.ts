@@ -93,10 +93,13 @@ export function readDicomHeader(bytes: Uint8Array): DicomHeader {
   };
 }
 
-/** The first value of a string attribute (a person name as its alphabetic form), trimmed; undefined when empty. */
+/**
+ * The first value of a string attribute (a person name as its alphabetic form), trimmed of blanks
+ * and of the NULs some modalities pad with (dcmtk and Orthanc read `P-1001\0` as P-1001); undefined when empty.
+ */
 export function firstString(element: { Value?: unknown[] } | undefined): string | undefined {
   const v = element?.Value?.[0];
-  if (typeof v === 'string') return v.trim() || undefined;
+  if (typeof v === 'string') return unpadded(v).trim() || undefined;
   if (typeof v === 'number') return String(v);
   return undefined;
 }
@@ -114,4 +117,9 @@ export function dicomTagOfKeyword(keyword: string): string | undefined {
 export function dicomVrOf(tag: string): string | undefined {
   if (!/^[0-9A-Fa-f]{8}$/.test(tag)) return undefined;
   return data.DicomMetaDictionary.dictionary[`(${tag.slice(0, 4)},${tag.slice(4)})`.toUpperCase()]?.vr;
+}
+
+/** A value without the trailing NULs and blanks a writer padded it with (PS3.5 6.2 pads with a blank; some write NUL). */
+export function unpadded(v: string): string {
+  return v.replace(/[\u0000\s]+$/u, '');
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readDicomHeader, type DicomHeader } from './dicom-header.ts';
+import { readDicomHeader, unpadded, type DicomHeader } from './dicom-header.ts';
 
 export { DICOM_HEADER_PREFIX_BYTES, DicomParseError } from './dicom-header.ts';
 export type { DicomParseErrorCode } from './dicom-header.ts';
@@ -63,7 +63,9 @@ function stringOf(element: { vr: string; Value?: unknown[] } | undefined): strin
   const values = element.Value;
   const text = values
     .map((v) =>
-      element.vr === 'PN' ? (personName(v) ?? '') : typeof v === 'string' || typeof v === 'number' ? String(v) : '',
+      unpadded(
+        element.vr === 'PN' ? (personName(v) ?? '') : typeof v === 'string' || typeof v === 'number' ? String(v) : '',
+      ),
     )
     .join('\\')
     // A NUL inside a value (a damaged file) would make the row unstorable (PostgreSQL text, jsonb).
