@@ -400,11 +400,17 @@ describe('attack 19: identity at ingest', () => {
     expect(rows[0]?.identity.status).toBe('consistent');
   });
 
-  it('KNOWN GAP probe: patient tags past the 64 KiB header prefix', async () => {
-    const file = withPrivateBlob(dicom({ ...KELLER, patientId: 'P-1003', patientName: 'DOE^JOHN' }), 70_000);
-    const res = await post({ patientId: 'P-1001' }, file);
-    expect(res.status, await res.clone().text()).toBe(201);
-    const x = XraySchema.parse(await res.json());
-    console.log('prefix probe', JSON.stringify({ dicom: x.dicom, link: x.link.status, identity: x.identity }));
+  it('TEMP probes', async () => {
+    const o = '{"fields":["patientName"],"reason":"abc def","decidedAt":"2026-11-27T08:14:00Z","__proto__":{"polluted":1}}';
+    const form = new FormData();
+    form.append('metadata', `{"patientId":"P-1001","capturedAt":"2026-11-27T08:15:00Z","bodyPart":"CHEST","view":"PA","identityOverride":${o}}`);
+    form.append('file', blobOf(dicom({ ...KELLER, patientName: 'DOE^JOHN' })), 'x.dcm');
+    const r1 = await fetch(`${server.url}/xrays`, { method: 'POST', body: form, headers: { 'X-Test-Actor': PARAMEDIC } });
+    console.log('proto', r1.status, (await r1.text()).slice(0, 400));
+    const r2 = await post(
+      { patientId: 'P-1001', patientDecision: 'keep_chosen_patient', patientDecisionReason: 'Not on the roster yet' },
+      dicom({ ...KELLER, patientName: 'DOE^JOHN' }),
+    );
+    console.log('legacy', r2.status, JSON.stringify((await r2.json()).identity));
   });
 });
