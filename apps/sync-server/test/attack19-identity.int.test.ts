@@ -11,7 +11,7 @@ import { blobOf, headerActor, postXray, startTestServer, validMetadata, type Tes
 import { DEMOGRAPHICS, KELLER } from './identity.support.ts';
 import { waitFor } from './integrations.support.ts';
 import { postStow, readStowAnswer } from './stow.support.ts';
-import { encodeMeta, sealed, startTus } from './tus-client.ts';
+import { encodeMeta, sealed } from './tus-client.ts';
 
 const SECRET = 'attack19-identity-secret-0123456789';
 const PARAMEDIC = 'atk-para-1; paramedic';
@@ -52,33 +52,6 @@ async function flakyPatientService(slowMs: number) {
       await new Promise((r) => server.close(r));
     },
   };
-}
-
-/**
- * `bytes` (explicit VR little endian) with a private element of `size` bytes in group 0009, just
- * before the patient module (group 0010): the patient tags then start past the header prefix.
- */
-function withPrivateBlob(bytes: Buffer, size: number): Buffer {
-  const LONG = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR', 'OD', 'OL', 'OV', 'SV', 'UV']);
-  let at = 132;
-  for (;;) {
-    const group = bytes.readUInt16LE(at);
-    if (group >= 0x0010) break;
-    const vr = bytes.toString('latin1', at + 4, at + 6);
-    at += LONG.has(vr) ? 12 + bytes.readUInt32LE(at + 8) : 8 + bytes.readUInt16LE(at + 6);
-  }
-  const creator = Buffer.alloc(8 + 6);
-  creator.writeUInt16LE(0x0009, 0);
-  creator.writeUInt16LE(0x0010, 2);
-  creator.write('LO', 4, 'latin1');
-  creator.writeUInt16LE(6, 6);
-  creator.write('ATTACK', 8, 'latin1');
-  const blob = Buffer.alloc(12 + size);
-  blob.writeUInt16LE(0x0009, 0);
-  blob.writeUInt16LE(0x1000, 2);
-  blob.write('OB', 4, 'latin1');
-  blob.writeUInt32LE(size, 8);
-  return Buffer.concat([bytes.subarray(0, at), creator, blob, bytes.subarray(at)]);
 }
 
 /**
@@ -180,9 +153,21 @@ describe('attack 19: identity at ingest', () => {
 
   it('odd but equal encodings stay consistent; unreadable demographics are not compared, never called a mismatch', async () => {
     const cases: [DicomOptions, Xray['identity']['status'], string[]][] = [
-      [{ ...KELLER, patientName: 'Keller^Maria^^^', patientSex: 'f' }, 'consistent', ['patientId', 'patientName', 'patientBirthDate', 'patientSex']],
-      [{ ...KELLER, patientId: 'p-1001 ', patientBirthDate: '195703', patientSex: 'U' }, 'consistent', ['patientId', 'patientName']],
-      [{ ...KELLER, patientName: 'MARIA^KELLER' }, 'mismatch', ['patientId', 'patientName', 'patientBirthDate', 'patientSex']],
+      [
+        { ...KELLER, patientName: 'Keller^Maria^^^', patientSex: 'f' },
+        'consistent',
+        ['patientId', 'patientName', 'patientBirthDate', 'patientSex'],
+      ],
+      [
+        { ...KELLER, patientId: 'p-1001 ', patientBirthDate: '195703', patientSex: 'U' },
+        'consistent',
+        ['patientId', 'patientName'],
+      ],
+      [
+        { ...KELLER, patientName: 'MARIA^KELLER' },
+        'mismatch',
+        ['patientId', 'patientName', 'patientBirthDate', 'patientSex'],
+      ],
       [{ ...KELLER, patientId: '0P-1001' }, 'mismatch', ['patientId', 'patientName', 'patientBirthDate', 'patientSex']],
     ];
     for (const [tags, status, compared] of cases) {
@@ -228,7 +213,8 @@ describe('attack 19: identity at ingest', () => {
     expect(events).toHaveLength(1);
     expect(events[0]?.payload).toMatchObject({ data: { cause: 'link_check', fields: ['patientBirthDate'] } });
     expect((await stored(id))?.identity).toEqual(settled.identity);
-    for (const e of doctor.accepted().filter((e) => e.xrayId === id)) expect(JSON.stringify(e)).not.toMatch(DEMOGRAPHICS);
+    for (const e of doctor.accepted().filter((e) => e.xrayId === id))
+      expect(JSON.stringify(e)).not.toMatch(DEMOGRAPHICS);
   });
 
   describe('the override', () => {
@@ -245,7 +231,13 @@ describe('attack 19: identity at ingest', () => {
         const file = dicom({ ...KELLER, patientName: 'DOE^JOHN' });
         const id = randomUUID();
         const first = await post(
-          { id, patientId: 'P-1001', patientDecision: 'keep_chosen_patient', patientDecisionReason: 'Chosen on scene', identityOverride: override() },
+          {
+            id,
+            patientId: 'P-1001',
+            patientDecision: 'keep_chosen_patient',
+            patientDecisionReason: 'Chosen on scene',
+            identityOverride: override(),
+          },
           file,
         );
         expect(first.status).toBe(201);
@@ -288,7 +280,13 @@ describe('attack 19: identity at ingest', () => {
         }
         // The exact replay is answered with what is stored.
         const again = await post(
-          { id, patientId: 'P-1001', patientDecision: 'keep_chosen_patient', patientDecisionReason: 'Chosen on scene', identityOverride: override() },
+          {
+            id,
+            patientId: 'P-1001',
+            patientDecision: 'keep_chosen_patient',
+            patientDecisionReason: 'Chosen on scene',
+            identityOverride: override(),
+          },
           file,
         );
         expect(again.status).toBe(200);
@@ -301,8 +299,20 @@ describe('attack 19: identity at ingest', () => {
         );
         expect(rows.map((r) => r.details.created)).toEqual([true, false]);
         for (const r of rows)
-          expect(r.details.identity).toMatchObject({ override: { reason: override().reason, fields: ['patientName'] } });
+          expect(r.details.identity).toMatchObject({
+            override: { reason: override().reason, fields: ['patientName'] },
+          });
         expect(await identityEvents(id)).toHaveLength(1);
+        // Each refusal audited, naming the field that differed (never its value).
+        const refusals = await server.pool.query<{ details: { differs?: string[]; reason?: string } }>(
+          `SELECT details FROM audit_events WHERE xray_id = $1 AND outcome = 'failed' AND details->>'error' = 'conflict'`,
+          [id],
+        );
+        expect(refusals.rows).toHaveLength(variants.length);
+        for (const r of refusals.rows) {
+          expect(r.details.differs).toEqual(['identityOverride']);
+          expect(JSON.stringify(r.details)).not.toContain('Something else entirely');
+        }
       },
     );
 
@@ -329,11 +339,18 @@ describe('attack 19: identity at ingest', () => {
 
     it('an override on a consistent image, or naming only fields that agree, never marks anything overridden; it is still audited', async () => {
       const res = await post(
-        { patientId: 'P-1001', identityOverride: override({ fields: ['patientId', 'patientName', 'patientBirthDate', 'patientSex'] }) },
+        {
+          patientId: 'P-1001',
+          identityOverride: override({ fields: ['patientId', 'patientName', 'patientBirthDate', 'patientSex'] }),
+        },
         dicom(KELLER),
       );
       const x = XraySchema.parse(await res.json());
-      expect(x.identity).toMatchObject({ status: 'consistent', overridden: false, override: { from: 'identity_override' } });
+      expect(x.identity).toMatchObject({
+        status: 'consistent',
+        overridden: false,
+        override: { from: 'identity_override' },
+      });
       const forged = await post(
         { patientId: 'P-1001', identityOverride: override({ fields: ['patientSex'] }) },
         dicom({ ...KELLER, patientName: 'DOE^JOHN' }),
@@ -385,6 +402,16 @@ describe('attack 19: identity at ingest', () => {
     for (const r of rows) expect(JSON.stringify(r.details)).not.toMatch(DEMOGRAPHICS);
   });
 
+  it('GET /xrays?identity= takes one known status only: repeated, other case or empty is a 400 naming it', async () => {
+    for (const q of ['identity=mismatch&identity=consistent', 'identity=MISMATCH', 'identity=', 'identity=overridden']) {
+      const res = await call(`/xrays?${q}`, DOCTOR);
+      expect(res.status, q).toBe(400);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      const body = (await res.json()) as { errors: { field: string }[] };
+      expect(body.errors.map((e) => e.field)).toContain('identity');
+    }
+  });
+
   it('STOW-RS: a NUL-padded PatientID is the patient it names, consistent', async () => {
     const file = dicom({ ...KELLER, patientId: 'P-1001\u0000' });
     const res = await postStow(`${server.url}/dicom-web/studies`, [{ bytes: file }], {
@@ -398,19 +425,5 @@ describe('attack 19: identity at ingest', () => {
     );
     expect(rows[0]?.patient_id).toBe('P-1001');
     expect(rows[0]?.identity.status).toBe('consistent');
-  });
-
-  it('TEMP probes', async () => {
-    const o = '{"fields":["patientName"],"reason":"abc def","decidedAt":"2026-11-27T08:14:00Z","__proto__":{"polluted":1}}';
-    const form = new FormData();
-    form.append('metadata', `{"patientId":"P-1001","capturedAt":"2026-11-27T08:15:00Z","bodyPart":"CHEST","view":"PA","identityOverride":${o}}`);
-    form.append('file', blobOf(dicom({ ...KELLER, patientName: 'DOE^JOHN' })), 'x.dcm');
-    const r1 = await fetch(`${server.url}/xrays`, { method: 'POST', body: form, headers: { 'X-Test-Actor': PARAMEDIC } });
-    console.log('proto', r1.status, (await r1.text()).slice(0, 400));
-    const r2 = await post(
-      { patientId: 'P-1001', patientDecision: 'keep_chosen_patient', patientDecisionReason: 'Not on the roster yet' },
-      dicom({ ...KELLER, patientName: 'DOE^JOHN' }),
-    );
-    console.log('legacy', r2.status, JSON.stringify((await r2.json()).identity));
   });
 });

@@ -585,11 +585,22 @@ describe('issue 19 attacked: STOW-RS on S3, a client that leaves mid-part, two a
       const rows = (await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM xrays')).rows[0]!.n;
       const index = (await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM dicom_instances')).rows[0]!
         .n;
-      if (uploads === 0 && objects.length === 0 && rows === 0 && index === 0) break;
+      const audited = (
+        await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE request_id = $1', [
+          requestId,
+        ])
+      ).rows[0]!.n;
+      if (uploads === 0 && objects.length === 0 && rows === 0 && index === 0 && audited > 0) break;
       if (Date.now() > deadline)
         expect({ uploads, objects, rows, index }).toEqual({ uploads: 0, objects: [], rows: 0, index: 0 });
       await new Promise((r) => setTimeout(r, 250));
     }
+    // The server had begun storing it: the attempt is on the trail as a failed create.
+    const { rows: events } = await server.pool.query<{ action: string; outcome: string; error: string }>(
+      `SELECT action, outcome, details->>'error' AS error FROM audit_events WHERE request_id = $1`,
+      [requestId],
+    );
+    expect(events).toEqual([{ action: 'xray.create', outcome: 'failed', error: expect.any(String) }]);
   }, 60_000);
 
   it('the same instance sent twice at once: one X-ray, both answered, nothing orphaned', async () => {
@@ -617,6 +628,34 @@ describe('issue 19 attacked: STOW-RS on S3, a client that leaves mid-part, two a
     expect(rows).toEqual([{ sub: 'medic-a19', n: 1 }]);
     expect(await openMultipartUploads(server.env)).toBe(0);
   });
+
+  it('two paramedics sending other bytes under one SOP Instance UID at once: one X-ray, the other refused, no orphan', async () => {
+    const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.88.1';
+    const send = (actor: string, seed: number) =>
+      postStow(
+        `${server.url}/dicom-web/studies`,
+        [{ bytes: makeDicom({ rows: 900, columns: 900, seed, patientId: `P-${seed}`, sopInstanceUid }) }],
+        { headers: { 'X-Test-Actor': actor, Accept: 'application/dicom+json' }, chunked: true },
+      );
+    const [a, b] = await Promise.all([send(MEDIC, 1981), send(OTHER, 1982)]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const { rows } = await server.pool.query<{ id: string; object_key: string }>(
+      `SELECT id, object_key FROM xrays WHERE dicom->>'sopInstanceUid' = $1`,
+      [sopInstanceUid],
+    );
+    expect(rows).toHaveLength(1);
+    const objects = (await storedObjects(server)).filter((k) => k.includes(rows[0]!.id));
+    expect(objects.length).toBeGreaterThan(0);
+    const all = await storedObjects(server);
+    const { rows: keys } = await server.pool.query<{ object_key: string }>('SELECT object_key FROM xrays');
+    // Every X-ray object belongs to a row (its recovery record beside it).
+    for (const k of all.filter((o) => o.startsWith('xrays/')))
+      expect(
+        keys.some((r) => k.startsWith(r.object_key)),
+        k,
+      ).toBe(true);
+    expect(await openMultipartUploads(server.env)).toBe(0);
+  }, 60_000);
 });
 
 describe('issue 19 attacked: instances and uploads that are no image a renderer can show', () => {

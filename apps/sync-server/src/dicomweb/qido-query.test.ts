@@ -28,6 +28,19 @@ describe('parseQidoQuery', () => {
     expect(likePatternOf('50%_a\\b*?')).toBe('50\\%\\_a\\\\b%_');
   });
 
+  it('time ranges include the whole of their upper bound: -0900 reaches 09:00:59.999999', () => {
+    expect(parse('StudyTime=0800-0900').matches).toEqual([
+      { column: 'study_time', kind: 'range', from: '0800', to: '090059.999999' },
+    ]);
+    expect(parse('StudyTime=-09').matches).toEqual([
+      { column: 'study_time', kind: 'range', from: null, to: '095959.999999' },
+    ]);
+    expect(parse('StudyTime=-090000.5').matches).toEqual([
+      { column: 'study_time', kind: 'range', from: null, to: '090000.599999' },
+    ]);
+    expect(parse('StudyTime=0800-').matches).toEqual([{ column: 'study_time', kind: 'range', from: '0800', to: null }]);
+  });
+
   it('date ranges: a-b, -b, a-, and an exact date', () => {
     expect(parse('StudyDate=20260101-20260131').matches).toEqual([
       { column: 'study_date', kind: 'range', from: '20260101', to: '20260131' },

@@ -129,7 +129,10 @@ function matchOf(tag: string, raw: string, errors: FieldError[], field: string):
       if (parts.length !== 2 || (from === '' && to === '') || (from && !format.test(from)) || (to && !format.test(to)))
         return bad(`must be ${what}, or a range \`a-b\`, \`-b\`, \`a-\``);
       if (from && to && from > to) return bad('the range ends before it starts');
-      return { column, kind: 'range', from: from || null, to: to || null };
+      // A time's upper bound includes the whole of its last unit (PS3.4 C.2.2.2.5.1): `-0900` is
+      // up to 09:00:59.999999, so the stored `090000` is in it (as text it sorts after `0900`).
+      const upper = kind === 'time' && to ? `${to}${'995959.999999'.slice(to.length)}` : to;
+      return { column, kind: 'range', from: from || null, to: upper || null };
     }
     case 'integer': {
       if (!/^[+-]?\d{1,9}$/.test(raw.trim())) return bad('must be an integer');

@@ -121,5 +121,7 @@ export function dicomVrOf(tag: string): string | undefined {
 
 /** A value without the trailing NULs and blanks a writer padded it with (PS3.5 6.2 pads with a blank; some write NUL). */
 export function unpadded(v: string): string {
-  return v.replace(/[\u0000\s]+$/u, '');
+  let end = v.length;
+  while (end > 0 && (v[end - 1] === '\u0000' || /\s/u.test(v[end - 1] ?? ''))) end--;
+  return v.slice(0, end);
 }
