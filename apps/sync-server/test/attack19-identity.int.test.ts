@@ -3,15 +3,24 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { makeDicom, type DicomOptions } from '@xray/testkit';
-import { XraySchema, type Xray } from '@xray/shared';
+import { DICOM_MAX_HEADER_BYTES, XraySchema, type Xray } from '@xray/shared';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
 import { SEED_PATIENTS } from '../src/dev/patient-service.ts';
-import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import {
+  blobOf,
+  countRows,
+  headerActor,
+  postXray,
+  startTestServer,
+  storedObjects,
+  validMetadata,
+  type TestServer,
+} from './harness.ts';
 import { DEMOGRAPHICS, KELLER } from './identity.support.ts';
 import { waitFor } from './integrations.support.ts';
 import { postStow, readStowAnswer } from './stow.support.ts';
-import { encodeMeta, sealed } from './tus-client.ts';
+import { encodeMeta, sealed, startTus } from './tus-client.ts';
 
 const SECRET = 'attack19-identity-secret-0123456789';
 const PARAMEDIC = 'atk-para-1; paramedic';
@@ -316,6 +325,31 @@ describe('attack 19: identity at ingest', () => {
       },
     );
 
+    it("two uploads of one id at once with different overrides: one stored, the other a 409; the stored decision is the winner's", async () => {
+      const file = dicom({ ...KELLER, patientName: 'DOE^JOHN' });
+      const id = randomUUID();
+      const reasons = ['First paramedic decision', 'Second, different decision'];
+      const answers = await Promise.all(
+        reasons.map((reason) =>
+          post(
+            {
+              id,
+              patientId: 'P-1001',
+              patientDecision: 'keep_chosen_patient',
+              patientDecisionReason: 'Chosen on scene',
+              identityOverride: override({ reason }),
+            },
+            file,
+          ),
+        ),
+      );
+      expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+      const winner = reasons[answers.findIndex((r) => r.status === 201)];
+      expect((await read(id)).identity.override?.reason).toBe(winner);
+      expect((await stored(id))?.identity.override?.reason).toBe(winner);
+      expect(await identityEvents(id)).toHaveLength(1);
+    });
+
     it('an override from a doctor or a token with no role stores nothing and is audited as a denial', async () => {
       for (const actor of [DOCTOR, 'atk-nobody; ']) {
         const id = randomUUID();
@@ -403,7 +437,12 @@ describe('attack 19: identity at ingest', () => {
   });
 
   it('GET /xrays?identity= takes one known status only: repeated, other case or empty is a 400 naming it', async () => {
-    for (const q of ['identity=mismatch&identity=consistent', 'identity=MISMATCH', 'identity=', 'identity=overridden']) {
+    for (const q of [
+      'identity=mismatch&identity=consistent',
+      'identity=MISMATCH',
+      'identity=',
+      'identity=overridden',
+    ]) {
       const res = await call(`/xrays?${q}`, DOCTOR);
       expect(res.status, q).toBe(400);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
@@ -425,5 +464,158 @@ describe('attack 19: identity at ingest', () => {
     );
     expect(rows[0]?.patient_id).toBe('P-1001');
     expect(rows[0]?.identity.status).toBe('consistent');
+  });
+  describe('patient tags past the first 64 KiB (a long private element before group 0010)', () => {
+    /** A file naming P-1003 / DOE^JOHN whose patient group starts 70 KB in. */
+    const farTags = () => dicom({ patientId: 'P-1003', patientName: 'DOE^JOHN', privateDataBytes: 70_000 });
+    const tusFields = (metadata: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(validMetadata(metadata)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+      );
+    const tusCreate = async (body: Buffer, metadata: Record<string, string>) => {
+      const res = await fetch(`${server.url}/uploads`, {
+        method: 'POST',
+        headers: {
+          'X-Test-Actor': PARAMEDIC,
+          'Tus-Resumable': '1.0.0',
+          'Upload-Length': String(body.length),
+          'Upload-Metadata': encodeMeta(metadata),
+        },
+      });
+      expect(res.status).toBe(201);
+      return new URL(res.headers.get('location') ?? '', server.url).toString();
+    };
+    const expectFarMismatch = async (id: string) => {
+      const x = await read(id);
+      expect(x.patientId).toBe('P-1001');
+      expect(x.dicom).toMatchObject({ patientId: 'P-1003', patientName: 'DOE^JOHN' });
+      expect(x.identity.status).toBe('mismatch');
+      expect(x.identity.fields.map((f) => f.field).sort()).toEqual(['patientId', 'patientName']);
+      expect(x.link.status).not.toBe('verified');
+      expect((await stored(id))?.identity.status).toBe('mismatch');
+      await waitFor('one identity event', async () => (await identityEvents(id)).length === 1);
+    };
+    const leftovers = async () => ({
+      xrays: await countRows(server),
+      uploads: await countRows(server, 'tus_uploads'),
+      objects: (await storedObjects(server)).length,
+    });
+    const expectNothingLeftSince = async (before: Awaited<ReturnType<typeof leftovers>>) => {
+      // Cleanup after a refusal may finish just after the response.
+      for (let i = 0; i < 50 && JSON.stringify(await leftovers()) !== JSON.stringify(before); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(await leftovers()).toEqual(before);
+    };
+
+    it('POST: read whole and checked: stored as a mismatch on PatientID and PatientName, never `verified`', async () => {
+      const id = randomUUID();
+      const res = await post({ id, patientId: 'P-1001' }, farTags());
+      expect(res.status, await res.clone().text()).toBe(201);
+      await expectFarMismatch(id);
+    });
+
+    it('tus: the same file in PATCHes of any size is the same mismatch', async () => {
+      const id = randomUUID();
+      const { body, metadata } = await sealed(server.url, farTags(), tusFields({ id, patientId: 'P-1001' }));
+      const { xrayId } = await startTus({
+        endpoint: `${server.url}/uploads`,
+        file: body,
+        metadata,
+        chunkSize: 50_000,
+        headers: { 'X-Test-Actor': PARAMEDIC },
+      }).done;
+      expect(xrayId).toBe(id);
+      await expectFarMismatch(id);
+    });
+
+    it('STOW-RS: the header is read on past 64 KiB, the instance stored under the patient it names', async () => {
+      const file = farTags();
+      const res = await postStow(`${server.url}/dicom-web/studies`, [{ bytes: file }], {
+        headers: { 'X-Test-Actor': PARAMEDIC, Accept: 'application/dicom+json' },
+      });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const [one] = readStowAnswer(await res.json()).stored;
+      const { rows } = await server.pool.query<{ patient_id: string; identity: Xray['identity'] }>(
+        `SELECT patient_id, identity FROM xrays WHERE dicom->>'sopInstanceUid' = $1`,
+        [one?.sopInstanceUid],
+      );
+      expect(rows[0]?.patient_id).toBe('P-1003');
+      expect(rows[0]?.identity.status).not.toBe('unknown');
+    });
+
+    it('a header past DICOM_MAX_HEADER_BYTES is refused 422 content_invalid through POST and tus, leaving nothing', async () => {
+      const file = dicom({ ...KELLER, privateDataBytes: DICOM_MAX_HEADER_BYTES });
+      const detail = /^The DICOM file has more than 1 MiB of header data before its image/;
+      const before = await leftovers();
+      const id = randomUUID();
+      const res = await post({ id, patientId: 'P-1001' }, file);
+      expect(res.status).toBe(422);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      const problem = (await res.json()) as { code: string; detail: string };
+      expect(problem.code).toBe('content_invalid');
+      expect(problem.detail).toMatch(detail);
+      expect((await call(`/xrays/${id}`, DOCTOR)).status).toBe(404);
+      await expectNothingLeftSince(before);
+
+      const tusId = randomUUID();
+      const { body, metadata } = await sealed(server.url, file, tusFields({ id: tusId, patientId: 'P-1001' }));
+      const url = await tusCreate(body, metadata);
+      const patch = await fetch(url, {
+        method: 'PATCH',
+        headers: {
+          'X-Test-Actor': PARAMEDIC,
+          'Tus-Resumable': '1.0.0',
+          'Upload-Offset': '0',
+          'Content-Type': 'application/offset+octet-stream',
+        },
+        body: new Uint8Array(body),
+      });
+      expect(patch.status).toBe(422);
+      const tusProblem = (await patch.json()) as { code: string; detail: string };
+      expect(tusProblem).toMatchObject({ code: 'content_invalid' });
+      expect(tusProblem.detail).toMatch(detail);
+      expect((await call(`/xrays/${tusId}`, DOCTOR)).status).toBe(404);
+      await expectNothingLeftSince(before);
+      // Refusals are audited.
+      const { rows } = await server.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM audit_events WHERE xray_id = ANY($1::uuid[]) AND outcome = 'failed'`,
+        [[id, tusId]],
+      );
+      expect(rows[0]?.n).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  it('keep_chosen_patient alone (the roster hold) overrides only a differing PatientID; a name found later is not `overridden`', async () => {
+    const decision = { patientDecision: 'keep_chosen_patient', patientDecisionReason: 'Not on the roster yet' };
+    // The file's PatientID is the chosen patient's: nothing about the file was decided.
+    const sameId = randomUUID();
+    const res = await post(
+      { id: sameId, patientId: 'P-1001', ...decision },
+      dicom({ ...KELLER, patientName: 'DOE^JOHN' }),
+    );
+    expect(res.status, await res.clone().text()).toBe(201);
+    const x = await read(sameId);
+    expect(x.identity).toMatchObject({ status: 'mismatch', overridden: false });
+    expect(x.identity.fields.map((f) => f.field)).toEqual(['patientName']);
+    expect(x.identity.override).toBeUndefined();
+    // The file names another patient: the decision kept the chosen one over the file's PatientID, and only that.
+    const otherId = randomUUID();
+    const other = await post(
+      { id: otherId, patientId: 'P-1001', ...decision },
+      dicom({ ...KELLER, patientId: 'P-1003' }),
+    );
+    expect(other.status, await other.clone().text()).toBe(201);
+    expect((await read(otherId)).identity).toMatchObject({
+      status: 'mismatch',
+      overridden: true,
+      override: { fields: ['patientId'], from: 'patient_decision' },
+    });
+    const both = randomUUID();
+    const res3 = await post(
+      { id: both, patientId: 'P-1001', ...decision },
+      dicom({ ...KELLER, patientId: 'P-1003', patientName: 'DOE^JOHN' }),
+    );
+    expect(res3.status).toBe(201);
+    expect((await read(both)).identity).toMatchObject({ status: 'mismatch', overridden: false });
   });
 });

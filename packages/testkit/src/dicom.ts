@@ -34,6 +34,11 @@ export interface DicomOptions {
   studyInstanceUid?: string;
   seriesInstanceUid?: string;
   sopInstanceUid?: string;
+  /**
+   * Bytes of private vendor data (0009,1000 OB, with its creator 0009,0010) written before the
+   * patient's group, as some modalities do: puts the patient tags that far into the file.
+   */
+  privateDataBytes?: number;
 }
 
 /** The options with defaults filled in: what the file says. */
@@ -51,6 +56,7 @@ export interface ResolvedDicomOptions {
   studyInstanceUid: string;
   seriesInstanceUid: string;
   sopInstanceUid: string;
+  privateDataBytes?: number;
 }
 
 export interface WrittenDicom {
@@ -90,6 +96,7 @@ export function resolveDicomOptions(options: DicomOptions = {}): ResolvedDicomOp
     view: options.view ?? 'PA',
     studyDate: options.studyDate ?? '20260115',
     seed: options.seed ?? 1,
+    privateDataBytes: options.privateDataBytes,
   };
   if (!/^\d{8}$/.test(base.studyDate)) throw new RangeError('studyDate must be YYYYMMDD');
   for (const [name, value] of [
@@ -99,6 +106,9 @@ export function resolveDicomOptions(options: DicomOptions = {}): ResolvedDicomOp
     if (!/^[A-Z0-9_ ]{1,16}$/.test(value)) throw new RangeError(`${name} must be a DICOM code string`);
   }
   if (base.patientId.length > 64) throw new RangeError('patientId must be at most 64 characters');
+  const p = base.privateDataBytes;
+  if (p !== undefined && (!Number.isInteger(p) || p < 0 || p % 2 !== 0 || p > 0xfffffffe))
+    throw new RangeError('privateDataBytes must be an even number of bytes');
   const identity = JSON.stringify(base);
   return {
     ...base,
@@ -261,6 +271,12 @@ function dicomHeader(o: ResolvedDicomOptions): Buffer {
     stringElement(0x0008, 0x0020, 'DA', o.studyDate),
     stringElement(0x0008, 0x0060, 'CS', 'DX'),
     stringElement(0x0008, 0x0068, 'CS', 'FOR PRESENTATION'),
+    ...(o.privateDataBytes !== undefined
+      ? [
+          stringElement(0x0009, 0x0010, 'LO', 'TESTKIT VENDOR'),
+          binaryElement(0x0009, 0x1000, 'OB', Buffer.alloc(o.privateDataBytes, 0x5a)),
+        ]
+      : []),
     stringElement(0x0010, 0x0010, 'PN', o.patientName),
     stringElement(0x0010, 0x0020, 'LO', o.patientId),
     ...(o.patientBirthDate !== undefined ? [stringElement(0x0010, 0x0030, 'DA', o.patientBirthDate)] : []),

@@ -26,6 +26,11 @@ describe('dicomThumbnail', () => {
     expect(preview.ok && [preview.thumbnail.width, preview.thumbnail.height]).toEqual([64, 64]);
   });
 
+  it('finds the pixel data after a header longer than 64 KiB', async () => {
+    const preview = await dicomThumbnail(blobOf(makeDicom({ rows: 64, columns: 64, privateDataBytes: 70_000 })), 320);
+    expect(preview.ok && [preview.thumbnail.width, preview.thumbnail.height]).toEqual([64, 64]);
+  });
+
   it('says why there is no preview', async () => {
     expect(await dicomThumbnail(blobOf(smallPng(1)))).toEqual({
       ok: false,

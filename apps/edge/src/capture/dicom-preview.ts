@@ -1,4 +1,5 @@
-import { DICOM_HEADER_PREFIX_BYTES, firstString, readDicomHeader, type DicomHeader } from '@xray/shared';
+import { firstString, readDicomHeader, type DicomHeader } from '@xray/shared';
+import { dicomHeaderBytes } from './file-check.ts';
 
 /** A small greyscale picture, ready for a canvas (ImageData's layout). */
 export interface Thumbnail {
@@ -42,14 +43,14 @@ const firstNumber = (ds: DicomHeader, tag: string): number | undefined => {
 
 /**
  * A thumbnail of a DICOM X-ray whose pixel data is uncompressed (8 or 16 bit greyscale): the
- * header is read from the first 64 KiB, then only the sampled rows of the pixel data (so an
+ * header is read (its first 64 KiB, on to 1 MiB when it is longer), then only the sampled rows of the pixel data (so an
  * 18 MB or 500 MB file costs a few hundred small reads, never the whole file in memory).
  * Compressed pixel data (JPEG, JPEG 2000, RLE) gets no preview here.
  */
 export async function dicomThumbnail(file: Blob, maxSide = 320): Promise<DicomPreview> {
   let ds: DicomHeader;
   try {
-    ds = readDicomHeader(new Uint8Array(await file.slice(0, DICOM_HEADER_PREFIX_BYTES).arrayBuffer()));
+    ds = readDicomHeader(await dicomHeaderBytes(file));
   } catch {
     return { ok: false, reason: 'The DICOM header cannot be read.' };
   }

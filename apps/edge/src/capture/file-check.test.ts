@@ -1,3 +1,5 @@
+import { DICOM_HEADER_TOO_LONG, DICOM_MAX_HEADER_BYTES } from '@xray/shared';
+import { makeDicom } from '@xray/testkit';
 import { describe, expect, it } from 'vitest';
 import { checkFile, formatBytes } from './file-check.ts';
 import { blobOf, smallDicom, smallJpeg, smallPng } from '../../test/fixtures.ts';
@@ -15,6 +17,25 @@ describe('checkFile', () => {
     expect(dicom).toMatchObject({ ok: true, contentType: 'application/dicom', dicom: { patientId: 'P-9' } });
     expect(await checkFile(blobOf(smallPng(1), 'x.jpg'), GiB)).toEqual({ ok: true, contentType: 'image/png' });
     expect(await checkFile(blobOf(smallJpeg(1), 'x'), GiB)).toEqual({ ok: true, contentType: 'image/jpeg' });
+  });
+
+  it('reads patient tags past the first 64 KiB (long private data first), and refuses a header past 1 MiB as the server does', async () => {
+    const far = makeDicom({
+      rows: 16,
+      columns: 16,
+      patientId: 'P-1003',
+      patientName: 'DOE^JOHN',
+      privateDataBytes: 70_000,
+    });
+    expect(await checkFile(blobOf(far, 'far.dcm'), GiB)).toMatchObject({
+      ok: true,
+      dicom: { patientId: 'P-1003', patientName: 'DOE^JOHN' },
+    });
+    const long = makeDicom({ rows: 16, columns: 16, privateDataBytes: DICOM_MAX_HEADER_BYTES });
+    expect(await checkFile(blobOf(long, 'long.dcm'), GiB)).toEqual({
+      ok: false,
+      problem: { code: 'invalid_content', message: `long.dcm ${DICOM_HEADER_TOO_LONG}.` },
+    });
   });
 
   it('refuses what is not an X-ray, whatever its name, and empty files', async () => {

@@ -1,9 +1,12 @@
 import {
   CONTENT_SNIFF_BYTES,
   DICOM_HEADER_PREFIX_BYTES,
-  extractDicomTags,
+  DICOM_HEADER_TOO_LONG,
+  DICOM_MAX_HEADER_BYTES,
+  dicomTagsOf,
   FileStructureError,
   formatWalkerFor,
+  readDicomHeader,
   sniffContentType,
   type ContentType,
   type DicomTags,
@@ -23,6 +26,8 @@ export interface FileHead {
   dicom?: DicomTags;
   /** The DICOM header could not be read: why (the X-ray can still be captured, its form filled by hand). */
   dicomError?: string;
+  /** The DICOM header runs past DICOM_MAX_HEADER_BYTES: the server refuses such a file. */
+  headerTooLong?: true;
 }
 
 export type FileCheck = ({ ok: true; dicomWarning?: string } & FileHead) | { ok: false; problem: FileProblem };
@@ -64,6 +69,8 @@ export async function checkFile(file: Blob, maxBytes: number, name = fileName(fi
       problem: { code: 'unsupported_type', message: `${name} is not an X-ray image: use DICOM, PNG or JPEG files.` },
     };
   }
+  if (head.headerTooLong)
+    return { ok: false, problem: { code: 'invalid_content', message: `${name} ${DICOM_HEADER_TOO_LONG}.` } };
   const refusal = await checkStructure(file, head.contentType);
   if (refusal) {
     const code = refusal.kind === 'unsupported' ? 'unsupported_type' : 'invalid_content';
@@ -102,10 +109,32 @@ export async function readHead(file: Blob): Promise<FileHead | undefined> {
   if (!contentType) return undefined;
   if (contentType !== 'application/dicom') return { contentType };
   try {
-    return { contentType, dicom: extractDicomTags(head) };
+    const header = readDicomHeader(await dicomHeaderBytes(file, head));
+    // The header goes on past the bound: its patient tags are unread, and the server refuses it.
+    if (!header.complete && file.size > DICOM_MAX_HEADER_BYTES)
+      return { contentType, dicomError: `the file ${DICOM_HEADER_TOO_LONG}`, headerTooLong: true };
+    return { contentType, dicom: dicomTagsOf(header) };
   } catch (err) {
     return { contentType, dicomError: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/**
+ * The bytes of a DICOM file to read its header from, as the server reads it: the first
+ * DICOM_HEADER_PREFIX_BYTES (`head`, when already read) and, when the header goes on past them
+ * (the patient tags may come after long private data), on to DICOM_MAX_HEADER_BYTES. The file is
+ * local: a second read costs little.
+ */
+export async function dicomHeaderBytes(file: Blob, head?: Uint8Array): Promise<Uint8Array> {
+  const prefix = head ?? new Uint8Array(await file.slice(0, DICOM_HEADER_PREFIX_BYTES).arrayBuffer());
+  if (file.size <= prefix.length || prefix.length >= DICOM_MAX_HEADER_BYTES) return prefix;
+  let complete: boolean;
+  try {
+    complete = readDicomHeader(prefix).complete;
+  } catch {
+    return prefix;
+  }
+  return complete ? prefix : new Uint8Array(await file.slice(0, DICOM_MAX_HEADER_BYTES).arrayBuffer());
 }
 
 export const fileName = (file: Blob): string => (file instanceof File && file.name ? file.name : 'This file');

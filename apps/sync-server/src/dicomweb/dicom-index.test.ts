@@ -2,6 +2,7 @@ import { readDicomHeader } from '@xray/shared';
 import { makeDicom } from '@xray/testkit';
 import { describe, expect, it } from 'vitest';
 import { indexEntryOf, instancePath } from './dicom-index.ts';
+import { withLinkedPatient } from './linked-patient.ts';
 import { qidoDataset, withLinks } from './qido-response.ts';
 
 const uids = { study: '1.2.3.1', series: '1.2.3.1.1', instance: '1.2.3.1.1.1' };
@@ -52,6 +53,8 @@ describe('qidoDataset', () => {
     seriesCount: 1,
     instanceCount: 3,
     modalities: ['DX', 'CR'],
+    patientId: entry.patientId ?? '',
+    identityStatus: 'consistent',
   };
 
   it('a study: its attributes, the computed ones, the retrieve URL; not series or instance attributes', () => {
@@ -72,6 +75,27 @@ describe('qidoDataset', () => {
     expect(d['00280004']).toEqual({ vr: 'CS', Value: ['MONOCHROME2'] });
     expect(d['7FE00010']).toBeUndefined();
     expect(d['00201208']).toBeUndefined();
+  });
+
+  it('PatientID is the linked patient; the file’s own (with its issuer) kept in OtherPatientIDsSequence', () => {
+    const header = {
+      ...entry.header,
+      '00100020': { vr: 'LO', Value: ['P-1003'] },
+      '00100021': { vr: 'LO', Value: ['HOSPITAL-A'] },
+    };
+    const d = qidoDataset('study', { ...hit, header, patientId: 'P-1001' }, { includefield: [] }, undefined);
+    expect(d['00100020']).toEqual({ vr: 'LO', Value: ['P-1001'] });
+    expect(d['00101002']).toEqual({
+      vr: 'SQ',
+      Value: [{ '00100020': { vr: 'LO', Value: ['P-1003'] }, '00100021': { vr: 'LO', Value: ['HOSPITAL-A'] } }],
+    });
+    expect(withLinkedPatient(header, { patientId: 'P-1003', identityStatus: 'consistent' })).toEqual({
+      header,
+      corrected: false,
+    });
+    const moved = withLinkedPatient(header, { patientId: 'P-1001', identityStatus: 'mismatch' });
+    expect(moved.corrected).toBe(true);
+    expect(moved.header['00100021']).toBeUndefined();
   });
 
   it('withLinks makes bulk data references links, in sequences too', () => {

@@ -24,6 +24,8 @@ export interface IndexedInstance {
   headerComplete: boolean;
   /** The X-ray's patient (the audit names it) and who captured it (the policy judges on it). */
   patientId: string;
+  /** The X-ray's identity check status (consistent, mismatch, unknown): DICOMweb warns of a mismatch. */
+  identityStatus: string;
   capturedBy: { sub: string };
 }
 
@@ -37,6 +39,9 @@ export interface SearchHit {
   seriesCount: number;
   instanceCount: number;
   modalities: string[];
+  /** The patient the service linked the (first) instance's X-ray to, and its identity status. */
+  patientId: string;
+  identityStatus: string;
 }
 
 interface InstanceRow {
@@ -50,6 +55,7 @@ interface InstanceRow {
   header: DicomJsonDataset;
   header_complete: boolean;
   xray_patient_id: string;
+  identity_status: string;
   captured_by_sub: string;
 }
 
@@ -60,6 +66,8 @@ interface HitRow {
   series_count: number;
   instance_count: number;
   modalities: string[] | null;
+  xray_patient_id: string;
+  identity_status: string;
 }
 
 /** Builds the SQL of a query with numbered parameters. */
@@ -75,12 +83,13 @@ class Sql {
  * The instances the caller may see, one per SOP Instance UID and content (the same file stored
  * twice is one instance: the latest stored). Other bytes under a UID already stored are another
  * instance, shown too: an upload reusing someone's UID must not hide their instance.
- * Matching columns only; headers are joined for the results.
+ * Matching columns only; headers are joined for the results. PatientID matches the patient the
+ * X-ray is linked to (xrays.patient_id, corrected by PATCH), not the file's (linked-patient.ts).
  */
 function visible(sql: Sql, scope: IndexScope): string {
   const where = scope.capturedBy === undefined ? '' : `WHERE x.captured_by_sub = ${sql.arg(scope.capturedBy)}`;
   return `SELECT DISTINCT ON (d.sop_uid, x.sha256) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.sop_class_uid,
-            d.patient_id, d.patient_name, d.patient_birth_date, d.patient_sex, d.study_date, d.study_time,
+            x.patient_id, d.patient_name, d.patient_birth_date, d.patient_sex, d.study_date, d.study_time,
             d.accession_number, d.modality, d.study_description, d.series_description, d.series_number,
             d.instance_number, d.referring_physician_name, d.study_id
        FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
@@ -109,8 +118,8 @@ function condition(sql: Sql, m: Match): string {
   }
 }
 
-const whereOf = (sql: Sql, matches: readonly Match[]): string =>
-  matches.length ? `WHERE ${matches.map((m) => `(${condition(sql, m)})`).join(' AND ')}` : '';
+const conditionsOf = (sql: Sql, matches: readonly Match[]): string =>
+  matches.length ? matches.map((m) => `(${condition(sql, m)})`).join(' AND ') : 'TRUE';
 
 const toInstance = (r: InstanceRow): IndexedInstance => ({
   xrayId: r.xray_id,
@@ -123,6 +132,7 @@ const toInstance = (r: InstanceRow): IndexedInstance => ({
   header: r.header,
   headerComplete: r.header_complete,
   patientId: r.xray_patient_id,
+  identityStatus: r.identity_status,
   capturedBy: { sub: r.captured_by_sub },
 });
 
@@ -172,14 +182,16 @@ export const dicomInstanceRepository = {
   async search(db: Queryable, level: QidoLevel, q: QidoQuery, scope: IndexScope): Promise<SearchHit[]> {
     const sql = new Sql();
     const base = visible(sql, scope);
-    const where = whereOf(sql, q.matches);
+    const matching = conditionsOf(sql, q.matches);
+    const where = `WHERE ${matching}`;
     const page = `LIMIT ${sql.arg(q.limit)} OFFSET ${sql.arg(q.offset)}`;
     let text: string;
     if (level === 'instance') {
       text = `WITH visible AS (${base})
         SELECT d.header, d.transfer_syntax_uid, ARRAY[v.xray_id] AS xray_ids, 1 AS series_count, 1 AS instance_count,
-               ARRAY_REMOVE(ARRAY[v.modality], NULL) AS modalities
-          FROM visible v JOIN dicom_instances d ON d.xray_id = v.xray_id
+               ARRAY_REMOVE(ARRAY[v.modality], NULL) AS modalities, x.patient_id AS xray_patient_id,
+               x.identity->>'status' AS identity_status
+          FROM visible v JOIN dicom_instances d ON d.xray_id = v.xray_id JOIN xrays x ON x.id = v.xray_id
           ${where}
          ORDER BY v.study_uid, v.series_uid, v.instance_number NULLS LAST, v.sop_uid
          ${page}`;
@@ -192,8 +204,11 @@ export const dicomInstanceRepository = {
       text = `WITH visible AS (${base}),
         hits AS (SELECT DISTINCT ${key} FROM visible v ${where}),
         groups AS (
+          -- The first instance that matches stands for the group (its header, its linked patient):
+          -- a study searched by one patient is never shown under another's instance.
           SELECT (array_agg(v.xray_id ORDER BY v.series_number NULLS LAST, v.series_uid,
-                                            v.instance_number NULLS LAST, v.sop_uid))[1] AS representative,
+                                            v.instance_number NULLS LAST, v.sop_uid)
+                    FILTER (WHERE ${matching}))[1] AS representative,
                  array_agg(v.xray_id ORDER BY v.xray_id) AS xray_ids,
                  count(DISTINCT v.series_uid)::int AS series_count,
                  count(*)::int AS instance_count,
@@ -203,8 +218,9 @@ export const dicomInstanceRepository = {
            GROUP BY ${key.replace(/(\w+)/g, 'v.$1')}
            ORDER BY ${order}
            ${page})
-        SELECT d.header, d.transfer_syntax_uid, g.xray_ids, g.series_count, g.instance_count, g.modalities
-          FROM groups g JOIN dicom_instances d ON d.xray_id = g.representative
+        SELECT d.header, d.transfer_syntax_uid, g.xray_ids, g.series_count, g.instance_count, g.modalities,
+               x.patient_id AS xray_patient_id, x.identity->>'status' AS identity_status
+          FROM groups g JOIN dicom_instances d ON d.xray_id = g.representative JOIN xrays x ON x.id = g.representative
          ORDER BY g.position`;
     }
     const { rows } = await db.query<HitRow>(text, sql.args);
@@ -215,6 +231,8 @@ export const dicomInstanceRepository = {
       seriesCount: r.series_count,
       instanceCount: r.instance_count,
       modalities: r.modalities ?? [],
+      patientId: r.xray_patient_id,
+      identityStatus: r.identity_status,
     }));
   },
 
@@ -235,7 +253,8 @@ export const dicomInstanceRepository = {
     const { rows } = await db.query<InstanceRow>(
       `SELECT * FROM (
          SELECT DISTINCT ON (d.sop_uid, x.sha256) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
-                d.series_number, d.instance_number, d.header, d.header_complete, x.patient_id AS xray_patient_id, x.captured_by_sub
+                d.series_number, d.instance_number, d.header, d.header_complete, x.patient_id AS xray_patient_id,
+                x.identity->>'status' AS identity_status, x.captured_by_sub
            FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
           WHERE ${where.join(' AND ')}
           ORDER BY d.sop_uid, x.sha256, x.uploaded_at DESC, d.xray_id) i

@@ -99,7 +99,7 @@ const search = <P extends string>(
   request: { query: qidoQuery, headers: qidoAccept, ...(params ? { params } : {}) },
   responses: {
     200: dicomJson(
-      'The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on)',
+      'The matches (DICOM JSON); PatientID is the patient the X-ray is linked to (a differing file value in OtherPatientIDsSequence). A Warning names query parameters not applied (fuzzymatching, attributes not matched on), a corrected PatientID, an identity mismatch',
       ['Warning'],
     ),
     ...problems(400, 403),
@@ -144,7 +144,7 @@ const metadata = <P extends string>(path: P, what: string, params: z.ZodObject) 
   request: { params, headers: qidoAccept },
   responses: {
     200: dicomJson(
-      'The instances’ headers; a Warning names any whose header was longer than the 64 KiB read at ingest',
+      'The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header was longer than the 64 KiB read at ingest, a corrected PatientID, an identity mismatch',
       ['Warning'],
     ),
     ...problems(400, 403),

@@ -3,6 +3,7 @@ import { publicHref } from '../http/public-url.ts';
 import type { SearchHit } from './dicom-instance.repository.ts';
 import { instancePath } from './dicom-index.ts';
 import { DICOMWEB_BASE } from './dicomweb.operations.ts';
+import { withLinkedPatient } from './linked-patient.ts';
 import type { QidoLevel, QidoQuery } from './qido-query.ts';
 
 /** The attributes each level returns (PS3.18 Table 10.6.3-3 to -5), besides includefield's. */
@@ -66,14 +67,17 @@ export function withLinks(header: DicomJsonDataset, publicUrl: string | undefine
   return Object.fromEntries(Object.entries(header).map(([tag, a]) => [tag, link(a)]));
 }
 
-/** One QIDO-RS result as DICOM JSON: the level's attributes, the computed ones, then includefield's. */
+/**
+ * One QIDO-RS result as DICOM JSON: the level's attributes, the computed ones, then includefield's.
+ * PatientID is the linked patient's; the file's own, when it differs, in OtherPatientIDsSequence.
+ */
 export function qidoDataset(
   level: QidoLevel,
   hit: SearchHit,
   q: Pick<QidoQuery, 'includefield'>,
   publicUrl: string | undefined,
 ): DicomJsonDataset {
-  const h = hit.header;
+  const { header: h, corrected } = withLinkedPatient(hit.header, hit);
   const study = uidOf(h, '0020000D');
   const series = uidOf(h, '0020000E');
   const instance = uidOf(h, '00080018');
@@ -105,6 +109,7 @@ export function qidoDataset(
   } else {
     out['00083002'] = { vr: 'UI', Value: [hit.transferSyntaxUid] };
   }
+  if (corrected && h['00101002']) out['00101002'] = h['00101002'];
   const extra = q.includefield === 'all' ? Object.keys(h).filter((t) => !h[t]?.BulkDataURI) : q.includefield;
   for (const tag of extra) {
     const a = h[tag];

@@ -7,6 +7,7 @@ import { dicomJsonTypeFor } from './dicomweb.accept.ts';
 import { linkBaseOf, pathUidsOf } from './dicomweb.access.ts';
 import type { DicomwebRouteTable, DicomwebRoutesDeps } from './dicomweb.routes.ts';
 import { parseQidoQuery, QIDO_MAX_LIMIT, type Match, type QidoLevel } from './qido-query.ts';
+import { identityWarnings, isCorrected } from './linked-patient.ts';
 import { qidoDataset } from './qido-response.ts';
 
 /**
@@ -55,6 +56,12 @@ function search(deps: DicomwebRoutesDeps, level: QidoLevel): RequestHandler<{ st
           ]
         : []),
       ...(q.ignored.length ? [`Matching on ${q.ignored.join(', ').slice(0, 200)} is not supported: ignored.`] : []),
+      // The patient shown is the linked one (qidoDataset): said when it is not the file's.
+      ...identityWarnings(
+        hits.filter((h) => isCorrected(h.header, h)).length,
+        hits.filter((h) => h.identityStatus === 'mismatch').length,
+        `${level} result(s)`,
+      ),
     ];
     if (warnings.length) res.set('Warning', warnings.map((w) => `299 - "${w.replace(/["\\]/g, '')}"`).join(', '));
     const base = linkBaseOf(req, deps.publicUrl);

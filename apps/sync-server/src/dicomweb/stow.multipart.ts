@@ -80,7 +80,12 @@ async function readHead(body: PassThrough, n: number): Promise<{ head: Buffer; e
  */
 export async function* stowParts(
   req: IncomingMessage,
-  opts: { headBytes: number; maxParts: number },
+  opts: {
+    headBytes: number;
+    maxParts: number;
+    /** A head that needs more (a header not ended) is read on to this many bytes (or the part's end). */
+    readsOn?: { upTo: number; needsMore: (head: Buffer) => boolean };
+  },
 ): AsyncGenerator<StowPart, void, undefined> {
   const queue: { mediaType: string; body: PassThrough }[] = [];
   let current: PassThrough | undefined;
@@ -162,7 +167,12 @@ export async function* stowParts(
       if (failure) throw failure;
       const next = queue.shift();
       if (next) {
-        const { head, ended: short } = await readHead(next.body, opts.headBytes);
+        let { head, ended: short } = await readHead(next.body, opts.headBytes);
+        if (!short && opts.readsOn && head.length < opts.readsOn.upTo && opts.readsOn.needsMore(head)) {
+          const more = await readHead(next.body, opts.readsOn.upTo - head.length);
+          head = Buffer.concat([head, more.head]);
+          short = more.ended;
+        }
         if (failure) throw failure;
         let body: Readable = next.body;
         if (short) body = Readable.from([head]);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
-import { DICOM_HEADER_PREFIX_BYTES, DicomParseError, readDicomHeader } from '@xray/shared';
+import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, DicomParseError, readDicomHeader } from '@xray/shared';
 import { auditOf } from '../audit/audit.http.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
@@ -210,7 +210,11 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
     const context = audit.context();
     const outcomes: StowOutcome[] = [];
     try {
-      for await (const part of stowParts(req, { headBytes: DICOM_HEADER_PREFIX_BYTES, maxParts: MAX_PARTS }))
+      for await (const part of stowParts(req, {
+        headBytes: DICOM_HEADER_PREFIX_BYTES,
+        maxParts: MAX_PARTS,
+        readsOn: { upTo: DICOM_MAX_HEADER_BYTES, needsMore: headerGoesOn },
+      }))
         outcomes.push(await storeInstance(part, actor, context, study));
     } catch (err) {
       // The framing broke after instances were stored (audited, announced): a 400 would read as
@@ -229,4 +233,16 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
   };
 
   routes.on('storeInstances', store).on('storeStudyInstances', store);
+}
+
+/**
+ * Whether a part's first bytes end before its pixel data: the patient tags may come later, so
+ * the header is read on (to DICOM_MAX_HEADER_BYTES; ingest refuses a longer one). Not DICOM: no.
+ */
+function headerGoesOn(head: Buffer): boolean {
+  try {
+    return !readDicomHeader(new Uint8Array(head)).complete;
+  } catch {
+    return false;
+  }
 }

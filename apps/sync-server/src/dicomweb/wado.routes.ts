@@ -7,6 +7,7 @@ import type { XrayRecord } from '../xrays/xray.repository.ts';
 import { assertRetrieveAcceptable, dicomJsonTypeFor } from './dicomweb.accept.ts';
 import { auditPerXray, linkBaseOf, pathUidsOf, visibleInstances } from './dicomweb.access.ts';
 import type { DicomwebRouteTable, DicomwebRoutesDeps } from './dicomweb.routes.ts';
+import { identityWarnings, withLinkedPatient } from './linked-patient.ts';
 import { withLinks } from './qido-response.ts';
 
 /**
@@ -105,15 +106,25 @@ function metadata(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
     const base = linkBaseOf(req, deps.publicUrl);
     // A header longer than the prefix read at ingest (64 KiB) is served as far as it was read: said so.
     const cut = instances.filter((i) => !i.headerComplete).map((i) => i.sopUid);
-    if (cut.length)
-      res.set(
-        'Warning',
-        `299 - "Headers longer than 64 KiB end early (attributes before the pixel data are missing) for ${cut.length} instance(s): ${cut.slice(0, 10).join(' ')}"`,
-      );
+    // The patient is the one the X-ray is linked to, as the REST API shows it (linked-patient.ts).
+    const shown = instances.map((i) => withLinkedPatient(i.header, i));
+    const warnings = [
+      ...(cut.length
+        ? [
+            `Headers longer than 64 KiB end early (attributes before the pixel data are missing) for ${cut.length} instance(s): ${cut.slice(0, 10).join(' ')}`,
+          ]
+        : []),
+      ...identityWarnings(
+        shown.filter((s) => s.corrected).length,
+        instances.filter((i) => i.identityStatus === 'mismatch').length,
+        'instance(s)',
+      ),
+    ];
+    if (warnings.length) res.set('Warning', warnings.map((w) => `299 - "${w.replace(/["\\]/g, '')}"`).join(', '));
     res
       .status(200)
       .set({ 'Content-Type': type, 'Cache-Control': 'private, no-store' })
-      .send(JSON.stringify(instances.map((i) => withLinks(i.header, base))));
+      .send(JSON.stringify(shown.map((s) => withLinks(s.header, base))));
   };
 }
 

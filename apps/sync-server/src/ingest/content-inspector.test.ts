@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DICOM_MAX_HEADER_BYTES } from '@xray/shared';
 import { dicomChunks, dicomSize, dicomTagsFor, makeDicom, makeJpeg, makePng } from '@xray/testkit';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../errors.ts';
@@ -49,6 +50,45 @@ describe('ContentInspection', () => {
       dicomHeader: expect.objectContaining({ complete: true }),
     });
     expect(retained).toBeLessThanOrEqual(64 * 1024 + 1024);
+  });
+
+  it('reads the patient tags however far the header puts them, holding the header and no more', () => {
+    // 70 KB of private vendor data before the patient's group: past a 64 KiB prefix.
+    const options = { rows: 64, columns: 64, patientId: 'P-1003', patientName: 'DOE^JOHN', privateDataBytes: 70_000 };
+    const file = makeDicom(options);
+    const headerBytes = file.length - 64 * 64 * 2;
+    for (const size of [1000, 64 * 1024, 5 * 1024 * 1024]) {
+      const inspection = new ContentInspection(MAX);
+      let retained = 0;
+      for (let at = 0; at < file.length; at += size) {
+        inspection.update(file.subarray(at, at + size));
+        retained = Math.max(retained, inspection.retainedBytes);
+      }
+      inspection.end();
+      const { dicom, dicomHeader } = inspection.result();
+      expect(dicom, `chunks of ${size}`).toMatchObject({ patientId: 'P-1003', patientName: 'DOE^JOHN' });
+      expect(dicomHeader?.complete).toBe(true);
+      // What is kept past the chunk in hand is the header, up to its pixel data's value.
+      expect(inspection.retainedBytes).toBeLessThanOrEqual(headerBytes + 1024);
+      expect(retained).toBeLessThanOrEqual(DICOM_MAX_HEADER_BYTES + 1024);
+    }
+  });
+
+  it('refuses a DICOM whose header runs past DICOM_MAX_HEADER_BYTES as soon as it does (422), whatever the chunks', () => {
+    const file = makeDicom({ rows: 16, columns: 16, privateDataBytes: DICOM_MAX_HEADER_BYTES });
+    for (const size of [1000, 64 * 1024, 4 * 1024 * 1024]) {
+      const { error, fed } = inspect(file, size);
+      expect(error, `chunks of ${size}`).toMatchObject({
+        code: 'content_invalid',
+        message: expect.stringMatching(
+          /^The DICOM file has more than 1 MiB of header data before its image .*Nothing was stored\. \(/,
+        ),
+      });
+      expect(fed).toBeLessThanOrEqual(DICOM_MAX_HEADER_BYTES + size);
+    }
+    // Just under the bound is taken.
+    const under = makeDicom({ rows: 16, columns: 16, privateDataBytes: DICOM_MAX_HEADER_BYTES - 2048 });
+    expect(inspect(under, 64 * 1024).error).toBeNull();
   });
 
   it('passes PNG and JPEG, also files shorter than the sniff window', () => {

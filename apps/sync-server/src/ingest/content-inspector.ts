@@ -3,7 +3,10 @@ import { Transform, type TransformCallback } from 'node:stream';
 import zlib from 'node:zlib';
 import {
   DICOM_HEADER_PREFIX_BYTES,
+  DICOM_HEADER_TOO_LONG,
+  DICOM_MAX_HEADER_BYTES,
   dicomTagsOf,
+  DicomWalker,
   FileStructureError,
   readDicomHeader,
   formatWalkerFor,
@@ -29,7 +32,7 @@ export interface InspectedContent {
   sizeBytes: number;
   contentType: ContentType;
   dicom: DicomTags | null;
-  /** The DICOM header read from the buffered prefix (dcmjs): the DICOMweb index is made from it. */
+  /** The DICOM header, read whole to its pixel data (dcmjs): the DICOMweb index is made from it. */
   dicomHeader?: DicomHeader | null;
 }
 
@@ -38,7 +41,9 @@ export interface InspectedContent {
  * the size limit, refuses unknown content after its first bytes, and walks the structure of
  * its type to the last byte (a polyglot, a truncated or damaged file is refused as soon as it
  * shows), so a wrong file never gets far. Synchronous, so it serves a stream (ContentInspector)
- * as well as a tus upload verified PATCH by PATCH. Keeps only the header prefix in memory.
+ * as well as a tus upload verified PATCH by PATCH. Keeps only the header in memory: a DICOM's
+ * whole, to its pixel data (the patient tags may come late; a prefix would miss them), at most
+ * DICOM_MAX_HEADER_BYTES (longer is refused); another type's first bytes.
  */
 export class ContentInspection {
   private readonly hash = createHash('sha256');
@@ -56,7 +61,7 @@ export class ContentInspection {
 
   constructor(private readonly maxBytes: number) {}
 
-  /** Memory held between chunks (the header prefix, the walker's buffer), for accounting. */
+  /** Memory held between chunks (the header, the walker's buffer), for accounting. */
   get retainedBytes(): number {
     return this.headLength + (this.walker?.retainedBytes ?? 0);
   }
@@ -86,18 +91,50 @@ export class ContentInspection {
   }
 
   private take(chunk: Uint8Array): void {
+    const from = this.bytesSeen;
     this.bytesSeen += chunk.length;
     if (this.bytesSeen > this.maxBytes) throw tooLarge(this.maxBytes);
     this.hash.update(chunk);
-    if (this.headLength < DICOM_HEADER_PREFIX_BYTES) {
-      const keep = chunk.subarray(0, DICOM_HEADER_PREFIX_BYTES - this.headLength);
-      this.head.push(Buffer.from(keep));
-      this.headLength += keep.length;
-    }
     // Until the type is known every byte is kept in the head: the walker starts from the first.
-    const walker =
-      this.walker ?? (this.headLength >= SNIFF_BYTES ? this.startWalking(this.bytesSeen - chunk.length) : null);
-    if (walker) walk(() => walker.update(chunk));
+    if (this.contentType === null) this.keep(chunk, from, DICOM_HEADER_PREFIX_BYTES);
+    const walker = this.walker ?? (this.headLength >= SNIFF_BYTES ? this.startWalking(from) : null);
+    if (!walker) return;
+    walk(() => walker.update(chunk));
+    if (this.contentType === 'application/dicom') this.keepDicomHeader(chunk, from);
+  }
+
+  /** Appends the bytes of `chunk` (at offset `from` of the file) that extend the head up to `limit`. */
+  private keep(chunk: Uint8Array, from: number, limit: number): void {
+    if (this.headLength >= limit || this.headLength < from) return;
+    const keep = chunk.subarray(this.headLength - from, limit - from);
+    if (keep.length === 0) return;
+    this.head.push(Buffer.from(keep));
+    this.headLength += keep.length;
+  }
+
+  /**
+   * A DICOM's head grows to where its pixel data's value starts (the walker says where), then
+   * drops what it holds past that; a header that has not ended by DICOM_MAX_HEADER_BYTES is refused.
+   */
+  private keepDicomHeader(chunk: Uint8Array, from: number): void {
+    const pixels = this.walker instanceof DicomWalker ? this.walker.pixelData : undefined;
+    const end = pixels ? pixels.valueOffset : this.bytesSeen;
+    if (end > DICOM_MAX_HEADER_BYTES) {
+      throw new DomainError(
+        'content_invalid',
+        `The DICOM file ${DICOM_HEADER_TOO_LONG}. Nothing was stored. (` +
+          (pixels
+            ? `pixel data (7FE0,0010) starts at byte ${pixels.start}`
+            : `no pixel data (7FE0,0010) in the first ${DICOM_MAX_HEADER_BYTES} bytes`) +
+          `; the limit is ${DICOM_MAX_HEADER_BYTES})`,
+      );
+    }
+    this.keep(chunk, from, pixels ? pixels.valueOffset : DICOM_MAX_HEADER_BYTES);
+    if (pixels && this.headLength > pixels.valueOffset) {
+      // A copy: a view would keep the whole chunk it came from.
+      this.head = [Buffer.from(this.headBytes().subarray(0, pixels.valueOffset))];
+      this.headLength = pixels.valueOffset;
+    }
   }
 
   /** Tells the type from the head, and walks its first `bytes` bytes. */

@@ -78,7 +78,7 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       dicom: content.dicom,
       patientId: metadata.patientId,
       link,
-      override: overrideOf(metadata, { sub: input.actor.sub, name: input.actor.name }),
+      override: overrideOf(metadata, { sub: input.actor.sub, name: input.actor.name }, content.dicom),
     });
     const inserted = await inTransaction(deps.pool, async (tx) => {
       const row = await xrayRepository.insert(tx, {

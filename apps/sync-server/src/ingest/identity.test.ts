@@ -87,6 +87,7 @@ describe('decideIdentity', () => {
     const override = overrideOf(
       {
         capturedAt: '2026-11-27T08:15:00Z',
+        patientId: 'P-1001',
         identityOverride: {
           fields: ['patientName', 'patientSex'],
           reason: 'Detector kept the last name',
@@ -94,6 +95,7 @@ describe('decideIdentity', () => {
         },
       },
       by,
+      dicom,
     );
     const covered = decideIdentity({ dicom, patientId: 'P-1001', link: verified, override, now });
     expect(covered).toMatchObject({
@@ -114,23 +116,42 @@ describe('decideIdentity', () => {
     expect(newMismatch(undefined, covered)).toBe(true);
   });
 
-  it('the older keep_chosen_patient decision is read as an override of the id and name', () => {
-    expect(
-      overrideOf(
-        {
-          capturedAt: '2026-11-27T08:15:00Z',
-          patientDecision: 'keep_chosen_patient',
-          patientDecisionReason: 'Stale worklist',
-        },
-        by,
-      ),
-    ).toEqual({
-      fields: ['patientId', 'patientName'],
+  it('keep_chosen_patient alone is an override of the PatientID only, and only when the file names another patient', () => {
+    const decision = {
+      capturedAt: '2026-11-27T08:15:00Z',
+      patientId: 'P-1001',
+      patientDecision: 'keep_chosen_patient' as const,
+      patientDecisionReason: 'Stale worklist',
+    };
+    expect(overrideOf(decision, by, { patientId: 'P-1003' })).toEqual({
+      fields: ['patientId'],
       reason: 'Stale worklist',
       decidedAt: '2026-11-27T08:15:00.000Z',
       by,
       from: 'patient_decision',
     });
-    expect(overrideOf({ capturedAt: '2026-11-27T08:15:00Z', patientDecision: 'use_file_patient' }, by)).toBeUndefined();
+    // The edge sends it when the only hold was "not on the roster": the file's PatientID agrees
+    // (however written), or there is none: nothing was decided about the file.
+    expect(overrideOf(decision, by, { patientId: ' p-1001 ' })).toBeUndefined();
+    expect(overrideOf(decision, by, {})).toBeUndefined();
+    expect(overrideOf(decision, by, null)).toBeUndefined();
+    expect(
+      overrideOf({ ...decision, patientDecision: 'use_file_patient' }, by, { patientId: 'P-1003' }),
+    ).toBeUndefined();
+    // A name found to differ later is not covered: the mismatch is not `overridden`.
+    const dicom = { ...file, patientName: 'DOE^JOHN' };
+    expect(
+      decideIdentity({ dicom, patientId: 'P-1001', link: verified, override: overrideOf(decision, by, dicom), now }),
+    ).toMatchObject({ status: 'mismatch', overridden: false });
+    const otherPatient = { ...file, patientId: 'P-1003' };
+    expect(
+      decideIdentity({
+        dicom: otherPatient,
+        patientId: 'P-1001',
+        link: verified,
+        override: overrideOf(decision, by, otherPatient),
+        now,
+      }),
+    ).toMatchObject({ status: 'mismatch', overridden: true, override: { fields: ['patientId'] } });
   });
 });

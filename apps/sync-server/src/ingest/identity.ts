@@ -16,23 +16,32 @@ import {
  * the edge app warns with before a capture is sent.
  */
 
-/** The fields an edge app without `identityOverride` accepted with `keep_chosen_patient` (its hold covered these). */
-const PATIENT_DECISION_FIELDS: IdentityField[] = ['patientId', 'patientName'];
-
 /**
- * The override an upload carries: `identityOverride`, or the older `patientDecision:
- * keep_chosen_patient` read as one. `by` is who sent it (the signed-in uploader), never a name the
- * device claims.
+ * The override an upload carries: `identityOverride`, or `patientDecision: keep_chosen_patient`
+ * read as one of the PatientID only, and only when the file's PatientID is another patient's:
+ * that is all such a decision saw (the edge also sends it when the only hold was "not on the
+ * roster"), so a name or date found to differ later was decided by nobody. `by` is who sent it
+ * (the signed-in uploader), never a name the device claims.
  */
 export function overrideOf(
-  metadata: Pick<XrayMetadataInput, 'identityOverride' | 'patientDecision' | 'patientDecisionReason' | 'capturedAt'>,
+  metadata: Pick<
+    XrayMetadataInput,
+    'identityOverride' | 'patientDecision' | 'patientDecisionReason' | 'capturedAt' | 'patientId'
+  >,
   by: { sub: string; name: string | null },
+  dicom: Pick<DicomTags, 'patientId'> | null,
 ): IdentityOverride | undefined {
   const o = metadata.identityOverride;
   if (o) return { fields: o.fields, reason: o.reason, decidedAt: iso(o.decidedAt), by, from: 'identity_override' };
-  if (metadata.patientDecision === 'keep_chosen_patient' && metadata.patientDecisionReason)
+  const filePatientId = dicom?.patientId;
+  if (
+    metadata.patientDecision === 'keep_chosen_patient' &&
+    metadata.patientDecisionReason &&
+    filePatientId !== undefined &&
+    !samePatientId(filePatientId, metadata.patientId)
+  )
     return {
-      fields: PATIENT_DECISION_FIELDS,
+      fields: ['patientId'],
       reason: metadata.patientDecisionReason,
       decidedAt: iso(metadata.capturedAt),
       by,

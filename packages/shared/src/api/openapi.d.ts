@@ -5625,7 +5625,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            /** @description The matches (DICOM JSON); PatientID is the patient the X-ray is linked to (a differing file value in OtherPatientIDsSequence). A Warning names query parameters not applied (fuzzymatching, attributes not matched on), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -5888,7 +5888,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            /** @description The matches (DICOM JSON); PatientID is the patient the X-ray is linked to (a differing file value in OtherPatientIDsSequence). A Warning names query parameters not applied (fuzzymatching, attributes not matched on), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -6014,7 +6014,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            /** @description The matches (DICOM JSON); PatientID is the patient the X-ray is linked to (a differing file value in OtherPatientIDsSequence). A Warning names query parameters not applied (fuzzymatching, attributes not matched on), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -6143,7 +6143,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            /** @description The matches (DICOM JSON); PatientID is the patient the X-ray is linked to (a differing file value in OtherPatientIDsSequence). A Warning names query parameters not applied (fuzzymatching, attributes not matched on), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -6272,7 +6272,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            /** @description The matches (DICOM JSON); PatientID is the patient the X-ray is linked to (a differing file value in OtherPatientIDsSequence). A Warning names query parameters not applied (fuzzymatching, attributes not matched on), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -6403,7 +6403,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The matches (DICOM JSON); a Warning names query parameters not applied (fuzzymatching, attributes not matched on) */
+            /** @description The matches (DICOM JSON); PatientID is the patient the X-ray is linked to (a differing file value in OtherPatientIDsSequence). A Warning names query parameters not applied (fuzzymatching, attributes not matched on), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -6981,7 +6981,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers; a Warning names any whose header was longer than the 64 KiB read at ingest */
+            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header was longer than the 64 KiB read at ingest, a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -7095,7 +7095,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers; a Warning names any whose header was longer than the 64 KiB read at ingest */
+            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header was longer than the 64 KiB read at ingest, a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -7211,7 +7211,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers; a Warning names any whose header was longer than the 64 KiB read at ingest */
+            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header was longer than the 64 KiB read at ingest, a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];

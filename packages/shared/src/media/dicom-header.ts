@@ -9,6 +9,17 @@ import { FileStructureError } from './format-walker.ts';
  */
 export const DICOM_HEADER_PREFIX_BYTES = 64 * 1024;
 
+/**
+ * The most bytes before the pixel data a DICOM file may have. Patient tags past a prefix would go
+ * unread (and unchecked), so a header is read whole up to its pixel data, never cut: a header
+ * longer than this (a projection X-ray's is a few KiB) is refused, keeping memory per upload bounded.
+ */
+export const DICOM_MAX_HEADER_BYTES = 1024 * 1024;
+
+/** Why such a file is refused, as a clause to follow "The DICOM file" (server and edge alike). */
+export const DICOM_HEADER_TOO_LONG =
+  'has more than 1 MiB of header data before its image (far more than an X-ray has), so its patient details cannot be checked; export it again without the extra private data';
+
 const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
 
 // dcmjs writes to the console when it guesses a VR (an implicit-VR attribute the dictionary gives

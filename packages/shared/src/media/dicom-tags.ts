@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { readDicomHeader, unpadded, type DicomHeader } from './dicom-header.ts';
 
-export { DICOM_HEADER_PREFIX_BYTES, DicomParseError } from './dicom-header.ts';
+export {
+  DICOM_HEADER_PREFIX_BYTES,
+  DICOM_HEADER_TOO_LONG,
+  DICOM_MAX_HEADER_BYTES,
+  DicomParseError,
+} from './dicom-header.ts';
 export type { DicomParseErrorCode } from './dicom-header.ts';
 
 /** The tags the service records from a DICOM file; tags absent from the file are omitted. */

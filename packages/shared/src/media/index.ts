@@ -1,6 +1,8 @@
 export { CONTENT_SNIFF_BYTES, sniffContentType } from './content-type.ts';
 export {
   DICOM_HEADER_PREFIX_BYTES,
+  DICOM_HEADER_TOO_LONG,
+  DICOM_MAX_HEADER_BYTES,
   DicomParseError,
   DicomTagsSchema,
   dicomTagsOf,

@@ -1,0 +1,66 @@
+import type { DicomJsonAttribute, DicomJsonDataset } from '@xray/shared';
+import { textOf } from './dicom-index.ts';
+
+/**
+ * DICOMweb shows the patient the service linked the X-ray to (its `patientId`, as the REST API
+ * does), not the file's own PatientID: a viewer must never file an image under the patient the
+ * modality wrote when the link (metadata, Patient Service, a doctor's correction) says otherwise.
+ * The file's value is kept in OtherPatientIDsSequence so nothing is hidden. The stored bytes
+ * (WADO-RS retrieve) stay the original file.
+ */
+
+const PATIENT_ID = '00100020';
+const ISSUER = '00100021';
+const OTHER_PATIENT_IDS = '00101002';
+
+/** The X-ray's link as DICOMweb needs it: its patient and the identity check's status. */
+export interface LinkedPatient {
+  patientId: string;
+  identityStatus: string;
+}
+
+/** Whether the file's PatientID is not the linked patient's (DICOMweb then shows the linked one). */
+export const isCorrected = (header: DicomJsonDataset, linked: LinkedPatient): boolean =>
+  textOf(header, PATIENT_ID) !== linked.patientId;
+
+/**
+ * The header with PatientID (0010,0020) the linked patient's; when the file's differed, the file's
+ * PatientID (and IssuerOfPatientID) appended to OtherPatientIDsSequence (0010,1002) and the
+ * issuer dropped from the top level (it qualified the file's id, not ours).
+ */
+export function withLinkedPatient(
+  header: DicomJsonDataset,
+  linked: LinkedPatient,
+): { header: DicomJsonDataset; corrected: boolean } {
+  if (!isCorrected(header, linked)) return { header, corrected: false };
+  const out: DicomJsonDataset = { ...header, [PATIENT_ID]: { vr: 'LO', Value: [linked.patientId] } };
+  const fileId = header[PATIENT_ID];
+  if (fileId?.Value?.length) {
+    const item: DicomJsonDataset = { [PATIENT_ID]: fileId };
+    const issuer = header[ISSUER];
+    if (issuer?.Value?.length) item[ISSUER] = issuer;
+    const others: DicomJsonAttribute = header[OTHER_PATIENT_IDS] ?? { vr: 'SQ' };
+    out[OTHER_PATIENT_IDS] = { vr: 'SQ', Value: [...(others.Value ?? []), item] };
+  }
+  delete out[ISSUER];
+  return {
+    header: Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    corrected: true,
+  };
+}
+
+/** The Warning texts for an answer: PatientIDs replaced, identities that disagree with their link. */
+export function identityWarnings(corrected: number, mismatched: number, what: string): string[] {
+  return [
+    ...(corrected
+      ? [
+          `Patient corrected: PatientID of ${corrected} ${what} overridden with the patient the service linked the X-ray to; the file's own PatientID (if it had one) is in OtherPatientIDsSequence (0010,1002).`,
+        ]
+      : []),
+    ...(mismatched
+      ? [
+          `Patient identity status mismatch for ${mismatched} ${what}: the file's patient attributes (PatientName, PatientBirthDate, PatientSex as in the file) disagree with the linked patient; see GET /xrays/{id} identity.`,
+        ]
+      : []),
+  ];
+}
