@@ -125,6 +125,26 @@ node apps/sync-server/build.mjs --outdir "$ctx/apps/sync-server/dist" | sed 's/^
 # Production runs the bundle: no TypeScript sources and no tsx to run them with.
 [ ! -e "$tmp/app/src" ] && [ ! -e "$tmp/app/node_modules/tsx" ] ||
   { echo "the runtime directory has TypeScript sources or tsx: production runs dist/" >&2; exit 1; }
+# What compose runs from the image besides its CMD (the Patient and Doctor stand-ins) is in it too.
+"$py" - "$tmp/compose.rendered.yaml" "$tmp/app" <<'PY'
+import os, shlex, sys, yaml
+services, app = yaml.safe_load(open(sys.argv[1]))["services"], sys.argv[2]
+problems, ran = [], []
+for name, s in services.items():
+    if not s.get("build", {}).get("dockerfile", "").endswith("apps/sync-server/Dockerfile") or not s.get("command"):
+        continue
+    cmd = s["command"] if isinstance(s["command"], list) else shlex.split(s["command"])
+    ran.append(name)
+    for arg in map(str, cmd):
+        if arg == "tsx" or arg.endswith(".ts"):
+            problems.append(f"{name}: runs {arg!r}, but the image has neither tsx nor TypeScript sources")
+        elif arg.endswith(".js") and not os.path.isfile(os.path.join(app, arg)):
+            problems.append(f"{name}: runs {arg}, which the image's /app does not have")
+if problems:
+    print("deploy/compose.yaml:\n  " + "\n  ".join(problems), file=sys.stderr)
+    sys.exit(1)
+print(f"    compose's own commands on the image ({', '.join(ran)}): files of the bundle, no tsx")
+PY
 # The image's CMD, as the image's user would run it: production, no configuration.
 cmd=$(sed -n 's/^CMD \[\(.*\)\]$/\1/p' apps/sync-server/Dockerfile | tr -d '",')
 set +e
@@ -155,4 +175,4 @@ if missing or not c.get("appId"):
     sys.exit(1)
 PY
 step "electron-builder.yml: appId, linux AppImage + deb"
-echo "deployment checks passed (no container engine here: the image was not built and the stack did not run)"
+echo "deployment checks passed (without a container engine: the image is built and run by apps/sync-server/test/container.int.test.ts)"

@@ -108,11 +108,13 @@ let files = [];
 try {
   result = await build({
     absWorkingDir: here,
-    // The render worker's script beside the server's (src/rendering/render.pool.ts starts it).
+    // The render worker's script beside the server's (src/rendering/render.pool.ts starts it); the
+    // development stand-ins deploy/compose.yaml runs from the image (src/dev/stand-in.cli.ts).
     entryPoints: {
       main: 'src/main.ts',
       'xray-admin': 'src/cli/xray-admin.ts',
       'render.worker': 'src/rendering/render.worker.ts',
+      'stand-in': 'src/dev/stand-in.cli.ts',
     },
     outdir: staging,
     bundle: true,
@@ -153,7 +155,7 @@ try {
 }
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 console.log(
-  `${path.relative(here, outdir)}: main.js, xray-admin.js, render.worker.js and ${files.length / 2 - 3} chunks, ` +
+  `${path.relative(here, outdir)}: main.js, xray-admin.js, render.worker.js, stand-in.js and ${files.length / 2 - 4} chunks, ` +
     `${(bytes / 1e6).toFixed(1)} MB with source maps, ` +
     `in ${Math.round(performance.now() - started)} ms` +
     (externalDeps ? ' (npm dependencies left in node_modules)' : ''),

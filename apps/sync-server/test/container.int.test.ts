@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { dicomDimensionsForSize, freePort, makePng, sha256Hex, writeDicom } from '@xray/testkit';
+import sharp from 'sharp';
+import { dcmtk, dicomDimensionsForSize, freePort, makeDicom, makePng, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DevDoctorService } from '../src/dev/doctor-service.ts';
 import type { DevIssuer } from '../src/dev/oidc-issuer.ts';
@@ -287,6 +288,11 @@ describe.skipIf(!engine.ok)(
           ),
         ).toEqual([]);
         expect(app.filter((p) => p.endsWith('.map'))).toEqual([]);
+        // It runs the bundle: no TypeScript sources, no tsx to run them with.
+        expect(app.filter((p) => /^app\/(src\/|node_modules\/(\.pnpm\/)?tsx[@/])/.test(p))).toEqual([]);
+        expect(app).toEqual(
+          expect.arrayContaining(['app/dist/main.js', 'app/dist/render.worker.js', 'app/dist/stand-in.js']),
+        );
         let privateKeys = 0;
         for (const p of app.filter((f) => !f.endsWith('/'))) {
           const file = path.join(mount, p);
@@ -345,13 +351,18 @@ describe.skipIf(!engine.ok)(
       expect(write.code).not.toBe(0);
       expect(write.stderr).toMatch(/Read-only file system/);
       expect((await c1.exec(['printenv', 'NODE_ENV'])).stdout.trim()).toBe('production');
+      // The pinned LTS release the tests run on (scripts/node-lts.mjs), not Node 20.
+      const lts = await run('node', [path.join(repoRoot, 'scripts/node-lts.mjs'), 'version']);
+      expect(lts.code, lts.stderr).toBe(0);
+      const nodeVersion = (await c1.exec(['node', '--version'])).stdout.trim();
+      expect(nodeVersion).toBe(`v${lts.stdout.trim()}`);
       const ready = await fetch(`${direct(0)}/readyz`);
       expect(ready.status).toBe(200);
       expect((await ready.json()).checks).toMatchObject({ database: 'ok', storage: 'ok', auth: 'ok' });
       // Metrics on their own listener (METRICS_PORT), not on the API port.
       expect((await fetch(`http://127.0.0.1:${replicas[0]?.metricsPort}/metrics`)).status).toBe(200);
       say(
-        `process uid 1000 gid 1000 (/proc/${pid}/status), root file system read-only (touch: Read-only file system), NODE_ENV=production, /readyz 200`,
+        `process uid 1000 gid 1000 (/proc/${pid}/status) running node dist/main.js on Node ${nodeVersion}, root file system read-only (touch: Read-only file system), NODE_ENV=production, /readyz 200`,
       );
     });
 
@@ -425,6 +436,44 @@ describe.skipIf(!engine.ok)(
       say(
         `through ${base} with tokens of the issuer: POST /xrays (${mb(dicom.size)} DICOM) and a tus upload stored, ` +
           'read, listed, downloaded sha256-equal; deleted (404 after); events by webhook and RabbitMQ',
+      );
+    });
+
+    it("renders previews inside the container: the bundle's render worker, dcmjs-codecs' WebAssembly, sharp", async () => {
+      const api = (p: string, user: keyof typeof tokens, init: RequestInit = {}) =>
+        fetch(`${direct(0)}${p}`, { ...init, headers: { ...bearer(tokens[user]), ...init.headers } });
+      // One image twice: as written and compressed lossless with JPEG-LS (dcmtk), which only the
+      // WebAssembly decoder reads; both must give the same preview.
+      const plain = path.join(dir, 'preview.dcm');
+      const compressed = path.join(dir, 'preview.jls.dcm');
+      await writeFile(plain, makeDicom({ rows: 300, columns: 200, seed: 51, patientId: 'P-1001' }));
+      await dcmtk('dcmcjpls', [plain, compressed]);
+      const previews: { width: number; height: number; mean: number }[] = [];
+      for (const file of [plain, compressed]) {
+        const form = new FormData();
+        form.append('metadata', JSON.stringify(validMetadata({ patientId: 'P-1001', consultationId: 'C-2001' })));
+        form.append('file', new Blob([await readFile(file)]), path.basename(file));
+        const posted = await api('/xrays', 'paramedic', { method: 'POST', body: form });
+        expect(posted.status).toBe(201);
+        const { id } = await posted.json();
+        const preview = await api(`/xrays/${id}/preview?size=128`, 'doctor');
+        expect(preview.status, await preview.clone().text()).toBe(200);
+        expect(preview.headers.get('content-type')).toBe('image/jpeg');
+        const { data, info } = await sharp(Buffer.from(await preview.arrayBuffer()))
+          .greyscale()
+          .raw()
+          .toBuffer({ resolveWithObject: true });
+        previews.push({ width: info.width, height: info.height, mean: data.reduce((a, v) => a + v, 0) / data.length });
+      }
+      const [fromPlain, fromJpegLs] = previews;
+      // 300 rows × 200 columns fitted into 128: 128 high, 85 wide.
+      expect(fromPlain).toMatchObject({ height: 128, width: 85 });
+      expect(fromJpegLs).toMatchObject({ height: 128, width: 85 });
+      expect(Math.abs((fromPlain?.mean ?? 0) - (fromJpegLs?.mean ?? -99))).toBeLessThan(0.5);
+      expect(fromPlain?.mean).toBeGreaterThan(5);
+      say(
+        `previews rendered in ${replica[0]?.name} (dist/render.worker.js): uncompressed and JPEG-LS DICOM, ` +
+          `both ${fromPlain?.width}×${fromPlain?.height} JPEG, mean gray ${fromPlain?.mean.toFixed(1)} / ${fromJpegLs?.mean.toFixed(1)}`,
       );
     });
 

@@ -274,9 +274,10 @@ export class Container {
     for (;;) {
       const r = check ? await this.exec(check, 30_000) : await this.healthcheck();
       if (r.code === 0) return (Date.now() - started) / 1000;
-      // Without a restart policy an exited container stays down: no use waiting.
+      // Without a restart policy an exited container stays down: no use waiting (inspect's answer
+      // is trimmed: "exited" when the policy is empty).
       const state = await this.inspect('{{.State.Status}} {{.HostConfig.RestartPolicy.Name}}');
-      if (/^(exited|stopped) (no)?$/.test(state))
+      if (/^(exited|stopped)( no)?$/.test(state))
         throw new Error(`${this.name} exited before it was healthy:\n${await this.logs()}`);
       if (Date.now() - started > timeoutMs)
         throw new Error(

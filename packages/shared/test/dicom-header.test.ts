@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { DicomParseError, dicomTagOfKeyword, dicomVrOf, readDicomHeader, toDicomJson } from '../src/index.ts';
+import {
+  DICOM_HEADER_PREFIX_BYTES,
+  DICOM_MAX_HEADER_BYTES,
+  DicomParseError,
+  dicomTagOfKeyword,
+  dicomTagsOf,
+  dicomVrOf,
+  readDicomHeader,
+  toDicomJson,
+} from '../src/index.ts';
 import {
   dicomFile,
   dicomImage,
@@ -141,5 +150,23 @@ describe('readDicomHeader of a Node Buffer', () => {
     const pooled = Buffer.concat([Buffer.from('x'), Buffer.from(file)]).subarray(1);
     expect(pooled.byteOffset).toBeGreaterThan(0);
     expect(readDicomHeader(pooled).dataset['00280010']?.Value).toEqual([2]);
+  });
+});
+
+describe('a header longer than the prefix (patient tags after long private data)', () => {
+  const far = dicomFile({
+    dataset: dicomImage(EXPLICIT_LE, IMAGE, {
+      before: [element(EXPLICIT_LE, 0x00091000, 'OB', new Uint8Array(70_000))],
+    }),
+  });
+
+  it('is incomplete from the 64 KiB prefix (the patient tags missing), complete and read whole to DICOM_MAX_HEADER_BYTES', () => {
+    const cut = readDicomHeader(far.subarray(0, DICOM_HEADER_PREFIX_BYTES));
+    expect(cut.complete).toBe(false);
+    expect(dicomTagsOf(cut).patientId).toBeUndefined();
+    const whole = readDicomHeader(far.subarray(0, DICOM_MAX_HEADER_BYTES));
+    expect(whole.complete).toBe(true);
+    expect(dicomTagsOf(whole)).toMatchObject({ patientId: 'PAT-42', patientName: 'DOE^JANE' });
+    expect(DICOM_MAX_HEADER_BYTES).toBe(1024 * 1024);
   });
 });

@@ -147,6 +147,18 @@ describe('writeDicom, default 3000×3000 chest DR', () => {
 describe('dicomChunks and friends', () => {
   const small = { rows: 256, columns: 256 };
 
+  it('privateDataBytes puts that much vendor data before the patient tags (its own UIDs: another file)', () => {
+    const options = { ...small, privateDataBytes: 70_000 };
+    const far = makeDicom(options);
+    expect(far.length).toBe(dicomSize(options));
+    expect(far.length).toBe(makeDicom(small).length + 70_000 + 12 + 8 + 14);
+    expect(far.indexOf('TEST^PATIENT')).toBeGreaterThan(70_000);
+    expect(extractDicomTags(far)).toEqual(dicomTagsFor(options));
+    expect(dicomTagsFor(options).sopInstanceUid).not.toBe(dicomTagsFor(small).sopInstanceUid);
+    expect(extractDicomTags(far.subarray(0, DICOM_HEADER_PREFIX_BYTES)).patientId).toBeUndefined();
+    expect(() => makeDicom({ ...small, privateDataBytes: 3 })).toThrow(RangeError);
+  });
+
   it('stream in bounded chunks whatever the image size', () => {
     const big = dicomDimensionsForSize(200 * 1024 * 1024);
     let largest = 0;
