@@ -116,8 +116,9 @@ describe('security attack on the issue 15 hardening', () => {
     expect(await countRows(server)).toBe(before);
   });
 
-  it("one paramedic's DICOM of empty sequence items does not stall other users' requests", async () => {
-    // 8 MiB: a million empty items. Sent in one PATCH, walked one 1 MiB XRE1 segment at a time.
+  it("one paramedic's DICOM of empty sequence items does not stall other users' requests, and is refused", async () => {
+    // 8 MiB: a million empty items. Sent in one PATCH, walked one 1 MiB XRE1 segment at a time; a
+    // header that has not reached its pixel data by DICOM_MAX_HEADER_BYTES (1 MiB) is refused.
     const plain = emptyItemsDicom(1024 * 1024);
     const { body, metadata } = await sealed(server.url, plain);
     const url = await tusCreate(server.url, body, metadata);
@@ -136,12 +137,13 @@ describe('security attack on the issue 15 hardening', () => {
       },
       body: new Uint8Array(body),
     });
-    await res.arrayBuffer();
+    const answer = Buffer.from(await res.arrayBuffer()).toString('utf8');
     const tookMs = performance.now() - started;
     stalls.disable();
     const worstStallMs = stalls.max / 1e6;
 
-    expect(res.status).toBe(204);
+    expect(res.status).toBe(422);
+    expect(JSON.parse(answer)).toMatchObject({ code: 'content_invalid', detail: expect.stringMatching(/header/i) });
     // No single stall of the server a user would notice…
     expect(worstStallMs, `worst event-loop stall ${Math.round(worstStallMs)} ms`).toBeLessThan(250);
     // …and an 8 MiB file judged in well under the time it takes to send it over a slow link

@@ -178,11 +178,12 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
   it('forgets terminated uploads, idle ones, and the least recently used beyond its memory budget', async () => {
     const { rawKey, cipher } = await sealed();
     let now = 0;
-    const a = instance(shared, { budgetBytes: 300_000, idleMs: 1000, now: () => now });
+    const a = instance(shared, { budgetBytes: 150_000, idleMs: 1000, now: () => now });
     for (const id of ['t', 'x', 'y', 'z']) a.arrivals.begin(id, Promise.resolve(rawKey), UPLOADED_DEK);
     await a.store.remove('t');
     expect(a.arrivals.size).toBe(3);
-    // Each now holds a segment buffer and the 64 KiB DICOM header prefix (~128 KiB): two fit.
+    // Each now holds a segment buffer and the DICOM header, no more (the header ends where the pixel
+    // data begins: ~65 KiB in all): two fit.
     for (const id of ['x', 'y', 'z']) await a.patch(id, 0, cipher.subarray(0, 100_000));
     expect(a.arrivals.size).toBe(2);
     expect(a.arrivals.take('x', cipher.length)).toBeUndefined();
