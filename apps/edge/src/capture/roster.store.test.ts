@@ -32,4 +32,34 @@ describe('roster store', () => {
     await again.load();
     expect(again.state.roster).toBeUndefined();
   });
+
+  it("a sign-in while the last person's refresh is in flight refreshes again as the new person", async () => {
+    const db = await freshDb();
+    let person = 'doctor';
+    const asked: string[] = [];
+    let releaseFirst: () => void = () => undefined;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const store = new RosterStore({
+      db,
+      baseUrl: 'https://sync.example',
+      authorize: async () => ({ Authorization: `Bearer ${person}` }),
+      fetch: async (input, init) => {
+        const headers = input instanceof Request ? input.headers : new Headers(init?.headers);
+        const who = headers.get('Authorization') ?? '';
+        asked.push(who);
+        if (asked.length === 1) await firstHeld;
+        return who === 'Bearer paramedic'
+          ? new Response(JSON.stringify(roster), { status: 200, headers: { 'Content-Type': 'application/json' } })
+          : new Response(JSON.stringify({ code: 'forbidden' }), { status: 403 });
+      },
+    });
+    const first = store.refresh();
+    await new Promise((r) => setTimeout(r, 10));
+    person = 'paramedic';
+    const second = store.refresh();
+    releaseFirst();
+    await Promise.all([first, second]);
+    expect(asked).toEqual(['Bearer doctor', 'Bearer paramedic']);
+    expect(store.state.roster?.patients.map((p) => p.id)).toEqual(['P-1001']);
+  });
 });

@@ -35,6 +35,7 @@ export class RosterStore {
   readonly #listeners = new Set<() => void>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #refreshing: Promise<void> | undefined;
+  #again: Promise<void> | undefined;
 
   readonly #server: ServerApi;
 
@@ -73,7 +74,19 @@ export class RosterStore {
 
   /** Fetches the roster now and keeps it; a failure keeps the previous one. */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));
+    if (this.#refreshing) {
+      // Asked again while one runs (a sign-in as someone else while the last person's refresh is in
+      // flight): joining it would keep that person's answer; one more runs after it, as whoever is
+      // signed in then.
+      this.#again ??= this.#refreshing
+        .catch(() => undefined)
+        .then(() => {
+          this.#again = undefined;
+          return this.refresh();
+        });
+      return this.#again;
+    }
+    this.#refreshing = this.#refresh().finally(() => (this.#refreshing = undefined));
     return this.#refreshing;
   }
 
