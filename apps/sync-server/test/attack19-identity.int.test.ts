@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeDicom, type DicomOptions } from '@xray/testkit';
+import type { DicomOptions } from '@xray/testkit';
 import { DICOM_MAX_HEADER_BYTES, XraySchema, type Xray } from '@xray/shared';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
 import { SEED_PATIENTS } from '../src/dev/patient-service.ts';
 import {
+  actorCalls,
   blobOf,
   countRows,
   headerActor,
@@ -15,12 +16,13 @@ import {
   startTestServer,
   storedObjects,
   validMetadata,
+  validTusFields,
   type TestServer,
 } from './harness.ts';
-import { DEMOGRAPHICS, KELLER } from './identity.support.ts';
+import { DEMOGRAPHICS, identityDicoms, KELLER, tusCreateAs } from './identity.support.ts';
 import { waitFor } from './integrations.support.ts';
-import { postStow, readStowAnswer } from './stow.support.ts';
-import { encodeMeta, sealed, startTus } from './tus-client.ts';
+import { stowOne } from './stow.support.ts';
+import { sealed, startTus } from './tus-client.ts';
 
 const SECRET = 'attack19-identity-secret-0123456789';
 const PARAMEDIC = 'atk-para-1; paramedic';
@@ -73,7 +75,6 @@ describe('attack 19: identity at ingest', () => {
   let patients: Awaited<ReturnType<typeof flakyPatientService>>;
   let doctor: DevDoctorService;
   let server: TestServer;
-  let seed = 91_900;
 
   beforeAll(async () => {
     patients = await flakyPatientService(800);
@@ -105,17 +106,8 @@ describe('attack 19: identity at ingest', () => {
     patients.set('up');
   });
 
-  const call = (path: string, actor: string | undefined, init: RequestInit = {}) =>
-    fetch(`${server.url}${path}`, {
-      ...init,
-      headers: { ...(actor ? { 'X-Test-Actor': actor } : {}), ...(init.headers as Record<string, string> | undefined) },
-    });
-  const read = async (id: string, actor = DOCTOR): Promise<Xray> => {
-    const res = await call(`/xrays/${id}`, actor);
-    expect(res.status).toBe(200);
-    return XraySchema.parse(await res.json());
-  };
-  const dicom = (tags: DicomOptions) => makeDicom({ rows: 16, columns: 16, ...tags, seed: seed++ });
+  const { call, read } = actorCalls(() => server, DOCTOR);
+  const dicom = identityDicoms(91_900);
   const post = (metadata: Record<string, unknown>, file: Buffer, actor = PARAMEDIC, requestId = randomUUID()) =>
     postXray(server.url, validMetadata(metadata), blobOf(file), { 'X-Test-Actor': actor, 'X-Request-Id': requestId });
   const identityEvents = async (id: string) =>
@@ -271,19 +263,8 @@ describe('attack 19: identity at ingest', () => {
             expect(res.status, JSON.stringify(o)).toBe(409);
             expect(res.headers.get('content-type')).toContain('application/problem+json');
           } else {
-            const fields = Object.fromEntries(
-              Object.entries(validMetadata(meta)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
-            );
-            const { body, metadata } = await sealed(server.url, file, fields);
-            const res = await fetch(`${server.url}/uploads`, {
-              method: 'POST',
-              headers: {
-                'X-Test-Actor': PARAMEDIC,
-                'Tus-Resumable': '1.0.0',
-                'Upload-Length': String(body.length),
-                'Upload-Metadata': encodeMeta(metadata),
-              },
-            });
+            const { body, metadata } = await sealed(server.url, file, validTusFields(meta));
+            const res = await tusCreateAs(server.url, PARAMEDIC, body, metadata);
             expect(res.status, JSON.stringify(o)).toBe(409);
           }
         }
@@ -453,35 +434,15 @@ describe('attack 19: identity at ingest', () => {
 
   it('STOW-RS: a NUL-padded PatientID is the patient it names, consistent', async () => {
     const file = dicom({ ...KELLER, patientId: 'P-1001\u0000' });
-    const res = await postStow(`${server.url}/dicom-web/studies`, [{ bytes: file }], {
-      headers: { 'X-Test-Actor': PARAMEDIC, Accept: 'application/dicom+json' },
-    });
-    expect(res.status, await res.clone().text()).toBe(200);
-    const [one] = readStowAnswer(await res.json()).stored;
-    const { rows } = await server.pool.query<{ id: string; patient_id: string; identity: Xray['identity'] }>(
-      `SELECT id, patient_id, identity FROM xrays WHERE dicom->>'sopInstanceUid' = $1`,
-      [one?.sopInstanceUid],
-    );
+    const rows = await stowOne(server, PARAMEDIC, file);
     expect(rows[0]?.patient_id).toBe('P-1001');
     expect(rows[0]?.identity.status).toBe('consistent');
   });
   describe('patient tags past the first 64 KiB (a long private element before group 0010)', () => {
     /** A file naming P-1003 / DOE^JOHN whose patient group starts 70 KB in. */
     const farTags = () => dicom({ patientId: 'P-1003', patientName: 'DOE^JOHN', privateDataBytes: 70_000 });
-    const tusFields = (metadata: Record<string, unknown>) =>
-      Object.fromEntries(
-        Object.entries(validMetadata(metadata)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
-      );
     const tusCreate = async (body: Buffer, metadata: Record<string, string>) => {
-      const res = await fetch(`${server.url}/uploads`, {
-        method: 'POST',
-        headers: {
-          'X-Test-Actor': PARAMEDIC,
-          'Tus-Resumable': '1.0.0',
-          'Upload-Length': String(body.length),
-          'Upload-Metadata': encodeMeta(metadata),
-        },
-      });
+      const res = await tusCreateAs(server.url, PARAMEDIC, body, metadata);
       expect(res.status).toBe(201);
       return new URL(res.headers.get('location') ?? '', server.url).toString();
     };
@@ -516,7 +477,7 @@ describe('attack 19: identity at ingest', () => {
 
     it('tus: the same file in PATCHes of any size is the same mismatch', async () => {
       const id = randomUUID();
-      const { body, metadata } = await sealed(server.url, farTags(), tusFields({ id, patientId: 'P-1001' }));
+      const { body, metadata } = await sealed(server.url, farTags(), validTusFields({ id, patientId: 'P-1001' }));
       const { xrayId } = await startTus({
         endpoint: `${server.url}/uploads`,
         file: body,
@@ -529,16 +490,7 @@ describe('attack 19: identity at ingest', () => {
     });
 
     it('STOW-RS: the header is read on past 64 KiB, the instance stored under the patient it names', async () => {
-      const file = farTags();
-      const res = await postStow(`${server.url}/dicom-web/studies`, [{ bytes: file }], {
-        headers: { 'X-Test-Actor': PARAMEDIC, Accept: 'application/dicom+json' },
-      });
-      expect(res.status, await res.clone().text()).toBe(200);
-      const [one] = readStowAnswer(await res.json()).stored;
-      const { rows } = await server.pool.query<{ patient_id: string; identity: Xray['identity'] }>(
-        `SELECT patient_id, identity FROM xrays WHERE dicom->>'sopInstanceUid' = $1`,
-        [one?.sopInstanceUid],
-      );
+      const rows = await stowOne(server, PARAMEDIC, farTags());
       expect(rows[0]?.patient_id).toBe('P-1003');
       expect(rows[0]?.identity.status).not.toBe('unknown');
     });
@@ -558,7 +510,7 @@ describe('attack 19: identity at ingest', () => {
       await expectNothingLeftSince(before);
 
       const tusId = randomUUID();
-      const { body, metadata } = await sealed(server.url, file, tusFields({ id: tusId, patientId: 'P-1001' }));
+      const { body, metadata } = await sealed(server.url, file, validTusFields({ id: tusId, patientId: 'P-1001' }));
       const url = await tusCreate(body, metadata);
       const patch = await fetch(url, {
         method: 'PATCH',

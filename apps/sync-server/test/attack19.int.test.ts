@@ -11,6 +11,7 @@ import { rendersPrefixOf } from '../src/rendering/render.cache.ts';
 import { MAX_RENDERS_PER_XRAY } from '../src/rendering/render.service.ts';
 import {
   blobOf,
+  countRows,
   headerActor,
   openMultipartUploads,
   postXray,
@@ -19,7 +20,7 @@ import {
   validMetadata,
   type TestServer,
 } from './harness.ts';
-import { postStow, readStowAnswer } from './stow.support.ts';
+import { postStow, readStowAnswer, rowsOfSop, stowAs } from './stow.support.ts';
 
 /**
  * Issue 19, attacked from outside: a second paramedic, a token with no role, a doctor and an admin
@@ -364,20 +365,11 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
 
   describe('STOW-RS abuse', () => {
     const stowUrl = (study?: string) => `${server.url}/dicom-web/studies${study ? `/${study}` : ''}`;
-    const stowAs = (actor: string, parts: Parameters<typeof postStow>[1], opts: Parameters<typeof postStow>[2] = {}) =>
-      postStow(stowUrl(), parts, { ...opts, headers: { 'X-Test-Actor': actor, Accept: 'application/dicom+json' } });
-    const rowsOfSop = async (sop: string) =>
-      (
-        await server.pool.query<{ id: string; captured_by_sub: string }>(
-          `SELECT x.id, x.captured_by_sub FROM xrays x WHERE x.dicom->>'sopInstanceUid' = $1`,
-          [sop],
-        )
-      ).rows;
 
     it('the same SOP Instance UID from another paramedic: refused 0111, audited as a denial, A’s X-ray untouched', async () => {
       const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.11.1';
       const bytes = makeDicom({ rows: 16, columns: 16, seed: 1911, patientId: 'P-1911', sopInstanceUid });
-      const first = await stowAs(MEDIC, [{ bytes }]);
+      const first = await stowAs(server.url, MEDIC, [{ bytes }]);
       expect(first.status).toBe(200);
       const [stored] = readStowAnswer(await first.json()).stored;
       for (const other of [
@@ -385,31 +377,29 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
         makeDicom({ rows: 16, columns: 16, seed: 1911, patientId: 'P-1912', sopInstanceUid }),
       ]) {
         const requestId = `a19-stow-dup-${randomUUID()}`;
-        const res = await postStow(stowUrl(), [{ bytes: other }], {
-          headers: { 'X-Test-Actor': OTHER, Accept: 'application/dicom+json', 'X-Request-Id': requestId },
-        });
+        const res = await stowAs(server.url, OTHER, [{ bytes: other }], { headers: { 'X-Request-Id': requestId } });
         expect(res.status, await res.clone().text()).toBe(409);
         const answer = readStowAnswer(await res.json());
         expect(answer.stored).toEqual([]);
         expect(answer.failed).toEqual([expect.objectContaining({ reason: 0x0111 })]);
         expect((await eventsOf(requestId)).map((e) => [e.action, e.outcome])).toEqual([['access.denied', 'denied']]);
       }
-      expect(await rowsOfSop(stored!.sopInstanceUid)).toEqual([
+      expect(await rowsOfSop(server.pool, stored!.sopInstanceUid)).toEqual([
         expect.objectContaining({ captured_by_sub: 'medic-a19' }),
       ]);
     });
 
     it('the same SOP Instance UID twice in one request: stored once; other bytes the second time fail 0111', async () => {
       const one = makeDicom({ rows: 16, columns: 16, seed: 1921, patientId: 'P-1921' });
-      const res = await stowAs(MEDIC, [{ bytes: one }, { bytes: one }]);
+      const res = await stowAs(server.url, MEDIC, [{ bytes: one }, { bytes: one }]);
       expect(res.status).toBe(200);
       const answer = readStowAnswer(await res.json());
       expect(answer.stored).toHaveLength(2);
-      expect(await rowsOfSop(answer.stored[0]!.sopInstanceUid)).toHaveLength(1);
+      expect(await rowsOfSop(server.pool, answer.stored[0]!.sopInstanceUid)).toHaveLength(1);
       const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.12.1';
       const two = makeDicom({ rows: 16, columns: 16, seed: 1922, patientId: 'P-1922', sopInstanceUid });
       const twoOther = makeDicom({ rows: 16, columns: 16, seed: 1922, patientId: 'P-1923', sopInstanceUid });
-      const mixed = await stowAs(MEDIC, [{ bytes: two }, { bytes: twoOther }]);
+      const mixed = await stowAs(server.url, MEDIC, [{ bytes: two }, { bytes: twoOther }]);
       expect(mixed.status).toBe(202);
       const m = readStowAnswer(await mixed.json());
       expect(m.stored).toHaveLength(1);
@@ -418,7 +408,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
 
     it('framing abuse is 400 and stores nothing: no boundary, a wrong boundary, no closing delimiter, an empty body', async () => {
       const before = (await storedObjects(server)).length;
-      const rowsBefore = (await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM xrays')).rows[0]!.n;
+      const rowsBefore = await countRows(server);
       const bytes = makeDicom({ rows: 16, columns: 16, seed: 1931, patientId: 'P-1931' });
       const cases: [string, Parameters<typeof postStow>[2]][] = [
         ['no boundary', { contentType: 'multipart/related; type="application/dicom"' }],
@@ -427,7 +417,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
         ['no closing, chunked', { closing: false, chunked: true }],
       ];
       for (const [name, opts] of cases) {
-        const res = await stowAs(MEDIC, [{ bytes }], opts);
+        const res = await stowAs(server.url, MEDIC, [{ bytes }], opts);
         expect(res.status, name).toBe(400);
         expect(res.headers.get('content-type'), name).toMatch(/^application\/problem\+json/);
       }
@@ -441,9 +431,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       });
       expect(empty.status).toBe(400);
       expect((await storedObjects(server)).length).toBe(before);
-      expect((await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM xrays')).rows[0]!.n).toBe(
-        rowsBefore,
-      );
+      expect(await countRows(server)).toBe(rowsBefore);
     });
 
     it('part and body media types as other STOW clients write them: parameters, case, a quoted boundary', async () => {
@@ -512,7 +500,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       const answer = readStowAnswer(await res.json());
       expect(answer.stored).toHaveLength(1);
       expect(answer.failed).toEqual([expect.objectContaining({ reason: 0xc000 })]);
-      expect((await rowsOfSop(answer.stored[0]!.sopInstanceUid)).length).toBe(1);
+      expect((await rowsOfSop(server.pool, answer.stored[0]!.sopInstanceUid)).length).toBe(1);
       expect((await eventsOf(requestId)).map((e) => `${e.action} ${e.outcome}`)).toEqual([
         'xray.create success',
         'xray.create failed',
@@ -522,7 +510,9 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
     it('a part that is not DICOM, and a part larger than MAX_UPLOAD_BYTES, fail per instance and leave nothing', async () => {
       const before = await storedObjects(server);
       const huge = makeDicom({ rows: 1100, columns: 1100, seed: 1941, patientId: 'P-1941' });
-      const res = await stowAs(MEDIC, [{ bytes: Buffer.from('hello, not dicom') }, { bytes: huge }], { chunked: true });
+      const res = await stowAs(server.url, MEDIC, [{ bytes: Buffer.from('hello, not dicom') }, { bytes: huge }], {
+        chunked: true,
+      });
       expect(res.status).toBe(409);
       const answer = readStowAnswer(await res.json());
       expect(answer.failed.map((f) => f.reason)).toEqual([0xc000, 0xa700]);
@@ -582,9 +572,8 @@ describe('issue 19 attacked: STOW-RS on S3, a client that leaves mid-part, two a
     for (;;) {
       const uploads = await openMultipartUploads(server.env);
       const objects = await storedObjects(server);
-      const rows = (await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM xrays')).rows[0]!.n;
-      const index = (await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM dicom_instances')).rows[0]!
-        .n;
+      const rows = await countRows(server);
+      const index = await countRows(server, 'dicom_instances');
       const audited = (
         await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE request_id = $1', [
           requestId,
@@ -605,20 +594,12 @@ describe('issue 19 attacked: STOW-RS on S3, a client that leaves mid-part, two a
 
   it('the same instance sent twice at once: one X-ray, both answered, nothing orphaned', async () => {
     const bytes = makeDicom({ rows: 64, columns: 64, seed: 1961, patientId: 'P-1961' });
-    const send = (actor: string) =>
-      postStow(`${server.url}/dicom-web/studies`, [{ bytes }], {
-        headers: { 'X-Test-Actor': actor, Accept: 'application/dicom+json' },
-        chunked: true,
-      });
+    const send = (actor: string) => stowAs(server.url, actor, [{ bytes }], { chunked: true });
     const [a, b] = await Promise.all([send(MEDIC), send(MEDIC)]);
     expect([a.status, b.status].sort()).toEqual([200, 200]);
     const [c, d] = await Promise.all([
       send(OTHER),
-      postStow(
-        `${server.url}/dicom-web/studies`,
-        [{ bytes: makeDicom({ rows: 64, columns: 64, seed: 1962, patientId: 'P-1962' }) }],
-        { headers: { 'X-Test-Actor': OTHER, Accept: 'application/dicom+json' } },
-      ),
+      stowAs(server.url, OTHER, [{ bytes: makeDicom({ rows: 64, columns: 64, seed: 1962, patientId: 'P-1962' }) }]),
     ]);
     expect(c.status).toBe(409);
     expect(d.status).toBe(200);
@@ -632,17 +613,15 @@ describe('issue 19 attacked: STOW-RS on S3, a client that leaves mid-part, two a
   it('two paramedics sending other bytes under one SOP Instance UID at once: one X-ray, the other refused, no orphan', async () => {
     const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.88.1';
     const send = (actor: string, seed: number) =>
-      postStow(
-        `${server.url}/dicom-web/studies`,
+      stowAs(
+        server.url,
+        actor,
         [{ bytes: makeDicom({ rows: 900, columns: 900, seed, patientId: `P-${seed}`, sopInstanceUid }) }],
-        { headers: { 'X-Test-Actor': actor, Accept: 'application/dicom+json' }, chunked: true },
+        { chunked: true },
       );
     const [a, b] = await Promise.all([send(MEDIC, 1981), send(OTHER, 1982)]);
     expect([a.status, b.status].sort()).toEqual([200, 409]);
-    const { rows } = await server.pool.query<{ id: string; object_key: string }>(
-      `SELECT id, object_key FROM xrays WHERE dicom->>'sopInstanceUid' = $1`,
-      [sopInstanceUid],
-    );
+    const rows = await rowsOfSop(server.pool, sopInstanceUid);
     expect(rows).toHaveLength(1);
     const objects = (await storedObjects(server)).filter((k) => k.includes(rows[0]!.id));
     expect(objects.length).toBeGreaterThan(0);

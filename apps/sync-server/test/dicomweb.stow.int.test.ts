@@ -12,7 +12,7 @@ import {
   validMetadata,
   type TestServer,
 } from './harness.ts';
-import { postStow, readStowAnswer } from './stow.support.ts';
+import { postStow, readStowAnswer, stowAs } from './stow.support.ts';
 
 const MEDIC = 'medic-stow; paramedic';
 const OTHER_MEDIC = 'medic-other; paramedic';
@@ -30,10 +30,7 @@ const dicom = (o: Parameters<typeof makeDicom>[0] = {}) => makeDicom({ rows: 64,
 describe('STOW-RS (POST /dicom-web/studies)', () => {
   let server: TestServer;
   const stow = (parts: Parameters<typeof postStow>[1], opts: Parameters<typeof postStow>[2] = {}, study?: string) =>
-    postStow(`${server.url}/dicom-web/studies${study ? `/${study}` : ''}`, parts, {
-      ...opts,
-      headers: { 'X-Test-Actor': MEDIC, Accept: 'application/dicom+json', ...opts.headers },
-    });
+    stowAs(server.url, MEDIC, parts, opts, study);
 
   beforeAll(async () => {
     server = await startTestServer('fs', { MAX_UPLOAD_BYTES: String(4 * 1024 * 1024) }, { authenticate: headerActor });

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RequestHandler } from 'express';
+import { XraySchema, type Xray } from '@xray/shared';
 import { createApiClient, type ApiClient, type ApiSchema } from '@xray/shared/api';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { loadConfig, type Config } from '../src/config/config.ts';
 import { DomainError } from '../src/errors.ts';
 import { start, type RunningServer, type StartOptions } from '../src/server.ts';
@@ -187,6 +188,25 @@ export const headerActor: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/**
+ * Requests as an `X-Test-Actor` (headerActor servers) against the server `current()` returns
+ * (started in a beforeAll). `call`: any request, no header when `actor` is undefined; `read`:
+ * GET /xrays/{id} as `reader` unless told (expecting 200), the X-ray parsed.
+ */
+export function actorCalls(current: () => TestServer, reader: string) {
+  const call = (urlPath: string, actor: string | undefined, init: RequestInit = {}) =>
+    fetch(`${current().url}${urlPath}`, {
+      ...init,
+      headers: { ...(actor ? { 'X-Test-Actor': actor } : {}), ...(init.headers as Record<string, string> | undefined) },
+    });
+  const read = async (id: string, actor = reader): Promise<Xray> => {
+    const res = await call(`/xrays/${id}`, actor);
+    expect(res.status).toBe(200);
+    return XraySchema.parse(await res.json());
+  };
+  return { call, read };
+}
+
 export async function countRows(server: RunningServer, table = 'xrays'): Promise<number> {
   const { rows } = await server.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
   return rows[0]?.n ?? 0;
@@ -228,6 +248,12 @@ export const validMetadata = (over: MetadataInput = {}): MetadataInput => ({
   priority: 'urgent',
   ...over,
 });
+
+/** validMetadata as tus Upload-Metadata fields: strings, objects (identityOverride, …) as JSON. */
+export const validTusFields = (over: MetadataInput = {}): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(validMetadata(over)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+  );
 
 /** Bytes as a Blob (copied: Blob wants an ArrayBuffer-backed view). */
 export const blobOf = (bytes: Uint8Array): Blob => new Blob([new Uint8Array(bytes)]);

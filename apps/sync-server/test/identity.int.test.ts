@@ -1,18 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { makeDicom, makePng, type DicomOptions } from '@xray/testkit';
+import { makePng } from '@xray/testkit';
 import { XraySchema, type Xray } from '@xray/shared';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDevDoctorService, type DevDoctorService } from '../src/dev/doctor-service.ts';
 import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
-import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import {
+  actorCalls,
+  blobOf,
+  headerActor,
+  postXray,
+  startTestServer,
+  validMetadata,
+  validTusFields,
+  type TestServer,
+} from './harness.ts';
 import {
   DEMOGRAPHICS,
   expectIdentityOutcome,
   IDENTITY_CASES,
+  identityDicoms,
+  identityMismatchSent,
   KELLER,
   STOW_IDENTITY_CASES,
+  tusCreateAs,
 } from './identity.support.ts';
-import { postStow, readStowAnswer } from './stow.support.ts';
+import { stowOne } from './stow.support.ts';
 import { waitFor } from './integrations.support.ts';
 import { sealed, startTus } from './tus-client.ts';
 
@@ -33,7 +45,7 @@ describe('identity at ingest', () => {
   let patients: DevPatientService;
   let doctor: DevDoctorService;
   let server: TestServer;
-  let seed = 19_000;
+  let pngSeed = 19_500;
 
   beforeAll(async () => {
     patients = await startDevPatientService({ port: 0 });
@@ -62,18 +74,9 @@ describe('identity at ingest', () => {
   });
   beforeEach(() => doctor.reset());
 
-  const call = (path: string, actor: string | undefined, init: RequestInit = {}) =>
-    fetch(`${server.url}${path}`, {
-      ...init,
-      headers: { ...(actor ? { 'X-Test-Actor': actor } : {}), ...(init.headers as Record<string, string> | undefined) },
-    });
-  const read = async (id: string, actor = DOCTOR): Promise<Xray> => {
-    const res = await call(`/xrays/${id}`, actor);
-    expect(res.status).toBe(200);
-    return XraySchema.parse(await res.json());
-  };
+  const { call, read } = actorCalls(() => server, DOCTOR);
   const ctx = () => ({ read: (id: string) => read(id), doctor, pool: server.pool });
-  const dicom = (tags: DicomOptions) => makeDicom({ rows: 16, columns: 16, ...tags, seed: seed++ });
+  const dicom = identityDicoms(19_000);
 
   /** Stores `file` through `door` as `actor`; returns the stored X-ray's id (and the request id). */
   async function store(
@@ -89,10 +92,7 @@ describe('identity at ingest', () => {
       expect(res.status, await res.clone().text()).toBe(201);
       return { id: XraySchema.parse(await res.json()).id, requestId };
     }
-    const fields = Object.fromEntries(
-      Object.entries(validMetadata(metadata)).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
-    );
-    const { body, metadata: meta } = await sealed(server.url, file, fields);
+    const { body, metadata: meta } = await sealed(server.url, file, validTusFields(metadata));
     const { xrayId } = await startTus({ endpoint: `${server.url}/uploads`, file: body, metadata: meta, headers }).done;
     if (!xrayId) throw new Error('tus finished without an X-ray id');
     return { id: xrayId, requestId };
@@ -105,7 +105,7 @@ describe('identity at ingest', () => {
     });
 
     it('unknown: a PNG names no patient', async () => {
-      const { id } = await store(door, { patientId: 'P-1001' }, makePng({ seed: seed++, width: 8, height: 8 }));
+      const { id } = await store(door, { patientId: 'P-1001' }, makePng({ seed: pngSeed++, width: 8, height: 8 }));
       expect((await read(id)).identity).toMatchObject({ status: 'unknown', reason: 'not_dicom', fields: [] });
     });
 
@@ -156,11 +156,7 @@ describe('identity at ingest', () => {
         },
       });
       // The event: overridden, by whom and when; not why (free text), nor any value.
-      const [event] = await waitFor('xray.identity_mismatch', () => {
-        const got = doctor.accepted().filter((e) => e.xrayId === id && e.type === 'xray.identity_mismatch');
-        return got.length > 0 && got;
-      });
-      if (event?.type !== 'xray.identity_mismatch') throw new Error('no event');
+      const event = await identityMismatchSent(doctor, id);
       expect(event.data).toMatchObject({
         fields: ['patientName', 'patientBirthDate'],
         overridden: true,
@@ -194,15 +190,7 @@ describe('identity at ingest', () => {
 
   describe('through STOW-RS', () => {
     it.each(STOW_IDENTITY_CASES)('$name', async (c) => {
-      const res = await postStow(`${server.url}/dicom-web/studies`, [{ bytes: dicom(c.tags) }], {
-        headers: { 'X-Test-Actor': PARAMEDIC, Accept: 'application/dicom+json' },
-      });
-      expect(res.status, await res.clone().text()).toBe(200);
-      const [stored] = readStowAnswer(await res.json()).stored;
-      const { rows } = await server.pool.query<{ id: string }>(
-        `SELECT id FROM xrays WHERE dicom->>'sopInstanceUid' = $1`,
-        [stored?.sopInstanceUid],
-      );
+      const rows = await stowOne(server, PARAMEDIC, dicom(c.tags));
       expect(rows).toHaveLength(1);
       await expectIdentityOutcome(ctx(), rows[0]!.id, c);
     });
@@ -230,17 +218,7 @@ describe('identity at ingest', () => {
 
     const plain = dicom(KELLER);
     const { body, metadata } = await sealed(server.url, plain, { patientId: 'P-1001', identityOverride: '{not json' });
-    const tus = await fetch(`${server.url}/uploads`, {
-      method: 'POST',
-      headers: {
-        'X-Test-Actor': PARAMEDIC,
-        'Tus-Resumable': '1.0.0',
-        'Upload-Length': String(body.length),
-        'Upload-Metadata': Object.entries(metadata)
-          .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
-          .join(','),
-      },
-    });
+    const tus = await tusCreateAs(server.url, PARAMEDIC, body, metadata);
     expect(tus.status).toBe(400);
     const problem = (await tus.json()) as { errors: { field: string }[] };
     expect(problem.errors.map((e) => e.field)).toContain('metadata.identityOverride');
@@ -271,11 +249,8 @@ describe('identity at ingest', () => {
       status: 'mismatch',
       fields: [{ field: 'patientSex', file: 'M', expected: 'female', source: 'patient_service' }],
     });
-    const [event] = await waitFor('xray.identity_mismatch', () => {
-      const got = doctor.accepted().filter((e) => e.xrayId === id && e.type === 'xray.identity_mismatch');
-      return got.length > 0 && got;
-    });
-    expect(event?.data).toMatchObject({ fields: ['patientSex'], cause: 'link_check' });
+    const event = await identityMismatchSent(doctor, id);
+    expect(event.data).toMatchObject({ fields: ['patientSex'], cause: 'link_check' });
     const updated = doctor.accepted().find((e) => e.xrayId === id && e.type === 'xray.updated');
     expect(updated?.data).toMatchObject({
       cause: 'link_check',
@@ -306,11 +281,8 @@ describe('identity at ingest', () => {
       'patientBirthDate',
       'patientSex',
     ]);
-    const [event] = await waitFor('xray.identity_mismatch', () => {
-      const got = doctor.accepted().filter((e) => e.xrayId === id && e.type === 'xray.identity_mismatch');
-      return got.length > 0 && got;
-    });
-    expect(event?.data).toMatchObject({ cause: 'correction' });
+    const event = await identityMismatchSent(doctor, id);
+    expect(event.data).toMatchObject({ cause: 'correction' });
   });
 
   describe('GET /xrays?identity=', () => {
@@ -322,7 +294,7 @@ describe('identity at ingest', () => {
         (await store('tus', { patientId: 'P-1001' }, dicom({ ...KELLER, patientName: 'DOE^JOHN' }))).id,
       );
       ids.unknown.push(
-        (await store('POST', { patientId: 'P-1001' }, makePng({ seed: seed++, width: 8, height: 8 }))).id,
+        (await store('POST', { patientId: 'P-1001' }, makePng({ seed: pngSeed++, width: 8, height: 8 }))).id,
       );
       // Another paramedic's mismatch.
       ids.mismatch.push(

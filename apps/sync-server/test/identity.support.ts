@@ -1,9 +1,10 @@
 import type { IdentityField, Xray, XrayEvent } from '@xray/shared';
-import type { DicomOptions } from '@xray/testkit';
+import { makeDicom, type DicomOptions } from '@xray/testkit';
 import type pg from 'pg';
 import { expect } from 'vitest';
 import type { DevDoctorService } from '../src/dev/doctor-service.ts';
 import { waitFor } from './integrations.support.ts';
+import { encodeMeta } from './tus-client.ts';
 
 /**
  * The identity check at ingest as every door must show it (POST /xrays, tus, STOW-RS): a DICOM
@@ -86,6 +87,48 @@ export const STOW_IDENTITY_CASES: readonly IdentityCase[] = IDENTITY_CASES.filte
 /** Anything of Maria Keller's or of the files' patients that must never appear in an event. */
 export const DEMOGRAPHICS = /KELLER|Keller|MAR[IÍ]A|Mar[ií]a|DOE\^JOHN|1957-03-14|19570314|19570413|female|P-1003/;
 
+/** The identity tests' files: 16 × 16 DICOMs with the given patient tags, each its own seed from `firstSeed` on. */
+export function identityDicoms(firstSeed: number): (tags: DicomOptions) => Buffer {
+  let seed = firstSeed;
+  return (tags) => makeDicom({ rows: 16, columns: 16, ...tags, seed: seed++ });
+}
+
+/** POST /uploads (tus creation) as `actor`; the response, for the test to judge (201, 400, 409 …). */
+export function tusCreateAs(
+  baseUrl: string,
+  actor: string,
+  body: Buffer,
+  metadata: Record<string, string>,
+): Promise<Response> {
+  return fetch(`${baseUrl}/uploads`, {
+    method: 'POST',
+    headers: {
+      'X-Test-Actor': actor,
+      'Tus-Resumable': '1.0.0',
+      'Upload-Length': String(body.length),
+      'Upload-Metadata': encodeMeta(metadata),
+    },
+  });
+}
+
+type IdentityMismatchEvent = Extract<XrayEvent, { type: 'xray.identity_mismatch' }>;
+
+/** Waits for the first `xray.identity_mismatch` about `xrayId` the Doctor Service accepted. */
+export async function identityMismatchSent(
+  doctor: DevDoctorService,
+  xrayId: string,
+  label = 'xray.identity_mismatch',
+): Promise<IdentityMismatchEvent> {
+  const [event] = await waitFor(label, () => {
+    const got = doctor
+      .accepted()
+      .filter((e): e is IdentityMismatchEvent => e.xrayId === xrayId && e.type === 'xray.identity_mismatch');
+    return got.length > 0 && got;
+  });
+  if (!event) throw new Error('no identity event');
+  return event;
+}
+
 export interface IdentityCheckContext {
   /** GET /xrays/{id} as the door's caller may read it. */
   read(id: string): Promise<Xray>;
@@ -111,14 +154,8 @@ export async function expectIdentityOutcome(ctx: IdentityCheckContext, xrayId: s
   }
   if (c.mismatch) expect(x.identity.fields).toEqual([expect.objectContaining(c.mismatch)]);
   if (c.reason) expect(x.identity.reason).toBe(c.reason);
-  const mismatches = (): XrayEvent[] =>
-    doctor.accepted().filter((e) => e.xrayId === xrayId && e.type === 'xray.identity_mismatch');
   if (c.status === 'mismatch') {
-    const [event] = await waitFor(
-      `xray.identity_mismatch for ${c.name}`,
-      () => mismatches().length > 0 && mismatches(),
-    );
-    if (event?.type !== 'xray.identity_mismatch') throw new Error('no identity event');
+    const event = await identityMismatchSent(doctor, xrayId, `xray.identity_mismatch for ${c.name}`);
     expect(event.data.fields).toEqual([c.mismatch?.field]);
     expect(event.data.xray.identity).toEqual({ status: 'mismatch', fields: [c.mismatch?.field], overridden: false });
     expect(event.links.self).toMatch(new RegExp(`/xrays/${xrayId}$`));

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { Xray } from '@xray/shared';
+import type pg from 'pg';
+import { expect } from 'vitest';
 
 /** One part of a STOW-RS body: DICOM bytes, as `application/dicom` unless said otherwise. */
 export interface RelatedPart {
@@ -58,6 +61,53 @@ export async function postStow(
     },
   });
   return fetch(url, { method: 'POST', headers, body: stream, duplex: 'half' } as RequestInit);
+}
+
+/**
+ * POST a STOW-RS body to /dicom-web/studies (or the study's URL) as `actor` (headerActor servers),
+ * accepting application/dicom+json; `opts.headers` go on top.
+ */
+export function stowAs(
+  baseUrl: string,
+  actor: string,
+  parts: readonly RelatedPart[],
+  opts: Parameters<typeof postStow>[2] = {},
+  study?: string,
+): Promise<Response> {
+  return postStow(`${baseUrl}/dicom-web/studies${study ? `/${study}` : ''}`, parts, {
+    ...opts,
+    headers: { 'X-Test-Actor': actor, Accept: 'application/dicom+json', ...opts.headers },
+  });
+}
+
+/** A row of `xrays` as the STOW-RS tests look at it. */
+export interface SopRow {
+  id: string;
+  patient_id: string;
+  identity: Xray['identity'];
+  captured_by_sub: string;
+  object_key: string;
+}
+
+/** The rows of `xrays` stored for a SOP Instance UID. */
+export async function rowsOfSop(pool: Pick<pg.Pool, 'query'>, sopInstanceUid: string | undefined): Promise<SopRow[]> {
+  const { rows } = await pool.query<SopRow>(
+    `SELECT id, patient_id, identity, captured_by_sub, object_key FROM xrays WHERE dicom->>'sopInstanceUid' = $1`,
+    [sopInstanceUid],
+  );
+  return rows;
+}
+
+/** One instance stored through STOW-RS as `actor` (expecting 200); the rows it is stored as. */
+export async function stowOne(
+  server: { url: string; pool: Pick<pg.Pool, 'query'> },
+  actor: string,
+  bytes: Uint8Array,
+): Promise<SopRow[]> {
+  const res = await stowAs(server.url, actor, [{ bytes }]);
+  expect(res.status, await res.clone().text()).toBe(200);
+  const [stored] = readStowAnswer((await res.json()) as DicomJson).stored;
+  return rowsOfSop(server.pool, stored?.sopInstanceUid);
 }
 
 type DicomJson = Record<string, { vr: string; Value?: unknown[] }>;

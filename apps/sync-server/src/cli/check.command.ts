@@ -8,7 +8,7 @@ import {
   type Problem,
 } from '../xrays/xray-recovery.ts';
 import { EXIT, type Command } from './command.ts';
-import { openRestoreTools } from './restore.setup.ts';
+import { withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin check [--sample N | --all]
 
@@ -49,8 +49,7 @@ export const checkCommand: Command = {
       io.err('--sample must be a whole number (X-rays opened per KEK)');
       return EXIT.failed;
     }
-    const { config, pool, store, keys } = await openRestoreTools(io.env);
-    try {
+    return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
       const inv = await takeInventory(pool, store);
       const problems: Problem[] = [...compareInventory(inv), ...(await recordKeksMissing(store, keys, inv))];
       io.out(
@@ -79,8 +78,6 @@ export const checkCommand: Command = {
         'OK: every row has its object and recovery record, every object its row; the sample reads back; the audit trail verifies.',
       );
       return EXIT.ok;
-    } finally {
-      await pool.end();
-    }
+    });
   },
 };

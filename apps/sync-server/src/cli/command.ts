@@ -1,3 +1,5 @@
+import { parseArgs } from 'node:util';
+
 /** Where a command writes; tests and the entry point pass the process's streams. */
 export interface CommandIO {
   out(line: string): void;
@@ -15,3 +17,13 @@ export interface Command {
 
 /** Exit codes: 0 fine, 1 the check found a problem, 2 the command could not run (usage, connection). */
 export const EXIT = { ok: 0, problem: 1, failed: 2 } as const;
+
+/**
+ * The arguments of a command that takes no option but --help: true when it printed its usage (exit 0).
+ * Anything else is refused by parseArgs (xray-admin reports it, exit 2).
+ */
+export function printedHelp(args: string[], io: CommandIO, usage: string): boolean {
+  const { values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) io.out(usage);
+  return values.help === true;
+}

@@ -1,12 +1,11 @@
-import { parseArgs } from 'node:util';
 import { backfillDicomIndex } from '../dicomweb/dicom-index.backfill.ts';
 import { createOutboxWriter } from '../events/outbox.repository.ts';
 import { createLinkVerifier } from '../integrations/link.verifier.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createXrayService } from '../xrays/xray.service.ts';
-import { EXIT, type Command } from './command.ts';
-import { openRestoreTools } from './restore.setup.ts';
+import { EXIT, printedHelp, type Command } from './command.ts';
+import { withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin dicom-index
 
@@ -22,13 +21,8 @@ export const dicomIndexCommand: Command = {
   usage,
 
   async run(args, io) {
-    const { values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: true });
-    if (values.help) {
-      io.out(usage);
-      return EXIT.ok;
-    }
-    const { config, pool, store, keys } = await openRestoreTools(io.env);
-    try {
+    if (printedHelp(args, io, usage)) return EXIT.ok;
+    return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
       const log = createLogger('warn');
       // Only reads: no link is checked, no event written.
       const xrays = createXrayService({
@@ -52,8 +46,6 @@ export const dicomIndexCommand: Command = {
         );
       for (const f of report.failed) io.err(`${f.id}: ${f.error}`);
       return report.failed.length ? EXIT.problem : EXIT.ok;
-    } finally {
-      await pool.end();
-    }
+    });
   },
 };

@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { auditState, supersedeLostCheckpoints } from '../audit/audit.restore.ts';
 import { recoverXrays } from '../xrays/xray-recovery.ts';
-import { EXIT, type Command } from './command.ts';
-import { openRestoreTools } from './restore.setup.ts';
+import { EXIT, printedHelp, type Command } from './command.ts';
+import { withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin recover
 
@@ -29,13 +28,8 @@ export const recoverCommand: Command = {
   summary: 'After a restore: rebuild missing rows from recovery records, re-apply later deletions (audited)',
   usage,
   async run(args, io) {
-    const { values } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: true });
-    if (values.help) {
-      io.out(usage);
-      return EXIT.ok;
-    }
-    const { config, pool, store, keys } = await openRestoreTools(io.env);
-    try {
+    if (printedHelp(args, io, usage)) return EXIT.ok;
+    return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
       const audit = await auditState(config, pool);
       if (audit.kind === 'broken') {
         io.err(
@@ -64,8 +58,6 @@ export const recoverCommand: Command = {
       if (report.problems.length) return EXIT.problem;
       io.out('OK: now run xray-admin check.');
       return EXIT.ok;
-    } finally {
-      await pool.end();
-    }
+    });
   },
 };

@@ -5,7 +5,7 @@ import { confirmKeks } from '../keys/kek-check.ts';
 import { createConfigKeyService, type KeyService } from '../keys/key.service.ts';
 import { createObjectStore, type ObjectStore } from '../storage/index.ts';
 
-/** What `check` and `recover` work on: the server's own configuration, database, store and keys. */
+/** What `check`, `recover` and `dicom-index` work on: the server's own configuration, database, store and keys. */
 export interface RestoreTools {
   config: Config;
   pool: Pool;
@@ -17,7 +17,7 @@ export interface RestoreTools {
  * Opens them from the server's settings (DATABASE_URL, S3_* or DATA_DIR, KEK or the development
  * keys); every configured KEK is compared with the check value recorded for it first.
  */
-export async function openRestoreTools(env: Record<string, string | undefined>): Promise<RestoreTools> {
+async function openRestoreTools(env: Record<string, string | undefined>): Promise<RestoreTools> {
   const config = loadConfig(env);
   if (!config.db.url) throw new Error('DATABASE_URL is not set: point it at the sync server database.');
   const keys = await createConfigKeyService(config.keys ?? (await loadOrCreateDevKeys(config.dataDir)));
@@ -29,5 +29,18 @@ export async function openRestoreTools(env: Record<string, string | undefined>):
   } catch (err) {
     await pool.end();
     throw err;
+  }
+}
+
+/** Runs `work` on the tools opened by openRestoreTools; the database pool is closed after, however it ends. */
+export async function withRestoreTools<T>(
+  env: Record<string, string | undefined>,
+  work: (tools: RestoreTools) => Promise<T>,
+): Promise<T> {
+  const tools = await openRestoreTools(env);
+  try {
+    return await work(tools);
+  } finally {
+    await tools.pool.end();
   }
 }

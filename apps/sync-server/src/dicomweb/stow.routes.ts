@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Request, RequestHandler } from 'express';
-import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, DicomParseError, readDicomHeader } from '@xray/shared';
+import {
+  DICOM_HEADER_PREFIX_BYTES,
+  DICOM_MAX_HEADER_BYTES,
+  DicomParseError,
+  readDicomHeader,
+  type DicomHeader,
+} from '@xray/shared';
 import { auditOf } from '../audit/audit.http.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
@@ -140,8 +146,9 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
       });
     let header;
     try {
-      // A copy with its own ArrayBuffer: a small Buffer is a view into Node's shared pool.
-      header = readDicomHeader(new Uint8Array(part.head));
+      // Read already when the part's head was not read on; else a copy with its own ArrayBuffer
+      // (a small Buffer is a view into Node's shared pool).
+      header = headersRead.get(part.head) ?? readDicomHeader(new Uint8Array(part.head));
     } catch (err) {
       if (!(err instanceof DicomParseError)) throw err;
       return refuse({}, FAILURE_REASON.cannotUnderstand, {
@@ -235,13 +242,18 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
   routes.on('storeInstances', store).on('storeStudyInstances', store);
 }
 
+/** The headers headerGoesOn read, by the head they were read from: a head that is not read on is not parsed again. */
+const headersRead = new WeakMap<Buffer, DicomHeader>();
+
 /**
  * Whether a part's first bytes end before its pixel data: the patient tags may come later, so
  * the header is read on (to DICOM_MAX_HEADER_BYTES; ingest refuses a longer one). Not DICOM: no.
  */
 function headerGoesOn(head: Buffer): boolean {
   try {
-    return !readDicomHeader(new Uint8Array(head)).complete;
+    const header = readDicomHeader(new Uint8Array(head));
+    headersRead.set(head, header);
+    return !header.complete;
   } catch {
     return false;
   }
