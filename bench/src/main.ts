@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark of issue 9 (and issue 5's XRE1 figure), then
+ * `npm run bench`: every benchmark of issues 9 and 22 (and issue 5's XRE1 figure), then
  * bench/results/latest.md, latest.json, ratios.svg and the README's results block.
  * Benchmarks, not tests: nothing here fails on speed, only on wrong answers.
  *
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { format, resolveConfig } from 'prettier';
 import { postUploader, orthancUploader, rawUploader } from './lib/clients.ts';
+import { bearer } from './lib/dpop.ts';
 import { ratioChart } from './lib/chart.ts';
 import { profileText, summarizeProfile } from './lib/cpu-profile.ts';
 import { startPgWaitSampler } from './lib/pg-waits.ts';
@@ -24,21 +25,30 @@ import { MB } from './lib/stats.ts';
 import { XrayFile } from './lib/workload.ts';
 import type { BenchContext, Mark } from './figures/context.ts';
 import { measure, runIngest } from './figures/ingest.ts';
-import { LIST_LIMIT, runMetadata } from './figures/metadata.ts';
+import { LIST_LIMIT, runMetadata, type OtherNode } from './figures/metadata.ts';
 import { runDownload } from './figures/download.ts';
 import { runMemory } from './figures/memory.ts';
 import { runS3Ingest } from './figures/s3.ts';
 import { runXre1 } from './figures/xre1.ts';
 import { runStartup } from './figures/startup.ts';
+import { runEdge } from './figures/edge.ts';
 import { DICOMWEB_STUDIES, runDicomweb } from './figures/dicomweb.ts';
 import { ensureOrthanc, startOrthanc, type Orthanc } from './stack/orthanc.ts';
 import { freePort } from '@xray/testkit';
 import { startDatabase, type BenchDatabase } from './stack/postgres.ts';
 import { startRawServer, type RawServer } from './stack/raw-server.ts';
 import { startPeers, type Peers } from './stack/peers.ts';
-import { mintToken, repoRoot, startSyncServer, type SyncServer } from './stack/sync-server.ts';
+import { ltsNode, thisNode } from './stack/node.ts';
+import {
+  buildServer,
+  mintToken,
+  repoRoot,
+  signInEdgeDevice,
+  startSyncServer,
+  type SyncServer,
+} from './stack/sync-server.ts';
 
-const FIGURES = ['ingest', 'metadata', 'download', 'dicomweb', 'memory', 's3', 'startup', 'xre1'] as const;
+const FIGURES = ['ingest', 'metadata', 'download', 'dicomweb', 'memory', 's3', 'startup', 'edge', 'xre1'] as const;
 type Figure = (typeof FIGURES)[number];
 
 const { values: args } = parseArgs({
@@ -109,11 +119,14 @@ async function main(): Promise<void> {
     startedAt,
     seconds: 0,
     runs,
+    metadataRuns,
     metadataSeconds: seconds,
     machine: describeMachine(work),
+    server: '',
     database: '',
     orthanc: '',
     chromium: 'not run',
+    edge: 'not run',
     s3: s3Configured
       ? `${process.env.S3_ENDPOINT}`
       : 'not configured (set S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY to add it)',
@@ -128,9 +141,9 @@ async function main(): Promise<void> {
     info.files = `synthetic chest DR DICOMs from @xray/testkit: 3000×3000 16-bit (${(files.f18.size / MB).toFixed(2)} MB) and 5000×5000 16-bit (${(files.f50.size / MB).toFixed(2)} MB); each upload a copy with its own SOPInstanceUID. MB = 10⁶ bytes.`;
     log('DICOM files written');
 
-    const needServers = FIGURES.some((f) => f !== 'xre1' && f !== 'startup' && selected(f));
+    const needServers = FIGURES.some((f) => f !== 'xre1' && f !== 'startup' && f !== 'edge' && selected(f));
     const ctx: BenchContext = {
-      sync: { url: '', paramedic: '', doctor: '', admin: '' },
+      sync: { url: '', paramedic: bearer(''), doctor: '', admin: '' },
       raw: { url: '' },
       orthanc: undefined,
       files,
@@ -141,6 +154,13 @@ async function main(): Promise<void> {
       cpu: { ours: [], orthanc: [] },
       ids: {},
     };
+    // The server as the image runs it: the bundle, built once from the sources as they are now, on the pinned LTS.
+    const lts = await ltsNode();
+    const machineNode = await thisNode();
+    if (needServers || selected('startup')) {
+      log(`server bundle: ${await buildServer()}`);
+      info.server = `the bundle (apps/sync-server/build.mjs, \`node dist/main.js\` as the image runs it) on Node.js ${lts.version} (scripts/node-lts.mjs)`;
+    }
     if (needServers) {
       const db: BenchDatabase = await startDatabase();
       stops.push(db.stop);
@@ -150,6 +170,7 @@ async function main(): Promise<void> {
       stops.push(peers.stop);
       const dataDir = path.join(work, 'sync-server');
       const server: SyncServer = await startSyncServer({
+        node: lts,
         dataDir,
         databaseUrl: db.url,
         peers: peers.serverEnv,
@@ -161,7 +182,7 @@ async function main(): Promise<void> {
       stops.push(() => (serverStopped ? Promise.resolve() : server.stop()));
       log(`sync server ${server.url} (pid ${server.child.pid}), issuer ${peers.issuer}`);
       const [paramedic, doctor, admin] = await Promise.all([
-        mintToken(peers.issuer, 'paramedic'),
+        signInEdgeDevice(peers.issuer, server.url),
         mintToken(peers.issuer, 'doctor'),
         mintToken(peers.issuer, 'admin'),
       ]);
@@ -173,7 +194,7 @@ async function main(): Promise<void> {
         stops.push(sampler.stop);
         pgWaits = sampler.summary;
       }
-      const raw: RawServer = await startRawServer(path.join(work, 'raw'), path.join(logs, 'raw-server.log'));
+      const raw: RawServer = await startRawServer(path.join(work, 'raw'), path.join(logs, 'raw-server.log'), lts);
       await mkdir(path.join(work, 'raw'), { recursive: true });
       stops.push(raw.stop);
       ctx.raw = { url: raw.url };
@@ -203,7 +224,39 @@ async function main(): Promise<void> {
 
       if (selected('ingest')) await runIngest(ctx);
       else if (selected('metadata') || selected('download')) await seed(ctx);
-      if (selected('metadata')) await runMetadata({ ...ctx, runs: metadataRuns }, seconds);
+      if (selected('metadata')) {
+        // Issue 22: "the bench reports the figures on both [Node.js releases] while both exist": the
+        // metadata reads also from a second instance on this machine's node (same database and storage).
+        let other: { server: SyncServer; node: OtherNode } | undefined;
+        if (machineNode.major !== lts.major) {
+          const second = await startSyncServer({
+            node: machineNode,
+            dataDir,
+            databaseUrl: db.url,
+            peers: peers.serverEnv,
+            logFile: path.join(logs, `sync-server-node${machineNode.major}.log`),
+            env: serverEnv,
+          });
+          stops.push(() => second.stop());
+          log(
+            `sync server on Node.js ${machineNode.version} ${second.url} (pid ${second.child.pid}) for the metadata figure`,
+          );
+          other = {
+            server: second,
+            node: {
+              key: `node${machineNode.major}`,
+              name: `Node.js ${machineNode.version}`,
+              url: second.url,
+              cpu: [second.child.pid, ...(postmaster ? [postmaster] : [])],
+            },
+          };
+        }
+        try {
+          await runMetadata({ ...ctx, runs: metadataRuns }, seconds, other?.node);
+        } finally {
+          await other?.server.stop();
+        }
+      }
       if (selected('download')) await runDownload(ctx);
       if (selected('dicomweb')) await runDicomweb({ ...ctx, runs: metadataRuns }, seconds);
       serverStopped = true;
@@ -211,6 +264,7 @@ async function main(): Promise<void> {
 
       if (selected('memory')) {
         const fresh = await startSyncServer({
+          node: lts,
           dataDir,
           databaseUrl: db.url,
           peers: peers.serverEnv,
@@ -225,6 +279,7 @@ async function main(): Promise<void> {
       }
       if (selected('s3') && s3Configured) {
         const s3 = await startSyncServer({
+          node: lts,
           dataDir: path.join(work, 'sync-server-s3'),
           databaseUrl: db.url,
           peers: peers.serverEnv,
@@ -260,6 +315,8 @@ async function main(): Promise<void> {
       stops.push(peers.stop);
       await runStartup({ ...ctx, runs: Math.min(runs, 3) }, db, peers, logs);
     }
+    if (selected('edge'))
+      info.edge = await runEdge({ ...ctx, runs: Math.min(runs, 3) }, path.join(logs, 'edge-bench.log'));
     if (selected('xre1')) info.chromium = (await runXre1(ctx)).chromium;
 
     info.seconds = (performance.now() - t0) / 1000;
@@ -272,17 +329,20 @@ async function main(): Promise<void> {
 }
 
 const NOTES = [
-  "The sync server runs as `npm start` runs it (development mode, which allows disk storage and generated keys) with LOG_LEVEL=info (one JSON line per request, to a file), but, as in a deployment, the services it talks to run in a process of their own (bench/src/stack/peers.process.ts): the development OIDC issuer, the Patient Service that answers every upload's link check, and the Doctor Service that receives the outbox webhooks. Their CPU is not counted as the sync server's.",
+  "The sync server runs as the image runs it: the bundle (apps/sync-server/build.mjs, built once at the start of the run from the sources as they are, `node dist/main.js`) on the pinned Node.js LTS (scripts/node-lts.mjs), in development mode (which allows disk storage and generated keys) with LOG_LEVEL=info (one JSON line per request, to a file); as in a deployment, the services it talks to run in a process of their own (bench/src/stack/peers.process.ts): the development OIDC issuer, the Patient Service that answers every upload's link check, and the Doctor Service that receives the outbox webhooks. Their CPU is not counted as the sync server's. Where the machine's node is another release, the metadata figure is also measured on a second instance running on it (same database and storage, same rounds).",
+  "The paramedic is an edge device, as the server requires by default: its own ES256 DPoP key, a token the development issuer bound to it (the edge app's sign-in: authorization code + PKCE with a DPoP proof), the device enrolled (POST /devices), and a fresh DPoP proof (RFC 9449) on every request: each POST /xrays and each tus request (creation and every PATCH, added in tus-js-client's onBeforeRequest as the edge app does). Making the proof is in the timed part; the server checks it and remembers its jti in PostgreSQL. Doctors and admins send bearer tokens.",
   'Every server under test runs as its own process; the benchmark process is the client (plain node:http with keep-alive for every contender; tus-js-client for tus; autocannon for load). Client and servers share the 2 cores, as do PostgreSQL and Orthanc.',
   'Each round measures every contender back to back in rotated order, and each ratio is taken within one round; the tables give the median of the rounds with the smallest and largest.',
   'Ingest MB/s: plaintext bytes ÷ wall time from the first request to the last answer (tus: creation POST to the final PATCH, which includes finalize: decrypt, sha256, DICOM tags, the database row and audit event). With 4 clients, 4 different files at once, MB/s of all of them together.',
   "tus: the client encrypts to XRE1 and wraps the data key for the server's upload key (GET /keys/upload) before the timer starts, as the edge does at capture time; that client-side cost is not in the server's figure (see the XRE1 table for it).",
-  'Raw limit: a bare Node HTTP server (bench/src/stack/raw-server.process.ts) that streams the request body to a file on the same disk and fsyncs it before answering, and serves files back with Range. The sync server also fsyncs every stored object; Orthanc is run with its defaults.',
+  'Raw limit: a bare Node HTTP server (bench/src/stack/raw-server.process.ts, on the same Node.js as the sync server) that streams the request body to a file on the same disk and fsyncs it before answering, and serves files back with Range. The sync server also fsyncs every stored object; Orthanc is run with its defaults.',
+  "Verified limit (issue 22: what our server must do at least): the same bare server takes the XRE1 ciphertext the edge uploads (made before the timer starts, like tus's) in one streamed PUT with its data key in a header (no RSA unwrap), writes it to a file (fsynced) and, in the same process as the bytes pass, decrypts every 1 MiB segment with AES-256-GCM (node:crypto) and hashes the plaintext with SHA-256; it answers with the sha256 only when every tag verified, and the client checks it. MB/s of plaintext bytes, like every ingest figure; POST /xrays is compared with it too, although it receives plaintext and encrypts instead.",
   'Orthanc: POST /instances of the same DICOM bytes (a new SOPInstanceUID each time, otherwise Orthanc answers AlreadyStored without storing), GET /instances/{id}/simplified-tags and GET /instances/{id}/file, with HTTP basic auth on.',
   'Metadata: autocannon, 16 connections, each run {SECONDS} s after a 2 s warm-up; every request carries a real JWT from the development OIDC issuer (authorization code + PKCE) that the server verifies; any non-2xx answer fails the benchmark. Each sync-server read also appends to the tamper-evident audit log (by design). CPU per request: user + system time from /proc of the sync server and PostgreSQL (every process of each) or of Orthanc, over the run, ÷ requests; unlike requests/s it does not depend on what else the machine is doing.',
   'Download: sequential GETs of the whole file (3 × 18 MB, 1 × 50 MB per run) or of a 4 MiB Range starting mid-segment (5 per run); the sync server decrypts XRE1 as it streams, and for a Range only the segments touched.',
   `DICOMweb: ${DICOMWEB_STUDIES} studies (one 1024×1024 16-bit DX instance each, 2 MB) stored on both sides through each one's STOW-RS. QIDO-RS: a viewer's study-list query (PatientName with a wildcard, limit/offset, fuzzymatching=false, includefield) under autocannon as for Metadata, the sync server with a doctor's JWT (each search audited), Orthanc with basic auth; both must list all ${DICOMWEB_STUDIES} studies. Thumbnail: sequential GETs of the sync server's /thumbnail and of Orthanc's DICOMweb /rendered?viewport=128,128 (its plugin has no /thumbnail) as JPEG; cold is the median over instances never rendered before, cached the median of 10 more requests of one of them (the sync server keeps rendered images encrypted in storage; Orthanc renders every time).`,
   'Memory: a fresh server process; its VmRSS from /proc/<pid>/status sampled every 10 ms while 8 uploads of the 50 MB file run at once.',
+  'Edge capture (issue 22): e2e/bench/edge.bench.ts run as a child process with BENCH_ONLY=save after the other figures (it starts a whole stack of its own: the sync server from its sources, embedded PostgreSQL, S3, RabbitMQ): in Chromium, the edge app signed in and offline, an 18 MB and a 50 MB DICOM chosen and previewed, from the tap on "Save X-ray" to "queued to send" in the page.',
   "Startup: wall time from spawning the server process to its first 200 from /readyz (polled every 5 ms; database, storage, issuer and keys checked), with PostgreSQL external to it (BENCH_DATABASE_URL or TEST_DATABASE_URL, else an embedded one in another process), disk storage, the peers' issuer and services, and keys given as a deployment gives them; first on an empty database (the migrations run), then started again on it. Idle RSS: VmRSS 3 s after ready, no request made. Each on this process's Node.js and on the pinned LTS (scripts/node-lts.mjs) while both exist.",
 ];
 

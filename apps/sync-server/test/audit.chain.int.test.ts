@@ -8,6 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendAuditBatch } from '../src/audit/audit.service.ts';
 import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import {
   ADMIN,
@@ -16,6 +17,7 @@ import {
   PARAMEDIC,
   auditCalls,
   countEvents,
+  eventsOf,
   idOf,
   verifyAuditCli,
 } from './audit.support.ts';
@@ -111,6 +113,73 @@ describe('audit trail: integrity', () => {
       await superuser.end();
     }
     expect(await countEvents(server.pool)).toBe(before);
+  });
+
+  it('a read batch keeps every character a client sent, quotes and backslashes included, and the chain verifies', async () => {
+    // Read events are committed as quoted literals in one statement with their COMMIT: what is
+    // stored, and hashed, must be what was sent, whatever its quoting.
+    const agent = `ua '\\' "x" \\\\ $$ E'\\n'); COMMIT; --$1`;
+    const odd = `P-'q"\\b\\'); COMMIT; --$1`;
+    const sent = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        // Half valid lists, half refused ones (the patient id is not one): both are audited.
+        call(`/xrays?patientId=${encodeURIComponent(i % 2 ? odd : 'P-1')}`, DOCTOR, {
+          headers: { 'User-Agent': agent },
+        }),
+      ),
+    );
+    for (const [i, { res, requestId }] of sent.entries()) {
+      expect(res.status).toBe(i % 2 ? 400 : 200);
+      const events = await eventsOf(server.pool, requestId);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        action: 'xray.list',
+        user_agent: agent,
+        outcome: i % 2 ? 'failed' : 'success',
+      });
+    }
+    // And straight through the batch writer (no per-event fallback to hide a quoting error): every
+    // text field, a role and the details hold quotes, backslashes, dollars and non-BMP characters.
+    const nasty = `a'b"c\\d\\'e$1$$f'); COMMIT; --\u{1F600}\u00e9`;
+    const client = await server.pool.connect();
+    try {
+      const records = await appendAuditBatch(
+        client,
+        [1, 2, 3].map((n) => ({
+          action: 'xray.read' as const,
+          outcome: 'success' as const,
+          xrayId: randomUUID(),
+          patientId: `${nasty}${n}`,
+          details: { [nasty]: [nasty, n, { nested: `\\${nasty}` }], n },
+          context: { actor: { sub: nasty, roles: [nasty, 'doctor'] }, ip: nasty, userAgent: nasty, requestId: nasty },
+        })),
+        { begin: true, commit: true },
+      );
+      const { rows } = await server.pool.query<{
+        id: string;
+        hash: string;
+        actor_sub: string;
+        actor_roles: string[];
+        details: unknown;
+        patient_id: string;
+      }>(
+        `SELECT id::text AS id, hash, actor_sub, actor_roles, details, patient_id FROM audit_events WHERE id = ANY($1::bigint[]) ORDER BY id`,
+        [records.map((r) => r.id)],
+      );
+      expect(rows).toEqual(
+        records.map((r) => ({
+          id: r.id,
+          hash: r.hash,
+          actor_sub: nasty,
+          actor_roles: [nasty, 'doctor'],
+          details: r.details,
+          patient_id: r.patientId,
+        })),
+      );
+    } finally {
+      client.release();
+    }
+    expect(await verifyAuditChain(server.pool, { batchSize: 5 })).toMatchObject({ ok: true });
   });
 
   it('verify-audit recomputes the whole chain of this run, and checks it against its signed checkpoint', async () => {

@@ -1,9 +1,12 @@
+import type { Authorize } from '../lib/dpop.ts';
 import type { Row } from '../lib/results.ts';
 import type { XrayFile } from '../lib/workload.ts';
 
 /** What every figure gets: the servers, the files, tokens, and where to report. */
 export interface BenchContext {
-  sync: { url: string; paramedic: string; doctor: string; admin: string };
+  /** The paramedic is an edge device (DPoP-bound token, a proof per request); doctor and admin bearer tokens. */
+  sync: { url: string; paramedic: Authorize; doctor: string; admin: string };
+  /** The bare Node server: the raw limit (/files) and the verified limit (/verified). */
   raw: { url: string };
   /** Undefined when Orthanc could not be installed or started (the results say why). */
   orthanc:

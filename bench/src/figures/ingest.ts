@@ -5,13 +5,15 @@ import {
   postUploader,
   rawUploader,
   tusUploader,
+  verifiedRawUploader,
   type Uploader,
 } from '../lib/clients.ts';
 import type { Row } from '../lib/results.ts';
 import type { XrayFile } from '../lib/workload.ts';
 import { marked, rotate, type BenchContext } from './context.ts';
 
-type Kind = 'raw' | 'post' | 'tus5' | 'tus8' | 'orthanc';
+type Kind = 'raw' | 'verified' | 'post' | 'tus5' | 'tus8' | 'orthanc';
+type Limit = 'raw' | 'verified' | 'orthanc';
 
 /** `clients` uploads of `file` at once; MB/s of all of them together, from first byte to last answer. */
 export async function measure<P>(
@@ -30,15 +32,16 @@ export async function measure<P>(
   return { mbps: mbPerS(clients * file.size, performance.now() - started), ids };
 }
 
-const LABELS: Record<Exclude<Kind, 'raw' | 'orthanc'>, string> = {
+const LABELS: Record<Exclude<Kind, Limit>, string> = {
   post: 'POST /xrays',
   tus5: 'tus, 5 MiB chunks',
   tus8: 'tus, 8 MiB chunks',
 };
 
 /**
- * Figure 1 and 2: ingest MB/s through each door, against the bare Node server (raw limit) and
- * Orthanc, all measured in the same round.
+ * Figure 1 and 2: ingest MB/s through each door, against the bare Node server (the raw limit: the
+ * bytes to disk; the verified limit: XRE1 to disk, each segment decrypted and the plaintext hashed
+ * on the way, the least our server must do) and Orthanc, all measured in the same round.
  */
 export async function runIngest(ctx: BenchContext): Promise<void> {
   const { sync } = ctx;
@@ -50,21 +53,23 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
       measure(u, file, clients);
   const contenders: Partial<Record<Kind, Measure>> = {
     raw: contender(rawUploader(ctx.raw.url)),
+    verified: contender(verifiedRawUploader(ctx.raw.url)),
     post: contender(postUploader(sync.url, sync.paramedic)),
     tus5: contender(tusUploader(sync.url, sync.paramedic, key, 5 * MiB)),
     tus8: contender(tusUploader(sync.url, sync.paramedic, key, 8 * MiB)),
     ...(ctx.orthanc ? { orthanc: contender(orthancUploader(ctx.orthanc.url, ctx.orthanc.authorization)) } : {}),
   };
   const cases: { file: XrayFile; clients: number; kinds: Kind[] }[] = [
-    { file: ctx.files.f18, clients: 1, kinds: ['raw', 'post', 'tus5', 'tus8', 'orthanc'] },
-    { file: ctx.files.f18, clients: 4, kinds: ['raw', 'post', 'tus5', 'tus8', 'orthanc'] },
-    { file: ctx.files.f50, clients: 1, kinds: ['raw', 'post', 'tus8', 'orthanc'] },
+    { file: ctx.files.f18, clients: 1, kinds: ['raw', 'verified', 'post', 'tus5', 'tus8', 'orthanc'] },
+    { file: ctx.files.f18, clients: 4, kinds: ['raw', 'verified', 'post', 'tus5', 'tus8', 'orthanc'] },
+    { file: ctx.files.f50, clients: 1, kinds: ['raw', 'verified', 'post', 'tus8', 'orthanc'] },
   ];
   const results = new Map<string, number[]>();
   const put = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
 
   // Warm-up (not recorded): JIT, connections, database and page caches on every path.
-  for (const kind of ['raw', 'post', 'tus5', 'tus8', 'orthanc'] as const) await contenders[kind]?.(ctx.files.f18, 1);
+  for (const kind of ['raw', 'verified', 'post', 'tus5', 'tus8', 'orthanc'] as const)
+    await contenders[kind]?.(ctx.files.f18, 1);
   for (let round = 0; round < ctx.runs; round++) {
     for (const c of cases) {
       for (const kind of rotate(c.kinds, round)) {
@@ -88,7 +93,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   for (const c of cases) {
     const mb = c.file === ctx.files.f50 ? 50 : 18;
     for (const kind of c.kinds) {
-      if (kind === 'raw' || kind === 'orthanc') continue;
+      if (kind === 'raw' || kind === 'verified' || kind === 'orthanc') continue;
       const k = (x: Kind) => `${c.file.name}-${c.clients}-${x}`;
       const row: Row = {
         id: `ingest-${mb}-${c.clients}-${kind}`,
@@ -97,6 +102,7 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
         unit: 'MB/s',
         ours: results.get(k(kind)) ?? [],
         raw: results.get(k('raw')),
+        verified: results.get(k('verified')),
         orthanc: results.get(k('orthanc')),
         ratios: true,
       };

@@ -36,11 +36,22 @@ export async function load(
   };
 }
 
+/** The same server on another Node.js (the machine's, while it differs from the LTS): same database and storage. */
+export interface OtherNode {
+  /** e.g. "node20" */
+  key: string;
+  /** e.g. "Node.js 20.20.2" */
+  name: string;
+  url: string;
+  cpu: number[];
+}
+
 /**
  * Figure 3: metadata reads under 16 concurrent connections, every request with its JWT checked
- * (and, by design, audited), against Orthanc's simplified tags of one instance.
+ * (and, by design, audited), against Orthanc's simplified tags of one instance; with `other`,
+ * the same reads from a second instance of the bundle on another Node.js, in the same rounds.
  */
-export async function runMetadata(ctx: BenchContext, seconds: number): Promise<void> {
+export async function runMetadata(ctx: BenchContext, seconds: number, other?: OtherNode): Promise<void> {
   const id = ctx.ids.sync18;
   if (!id) throw new Error('metadata: ingest left no X-ray id');
   const doctor = { authorization: `Bearer ${ctx.sync.doctor}` };
@@ -54,6 +65,26 @@ export async function runMetadata(ctx: BenchContext, seconds: number): Promise<v
     { key: 'get', name: 'GET /xrays/{id}', url: `${ctx.sync.url}/xrays/${id}`, headers: doctor, cpu: ctx.cpu.ours },
     { key: 'list', name: 'GET /xrays?patientId=', url: listUrl, headers: doctor, cpu: ctx.cpu.ours },
   ];
+  if (other) {
+    const otherList = listUrl.replace(ctx.sync.url, other.url);
+    expectStatus(`GET /xrays?patientId= on ${other.name}`, await request(otherList, { headers: doctor }), 200);
+    contenders.push(
+      {
+        key: `get-${other.key}`,
+        name: `GET /xrays/{id} on ${other.name}`,
+        url: `${other.url}/xrays/${id}`,
+        headers: doctor,
+        cpu: other.cpu,
+      },
+      {
+        key: `list-${other.key}`,
+        name: `GET /xrays?patientId= on ${other.name}`,
+        url: otherList,
+        headers: doctor,
+        cpu: other.cpu,
+      },
+    );
+  }
   const orthanc = ctx.orthanc;
   const instance = ctx.ids.orthanc18;
   if (orthanc && instance) {
@@ -74,10 +105,16 @@ export async function runMetadata(ctx: BenchContext, seconds: number): Promise<v
     ctx.log(`metadata round ${round + 1}/${ctx.runs} done`);
   }
   const of = (k: string, f: keyof Load) => results.get(k)?.map((l) => l[f]);
-  for (const [key, label] of [
+  const kinds: [string, string][] = [
     ['get', 'GET /xrays/{id}'],
     ['list', `GET /xrays?patientId= (page of ${LIST_LIMIT})`],
-  ] as const) {
+  ];
+  if (other)
+    kinds.push(
+      [`get-${other.key}`, `GET /xrays/{id} on ${other.name}`],
+      [`list-${other.key}`, `GET /xrays?patientId= (page of ${LIST_LIMIT}) on ${other.name}`],
+    );
+  for (const [key, label] of kinds) {
     ctx.rows.push(
       {
         id: `meta-${key}-rps`,

@@ -11,11 +11,11 @@ import type { Row } from '../lib/results.ts';
 import { MB } from '../lib/stats.ts';
 import type { BenchDatabase } from '../stack/postgres.ts';
 import type { Peers } from '../stack/peers.ts';
-import { repoRoot } from '../stack/sync-server.ts';
+import { nodesToCompare, type NodeBinary } from '../stack/node.ts';
+import { buildServer, serverDir } from '../stack/sync-server.ts';
 import { rotate, type BenchContext } from './context.ts';
 
 const run = promisify(execFile);
-const serverDir = path.join(repoRoot, 'apps/sync-server');
 /** The bundle with every npm dependency left in node_modules: measured, not shipped (build.mjs --external-deps). */
 const EXTERNAL_DEPS_DIR = 'dist-external-deps';
 /** How long a started server is left alone before its idle memory is read. */
@@ -36,24 +36,6 @@ const VARIANTS: Variant[] = [
     args: [`${EXTERNAL_DEPS_DIR}/main.js`],
   },
 ];
-
-interface NodeBinary {
-  path: string;
-  version: string;
-  major: number;
-}
-
-async function nodeBinary(file: string): Promise<NodeBinary> {
-  const version = (await run(file, ['--version'])).stdout.trim().replace(/^v/, '');
-  return { path: file, version, major: Number(version.split('.')[0]) };
-}
-
-/** This process's node and the pinned LTS (scripts/node-lts.mjs, fetched when missing): one of each release. */
-async function nodesToCompare(): Promise<NodeBinary[]> {
-  const lts = (await run(process.execPath, [path.join(repoRoot, 'scripts/node-lts.mjs')])).stdout.trim();
-  const found = [await nodeBinary(process.execPath), await nodeBinary(lts)];
-  return found.filter((n, i) => found.findIndex((m) => m.version === n.version) === i);
-}
 
 /** The keys a deployment is given (as deploy/gen-keys.sh makes them), so no start generates any. */
 function deploymentKeys(): Record<string, string> {
@@ -127,8 +109,9 @@ const median = (xs: readonly number[]): number => {
  */
 export async function runStartup(ctx: BenchContext, db: BenchDatabase, peers: Peers, logDir: string): Promise<void> {
   const nodes = await nodesToCompare();
-  ctx.log(`startup: building the bundle and its variant; Node.js ${nodes.map((n) => n.version).join(' and ')}`);
-  await run(process.execPath, [path.join(serverDir, 'build.mjs')]);
+  ctx.log(`startup: the bundle and its variant; Node.js ${nodes.map((n) => n.version).join(' and ')}`);
+  // The bundle of this run (built once when the benchmark started); the variant is built here.
+  await buildServer();
   await run(process.execPath, [path.join(serverDir, 'build.mjs'), '--external-deps', '--outdir', EXTERNAL_DEPS_DIR], {
     cwd: serverDir,
   });

@@ -1,5 +1,5 @@
 import { cell } from './format.ts';
-import { ratioRuns, type Row, type Target } from './results.ts';
+import { metBy, ratioRuns, type Row, type Target } from './results.ts';
 import { summarize, type Summary } from './stats.ts';
 
 interface Line {
@@ -20,10 +20,13 @@ export function ratioChart(rows: readonly Row[], targets: readonly Target[], tit
   const lines: Line[] = [];
   for (const row of rows) {
     if (!row.ratios) continue;
-    for (const of of ['raw', 'orthanc'] as const) {
+    for (const of of ['raw', 'verified', 'orthanc'] as const) {
       const runs = ratioRuns(row, of);
       if (!runs?.length) continue;
-      const versus = row.figure === 'XRE1' ? 'one-shot AES-GCM' : of === 'raw' ? 'raw limit' : 'Orthanc';
+      const versus =
+        row.figure === 'XRE1'
+          ? 'one-shot AES-GCM'
+          : { raw: 'raw limit', verified: 'verified limit', orthanc: 'Orthanc' }[of];
       lines.push({
         group: row.figure,
         label: `${row.label} ÷ ${versus}`,
@@ -70,11 +73,7 @@ export function ratioChart(rows: readonly Row[], targets: readonly Target[], tit
     y += rowH;
     for (const l of lines.filter((k) => k.group === group)) {
       const cy = y + rowH / 2;
-      const met = l.target
-        ? l.target.op === '>='
-          ? l.ratio.median >= l.target.value
-          : l.ratio.median < l.target.value
-        : undefined;
+      const met = l.target ? metBy(l.ratio.median, l.target) : undefined;
       const color = met === undefined ? '#888' : met ? '#1a8f3c' : '#c62828';
       out.push(
         `<text x="22" y="${cy + 4}">${esc(l.label)}</text>`,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { encryptBytes, generateDek, wrapKeyRsaOaep } from '@xray/shared';
 import * as tus from 'tus-js-client';
+import type { Authorize } from './dpop.ts';
 import { agent, expectStatus, json, request } from './http.ts';
 import { concat, sha256Of } from './workload.ts';
 
@@ -29,8 +30,39 @@ export function rawUploader(baseUrl: string): Uploader<{ parts: Buffer[]; label:
   };
 }
 
-/** POST /xrays: multipart (metadata, then the file), streamed; the server encrypts on the way in. */
-export function postUploader(baseUrl: string, token: string): Uploader<{ body: Buffer[]; boundary: string }> {
+/**
+ * The verified limit (raw-server.process.ts, PUT /verified): the same XRE1 ciphertext the edge
+ * uploads (made in `prepare`, not timed, as for tus) with its data key in a header; the answer
+ * must name the plaintext's sha256, which the server computes only when every segment verified.
+ */
+export function verifiedRawUploader(
+  baseUrl: string,
+): Uploader<{ ciphertext: Buffer; key: string; sha256: string; label: string }> {
+  return {
+    async prepare(parts, label) {
+      const dek = await generateDek();
+      const ciphertext = Buffer.from(await encryptBytes(dek, concat(parts)));
+      const key = Buffer.from(await crypto.subtle.exportKey('raw', dek)).toString('base64');
+      return { ciphertext, key, sha256: sha256Of(parts), label };
+    },
+    async send({ ciphertext, key, sha256, label }) {
+      const res = await request(`${baseUrl}/verified/${label}`, {
+        method: 'PUT',
+        headers: { 'x-xre1-key': key },
+        body: [ciphertext],
+      });
+      const got = json<{ sha256: string }>(expectStatus('verified raw PUT', res, 201)).sha256;
+      if (got !== sha256) throw new Error(`verified raw PUT: sha256 ${got}, expected ${sha256}`);
+      return label;
+    },
+  };
+}
+
+/**
+ * POST /xrays: multipart (metadata, then the file), streamed; the server encrypts on the way in.
+ * `authorize` makes each request's headers (for a paramedic a fresh DPoP proof: part of the timed send).
+ */
+export function postUploader(baseUrl: string, authorize: Authorize): Uploader<{ body: Buffer[]; boundary: string }> {
   return {
     prepare(parts, label) {
       const boundary = `----xray-bench-${randomUUID()}`;
@@ -49,9 +81,10 @@ export function postUploader(baseUrl: string, token: string): Uploader<{ body: B
       return Promise.resolve({ body: [head, ...parts, tail], boundary });
     },
     async send({ body, boundary }) {
-      const res = await request(`${baseUrl}/xrays`, {
+      const url = `${baseUrl}/xrays`;
+      const res = await request(url, {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+        headers: { ...(await authorize('POST', url)), 'content-type': `multipart/form-data; boundary=${boundary}` },
         body,
       });
       return json<{ id: string }>(expectStatus('POST /xrays', res, 201)).id;
@@ -80,11 +113,13 @@ interface SealedUpload {
 
 /**
  * tus as the edge app does it: tus-js-client, fixed chunks, XRE1 ciphertext made on the client
- * (in `prepare`, not timed) with the data key wrapped for the server's upload key.
+ * (in `prepare`, not timed) with the data key wrapped for the server's upload key; every request
+ * (creation POST, each PATCH) with the headers `authorize` makes for it, as the edge's
+ * onBeforeRequest does (apps/edge/src/sync/tus.uploader.ts): a fresh DPoP proof each.
  */
 export function tusUploader(
   baseUrl: string,
-  token: string,
+  authorize: Authorize,
   uploadKey: UploadKey,
   chunkSize: number,
 ): Uploader<SealedUpload> {
@@ -117,7 +152,10 @@ export function tusUploader(
           endpoint: `${baseUrl}/uploads`,
           chunkSize,
           metadata,
-          headers: { authorization: `Bearer ${token}` },
+          onBeforeRequest: async (req) => {
+            const headers = await authorize(req.getMethod(), req.getURL());
+            for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
+          },
           httpStack: new tus.DefaultHttpStack({ agent }),
           retryDelays: [],
           storeFingerprintForResuming: false,

@@ -1,8 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { SourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber?: number;
+}
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   hitCount?: number;
   children?: number[];
 }
@@ -20,6 +30,40 @@ export interface Window {
   endUs: number;
 }
 
+const sourceMaps = new Map<string, SourceMap | undefined>();
+
+/** The linked source map of a script (`<file>.js.map`, as build.mjs writes them beside the bundle), if any. */
+function sourceMapOf(url: string): SourceMap | undefined {
+  if (!url.startsWith('file://') || !url.endsWith('.js')) return undefined;
+  if (!sourceMaps.has(url)) {
+    let map: SourceMap | undefined;
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, 'utf8')));
+    } catch {
+      map = undefined;
+    }
+    sourceMaps.set(url, map);
+  }
+  return sourceMaps.get(url);
+}
+
+/**
+ * A frame of the server's bundle as the source it was built from (through the bundle's source
+ * map): the package or source folder and line, so that the summary reads as it did from tsx.
+ */
+function originalFrame(frame: CallFrame): CallFrame {
+  const map = sourceMapOf(frame.url);
+  if (!map) return frame;
+  const entry = map.findEntry(frame.lineNumber, frame.columnNumber ?? 0);
+  if (!('originalSource' in entry)) return frame;
+  // esbuild names sources relative to the map, which sits beside the script.
+  return {
+    functionName: frame.functionName,
+    url: new URL(entry.originalSource, frame.url).href,
+    lineNumber: entry.originalLine,
+  };
+}
+
 /** Where a script lives, short: a package name, a workspace path, or a node: builtin. */
 function place(url: string): string {
   if (!url) return '';
@@ -31,7 +75,7 @@ function place(url: string): string {
 }
 
 /** A coarse bucket: a package, an app folder, node internals, GC, idle. */
-function bucket(frame: ProfileNode['callFrame']): string {
+function bucket(frame: CallFrame): string {
   const { url, functionName } = frame;
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   if (url.startsWith('node:')) return 'node internals';
@@ -74,7 +118,7 @@ export async function summarizeProfile(file: string, windows?: readonly Window[]
     const ms = selfMs.get(node.id) ?? 0;
     if (!ms) continue;
     totalMs += ms;
-    const f = node.callFrame;
+    const f = originalFrame(node.callFrame);
     if (f.functionName === '(idle)') {
       idle += ms;
       continue;

@@ -1,21 +1,26 @@
 import { cell } from './format.ts';
-import { evaluate, ratioRuns, type Evaluated, type Row, type Target } from './results.ts';
+import { evaluate, ratioRuns, VERSUS_NAMES, type Evaluated, type Row, type Target, type Versus } from './results.ts';
 import { summarize } from './stats.ts';
 
 export interface RunInfo {
   startedAt: Date;
   seconds: number;
   runs: number;
+  metadataRuns: number;
   metadataSeconds: number;
   machine: string;
+  /** How the sync server ran (the bundle, which Node.js). */
+  server: string;
   database: string;
   orthanc: string;
   chromium: string;
+  /** The edge capture figure (e2e/bench/edge.bench.ts): its Chromium, or why it is missing. */
+  edge: string;
   s3: string;
   files: string;
 }
 
-const ratioCell = (row: Row, of: 'raw' | 'orthanc'): string => {
+const ratioCell = (row: Row, of: Versus): string => {
   if (!row.ratios) return '—';
   const runs = ratioRuns(row, of);
   return runs?.length ? cell(summarize(runs), '×') : '—';
@@ -24,29 +29,34 @@ const ratioCell = (row: Row, of: 'raw' | 'orthanc'): string => {
 const measuredCell = (e: Evaluated): string => {
   if (!e.measured) return '—';
   const unit = e.of === 'absolute' ? (e.row?.unit ?? '') : '×';
-  return `${cell(e.measured, unit)}${e.of === 'absolute' ? ` ${unit}` : ` of ${e.of === 'raw' ? 'raw' : 'Orthanc'}`}`;
+  return `${cell(e.measured, unit)}${e.of === 'absolute' ? ` ${unit}` : ` of ${VERSUS_NAMES[e.of]}`}`;
 };
 
 const verdictCell = (e: Evaluated): string => (e.met === undefined ? e.verdict : e.met ? '✅ met' : `❌ ${e.verdict}`);
 
 /** The targets table (also copied into the README). */
 export function targetsTable(targets: readonly Target[], rows: readonly Row[]): string {
-  const lines = ['| target (issue 9) | measured: median (min–max) | result |', '| --- | --- | --- |'];
+  const lines = ['| target | issue | measured: median (min–max) | result |', '| --- | --- | --- | --- |'];
   for (const t of targets) {
     const e = evaluate(t, rows);
-    lines.push(`| ${t.text} | ${measuredCell(e)} | ${verdictCell(e)} |`);
+    lines.push(`| ${t.text} | ${t.issue} | ${measuredCell(e)} | ${verdictCell(e)} |`);
   }
   return lines.join('\n');
 }
 
+/** One table per figure; the verified limit's columns only where a row of it has that figure (ingest). */
 export function figuresTable(rows: readonly Row[], figures: readonly string[]): string {
+  const shown = rows.filter((x) => figures.includes(x.figure));
+  const verified = shown.some((r) => r.verified?.length);
   const lines = [
-    '| measurement | unit | X-ray Service | raw limit | ÷ raw | Orthanc | ÷ Orthanc |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| measurement | unit | X-ray Service | raw limit | ÷ raw |${verified ? ' verified limit | ÷ verified |' : ''} Orthanc | ÷ Orthanc |`,
+    `| --- | --- | --- | --- | --- |${verified ? ' --- | --- |' : ''} --- | --- |`,
   ];
-  for (const r of rows.filter((x) => figures.includes(x.figure))) {
+  const theirs = (runs: number[] | undefined, unit: string) => (runs ? cell(summarize(runs), unit) : '—');
+  for (const r of shown) {
+    const v = verified ? ` ${theirs(r.verified, r.unit)} | ${ratioCell(r, 'verified')} |` : '';
     lines.push(
-      `| ${r.label} | ${r.unit} | ${cell(summarize(r.ours), r.unit)} | ${r.raw ? cell(summarize(r.raw), r.unit) : '—'} | ${ratioCell(r, 'raw')} | ${r.orthanc ? cell(summarize(r.orthanc), r.unit) : '—'} | ${ratioCell(r, 'orthanc')} |`,
+      `| ${r.label} | ${r.unit} | ${cell(summarize(r.ours), r.unit)} | ${theirs(r.raw, r.unit)} | ${ratioCell(r, 'raw')} |${v} ${theirs(r.orthanc, r.unit)} | ${ratioCell(r, 'orthanc')} |`,
     );
   }
   return lines.join('\n');
@@ -55,7 +65,7 @@ export function figuresTable(rows: readonly Row[], figures: readonly string[]): 
 export function summaryLine(info: RunInfo): string {
   return (
     `Run ${info.startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} with \`npm run bench\` in ${Math.round(info.seconds)} s; ` +
-    `${info.runs} runs per figure (median, min–max).`
+    `${info.runs} runs per figure, ${info.metadataRuns} for metadata and DICOMweb (median, min–max).`
   );
 }
 
@@ -73,9 +83,11 @@ export function resultsMarkdown(
     summaryLine(info),
     '',
     `- Machine: ${info.machine}`,
+    ...(info.server ? [`- Sync server: ${info.server}`] : []),
     `- PostgreSQL: ${info.database}`,
     `- Orthanc: ${info.orthanc}`,
     `- Chromium (XRE1 in the browser): ${info.chromium}`,
+    `- Edge capture (e2e/bench/edge.bench.ts): ${info.edge}`,
     `- S3 storage: ${info.s3}`,
     `- Workload: ${info.files}`,
     '',

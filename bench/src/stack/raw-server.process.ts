@@ -1,32 +1,155 @@
 /**
- * The raw limit: a bare Node HTTP server with nothing but the bytes. PUT /files/<name> streams
- * the body to a file and fsyncs it before answering (the durability the sync server and Orthanc
- * give an upload); GET /files/<name> streams a file back, with a single `Range`.
+ * The raw limits: a bare Node HTTP server with nothing but the bytes.
+ * - PUT /files/<name> streams the body to a file and fsyncs it before answering (the durability
+ *   the sync server and Orthanc give an upload); GET /files/<name> streams a file back, with a
+ *   single `Range`.
+ * - PUT /verified/<name> (the verified limit, issue 22) takes an XRE1 object, as the edge uploads
+ *   it, with its data key in `X-Xre1-Key` (base64), and does what the sync server must do to any
+ *   upload at least: writes it to a file (fsynced) and, in the same process as the bytes pass,
+ *   decrypts every segment (AES-256-GCM, node:crypto) and hashes the plaintext (SHA-256). It
+ *   answers 201 with the plaintext's sha256 only when every segment's tag verified.
  *   node raw-server.process.ts <dir>      prints "listening <port>"
  */
+import { createDecipheriv, createHash, type DecipherGCM } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { headerTotalLengthOf, parseHeader, PREAMBLE_LENGTH, TAG_LENGTH, type Xre1Header } from '@xray/shared';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: raw-server.process.ts <dir>');
 
-const fileOf = (url: string | undefined): string | undefined => {
-  const m = /^\/files\/([A-Za-z0-9._-]+)$/.exec(url ?? '');
-  return m?.[1] ? path.join(dir, m[1]) : undefined;
+const routeOf = (url: string | undefined): { file: string; verified: boolean } | undefined => {
+  const m = /^\/(files|verified)\/([A-Za-z0-9._-]+)$/.exec(url ?? '');
+  return m?.[2] ? { file: path.join(dir, m[2]), verified: m[1] === 'verified' } : undefined;
 };
 
+/**
+ * Passes XRE1 bytes through unchanged while it decrypts each segment and hashes the plaintext,
+ * without buffering a segment: the ciphertext goes through the decipher as it arrives, the tag
+ * (the segment's last 16 bytes, where the object's length puts them) is checked at its end. The
+ * plaintext goes nowhere but into the hash, which counts only if every tag verified.
+ */
+class Xre1Verifier extends Transform {
+  readonly #key: Buffer;
+  readonly #length: number;
+  readonly #hash = createHash('sha256');
+  #preamble = Buffer.alloc(0);
+  #header: { header: Xre1Header; aad: Buffer; totalLength: number } | undefined;
+  #segment: { decipher: DecipherGCM; length: number; at: number; tag: Buffer[] } | undefined;
+  #index = 0;
+  #received = 0;
+
+  constructor(key: Buffer, length: number) {
+    super();
+    this.#key = key;
+    this.#length = length;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.#take(chunk);
+      done(null, chunk);
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    const complete = this.#header && !this.#segment && this.#received === this.#length && this.#index > 0;
+    done(complete ? null : new Error(`the XRE1 object ends early (${this.#received} of ${this.#length} bytes)`));
+  }
+
+  /** The plaintext's SHA-256, once the stream has ended without error. */
+  get sha256(): string {
+    return this.#hash.digest('hex');
+  }
+
+  #take(chunk: Buffer): void {
+    this.#received += chunk.length;
+    let at = 0;
+    while (at < chunk.length) {
+      if (!this.#header) {
+        const have = this.#preamble.length;
+        const wanted = have < PREAMBLE_LENGTH ? PREAMBLE_LENGTH : headerTotalLengthOf(this.#preamble);
+        const n = Math.min(wanted - have, chunk.length - at);
+        this.#preamble = Buffer.concat([this.#preamble, chunk.subarray(at, at + n)]);
+        at += n;
+        if (this.#preamble.length >= PREAMBLE_LENGTH && this.#preamble.length === headerTotalLengthOf(this.#preamble)) {
+          const { header, headerTotalLength } = parseHeader(this.#preamble);
+          this.#header = { header, aad: Buffer.from(header.json), totalLength: headerTotalLength };
+        }
+        continue;
+      }
+      const { header, aad, totalLength } = this.#header;
+      if (!this.#segment) {
+        const start = totalLength + this.#index * (header.segmentSize + TAG_LENGTH);
+        const length = Math.min(header.segmentSize + TAG_LENGTH, this.#length - start);
+        if (length < TAG_LENGTH) throw new Error(`segment ${this.#index} is shorter than its tag`);
+        // nonce = prefix(7) ‖ u32be(index) ‖ last flag (packages/shared xre1.format.ts)
+        const nonce = Buffer.alloc(12);
+        nonce.set(header.noncePrefix);
+        nonce.writeUInt32BE(this.#index, 7);
+        nonce[11] = start + length === this.#length ? 1 : 0;
+        const decipher = createDecipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG_LENGTH });
+        decipher.setAAD(aad);
+        this.#segment = { decipher, length, at: 0, tag: [] };
+      }
+      const s = this.#segment;
+      const cipherEnd = s.length - TAG_LENGTH;
+      if (s.at < cipherEnd) {
+        const n = Math.min(cipherEnd - s.at, chunk.length - at);
+        this.#hash.update(s.decipher.update(chunk.subarray(at, at + n)));
+        s.at += n;
+        at += n;
+      } else {
+        const n = Math.min(s.length - s.at, chunk.length - at);
+        s.tag.push(chunk.subarray(at, at + n));
+        s.at += n;
+        at += n;
+      }
+      if (s.at === s.length) {
+        s.decipher.setAuthTag(Buffer.concat(s.tag));
+        // Throws when the tag does not verify: the upload is refused.
+        this.#hash.update(s.decipher.final());
+        this.#segment = undefined;
+        this.#index += 1;
+      }
+    }
+  }
+}
+
+async function fsync(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  await fh.sync().finally(() => fh.close());
+}
+
 const server = createServer((req, res) => {
-  const file = fileOf(req.url);
-  if (!file) return void res.writeHead(404).end();
+  const route = routeOf(req.url);
+  if (!route) return void res.writeHead(404).end();
+  const { file } = route;
   (async () => {
+    if (req.method === 'PUT' && route.verified) {
+      const key = Buffer.from(String(req.headers['x-xre1-key'] ?? ''), 'base64');
+      const length = Number(req.headers['content-length']);
+      if (key.length !== 32 || !Number.isSafeInteger(length))
+        return void res.writeHead(400).end('X-Xre1-Key (32 bytes, base64) and Content-Length are required');
+      const verifier = new Xre1Verifier(key, length);
+      const out = createWriteStream(file);
+      await pipeline(req, verifier, out);
+      await fsync(file);
+      res
+        .writeHead(201, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ size: out.bytesWritten, sha256: verifier.sha256 }));
+      return;
+    }
     if (req.method === 'PUT') {
       const out = createWriteStream(file);
       await pipeline(req, out);
-      const fh = await open(file, 'r');
-      await fh.sync().finally(() => fh.close());
+      await fsync(file);
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ size: out.bytesWritten }));
       return;
     }

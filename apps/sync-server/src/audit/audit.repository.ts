@@ -132,6 +132,28 @@ export const auditRepository = {
     );
   },
 
+  /**
+   * The same rows, then COMMIT, in one round trip: the simple protocol takes no parameters, so the
+   * values go in as literals, quoted by the driver's escapeLiteral (standard_conforming_strings
+   * is on, as PostgreSQL has defaulted to since 9.1; escapeLiteral handles either). Should the INSERT
+   * fail, PostgreSQL skips the COMMIT and the caller rolls back.
+   */
+  async insertManyAndCommit(tx: PoolClient, records: AuditRecord[]): Promise<void> {
+    const lit = (v: string | null): string => (v === null ? 'NULL' : tx.escapeLiteral(v));
+    const rows = records.map((r) => {
+      if (!/^[0-9]+$/.test(r.id)) throw new Error(`audit id ${r.id} is not a bigint`);
+      const roles = r.actorRoles.length ? `ARRAY[${r.actorRoles.map(lit).join(', ')}]::text[]` : `'{}'::text[]`;
+      return `(${r.id}, ${lit(r.at.toISOString())}::timestamptz, ${lit(r.actorSub)}, ${roles}, ${lit(r.action)},
+        ${lit(r.xrayId)}::uuid, ${lit(r.patientId)}, ${lit(r.outcome)}, ${lit(r.clientIp)}, ${lit(r.userAgent)},
+        ${lit(r.requestId)}, ${lit(JSON.stringify(r.details))}::jsonb, ${lit(r.prevHash)}, ${lit(r.hash)})`;
+    });
+    await tx.query(
+      `INSERT INTO audit_events (id, at, actor_sub, actor_roles, action, xray_id, patient_id, outcome,
+         client_ip, user_agent, request_id, details, prev_hash, hash)
+       VALUES ${rows.join(',\n')}; COMMIT`,
+    );
+  },
+
   /** One page for GET /audit; fetches limit + 1 so the caller knows whether there is more. */
   async list(db: Queryable, f: AuditListFilter): Promise<{ items: AuditRecord[]; more: boolean }> {
     const where: string[] = [];

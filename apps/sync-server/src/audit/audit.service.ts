@@ -65,7 +65,7 @@ function detailsOf(details: Record<string, unknown> | undefined): Record<string,
 export async function appendAuditBatch(
   tx: PoolClient,
   events: AuditEventInput[],
-  opts: { begin?: boolean } = {},
+  opts: { begin?: boolean; commit?: boolean } = {},
 ): Promise<AuditRecord[]> {
   const link = await auditRepository.lockAndLink(tx, events.length, opts);
   let prevHash = link.prevHash ?? GENESIS_HASH;
@@ -91,7 +91,8 @@ export async function appendAuditBatch(
     prevHash = record.hash;
     return record;
   });
-  await auditRepository.insertMany(tx, records);
+  if (opts.commit) await auditRepository.insertManyAndCommit(tx, records);
+  else await auditRepository.insertMany(tx, records);
   return records;
 }
 
@@ -153,17 +154,15 @@ class AuditBatcher {
   }
 
   /**
-   * BEGIN, lock and link in one round trip, then the INSERT and the COMMIT: three for the whole
-   * batch. Not inTransaction: its separate BEGIN is a fourth round trip every batch waits for,
+   * BEGIN, lock and link in one round trip, then the INSERT and the COMMIT in another: two for the
+   * whole batch. Not inTransaction: its separate BEGIN is a round trip more every batch waits for,
    * measured at -7 % GET /xrays/{id} throughput and p99 19 → 22 ms.
    */
   private async commitBatch(events: AuditEventInput[]): Promise<AuditRecord[]> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      const records = await appendAuditBatch(client, events, { begin: true });
-      await client.query('COMMIT');
-      return records;
+      return await appendAuditBatch(client, events, { begin: true, commit: true });
     } catch (err) {
       broken = brokenConnection(err);
       if (!broken) await client.query('ROLLBACK').catch(() => undefined);

@@ -1,3 +1,4 @@
+import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES } from '@xray/shared';
 import { backfillDicomIndex } from '../dicomweb/dicom-index.backfill.ts';
 import { createOutboxWriter } from '../events/outbox.repository.ts';
 import { createLinkVerifier } from '../integrations/link.verifier.ts';
@@ -10,14 +11,19 @@ import { withRestoreTools } from './restore.setup.ts';
 const usage = `xray-admin dicom-index
 
 Gives the DICOMweb index (QIDO-RS, WADO-RS) the DICOM X-rays stored before it existed: each is
-read from the object store as far as its header (the first 64 KiB, decrypted; never the whole
-X-ray) and indexed as an upload is. Safe while servers run, and to run again. Uses the server's
-settings (DATABASE_URL, the store, the KEKs). Exit 1 when some X-ray could not be read.`;
+read from the object store as far as its header (decrypted, whole to the pixel data, as every
+upload's is; never the pixels) and indexed as an upload is. A header that runs past ${DICOM_MAX_HEADER_BYTES / 1024 / 1024} MiB
+(DICOM_MAX_HEADER_BYTES, refused at every upload) is not indexed: an error line names the X-ray.
+X-rays indexed from their first ${DICOM_HEADER_PREFIX_BYTES / 1024} KiB only (as uploads were before headers were read whole)
+are read again the same way and their index rows written anew, the missing attributes with them.
+Safe while servers run, and to run again (a file with no pixel data past ${DICOM_HEADER_PREFIX_BYTES / 1024} KiB is read
+again each time, to the same row). Uses the server's settings (DATABASE_URL, the store, the
+KEKs). Exit 1 when some X-ray could not be read or indexed; the others are indexed all the same.`;
 
 /** `xray-admin dicom-index`: the index of X-rays stored before DICOMweb. */
 export const dicomIndexCommand: Command = {
   name: 'dicom-index',
-  summary: 'Index DICOM X-rays stored before DICOMweb (reads only their headers)',
+  summary: 'Index DICOM X-rays stored before DICOMweb, re-read those indexed from a cut header (reads only headers)',
   usage,
 
   async run(args, io) {
@@ -40,6 +46,10 @@ export const dicomIndexCommand: Command = {
         openContent: (x, range) => xrays.openContent(x, range),
       });
       io.out(`Indexed ${report.indexed} DICOM X-ray(s).`);
+      if (report.reread)
+        io.out(
+          `Re-read ${report.reread} DICOM X-ray(s) indexed from a header cut at ${DICOM_HEADER_PREFIX_BYTES / 1024} KiB.`,
+        );
       if (report.skipped.length)
         io.out(
           `${report.skipped.length} name no study, series or instance UID (not in DICOMweb): ${report.skipped.join(', ')}`,

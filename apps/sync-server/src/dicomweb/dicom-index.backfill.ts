@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { DICOM_HEADER_PREFIX_BYTES, readDicomHeader } from '@xray/shared';
+import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, readDicomHeader, type DicomHeader } from '@xray/shared';
 import type { Pool } from '../db/pool.ts';
 import type { ByteRange } from '../storage/index.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
@@ -15,38 +15,89 @@ export interface BackfillDeps {
 
 export interface BackfillReport {
   indexed: number;
+  /**
+   * X-rays indexed from a header cut at DICOM_HEADER_PREFIX_BYTES (by ingest or this backfill
+   * before headers were read whole) read again and their row written anew.
+   */
+  reread: number;
   /** DICOM X-rays whose header names no study, series or instance UID: not in DICOMweb. */
   skipped: string[];
   failed: { id: string; error: string }[];
 }
 
-async function headerPrefix(deps: BackfillDeps, x: XrayRecord): Promise<Buffer> {
-  const end = Math.min(x.sizeBytes, DICOM_HEADER_PREFIX_BYTES) - 1;
-  const content = await deps.openContent(x, end >= 0 ? { start: 0, end } : undefined);
+/** Reads a stored X-ray's plaintext (XrayService.openContent). */
+interface ContentReader<X> {
+  openContent(x: X, range: ByteRange): Promise<Readable>;
+}
+
+/** The plaintext bytes [start, end] of a stored X-ray, decrypted. */
+async function readRange<X>(deps: ContentReader<X>, x: X, range: ByteRange): Promise<Buffer> {
+  const content = await deps.openContent(x, range);
   const chunks: Buffer[] = [];
   for await (const chunk of content) chunks.push(Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks);
+  const bytes = Buffer.concat(chunks);
+  // Short of the range: the next read would start where this one did, for ever.
+  if (bytes.length !== range.end - range.start + 1)
+    throw new Error(`bytes ${range.start}-${range.end} of its content read as ${bytes.length} bytes`);
+  return bytes;
 }
 
 /**
+ * A stored DICOM X-ray's header, read whole to its pixel data as every door reads it at ingest
+ * (patient tags may follow long private data): the first DICOM_HEADER_PREFIX_BYTES, then twice as
+ * much each time the header goes on, up to `maxHeaderBytes`. Only the new bytes are fetched each
+ * time, and only the segments they touch are decrypted: never the pixels. A header that has not
+ * ended by then is an error (no door stores such a file today): nothing of it is indexed.
+ */
+export async function readStoredDicomHeader<X extends { sizeBytes: number }>(
+  deps: ContentReader<X>,
+  x: X,
+  maxHeaderBytes = DICOM_MAX_HEADER_BYTES,
+): Promise<DicomHeader> {
+  let head = Buffer.alloc(0);
+  let want = Math.min(DICOM_HEADER_PREFIX_BYTES, maxHeaderBytes);
+  for (;;) {
+    const end = Math.min(x.sizeBytes, want);
+    if (end > head.length) head = Buffer.concat([head, await readRange(deps, x, { start: head.length, end: end - 1 })]);
+    const header = readDicomHeader(head);
+    // The whole file read: a header with no pixel data after it is as whole as it gets.
+    if (header.complete || head.length >= x.sizeBytes) return header;
+    if (head.length >= maxHeaderBytes)
+      throw new Error(
+        `its DICOM header runs past ${maxHeaderBytes} bytes without reaching the pixel data (7FE0,0010); ` +
+          'not indexed (no door stores such a file today: check where it came from)',
+      );
+    want = Math.min(want * 2, maxHeaderBytes);
+  }
+}
+
+/** The error of an X-ray that could not be read or indexed, as the report gives it. */
+const errorOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
  * Indexes DICOM X-rays stored before the index existed (`xray-admin dicom-index`): for each, the
- * header prefix only is decrypted (never the whole X-ray) and indexed as finalize would have.
- * Safe to run while the server runs, and again: a row written meanwhile is kept.
+ * header only is decrypted, whole to the pixel data (never the whole X-ray), and indexed as
+ * finalize would have. Then rows indexed from a header cut at DICOM_HEADER_PREFIX_BYTES (as ingest
+ * and this backfill read it before headers were read whole) whose file goes on past it are read
+ * again the same way and written anew in place (dicomInstanceRepository.replacePartial).
+ * Safe to run while the server runs, and again: a row written meanwhile is kept; a file with no
+ * pixel data longer than the prefix is read again each time, to the same row.
  */
 export async function backfillDicomIndex(
   deps: BackfillDeps,
   opts: { batch?: number; onProgress?: (done: number) => void } = {},
 ): Promise<BackfillReport> {
-  const report: BackfillReport = { indexed: 0, skipped: [], failed: [] };
+  const report: BackfillReport = { indexed: 0, reread: 0, skipped: [], failed: [] };
+  const batch = opts.batch ?? 100;
   let after: string | null = null;
   for (;;) {
-    const ids = await dicomInstanceRepository.unindexed(deps.pool, after, opts.batch ?? 100);
-    if (ids.length === 0) return report;
+    const ids = await dicomInstanceRepository.unindexed(deps.pool, after, batch);
+    if (ids.length === 0) break;
     for (const id of ids) {
       after = id;
       try {
         const x = await deps.get(id);
-        const entry = indexEntryOf(readDicomHeader(await headerPrefix(deps, x)));
+        const entry = indexEntryOf(await readStoredDicomHeader(deps, x));
         if (!entry) {
           report.skipped.push(id);
           continue;
@@ -54,10 +105,34 @@ export async function backfillDicomIndex(
         await dicomInstanceRepository.insert(deps.pool, id, entry);
         report.indexed++;
       } catch (err) {
-        // One unreadable X-ray (deleted meanwhile, an object that fails its check) does not stop the rest.
-        report.failed.push({ id, error: err instanceof Error ? err.message : String(err) });
+        // One unreadable X-ray (deleted meanwhile, an object that fails its check, a header past the
+        // cap) does not stop the rest.
+        report.failed.push({ id, error: errorOf(err) });
       }
     }
-    opts.onProgress?.(report.indexed);
+    opts.onProgress?.(report.indexed + report.reread);
+  }
+
+  after = null;
+  for (;;) {
+    const rows = await dicomInstanceRepository.partiallyIndexed(deps.pool, DICOM_HEADER_PREFIX_BYTES, after, batch);
+    if (rows.length === 0) return report;
+    for (const { id, uids } of rows) {
+      after = id;
+      try {
+        const entry = indexEntryOf(await readStoredDicomHeader(deps, await deps.get(id)));
+        // The UIDs were whole in the cut header: read on, they cannot differ. If they do, the row
+        // stays as it is: an instance does not move to another SOP Instance UID behind STOW-RS's back.
+        if (entry?.studyUid !== uids.study || entry.seriesUid !== uids.series || entry.sopUid !== uids.instance)
+          throw new Error(
+            `its header read whole does not name the UIDs of its index row (${uids.study} ${uids.series} ${uids.instance}); the row is left as it is`,
+          );
+        // False: deleted meanwhile, or written whole by another run.
+        if (await dicomInstanceRepository.replacePartial(deps.pool, id, entry)) report.reread++;
+      } catch (err) {
+        report.failed.push({ id, error: errorOf(err) });
+      }
+    }
+    opts.onProgress?.(report.indexed + report.reread);
   }
 }

@@ -1,6 +1,6 @@
 import type { DicomJsonDataset } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
-import type { DicomIndexEntry } from './dicom-index.ts';
+import type { DicomIndexEntry, InstanceUids } from './dicom-index.ts';
 import type { Match, QidoLevel, QidoQuery } from './qido-query.ts';
 
 type Queryable = Pool | PoolClient;
@@ -20,7 +20,11 @@ export interface IndexedInstance {
   seriesNumber: number | null;
   instanceNumber: number | null;
   header: DicomJsonDataset;
-  /** False when the header was longer than the prefix read at ingest: attributes past it are missing. */
+  /**
+   * False when the header read ended before the pixel data: a file with none, or a row indexed
+   * from the 64 KiB prefix read before headers were read whole (attributes past it missing) until
+   * `xray-admin dicom-index` reads it again.
+   */
   headerComplete: boolean;
   /** The X-ray's patient (the audit names it) and who captured it (the policy judges on it). */
   patientId: string;
@@ -136,43 +140,87 @@ const toInstance = (r: InstanceRow): IndexedInstance => ({
   capturedBy: { sub: r.captured_by_sub },
 });
 
+/** The columns an index entry fills, in the order entryValues gives them (xray_id and indexed_at aside). */
+const ENTRY_COLUMNS = [
+  'study_uid',
+  'series_uid',
+  'sop_uid',
+  'sop_class_uid',
+  'patient_id',
+  'patient_name',
+  'patient_birth_date',
+  'patient_sex',
+  'study_date',
+  'study_time',
+  'accession_number',
+  'modality',
+  'study_description',
+  'series_description',
+  'series_number',
+  'instance_number',
+  'referring_physician_name',
+  'study_id',
+  'rows',
+  'columns',
+  'transfer_syntax_uid',
+  'header',
+  'header_complete',
+] as const;
+
+const entryValues = (e: DicomIndexEntry): unknown[] => [
+  e.studyUid,
+  e.seriesUid,
+  e.sopUid,
+  e.sopClassUid,
+  e.patientId,
+  e.patientName,
+  e.patientBirthDate,
+  e.patientSex,
+  e.studyDate,
+  e.studyTime,
+  e.accessionNumber,
+  e.modality,
+  e.studyDescription,
+  e.seriesDescription,
+  e.seriesNumber,
+  e.instanceNumber,
+  e.referringPhysicianName,
+  e.studyId,
+  e.rows,
+  e.columns,
+  e.transferSyntaxUid,
+  JSON.stringify(e.header),
+  e.headerComplete,
+];
+
+/** `$from, …, $to`. */
+const placeholders = (from: number, to: number): string =>
+  Array.from({ length: to - from + 1 }, (_, i) => `$${from + i}`).join(',');
+
 export const dicomInstanceRepository = {
   /** Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op). */
   async insert(db: Queryable, xrayId: string, e: DicomIndexEntry): Promise<void> {
     await db.query(
-      `INSERT INTO dicom_instances (xray_id, study_uid, series_uid, sop_uid, sop_class_uid, patient_id, patient_name,
-         patient_birth_date, patient_sex, study_date, study_time, accession_number, modality, study_description,
-         series_description, series_number, instance_number, referring_physician_name, study_id, rows, columns,
-         transfer_syntax_uid, header, header_complete)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)
+      `INSERT INTO dicom_instances (xray_id, ${ENTRY_COLUMNS.join(', ')})
+       VALUES (${placeholders(1, ENTRY_COLUMNS.length + 1)})
        ON CONFLICT (xray_id) DO NOTHING`,
-      [
-        xrayId,
-        e.studyUid,
-        e.seriesUid,
-        e.sopUid,
-        e.sopClassUid,
-        e.patientId,
-        e.patientName,
-        e.patientBirthDate,
-        e.patientSex,
-        e.studyDate,
-        e.studyTime,
-        e.accessionNumber,
-        e.modality,
-        e.studyDescription,
-        e.seriesDescription,
-        e.seriesNumber,
-        e.instanceNumber,
-        e.referringPhysicianName,
-        e.studyId,
-        e.rows,
-        e.columns,
-        e.transferSyntaxUid,
-        JSON.stringify(e.header),
-        e.headerComplete,
-      ],
+      [xrayId, ...entryValues(e)],
     );
+  },
+
+  /**
+   * Writes an index row read from a cut header again, in place, from the header read whole
+   * (`xray-admin dicom-index`): every column as insert writes it, but only over a row still cut
+   * and under the same UIDs. indexed_at stays: which X-ray holds a SOP Instance UID first (the
+   * one STOW-RS compares a reuse with) does not change. False when no such row is left.
+   */
+  async replacePartial(db: Queryable, xrayId: string, e: DicomIndexEntry): Promise<boolean> {
+    const { rowCount } = await db.query(
+      `UPDATE dicom_instances SET (${ENTRY_COLUMNS.join(', ')}) = ROW(${placeholders(2, ENTRY_COLUMNS.length + 1)})
+        WHERE xray_id = $1 AND NOT header_complete AND study_uid = $2 AND series_uid = $3 AND sop_uid = $4`,
+      [xrayId, ...entryValues(e)],
+    );
+    return rowCount === 1;
   },
 
   /**
@@ -285,5 +333,28 @@ export const dicomInstanceRepository = {
       [afterId, limit],
     );
     return rows.map((r) => r.id);
+  },
+
+  /**
+   * DICOM X-rays indexed from a cut header (header_complete false) whose stored file is longer
+   * than `readBytes`, the prefix ingest and the backfill used to read: the rest may hold more of
+   * the header. After `afterId`, in id order. A file read whole by then is not: nothing more is in
+   * it. A file with no pixel data at all (uploads refuse one today; an older X-ray may be one) is
+   * always cut, nothing marking where its header ends: one longer than `readBytes` is read again
+   * each time, to the same row.
+   */
+  async partiallyIndexed(
+    db: Queryable,
+    readBytes: number,
+    afterId: string | null,
+    limit: number,
+  ): Promise<{ id: string; uids: InstanceUids }[]> {
+    const { rows } = await db.query<{ id: string; study_uid: string; series_uid: string; sop_uid: string }>(
+      `SELECT x.id, d.study_uid, d.series_uid, d.sop_uid FROM xrays x JOIN dicom_instances d ON d.xray_id = x.id
+        WHERE NOT d.header_complete AND x.size_bytes > $1 AND ($2::uuid IS NULL OR x.id > $2::uuid)
+        ORDER BY x.id LIMIT $3`,
+      [readBytes, afterId, limit],
+    );
+    return rows.map((r) => ({ id: r.id, uids: { study: r.study_uid, series: r.series_uid, instance: r.sop_uid } }));
   },
 };

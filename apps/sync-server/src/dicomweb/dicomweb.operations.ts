@@ -144,7 +144,7 @@ const metadata = <P extends string>(path: P, what: string, params: z.ZodObject) 
   request: { params, headers: qidoAccept },
   responses: {
     200: dicomJson(
-      'The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header was longer than the 64 KiB read at ingest, a corrected PatientID, an identity mismatch',
+      'The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header ends early (the header is read whole at ingest; an instance indexed before that from its first 64 KiB may lack attributes until `xray-admin dicom-index` reads it again), a corrected PatientID, an identity mismatch',
       ['Warning'],
     ),
     ...problems(400, 403),

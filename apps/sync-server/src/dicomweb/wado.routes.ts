@@ -104,14 +104,15 @@ function metadata(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
     const type = dicomJsonTypeFor(req.headers.accept);
     await auditPerXray(req, deps.pool, 'xray.read', instances, () => ({ dicomweb: 'metadata' }));
     const base = linkBaseOf(req, deps.publicUrl);
-    // A header longer than the prefix read at ingest (64 KiB) is served as far as it was read: said so.
+    // Ingest reads a header whole, but a row indexed before that from a 64 KiB prefix is served as
+    // far as it was read, until `xray-admin dicom-index` reads it again: said so.
     const cut = instances.filter((i) => !i.headerComplete).map((i) => i.sopUid);
     // The patient is the one the X-ray is linked to, as the REST API shows it (linked-patient.ts).
     const shown = instances.map((i) => withLinkedPatient(i.header, i));
     const warnings = [
       ...(cut.length
         ? [
-            `Headers longer than 64 KiB end early (attributes before the pixel data are missing) for ${cut.length} instance(s): ${cut.slice(0, 10).join(' ')}`,
+            `Headers indexed from their first 64 KiB only end early (attributes before the pixel data may be missing until xray-admin dicom-index reads them again) for ${cut.length} instance(s): ${cut.slice(0, 10).join(' ')}`,
           ]
         : []),
       ...identityWarnings(

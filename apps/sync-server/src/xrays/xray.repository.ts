@@ -77,11 +77,12 @@ export const XRAY_COLUMNS = [
 const COLUMNS = XRAY_COLUMNS.join(', ');
 
 /** Reads run on every metadata request: prepared once per connection (PostgreSQL then skips parse and plan). */
-const prepared = (text: string, values: unknown[]) => ({
-  name: `xray:${createHash('sha1').update(text).digest('base64url')}`,
-  text,
-  values,
-});
+const preparedNames = new Map<string, string>();
+const prepared = (text: string, values: unknown[]) => {
+  let name = preparedNames.get(text);
+  if (!name) preparedNames.set(text, (name = `xray:${createHash('sha1').update(text).digest('base64url')}`));
+  return { name, text, values };
+};
 
 export const toRecord = (r: XrayRow): XrayRecord => ({
   id: r.id,
@@ -186,6 +187,14 @@ export const xrayRepository = {
   async findById(db: Queryable, id: string): Promise<XrayRecord | null> {
     const { rows } = await db.query<XrayRow>(prepared(`SELECT ${COLUMNS} FROM xrays WHERE id = $1`, [id]));
     return rows[0] ? toRecord(rows[0]) : null;
+  },
+
+  /** Several at once, in no particular order (one statement for a batch of single reads). */
+  async findManyById(db: Queryable, ids: readonly string[]): Promise<XrayRecord[]> {
+    const { rows } = await db.query<XrayRow>(
+      prepared(`SELECT ${COLUMNS} FROM xrays WHERE id = ANY($1::uuid[])`, [ids]),
+    );
+    return rows.map(toRecord);
   },
 
   /**

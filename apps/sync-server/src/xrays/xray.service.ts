@@ -25,6 +25,7 @@ import type { IntegrityCheck, Metrics } from '../observability/metrics.ts';
 import type { ByteRange, ObjectStore } from '../storage/index.ts';
 import { recordKeyOf, tombstoneKeyOf, writeTombstone } from './xray-record.ts';
 import { xrayChangeRepository, type ChangeEntry } from './xray-changes.repository.ts';
+import { createXrayLoader } from './xray.loader.ts';
 import { xrayRepository, type ListPosition, type XrayRecord } from './xray.repository.ts';
 import { changedSinceRead, updateXray } from './xray-update.service.ts';
 
@@ -148,9 +149,11 @@ export function createXrayService(deps: XrayServiceDeps) {
     }
   };
 
+  const load = createXrayLoader(deps.pool);
+
   return {
     async get(id: string): Promise<XrayRecord> {
-      const x = await xrayRepository.findById(deps.pool, id);
+      const x = await load(id);
       if (!x) throw noSuch('X-ray');
       return x;
     },

@@ -6981,7 +6981,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header was longer than the 64 KiB read at ingest, a corrected PatientID, an identity mismatch */
+            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header ends early (the header is read whole at ingest; an instance indexed before that from its first 64 KiB may lack attributes until `xray-admin dicom-index` reads it again), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -7095,7 +7095,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header was longer than the 64 KiB read at ingest, a corrected PatientID, an identity mismatch */
+            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header ends early (the header is read whole at ingest; an instance indexed before that from its first 64 KiB may lack attributes until `xray-admin dicom-index` reads it again), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];
@@ -7211,7 +7211,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header was longer than the 64 KiB read at ingest, a corrected PatientID, an identity mismatch */
+            /** @description The instances’ headers, PatientID the linked patient’s (a differing file value in OtherPatientIDsSequence); a Warning names any whose header ends early (the header is read whole at ingest; an instance indexed before that from its first 64 KiB may lack attributes until `xray-admin dicom-index` reads it again), a corrected PatientID, an identity mismatch */
             200: {
                 headers: {
                     Warning: components["headers"]["Warning"];

@@ -1,0 +1,43 @@
+import DataLoader from 'dataloader';
+import type { Pool } from '../db/pool.ts';
+import { xrayRepository, type XrayRecord } from './xray.repository.ts';
+
+/**
+ * Single-X-ray reads (GET, download, preview, DICOMweb) that arrive while one is in flight go to
+ * PostgreSQL together, as one `id = ANY(...)` statement: under load a metadata read otherwise
+ * costs a statement, a round trip and a socket write of its own. When nothing is in flight a read
+ * goes at once. Nothing is cached: every read starts after its request arrived, so a client sees
+ * the result of its own earlier write.
+ */
+export function createXrayLoader(pool: Pool): (id: string) => Promise<XrayRecord | null> {
+  let inFlight: Promise<unknown> | null = null;
+  const loader = new DataLoader<string, XrayRecord | null>(
+    (ids) => {
+      const batch = xrayRepository.findManyById(pool, ids).then((rows) => {
+        const byId = new Map(rows.map((x) => [x.id, x]));
+        return ids.map((id) => byId.get(id) ?? null);
+      });
+      const settled = batch.then(
+        () => undefined,
+        () => undefined,
+      );
+      inFlight = settled;
+      void settled.then(() => {
+        if (inFlight === settled) inFlight = null;
+      });
+      return batch;
+    },
+    {
+      cache: false,
+      maxBatchSize: 200,
+      // The next batch waits for the one in flight (as the audit batcher does): one statement for
+      // all that arrived meanwhile, instead of one per event-loop tick.
+      batchScheduleFn: (dispatch) => {
+        if (inFlight) void inFlight.then(dispatch);
+        else process.nextTick(dispatch);
+      },
+    },
+  );
+  // PostgreSQL prints UUIDs in lower case; the key must match what comes back.
+  return (id) => loader.load(id.toLowerCase());
+}
