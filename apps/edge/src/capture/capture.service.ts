@@ -168,8 +168,9 @@ export interface CaptureServiceDeps {
 export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
   /**
    * Encrypts and stores an X-ray. All the slow work (reading, hashing, encrypting, wrapping)
-   * happens first; then one Dexie transaction writes the record and the ciphertext together.
-   * When the promise resolves the capture is on disk; no network is ever needed.
+   * happens first; then one Dexie transaction (strict durability) writes the record and the
+   * ciphertext together. When the promise resolves the capture is on disk, so the screen may say
+   * "queued" then and not before; no network is ever needed.
    */
   async function capture(file: Blob, input: CaptureInput = {}, opts: CaptureOptions = {}): Promise<CaptureResult> {
     const now = Date.now();
@@ -183,9 +184,12 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
     };
 
     const dek = await generateDek();
-    const encrypted = await hashAndEncrypt(file, dek);
-    const { wrapped, keyId } = await wrapWithDeviceKey(db, dek);
-    const encryptedMetadata = await sealMetadata(dek, metadata);
+    // The key wrap and the metadata need only the DEK: done while the file is hashed and encrypted.
+    const [encrypted, { wrapped, keyId }, encryptedMetadata] = await Promise.all([
+      hashAndEncrypt(file, dek),
+      wrapWithDeviceKey(db, dek),
+      sealMetadata(dek, metadata),
+    ]);
 
     const record: CaptureRecord = {
       id: crypto.randomUUID(),

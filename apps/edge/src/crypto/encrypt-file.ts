@@ -5,6 +5,15 @@ import { createEncryptStream } from '@xray/shared';
 /** Ciphertext is gathered into Blob parts of about this size, so the JS heap holds at most one. */
 const BLOB_PART_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Files up to this size are read whole, so WebCrypto hashes them natively while they are
+ * encrypted, instead of a JavaScript SHA-256 on the main thread: for 18 MB in Chromium ~20 ms
+ * instead of ~200 ms, which was the largest part of Save → "queued". WebCrypto has no streaming
+ * digest, so larger files (rare: a DR image is 10–60 MB) are streamed and memory stays flat for
+ * them; a whole read holds the file about twice (WebCrypto copies its input).
+ */
+export const WHOLE_FILE_MAX_BYTES = 64 * 1024 * 1024;
+
 export interface EncryptedFile {
   ciphertext: Blob;
   /** Lowercase hex SHA-256 of the plaintext. */
@@ -13,11 +22,38 @@ export interface EncryptedFile {
 }
 
 /**
- * One pass over the file: each chunk feeds the SHA-256 and the XRE1 encrypt stream, and the
- * ciphertext goes into a Blob built from bounded parts (the browser keeps large Blobs off the
- * JS heap, on disk if it must). Memory stays flat whatever the file's size.
+ * The file's SHA-256 and its XRE1 ciphertext (a Blob built from bounded parts: the browser
+ * keeps large Blobs off the JS heap, on disk if it must), in one read of the file.
  */
-export async function hashAndEncrypt(file: Blob, dek: CryptoKey): Promise<EncryptedFile> {
+export async function hashAndEncrypt(
+  file: Blob,
+  dek: CryptoKey,
+  wholeFileMaxBytes = WHOLE_FILE_MAX_BYTES,
+): Promise<EncryptedFile> {
+  return file.size <= wholeFileMaxBytes ? hashAndEncryptWhole(file, dek) : hashAndEncryptStreamed(file, dek);
+}
+
+/** Read at once; the native digest runs while the segments are sealed. */
+async function hashAndEncryptWhole(file: Blob, dek: CryptoKey): Promise<EncryptedFile> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (bytes.length !== file.size) throw new Error(`read ${bytes.length} of ${file.size} bytes of the file`);
+  // WebCrypto copies its input when called: the digest and the encryption share one read.
+  const digest = crypto.subtle.digest('SHA-256', bytes);
+  const plaintext = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+  const [ciphertext, hash] = await Promise.all([collectBlob(plaintext.pipeThrough(createEncryptStream(dek))), digest]);
+  return { ciphertext, sha256: bytesToHex(new Uint8Array(hash)), plaintextSize: bytes.length };
+}
+
+/**
+ * One pass over the file: each chunk feeds the SHA-256 and the XRE1 encrypt stream. Memory
+ * stays flat whatever the file's size.
+ */
+async function hashAndEncryptStreamed(file: Blob, dek: CryptoKey): Promise<EncryptedFile> {
   const hash = sha256.create();
   let plaintextSize = 0;
   const tap = new TransformStream<Uint8Array, Uint8Array>({
@@ -27,7 +63,14 @@ export async function hashAndEncrypt(file: Blob, dek: CryptoKey): Promise<Encryp
       controller.enqueue(chunk);
     },
   });
-  const reader = file.stream().pipeThrough(tap).pipeThrough(createEncryptStream(dek)).getReader();
+  const ciphertext = await collectBlob(file.stream().pipeThrough(tap).pipeThrough(createEncryptStream(dek)));
+  if (plaintextSize !== file.size) throw new Error(`read ${plaintextSize} of ${file.size} bytes of the file`);
+  return { ciphertext, sha256: bytesToHex(hash.digest()), plaintextSize };
+}
+
+/** A stream's bytes as one Blob, gathered in parts of about BLOB_PART_BYTES. */
+async function collectBlob(stream: ReadableStream<Uint8Array<ArrayBuffer>>): Promise<Blob> {
+  const reader = stream.getReader();
   let blob = new Blob([]);
   let parts: Uint8Array<ArrayBuffer>[] = [];
   let pending = 0;
@@ -42,7 +85,5 @@ export async function hashAndEncrypt(file: Blob, dek: CryptoKey): Promise<Encryp
       pending = 0;
     }
   }
-  blob = new Blob([blob, ...parts]);
-  if (plaintextSize !== file.size) throw new Error(`read ${plaintextSize} of ${file.size} bytes of the file`);
-  return { ciphertext: blob, sha256: bytesToHex(hash.digest()), plaintextSize };
+  return new Blob([blob, ...parts]);
 }
