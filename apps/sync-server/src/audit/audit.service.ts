@@ -137,9 +137,11 @@ class AuditBatcher {
           const records = await this.commitBatch(batch.map((p) => p.event));
           batch.forEach((p, i) => p.resolve(records[i]!));
         } catch (err) {
-          // The database is unreachable or hung: each retry would wait out its own timeout.
+          // The database is unreachable or hung: each retry would wait out its own timeout, and so
+          // would the events that queued meanwhile, one batch after another (twice the timeout the
+          // database settings promise). They are refused with the same error now.
           if (isDatabaseUnavailable(err)) {
-            for (const p of batch) p.reject(err);
+            for (const p of [...batch, ...this.queue.splice(0)]) p.reject(err);
             continue;
           }
           // One bad event must not fail its neighbours: retry each on its own.

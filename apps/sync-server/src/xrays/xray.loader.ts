@@ -9,6 +9,9 @@ import { xrayRepository, type XrayRecord } from './xray.repository.ts';
  * goes at once. Nothing is cached: every read starts after its request arrived, so a client sees
  * the result of its own earlier write.
  */
+/** How long a batch waits for the one in flight before it goes anyway (a batch takes ~1–5 ms). */
+const MAX_WAIT_MS = 50;
+
 export function createXrayLoader(pool: Pool): (id: string) => Promise<XrayRecord | null> {
   let inFlight: Promise<unknown> | null = null;
   const loader = new DataLoader<string, XrayRecord | null>(
@@ -31,10 +34,20 @@ export function createXrayLoader(pool: Pool): (id: string) => Promise<XrayRecord
       cache: false,
       maxBatchSize: 200,
       // The next batch waits for the one in flight (as the audit batcher does): one statement for
-      // all that arrived meanwhile, instead of one per event-loop tick.
+      // all that arrived meanwhile, instead of one per event-loop tick. But not longer than
+      // MAX_WAIT_MS: behind a statement that hangs until its timeout, a read would otherwise wait
+      // out that timeout and then its own, past what the database settings promise.
       batchScheduleFn: (dispatch) => {
-        if (inFlight) void inFlight.then(dispatch);
-        else process.nextTick(dispatch);
+        if (!inFlight) return process.nextTick(dispatch);
+        let sent = false;
+        const once = () => {
+          if (sent) return;
+          sent = true;
+          clearTimeout(timer);
+          dispatch();
+        };
+        const timer = setTimeout(once, MAX_WAIT_MS);
+        void inFlight.then(once);
       },
     },
   );
