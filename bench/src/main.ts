@@ -3,7 +3,7 @@
  * bench/results/latest.md, latest.json, ratios.svg and the README's results block.
  * Benchmarks, not tests: nothing here fails on speed, only on wrong answers.
  *
- *   npm run bench                                  everything (about 3 minutes on 2 cores)
+ *   npm run bench                                  everything (about 6 minutes on 2 cores)
  *   npm run bench -- --runs 3 --seconds 3          fewer/shorter runs
  *   npm run bench -- --only metadata --profile     one figure, server under --cpu-prof (results to .tmp/)
  *   npm run bench -- --only metadata --server-env DATABASE_POOL_MAX=20   an experiment with a server setting

@@ -22,9 +22,17 @@ export async function load(
   headers: Record<string, string>,
   seconds: number,
   cpuRoots: readonly number[],
+  /** Paths each connection requests in turn (else `url`'s, again and again). */
+  paths?: readonly string[],
 ): Promise<Load> {
   const cpuBefore = await treeCpuMs(cpuRoots);
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: seconds, headers });
+  const r = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers,
+    ...(paths ? { requests: paths.map((path) => ({ method: 'GET' as const, path })) } : {}),
+  });
   const cpuMs = (await treeCpuMs(cpuRoots)) - cpuBefore;
   if (r.non2xx || r.errors || r.timeouts)
     throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts under load`);
@@ -57,12 +65,30 @@ export async function runMetadata(ctx: BenchContext, seconds: number, other?: Ot
   const doctor = { authorization: `Bearer ${ctx.sync.doctor}` };
   const listUrl = `${ctx.sync.url}/xrays?patientId=${PATIENT_ID}&limit=${LIST_LIMIT}`;
   const list = expectStatus('GET /xrays?patientId=', await request(listUrl, { headers: doctor }), 200);
-  const items = (JSON.parse(list.body.toString()) as { items: unknown[] }).items.length;
+  const listed = (JSON.parse(list.body.toString()) as { items: { id: string }[] }).items;
+  const items = listed.length;
   if (items < LIST_LIMIT) throw new Error(`metadata: the list has ${items} X-rays, expected ${LIST_LIMIT}`);
+  // The single reads go round the patient's X-rays (a doctor opens one after another), not one id
+  // over and over: reads that arrive together are fetched together, and ten ids keep that honest.
+  const getPaths = listed.map((x) => `/xrays/${x.id}`);
   expectStatus('GET /xrays/{id}', await request(`${ctx.sync.url}/xrays/${id}`, { headers: doctor }), 200);
 
-  const contenders: { key: string; name: string; url: string; headers: Record<string, string>; cpu: number[] }[] = [
-    { key: 'get', name: 'GET /xrays/{id}', url: `${ctx.sync.url}/xrays/${id}`, headers: doctor, cpu: ctx.cpu.ours },
+  const contenders: {
+    key: string;
+    name: string;
+    url: string;
+    headers: Record<string, string>;
+    cpu: number[];
+    paths?: readonly string[];
+  }[] = [
+    {
+      key: 'get',
+      name: 'GET /xrays/{id}',
+      url: `${ctx.sync.url}/xrays/${id}`,
+      headers: doctor,
+      cpu: ctx.cpu.ours,
+      paths: getPaths,
+    },
     { key: 'list', name: 'GET /xrays?patientId=', url: listUrl, headers: doctor, cpu: ctx.cpu.ours },
   ];
   if (other) {
@@ -75,6 +101,7 @@ export async function runMetadata(ctx: BenchContext, seconds: number, other?: Ot
         url: `${other.url}/xrays/${id}`,
         headers: doctor,
         cpu: other.cpu,
+        paths: getPaths,
       },
       {
         key: `list-${other.key}`,
@@ -94,13 +121,13 @@ export async function runMetadata(ctx: BenchContext, seconds: number, other?: Ot
     contenders.push({ key: 'orthanc', name: 'Orthanc simplified-tags', url, headers, cpu: ctx.cpu.orthanc });
   }
   // Warm-up (not recorded): JIT, connection pools, caches.
-  for (const c of contenders) await load(c.name, c.url, c.headers, 2, c.cpu);
+  for (const c of contenders) await load(c.name, c.url, c.headers, 2, c.cpu, c.paths);
   const results = new Map<string, Load[]>();
   for (let round = 0; round < ctx.runs; round++) {
     for (const c of rotate(contenders, round))
       results.set(c.key, [
         ...(results.get(c.key) ?? []),
-        await marked(ctx, `metadata ${c.key}`, () => load(c.name, c.url, c.headers, seconds, c.cpu)),
+        await marked(ctx, `metadata ${c.key}`, () => load(c.name, c.url, c.headers, seconds, c.cpu, c.paths)),
       ]);
     ctx.log(`metadata round ${round + 1}/${ctx.runs} done`);
   }
