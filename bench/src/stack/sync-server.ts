@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -57,6 +58,17 @@ export interface SyncServerOptions {
  * in a deployment: real JWTs verified on every API request (DPoP proofs from paramedics, as the
  * server requires by default), link checks, outbox webhooks. PostgreSQL and storage as given.
  */
+/** The V8 settings the image runs the bundle with (its Dockerfile's `ENV NODE_OPTIONS`). */
+let imageNodeOptions: Promise<string> | undefined;
+export function nodeOptionsOfImage(): Promise<string> {
+  imageNodeOptions ??= readFile(path.join(serverDir, 'Dockerfile'), 'utf8').then((text) => {
+    const options = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(text)?.[1];
+    if (options === undefined) throw new Error('apps/sync-server/Dockerfile sets no ENV NODE_OPTIONS="…"');
+    return options;
+  });
+  return imageNodeOptions;
+}
+
 export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServer> {
   await buildServer();
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !FOREIGN.test(k)));
@@ -74,6 +86,8 @@ export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServ
     // The benchmark's concurrent uploads share one paramedic's token; in the field each ambulance
     // has its own, and the per-user limit of writing requests is about one user.
     UPLOAD_MAX_PATCHES_PER_USER: '64',
+    // As the image runs it.
+    NODE_OPTIONS: await nodeOptionsOfImage(),
     ...opts.peers,
     ...opts.env,
   };
