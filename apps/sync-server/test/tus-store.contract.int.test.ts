@@ -65,6 +65,16 @@ describe.each<StorageKind>(['fs', 's3'])('tus store adapter contract: %s', (kind
     await store.delete(key);
   });
 
+  it('persist makes a released upload durable at its X-ray key: it resolves there, with the same bytes', async () => {
+    const bytes = randomBytes(6 * MiB + 7);
+    const id = await uploadOf(bytes);
+    const key = await tus.release(id, randomUUID());
+    await expect(tus.persist(key)).resolves.toBeUndefined();
+    expect((await readAll(await store.get(key))).equals(bytes)).toBe(true);
+    await tus.discard(id);
+    await store.delete(key);
+  });
+
   it('a finished upload still answers tus with its end offset (creation-with-upload looks it up)', async () => {
     const bytes = randomBytes(1024);
     const id = await uploadOf(bytes);

@@ -47,6 +47,11 @@ export interface FinalizeInput {
   sealed: { dekWrapped: Uint8Array; kekId: string; cipherSize: number };
   /** Who asked, for the audit event (created in the X-ray's own transaction). Absent: the actor alone. */
   context?: AuditContext;
+  /**
+   * Resolves once the object's bytes are durable, when that is still under way (a tus upload's
+   * fsync, overlapped with this finalize): the row never commits before.
+   */
+  durable?: Promise<void>;
 }
 
 export interface FinalizeResult {
@@ -107,6 +112,8 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       // The recovery record before the row commits: a committed X-ray can always be given its row
       // back from the store (a restore from an older database backup). One small PUT.
       await writeRecord(deps.store, deps.keys, row);
+      // The object's own bytes durable too, before the change-feed counter is taken (held to COMMIT).
+      await input.durable;
       if (row.link.status === 'pending') await xrayLinkRepository.schedulePending(tx, row.id);
       // The DICOMweb index (QIDO-RS, WADO-RS /metadata) commits with the X-ray; a delete cascades to it.
       await indexDicomInstance(tx, row.id, content.dicomHeader);

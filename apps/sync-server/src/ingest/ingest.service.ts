@@ -146,6 +146,8 @@ export async function ingestStoredObject(
     uploadedDek: UploadedDek;
     /** The stored bytes as inspected on arrival, when every one of them was. */
     verified?: VerifiedOnArrival;
+    /** Resolves once the object's bytes are durable (the X-ray is not committed before). */
+    durable?: Promise<void>;
     context?: AuditContext;
   },
 ): Promise<FinalizeResult> {
@@ -199,6 +201,7 @@ export async function ingestStoredObject(
     objectKey: input.objectKey,
     content,
     sealed: { dekWrapped: wrapped, kekId, cipherSize: input.cipherSize },
+    ...(input.durable ? { durable: input.durable } : {}),
     context: input.context,
   });
   if (result.created) {

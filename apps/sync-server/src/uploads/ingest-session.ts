@@ -17,7 +17,7 @@ import { ArrivalVerifications } from './arrival-verification.ts';
 import type { PgAdvisoryLocker } from './pg-advisory.locker.ts';
 import { parseTusMetadata, parseUploadedDek, type TusXrayMetadata } from './tus-metadata.ts';
 import { releasedKey, type TusStoreAdapter } from './tus-store.adapter.ts';
-import { tusUploadRepository } from './tus-upload.repository.ts';
+import { tusUploadRepository, type TusUploadRow } from './tus-upload.repository.ts';
 
 export interface IngestSessionDeps {
   config: Config;
@@ -109,25 +109,40 @@ export class IngestSessions {
    * A complete upload becomes an X-ray: its bytes move to the X-ray's own key, then the same
    * finalize as POST /xrays. Whatever happens, the tus store holds nothing of it afterwards.
    */
-  async finish(actor: Actor, upload: Upload, context: AuditContext | undefined): Promise<XrayRecord> {
+  async finish(
+    actor: Actor,
+    upload: Upload,
+    context: AuditContext | undefined,
+    /** The upload's row, if the request read it already (its metadata never changes). */
+    row?: TusUploadRow,
+  ): Promise<XrayRecord> {
     // tus lets go of the upload's lock before it asks us to finish; take it again for the whole
     // finish (a request that asks for it meanwhile waits: a finish is never given up).
-    const lock = this.#d.locker.newLock(upload.id);
+    // Let go in the background once finished: the X-ray is answered without waiting for it.
+    const lock = this.#d.locker.deferred.newLock(upload.id);
     await lock.lock(new AbortController().signal, () => undefined);
     try {
-      return await this.#finishLocked(actor, upload, context);
+      return await this.#finishLocked(actor, upload, context, row);
     } finally {
       await lock.unlock();
     }
   }
 
-  async #finishLocked(actor: Actor, upload: Upload, context: AuditContext | undefined): Promise<XrayRecord> {
+  async #finishLocked(
+    actor: Actor,
+    upload: Upload,
+    context: AuditContext | undefined,
+    known: TusUploadRow | undefined,
+  ): Promise<XrayRecord> {
     const size = upload.size ?? upload.offset;
     const verified = this.#arrivals.take(upload.id, size);
     try {
-      const row = await tusUploadRepository.find(this.#d.pool, upload.id);
+      const row = known ?? (await tusUploadRepository.find(this.#d.pool, upload.id));
       const metadata = parseTusMetadata(row?.metadata ? stringValues(row.metadata) : upload.metadata);
       const objectKey = await this.#d.tusStore.release(upload.id, metadata.id);
+      // Flushed to disk while the rest of the finish runs; finalize awaits it before the X-ray commits.
+      const durable = this.#d.tusStore.persist(objectKey);
+      durable.catch(() => undefined); // its failure is finalize's to report
       const { xray } = await ingestStoredObject(this.#d.ingest, {
         metadata,
         actor,
@@ -135,6 +150,7 @@ export class IngestSessions {
         cipherSize: size,
         uploadedDek: parseUploadedDek(upload.metadata),
         verified,
+        durable,
         context,
       });
       // The tus files go before the row is marked finalized: an instance killed in between leaves

@@ -23,6 +23,14 @@ const RELISTEN_MS = [100, 500, 2_000, 5_000];
  */
 export class PgAdvisoryLocker implements Locker {
   private readonly held = new Map<string, RequestRelease>();
+  /** Locks being let go in the background (`deferred`): a later lock of the same upload here waits for it. */
+  private readonly releasing = new Map<string, Promise<void>>();
+  /**
+   * Deferred unlocks not sent yet (they go at the next turn of the event loop): a lock of the same
+   * upload asked for before then takes the connection over, still holding the lock (the finish of
+   * an upload right after its last PATCH: no unlock and lock again in between).
+   */
+  private readonly handovers = new Map<string, { client: PoolClient; taken: boolean }>();
   /** Each held lock's listener for its connection breaking. */
   private readonly onLost = new WeakMap<PoolClient, () => void>();
   /** The LISTEN connection, and how to give it up (once). */
@@ -93,20 +101,30 @@ export class PgAdvisoryLocker implements Locker {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await Promise.all(this.releasing.values());
     clearTimeout(this.relisten);
     this.listener?.drop();
     this.listener = undefined;
   }
 
   newLock(id: string): Lock {
-    return new PgAdvisoryLock(id, this);
+    return new PgAdvisoryLock(id, this, false);
   }
+
+  /**
+   * The same locks, except that unlock() returns at once and the lock is let go in the background:
+   * a request is answered without waiting for that round trip (tus unlocks before it answers). The
+   * lock stays held until PostgreSQL has let go, so no other writer can come in earlier; the next
+   * request for the upload on this instance waits for it, one on another instance asks and retries.
+   */
+  readonly deferred: Locker = { newLock: (id: string): Lock => new PgAdvisoryLock(id, this, true) };
 
   /**
    * The upload's lock if nobody holds it, without asking a holder to let go (for background work
    * such as the expiry cleaner, which must never cut off a request); null when it is taken.
    */
   async tryLock(id: string): Promise<Lock | null> {
+    await this.releasing.get(id);
     const client = await this.pool.connect();
     try {
       const { rows } = await client.query<{ ok: boolean }>(
@@ -126,6 +144,15 @@ export class PgAdvisoryLocker implements Locker {
 
   /** @internal */
   async acquire(id: string, signal: AbortSignal, release: RequestRelease): Promise<PoolClient> {
+    const handover = this.handovers.get(id);
+    if (handover) {
+      // Never let go: the lock is this request's now.
+      handover.taken = true;
+      this.handovers.delete(id);
+      this.attach(id, handover.client, release);
+      return handover.client;
+    }
+    await this.releasing.get(id);
     const client = await this.pool.connect();
     const deadline = Date.now() + this.acquireTimeoutMs;
     let asked = false;
@@ -136,12 +163,7 @@ export class PgAdvisoryLocker implements Locker {
           [`tus:${id}`],
         );
         if (rows[0]?.ok) {
-          this.held.set(id, release);
-          // The lock lives as long as this connection: when it breaks, the request holding the
-          // lock must stop writing (the client resumes, and locks again, on its next request).
-          const lost = () => this.releaseHolder(id);
-          this.onLost.set(client, lost);
-          client.once('error', lost);
+          this.attach(id, client, release);
           return client;
         }
         if (!asked) {
@@ -161,11 +183,44 @@ export class PgAdvisoryLocker implements Locker {
     }
   }
 
-  /** @internal */
-  async releaseLock(id: string, client: PoolClient): Promise<void> {
+  /** `release` ends the request that holds `id`'s lock on `client` (asked by a waiter, or the connection broke). */
+  private attach(id: string, client: PoolClient, release: RequestRelease): void {
+    this.held.set(id, release);
+    // The lock lives as long as this connection: when it breaks, the request holding the
+    // lock must stop writing (the client resumes, and locks again, on its next request).
+    const lost = () => this.releaseHolder(id);
+    this.onLost.set(client, lost);
+    client.once('error', lost);
+  }
+
+  /** No request holds `id`'s lock any more (it may still be locked until unlocked). */
+  private detach(id: string, client: PoolClient): void {
     this.held.delete(id);
     const lost = this.onLost.get(client);
     if (lost) client.removeListener('error', lost);
+  }
+
+  /** @internal Lets go in the background, unless taken over first (acquire); never rejects. */
+  releaseLater(id: string, client: PoolClient): void {
+    this.detach(id, client);
+    const handover = { client, taken: false };
+    this.handovers.set(id, handover);
+    const done = new Promise<void>((resolve) =>
+      setImmediate(() => {
+        if (handover.taken) return resolve();
+        this.handovers.delete(id);
+        // releaseLock does not reject: a broken connection is dropped there.
+        void this.releaseLock(id, client).then(resolve);
+      }),
+    ).finally(() => {
+      if (this.releasing.get(id) === done) this.releasing.delete(id);
+    });
+    this.releasing.set(id, done);
+  }
+
+  /** @internal */
+  async releaseLock(id: string, client: PoolClient): Promise<void> {
+    this.detach(id, client);
     try {
       await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`tus:${id}`]);
       client.release();
@@ -182,6 +237,7 @@ class PgAdvisoryLock implements Lock {
   constructor(
     private readonly id: string,
     private readonly locker: PgAdvisoryLocker,
+    private readonly deferUnlock: boolean,
   ) {}
 
   async lock(signal: AbortSignal, cancelReq: RequestRelease): Promise<void> {
@@ -191,6 +247,8 @@ class PgAdvisoryLock implements Lock {
   async unlock(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    if (client) await this.locker.releaseLock(this.id, client);
+    if (!client) return;
+    if (this.deferUnlock) this.locker.releaseLater(this.id, client);
+    else await this.locker.releaseLock(this.id, client);
   }
 }

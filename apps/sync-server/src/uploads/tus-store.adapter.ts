@@ -1,9 +1,10 @@
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { S3Store } from '@tus/s3-store';
 import { ERRORS, Upload, type DataStore } from '@tus/utils';
 import type { Config } from '../config/config.ts';
 import type { ObjectStore } from '../storage/index.ts';
-import { ObjectNotFoundError } from '../storage/index.ts';
+import { assertSafeKey, ObjectNotFoundError } from '../storage/index.ts';
 import { addContentMd5ForDeleteObjects } from '../storage/swift-compat.ts';
 import { s3ClientConfig } from '../storage/s3.store.ts';
 import { PrivateFileStore } from './private-file.store.ts';
@@ -45,6 +46,12 @@ export interface TusStoreAdapter {
   release(id: string, xrayId: string): Promise<string>;
   /** Removes all the tus store holds of an upload (bytes, info, part, open multipart upload); a missing one is fine. */
   discard(id: string): Promise<void>;
+  /**
+   * Makes a released upload's bytes (at the key `release` returned) durable: on disk an fsync, as
+   * the disk store does for every object it puts; on S3 they are once the multipart upload
+   * completed, with the last PATCH.
+   */
+  persist(releasedKey: string): Promise<void>;
   /** The tus store's own sweep of expired unfinished uploads; how many it removed. */
   sweepExpired(): Promise<number>;
 }
@@ -71,6 +78,11 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
           }) as DataStore,
           dataKey: (id: string) => `uploads/${id}`,
           keysOf: (id: string) => [`uploads/${id}`, `uploads/${id}.json`],
+          persist: async (key: string) => {
+            assertSafeKey(key);
+            const fh = await open(path.join(s.dir, key), 'r');
+            await fh.sync().finally(() => fh.close());
+          },
         }
       : {
           // S3 needs parts of at least 5 MiB (except the last): clients should send chunks of >= 5 MiB.
@@ -83,6 +95,7 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
           }) as DataStore,
           dataKey: (id: string) => id,
           keysOf: (id: string) => [id, `${id}.info`, `${id}.part`],
+          persist: () => Promise.resolve(),
         };
 
   const { dataStore } = layout;
@@ -101,6 +114,7 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
   return {
     dataStore,
     keysOf: layout.keysOf,
+    persist: layout.persist,
     async release(id, xrayId) {
       const to = releasedKey(xrayId, id);
       try {

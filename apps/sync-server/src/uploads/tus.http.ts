@@ -76,6 +76,8 @@ interface Grant {
   uploadId: string;
   /** The X-ray the upload becomes, when known. */
   xrayId?: string;
+  /** The upload's row as the door read it (a creation has none yet). */
+  row?: TusUploadRow;
   /** The upload a creation made, until it is answered (removed again if the creation fails). */
   created?: string;
   /** The enrolled device that asks (its DPoP key), if any. */
@@ -134,7 +136,8 @@ export function createUploadDoor(deps: UploadDoorDeps) {
   const tus = new TusServer({
     path: UPLOAD_PATH,
     datastore: sessions.dataStore,
-    locker: deps.locker,
+    // Answered without waiting for the unlock's round trip (the lock is held until it is done).
+    locker: deps.locker.deferred,
     // Upload-Length counts ciphertext: the largest plaintext plus XRE1's header and tags.
     maxSize: ciphertextLength(config.limits.maxUploadBytes, MAX_HEADER_LENGTH, DEFAULT_SEGMENT_SIZE),
     respectForwardedHeaders: config.http.trustProxy.length > 0,
@@ -178,7 +181,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
       const grant = grantOf(req);
       // Completing the upload is creating the X-ray: audited as the REST door's POST is.
       const audit = grant.audit.begin('xray.create');
-      const xray = await sessions.finish(grant.actor, upload, audit.context());
+      const xray = await sessions.finish(grant.actor, upload, audit.context(), grant.row);
       grant.created = undefined;
       audit.recordedInTransaction();
       return {
@@ -343,7 +346,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     if (!decision.allowed) throw decision.error;
     if (row.finalized_at) return answerFinished(req, res, row);
     slots.take(res, actor.sub);
-    await runTus(req, res, { actor, audit, uploadId: id, xrayId: row.xray_id });
+    await runTus(req, res, { actor, audit, uploadId: id, xrayId: row.xray_id, row });
   }
 
   const noRoute = (req: Request) =>

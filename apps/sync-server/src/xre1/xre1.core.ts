@@ -1,27 +1,16 @@
 /**
- * XRE1 on node:crypto: the data key as Node holds it, one sealed segment opened, and the one
- * segment assembler that both the arrival verifier and the download opener cut ciphertext with.
+ * XRE1 on node:crypto: the data key as Node holds it, one segment sealed (POST /xrays) or opened,
+ * and the one segment assembler that both the arrival verifier and the download opener cut
+ * ciphertext with.
  * The format itself (header, sizes, the reference implementation the edge runs) is
  * @xray/shared's; this is the server's synchronous fast path over it. Profiles showed Web
  * Streams and a promise per segment, not AES, capping throughput on the server.
  */
-import { createDecipheriv, createSecretKey, KeyObject } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
-import { createEncryptStream, NONCE_PREFIX_LENGTH, TAG_LENGTH, Xre1Error, type Xre1Header } from '@xray/shared';
+import { createCipheriv, createDecipheriv, createSecretKey, KeyObject } from 'node:crypto';
+import { NONCE_PREFIX_LENGTH, TAG_LENGTH, Xre1Error, type Xre1Header } from '@xray/shared';
 import type { BufferPool } from '../storage/index.ts';
 
 const MAX_SEGMENT_INDEX = 0xffff_ffff;
-
-/** POST /xrays: plaintext in, XRE1 out, through the shared WebCrypto encryptor (the edge's own). */
-export function encryptNode(plaintext: Readable, dek: CryptoKey): Readable {
-  const web = Readable.toWeb(plaintext) as unknown as ReadableStream<Uint8Array>;
-  const out = Readable.fromWeb(
-    web.pipeThrough(createEncryptStream(dek)) as unknown as NodeWebReadableStream<Uint8Array>,
-  );
-  plaintext.once('error', (err) => out.destroy(err));
-  return out;
-}
 
 /** The raw bytes of an (extractable) data key. The caller zeroes them (`fill(0)`) once done. */
 export async function rawDekBytes(dek: CryptoKey): Promise<Buffer> {
@@ -55,11 +44,7 @@ export const segmentKeyOf = (dek: DekMaterial, header: Xre1Header): SegmentKey =
 });
 
 function tryOpen(k: SegmentKey, index: number, last: boolean, sealed: Uint8Array): Buffer | undefined {
-  const nonce = Buffer.alloc(NONCE_PREFIX_LENGTH + 5);
-  k.noncePrefix.copy(nonce);
-  nonce.writeUInt32BE(index, NONCE_PREFIX_LENGTH);
-  nonce[NONCE_PREFIX_LENGTH + 4] = last ? 1 : 0;
-  const decipher = createDecipheriv('aes-256-gcm', k.key, nonce, { authTagLength: TAG_LENGTH });
+  const decipher = createDecipheriv('aes-256-gcm', k.key, segmentNonce(k, index, last), { authTagLength: TAG_LENGTH });
   decipher.setAAD(k.aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_LENGTH));
   const plain = decipher.update(sealed.subarray(0, sealed.length - TAG_LENGTH));
@@ -69,6 +54,26 @@ function tryOpen(k: SegmentKey, index: number, last: boolean, sealed: Uint8Array
   } catch {
     return undefined; // unauthenticated until final() returns: dropped, never released
   }
+}
+
+function segmentNonce(k: SegmentKey, index: number, last: boolean): Buffer {
+  if (index > MAX_SEGMENT_INDEX) {
+    throw new Xre1Error('bad_length', 'more segments than the 32-bit segment counter allows');
+  }
+  const nonce = Buffer.alloc(NONCE_PREFIX_LENGTH + 5);
+  k.noncePrefix.copy(nonce);
+  nonce.writeUInt32BE(index, NONCE_PREFIX_LENGTH);
+  nonce[NONCE_PREFIX_LENGTH + 4] = last ? 1 : 0;
+  return nonce;
+}
+
+/** Seals plaintext segment `index`: its ciphertext, then its tag (the same nonce and AAD as opening). */
+export function sealSegment(k: SegmentKey, index: number, last: boolean, plaintext: Uint8Array): [Buffer, Buffer] {
+  const cipher = createCipheriv('aes-256-gcm', k.key, segmentNonce(k, index, last), { authTagLength: TAG_LENGTH });
+  cipher.setAAD(k.aad);
+  const sealed = cipher.update(plaintext);
+  cipher.final();
+  return [sealed, cipher.getAuthTag()];
 }
 
 /**

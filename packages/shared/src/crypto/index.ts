@@ -11,11 +11,14 @@ export {
   type ParsedHeader,
   type Xre1Header,
   ciphertextLength,
+  createHeader,
   headerTotalLengthOf,
   parseHeader,
   plaintextLength,
+  randomNoncePrefix,
   segmentCipherOffset,
   segmentCount,
+  serializeHeader,
 } from './xre1.format.ts';
 export {
   type EncryptOptions,
