@@ -55,6 +55,8 @@ const toRecord = (r: AuditRow): AuditRecord => ({
  */
 export const CHAIN_LOCK_KEY = 'xray:audit-chain';
 
+const QUOTE_OR_BACKSLASH = /['\\]/;
+
 export interface AuditListFilter {
   xrayId?: string;
   patientId?: string;
@@ -139,7 +141,10 @@ export const auditRepository = {
    * fail, PostgreSQL skips the COMMIT and the caller rolls back.
    */
   async insertManyAndCommit(tx: PoolClient, records: AuditRecord[]): Promise<void> {
-    const lit = (v: string | null): string => (v === null ? 'NULL' : tx.escapeLiteral(v));
+    // Most values hold neither quote nor backslash: quoted as they are, without escapeLiteral's
+    // character loop (a list's event carries every id it disclosed).
+    const lit = (v: string | null): string =>
+      v === null ? 'NULL' : QUOTE_OR_BACKSLASH.test(v) ? tx.escapeLiteral(v) : `'${v}'`;
     const rows = records.map((r) => {
       if (!/^[0-9]+$/.test(r.id)) throw new Error(`audit id ${r.id} is not a bigint`);
       const roles = r.actorRoles.length ? `ARRAY[${r.actorRoles.map(lit).join(', ')}]::text[]` : `'{}'::text[]`;
