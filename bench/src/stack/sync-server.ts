@@ -58,15 +58,19 @@ export interface SyncServerOptions {
  * in a deployment: real JWTs verified on every API request (DPoP proofs from paramedics, as the
  * server requires by default), link checks, outbox webhooks. PostgreSQL and storage as given.
  */
-/** The V8 settings the image runs the bundle with (its Dockerfile's `ENV NODE_OPTIONS`). */
-let imageNodeOptions: Promise<string> | undefined;
-export function nodeOptionsOfImage(): Promise<string> {
-  imageNodeOptions ??= readFile(path.join(serverDir, 'Dockerfile'), 'utf8').then((text) => {
-    const options = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(text)?.[1];
-    if (options === undefined) throw new Error('apps/sync-server/Dockerfile sets no ENV NODE_OPTIONS="…"');
-    return options;
-  });
-  return imageNodeOptions;
+/** The process settings the image runs the bundle with: its Dockerfile's `ENV NODE_OPTIONS` and `ENV MALLOC_ARENA_MAX`. */
+let imageEnv: Promise<Record<string, string>> | undefined;
+export function runtimeEnvOfImage(): Promise<Record<string, string>> {
+  imageEnv ??= readFile(path.join(serverDir, 'Dockerfile'), 'utf8').then((text) =>
+    Object.fromEntries(
+      ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'].map((name) => {
+        const value = new RegExp(`^ENV ${name}=(?:"([^"]*)"|(\\S+))$`, 'm').exec(text);
+        if (!value) throw new Error(`apps/sync-server/Dockerfile has no line ENV ${name}=…`);
+        return [name, value[1] ?? value[2] ?? ''];
+      }),
+    ),
+  );
+  return imageEnv;
 }
 
 export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServer> {
@@ -87,7 +91,7 @@ export async function startSyncServer(opts: SyncServerOptions): Promise<SyncServ
     // has its own, and the per-user limit of writing requests is about one user.
     UPLOAD_MAX_PATCHES_PER_USER: '64',
     // As the image runs it.
-    NODE_OPTIONS: await nodeOptionsOfImage(),
+    ...(await runtimeEnvOfImage()),
     ...opts.peers,
     ...opts.env,
   };

@@ -26,6 +26,7 @@ describe('names as a clinician reads them', () => {
     ['VAN DER BERG^ANNA', 'Anna van der Berg'],
     ['SCHMIDT-WEBER^LEA', 'Lea Schmidt-Weber'],
     ["O'BRIEN^SEAN", 'Sean OBrien'],
+    ['O\u2019BRIEN^SEAN', 'Sean OBrien'],
     ['STRASSE^ANNA', 'Anna Straße'],
     ['KELLER^MARIA=ケラー^マリア', 'Maria Keller'],
     ['Maria Keller', 'Maria Keller'],

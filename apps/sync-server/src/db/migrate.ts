@@ -1,6 +1,7 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { PG_MIGRATE_LOCK_ID, runner } from 'node-pg-migrate';
 import pg from 'pg';
 import type { Logger } from '../observability/logger.ts';
 
@@ -41,10 +42,15 @@ export async function migrate(
 ): Promise<void> {
   const pauseMs = opts.pauseMs ?? 1_000;
   const giveUpAt = Date.now() + opts.retryMs;
+  const dir = opts.dir ?? MIGRATIONS_DIR;
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'xray-sync-server migrations' });
   client.on('error', (err) => log.warn({ err }, 'the migration connection was closed'));
   await client.connect();
   try {
+    // The usual start (a restart, another replica): nothing to apply, and node-pg-migrate (with
+    // its file-matching dependencies, about 2 MB of memory) is not loaded at all.
+    if (await upToDate(client, dir)) return;
+    const { PG_MIGRATE_LOCK_ID, runner } = await import('node-pg-migrate');
     let waiting = false;
     for (;;) {
       const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
@@ -66,7 +72,7 @@ export async function migrate(
           const applied = await runner({
             dbClient: client,
             noLock: true,
-            dir: opts.dir ?? MIGRATIONS_DIR,
+            dir,
             direction: 'up',
             migrationsTable: 'pgmigrations',
             // Each migration commits on its own: a lock held briefly per migration, and a retry
@@ -93,4 +99,33 @@ export async function migrate(
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** Names of the migrations in `dir` as node-pg-migrate names them (file name without extension). */
+export async function migrationNames(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && !e.name.startsWith('.'))
+    .map((e) => path.basename(e.name, path.extname(e.name)))
+    .sort();
+}
+
+/**
+ * True when the database has applied exactly the migrations in `dir`, in their order: then
+ * node-pg-migrate would find nothing to run and nothing out of order. Only for names with distinct
+ * 13-digit timestamps (this package's), whose sorted order is node-pg-migrate's; anything else
+ * (a missing table, a migration to apply, another naming) is left to node-pg-migrate.
+ */
+export async function upToDate(client: pg.Client, dir: string): Promise<boolean> {
+  const files = await migrationNames(dir);
+  const stamps = files.map((name) => /^(\d{13})_/.exec(name)?.[1]);
+  if (stamps.some((s) => s === undefined) || new Set(stamps).size !== files.length) return false;
+  const applied = await client.query<{ name: string }>('SELECT name FROM public.pgmigrations ORDER BY run_on, id').then(
+    (r) => r.rows.map((row) => row.name),
+    (err: unknown) => {
+      if ((err as { code?: unknown }).code === '42P01') return undefined; // undefined_table: a new database
+      throw err;
+    },
+  );
+  return applied !== undefined && applied.length === files.length && applied.every((name, i) => name === files[i]);
 }

@@ -1,4 +1,4 @@
-import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import type { StoredXrayEvent } from '@xray/shared';
 import type { Logger } from '../observability/logger.ts';
 import { DeliveryFailed, type DeliveryContext, type Notifier } from './notifier.ts';
@@ -100,6 +100,9 @@ export class AmqpNotifier implements Notifier {
   private open(): Promise<Link> {
     if (this.link) return this.link;
     const attempt: Promise<Link> = (async () => {
+      // Loaded on the first delivery: a server without AMQP_URL never loads the client. (Its
+      // CommonJS exports, as `default`: the bundle's lazy chunk has no named ones.)
+      const { connect } = (await import('amqplib')).default;
       const conn = await connect(this.opts.url, {
         clientProperties: { connection_name: `xray-sync-server ${this.opts.instanceId}` },
         timeout: this.opts.confirmTimeoutMs,

@@ -18,11 +18,13 @@ export function samePatientId(a: string, b: string): boolean {
  */
 function fold(s: string, umlauts = false): string {
   const lower = s.normalize('NFC').toLowerCase();
+  // U+2019 (an apostrophe) as an escape: a bundle holding a character beyond Latin-1 is kept in
+  // memory at two bytes a character (apps/sync-server/build.mjs).
   return (umlauts ? lower.replace(/ä/g, 'ae').replace(/ö/g, 'oe').replace(/ü/g, 'ue') : lower)
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .replace(/ß/g, 'ss')
-    .replace(/['’`]/g, '')
+    .replace(/['\u2019`]/g, '')
     .replace(/[^\p{L}\p{N}^,=]+/gu, ' ');
 }
 
