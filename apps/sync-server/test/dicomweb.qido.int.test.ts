@@ -280,7 +280,7 @@ describe('QIDO-RS (GET /dicom-web/studies, /series, /instances)', () => {
         openContent: (x, range) => xrays.openContent(x, range),
       });
     const report = await backfill();
-    expect(report).toEqual({ indexed: 1, skipped: [], failed: [] });
+    expect(report).toEqual({ indexed: 1, reread: 0, skipped: [], failed: [] });
     const [c] = await json(`/studies?StudyInstanceUID=${STUDY_C}`);
     expect(c?.['00100010']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'Müller^Jörg' }] });
     // Run again: nothing left to do.

@@ -3,10 +3,8 @@ import {
   DICOM_HEADER_PREFIX_BYTES,
   DICOM_MAX_HEADER_BYTES,
   DicomParseError,
-  dicomTagOfKeyword,
   dicomTagsOf,
-  dicomVrOf,
-  readDicomHeader,
+  loadDicomReader,
   toDicomJson,
 } from '../src/index.ts';
 import {
@@ -22,6 +20,8 @@ import {
   uid,
   type Encoding,
 } from './walker.fixtures.ts';
+
+const { readDicomHeader, dicomTagOfKeyword, dicomVrOf } = await loadDicomReader();
 
 const utf8 = (value: string): Uint8Array => {
   const bytes = new TextEncoder().encode(value);
@@ -49,6 +49,15 @@ function fileWithSequences(enc: Encoding, transferSyntax: string): Uint8Array {
     ],
   });
 }
+
+describe('loadDicomReader', () => {
+  it('loads dcmjs once: every call gives the same reader', async () => {
+    const [a, b] = await Promise.all([loadDicomReader(), loadDicomReader()]);
+    expect(a).toBe(b);
+    expect(await loadDicomReader()).toBe(a);
+    expect(a.readDicomHeader).toBe(readDicomHeader);
+  });
+});
 
 describe('readDicomHeader (dcmjs behind the walker)', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DicomWalker, FileStructureError, judgePreamble, readDicomHeader } from '../src/index.ts';
+import { DicomWalker, FileStructureError, judgePreamble, loadDicomReader } from '../src/index.ts';
 import { MAX_DICOM_PARTS } from '../src/media/dicom-walker.ts';
 import {
   ascii,
@@ -28,6 +28,8 @@ import {
   type Encoding,
   type Image,
 } from './walker.fixtures.ts';
+
+const { readDicomHeader } = await loadDicomReader();
 
 const DICOM = 'application/dicom';
 const IMAGE: Image = { rows: 6, columns: 5, bitsAllocated: 16 };

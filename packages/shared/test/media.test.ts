@@ -4,9 +4,11 @@ import {
   DICOM_HEADER_PREFIX_BYTES,
   DicomParseError,
   DicomTagsSchema,
-  extractDicomTags,
+  loadDicomReader,
   sniffContentType,
 } from '../src/index.ts';
+
+const { extractDicomTags } = await loadDicomReader();
 
 // A tiny DICOM writer for these unit tests. @xray/testkit makes full-size files and checks
 // them with dcmtk; it depends on this package, so this one does not depend on it.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES, extractDicomTags, sniffContentType } from '@xray/shared';
+import { CONTENT_SNIFF_BYTES, DICOM_HEADER_PREFIX_BYTES, loadDicomReader, sniffContentType } from '@xray/shared';
 import {
   dcmtk,
   dicomChunks,
@@ -18,6 +18,8 @@ import {
   writeDicom,
   type WrittenDicom,
 } from '../src/index.ts';
+
+const { extractDicomTags } = await loadDicomReader();
 
 let dir: string;
 beforeAll(async () => {

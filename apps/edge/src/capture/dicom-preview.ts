@@ -1,4 +1,4 @@
-import { firstString, readDicomHeader, type DicomHeader } from '@xray/shared';
+import { firstString, loadDicomReader, type DicomHeader } from '@xray/shared';
 import { dicomHeaderBytes } from './file-check.ts';
 
 /** A small greyscale picture, ready for a canvas (ImageData's layout). */
@@ -50,6 +50,7 @@ const firstNumber = (ds: DicomHeader, tag: string): number | undefined => {
 export async function dicomThumbnail(file: Blob, maxSide = 320): Promise<DicomPreview> {
   let ds: DicomHeader;
   try {
+    const { readDicomHeader } = await loadDicomReader();
     ds = readDicomHeader(await dicomHeaderBytes(file));
   } catch {
     return { ok: false, reason: 'The DICOM header cannot be read.' };

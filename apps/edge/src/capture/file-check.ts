@@ -6,7 +6,7 @@ import {
   dicomTagsOf,
   FileStructureError,
   formatWalkerFor,
-  readDicomHeader,
+  loadDicomReader,
   sniffContentType,
   type ContentType,
   type DicomTags,
@@ -109,6 +109,8 @@ export async function readHead(file: Blob): Promise<FileHead | undefined> {
   if (!contentType) return undefined;
   if (contentType !== 'application/dicom') return { contentType };
   try {
+    // dcmjs is loaded with the first DICOM file picked (a chunk of its own, precached for offline use).
+    const { readDicomHeader } = await loadDicomReader();
     const header = readDicomHeader(await dicomHeaderBytes(file, head));
     // The header goes on past the bound: its patient tags are unread, and the server refuses it.
     if (!header.complete && file.size > DICOM_MAX_HEADER_BYTES)
@@ -128,6 +130,7 @@ export async function readHead(file: Blob): Promise<FileHead | undefined> {
 export async function dicomHeaderBytes(file: Blob, head?: Uint8Array): Promise<Uint8Array> {
   const prefix = head ?? new Uint8Array(await file.slice(0, DICOM_HEADER_PREFIX_BYTES).arrayBuffer());
   if (file.size <= prefix.length || prefix.length >= DICOM_MAX_HEADER_BYTES) return prefix;
+  const { readDicomHeader } = await loadDicomReader();
   let complete: boolean;
   try {
     complete = readDicomHeader(prefix).complete;

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, readDicomHeader, type DicomHeader } from '@xray/shared';
+import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, loadDicomReader, type DicomHeader } from '@xray/shared';
 import type { Pool } from '../db/pool.ts';
 import type { ByteRange } from '../storage/index.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
@@ -54,6 +54,7 @@ export async function readStoredDicomHeader<X extends { sizeBytes: number }>(
   x: X,
   maxHeaderBytes = DICOM_MAX_HEADER_BYTES,
 ): Promise<DicomHeader> {
+  const { readDicomHeader } = await loadDicomReader();
   let head = Buffer.alloc(0);
   let want = Math.min(DICOM_HEADER_PREFIX_BYTES, maxHeaderBytes);
   for (;;) {

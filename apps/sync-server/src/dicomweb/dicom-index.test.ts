@@ -1,9 +1,12 @@
-import { readDicomHeader } from '@xray/shared';
+import { loadDicomReader } from '@xray/shared';
 import { makeDicom } from '@xray/testkit';
 import { describe, expect, it } from 'vitest';
 import { indexEntryOf, instancePath } from './dicom-index.ts';
 import { withLinkedPatient } from './linked-patient.ts';
 import { qidoDataset, withLinks } from './qido-response.ts';
+
+const dicom = await loadDicomReader();
+const { readDicomHeader } = dicom;
 
 const uids = { study: '1.2.3.1', series: '1.2.3.1.1', instance: '1.2.3.1.1.1' };
 const file = makeDicom({
@@ -58,7 +61,7 @@ describe('qidoDataset', () => {
   };
 
   it('a study: its attributes, the computed ones, the retrieve URL; not series or instance attributes', () => {
-    const d = qidoDataset('study', hit, { includefield: [] }, 'https://pacs.example');
+    const d = qidoDataset('study', hit, { includefield: [] }, 'https://pacs.example', dicom);
     expect(d['00080061']).toEqual({ vr: 'CS', Value: ['CR', 'DX'] });
     expect(d['00201206']).toEqual({ vr: 'IS', Value: [1] });
     expect(d['00201208']).toEqual({ vr: 'IS', Value: [3] });
@@ -70,7 +73,7 @@ describe('qidoDataset', () => {
   });
 
   it('an instance: its own attributes and transfer syntax; `all` adds the header but never bulk data', () => {
-    const d = qidoDataset('instance', hit, { includefield: 'all' }, 'https://pacs.example');
+    const d = qidoDataset('instance', hit, { includefield: 'all' }, 'https://pacs.example', dicom);
     expect(d['00083002']).toEqual({ vr: 'UI', Value: ['1.2.840.10008.1.2.1'] });
     expect(d['00280004']).toEqual({ vr: 'CS', Value: ['MONOCHROME2'] });
     expect(d['7FE00010']).toBeUndefined();
@@ -83,7 +86,7 @@ describe('qidoDataset', () => {
       '00100020': { vr: 'LO', Value: ['P-1003'] },
       '00100021': { vr: 'LO', Value: ['HOSPITAL-A'] },
     };
-    const d = qidoDataset('study', { ...hit, header, patientId: 'P-1001' }, { includefield: [] }, undefined);
+    const d = qidoDataset('study', { ...hit, header, patientId: 'P-1001' }, { includefield: [] }, undefined, dicom);
     expect(d['00100020']).toEqual({ vr: 'LO', Value: ['P-1001'] });
     expect(d['00101002']).toEqual({
       vr: 'SQ',

@@ -1,8 +1,10 @@
+import { loadDicomReader } from '@xray/shared';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../errors.ts';
 import { likePatternOf, parseQidoQuery, QIDO_MAX_LIMIT, tagOf } from './qido-query.ts';
 
-const parse = (query: string) => parseQidoQuery(new URLSearchParams(query));
+const dicom = await loadDicomReader();
+const parse = (query: string) => parseQidoQuery(new URLSearchParams(query), dicom);
 const fieldsOf = (query: string): string[] => {
   try {
     parse(query);
@@ -97,9 +99,9 @@ describe('parseQidoQuery', () => {
   });
 
   it('tagOf: keywords, tags in either case, nothing else', () => {
-    expect(tagOf('PatientName')).toBe('00100010');
-    expect(tagOf('0020000d')).toBe('0020000D');
-    expect(tagOf('__proto__')).toBeUndefined();
-    expect(tagOf('0010001')).toBeUndefined();
+    expect(tagOf('PatientName', dicom)).toBe('00100010');
+    expect(tagOf('0020000d', dicom)).toBe('0020000D');
+    expect(tagOf('__proto__', dicom)).toBeUndefined();
+    expect(tagOf('0010001', dicom)).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { dicomTagOfKeyword, type FieldError } from '@xray/shared';
+import type { DicomReader, FieldError } from '@xray/shared';
 import { DomainError } from '../errors.ts';
 
 /**
@@ -84,9 +84,9 @@ const DATE = /^\d{8}$/;
 const TIME = /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/;
 
 /** `PatientName` or `00100010` → `00100010`; undefined when neither. */
-export function tagOf(key: string): string | undefined {
+export function tagOf(key: string, dicom: Pick<DicomReader, 'dicomTagOfKeyword'>): string | undefined {
   if (/^[0-9A-Fa-f]{8}$/.test(key)) return key.toUpperCase();
-  return /^[A-Za-z][A-Za-z0-9]*$/.test(key) ? dicomTagOfKeyword(key) : undefined;
+  return /^[A-Za-z][A-Za-z0-9]*$/.test(key) ? dicom.dicomTagOfKeyword(key) : undefined;
 }
 
 /** DICOM wildcards as a LIKE pattern: `*` any run, `?` one character; LIKE's own characters escaped. */
@@ -156,7 +156,7 @@ function matchOf(tag: string, raw: string, errors: FieldError[], field: string):
  * Reads the query string's pairs (as sent: `URLSearchParams`, repeated keys kept). Throws 400
  * `validation_failed` naming each bad parameter.
  */
-export function parseQidoQuery(params: URLSearchParams): QidoQuery {
+export function parseQidoQuery(params: URLSearchParams, dicom: Pick<DicomReader, 'dicomTagOfKeyword'>): QidoQuery {
   const errors: FieldError[] = [];
   const matches: Match[] = [];
   const ignored: string[] = [];
@@ -181,7 +181,7 @@ export function parseQidoQuery(params: URLSearchParams): QidoQuery {
           .filter(Boolean)) {
           if (item === 'all') includefield = 'all';
           else {
-            const tag = tagOf(item);
+            const tag = tagOf(item, dicom);
             if (!tag)
               errors.push({ field: 'includefield', message: `"${item.slice(0, 64)}" is no DICOM keyword or tag` });
             else if (includefield !== 'all') includefield.push(tag);
@@ -200,7 +200,7 @@ export function parseQidoQuery(params: URLSearchParams): QidoQuery {
       else if (raw !== 'false') errors.push({ field: key, message: 'must be `true` or `false`' });
       continue;
     }
-    const tag = tagOf(key);
+    const tag = tagOf(key, dicom);
     if (!tag) {
       errors.push({
         field: key.slice(0, 64),

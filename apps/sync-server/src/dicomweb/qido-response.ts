@@ -1,4 +1,4 @@
-import { dicomVrOf, type DicomJsonAttribute, type DicomJsonDataset } from '@xray/shared';
+import type { DicomJsonAttribute, DicomJsonDataset, DicomReader } from '@xray/shared';
 import { publicHref } from '../http/public-url.ts';
 import type { SearchHit } from './dicom-instance.repository.ts';
 import { instancePath } from './dicom-index.ts';
@@ -76,6 +76,7 @@ export function qidoDataset(
   hit: SearchHit,
   q: Pick<QidoQuery, 'includefield'>,
   publicUrl: string | undefined,
+  dicom: Pick<DicomReader, 'dicomVrOf'>,
 ): DicomJsonDataset {
   const { header: h, corrected } = withLinkedPatient(hit.header, hit);
   const study = uidOf(h, '0020000D');
@@ -91,7 +92,7 @@ export function qidoDataset(
     if (level !== 'study' && STUDY_COMPUTED.has(tag)) continue;
     if (level === 'instance' && tag === '00201209') continue;
     const a = h[tag];
-    out[tag] = a && !a.BulkDataURI ? a : { vr: dicomVrOf(tag) ?? 'UN' };
+    out[tag] = a && !a.BulkDataURI ? a : { vr: dicom.dicomVrOf(tag) ?? 'UN' };
   }
   const retrieve =
     level === 'study'

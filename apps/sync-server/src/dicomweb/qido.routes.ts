@@ -1,3 +1,4 @@
+import { loadDicomReader } from '@xray/shared';
 import type { RequestHandler } from 'express';
 import { auditOf } from '../audit/audit.http.ts';
 import { actorOf } from '../auth/authenticate.middleware.ts';
@@ -26,7 +27,9 @@ function search(deps: DicomwebRoutesDeps, level: QidoLevel): RequestHandler<{ st
     // patient is on that patient's trail.
     const type = dicomJsonTypeFor(req.headers.accept);
     const params = new URL(req.originalUrl, 'http://query.invalid').searchParams;
-    const q = parseQidoQuery(params);
+    // The DICOM dictionary (dcmjs's), loaded with the first DICOMweb request (not at start).
+    const dicom = await loadDicomReader();
+    const q = parseQidoQuery(params, dicom);
     // The path's UIDs match like query keys (studies/{study}/series: that study's series).
     const path = pathUidsOf(req.params);
     const within: Match[] = [];
@@ -68,7 +71,7 @@ function search(deps: DicomwebRoutesDeps, level: QidoLevel): RequestHandler<{ st
     res
       .status(200)
       .set({ 'Content-Type': type, 'Cache-Control': 'private, no-store' })
-      .send(JSON.stringify(hits.map((h) => qidoDataset(level, h, q, base))));
+      .send(JSON.stringify(hits.map((h) => qidoDataset(level, h, q, base, dicom))));
   };
 }
 

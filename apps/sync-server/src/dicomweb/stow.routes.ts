@@ -5,8 +5,9 @@ import {
   DICOM_HEADER_PREFIX_BYTES,
   DICOM_MAX_HEADER_BYTES,
   DicomParseError,
-  readDicomHeader,
+  loadDicomReader,
   type DicomHeader,
+  type DicomReader,
 } from '@xray/shared';
 import { auditOf } from '../audit/audit.http.ts';
 import { recordAudit, type AuditContext } from '../audit/audit.service.ts';
@@ -127,6 +128,7 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
     actor: Actor,
     context: AuditContext,
     study: string | undefined,
+    dicom: DicomReader,
   ): Promise<StowOutcome> {
     const refuse = async (
       sop: Partial<StowSop>,
@@ -148,7 +150,7 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
     try {
       // Read already when the part's head was not read on; else a copy with its own ArrayBuffer
       // (a small Buffer is a view into Node's shared pool).
-      header = headersRead.get(part.head) ?? readDicomHeader(new Uint8Array(part.head));
+      header = headersRead.get(part.head) ?? dicom.readDicomHeader(new Uint8Array(part.head));
     } catch (err) {
       if (!(err instanceof DicomParseError)) throw err;
       return refuse({}, FAILURE_REASON.cannotUnderstand, {
@@ -213,6 +215,8 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
     assertStowContentType(req);
     // The response is DICOM JSON (as application/json when asked for): negotiated before any byte is stored.
     const responseType = dicomJsonTypeFor(req.headers.accept);
+    // dcmjs, loaded with the first DICOM file the server reads (not at start).
+    const dicom = await loadDicomReader();
 
     const context = audit.context();
     const outcomes: StowOutcome[] = [];
@@ -220,9 +224,9 @@ export function mountStow(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
       for await (const part of stowParts(req, {
         headBytes: DICOM_HEADER_PREFIX_BYTES,
         maxParts: MAX_PARTS,
-        readsOn: { upTo: DICOM_MAX_HEADER_BYTES, needsMore: headerGoesOn },
+        readsOn: { upTo: DICOM_MAX_HEADER_BYTES, needsMore: (head) => headerGoesOn(head, dicom) },
       }))
-        outcomes.push(await storeInstance(part, actor, context, study));
+        outcomes.push(await storeInstance(part, actor, context, study, dicom));
     } catch (err) {
       // The framing broke after instances were stored (audited, announced): a 400 would read as
       // "nothing stored", so the answer lists them, and the rest of the body as one failure.
@@ -249,9 +253,9 @@ const headersRead = new WeakMap<Buffer, DicomHeader>();
  * Whether a part's first bytes end before its pixel data: the patient tags may come later, so
  * the header is read on (to DICOM_MAX_HEADER_BYTES; ingest refuses a longer one). Not DICOM: no.
  */
-function headerGoesOn(head: Buffer): boolean {
+function headerGoesOn(head: Buffer, dicom: DicomReader): boolean {
   try {
-    const header = readDicomHeader(new Uint8Array(head));
+    const header = dicom.readDicomHeader(new Uint8Array(head));
     headersRead.set(head, header);
     return !header.complete;
   } catch {

@@ -1,3 +1,4 @@
+import { loadDicomReader, type DicomReader } from '@xray/shared';
 import type { ObjectStore } from '../storage/index.ts';
 import { ContentInspection, type InspectedContent } from './content-inspector.ts';
 import { Xre1Verifier } from '../xre1/index.ts';
@@ -13,9 +14,10 @@ export class CiphertextInspection {
   readonly #verifier: Xre1Verifier;
   readonly #content: ContentInspection;
 
-  constructor(rawKey: Uint8Array, maxPlaintextBytes: number) {
+  /** `dicom` reads a DICOM file's header (loadDicomReader). */
+  constructor(rawKey: Uint8Array, maxPlaintextBytes: number, dicom: Pick<DicomReader, 'readDicomHeader'>) {
     this.#verifier = new Xre1Verifier(rawKey);
-    this.#content = new ContentInspection(maxPlaintextBytes);
+    this.#content = new ContentInspection(maxPlaintextBytes, dicom);
   }
 
   /** Ciphertext bytes taken so far. */
@@ -46,7 +48,7 @@ export async function inspectStoredObject(
   rawKey: Uint8Array,
   maxPlaintextBytes: number,
 ): Promise<InspectedContent> {
-  const inspection = new CiphertextInspection(rawKey, maxPlaintextBytes);
+  const inspection = new CiphertextInspection(rawKey, maxPlaintextBytes, await loadDicomReader());
   const source = await store.get(key);
   try {
     for await (const chunk of source) inspection.push(chunk as Buffer);

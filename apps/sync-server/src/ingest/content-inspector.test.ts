@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { DICOM_MAX_HEADER_BYTES } from '@xray/shared';
+import { DICOM_MAX_HEADER_BYTES, loadDicomReader } from '@xray/shared';
 import { dicomChunks, dicomSize, dicomTagsFor, makeDicom, makeJpeg, makePng } from '@xray/testkit';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../errors.ts';
 import { ContentInspection, ContentInspector } from './content-inspector.ts';
 
 const MAX = 64 * 1024 * 1024;
+const reader = await loadDicomReader();
 
 const thrown = (work: () => unknown): unknown => {
   try {
@@ -18,7 +19,7 @@ const thrown = (work: () => unknown): unknown => {
 
 /** Feeds `bytes` in pieces of `size`; returns the refusal, if any, and how many bytes went in before it. */
 function inspect(bytes: Uint8Array, size = 1000) {
-  const inspection = new ContentInspection(MAX);
+  const inspection = new ContentInspection(MAX, reader);
   let fed = 0;
   try {
     for (; fed < bytes.length; fed += size) inspection.update(bytes.subarray(fed, fed + size));
@@ -32,7 +33,7 @@ function inspect(bytes: Uint8Array, size = 1000) {
 
 describe('ContentInspection', () => {
   it('walks an 18 MB DICOM chunk by chunk, keeping only the header prefix and a small buffer', () => {
-    const inspection = new ContentInspection(MAX);
+    const inspection = new ContentInspection(MAX, reader);
     const hash = createHash('sha256');
     let retained = 0;
     for (const chunk of dicomChunks({ seed: 2 })) {
@@ -58,7 +59,7 @@ describe('ContentInspection', () => {
     const file = makeDicom(options);
     const headerBytes = file.length - 64 * 64 * 2;
     for (const size of [1000, 64 * 1024, 5 * 1024 * 1024]) {
-      const inspection = new ContentInspection(MAX);
+      const inspection = new ContentInspection(MAX, reader);
       let retained = 0;
       for (let at = 0; at < file.length; at += size) {
         inspection.update(file.subarray(at, at + size));
@@ -143,13 +144,13 @@ describe('ContentInspection', () => {
 
   it('answers result() with its refusal, also when the stream error went unseen downstream', async () => {
     // The REST door's stage: its error can be emitted before the encrypting consumer attaches.
-    const inspector = new ContentInspector(MAX);
+    const inspector = new ContentInspector(MAX, reader);
     inspector.on('error', () => undefined);
     inspector.end(Buffer.concat([makePng(), Buffer.from('<html></html>')]));
     await new Promise((closed) => inspector.once('close', closed));
     expect(thrown(() => inspector.result())).toMatchObject({ code: 'content_invalid' });
 
-    const tooMany = new ContentInspection(100);
+    const tooMany = new ContentInspection(100, reader);
     expect(thrown(() => tooMany.update(makePng()))).toMatchObject({ code: 'payload_too_large' });
     expect(thrown(() => tooMany.end())).toMatchObject({ code: 'payload_too_large' });
     expect(thrown(() => tooMany.result())).toMatchObject({ code: 'payload_too_large' });

@@ -8,11 +8,11 @@ import {
   dicomTagsOf,
   DicomWalker,
   FileStructureError,
-  readDicomHeader,
   formatWalkerFor,
   sniffContentType,
   type ContentType,
   type DicomHeader,
+  type DicomReader,
   type DicomTags,
   type FormatWalker,
   type FormatWalkerOptions,
@@ -59,7 +59,11 @@ export class ContentInspection {
    */
   private failure: { error: unknown } | null = null;
 
-  constructor(private readonly maxBytes: number) {}
+  /** `dicom` reads a DICOM file's header at the end (loadDicomReader: dcmjs is not loaded at start). */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly dicom: Pick<DicomReader, 'readDicomHeader'>,
+  ) {}
 
   /** Memory held between chunks (the header, the walker's buffer), for accounting. */
   get retainedBytes(): number {
@@ -160,7 +164,7 @@ export class ContentInspection {
     let dicomHeader: InspectedContent['dicomHeader'] = null;
     if (this.contentType === 'application/dicom') {
       try {
-        dicomHeader = readDicomHeader(this.headBytes());
+        dicomHeader = this.dicom.readDicomHeader(this.headBytes());
         dicom = dicomTagsOf(dicomHeader);
       } catch (err) {
         throw new DomainError(
@@ -190,9 +194,9 @@ export class ContentInspection {
 export class ContentInspector extends Transform {
   private readonly inspection: ContentInspection;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, dicom: Pick<DicomReader, 'readDicomHeader'>) {
     super();
-    this.inspection = new ContentInspection(maxBytes);
+    this.inspection = new ContentInspection(maxBytes, dicom);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

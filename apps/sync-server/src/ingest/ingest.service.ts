@@ -5,6 +5,7 @@ import {
   fieldErrors,
   generateDek,
   importDek,
+  loadDicomReader,
   Xre1Error,
   XrayMetadataInputSchema,
   type XrayMetadataInput,
@@ -55,7 +56,8 @@ export async function ingestStream(
   input: { metadata: XrayMetadataInput; actor: Actor; body: Readable; signal?: AbortSignal; context?: AuditContext },
 ): Promise<FinalizeResult> {
   const id = input.metadata.id ?? randomUUID();
-  const inspector = new ContentInspector(deps.maxUploadBytes);
+  // dcmjs for a DICOM header, loaded with the first upload (not at start).
+  const inspector = new ContentInspector(deps.maxUploadBytes, await loadDicomReader());
   // pipeline destroys every stage when one fails (client gone, limit hit, unknown type).
   const source = pipeline(input.body, inspector, () => undefined);
 

@@ -1,5 +1,6 @@
 import { pipeline, Transform } from 'node:stream';
 import type { DataStore } from '@tus/utils';
+import { loadDicomReader } from '@xray/shared';
 import { CiphertextInspection } from '../ingest/ciphertext-inspection.ts';
 import type { UploadedDek, VerifiedOnArrival } from '../ingest/ingest.service.ts';
 
@@ -91,12 +92,13 @@ export class ArrivalVerifications {
     this.drop(id);
     const state: Arrival = new Arrival(
       this.#now(),
-      Promise.all([rawKey, uploadedDek]).then(
-        ([key, from]) => {
+      // dcmjs (for a DICOM header) is loaded with the first upload, not at start.
+      Promise.all([rawKey, uploadedDek, loadDicomReader()]).then(
+        ([key, from, dicom]) => {
           if (state.dropped) return; // dropped while its key was unwrapped: keep no copy
           state.rawKey = Buffer.from(key);
           state.uploadedDek = from;
-          state.inspection = new CiphertextInspection(key, this.#maxPlaintextBytes);
+          state.inspection = new CiphertextInspection(key, this.#maxPlaintextBytes, dicom);
         },
         () => this.#drop(id, state),
       ),

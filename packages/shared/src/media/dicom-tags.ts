@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readDicomHeader, unpadded, type DicomHeader } from './dicom-header.ts';
+import { unpadded, type DicomHeader } from './dicom-header.ts';
 
 export {
   DICOM_HEADER_PREFIX_BYTES,
@@ -79,17 +79,7 @@ function stringOf(element: { vr: string; Value?: unknown[] } | undefined): strin
   return text === '' ? undefined : text;
 }
 
-/**
- * Reads the tags the service records from a DICOM Part 10 file, or from its first bytes
- * (`DICOM_HEADER_PREFIX_BYTES` is enough for ordinary files), with dcmjs (readDicomHeader):
- * a value the prefix cuts off is left out, names in UTF-8 (ISO_IR 192) and the other
- * character sets are decoded. Throws `DicomParseError` when the bytes are not DICOM Part 10.
- */
-export function extractDicomTags(bytes: Uint8Array): DicomTags {
-  return dicomTagsOf(readDicomHeader(bytes));
-}
-
-/** The recorded tags of a header already read (readDicomHeader). */
+/** The recorded tags of a header already read (the DicomReader's readDicomHeader). */
 export function dicomTagsOf({ meta, dataset }: DicomHeader): DicomTags {
   const tags: DicomTags = {};
   for (const [key, tag] of Object.entries(STRING_TAGS) as [StringTagKey, string][]) {

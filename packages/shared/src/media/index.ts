@@ -6,11 +6,13 @@ export {
   DicomParseError,
   DicomTagsSchema,
   dicomTagsOf,
-  extractDicomTags,
 } from './dicom-tags.ts';
 export type { DicomParseErrorCode, DicomTags } from './dicom-tags.ts';
-export { dicomTagOfKeyword, dicomVrOf, firstString, readDicomHeader } from './dicom-header.ts';
+export { firstString } from './dicom-header.ts';
 export type { DicomHeader } from './dicom-header.ts';
+// What needs dcmjs is loaded on first use (never imported from here): loadDicomReader.
+export { loadDicomReader } from './dicom-reader.load.ts';
+export type { DicomReader } from './dicom-reader.load.ts';
 export { toDicomJson } from './dicom-json.ts';
 export type { DicomJsonAttribute, DicomJsonDataset } from './dicom-json.ts';
 export type { DcmjsDict, DcmjsElement } from './dcmjs.js';
