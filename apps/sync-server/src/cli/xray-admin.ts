@@ -5,6 +5,7 @@ import { EXIT } from './command.ts';
 import { retryDeadCommand } from './retry-dead.command.ts';
 import { checkCommand } from './check.command.ts';
 import { dicomIndexCommand } from './dicom-index.command.ts';
+import { identityCheckCommand } from './identity-check.command.ts';
 import { recoverCommand } from './recover.command.ts';
 import { rotateKekCommand } from './rotate-kek.command.ts';
 import { verifyAuditCommand } from './verify-audit.command.ts';
@@ -17,6 +18,7 @@ const COMMANDS: Command[] = [
   checkCommand,
   recoverCommand,
   dicomIndexCommand,
+  identityCheckCommand,
 ];
 
 function usage(): string {

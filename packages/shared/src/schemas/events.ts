@@ -175,8 +175,11 @@ export const XrayIdentityMismatchEventSchema = linked(
         fields: z.array(z.enum(IDENTITY_FIELDS)),
       })
       .optional(),
-    /** `upload`: found when stored; `link_check`: when a pending link settled; `correction`: after PATCH. */
-    cause: z.enum(['upload', 'link_check', 'correction']),
+    /**
+     * `upload`: found when stored; `link_check`: when a pending link settled; `correction`: after PATCH;
+     * `identity_check`: an X-ray stored before identity was checked, checked by `xray-admin identity-check`.
+     */
+    cause: z.enum(['upload', 'link_check', 'correction', 'identity_check']),
   }),
 );
 

@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util';
+import { backfillIdentity } from '../ingest/identity.backfill.ts';
+import { createIntegrations } from '../integrations/integrations.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { createXrayService } from '../xrays/xray.service.ts';
+import { EXIT, type Command } from './command.ts';
+import { withRestoreTools } from './restore.setup.ts';
+
+const usage = `xray-admin identity-check [--dry-run]
+
+Checks the patient identity of the X-rays stored before it was checked at ingest (identity
+unknown, reason not_checked), as ingest checks it: the DICOM file's PatientID, PatientName,
+PatientBirthDate and PatientSex, read from its stored header (decrypted to the pixel data, never
+the pixels), against the patient it is stored under and the Patient Service's record of that
+patient (PATIENT_SERVICE_URL, with its timeout and retries). A PNG or JPEG names no patient:
+unknown, not_dicom. Each X-ray checked is written in its own transaction with a change-feed entry,
+an xray.update audit event (cause identity_check) and, for a mismatch, the xray.identity_mismatch
+event (cause identity_check). Prints the counts, then one line per mismatch (the X-ray id and the
+fields that differ) and per X-ray that could not be checked; never a patient's name or data.
+An X-ray whose header cannot be read, or whose patient the Patient Service does not answer for,
+stays not_checked: run the command again later (exit 1). Safe while servers run, and to run again
+(what was checked is not checked again). --dry-run decides and prints, writes nothing. Uses the
+server's settings (DATABASE_URL, the store, the KEKs, PATIENT_SERVICE_URL).`;
+
+/** `xray-admin identity-check`: the identity check of X-rays stored before it existed. */
+export const identityCheckCommand: Command = {
+  name: 'identity-check',
+  summary: 'Check the patient identity of X-rays stored before identity was checked at ingest (not_checked)',
+  usage,
+
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: { 'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    });
+    if (values.help) {
+      io.out(usage);
+      return EXIT.ok;
+    }
+    const dryRun = values['dry-run'];
+    return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
+      const log = createLogger('warn');
+      // The Patient Service client exactly as the server builds it, and its outbox writer: the events
+      // committed here go to the server's sinks (its relays deliver them). Nothing is started. Their
+      // links: PUBLIC_URL, else the address the server listens on (HOST, PORT), as the server's.
+      const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+      const listening = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.http.port}`;
+      const { links, outbox } = createIntegrations(config, pool, log, () => listening);
+      const xrays = createXrayService({ pool, store, keys, log, metrics: createMetrics(), links, outbox });
+      const report = await backfillIdentity(
+        {
+          pool,
+          links,
+          outbox,
+          get: (id) => xrays.get(id),
+          openContent: (x, range) => xrays.openContent(x, range),
+        },
+        { dryRun },
+      );
+      const failed = report.failed.length;
+      io.out(
+        `${dryRun ? 'Would check' : 'Checked'} ${report.checked} X-ray(s): ${report.consistent} consistent, ` +
+          `${report.mismatch.length} mismatch, ${report.unknown} unknown; ${failed} failed.` +
+          (dryRun ? ' (dry run: nothing written)' : ''),
+      );
+      for (const m of report.mismatch) io.out(`${m.id}: mismatch (${m.fields.join(', ')})`);
+      for (const f of report.failed) io.err(`${f.id}: ${f.error}`);
+      return failed ? EXIT.problem : EXIT.ok;
+    });
+  },
+};
