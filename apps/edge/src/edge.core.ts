@@ -1,5 +1,5 @@
 import { liveQuery } from 'dexie';
-import { UPLOAD_PATH } from '@xray/shared';
+import { loadDicomReader, UPLOAD_PATH } from '@xray/shared';
 import { createCaptureService } from './capture/capture.service.ts';
 import { ensureEnrolled } from './auth/device.enrollment.ts';
 import { wipeDevice } from './auth/device.wipe.ts';
@@ -51,6 +51,10 @@ export async function createEdgeCore(opts: EdgeCoreOptions) {
   // a private key made before the vault exists would be written to disk unsealed.
   // Ask the browser not to evict the queue under storage pressure (best effort; Electron grants it).
   await navigator.storage?.persist?.().catch(() => false);
+  // The DICOM reader is a chunk of its own so the app's first screen comes sooner; fetch it now,
+  // while there may still be a network: a DICOM chosen after it is gone must read, also where no
+  // service worker holds the chunk yet (a first visit). A failure shows when a DICOM is read.
+  void loadDicomReader().catch(() => undefined);
 
   // Every request to the sync server is authorized here: a DPoP proof by the device key per request.
   const wipeListeners = new Set<(notice: WipeNotice) => void>();

@@ -149,6 +149,12 @@ export const ERRORS = {
     description:
       'A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow.',
   },
+  upload_busy: {
+    status: 423,
+    title: 'The upload is being stored',
+    description:
+      'A tus HEAD of an upload whose bytes are all in while its X-ray is still being stored after the wait for its lock: ask again after `Retry-After` to learn the X-ray.',
+  },
   too_many_requests: {
     status: 429,
     title: 'Too many requests',

@@ -12,9 +12,10 @@ describe('upload locks when PostgreSQL drops their connections', () => {
   let pool: Pool;
   let admin: pg.Client;
   let locker: PgAdvisoryLocker;
+  let url: string;
 
   beforeAll(async () => {
-    const url = await createTestDatabase();
+    url = await createTestDatabase();
     pool = createPool(url, 4);
     locker = new PgAdvisoryLocker(pool, pino({ level: 'silent' }));
     await locker.start();
@@ -71,5 +72,51 @@ describe('upload locks when PostgreSQL drops their connections', () => {
     expect(await lockHolders()).toHaveLength(1);
     await again.unlock();
     expect(await lockHolders()).toHaveLength(0);
+  });
+
+  // A deferred unlock is sent a macrotask after the request let go: the connection must still
+  // have an 'error' listener then (pg emits 'error' when it breaks; without one the process dies).
+  // The server's own pool listens on every connection too; the locker does not rely on it, so
+  // these run over a plain pool that does not.
+  describe('over a pool with no error listeners of its own', () => {
+    let plainPool: pg.Pool;
+    let plain: PgAdvisoryLocker;
+
+    beforeAll(async () => {
+      plainPool = new pg.Pool({ connectionString: url, max: 2 });
+      plainPool.on('error', () => undefined); // idle connections: the pool's own concern
+      plain = new PgAdvisoryLocker(plainPool, pino({ level: 'silent' }));
+    });
+
+    afterAll(async () => {
+      await plainPool?.end();
+    });
+
+    it('a lock connection that reports an error while its deferred unlock waits to be sent does not crash the process; the lock is let go', async () => {
+      const client = await plain.acquire('unlocking', new AbortController().signal, vi.fn());
+      expect(await lockHolders()).toHaveLength(1);
+      plain.releaseLater('unlocking', client);
+      // What pg does when the socket breaks, inside the window before the unlock is sent.
+      expect(() => client.emit('error', new Error('Connection terminated unexpectedly'))).not.toThrow();
+      await expect.poll(() => lockHolders()).toHaveLength(0);
+    });
+
+    it('a lock connection ended by PostgreSQL just as its deferred unlock is due: the process stays up, the lock is free again', async () => {
+      const lock = plain.deferred.newLock('ended-unlocking');
+      await lock.lock(new AbortController().signal, vi.fn());
+      const [holder] = await lockHolders();
+      expect(holder).toBeDefined();
+      await terminate(holder!);
+      // Blocks this process (not PostgreSQL) so that the backend's goodbye is waiting on the socket
+      // when the request lets go: pg reads it only after the unlock was deferred.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      await lock.unlock();
+      await expect.poll(() => lockHolders()).toHaveLength(0);
+      const again = plain.newLock('ended-unlocking');
+      await again.lock(new AbortController().signal, vi.fn());
+      expect(await lockHolders()).toHaveLength(1);
+      await again.unlock();
+      expect(await lockHolders()).toHaveLength(0);
+    });
   });
 });

@@ -134,6 +134,7 @@ const HEADERS_BY_STATUS: Partial<Record<number, HeaderUse[]>> = {
   // Only a busy upload's 409 says when to retry; a 429 or 503 always does.
   409: [sometimes('Retry-After')],
   416: ['Content-Range'],
+  423: ['Retry-After'],
   429: ['Retry-After'],
   503: ['Retry-After'],
 };

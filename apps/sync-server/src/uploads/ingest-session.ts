@@ -1,5 +1,5 @@
 import { pipeline, Transform } from 'node:stream';
-import type { DataStore, Upload } from '@tus/utils';
+import { ERRORS, type DataStore, type Upload } from '@tus/utils';
 import { STALE_UPLOAD_KEY, UPLOAD_KEY_FIELDS } from '@xray/shared';
 import type { AuditContext } from '../audit/audit.service.ts';
 import type { Actor } from '../auth/actor.ts';
@@ -53,8 +53,9 @@ export class IngestSessions {
         return { uploadedDek, rawKey: this.#unwrapRaw(uploadedDek) };
       },
     });
-    this.dataStore = countWrites(this.#arrivals.wrap(store), (n) =>
-      deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n),
+    this.dataStore = writesNothingWhenFinished(
+      countWrites(this.#arrivals.wrap(store), (n) => deps.metrics.uploadRequestBytes.inc({ method: 'body' }, n)),
+      (id) => deps.tusStore.finishedSizeOf(id),
     );
   }
 
@@ -108,21 +109,27 @@ export class IngestSessions {
   /**
    * A complete upload becomes an X-ray: its bytes move to the X-ray's own key, then the same
    * finalize as POST /xrays. Whatever happens, the tus store holds nothing of it afterwards.
+   * An upload another request finished meanwhile (a retried final PATCH that waited for the
+   * first) is not finished again: `finishedBefore` is its row, and no X-ray is returned.
    */
   async finish(
     actor: Actor,
     upload: Upload,
     context: AuditContext | undefined,
-    /** The upload's row, if the request read it already (its metadata never changes). */
-    row?: TusUploadRow,
-  ): Promise<XrayRecord> {
+  ): Promise<{ xray: XrayRecord; finishedBefore?: undefined } | { xray?: undefined; finishedBefore: TusUploadRow }> {
     // tus lets go of the upload's lock before it asks us to finish; take it again for the whole
     // finish (a request that asks for it meanwhile waits: a finish is never given up).
     // Let go in the background once finished: the X-ray is answered without waiting for it.
     const lock = this.#d.locker.deferred.newLock(upload.id);
     await lock.lock(new AbortController().signal, () => undefined);
     try {
-      return await this.#finishLocked(actor, upload, context, row);
+      // Read under the lock: a row read before it may predate a finish that ran meanwhile.
+      const row = await tusUploadRepository.find(this.#d.pool, upload.id);
+      if (row?.finalized_at) {
+        this.#arrivals.drop(upload.id);
+        return { finishedBefore: row };
+      }
+      return { xray: await this.#finishLocked(actor, upload, context, row) };
     } finally {
       await lock.unlock();
     }
@@ -132,12 +139,11 @@ export class IngestSessions {
     actor: Actor,
     upload: Upload,
     context: AuditContext | undefined,
-    known: TusUploadRow | undefined,
+    row: TusUploadRow | null,
   ): Promise<XrayRecord> {
     const size = upload.size ?? upload.offset;
     const verified = this.#arrivals.take(upload.id, size);
     try {
-      const row = known ?? (await tusUploadRepository.find(this.#d.pool, upload.id));
       const metadata = parseTusMetadata(row?.metadata ? stringValues(row.metadata) : upload.metadata);
       const objectKey = await this.#d.tusStore.release(upload.id, metadata.id);
       // Flushed to disk while the rest of the finish runs; finalize awaits it before the X-ray commits.
@@ -264,6 +270,24 @@ function stringValues(o: Record<string, unknown>): Record<string, string> {
     else if (typeof v === 'object' && v !== null) out[k] = JSON.stringify(v);
   }
   return out;
+}
+
+/**
+ * A finished upload (tus reported it from its row: its files are gone) takes no write: its size is
+ * its offset, and no file is opened (the retried final PATCH that waited for the finish gets here).
+ */
+function writesNothingWhenFinished(store: DataStore, finishedSizeOf: (id: string) => number | undefined): DataStore {
+  const write = store.write.bind(store);
+  store.write = async (src, id, offset) => {
+    const size = finishedSizeOf(id);
+    if (size === undefined) return write(src, id, offset);
+    // tus lets no byte past the end through (Upload-Length): the body is empty; drained all the same.
+    for await (const chunk of src) {
+      if ((chunk as Buffer).length > 0) throw ERRORS.ERR_SIZE_EXCEEDED;
+    }
+    return size;
+  };
+  return store;
 }
 
 /** Counts the body bytes the store receives: what a client really sent, for resumption metrics. */

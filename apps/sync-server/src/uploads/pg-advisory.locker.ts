@@ -12,6 +12,12 @@ export class LockTimeoutError extends Error {
 const RETRY_MS = 50;
 /** How soon a lost LISTEN connection is opened again (PostgreSQL restarting, failing over). */
 const RELISTEN_MS = [100, 500, 2_000, 5_000];
+/**
+ * Every connection the locker has out of the pool listens for its 'error' from checkout to release
+ * (pg emits it when the connection breaks, even during a query): without a listener the process
+ * would crash. A broken connection loses its lock with it; the query in flight fails and says so.
+ */
+const LOST_QUIETLY = (): void => undefined;
 
 /**
  * @tus/server's Locker on PostgreSQL session advisory locks, so every sync-server instance
@@ -126,16 +132,19 @@ export class PgAdvisoryLocker implements Locker {
   async tryLock(id: string): Promise<Lock | null> {
     await this.releasing.get(id);
     const client = await this.pool.connect();
+    client.on('error', LOST_QUIETLY);
     try {
       const { rows } = await client.query<{ ok: boolean }>(
         'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok',
         [`tus:${id}`],
       );
       if (!rows[0]?.ok) {
+        client.removeListener('error', LOST_QUIETLY);
         client.release();
         return null;
       }
     } catch (err) {
+      // Destroyed, not reused: it keeps its quiet listener (its socket may still report the break).
       client.release(err instanceof Error ? err : true);
       throw err;
     }
@@ -154,6 +163,7 @@ export class PgAdvisoryLocker implements Locker {
     }
     await this.releasing.get(id);
     const client = await this.pool.connect();
+    client.on('error', LOST_QUIETLY);
     const deadline = Date.now() + this.acquireTimeoutMs;
     let asked = false;
     try {
@@ -178,7 +188,9 @@ export class PgAdvisoryLocker implements Locker {
     } catch (err) {
       // A try the client gave up on (no answer in time) may still be granted once the database
       // answers: that connection must not go back to the pool holding a lock nobody knows of.
-      client.release(isDatabaseUnavailable(err) ? (err as Error) : undefined);
+      const broken = isDatabaseUnavailable(err);
+      if (!broken) client.removeListener('error', LOST_QUIETLY);
+      client.release(broken ? (err as Error) : undefined);
       throw err;
     }
   }
@@ -193,7 +205,11 @@ export class PgAdvisoryLocker implements Locker {
     client.once('error', lost);
   }
 
-  /** No request holds `id`'s lock any more (it may still be locked until unlocked). */
+  /**
+   * No request holds `id`'s lock any more (it may still be locked until unlocked). The connection
+   * keeps its quiet 'error' listener until releaseLock is done with it (a deferred unlock is sent
+   * a macrotask later: a connection breaking in between must not crash the process).
+   */
   private detach(id: string, client: PoolClient): void {
     this.held.delete(id);
     const lost = this.onLost.get(client);
@@ -223,9 +239,10 @@ export class PgAdvisoryLocker implements Locker {
     this.detach(id, client);
     try {
       await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`tus:${id}`]);
+      client.removeListener('error', LOST_QUIETLY);
       client.release();
     } catch (err) {
-      // A broken connection drops its locks with it; do not return it to the pool.
+      // A broken connection drops its locks with it; do not return it to the pool (nor its quiet listener).
       client.release(err instanceof Error ? err : true);
     }
   }

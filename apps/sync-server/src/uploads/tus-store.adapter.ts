@@ -9,6 +9,11 @@ import { addContentMd5ForDeleteObjects } from '../storage/swift-compat.ts';
 import { s3ClientConfig } from '../storage/s3.store.ts';
 import { PrivateFileStore } from './private-file.store.ts';
 
+async function fsync(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  await fh.sync().finally(() => fh.close());
+}
+
 /** @tus/s3-store with the same compatibility settings as our own S3 client. */
 class CompatibleS3Store extends S3Store {
   constructor(checksumsWhenRequired: boolean, options: ConstructorParameters<typeof S3Store>[0]) {
@@ -52,6 +57,12 @@ export interface TusStoreAdapter {
    * completed, with the last PATCH.
    */
   persist(releasedKey: string): Promise<void>;
+  /**
+   * The size of an upload this instance found finished (its tus files gone, its row finalized),
+   * else undefined. Such an upload takes no more bytes and has no file to open: a retried final
+   * PATCH that waited for the finish reaches the store after it.
+   */
+  finishedSizeOf(id: string): number | undefined;
   /** The tus store's own sweep of expired unfinished uploads; how many it removed. */
   sweepExpired(): Promise<number>;
 }
@@ -63,6 +74,9 @@ export interface TusStoreOptions {
    */
   finishedSize: (id: string) => Promise<number | null>;
 }
+
+/** How many finished uploads `finishedSizeOf` remembers (the latest; a finished upload stays finished). */
+const FINISHED_REMEMBERED = 1024;
 
 /** The X-ray object a finished upload becomes: one per upload, so a repeated finish rewrites the same key. */
 export const releasedKey = (xrayId: string, uploadId: string): string => `xrays/${xrayId}/tus-${uploadId}`;
@@ -80,8 +94,13 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
           keysOf: (id: string) => [`uploads/${id}`, `uploads/${id}.json`],
           persist: async (key: string) => {
             assertSafeKey(key);
-            const fh = await open(path.join(s.dir, key), 'r');
-            await fh.sync().finally(() => fh.close());
+            const file = path.join(s.dir, key);
+            await fsync(file);
+            // The link's directory entry too (and its directory's, made for this X-ray): a file
+            // synced but not its entry may be missing after a power cut.
+            for (let dir = path.dirname(file); dir.startsWith(s.dir + path.sep); dir = path.dirname(dir)) {
+              await fsync(dir);
+            }
           },
         }
       : {
@@ -99,6 +118,7 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
         };
 
   const { dataStore } = layout;
+  const finished = new Map<string, number>();
   // A finished upload answers from what became of it, so tus can still confirm its end offset.
   const getUpload = dataStore.getUpload.bind(dataStore);
   dataStore.getUpload = async (id) => {
@@ -107,6 +127,10 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
     } catch (err) {
       const size = await opts.finishedSize(id);
       if (size === null) throw err;
+      finished.delete(id);
+      finished.set(id, size);
+      const oldest = finished.keys().next();
+      if (finished.size > FINISHED_REMEMBERED && !oldest.done) finished.delete(oldest.value);
       return new Upload({ id, size, offset: size });
     }
   };
@@ -115,6 +139,7 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
     dataStore,
     keysOf: layout.keysOf,
     persist: layout.persist,
+    finishedSizeOf: (id) => finished.get(id),
     async release(id, xrayId) {
       const to = releasedKey(xrayId, id);
       try {

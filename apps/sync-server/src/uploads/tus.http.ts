@@ -51,6 +51,12 @@ export interface UploadDoorDeps {
 }
 
 const XRAY_HEADERS = [UPLOAD_HEADERS.xrayId, UPLOAD_HEADERS.xraySha256];
+const xrayHeaders = (x: { id: string; sha256: string }) => ({
+  [UPLOAD_HEADERS.xrayId]: x.id,
+  [UPLOAD_HEADERS.xraySha256]: x.sha256,
+});
+/** How soon a client asks again about an upload whose X-ray is still being stored (after the lock's timeout). */
+const BEING_STORED_RETRY_S = 5;
 /** Response headers of tus's that a refusal keeps (the protocol version, CORS). */
 const KEPT_ON_REFUSAL = /^(tus-|access-control-)/i;
 
@@ -76,14 +82,18 @@ interface Grant {
   uploadId: string;
   /** The X-ray the upload becomes, when known. */
   xrayId?: string;
-  /** The upload's row as the door read it (a creation has none yet). */
-  row?: TusUploadRow;
   /** The upload a creation made, until it is answered (removed again if the creation fails). */
   created?: string;
   /** The enrolled device that asks (its DPoP key), if any. */
   deviceId?: string;
 }
 const NEW = 'new';
+
+/** A tus answer that says every byte is in (offset = length). */
+const isAtEnd = (h: Headers) => {
+  const length = h.get('upload-length');
+  return length !== null && h.get('upload-offset') === length;
+};
 
 /** `/uploads` → the collection; `/uploads/{uuid}` → that upload; any other shape → null. */
 function targetOf(path: string): { upload: string | null } | null {
@@ -181,13 +191,20 @@ export function createUploadDoor(deps: UploadDoorDeps) {
       const grant = grantOf(req);
       // Completing the upload is creating the X-ray: audited as the REST door's POST is.
       const audit = grant.audit.begin('xray.create');
-      const xray = await sessions.finish(grant.actor, upload, audit.context(), grant.row);
+      const { xray, finishedBefore } = await sessions.finish(grant.actor, upload, audit.context());
+      if (finishedBefore) {
+        // A retried final PATCH that waited for the finish: answered as a finished upload is
+        // (204 naming its X-ray), audited as the PATCH it is; nothing is created again.
+        audit.begin('upload.continue');
+        const x = await xrayRepository.findById(pool, finishedBefore.xray_id);
+        return { status_code: 204, headers: x ? xrayHeaders(x) : {} };
+      }
       grant.created = undefined;
       audit.recordedInTransaction();
       return {
         // creation-with-upload keeps its 201 (and Location); a PATCH answers 204.
         ...(req.method === 'POST' ? {} : { status_code: 204 }),
-        headers: { [UPLOAD_HEADERS.xrayId]: xray.id, [UPLOAD_HEADERS.xraySha256]: xray.sha256 },
+        headers: xrayHeaders(xray),
       };
     },
   });
@@ -208,6 +225,11 @@ export function createUploadDoor(deps: UploadDoorDeps) {
         if (KEPT_ON_REFUSAL.test(k)) res.setHeader(k, v);
       });
       throw refusalOf(req, grant, answer.status, await answer.text(), failures.get(req));
+    }
+    // All bytes in but not known as an X-ray when the door looked (tus-js-client takes an end offset
+    // as done, so it must come with the X-ray's id): answered from the row as it is now.
+    if (req.method === 'HEAD' && answer.status === 200 && isAtEnd(answer.headers)) {
+      return answerAtEnd(req, res, grant);
     }
     if (req.method === 'DELETE') await sessions.abandon(grant.uploadId);
     // A creation or termination that went through is on the record before it is answered.
@@ -254,6 +276,48 @@ export function createUploadDoor(deps: UploadDoorDeps) {
       `This upload is stored as X-ray ${xrayId ?? '(being stored)'}; nothing was removed. An X-ray is deleted with DELETE /xrays/{id}.`,
     );
 
+  /**
+   * A HEAD that found all bytes in: tus-js-client takes an end offset as done, so it only ever
+   * comes with the X-ray's id. Finished by now: answered as a finished upload. Not yet: finished
+   * here, under the upload's lock, which waits for a finish running elsewhere (and then finds it
+   * done) or, when none runs (its instance died between the last byte and the X-ray), stores it.
+   * A finish that holds the lock too long: 423 with Retry-After, which tus-js-client and the
+   * edge's retry policy retry (a 409 or 404 there would drop the upload's URL and start again).
+   */
+  async function answerAtEnd(req: Request, res: Response, grant: Grant): Promise<void> {
+    const row = await tusUploadRepository.find(pool, grant.uploadId);
+    if (row && !row.finalized_at) {
+      // Gone meanwhile: finished (its row says so) or ended (404).
+      const upload = await sessions.dataStore.getUpload(grant.uploadId).catch(() => null);
+      if (!upload) return answerFromRow(req, res, grant.uploadId);
+      const audit = grant.audit.begin('xray.create');
+      try {
+        const { finishedBefore } = await sessions.finish(grant.actor, upload, audit.context());
+        if (finishedBefore) audit.begin('upload.continue');
+        else audit.recordedInTransaction();
+      } catch (err) {
+        if (!(err instanceof LockTimeoutError)) throw err;
+        audit.begin('upload.continue');
+        throw new DomainError(
+          'upload_busy',
+          'All bytes are in and the X-ray is being stored; ask again shortly to learn its id.',
+          undefined,
+          { retryAfterS: BEING_STORED_RETRY_S },
+        );
+      }
+      return answerFromRow(req, res, grant.uploadId);
+    }
+    if (!row?.finalized_at) throw noSuch('upload');
+    return answerFinished(req, res, row);
+  }
+
+  /** A finished upload's answer from its row as it is now; an ended one is not found. */
+  async function answerFromRow(req: Request, res: Response, id: string): Promise<void> {
+    const row = await tusUploadRepository.find(pool, id);
+    if (!row?.finalized_at) throw noSuch('upload');
+    return answerFinished(req, res, row);
+  }
+
   /** The answer about a finished upload, from PostgreSQL: it is an X-ray now, not a tus resource. */
   async function answerFinished(req: Request, res: Response, row: TusUploadRow): Promise<void> {
     if (req.method === 'DELETE') throw uploadComplete(row.xray_id);
@@ -265,7 +329,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
       'Upload-Length': length,
       'Cache-Control': 'no-store',
       'Access-Control-Expose-Headers': ['Upload-Offset', 'Upload-Length', ...XRAY_HEADERS].join(', '),
-      ...(x ? { [UPLOAD_HEADERS.xrayId]: x.id, [UPLOAD_HEADERS.xraySha256]: x.sha256 } : {}),
+      ...(x ? xrayHeaders(x) : {}),
     });
     if (req.method === 'HEAD') return void res.status(200).end();
     // A repeated final PATCH (its response was lost) at the end offset succeeds again; anything else conflicts.
@@ -346,7 +410,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     if (!decision.allowed) throw decision.error;
     if (row.finalized_at) return answerFinished(req, res, row);
     slots.take(res, actor.sub);
-    await runTus(req, res, { actor, audit, uploadId: id, xrayId: row.xray_id, row });
+    await runTus(req, res, { actor, audit, uploadId: id, xrayId: row.xray_id });
   }
 
   const noRoute = (req: Request) =>

@@ -109,7 +109,8 @@ export const uploadOperations = defineOperations({
     path: `${UPLOAD_PATH}/{id}`,
     tags: ['uploads'],
     summary: 'How much of the upload the server holds (resume from Upload-Offset)',
-    description: 'A complete upload answers with its X-ray in X-Xray-Id and X-Xray-Sha256, from the database.',
+    description:
+      'A complete upload answers with its X-ray in X-Xray-Id and X-Xray-Sha256, from the database: an end offset always comes with its X-ray. One whose bytes are all in but whose X-ray is not stored yet (its final PATCH is being stored, or was cut off before) is stored first, with the same checks and problems as that PATCH; still being stored elsewhere after the lock timeout: 423 `upload_busy` with Retry-After.',
     access: 'token',
     action: 'upload.continue',
     request: { params: uploadId, headers: z.object({ 'Tus-Resumable': tusResumable }) },
@@ -124,7 +125,7 @@ export const uploadOperations = defineOperations({
         'X-Xray-Id',
         'X-Xray-Sha256',
       ]),
-      ...problems(403, 404, 412),
+      ...problems(403, 404, 409, 410, 412, 422, 423),
     },
   },
   appendUploadChunk: {
