@@ -20,6 +20,19 @@ const openForReading = promisify(openFd);
 const READ_AHEAD = 2;
 
 /**
+ * fsync of `dir`, and of each directory up to the parent of `created` (the first directory mkdir
+ * made for it, if any): a rename or a new directory is on disk only once its parent is synced.
+ */
+async function syncDirectories(dir: string, created: string | undefined): Promise<void> {
+  const last = created ? path.dirname(created) : dir;
+  for (let d = dir; ; d = path.dirname(d)) {
+    const fh = await open(d, 'r');
+    await fh.sync().finally(() => fh.close());
+    if (d === last || d === path.dirname(d)) return;
+  }
+}
+
+/**
  * Objects as files under one directory; writes go to a temp file and are renamed into place.
  * Files are 0600 and directories 0700: the server's user alone reads them.
  */
@@ -51,8 +64,10 @@ export class FsObjectStore implements ObjectStore {
       // fsync before rename: once put resolves, the X-ray survives a power cut.
       const fh = await open(tmp, 'r');
       await fh.sync().finally(() => fh.close());
-      await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
+      const created = await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
+      // And the directories: the new name (and any directory made for it) is durable only then.
+      await syncDirectories(path.dirname(target), created);
       return { size: out.bytesWritten };
     } catch (err) {
       // A stream destroyed while its file is still being opened creates the file after all, then
@@ -91,8 +106,9 @@ export class FsObjectStore implements ObjectStore {
     try {
       // A link shares the file's mode: tightened here in case the source was written before modes were set.
       await chmod(tmp, PRIVATE_FILE_MODE);
-      await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
+      const created = await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
+      await syncDirectories(path.dirname(target), created);
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
