@@ -29,7 +29,7 @@ export const dicomIndexCommand: Command = {
   async run(args, io) {
     if (printedHelp(args, io, usage)) return EXIT.ok;
     return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
-      const log = createLogger('warn');
+      const log = createLogger('warn', 'json', 2);
       // Only reads: no link is checked, no event written.
       const xrays = createXrayService({
         pool,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { backfillIdentity } from '../ingest/identity.backfill.ts';
+import { backfillIdentity, MAX_SERVICE_FAILURES_IN_A_ROW } from '../ingest/identity.backfill.ts';
 import { createIntegrations } from '../integrations/integrations.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
@@ -7,7 +7,7 @@ import { createXrayService } from '../xrays/xray.service.ts';
 import { EXIT, type Command } from './command.ts';
 import { withRestoreTools } from './restore.setup.ts';
 
-const usage = `xray-admin identity-check [--dry-run]
+const usage = `xray-admin identity-check [--dry-run] [--no-patient-service]
 
 Checks the patient identity of the X-rays stored before it was checked at ingest (identity
 unknown, reason not_checked), as ingest checks it: the DICOM file's PatientID, PatientName,
@@ -15,13 +15,17 @@ PatientBirthDate and PatientSex, read from its stored header (decrypted to the p
 the pixels), against the patient it is stored under and the Patient Service's record of that
 patient (PATIENT_SERVICE_URL, with its timeout and retries). A PNG or JPEG names no patient:
 unknown, not_dicom. Each X-ray checked is written in its own transaction with a change-feed entry,
-an xray.update audit event (cause identity_check) and, for a mismatch, the xray.identity_mismatch
-event (cause identity_check). Prints the counts, then one line per mismatch (the X-ray id and the
-fields that differ) and per X-ray that could not be checked; never a patient's name or data.
-An X-ray whose header cannot be read, or whose patient the Patient Service does not answer for,
-stays not_checked: run the command again later (exit 1). Safe while servers run, and to run again
-(what was checked is not checked again). --dry-run decides and prints, writes nothing. Uses the
-server's settings (DATABASE_URL, the store, the KEKs, PATIENT_SERVICE_URL).`;
+an xray.updated event and an xray.update audit event (cause identity_check) and, for a mismatch,
+the xray.identity_mismatch event (cause identity_check). Prints the counts, then one line per
+mismatch (the X-ray id and the fields that differ); on stderr, one line per X-ray that could not be
+checked and any warning. Never a patient's name or data. An X-ray whose header cannot be read, or
+whose patient the Patient Service does not answer for, stays not_checked: run the command again
+later (exit 1). After ${MAX_SERVICE_FAILURES_IN_A_ROW} Patient Service failures in a row the run stops (exit 1): the
+rest stay not_checked. Safe while servers run, and to run again (what was checked is not checked
+again). --dry-run decides and prints, writes nothing. Uses the server's settings (DATABASE_URL,
+the store, the KEKs, PATIENT_SERVICE_URL). Without PATIENT_SERVICE_URL only the file's PatientID is
+compared (never the name, birth date or sex): the command refuses to run (exit 2) unless given
+--no-patient-service.`;
 
 /** `xray-admin identity-check`: the identity check of X-rays stored before it existed. */
 export const identityCheckCommand: Command = {
@@ -32,7 +36,11 @@ export const identityCheckCommand: Command = {
   async run(args, io) {
     const { values } = parseArgs({
       args,
-      options: { 'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        'dry-run': { type: 'boolean', default: false },
+        'no-patient-service': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     });
     if (values.help) {
@@ -41,7 +49,18 @@ export const identityCheckCommand: Command = {
     }
     const dryRun = values['dry-run'];
     return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
-      const log = createLogger('warn');
+      if (!config.integrations.patientService.url) {
+        io.err(
+          "PATIENT_SERVICE_URL is not set: only the file's PatientID can be compared with the X-ray's patient " +
+            '(never the name, birth date or sex), and what is decided is not checked again.',
+        );
+        if (!values['no-patient-service']) {
+          io.err('Set PATIENT_SERVICE_URL, or pass --no-patient-service to check without it.');
+          return EXIT.failed;
+        }
+      }
+      // On stderr: stdout is the report only.
+      const log = createLogger('warn', 'json', 2);
       // The Patient Service client exactly as the server builds it, and its outbox writer: the events
       // committed here go to the server's sinks (its relays deliver them). Nothing is started. Their
       // links: PUBLIC_URL, else the address the server listens on (HOST, PORT), as the server's.
@@ -67,6 +86,11 @@ export const identityCheckCommand: Command = {
       );
       for (const m of report.mismatch) io.out(`${m.id}: mismatch (${m.fields.join(', ')})`);
       for (const f of report.failed) io.err(`${f.id}: ${f.error}`);
+      if (report.stoppedAfterServiceFailures)
+        io.err(
+          `Stopped after ${report.stoppedAfterServiceFailures} Patient Service failures in a row: the X-rays not ` +
+            'reached stay not_checked; run the command again once the Patient Service answers.',
+        );
       return failed ? EXIT.problem : EXIT.ok;
     });
   },

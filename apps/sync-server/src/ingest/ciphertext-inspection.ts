@@ -1,6 +1,10 @@
-import { loadDicomReader, type DicomReader } from '@xray/shared';
 import type { ObjectStore } from '../storage/index.ts';
-import { ContentInspection, type InspectedContent } from './content-inspector.ts';
+import {
+  ContentInspection,
+  dicomReaderLoader,
+  type DicomReaderSource,
+  type InspectedContent,
+} from './content-inspector.ts';
 import { Xre1Verifier } from '../xre1/index.ts';
 
 /**
@@ -14,8 +18,8 @@ export class CiphertextInspection {
   readonly #verifier: Xre1Verifier;
   readonly #content: ContentInspection;
 
-  /** `dicom` reads a DICOM file's header (loadDicomReader). */
-  constructor(rawKey: Uint8Array, maxPlaintextBytes: number, dicom: Pick<DicomReader, 'readDicomHeader'>) {
+  /** `dicom` reads a DICOM file's header: the reader, or its loader (dicomReaderLoader, used only for a DICOM). */
+  constructor(rawKey: Uint8Array, maxPlaintextBytes: number, dicom: DicomReaderSource) {
     this.#verifier = new Xre1Verifier(rawKey);
     this.#content = new ContentInspection(maxPlaintextBytes, dicom);
   }
@@ -33,10 +37,27 @@ export class CiphertextInspection {
     for (const plain of this.#verifier.push(ciphertext)) this.#content.update(plain);
   }
 
-  /** The object is complete: checks its last segment and returns what it is. */
+  /** Resolves once finish() can read a DICOM header (ContentInspection.ready). */
+  ready(): Promise<void> {
+    return this.#content.ready();
+  }
+
+  /**
+   * The object is complete: checks its last segment and returns what it is. A DICOM's reader must
+   * be loaded (ready()); else this throws, and the caller reads the object back.
+   */
   finish(): InspectedContent {
+    this.end();
+    return this.#content.result();
+  }
+
+  /** The object is complete: checks its last segment; result() once ready(). */
+  end(): void {
     for (const plain of this.#verifier.end()) this.#content.update(plain);
     this.#content.end();
+  }
+
+  result(): InspectedContent {
     return this.#content.result();
   }
 }
@@ -48,12 +69,15 @@ export async function inspectStoredObject(
   rawKey: Uint8Array,
   maxPlaintextBytes: number,
 ): Promise<InspectedContent> {
-  const inspection = new CiphertextInspection(rawKey, maxPlaintextBytes, await loadDicomReader());
+  const inspection = new CiphertextInspection(rawKey, maxPlaintextBytes, dicomReaderLoader);
   const source = await store.get(key);
   try {
     for await (const chunk of source) inspection.push(chunk as Buffer);
   } finally {
     source.destroy();
   }
-  return inspection.finish();
+  // A file of one segment is only sniffed at its end: its reader may still be loading.
+  inspection.end();
+  await inspection.ready();
+  return inspection.result();
 }

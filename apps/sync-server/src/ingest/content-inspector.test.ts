@@ -156,3 +156,55 @@ describe('ContentInspection', () => {
     expect(thrown(() => tooMany.result())).toMatchObject({ code: 'payload_too_large' });
   });
 });
+
+describe('ContentInspection with a reader loader', () => {
+  const SMALL = (seed: number) => ({ seed, rows: 16, columns: 16 });
+  /** A loader that counts its loads and fails or gives the reader as told; nothing loaded before. */
+  const loaderOf = (fail: boolean) => {
+    const calls = { load: 0 };
+    return {
+      calls,
+      loader: {
+        current: () => undefined,
+        load: () => {
+          calls.load++;
+          return fail ? Promise.reject(new DomainError('internal', 'no reader')) : Promise.resolve(reader);
+        },
+      },
+    };
+  };
+
+  it('a PNG or JPEG never loads the DICOM reader', async () => {
+    for (const file of [makePng({ seed: 7 }), makeJpeg({ seed: 7 })]) {
+      const { calls, loader } = loaderOf(true);
+      const inspection = new ContentInspection(MAX, loader);
+      inspection.update(file);
+      inspection.end();
+      await inspection.ready();
+      expect(inspection.result().sizeBytes).toBe(file.length);
+      expect(calls.load).toBe(0);
+    }
+  });
+
+  it('a DICOM loads it once its first bytes say DICOM, and its header is read after ready()', async () => {
+    const { calls, loader } = loaderOf(false);
+    const file = makeDicom(SMALL(8));
+    const inspection = new ContentInspection(MAX, loader);
+    inspection.update(file.subarray(0, 200));
+    expect(calls.load).toBe(1);
+    inspection.update(file.subarray(200));
+    inspection.end();
+    await inspection.ready();
+    expect(inspection.result().dicom).toEqual(dicomTagsFor(SMALL(8)));
+    expect(calls.load).toBe(1);
+  });
+
+  it("the reader's load failure is what ready() and result() throw, not a refusal of the file", async () => {
+    const { loader } = loaderOf(true);
+    const inspection = new ContentInspection(MAX, loader);
+    inspection.update(makeDicom(SMALL(9)));
+    inspection.end();
+    await expect(inspection.ready()).rejects.toMatchObject({ code: 'internal' });
+    expect(thrown(() => inspection.result())).toMatchObject({ code: 'internal' });
+  });
+});

@@ -9,6 +9,7 @@ import {
   DicomWalker,
   FileStructureError,
   formatWalkerFor,
+  loadDicomReader,
   sniffContentType,
   type ContentType,
   type DicomHeader,
@@ -26,6 +27,44 @@ const WALKER_OPTIONS: FormatWalkerOptions =
   typeof zlib.crc32 === 'function'
     ? { crc32: (bytes, previous, start, end) => zlib.crc32(bytes.subarray(start, end), previous) }
     : {};
+
+/** What reads a DICOM header. */
+export type DicomHeaderReader = Pick<DicomReader, 'readDicomHeader'>;
+
+/** How to get the reader: the one loaded already (synchronously), or its load. */
+export interface DicomReaderLoader {
+  current(): DicomHeaderReader | undefined;
+  load(): Promise<DicomHeaderReader>;
+}
+
+/**
+ * The reader, or its loader: an inspection given a loader loads it only once the first bytes say
+ * DICOM (a PNG or JPEG never needs dcmjs), and waits for it in `ready()`.
+ */
+export type DicomReaderSource = DicomHeaderReader | DicomReaderLoader;
+
+let loadedReader: DicomHeaderReader | undefined;
+
+/**
+ * loadDicomReader for uploads. A failed load (the reader's chunk missing from an install) is the
+ * server's fault, an internal error, never the upload's nor object storage's; it is not kept: the
+ * next DICOM tries again.
+ */
+export const dicomReaderLoader: DicomReaderLoader = {
+  current: () => loadedReader,
+  load: () =>
+    loadDicomReader().then(
+      (reader) => (loadedReader = reader),
+      (err: unknown) => {
+        throw new DomainError(
+          'internal',
+          'The DICOM reader could not be loaded, so the file could not be inspected; nothing was stored.',
+          undefined,
+          { cause: err },
+        );
+      },
+    ),
+};
 
 export interface InspectedContent {
   sha256: string;
@@ -58,12 +97,32 @@ export class ContentInspection {
    * error can go unseen downstream (emitted before the consumer attached): result() is the gate.
    */
   private failure: { error: unknown } | null = null;
+  private reader: DicomHeaderReader | undefined;
+  private readonly loader: DicomReaderLoader | undefined;
+  /** The reader's load, started once the bytes say DICOM (a loader was given). */
+  private loading: Promise<unknown> | undefined;
+  private loadFailure: { error: unknown } | undefined;
 
-  /** `dicom` reads a DICOM file's header at the end (loadDicomReader: dcmjs is not loaded at start). */
+  /**
+   * `dicom` reads a DICOM file's header at the end: the reader, or its loader (dicomReaderLoader:
+   * dcmjs is loaded only for a DICOM file, not at start nor for a PNG or JPEG).
+   */
   constructor(
     private readonly maxBytes: number,
-    private readonly dicom: Pick<DicomReader, 'readDicomHeader'>,
-  ) {}
+    dicom: DicomReaderSource,
+  ) {
+    if ('load' in dicom) this.loader = dicom;
+    else this.reader = dicom;
+  }
+
+  /**
+   * Resolves once result() can read a DICOM header (at once for another type, or when given the
+   * reader); rejects with the reader's load failure.
+   */
+  async ready(): Promise<void> {
+    if (this.loading) await this.loading;
+    if (this.loadFailure) throw this.loadFailure.error;
+  }
 
   /** Memory held between chunks (the header, the walker's buffer), for accounting. */
   get retainedBytes(): number {
@@ -145,6 +204,19 @@ export class ContentInspection {
   private startWalking(bytes: number): FormatWalker {
     this.contentType = sniffContentType(this.headBytes());
     if (this.contentType === null) throw unsupported();
+    if (this.contentType === 'application/dicom' && !this.reader && this.loader) {
+      this.reader = this.loader.current();
+      // Else it loads while the rest of the file arrives; a failure is kept for ready() and result().
+      if (!this.reader)
+        this.loading = this.loader.load().then(
+          (reader) => {
+            this.reader = reader;
+          },
+          (error: unknown) => {
+            this.loadFailure = { error };
+          },
+        );
+    }
     const walker = formatWalkerFor(this.contentType, WALKER_OPTIONS);
     this.walker = walker;
     walk(() => walker.update(this.headBytes().subarray(0, bytes)));
@@ -163,8 +235,11 @@ export class ContentInspection {
     let dicom: InspectedContent['dicom'] = null;
     let dicomHeader: InspectedContent['dicomHeader'] = null;
     if (this.contentType === 'application/dicom') {
+      if (this.loadFailure) throw this.loadFailure.error;
+      const reader = this.reader;
+      if (!reader) throw new Error('ContentInspection.result() before ready(): the DICOM reader is still loading');
       try {
-        dicomHeader = this.dicom.readDicomHeader(this.headBytes());
+        dicomHeader = reader.readDicomHeader(this.headBytes());
         dicom = dicomTagsOf(dicomHeader);
       } catch (err) {
         throw new DomainError(
@@ -194,7 +269,7 @@ export class ContentInspection {
 export class ContentInspector extends Transform {
   private readonly inspection: ContentInspection;
 
-  constructor(maxBytes: number, dicom: Pick<DicomReader, 'readDicomHeader'>) {
+  constructor(maxBytes: number, dicom: DicomReaderSource) {
     super();
     this.inspection = new ContentInspection(maxBytes, dicom);
   }
@@ -216,7 +291,11 @@ export class ContentInspector extends Transform {
       done(err as Error);
       return;
     }
-    done(null);
+    // A DICOM's reader, loaded once its first bytes said DICOM: result() reads the header with it.
+    this.inspection.ready().then(
+      () => done(null),
+      (err: unknown) => done(err as Error),
+    );
   }
 
   /** Valid once the stream has finished without error. */

@@ -5,7 +5,7 @@ import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
 import { readStoredDicomHeader } from '../dicomweb/dicom-index.backfill.ts';
 import { isDomainError } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
-import { identityMismatchIfNew } from '../events/xray.events.ts';
+import { identityMismatchIfNew, xrayUpdated } from '../events/xray.events.ts';
 import { storedLink, type LinkVerifier } from '../integrations/link.verifier.ts';
 import type { ByteRange } from '../storage/index.ts';
 import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
@@ -36,7 +36,12 @@ export interface IdentityBackfillReport {
   unknown: number;
   /** Left not_checked: unreadable header, the Patient Service not answering... (no patient data in the error). */
   failed: { id: string; error: string }[];
+  /** Set when the run stopped early: the Patient Service failed this many times in a row (the rest were not tried). */
+  stoppedAfterServiceFailures?: number;
 }
+
+/** Patient Service failures in a row after which a run stops: an outage would otherwise wait out every X-ray's timeout. */
+export const MAX_SERVICE_FAILURES_IN_A_ROW = 5;
 
 const errorOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -100,18 +105,23 @@ async function decideStored(deps: IdentityBackfillDeps, x: XrayRecord): Promise<
 /**
  * `xray-admin identity-check`: checks the identity of every X-ray stored before identity was
  * checked at ingest (`unknown`, reason `not_checked`). Each decided one is written in its own
- * transaction with a change-feed entry (`updated`, the X-ray's `identity` is in the feed), the
- * `xray.identity_mismatch` event when it is one (cause `identity_check`, no demographics) and an
+ * transaction with a change-feed entry (`updated`, the X-ray's `identity` is in the feed), an
+ * `xray.updated` event (cause `identity_check`, identity before and after as status and field
+ * names), the `xray.identity_mismatch` event when it is one (cause `identity_check`, no demographics) and an
  * `xray.update` audit event (cause `identity_check`, identity before and after as status and field
  * names). One that cannot be decided (its header unreadable, the Patient Service not answering)
- * stays not_checked and is reported. A second run finds nothing left. `dryRun`: decides, writes nothing.
+ * stays not_checked and is reported. After `maxServiceFailuresInARow` (5) Patient Service failures
+ * in a row the run stops (`stoppedAfterServiceFailures`): the rest stay not_checked for a later run.
+ * A second run finds nothing left. `dryRun`: decides, writes nothing.
  */
 export async function backfillIdentity(
   deps: IdentityBackfillDeps,
-  opts: { dryRun?: boolean; batch?: number } = {},
+  opts: { dryRun?: boolean; batch?: number; maxServiceFailuresInARow?: number } = {},
 ): Promise<IdentityBackfillReport> {
   const report: IdentityBackfillReport = { checked: 0, consistent: 0, mismatch: [], unknown: 0, failed: [] };
   const batch = opts.batch ?? 100;
+  const maxServiceFailures = opts.maxServiceFailuresInARow ?? MAX_SERVICE_FAILURES_IN_A_ROW;
+  let serviceFailures = 0;
   let after: string | null = null;
   for (;;) {
     const ids = await notChecked(deps.pool, after, batch);
@@ -121,6 +131,8 @@ export async function backfillIdentity(
       try {
         const x = await deps.get(id);
         const identity = await decideStored(deps, x);
+        // The Patient Service answered (when it was asked): an outage's count starts again.
+        if (x.contentType === 'application/dicom' && deps.links.enabled) serviceFailures = 0;
         const written = opts.dryRun ? identity : await write(deps, x, identity);
         if (!written) continue;
         report.checked++;
@@ -133,6 +145,10 @@ export async function backfillIdentity(
         if (isDomainError(err) && err.code === 'not_found') continue;
         // One X-ray that cannot be checked (deleted meanwhile, unreadable, no answer) does not stop the rest.
         report.failed.push({ id, error: errorOf(err) });
+        if (err instanceof PatientServiceUnavailable && ++serviceFailures >= maxServiceFailures) {
+          report.stoppedAfterServiceFailures = serviceFailures;
+          return report;
+        }
       }
     }
   }
@@ -154,6 +170,9 @@ async function write(deps: IdentityBackfillDeps, read: XrayRecord, identity: Ide
       actorSub: null,
       ownerSub: updated.capturedBy.sub,
     });
+    // As a PATCH or a settled link: the change's own xray.updated, so consumers learn the identity decided.
+    const identityChange = { before: identityBrief(current.identity), after: identityBrief(updated.identity) };
+    await deps.outbox.append(tx, xrayUpdated(updated, { identity: identityChange }, 'identity_check', null));
     const mismatch = identityMismatchIfNew(current.identity, updated, 'identity_check');
     if (mismatch) await deps.outbox.append(tx, mismatch);
     // Last before COMMIT (it takes the audit chain's lock). Status and field names only: the values name the patient.

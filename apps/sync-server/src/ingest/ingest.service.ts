@@ -5,7 +5,6 @@ import {
   fieldErrors,
   generateDek,
   importDek,
-  loadDicomReader,
   Xre1Error,
   XrayMetadataInputSchema,
   type XrayMetadataInput,
@@ -17,7 +16,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import { inspectStoredObject } from './ciphertext-inspection.ts';
-import { ContentInspector, type InspectedContent } from './content-inspector.ts';
+import { ContentInspector, dicomReaderLoader, type InspectedContent } from './content-inspector.ts';
 import { encryptNode, rawDekBytes } from '../xre1/index.ts';
 import { createdEvent, discardObject, finalizeXray, type FinalizeDeps, type FinalizeResult } from './finalize.ts';
 import { assertMayRepeat, repeatOf } from './repeat-rule.ts';
@@ -56,8 +55,8 @@ export async function ingestStream(
   input: { metadata: XrayMetadataInput; actor: Actor; body: Readable; signal?: AbortSignal; context?: AuditContext },
 ): Promise<FinalizeResult> {
   const id = input.metadata.id ?? randomUUID();
-  // dcmjs for a DICOM header, loaded with the first upload (not at start).
-  const inspector = new ContentInspector(deps.maxUploadBytes, await loadDicomReader());
+  // dcmjs for a DICOM header, loaded with the first DICOM (not at start, never for a PNG or JPEG).
+  const inspector = new ContentInspector(deps.maxUploadBytes, dicomReaderLoader);
   // pipeline destroys every stage when one fails (client gone, limit hit, unknown type).
   const source = pipeline(input.body, inspector, () => undefined);
 

@@ -117,7 +117,8 @@ export function createLinkVerifier(
         return { status: 'verified', checkedAt, patient: patientSummary, consultation: consultationSummary };
       } catch (err) {
         if (!(err instanceof PatientDirectoryUnavailable)) throw err;
-        opts.log.warn({ err: err.message, patientId, mode }, 'Patient Service unavailable: link pending');
+        // No patientId (nor in err.message): a log line about an outage names no patient.
+        opts.log.warn({ err: err.message, mode }, 'Patient Service unavailable: link pending');
         return { status: 'pending', reason: 'patient_service_unavailable' };
       }
     },

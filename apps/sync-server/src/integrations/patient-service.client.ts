@@ -81,13 +81,15 @@ export class PatientServiceClient implements PatientDirectory {
     // `patients/{id}` looks one up; a bare collection (with its query) lists.
     const url =
       id === undefined ? `${this.base}/${collection}` : `${this.base}/${collection}/${encodeURIComponent(id)}`;
+    // What errors and logs name: a patient's or consultation's id is the patient's data, not the outage's.
+    const shown = id === undefined ? url : `${this.base}/${collection}/{id}`;
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs;
     const attempt = async (): Promise<z.infer<S> | null> => {
       let res: Response;
       try {
         res = await fetch(url, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
       } catch (err) {
-        throw new PatientDirectoryUnavailable(`Patient Service unreachable at ${url}: ${messageOf(err)}`, {
+        throw new PatientDirectoryUnavailable(`Patient Service unreachable at ${shown}: ${messageOf(err)}`, {
           cause: err,
         });
       }
@@ -97,14 +99,14 @@ export class PatientServiceClient implements PatientDirectory {
       }
       if (!res.ok) {
         await res.body?.cancel();
-        const err = new PatientDirectoryUnavailable(`Patient Service answered ${res.status} for ${url}`);
+        const err = new PatientDirectoryUnavailable(`Patient Service answered ${res.status} for ${shown}`);
         // 5xx, 408 and 429 may pass; any other 4xx is our request or our credentials: retrying will not help.
         if (res.status >= 500 || res.status === 408 || res.status === 429) throw err;
         throw new AbortError(err);
       }
       const parsed = schema.safeParse(await res.json().catch(() => undefined));
       if (!parsed.success)
-        throw new AbortError(new PatientDirectoryUnavailable(`Patient Service sent an unreadable answer for ${url}`));
+        throw new AbortError(new PatientDirectoryUnavailable(`Patient Service sent an unreadable answer for ${shown}`));
       return parsed.data;
     };
     try {
@@ -114,11 +116,11 @@ export class PatientServiceClient implements PatientDirectory {
         factor: 2,
         randomize: true,
         onFailedAttempt: ({ error, attemptNumber, retriesLeft }) =>
-          this.opts.log.debug({ err: error, url, attemptNumber, retriesLeft }, 'Patient Service request failed'),
+          this.opts.log.debug({ err: error, url: shown, attemptNumber, retriesLeft }, 'Patient Service request failed'),
       });
     } catch (err) {
       if (err instanceof PatientDirectoryUnavailable) throw err;
-      throw new PatientDirectoryUnavailable(`Patient Service request failed for ${url}: ${messageOf(err)}`, {
+      throw new PatientDirectoryUnavailable(`Patient Service request failed for ${shown}: ${messageOf(err)}`, {
         cause: err,
       });
     }

@@ -1,7 +1,7 @@
 import { pipeline, Transform } from 'node:stream';
 import type { DataStore } from '@tus/utils';
-import { loadDicomReader } from '@xray/shared';
 import { CiphertextInspection } from '../ingest/ciphertext-inspection.ts';
+import { dicomReaderLoader } from '../ingest/content-inspector.ts';
 import type { UploadedDek, VerifiedOnArrival } from '../ingest/ingest.service.ts';
 
 export interface ArrivalVerificationOptions {
@@ -92,13 +92,13 @@ export class ArrivalVerifications {
     this.drop(id);
     const state: Arrival = new Arrival(
       this.#now(),
-      // dcmjs (for a DICOM header) is loaded with the first upload, not at start.
-      Promise.all([rawKey, uploadedDek, loadDicomReader()]).then(
-        ([key, from, dicom]) => {
+      // dcmjs (for a DICOM header) is loaded once the bytes say DICOM, never for a PNG or JPEG.
+      Promise.all([rawKey, uploadedDek]).then(
+        ([key, from]) => {
           if (state.dropped) return; // dropped while its key was unwrapped: keep no copy
           state.rawKey = Buffer.from(key);
           state.uploadedDek = from;
-          state.inspection = new CiphertextInspection(key, this.#maxPlaintextBytes, dicom);
+          state.inspection = new CiphertextInspection(key, this.#maxPlaintextBytes, dicomReaderLoader);
         },
         () => this.#drop(id, state),
       ),
@@ -125,7 +125,8 @@ export class ArrivalVerifications {
     try {
       return { rawKey, uploadedDek, content: inspection.finish() };
     } catch {
-      // Refused: the read-back fails the same way and reports it as finalize always has.
+      // Refused (the read-back fails the same way and reports it as finalize always has), or a
+      // DICOM's reader still loading (the read-back waits for it).
       rawKey.fill(0);
       return undefined;
     }

@@ -196,7 +196,7 @@ export interface paths {
         options: operations["getUploadCapabilitiesForUpload"];
         /**
          * How much of the upload the server holds (resume from Upload-Offset)
-         * @description A complete upload answers with its X-ray in X-Xray-Id and X-Xray-Sha256, from the database.
+         * @description A complete upload answers with its X-ray in X-Xray-Id and X-Xray-Sha256, from the database: an end offset always comes with its X-ray. One whose bytes are all in but whose X-ray is not stored yet (its final PATCH is being stored, or was cut off before) is stored first, with the same checks and problems as that PATCH; still being stored elsewhere after the lock timeout: 423 `upload_busy` with Retry-After.
          *
          *     Allowed roles (policy `upload.continue`): paramedic (only what they captured), admin (only what they captured).
          */
@@ -1087,7 +1087,7 @@ export interface components {
                     };
                 };
                 /** @enum {string} */
-                cause: "correction" | "link_check";
+                cause: "correction" | "link_check" | "identity_check";
                 by: {
                     sub: string;
                 } | null;
@@ -1291,7 +1291,7 @@ export interface components {
                     fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
                 };
                 /** @enum {string} */
-                cause: "upload" | "link_check" | "correction";
+                cause: "upload" | "link_check" | "correction" | "identity_check";
             };
             /** @enum {boolean} */
             scrubbed?: true;
@@ -1439,6 +1439,7 @@ export interface components {
          *     - `ciphertext_invalid` (422): The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced).
          *     - `content_invalid` (422): The file is damaged, cut off, or another format rides along with the image.
          *     - `not_renderable` (422): A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow.
+         *     - `upload_busy` (423): A tus HEAD of an upload whose bytes are all in while its X-ray is still being stored after the wait for its lock: ask again after `Retry-After` to learn the X-ray.
          *     - `too_many_requests` (429): Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry.
          *     - `client_closed` (499): The client went away before its body was complete (logged; a client rarely sees it).
          *     - `storage_failed` (503): Object storage failed; nothing was done. `Retry-After` says when to retry.
@@ -1448,7 +1449,7 @@ export interface components {
          *     - `integrity_failed` (500): Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash).
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "bad_request" | "unauthenticated" | "token_expired" | "dpop_required" | "dpop_invalid" | "dpop_replayed" | "dpop_key_mismatch" | "device_revoked" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "upload_complete" | "xray_deleted" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "checksum_mismatch" | "ciphertext_invalid" | "content_invalid" | "not_renderable" | "too_many_requests" | "client_closed" | "storage_failed" | "render_busy" | "unavailable" | "internal" | "integrity_failed";
+        ProblemCode: "validation_failed" | "bad_request" | "unauthenticated" | "token_expired" | "dpop_required" | "dpop_invalid" | "dpop_replayed" | "dpop_key_mismatch" | "device_revoked" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "upload_complete" | "xray_deleted" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "checksum_mismatch" | "ciphertext_invalid" | "content_invalid" | "not_renderable" | "upload_busy" | "too_many_requests" | "client_closed" | "storage_failed" | "render_busy" | "unavailable" | "internal" | "integrity_failed";
         XrayMetadataInput: {
             /** Format: uuid */
             id?: string;
@@ -2150,7 +2151,7 @@ export interface components {
                             };
                         };
                         /** @enum {string} */
-                        cause: "correction" | "link_check";
+                        cause: "correction" | "link_check" | "identity_check";
                         by: {
                             sub: string;
                         } | null;
@@ -2351,7 +2352,7 @@ export interface components {
                             fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
                         };
                         /** @enum {string} */
-                        cause: "upload" | "link_check" | "correction";
+                        cause: "upload" | "link_check" | "correction" | "identity_check";
                     };
                     /** @enum {boolean} */
                     scrubbed?: true;
@@ -2733,7 +2734,7 @@ export interface components {
                             };
                         };
                         /** @enum {string} */
-                        cause: "correction" | "link_check";
+                        cause: "correction" | "link_check" | "identity_check";
                         by: {
                             sub: string;
                         } | null;
@@ -2934,7 +2935,7 @@ export interface components {
                             fields: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
                         };
                         /** @enum {string} */
-                        cause: "upload" | "link_check" | "correction";
+                        cause: "upload" | "link_check" | "correction" | "identity_check";
                     };
                     /** @enum {boolean} */
                     scrubbed?: true;
@@ -4856,9 +4857,51 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `conflict`: The X-ray id is already stored and this upload is not an exact replay of it (same user, same details, same bytes; the answer is the same whatever differs), or the upload is busy or already complete; `Retry-After` when it is busy. `upload_complete`: A tus termination of an upload that is an X-ray now: nothing was removed. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After.optional"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `xray_deleted`: An upload (POST /xrays, or tus creation or completion) under the id of an X-ray that was deleted: its id is never stored again. Final: nothing was stored; do not send it again. */
+            410: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description `precondition_failed`: An `If-Match` that is not the X-ray's current `ETag` (it changed since it was read: read it again, then decide), or a missing or unsupported tus protocol header. */
             412: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `checksum_mismatch`: The bytes received do not match the declared sha256; nothing was stored. `ciphertext_invalid`: The XRE1 upload does not decrypt with its data key (damaged, truncated or spliced). `content_invalid`: The file is damaged, cut off, or another format rides along with the image. `not_renderable`: A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `upload_busy`: A tus HEAD of an upload whose bytes are all in while its X-ray is still being stored after the wait for its lock: ask again after `Retry-After` to learn the X-ray. */
+            423: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };

@@ -131,8 +131,11 @@ export const XrayUpdatedEventSchema = linked(
   z.object({
     xray: XrayEventSubjectSchema,
     changes: z.record(z.string(), FieldChangeSchema),
-    /** `correction`: PATCH /xrays/{id}; `link_check`: a pending link settled in the background. */
-    cause: z.enum(['correction', 'link_check']),
+    /**
+     * `correction`: PATCH /xrays/{id}; `link_check`: a pending link settled in the background;
+     * `identity_check`: an X-ray stored before identity was checked, checked by `xray-admin identity-check`.
+     */
+    cause: z.enum(['correction', 'link_check', 'identity_check']),
     by: ByActorSchema,
   }),
 );
