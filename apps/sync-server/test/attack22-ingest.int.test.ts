@@ -242,6 +242,29 @@ describe('attack 22 ingest: tus single writer, the final PATCH, caps and roles (
     expect(await heldAdvisoryLocks(a)).toBe(0);
   });
 
+  it('a HEAD that cannot get the upload within the lock timeout (a holder that never lets go) answers 423 upload_busy with Retry-After, not a 409 that makes tus-js-client start over', async () => {
+    const plain = Buffer.from(makePng({ width: 120, height: 120, seed: 2207 }));
+    const { body, metadata } = await sealed(a.url, plain, { patientId: 'P-I22-BUSY' });
+    const up = await create(a.url, body.length, metadata);
+    const id = up.path.split('/').pop() ?? '';
+    // Held by a session that no release request reaches (not an instance's locker).
+    const holder = await a.pool.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`tus:${id}`]);
+      const head = await call(a.url, 'HEAD', up.path, OWNER);
+      expect({ status: head.status, retryAfter: head.headers.get('retry-after') }).toEqual({
+        status: 423,
+        retryAfter: '5',
+      });
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`tus:${id}`]);
+      holder.release();
+    }
+    // Free again: the upload is where it was, and the client goes on from there.
+    const again = await call(a.url, 'HEAD', up.path, OWNER);
+    expect({ status: again.status, offset: again.headers.get('upload-offset') }).toEqual({ status: 200, offset: '0' });
+  }, 60_000);
+
   it('chunks back to back on one instance and alternating instances, a HEAD during each, a DELETE right after a PATCH: offsets stay true, the termination leaves nothing, no lock left', async () => {
     const plain = Buffer.from(makeDicom({ rows: 700, columns: 700, seed: 2204 }));
     const { body, metadata } = await sealed(a.url, plain, { patientId: 'P-I22-B2B' });

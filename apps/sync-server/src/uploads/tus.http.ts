@@ -255,6 +255,15 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     if (isDomainError(failure)) return failure;
     if (failure === ERRORS.INVALID_TERMINATION) return uploadComplete(grant.xrayId);
     if (failure instanceof LockTimeoutError) {
+      // A HEAD answered 409 makes tus-js-client forget the upload and start a new one; 423 is retried.
+      if (req.method === 'HEAD') {
+        return new DomainError(
+          'upload_busy',
+          'The upload is busy (being stored, or another request holds it); ask again shortly.',
+          undefined,
+          { retryAfterS: 5 },
+        );
+      }
       return new DomainError(
         'conflict',
         'The upload is busy (being stored, or another request holds it); try again shortly.',
