@@ -4,7 +4,7 @@
 // is inspected as always (the failed load is not kept).
 import { randomUUID } from 'node:crypto';
 import { XraySchema } from '@xray/shared';
-import { makeDicom, makePng } from '@xray/testkit';
+import { makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   blobOf,
@@ -16,6 +16,7 @@ import {
   validTusFields,
   type TestServer,
 } from './harness.ts';
+import { identityDicoms } from './identity.support.ts';
 import { stowAs } from './stow.support.ts';
 import { sealed, startTus } from './tus-client.ts';
 
@@ -35,16 +36,9 @@ vi.mock('@xray/shared', async (importOriginal) => {
 });
 
 const PARAMEDIC = 'para-adcf; paramedic';
-let seed = 42_000;
-const farTags = () =>
-  makeDicom({
-    rows: 16,
-    columns: 16,
-    patientId: 'P-1003',
-    patientName: 'DOE^JOHN',
-    privateDataBytes: 70_000,
-    seed: seed++,
-  });
+/** A file naming P-1003 / DOE^JOHN whose patient group starts 70 KB in. */
+const dicoms = identityDicoms(42_000);
+const farTags = () => dicoms({ patientId: 'P-1003', patientName: 'DOE^JOHN', privateDataBytes: 70_000 });
 
 describe('attack: the DICOM reader fails to load', () => {
   let server: TestServer;
@@ -79,13 +73,13 @@ describe('attack: the DICOM reader fails to load', () => {
     const post = await postXray(
       server.url,
       validMetadata({ patientId: 'P-1001' }),
-      blobOf(makePng({ seed: seed++, width: 8, height: 8 })),
+      blobOf(makePng({ seed: 42_500, width: 8, height: 8 })),
       {
         'X-Test-Actor': PARAMEDIC,
       },
     );
     expect(post.status, await post.clone().text()).toBe(201);
-    const tus = await tusUpload(makePng({ seed: seed++, width: 8, height: 8 }));
+    const tus = await tusUpload(makePng({ seed: 42_501, width: 8, height: 8 }));
     expect(tus, tus.err).toMatchObject({ ok: true });
   });
 

@@ -3,7 +3,6 @@
 // are inspected as every later one is. (The load failing is attack-idcheck-dcmjs-fail.int.test.ts.)
 import { randomUUID } from 'node:crypto';
 import { XraySchema } from '@xray/shared';
-import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   actorCalls,
@@ -15,6 +14,7 @@ import {
   validTusFields,
   type TestServer,
 } from './harness.ts';
+import { identityDicoms } from './identity.support.ts';
 import { stowOne } from './stow.support.ts';
 import { sealed, startTus } from './tus-client.ts';
 
@@ -22,16 +22,8 @@ const PARAMEDIC = 'para-adcm; paramedic';
 const DOCTOR = 'doc-adcm; doctor';
 
 /** A file naming P-1003 / DOE^JOHN whose patient group starts 70 KB in. */
-let seed = 41_000;
-const farTags = () =>
-  makeDicom({
-    rows: 16,
-    columns: 16,
-    patientId: 'P-1003',
-    patientName: 'DOE^JOHN',
-    privateDataBytes: 70_000,
-    seed: seed++,
-  });
+const dicoms = identityDicoms(41_000);
+const farTags = () => dicoms({ patientId: 'P-1003', patientName: 'DOE^JOHN', privateDataBytes: 70_000 });
 
 describe('attack: the first DICOM uploads after start (dcmjs not loaded yet)', () => {
   let server: TestServer;

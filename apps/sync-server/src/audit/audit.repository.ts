@@ -102,45 +102,14 @@ export const auditRepository = {
     return { ids, at: row.at, prevHash: row.prev_hash };
   },
 
-  /** One multi-row INSERT for a chained batch (in id order). */
-  async insertMany(tx: PoolClient, records: AuditRecord[]): Promise<void> {
-    const args: unknown[] = [];
-    const rows = records.map((r) => {
-      const base = args.length;
-      args.push(
-        r.id,
-        r.at,
-        r.actorSub,
-        r.actorRoles,
-        r.action,
-        r.xrayId,
-        r.patientId,
-        r.outcome,
-        r.clientIp,
-        r.userAgent,
-        r.requestId,
-        JSON.stringify(r.details),
-        r.prevHash,
-        r.hash,
-      );
-      const p = (i: number) => `$${base + i}`;
-      return `(${p(1)}::bigint, ${p(2)}::timestamptz, ${[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map(p).join(', ')})`;
-    });
-    await tx.query(
-      `INSERT INTO audit_events (id, at, actor_sub, actor_roles, action, xray_id, patient_id, outcome,
-         client_ip, user_agent, request_id, details, prev_hash, hash)
-       VALUES ${rows.join(',\n')}`,
-      args,
-    );
-  },
-
   /**
-   * The same rows, then COMMIT, in one round trip: the simple protocol takes no parameters, so the
-   * values go in as literals, quoted by the driver's escapeLiteral (standard_conforming_strings
-   * is on, as PostgreSQL has defaulted to since 9.1; escapeLiteral handles either). Should the INSERT
-   * fail, PostgreSQL skips the COMMIT and the caller rolls back.
+   * One multi-row INSERT for a chained batch (in id order), and with `commit` the COMMIT too, in
+   * the same round trip. That is one simple-protocol query, which takes no parameters: the values
+   * go in as literals, quoted by the driver's escapeLiteral (correct whatever
+   * standard_conforming_strings says). Should the INSERT fail, PostgreSQL skips the COMMIT and the
+   * caller rolls back.
    */
-  async insertManyAndCommit(tx: PoolClient, records: AuditRecord[]): Promise<void> {
+  async insertMany(tx: PoolClient, records: AuditRecord[], opts: { commit?: boolean } = {}): Promise<void> {
     // Most values hold neither quote nor backslash: quoted as they are, without escapeLiteral's
     // character loop (a list's event carries every id it disclosed).
     const lit = (v: string | null): string =>
@@ -155,7 +124,7 @@ export const auditRepository = {
     await tx.query(
       `INSERT INTO audit_events (id, at, actor_sub, actor_roles, action, xray_id, patient_id, outcome,
          client_ip, user_agent, request_id, details, prev_hash, hash)
-       VALUES ${rows.join(',\n')}; COMMIT`,
+       VALUES ${rows.join(',\n')}${opts.commit ? '; COMMIT' : ''}`,
     );
   },
 

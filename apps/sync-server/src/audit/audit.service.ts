@@ -91,8 +91,7 @@ export async function appendAuditBatch(
     prevHash = record.hash;
     return record;
   });
-  if (opts.commit) await auditRepository.insertManyAndCommit(tx, records);
-  else await auditRepository.insertMany(tx, records);
+  await auditRepository.insertMany(tx, records, { commit: opts.commit });
   return records;
 }
 

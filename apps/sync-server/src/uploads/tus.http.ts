@@ -255,21 +255,13 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     if (isDomainError(failure)) return failure;
     if (failure === ERRORS.INVALID_TERMINATION) return uploadComplete(grant.xrayId);
     if (failure instanceof LockTimeoutError) {
-      // A HEAD answered 409 makes tus-js-client forget the upload and start a new one; 423 is retried.
-      if (req.method === 'HEAD') {
-        return new DomainError(
-          'upload_busy',
-          'The upload is busy (being stored, or another request holds it); ask again shortly.',
-          undefined,
-          { retryAfterS: 5 },
-        );
-      }
+      if (req.method === 'HEAD') return uploadBusy('The upload is busy (being stored, or another request holds it).');
       return new DomainError(
         'conflict',
         'The upload is busy (being stored, or another request holds it); try again shortly.',
         undefined,
         {
-          retryAfterS: 5,
+          retryAfterS: BEING_STORED_RETRY_S,
         },
       );
     }
@@ -278,6 +270,10 @@ export function createUploadDoor(deps: UploadDoorDeps) {
     // Anything else (storage, database, a bug) is classified like every other error; no tus text leaks.
     return classify(failure ?? new Error(`tus answered ${status}`), req);
   }
+
+  /** 423 with Retry-After: tus-js-client retries it (a 409 on HEAD makes it forget the upload). */
+  const uploadBusy = (detail: string) =>
+    new DomainError('upload_busy', detail, undefined, { retryAfterS: BEING_STORED_RETRY_S });
 
   const uploadComplete = (xrayId: string | undefined) =>
     new DomainError(
@@ -307,12 +303,7 @@ export function createUploadDoor(deps: UploadDoorDeps) {
       } catch (err) {
         if (!(err instanceof LockTimeoutError)) throw err;
         audit.begin('upload.continue');
-        throw new DomainError(
-          'upload_busy',
-          'All bytes are in and the X-ray is being stored; ask again shortly to learn its id.',
-          undefined,
-          { retryAfterS: BEING_STORED_RETRY_S },
-        );
+        throw uploadBusy('All bytes are in and the X-ray is being stored; ask again shortly to learn its id.');
       }
       return answerFromRow(req, res, grant.uploadId);
     }
