@@ -1,5 +1,5 @@
 // Attack on issue 22 (reads batched through xray.loader.ts; read events committed by the audit
-// batcher as quoted literals with their COMMIT). These attacks failed; the tests keep what a user
+// batcher, now in one audit_append statement each batch). These attacks failed; the tests keep what a user
 // relies on: each caller gets its own X-ray and the policy's answer for it, read-your-writes holds,
 // every request leaves exactly one event, what a client sent is what the trail keeps (and the
 // chain verifies), and an event the trail refuses fails only its own request.

@@ -8,7 +8,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAuditBatch } from '../src/audit/audit.service.ts';
+import { auditHash } from '../src/audit/audit.hash.ts';
+import { appendAuditBatch, systemContext } from '../src/audit/audit.service.ts';
 import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import {
   ADMIN,
@@ -31,6 +32,14 @@ import {
   type TestServer,
 } from './harness.ts';
 import { spawnServer, type ServerProcess } from './server-process.ts';
+
+const eventsOfIds = async (pool: pg.Pool, ids: string[]) =>
+  (
+    await pool.query<{ id: string; actor_roles: string[]; patient_id: string | null }>(
+      'SELECT id::text AS id, actor_roles, patient_id FROM audit_events WHERE id = ANY($1::bigint[]) ORDER BY id',
+      [ids],
+    )
+  ).rows;
 
 describe('audit trail: integrity', () => {
   let server: TestServer;
@@ -116,8 +125,8 @@ describe('audit trail: integrity', () => {
   });
 
   it('a read batch keeps every character a client sent, quotes and backslashes included, and the chain verifies', async () => {
-    // Read events are committed as quoted literals in one statement with their COMMIT: what is
-    // stored, and hashed, must be what was sent, whatever its quoting.
+    // Read events are appended by one SQL function that hashes them: what is stored, and hashed,
+    // must be what was sent, whatever its quoting, and the hash the one verify-audit recomputes.
     const agent = `ua '\\' "x" \\\\ $$ E'\\n'); COMMIT; --$1`;
     const odd = `P-'q"\\b\\'); COMMIT; --$1`;
     const sent = await Promise.all(
@@ -153,7 +162,6 @@ describe('audit trail: integrity', () => {
           details: { [nasty]: [nasty, n, { nested: `\\${nasty}` }], n },
           context: { actor: { sub: nasty, roles: [nasty, 'doctor'] }, ip: nasty, userAgent: nasty, requestId: nasty },
         })),
-        { begin: true, commit: true },
       );
       const { rows } = await server.pool.query<{
         id: string;
@@ -176,9 +184,50 @@ describe('audit trail: integrity', () => {
           patient_id: r.patientId,
         })),
       );
+      // The database hashed them: the hash is the one the application's canonical bytes give, and
+      // each event chains to the one before it.
+      for (const [i, r] of records.entries()) {
+        const { hash, ...fields } = r;
+        expect(hash).toBe(auditHash(fields));
+        if (i > 0) expect(r.prevHash).toBe(records[i - 1]!.hash);
+      }
+      // Inside a transaction that rolls back, nothing of the batch stays.
+      await client.query('BEGIN');
+      const rolledBack = await appendAuditBatch(client, [
+        { action: 'xray.read', outcome: 'success', context: systemContext({ sub: 'rollback', roles: [] }) },
+      ]);
+      await client.query('ROLLBACK');
+      expect(await eventsOfIds(server.pool, [rolledBack[0]!.id])).toEqual([]);
     } finally {
       client.release();
     }
+    // Values whose JSON needs escapes or number formatting (control characters, U+2028, exponents,
+    // -0, several roles in an order that is not sorted), on a transaction of their own.
+    const escaped = await appendAuditBatch(server.pool, [
+      {
+        action: 'xray.list',
+        outcome: 'denied',
+        patientId: '\u0041\t\u2028\u0001',
+        details: {
+          z: 1e21,
+          a: -0,
+          m: 0.1,
+          big: 2 ** 60,
+          s: '\u0001\u001f\u007f\u2028\ud83d\ude00',
+          e: [],
+        },
+        context: {
+          actor: { sub: 'x', roles: ['paramedic', 'admin', 'doctor'] },
+          ip: null,
+          userAgent: '\n',
+          requestId: null,
+        },
+      },
+    ]);
+    expect((await eventsOfIds(server.pool, [escaped[0]!.id]))[0]).toMatchObject({
+      actor_roles: ['paramedic', 'admin', 'doctor'],
+      patient_id: '\u0041\t\u2028\u0001',
+    });
     expect(await verifyAuditChain(server.pool, { batchSize: 5 })).toMatchObject({ ok: true });
   });
 

@@ -68,10 +68,18 @@ export function canonicalJson(value: unknown): string {
  * hash = lower-case hex SHA-256 of those bytes.
  */
 export function canonicalAuditBytes(f: HashedAuditFields): Buffer {
-  const fields: unknown[] = [
-    HASH_LAYOUT,
-    f.id,
-    f.at.toISOString(),
+  const head = [HASH_LAYOUT, f.id, f.at.toISOString()].map(canonicalJson).join(',');
+  return Buffer.from(`[${head},${canonicalMiddle(f)},${canonicalJson(f.prevHash)}]`, 'utf8');
+}
+
+/**
+ * The part of canonicalAuditBytes the application knows before an append: the JCS of the fields
+ * from actor_sub to details, comma-separated, without brackets. The SQL function audit_append
+ * puts the id, the time and the previous hash around it under the chain lock and hashes the same
+ * bytes (the id's digits, the ISO time and the hex hash need no JSON escaping).
+ */
+export function canonicalMiddle(f: Omit<HashedAuditFields, 'id' | 'at' | 'prevHash'>): string {
+  return [
     f.actorSub,
     f.actorRoles,
     f.action,
@@ -82,9 +90,9 @@ export function canonicalAuditBytes(f: HashedAuditFields): Buffer {
     f.userAgent,
     f.requestId,
     f.details,
-    f.prevHash,
-  ];
-  return Buffer.from(canonicalJson(fields), 'utf8');
+  ]
+    .map(canonicalJson)
+    .join(',');
 }
 
 export function auditHash(f: HashedAuditFields): string {

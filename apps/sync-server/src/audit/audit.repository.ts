@@ -52,10 +52,25 @@ const toRecord = (r: AuditRow): AuditRecord => ({
 /**
  * Key of the transaction-scoped advisory lock that serialises appends across every instance
  * (hashtextextended of this text, the same scheme the tus locks use with their own prefix).
+ * The SQL function audit_append takes it by the same text.
  */
 export const CHAIN_LOCK_KEY = 'xray:audit-chain';
 
-const QUOTE_OR_BACKSLASH = /['\\]/;
+/** One event for audit_append: the stored columns but id, at and the hashes, and their canonical JSON. */
+export interface AppendInput {
+  actorSub: string | null;
+  actorRoles: string[];
+  action: string;
+  xrayId: string | null;
+  patientId: string | null;
+  outcome: string;
+  clientIp: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  details: unknown;
+  /** canonicalMiddle of these fields (audit.hash.ts). */
+  middle: string;
+}
 
 export interface AuditListFilter {
   xrayId?: string;
@@ -74,58 +89,23 @@ export interface AuditListFilter {
 /** PostgreSQL access for the audit trail. There is no update or delete: the table refuses both. */
 export const auditRepository = {
   /**
-   * Takes the chain lock (held until COMMIT/ROLLBACK), then reserves `count` ids, the time and the
-   * hash to chain to. One round trip: both statements go in one simple-protocol query, and the
-   * second, a statement of its own after the lock, gets a snapshot that sees the append that held
-   * the lock before us. `begin` opens the transaction in the same round trip. Transaction clients only.
+   * Appends events to the chain, in order, with the SQL function audit_append (migration
+   * 1732680013000): it takes the chain lock, reserves the ids, reads the time and the head, hashes
+   * and inserts, all in one statement. One round trip; inside the caller's transaction when `db`
+   * is a client in one (the lock is then held until its COMMIT), else a transaction of its own.
+   * The values go as one bound JSON parameter: nothing a client sent is ever part of the SQL text.
    */
-  async lockAndLink(
-    tx: PoolClient,
-    count: number,
-    opts: { begin?: boolean } = {},
-  ): Promise<{ ids: string[]; at: Date; prevHash: string | null }> {
-    if (!Number.isSafeInteger(count) || count < 1) throw new Error(`cannot reserve ${count} audit ids`);
-    // Inlined, not bound: the simple protocol takes no parameters (both values are ours, not a client's).
-    const sql = `${opts.begin ? 'BEGIN; ' : ''}SELECT pg_advisory_xact_lock(hashtextextended('${CHAIN_LOCK_KEY}', 0));
-      SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))::text FROM generate_series(1, ${count})) AS ids,
-             date_trunc('milliseconds', clock_timestamp()) AS at,
-             (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1) AS prev_hash`;
-    const results = (await tx.query(sql)) as unknown as pg.QueryResult<{
-      ids: string[];
-      at: Date;
-      prev_hash: string | null;
-    }>[];
-    const row = results[results.length - 1]?.rows[0];
-    if (!row || row.ids.length !== count) throw new Error('nextval returned no ids');
-    // nextval hands them out in increasing order; sort anyway, the chain order is the id order.
-    const ids = [...row.ids].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
-    return { ids, at: row.at, prevHash: row.prev_hash };
-  },
-
-  /**
-   * One multi-row INSERT for a chained batch (in id order), and with `commit` the COMMIT too, in
-   * the same round trip. That is one simple-protocol query, which takes no parameters: the values
-   * go in as literals, quoted by the driver's escapeLiteral (correct whatever
-   * standard_conforming_strings says). Should the INSERT fail, PostgreSQL skips the COMMIT and the
-   * caller rolls back.
-   */
-  async insertMany(tx: PoolClient, records: AuditRecord[], opts: { commit?: boolean } = {}): Promise<void> {
-    // Most values hold neither quote nor backslash: quoted as they are, without escapeLiteral's
-    // character loop (a list's event carries every id it disclosed).
-    const lit = (v: string | null): string =>
-      v === null ? 'NULL' : QUOTE_OR_BACKSLASH.test(v) ? tx.escapeLiteral(v) : `'${v}'`;
-    const rows = records.map((r) => {
-      if (!/^[0-9]+$/.test(r.id)) throw new Error(`audit id ${r.id} is not a bigint`);
-      const roles = r.actorRoles.length ? `ARRAY[${r.actorRoles.map(lit).join(', ')}]::text[]` : `'{}'::text[]`;
-      return `(${r.id}, ${lit(r.at.toISOString())}::timestamptz, ${lit(r.actorSub)}, ${roles}, ${lit(r.action)},
-        ${lit(r.xrayId)}::uuid, ${lit(r.patientId)}, ${lit(r.outcome)}, ${lit(r.clientIp)}, ${lit(r.userAgent)},
-        ${lit(r.requestId)}, ${lit(JSON.stringify(r.details))}::jsonb, ${lit(r.prevHash)}, ${lit(r.hash)})`;
-    });
-    await tx.query(
-      `INSERT INTO audit_events (id, at, actor_sub, actor_roles, action, xray_id, patient_id, outcome,
-         client_ip, user_agent, request_id, details, prev_hash, hash)
-       VALUES ${rows.join(',\n')}${opts.commit ? '; COMMIT' : ''}`,
+  async append(
+    db: Queryable,
+    events: AppendInput[],
+  ): Promise<{ id: string; at: Date; prevHash: string; hash: string }[]> {
+    if (events.length < 1) throw new Error('no audit events to append');
+    const { rows } = await db.query<{ id: string; at: Date; prev_hash: string; hash: string }>(
+      'SELECT id, at, prev_hash, hash FROM audit_append($1::jsonb)',
+      [JSON.stringify(events)],
     );
+    if (rows.length !== events.length) throw new Error(`audit_append stored ${rows.length} of ${events.length} events`);
+    return rows.map((r) => ({ id: r.id, at: r.at, prevHash: r.prev_hash, hash: r.hash }));
   },
 
   /** One page for GET /audit; fetches limit + 1 so the caller knows whether there is more. */

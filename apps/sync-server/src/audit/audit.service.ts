@@ -7,9 +7,9 @@ import {
   type AuditQuery,
 } from '@xray/shared';
 import type { Actor } from '../auth/actor.ts';
-import { brokenConnection, inTransaction, isDatabaseUnavailable, type Pool, type PoolClient } from '../db/pool.ts';
+import { isDatabaseUnavailable, type Pool, type PoolClient } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
-import { auditHash, GENESIS_HASH, storable, storableJson } from './audit.hash.ts';
+import { canonicalMiddle, storable, storableJson } from './audit.hash.ts';
 import { auditRepository, type AuditRecord } from './audit.repository.ts';
 
 /**
@@ -52,28 +52,20 @@ function detailsOf(details: Record<string, unknown> | undefined): Record<string,
 }
 
 /**
- * Appends events, in order, to the hash chain inside the caller's transaction, so an action that
- * changes data commits or rolls back together with its audit rows.
+ * Appends events, in order, to the hash chain in one statement (audit_append): inside the
+ * caller's transaction when `db` is a client in one, so an action that changes data commits or
+ * rolls back together with its audit rows; else (a pool) in a transaction of its own.
  *
  * Appends are serialised across every instance by a transaction-scoped advisory lock, held
- * until the caller's COMMIT: call this last, just before committing, to hold it briefly. The
- * caller's transaction must be READ COMMITTED (the default; inTransaction uses it) so the read
- * of the chain's head after the lock sees the append before ours. Should anything still chain
- * two rows to one predecessor, the audit_events_no_fork constraint refuses the second.
- * Two round trips whatever the batch size: lock and link, then one INSERT.
+ * until COMMIT: inside a transaction, call this last, just before committing, to hold it
+ * briefly. The transaction must be READ COMMITTED (the default; inTransaction uses it) so the
+ * read of the chain's head after the lock sees the append before ours. Should anything still
+ * chain two rows to one predecessor, the audit_events_no_fork constraint refuses the second.
  */
-export async function appendAuditBatch(
-  tx: PoolClient,
-  events: AuditEventInput[],
-  opts: { begin?: boolean; commit?: boolean } = {},
-): Promise<AuditRecord[]> {
-  const link = await auditRepository.lockAndLink(tx, events.length, opts);
-  let prevHash = link.prevHash ?? GENESIS_HASH;
-  const records = events.map((event, i): AuditRecord => {
+export async function appendAuditBatch(db: Pool | PoolClient, events: AuditEventInput[]): Promise<AuditRecord[]> {
+  const fields = events.map((event) => {
     const { context } = event;
-    const fields = {
-      id: link.ids[i]!,
-      at: link.at,
+    const f = {
       actorSub: text(context.actor?.sub),
       actorRoles: (context.actor?.roles ?? []).map(storable),
       action: event.action,
@@ -85,14 +77,11 @@ export async function appendAuditBatch(
       userAgent: text(context.userAgent),
       requestId: text(context.requestId),
       details: detailsOf(event.details),
-      prevHash,
     };
-    const record = { ...fields, hash: auditHash(fields) };
-    prevHash = record.hash;
-    return record;
+    return { ...f, middle: canonicalMiddle(f) };
   });
-  await auditRepository.insertMany(tx, records, { commit: opts.commit });
-  return records;
+  const links = await auditRepository.append(db, fields);
+  return fields.map(({ middle: _, ...f }, i) => ({ ...f, ...links[i]! }));
 }
 
 /** Appends one event inside the caller's transaction (see appendAuditBatch). */
@@ -133,7 +122,11 @@ class AuditBatcher {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, 200);
         try {
-          const records = await this.commitBatch(batch.map((p) => p.event));
+          // One statement, a transaction of its own: the chain lock is held while it runs and commits.
+          const records = await appendAuditBatch(
+            this.pool,
+            batch.map((p) => p.event),
+          );
           batch.forEach((p, i) => p.resolve(records[i]!));
         } catch (err) {
           // The database is unreachable or hung: each retry would wait out its own timeout, and so
@@ -145,31 +138,12 @@ class AuditBatcher {
           }
           // One bad event must not fail its neighbours: retry each on its own.
           for (const p of batch) {
-            await inTransaction(this.pool, (tx) => appendAudit(tx, p.event)).then(p.resolve, p.reject);
+            await appendAuditBatch(this.pool, [p.event]).then(([r]) => p.resolve(r!), p.reject);
           }
         }
       }
     } finally {
       this.running = false;
-    }
-  }
-
-  /**
-   * BEGIN, lock and link in one round trip, then the INSERT and the COMMIT in another: two for the
-   * whole batch. Not inTransaction: its separate BEGIN is a round trip more every batch waits for,
-   * measured at -7 % GET /xrays/{id} throughput and p99 19 → 22 ms.
-   */
-  private async commitBatch(events: AuditEventInput[]): Promise<AuditRecord[]> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      return await appendAuditBatch(client, events, { begin: true, commit: true });
-    } catch (err) {
-      broken = brokenConnection(err);
-      if (!broken) await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release(broken);
     }
   }
 }
