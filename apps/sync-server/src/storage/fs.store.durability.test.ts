@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FsObjectStore } from './fs.store.ts';
+import { ObjectNotFoundError } from './object-store.ts';
 
 const synced = vi.hoisted(() => ({ paths: [] as string[] }));
 
@@ -51,5 +52,28 @@ describe('FsObjectStore durability', () => {
     synced.paths = [];
     await store.copy('xrays/a1/object', 'records/r1/object');
     expect(synced.paths).toEqual([path.join(dir, 'records', 'r1'), path.join(dir, 'records'), dir]);
+  });
+
+  it('sync (a file tus wrote, linked to its X-ray key) syncs the file and the directories naming it below the root', async () => {
+    await store.put('uploads/u1', Readable.from([Buffer.from('tus bytes')]));
+    await store.copy('uploads/u1', 'xrays/x1/tus-u1');
+    synced.paths = [];
+    await store.sync('xrays/x1/tus-u1');
+    expect(synced.paths).toEqual([
+      path.join(dir, 'xrays', 'x1', 'tus-u1'),
+      path.join(dir, 'xrays', 'x1'),
+      path.join(dir, 'xrays'),
+    ]);
+    // A key at the top: the root holds its name.
+    await store.put('top', Readable.from([Buffer.from('t')]));
+    synced.paths = [];
+    await store.sync('top');
+    expect(synced.paths).toEqual([path.join(dir, 'top'), dir]);
+    // Nothing there: said so, nothing synced.
+    synced.paths = [];
+    await expect(store.sync('xrays/x1/missing')).rejects.toBeInstanceOf(ObjectNotFoundError);
+    expect(synced.paths).toEqual([]);
+    // Not a key of the store.
+    await expect(store.sync('../outside')).rejects.toThrow(/Unsafe object key/);
   });
 });

@@ -19,18 +19,25 @@ const openForReading = promisify(openFd);
 /** Chunked reads (downloads) keep this many reads in flight. */
 const READ_AHEAD = 2;
 
+/** fsync of one file or directory. */
+async function fsync(p: string): Promise<void> {
+  const fh = await open(p, 'r');
+  await fh.sync().finally(() => fh.close());
+}
+
 /**
- * fsync of `dir`, and of each directory up to the parent of `created` (the first directory mkdir
- * made for it, if any): a rename or a new directory is on disk only once its parent is synced.
+ * fsync of `dir`, and of each parent up to `last` (inclusive): a rename or a new directory is on
+ * disk only once its parent is synced.
  */
-async function syncDirectories(dir: string, created: string | undefined): Promise<void> {
-  const last = created ? path.dirname(created) : dir;
+async function syncDirectories(dir: string, last: string): Promise<void> {
   for (let d = dir; ; d = path.dirname(d)) {
-    const fh = await open(d, 'r');
-    await fh.sync().finally(() => fh.close());
+    await fsync(d);
     if (d === last || d === path.dirname(d)) return;
   }
 }
+
+/** The directories a put or copy must sync: the new name's, and up to the parent of the first one mkdir made. */
+const lastToSync = (dir: string, created: string | undefined): string => (created ? path.dirname(created) : dir);
 
 /**
  * Objects as files under one directory; writes go to a temp file and are renamed into place.
@@ -62,12 +69,11 @@ export class FsObjectStore implements ObjectStore {
     try {
       await pipeline(body, out, signal ? { signal } : {});
       // fsync before rename: once put resolves, the X-ray survives a power cut.
-      const fh = await open(tmp, 'r');
-      await fh.sync().finally(() => fh.close());
+      await fsync(tmp);
       const created = await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
       // And the directories: the new name (and any directory made for it) is durable only then.
-      await syncDirectories(path.dirname(target), created);
+      await syncDirectories(path.dirname(target), lastToSync(path.dirname(target), created));
       return { size: out.bytesWritten };
     } catch (err) {
       // A stream destroyed while its file is still being opened creates the file after all, then
@@ -108,7 +114,7 @@ export class FsObjectStore implements ObjectStore {
       await chmod(tmp, PRIVATE_FILE_MODE);
       const created = await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
-      await syncDirectories(path.dirname(target), created);
+      await syncDirectories(path.dirname(target), lastToSync(path.dirname(target), created));
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
@@ -122,6 +128,16 @@ export class FsObjectStore implements ObjectStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
+  }
+
+  async sync(key: string): Promise<void> {
+    const file = this.file(key);
+    await fsync(file).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new ObjectNotFoundError(key) : err;
+    });
+    // Its name, and the directories above it up to the store's own (any of them may be new).
+    const top = key.includes('/') ? this.file(key.slice(0, key.indexOf('/'))) : this.dir;
+    await syncDirectories(path.dirname(file), top);
   }
 
   async delete(key: string): Promise<void> {

@@ -32,6 +32,12 @@ export interface ObjectStore {
    * Throws ObjectNotFoundError when `from` is missing.
    */
   copy(from: string, to: string): Promise<void>;
+  /**
+   * Makes an object that was written without put (tus's own files, given their X-ray key by copy)
+   * durable: on disk an fsync of the file and of the directories that name it (ObjectNotFoundError
+   * when there is none); on S3 an object is durable once written, and nothing is done.
+   */
+  sync(key: string): Promise<void>;
   /** Removes the object; removing a missing object is not an error. */
   delete(key: string): Promise<void>;
   /** Lists keys under a prefix (tests, cleanup, admin). */

@@ -1,18 +1,12 @@
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { S3Store } from '@tus/s3-store';
 import { ERRORS, Upload, type DataStore } from '@tus/utils';
 import type { Config } from '../config/config.ts';
 import type { ObjectStore } from '../storage/index.ts';
-import { assertSafeKey, ObjectNotFoundError } from '../storage/index.ts';
+import { ObjectNotFoundError } from '../storage/index.ts';
 import { addContentMd5ForDeleteObjects } from '../storage/swift-compat.ts';
 import { s3ClientConfig } from '../storage/s3.store.ts';
 import { PrivateFileStore } from './private-file.store.ts';
-
-async function fsync(file: string): Promise<void> {
-  const fh = await open(file, 'r');
-  await fh.sync().finally(() => fh.close());
-}
 
 /** @tus/s3-store with the same compatibility settings as our own S3 client. */
 class CompatibleS3Store extends S3Store {
@@ -52,9 +46,9 @@ export interface TusStoreAdapter {
   /** Removes all the tus store holds of an upload (bytes, info, part, open multipart upload); a missing one is fine. */
   discard(id: string): Promise<void>;
   /**
-   * Makes a released upload's bytes (at the key `release` returned) durable: on disk an fsync, as
-   * the disk store does for every object it puts; on S3 they are once the multipart upload
-   * completed, with the last PATCH.
+   * Makes a released upload's bytes (at the key `release` returned) durable (ObjectStore.sync): on
+   * disk an fsync, as the disk store does for every object it puts; on S3 they are once the
+   * multipart upload completed, with the last PATCH.
    */
   persist(releasedKey: string): Promise<void>;
   /**
@@ -92,16 +86,6 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
           }) as DataStore,
           dataKey: (id: string) => `uploads/${id}`,
           keysOf: (id: string) => [`uploads/${id}`, `uploads/${id}.json`],
-          persist: async (key: string) => {
-            assertSafeKey(key);
-            const file = path.join(s.dir, key);
-            await fsync(file);
-            // The link's directory entry too (and its directory's, made for this X-ray): a file
-            // synced but not its entry may be missing after a power cut.
-            for (let dir = path.dirname(file); dir.startsWith(s.dir + path.sep); dir = path.dirname(dir)) {
-              await fsync(dir);
-            }
-          },
         }
       : {
           // S3 needs parts of at least 5 MiB (except the last): clients should send chunks of >= 5 MiB.
@@ -114,7 +98,6 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
           }) as DataStore,
           dataKey: (id: string) => id,
           keysOf: (id: string) => [id, `${id}.info`, `${id}.part`],
-          persist: () => Promise.resolve(),
         };
 
   const { dataStore } = layout;
@@ -138,7 +121,8 @@ export function createTusStore(config: Config, store: ObjectStore, opts: TusStor
   return {
     dataStore,
     keysOf: layout.keysOf,
-    persist: layout.persist,
+    // tus wrote the bytes without an fsync; the X-ray's key is a link to them (disk).
+    persist: (key) => store.sync(key),
     finishedSizeOf: (id) => finished.get(id),
     async release(id, xrayId) {
       const to = releasedKey(xrayId, id);
