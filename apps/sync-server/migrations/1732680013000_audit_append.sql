@@ -28,6 +28,14 @@ BEGIN
   IF n < 1 THEN
     RAISE EXCEPTION 'audit_append needs at least one event';
   END IF;
+  -- Under REPEATABLE READ or SERIALIZABLE the head below would be read with a snapshot taken
+  -- before the lock was granted: a stale head, which audit_events_no_fork then refuses at random.
+  -- Refused every time instead, with the reason (the application's pool sets READ COMMITTED).
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'audit_append needs READ COMMITTED, not %', current_setting('transaction_isolation')
+      USING ERRCODE = 'invalid_transaction_state',
+            HINT = 'Remove the default_transaction_isolation set on this database or role.';
+  END IF;
   -- The key of CHAIN_LOCK_KEY in src/audit/audit.repository.ts. Held until the transaction ends.
   PERFORM pg_advisory_xact_lock(hashtextextended('xray:audit-chain', 0));
   -- Each statement below gets a snapshot taken after the lock was granted (READ COMMITTED, a

@@ -44,6 +44,15 @@ export function createPool(
       ? { statement_timeout: statementTimeoutMs, query_timeout: statementTimeoutMs + QUERY_TIMEOUT_SLACK_MS }
       : {}),
     ...(idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: idleInTransactionTimeoutMs } : {}),
+    // Every transaction here is written for READ COMMITTED (the audit chain reads its head after
+    // taking its lock): a database or role default of another level must not change that. Run on
+    // each new connection before it is first handed out; one that fails it is not used.
+    verify: (client, done) => {
+      client.query("SET default_transaction_isolation = 'read committed'").then(
+        () => done(),
+        (err: Error) => done(err),
+      );
+    },
   });
   // PostgreSQL may end any connection (a restart, a failover, a proxy's idle timeout). Its running
   // query fails; the connection also emits 'error', which would end the process with no listener,
@@ -51,11 +60,11 @@ export function createPool(
   // Once the pool is ending, nothing is replaced and nothing is wrong: end() resolves as soon as
   // each connection is told to close, so a database stopped right after (the embedded one, at
   // shutdown) may still end a connection that had not closed yet.
-  pool.on('connect', (client) =>
+  pool.on('connect', (client) => {
     client.on('error', (err) => {
       if (!pool.ending) log?.warn({ err }, 'a database connection was closed; the pool replaces it');
-    }),
-  );
+    });
+  });
   pool.on('error', () => undefined); // logged by the connection's own listener above
   return pool;
 }
