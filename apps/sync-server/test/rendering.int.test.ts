@@ -257,9 +257,23 @@ describe('rendered previews', () => {
 
     const palette = await variant(dir, 'palette', 99, ['(0028,0004)=PALETTE COLOR']);
     const paletteId = await upload(await readFile(palette.file));
+    const failed = await rendersCount(server, 'failed');
+    const refusedAgain = await rendersCount(server, 'refused_again');
     const res = await preview(paletteId);
     expect(res.status).toBe(422);
     expect(await problem(res)).toBe('not_renderable');
+    expect(await rendersCount(server, 'failed')).toBe(failed + 1);
+    // Asked again (a viewer retrying): the same answer, nothing decoded again.
+    for (let i = 0; i < 3; i++) {
+      const again = await preview(paletteId);
+      expect(again.status).toBe(422);
+      expect(await problem(again)).toBe('not_renderable');
+    }
+    expect(await rendersCount(server, 'failed')).toBe(failed + 1);
+    expect(await rendersCount(server, 'refused_again')).toBe(refusedAgain + 3);
+    // Other parameters are another render: decoded (and refused) on their own.
+    expect((await preview(paletteId, '?size=128')).status).toBe(422);
+    expect(await rendersCount(server, 'failed')).toBe(failed + 2);
   });
 
   it('a stored X-ray that is not the one recorded is refused (500 integrity_failed), nothing rendered or cached', async () => {

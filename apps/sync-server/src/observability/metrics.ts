@@ -68,7 +68,7 @@ export function createMetrics() {
     }),
     renders: new Counter({
       name: 'xray_renders_total',
-      help: 'Rendered images and previews asked for, by outcome: cached (an encrypted cache entry served: nothing decoded), decoded (the X-ray decoded and rendered), busy (refused: every render slot and queue place taken), failed',
+      help: 'Rendered images and previews asked for, by outcome: cached (an encrypted cache entry served: nothing decoded), decoded (the X-ray decoded and rendered), busy (refused: every render slot and queue place taken), failed, refused_again (not_renderable moments ago: refused without decoding)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Readable } from 'node:stream';
 import type { Pool } from '../db/pool.ts';
 import { DomainError, isDomainError } from '../errors.ts';
@@ -14,6 +15,8 @@ import { RenderSlots } from './render.slots.ts';
 
 /** Cached renders kept per X-ray, at most (each distinct set of parameters is an entry). */
 export const MAX_RENDERS_PER_XRAY = 64;
+/** How long a render that was not_renderable is refused again without decoding. */
+export const REFUSED_RENDER_TTL_MS = 10 * 60_000;
 
 export interface RenderSettings {
   concurrency: number;
@@ -80,6 +83,11 @@ export function createRenderService(deps: RenderServiceDeps) {
   const cache = createRenderCache(deps);
   const slots = new RenderSlots(deps.settings.concurrency, deps.settings.queueLimit);
   const inflight = new Map<string, Promise<RenderResult>>();
+  // Renders that cannot succeed (the image does not decode, or has more pixels than allowed),
+  // refused again without reading or decoding anything for a while: a viewer retrying one broken
+  // image must not keep the render slots from everyone else. Keyed like the in-flight renders: the
+  // render key names the content's sha256, so a corrected X-ray is tried afresh.
+  const refused = new LRUCache<string, DomainError>({ max: 1_000, ttl: REFUSED_RENDER_TTL_MS });
   const limits = { maxPixels: deps.settings.maxPixels };
   // Decoding off the event loop: one worker per running render.
   const pool = new RenderPool();
@@ -138,11 +146,17 @@ export function createRenderService(deps: RenderServiceDeps) {
         return { ...hit, cached: true };
       }
       const flight = `${x.id}/${renderKey}`;
+      const known = refused.get(flight);
+      if (known) {
+        deps.metrics.renders.inc({ outcome: 'refused_again' });
+        throw new DomainError(known.code, known.message);
+      }
       const running = inflight.get(flight);
       if (running) return running;
       const work = renderFresh(x, p, renderKey)
         .catch((err: unknown) => {
           deps.metrics.renders.inc({ outcome: isDomainError(err) && err.code === 'render_busy' ? 'busy' : 'failed' });
+          if (isDomainError(err) && err.code === 'not_renderable') refused.set(flight, err);
           throw err;
         })
         .finally(() => inflight.delete(flight));
