@@ -17,6 +17,8 @@ Checks that the database and the object store hold the same X-rays, as after a r
 1. Rows and objects compared both ways: a row whose object is missing, an object with no row
    (stored after the database backup: \`recover\` rebuilds it), a row of a deleted X-ray that came
    back, an erased X-ray's object still stored, a row with no recovery record.
+   Cached rendered images (renders/<xray id>/…) of an X-ray with no row (left by a delete cut off
+   before removing them, or brought back by a restore): \`recover\` removes them.
 2. N X-rays per KEK (default 3; --all: every one) opened: the data key unwrapped for its X-ray,
    the object decrypted and its SHA-256 compared with the row, its recovery record opened and
    compared with the row.
@@ -54,7 +56,8 @@ export const checkCommand: Command = {
       const problems: Problem[] = [...compareInventory(inv), ...(await recordKeksMissing(store, keys, inv))];
       io.out(
         `rows: ${inv.rows.size}; objects: ${inv.objects.size}; recovery records: ${inv.records.size}; ` +
-          `tombstones: ${inv.tombstones.size}; unfinished uploads: ${inv.unfinished.size}`,
+          `tombstones: ${inv.tombstones.size}; unfinished uploads: ${inv.unfinished.size}; ` +
+          `render sets: ${inv.renders.size} (${[...inv.renders.values()].reduce((n, keys) => n + keys.length, 0)} objects)`,
       );
       const sampled = await openSample(pool, store, keys, inv, perKek);
       problems.push(...sampled.problems);
@@ -75,7 +78,7 @@ export const checkCommand: Command = {
         return EXIT.problem;
       }
       io.out(
-        'OK: every row has its object and recovery record, every object its row; the sample reads back; the audit trail verifies.',
+        'OK: every row has its object and recovery record, every object and cached render its row; the sample reads back; the audit trail verifies.',
       );
       return EXIT.ok;
     });

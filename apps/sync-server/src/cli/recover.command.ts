@@ -18,6 +18,8 @@ After restoring the database backup and the bucket (or DATA_DIR/objects), with n
 3. Every object with no row gets its row back from its recovery record, once its bytes are read
    back and match it (audited as xray.recover, one event per X-ray).
 4. Every row gets a current recovery record.
+5. The cached rendered images (renders/<xray id>/…) of every X-ray that still has no row are
+   removed: derived images of erased patient data (rendered again on demand for a live X-ray).
 
 Works on any store (no bucket versioning needed). Idempotent: run it again after an interruption.
 Then run xray-admin check. Exit 0 done, 1 something could not be recovered, 2 could not run.`;
@@ -50,10 +52,15 @@ export const recoverCommand: Command = {
       for (const id of report.recovered) io.out(`recovered: X-ray ${id}`);
       for (const id of report.staleTombstones)
         io.out(`kept: X-ray ${id} (its delete never committed; the stale tombstone was removed)`);
+      for (const { xrayId, count } of report.rendersRemoved)
+        io.out(
+          `renders removed: X-ray ${xrayId} (${count} cached rendered image${count === 1 ? '' : 's'}; it has no row)`,
+        );
       for (const p of report.problems) io.err(`PROBLEM (${p.kind}): ${p.message}`);
       io.out(
         `${report.recovered.length} rows recovered, ${report.erased.length} deletions re-applied, ` +
-          `${report.recordsWritten} recovery records written; ${report.problems.length} problems.`,
+          `${report.recordsWritten} recovery records written, ${report.rendersRemoved.length} render sets removed; ` +
+          `${report.problems.length} problems.`,
       );
       if (report.problems.length) return EXIT.problem;
       io.out('OK: now run xray-admin check.');

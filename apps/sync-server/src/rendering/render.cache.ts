@@ -117,3 +117,20 @@ export type RenderCache = ReturnType<typeof createRenderCache>;
 export async function removeRenders(store: ObjectStore, xrayId: string): Promise<void> {
   for (const key of await store.list(rendersPrefixOf(xrayId))) await store.delete(key);
 }
+
+/**
+ * Every cached render in the store, by the X-ray id its key names (`renders/<xray id>/…`): what
+ * `xray-admin check` and `recover` set against the X-ray rows.
+ */
+export async function listRenders(store: ObjectStore): Promise<Map<string, string[]>> {
+  const byXray = new Map<string, string[]>();
+  for (const key of await store.list(RENDERS_PREFIX)) {
+    const rest = key.slice(RENDERS_PREFIX.length);
+    const slash = rest.indexOf('/');
+    const xrayId = slash < 0 ? rest : rest.slice(0, slash);
+    const keys = byXray.get(xrayId);
+    if (keys) keys.push(key);
+    else byXray.set(xrayId, [key]);
+  }
+  return byXray;
+}

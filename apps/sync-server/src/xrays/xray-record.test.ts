@@ -55,6 +55,7 @@ describe('compareInventory: rows and objects both ways', () => {
     rows: new Map(),
     rowIds: new Map(),
     unfinished: new Set(),
+    renders: new Map(),
     ...over,
   });
   const row = (n: number) => [key(n), { id: id(n), kekId: 'k1' }] as const;
@@ -82,5 +83,26 @@ describe('compareInventory: rows and objects both ways', () => {
     ]);
     expect(problems.find((p) => p.subject === key(5))?.message).toMatch(/run xray-admin recover/);
     expect(problems.find((p) => p.subject === key(6))?.message).toMatch(/cannot be recovered/);
+  });
+
+  it('cached renders: those of an X-ray with a row are fine, those of one with none are named once', () => {
+    const problems = compareInventory(
+      inventory({
+        rows: new Map([row(1)]),
+        rowIds: new Map([[id(1), key(1)]]),
+        objects: new Set([key(1)]),
+        records: new Set([key(1)]),
+        renders: new Map([
+          [id(1), [`renders/${id(1)}/a`]],
+          [id(2), [`renders/${id(2)}/a`, `renders/${id(2)}/b`]],
+        ]),
+      }),
+    );
+    expect(problems.map((p) => [p.kind, p.subject])).toEqual([['render_without_xray', id(2)]]);
+    expect(problems[0]?.message).toMatch(
+      new RegExp(
+        `X-ray ${id(2)} has no row but 2 cached rendered images under renders/${id(2)}/: run xray-admin recover`,
+      ),
+    );
   });
 });

@@ -21,11 +21,12 @@ import {
 } from './xray-record.ts';
 import { xrayChangeRepository } from './xray-changes.repository.ts';
 import { xrayRepository, type XrayRecord } from './xray.repository.ts';
-import { removeRenders } from '../rendering/render.cache.ts';
+import { listRenders, removeRenders, rendersPrefixOf } from '../rendering/render.cache.ts';
 
 /**
  * `xray-admin check` and `xray-admin recover`: the X-ray rows set against what the object store
- * holds under xrays/ (objects, recovery records, tombstones; see xray-record.ts).
+ * holds under xrays/ (objects, recovery records, tombstones; see xray-record.ts) and under renders/
+ * (cached rendered images, which must not outlive their X-ray; see render.cache.ts).
  */
 
 /** What the store and the database hold, by object key. */
@@ -43,6 +44,8 @@ export interface Inventory {
    * restore from a backup taken while it was being uploaded, it is recovered like any other.
    */
   unfinished: Set<string>;
+  /** X-ray id → the object keys of its cached renders (renders/<xray id>/…). */
+  renders: Map<string, string[]>;
 }
 
 export async function takeInventory(pool: Pool, store: ObjectStore): Promise<Inventory> {
@@ -53,7 +56,11 @@ export async function takeInventory(pool: Pool, store: ObjectStore): Promise<Inv
     rows: new Map(),
     rowIds: new Map(),
     unfinished: new Set(),
+    renders: new Map(),
   };
+  // Renders listed before the rows are read: one of an X-ray stored meanwhile has its row by then
+  // (an X-ray is rendered only once its row is committed), so it is not taken for an orphan.
+  inv.renders = await listRenders(store);
   for (const key of await store.list(XRAYS_PREFIX)) {
     const { kind, objectKey } = classifyKey(key);
     if (kind === 'object') inv.objects.add(objectKey);
@@ -83,6 +90,7 @@ export type ProblemKind =
   | 'record_stale'
   | 'record_invalid'
   | 'content_mismatch'
+  | 'render_without_xray'
   | 'audit';
 
 export interface Problem {
@@ -137,6 +145,16 @@ export function compareInventory(inv: Inventory): Problem[] {
       message: inv.records.has(objectKey)
         ? `object ${objectKey} has no row (stored after the database backup?): run xray-admin recover to rebuild its row from its recovery record`
         : `object ${objectKey} has no row and no recovery record: it cannot be recovered`,
+    });
+  }
+  // Rendered images of an X-ray with no row: left by a delete cut off between its COMMIT and their
+  // removal, or brought back by a restore. Derived images of patient data that was to be erased.
+  for (const [xrayId, keys] of inv.renders) {
+    if (inv.rowIds.has(xrayId)) continue;
+    problems.push({
+      kind: 'render_without_xray',
+      subject: xrayId,
+      message: `X-ray ${xrayId} has no row but ${keys.length} cached rendered image${keys.length === 1 ? '' : 's'} under ${rendersPrefixOf(xrayId)}: run xray-admin recover to remove them (kept only if it rebuilds the X-ray's row)`,
     });
   }
   return problems;
@@ -269,6 +287,8 @@ export interface RecoverReport {
   staleTombstones: string[];
   /** Recovery records written or rewritten for rows that had none or a stale one. */
   recordsWritten: number;
+  /** X-rays with no row whose cached renders were removed, and how many objects each. */
+  rendersRemoved: { xrayId: string; count: number }[];
   problems: Problem[];
 }
 
@@ -385,7 +405,14 @@ async function deletionState(
  */
 export async function recoverXrays(pool: Pool, store: ObjectStore, keys: KeyService): Promise<RecoverReport> {
   const inv = await takeInventory(pool, store);
-  const report: RecoverReport = { recovered: [], erased: [], staleTombstones: [], recordsWritten: 0, problems: [] };
+  const report: RecoverReport = {
+    recovered: [],
+    erased: [],
+    staleTombstones: [],
+    recordsWritten: 0,
+    rendersRemoved: [],
+    problems: [],
+  };
 
   // 1. Deletions first: nothing erased is rebuilt.
   for (const objectKey of inv.tombstones) {
@@ -492,5 +519,38 @@ export async function recoverXrays(pool: Pool, store: ObjectStore, keys: KeyServ
       });
     }
   }
+
+  // 4. Last, so that a row rebuilt above counts: the cached renders of every X-ray that still has
+  // no row are removed (a delete cut off before removing them, a restore from before it). Derived
+  // data, rendered again on demand: always safe to remove.
+  await removeOrphanRenders(pool, store, report);
   return report;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Removes the cached renders of X-rays with no row. Listed afresh, before the rows are read (a
+ * render is made only for a committed row, so one of an X-ray stored meanwhile is kept); the keys
+ * listed are the ones removed, whatever their shape under renders/.
+ */
+async function removeOrphanRenders(pool: Pool, store: ObjectStore, report: RecoverReport): Promise<void> {
+  const renders = await listRenders(store);
+  if (!renders.size) return;
+  const ids = [...renders.keys()].filter((id) => UUID.test(id));
+  const { rows } = await pool.query<{ id: string }>('SELECT id FROM xrays WHERE id = ANY($1::uuid[])', [ids]);
+  const live = new Set(rows.map((r) => r.id));
+  for (const [xrayId, keys] of renders) {
+    if (live.has(xrayId)) continue;
+    try {
+      for (const key of keys) await store.delete(key);
+      report.rendersRemoved.push({ xrayId, count: keys.length });
+    } catch (err) {
+      report.problems.push({
+        kind: 'render_without_xray',
+        subject: xrayId,
+        message: `the cached renders of X-ray ${xrayId} (no row) could not be removed: ${reason(err)}`,
+      });
+    }
+  }
 }
