@@ -1,5 +1,4 @@
 import { UPLOAD_PROBLEM_CODES, XrayIdSchema } from '@xray/shared';
-import type pg from 'pg';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
 
@@ -12,8 +11,6 @@ export interface UploadCaps {
 }
 
 const RETRY_AFTER_OPEN_S = 60;
-/** tus upload ids are UUIDs (tus.http.ts namingFunction). */
-const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface TusUploadRow {
   id: string;
@@ -116,24 +113,13 @@ export const tusUploadRepository = {
     );
     return rows[0] ?? null;
   },
-  /**
-   * Counts one write to the upload (under its lock); the new count, or null when there is no such
-   * upload. Committed without waiting for the WAL flush (synchronous_commit off, this transaction
-   * only): the count only tells arrival verification that no write went elsewhere, and a count lost
-   * to a database crash makes it fall back to reading the upload back at finalize. Waiting would
-   * cost every PATCH a disk flush, and on ext4 that flush also writes out the bytes the previous
-   * PATCH left in the page cache. One round trip: the simple protocol takes no parameters, so the
-   * id (a UUID, checked) is inlined.
-   */
+  /** Counts one write to the upload (under its lock); the new count, or null when there is no such upload. */
   async countWrite(db: Pool, id: string): Promise<number | null> {
-    if (!UPLOAD_ID.test(id)) throw new Error(`upload id ${JSON.stringify(id)} is not a UUID`);
-    const results = (await db.query(
-      `BEGIN; SET LOCAL synchronous_commit = off;
-       UPDATE tus_uploads SET writes = writes + 1 WHERE id = '${id}' RETURNING writes;
-       COMMIT`,
-    )) as unknown as pg.QueryResult<{ writes: string }>[];
-    const row = results[2]?.rows[0];
-    return row ? Number(row.writes) : null;
+    const { rows } = await db.query<{ writes: string }>(
+      'UPDATE tus_uploads SET writes = writes + 1 WHERE id = $1 RETURNING writes',
+      [id],
+    );
+    return rows[0] ? Number(rows[0].writes) : null;
   },
   async markFinalized(db: Pool, id: string): Promise<void> {
     await db.query('UPDATE tus_uploads SET finalized_at = now() WHERE id = $1', [id]);
