@@ -7,6 +7,7 @@
  *   npm run bench -- --runs 3 --seconds 3          fewer/shorter runs
  *   npm run bench -- --only metadata --profile     one figure, server under --cpu-prof (results to .tmp/)
  *   npm run bench -- --only metadata --server-env DATABASE_POOL_MAX=20   an experiment with a server setting
+ *   npm run bench -- --only metadata --db-delay-ms 1   PostgreSQL as if on another host (+2 ms per round trip)
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,7 @@ import { runEdge } from './figures/edge.ts';
 import { DICOMWEB_STUDIES, runDicomweb } from './figures/dicomweb.ts';
 import { ensureOrthanc, startOrthanc, type Orthanc } from './stack/orthanc.ts';
 import { freePort } from '@xray/testkit';
+import { startDelayProxy, throughProxy } from './stack/delay-proxy.ts';
 import { startDatabase, type BenchDatabase } from './stack/postgres.ts';
 import { startRawServer, type RawServer } from './stack/raw-server.ts';
 import { startPeers, type Peers } from './stack/peers.ts';
@@ -59,6 +61,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'server-env': { type: 'string', multiple: true, default: [] },
+    'db-delay-ms': { type: 'string' },
   },
 });
 const runs = Number(args.runs);
@@ -76,7 +79,9 @@ const serverEnv = Object.fromEntries(
   }),
 );
 // Anything but the plain full run is an experiment: its results go to .tmp/bench, not bench/results.
-const partial = Boolean(only) || args.profile || Object.keys(serverEnv).length > 0;
+const dbDelayMs = Number(args['db-delay-ms'] ?? 0);
+if (!Number.isFinite(dbDelayMs) || dbDelayMs < 0) throw new Error('--db-delay-ms takes a number of milliseconds');
+const partial = Boolean(only) || args.profile || Object.keys(serverEnv).length > 0 || dbDelayMs > 0;
 
 const benchDir = path.resolve(import.meta.dirname, '..');
 const resultsDir = path.join(benchDir, 'results');
@@ -173,13 +178,23 @@ async function main(): Promise<void> {
       stops.push(db.stop);
       info.database = db.describe;
       log(`database: ${db.describe}`);
+      // The servers reach it through a delaying proxy when asked (--db-delay-ms): another host.
+      let serverDbUrl = db.url;
+      if (dbDelayMs > 0) {
+        const target = new URL(db.url);
+        const proxy = await startDelayProxy({ host: target.hostname, port: Number(target.port || 5432) }, dbDelayMs);
+        stops.push(proxy.stop);
+        serverDbUrl = throughProxy(db.url, proxy.port);
+        info.database += `, reached by the servers through a proxy adding ${dbDelayMs} ms each way (--db-delay-ms)`;
+        log(`database: servers reach it with ${2 * dbDelayMs} ms more per round trip`);
+      }
       const peers: Peers = await startPeers(path.join(work, 'peers'), await freePort(), path.join(logs, 'peers.log'));
       stops.push(peers.stop);
       const dataDir = path.join(work, 'sync-server');
       const server: SyncServer = await startSyncServer({
         node: lts,
         dataDir,
-        databaseUrl: db.url,
+        databaseUrl: serverDbUrl,
         peers: peers.serverEnv,
         logFile: path.join(logs, 'sync-server.log'),
         env: serverEnv,
@@ -239,7 +254,7 @@ async function main(): Promise<void> {
           const second = await startSyncServer({
             node: machineNode,
             dataDir,
-            databaseUrl: db.url,
+            databaseUrl: serverDbUrl,
             peers: peers.serverEnv,
             logFile: path.join(logs, `sync-server-node${machineNode.major}.log`),
             env: serverEnv,
@@ -273,7 +288,7 @@ async function main(): Promise<void> {
         const fresh = await startSyncServer({
           node: lts,
           dataDir,
-          databaseUrl: db.url,
+          databaseUrl: serverDbUrl,
           peers: peers.serverEnv,
           logFile: path.join(logs, 'sync-server-memory.log'),
         });
@@ -288,7 +303,7 @@ async function main(): Promise<void> {
         const s3 = await startSyncServer({
           node: lts,
           dataDir: path.join(work, 'sync-server-s3'),
-          databaseUrl: db.url,
+          databaseUrl: serverDbUrl,
           peers: peers.serverEnv,
           logFile: path.join(logs, 'sync-server-s3.log'),
           env: {
