@@ -1,4 +1,3 @@
-import { createHash, type Hash } from 'node:crypto';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import {
   DEFAULT_SEGMENT_SIZE,
@@ -11,6 +10,7 @@ import {
   type ParsedHeader,
 } from '@xray/shared';
 import { BufferPool, type ByteRange, type ObjectStore } from '../storage/index.ts';
+import { OffloadedSha256 } from './offloaded-sha256.ts';
 import { openSegment, SegmentAssembler, segmentKeyOf, type DekMaterial, type KnownLayout } from './xre1.core.ts';
 
 /** A stored object that is intact XRE1 but not the one its row describes. */
@@ -152,8 +152,10 @@ export async function openStoredXre1(
  */
 class SegmentOpener extends Transform {
   readonly #segments: SegmentAssembler;
-  /** Hashing the plaintext, when all of it is read and its SHA-256 is known. */
-  readonly #hash: Hash | undefined;
+  /** Hashing the plaintext (on a worker thread), when all of it is read and its SHA-256 is known. */
+  readonly #hash: OffloadedSha256 | undefined;
+  /** What the chunk being handled waits for before the next: the hash worker catching up, the digest. */
+  #wait: Promise<unknown> | undefined;
 
   constructor(
     private readonly plan: Plan,
@@ -169,7 +171,7 @@ class SegmentOpener extends Transform {
       { ...plan, pool: sealedBuffers },
     );
     const whole = plan.start === 0 && plan.end === plan.plainSize - 1;
-    this.#hash = sha256 && whole ? createHash('sha256') : undefined;
+    this.#hash = sha256 && whole ? new OffloadedSha256() : undefined;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -177,39 +179,69 @@ class SegmentOpener extends Transform {
       this.#segments.push(chunk);
       // Every byte of the chunk is opened or copied: its buffer can be read into again.
       sealedBuffers.give(chunk);
-      done();
     } catch (err) {
       done(err as Error);
+      return;
     }
+    this.#settle(done);
   }
 
   override _flush(done: TransformCallback): void {
     try {
       this.#segments.end();
-      done();
     } catch (err) {
       done(err as Error);
+      return;
     }
+    this.#settle(done);
+  }
+
+  override _destroy(err: Error | null, done: (err: Error | null) => void): void {
+    this.#hash?.drop();
+    done(err);
+  }
+
+  #settle(done: TransformCallback): void {
+    const wait = this.#wait;
+    this.#wait = undefined;
+    if (!wait) return done();
+    wait.then(
+      () => done(),
+      (err: unknown) => done(err as Error),
+    );
+  }
+
+  #after(p: Promise<unknown>): void {
+    const before = this.#wait;
+    this.#wait = before ? before.then(() => p) : p;
   }
 
   #release(plain: Buffer, index: number): void {
     const { plan } = this;
-    if (this.#hash) {
-      this.#hash.update(plain);
+    const from = index === plan.first ? plan.start - index * plan.segmentSize : 0;
+    const to = index === plan.until ? plan.end - index * plan.segmentSize + 1 : plain.length;
+    const part = to > from ? (from === 0 && to === plain.length ? plain : plain.subarray(from, to)) : undefined;
+    const hash = this.#hash;
+    if (hash) {
+      const room = hash.update(plain);
       // The last segment is held back until the whole plaintext proved to be the one recorded: a
       // client never receives a complete response of another image, only a cut-off one.
       if (index === plan.lastIndex) {
-        const actual = this.#hash.digest('hex');
-        if (actual !== this.sha256) {
-          throw new StoredObjectMismatchError(
-            'sha256',
-            `the plaintext hashes to ${actual}, not the recorded ${this.sha256}; its last segment was withheld`,
-          );
-        }
+        this.#after(
+          hash.digest().then((actual) => {
+            if (actual !== this.sha256) {
+              throw new StoredObjectMismatchError(
+                'sha256',
+                `the plaintext hashes to ${actual}, not the recorded ${this.sha256}; its last segment was withheld`,
+              );
+            }
+            if (part) this.push(part);
+          }),
+        );
+        return;
       }
+      if (room) this.#after(room);
     }
-    const from = index === plan.first ? plan.start - index * plan.segmentSize : 0;
-    const to = index === plan.until ? plan.end - index * plan.segmentSize + 1 : plain.length;
-    if (to > from) this.push(from === 0 && to === plain.length ? plain : plain.subarray(from, to));
+    if (part) this.push(part);
   }
 }
