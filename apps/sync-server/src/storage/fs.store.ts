@@ -66,12 +66,14 @@ export class FsObjectStore implements ObjectStore {
     const target = this.file(key);
     const tmp = path.join(this.tmpDir, randomUUID());
     const out = createWriteStream(tmp, { flags: 'wx', mode: PRIVATE_FILE_MODE });
+    let placed = false;
     try {
       await pipeline(body, out, signal ? { signal } : {});
       // fsync before rename: once put resolves, the X-ray survives a power cut.
       await fsync(tmp);
       const created = await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
+      placed = true;
       // And the directories: the new name (and any directory made for it) is durable only then.
       await syncDirectories(path.dirname(target), lastToSync(path.dirname(target), created));
       return { size: out.bytesWritten };
@@ -79,7 +81,8 @@ export class FsObjectStore implements ObjectStore {
       // A stream destroyed while its file is still being opened creates the file after all, then
       // closes it: removing it before 'close' could leave a temp file for good.
       if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
-      await rm(tmp, { force: true });
+      // Failed after the rename (a directory that would not sync): nothing may stay at key either.
+      await rm(placed ? target : tmp, { force: true });
       throw err;
     }
   }
@@ -109,14 +112,18 @@ export class FsObjectStore implements ObjectStore {
     await link(source, tmp).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new ObjectNotFoundError(from) : err;
     });
+    let placed = false;
     try {
       // A link shares the file's mode: tightened here in case the source was written before modes were set.
       await chmod(tmp, PRIVATE_FILE_MODE);
       const created = await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       await rename(tmp, target);
+      placed = true;
       await syncDirectories(path.dirname(target), lastToSync(path.dirname(target), created));
     } catch (err) {
-      await rm(tmp, { force: true });
+      // Failed after the rename (a directory that would not sync): the new name goes too, or it
+      // would outlive the failure with nothing (no row, no upload) pointing at it.
+      await rm(placed ? target : tmp, { force: true });
       throw err;
     }
   }

@@ -149,13 +149,13 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Removes the object and any unfinished multipart upload to the same key: nothing stays at it. */
   /** An S3 object is durable once the store answered its write: nothing to do (and no request spent). */
   sync(key: string): Promise<void> {
     assertSafeKey(key);
     return Promise.resolve();
   }
 
+  /** Removes the object and any unfinished multipart upload to the same key: nothing stays at it. */
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
     await this.abortOpenUploads(key);

@@ -4,7 +4,7 @@ import { inTransaction, type Pool } from '../db/pool.ts';
 import { outboxRepository } from '../events/outbox.repository.ts';
 import { openStoredXre1 } from '../xre1/index.ts';
 import type { KeyService } from '../keys/key.service.ts';
-import type { ObjectStore } from '../storage/index.ts';
+import { assertSafeKey, type ObjectStore } from '../storage/index.ts';
 import { xrayLinkRepository } from './xray-link.repository.ts';
 import {
   classifyKey,
@@ -527,6 +527,15 @@ export async function recoverXrays(pool: Pool, store: ObjectStore, keys: KeyServ
   return report;
 }
 
+const isSafeKey = (key: string): boolean => {
+  try {
+    assertSafeKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -542,9 +551,19 @@ async function removeOrphanRenders(pool: Pool, store: ObjectStore, report: Recov
   const live = new Set(rows.map((r) => r.id));
   for (const [xrayId, keys] of renders) {
     if (live.has(xrayId)) continue;
+    // A file someone put there by hand under a name this server never writes (a space, say): the
+    // store refuses such keys, so it is named for the operator to remove instead.
+    const foreign = keys.filter((key) => !isSafeKey(key));
+    for (const key of foreign)
+      report.problems.push({
+        kind: 'render_without_xray',
+        subject: xrayId,
+        message: `${key} is not a name this server writes, so it is not removed through the store: remove that file by hand`,
+      });
     try {
-      for (const key of keys) await store.delete(key);
-      report.rendersRemoved.push({ xrayId, count: keys.length });
+      const ours = keys.filter(isSafeKey);
+      for (const key of ours) await store.delete(key);
+      if (ours.length) report.rendersRemoved.push({ xrayId, count: ours.length });
     } catch (err) {
       report.problems.push({
         kind: 'render_without_xray',
