@@ -26,6 +26,9 @@ export interface HashedAuditFields {
   prevHash: string;
 }
 
+/** The fields known before an append; the id, the time and the previous hash are given under the chain lock. */
+export type KnownAuditFields = Omit<HashedAuditFields, 'id' | 'at' | 'prevHash'>;
+
 /**
  * RFC 8785 JSON Canonicalization Scheme (JCS) for the values an audit event holds: no
  * whitespace; object members sorted by their names' UTF-16 code units; strings and numbers
@@ -78,7 +81,7 @@ export function canonicalAuditBytes(f: HashedAuditFields): Buffer {
  * puts the id, the time and the previous hash around it under the chain lock and hashes the same
  * bytes (the id's digits, the ISO time and the hex hash need no JSON escaping).
  */
-export function canonicalMiddle(f: Omit<HashedAuditFields, 'id' | 'at' | 'prevHash'>): string {
+export function canonicalMiddle(f: KnownAuditFields): string {
   return [
     f.actorSub,
     f.actorRoles,

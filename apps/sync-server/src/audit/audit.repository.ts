@@ -1,7 +1,7 @@
 import type { AuditAction, AuditOutcome } from '@xray/shared';
 import type pg from 'pg';
 import type { Pool, PoolClient } from '../db/pool.ts';
-import type { HashedAuditFields } from './audit.hash.ts';
+import type { HashedAuditFields, KnownAuditFields } from './audit.hash.ts';
 
 type Queryable = Pool | PoolClient;
 
@@ -56,21 +56,8 @@ const toRecord = (r: AuditRow): AuditRecord => ({
  */
 export const CHAIN_LOCK_KEY = 'xray:audit-chain';
 
-/** One event for audit_append: the stored columns but id, at and the hashes, and their canonical JSON. */
-export interface AppendInput {
-  actorSub: string | null;
-  actorRoles: string[];
-  action: string;
-  xrayId: string | null;
-  patientId: string | null;
-  outcome: string;
-  clientIp: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-  details: unknown;
-  /** canonicalMiddle of these fields (audit.hash.ts). */
-  middle: string;
-}
+/** One event for audit_append: the stored columns but id, at and the hashes, and their canonical JSON (canonicalMiddle). */
+export type AppendInput = KnownAuditFields & { middle: string };
 
 export interface AuditListFilter {
   xrayId?: string;
