@@ -6,15 +6,16 @@ import { Worker } from 'node:worker_threads';
  * segment goes out), and on the main thread that hashing was ~40 % of a download's CPU.
  *
  * One worker for the process, started on first use, keeping the process alive only while a hash
- * is open. Each update is a copy of the bytes handed over (the caller's buffer is free again at
- * once) into one of at most MAX_IN_FLIGHT buffers per hash, which travel to the worker and back
- * (transferred, not cloned); with all of them out, update() returns a promise to wait on, so a
- * slow worker slows the download instead of queueing its plaintext.
+ * is open. Each update is copied (the caller's buffer is free again at once) into 1 MiB buffers
+ * that travel to the worker and back (transferred, not cloned); with MAX_IN_FLIGHT of them out,
+ * update() returns a promise to wait on, so a slow worker slows the download instead of queueing
+ * its plaintext.
  * The worker's source is inline: it needs nothing but node:crypto, and so runs the same from the
  * TypeScript sources and from the bundle.
  */
 
 const MAX_IN_FLIGHT = 4;
+const BUFFER_BYTES = 1024 * 1024;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -84,6 +85,9 @@ export class OffloadedSha256 {
   #inFlight = 0;
   /** Buffers back from the worker, filled again by the next updates (at most MAX_IN_FLIGHT exist). */
   readonly #free: ArrayBuffer[] = [];
+  /** The buffer being filled, and how much of it is. */
+  #stage: Uint8Array<ArrayBuffer> | undefined;
+  #staged = 0;
   /** Callers waiting for room (update() past MAX_IN_FLIGHT); all are let go once there is room again. */
   #waiting: (() => void)[] = [];
   #digest: { resolve(hex: string): void; reject(err: Error): void } | undefined;
@@ -118,25 +122,41 @@ export class OffloadedSha256 {
     for (const go of waiting) go();
   }
 
-  /** Hashes a copy of `data`. A promise when the worker is behind: wait for it before the next update. */
+  /**
+   * Hashes a copy of `data`: gathered into 1 MiB buffers (tiny segments are not a message each),
+   * each sent when full. A promise when the worker is behind: wait on it before handing more.
+   */
   update(data: Uint8Array): Promise<void> | undefined {
     if (this.#failed) throw this.#failed;
     if (this.#done) throw new Error('update after digest');
-    let buf = this.#free.pop();
-    if (!buf || buf.byteLength < data.byteLength)
-      buf = new ArrayBuffer(Math.max(data.byteLength, buf?.byteLength ?? 0));
-    new Uint8Array(buf).set(data);
-    this.#worker.postMessage({ id: this.#id, buf, len: data.byteLength }, [buf]);
-    this.#inFlight++;
+    for (let offset = 0; offset < data.byteLength;) {
+      this.#stage ??= new Uint8Array(this.#free.pop() ?? new ArrayBuffer(BUFFER_BYTES));
+      const n = Math.min(data.byteLength - offset, BUFFER_BYTES - this.#staged);
+      this.#stage.set(data.subarray(offset, offset + n), this.#staged);
+      this.#staged += n;
+      offset += n;
+      if (this.#staged === BUFFER_BYTES) this.#send();
+    }
     if (this.#inFlight < MAX_IN_FLIGHT) return undefined;
     return new Promise<void>((resolve, reject) => {
       this.#waiting.push(() => (this.#failed ? reject(this.#failed) : resolve()));
     });
   }
 
+  /** Sends the buffer being filled, if it holds anything. */
+  #send(): void {
+    const stage = this.#stage;
+    if (!stage || this.#staged === 0) return;
+    this.#worker.postMessage({ id: this.#id, buf: stage.buffer, len: this.#staged }, [stage.buffer]);
+    this.#stage = undefined;
+    this.#staged = 0;
+    this.#inFlight++;
+  }
+
   /** The hex digest of everything updated. */
   digest(): Promise<string> {
     if (this.#failed) return Promise.reject(this.#failed);
+    this.#send();
     this.#done = true;
     const result = new Promise<string>((resolve, reject) => {
       this.#digest = { resolve, reject };

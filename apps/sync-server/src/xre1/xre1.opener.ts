@@ -138,7 +138,13 @@ export async function openStoredXre1(
     early?.destroy();
     source = await store.get(key, plan.cipher, { chunkSize: plan.segmentSize + TAG_LENGTH, buffers: sealedBuffers });
   }
-  const out = new SegmentOpener(plan, header.value, dek, opts.sha256);
+  let out: SegmentOpener;
+  try {
+    out = new SegmentOpener(plan, header.value, dek, opts.sha256);
+  } catch (err) {
+    source.destroy();
+    throw err;
+  }
   // Destroying `out` (client gone) destroys the source too: the file or connection is released.
   pipeline(source, out, () => undefined);
   return out;
@@ -211,7 +217,13 @@ class SegmentOpener extends Transform {
     );
   }
 
+  /**
+   * Waits for `p` too before the chunk is done. Each is marked handled here: when an earlier wait
+   * rejects (the hashing worker died), a later one is never awaited, and an unhandled rejection
+   * would end the process.
+   */
   #after(p: Promise<unknown>): void {
+    p.catch(() => undefined);
     const before = this.#wait;
     this.#wait = before ? before.then(() => p) : p;
   }
@@ -224,6 +236,7 @@ class SegmentOpener extends Transform {
     const hash = this.#hash;
     if (hash) {
       const room = hash.update(plain);
+      if (room) this.#after(room);
       // The last segment is held back until the whole plaintext proved to be the one recorded: a
       // client never receives a complete response of another image, only a cut-off one.
       if (index === plan.lastIndex) {
@@ -240,7 +253,6 @@ class SegmentOpener extends Transform {
         );
         return;
       }
-      if (room) this.#after(room);
     }
     if (part) this.push(part);
   }
