@@ -14,7 +14,11 @@
 -- disagreed with them would be reported as a break.
 CREATE FUNCTION audit_append(events jsonb)
 RETURNS TABLE (id text, at timestamptz, prev_hash text, hash text)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+-- The time is written in UTC whatever the caller's TimeZone: `x AT TIME ZONE 'UTC'` was seen to
+-- shift by the session's offset under a POSIX-style TimeZone ('UTC+12') on PostgreSQL 18.
+SET TimeZone = 'UTC'
+AS $$
 #variable_conflict use_column
 DECLARE
   n      int := jsonb_array_length(events);
@@ -43,7 +47,7 @@ BEGIN
   SELECT array_agg(s.v ORDER BY s.v) INTO ids
     FROM (SELECT nextval(pg_get_serial_sequence('audit_events', 'id')) AS v FROM generate_series(1, n)) s;
   t := date_trunc('milliseconds', clock_timestamp());
-  iso := to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+  iso := to_char(t, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
   SELECT a.hash INTO prev FROM audit_events a ORDER BY a.id DESC LIMIT 1;
   prev := coalesce(prev, repeat('0', 64));
   FOR i IN 1..n LOOP
