@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { encryptBytes, generateDek } from '@xray/shared';
-import { dicomDimensionsForSize, makePng, sha256Hex, writeDicom } from '@xray/testkit';
+import { dicomDimensionsForSize, drainStream, makePng, readDownload, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../src/storage/fs.store.ts';
 import type { ByteRange, GetOptions, ObjectStore } from '../src/storage/index.ts';
@@ -54,16 +54,6 @@ const refdPorts = () => process.getActiveResourcesInfo().filter((r) => r === 'Me
 async function settlesTo(baseline: number): Promise<number> {
   for (let i = 0; i < 50 && refdPorts() > baseline; i++) await sleep(20);
   return refdPorts();
-}
-
-async function drain(stream: Readable): Promise<{ emitted: Buffer; error: unknown }> {
-  const out: Buffer[] = [];
-  try {
-    for await (const c of stream) out.push(c as Buffer);
-    return { emitted: Buffer.concat(out), error: undefined };
-  } catch (error) {
-    return { emitted: Buffer.concat(out), error };
-  }
 }
 
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
@@ -138,12 +128,12 @@ describe('openStoredXre1 with the hash on a worker thread', () => {
     const reads = Array.from({ length: 20 }, (_, i) => keys[i % keys.length]!);
     const results = await withTimeout(
       Promise.all([
-        ...reads.map(async (key) => ({ key, ...(await drain(await open(key))) })),
+        ...reads.map(async (key) => ({ key, ...(await drainStream(await open(key))) })),
         ...reads.map(async (key) => {
           const { plain } = objects.get(key)!;
           if (plain.length < 3) return { key, emitted: plain, error: undefined };
           const range = { start: 1, end: plain.length - 2 };
-          const r = await drain(await open(key, { range }));
+          const r = await drainStream(await open(key, { range }));
           return { key, emitted: r.emitted.equals(plain.subarray(1, -1)) ? plain : r.emitted, error: r.error };
         }),
       ]),
@@ -156,7 +146,7 @@ describe('openStoredXre1 with the hash on a worker thread', () => {
     }
     // Several small segments per chunk (S3-like): many updates per transform, each still in order.
     for (const chunk of [7, 65_536, 300_000]) {
-      const r = await drain(await open('small', { store: rechunked(disk, chunk) }));
+      const r = await drainStream(await open('small', { store: rechunked(disk, chunk) }));
       expect(r.error, `chunk ${chunk}`).toBeUndefined();
       expect(r.emitted.equals(objects.get('small')!.plain), `chunk ${chunk}`).toBe(true);
     }
@@ -166,7 +156,7 @@ describe('openStoredXre1 with the hash on a worker thread', () => {
     for (const key of [...Object.keys(SIZES), 'small']) {
       for (const store of [disk, rechunked(disk, 300_000)]) {
         const { emitted, error } = await withTimeout(
-          drain(await open(key, { sha256: 'f'.repeat(64), store })),
+          drainStream(await open(key, { sha256: 'f'.repeat(64), store })),
           30_000,
           key,
         );
@@ -188,7 +178,7 @@ describe('openStoredXre1 with the hash on a worker thread', () => {
       content.destroy();
     }
     expect(await settlesTo(baseline)).toBe(baseline);
-    const r = await drain(await open('five'));
+    const r = await drainStream(await open('five'));
     expect(r.error).toBeUndefined();
     expect(r.emitted.equals(objects.get('five')!.plain)).toBe(true);
     expect(await settlesTo(baseline)).toBe(baseline);
@@ -205,10 +195,10 @@ describe('openStoredXre1 with the hash on a worker thread', () => {
   });
 
   it('the worker dying while the last segment waits for its digest: that read fails, no unhandled rejection, the next read works', async () => {
-    expect((await drain(await open('four'))).error).toBeUndefined(); // the worker exists
+    expect((await drainStream(await open('four'))).error).toBeUndefined(); // the worker exists
     const before = unhandled.length;
     hold = true; // the worker is behind: none of this read's four updates nor its digest reached it yet
-    const result = drain(await open('four'));
+    const result = drainStream(await open('four'));
     for (let i = 0; i < 100 && held.length < 5; i++) await sleep(20);
     expect(held.length).toBe(5);
     hold = false;
@@ -221,17 +211,17 @@ describe('openStoredXre1 with the hash on a worker thread', () => {
     // BUG: the last segment's update() returned a "wait for room" promise that nobody holds; the
     // worker's death rejects it, and an unhandled rejection ends a Node process (the server).
     expect(unhandled.slice(before)).toEqual([]);
-    const next = await drain(await open('four'));
+    const next = await drainStream(await open('four'));
     expect(next.error).toBeUndefined();
     expect(next.emitted.equals(objects.get('four')!.plain)).toBe(true);
   });
 
   it('the worker dying under 20 reads of small segments in big chunks: each fails or completes, none hangs, no unhandled rejection', async () => {
-    expect((await drain(await open('small'))).error).toBeUndefined();
+    expect((await drainStream(await open('small'))).error).toBeUndefined();
     const before = unhandled.length;
     hold = true;
     const reads = Array.from({ length: 20 }, async (_, i) =>
-      drain(await open(i % 2 ? 'small' : 'five', { store: rechunked(disk, 300_000) })),
+      drainStream(await open(i % 2 ? 'small' : 'five', { store: rechunked(disk, 300_000) })),
     );
     // Until every read waits for the (held) worker.
     for (let i = 0, last = -1; i < 100 && (held.length !== last || held.length === 0); i++) {
@@ -251,7 +241,7 @@ describe('openStoredXre1 with the hash on a worker thread', () => {
     // BUG: every update() past the fourth in one chunk returns a promise that is chained with
     // before.then(() => p): once the first rejects, the others are never adopted (unhandled).
     expect(unhandled.slice(before).length).toBe(0);
-    expect((await drain(await open('small'))).emitted.equals(objects.get('small')!.plain)).toBe(true);
+    expect((await drainStream(await open('small'))).emitted.equals(objects.get('small')!.plain)).toBe(true);
   });
 });
 
@@ -268,23 +258,6 @@ describe('downloads over HTTP (in-process server, disk storage)', () => {
     const res = await postXray(server.url, validMetadata({ id }), blobOf(bytes));
     expect(res.status).toBe(201);
     return id;
-  }
-  /** A download read to its end or failure, with what arrived either way. */
-  async function readAll(url: string, headers: Record<string, string> = {}) {
-    const chunks: Buffer[] = [];
-    let status = 0;
-    try {
-      const res = await fetch(url, { headers });
-      status = res.status;
-      const reader = res.body!.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return { failed: false, status, body: Buffer.concat(chunks) };
-        chunks.push(Buffer.from(value));
-      }
-    } catch {
-      return { failed: true, status, body: Buffer.concat(chunks) };
-    }
   }
   /** A GET cut by the client after its first bytes. */
   const abortAfterFirstBytes = (id: string) =>
@@ -322,10 +295,10 @@ describe('downloads over HTTP (in-process server, disk storage)', () => {
           const id = i % 2 ? bigId : smallId;
           const plain = i % 2 ? dicom : png;
           if (i % 5 === 4) {
-            const got = await readAll(url(id), { Range: `bytes=3-${plain.length - 4}` });
+            const got = await readDownload(url(id), { Range: `bytes=3-${plain.length - 4}` });
             return { ok: !got.failed && got.status === 206 && got.body.equals(plain.subarray(3, -3)) };
           }
-          const got = await readAll(url(id));
+          const got = await readDownload(url(id));
           return { ok: !got.failed && got.status === 200 && sha256Hex(got.body) === sha256Hex(plain) };
         }),
       ),
@@ -354,7 +327,7 @@ describe('downloads over HTTP (in-process server, disk storage)', () => {
     const baseline = await settlesTo(0);
     for (let i = 0; i < 100; i++) await abortAfterFirstBytes(bigId);
     expect(await settlesTo(baseline)).toBe(baseline);
-    const got = await readAll(`${server.url}/xrays/${bigId}/download`);
+    const got = await readDownload(`${server.url}/xrays/${bigId}/download`);
     expect(got.failed).toBe(false);
     expect(sha256Hex(got.body)).toBe(sha256Hex(dicom));
   });
@@ -365,7 +338,11 @@ describe('downloads over HTTP (in-process server, disk storage)', () => {
     await asOwner(server, `UPDATE xrays SET sha256 = '${'e'.repeat(64)}' WHERE id = '${bigId}'`);
     try {
       for (let i = 0; i < 3; i++) {
-        const got = await withTimeout(readAll(`${server.url}/xrays/${bigId}/download`), 30_000, 'mismatched download');
+        const got = await withTimeout(
+          readDownload(`${server.url}/xrays/${bigId}/download`),
+          30_000,
+          'mismatched download',
+        );
         expect(got.failed || got.status >= 500).toBe(true);
         expect(got.body.length).toBeLessThan(dicom.length);
         if (got.status === 200) expect(dicom.subarray(0, got.body.length).equals(got.body)).toBe(true);
@@ -376,7 +353,7 @@ describe('downloads over HTTP (in-process server, disk storage)', () => {
     } finally {
       await asOwner(server, `UPDATE xrays SET sha256 = '${recorded}' WHERE id = '${bigId}'`);
     }
-    expect(sha256Hex((await readAll(`${server.url}/xrays/${bigId}/download`)).body)).toBe(sha256Hex(dicom));
+    expect(sha256Hex((await readDownload(`${server.url}/xrays/${bigId}/download`)).body)).toBe(sha256Hex(dicom));
   });
 
   it('xray-admin check --all exits by itself (the worker lets it go) and still finds a wrong sha256', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { dicomDimensionsForSize, sha256Hex, writeDicom } from '@xray/testkit';
+import { dicomDimensionsForSize, readDownload, sha256Hex, writeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../src/storage/index.ts';
 import {
@@ -42,24 +42,6 @@ function trackingReads(opened: { key: string; stream: Readable }[]): (store: Obj
 async function fetchBytes(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers });
   return { res, body: Buffer.from(await res.arrayBuffer()) };
-}
-
-/** Reads a download to its end or its failure; what arrived either way. */
-async function readAll(url: string, headers: Record<string, string> = {}) {
-  const chunks: Buffer[] = [];
-  let status = 0;
-  try {
-    const res = await fetch(url, { headers });
-    status = res.status;
-    const reader = res.body!.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return { failed: false, status, body: Buffer.concat(chunks) };
-      chunks.push(Buffer.from(value));
-    }
-  } catch {
-    return { failed: true, status, body: Buffer.concat(chunks) };
-  }
 }
 
 describe.each<StorageKind>(['fs', 's3'])('downloads on %s storage', (kind) => {
@@ -190,13 +172,13 @@ describe.each<StorageKind>(['fs', 's3'])('downloads on %s storage', (kind) => {
     await overwrite(key, bad);
     const url = `${server.url}/xrays/${id}/download`;
 
-    const whole = await readAll(url);
+    const whole = await readDownload(url);
     expect(whole.failed).toBe(true);
     expect(whole.body.length).toBeLessThanOrEqual(3 * SEG);
     // Whatever arrived is the original's beginning: no byte of the bad segment (or after it) was sent.
     expect(whole.body.equals(dicom.subarray(0, whole.body.length))).toBe(true);
 
-    const across = await readAll(url, { Range: `bytes=${2 * SEG + 5}-${4 * SEG + 5}` });
+    const across = await readDownload(url, { Range: `bytes=${2 * SEG + 5}-${4 * SEG + 5}` });
     expect(across.failed).toBe(true);
     expect(across.body.equals(dicom.subarray(2 * SEG + 5, 2 * SEG + 5 + across.body.length))).toBe(true);
     expect(across.body.length).toBeLessThanOrEqual(SEG);

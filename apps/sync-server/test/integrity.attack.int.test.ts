@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { makeJpeg, sha256Hex } from '@xray/testkit';
+import { makeJpeg, readDownload, sha256Hex } from '@xray/testkit';
 import { wrapKeyAesKw } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfigKeyService } from '../src/keys/key.service.ts';
@@ -45,23 +45,6 @@ async function withDb<T>(url: string, fn: (db: pg.Client) => Promise<T>): Promis
     return await fn(db);
   } finally {
     await db.end();
-  }
-}
-
-async function readAll(url: string, headers: Record<string, string> = {}) {
-  const chunks: Buffer[] = [];
-  let status = 0;
-  try {
-    const res = await fetch(url, { headers });
-    status = res.status;
-    const reader = res.body!.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return { failed: false, status, body: Buffer.concat(chunks) };
-      chunks.push(Buffer.from(value));
-    }
-  } catch {
-    return { failed: true, status, body: Buffer.concat(chunks) };
   }
 }
 
@@ -178,7 +161,7 @@ describe('attack: keys bound to their X-ray', () => {
         }),
     );
 
-    const got = await readAll(`${server.url}/xrays/${a}/download`);
+    const got = await readDownload(`${server.url}/xrays/${a}/download`);
     // Expected: once every wrap is bound, an unbound wrap is an integrity error.
     expect(sha256Hex(got.body) === sha256Hex(imageB), "patient B's image was served as X-ray A").toBe(false);
     expect(got.status).toBe(500);

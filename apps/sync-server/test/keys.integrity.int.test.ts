@@ -3,7 +3,7 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { makeDicom, makeJpeg, sha256Hex } from '@xray/testkit';
+import { makeDicom, makeJpeg, readDownload, sha256Hex } from '@xray/testkit';
 import { wrapKeyAesKw } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfigKeyService, type KeyService } from '../src/keys/key.service.ts';
@@ -71,26 +71,6 @@ async function keyRows(server: { pool: TestServer['pool'] }): Promise<KeyRow[]> 
   return rows;
 }
 
-/** Reads a download to its end or its failure; what arrived either way. */
-async function readAll(url: string, headers: Record<string, string> = {}) {
-  const chunks: Buffer[] = [];
-  let status = 0;
-  let type = '';
-  try {
-    const res = await fetch(url, { headers });
-    status = res.status;
-    type = res.headers.get('content-type') ?? '';
-    const reader = res.body!.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return { failed: false, status, type, body: Buffer.concat(chunks) };
-      chunks.push(Buffer.from(value));
-    }
-  } catch {
-    return { failed: true, status, type, body: Buffer.concat(chunks) };
-  }
-}
-
 async function integrityFailures(server: TestServer, check: string): Promise<number> {
   const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
   const m = new RegExp(`^xray_integrity_failures_total\\{check="${check}"\\} (\\d+)`, 'm').exec(text);
@@ -117,7 +97,7 @@ describe.each<StorageKind>(['fs', 's3'])('an X-ray is bound to its row (%s stora
   }
   const row = async (id: string) => (await keyRows(server)).find((r) => r.id === id)!;
   const download = (id: string, headers: Record<string, string> = {}) =>
-    readAll(`${server.url}/xrays/${id}/download`, headers);
+    readDownload(`${server.url}/xrays/${id}/download`, headers);
 
   /** Replaces a stored object, as someone with bucket access would. */
   async function overwrite(key: string, bytes: Buffer): Promise<void> {
@@ -255,7 +235,7 @@ describe('KEK check values and verified rotation', () => {
   async function unreadable(on: TestServer): Promise<string[]> {
     const bad: string[] = [];
     for (const [id, sha] of originals) {
-      const got = await readAll(`${on.url}/xrays/${id}/download`);
+      const got = await readDownload(`${on.url}/xrays/${id}/download`);
       if (got.failed || got.status !== 200 || sha256Hex(got.body) !== sha) bad.push(id);
     }
     return bad;
@@ -468,7 +448,7 @@ describe('KEK check values and verified rotation', () => {
       x!.id,
       (await keyRows(server)).find((r) => r.id === y!.id)!.dek_wrapped,
     ]);
-    const got = await readAll(`${server.url}/xrays/${x!.id}/download`);
+    const got = await readDownload(`${server.url}/xrays/${x!.id}/download`);
     expect(got.status).toBe(500);
     expect(JSON.parse(got.body.toString())).toMatchObject({ code: 'integrity_failed' });
   });

@@ -22,3 +22,4 @@ export { freePort } from './ports.ts';
 export { parseEnvLines } from './service-env.ts';
 export { documentedOperations, responseCheckFailure, summarizeResponseCheck } from './openapi-responses.ts';
 export type { ResponseCheckSummary } from './openapi-responses.ts';
+export { drainStream, readDownload } from './streams.ts';

@@ -36,8 +36,23 @@ async function syncDirectories(dir: string, last: string): Promise<void> {
   }
 }
 
-/** The directories a put or copy must sync: the new name's, and up to the parent of the first one mkdir made. */
-const lastToSync = (dir: string, created: string | undefined): string => (created ? path.dirname(created) : dir);
+/**
+ * Renames a synced temp file to `target` and syncs the directories that now name it (its own, and
+ * up to the parent of the first one mkdir made for it). Should they not sync, the new name is
+ * removed again: a put or copy that fails leaves nothing at its key (a failed final PATCH would
+ * otherwise leave an object that no row or upload points at).
+ */
+async function placeAt(tmp: string, target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const created = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await rename(tmp, target);
+  try {
+    await syncDirectories(dir, created ? path.dirname(created) : dir);
+  } catch (err) {
+    await rm(target, { force: true });
+    throw err;
+  }
+}
 
 /**
  * Objects as files under one directory; writes go to a temp file and are renamed into place.
@@ -66,23 +81,17 @@ export class FsObjectStore implements ObjectStore {
     const target = this.file(key);
     const tmp = path.join(this.tmpDir, randomUUID());
     const out = createWriteStream(tmp, { flags: 'wx', mode: PRIVATE_FILE_MODE });
-    let placed = false;
     try {
       await pipeline(body, out, signal ? { signal } : {});
       // fsync before rename: once put resolves, the X-ray survives a power cut.
       await fsync(tmp);
-      const created = await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
-      await rename(tmp, target);
-      placed = true;
-      // And the directories: the new name (and any directory made for it) is durable only then.
-      await syncDirectories(path.dirname(target), lastToSync(path.dirname(target), created));
+      await placeAt(tmp, target);
       return { size: out.bytesWritten };
     } catch (err) {
       // A stream destroyed while its file is still being opened creates the file after all, then
       // closes it: removing it before 'close' could leave a temp file for good.
       if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
-      // Failed after the rename (a directory that would not sync): nothing may stay at key either.
-      await rm(placed ? target : tmp, { force: true });
+      await rm(tmp, { force: true });
       throw err;
     }
   }
@@ -112,18 +121,12 @@ export class FsObjectStore implements ObjectStore {
     await link(source, tmp).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new ObjectNotFoundError(from) : err;
     });
-    let placed = false;
     try {
       // A link shares the file's mode: tightened here in case the source was written before modes were set.
       await chmod(tmp, PRIVATE_FILE_MODE);
-      const created = await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
-      await rename(tmp, target);
-      placed = true;
-      await syncDirectories(path.dirname(target), lastToSync(path.dirname(target), created));
+      await placeAt(tmp, target);
     } catch (err) {
-      // Failed after the rename (a directory that would not sync): the new name goes too, or it
-      // would outlive the failure with nothing (no row, no upload) pointing at it.
-      await rm(placed ? target : tmp, { force: true });
+      await rm(tmp, { force: true });
       throw err;
     }
   }

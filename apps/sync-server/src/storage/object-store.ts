@@ -53,9 +53,11 @@ export class ObjectNotFoundError extends Error {
   }
 }
 
-/** Keys are server-made (`xrays/<uuid>/<uuid>`); refuse anything that could escape a directory. */
+/** Keys are server-made (`xrays/<uuid>/<uuid>`): nothing that could escape a directory. */
+export const isSafeKey = (key: string): boolean =>
+  /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(key) && !key.split('/').some((p) => p === '..' || p === '.');
+
+/** Refuses a key isSafeKey does not accept. */
 export function assertSafeKey(key: string): void {
-  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(key) || key.split('/').some((p) => p === '..' || p === '.')) {
-    throw new Error(`Unsafe object key: ${key}`);
-  }
+  if (!isSafeKey(key)) throw new Error(`Unsafe object key: ${key}`);
 }

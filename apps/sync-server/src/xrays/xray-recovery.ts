@@ -1,10 +1,11 @@
 import { randomInt } from 'node:crypto';
+import { XrayIdSchema } from '@xray/shared';
 import { appendAudit, systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { outboxRepository } from '../events/outbox.repository.ts';
 import { openStoredXre1 } from '../xre1/index.ts';
 import type { KeyService } from '../keys/key.service.ts';
-import { assertSafeKey, type ObjectStore } from '../storage/index.ts';
+import { isSafeKey, type ObjectStore } from '../storage/index.ts';
 import { xrayLinkRepository } from './xray-link.repository.ts';
 import {
   classifyKey,
@@ -49,6 +50,9 @@ export interface Inventory {
 }
 
 export async function takeInventory(pool: Pool, store: ObjectStore): Promise<Inventory> {
+  // Renders listed before the rows are read: one of an X-ray stored meanwhile has its row by then
+  // (an X-ray is rendered only once its row is committed), so it is not taken for an orphan.
+  const renders = await listRenders(store);
   const inv: Inventory = {
     objects: new Set(),
     records: new Set(),
@@ -56,11 +60,8 @@ export async function takeInventory(pool: Pool, store: ObjectStore): Promise<Inv
     rows: new Map(),
     rowIds: new Map(),
     unfinished: new Set(),
-    renders: new Map(),
+    renders,
   };
-  // Renders listed before the rows are read: one of an X-ray stored meanwhile has its row by then
-  // (an X-ray is rendered only once its row is committed), so it is not taken for an orphan.
-  inv.renders = await listRenders(store);
   for (const key of await store.list(XRAYS_PREFIX)) {
     const { kind, objectKey } = classifyKey(key);
     if (kind === 'object') inv.objects.add(objectKey);
@@ -527,17 +528,6 @@ export async function recoverXrays(pool: Pool, store: ObjectStore, keys: KeyServ
   return report;
 }
 
-const isSafeKey = (key: string): boolean => {
-  try {
-    assertSafeKey(key);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /**
  * Removes the cached renders of X-rays with no row. Listed afresh, before the rows are read (a
  * render is made only for a committed row, so one of an X-ray stored meanwhile is kept); the keys
@@ -546,7 +536,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 async function removeOrphanRenders(pool: Pool, store: ObjectStore, report: RecoverReport): Promise<void> {
   const renders = await listRenders(store);
   if (!renders.size) return;
-  const ids = [...renders.keys()].filter((id) => UUID.test(id));
+  const ids = [...renders.keys()].filter((id) => XrayIdSchema.safeParse(id).success);
   const { rows } = await pool.query<{ id: string }>('SELECT id FROM xrays WHERE id = ANY($1::uuid[])', [ids]);
   const live = new Set(rows.map((r) => r.id));
   for (const [xrayId, keys] of renders) {

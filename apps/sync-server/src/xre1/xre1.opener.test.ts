@@ -1,3 +1,4 @@
+import { drainStream } from '@xray/testkit';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,16 +42,6 @@ function metered(store: ObjectStore, opts: { chunk?: number; cutAt?: number } = 
     },
   });
   return { store: wrapped, reads };
-}
-
-async function drain(stream: Readable): Promise<{ emitted: Buffer; error: unknown }> {
-  const out: Buffer[] = [];
-  try {
-    for await (const c of stream) out.push(c as Buffer);
-    return { emitted: Buffer.concat(out), error: undefined };
-  } catch (error) {
-    return { emitted: Buffer.concat(out), error };
-  }
 }
 
 describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)', () => {
@@ -102,7 +93,7 @@ describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)',
       for (const chunk of [undefined, 100_000, 4099]) {
         const { store, reads } = metered(disk, chunk ? { chunk } : {});
         const stream = await openStoredXre1(store, key, dek, size, { start, end }, { checkStoredLength: true });
-        const { emitted, error } = await drain(stream);
+        const { emitted, error } = await drainStream(stream);
         expect(error).toBeUndefined();
         expect(emitted.equals(plain.subarray(start, end + 1)), `${key} ${start}-${end}, chunk ${chunk}`).toBe(true);
         const first = Math.floor(start / MiB);
@@ -116,9 +107,11 @@ describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)',
     const size = (await disk.stat('small-segments'))!.size;
     for (const chunk of [undefined, 1, 70, 200]) {
       const { store } = metered(disk, chunk ? { chunk } : {});
-      const whole = await drain(await openStoredXre1(store, 'small-segments', dek, size, undefined));
+      const whole = await drainStream(await openStoredXre1(store, 'small-segments', dek, size, undefined));
       expect(whole.emitted.equals(plaintext.subarray(0, 5000))).toBe(true);
-      const part = await drain(await openStoredXre1(store, 'small-segments', dek, size, { start: 63, end: 4001 }));
+      const part = await drainStream(
+        await openStoredXre1(store, 'small-segments', dek, size, { start: 63, end: 4001 }),
+      );
       expect(part.emitted.equals(plaintext.subarray(63, 4002))).toBe(true);
     }
   });
@@ -127,18 +120,18 @@ describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)',
     const tampered = Buffer.from(object);
     tampered[at(2) + 10]! ^= 0x01;
     await put('tampered', tampered);
-    const untouched = await drain(
+    const untouched = await drainStream(
       await openStoredXre1(disk, 'tampered', dek, tampered.length, { start: 0, end: MiB - 1 }),
     );
     expect(untouched.emitted.equals(plaintext.subarray(0, MiB))).toBe(true);
-    const whole = await drain(await openStoredXre1(disk, 'tampered', dek, tampered.length, undefined));
+    const whole = await drainStream(await openStoredXre1(disk, 'tampered', dek, tampered.length, undefined));
     expect(whole.error).toMatchObject({ code: 'auth_failed' });
     expect(whole.emitted.equals(plaintext.subarray(0, 2 * MiB))).toBe(true);
   });
 
   it('checks the last flag against the recorded length, and names the failure like the shared decryptor', async () => {
     // The row says the object ends after segment 2: segment 2 does not open as the last one.
-    const shortened = await drain(
+    const shortened = await drainStream(
       await openStoredXre1(disk, 'object', dek, at(3), { start: 2 * MiB, end: 2 * MiB + 5 }),
     );
     expect(shortened.error).toMatchObject({ code: 'truncated' });
@@ -146,7 +139,7 @@ describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)',
     // The row says one more segment than the object has: segment 0 opens only as the last.
     const exact = Buffer.from(await encryptBytes(dek, exactPlain));
     await put('extended', Buffer.concat([exact, exact.subarray(h)]));
-    const extended = await drain(
+    const extended = await drainStream(
       await openStoredXre1(disk, 'extended', dek, exact.length + exact.length - h, { start: 0, end: 5 }),
     );
     expect(extended.error).toMatchObject({ code: 'trailing_data' });
@@ -171,29 +164,33 @@ describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)',
 
   it('fails a read the store cuts short as truncated, and one that returns more than asked as bad_length', async () => {
     const { store } = metered(disk, { cutAt: at(1) + 100 });
-    const cut = await drain(await openStoredXre1(store, 'object', dek, object.length, { start: 0, end: 2 * MiB }));
+    const cut = await drainStream(
+      await openStoredXre1(store, 'object', dek, object.length, { start: 0, end: 2 * MiB }),
+    );
     expect(cut.error).toBeInstanceOf(Xre1Error);
     expect(cut.error).toMatchObject({ code: 'truncated' });
     expect(cut.emitted.equals(plaintext.subarray(0, MiB))).toBe(true);
     const more = metered(disk, { cutAt: at(3) - 1 }); // asks for segment 0 only, gets 0..2
-    const long = await drain(await openStoredXre1(more.store, 'object', dek, object.length, { start: 0, end: 10 }));
+    const long = await drainStream(
+      await openStoredXre1(more.store, 'object', dek, object.length, { start: 0, end: 10 }),
+    );
     expect(long.error).toMatchObject({ code: 'bad_length' });
   });
 
   it('hashes a whole read and withholds its last segment unless it is the recorded sha256', async () => {
-    const right = await drain(
+    const right = await drainStream(
       await openStoredXre1(disk, 'object', dek, object.length, undefined, { sha256: sha(plaintext) }),
     );
     expect(right.error).toBeUndefined();
     expect(sha(right.emitted)).toBe(sha(plaintext));
-    const wrong = await drain(
+    const wrong = await drainStream(
       await openStoredXre1(disk, 'object', dek, object.length, undefined, { sha256: sha(exactPlain) }),
     );
     expect(wrong.error).toBeInstanceOf(StoredObjectMismatchError);
     expect(wrong.error).toMatchObject({ check: 'sha256' });
     expect(wrong.emitted.equals(plaintext.subarray(0, 3 * MiB))).toBe(true);
     // A Range cannot be checked against the whole hash: it is served, segment by segment authenticated.
-    const range = await drain(
+    const range = await drainStream(
       await openStoredXre1(disk, 'object', dek, object.length, { start: 5, end: 9 }, { sha256: sha(exactPlain) }),
     );
     expect(range.emitted.equals(plaintext.subarray(5, 10))).toBe(true);
@@ -203,7 +200,7 @@ describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)',
     const empty = await encryptBytes(dek, new Uint8Array(0));
     await put('empty', empty);
     expect(empty.length).toBe(h + TAG_LENGTH);
-    const out = await drain(
+    const out = await drainStream(
       await openStoredXre1(disk, 'empty', dek, empty.length, undefined, { sha256: sha(new Uint8Array(0)) }),
     );
     expect(out.error).toBeUndefined();
