@@ -1,7 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { UPLOAD_PATH } from '@xray/shared';
 import express, { type Express, type RequestHandler } from 'express';
-import { pinoHttp } from 'pino-http';
 import { requestAuditing } from './audit/audit.http.ts';
 import { createAuditService } from './audit/audit.service.ts';
 import { AuthFailureLimiter } from './auth/auth-failures.limiter.ts';
@@ -31,6 +29,7 @@ import type { OutboxWriter } from './events/outbox.repository.ts';
 import type { LinkVerifier } from './integrations/link.verifier.ts';
 import type { PatientDirectory } from './integrations/patient-directory.ts';
 import type { Logger } from './observability/logger.ts';
+import { requestLog } from './observability/request-log.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ObjectStore } from './storage/index.ts';
 import { createUploadDoor, type UploadDoor } from './uploads/tus.http.ts';
@@ -63,8 +62,6 @@ export interface AppDeps {
   responseCheck?: RequestHandler | undefined;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
-
 /**
  * The metrics' view of a request: its route label when it is one of the upload door's (tus
  * matches its paths itself), and whether it is an upload (POST /xrays, tus creation or PATCH).
@@ -91,37 +88,8 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   // First, so it sees every answer as sent, refusals and the fallback 404 included.
   if (deps.responseCheck) app.use(deps.responseCheck);
 
-  app.use(
-    pinoHttp({
-      logger: log,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => req.url === '/healthz' },
-      // One line per request with what an operator looks for; headers (tokens!) stay out, and
-      // req.log binds only the id, so a request is serialised once, not twice.
-      quietReqLogger: true,
-      serializers: {
-        req: (req: {
-          id: unknown;
-          method: string;
-          url: string;
-          remoteAddress?: string;
-          headers: Record<string, unknown>;
-        }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url,
-          remoteAddress: req.remoteAddress,
-          userAgent: req.headers['user-agent'],
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  // One line per request when it is answered (not /healthz, which a probe asks every few seconds).
+  app.use(requestLog(log, { ignore: (url) => url === '/healthz' }));
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer({ method: req.method });
     // Known before any route runs, so a request refused early (authentication) is labelled too.

@@ -331,7 +331,7 @@ export class Container {
   }
 }
 
-/** Which URL paths a container's server logged (one pino-http line per request). */
+/** Which URL paths a container's server logged (one request-log line per request). */
 export function requestsIn(entries: Record<string, unknown>[], method: string, url: string): number {
   return entries.filter((e) => {
     const req = e.req;

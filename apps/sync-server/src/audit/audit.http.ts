@@ -14,7 +14,7 @@ declare global {
   }
 }
 
-/** What the audit trail keeps about who asked (req.ip honours TRUST_PROXY; pino-http sets req.id). */
+/** What the audit trail keeps about who asked (req.ip honours TRUST_PROXY; requestLog sets req.id). */
 export function auditContextOf(req: Request): AuditContext {
   const id: unknown = req.id;
   return {
