@@ -9,6 +9,7 @@ import { DomainError } from './errors.ts';
 import { buildOpenApiDocument } from './http/openapi.ts';
 import { allowedMethods } from './http/api.operations.ts';
 import { methodNotAllowed } from './http/method-not-allowed.ts';
+import { byFirstSegment } from './http/route-table.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
 import { cutSilentBodies } from './http/silent-bodies.ts';
 import { corsAllowList, securityHeaders } from './http/security-headers.ts';
@@ -130,9 +131,9 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   // Device-bound tokens (DPoP proofs, revoked devices) are part of authenticating: refusals count the same.
   const authenticate = authFailures.guard(inSequence(deps.authenticate, dpopGuard({ config, pool: deps.pool })));
 
-  app.use(healthRoutes(deps));
+  app.use(byFirstSegment(healthRoutes(deps)));
   // Built on its first request, not at start: generating it from every schema is most of a start's CPU.
-  app.use(apiDocumentRoutes(() => buildOpenApiDocument({ publicUrl: config.http.publicUrl })));
+  app.use(byFirstSegment(apiDocumentRoutes(() => buildOpenApiDocument({ publicUrl: config.http.publicUrl }))));
 
   const xrays = createXrayService(deps);
   // Previews and DICOMweb rendered images: decoded in a few slots, cached encrypted in the store.
@@ -153,30 +154,32 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
     outbox: deps.outbox,
   };
   // The public key edges wrap data keys for: no secret, no auth.
-  app.use(keyRoutes(deps.keys));
+  app.use(byFirstSegment(keyRoutes(deps.keys)));
   app.use('/xrays', authenticate);
-  app.use(xrayRoutes({ ingest, xrays, renders, metrics, publicUrl: config.http.publicUrl }));
+  app.use(byFirstSegment(xrayRoutes({ ingest, xrays, renders, metrics, publicUrl: config.http.publicUrl })));
   app.use('/changes', authenticate);
-  app.use(changeRoutes({ xrays }));
+  app.use(byFirstSegment(changeRoutes({ xrays })));
   app.use('/audit', authenticate);
-  app.use(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer }));
+  app.use(byFirstSegment(auditRoutes({ audit, publicUrl: config.http.publicUrl, issuer: config.auth.issuer })));
   app.use('/roster', authenticate);
-  app.use(rosterRoutes({ patients: deps.patients }));
+  app.use(byFirstSegment(rosterRoutes({ patients: deps.patients })));
   app.use(DICOMWEB_BASE, authenticate);
   app.use(
-    dicomwebRoutes({
-      pool: deps.pool,
-      store: deps.store,
-      xrays,
-      renders,
-      audit,
-      ingest,
-      metrics,
-      publicUrl: config.http.publicUrl,
-    }),
+    byFirstSegment(
+      dicomwebRoutes({
+        pool: deps.pool,
+        store: deps.store,
+        xrays,
+        renders,
+        audit,
+        ingest,
+        metrics,
+        publicUrl: config.http.publicUrl,
+      }),
+    ),
   );
   app.use('/admin', authenticate);
-  app.use(outboxRoutes({ pool: deps.pool }));
+  app.use(byFirstSegment(outboxRoutes({ pool: deps.pool })));
   app.use(UPLOAD_PATH, authenticate);
   const uploads = createUploadDoor({
     config,
@@ -187,7 +190,7 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
     log,
     metrics,
   });
-  app.use(uploads.router);
+  app.use(byFirstSegment(uploads.router));
   // A revoked device may still say that it wiped itself (its only door once revoked).
   app.use('/devices/self/wipe-report', (req, _res, next) => {
     req.allowRevokedDevice = true;
@@ -195,11 +198,13 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   });
   app.use('/devices', authenticate);
   app.use(
-    deviceRoutes({
-      pool: deps.pool,
-      endDeviceUploads: (id) => uploads.endDeviceUploads(id),
-      publicUrl: config.http.publicUrl,
-    }),
+    byFirstSegment(
+      deviceRoutes({
+        pool: deps.pool,
+        endDeviceUploads: (id) => uploads.endDeviceUploads(id),
+        publicUrl: config.http.publicUrl,
+      }),
+    ),
   );
 
   // The edge web app, when configured: same origin as the API (WebCrypto and the service worker need it).

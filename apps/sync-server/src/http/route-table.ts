@@ -189,6 +189,38 @@ function nestedStackOf(layer: unknown): unknown[] | undefined {
   return Array.isArray(stack) ? stack : undefined;
 }
 
+/** The first segment of a path, as Express compares it (case-insensitively): `/XRays/1` → `xrays`. */
+const firstSegmentOf = (path: string): string => {
+  const end = path.indexOf('/', 1);
+  return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase();
+};
+
+/**
+ * A route module's router, entered only by requests whose path starts with a segment one of its
+ * routes starts with. Express walks every layer of every router mounted without a path, and each
+ * router it enters costs allocations; a metadata read passed through four routers and some twenty
+ * layers before its own. Only for routers whose every layer acts on its own routes' paths (a
+ * RouteTable's, the upload door's); the routes stay visible to mountedRoutesOf.
+ */
+export function byFirstSegment(router: Router): RequestHandler {
+  const segments = new Set<string>();
+  const walk = (stack: readonly unknown[]) => {
+    for (const layer of stack) {
+      const route = routeOf(layer);
+      if (route) {
+        const first = firstSegmentOf(route.path);
+        // A parameter or wildcard first would match any segment: such a router cannot be gated.
+        if (!/^[a-z0-9._~-]+$/.test(first)) throw new Error(`byFirstSegment: ${route.path} starts with a parameter`);
+        segments.add(first);
+      } else walk(nestedStackOf(layer) ?? []);
+    }
+  };
+  walk(router.stack);
+  const gate: RequestHandler = (req, res, next) =>
+    segments.has(firstSegmentOf(req.path)) ? router(req, res, next) : next();
+  return Object.assign(gate, { stack: router.stack });
+}
+
 /**
  * Every route mounted on the app, read from Express's own router stack, routers mounted without a
  * path (as every route module is) included: `GET /xrays/{id}`. Middleware (authentication,
