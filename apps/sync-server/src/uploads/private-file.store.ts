@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { FileConfigstore, FileStore } from '@tus/file-store';
 import { ERRORS, isPathInsideDirectory, type Upload } from '@tus/utils';
@@ -20,6 +21,9 @@ class PrivateFileConfigstore extends FileConfigstore {
  * A finished upload's file becomes the X-ray by a hard link, so the X-ray object keeps that mode.
  */
 export class PrivateFileStore extends FileStore {
+  /** Each upload's flush to disk under way (at most one; the next write's waits behind it). */
+  readonly #flushing = new Map<string, Promise<void>>();
+
   constructor(options: { directory: string; expirationPeriodInMilliseconds?: number }) {
     super({ ...options, configstore: new PrivateFileConfigstore(options.directory) });
     // The library makes the directory in the background; whichever runs first, it ends up 0700.
@@ -36,4 +40,29 @@ export class PrivateFileStore extends FileStore {
     await writeFile(data, '', { mode: PRIVATE_FILE_MODE, flag: 'wx' });
     return super.create(file);
   }
+
+  /**
+   * After each write, the bytes it left in the page cache start going to disk in the background
+   * (fdatasync), while the client sends its next chunk: finishing the upload (ObjectStore.sync of
+   * the X-ray's link to this file) then flushes only what the last write left, not the whole
+   * file. The answer does not wait for it; nothing is promised durable before that final sync.
+   */
+  override async write(readable: Readable, id: string, offset: number): Promise<number> {
+    const end = await super.write(readable, id, offset);
+    const file = path.join(this.directory, id);
+    if (!isPathInsideDirectory(this.directory, file)) return end;
+    const before = this.#flushing.get(id) ?? Promise.resolve();
+    // A file removed meanwhile (finished, terminated, expired) has nothing left to flush.
+    const flush = before.then(() => datasync(file)).catch(() => undefined);
+    this.#flushing.set(id, flush);
+    void flush.then(() => {
+      if (this.#flushing.get(id) === flush) this.#flushing.delete(id);
+    });
+    return end;
+  }
+}
+
+async function datasync(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  await fh.datasync().finally(() => fh.close());
 }

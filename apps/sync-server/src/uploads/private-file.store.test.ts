@@ -1,0 +1,61 @@
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { Upload } from '@tus/utils';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PrivateFileStore } from './private-file.store.ts';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function storeIn(): Promise<{ store: PrivateFileStore; dir: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tus-private-'));
+  dirs.push(dir);
+  return { store: new PrivateFileStore({ directory: dir }), dir };
+}
+
+/** The FileHandle class, to watch its datasync (the store opens its own handles). */
+async function fileHandlePrototype(dir: string) {
+  const fh = await open(path.join(dir, '.probe'), 'w');
+  await fh.close();
+  return Object.getPrototypeOf(fh) as { datasync: () => Promise<void> };
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+};
+
+describe('PrivateFileStore', () => {
+  it('starts flushing each write to disk in the background, without holding the answer', async () => {
+    const { store, dir } = await storeIn();
+    const proto = await fileHandlePrototype(dir);
+    const synced = vi.spyOn(proto, 'datasync');
+    await store.create(new Upload({ id: 'u1', size: 6, offset: 0 }));
+    expect(await store.write(Readable.from([Buffer.from('abc')]), 'u1', 0)).toBe(3);
+    expect(await store.write(Readable.from([Buffer.from('def')]), 'u1', 3)).toBe(6);
+    await until(() => synced.mock.calls.length >= 2);
+    expect(synced).toHaveBeenCalledTimes(2);
+    expect(await readFile(path.join(dir, 'u1'), 'utf8')).toBe('abcdef');
+    expect((await stat(path.join(dir, 'u1'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('lets an upload removed while its flush waits go quietly (no rejection escapes)', async () => {
+    const { store } = await storeIn();
+    const escaped = vi.fn();
+    process.on('unhandledRejection', escaped);
+    try {
+      await store.create(new Upload({ id: 'u2', size: 3, offset: 0 }));
+      await store.write(Readable.from([Buffer.from('abc')]), 'u2', 0);
+      await store.remove('u2');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(escaped).not.toHaveBeenCalled();
+      await expect(store.getUpload('u2')).rejects.toBeDefined();
+    } finally {
+      process.off('unhandledRejection', escaped);
+    }
+  });
+});
