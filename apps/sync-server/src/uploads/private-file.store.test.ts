@@ -36,11 +36,35 @@ describe('PrivateFileStore', () => {
     const synced = vi.spyOn(proto, 'datasync');
     await store.create(new Upload({ id: 'u1', size: 6, offset: 0 }));
     expect(await store.write(Readable.from([Buffer.from('abc')]), 'u1', 0)).toBe(3);
+    await until(() => synced.mock.calls.length >= 1);
+    await new Promise((r) => setTimeout(r, 20));
     expect(await store.write(Readable.from([Buffer.from('def')]), 'u1', 3)).toBe(6);
     await until(() => synced.mock.calls.length >= 2);
     expect(synced).toHaveBeenCalledTimes(2);
     expect(await readFile(path.join(dir, 'u1'), 'utf8')).toBe('abcdef');
     expect((await stat(path.join(dir, 'u1'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('holds at most one flush at a time (a thread of the pool each): a write meanwhile starts none', async () => {
+    const { store, dir } = await storeIn();
+    const proto = await fileHandlePrototype(dir);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const synced = vi.spyOn(proto, 'datasync').mockImplementationOnce(() => held);
+    await store.create(new Upload({ id: 'a', size: 6, offset: 0 }));
+    await store.create(new Upload({ id: 'b', size: 6, offset: 0 }));
+    await store.write(Readable.from([Buffer.from('abc')]), 'a', 0);
+    await until(() => synced.mock.calls.length >= 1);
+    // The first flush is still under way: these writes answer at once and start no other.
+    expect(await store.write(Readable.from([Buffer.from('abc')]), 'b', 0)).toBe(3);
+    expect(await store.write(Readable.from([Buffer.from('def')]), 'a', 3)).toBe(6);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(synced).toHaveBeenCalledTimes(1);
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await store.write(Readable.from([Buffer.from('def')]), 'b', 3)).toBe(6);
+    await until(() => synced.mock.calls.length >= 2);
+    expect(synced).toHaveBeenCalledTimes(2);
   });
 
   it('lets an upload removed while its flush waits go quietly (no rejection escapes)', async () => {

@@ -21,8 +21,8 @@ class PrivateFileConfigstore extends FileConfigstore {
  * A finished upload's file becomes the X-ray by a hard link, so the X-ray object keeps that mode.
  */
 export class PrivateFileStore extends FileStore {
-  /** Each upload's flush to disk under way (at most one; the next write's waits behind it). */
-  readonly #flushing = new Map<string, Promise<void>>();
+  /** Background flushes under way (at most MAX_BACKGROUND_FLUSHES). */
+  #flushing = 0;
 
   constructor(options: { directory: string; expirationPeriodInMilliseconds?: number }) {
     super({ ...options, configstore: new PrivateFileConfigstore(options.directory) });
@@ -46,21 +46,26 @@ export class PrivateFileStore extends FileStore {
    * (fdatasync), while the client sends its next chunk: finishing the upload (ObjectStore.sync of
    * the X-ray's link to this file) then flushes only what the last write left, not the whole
    * file. The answer does not wait for it; nothing is promised durable before that final sync.
+   * A flush holds one of libuv's four threads (which also run file reads and writes and WebCrypto)
+   * for milliseconds: one at a time, and a write that finds one under way leaves its bytes to the
+   * next flush or the final sync.
    */
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
     const end = await super.write(readable, id, offset);
     const file = path.join(this.directory, id);
-    if (!isPathInsideDirectory(this.directory, file)) return end;
-    const before = this.#flushing.get(id) ?? Promise.resolve();
+    if (this.#flushing >= MAX_BACKGROUND_FLUSHES || !isPathInsideDirectory(this.directory, file)) return end;
+    this.#flushing += 1;
     // A file removed meanwhile (finished, terminated, expired) has nothing left to flush.
-    const flush = before.then(() => datasync(file)).catch(() => undefined);
-    this.#flushing.set(id, flush);
-    void flush.then(() => {
-      if (this.#flushing.get(id) === flush) this.#flushing.delete(id);
-    });
+    void datasync(file)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#flushing -= 1;
+      });
     return end;
   }
 }
+
+const MAX_BACKGROUND_FLUSHES = 1;
 
 async function datasync(file: string): Promise<void> {
   const fh = await open(file, 'r');
