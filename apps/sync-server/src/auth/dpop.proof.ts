@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, jwtVerify, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  errors,
+  jwtVerify,
+  type JWK,
+  type JWTHeaderParameters,
+} from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { JwtAlgorithm } from '../config/config.ts';
 import { DomainError } from '../errors.ts';
 
@@ -34,6 +43,37 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const invalid = (why: string, cause?: unknown) =>
   new DomainError('dpop_invalid', `The DPoP proof is invalid: ${why}.`, undefined, { cause });
 
+/**
+ * A device signs every request with the same key: its import (and its thumbprint) are kept, by
+ * the algorithm and the exact JWK the header carries, so a proof costs one WebCrypto call (the
+ * signature) instead of three (import, verify, digest), each a hop through libuv's thread pool,
+ * which uploads keep busy with file writes. A miss runs jose's own EmbeddedJWK checks; a key
+ * refused is not kept.
+ */
+const embeddedKeys = new LRUCache<string, { key: Promise<CryptoKey>; jkt: Promise<string> }>({
+  max: 1_000,
+  // A proof may be 8 KiB, its key with it: bounded by size too.
+  maxSize: 4 * 1024 * 1024,
+  sizeCalculation: (_v, id) => id.length,
+});
+
+function embeddedKeyOf(header: JWTHeaderParameters): { key: Promise<CryptoKey>; jkt: Promise<string> } {
+  const id = JSON.stringify([header.alg, header.jwk]);
+  let entry = embeddedKeys.get(id);
+  if (!entry) {
+    const key = EmbeddedJWK(header, { payload: '', signature: '' }) as Promise<CryptoKey>;
+    const jkt = calculateJwkThumbprint(header.jwk!, 'sha256');
+    entry = { key, jkt };
+    embeddedKeys.set(id, entry);
+    const forget = () => {
+      if (embeddedKeys.get(id) === entry) embeddedKeys.delete(id);
+    };
+    key.catch(forget);
+    jkt.catch(forget);
+  }
+  return entry;
+}
+
 /** The URL without query and fragment, as RFC 9449 §4.3 compares `htu`. */
 export function htuOf(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
@@ -62,7 +102,10 @@ export async function verifyDpopProof(proof: string, expect: ProofExpectation): 
   if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw invalid('its jwk is a private or symmetric key');
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: expect.algorithms }));
+    ({ payload } = await jwtVerify(proof, (h) => embeddedKeyOf(h).key, {
+      typ: 'dpop+jwt',
+      algorithms: expect.algorithms,
+    }));
   } catch (cause) {
     if (cause instanceof errors.JOSEAlgNotAllowed) throw invalid('its algorithm is not accepted', cause);
     if (cause instanceof errors.JWSSignatureVerificationFailed) throw invalid('its signature does not verify', cause);
@@ -83,5 +126,5 @@ export async function verifyDpopProof(proof: string, expect: ProofExpectation): 
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_CHARS) throw invalid('it has no valid jti');
   if (expect.accessToken !== undefined && ath !== athOf(expect.accessToken))
     throw invalid('it is for another access token (ath)');
-  return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jwk, jti, iat };
+  return { jkt: await embeddedKeyOf(header as JWTHeaderParameters).jkt, jwk, jti, iat };
 }
