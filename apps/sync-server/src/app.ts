@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   if (deps.responseCheck) app.use(deps.responseCheck);
 
   // One line per request when it is answered (not /healthz, which a probe asks every few seconds).
-  app.use(requestLog(log, { ignore: (url) => url === '/healthz' }));
+  app.use(requestLog(app, log, { ignore: (url) => url === '/healthz' }));
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer({ method: req.method });
     // Known before any route runs, so a request refused early (authentication) is labelled too.

@@ -52,7 +52,7 @@ describe('requestLog', () => {
   it('writes one line per answered request, without headers, naming its id, status and time', async () => {
     const { lines, log } = capture();
     const app = express();
-    app.use(requestLog(log));
+    app.use(requestLog(app, log));
     app.get('/xrays/:id', (_req, res) => {
       res.json({ ok: true });
     });
@@ -79,7 +79,7 @@ describe('requestLog', () => {
   it('gives a request without a well-formed X-Request-Id a new UUID, the same in the header and the line', async () => {
     const { lines, log } = capture();
     const app = express();
-    app.use(requestLog(log));
+    app.use(requestLog(app, log));
     app.use((_req, res) => {
       res.status(404).end();
     });
@@ -94,7 +94,7 @@ describe('requestLog', () => {
   it('says "request errored" with the status for a 5xx, and "request aborted" for a client that left', async () => {
     const { lines, log } = capture();
     const app = express();
-    app.use(requestLog(log));
+    app.use(requestLog(app, log));
     app.get('/fails', (_req, res) => {
       res.status(503).end();
     });
@@ -123,7 +123,7 @@ describe('requestLog', () => {
   it('leaves out ignored paths, and gives routes a logger that names the request only when they ask', async () => {
     const { lines, log } = capture();
     const app = express();
-    app.use(requestLog(log, { ignore: (u) => u === '/healthz' }));
+    app.use(requestLog(app, log, { ignore: (u) => u === '/healthz' }));
     app.get('/healthz', (_req, res) => {
       res.end('ok');
     });
