@@ -12,7 +12,7 @@ interface Line {
   msg: string;
   reqId?: string;
   req?: Record<string, unknown>;
-  res?: { statusCode: number };
+  res?: { statusCode: number | null };
   responseTime?: number;
   err?: { message: string };
   [k: string]: unknown;
@@ -117,7 +117,10 @@ describe('requestLog', () => {
       res: { statusCode: 503 },
       err: { message: 'failed with status code 503' },
     });
-    expect(lines.find((l) => l.req?.url === '/slow')).toMatchObject({ msg: 'request aborted' });
+    expect(lines.find((l) => l.req?.url === '/slow')).toMatchObject({
+      msg: 'request aborted',
+      res: { statusCode: null },
+    });
   });
 
   it('leaves out ignored paths, and gives routes a logger that names the request only when they ask', async () => {

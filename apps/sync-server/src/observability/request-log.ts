@@ -53,7 +53,8 @@ export function requestLog(
           remoteAddress: req.socket.remoteAddress,
           userAgent: req.headers['user-agent'],
         },
-        res: { statusCode: res.statusCode },
+        // No status was sent to a client that left first (pino-http's line said null too).
+        res: { statusCode: res.headersSent ? res.statusCode : null },
         responseTime: Date.now() - start,
       };
       if (res.statusCode >= 500) {
