@@ -8,16 +8,20 @@ async function statOf(pid: string): Promise<{ ppid: number; ticks: number } | un
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which may itself hold spaces and parentheses.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+    // utime + stime, and cutime + cstime: the time of its children that ended and it reaped. A
+    // PostgreSQL backend that closes mid-run (a pool's idle connection) moves its time to the
+    // postmaster's children's time instead of taking it out of the sum.
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
   } catch {
     return undefined; // gone meanwhile
   }
 }
 
 /**
- * CPU time (user + system, ms) used so far by these processes and all their descendants, from
- * /proc. Counts work, not wall time, so it is comparable between runs on a machine other jobs
- * share, where requests/s are not. Linux only; elsewhere NaN.
+ * CPU time (user + system, ms) used so far by these processes and all their descendants, those
+ * that ended included, from /proc. Counts work, not wall time, so it is comparable between runs
+ * on a machine other jobs share, where requests/s are not, as long as they are not in the tree
+ * (tests using the same PostgreSQL server are: run the bench alone). Linux only; elsewhere NaN.
  */
 export async function treeCpuMs(roots: readonly number[]): Promise<number> {
   const entries = await readdir('/proc').catch(() => undefined);
