@@ -126,5 +126,12 @@ export async function verifyDpopProof(proof: string, expect: ProofExpectation): 
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_CHARS) throw invalid('it has no valid jti');
   if (expect.accessToken !== undefined && ath !== athOf(expect.accessToken))
     throw invalid('it is for another access token (ath)');
-  return { jkt: await embeddedKeyOf(header as JWTHeaderParameters).jkt, jwk, jti, iat };
+  let jkt: string;
+  try {
+    jkt = await embeddedKeyOf(header as JWTHeaderParameters).jkt;
+  } catch (cause) {
+    // WebCrypto reads a member given as an array (["x"]) as its string; the thumbprint does not.
+    throw invalid('its jwk is not a well-formed public key', cause);
+  }
+  return { jkt, jwk, jti, iat };
 }
