@@ -110,13 +110,21 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       // goes last before COMMIT (it takes the chain's lock).
       if (!row) return row;
       // The recovery record before the row commits: a committed X-ray can always be given its row
-      // back from the store (a restore from an older database backup). One small PUT.
-      await writeRecord(deps.store, deps.keys, row);
+      // back from the store (a restore from an older database backup). One small PUT (on disk a
+      // write and three fsyncs), written while the statements below run.
+      const recorded = writeRecord(deps.store, deps.keys, row);
+      const indexed = (async () => {
+        if (row.link.status === 'pending') await xrayLinkRepository.schedulePending(tx, row.id);
+        // The DICOMweb index (QIDO-RS, WADO-RS /metadata) commits with the X-ray; a delete cascades to it.
+        await indexDicomInstance(tx, row.id, content.dicomHeader);
+      })();
+      // Both settled before either failure is thrown: a record still being written when the
+      // failure's clean-up removes the X-ray's objects would be left behind.
+      await Promise.allSettled([recorded, indexed]);
+      await recorded;
+      await indexed;
       // The object's own bytes durable too, before the change-feed counter is taken (held to COMMIT).
       await input.durable;
-      if (row.link.status === 'pending') await xrayLinkRepository.schedulePending(tx, row.id);
-      // The DICOMweb index (QIDO-RS, WADO-RS /metadata) commits with the X-ray; a delete cascades to it.
-      await indexDicomInstance(tx, row.id, content.dicomHeader);
       // Numbered in the change feed after the PUT (the counter is held until COMMIT); refused
       // (410) if this id was deleted, even by a delete that committed while this was stored.
       row.changeSeq = await xrayChangeRepository.record(tx, {
