@@ -9,6 +9,7 @@ import { EnvSchema } from '../src/config/config.ts';
 import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import { startTestServer, type TestServer } from './harness.ts';
 import { tokenForge, type TokenForge } from './oidc-tokens.ts';
+import { eventsOf as auditEventsOf } from './audit.support.ts';
 
 // Over HTTP: the cache of embedded DPoP keys (by algorithm and exact JWK text) lets through no
 // request the guard would refuse without it: another device's token, a doctor's or role-less
@@ -124,13 +125,7 @@ describe('the embedded DPoP key cache, over HTTP', () => {
     return { ...(await call(p, { token, proof, method, ...(o.body ? { body: o.body } : {}) })), proof };
   }
 
-  async function eventsOf(requestId: string) {
-    const { rows } = await server.pool.query<{ action: string; outcome: string; details: Record<string, unknown> }>(
-      'SELECT action, outcome, details FROM audit_events WHERE request_id = $1 ORDER BY id',
-      [requestId],
-    );
-    return rows;
-  }
+  const eventsOf = (requestId: string) => auditEventsOf(server.pool, requestId);
 
   async function expectRefused({ res, requestId }: { res: Response; requestId: string }, code: string) {
     expect(res.status).toBe(401);
