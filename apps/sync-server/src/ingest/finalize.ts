@@ -119,10 +119,15 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
         await indexDicomInstance(tx, row.id, content.dicomHeader);
       })();
       // Both settled before either failure is thrown: a record still being written when the
-      // failure's clean-up removes the X-ray's objects would be left behind.
-      await Promise.allSettled([recorded, indexed]);
-      await recorded;
-      await indexed;
+      // failure's clean-up removes the X-ray's objects would be left behind. The statements'
+      // failure first: the transaction judges its connection (timed out, broken) by what it gets.
+      const [record, index] = await Promise.allSettled([recorded, indexed]);
+      if (index.status === 'rejected') {
+        if (record.status === 'rejected')
+          deps.log.warn({ err: record.reason, xrayId: row.id }, 'the recovery record could not be written either');
+        throw index.reason;
+      }
+      if (record.status === 'rejected') throw record.reason;
       // The object's own bytes durable too, before the change-feed counter is taken (held to COMMIT).
       await input.durable;
       // Numbered in the change feed after the PUT (the counter is held until COMMIT); refused
