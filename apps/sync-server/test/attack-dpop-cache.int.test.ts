@@ -1,21 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { athOf } from '../src/auth/dpop.proof.ts';
 import { EnvSchema } from '../src/config/config.ts';
-import { startDevIssuer, type DevIssuer } from '../src/dev/oidc-issuer.ts';
 import { startTestServer, type TestServer } from './harness.ts';
-import { tokenForge, type TokenForge } from './oidc-tokens.ts';
+import { SUBJECTS, startTestIssuer, type TestIssuer, type TokenForge } from './oidc-tokens.ts';
 import { eventsOf as auditEventsOf } from './audit.support.ts';
 
 // Over HTTP: the cache of embedded DPoP keys (by algorithm and exact JWK text) lets through no
 // request the guard would refuse without it: another device's token, a doctor's or role-less
 // token, a replayed proof, a revoked device, a key text that does not make a thumbprint.
 
-const AUDIENCE = 'xray-api';
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 interface Device {
@@ -50,8 +45,7 @@ async function proofOf(
 }
 
 describe('the embedded DPoP key cache, over HTTP', () => {
-  let issuerDir: string;
-  let dev: DevIssuer;
+  let issuer: TestIssuer;
   let server: TestServer;
   let forge: TokenForge;
   let one: Device;
@@ -62,31 +56,26 @@ describe('the embedded DPoP key cache, over HTTP', () => {
   let admin: string;
 
   beforeAll(async () => {
-    issuerDir = await mkdtemp(path.join(tmpdir(), 'xray-dpop-cache-'));
-    dev = await startDevIssuer({ port: 0, dataDir: issuerDir, audience: AUDIENCE });
+    issuer = await startTestIssuer('dpop-cache');
     server = await startTestServer('fs', {
-      AUTH_DISABLED: 'false',
-      OIDC_ISSUER: dev.issuer,
-      OIDC_AUDIENCE: AUDIENCE,
+      ...issuer.env,
       AUTH_FAILURE_LIMIT: '100000',
       AUTH_FAILURE_WINDOW_MS: '1',
       DPOP_REQUIRED_ROLES: EnvSchema.shape.DPOP_REQUIRED_ROLES.parse(undefined),
       DPOP_IAT_WINDOW_S: '60',
     });
-    forge = await tokenForge({ dataDir: issuerDir, issuer: dev.issuer, audience: AUDIENCE });
+    forge = issuer.forge;
     one = await newDevice();
     two = await newDevice();
     const paramedic = (sub: string, jkt: string) =>
       forge.signed({ sub, name: sub, roles: ['paramedic'], cnf: { jkt } });
-    tokenOne = await paramedic('demo-paramedic', one.jkt);
-    tokenTwo = await paramedic('demo-paramedic-2', two.jkt);
-    doctor = await dev.mintToken('doctor');
-    admin = await dev.mintToken('admin');
+    tokenOne = await paramedic(SUBJECTS.owner, one.jkt);
+    tokenTwo = await paramedic(SUBJECTS.other, two.jkt);
+    ({ doctor, admin } = issuer.tokens);
   });
   afterAll(async () => {
     await server?.close();
-    await dev?.stop();
-    await rm(issuerDir, { recursive: true, force: true });
+    await issuer?.stop();
   });
 
   async function call(

@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ADMIN, DOCTOR, PARAMEDIC, eventsOf } from './audit.support.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
-import { encodeMeta, sealed } from './tus-client.ts';
+import { type Answer, request } from './container.support.ts';
+import { sealed, tusCreate } from './tus-client.ts';
 
 /** While false, createApp mounts every route module's router as it did before a9bc468. */
 const gating = vi.hoisted(() => ({ on: true }));
@@ -50,31 +51,9 @@ function captureLog() {
   return { lines, log: pino({ level: 'info' }, stream) };
 }
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
 /** One request with exactly this request target (fetch would normalise dot segments and more). */
-function raw(base: string, method: string, target: string, headers: Record<string, string>): Promise<Answer> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: url.hostname, port: url.port, method, path: target, headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+const raw = (base: string, method: string, target: string, headers: Record<string, string>): Promise<Answer> =>
+  request(base, { method, target, headers });
 
 /** What a client acts on in an answer (not the message texts, which name the request's path). */
 function shapeOf(a: Answer) {
@@ -443,17 +422,7 @@ describe('requestLog on the real server: request ids, the audit trail, one line 
   it('a tus PATCH the client breaks off: no success in the trail, the line says aborted (not 200), the upload resumes to the same bytes', async () => {
     const plain = makePng({ seed: 1011 });
     const { body, metadata } = await sealed(server.url, plain, { patientId: 'P-S10' });
-    const created = await fetch(`${server.url}/uploads`, {
-      method: 'POST',
-      headers: {
-        'Tus-Resumable': '1.0.0',
-        'Upload-Length': String(body.length),
-        'Upload-Metadata': encodeMeta(metadata),
-        'X-Test-Actor': PARAMEDIC,
-      },
-    });
-    expect(created.status).toBe(201);
-    const uploadPath = new URL(created.headers.get('location') ?? '').pathname;
+    const uploadPath = new URL(await tusCreate(server.url, body, metadata, { 'X-Test-Actor': PARAMEDIC })).pathname;
 
     const cutId = `cut-${randomUUID()}`;
     const half = Math.floor(body.length / 2);

@@ -452,18 +452,31 @@ export interface Answer {
 
 /**
  * One HTTP(S) request with node:http(s), so the proxy's TLS is checked against the development CA
- * (`ca`); the body may be a stream (a tus PATCH still being sent).
+ * (`ca`); the body may be a stream (a tus PATCH still being sent). `target` sends this request
+ * target exactly (a URL would normalise dot segments, percent-encoding and more).
  */
 export function request(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: Buffer | Readable; ca?: Buffer } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: Buffer | Readable;
+    ca?: Buffer;
+    target?: string;
+  } = {},
 ): Promise<Answer> {
   const u = new URL(url);
   const lib = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = lib.request(
       u,
-      { method: opts.method ?? 'GET', headers: opts.headers, ...(opts.ca ? { ca: opts.ca } : {}), agent: false },
+      {
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        ...(opts.target !== undefined ? { path: opts.target } : {}),
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

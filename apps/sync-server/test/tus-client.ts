@@ -118,14 +118,20 @@ export const encodeMeta = (m: Record<string, string>) =>
     .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
     .join(',');
 
-/** Creates a tus upload (expecting 201) and returns its URL. */
-export async function tusCreate(baseUrl: string, body: Buffer, metadata: Record<string, string>): Promise<string> {
+/** Creates a tus upload (expecting 201) and returns its URL; `headers` adds to the request's (an actor). */
+export async function tusCreate(
+  baseUrl: string,
+  body: Buffer,
+  metadata: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<string> {
   const created = await fetch(`${baseUrl}/uploads`, {
     method: 'POST',
     headers: {
       'Tus-Resumable': '1.0.0',
       'Upload-Length': String(body.length),
       'Upload-Metadata': encodeMeta(metadata),
+      ...headers,
     },
   });
   expect(created.status).toBe(201);

@@ -101,8 +101,10 @@ export async function verifyDpopProof(proof: string, expect: ProofExpectation): 
   if (!jwk || typeof jwk !== 'object') throw invalid('its header carries no jwk');
   if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw invalid('its jwk is a private or symmetric key');
   let payload: Record<string, unknown>;
+  // The cache entry that verified the signature also gives the thumbprint: one lookup per proof.
+  let embedded: ReturnType<typeof embeddedKeyOf> | undefined;
   try {
-    ({ payload } = await jwtVerify(proof, (h) => embeddedKeyOf(h).key, {
+    ({ payload } = await jwtVerify(proof, (h) => (embedded = embeddedKeyOf(h)).key, {
       typ: 'dpop+jwt',
       algorithms: expect.algorithms,
     }));
@@ -128,7 +130,7 @@ export async function verifyDpopProof(proof: string, expect: ProofExpectation): 
     throw invalid('it is for another access token (ath)');
   let jkt: string;
   try {
-    jkt = await embeddedKeyOf(header as JWTHeaderParameters).jkt;
+    jkt = await embedded!.jkt;
   } catch (cause) {
     // WebCrypto reads a member given as an array (["x"]) as its string; the thumbprint does not.
     throw invalid('its jwk is not a well-formed public key', cause);

@@ -60,11 +60,11 @@ export function createPool(
   // Once the pool is ending, nothing is replaced and nothing is wrong: end() resolves as soon as
   // each connection is told to close, so a database stopped right after (the embedded one, at
   // shutdown) may still end a connection that had not closed yet.
-  pool.on('connect', (client) =>
+  pool.on('connect', (client) => {
     client.on('error', (err) => {
       if (!pool.ending) log?.warn({ err }, 'a database connection was closed; the pool replaces it');
-    }),
-  );
+    });
+  });
   pool.on('error', () => undefined); // logged by the connection's own listener above
   return pool;
 }

@@ -21,8 +21,8 @@ class PrivateFileConfigstore extends FileConfigstore {
  * A finished upload's file becomes the X-ray by a hard link, so the X-ray object keeps that mode.
  */
 export class PrivateFileStore extends FileStore {
-  /** Background flushes under way (at most MAX_BACKGROUND_FLUSHES). */
-  #flushing = 0;
+  /** A background flush is under way (one at a time: see write). */
+  #flushing = false;
 
   constructor(options: { directory: string; expirationPeriodInMilliseconds?: number }) {
     super({ ...options, configstore: new PrivateFileConfigstore(options.directory) });
@@ -53,19 +53,17 @@ export class PrivateFileStore extends FileStore {
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
     const end = await super.write(readable, id, offset);
     const file = path.join(this.directory, id);
-    if (this.#flushing >= MAX_BACKGROUND_FLUSHES || !isPathInsideDirectory(this.directory, file)) return end;
-    this.#flushing += 1;
+    if (this.#flushing || !isPathInsideDirectory(this.directory, file)) return end;
+    this.#flushing = true;
     // A file removed meanwhile (finished, terminated, expired) has nothing left to flush.
     void datasync(file)
       .catch(() => undefined)
       .finally(() => {
-        this.#flushing -= 1;
+        this.#flushing = false;
       });
     return end;
   }
 }
-
-const MAX_BACKGROUND_FLUSHES = 1;
 
 async function datasync(file: string): Promise<void> {
   const fh = await open(file, 'r');
