@@ -76,8 +76,10 @@ export function ingestRouteOf(method: string, path: string): { label: string | u
   return { label, ingest };
 }
 
-/** Builds the Express app from its dependencies; no I/O happens here. */
-export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; authFailures: AuthFailureLimiter } {
+/** Builds the Express app from its dependencies; no I/O happens here (only the S3 driver's modules are loaded, when configured). */
+export async function createApp(
+  deps: AppDeps,
+): Promise<{ app: Express; uploads: UploadDoor; authFailures: AuthFailureLimiter }> {
   const { config, log, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -181,7 +183,7 @@ export function createApp(deps: AppDeps): { app: Express; uploads: UploadDoor; a
   app.use('/admin', authenticate);
   app.use(byFirstSegment(outboxRoutes({ pool: deps.pool })));
   app.use(UPLOAD_PATH, authenticate);
-  const uploads = createUploadDoor({
+  const uploads = await createUploadDoor({
     config,
     pool: deps.pool,
     store: deps.store,

@@ -57,9 +57,14 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
   const responseCheck = config.openapiResponseCheck
     ? (await import('./http/openapi.response-check.ts')).responseCheckToFile(config.openapiResponseCheck)
     : undefined;
-  // First: a missing issuer is a config error, and discovery should be under way before the rest.
+  // First: a missing issuer is a config error, and discovery runs while the database is prepared.
   const auth: Authentication = opts.authenticate
-    ? { authenticate: opts.authenticate, check: async () => undefined, stop: () => undefined }
+    ? {
+        authenticate: opts.authenticate,
+        check: async () => undefined,
+        stop: () => undefined,
+        started: Promise.resolve(),
+      }
     : await createAuthentication(config.auth, log);
   // DATA_DIR holds the embedded database, disk objects and development keys: the server's user only.
   if (!config.db.url || config.storage.kind === 'fs' || !config.keys || !config.audit.anchorKeyPem)
@@ -130,7 +135,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const metrics = createMetrics();
     metrics.watchDatabase(() => readDatabaseGauges(pool));
     const auditAnchoring = await startAuditAnchoring({ config, pool, log, metrics });
-    const { app, uploads, authFailures } = createApp({
+    const { app, uploads, authFailures } = await createApp({
       responseCheck,
       config,
       pool,
@@ -155,6 +160,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       outbox: integrations.outbox,
     });
     if (config.metrics) metricsListener = await listenForMetrics(config.metrics, metrics, log);
+    // Discovered by now, or tried for as long as a start waits for it (see JwtVerifier.start).
+    await auth.started;
     uploads.startCleaner();
     const server: Server = app.listen(config.http.port, config.http.host);
     answerClientErrors(server);

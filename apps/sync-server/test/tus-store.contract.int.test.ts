@@ -26,7 +26,7 @@ describe.each<StorageKind>(['fs', 's3'])('tus store adapter contract: %s', (kind
     storage = await createTestStorage(kind);
     const config = loadConfig({ ...storage.env, NODE_ENV: 'test' });
     store = await createObjectStore(config.storage);
-    tus = createTusStore(config, store, { finishedSize: async (id) => finished.get(id) ?? null });
+    tus = await createTusStore(config, store, { finishedSize: async (id) => finished.get(id) ?? null });
   });
   afterAll(async () => storage?.cleanup());
 

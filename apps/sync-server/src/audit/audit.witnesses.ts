@@ -1,10 +1,7 @@
 import path from 'node:path';
-import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { AuditConfig, StorageConfig } from '../config/config.ts';
-import { s3ClientConfig } from '../storage/s3.store.ts';
 import { WITNESS_PREFIX, type AuditWitness } from './audit.witness.ts';
 import { FsAuditWitness } from './fs.witness.ts';
-import { S3AuditWitness } from './s3.witness.ts';
 
 /**
  * The witness the configuration points at: beside the X-ray objects (the same bucket, or
@@ -17,15 +14,7 @@ export async function createAuditWitness(
   opts: { create?: boolean } = {},
 ): Promise<AuditWitness> {
   if (storage.kind === 'fs') return new FsAuditWitness(path.join(storage.dir, WITNESS_PREFIX));
-  const client = new S3Client(s3ClientConfig(storage));
-  const bucket = audit.checkpoints.bucket ?? storage.bucket;
-  const lock = audit.checkpoints.objectLock;
-  if (opts.create && storage.createBucket && bucket !== storage.bucket) {
-    try {
-      await client.send(new HeadBucketCommand({ Bucket: bucket }));
-    } catch {
-      await client.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: lock !== undefined }));
-    }
-  }
-  return new S3AuditWitness(client, bucket, WITNESS_PREFIX, lock);
+  // The AWS SDK only when S3 is configured (see createObjectStore).
+  const { createS3AuditWitness } = await import('./s3.witness.ts');
+  return createS3AuditWitness(storage, audit, opts);
 }

@@ -1,11 +1,15 @@
 import {
+  CreateBucketCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  type S3Client,
+  S3Client,
 } from '@aws-sdk/client-s3';
-import { assertWitnessName, type AuditWitness } from './audit.witness.ts';
+import type { AuditConfig } from '../config/config.ts';
+import { s3ClientConfig, type S3StorageConfig } from '../storage/s3.store.ts';
+import { assertWitnessName, WITNESS_PREFIX, type AuditWitness } from './audit.witness.ts';
 
 const statusOf = (err: unknown): number | undefined => {
   const e = err as { $metadata?: { httpStatusCode?: number } } | null;
@@ -109,4 +113,23 @@ export class S3AuditWitness implements AuditWitness {
     } while (token);
     return names.filter((n) => after === undefined || n > after).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
+}
+
+/** The witness in the X-rays' bucket or AUDIT_CHECKPOINT_BUCKET (createAuditWitness loads this module for S3). */
+export async function createS3AuditWitness(
+  storage: S3StorageConfig,
+  audit: AuditConfig,
+  opts: { create?: boolean },
+): Promise<S3AuditWitness> {
+  const client = new S3Client(s3ClientConfig(storage));
+  const bucket = audit.checkpoints.bucket ?? storage.bucket;
+  const lock = audit.checkpoints.objectLock;
+  if (opts.create && storage.createBucket && bucket !== storage.bucket) {
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    } catch {
+      await client.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: lock !== undefined }));
+    }
+  }
+  return new S3AuditWitness(client, bucket, WITNESS_PREFIX, lock);
 }

@@ -11,6 +11,11 @@ export interface Authentication {
   /** Readiness: throws while tokens cannot be verified (issuer not discovered yet). */
   check(): Promise<void>;
   stop(): void;
+  /**
+   * Settles when the issuer is discovered, or after the start's wait for it (then the server is
+   * not ready until it is): the server prepares its database meanwhile and listens after it.
+   */
+  started: Promise<void>;
 }
 
 /** AUTH_DISABLED (development and tests only, refused in production): every request is one local user. */
@@ -27,17 +32,22 @@ const localDeveloper: RequestHandler = (req, _res, next) => {
 export async function createAuthentication(config: AuthConfig, log: Logger): Promise<Authentication> {
   if (config.disabled) {
     log.warn('AUTH_DISABLED=true: every request acts as the local developer with every role');
-    return { authenticate: localDeveloper, check: async () => undefined, stop: () => undefined };
+    return {
+      authenticate: localDeveloper,
+      check: async () => undefined,
+      stop: () => undefined,
+      started: Promise.resolve(),
+    };
   }
   if (!config.issuer)
     throw new ConfigError(
       'Invalid configuration:\n  OIDC_ISSUER: not set (in development `npm start` runs a dev issuer; for tests without tokens set AUTH_DISABLED=true)',
     );
   const verifier = new JwtVerifier({ ...config, issuer: config.issuer }, log);
-  await verifier.start();
   return {
     authenticate: authenticate(verifier, log),
     check: () => verifier.check(),
     stop: () => verifier.stop(),
+    started: verifier.start(),
   };
 }

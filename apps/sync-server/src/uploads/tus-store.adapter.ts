@@ -1,32 +1,9 @@
 import path from 'node:path';
-import { S3Store } from '@tus/s3-store';
 import { ERRORS, Upload, type DataStore } from '@tus/utils';
 import type { Config } from '../config/config.ts';
 import type { ObjectStore } from '../storage/index.ts';
 import { ObjectNotFoundError } from '../storage/index.ts';
-import { addContentMd5ForDeleteObjects } from '../storage/swift-compat.ts';
-import { s3ClientConfig } from '../storage/s3.store.ts';
 import { PrivateFileStore } from './private-file.store.ts';
-
-/** @tus/s3-store with the same compatibility settings as our own S3 client. */
-class CompatibleS3Store extends S3Store {
-  constructor(checksumsWhenRequired: boolean, options: ConstructorParameters<typeof S3Store>[0]) {
-    super(options);
-    if (checksumsWhenRequired) addContentMd5ForDeleteObjects(this.client);
-  }
-
-  /**
-   * Always forgets the cached info: removing a completed upload finds no multipart upload to abort
-   * and throws before the library clears its cache, which would then answer for it (and grow) forever.
-   */
-  override async remove(id: string): Promise<void> {
-    try {
-      await super.remove(id);
-    } finally {
-      await this.clearCache(id);
-    }
-  }
-}
 
 /**
  * The tus store of unfinished uploads, and the one place that knows where it keeps them.
@@ -72,33 +49,35 @@ export interface TusStoreOptions {
 /** How many finished uploads `finishedSizeOf` remembers (the latest; a finished upload stays finished). */
 const FINISHED_REMEMBERED = 1024;
 
+/** Where a tus store keeps an upload: its data store and the object keys an upload's files have. */
+export interface TusLayout {
+  dataStore: DataStore;
+  /** The key of an upload's bytes. */
+  dataKey: (id: string) => string;
+  keysOf: (id: string) => string[];
+}
+
 /** The X-ray object a finished upload becomes: one per upload, so a repeated finish rewrites the same key. */
 export const releasedKey = (xrayId: string, uploadId: string): string => `xrays/${xrayId}/tus-${uploadId}`;
 
-export function createTusStore(config: Config, store: ObjectStore, opts: TusStoreOptions): TusStoreAdapter {
+export async function createTusStore(
+  config: Config,
+  store: ObjectStore,
+  opts: TusStoreOptions,
+): Promise<TusStoreAdapter> {
   const s = config.storage;
-  const layout =
+  const layout: TusLayout =
     s.kind === 'fs'
       ? {
           dataStore: new PrivateFileStore({
             directory: path.join(s.dir, 'uploads'),
             expirationPeriodInMilliseconds: config.tus.expiryMs,
           }) as DataStore,
-          dataKey: (id: string) => `uploads/${id}`,
-          keysOf: (id: string) => [`uploads/${id}`, `uploads/${id}.json`],
+          dataKey: (id) => `uploads/${id}`,
+          keysOf: (id) => [`uploads/${id}`, `uploads/${id}.json`],
         }
-      : {
-          // S3 needs parts of at least 5 MiB (except the last): clients should send chunks of >= 5 MiB.
-          dataStore: new CompatibleS3Store(s.checksumsWhenRequired, {
-            partSize: s.partSize,
-            maxConcurrentPartUploads: s.queueSize,
-            useTags: config.tus.s3UseTags,
-            expirationPeriodInMilliseconds: config.tus.expiryMs,
-            s3ClientConfig: { ...s3ClientConfig(s), bucket: s.bucket },
-          }) as DataStore,
-          dataKey: (id: string) => id,
-          keysOf: (id: string) => [id, `${id}.info`, `${id}.part`],
-        };
+      : // The AWS SDK only when S3 is configured (see createObjectStore).
+        (await import('./s3-tus.store.ts')).s3TusLayout(config, s);
 
   const { dataStore } = layout;
   const finished = new Map<string, number>();

@@ -115,9 +115,9 @@ const isUploadsPath = (path: string) => {
  * the one problem mapper and request audit, and a finished upload is an X-ray, no longer a tus
  * resource: it answers from PostgreSQL and can be neither written nor terminated.
  */
-export function createUploadDoor(deps: UploadDoorDeps) {
+export async function createUploadDoor(deps: UploadDoorDeps) {
   const { config, pool } = deps;
-  const tusStore = createTusStore(config, deps.store, {
+  const tusStore = await createTusStore(config, deps.store, {
     finishedSize: (id) => tusUploadRepository.finishedSize(pool, id),
   });
   const sessions = new IngestSessions({
@@ -471,4 +471,4 @@ export function createUploadDoor(deps: UploadDoorDeps) {
   };
 }
 
-export type UploadDoor = ReturnType<typeof createUploadDoor>;
+export type UploadDoor = Awaited<ReturnType<typeof createUploadDoor>>;
