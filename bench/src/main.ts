@@ -41,6 +41,7 @@ import { startDatabase, type BenchDatabase } from './stack/postgres.ts';
 import { startRawServer, type RawServer } from './stack/raw-server.ts';
 import { startPeers, type Peers } from './stack/peers.ts';
 import { ltsNode, thisNode } from './stack/node.ts';
+import { s3ServerEnv } from './stack/s3.ts';
 import {
   buildServer,
   mintToken,
@@ -90,9 +91,7 @@ const t0 = performance.now();
 const log = (msg: string) =>
   console.log(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
 
-const s3Configured = Boolean(
-  process.env.S3_ENDPOINT && process.env.S3_ACCESS_KEY_ID && process.env.S3_SECRET_ACCESS_KEY,
-);
+const s3Configured = s3ServerEnv() !== undefined;
 
 /** When ingest is not run (--only), the read figures still need stored X-rays: a few plain uploads. */
 async function seed(ctx: BenchContext): Promise<void> {
@@ -299,23 +298,15 @@ async function main(): Promise<void> {
           await fresh.stop();
         }
       }
-      if (selected('s3') && s3Configured) {
+      const s3Env = s3ServerEnv();
+      if (selected('s3') && s3Env) {
         const s3 = await startSyncServer({
           node: lts,
           dataDir: path.join(work, 'sync-server-s3'),
           databaseUrl: serverDbUrl,
           peers: peers.serverEnv,
           logFile: path.join(logs, 'sync-server-s3.log'),
-          env: {
-            S3_ENDPOINT: process.env.S3_ENDPOINT ?? '',
-            S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID ?? '',
-            S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY ?? '',
-            S3_REGION: process.env.S3_REGION ?? 'us-east-1',
-            S3_FORCE_PATH_STYLE: process.env.S3_FORCE_PATH_STYLE ?? 'true',
-            S3_CHECKSUMS_WHEN_REQUIRED: process.env.S3_CHECKSUMS_WHEN_REQUIRED ?? 'true',
-            S3_BUCKET: `xray-bench-${Date.now().toString(36)}`,
-            S3_CREATE_BUCKET: 'true',
-          },
+          env: s3Env,
         });
         try {
           await runS3Ingest({ ...ctx, runs: 3 }, { url: s3.url }, process.env.S3_ENDPOINT ?? '');
@@ -365,7 +356,7 @@ const NOTES = [
   `DICOMweb: ${DICOMWEB_STUDIES} studies (one 1024×1024 16-bit DX instance each, 2 MB) stored on both sides through each one's STOW-RS. QIDO-RS: a viewer's study-list query (PatientName with a wildcard, limit/offset, fuzzymatching=false, includefield) under autocannon as for Metadata, the sync server with a doctor's JWT (each search audited), Orthanc with basic auth; both must list all ${DICOMWEB_STUDIES} studies. Thumbnail: sequential GETs of the sync server's /thumbnail and of Orthanc's DICOMweb /rendered?viewport=128,128 (its plugin has no /thumbnail) as JPEG; cold is the median over instances never rendered before, cached the median of 10 more requests of one of them (the sync server keeps rendered images encrypted in storage; Orthanc renders every time).`,
   'Memory: a fresh server process; its VmRSS from /proc/<pid>/status sampled every 10 ms while 8 uploads of the 50 MB file run at once.',
   'Edge capture (issue 22): e2e/bench/edge.bench.ts run as a child process with BENCH_ONLY=save after the other figures (it starts a whole stack of its own: the sync server from its sources, embedded PostgreSQL, S3, RabbitMQ): in Chromium, the edge app signed in and offline, an 18 MB and a 50 MB DICOM chosen and previewed, from the tap on "Save X-ray" to "queued to send" in the page.',
-  "Startup: wall time from spawning the server process to its first 200 from /readyz (polled every 5 ms; database, storage, issuer and keys checked), with PostgreSQL external to it (BENCH_DATABASE_URL or TEST_DATABASE_URL, else an embedded one in another process), disk storage, the peers' issuer and services, and keys given as a deployment gives them; first on an empty database (the migrations run), then started again on it. Idle RSS: VmRSS 3 s after ready, no request made. Each on this process's Node.js and on the pinned LTS (scripts/node-lts.mjs) while both exist.",
+  "Startup: wall time from spawning the server process to its first 200 from /readyz (polled every 5 ms; database, storage, issuer and keys checked), with PostgreSQL external to it (BENCH_DATABASE_URL or TEST_DATABASE_URL, else an embedded one in another process), disk storage (and S3 for the bundle on S3 storage, the only start that loads the S3 driver), the peers' issuer and services, and keys given as a deployment gives them; first on an empty database (the migrations run), then started again on it. Idle RSS: VmRSS 3 s after ready, no request made. Each on this process's Node.js and on the pinned LTS (scripts/node-lts.mjs) while both exist.",
 ];
 
 async function writeResults(ctx: BenchContext, info: RunInfo, isPartial: boolean): Promise<void> {

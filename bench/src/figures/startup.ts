@@ -13,6 +13,7 @@ import type { BenchDatabase } from '../stack/postgres.ts';
 import type { Peers } from '../stack/peers.ts';
 import { nodesToCompare, type NodeBinary } from '../stack/node.ts';
 import { buildServer, runtimeEnvOfImage, serverDir } from '../stack/sync-server.ts';
+import { s3ServerEnv } from '../stack/s3.ts';
 import { rotate, type BenchContext } from './context.ts';
 
 const run = promisify(execFile);
@@ -25,8 +26,14 @@ interface Variant {
   id: string;
   label: string;
   args: string[];
+  /** Measured on the LTS only: it answers a question about the build or the storage, not about Node. */
+  ltsOnly?: boolean;
+  /** Settings of its own (S3 storage). */
+  env?: Record<string, string>;
 }
 
+/** The bundle on S3 storage, when the bench has S3: it loads the S3 driver, which disk storage never does. */
+const s3Env = s3ServerEnv(`xray-bench-start-${Date.now().toString(36)}`);
 const VARIANTS: Variant[] = [
   { id: 'bundle', label: 'bundle (node dist/main.js, what the image runs)', args: ['dist/main.js'] },
   { id: 'tsx', label: 'sources through tsx (npm start)', args: ['--import', 'tsx', 'src/main.ts'] },
@@ -34,7 +41,11 @@ const VARIANTS: Variant[] = [
     id: 'external-deps',
     label: 'bundle with its npm dependencies left in node_modules (not shipped)',
     args: [`${EXTERNAL_DEPS_DIR}/main.js`],
+    ltsOnly: true,
   },
+  ...(s3Env
+    ? [{ id: 'bundle-s3', label: 'bundle on S3 storage', args: ['dist/main.js'], ltsOnly: true, env: s3Env }]
+    : []),
 ];
 
 /** The keys a deployment is given (as deploy/gen-keys.sh makes them), so no start generates any. */
@@ -104,7 +115,8 @@ const median = (xs: readonly number[]): number => {
  * that leaves them in node_modules, on each Node.js release present (this process's and the LTS).
  * Each round: every combination in rotated order, each on an empty database of its own (the first
  * start applies the migrations), then started again on it (a restart, or another replica).
- * PostgreSQL is external to the server (never the embedded one); storage on disk; the issuer and
+ * PostgreSQL is external to the server (never the embedded one); storage on disk, and the bundle
+ * on S3 as well when the bench has S3 (the only start that loads the S3 driver); the issuer and
  * the Patient and Doctor Services are the peers' process; keys are given as a deployment's are.
  */
 export async function runStartup(ctx: BenchContext, db: BenchDatabase, peers: Peers, logDir: string): Promise<void> {
@@ -120,10 +132,9 @@ export async function runStartup(ctx: BenchContext, db: BenchDatabase, peers: Pe
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^(S3_|DATABASE_|OIDC_|KEK|UPLOAD_|AUDIT_|DATA_DIR$|PORT$)/.test(k)),
   );
-  // The variant is measured on the LTS only: it answers a question about bundling, not about Node.
   const lts = nodes.at(-1);
   const combos = nodes.flatMap((node) =>
-    VARIANTS.filter((v) => v.id !== 'external-deps' || node === lts).map((variant) => ({ node, variant })),
+    VARIANTS.filter((v) => !v.ltsOnly || node === lts).map((variant) => ({ node, variant })),
   );
   const results = new Map<string, { first: Start[]; again: Start[] }>();
   const scratch = await mkdtemp(path.join(tmpdir(), 'xray-bench-startup-'));
@@ -144,6 +155,7 @@ export async function runStartup(ctx: BenchContext, db: BenchDatabase, peers: Pe
           ...keys,
           // The process settings the image runs with, for every variant alike.
           ...imageEnv,
+          ...variant.env,
         };
         const logFile = path.join(logDir, `startup-${key}.log`);
         const first = await startOnce(node, variant, env, logFile);
