@@ -213,6 +213,51 @@ test('the whole flow: sign in, offline reload, capture 3 X-rays, online they syn
   expect(lists.length).toBeGreaterThan(0);
 });
 
+test('a file is encrypted while its details are typed: one discarded meanwhile is not stored, the one saved survives a reload and reaches the server byte for byte', async ({
+  page,
+  context,
+}) => {
+  const since = new Date(Date.now() - 1000).toISOString();
+  await openApp(page, stack);
+  await signInThroughIssuer(page, stack, 'Pat Paramedic');
+  await waitForServiceWorker(page);
+  await tab(page, 'Capture').click();
+  const f = captureForm(page);
+  // The patient list arrives in the background after the sign-in.
+  await f.patientId.fill('kel');
+  await expect(page.getByRole('list', { name: 'Matching patients' })).toContainText('Maria Keller');
+  await f.patientId.fill('');
+  await context.setOffline(true);
+
+  // The DICOM is being sealed once its preview is drawn; discarded, the PNG comes next.
+  await page.getByLabel('Choose X-ray files').setInputFiles([files.dicom18.path, files.png.path]);
+  await expect(page.getByRole('img', { name: 'Preview of chest-18mb.dcm' })).toBeVisible();
+  await page.getByRole('button', { name: 'Discard this file' }).click();
+  await expect(page.getByTestId('current-file')).toContainText('hand.png');
+  await f.patientId.fill('P-1001');
+  await f.bodyPart.selectOption('HAND');
+  await f.view.selectOption('PA');
+  await f.save.click();
+  await expect(f.notice).toContainText('Saved hand.png (HAND PA) for patient P-1001: queued to send.');
+
+  // "Queued" means stored: a reload (which locks the device) still has it, and only it.
+  await page.reload();
+  await expect(page.locator('body[data-ready="true"]')).toBeAttached();
+  await unlockShift(page);
+  await tab(page, 'Queue').click();
+  await expect(queueItems(page)).toHaveCount(1);
+  await expect(queueItems(page).first()).toHaveAttribute('data-status', 'queued');
+  await expect(queueItems(page).first()).toContainText('hand.png');
+
+  await context.setOffline(false);
+  await expect(queueItems(page).first()).toHaveAttribute('data-status', 'synced', { timeout: 120_000 });
+  const list = XrayListSchema.parse(
+    await api(stack, stack.tokens.doctor, `/xrays?patientId=P-1001&from=${encodeURIComponent(since)}`),
+  );
+  expect(list.items.map((x) => x.sha256)).toEqual([files.png.sha256]);
+  expect(await downloadSha256(stack, list.items[0]!.id)).toBe(files.png.sha256);
+});
+
 test('bad input shows a clear message and queues nothing broken; a good capture then waits for sign-in', async ({
   page,
 }) => {

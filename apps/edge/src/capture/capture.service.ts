@@ -20,6 +20,7 @@ import { CaptureError } from './capture.errors.ts';
 import { dicomPrefill } from './dicom-prefill.ts';
 import { readHead, type FileHead } from './file-check.ts';
 import { decisionSettles, filePatientDiffers, holdMessage } from './patient-check.ts';
+import type { SealedAhead } from './seal-ahead.ts';
 
 /** What the paramedic enters; DICOM tags fill what is left empty. */
 export interface CaptureInput {
@@ -54,6 +55,8 @@ export interface CaptureOptions {
    * decide); `updateMetadata` queues it once decided.
    */
   hold?: { code: string; message: string };
+  /** This file hashed and encrypted ahead of Save (seal-ahead.ts); ignored if it is another file's or taken. */
+  sealed?: SealedAhead;
 }
 
 export type CaptureWarningCode = 'patient_id_mismatch' | 'dicom_unreadable';
@@ -183,10 +186,12 @@ export function createCaptureService({ db, onStored }: CaptureServiceDeps) {
       ...(file instanceof File && file.name ? { fileName: file.name } : {}),
     };
 
-    const dek = await generateDek();
-    // The key wrap and the metadata need only the DEK: done while the file is hashed and encrypted.
+    const sealed = opts.sealed?.file === file ? opts.sealed.take() : undefined;
+    const dek = sealed ? await sealed.dek : await generateDek();
+    // The key wrap and the metadata need only the DEK: done while the file is hashed and encrypted
+    // (or its sealing ahead finishes; a failed one is done again here, as it would have been).
     const [encrypted, { wrapped, keyId }, encryptedMetadata] = await Promise.all([
-      hashAndEncrypt(file, dek),
+      sealed ? sealed.encrypted.catch(() => hashAndEncrypt(file, dek)) : hashAndEncrypt(file, dek),
       wrapWithDeviceKey(db, dek),
       sealMetadata(dek, metadata),
     ]);

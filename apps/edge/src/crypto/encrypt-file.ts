@@ -1,6 +1,6 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { createEncryptStream } from '@xray/shared';
+import { DEFAULT_SEGMENT_SIZE, createEncryptStream } from '@xray/shared';
 
 /** Ciphertext is gathered into Blob parts of about this size, so the JS heap holds at most one. */
 const BLOB_PART_BYTES = 8 * 1024 * 1024;
@@ -21,6 +21,17 @@ export interface EncryptedFile {
   plaintextSize: number;
 }
 
+export interface HashAndEncryptOptions {
+  /** Files up to this size are read whole (native digest); larger ones are streamed. */
+  wholeFileMaxBytes?: number;
+  /**
+   * Lets the page handle input and draw between segments (work done ahead of Save, while the
+   * paramedic types). Chromium's WebCrypto answers at once, so otherwise the whole file is sealed
+   * in one task that blocks the page.
+   */
+  yieldBetweenSegments?: boolean;
+}
+
 /**
  * The file's SHA-256 and its XRE1 ciphertext (a Blob built from bounded parts: the browser
  * keeps large Blobs off the JS heap, on disk if it must), in one read of the file.
@@ -28,23 +39,44 @@ export interface EncryptedFile {
 export async function hashAndEncrypt(
   file: Blob,
   dek: CryptoKey,
-  wholeFileMaxBytes = WHOLE_FILE_MAX_BYTES,
+  { wholeFileMaxBytes = WHOLE_FILE_MAX_BYTES, yieldBetweenSegments = false }: HashAndEncryptOptions = {},
 ): Promise<EncryptedFile> {
-  return file.size <= wholeFileMaxBytes ? hashAndEncryptWhole(file, dek) : hashAndEncryptStreamed(file, dek);
+  return file.size <= wholeFileMaxBytes
+    ? hashAndEncryptWhole(file, dek, yieldBetweenSegments)
+    : hashAndEncryptStreamed(file, dek);
 }
 
+/** A macrotask boundary: input events and frames get their turn. */
+const nextTask = (): Promise<void> =>
+  new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(undefined);
+  });
+
 /** Read at once; the native digest runs while the segments are sealed. */
-async function hashAndEncryptWhole(file: Blob, dek: CryptoKey): Promise<EncryptedFile> {
+async function hashAndEncryptWhole(file: Blob, dek: CryptoKey, yieldBetweenSegments: boolean): Promise<EncryptedFile> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   if (bytes.length !== file.size) throw new Error(`read ${bytes.length} of ${file.size} bytes of the file`);
   // WebCrypto copies its input when called: the digest and the encryption share one read.
   const digest = crypto.subtle.digest('SHA-256', bytes);
-  const plaintext = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(bytes);
-      controller.close();
+  let offset = 0;
+  // Handed on a segment at a time (views of the one read, no copies).
+  const plaintext = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (yieldBetweenSegments && offset > 0) await nextTask();
+        const end = Math.min(bytes.length, offset + DEFAULT_SEGMENT_SIZE);
+        controller.enqueue(bytes.subarray(offset, end));
+        offset = end;
+        if (offset >= bytes.length) controller.close();
+      },
     },
-  });
+    { highWaterMark: 0 },
+  );
   const [ciphertext, hash] = await Promise.all([collectBlob(plaintext.pipeThrough(createEncryptStream(dek))), digest]);
   return { ciphertext, sha256: bytesToHex(new Uint8Array(hash)), plaintextSize: bytes.length };
 }

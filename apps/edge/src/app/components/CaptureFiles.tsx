@@ -23,6 +23,7 @@ export function CaptureFiles({
   current,
   waiting,
   onDiscard,
+  onPreviewSettled,
 }: {
   onFiles(files: File[]): void;
   folder: WatchedFolder | undefined;
@@ -32,6 +33,8 @@ export function CaptureFiles({
   /** The files after the current one. */
   waiting: PendingFile[];
   onDiscard(file: PendingFile): void;
+  /** The current file's preview is drawn (or cannot be). */
+  onPreviewSettled?(file: PendingFile): void;
 }) {
   return (
     <div className="capture-files">
@@ -52,7 +55,13 @@ export function CaptureFiles({
             </span>
           </h2>
           <div className="current-file-body">
-            <Preview key={current.key} file={current.file} contentType={current.contentType} name={current.name} />
+            <Preview
+              key={current.key}
+              file={current.file}
+              contentType={current.contentType}
+              name={current.name}
+              onSettled={() => onPreviewSettled?.(current)}
+            />
             {current.dicom && <DicomHeader tags={current.dicom} />}
           </div>
           {current.dicomWarning && <p className="message message-warning">{current.dicomWarning}</p>}

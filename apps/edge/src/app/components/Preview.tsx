@@ -7,10 +7,23 @@ const MAX_SIDE = 320;
 /**
  * A thumbnail of the file about to be captured: PNG and JPEG decoded by the browser, DICOM
  * from its uncompressed pixel data. Drawn on a canvas (no object URLs, no data: images).
+ * `onSettled` is told once it is drawn (or cannot be): the screen's next work waits for it.
  */
-export function Preview({ file, contentType, name }: { file: Blob; contentType: ContentType; name: string }) {
+export function Preview({
+  file,
+  contentType,
+  name,
+  onSettled,
+}: {
+  file: Blob;
+  contentType: ContentType;
+  name: string;
+  onSettled?(): void;
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const [note, setNote] = useState<string>('Preparing preview…');
+  const settled = useRef(onSettled);
+  settled.current = onSettled;
   useEffect(() => {
     let cancelled = false;
     const draw = async (): Promise<void> => {
@@ -43,7 +56,9 @@ export function Preview({ file, contentType, name }: { file: Blob; contentType: 
       }
       setNote('');
     };
-    draw().catch(() => !cancelled && setNote('This image cannot be shown.'));
+    draw()
+      .catch(() => !cancelled && setNote('This image cannot be shown.'))
+      .finally(() => !cancelled && settled.current?.());
     return () => {
       cancelled = true;
     };

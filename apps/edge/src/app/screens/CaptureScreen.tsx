@@ -1,4 +1,4 @@
-import { useCallback } from 'react';
+import { useCallback, useState } from 'react';
 import { CaptureFiles } from '../components/CaptureFiles.tsx';
 import { CaptureForm } from '../components/CaptureForm.tsx';
 import { useDetailsLock, useRoster, useServices } from '../services.ts';
@@ -18,8 +18,11 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
   // Names and birth dates are patient details: shown only while the gate allows.
   const roster = detailsLock ? undefined : rosterState.roster;
   const files = usePendingFiles();
+  // The file whose preview is drawn: its sealing ahead starts then, not competing with the preview.
+  const [previewed, setPreviewed] = useState<string>();
   const model = useCaptureForm({
     current: files.current,
+    sealAhead: files.current !== undefined && previewed === files.current.key,
     roster,
     onSaved: (file) => {
       files.remove(file.key);
@@ -47,6 +50,7 @@ export function CaptureScreen({ onSaved }: { onSaved?(): void }) {
           current={files.current}
           waiting={files.waiting}
           onDiscard={(file) => files.remove(file.key)}
+          onPreviewSettled={(file) => setPreviewed(file.key)}
         />
         <CaptureForm model={model} current={files.current} roster={roster} rosterHint={rosterHint} />
       </div>

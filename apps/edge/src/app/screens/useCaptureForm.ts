@@ -3,6 +3,7 @@ import type { Roster } from '@xray/shared';
 import { CaptureError } from '../../capture/capture.errors.ts';
 import { PREFILL_FIELDS, dicomPrefill } from '../../capture/dicom-prefill.ts';
 import { applyDecision, checkPatient, decisionSettles, identityOverrideFor } from '../../capture/patient-check.ts';
+import { sealAhead, type SealedAhead } from '../../capture/seal-ahead.ts';
 import type { HoldDecision } from '../components/PatientHold.tsx';
 import { FIELD_LABELS, fieldKey } from '../format.ts';
 import { useServices } from '../services.ts';
@@ -27,10 +28,13 @@ const EMPTY_FORM: FormState = { patientId: '', consultationId: '', bodyPart: '',
  */
 export function useCaptureForm({
   current,
+  sealAhead: sealNow,
   roster,
   onSaved,
 }: {
   current: PendingFile | undefined;
+  /** Start hashing and encrypting the current file now (the screen waits for its preview). */
+  sealAhead: boolean;
   /** The roster to check against, undefined when there is none to use (none yet, or locked). */
   roster: Roster | undefined;
   onSaved(file: PendingFile): void;
@@ -63,6 +67,19 @@ export function useCaptureForm({
 
   // A decision is about one file and one chosen patient: either changing asks again.
   useEffect(() => setDecision(undefined), [current?.key]);
+
+  // The current file is hashed and encrypted while its details are filled in (seal-ahead.ts):
+  // Save then only stores it. One file at a time, dropped when another becomes current.
+  const sealed = useRef<{ key: string; sealed: SealedAhead }>(undefined);
+  const currentFile = current?.file;
+  const currentKey = current?.key;
+  useEffect(() => {
+    if (!sealNow || !currentFile || currentKey === undefined) return;
+    sealed.current = { key: currentKey, sealed: sealAhead(currentFile) };
+    return () => {
+      sealed.current = undefined;
+    };
+  }, [sealNow, currentKey, currentFile]);
 
   const set =
     <K extends keyof FormState>(key: K) =>
@@ -130,7 +147,7 @@ export function useCaptureForm({
           deviceId,
         },
         // The head checkFile read when the file came in: not read a second time.
-        { head: current },
+        { head: current, sealed: sealed.current?.key === current.key ? sealed.current.sealed : undefined },
       );
       const { xray } = result.metadata;
       setNotice(
