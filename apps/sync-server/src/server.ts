@@ -9,7 +9,7 @@ import { ConfigError, type Config } from './config/config.ts';
 import { startAuditAnchoring, type AuditAnchoring } from './audit/audit.anchoring.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
 import { DatabaseRoleError, prepareDatabase } from './db/database-roles.ts';
-import { createPool, type Pool } from './db/pool.ts';
+import { createPool, warmUp, type Pool } from './db/pool.ts';
 import { createIntegrations } from './integrations/integrations.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { readDatabaseGauges } from './observability/database.gauges.ts';
@@ -40,6 +40,9 @@ export interface RunningServer {
   auditAnchoring: AuditAnchoring;
   stop(): Promise<void>;
 }
+
+/** What /readyz asks the database at once: the database itself, the KEK check values, the KEK coverage. */
+const READY_CHECK_CONNECTIONS = 3;
 
 /** Starts everything the config asks for (embedded database, storage, HTTP); port 0 picks a free port. */
 export interface StartOptions {
@@ -97,6 +100,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
       idleInTransactionTimeoutMs: config.db.idleInTransactionTimeoutMs,
     };
     const pool = createPool(appUrl, config.db.poolMax, { log, ...timeouts });
+    // As many as /readyz queries at once, opened while keys, anchoring and routes are set up.
+    warmUp(pool, Math.min(READY_CHECK_CONNECTIONS, config.db.poolMax));
     const realStore = await createObjectStore(config.storage);
     const store = opts.decorateStore ? opts.decorateStore(realStore) : realStore;
     if (config.storage.kind === 'fs')

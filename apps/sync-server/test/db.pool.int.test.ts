@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPool } from '../src/db/pool.ts';
+import { createPool, warmUp } from '../src/db/pool.ts';
 import { createTestDatabase } from './harness.ts';
 
 describe('database pool', () => {
@@ -45,5 +45,26 @@ describe('database pool', () => {
     });
     connections[0]?.emit('error', shutdown);
     expect(warnings).toEqual([]);
+  });
+
+  it('warmUp opens connections ahead (each checked as the pool checks them) and leaves an unreachable database to the first query', async () => {
+    const url = await createTestDatabase();
+    const pool = createPool(url, 4);
+    closers.push(() => pool.end());
+    warmUp(pool, 3);
+    await expect.poll(() => pool.idleCount).toBe(3);
+    expect(pool.totalCount).toBe(3);
+    // Opened through the pool's own verify: READ COMMITTED whatever the database's default.
+    const { rows } = await pool.query<{ level: string }>(
+      "SELECT current_setting('default_transaction_isolation') AS level",
+    );
+    expect(rows[0]?.level).toBe('read committed');
+    expect(pool.totalCount).toBe(3);
+
+    // Nothing listens there: no unhandled rejection (vitest fails the run on one), and the query says why.
+    const nowhere = createPool('postgres://postgres@127.0.0.1:1/none', 2, { connectTimeoutMs: 2_000 });
+    closers.push(() => nowhere.end());
+    warmUp(nowhere, 2);
+    await expect(nowhere.query('SELECT 1')).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 });

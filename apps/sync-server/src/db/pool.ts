@@ -146,3 +146,17 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     )
   );
 }
+
+/**
+ * Opens up to `n` connections now, without waiting for them: a connection takes a round trip, a
+ * backend started by PostgreSQL and the pool's check, so a server that opens them while the rest
+ * of it starts answers its first requests (and `/readyz`) without doing so. A failure is left to
+ * the first query, which reports it.
+ */
+export function warmUp(pool: Pool, n: number): void {
+  for (let i = 0; i < n; i++)
+    pool.connect().then(
+      (client) => client.release(),
+      () => undefined,
+    );
+}
