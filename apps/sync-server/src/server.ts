@@ -69,17 +69,17 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         started: Promise.resolve(),
       }
     : await createAuthentication(config.auth, log);
-  // DATA_DIR holds the embedded database, disk objects and development keys: the server's user only.
-  if (!config.db.url || config.storage.kind === 'fs' || !config.keys || !config.audit.anchorKeyPem)
-    await ensurePrivateDir(config.dataDir);
   let embedded: EmbeddedDatabase | undefined;
   let metricsListener: MetricsListener | undefined;
-  let dbUrl = config.db.url;
-  if (!dbUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, config.db.embeddedPort, log);
-    dbUrl = embedded.url;
-  }
   try {
+    // DATA_DIR holds the embedded database, disk objects and development keys: the server's user only.
+    if (!config.db.url || config.storage.kind === 'fs' || !config.keys || !config.audit.anchorKeyPem)
+      await ensurePrivateDir(config.dataDir);
+    let dbUrl = config.db.url;
+    if (!dbUrl) {
+      embedded = await startEmbeddedPostgres(config.dataDir, config.db.embeddedPort, log);
+      dbUrl = embedded.url;
+    }
     // Migrations as the schema's owner; the pools below connect as the application's own role,
     // which may only INSERT and SELECT on the audit trail.
     const { appUrl } = await prepareDatabase({
