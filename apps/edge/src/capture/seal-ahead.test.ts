@@ -28,6 +28,7 @@ async function handSealed(file: Blob, encrypted?: Promise<never>) {
       takes += 1;
       return takes === 1 ? { dek: Promise.resolve(dek), encrypted: encrypted ?? Promise.resolve(work) } : undefined;
     },
+    drop: () => undefined,
   };
   return { sealed, ciphertext: new Uint8Array(await work.ciphertext.arrayBuffer()), takes: () => takes };
 }

@@ -12,11 +12,14 @@ export interface SealedAhead {
   readonly file: Blob;
   /** The DEK and the work under it, once: one DEK is one capture. Undefined when already taken. */
   take(): { dek: Promise<CryptoKey>; encrypted: Promise<EncryptedFile> } | undefined;
+  /** Stops the work unless a capture took it (the file was discarded, saved without it, or left). */
+  drop(): void;
 }
 
 export function sealAhead(file: Blob): SealedAhead {
+  const abort = new AbortController();
   const dek = generateDek();
-  const encrypted = dek.then((key) => hashAndEncrypt(file, key, { yieldBetweenSegments: true }));
+  const encrypted = dek.then((key) => hashAndEncrypt(file, key, { yieldBetweenSegments: true, signal: abort.signal }));
   // Seen (and redone) by the capture that takes it; never taken, it must not be an unhandled rejection.
   encrypted.catch(() => undefined);
   let taken = false;
@@ -26,6 +29,11 @@ export function sealAhead(file: Blob): SealedAhead {
       if (taken) return undefined;
       taken = true;
       return { dek, encrypted };
+    },
+    drop() {
+      if (taken) return;
+      taken = true;
+      abort.abort();
     },
   };
 }

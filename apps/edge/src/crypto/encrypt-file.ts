@@ -30,6 +30,8 @@ export interface HashAndEncryptOptions {
    * in one task that blocks the page.
    */
   yieldBetweenSegments?: boolean;
+  /** Stops reading and sealing (work ahead of Save for a file no longer wanted). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -39,11 +41,11 @@ export interface HashAndEncryptOptions {
 export async function hashAndEncrypt(
   file: Blob,
   dek: CryptoKey,
-  { wholeFileMaxBytes = WHOLE_FILE_MAX_BYTES, yieldBetweenSegments = false }: HashAndEncryptOptions = {},
+  { wholeFileMaxBytes = WHOLE_FILE_MAX_BYTES, yieldBetweenSegments = false, signal }: HashAndEncryptOptions = {},
 ): Promise<EncryptedFile> {
   return file.size <= wholeFileMaxBytes
-    ? hashAndEncryptWhole(file, dek, yieldBetweenSegments)
-    : hashAndEncryptStreamed(file, dek);
+    ? hashAndEncryptWhole(file, dek, yieldBetweenSegments, signal)
+    : hashAndEncryptStreamed(file, dek, signal);
 }
 
 /** A macrotask boundary: input events and frames get their turn. */
@@ -58,8 +60,15 @@ const nextTask = (): Promise<void> =>
   });
 
 /** Read at once; the native digest runs while the segments are sealed. */
-async function hashAndEncryptWhole(file: Blob, dek: CryptoKey, yieldBetweenSegments: boolean): Promise<EncryptedFile> {
+async function hashAndEncryptWhole(
+  file: Blob,
+  dek: CryptoKey,
+  yieldBetweenSegments: boolean,
+  signal?: AbortSignal,
+): Promise<EncryptedFile> {
+  signal?.throwIfAborted();
   const bytes = new Uint8Array(await file.arrayBuffer());
+  signal?.throwIfAborted();
   if (bytes.length !== file.size) throw new Error(`read ${bytes.length} of ${file.size} bytes of the file`);
   // WebCrypto copies its input when called: the digest and the encryption share one read.
   const digest = crypto.subtle.digest('SHA-256', bytes);
@@ -69,6 +78,7 @@ async function hashAndEncryptWhole(file: Blob, dek: CryptoKey, yieldBetweenSegme
     {
       async pull(controller) {
         if (yieldBetweenSegments && offset > 0) await nextTask();
+        signal?.throwIfAborted();
         const end = Math.min(bytes.length, offset + DEFAULT_SEGMENT_SIZE);
         controller.enqueue(bytes.subarray(offset, end));
         offset = end;
@@ -85,7 +95,7 @@ async function hashAndEncryptWhole(file: Blob, dek: CryptoKey, yieldBetweenSegme
  * One pass over the file: each chunk feeds the SHA-256 and the XRE1 encrypt stream. Memory
  * stays flat whatever the file's size.
  */
-async function hashAndEncryptStreamed(file: Blob, dek: CryptoKey): Promise<EncryptedFile> {
+async function hashAndEncryptStreamed(file: Blob, dek: CryptoKey, signal?: AbortSignal): Promise<EncryptedFile> {
   const hash = sha256.create();
   let plaintextSize = 0;
   const tap = new TransformStream<Uint8Array, Uint8Array>({
@@ -95,7 +105,12 @@ async function hashAndEncryptStreamed(file: Blob, dek: CryptoKey): Promise<Encry
       controller.enqueue(chunk);
     },
   });
-  const ciphertext = await collectBlob(file.stream().pipeThrough(tap).pipeThrough(createEncryptStream(dek)));
+  const ciphertext = await collectBlob(
+    file
+      .stream()
+      .pipeThrough(tap, signal ? { signal } : {})
+      .pipeThrough(createEncryptStream(dek)),
+  );
   if (plaintextSize !== file.size) throw new Error(`read ${plaintextSize} of ${file.size} bytes of the file`);
   return { ciphertext, sha256: bytesToHex(hash.digest()), plaintextSize };
 }

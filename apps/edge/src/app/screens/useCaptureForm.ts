@@ -71,12 +71,17 @@ export function useCaptureForm({
   // The current file is hashed and encrypted while its details are filled in (seal-ahead.ts):
   // Save then only stores it. One file at a time, dropped when another becomes current.
   const sealed = useRef<{ key: string; sealed: SealedAhead }>(undefined);
+  /** The file a Save is storing: a preview drawn meanwhile starts no second pass over it. */
+  const savingKey = useRef<string>(undefined);
   const currentFile = current?.file;
   const currentKey = current?.key;
   useEffect(() => {
-    if (!sealNow || !currentFile || currentKey === undefined) return;
-    sealed.current = { key: currentKey, sealed: sealAhead(currentFile) };
+    if (!sealNow || !currentFile || currentKey === undefined || savingKey.current === currentKey) return;
+    const ahead = sealAhead(currentFile);
+    sealed.current = { key: currentKey, sealed: ahead };
     return () => {
+      // Discarded, saved or left: unless a capture took it, its reading and sealing stop.
+      ahead.drop();
       sealed.current = undefined;
     };
   }, [sealNow, currentKey, currentFile]);
@@ -118,6 +123,8 @@ export function useCaptureForm({
 
   async function save(e: FormEvent): Promise<void> {
     e.preventDefault();
+    // A second tap before React has disabled the button (both in one task) stores nothing twice.
+    if (savingKey.current !== undefined) return;
     setErrors({});
     clearMessages();
     if (!current) {
@@ -129,6 +136,7 @@ export function useCaptureForm({
       return;
     }
     setSaving(true);
+    savingKey.current = current.key;
     try {
       // Keeping the chosen patient although the file's identity differs is recorded as an override.
       const who = {
@@ -175,6 +183,7 @@ export function useCaptureForm({
         setProblem(`Not saved: ${err instanceof Error ? err.message : String(err)}`);
       }
     } finally {
+      savingKey.current = undefined;
       setSaving(false);
       // The confirmation (or the problem) is shown where the paramedic is looking.
       requestAnimationFrame(() => messages.current?.scrollIntoView({ block: 'nearest' }));
