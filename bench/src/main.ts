@@ -91,7 +91,8 @@ const t0 = performance.now();
 const log = (msg: string) =>
   console.log(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
 
-const s3Configured = s3ServerEnv() !== undefined;
+/** The S3 side figure's server settings (its own bucket), when the bench has S3. */
+const s3Env = s3ServerEnv();
 
 /** When ingest is not run (--only), the read figures still need stored X-rays: a few plain uploads. */
 async function seed(ctx: BenchContext): Promise<void> {
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
     orthanc: '',
     chromium: 'not run',
     edge: 'not run',
-    s3: s3Configured
+    s3: s3Env
       ? `${process.env.S3_ENDPOINT}`
       : 'not configured (set S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY to add it)',
     files: '',
@@ -298,7 +299,6 @@ async function main(): Promise<void> {
           await fresh.stop();
         }
       }
-      const s3Env = s3ServerEnv();
       if (selected('s3') && s3Env) {
         const s3 = await startSyncServer({
           node: lts,

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express, RequestHandler } from 'express';
 import { createApp } from './app.ts';
 import { answerClientErrors } from './http/client-errors.ts';
-import { createAuthentication, type Authentication } from './auth/authentication.ts';
+import { createAuthentication, issuerless, type Authentication } from './auth/authentication.ts';
 import { ConfigError, type Config } from './config/config.ts';
 import { startAuditAnchoring, type AuditAnchoring } from './audit/audit.anchoring.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
@@ -62,12 +62,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     : undefined;
   // First: a missing issuer is a config error, and discovery runs while the database is prepared.
   const auth: Authentication = opts.authenticate
-    ? {
-        authenticate: opts.authenticate,
-        check: async () => undefined,
-        stop: () => undefined,
-        started: Promise.resolve(),
-      }
+    ? issuerless(opts.authenticate)
     : await createAuthentication(config.auth, log);
   let embedded: EmbeddedDatabase | undefined;
   let metricsListener: MetricsListener | undefined;

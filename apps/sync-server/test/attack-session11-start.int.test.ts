@@ -173,6 +173,29 @@ describe('start order and the lazily loaded S3 driver, on the bundle (a1c9b0d)',
     return s;
   };
 
+  /**
+   * A fresh database whose migration lock another replica (`holder`) holds, and a bundle started on
+   * it with the issuer unreachable, handed to `body` once it waits for that lock; the lock is
+   * released and `holder` closed afterwards. Resolves to the database's URL.
+   */
+  const behindMigrationLock = async (body: (s: Starting, holder: pg.Client) => Promise<void>): Promise<string> => {
+    const databaseUrl = await createTestDatabase();
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [String(PG_MIGRATE_LOCK_ID)]);
+      const s = track(
+        startBundle(baseEnv({ OIDC_ISSUER: `http://127.0.0.1:${await deadPort()}`, DATABASE_URL: databaseUrl })),
+      );
+      await s.logged(/another replica is migrating the schema; waiting for it/);
+      await body(s, holder);
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PG_MIGRATE_LOCK_ID)]).catch(() => undefined);
+      await holder.end();
+    }
+    return databaseUrl;
+  };
+
   describe('the issuer down at start, on S3', () => {
     let server: Starting;
     let url: string;
@@ -303,15 +326,7 @@ describe('start order and the lazily loaded S3 driver, on the bundle (a1c9b0d)',
   });
 
   it('SIGTERM while another replica holds the migration lock (issuer down): ends at once, and the next start migrates', async () => {
-    const databaseUrl = await createTestDatabase();
-    const holder = new pg.Client({ connectionString: databaseUrl });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [String(PG_MIGRATE_LOCK_ID)]);
-      const s = track(
-        startBundle(baseEnv({ OIDC_ISSUER: `http://127.0.0.1:${await deadPort()}`, DATABASE_URL: databaseUrl })),
-      );
-      await s.logged(/another replica is migrating the schema; waiting for it/);
+    const databaseUrl = await behindMigrationLock(async (s, holder) => {
       const ours = async () =>
         (
           await holder.query<{ n: number }>(
@@ -325,10 +340,7 @@ describe('start order and the lazily loaded S3 driver, on the bundle (a1c9b0d)',
       expect(s.lines.some((l) => l.msg === 'sync server listening')).toBe(false);
       // Its migration connection went with it (no half-started server holding the database).
       await waitFor('no connection of the stopped start left', async () => (await ours()) === 0, 10_000, 100);
-    } finally {
-      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PG_MIGRATE_LOCK_ID)]).catch(() => undefined);
-      await holder.end();
-    }
+    });
     const next = track(startBundle(baseEnv({ OIDC_ISSUER: issuer?.issuer ?? issuerUrl(), DATABASE_URL: databaseUrl })));
     const listening = await next.logged(/^sync server listening$/);
     expect((await readiness(listening.url!)).checks.database).toBe('ok');
@@ -338,15 +350,7 @@ describe('start order and the lazily loaded S3 driver, on the bundle (a1c9b0d)',
 
   it('the issuer down while another replica migrates: discovery waits alongside the database, not before it', async () => {
     // Before a1c9b0d the start first waited 5 s for the issuer, then for the database: 5 s more.
-    const databaseUrl = await createTestDatabase();
-    const holder = new pg.Client({ connectionString: databaseUrl });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [String(PG_MIGRATE_LOCK_ID)]);
-      const s = track(
-        startBundle(baseEnv({ OIDC_ISSUER: `http://127.0.0.1:${await deadPort()}`, DATABASE_URL: databaseUrl })),
-      );
-      await s.logged(/another replica is migrating the schema; waiting for it/);
+    await behindMigrationLock(async (s, holder) => {
       // The database is prepared while the issuer is still being looked for (it was 5 s later).
       expect(Date.now() - s.startedAtMs, 'reached the migration lock this long after the start').toBeLessThan(4_000);
       // Longer than the start's wait for the issuer (5 s) from the process's start.
@@ -360,9 +364,7 @@ describe('start order and the lazily loaded S3 driver, on the bundle (a1c9b0d)',
       expect(r.checks.auth).toMatch(/^failed: OIDC issuer .* not discovered/);
       s.child.kill('SIGTERM');
       expect((await s.exited).code, s.stderr()).toBe(0);
-    } finally {
-      await holder.end();
-    }
+    });
   });
 
   it('SIGTERM while the start waits for the issuer (database ready, nothing listening yet): ends at once, never listens', async () => {

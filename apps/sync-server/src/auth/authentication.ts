@@ -18,6 +18,14 @@ export interface Authentication {
   started: Promise<void>;
 }
 
+/** Authentication by a handler of its own, with no issuer to wait for: always ready. */
+export const issuerless = (handler: RequestHandler): Authentication => ({
+  authenticate: handler,
+  check: async () => undefined,
+  stop: () => undefined,
+  started: Promise.resolve(),
+});
+
 /** AUTH_DISABLED (development and tests only, refused in production): every request is one local user. */
 const localDeveloper: RequestHandler = (req, _res, next) => {
   req.actor = { sub: 'local-dev', name: 'Local developer', roles: [...ROLES] };
@@ -32,12 +40,7 @@ const localDeveloper: RequestHandler = (req, _res, next) => {
 export async function createAuthentication(config: AuthConfig, log: Logger): Promise<Authentication> {
   if (config.disabled) {
     log.warn('AUTH_DISABLED=true: every request acts as the local developer with every role');
-    return {
-      authenticate: localDeveloper,
-      check: async () => undefined,
-      stop: () => undefined,
-      started: Promise.resolve(),
-    };
+    return issuerless(localDeveloper);
   }
   if (!config.issuer)
     throw new ConfigError(

@@ -70,7 +70,7 @@ export function useCaptureForm({
 
   // The current file is hashed and encrypted while its details are filled in (seal-ahead.ts):
   // Save then only stores it. One file at a time, dropped when another becomes current.
-  const sealed = useRef<{ key: string; sealed: SealedAhead }>(undefined);
+  const sealed = useRef<SealedAhead>(undefined);
   /** The file a Save is storing: a preview drawn meanwhile starts no second pass over it. */
   const savingKey = useRef<string>(undefined);
   const currentFile = current?.file;
@@ -78,7 +78,7 @@ export function useCaptureForm({
   useEffect(() => {
     if (!sealNow || !currentFile || currentKey === undefined || savingKey.current === currentKey) return;
     const ahead = sealAhead(currentFile);
-    sealed.current = { key: currentKey, sealed: ahead };
+    sealed.current = ahead;
     return () => {
       // Discarded, saved or left: unless a capture took it, its reading and sealing stop.
       ahead.drop();
@@ -155,7 +155,8 @@ export function useCaptureForm({
           deviceId,
         },
         // The head checkFile read when the file came in: not read a second time.
-        { head: current, sealed: sealed.current?.key === current.key ? sealed.current.sealed : undefined },
+        // Its sealing ahead, if any (capture() uses it only for this very file).
+        { head: current, sealed: sealed.current },
       );
       const { xray } = result.metadata;
       setNotice(
