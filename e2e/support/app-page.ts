@@ -124,3 +124,19 @@ export async function api(stack: StackInfo, token: string, pathAndQuery: string)
   if (!res.ok) throw new Error(`GET ${pathAndQuery}: ${res.status} ${await res.text()}`);
   return res.json();
 }
+
+/**
+ * The paramedic signed in through the issuer, the app installed (service worker), on the Capture
+ * tab with the roster loaded (it arrives in the background after the sign-in); the form's fields.
+ */
+export async function captureSignedIn(page: Page, stack: StackInfo): Promise<ReturnType<typeof captureForm>> {
+  await openApp(page, stack);
+  await signInThroughIssuer(page, stack, 'Pat Paramedic');
+  await waitForServiceWorker(page);
+  await tab(page, 'Capture').click();
+  const f = captureForm(page);
+  await f.patientId.fill('kel');
+  await expect(page.getByRole('list', { name: 'Matching patients' })).toContainText('Maria Keller');
+  await f.patientId.fill('');
+  return f;
+}

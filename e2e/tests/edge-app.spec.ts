@@ -8,6 +8,7 @@ import {
   api,
   banner,
   captureForm,
+  captureSignedIn,
   expectAccessible,
   openApp,
   queueItems,
@@ -218,15 +219,7 @@ test('a file is encrypted while its details are typed: one discarded meanwhile i
   context,
 }) => {
   const since = new Date(Date.now() - 1000).toISOString();
-  await openApp(page, stack);
-  await signInThroughIssuer(page, stack, 'Pat Paramedic');
-  await waitForServiceWorker(page);
-  await tab(page, 'Capture').click();
-  const f = captureForm(page);
-  // The patient list arrives in the background after the sign-in.
-  await f.patientId.fill('kel');
-  await expect(page.getByRole('list', { name: 'Matching patients' })).toContainText('Maria Keller');
-  await f.patientId.fill('');
+  const f = await captureSignedIn(page, stack);
   await context.setOffline(true);
 
   // The DICOM is being sealed once its preview is drawn; discarded, the PNG comes next.

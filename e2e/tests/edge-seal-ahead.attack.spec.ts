@@ -1,15 +1,7 @@
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { XrayListSchema } from '@xray/shared';
-import {
-  api,
-  captureForm,
-  openApp,
-  queueItems,
-  signInThroughIssuer,
-  tab,
-  waitForServiceWorker,
-} from '../support/app-page.ts';
+import { api, captureForm, captureSignedIn, openApp, queueItems, tab } from '../support/app-page.ts';
 import { downloadSha256, stackInfo } from '../support/edge-page.ts';
 import { writeDicomOfSize, type TestFile } from '../support/files.ts';
 
@@ -365,14 +357,7 @@ test.describe('large files through the server', () => {
   }) => {
     const since = new Date(Date.now() - 1000).toISOString();
     await instrument(page);
-    await openApp(page, stack);
-    await signInThroughIssuer(page, stack, 'Pat Paramedic');
-    await waitForServiceWorker(page);
-    await tab(page, 'Capture').click();
-    const f = captureForm(page);
-    await f.patientId.fill('kel');
-    await expect(page.getByRole('list', { name: 'Matching patients' })).toContainText('Maria Keller');
-    await f.patientId.fill('');
+    const f = await captureSignedIn(page, stack);
     await context.setOffline(true);
     await slowCpu(page, 4);
 
