@@ -18,26 +18,43 @@ async function storeIn(): Promise<{ store: PrivateFileStore; dir: string }> {
   return { store: new PrivateFileStore({ directory: dir }), dir };
 }
 
-/** The FileHandle class, to watch its datasync (the store opens its own handles). */
-async function fileHandlePrototype(dir: string) {
+/**
+ * Watches the store's background flushes through the FileHandle class (the store opens its own
+ * handles): `synced` sees each flush start; `ended()` counts those whose handle has been closed,
+ * after which the store is free to start the next one (a macrotask later at most). `close` is a
+ * field of each handle, not of the class, so it is wrapped on the handle being flushed. The first
+ * flush may be held until `holdFirst` settles.
+ */
+async function watchFlushes(dir: string, holdFirst?: Promise<void>) {
   const fh = await open(path.join(dir, '.probe'), 'w');
   await fh.close();
-  return Object.getPrototypeOf(fh) as { datasync: () => Promise<void> };
+  const proto = Object.getPrototypeOf(fh) as { datasync: () => Promise<void> };
+  const realSync = proto.datasync;
+  let ended = 0;
+  const synced = vi.spyOn(proto, 'datasync').mockImplementation(async function (this: { close: () => Promise<void> }) {
+    const realClose = this.close;
+    this.close = () => realClose().finally(() => ended++);
+    if (synced.mock.calls.length === 1) await holdFirst;
+    return realSync.call(this);
+  });
+  return { synced, ended: () => ended };
 }
 
+/** Polls for up to 10 s (a flush on a busy disk may take a while); the assertion after it decides. */
 const until = async (check: () => boolean) => {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 2000 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
 };
 
 describe('PrivateFileStore', () => {
   it('starts flushing each write to disk in the background, without holding the answer', async () => {
     const { store, dir } = await storeIn();
-    const proto = await fileHandlePrototype(dir);
-    const synced = vi.spyOn(proto, 'datasync');
+    const { synced, ended } = await watchFlushes(dir);
     await store.create(new Upload({ id: 'u1', size: 6, offset: 0 }));
     expect(await store.write(Readable.from([Buffer.from('abc')]), 'u1', 0)).toBe(3);
-    await until(() => synced.mock.calls.length >= 1);
-    await new Promise((r) => setTimeout(r, 20));
+    // The first flush has ended (not merely started), so the next write starts its own.
+    await until(() => ended() >= 1);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(synced).toHaveBeenCalledTimes(1);
     expect(await store.write(Readable.from([Buffer.from('def')]), 'u1', 3)).toBe(6);
     await until(() => synced.mock.calls.length >= 2);
     expect(synced).toHaveBeenCalledTimes(2);
@@ -47,10 +64,8 @@ describe('PrivateFileStore', () => {
 
   it('holds at most one flush at a time (a thread of the pool each): a write meanwhile starts none', async () => {
     const { store, dir } = await storeIn();
-    const proto = await fileHandlePrototype(dir);
     let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const synced = vi.spyOn(proto, 'datasync').mockImplementationOnce(() => held);
+    const { synced, ended } = await watchFlushes(dir, new Promise<void>((r) => (release = r)));
     await store.create(new Upload({ id: 'a', size: 6, offset: 0 }));
     await store.create(new Upload({ id: 'b', size: 6, offset: 0 }));
     await store.write(Readable.from([Buffer.from('abc')]), 'a', 0);
@@ -61,7 +76,8 @@ describe('PrivateFileStore', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(synced).toHaveBeenCalledTimes(1);
     release();
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => ended() >= 1);
+    await new Promise((r) => setTimeout(r, 0));
     expect(await store.write(Readable.from([Buffer.from('def')]), 'b', 3)).toBe(6);
     await until(() => synced.mock.calls.length >= 2);
     expect(synced).toHaveBeenCalledTimes(2);
