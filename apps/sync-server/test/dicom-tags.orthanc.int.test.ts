@@ -13,6 +13,7 @@ const DOCTOR = 'doctor-tags; doctor';
 /** The fields of a resource's `dicom` block, each with the DICOM keyword Orthanc reports it under. */
 const FIELDS = {
   patientId: 'PatientID',
+  issuerOfPatientId: 'IssuerOfPatientID',
   patientName: 'PatientName',
   patientBirthDate: 'PatientBirthDate',
   patientSex: 'PatientSex',
@@ -33,6 +34,7 @@ const NUMERIC: ReadonlySet<Field> = new Set(['rows', 'columns', 'bitsAllocated']
 /** Fields whose VR (LO, SH, CS, DA, PN) makes leading spaces non-significant. */
 const LEADING_SPACE_INSIGNIFICANT: ReadonlySet<Field> = new Set([
   'patientId',
+  'issuerOfPatientId',
   'patientName',
   'patientSex',
   'patientBirthDate',
@@ -132,6 +134,7 @@ describe('DICOM tags reported by the API agree with Orthanc', () => {
         ...base,
         seed: 2,
         patientId: 'P-1971',
+        issuerOfPatientId: 'CLINIC-B',
         patientName: 'Keller^Maria^Anna^Dr.^PhD',
         patientBirthDate: '19800214',
         patientSex: 'F',
@@ -258,6 +261,7 @@ describe('DICOM tags reported by the API agree with Orthanc', () => {
     }
     // Anchors: the agreement is on the right values, not on the same misreading.
     expect(compared['full identity']?.ours).toMatchObject({
+      issuerOfPatientId: 'CLINIC-B',
       patientName: 'Keller^Maria^Anna^Dr.^PhD',
       patientBirthDate: '19800214',
       patientSex: 'F',

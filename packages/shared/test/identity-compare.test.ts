@@ -5,6 +5,8 @@ import {
   nameParts,
   normalizeDate,
   normalizeSex,
+  otherIssuer,
+  sameFilePatient,
   samePatientId,
 } from '../src/identity/compare.ts';
 import { IdentityOverrideInputSchema } from '../src/schemas/identity.ts';
@@ -197,6 +199,105 @@ describe('attack 19: every group and value of a PN counts', () => {
     expect(compareIdentity({ patientName: '^^=^' }, { patientId: 'P-1', record: { name: 'Maria Keller' } })).toEqual({
       inFile: ['patientName'],
       compared: [],
+      mismatches: [],
+    });
+  });
+});
+
+describe('the assigning authority that issued the PatientID (IssuerOfPatientID)', () => {
+  const record = { name: 'Maria Keller', birthDate: '1957-03-14', sex: 'female' };
+  const file = { patientId: 'P-1001', patientName: 'KELLER^MARIA', patientBirthDate: '19570314', patientSex: 'F' };
+  const ours = { patientId: 'P-1001', issuer: 'HOSPITAL-A', record };
+
+  it('the same id issued by another authority is another patient: a patientId mismatch naming both issuers', () => {
+    expect(compareIdentity({ ...file, issuerOfPatientId: 'CLINIC-B' }, ours)).toEqual({
+      inFile: ['patientId', 'patientName', 'patientBirthDate', 'patientSex'],
+      compared: ['patientId', 'patientName', 'patientBirthDate', 'patientSex'],
+      mismatches: [
+        {
+          field: 'patientId',
+          file: 'P-1001 (issuer CLINIC-B)',
+          expected: 'P-1001 (issuer HOSPITAL-A)',
+          source: 'metadata',
+          hint: 'other_issuer',
+        },
+      ],
+    });
+  });
+
+  it('another id from another authority: one patientId mismatch, both issuers named', () => {
+    expect(
+      compareIdentity({ patientId: ' P-1003 ', issuerOfPatientId: ' CLINIC-B ' }, { ...ours, issuer: ' HOSPITAL-A ' })
+        .mismatches,
+    ).toEqual([
+      {
+        field: 'patientId',
+        file: 'P-1003 (issuer CLINIC-B)',
+        expected: 'P-1001 (issuer HOSPITAL-A)',
+        source: 'metadata',
+        hint: 'other_issuer',
+      },
+    ]);
+  });
+
+  it('our own issuer, however written, is no mismatch; nor is a file or a server that names none (as before)', () => {
+    const none = { inFile: ['patientId'], compared: ['patientId'], mismatches: [] };
+    for (const [fileIssuer, ourIssuer] of [
+      [' hospital-a ', 'HOSPITAL-A'],
+      [undefined, 'HOSPITAL-A'],
+      ['  ', 'HOSPITAL-A'],
+      ['CLINIC-B', undefined],
+      ['CLINIC-B', ' '],
+    ] as const) {
+      const label = `file ${String(fileIssuer)}, ours ${String(ourIssuer)}`;
+      expect(
+        compareIdentity(
+          { patientId: 'p-1001', issuerOfPatientId: fileIssuer },
+          { patientId: 'P-1001', issuer: ourIssuer },
+        ),
+        label,
+      ).toEqual(none);
+      expect(otherIssuer(fileIssuer, ourIssuer), label).toBe(false);
+      expect(
+        sameFilePatient(
+          { patientId: 'p-1001', issuerOfPatientId: fileIssuer },
+          { patientId: 'P-1001', issuer: ourIssuer },
+        ),
+        label,
+      ).toBe(true);
+    }
+    // Without an issuer on our side another id is the mismatch it always was, values as the file has them.
+    expect(
+      compareIdentity({ patientId: 'P-1003', issuerOfPatientId: 'CLINIC-B' }, { patientId: 'P-1001' }).mismatches,
+    ).toEqual([{ field: 'patientId', file: 'P-1003', expected: 'P-1001', source: 'metadata' }]);
+  });
+
+  it('sameFilePatient: the same id from the same (or an unknown) authority', () => {
+    expect(otherIssuer('CLINIC-B', 'HOSPITAL-A')).toBe(true);
+    expect(
+      sameFilePatient(
+        { patientId: 'P-1001', issuerOfPatientId: 'CLINIC-B' },
+        { patientId: 'P-1001', issuer: 'HOSPITAL-A' },
+      ),
+    ).toBe(false);
+    expect(
+      sameFilePatient(
+        { patientId: 'P-1003', issuerOfPatientId: 'HOSPITAL-A' },
+        { patientId: 'P-1001', issuer: 'HOSPITAL-A' },
+      ),
+    ).toBe(false);
+    expect(
+      sameFilePatient(
+        { patientId: 'P-1001', issuerOfPatientId: 'HOSPITAL-A' },
+        { patientId: 'P-1001', issuer: 'HOSPITAL-A' },
+      ),
+    ).toBe(true);
+  });
+
+  it('an issuer without a PatientID says nothing: no patientId in the file', () => {
+    expect(compareIdentity({ issuerOfPatientId: 'CLINIC-B', patientName: 'KELLER^MARIA' }, ours)).toEqual({
+      inFile: ['patientName'],
+      compared: ['patientName'],
       mismatches: [],
     });
   });

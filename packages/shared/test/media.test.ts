@@ -206,6 +206,17 @@ describe('extractDicomTags', () => {
     expect(tags.patientId).toBe('PAT-42');
   });
 
+  it('reads IssuerOfPatientID (0010,0021), the authority that issued the PatientID', () => {
+    const elements = PATIENT.flatMap((e): Element[] =>
+      e[0] === 0x0010 && e[1] === 0x0020 ? [e, [0x0010, 0x0021, 'LO', text('CLINIC-B')]] : [e],
+    );
+    const tags = extractDicomTags(dicomFile(elements));
+    expect(tags).toEqual({ ...EXPECTED_TAGS, issuerOfPatientId: 'CLINIC-B' });
+    expect(DicomTagsSchema.parse(tags)).toEqual(tags);
+    // Absent (as in every file before): not there at all, and a row without it still parses.
+    expect(extractDicomTags(dicomFile())).not.toHaveProperty('issuerOfPatientId');
+  });
+
   it('reads Implicit VR Little Endian files', () => {
     expect(extractDicomTags(dicomFile(PATIENT, { transferSyntax: IMPLICIT_LE }))).toEqual({
       ...EXPECTED_TAGS,

@@ -17,6 +17,8 @@ export interface DicomOptions {
   rows?: number;
   columns?: number;
   patientId?: string;
+  /** IssuerOfPatientID (0010,0021, LO): who issued the PatientID; written only when given. */
+  issuerOfPatientId?: string;
   patientName?: string;
   /** PatientBirthDate (DA, YYYYMMDD); written only when given. */
   patientBirthDate?: string;
@@ -39,6 +41,11 @@ export interface DicomOptions {
    * patient's group, as some modalities do: puts the patient tags that far into the file.
    */
   privateDataBytes?: number;
+  /**
+   * NumberOfFrames (0028,0008): a multi-frame image of this many frames, each its own pixels
+   * (frame k at (k-1) × rows × columns × 2 bytes into the pixel data). Written only when given.
+   */
+  frames?: number;
 }
 
 /** The options with defaults filled in: what the file says. */
@@ -46,6 +53,7 @@ export interface ResolvedDicomOptions {
   rows: number;
   columns: number;
   patientId: string;
+  issuerOfPatientId?: string;
   patientName: string;
   patientBirthDate?: string;
   patientSex?: string;
@@ -57,6 +65,7 @@ export interface ResolvedDicomOptions {
   seriesInstanceUid: string;
   sopInstanceUid: string;
   privateDataBytes?: number;
+  frames?: number;
 }
 
 export interface WrittenDicom {
@@ -84,11 +93,15 @@ export function resolveDicomOptions(options: DicomOptions = {}): ResolvedDicomOp
       throw new RangeError(`${name} must be an integer from 1 to ${MAX_DIMENSION}, got ${value}`);
     }
   }
-  if (rows * columns * 2 > 0xfffffffe) throw new RangeError('pixel data would exceed 4 GiB');
+  const frames = options.frames;
+  if (frames !== undefined && (!Number.isInteger(frames) || frames < 1 || frames > 0xffff))
+    throw new RangeError(`frames must be an integer from 1 to ${0xffff}, got ${frames}`);
+  if (rows * columns * 2 * (frames ?? 1) > 0xfffffffe) throw new RangeError('pixel data would exceed 4 GiB');
   const base = {
     rows,
     columns,
     patientId: options.patientId ?? 'PAT-0001',
+    issuerOfPatientId: options.issuerOfPatientId,
     patientName: options.patientName ?? 'TEST^PATIENT',
     patientBirthDate: options.patientBirthDate,
     patientSex: options.patientSex,
@@ -97,6 +110,7 @@ export function resolveDicomOptions(options: DicomOptions = {}): ResolvedDicomOp
     studyDate: options.studyDate ?? '20260115',
     seed: options.seed ?? 1,
     privateDataBytes: options.privateDataBytes,
+    frames,
   };
   if (!/^\d{8}$/.test(base.studyDate)) throw new RangeError('studyDate must be YYYYMMDD');
   for (const [name, value] of [
@@ -123,6 +137,7 @@ export function dicomTagsFor(options: DicomOptions = {}): DicomTags {
   const o = resolveDicomOptions(options);
   return {
     patientId: o.patientId,
+    ...(o.issuerOfPatientId ? { issuerOfPatientId: o.issuerOfPatientId } : {}),
     patientName: o.patientName,
     ...(o.patientBirthDate ? { patientBirthDate: o.patientBirthDate } : {}),
     ...(o.patientSex ? { patientSex: o.patientSex } : {}),
@@ -165,12 +180,14 @@ export function* dicomChunks(options: DicomOptions = {}): Generator<Uint8Array, 
   const columnProfile = hannProfile(o.columns);
   const rowBytes = o.columns * 2;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_TARGET_BYTES / rowBytes));
-  for (let firstRow = 0; firstRow < o.rows; firstRow += rowsPerChunk) {
-    const chunkRows = Math.min(rowsPerChunk, o.rows - firstRow);
+  // Each frame the same field with its own noise: rows of every frame, one after the other.
+  const allRows = o.rows * (o.frames ?? 1);
+  for (let firstRow = 0; firstRow < allRows; firstRow += rowsPerChunk) {
+    const chunkRows = Math.min(rowsPerChunk, allRows - firstRow);
     const chunk = Buffer.allocUnsafe(chunkRows * rowBytes);
     let offset = 0;
     for (let row = firstRow; row < firstRow + chunkRows; row++) {
-      const rowWeight = 2048 * (rowProfile[row] ?? 0);
+      const rowWeight = 2048 * (rowProfile[row % o.rows] ?? 0);
       for (let column = 0; column < o.columns; column++) {
         // A smooth 512..2560 field plus 10 bits of noise: stays within BitsStored 12.
         const value = 512 + ((rowWeight * (columnProfile[column] ?? 0)) | 0) + (random.next() >>> 22);
@@ -215,12 +232,12 @@ export async function writeDicom(path: string, options: DicomOptions = {}): Prom
 
 // --- encoding ---------------------------------------------------------------------------
 
-type Vr = 'UL' | 'OB' | 'UI' | 'SH' | 'DA' | 'CS' | 'PN' | 'LO' | 'US' | 'OW';
+type Vr = 'UL' | 'OB' | 'UI' | 'SH' | 'DA' | 'CS' | 'PN' | 'LO' | 'US' | 'OW' | 'IS';
 /** VRs with a 2-byte reserved field and a 4-byte length in Explicit VR. */
 const LONG_LENGTH_VRS: ReadonlySet<Vr> = new Set(['OB', 'OW']);
 
 function pixelDataLength(o: ResolvedDicomOptions): number {
-  return o.rows * o.columns * 2;
+  return o.rows * o.columns * 2 * (o.frames ?? 1);
 }
 
 function elementHeader(group: number, element: number, vr: Vr, length: number): Buffer {
@@ -279,6 +296,7 @@ function dicomHeader(o: ResolvedDicomOptions): Buffer {
       : []),
     stringElement(0x0010, 0x0010, 'PN', o.patientName),
     stringElement(0x0010, 0x0020, 'LO', o.patientId),
+    ...(o.issuerOfPatientId !== undefined ? [stringElement(0x0010, 0x0021, 'LO', o.issuerOfPatientId)] : []),
     ...(o.patientBirthDate !== undefined ? [stringElement(0x0010, 0x0030, 'DA', o.patientBirthDate)] : []),
     ...(o.patientSex !== undefined ? [stringElement(0x0010, 0x0040, 'CS', o.patientSex)] : []),
     stringElement(0x0018, 0x0015, 'CS', o.bodyPart),
@@ -287,6 +305,7 @@ function dicomHeader(o: ResolvedDicomOptions): Buffer {
     stringElement(0x0020, 0x000e, 'UI', o.seriesInstanceUid),
     usElement(0x0028, 0x0002, 1),
     stringElement(0x0028, 0x0004, 'CS', 'MONOCHROME2'),
+    ...(o.frames !== undefined ? [stringElement(0x0028, 0x0008, 'IS', String(o.frames))] : []),
     usElement(0x0028, 0x0010, o.rows),
     usElement(0x0028, 0x0011, o.columns),
     usElement(0x0028, 0x0100, 16),

@@ -161,6 +161,14 @@ describe('dicomChunks and friends', () => {
     expect(() => makeDicom({ ...small, privateDataBytes: 3 })).toThrow(RangeError);
   });
 
+  it('issuerOfPatientId writes IssuerOfPatientID (0010,0021); without it none is written and the file is unchanged', () => {
+    const issued = makeDicom({ ...small, issuerOfPatientId: 'CLINIC-B' });
+    expect(extractDicomTags(issued)).toEqual(dicomTagsFor({ ...small, issuerOfPatientId: 'CLINIC-B' }));
+    expect(extractDicomTags(issued).issuerOfPatientId).toBe('CLINIC-B');
+    expect(extractDicomTags(makeDicom(small))).not.toHaveProperty('issuerOfPatientId');
+    expect(makeDicom({ ...small, issuerOfPatientId: undefined }).equals(makeDicom(small))).toBe(true);
+  });
+
   it('stream in bounded chunks whatever the image size', () => {
     const big = dicomDimensionsForSize(200 * 1024 * 1024);
     let largest = 0;

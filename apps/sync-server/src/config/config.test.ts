@@ -113,6 +113,14 @@ describe('config', () => {
     expect(loadConfig({ ...webhook }).http.publicUrl).toBeUndefined();
   });
 
+  it('PATIENT_ID_ISSUER: unset by default (issuers not compared); trimmed; a DICOM LO value, never empty', () => {
+    expect(loadConfig({}).integrations.patientIdIssuer).toBeUndefined();
+    expect(loadConfig({ PATIENT_ID_ISSUER: ' HOSPITAL-A ' }).integrations.patientIdIssuer).toBe('HOSPITAL-A');
+    expect(() => loadConfig({ PATIENT_ID_ISSUER: ' ' })).toThrow(/PATIENT_ID_ISSUER: empty/);
+    expect(() => loadConfig({ PATIENT_ID_ISSUER: 'A\\B' })).toThrow(/PATIENT_ID_ISSUER: must not contain a backslash/);
+    expect(() => loadConfig({ PATIENT_ID_ISSUER: 'x'.repeat(65) })).toThrow(/PATIENT_ID_ISSUER: must be at most 64/);
+  });
+
   it('metrics: their own listener on loopback by default, or off', () => {
     expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(loadConfig({ METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ host: '0.0.0.0', port: 0 });

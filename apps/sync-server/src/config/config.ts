@@ -342,6 +342,16 @@ export const EnvSchema = z.object({
     'How often each instance looks for pending links; also the first re-check delay (then doubling).',
   ),
   LINK_RECHECK_MAX_MS: ms(10 * 60 * 1000).describe('Longest wait between two checks of one pending link.'),
+  PATIENT_ID_ISSUER: z
+    .string()
+    .trim()
+    .min(1, 'empty; give the assigning authority of your patient ids, or leave it unset')
+    .max(64, 'must be at most 64 characters (a DICOM LO value)')
+    .refine((v) => !/[\\\p{Cc}]/u.test(v), 'must not contain a backslash or control characters (a DICOM LO value)')
+    .optional()
+    .describe(
+      "The assigning authority that issues this hospital's patient ids (the patientId of every X-ray, the Patient Service's ids), as a DICOM file's IssuerOfPatientID (0010,0021) names it, e.g. `HOSPITAL-A`. Set: a DICOM whose IssuerOfPatientID names another authority (case and surrounding blanks aside) is another hospital's patient even when its PatientID reads the same, and is treated as a file naming another PatientID: identity `mismatch` on patientId (hint `other_issuer`), link `invalid` (`file_patient_mismatch`). A file without IssuerOfPatientID is compared by its PatientID alone. Unset: issuers are not compared.",
+    ),
 
   DOCTOR_SERVICE_URL: z
     .url()
@@ -869,6 +879,8 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
         recheckMaxMs: e.LINK_RECHECK_MAX_MS,
         devPort: e.DEV_PATIENT_PORT,
       },
+      /** The assigning authority of our patient ids (a file's IssuerOfPatientID); undefined: not compared. */
+      patientIdIssuer: e.PATIENT_ID_ISSUER,
       doctorService: {
         url: e.DOCTOR_SERVICE_URL,
         secret: e.WEBHOOK_SECRET,

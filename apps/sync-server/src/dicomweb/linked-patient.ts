@@ -59,7 +59,7 @@ export function identityWarnings(corrected: number, mismatched: number, what: st
       : []),
     ...(mismatched
       ? [
-          `Patient identity status mismatch for ${mismatched} ${what}: the file's patient attributes (PatientName, PatientBirthDate, PatientSex as in the file) disagree with the linked patient; see GET /xrays/{id} identity.`,
+          `Patient identity status mismatch for ${mismatched} ${what}: the file's patient attributes (PatientName, PatientBirthDate, PatientSex, or the IssuerOfPatientID of its PatientID, as in the file) disagree with the linked patient; see GET /xrays/{id} identity.`,
         ]
       : []),
   ];

@@ -77,11 +77,12 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
     const audit = input.context ?? systemContext(input.actor);
     // Before the transaction (no network inside it), one try within a short budget: the upload
     // never waits long for, nor fails because of, the Patient Service. No answer: pending.
-    const link = await arrivalLink(deps.links, metadata, content.dicom?.patientId);
+    const link = await arrivalLink(deps.links, metadata, content.dicom);
     // The file's own patient against the metadata's and the Patient Service record the link brought.
     const identity = decideIdentity({
       dicom: content.dicom,
       patientId: metadata.patientId,
+      issuer: deps.links.patientIdIssuer,
       link,
       override: overrideOf(metadata, { sub: input.actor.sub, name: input.actor.name }, content.dicom),
     });

@@ -81,7 +81,7 @@ async function decideStored(deps: IdentityBackfillDeps, x: XrayRecord): Promise<
     const checked = await deps.links.verify(x.patientId, x.consultationId, 'background');
     if (checked.status === 'pending')
       throw new PatientServiceUnavailable('the Patient Service did not answer; its identity stays not_checked');
-    link = storedLink(checked, { patientId: x.patientId, dicom }, x);
+    link = storedLink(checked, { patientId: x.patientId, dicom }, x, deps.links.patientIdIssuer);
   }
   const override =
     x.identity.override ??
@@ -99,7 +99,7 @@ async function decideStored(deps: IdentityBackfillDeps, x: XrayRecord): Promise<
       x.capturedBy,
       dicom,
     );
-  return decideIdentity({ dicom, patientId: x.patientId, link, override });
+  return decideIdentity({ dicom, patientId: x.patientId, issuer: deps.links.patientIdIssuer, link, override });
 }
 
 /**

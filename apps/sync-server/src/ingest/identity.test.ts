@@ -154,4 +154,91 @@ describe('decideIdentity', () => {
       }),
     ).toMatchObject({ status: 'mismatch', overridden: true, override: { fields: ['patientId'] } });
   });
+
+  describe('the PatientID issued by another assigning authority (IssuerOfPatientID against PATIENT_ID_ISSUER)', () => {
+    const foreign = { ...file, issuerOfPatientId: 'CLINIC-B' };
+    const issuerMismatch = {
+      field: 'patientId',
+      file: 'P-1001 (issuer CLINIC-B)',
+      expected: 'P-1001 (issuer HOSPITAL-A)',
+      source: 'metadata',
+      hint: 'other_issuer',
+    };
+
+    it('is a patientId mismatch as another id is, even with no Patient Service; our issuer or none is consistent', () => {
+      for (const link of [verified, { status: 'unchecked' } as Link]) {
+        const got = decideIdentity({ dicom: foreign, patientId: 'P-1001', issuer: 'HOSPITAL-A', link, now });
+        expect(got).toMatchObject({ status: 'mismatch', fields: [issuerMismatch], overridden: false });
+      }
+      expect(
+        decideIdentity({
+          dicom: { ...file, issuerOfPatientId: 'hospital-a' },
+          patientId: 'P-1001',
+          issuer: 'HOSPITAL-A',
+          link: verified,
+          now,
+        }),
+      ).toMatchObject({ status: 'consistent', fields: [] });
+      // No issuer configured: today's behaviour, whatever the file says.
+      expect(decideIdentity({ dicom: foreign, patientId: 'P-1001', link: verified, now })).toMatchObject({
+        status: 'consistent',
+        fields: [],
+      });
+    });
+
+    it('an identityOverride naming patientId covers it; keep_chosen_patient for an id that reads as ours does not (the edge compares ids alone)', () => {
+      const identityOverride = {
+        fields: ['patientId' as const],
+        reason: 'Transferred from the clinic, same person',
+        decidedAt: '2026-11-27T08:20:00Z',
+      };
+      const metadata = { capturedAt: '2026-11-27T08:15:00Z', patientId: 'P-1001' };
+      const explicit = overrideOf({ ...metadata, identityOverride }, by, foreign);
+      expect(
+        decideIdentity({
+          dicom: foreign,
+          patientId: 'P-1001',
+          issuer: 'HOSPITAL-A',
+          link: verified,
+          override: explicit,
+          now,
+        }),
+      ).toMatchObject({ status: 'mismatch', overridden: true, fields: [issuerMismatch] });
+
+      // Sent because P-1001 was not on the device's roster: nobody decided about the clinic's id.
+      const decision = {
+        ...metadata,
+        patientDecision: 'keep_chosen_patient' as const,
+        patientDecisionReason: 'Not on roster',
+      };
+      expect(overrideOf(decision, by, foreign)).toBeUndefined();
+      expect(
+        decideIdentity({
+          dicom: foreign,
+          patientId: 'P-1001',
+          issuer: 'HOSPITAL-A',
+          link: verified,
+          override: overrideOf(decision, by, foreign),
+          now,
+        }),
+      ).toMatchObject({ status: 'mismatch', overridden: false });
+
+      // A decision about another id of another authority covers the one patientId mismatch.
+      const otherId = { ...foreign, patientId: 'P-1003' };
+      expect(
+        decideIdentity({
+          dicom: otherId,
+          patientId: 'P-1001',
+          issuer: 'HOSPITAL-A',
+          link: verified,
+          override: overrideOf(decision, by, otherId),
+          now,
+        }),
+      ).toMatchObject({
+        status: 'mismatch',
+        overridden: true,
+        fields: [{ field: 'patientId', file: 'P-1003 (issuer CLINIC-B)', hint: 'other_issuer' }],
+      });
+    });
+  });
 });

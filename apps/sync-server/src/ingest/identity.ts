@@ -20,8 +20,11 @@ import {
  * The override an upload carries: `identityOverride`, or `patientDecision: keep_chosen_patient`
  * read as one of the PatientID only, and only when the file's PatientID is another patient's:
  * that is all such a decision saw (the edge also sends it when the only hold was "not on the
- * roster"), so a name or date found to differ later was decided by nobody. `by` is who sent it
- * (the signed-in uploader), never a name the device claims.
+ * roster"), so a name or date found to differ later was decided by nobody. So is an
+ * IssuerOfPatientID other than ours behind an id that reads as ours: the edge compares ids alone
+ * (it knows no issuer). An `identityOverride` naming `patientId`, or a decision made for another
+ * id, covers the patientId mismatch whatever made it one (another id, another issuer, or both).
+ * `by` is who sent it (the signed-in uploader), never a name the device claims.
  */
 export function overrideOf(
   metadata: Pick<
@@ -70,6 +73,8 @@ export interface IdentityInput {
   dicom: DicomTags | null;
   /** The patient the X-ray is stored under. */
   patientId: string;
+  /** The assigning authority of the hospital's patient ids (LinkVerifier.patientIdIssuer); undefined: not configured. */
+  issuer?: string | undefined;
   /** Its link: the Patient Service's record (`patient`), or why there is none (`pending`...). */
   link: Link;
   override?: IdentityOverride | undefined;
@@ -80,7 +85,8 @@ export interface IdentityInput {
  * - `unknown`: not a DICOM (`not_dicom`), none of the four tags (`no_patient_tags`), demographics
  *   in the file and the Patient Service not answering yet (`patient_service_unavailable`: decided
  *   again when the link settles), or nothing comparable (`no_patient_record`);
- * - `mismatch`: a field differs (the PatientID against the metadata even with no record at all);
+ * - `mismatch`: a field differs (the PatientID against the metadata even with no record at all,
+ *   or issued by another assigning authority than `issuer`);
  * - `consistent`: every field compared agrees (`compared` says which).
  * An override keeps a mismatch a mismatch; `overridden` says it covered every field that differs.
  */
@@ -100,7 +106,7 @@ export function decideIdentity(input: IdentityInput): Identity {
   });
   if (!input.dicom) return unknown('not_dicom');
   const record = recordOf(input.link, input.patientId);
-  const c = compareIdentity(input.dicom, { patientId: input.patientId, record });
+  const c = compareIdentity(input.dicom, { patientId: input.patientId, issuer: input.issuer, record });
   if (c.inFile.length === 0) return unknown('no_patient_tags');
   if (c.mismatches.length > 0) {
     const accepted = new Set(input.override?.fields ?? []);

@@ -48,7 +48,11 @@ export function createIntegrations(
       })
     : undefined;
   if (!directory) log.warn('PATIENT_SERVICE_URL is not set: X-ray links are not checked (link.status unchecked)');
-  const links = createLinkVerifier(directory, { inlineTimeoutMs: patientService.inlineTimeoutMs, log });
+  const links = createLinkVerifier(directory, {
+    inlineTimeoutMs: patientService.inlineTimeoutMs,
+    log,
+    patientIdIssuer: config.integrations.patientIdIssuer,
+  });
 
   const notifiers: Notifier[] = [];
   if (doctorService.url && doctorService.secret)

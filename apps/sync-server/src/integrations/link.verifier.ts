@@ -1,4 +1,4 @@
-import { samePatientId, type Link, type XrayMetadataInput } from '@xray/shared';
+import { sameFilePatient, samePatientId, type DicomTags, type Link, type XrayMetadataInput } from '@xray/shared';
 import type { Logger } from '../observability/logger.ts';
 import { PatientDirectoryUnavailable, type PatientDirectory } from './patient-directory.ts';
 
@@ -12,11 +12,21 @@ export type LinkMode =
 export interface LinkVerifier {
   /** False when no Patient Service is configured: every link is `unchecked`. */
   readonly enabled: boolean;
+  /**
+   * The assigning authority that issues the hospital's patient ids (PATIENT_ID_ISSUER): a file
+   * whose IssuerOfPatientID names another names another hospital's patient, whatever its id.
+   * Undefined: not configured; a file's PatientID is compared alone.
+   */
+  readonly patientIdIssuer?: string | undefined;
   verify(patientId: string, consultationId: string | null, mode: LinkMode): Promise<Link>;
 }
 
+/** The file's own patient: its PatientID and who issued it (IssuerOfPatientID). */
+type FilePatient = Pick<DicomTags, 'patientId' | 'issuerOfPatientId'>;
+
 /**
- * An arriving X-ray's link. The file's own DICOM PatientID naming another patient, without the
+ * An arriving X-ray's link. The file's own DICOM PatientID naming another patient (another id, or
+ * one issued by another assigning authority than `links.patientIdIssuer`), without the
  * paramedic's decision to keep the chosen one, is `invalid` (`file_patient_mismatch`) whatever
  * the Patient Service says: never `verified`. The Patient Service is asked all the same: its record
  * is what the file's name, birth date and sex are compared with (ingest/identity.ts). A decision
@@ -25,7 +35,7 @@ export interface LinkVerifier {
 export async function arrivalLink(
   links: LinkVerifier,
   metadata: Pick<XrayMetadataInput, 'patientId' | 'consultationId' | 'patientDecision' | 'patientDecisionReason'>,
-  filePatientId: string | undefined,
+  file: FilePatient | null | undefined,
 ): Promise<Link> {
   const decision: Link['decision'] = metadata.patientDecision
     ? {
@@ -35,7 +45,13 @@ export async function arrivalLink(
     : undefined;
   const withDecision = (link: Link): Link => (decision ? { ...link, decision } : link);
   const checked = await links.verify(metadata.patientId, metadata.consultationId ?? null, 'inline');
-  return withDecision(fileMismatch(filePatientId, metadata.patientId, decision, checked) ?? checked);
+  const mismatch = fileMismatch(
+    file,
+    { patientId: metadata.patientId, issuer: links.patientIdIssuer },
+    decision,
+    checked,
+  );
+  return withDecision(mismatch ?? checked);
 }
 
 /**
@@ -46,38 +62,45 @@ export async function arrivalLink(
  */
 export function storedLink(
   checked: Link,
-  x: { patientId: string; dicom: { patientId?: string | undefined } | null },
+  x: { patientId: string; dicom: FilePatient | null },
   before: { patientId: string; link: Link },
+  /** The hospital's assigning authority (LinkVerifier.patientIdIssuer). */
+  issuer: string | undefined,
 ): Link {
   const decision = before.patientId === x.patientId ? before.link.decision : undefined;
   const withDecision = (link: Link): Link => {
     const { decision: _dropped, ...rest } = link;
     return decision ? { ...rest, decision } : rest;
   };
-  return withDecision(fileMismatch(x.dicom?.patientId, x.patientId, decision, checked) ?? checked);
+  return withDecision(fileMismatch(x.dicom, { patientId: x.patientId, issuer }, decision, checked) ?? checked);
 }
 
 /**
  * The file rule: the DICOM's PatientID naming another patient (compared as the identity check
- * compares it, @xray/shared samePatientId), with no decision to keep this one, is `invalid`. The
- * Patient Service's summaries of what was checked stay on it (the identity check reads them).
+ * compares it, @xray/shared sameFilePatient: another id, or one issued by another assigning
+ * authority than ours), with no decision to keep this one, is `invalid`. The Patient Service's
+ * summaries of what was checked stay on it (the identity check reads them).
  */
 function fileMismatch(
-  filePatientId: string | undefined,
-  patientId: string,
+  file: FilePatient | null | undefined,
+  ours: { patientId: string; issuer: string | undefined },
   decision: Link['decision'],
   checked: Link,
 ): Link | undefined {
-  const filePatient = filePatientId?.trim();
-  if (filePatient && !samePatientId(filePatient, patientId) && decision?.choice !== 'keep_chosen_patient')
-    return {
-      status: 'invalid',
-      reason: 'file_patient_mismatch',
-      checkedAt: checked.checkedAt ?? new Date().toISOString(),
-      ...(checked.patient ? { patient: checked.patient } : {}),
-      ...(checked.consultation ? { consultation: checked.consultation } : {}),
-    };
-  return undefined;
+  const filePatientId = file?.patientId?.trim();
+  if (!filePatientId || sameFilePatient({ patientId: filePatientId, issuerOfPatientId: file?.issuerOfPatientId }, ours))
+    return undefined;
+  // A decision counts for what the device compared: the id alone (the edge app knows no issuer).
+  // One sent for a file whose id reads as ours (its patient was not on the roster) decided nothing
+  // about another authority's id.
+  if (decision?.choice === 'keep_chosen_patient' && !samePatientId(filePatientId, ours.patientId)) return undefined;
+  return {
+    status: 'invalid',
+    reason: 'file_patient_mismatch',
+    checkedAt: checked.checkedAt ?? new Date().toISOString(),
+    ...(checked.patient ? { patient: checked.patient } : {}),
+    ...(checked.consultation ? { consultation: checked.consultation } : {}),
+  };
 }
 
 /**
@@ -87,11 +110,13 @@ function fileMismatch(
  */
 export function createLinkVerifier(
   directory: PatientDirectory | undefined,
-  opts: { inlineTimeoutMs: number; log: Logger },
+  opts: { inlineTimeoutMs: number; log: Logger; patientIdIssuer?: string | undefined },
 ): LinkVerifier {
-  if (!directory) return { enabled: false, verify: async () => ({ status: 'unchecked' }) };
+  const { patientIdIssuer } = opts;
+  if (!directory) return { enabled: false, patientIdIssuer, verify: async () => ({ status: 'unchecked' }) };
   return {
     enabled: true,
+    patientIdIssuer,
     async verify(patientId, consultationId, mode) {
       const lookup = mode === 'inline' ? { timeoutMs: opts.inlineTimeoutMs, retries: 0 } : {};
       try {

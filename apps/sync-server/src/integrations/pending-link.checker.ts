@@ -99,11 +99,13 @@ export class PendingLinkChecker {
         return;
       // The paramedic's patient decision sent with the X-ray stays with its link; the file's own
       // PatientID naming another patient without one is never settled as verified.
-      const settled: Link = storedLink(link, current, current);
+      const issuer = this.deps.links.patientIdIssuer;
+      const settled: Link = storedLink(link, current, current, issuer);
       // An identity left unknown for want of the record is decided now that it is here.
       const identity = decideIdentity({
         dicom: current.dicom,
         patientId: current.patientId,
+        issuer,
         link: settled,
         override: current.identity.override,
       });

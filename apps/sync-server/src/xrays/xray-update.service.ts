@@ -81,10 +81,11 @@ export async function updateXray(
       // The ids moved under us: what we checked is not what is stored; the checker settles it.
       else link = deps.links.enabled ? { status: 'pending', reason: 'changed_concurrently' } : { status: 'unchecked' };
       // The file's own PatientID still counts: a correction never makes a mismatched file verified.
-      link = storedLink(link, { patientId: next.patientId, dicom: current.dicom }, current);
+      const issuer = deps.links.patientIdIssuer;
+      link = storedLink(link, { patientId: next.patientId, dicom: current.dicom }, current, issuer);
       // The file against the new patient; the device's override stays only while its patient stays.
       const override = next.patientId === current.patientId ? current.identity.override : undefined;
-      identity = decideIdentity({ dicom: current.dicom, patientId: next.patientId, link, override });
+      identity = decideIdentity({ dicom: current.dicom, patientId: next.patientId, issuer, link, override });
     }
 
     const before: Partial<Record<Field | 'link' | 'identity', unknown>> = {};

@@ -1327,6 +1327,7 @@ export interface components {
             sha256: string;
             dicom: {
                 patientId?: string;
+                issuerOfPatientId?: string;
                 patientName?: string;
                 patientBirthDate?: string;
                 patientSex?: string;
@@ -1372,7 +1373,7 @@ export interface components {
                     /** @enum {string} */
                     source: "metadata" | "patient_service";
                     /** @enum {string} */
-                    hint?: "name_order";
+                    hint?: "name_order" | "other_issuer";
                 }[];
                 compared: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
                 /** @enum {string} */
@@ -1502,6 +1503,7 @@ export interface components {
                 sha256: string;
                 dicom: {
                     patientId?: string;
+                    issuerOfPatientId?: string;
                     patientName?: string;
                     patientBirthDate?: string;
                     patientSex?: string;
@@ -1547,7 +1549,7 @@ export interface components {
                         /** @enum {string} */
                         source: "metadata" | "patient_service";
                         /** @enum {string} */
-                        hint?: "name_order";
+                        hint?: "name_order" | "other_issuer";
                     }[];
                     compared: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
                     /** @enum {string} */
@@ -1615,6 +1617,7 @@ export interface components {
                     sha256: string;
                     dicom: {
                         patientId?: string;
+                        issuerOfPatientId?: string;
                         patientName?: string;
                         patientBirthDate?: string;
                         patientSex?: string;
@@ -1660,7 +1663,7 @@ export interface components {
                             /** @enum {string} */
                             source: "metadata" | "patient_service";
                             /** @enum {string} */
-                            hint?: "name_order";
+                            hint?: "name_order" | "other_issuer";
                         }[];
                         compared: ("patientId" | "patientName" | "patientBirthDate" | "patientSex")[];
                         /** @enum {string} */

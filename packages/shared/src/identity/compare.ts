@@ -6,9 +6,32 @@ import type { IdentityField, IdentityFieldMismatch } from '../schemas/identity.t
  * ingest) and the edge app (before a capture is sent). Pure functions: no I/O, no clock.
  */
 
+const present = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
+
 /** Patient ids compare without case and surrounding blanks (P-1001 = p-1001). */
 export function samePatientId(a: string, b: string): boolean {
   return a.trim().toUpperCase() === b.trim().toUpperCase();
+}
+
+/**
+ * Whether a file's PatientID was issued by another assigning authority than the hospital's own:
+ * only when both are known, the file's IssuerOfPatientID (0010,0021) and the hospital's
+ * (PATIENT_ID_ISSUER on the server), and they differ (compared as ids are). Then the id names
+ * another hospital's patient, even when its characters are ours (two hospitals issue P-1001).
+ */
+export function otherIssuer(fileIssuer: string | undefined, ownIssuer: string | undefined): boolean {
+  return present(fileIssuer) && present(ownIssuer) && !samePatientId(fileIssuer, ownIssuer);
+}
+
+/**
+ * Whether the file's PatientID names the patient `patientId` of the hospital whose assigning
+ * authority is `issuer`: the same id, and not issued by another authority (otherIssuer).
+ */
+export function sameFilePatient(
+  file: { patientId: string; issuerOfPatientId?: string | undefined },
+  expected: { patientId: string; issuer?: string | undefined },
+): boolean {
+  return samePatientId(file.patientId, expected.patientId) && !otherIssuer(file.issuerOfPatientId, expected.issuer);
 }
 
 /**
@@ -193,6 +216,8 @@ export function normalizeSex(raw: string): 'M' | 'F' | 'O' | undefined {
 /** What the patient the X-ray is stored under says: its id, and the Patient Service record when there is one. */
 export interface ExpectedPatient {
   patientId: string;
+  /** The assigning authority that issues the hospital's patient ids (PATIENT_ID_ISSUER); undefined: not known. */
+  issuer?: string | undefined;
   record?: { name?: string | undefined; birthDate?: string | undefined; sex?: string | undefined } | undefined;
 }
 
@@ -205,11 +230,14 @@ export interface IdentityComparison {
   mismatches: IdentityFieldMismatch[];
 }
 
-const present = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
-
-/** Compares the file's four patient tags with the expected patient, field by field. */
+/**
+ * Compares the file's four patient tags with the expected patient, field by field. The PatientID
+ * differs too when it was issued by another assigning authority than the expected patient's
+ * (otherIssuer: both known, and not the same): then each side says whose id it is, `P-1001
+ * (issuer CLINIC-B)` against `P-1001 (issuer HOSPITAL-A)`, with the hint `other_issuer`.
+ */
 export function compareIdentity(
-  file: Pick<DicomTags, 'patientId' | 'patientName' | 'patientBirthDate' | 'patientSex'>,
+  file: Pick<DicomTags, 'patientId' | 'issuerOfPatientId' | 'patientName' | 'patientBirthDate' | 'patientSex'>,
   expected: ExpectedPatient,
 ): IdentityComparison {
   const out: IdentityComparison = { inFile: [], compared: [], mismatches: [] };
@@ -219,7 +247,7 @@ export function compareIdentity(
     fileValue: string | undefined,
     expectedValue: string | undefined,
     source: IdentityFieldMismatch['source'],
-    agree: (f: string, e: string) => boolean | 'name_order' | undefined,
+    agree: (f: string, e: string) => boolean | NonNullable<IdentityFieldMismatch['hint']> | undefined,
   ) => {
     if (!present(fileValue)) return;
     out.inFile.push(field);
@@ -233,10 +261,19 @@ export function compareIdentity(
       file: fileValue.trim(),
       expected: expectedValue.trim(),
       source,
-      ...(verdict === 'name_order' ? { hint: 'name_order' as const } : {}),
+      ...(typeof verdict === 'string' ? { hint: verdict } : {}),
     });
   };
-  check('patientId', file.patientId, expected.patientId, 'metadata', samePatientId);
+  const foreign = otherIssuer(file.issuerOfPatientId, expected.issuer);
+  const issued = (id: string | undefined, issuer: string | undefined): string | undefined =>
+    foreign && present(id) ? `${id.trim()} (issuer ${issuer?.trim() ?? ''})` : id;
+  check(
+    'patientId',
+    issued(file.patientId, file.issuerOfPatientId),
+    issued(expected.patientId, expected.issuer),
+    'metadata',
+    (f, e) => (foreign ? 'other_issuer' : samePatientId(f, e)),
+  );
   check('patientName', file.patientName, record?.name, 'patient_service', (f, e) => {
     // A name of separators or punctuation only (`^^`) says nothing: not compared.
     if (nameGroups(f).length === 0 || nameGroups(e).length === 0) return undefined;

@@ -12,6 +12,12 @@ export type { DicomParseErrorCode } from './dicom-header.ts';
 /** The tags the service records from a DICOM file; tags absent from the file are omitted. */
 export const DicomTagsSchema = z.object({
   patientId: z.string().optional(),
+  /**
+   * IssuerOfPatientID (0010,0021): the assigning authority that issued `patientId` (another
+   * hospital's modality writes its own). Absent: the file does not say (and rows stored before it
+   * was recorded lack it).
+   */
+  issuerOfPatientId: z.string().optional(),
   patientName: z.string().optional(),
   patientBirthDate: z.string().optional(),
   patientSex: z.string().optional(),
@@ -34,6 +40,7 @@ type UsTagKey = 'rows' | 'columns' | 'bitsAllocated';
 
 const STRING_TAGS: Readonly<Record<StringTagKey, string>> = {
   patientId: '00100020',
+  issuerOfPatientId: '00100021',
   patientName: '00100010',
   patientBirthDate: '00100030',
   patientSex: '00100040',

@@ -36,13 +36,25 @@ export const IDENTITY_SOURCES = ['metadata', 'patient_service'] as const;
 /** One field that differs: what the file says, and what the patient it is stored under says. */
 export const IdentityFieldMismatchSchema = z.object({
   field: z.enum(IDENTITY_FIELDS),
-  /** As the DICOM file has it (PatientName in DICOM PN form, `FAMILY^GIVEN`; dates YYYYMMDD; sex M/F/O). */
+  /**
+   * As the DICOM file has it (PatientName in DICOM PN form, `FAMILY^GIVEN`; dates YYYYMMDD; sex
+   * M/F/O). A PatientID issued by another assigning authority (hint `other_issuer`) names it:
+   * `P-1001 (issuer CLINIC-B)`.
+   */
   file: z.string(),
-  /** As the metadata (patientId) or the Patient Service record (name, birth date, sex) has it. */
+  /**
+   * As the metadata (patientId) or the Patient Service record (name, birth date, sex) has it; with
+   * hint `other_issuer`, the hospital's own authority: `P-1001 (issuer HOSPITAL-A)`.
+   */
   expected: z.string(),
   source: z.enum(IDENTITY_SOURCES),
-  /** `name_order`: the same name parts in another order (given and family name swapped?). */
-  hint: z.enum(['name_order']).optional(),
+  /**
+   * `name_order`: the same name parts in another order (given and family name swapped?).
+   * `other_issuer`: the file's PatientID was issued by another assigning authority
+   * (IssuerOfPatientID) than the hospital's (PATIENT_ID_ISSUER): another hospital's patient,
+   * even when the id reads the same.
+   */
+  hint: z.enum(['name_order', 'other_issuer']).optional(),
 });
 export type IdentityFieldMismatch = z.infer<typeof IdentityFieldMismatchSchema>;
 
