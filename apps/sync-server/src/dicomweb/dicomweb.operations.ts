@@ -133,6 +133,58 @@ const retrieve = <P extends string>(path: P, what: string, params: z.ZodObject) 
   responses: { 200: multipartDicom, ...problems(400, 403), 404: noSuchUid, 406: notAcceptable },
 });
 
+/** Retrieve Frames (wado.routes.ts, wado.frames.ts): chosen frames' pixel data, one part each. */
+const frameParams = instanceParams.extend({
+  frames: z
+    .string()
+    .regex(/^[0-9]+(,[0-9]+)*$/)
+    .meta({ description: 'Frame numbers from 1, comma-separated (`1`, `1,3`), at most 1000, answered in this order' }),
+});
+const framePart = (type: string) => ({
+  schema: z.string().meta({
+    format: 'binary',
+    description: `\`multipart/related; type="${type}"\`: one part per frame asked, in order, each \`Content-Type: ${type}; transfer-syntax=<UID>\``,
+  }),
+});
+const retrieveFrames = <P extends string>(path: P) => ({
+  method: 'get' as const,
+  path,
+  tags: ['DICOMweb'] as const,
+  summary: "WADO-RS: frames of an instance's pixel data (Retrieve Frames)",
+  description:
+    'PS3.18 10.4.1.1.4, as OHIF loads `wadors:` images: one part per frame asked, in order. Native (uncompressed, little endian) ' +
+    'pixel data: each frame its Rows × Columns × SamplesPerPixel × BitsAllocated/8 bytes, `application/octet-stream` with the ' +
+    'stored transfer syntax (Implicit and Explicit VR Little Endian give the same bytes: either may be asked for). Compressed: each ' +
+    "frame's bitstream as stored (its fragments concatenated; several frames located by the Basic Offset Table or one fragment each), " +
+    '`application/octet-stream` or, when `type` asks for it, its own media type (`image/jpeg`, `image/jls`, `image/jp2`, ' +
+    '`image/dicom-rle`, …), with `transfer-syntax=<stored UID>`. Nothing is transcoded. Only the header and the frames asked are ' +
+    'decrypted, never the whole X-ray. Audited per X-ray as a download (`xray.download`, `details.dicomweb: frames`).',
+  access: 'token' as const,
+  action: 'dicomweb.retrieve' as const,
+  request: {
+    params: frameParams,
+    headers: accept(
+      '`multipart/related; type="application/octet-stream"` (the default; also `*/*`), or with the compressed syntax\'s own type, with `transfer-syntax=*` or the stored syntax; another transfer syntax is 406',
+    ),
+  },
+  responses: {
+    200: {
+      description: 'The frames, one part each, in the order asked',
+      headers: [],
+      content: { 'multipart/related': framePart('application/octet-stream') },
+    },
+    ...problems(400, 403),
+    404: problemResponse(
+      404,
+      'No such study, series or instance, or none the caller may see (the same answer); a frame past NumberOfFrames (named); an instance with no pixel data (`not_found`)',
+    ),
+    406: problemResponse(
+      406,
+      'The `Accept` asks for a type or transfer syntax not served, or the pixel data cannot be served frame by frame without transcoding (big endian, video, frames not locatable without decoding) (`not_acceptable`)',
+    ),
+  },
+});
+
 const metadata = <P extends string>(path: P, what: string, params: z.ZodObject) => ({
   method: 'get' as const,
   path,
@@ -277,6 +329,7 @@ export const dicomwebOperations = defineOperations({
   retrieveStudy: retrieve(`${B}/studies/{study}`, 'study', studyParams),
   retrieveSeries: retrieve(`${B}/studies/{study}/series/{series}`, 'series', seriesParams),
   retrieveInstance: retrieve(`${B}/studies/{study}/series/{series}/instances/{instance}`, 'instance', instanceParams),
+  retrieveInstanceFrames: retrieveFrames(`${B}/studies/{study}/series/{series}/instances/{instance}/frames/{frames}`),
   retrieveStudyMetadata: metadata(`${B}/studies/{study}/metadata`, 'study', studyParams),
   retrieveSeriesMetadata: metadata(`${B}/studies/{study}/series/{series}/metadata`, 'series', seriesParams),
   retrieveInstanceMetadata: metadata(

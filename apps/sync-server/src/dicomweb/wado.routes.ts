@@ -7,14 +7,18 @@ import type { XrayRecord } from '../xrays/xray.repository.ts';
 import { assertRetrieveAcceptable, dicomJsonTypeFor } from './dicomweb.accept.ts';
 import { auditPerXray, linkBaseOf, pathUidsOf, visibleInstances } from './dicomweb.access.ts';
 import type { DicomwebRouteTable, DicomwebRoutesDeps } from './dicomweb.routes.ts';
+import { readStoredDicomHeader } from './dicom-index.backfill.ts';
 import { identityWarnings, withLinkedPatient } from './linked-patient.ts';
 import { withLinks } from './qido-response.ts';
+import { fragmentValues, framesAnswerFor, locateFrames, parseFrameList, type FramePart } from './wado.frames.ts';
 
 /**
  * WADO-RS (PS3.18 10.4): a study's, series' or instance's stored bytes as `multipart/related;
  * type="application/dicom"` (each instance as stored, decrypted while it streams from the object
  * store, one X-ray at a time), and their headers as DICOM JSON from the index (no object read).
- * Audited per X-ray: a retrieve as its download, metadata as its read.
+ * Audited per X-ray: a retrieve as its download, metadata as its read. Retrieve Frames
+ * (`…/frames/{frames}`): chosen frames' pixel data as stored (wado.frames.ts locates them),
+ * audited as the instance's download.
  */
 
 type UidParams = { study: string; series?: string; instance?: string };
@@ -96,6 +100,68 @@ function retrieve(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
   };
 }
 
+/**
+ * WADO-RS Retrieve Frames (PS3.18 10.4.1.1.4), what OHIF's `wadors:` images load: one part per
+ * frame asked, in order, each its native pixel bytes or compressed bitstream as stored. Only the
+ * header (to the pixel data) and each frame's own byte range are decrypted, never the whole X-ray;
+ * a segment failing authentication mid-stream cuts the response, as a retrieve does. Audited as
+ * the instance's retrieve (`xray.download`), with the frames in the event.
+ */
+function retrieveFrames(deps: DicomwebRoutesDeps): RequestHandler<UidParams & { frames: string }> {
+  return async (req, res) => {
+    auditOf(req).begin('xray.download');
+    const uids = pathUidsOf(req.params);
+    const wanted = parseFrameList(req.params.frames);
+    // An instance stored twice with other bytes is two: the first in the index's order, as /rendered.
+    const [instance] = await visibleInstances(req, deps.pool, uids);
+    if (!instance) throw new DomainError('not_found', 'There is no such instance.');
+    auditOf(req).about({ xrayId: instance.xrayId, patientId: instance.patientId });
+    const answer = framesAnswerFor(req.headers.accept, instance.transferSyntaxUid);
+    const x = await deps.xrays.get(instance.xrayId);
+    const header = await readStoredDicomHeader(deps.xrays, x);
+    const openRange = (range: FramePart['range']) => deps.xrays.openContent(x, range);
+    const { parts } = await locateFrames(header, x.sizeBytes, wanted, openRange);
+    const open = async (p: FramePart): Promise<Readable> => {
+      const content = await openRange(p.range);
+      return p.encapsulated ? fragmentValues(content) : content;
+    };
+    // The first frame's bytes opened before the trail says they were read (as a retrieve does).
+    const [firstPart] = parts;
+    let opened: Readable | undefined = req.method === 'HEAD' || !firstPart ? undefined : await open(firstPart);
+    try {
+      await auditPerXray(req, deps.pool, 'xray.download', [instance], () => ({
+        dicomweb: 'frames',
+        frames: wanted.length > 20 ? `${wanted.slice(0, 20).join(',')},…` : wanted.join(','),
+        frameCount: wanted.length,
+      }));
+    } catch (err) {
+      opened?.destroy();
+      throw err;
+    }
+    const boundary = `xray-${randomBytes(16).toString('hex')}`;
+    res.status(200).set({
+      'Content-Type': `multipart/related; type="${answer.partType}"; boundary=${boundary}`,
+      'Cache-Control': 'private, no-store',
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    for (const p of parts) {
+      const length = p.encapsulated ? '' : `Content-Length: ${p.range.end - p.range.start + 1}\r\n`;
+      res.write(
+        `--${boundary}\r\nContent-Type: ${answer.partType}; transfer-syntax=${answer.transferSyntax}\r\n${length}\r\n`,
+      );
+      const content = opened ?? (await open(p));
+      opened = undefined;
+      content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
+      await copyInto(content, res);
+      res.write('\r\n');
+    }
+    res.end(`--${boundary}--\r\n`);
+  };
+}
+
 function metadata(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
   return async (req, res) => {
     auditOf(req).begin('xray.read');
@@ -137,6 +203,7 @@ export function mountWado(routes: DicomwebRouteTable, deps: DicomwebRoutesDeps):
     .on('retrieveStudy', bytes)
     .on('retrieveSeries', bytes)
     .on('retrieveInstance', bytes)
+    .on('retrieveInstanceFrames', retrieveFrames(deps))
     .on('retrieveStudyMetadata', headers)
     .on('retrieveSeriesMetadata', headers)
     .on('retrieveInstanceMetadata', headers);

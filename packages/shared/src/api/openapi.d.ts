@@ -548,6 +548,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/dicom-web/studies/{study}/series/{series}/instances/{instance}/frames/{frames}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WADO-RS: frames of an instance's pixel data (Retrieve Frames)
+         * @description PS3.18 10.4.1.1.4, as OHIF loads `wadors:` images: one part per frame asked, in order. Native (uncompressed, little endian) pixel data: each frame its Rows × Columns × SamplesPerPixel × BitsAllocated/8 bytes, `application/octet-stream` with the stored transfer syntax (Implicit and Explicit VR Little Endian give the same bytes: either may be asked for). Compressed: each frame's bitstream as stored (its fragments concatenated; several frames located by the Basic Offset Table or one fragment each), `application/octet-stream` or, when `type` asks for it, its own media type (`image/jpeg`, `image/jls`, `image/jp2`, `image/dicom-rle`, …), with `transfer-syntax=<stored UID>`. Nothing is transcoded. Only the header and the frames asked are decrypted, never the whole X-ray. Audited per X-ray as a download (`xray.download`, `details.dicomweb: frames`).
+         *
+         *     Allowed roles (policy `dicomweb.retrieve`): paramedic (only what they captured), doctor, admin.
+         */
+        get: operations["retrieveInstanceFrames"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dicom-web/studies/{study}/metadata": {
         parameters: {
             query?: never;
@@ -6969,6 +6991,122 @@ export interface operations {
                 };
             };
             /** @description The `Accept` asks for a type or transfer syntax not served (`not_acceptable`) */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `internal`: A server fault; the request was not completed. `integrity_failed`: Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `storage_failed`: Object storage failed; nothing was done. `Retry-After` says when to retry. `render_busy`: Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused). `unavailable`: The database, object storage or the Patient Service is unavailable; nothing was done. `Retry-After` says when to retry. */
+            503: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retrieveInstanceFrames: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `multipart/related; type="application/octet-stream"` (the default; also `*\/*`), or with the compressed syntax's own type, with `transfer-syntax=*` or the stored syntax; another transfer syntax is 406 */
+                Accept?: string;
+            };
+            path: {
+                /** @description The Study Instance UID */
+                study: string;
+                /** @description The Series Instance UID */
+                series: string;
+                /** @description The SOP Instance UID */
+                instance: string;
+                /** @description Frame numbers from 1, comma-separated (`1`, `1,3`), at most 1000, answered in this order */
+                frames: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The frames, one part each, in the order asked */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "multipart/related": Blob;
+                };
+            };
+            /** @description `validation_failed`: A field, query parameter or part is invalid; `errors[]` names each one. `bad_request`: The request cannot be read: malformed JSON or multipart, a path id that is not a UUID. */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthenticated`: No bearer token, or one that does not verify (malformed, signature, issuer, audience, not yet valid); an expired one is `token_expired`. `token_expired`: The bearer token was genuine but is past its `exp` (beyond the clock tolerance): refresh it and send the request again. Every other token problem is `unauthenticated`. `dpop_required`: A token bound to a device key (or a device's token) sent without its DPoP proof (RFC 9449). `dpop_invalid`: The DPoP proof is malformed, for another request, too old or too new, or for another token. `dpop_replayed`: The DPoP proof was already used (same `jti`): a copied request. `dpop_key_mismatch`: The DPoP proof is signed by another key than the one the token is bound to. `device_revoked`: An administrator revoked the device: it must wipe itself and report it. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`: The caller's role (or relation to the X-ray) does not allow this action. */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such study, series or instance, or none the caller may see (the same answer); a frame past NumberOfFrames (named); an instance with no pixel data (`not_found`) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` asks for a type or transfer syntax not served, or the pixel data cannot be served frame by frame without transcoding (big endian, video, frames not locatable without decoding) (`not_acceptable`) */
             406: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -1,0 +1,492 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { dcmtk, makeDicom, readDownload } from '@xray/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { startOrthanc } from './orthanc.ts';
+
+const MEDIC = 'medic-frames; paramedic';
+const OTHER_MEDIC = 'medic-frames-other; paramedic';
+const DOCTOR = 'doctor-frames; doctor';
+const NO_ROLE = 'nobody-frames; ';
+
+const STUDY = '1.2.826.0.1.3680043.10.19.31';
+const SERIES = '1.2.826.0.1.3680043.10.19.31.1';
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const JPEG_LOSSLESS = '1.2.840.10008.1.2.4.70';
+const JPEG_LS = '1.2.840.10008.1.2.4.80';
+const RLE = '1.2.840.10008.1.2.5';
+const OHIF_ACCEPT = 'multipart/related; type=application/octet-stream; transfer-syntax=*';
+
+// dcmjs (the copy dcmjs-codecs loads: the server's own reader is not used for the expectation).
+const require = createRequire(import.meta.url);
+const dcmjs = createRequire(require.resolve('dcmjs-codecs'))('dcmjs') as {
+  data: {
+    DicomMessage: {
+      readFile(b: ArrayBuffer): { dict: Record<string, { Value?: unknown[] }>; meta: Record<string, unknown> };
+    };
+  };
+};
+
+interface Sample {
+  name: string;
+  /** The file as sent. */
+  bytes: Buffer;
+  instance: string;
+  transferSyntax: string;
+  xrayId: string;
+  /** Each frame's bytes as dcmjs reads them from the original file. */
+  frames: Buffer[];
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** The parts of a multipart/related body: each part's headers and bytes. */
+function multipartParts(body: Buffer, contentType: string): { headers: string; bytes: Buffer }[] {
+  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
+  if (!boundary) throw new Error(`no boundary in ${contentType}`);
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: { headers: string; bytes: Buffer }[] = [];
+  let at = body.indexOf(delimiter);
+  for (;;) {
+    const start = at + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const next = body.indexOf(delimiter, start);
+    if (next < 0) throw new Error('unterminated multipart body');
+    const part = body.subarray(start + 2, next - 2);
+    const split = part.indexOf('\r\n\r\n');
+    parts.push({ headers: part.subarray(0, split).toString(), bytes: Buffer.from(part.subarray(split + 4)) });
+    at = next;
+  }
+  return parts;
+}
+
+/**
+ * The frames of a DICOM file as dcmjs reads them: native pixel data cut in frames of
+ * Rows × Columns × SamplesPerPixel × BitsAllocated/8; encapsulated pixel data as dcmjs groups it
+ * (by the Basic Offset Table, else one fragment each; a single frame is every fragment).
+ */
+function framesByDcmjs(bytes: Buffer, encapsulated: boolean): Buffer[] {
+  const { dict } = dcmjs.data.DicomMessage.readFile(
+    bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer,
+  );
+  const n = (tag: string) => Number(dict[tag]?.Value?.[0] ?? 1);
+  const frames = n('00280008');
+  const values = (dict['7FE00010']?.Value ?? []) as ArrayBuffer[];
+  if (encapsulated) {
+    const buffers = values.map((v) => Buffer.from(v));
+    return frames === 1 ? [Buffer.concat(buffers)] : buffers;
+  }
+  const all = Buffer.from(values[0]!);
+  const size = (n('00280010') * n('00280011') * n('00280002') * n('00280100')) / 8;
+  return Array.from({ length: frames }, (_, i) => all.subarray(i * size, (i + 1) * size));
+}
+
+/**
+ * WADO-RS Retrieve Frames against the real server (PostgreSQL, encrypted storage): OHIF's way of
+ * loading pixels. Each part is the frame dcmjs reads from the original file (sha256), native and
+ * compressed (dcmtk's JPEG lossless, JPEG-LS, RLE; one fragment per frame, with and without a
+ * Basic Offset Table, several fragments per frame); refusals and the audit are a retrieve's.
+ */
+describe('WADO-RS Retrieve Frames', () => {
+  let server: TestServer;
+  let dir: string;
+  const samples: Sample[] = [];
+  const sample = (name: string) => {
+    const s = samples.find((x) => x.name === name);
+    if (!s) throw new Error(name);
+    return s;
+  };
+  const framesPath = (s: Sample, frames: string) =>
+    `/studies/${STUDY}/series/${SERIES}/instances/${s.instance}/frames/${frames}`;
+  const get = (p: string, actor = DOCTOR, headers: Record<string, string> = {}, method = 'GET') =>
+    fetch(`${server.url}/dicom-web${p}`, { method, headers: { 'X-Test-Actor': actor, ...headers } });
+
+  async function make(
+    name: string,
+    options: NonNullable<Parameters<typeof makeDicom>[0]>,
+    transform?: (input: string, output: string) => Promise<void>,
+  ): Promise<void> {
+    const source = path.join(dir, `${name}.source.dcm`);
+    await writeFile(
+      source,
+      makeDicom({ rows: 64, columns: 64, studyInstanceUid: STUDY, seriesInstanceUid: SERIES, ...options }),
+    );
+    const file = path.join(dir, `${name}.dcm`);
+    if (transform) await transform(source, file);
+    else await writeFile(file, await readFile(source));
+    const bytes = await readFile(file);
+    const xrayId = randomUUID();
+    const res = await postXray(server.url, validMetadata({ id: xrayId, patientId: 'P-1931' }), blobOf(bytes), {
+      'X-Test-Actor': MEDIC,
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const dump = (await dcmtk('dcmdump', ['-Un', '+P', '0002,0010', '+P', '0008,0018', file])).stdout;
+    const [ts = '', sop = ''] = [...dump.matchAll(/\[([0-9.]+)\]/g)].map((m) => m[1]);
+    samples.push({
+      name,
+      bytes,
+      instance: sop,
+      transferSyntax: ts,
+      xrayId,
+      frames: framesByDcmjs(bytes, ts !== EXPLICIT_LE && ts !== IMPLICIT_LE),
+    });
+  }
+  const tool =
+    (name: string, ...args: string[]) =>
+    async (input: string, output: string) => {
+      await dcmtk(name, [...args, input, output]);
+    };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'frames-'));
+    server = await startTestServer('fs', {}, { authenticate: headerActor });
+    await make('native', { rows: 256, columns: 256, seed: 301 });
+    await make('implicit', { seed: 302 }, tool('dcmconv', '+ti'));
+    await make('multi', { seed: 303, frames: 3 });
+    await make('jpeg', { seed: 304 }, tool('dcmcjpeg'));
+    await make('jpeg-ls', { seed: 305 }, tool('dcmcjpls'));
+    await make('rle', { seed: 306 }, tool('dcmcrle'));
+    // Multi-frame compressed: one fragment per frame with a Basic Offset Table (dcmtk's default) …
+    await make('jpeg-multi', { seed: 307, frames: 3 }, tool('dcmcjpeg'));
+    // … without one (the fragments are counted) …
+    await make('rle-multi-no-table', { seed: 308, frames: 3 }, tool('dcmcrle', '-ot'));
+    // … several fragments per frame, located by the table …
+    await make(
+      'jpeg-multi-fragmented',
+      { rows: 128, columns: 128, seed: 309, frames: 3 },
+      tool('dcmcjpeg', '+fs', '1'),
+    );
+    // … and not locatable without decoding: several fragments per frame and no table.
+    await make(
+      'jpeg-multi-unlocatable',
+      { rows: 128, columns: 128, seed: 310, frames: 3 },
+      tool('dcmcjpeg', '+fs', '1', '-ot'),
+    );
+    // One frame in several fragments, no table: all of them.
+    await make('jpeg-fragmented', { rows: 128, columns: 128, seed: 311 }, tool('dcmcjpeg', '+fs', '1', '-ot'));
+  });
+  afterAll(async () => {
+    await server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function frames(s: Sample, list: string, accept?: string) {
+    const res = await get(framesPath(s, list), DOCTOR, accept === undefined ? {} : { Accept: accept });
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(res.status, `${s.name} ${list}: ${body.toString().slice(0, 300)}`).toBe(200);
+    const type = res.headers.get('content-type') ?? '';
+    return { type, parts: multipartParts(body, type) };
+  }
+
+  it('native pixel data: each part is the frame dcmjs reads (single frame, Implicit VR, frames 1 and 3 of three, in the order asked)', async () => {
+    expect(samples.map((s) => s.transferSyntax)).toEqual([
+      EXPLICIT_LE,
+      IMPLICIT_LE,
+      EXPLICIT_LE,
+      JPEG_LOSSLESS,
+      JPEG_LS,
+      RLE,
+      JPEG_LOSSLESS,
+      RLE,
+      JPEG_LOSSLESS,
+      JPEG_LOSSLESS,
+      JPEG_LOSSLESS,
+    ]);
+    const native = sample('native');
+    expect(native.frames[0]?.length).toBe(256 * 256 * 2);
+    // OHIF's Accept, none, */*, and the stored syntax named.
+    for (const accept of [
+      OHIF_ACCEPT,
+      undefined,
+      '*/*',
+      `multipart/related; type="application/octet-stream"; transfer-syntax=${EXPLICIT_LE}`,
+    ]) {
+      const { type, parts } = await frames(native, '1', accept);
+      expect(type).toMatch(/^multipart\/related; type="application\/octet-stream"; boundary=/);
+      expect(parts.map((p) => p.headers)).toEqual([
+        `Content-Type: application/octet-stream; transfer-syntax=${EXPLICIT_LE}\r\nContent-Length: ${256 * 256 * 2}`,
+      ]);
+      expect(sha256(parts[0]!.bytes), String(accept)).toBe(sha256(native.frames[0]!));
+    }
+    const implicit = sample('implicit');
+    const stored = await frames(implicit, '1', OHIF_ACCEPT);
+    expect(stored.parts[0]?.headers).toContain(`transfer-syntax=${IMPLICIT_LE}`);
+    expect(sha256(stored.parts[0]!.bytes)).toBe(sha256(implicit.frames[0]!));
+    // The same bytes in Explicit VR: asked for, named so.
+    const asExplicit = await frames(
+      implicit,
+      '1',
+      `multipart/related; type="application/octet-stream"; transfer-syntax=${EXPLICIT_LE}`,
+    );
+    expect(asExplicit.parts[0]?.headers).toContain(`transfer-syntax=${EXPLICIT_LE}`);
+    expect(sha256(asExplicit.parts[0]!.bytes)).toBe(sha256(implicit.frames[0]!));
+
+    const multi = sample('multi');
+    expect(multi.frames).toHaveLength(3);
+    expect(new Set(multi.frames.map(sha256)).size).toBe(3);
+    const { parts } = await frames(multi, '1,3');
+    expect(parts.map((p) => sha256(p.bytes))).toEqual([sha256(multi.frames[0]!), sha256(multi.frames[2]!)]);
+    const reversed = await frames(multi, '3,2,1');
+    expect(reversed.parts.map((p) => sha256(p.bytes))).toEqual([2, 1, 0].map((i) => sha256(multi.frames[i]!)));
+  });
+
+  it('compressed pixel data: each part is the frame’s bitstream as stored (JPEG lossless, JPEG-LS, RLE; multi-frame with and without an offset table, fragmented)', async () => {
+    for (const name of ['jpeg', 'jpeg-ls', 'rle', 'jpeg-fragmented']) {
+      const s = sample(name);
+      const { type, parts } = await frames(s, '1', OHIF_ACCEPT);
+      expect(type).toMatch(/^multipart\/related; type="application\/octet-stream"; boundary=/);
+      expect(
+        parts.map((p) => p.headers),
+        name,
+      ).toEqual([`Content-Type: application/octet-stream; transfer-syntax=${s.transferSyntax}`]);
+      expect(sha256(parts[0]!.bytes), name).toBe(sha256(s.frames[0]!));
+    }
+    // A JPEG frame is a JPEG bitstream (SOI … EOI).
+    const jpeg = (await frames(sample('jpeg'), '1')).parts[0]!.bytes;
+    expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
+    expect(jpeg.subarray(-2).toString('hex')).toBe('ffd9');
+
+    for (const name of ['jpeg-multi', 'rle-multi-no-table', 'jpeg-multi-fragmented']) {
+      const s = sample(name);
+      expect(s.frames, name).toHaveLength(3);
+      const { parts } = await frames(s, '1,3', OHIF_ACCEPT);
+      expect(
+        parts.map((p) => sha256(p.bytes)),
+        name,
+      ).toEqual([sha256(s.frames[0]!), sha256(s.frames[2]!)]);
+      const second = await frames(s, '2');
+      expect(sha256(second.parts[0]!.bytes), name).toBe(sha256(s.frames[1]!));
+    }
+
+    // The bitstream's own media type, when the client asks for it (the old names too).
+    for (const [name, asked, answered] of [
+      ['jpeg', 'image/jpeg', 'image/jpeg'],
+      ['jpeg-ls', 'image/jls', 'image/jls'],
+      ['rle', 'image/x-dicom-rle', 'image/x-dicom-rle'],
+    ] as const) {
+      const s = sample(name);
+      const { type, parts } = await frames(
+        s,
+        '1',
+        `multipart/related; type="${asked}"; transfer-syntax=${s.transferSyntax}`,
+      );
+      expect(type).toMatch(new RegExp(`^multipart/related; type="${answered}"; boundary=`));
+      expect(parts[0]?.headers).toBe(`Content-Type: ${answered}; transfer-syntax=${s.transferSyntax}`);
+      expect(sha256(parts[0]!.bytes)).toBe(sha256(s.frames[0]!));
+    }
+  });
+
+  it('HEAD answers as GET without a body', async () => {
+    const res = await get(framesPath(sample('multi'), '2'), DOCTOR, {}, 'HEAD');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^multipart\/related; type="application\/octet-stream"/);
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
+  });
+
+  it('a malformed frame list is 400 naming `frames`; a frame past NumberOfFrames 404 naming it; an unknown instance 404', async () => {
+    const multi = sample('multi');
+    for (const list of [
+      '0',
+      '-1',
+      'a',
+      '1,,2',
+      '1,',
+      ',',
+      '1.5',
+      '1;2',
+      Array.from({ length: 1001 }, () => '1').join(','),
+    ]) {
+      const res = await get(framesPath(multi, encodeURIComponent(list).replaceAll('%2C', ',')));
+      expect(res.status, list.slice(0, 20)).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await res.json()).toMatchObject({ code: 'bad_request', errors: [{ field: 'frames' }] });
+    }
+    const beyond = await get(framesPath(multi, '1,4'));
+    expect(beyond.status).toBe(404);
+    expect(beyond.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const problem = (await beyond.json()) as { code: string; detail: string };
+    expect(problem.code).toBe('not_found');
+    expect(problem.detail).toMatch(/3 frames.*frame 4/);
+    const single = await get(framesPath(sample('jpeg'), '2'));
+    expect(single.status).toBe(404);
+    const unknown = await get(`/studies/${STUDY}/series/${SERIES}/instances/1.2.3.404/frames/1`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 'not_found' });
+  });
+
+  it('406 for what cannot be served without transcoding: another transfer syntax, another type, unlocatable frames', async () => {
+    const cases: [string, string | undefined][] = [
+      ['jpeg', `multipart/related; type="application/octet-stream"; transfer-syntax=${EXPLICIT_LE}`],
+      ['jpeg', 'multipart/related; type="image/jls"'],
+      ['native', 'multipart/related; type="image/jpeg"'],
+      ['native', `multipart/related; type="application/octet-stream"; transfer-syntax=${JPEG_LOSSLESS}`],
+      ['native', 'application/dicom'],
+      ['native', 'multipart/related; type="application/dicom"'],
+      ['jpeg-multi-unlocatable', undefined],
+    ];
+    for (const [name, accept] of cases) {
+      const res = await get(framesPath(sample(name), '1'), DOCTOR, accept === undefined ? {} : { Accept: accept });
+      expect(res.status, `${name} ${accept}`).toBe(406);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await res.json()).toMatchObject({ code: 'not_acceptable', status: 406 });
+    }
+    const unlocatable = (await (await get(framesPath(sample('jpeg-multi-unlocatable'), '2'))).json()) as {
+      detail: string;
+    };
+    expect(unlocatable.detail).toMatch(/cannot be told apart/);
+  });
+
+  it('the capturer and a doctor read frames, another paramedic gets 404, no role 403; audited as the instance’s download, refusals as denials', async () => {
+    const s = sample('multi');
+    const ids = {
+      doctor: `frames-doctor-${randomUUID()}`,
+      medic: `frames-medic-${randomUUID()}`,
+      other: `frames-other-${randomUUID()}`,
+      none: `frames-none-${randomUUID()}`,
+      beyond: `frames-beyond-${randomUUID()}`,
+    };
+    const doctor = await get(framesPath(s, '1,3'), DOCTOR, { 'X-Request-Id': ids.doctor });
+    expect(doctor.status).toBe(200);
+    await doctor.arrayBuffer();
+    const medic = await get(framesPath(s, '2'), MEDIC, { 'X-Request-Id': ids.medic });
+    expect(medic.status).toBe(200);
+    const medicParts = multipartParts(Buffer.from(await medic.arrayBuffer()), medic.headers.get('content-type') ?? '');
+    expect(medicParts.map((p) => sha256(p.bytes))).toEqual([sha256(s.frames[1]!)]);
+    const other = await get(framesPath(s, '1'), OTHER_MEDIC, { 'X-Request-Id': ids.other });
+    expect(other.status).toBe(404);
+    expect(await other.json()).toMatchObject({ code: 'not_found' });
+    const none = await get(framesPath(s, '1'), NO_ROLE, { 'X-Request-Id': ids.none });
+    expect(none.status).toBe(403);
+    expect(await none.json()).toMatchObject({ code: 'forbidden' });
+    expect((await get(framesPath(s, '9'), DOCTOR, { 'X-Request-Id': ids.beyond })).status).toBe(404);
+
+    const { rows } = await server.pool.query<{
+      request_id: string;
+      action: string;
+      outcome: string;
+      xray_id: string | null;
+      actor_sub: string;
+      details: Record<string, unknown>;
+    }>(
+      `SELECT request_id, action, outcome, xray_id, actor_sub, details FROM audit_events WHERE request_id = ANY($1) ORDER BY id`,
+      [Object.values(ids)],
+    );
+    const by = (id: string) => rows.filter((r) => r.request_id === id);
+    expect(by(ids.doctor)).toEqual([
+      expect.objectContaining({
+        action: 'xray.download',
+        outcome: 'success',
+        xray_id: s.xrayId,
+        actor_sub: 'doctor-frames',
+        details: expect.objectContaining({
+          interface: 'dicomweb',
+          dicomweb: 'frames',
+          frames: '1,3',
+          study: STUDY,
+          series: SERIES,
+          instance: s.instance,
+        }),
+      }),
+    ]);
+    expect(by(ids.medic)).toEqual([
+      expect.objectContaining({
+        action: 'xray.download',
+        outcome: 'success',
+        details: expect.objectContaining({ frames: '2' }),
+      }),
+    ]);
+    expect(by(ids.other)).toEqual([
+      expect.objectContaining({
+        action: 'access.denied',
+        outcome: 'denied',
+        details: expect.objectContaining({ attempted: 'xray.download', denial: 'not_owner' }),
+      }),
+    ]);
+    expect(by(ids.none)).toEqual([
+      expect.objectContaining({
+        action: 'access.denied',
+        outcome: 'denied',
+        details: expect.objectContaining({ attempted: 'xray.download', error: 'forbidden' }),
+      }),
+    ]);
+    expect(by(ids.beyond)).toEqual([
+      expect.objectContaining({
+        action: 'xray.download',
+        outcome: 'failed',
+        details: expect.objectContaining({ error: 'not_found' }),
+      }),
+    ]);
+  });
+
+  it('a stored segment that fails authentication cuts the response after the frames before it; frames elsewhere still read', async () => {
+    // Three frames of 1.28 MB: frame 1 in the first two 1 MiB segments, frames 2 and 3 cross the third.
+    await make('tampered', { rows: 800, columns: 800, seed: 312, frames: 3 });
+    const s = sample('tampered');
+    const { rows } = await server.pool.query<{ key: string }>('SELECT object_key AS key FROM xrays WHERE id = $1', [
+      s.xrayId,
+    ]);
+    if (server.config.storage.kind !== 'fs') throw new Error('the test writes the stored object on disk');
+    const file = path.join(server.config.storage.dir, rows[0]!.key);
+    const stored = await readFile(file);
+    expect(stored.subarray(0, 4).toString('latin1')).toBe('XRE1');
+    const SEG = 1024 * 1024;
+    const TAG = 16;
+    // One byte of the third segment (plaintext [2 MiB, 3 MiB)) flipped, as bit rot or an attacker would.
+    stored[8 + stored.readUInt32BE(4) + 2 * (SEG + TAG) + 4321]! ^= 0x01;
+    await writeFile(file, stored);
+
+    const url = `${server.url}/dicom-web${framesPath(s, '1,2')}`;
+    const cut = await readDownload(url, { 'X-Test-Actor': DOCTOR });
+    expect(cut.status).toBe(200);
+    expect(cut.failed).toBe(true);
+    // Frame 1 whole, then of frame 2 only bytes before the damaged segment: never a wrong byte.
+    const frame1 = s.frames[0]!;
+    const frame2 = s.frames[1]!;
+    const at1 = cut.body.indexOf(frame1.subarray(0, 64));
+    expect(at1).toBeGreaterThan(0);
+    expect(cut.body.subarray(at1, at1 + frame1.length).equals(frame1)).toBe(true);
+    const head2 = cut.body.indexOf('\r\n\r\n', at1 + frame1.length);
+    const got2 = cut.body.subarray(head2 + 4);
+    expect(got2.equals(frame2.subarray(0, got2.length))).toBe(true);
+    const frame2Start = s.bytes.indexOf(frame2.subarray(0, 64));
+    expect(frame2Start + got2.length).toBeLessThanOrEqual(2 * SEG);
+
+    // Frame 1 alone touches only the good segments.
+    const { parts } = await frames(s, '1');
+    expect(sha256(parts[0]!.bytes)).toBe(sha256(frame1));
+  });
+
+  it('answers as Orthanc does: the same frame bytes from Orthanc’s own Retrieve Frames for the same files', async () => {
+    const orthanc = await startOrthanc();
+    try {
+      for (const [name, list] of [
+        ['native', '1'],
+        ['multi', '3'],
+        ['jpeg', '1'],
+        ['jpeg-ls', '1'],
+        ['rle', '1'],
+        ['jpeg-multi', '2'],
+      ] as const) {
+        const s = sample(name);
+        await orthanc.upload(s.bytes);
+        const p = `/dicom-web${framesPath(s, list)}`;
+        const theirs = await orthanc.request('GET', p, undefined, { Accept: OHIF_ACCEPT });
+        const theirBody = Buffer.from(await theirs.arrayBuffer());
+        expect(theirs.status, `${name}: ${theirBody.toString().slice(0, 200)}`).toBe(200);
+        const theirParts = multipartParts(theirBody, theirs.headers.get('content-type') ?? '');
+        const ours = await frames(s, list, OHIF_ACCEPT);
+        expect(
+          ours.parts.map((x) => sha256(x.bytes)),
+          name,
+        ).toEqual(theirParts.map((x) => sha256(x.bytes)));
+      }
+    } finally {
+      await orthanc.stop();
+    }
+  });
+});
