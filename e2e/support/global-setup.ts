@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { responseCheckFailure, summarizeResponseCheck } from '@xray/testkit';
 import { writeTestFiles } from './files.ts';
-import { EDGE_TEST_PAGE_DIR, buildEdgeApp, buildEdgeTestPage, startStack } from './stack.ts';
+import { E2E_PATIENT_ID_ISSUER, EDGE_TEST_PAGE_DIR, buildEdgeApp, buildEdgeTestPage, startStack } from './stack.ts';
 
 /**
  * Once per run: build the edge app (as `npm start` serves it) and the core's test page into one
@@ -24,7 +24,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   // Every answer the server gives the browser and the tests, checked against openapi.json.
   const checkDir = await mkdtemp(path.join(tmpdir(), 'xray-e2e-openapi-'));
   const checkFile = path.join(checkDir, 'responses.jsonl');
-  const stack = await startStack({ appDir: siteDir, env: { OPENAPI_RESPONSE_CHECK: checkFile } });
+  const stack = await startStack({
+    appDir: siteDir,
+    env: { OPENAPI_RESPONSE_CHECK: checkFile, PATIENT_ID_ISSUER: E2E_PATIENT_ID_ISSUER },
+  });
   // Workers read the stack from the environment (Playwright passes global setup's env on).
   process.env.E2E_STACK = JSON.stringify({
     url: stack.url,

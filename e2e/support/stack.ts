@@ -34,6 +34,11 @@ export interface Stack {
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 const edgeDir = path.join(repoRoot, 'apps/edge');
 export const EDGE_TEST_PAGE_DIR = path.join(edgeDir, 'dist-e2e');
+/**
+ * The hospital's assigning authority the e2e stack is started with (PATIENT_ID_ISSUER): the test
+ * files name no IssuerOfPatientID unless a test writes one, so only those are compared by it.
+ */
+export const E2E_PATIENT_ID_ISSUER = 'HOSPITAL-A';
 
 function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): string {
   const r = spawnSync(cmd, args, {

@@ -16,6 +16,7 @@ import {
   waitForServiceWorker,
 } from '../support/app-page.ts';
 import { stackInfo } from '../support/edge-page.ts';
+import { E2E_PATIENT_ID_ISSUER } from '../support/stack.ts';
 
 /**
  * The right patient (issue 18), in the paramedics' app against the real stack (sync server on
@@ -181,6 +182,77 @@ test('wrong patient: nothing leaves the device until the paramedic decides; the 
     await api(stack, stack.tokens.admin, `/audit?xrayId=${stored?.id}&action=xray.create`),
   );
   expect(audit.items[0]?.details).toMatchObject({ patientDecision: { choice: 'keep_chosen_patient', reason } });
+});
+
+test("another hospital's id: the file's P-1001 issued by CLINIC-B holds (the server's PATIENT_ID_ISSUER, from /edge-config); kept with a reason, the server records the mismatch as decided, on its audit trail", async ({
+  page,
+}) => {
+  await signInForRoster(page);
+  const sent = watchSends(page);
+  const dicom = path.join(stack.filesDir, 'clinic-keller-chest.dcm');
+  // Maria Keller's id, name and birth date, but issued by the clinic the ambulance came from.
+  const file = await writeDicom(dicom, {
+    rows: 256,
+    columns: 256,
+    seed: 184,
+    patientId: 'P-1001',
+    issuerOfPatientId: 'CLINIC-B',
+    patientName: 'KELLER^MARIA',
+    bodyPart: 'CHEST',
+  });
+  await tab(page, 'Capture').click();
+  const f = captureForm(page);
+  await page.getByLabel('Choose X-ray files').setInputFiles(dicom);
+  await expect(f.patientId).toHaveValue('P-1001');
+  const hold = page.getByTestId('patient-hold');
+  await expect(hold).toContainText(
+    `This file's patient id P-1001 was issued by CLINIC-B, not by this hospital (${E2E_PATIENT_ID_ISSUER}): it may be another person.`,
+  );
+  // Another hospital's P-1001 is not ours to take: keeping the chosen patient is the one way on.
+  await expect(hold.getByRole('button', { name: /Use the file/ })).toHaveCount(0);
+  await f.view.selectOption('PA');
+  await expect(f.save).toBeDisabled();
+  expect(sent).toEqual([]);
+  await hold.getByRole('button', { name: 'Keep P-1001 anyway (override)' }).click();
+  const reason = 'Transferred from CLINIC-B, identity checked with the patient';
+  await page.getByLabel('Why keep P-1001?').fill(reason);
+  await f.save.click();
+  await expect(f.notice).toContainText('for patient P-1001');
+
+  await tab(page, 'Queue').click();
+  await expect(queueItems(page).first()).toHaveAttribute('data-status', 'synced', { timeout: 60_000 });
+  const list = XrayListSchema.parse(await api(stack, stack.tokens.doctor, `/xrays?patientId=P-1001&limit=200`));
+  const stored = list.items.find((x) => x.sha256 === file.sha256);
+  expect(stored?.dicom?.issuerOfPatientId).toBe('CLINIC-B');
+  // Decided with the issuer in view: the link checked and verified, the decision on it; the
+  // identity a mismatch a doctor reads, overridden by the paramedic.
+  expect(stored?.link).toMatchObject({ status: 'verified', decision: { choice: 'keep_chosen_patient', reason } });
+  expect(stored?.identity).toMatchObject({
+    status: 'mismatch',
+    overridden: true,
+    fields: [
+      {
+        field: 'patientId',
+        file: 'P-1001 (issuer CLINIC-B)',
+        expected: `P-1001 (issuer ${E2E_PATIENT_ID_ISSUER})`,
+        hint: 'other_issuer',
+      },
+    ],
+    override: { fields: ['patientId'], reason, from: 'identity_override', by: { sub: 'demo-paramedic' } },
+  });
+  const audit = AuditEventListSchema.parse(
+    await api(stack, stack.tokens.admin, `/audit?xrayId=${stored?.id}&action=xray.create`),
+  );
+  expect(audit.items[0]?.details).toMatchObject({
+    link: { status: 'verified' },
+    patientDecision: { choice: 'keep_chosen_patient', reason },
+    identity: {
+      status: 'mismatch',
+      fields: ['patientId'],
+      overridden: true,
+      override: { by: 'demo-paramedic', fields: ['patientId'], reason, from: 'identity_override' },
+    },
+  });
 });
 
 test('a typed id not on the roster holds too; sent with a reason, the server finds no such patient: "Sent — patient not found: fix", fixed from the device', async ({

@@ -221,6 +221,66 @@ describe('IssuerOfPatientID against PATIENT_ID_ISSUER', () => {
     });
   });
 
+  it("keep_chosen_patient with an identityOverride naming patientId (the edge app held on the issuer): another authority's P-1001 decided, through POST and tus, and kept while its patient stays", async () => {
+    const reason = 'Transferred from CLINIC-B, identity confirmed';
+    const kept = {
+      patientDecision: 'keep_chosen_patient',
+      patientDecisionReason: reason,
+      identityOverride: { fields: ['patientId'], reason, decidedAt: '2026-11-27T08:16:00Z' },
+    } as const;
+    const headers = { 'X-Test-Actor': PARAMEDIC };
+    const posted = await postXray(
+      issuing.url,
+      validMetadata(kept),
+      blobOf(dicom({ ...KELLER, issuerOfPatientId: 'CLINIC-B' })),
+      headers,
+    );
+    expect(posted.status, await posted.clone().text()).toBe(201);
+    const tus = await sealed(issuing.url, dicom({ ...KELLER, issuerOfPatientId: 'CLINIC-B' }), validTusFields(kept));
+    const { xrayId } = await startTus({
+      endpoint: `${issuing.url}/uploads`,
+      file: tus.body,
+      metadata: tus.metadata,
+      headers,
+    }).done;
+    if (!xrayId) throw new Error('tus finished without an X-ray id');
+    for (const id of [XraySchema.parse(await posted.json()).id, xrayId]) {
+      const x = await issuingCalls.read(id);
+      // Decided with the issuer in view: the link as the Patient Service checked it, the decision on it;
+      // the identity still a mismatch (a doctor reads it), overridden by the paramedic, recorded as theirs.
+      expect(x.link).toMatchObject({ status: 'verified', decision: { choice: 'keep_chosen_patient', reason } });
+      expect(x.identity).toMatchObject({
+        status: 'mismatch',
+        overridden: true,
+        override: { fields: ['patientId'], reason, from: 'identity_override', by: { sub: 'para-iss-1' } },
+        fields: [{ field: 'patientId', file: 'P-1001 (issuer CLINIC-B)', hint: 'other_issuer' }],
+      });
+      expect(await createAudit(issuing, id)).toMatchObject({
+        link: { status: 'verified' },
+        identity: { status: 'mismatch', overridden: true },
+      });
+    }
+    const patch = async (body: Record<string, unknown>): Promise<Xray> => {
+      const res = await fetch(`${issuing.url}/xrays/${xrayId}`, {
+        method: 'PATCH',
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, await res.clone().text()).toBe(200);
+      return XraySchema.parse(await res.json());
+    };
+    // Its consultation corrected: the patient stays, so do the decision and what it covered.
+    expect((await patch({ consultationId: 'C-2001' })).link).toMatchObject({
+      status: 'verified',
+      decision: { choice: 'keep_chosen_patient' },
+    });
+    // Moved to another patient and back: nobody decided for that move; the clinic's P-1001 stands out again.
+    await patch({ patientId: 'P-1002', consultationId: null });
+    const back = await patch({ patientId: 'P-1001' });
+    expect(back.link).toMatchObject({ status: 'invalid', reason: 'file_patient_mismatch' });
+    expect(back.identity).toMatchObject({ status: 'mismatch', overridden: false });
+  });
+
   it('STOW-RS (the metadata is the file: PatientID P-1001): issued by CLINIC-B is a mismatch, by us consistent', async () => {
     const [foreign] = await stowOne(issuing, PARAMEDIC, dicom({ ...KELLER, issuerOfPatientId: 'CLINIC-B' }));
     const x = await issuingCalls.read(foreign!.id);
@@ -230,7 +290,9 @@ describe('IssuerOfPatientID against PATIENT_ID_ISSUER', () => {
     });
     expect(x.link).toMatchObject({ status: 'invalid', reason: 'file_patient_mismatch' });
     await identityMismatchSent(doctor, x.id);
-    // What a DICOMweb viewer shows: the file's P-1001 with its issuer, and the identity Warning naming it.
+    // What a DICOMweb viewer shows: the linked patient, our P-1001 (README: the patient is the linked
+    // one), never as issued by CLINIC-B: the file's pair in OtherPatientIDsSequence, as for a file
+    // naming another id, and the Warnings saying it was corrected and naming the issuer.
     const { studyInstanceUid, seriesInstanceUid, sopInstanceUid } = x.dicom ?? {};
     const res = await issuingCalls.call(
       `/dicom-web/studies/${studyInstanceUid}/series/${seriesInstanceUid}/instances/${sopInstanceUid}/metadata`,
@@ -240,7 +302,11 @@ describe('IssuerOfPatientID against PATIENT_ID_ISSUER', () => {
     expect(res.status).toBe(200);
     const [shown] = (await res.json()) as Record<string, { Value?: unknown[] }>[];
     expect(shown?.['00100020']?.Value).toEqual(['P-1001']);
-    expect(shown?.['00100021']?.Value).toEqual(['CLINIC-B']);
+    expect(shown?.['00100021']).toBeUndefined();
+    expect(shown?.['00101002']?.Value).toEqual([
+      { '00100020': { vr: 'LO', Value: ['P-1001'] }, '00100021': { vr: 'LO', Value: ['CLINIC-B'] } },
+    ]);
+    expect(res.headers.get('warning')).toMatch(/Patient corrected: PatientID of 1 instance/);
     expect(res.headers.get('warning')).toMatch(/identity status mismatch for 1 .*IssuerOfPatientID/);
     const [own] = await stowOne(issuing, PARAMEDIC, dicom({ ...KELLER, issuerOfPatientId: OURS }));
     expect((await issuingCalls.read(own!.id)).identity.status).toBe('consistent');
@@ -275,6 +341,13 @@ describe('IssuerOfPatientID against PATIENT_ID_ISSUER', () => {
     // As an X-ray stored before identity was checked (see xray-admin.identity-check.int.test.ts).
     const notChecked = { status: 'unknown', fields: [], compared: [], reason: 'not_checked', overridden: false };
     await plain.pool.query('UPDATE xrays SET identity = $1 WHERE id = $2', [JSON.stringify(notChecked), id]);
+    // The CLINIC-B X-rays stored on this server before (without the setting: consistent) are decided
+    // again by the same run: their row records the issuer, and their identity does not say so.
+    const { rows: before } = await plain.pool.query<{ id: string }>(
+      `SELECT id FROM xrays WHERE dicom->>'issuerOfPatientId' = 'CLINIC-B' AND id <> $1 ORDER BY id`,
+      [id],
+    );
+    expect(before.length).toBeGreaterThan(0);
     const out: string[] = [];
     const err: string[] = [];
     const code = await identityCheckCommand.run([], {
@@ -282,14 +355,107 @@ describe('IssuerOfPatientID against PATIENT_ID_ISSUER', () => {
       err: (l) => err.push(l),
       env: { ...plain.env, PATIENT_ID_ISSUER: OURS },
     });
+    const n = before.length + 1;
     expect({ code, out, err }).toEqual({
       code: 0,
-      out: ['Checked 1 X-ray(s): 0 consistent, 1 mismatch, 0 unknown; 0 failed.', `${id}: mismatch (patientId)`],
+      out: [
+        `Checked ${n} X-ray(s): 0 consistent, ${n} mismatch, 0 unknown; 0 failed.`,
+        `${id}: mismatch (patientId)`,
+        ...before.map((r) => `${r.id}: mismatch (patientId)`),
+      ],
       err: [],
     });
-    expect((await plainCalls.read(id)).identity).toMatchObject({
-      status: 'mismatch',
-      fields: [{ field: 'patientId', file: 'P-1001 (issuer CLINIC-B)', expected: 'P-1001 (issuer HOSPITAL-A)' }],
+    for (const x of [id, ...before.map((r) => r.id)]) {
+      const read = await plainCalls.read(x);
+      expect(read.identity, x).toMatchObject({
+        status: 'mismatch',
+        fields: [{ field: 'patientId', file: 'P-1001 (issuer CLINIC-B)', expected: 'P-1001 (issuer HOSPITAL-A)' }],
+      });
+      expect(read.link, x).toMatchObject({ status: 'invalid', reason: 'file_patient_mismatch' });
+    }
+  });
+  it("xray-admin identity-check --recheck-issuers: X-rays checked before issuers were recorded have their header read; only the other authority's is flagged, its issuer recorded, audited once", async () => {
+    const foreign = await store(plain, 'POST', dicom({ ...KELLER, issuerOfPatientId: 'CLINIC-B' }));
+    const own = await store(plain, 'POST', dicom({ ...KELLER, issuerOfPatientId: OURS }));
+    const none = await store(plain, 'POST', dicom(KELLER));
+    // As rows stored before e27ae9e: checked (consistent, verified), no issuer recorded.
+    await plain.pool.query(`UPDATE xrays SET dicom = dicom - 'issuerOfPatientId' WHERE id = ANY($1::uuid[])`, [
+      [foreign, own, none],
+    ]);
+    const rowsOf = async (ids: string[]) =>
+      (
+        await plain.pool.query<{ id: string; identity: unknown; link: unknown; dicom: unknown; change_seq: string }>(
+          'SELECT id, identity, link, dicom, change_seq FROM xrays WHERE id = ANY($1::uuid[]) ORDER BY id',
+          [ids],
+        )
+      ).rows;
+    const untouched = await rowsOf([foreign, own, none]);
+    const { rows: unrecorded } = await plain.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM xrays WHERE content_type = 'application/dicom' AND NOT (dicom ? 'issuerOfPatientId')`,
+    );
+    const env = { ...plain.env, PATIENT_ID_ISSUER: OURS };
+    const run = async (args: string[], withEnv: Record<string, string>) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await identityCheckCommand.run(args, {
+        out: (l) => out.push(l),
+        err: (l) => err.push(l),
+        env: withEnv,
+      });
+      return { code, out, err };
+    };
+
+    // Without the flag nothing records their issuer: they are left as they are.
+    expect(await run([], env)).toEqual({
+      code: 0,
+      out: ['Checked 0 X-ray(s): 0 consistent, 0 mismatch, 0 unknown; 0 failed.'],
+      err: [],
     });
+    expect(await rowsOf([foreign, own, none])).toEqual(untouched);
+    // The flag needs the setting: nothing to compare with otherwise.
+    const refused = await run(['--recheck-issuers'], plain.env);
+    expect(refused.code).toBe(2);
+    expect(refused.err.join('\n')).toMatch(/PATIENT_ID_ISSUER is not set/);
+
+    const rechecked = await run(['--recheck-issuers'], env);
+    expect(rechecked).toEqual({
+      code: 0,
+      out: [
+        'Checked 1 X-ray(s): 0 consistent, 1 mismatch, 0 unknown; 0 failed.',
+        `${foreign}: mismatch (patientId)`,
+        `Read the header of ${unrecorded[0]!.n} X-ray(s) already checked that recorded no IssuerOfPatientID (those another authority issued are among the X-rays checked above).`,
+      ],
+      err: [],
+    });
+    // Ours and none: not written (same identity, link, dicom and change number).
+    expect(await rowsOf([own, none])).toEqual(untouched.filter((r) => r.id !== foreign));
+    const flagged = await plainCalls.read(foreign);
+    expect(flagged.identity).toMatchObject({
+      status: 'mismatch',
+      fields: [{ field: 'patientId', file: 'P-1001 (issuer CLINIC-B)', hint: 'other_issuer' }],
+    });
+    expect(flagged.link).toMatchObject({ status: 'invalid', reason: 'file_patient_mismatch' });
+    expect(flagged.dicom?.issuerOfPatientId).toBe('CLINIC-B');
+    const { rows: audits } = await plain.pool.query<{ details: Record<string, unknown> }>(
+      `SELECT details FROM audit_events WHERE xray_id = $1 AND action = 'xray.update'`,
+      [foreign],
+    );
+    expect(audits).toHaveLength(1);
+    expect(audits[0]!.details).toMatchObject({
+      cause: 'identity_check',
+      before: { identity: { status: 'consistent' }, link: { status: 'verified' } },
+      after: {
+        identity: { status: 'mismatch', fields: ['patientId'] },
+        link: { status: 'invalid', reason: 'file_patient_mismatch' },
+      },
+      changed: ['identity', 'link', 'dicom.issuerOfPatientId'],
+    });
+    expect(JSON.stringify(audits)).not.toContain('CLINIC-B');
+    const events = await eventTypes(plain, foreign);
+    expect(events.slice(1)).toEqual(['xray.updated', 'xray.link_invalid', 'xray.identity_mismatch']);
+    // Once flagged, a second run has nothing left to decide.
+    expect((await run(['--recheck-issuers'], env)).out[0]).toBe(
+      'Checked 0 X-ray(s): 0 consistent, 0 mismatch, 0 unknown; 0 failed.',
+    );
   });
 });

@@ -169,6 +169,7 @@ async function boot(): Promise<void> {
     await captureReceivedDicom(core.capture, instance, {
       deviceId: thisDevice,
       roster: () => roster.state.roster,
+      patientIdIssuer: () => serverConfig.current().patientIdIssuer,
     });
   });
 

@@ -1,10 +1,17 @@
-import type { Roster } from '@xray/shared';
+import type { DicomTags, Roster } from '@xray/shared';
+import { makeDicom } from '@xray/testkit';
 import { describe, expect, it } from 'vitest';
+import type { CaptureService } from './capture.service.ts';
+import { captureReceivedDicom } from './dicom-intake.ts';
+import { readHead } from './file-check.ts';
 import {
   applyDecision,
   checkPatient,
   decisionSettles,
+  fileIssuerDiffers,
   filePatientDiffers,
+  holdMessage,
+  identityOverrideFor,
   openConsultations,
   sameName,
   searchRoster,
@@ -84,5 +91,114 @@ describe('the wrong-patient rules', () => {
   it('consultations only for a patient on the roster, open ones only', () => {
     expect(openConsultations(roster, 'P-1001').map((c) => c.id)).toEqual(['C-2001']);
     expect(openConsultations(roster, 'Web')).toEqual([]);
+  });
+});
+
+describe("the file's IssuerOfPatientID against the hospital's (/edge-config patientIdIssuer)", () => {
+  const keller = { patientId: 'P-1001', patientName: 'KELLER^MARIA', patientBirthDate: '19570314' };
+  const clinic = { ...keller, issuerOfPatientId: 'CLINIC-B' };
+  const keep = { choice: 'keep_chosen_patient', reason: 'Transferred from the clinic, same person' } as const;
+
+  it('our P-1001 issued by another authority holds, the paramedic told whose id it is; kept with a reason, the patient ID is overridden', () => {
+    const check = checkPatient({ chosenId: 'P-1001', file: clinic, roster, issuer: 'HOSPITAL-A' });
+    expect(check.holds).toEqual([
+      {
+        code: 'file_issuer_differs',
+        filePatientId: 'P-1001',
+        fileIssuer: 'CLINIC-B',
+        ourIssuer: 'HOSPITAL-A',
+        chosenId: 'P-1001',
+      },
+    ]);
+    expect(check.holds.map(holdMessage)).toEqual([
+      "This file's patient id P-1001 was issued by CLINIC-B, not by this hospital (HOSPITAL-A): it may be another person.",
+    ]);
+    // The chosen patient is on the roster; the file's id names nobody on it (another hospital's).
+    expect(check.patient?.name).toBe('Maria Keller');
+    expect(check.filePatient).toBeUndefined();
+    expect(decisionSettles(check, undefined)).toBe(false);
+    expect(decisionSettles(check, { choice: 'keep_chosen_patient', reason: ' ' })).toBe(false);
+    expect(decisionSettles(check, keep)).toBe(true);
+    // What the capture carries to the server: the decision, and the override naming patientId
+    // (which the server takes as covering another authority's id; a bare decision it does not).
+    expect({
+      ...applyDecision('P-1001', clinic.patientId, keep),
+      ...identityOverrideFor(check, keep, '2026-12-07T10:00:00Z'),
+    }).toEqual({
+      patientId: 'P-1001',
+      patientDecision: 'keep_chosen_patient',
+      patientDecisionReason: keep.reason,
+      identityOverride: { fields: ['patientId'], reason: keep.reason, decidedAt: '2026-12-07T10:00:00Z' },
+    });
+  });
+
+  it('another id of another authority: the issuer hold alone (its id is not ours to take), named against the chosen one', () => {
+    const check = checkPatient({
+      chosenId: 'P-1001',
+      file: { patientId: 'P-1005', issuerOfPatientId: 'CLINIC-B' },
+      roster,
+      issuer: 'HOSPITAL-A',
+    });
+    expect(check.holds.map((h) => h.code)).toEqual(['file_issuer_differs']);
+    expect(check.holds.map(holdMessage)).toEqual([
+      "This file's patient id P-1005 was issued by CLINIC-B, not by this hospital (HOSPITAL-A), and is not P-1001: it may be another person.",
+    ]);
+    // Our P-1005 (Lea Schmidt) is not the clinic's: not offered as the file's patient.
+    expect(check.filePatient).toBeUndefined();
+  });
+
+  it("with the issuer, the file's name and birth date are still compared: one decision covers every field the server finds", () => {
+    const check = checkPatient({
+      chosenId: 'P-1001',
+      file: { ...clinic, patientName: 'WEBER^JONAS', patientBirthDate: '19831102' },
+      roster,
+      issuer: 'HOSPITAL-A',
+    });
+    expect(check.holds.map((h) => h.code)).toEqual([
+      'file_issuer_differs',
+      'file_name_differs',
+      'file_identity_differs',
+    ]);
+    expect(identityOverrideFor(check, keep, '2026-12-07T10:00:00Z').identityOverride?.fields).toEqual([
+      'patientId',
+      'patientName',
+      'patientBirthDate',
+    ]);
+  });
+
+  it('our own issuer however written, a file naming none, or no issuer known to the device: no hold, as before', () => {
+    const cases: [Pick<DicomTags, 'patientId' | 'issuerOfPatientId' | 'patientName'>, string | undefined][] = [
+      [{ ...keller, issuerOfPatientId: ' hospital-a ' }, 'HOSPITAL-A'],
+      [keller, 'HOSPITAL-A'],
+      [{ ...keller, issuerOfPatientId: ' ' }, 'HOSPITAL-A'],
+      [clinic, undefined],
+    ];
+    for (const [file, issuer] of cases) {
+      const label = `${String(file.issuerOfPatientId)} / ${String(issuer)}`;
+      expect(checkPatient({ chosenId: 'P-1001', file, roster, issuer }).holds, label).toEqual([]);
+      expect(fileIssuerDiffers('P-1001', file, issuer), label).toBeUndefined();
+    }
+  });
+
+  it("a detector's image (C-STORE) issued by another authority is stored but held, the issuer named", async () => {
+    const bytes = makeDicom({ rows: 8, columns: 8, seed: 7, ...clinic });
+    expect((await readHead(new File([new Uint8Array(bytes)], 'x.dcm')))?.dicom?.issuerOfPatientId).toBe('CLINIC-B');
+    const calls: Parameters<CaptureService['capture']>[] = [];
+    const capture: CaptureService['capture'] = (...args) => {
+      calls.push(args);
+      return Promise.resolve({} as Awaited<ReturnType<CaptureService['capture']>>);
+    };
+    const instance = { bytes, sopInstanceUid: '1.2.3', callingAeTitle: 'DETECTOR_1' };
+    await captureReceivedDicom(capture, instance, { roster: () => roster, patientIdIssuer: () => 'HOSPITAL-A' });
+    await captureReceivedDicom(capture, instance, { roster: () => roster });
+    expect(calls.map(([, , opts]) => opts?.hold)).toEqual([
+      {
+        code: 'patient_check',
+        message:
+          "From detector DETECTOR_1: This file's patient id P-1001 was issued by CLINIC-B, not by this hospital (HOSPITAL-A): it may be another person. Check the patient before it is sent.",
+      },
+      // Without the hospital's issuer: P-1001 as before (on the roster, name and birth date agree).
+      undefined,
+    ]);
   });
 });

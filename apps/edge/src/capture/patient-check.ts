@@ -2,6 +2,7 @@ import {
   compareIdentity,
   compareNames,
   normalizeDate,
+  otherIssuer,
   type DicomTags,
   type IdentityField,
   type IdentityFieldMismatch,
@@ -18,6 +19,9 @@ import {
  * is true and the paramedic has not decided:
  *
  * - the file's own PatientID differs from the chosen patient id;
+ * - the file's PatientID was issued by another assigning authority (its IssuerOfPatientID) than
+ *   the hospital's (the server's PATIENT_ID_ISSUER, from /edge-config): another hospital's
+ *   patient, even when the id reads as the chosen one;
  * - the ids agree but the file's PatientName is not the roster's name for that id;
  * - the ids agree but the file's PatientBirthDate or PatientSex is not the roster's;
  * - the chosen id is not on the roster the device keeps.
@@ -31,6 +35,7 @@ import {
 
 export type HoldReason =
   | { code: 'file_patient_differs'; filePatientId: string; chosenId: string }
+  | { code: 'file_issuer_differs'; filePatientId: string; fileIssuer: string; ourIssuer: string; chosenId: string }
   | { code: 'file_name_differs'; fileName: string; rosterName: string }
   | { code: 'file_identity_differs'; mismatches: IdentityFieldMismatch[] }
   | { code: 'not_in_roster'; chosenId: string };
@@ -38,7 +43,7 @@ export type HoldReason =
 export interface PatientCheck {
   /** The roster's entry for the chosen id, when there is one. */
   patient?: RosterPatient;
-  /** The roster's entry for the file's PatientID, when there is one. */
+  /** The roster's entry for the file's PatientID, when there is one (never for another authority's id). */
   filePatient?: RosterPatient;
   holds: HoldReason[];
 }
@@ -94,23 +99,56 @@ export function filePatientDiffers(
 }
 
 /**
+ * The issuer rule: the file's PatientID issued by another assigning authority than the hospital's
+ * (@xray/shared otherIssuer, as the server compares them: both known, case and blanks aside).
+ */
+export function fileIssuerDiffers(
+  chosenId: string,
+  file: Pick<DicomTags, 'patientId' | 'issuerOfPatientId'> | undefined,
+  ourIssuer: string | undefined,
+): Extract<HoldReason, { code: 'file_issuer_differs' }> | undefined {
+  const chosen = chosenId.trim();
+  const fileId = file?.patientId?.trim();
+  const fileIssuer = file?.issuerOfPatientId?.trim();
+  if (!chosen || !fileId || !fileIssuer || !ourIssuer || !otherIssuer(fileIssuer, ourIssuer)) return undefined;
+  return {
+    code: 'file_issuer_differs',
+    filePatientId: fileId,
+    fileIssuer,
+    ourIssuer: ourIssuer.trim(),
+    chosenId: chosen,
+  };
+}
+
+/**
  * Checks the chosen patient against the file and the roster. `roster` undefined means the
  * device has none yet (never signed in online): every typed id then holds as not on the roster.
+ * `issuer`: the hospital's assigning authority (/edge-config `patientIdIssuer`); undefined when
+ * the server names none, and a file's PatientID is then compared alone.
  */
 export function checkPatient(input: {
   chosenId: string;
-  file?: Pick<DicomTags, 'patientId' | 'patientName' | 'patientBirthDate' | 'patientSex'> | undefined;
+  file?:
+    Pick<DicomTags, 'patientId' | 'issuerOfPatientId' | 'patientName' | 'patientBirthDate' | 'patientSex'> | undefined;
   roster: Roster | undefined;
+  issuer?: string | undefined;
 }): PatientCheck {
   const chosenId = input.chosenId.trim();
   const holds: HoldReason[] = [];
   const patient = chosenId ? findPatient(input.roster, chosenId) : undefined;
   const fileId = input.file?.patientId?.trim() || undefined;
-  const filePatient = fileId ? findPatient(input.roster, fileId) : undefined;
+  // Another authority's id names nobody on our roster, whatever it reads as.
+  const foreign = otherIssuer(input.file?.issuerOfPatientId, input.issuer);
+  const filePatient = fileId && !foreign ? findPatient(input.roster, fileId) : undefined;
   if (!chosenId) return { holds, ...(filePatient ? { filePatient } : {}) };
+  const issued = fileIssuerDiffers(chosenId, input.file, input.issuer);
   const differs = filePatientDiffers(chosenId, fileId);
-  if (differs) holds.push(differs);
-  else if (patient && input.file) {
+  // Another authority's id is not ours to take ("use the file's patient"): the issuer hold alone.
+  if (issued) holds.push(issued);
+  else if (differs) holds.push(differs);
+  // The same id (or another authority's): the file's demographics against the chosen patient's,
+  // as the server compares them, so that a decision covers every field the server finds differing.
+  if (!differs && patient && input.file) {
     const { mismatches } = compareIdentity(input.file, { patientId: chosenId, record: patient });
     const name = mismatches.find((m) => m.field === 'patientName');
     if (name) holds.push({ code: 'file_name_differs', fileName: name.file, rosterName: name.expected });
@@ -150,7 +188,7 @@ export function applyDecision(
 /** The identity fields the holds say differ (what keeping the chosen patient overrides). */
 export function differingIdentityFields(check: PatientCheck): IdentityField[] {
   return check.holds.flatMap((h): IdentityField[] => {
-    if (h.code === 'file_patient_differs') return ['patientId'];
+    if (h.code === 'file_patient_differs' || h.code === 'file_issuer_differs') return ['patientId'];
     if (h.code === 'file_name_differs') return ['patientName'];
     if (h.code === 'file_identity_differs') return h.mismatches.map((m) => m.field);
     return [];
@@ -197,6 +235,10 @@ export function holdMessage(h: HoldReason): string {
   switch (h.code) {
     case 'file_patient_differs':
       return `The file names patient ${h.filePatientId}, not ${h.chosenId}.`;
+    case 'file_issuer_differs':
+      return sameId(h.filePatientId, h.chosenId)
+        ? `This file's patient id ${h.filePatientId} was issued by ${h.fileIssuer}, not by this hospital (${h.ourIssuer}): it may be another person.`
+        : `This file's patient id ${h.filePatientId} was issued by ${h.fileIssuer}, not by this hospital (${h.ourIssuer}), and is not ${h.chosenId}: it may be another person.`;
     case 'file_name_differs':
       return `The file names ${readableDicomName(h.fileName)}, the roster ${h.rosterName}.`;
     case 'file_identity_differs':

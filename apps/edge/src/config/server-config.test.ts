@@ -17,6 +17,8 @@ const config = {
   oidc: { issuer: 'https://idp.example', audience: 'xray-api' },
   patientServiceUrl: 'https://patients.example',
   maxUploadBytes: 500_000_000,
+  // The hospital's assigning authority: kept with the rest, the wrong-patient hold needs it offline too.
+  patientIdIssuer: 'HOSPITAL-A',
 };
 
 describe('server config (/edge-config)', () => {

@@ -92,13 +92,45 @@ describe('qidoDataset', () => {
       vr: 'SQ',
       Value: [{ '00100020': { vr: 'LO', Value: ['P-1003'] }, '00100021': { vr: 'LO', Value: ['HOSPITAL-A'] } }],
     });
-    expect(withLinkedPatient(header, { patientId: 'P-1003', identityStatus: 'consistent' })).toEqual({
+    expect(withLinkedPatient(header, { patientId: 'P-1003', identityStatus: 'consistent' }, undefined)).toEqual({
       header,
       corrected: false,
     });
-    const moved = withLinkedPatient(header, { patientId: 'P-1001', identityStatus: 'mismatch' });
+    const moved = withLinkedPatient(header, { patientId: 'P-1001', identityStatus: 'mismatch' }, undefined);
     expect(moved.corrected).toBe(true);
     expect(moved.header['00100021']).toBeUndefined();
+  });
+
+  it('a PatientID that reads as ours but was issued by another authority (PATIENT_ID_ISSUER) is corrected too', () => {
+    const issued = (...issuer: string[]) => ({
+      ...entry.header,
+      '00100020': { vr: 'LO', Value: ['P-1001'] },
+      '00100021': { vr: 'LO', Value: issuer },
+    });
+    const linked = { patientId: 'P-1001', identityStatus: 'mismatch' };
+    const clinic = withLinkedPatient(issued('CLINIC-B'), linked, 'HOSPITAL-A');
+    expect(clinic.corrected).toBe(true);
+    expect(clinic.header['00100020']).toEqual({ vr: 'LO', Value: ['P-1001'] });
+    // Our P-1001 is never shown as issued by CLINIC-B: the file's pair is set aside.
+    expect(clinic.header['00100021']).toBeUndefined();
+    expect(clinic.header['00101002']).toEqual({
+      vr: 'SQ',
+      Value: [{ '00100020': { vr: 'LO', Value: ['P-1001'] }, '00100021': { vr: 'LO', Value: ['CLINIC-B'] } }],
+    });
+    const d = qidoDataset(
+      'study',
+      { ...hit, header: issued('CLINIC-B'), ...linked },
+      { includefield: [] },
+      undefined,
+      dicom,
+      'HOSPITAL-A',
+    );
+    expect(d['00101002']).toEqual(clinic.header['00101002']);
+    // Ours (case and padding aside), or no setting: the file as it is.
+    expect(withLinkedPatient(issued(' hospital-a '), linked, 'HOSPITAL-A').corrected).toBe(false);
+    expect(withLinkedPatient(issued('CLINIC-B'), linked, undefined).corrected).toBe(false);
+    // A second value is read as ingest reads it (HOSPITAL-A\CLINIC-B is not ours).
+    expect(withLinkedPatient(issued('HOSPITAL-A', 'CLINIC-B'), linked, 'HOSPITAL-A').corrected).toBe(true);
   });
 
   it('withLinks makes bulk data references links, in sequences too', () => {

@@ -1,12 +1,14 @@
-import type { DicomJsonAttribute, DicomJsonDataset } from '@xray/shared';
+import { otherIssuer, type DicomJsonAttribute, type DicomJsonDataset } from '@xray/shared';
 import { textOf } from './dicom-index.ts';
 
 /**
  * DICOMweb shows the patient the service linked the X-ray to (its `patientId`, as the REST API
  * does), not the file's own PatientID: a viewer must never file an image under the patient the
  * modality wrote when the link (metadata, Patient Service, a doctor's correction) says otherwise.
- * The file's value is kept in OtherPatientIDsSequence so nothing is hidden. The stored bytes
- * (WADO-RS retrieve) stay the original file.
+ * The file's value is kept in OtherPatientIDsSequence so nothing is hidden. A file whose
+ * IssuerOfPatientID names another assigning authority than the hospital's (PATIENT_ID_ISSUER,
+ * @xray/shared otherIssuer) names another hospital's patient even when its PatientID reads as
+ * ours: it is corrected the same way. The stored bytes (WADO-RS retrieve) stay the original file.
  */
 
 const PATIENT_ID = '00100020';
@@ -19,20 +21,45 @@ export interface LinkedPatient {
   identityStatus: string;
 }
 
-/** Whether the file's PatientID is not the linked patient's (DICOMweb then shows the linked one). */
-export const isCorrected = (header: DicomJsonDataset, linked: LinkedPatient): boolean =>
-  textOf(header, PATIENT_ID) !== linked.patientId;
+/**
+ * Whether the file's PatientID is not the linked patient's (DICOMweb then shows the linked one):
+ * another id, or one issued by another assigning authority than `issuer` (PATIENT_ID_ISSUER;
+ * undefined: not configured, the id alone counts).
+ */
+export const isCorrected = (header: DicomJsonDataset, linked: LinkedPatient, issuer: string | undefined): boolean =>
+  textOf(header, PATIENT_ID) !== linked.patientId || otherIssuer(issuerOf(header), issuer);
 
 /**
- * The header with PatientID (0010,0020) the linked patient's; when the file's differed, the file's
- * PatientID (and IssuerOfPatientID) appended to OtherPatientIDsSequence (0010,1002) and the
+ * The file's IssuerOfPatientID as ingest records it (@xray/shared dicomTagsOf): every value joined
+ * by `\`, padding aside, so a second value (`HOSPITAL-A\CLINIC-B`) counts here as it does there.
+ */
+function issuerOf(header: DicomJsonDataset): string | undefined {
+  const unpadded = (v: string): string => {
+    let end = v.length;
+    while (end > 0 && (v[end - 1] === '\u0000' || /\s/u.test(v[end - 1] ?? ''))) end--;
+    return v.slice(0, end);
+  };
+  const values = header[ISSUER]?.Value ?? [];
+  const text = values
+    .map((v) => (typeof v === 'string' ? unpadded(v) : typeof v === 'number' ? String(v) : ''))
+    .join('\\')
+    .replaceAll('\u0000', '\uFFFD')
+    .trim();
+  return text === '' ? undefined : text;
+}
+
+/**
+ * The header with PatientID (0010,0020) the linked patient's; when the file's differed (isCorrected:
+ * another id, or another authority's), the file's PatientID (and IssuerOfPatientID) appended to OtherPatientIDsSequence (0010,1002) and the
  * issuer dropped from the top level (it qualified the file's id, not ours).
  */
 export function withLinkedPatient(
   header: DicomJsonDataset,
   linked: LinkedPatient,
+  /** The hospital's assigning authority (PATIENT_ID_ISSUER); undefined: not configured. */
+  issuer: string | undefined,
 ): { header: DicomJsonDataset; corrected: boolean } {
-  if (!isCorrected(header, linked)) return { header, corrected: false };
+  if (!isCorrected(header, linked, issuer)) return { header, corrected: false };
   const out: DicomJsonDataset = { ...header, [PATIENT_ID]: { vr: 'LO', Value: [linked.patientId] } };
   const fileId = header[PATIENT_ID];
   if (fileId?.Value?.length) {

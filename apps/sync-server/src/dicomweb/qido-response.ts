@@ -69,7 +69,8 @@ export function withLinks(header: DicomJsonDataset, publicUrl: string | undefine
 
 /**
  * One QIDO-RS result as DICOM JSON: the level's attributes, the computed ones, then includefield's.
- * PatientID is the linked patient's; the file's own, when it differs, in OtherPatientIDsSequence.
+ * PatientID is the linked patient's; the file's own, when it differs (or another authority issued
+ * it), in OtherPatientIDsSequence.
  */
 export function qidoDataset(
   level: QidoLevel,
@@ -77,8 +78,10 @@ export function qidoDataset(
   q: Pick<QidoQuery, 'includefield'>,
   publicUrl: string | undefined,
   dicom: Pick<DicomReader, 'dicomVrOf'>,
+  /** The hospital's assigning authority (PATIENT_ID_ISSUER): another's file is corrected too (linked-patient.ts). */
+  issuer?: string | undefined,
 ): DicomJsonDataset {
-  const { header: h, corrected } = withLinkedPatient(hit.header, hit);
+  const { header: h, corrected } = withLinkedPatient(hit.header, hit, issuer);
   const study = uidOf(h, '0020000D');
   const series = uidOf(h, '0020000E');
   const instance = uidOf(h, '00080018');

@@ -29,6 +29,7 @@ function search(deps: DicomwebRoutesDeps, level: QidoLevel): RequestHandler<{ st
     const params = new URL(req.originalUrl, 'http://query.invalid').searchParams;
     // The DICOM dictionary (dcmjs's), loaded with the first DICOMweb request (not at start).
     const dicom = await loadDicomReader();
+    const issuer = deps.ingest.links.patientIdIssuer;
     const q = parseQidoQuery(params, dicom);
     // The path's UIDs match like query keys (studies/{study}/series: that study's series).
     const path = pathUidsOf(req.params);
@@ -61,7 +62,7 @@ function search(deps: DicomwebRoutesDeps, level: QidoLevel): RequestHandler<{ st
       ...(q.ignored.length ? [`Matching on ${q.ignored.join(', ').slice(0, 200)} is not supported: ignored.`] : []),
       // The patient shown is the linked one (qidoDataset): said when it is not the file's.
       ...identityWarnings(
-        hits.filter((h) => isCorrected(h.header, h)).length,
+        hits.filter((h) => isCorrected(h.header, h, issuer)).length,
         hits.filter((h) => h.identityStatus === 'mismatch').length,
         `${level} result(s)`,
       ),
@@ -71,7 +72,7 @@ function search(deps: DicomwebRoutesDeps, level: QidoLevel): RequestHandler<{ st
     res
       .status(200)
       .set({ 'Content-Type': type, 'Cache-Control': 'private, no-store' })
-      .send(JSON.stringify(hits.map((h) => qidoDataset(level, h, q, base, dicom))));
+      .send(JSON.stringify(hits.map((h) => qidoDataset(level, h, q, base, dicom, issuer))));
   };
 }
 

@@ -174,7 +174,7 @@ function metadata(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
     // far as it was read, until `xray-admin dicom-index` reads it again: said so.
     const cut = instances.filter((i) => !i.headerComplete).map((i) => i.sopUid);
     // The patient is the one the X-ray is linked to, as the REST API shows it (linked-patient.ts).
-    const shown = instances.map((i) => withLinkedPatient(i.header, i));
+    const shown = instances.map((i) => withLinkedPatient(i.header, i, deps.ingest.links.patientIdIssuer));
     const warnings = [
       ...(cut.length
         ? [

@@ -21,9 +21,11 @@ import {
  * read as one of the PatientID only, and only when the file's PatientID is another patient's:
  * that is all such a decision saw (the edge also sends it when the only hold was "not on the
  * roster"), so a name or date found to differ later was decided by nobody. So is an
- * IssuerOfPatientID other than ours behind an id that reads as ours: the edge compares ids alone
- * (it knows no issuer). An `identityOverride` naming `patientId`, or a decision made for another
- * id, covers the patientId mismatch whatever made it one (another id, another issuer, or both).
+ * IssuerOfPatientID other than ours behind an id that reads as ours: an edge app without the
+ * server's issuer compares ids alone. An `identityOverride` naming `patientId` (what an edge app
+ * that knows the issuer sends when the paramedic keeps the patient on its `file_issuer_differs`
+ * hold), or a decision made for another id, covers the patientId mismatch whatever made it one
+ * (another id, another issuer, or both); the link then agrees (link.verifier.ts fileMismatch).
  * `by` is who sent it (the signed-in uploader), never a name the device claims.
  */
 export function overrideOf(

@@ -1,4 +1,11 @@
-import { sameFilePatient, samePatientId, type DicomTags, type Link, type XrayMetadataInput } from '@xray/shared';
+import {
+  sameFilePatient,
+  samePatientId,
+  type DicomTags,
+  type IdentityOverride,
+  type Link,
+  type XrayMetadataInput,
+} from '@xray/shared';
 import type { Logger } from '../observability/logger.ts';
 import { PatientDirectoryUnavailable, type PatientDirectory } from './patient-directory.ts';
 
@@ -30,11 +37,15 @@ type FilePatient = Pick<DicomTags, 'patientId' | 'issuerOfPatientId'>;
  * paramedic's decision to keep the chosen one, is `invalid` (`file_patient_mismatch`) whatever
  * the Patient Service says: never `verified`. The Patient Service is asked all the same: its record
  * is what the file's name, birth date and sex are compared with (ingest/identity.ts). A decision
- * sent with the X-ray stays on its link.
+ * sent with the X-ray stays on its link; with an `identityOverride` naming `patientId` it was
+ * made with the file's PatientID in view as another patient's, whatever made it one (fileMismatch).
  */
 export async function arrivalLink(
   links: LinkVerifier,
-  metadata: Pick<XrayMetadataInput, 'patientId' | 'consultationId' | 'patientDecision' | 'patientDecisionReason'>,
+  metadata: Pick<
+    XrayMetadataInput,
+    'patientId' | 'consultationId' | 'patientDecision' | 'patientDecisionReason' | 'identityOverride'
+  >,
   file: FilePatient | null | undefined,
 ): Promise<Link> {
   const decision: Link['decision'] = metadata.patientDecision
@@ -50,6 +61,7 @@ export async function arrivalLink(
     { patientId: metadata.patientId, issuer: links.patientIdIssuer },
     decision,
     checked,
+    metadata.identityOverride?.fields.includes('patientId') ?? false,
   );
   return withDecision(mismatch ?? checked);
 }
@@ -58,21 +70,25 @@ export async function arrivalLink(
  * A stored X-ray's newly checked link (a PATCH of its patient, the background check) under the
  * same file rule as on arrival: the DICOM naming another patient than `patientId` makes it
  * `invalid` (`file_patient_mismatch`) unless the paramedic decided to keep this very patient.
- * The decision stays only while the patient it was made for stays.
+ * The decision stays only while the patient it was made for stays, and with it the identity
+ * override stored beside it (whether the decision saw the file's PatientID differ).
  */
 export function storedLink(
   checked: Link,
   x: { patientId: string; dicom: FilePatient | null },
-  before: { patientId: string; link: Link },
+  before: { patientId: string; link: Link; identity: { override?: IdentityOverride | undefined } },
   /** The hospital's assigning authority (LinkVerifier.patientIdIssuer). */
   issuer: string | undefined,
 ): Link {
-  const decision = before.patientId === x.patientId ? before.link.decision : undefined;
+  const same = before.patientId === x.patientId;
+  const decision = same ? before.link.decision : undefined;
   const withDecision = (link: Link): Link => {
     const { decision: _dropped, ...rest } = link;
     return decision ? { ...rest, decision } : rest;
   };
-  return withDecision(fileMismatch(x.dicom, { patientId: x.patientId, issuer }, decision, checked) ?? checked);
+  const overridesId = same && (before.identity.override?.fields.includes('patientId') ?? false);
+  const mismatch = fileMismatch(x.dicom, { patientId: x.patientId, issuer }, decision, checked, overridesId);
+  return withDecision(mismatch ?? checked);
 }
 
 /**
@@ -86,14 +102,19 @@ function fileMismatch(
   ours: { patientId: string; issuer: string | undefined },
   decision: Link['decision'],
   checked: Link,
+  /** The decision came with an identity override naming `patientId` (identityOverride). */
+  overridesId: boolean,
 ): Link | undefined {
   const filePatientId = file?.patientId?.trim();
   if (!filePatientId || sameFilePatient({ patientId: filePatientId, issuerOfPatientId: file?.issuerOfPatientId }, ours))
     return undefined;
-  // A decision counts for what the device compared: the id alone (the edge app knows no issuer).
-  // One sent for a file whose id reads as ours (its patient was not on the roster) decided nothing
-  // about another authority's id.
-  if (decision?.choice === 'keep_chosen_patient' && !samePatientId(filePatientId, ours.patientId)) return undefined;
+  // A decision counts for what the device compared. A bare one, for the id alone: an edge app that
+  // knows no issuer sends it for a file whose id reads as ours when its patient was not on the
+  // roster, and so decided nothing about another authority's id. With an identity override naming
+  // `patientId` the device saw the file's PatientID differ, another id or another issuer (an edge
+  // app that knows the issuer holds the capture on it, `file_issuer_differs`), and kept this one.
+  if (decision?.choice === 'keep_chosen_patient' && (overridesId || !samePatientId(filePatientId, ours.patientId)))
+    return undefined;
   return {
     status: 'invalid',
     reason: 'file_patient_mismatch',

@@ -798,7 +798,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * What the edge app needs before sign-in: issuer, audience, Patient Service, limits
+         * What the edge app needs before sign-in: issuer, audience, Patient Service, limits, patient id issuer
          * @description Public and readable from any origin: the app reads it before sign-in (and, in development, from another origin).
          */
         get: operations["getEdgeConfig"];
@@ -3171,6 +3171,7 @@ export interface components {
             maxUploadBytes: number;
             offlineGraceMs?: number;
             uploadStallMs?: number;
+            patientIdIssuer?: string;
         };
         Liveness: {
             /** @enum {string} */

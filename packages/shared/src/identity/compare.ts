@@ -16,11 +16,21 @@ export function samePatientId(a: string, b: string): boolean {
 /**
  * Whether a file's PatientID was issued by another assigning authority than the hospital's own:
  * only when both are known, the file's IssuerOfPatientID (0010,0021) and the hospital's
- * (PATIENT_ID_ISSUER on the server), and they differ (compared as ids are). Then the id names
+ * (PATIENT_ID_ISSUER on the server), and they differ (case and blanks aside). Then the id names
  * another hospital's patient, even when its characters are ours (two hospitals issue P-1001).
  */
 export function otherIssuer(fileIssuer: string | undefined, ownIssuer: string | undefined): boolean {
-  return present(fileIssuer) && present(ownIssuer) && !samePatientId(fileIssuer, ownIssuer);
+  return present(fileIssuer) && present(ownIssuer) && !sameIssuer(fileIssuer, ownIssuer);
+}
+
+/**
+ * Two authorities' names alike but for case and surrounding blanks: equal in upper case and in
+ * lower case alike, so a letter whose upper case is another's (ſ → S, ı → I) does not make
+ * another authority ours (`HOſPITAL-A` is not `HOSPITAL-A`).
+ */
+function sameIssuer(a: string, b: string): boolean {
+  const [x, y] = [a.trim(), b.trim()];
+  return x.toUpperCase() === y.toUpperCase() && x.toLowerCase() === y.toLowerCase();
 }
 
 /**

@@ -22,5 +22,12 @@ export const EdgeServerConfigSchema = z.object({
    * resumed from the server's offset. Absent from older servers: the app's default (20 s).
    */
   uploadStallMs: z.number().int().positive().optional(),
+  /**
+   * The assigning authority that issues this hospital's patient ids (PATIENT_ID_ISSUER), as a
+   * DICOM file's IssuerOfPatientID (0010,0021) names it: the app holds a capture whose file names
+   * another authority, as the server flags it. Absent when the server has none configured (or is
+   * older): the app compares a file's PatientID alone.
+   */
+  patientIdIssuer: z.string().min(1).optional(),
 });
 export type EdgeServerConfig = z.infer<typeof EdgeServerConfigSchema>;

@@ -66,3 +66,35 @@ describe('the identity warning on the device', () => {
     expect(identityOverrideFor(check, { choice: 'use_file_patient' }, '2026-12-06T10:05:00Z')).toEqual({});
   });
 });
+
+describe('the issuer hold on the device', () => {
+  // Maria Keller's id and demographics, but the PatientID issued by the clinic the patient came from.
+  const clinic = { patientId: 'P-1001', issuerOfPatientId: 'CLINIC-B', patientName: 'KELLER^MARIA' };
+  const renderIssuer = (decision?: { choice: 'keep_chosen_patient'; reason: string }) =>
+    renderToStaticMarkup(
+      <PatientHold
+        check={checkPatient({ chosenId: 'P-1001', file: clinic, roster, issuer: 'HOSPITAL-A' })}
+        chosenId="P-1001"
+        filePatientId="P-1001"
+        decision={decision}
+        onUseFile={() => undefined}
+        onDecision={() => undefined}
+      />,
+    );
+
+  it('says whose id the file\'s is, offers no "use the file\'s patient" (not ours), and keeping it overrides the patient ID', () => {
+    const html = renderIssuer();
+    expect(html).toContain(
+      '<li>This file&#x27;s patient id P-1001 was issued by CLINIC-B, not by this hospital (HOSPITAL-A): it may be another person.</li>',
+    );
+    expect(html).not.toContain('Use the file');
+    expect(html).toContain('Keep P-1001 anyway (override)');
+    expect(renderIssuer({ choice: 'keep_chosen_patient', reason: '' })).toContain(
+      'Overrides the file&#x27;s patient ID.',
+    );
+  });
+
+  it("no hold without the hospital's issuer (the server names none): the file is P-1001 as before", () => {
+    expect(checkPatient({ chosenId: 'P-1001', file: clinic, roster }).holds).toEqual([]);
+  });
+});

@@ -217,7 +217,7 @@ function Progress({ capture: c, label }: { capture: CaptureSummary; label: strin
 
 /** Correct what the server refused and queue the capture again (same image, same id). */
 function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetadata; onDone(): void }) {
-  const { core } = useServices();
+  const { core, serverConfig } = useServices();
   const roster = useShownRoster();
   // The decision the capture carries counts for its own patient; another patient asks again.
   const kept = metadata.xray.patientDecision;
@@ -249,7 +249,12 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
     },
   });
   // The same wrong-patient rules as the capture form (a detector's image arrives held by them).
-  const check = checkPatient({ chosenId: form.patientId, file: metadata.dicom, roster });
+  const check = checkPatient({
+    chosenId: form.patientId,
+    file: metadata.dicom,
+    roster,
+    issuer: serverConfig.current().patientIdIssuer,
+  });
   const settled = decisionSettles(check, decision);
   async function submit(e: FormEvent): Promise<void> {
     e.preventDefault();

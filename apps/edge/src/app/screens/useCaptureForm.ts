@@ -39,7 +39,7 @@ export function useCaptureForm({
   roster: Roster | undefined;
   onSaved(file: PendingFile): void;
 }) {
-  const { core, deviceId } = useServices();
+  const { core, deviceId, serverConfig } = useServices();
   const [form, setForm] = useState<FormState>(EMPTY_FORM);
   const [fromDicom, setFromDicom] = useState<Set<keyof FormState>>(new Set());
   const [errors, setErrors] = useState<Partial<Record<string, string>>>({});
@@ -118,7 +118,9 @@ export function useCaptureForm({
     setDecision({ choice: 'use_file_patient' });
   }
 
-  const check = checkPatient({ chosenId: form.patientId, file: current?.dicom, roster });
+  // The hospital's assigning authority, as the server last said (/edge-config, kept for offline starts).
+  const issuer = serverConfig.current().patientIdIssuer;
+  const check = checkPatient({ chosenId: form.patientId, file: current?.dicom, roster, issuer });
   const settled = decisionSettles(check, decision);
 
   async function save(e: FormEvent): Promise<void> {

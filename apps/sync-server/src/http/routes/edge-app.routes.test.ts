@@ -6,7 +6,8 @@ import path from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/config.ts';
-import { edgeAppCsp, edgeAppRoutes } from './edge-app.routes.ts';
+import { EdgeServerConfigSchema } from '@xray/shared';
+import { edgeAppConfig, edgeAppCsp, edgeAppRoutes } from './edge-app.routes.ts';
 
 describe('edge app routes', () => {
   let dir: string;
@@ -45,6 +46,16 @@ describe('edge app routes', () => {
       uploadStallMs: 15_000,
       offlineGraceMs: 12 * 60 * 60 * 1000,
     });
+  });
+
+  it("GET /edge-config names the hospital's patient id issuer when PATIENT_ID_ISSUER is set (absent above, unset)", () => {
+    const app = edgeAppConfig(loadConfig({ PATIENT_ID_ISSUER: ' HOSPITAL-A ' }));
+    expect(app.patientIdIssuer).toBe('HOSPITAL-A');
+    // The shared contract the edge app parses (and caches) it with.
+    expect(EdgeServerConfigSchema.parse(JSON.parse(JSON.stringify(app)))).toMatchObject({
+      patientIdIssuer: 'HOSPITAL-A',
+    });
+    expect(edgeAppConfig(loadConfig({}))).not.toHaveProperty('patientIdIssuer');
   });
 
   it('serves the app: its CSP on the HTML, no HTTP caching of HTML and service worker, hashed assets for good', async () => {

@@ -16,6 +16,8 @@ export function edgeAppConfig(config: Config): EdgeAppConfig {
     maxUploadBytes: config.limits.maxUploadBytes,
     offlineGraceMs: config.edgeOfflineGraceMs,
     uploadStallMs: config.edgeUploadStallMs,
+    // Absent when not configured: the app then compares a file's PatientID alone, as the server does.
+    ...(config.integrations.patientIdIssuer ? { patientIdIssuer: config.integrations.patientIdIssuer } : {}),
   };
 }
 
@@ -54,7 +56,7 @@ export const edgeAppOperations = defineOperations({
     method: 'get',
     path: '/edge-config',
     tags: ['edge'],
-    summary: 'What the edge app needs before sign-in: issuer, audience, Patient Service, limits',
+    summary: 'What the edge app needs before sign-in: issuer, audience, Patient Service, limits, patient id issuer',
     description:
       'Public and readable from any origin: the app reads it before sign-in (and, in development, from another origin).',
     access: 'public',
