@@ -26,22 +26,26 @@ describe('detector folder watcher', () => {
   it('reports a new file once, only after it stopped growing; files there before are not reported', async () => {
     await writeFile(path.join(dir, 'old.dcm'), 'from yesterday');
     const seen: NewFile[] = [];
-    const watcher = watchFolder({ dir, onFile: (f) => seen.push(f), stableMs: 300, pollMs: 50 });
+    // Stable for 1.5 s, parts 150 ms apart for longer than that: a pause between parts on a busy
+    // machine (a late timer) stays far below it, and the file must count as growing all along. No
+    // fsync between parts: a stat sees the size at once, while an fsync on a busy disk can take
+    // longer than the stable time.
+    const watcher = watchFolder({ dir, onFile: (f) => seen.push(f), stableMs: 1_500, pollMs: 50 });
     await watcher.ready;
+    const parts = ['DICM-part-1 ', ...Array.from({ length: 11 }, (_, i) => `part-${i + 2} `)];
     try {
-      // A detector writing a file in three parts, 150 ms apart.
+      // A detector writing a file in twelve parts, 150 ms apart.
       const handle = await open(path.join(dir, 'IMG0001'), 'w');
-      for (const part of ['DICM-part-1 ', 'part-2 ', 'part-3']) {
+      for (const part of parts) {
         await handle.write(part);
-        await handle.sync();
         await sleep(150);
         expect(seen).toEqual([]);
       }
       await handle.close();
-      await until(() => seen.length > 0);
+      await until(() => seen.length > 0, 30_000);
       await sleep(400);
-      expect(seen.map((f) => [f.name, f.size])).toEqual([['IMG0001', 'DICM-part-1 part-2 part-3'.length]]);
-      expect((await readWatchedFile(dir, 'IMG0001')).toString()).toBe('DICM-part-1 part-2 part-3');
+      expect(seen.map((f) => [f.name, f.size])).toEqual([['IMG0001', parts.join('').length]]);
+      expect((await readWatchedFile(dir, 'IMG0001')).toString()).toBe(parts.join(''));
     } finally {
       watcher.close();
     }

@@ -10,8 +10,9 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SEGMENT_SIZE, XraySchema } from '@xray/shared';
 import { dicomSize, makeDicom, makePng, sha256Hex } from '@xray/testkit';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/config.ts';
+import { loadConfig, type Config } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
 import {
   asOwner,
@@ -99,10 +100,13 @@ async function footprint(server: RunningServer, xrayId: string) {
   };
 }
 
-/** Advisory locks granted in this server's database, once pending (deferred) unlocks had time to go. */
+/**
+ * Advisory locks granted in this server's database, once pending (deferred) unlocks had time to go
+ * (polled for up to 20 s: on a busy machine an unlock may take a while; a lock that stays fails).
+ */
 async function heldAdvisoryLocks(server: RunningServer): Promise<number> {
   let n = -1;
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 400; i++) {
     const { rows } = await server.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
         WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()`,
@@ -124,6 +128,35 @@ async function slowXrayInserts(server: TestServer, seconds: number): Promise<() 
      CREATE TRIGGER ${name} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${name}();`,
   );
   return () => asOwner(server, `DROP TRIGGER ${name} ON xrays; DROP FUNCTION ${name}();`);
+}
+
+/**
+ * Waits until an X-ray insert sits in slowXrayInserts' pg_sleep (the final PATCH is being stored),
+ * instead of guessing how long the PATCH takes to get there on a busy machine. Asked as the
+ * database's owner: the application's role does not see other sessions' queries.
+ */
+async function untilStoring(server: { config: Config }, final: Promise<unknown>): Promise<void> {
+  // A final PATCH that fails or is answered first: its answer is for the test to judge.
+  let answered = false;
+  void final.then(
+    () => (answered = true),
+    () => (answered = true),
+  );
+  const owner = new pg.Client({ connectionString: server.config.db.ownerUrl ?? server.config.db.url });
+  await owner.connect();
+  try {
+    for (let i = 0; i < 1200 && !answered; i++) {
+      const { rows } = await owner.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event = 'PgSleep' AND query ILIKE '%INSERT INTO xrays%'`,
+      );
+      if ((rows[0]?.n ?? 0) > 0) return;
+      await sleep(25);
+    }
+  } finally {
+    await owner.end();
+  }
+  if (!answered) throw new Error('no X-ray insert under way 30 s after the final PATCH was sent');
 }
 
 describe('attack 22 ingest: tus single writer, the final PATCH, caps and roles (two instances, one database)', () => {
@@ -205,7 +238,7 @@ describe('attack 22 ingest: tus single writer, the final PATCH, caps and roles (
     let retries: Reply[];
     try {
       const final = patch(a.url, up.path, 0, body);
-      await sleep(500);
+      await untilStoring(a, final);
       retries = await Promise.all([
         patch(a.url, up.path, body.length, new Uint8Array(0)),
         patch(b.url, up.path, body.length, new Uint8Array(0)),
@@ -230,7 +263,7 @@ describe('attack 22 ingest: tus single writer, the final PATCH, caps and roles (
     let heads: Reply[];
     try {
       const final = patch(a.url, up.path, 0, body);
-      await sleep(500);
+      await untilStoring(a, final);
       heads = await Promise.all([call(a.url, 'HEAD', up.path, OWNER), call(b.url, 'HEAD', up.path, OWNER)]);
       await final;
     } finally {
@@ -533,7 +566,7 @@ describe('attack 22 ingest: POST /xrays sealed with node:crypto', () => {
     }
     // The server notices the cut and cleans up in the background: wait for it to settle.
     let now = await rowsAndObjects();
-    for (let i = 0; i < 30 && JSON.stringify(now) !== JSON.stringify(before); i++) {
+    for (let i = 0; i < 200 && JSON.stringify(now) !== JSON.stringify(before); i++) {
       await sleep(100);
       now = await rowsAndObjects();
     }
@@ -576,7 +609,7 @@ describe('attack 22 ingest: POST /xrays sealed with node:crypto', () => {
     });
     expect([-1, 400, 499]).toContain(status);
     let now = await rowsAndObjects();
-    for (let i = 0; i < 30 && JSON.stringify(now) !== JSON.stringify(before); i++) {
+    for (let i = 0; i < 200 && JSON.stringify(now) !== JSON.stringify(before); i++) {
       await sleep(100);
       now = await rowsAndObjects();
     }
@@ -610,7 +643,7 @@ describe('attack 22 ingest: POST /xrays when storage fails at a segment boundary
     const { rows } = await server.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM xrays');
     expect(rows[0]?.n).toBe(0);
     let left: string[] = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 200; i++) {
       left = (await storedObjects(server)).filter((k) => k.startsWith('xrays/') || k.startsWith('.tmp/'));
       if (left.length === 0) break;
       await sleep(100);
@@ -631,7 +664,7 @@ describe('attack 22 ingest: stopping while unlocks are deferred', () => {
       let last: Reply | Error;
       try {
         const final = patch(proc.url, up.path, 0, body, undefined).catch((e: unknown) => e as Error);
-        await sleep(500);
+        await untilStoring(a, final);
         await proc.kill('SIGTERM');
         last = await final;
       } finally {
@@ -684,7 +717,7 @@ describe('attack 22 ingest: stopping while unlocks are deferred', () => {
       const restore = await slowXrayInserts(a, 1.5);
       try {
         const final = patch(proc.url, up.path, 0, body, undefined).catch((e: unknown) => e as Error);
-        await sleep(500);
+        await untilStoring(a, final);
         await proc.kill('SIGKILL');
         killed = true;
         expect(await final).toBeInstanceOf(Error);

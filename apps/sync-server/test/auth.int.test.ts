@@ -262,9 +262,14 @@ describe('auth with a real OIDC issuer (oidc-provider) and real PostgreSQL', () 
       const storm = await Promise.all(
         Array.from({ length: 20 }, (_, i) => forge.unknownKey({ roles: ['admin'] }, `made-up-${i}`)),
       );
+      const started = Date.now();
       const answers = await Promise.all(storm.map((t) => api('/xrays', t)));
+      const tookMs = Date.now() - started;
       expect(answers.map((r) => r.status)).toEqual(Array(20).fill(401));
-      expect(dev.jwksFetches() - before).toBeLessThanOrEqual(1);
+      // One refetch, and one more per cooldown (1 s here) the 20 answers took on a busy machine.
+      expect(dev.jwksFetches() - before, `20 answers in ${tookMs} ms`).toBeLessThanOrEqual(
+        1 + Math.floor(tookMs / 1000),
+      );
     });
 
     it('a token signed with a new key is accepted without restarting the server; older tokens still work', async () => {

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { dcmtk, makeDicom, makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rendersPrefixOf } from '../src/rendering/render.cache.ts';
+import type { ObjectStore } from '../src/storage/index.ts';
 import { ADMIN, DOCTOR, eventsOf, PARAMEDIC } from './audit.support.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 import { startOrthanc, type Orthanc } from './orthanc.ts';
@@ -485,11 +486,27 @@ describe('render slots', () => {
   let server: TestServer;
   afterAll(() => server?.close());
 
+  // While `held` is set, reads of X-ray objects wait for it: the render in the slot holds it until
+  // the others have been answered, however fast or slow this machine decodes.
+  let held: Promise<void> | undefined;
+  const holdingReads = (store: ObjectStore): ObjectStore =>
+    new Proxy(store, {
+      get(target, p) {
+        if (p === 'get')
+          return async (...args: Parameters<ObjectStore['get']>) => {
+            if (held && args[0].startsWith('xrays/')) await held;
+            return target.get(...args);
+          };
+        const v: unknown = Reflect.get(target, p, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+
   it('past RENDER_CONCURRENCY and RENDER_QUEUE_LIMIT a render is refused with 503 render_busy and Retry-After', async () => {
     server = await startTestServer(
       'fs',
       { RENDER_CONCURRENCY: '1', RENDER_QUEUE_LIMIT: '0' },
-      { authenticate: headerActor },
+      { authenticate: headerActor, decorateStore: holdingReads },
     );
     const res = await postXray(
       server.url,
@@ -498,12 +515,24 @@ describe('render slots', () => {
       { 'X-Test-Actor': PARAMEDIC },
     );
     const { id } = (await res.json()) as { id: string };
-    // Four different sizes at once: one decodes, the rest find no slot and no queue place.
+    // Four different sizes at once: one decodes, the rest find no slot and no queue place. The one
+    // in the slot reads the X-ray only once three have been answered (or after 30 s: a server that
+    // let them all in has them all waiting here, and they all come back 200).
+    let release!: () => void;
+    held = new Promise<void>((r) => (release = r));
+    const releasing = setTimeout(() => release(), 30_000);
+    let answered = 0;
     const answers = await Promise.all(
       [64, 96, 128, 160].map((size) =>
-        fetch(`${server.url}/xrays/${id}/preview?size=${size}`, { headers: { 'X-Test-Actor': DOCTOR } }),
+        fetch(`${server.url}/xrays/${id}/preview?size=${size}`, { headers: { 'X-Test-Actor': DOCTOR } }).then((a) => {
+          if (++answered === 3) release();
+          return a;
+        }),
       ),
-    );
+    ).finally(() => {
+      clearTimeout(releasing);
+      held = undefined;
+    });
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses[0]).toBe(200);
     expect(statuses).toContain(503);

@@ -23,7 +23,7 @@ import { xrayRepository } from '../src/xrays/xray.repository.ts';
 async function expectNothingLeft(server: TestServer): Promise<void> {
   for (
     let i = 0;
-    i < 50 && ((await storedObjects(server)).length > 0 || (await countRows(server, 'tus_uploads')) > 0);
+    i < 200 && ((await storedObjects(server)).length > 0 || (await countRows(server, 'tus_uploads')) > 0);
     i++
   )
     await sleep(100);

@@ -268,7 +268,7 @@ describe('the repeat rule: one for both doors', () => {
     expect(await stored(id)).toEqual([{ patient_id: s.metadata.patientId, notes: 'sent by REST', body_part: 'CHEST' }]);
     // The X-ray's object and its recovery record only: the tus bytes were removed.
     const left = async () => (await storedObjects(server)).filter((k) => k.includes(id));
-    for (let i = 0; i < 50 && (await left()).length > 2; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 200 && (await left()).length > 2; i++) await new Promise((r) => setTimeout(r, 100));
     expect(await left()).toHaveLength(2);
   });
 });

@@ -42,9 +42,12 @@ async function serve(app: express.Express): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** Waits until the log has `n` lines (the line is written when the answer's socket side closes). */
+/**
+ * Waits (up to 10 s) until the log has `n` lines (the line is written when the answer's socket side
+ * closes); the assertions after it decide.
+ */
 async function linesOf(lines: Line[], n: number): Promise<Line[]> {
-  for (let i = 0; i < 200 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 2000 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 5));
   return lines;
 }
 
@@ -100,14 +103,20 @@ describe('requestLog', () => {
     });
     let left!: () => void;
     const gone = new Promise<void>((r) => (left = r));
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((r) => (arrived = r));
     app.get('/slow', (req) => {
       req.on('close', left);
+      arrived();
     });
     const url = await serve(app);
     await fetch(`${url}/fails`);
     const abort = new AbortController();
     const slow = fetch(`${url}/slow`, { signal: abort.signal }).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 50));
+    // The client leaves once the server is handling its request (not before it has arrived), a
+    // moment later (aborted in the same instant, the connection stayed open here for 4 s more).
+    await inHandler;
+    await new Promise((r) => setTimeout(r, 20));
     abort.abort();
     await slow;
     await gone;

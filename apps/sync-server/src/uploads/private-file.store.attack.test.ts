@@ -2,7 +2,8 @@
 // file gone, the disk failing) lets no rejection escape, leaks no descriptor and does not stop
 // later flushes; a stuck flush holds no answer and no other upload; the bytes are the bytes.
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { mkdtemp, open, readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,15 +27,40 @@ async function storeIn(): Promise<{ store: PrivateFileStore; dir: string }> {
   return { store: new PrivateFileStore({ directory: dir }), dir };
 }
 
-async function fileHandlePrototype(dir: string) {
+/**
+ * Watches the store's background flushes through the FileHandle class (the store opens its own
+ * handles): `synced` sees each flush start (its datasync), `files` the file each one flushed;
+ * `ended()` counts those whose handle has been closed, after which the store is free to start the
+ * next one (a macrotask later at most). `close` is a field of each handle, not of the class, so it
+ * is wrapped on the handle being flushed. `behave(call, real)` decides what each datasync does
+ * (by default the real one).
+ */
+async function watchFlushes(
+  dir: string,
+  behave: (call: number, real: () => Promise<void>) => Promise<void> = (_call, real) => real(),
+) {
   const fh = await open(path.join(dir, '.probe'), 'w');
   await fh.close();
-  return Object.getPrototypeOf(fh) as { datasync: () => Promise<void> };
+  const proto = Object.getPrototypeOf(fh) as { datasync: () => Promise<void> };
+  const realSync = proto.datasync;
+  let ended = 0;
+  const files: string[] = [];
+  const synced = vi.spyOn(proto, 'datasync').mockImplementation(async function (this: {
+    fd: number;
+    close: () => Promise<void>;
+  }) {
+    files.push(readlinkSync(`/proc/self/fd/${this.fd}`));
+    const realClose = this.close;
+    this.close = () => realClose().finally(() => ended++);
+    return behave(synced.mock.calls.length, () => realSync.call(this));
+  });
+  return { synced, files, ended: () => ended };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (check: () => boolean) => {
-  for (let i = 0; i < 400 && !check(); i++) await sleep(5);
+/** Polls for up to 10 s (a flush on a busy disk may take a while); the assertion after it decides. */
+const until = async (check: () => boolean | Promise<boolean>) => {
+  for (let i = 0; i < 2000 && !(await check()); i++) await sleep(5);
 };
 /** This process's open descriptors (Linux). */
 const openFds = async () => (await readdir('/proc/self/fd')).length;
@@ -43,19 +69,21 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 describe('PrivateFileStore background flushes under attack', () => {
   it('a flush whose disk fails (EIO) escapes nothing, closes its descriptor, and the next write flushes again', async () => {
     const { store, dir } = await storeIn();
-    const proto = await fileHandlePrototype(dir);
     const fdsBefore = await openFds();
-    const synced = vi.spyOn(proto, 'datasync').mockImplementationOnce(async () => {
-      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const { synced, ended } = await watchFlushes(dir, async (call, real) => {
+      if (call === 1) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      return real();
     });
     await store.create(new Upload({ id: 'e1', size: 6, offset: 0 }));
     expect(await store.write(Readable.from([Buffer.from('abc')]), 'e1', 0)).toBe(3);
-    await until(() => synced.mock.calls.length >= 1);
-    await sleep(20);
+    // The failed flush has ended (its handle closed), so the next write may start its own.
+    await until(() => ended() >= 1);
+    await sleep(0);
+    expect(synced).toHaveBeenCalledTimes(1);
     // The handle the failed flush opened is closed.
     expect(await openFds()).toBeLessThanOrEqual(fdsBefore);
     expect(await store.write(Readable.from([Buffer.from('def')]), 'e1', 3)).toBe(6);
-    await until(() => synced.mock.calls.length >= 2);
+    await until(() => ended() >= 2);
     expect(synced).toHaveBeenCalledTimes(2);
     await sleep(20);
     expect(escaped).not.toHaveBeenCalled();
@@ -64,8 +92,7 @@ describe('PrivateFileStore background flushes under attack', () => {
 
   it('an upload removed before its flush opens it: nothing escapes and later uploads still flush', async () => {
     const { store, dir } = await storeIn();
-    const proto = await fileHandlePrototype(dir);
-    const synced = vi.spyOn(proto, 'datasync');
+    const { files } = await watchFlushes(dir);
     for (let i = 0; i < 20; i++) {
       const id = `gone-${i}`;
       await store.create(new Upload({ id, size: 3, offset: 0 }));
@@ -73,31 +100,36 @@ describe('PrivateFileStore background flushes under attack', () => {
       await store.write(Readable.from([Buffer.from('abc')]), id, 0);
       await store.remove(id);
     }
-    await sleep(50);
-    const before = synced.mock.calls.length;
-    await store.create(new Upload({ id: 'after', size: 3, offset: 0 }));
-    await store.write(Readable.from([Buffer.from('xyz')]), 'after', 0);
-    await until(() => synced.mock.calls.length > before);
-    expect(synced.mock.calls.length).toBeGreaterThan(before);
+    // A flush of one of them may still be under way (on a busy disk, for as long as it likes): a write
+    // meanwhile rightly starts none. So the later upload writes a byte at a time until one of its
+    // writes starts a flush of its own; a flush that never ends, or a store that stopped flushing,
+    // fails here.
+    const after = path.join(await realpath(dir), 'after');
+    const SIZE = 200;
+    await store.create(new Upload({ id: 'after', size: SIZE, offset: 0 }));
+    for (let offset = 0; offset < SIZE && !files.includes(after);) {
+      offset = await store.write(Readable.from([Buffer.from('x')]), 'after', offset);
+      for (let i = 0; i < 10 && !files.includes(after); i++) await sleep(5);
+    }
+    await until(() => files.includes(after));
+    expect(files).toContain(after);
     expect(escaped).not.toHaveBeenCalled();
     expect((await readdir(dir)).filter((n) => n.startsWith('gone-'))).toEqual([]);
   });
 
   it('a stuck flush holds no answer: other uploads write, finish and are removed meanwhile; no descriptor is left', async () => {
     const { store, dir } = await storeIn();
-    const proto = await fileHandlePrototype(dir);
     const fdsBefore = await openFds();
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let concurrent = 0;
     let most = 0;
-    const real = proto.datasync;
-    const synced = vi.spyOn(proto, 'datasync').mockImplementation(async function (this: unknown) {
+    const { synced, ended } = await watchFlushes(dir, async (call, real) => {
       concurrent++;
       most = Math.max(most, concurrent);
       try {
-        if (synced.mock.calls.length === 1) await held;
-        await real.call(this);
+        if (call === 1) await held;
+        await real();
       } finally {
         concurrent--;
       }
@@ -123,12 +155,14 @@ describe('PrivateFileStore background flushes under attack', () => {
     // The stuck upload is ended meanwhile (terminated), then its flush comes back.
     await store.remove('stuck');
     release();
-    await until(() => concurrent === 0);
-    await sleep(30);
+    // The stuck flush has ended (its handle closed): the store is free to flush again.
+    await until(() => ended() >= 1);
+    await sleep(0);
     // Never more than one flush at a time, whatever the number of uploads.
     expect(most).toBe(1);
+    expect(synced).toHaveBeenCalledTimes(1);
     await Promise.all(ids.map((id) => store.remove(id)));
-    await sleep(30);
+    await until(async () => (await openFds()) <= fdsBefore);
     expect(await openFds()).toBeLessThanOrEqual(fdsBefore);
     expect(escaped).not.toHaveBeenCalled();
     // And the pool of one is free again: the next write flushes.
@@ -141,8 +175,7 @@ describe('PrivateFileStore background flushes under attack', () => {
 
   it('a write the client breaks off mid-chunk starts no flush of its own and leaves the store usable', async () => {
     const { store, dir } = await storeIn();
-    const proto = await fileHandlePrototype(dir);
-    const synced = vi.spyOn(proto, 'datasync');
+    const { synced } = await watchFlushes(dir);
     await store.create(new Upload({ id: 'cut', size: 10, offset: 0 }));
     const broken = new Readable({
       read() {
