@@ -12,6 +12,7 @@ import { methodNotAllowed } from './http/method-not-allowed.ts';
 import { byFirstSegment } from './http/route-table.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
 import { cutSilentBodies } from './http/silent-bodies.ts';
+import { cutStalledResponses } from './http/stalled-responses.ts';
 import { corsAllowList, securityHeaders } from './http/security-headers.ts';
 import { apiDocumentRoutes } from './http/routes/api-document.routes.ts';
 import { auditRoutes } from './http/routes/audit.routes.ts';
@@ -124,6 +125,8 @@ export async function createApp(
 
   // Before authentication and every route: a request body that stalls is cut off, wherever it goes.
   app.use(cutSilentBodies(config.tus.idleTimeoutMs));
+  // And an answer the client stops reading is cut off, releasing the store read that feeds it.
+  app.use(cutStalledResponses(config.http.responseStallTimeoutMs, log));
 
   // Before every route: each request can leave its audit event, denials included.
   const audit = createAuditService(deps);

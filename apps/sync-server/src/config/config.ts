@@ -426,6 +426,9 @@ export const EnvSchema = z.object({
   CAPTURE_TIME_MAX_SKEW_MS: ms(5 * 60 * 1000, { min: 0, max: 24 * 60 * 60 * 1000 }).describe(
     "How far ahead of the server's clock an X-ray's `capturedAt` may be (a device clock running fast), on every upload door; later is refused (400, field `metadata.capturedAt`). At most 24 h.",
   ),
+  RESPONSE_STALL_TIMEOUT_MS: ms(60_000, { min: 1_000 }).describe(
+    'A response whose client takes nothing for this long is cut off, releasing the object-store read behind it, so unread downloads cannot hold every store connection. "Takes nothing" as the socket sees it: Linux hands it more only once about a third of its send buffer (~1 MiB) is free, so a client reading slower than that per period counts as stalled too (at the default, below ~20 kB/s).',
+  ),
   SHUTDOWN_GRACE_MS: ms(10_000, { min: 0 }).describe(
     'On SIGTERM: the longest the whole shutdown takes. Running requests get all but the last 3 s (at most a third) of it, kept-alive connections are closed as their requests finish, and what is left (background work, the last audit checkpoint, closing pools) is cut off at the end, so a hung database cannot hold a stop.',
   ),
@@ -747,6 +750,8 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
       publicUrl: e.PUBLIC_URL,
       trustProxy: list(e.TRUST_PROXY),
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+      /** A response whose client reads nothing for this long is cut off (http/stalled-responses.ts). */
+      responseStallTimeoutMs: e.RESPONSE_STALL_TIMEOUT_MS,
       /** A proxy in front terminates TLS; we ourselves serve plain HTTP. */
       tlsTerminatedByProxy: e.TLS_TERMINATED_BY_PROXY,
       /** Origins whose pages may read our answers (CORS), PUBLIC_URL's first; empty: same-origin only. */

@@ -138,7 +138,10 @@ const frameParams = instanceParams.extend({
   frames: z
     .string()
     .regex(/^[0-9]+(,[0-9]+)*$/)
-    .meta({ description: 'Frame numbers from 1, comma-separated (`1`, `1,3`), at most 1000, answered in this order' }),
+    .meta({
+      description:
+        'Frame numbers from 1, comma-separated (`1`, `1,3`), each at most once, at most 1000, answered in this order',
+    }),
 });
 const framePart = (type: string) => ({
   schema: z.string().meta({

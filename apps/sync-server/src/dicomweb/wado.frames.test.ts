@@ -47,7 +47,7 @@ describe('parseFrameList', () => {
         String(bad),
       ).toBe('bad_request frames');
     expect(codeOf(() => parseFrameList(Array(1001).fill('1').join(',')))).toBe('bad_request frames');
-    expect(parseFrameList(Array(1000).fill('2').join(','))).toHaveLength(1000);
+    expect(parseFrameList(Array.from({ length: 1000 }, (_, i) => String(1000 - i)).join(','))).toHaveLength(1000);
   });
 });
 

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { DicomHeader } from '@xray/shared';
+import { LRUCache } from 'lru-cache';
 import { DomainError } from '../errors.ts';
 import type { ByteRange } from '../storage/index.ts';
 import { parseAccept } from './dicomweb.accept.ts';
@@ -15,24 +16,30 @@ import { parseAccept } from './dicomweb.accept.ts';
 /** The most frame numbers one request may name. */
 export const MAX_FRAMES_PER_REQUEST = 1000;
 
-/** The frame numbers of the path (`1`, `1,3`), 1-based, in the order asked; 400 `bad_request` naming `frames` otherwise. */
+/**
+ * The frame numbers of the path (`1`, `1,3`), 1-based, in the order asked; 400 `bad_request` naming
+ * `frames` otherwise. Each at most once (PS3.18: "one or more non duplicate frame numbers"): a
+ * repeated list would have one request decrypt and send the same frame up to 1000 times.
+ */
 export function parseFrameList(text: string | undefined): number[] {
   const bad = () =>
     new DomainError('bad_request', 'The path does not name frames: a comma-separated list of frame numbers from 1.', [
       {
         field: 'frames',
-        message: `must be frame numbers from 1, separated by commas (at most ${MAX_FRAMES_PER_REQUEST})`,
+        message: `must be frame numbers from 1, separated by commas, each at most once (at most ${MAX_FRAMES_PER_REQUEST})`,
       },
     ]);
   if (!text) throw bad();
   const items = text.split(',');
   if (items.length > MAX_FRAMES_PER_REQUEST) throw bad();
-  return items.map((s) => {
+  const frames = items.map((s) => {
     if (!/^[0-9]{1,9}$/.test(s)) throw bad();
     const n = Number(s);
     if (n < 1) throw bad();
     return n;
   });
+  if (new Set(frames).size !== frames.length) throw bad();
+  return frames;
 }
 
 const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -166,6 +173,7 @@ async function* walkItems(
   source: AsyncIterable<Uint8Array>,
   onItem: (at: number, length: number) => void,
   values: boolean,
+  onDelimiter?: (at: number) => void,
 ): AsyncGenerator<Buffer> {
   let head = Buffer.alloc(0);
   let remaining = 0;
@@ -189,7 +197,10 @@ async function* walkItems(
       const element = head.readUInt16LE(2);
       const length = head.readUInt32LE(4);
       head = Buffer.alloc(0);
-      if (group === 0xfffe && element === SEQUENCE_DELIMITER) return;
+      if (group === 0xfffe && element === SEQUENCE_DELIMITER) {
+        onDelimiter?.(at);
+        return;
+      }
       if (group !== 0xfffe || element !== ITEM || length === 0xffffffff)
         throw new FragmentError(`the pixel data has no fragment item at byte ${at} of the frame's range`);
       onItem(at, length);
@@ -213,6 +224,41 @@ export function fragmentValues(content: Readable): Readable {
   return values;
 }
 
+/** Where a multi-frame file's fragment items start and where its pixel data ends (its delimiter). */
+interface Fragments {
+  starts: number[];
+  end: number;
+}
+
+/**
+ * Fragment walks by X-ray (its id and sha256: the bytes never change under a key). A viewer asks
+ * for each frame of a multi-frame file in its own request: the pixel data is walked once, not once
+ * per frame, and a frame asked again costs only its own bytes.
+ */
+const walked = new LRUCache<string, Fragments>({ max: 1000 });
+
+/**
+ * Walks the fragment items from `first` (their headers only are kept) to the sequence delimiter:
+ * where each item starts and where the pixel data ends. No delimiter (the file ends on an item
+ * boundary) ends it at the file's end.
+ */
+async function fragmentsFrom(first: number, size: number, open: RangeOpener, key?: string): Promise<Fragments> {
+  const known = key === undefined ? undefined : walked.get(key);
+  if (known) return known;
+  const starts: number[] = [];
+  let end = size;
+  const scan = walkItems(
+    await open({ start: first, end: size - 1 }),
+    (at) => starts.push(first + at),
+    false,
+    (at) => (end = first + at),
+  );
+  while (!(await scan.next()).done);
+  const found = { starts, end };
+  if (key !== undefined) walked.set(key, found);
+  return found;
+}
+
 /**
  * Where each asked frame is in the stored file (`size` bytes, header read to its pixel data). 404
  * `not_found` for a file with no pixel data or a frame past NumberOfFrames; 406 `not_acceptable`
@@ -224,6 +270,8 @@ export async function locateFrames(
   size: number,
   wanted: readonly number[],
   open: RangeOpener,
+  /** The stored file's identity (X-ray id and sha256): its fragment walk is kept under it. */
+  key?: string,
 ): Promise<{ frames: number; parts: FramePart[] }> {
   const pixels = header.pixelData;
   if (!pixels) throw new DomainError('not_found', 'The instance has no pixel data (7FE0,0010): it has no frames.');
@@ -269,39 +317,29 @@ export async function locateFrames(
     range: { start, end },
     encapsulated: true,
   });
-  // One frame: every fragment after the table.
+  // One frame: every fragment after the table (streaming them stops at the delimiter).
   if (frames === 1) return { frames, parts: wanted.map((frame) => whole(frame, first)) };
 
+  // Several: the offset table says where frames start, but it is the file's word; each start must
+  // be one of the fragments' own, before the pixel data ends (never bytes of what follows it).
+  const { starts, end } = await fragmentsFrom(first, size, open, key);
+  const upTo = (frame: number, start: number, next: number | undefined): FramePart =>
+    whole(frame, start, (next ?? end) - 1);
   if (tableLength === frames * 4) {
     const bytes = await readBytes(open, { start: table + 8, end: first - 1 });
-    const offsets = Array.from({ length: frames }, (_, i) => bytes.readUInt32LE(i * 4));
-    const ascending = offsets[0] === 0 && offsets.every((o, i) => i === 0 || o > (offsets[i - 1] ?? 0));
-    if (ascending && first + (offsets[frames - 1] ?? 0) < size)
-      return {
-        frames,
-        parts: wanted.map((frame) => {
-          const start = first + (offsets[frame - 1] ?? 0);
-          const next = offsets[frame];
-          return whole(frame, start, next === undefined ? size - 1 : first + next - 1);
-        }),
-      };
+    const offsets = Array.from({ length: frames }, (_, i) => first + bytes.readUInt32LE(i * 4));
+    const fragmentStarts = new Set(starts);
+    const ascending = offsets[0] === first && offsets.every((o, i) => i === 0 || o > (offsets[i - 1] ?? 0));
+    if (ascending && offsets.every((o) => fragmentStarts.has(o) && o < end))
+      return { frames, parts: wanted.map((frame) => upTo(frame, offsets[frame - 1] ?? first, offsets[frame])) };
   }
 
-  // No usable offset table: the fragments are counted (their item headers only are kept); one
-  // per frame is the one layout that needs no decoding to tell the frames apart.
-  const starts: number[] = [];
-  const scan = walkItems(await open({ start: first, end: size - 1 }), (at) => starts.push(first + at), false);
-  while (!(await scan.next()).done);
+  // No usable offset table (none, or one that does not point at the file's own fragments, in
+  // order, before the delimiter): one fragment per frame is the one layout that needs no decoding to tell the
+  // frames apart.
   if (starts.length !== frames)
     throw cannotSplit(
       `${starts.length} fragments for ${frames} frames and no Basic Offset Table saying where each frame starts`,
     );
-  return {
-    frames,
-    parts: wanted.map((frame) => {
-      const start = starts[frame - 1] ?? first;
-      const next = starts[frame];
-      return whole(frame, start, next === undefined ? size - 1 : next - 1);
-    }),
-  };
+  return { frames, parts: wanted.map((frame) => upTo(frame, starts[frame - 1] ?? first, starts[frame])) };
 }

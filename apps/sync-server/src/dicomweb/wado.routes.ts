@@ -120,7 +120,7 @@ function retrieveFrames(deps: DicomwebRoutesDeps): RequestHandler<UidParams & { 
     const x = await deps.xrays.get(instance.xrayId);
     const header = await readStoredDicomHeader(deps.xrays, x);
     const openRange = (range: FramePart['range']) => deps.xrays.openContent(x, range);
-    const { parts } = await locateFrames(header, x.sizeBytes, wanted, openRange);
+    const { parts } = await locateFrames(header, x.sizeBytes, wanted, openRange, `${x.id}:${x.sha256}`);
     const open = async (p: FramePart): Promise<Readable> => {
       const content = await openRange(p.range);
       return p.encapsulated ? fragmentValues(content) : content;

@@ -7049,7 +7049,7 @@ export interface operations {
                 series: string;
                 /** @description The SOP Instance UID */
                 instance: string;
-                /** @description Frame numbers from 1, comma-separated (`1`, `1,3`), at most 1000, answered in this order */
+                /** @description Frame numbers from 1, comma-separated (`1`, `1,3`), each at most once, at most 1000, answered in this order */
                 frames: string;
             };
             cookie?: never;
