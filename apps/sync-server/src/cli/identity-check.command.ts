@@ -3,6 +3,7 @@ import { backfillIdentity, MAX_SERVICE_FAILURES_IN_A_ROW } from '../ingest/ident
 import { createIntegrations } from '../integrations/integrations.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
+import { writeRecord } from '../xrays/xray-record.ts';
 import { createXrayService } from '../xrays/xray.service.ts';
 import { EXIT, type Command } from './command.ts';
 import { withRestoreTools } from './restore.setup.ts';
@@ -96,6 +97,7 @@ export const identityCheckCommand: Command = {
           outbox,
           get: (id) => xrays.get(id),
           openContent: (x, range) => xrays.openContent(x, range),
+          writeRecord: (x) => writeRecord(store, keys, x),
         },
         { dryRun, recheckIssuers },
       );

@@ -67,7 +67,14 @@ export function withLinkedPatient(
     const issuer = header[ISSUER];
     if (issuer?.Value?.length) item[ISSUER] = issuer;
     const others: DicomJsonAttribute = header[OTHER_PATIENT_IDS] ?? { vr: 'SQ' };
-    out[OTHER_PATIENT_IDS] = { vr: 'SQ', Value: [...(others.Value ?? []), item] };
+    const listed = (others.Value ?? []) as unknown[];
+    // A file that already lists its own pair there: kept as it is, not listed twice.
+    const valuesOf = (d: DicomJsonDataset): string =>
+      JSON.stringify([d[PATIENT_ID]?.Value ?? [], d[ISSUER]?.Value ?? []]);
+    const already = listed.some(
+      (o) => typeof o === 'object' && o !== null && valuesOf(o as DicomJsonDataset) === valuesOf(item),
+    );
+    out[OTHER_PATIENT_IDS] = { vr: 'SQ', Value: already ? listed : [...listed, item] };
   }
   delete out[ISSUER];
   return {

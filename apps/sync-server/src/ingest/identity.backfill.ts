@@ -27,6 +27,11 @@ export interface IdentityBackfillDeps {
   get(id: string): Promise<XrayRecord>;
   /** XrayService.openContent: decrypts the stored object (only the segments the range touches). */
   openContent(x: XrayRecord, range?: ByteRange): Promise<Readable>;
+  /**
+   * Writes the X-ray's recovery record (xray-record.ts writeRecord): the row as written, under its
+   * lock before COMMIT, as a PATCH does, so the record keeps up with the issuer recorded in `dicom`.
+   */
+  writeRecord(x: XrayRecord): Promise<void>;
 }
 
 export interface IdentityBackfillReport {
@@ -273,6 +278,8 @@ async function write(
     const current = await xrayLinkRepository.lockById(tx, read.id);
     if (!current || !unchangedSince(read, current, selection)) return undefined;
     const updated = await setDecision(tx, current.id, decision, current.dicom ? issuer : null);
+    // The recovery record follows the row (a record older than its row's dicom is record_stale).
+    await deps.writeRecord(updated);
     updated.changeSeq = await xrayChangeRepository.record(tx, {
       xrayId: updated.id,
       kind: 'updated',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { captureTime, singleLineText } from './input-rules.ts';
+import { captureTime, reasonText } from './input-rules.ts';
 
 /**
  * Patient identity at ingest: does the DICOM file's own patient (PatientID, PatientName,
@@ -70,7 +70,7 @@ export const IdentityOverrideInputSchema = z.strictObject({
     .max(IDENTITY_FIELDS.length)
     .refine((f) => new Set(f).size === f.length, 'must not name a field twice'),
   /** Why (recorded, shown to doctors; never sent in events). */
-  reason: singleLineText().trim().min(3, 'must say why (at least 3 characters)').max(200),
+  reason: reasonText(),
   /** When it was decided on the device (possibly offline, long before the upload). */
   decidedAt: captureTime(),
 });

@@ -51,6 +51,25 @@ export const singleLineText = () =>
  */
 export const cleanString = () => z.string().refine((s) => isCleanText(s), NO_CONTROLS_MESSAGE);
 
+/**
+ * Characters that show nothing where a reason is read: default-ignorable code points (soft
+ * hyphen, fillers), separators and format characters, combining marks on their own, and the
+ * blank-looking letters (braille blank U+2800, Hangul fillers U+3164, U+FFA0, U+115F, U+1160).
+ */
+const UNSEEN = /[\p{Default_Ignorable_Code_Point}\p{Z}\p{Cf}\p{M}\u2800\u3164\uFFA0\u115F\u1160]/gu;
+
+/**
+ * A paramedic's reason for a decision a doctor will read (keeping a patient the file disagrees
+ * with): single-line text of 3 to 200 characters, at least 3 of which can be seen. A reason of
+ * fillers or blank-looking letters alone passes a length check and tells the doctor nothing.
+ */
+export const reasonText = () =>
+  singleLineText()
+    .trim()
+    .min(3, 'must say why (at least 3 characters)')
+    .max(200)
+    .refine((s) => [...s.replace(UNSEEN, '')].length >= 3, 'must say why in characters a reader can see (at least 3)');
+
 /** A multi-line text field (notes): line feeds and tabs allowed, other controls refused. */
 export const multiLineText = () =>
   z

@@ -8,6 +8,7 @@ import {
   cleanString,
   cursorParam,
   multiLineText,
+  reasonText,
   singleLineText,
 } from './input-rules.ts';
 import { DicomTagsSchema } from '../media/dicom-tags.ts';
@@ -69,7 +70,7 @@ export const XrayMetadataInputSchema = z
     sha256: sha256Hex.optional(),
     patientDecision: z.enum(PATIENT_DECISIONS).optional(),
     /** Why the chosen patient was kept (required with `keep_chosen_patient`). */
-    patientDecisionReason: singleLineText().trim().min(3, 'must say why (at least 3 characters)').max(200).optional(),
+    patientDecisionReason: reasonText().optional(),
     /**
      * The paramedic sends the capture under the chosen patient although the file's patient
      * (PatientID, PatientName, PatientBirthDate, PatientSex) differs: recorded and audited with the
