@@ -947,13 +947,14 @@ describe('attack: WADO-RS Retrieve Frames', () => {
         });
       }
       const mine = () => opened.filter((o) => o.key === key).slice(before);
-      for (let i = 0; i < 50 && (mine().some((o) => !o.stream.destroyed) || (await openObjectFiles()).length); i++)
+      for (let i = 0; i < 200 && (mine().some((o) => !o.stream.destroyed) || (await openObjectFiles()).length); i++)
         await sleep(50);
       expect(mine().length).toBeGreaterThan(0);
       expect(mine().filter((o) => !o.stream.destroyed)).toEqual([]);
       expect(await openObjectFiles()).toEqual([]);
       expect(server.pool.waitingCount).toBe(0);
-      expect(server.pool.totalCount - server.pool.idleCount).toBe(0);
+      // A background job (outbox relay, checkpointer) may hold a connection for a moment.
+      await expect.poll(() => server.pool.totalCount - server.pool.idleCount, { timeout: 10_000 }).toBe(0);
       expect(server.pool.totalCount).toBeLessThanOrEqual(Math.max(idleBefore, 10));
       // And the next read is whole.
       const parts = await framesOk(framesUrl(s.sop, '7'));

@@ -230,33 +230,68 @@ interface Fragments {
   end: number;
 }
 
-/**
- * Fragment walks by X-ray (its id and sha256: the bytes never change under a key). A viewer asks
- * for each frame of a multi-frame file in its own request: the pixel data is walked once, not once
- * per frame, and a frame asked again costs only its own bytes.
- */
-const walked = new LRUCache<string, Fragments>({ max: 1000 });
+/** The most fragment items a walk takes (~10 bytes each kept): past it the file is not split (406). */
+export const MAX_FRAGMENTS = 1_000_000;
 
 /**
- * Walks the fragment items from `first` (their headers only are kept) to the sequence delimiter:
- * where each item starts and where the pixel data ends. No delimiter (the file ends on an item
- * boundary) ends it at the file's end.
+ * Fragment walks by X-ray (its id and sha256: the bytes never change under a key). A viewer asks
+ * for each frame of a multi-frame file in its own request, often several at once: the pixel data
+ * is walked once, not once per frame, and a frame asked again costs only its own bytes. Sized by
+ * fragment count (a failed walk counts 1): about 40 MB at most.
  */
-async function fragmentsFrom(first: number, size: number, open: RangeOpener, key?: string): Promise<Fragments> {
-  const known = key === undefined ? undefined : walked.get(key);
-  if (known) return known;
+const walked = new LRUCache<string, Fragments | { failed: Error }>({
+  max: 1000,
+  maxSize: 4 * MAX_FRAGMENTS,
+  sizeCalculation: (w) => ('starts' in w ? w.starts.length + 1 : 1),
+});
+/** Walks under way: concurrent requests for one X-ray's frames share one. */
+const walking = new Map<string, Promise<Fragments>>();
+
+async function walkFragments(first: number, size: number, open: RangeOpener): Promise<Fragments> {
   const starts: number[] = [];
   let end = size;
   const scan = walkItems(
     await open({ start: first, end: size - 1 }),
-    (at) => starts.push(first + at),
+    (at) => {
+      if (starts.length === MAX_FRAGMENTS) throw cannotSplit(`more than ${MAX_FRAGMENTS} fragments`);
+      starts.push(first + at);
+    },
     false,
     (at) => (end = first + at),
   );
   while (!(await scan.next()).done);
-  const found = { starts, end };
-  if (key !== undefined) walked.set(key, found);
-  return found;
+  return { starts, end };
+}
+
+/**
+ * Walks the fragment items from `first` (their headers only are kept) to the sequence delimiter:
+ * where each item starts and where the pixel data ends. No delimiter (the file ends on an item
+ * boundary) ends it at the file's end. The bytes under a key never change: a walk refused for them
+ * (unreadable items, too many) is not done again; one that failed reading the store is.
+ */
+async function fragmentsFrom(first: number, size: number, open: RangeOpener, key?: string): Promise<Fragments> {
+  if (key === undefined) return walkFragments(first, size, open);
+  const known = walked.get(key);
+  if (known && 'failed' in known) throw known.failed;
+  if (known) return known;
+  let pending = walking.get(key);
+  if (!pending) {
+    pending = walkFragments(first, size, open)
+      .then(
+        (found) => {
+          walked.set(key, found);
+          return found;
+        },
+        (err: unknown) => {
+          // The file's own bytes (unreadable items, too many): the same answer next time, at once.
+          if (err instanceof FragmentError || err instanceof DomainError) walked.set(key, { failed: err });
+          throw err;
+        },
+      )
+      .finally(() => walking.delete(key));
+    walking.set(key, pending);
+  }
+  return pending;
 }
 
 /**
