@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
 import { pipeline, Transform, type Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import { makeDicom, readDownload } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../src/storage/index.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { heldByKernel } from './tcp-queues.ts';
 
 /**
  * Attack on WADO-RS Retrieve Frames (…/instances/{instance}/frames/{frames}): who may read,
@@ -809,21 +810,6 @@ describe('attack: WADO-RS Retrieve Frames', () => {
     }
     const keyOf = async (id: string) =>
       (await server.pool.query<{ k: string }>('SELECT object_key AS k FROM xrays WHERE id = $1', [id])).rows[0]!.k;
-
-    /** What the kernel holds of a loopback connection (both queues), from /proc/net/tcp. */
-    const heldByKernel = async (clientPort: number) => {
-      let held = 0;
-      for (const t of ['/proc/net/tcp', '/proc/net/tcp6']) {
-        for (const line of (await readFile(t, 'utf8')).split('\n').slice(1)) {
-          const [, local = '', remote = '', , queues = ''] = line.trim().split(/\s+/);
-          const port = (a: string) => parseInt(a.split(':')[1] ?? '', 16);
-          const [tx = 0, rx = 0] = queues.split(':').map((h) => parseInt(h, 16));
-          if (port(local) === clientPort) held += rx;
-          else if (port(remote) === clientPort) held += tx;
-        }
-      }
-      return held;
-    };
 
     it('a client that stops reading: the server stops reading the store (no buffering of the rest), then sends every frame', async () => {
       const s = sample('big');

@@ -10,12 +10,10 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SEGMENT_SIZE, XraySchema } from '@xray/shared';
 import { dicomSize, makeDicom, makePng, sha256Hex } from '@xray/testkit';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../src/config/config.ts';
+import { loadConfig } from '../src/config/config.ts';
 import { start, type RunningServer } from '../src/server.ts';
 import {
-  asOwner,
   blobOf,
   headerActor,
   postXray,
@@ -25,6 +23,7 @@ import {
   type TestServer,
 } from './harness.ts';
 import { failingWrites } from './fault-injection.ts';
+import { slowXrayInserts, untilStoring } from './slow-inserts.ts';
 import { spawnServer } from './server-process.ts';
 import { encodeMeta, rebase, sealed, startTus } from './tus-client.ts';
 
@@ -116,47 +115,6 @@ async function heldAdvisoryLocks(server: RunningServer): Promise<number> {
     await sleep(50);
   }
   return n;
-}
-
-/** From now until the returned function runs, every X-ray insert takes `seconds`. */
-async function slowXrayInserts(server: TestServer, seconds: number): Promise<() => Promise<void>> {
-  const name = `test_slow_insert_${randomUUID().replaceAll('-', '')}`;
-  await asOwner(
-    server,
-    `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
-     BEGIN PERFORM pg_sleep(${seconds}); RETURN NEW; END $$;
-     CREATE TRIGGER ${name} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${name}();`,
-  );
-  return () => asOwner(server, `DROP TRIGGER ${name} ON xrays; DROP FUNCTION ${name}();`);
-}
-
-/**
- * Waits until an X-ray insert sits in slowXrayInserts' pg_sleep (the final PATCH is being stored),
- * instead of guessing how long the PATCH takes to get there on a busy machine. Asked as the
- * database's owner: the application's role does not see other sessions' queries.
- */
-async function untilStoring(server: { config: Config }, final: Promise<unknown>): Promise<void> {
-  // A final PATCH that fails or is answered first: its answer is for the test to judge.
-  let answered = false;
-  void final.then(
-    () => (answered = true),
-    () => (answered = true),
-  );
-  const owner = new pg.Client({ connectionString: server.config.db.ownerUrl ?? server.config.db.url });
-  await owner.connect();
-  try {
-    for (let i = 0; i < 1200 && !answered; i++) {
-      const { rows } = await owner.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event = 'PgSleep' AND query ILIKE '%INSERT INTO xrays%'`,
-      );
-      if ((rows[0]?.n ?? 0) > 0) return;
-      await sleep(25);
-    }
-  } finally {
-    await owner.end();
-  }
-  if (!answered) throw new Error('no X-ray insert under way 30 s after the final PATCH was sent');
 }
 
 describe('attack 22 ingest: tus single writer, the final PATCH, caps and roles (two instances, one database)', () => {

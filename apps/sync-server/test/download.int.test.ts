@@ -22,6 +22,7 @@ import {
   type TestServer,
 } from './harness.ts';
 import { spawnServer, type ServerProcess } from './server-process.ts';
+import { heldByKernel } from './tcp-queues.ts';
 import { sealed, startTus } from './tus-client.ts';
 
 const SEG = 1024 * 1024;
@@ -255,26 +256,6 @@ describe('a slow client downloading a 100 MiB X-ray', () => {
   /** Bytes the server process has read so far (files and sockets, all threads). */
   const bytesRead = async () =>
     Number(/^rchar: (\d+)$/m.exec(await readFile(`/proc/${server.child.pid}/io`, 'utf8'))?.[1]);
-
-  /**
-   * Bytes of the download the kernel holds between the two processes: what the server wrote and the
-   * client has not acknowledged (the server's send queue) plus what arrived and the client has not
-   * read (its receive queue). Linux grows these buffers with the connection's rate, up to
-   * net.ipv4.tcp_rmem's maximum (32 MiB on some machines), so they are measured, not assumed.
-   */
-  const heldByKernel = async (clientPort: number) => {
-    let held = 0;
-    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-      for (const line of (await readFile(table, 'utf8')).split('\n').slice(1)) {
-        const [, local = '', remote = '', , queues = ''] = line.trim().split(/\s+/);
-        const port = (address: string) => parseInt(address.split(':')[1] ?? '', 16);
-        const [tx = 0, rx = 0] = queues.split(':').map((h) => parseInt(h, 16));
-        if (port(local) === clientPort) held += rx;
-        else if (port(remote) === clientPort) held += tx;
-      }
-    }
-    return held;
-  };
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'xray-download-slow-'));

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { Config } from '../src/config/config.ts';
+import { asOwner, type TestServer } from './harness.ts';
+
+/** From now until the returned function runs, every X-ray insert takes `seconds` (a slow database). */
+export async function slowXrayInserts(server: TestServer, seconds: number): Promise<() => Promise<void>> {
+  const name = `test_slow_insert_${randomUUID().replaceAll('-', '')}`;
+  await asOwner(
+    server,
+    `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN PERFORM pg_sleep(${seconds}); RETURN NEW; END $$;
+     CREATE TRIGGER ${name} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${name}();`,
+  );
+  return async () => {
+    await asOwner(server, `DROP TRIGGER ${name} ON xrays; DROP FUNCTION ${name}();`);
+  };
+}
+
+/**
+ * Waits until an X-ray insert sits in slowXrayInserts' pg_sleep (the final PATCH is being stored),
+ * instead of guessing how long the PATCH takes to get there on a busy machine. Asked as the
+ * database's owner: the application's role does not see other sessions' queries.
+ */
+export async function untilStoring(server: { config: Config }, final: Promise<unknown>): Promise<void> {
+  // A final PATCH that fails or is answered first: its answer is for the test to judge.
+  let answered = false;
+  void final.then(
+    () => (answered = true),
+    () => (answered = true),
+  );
+  const owner = new pg.Client({ connectionString: server.config.db.ownerUrl ?? server.config.db.url });
+  await owner.connect();
+  try {
+    for (let i = 0; i < 1200 && !answered; i++) {
+      const { rows } = await owner.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event = 'PgSleep' AND query ILIKE '%INSERT INTO xrays%'`,
+      );
+      if ((rows[0]?.n ?? 0) > 0) return;
+      await sleep(25);
+    }
+  } finally {
+    await owner.end();
+  }
+  if (!answered) throw new Error('no X-ray insert under way 30 s after the final PATCH was sent');
+}
