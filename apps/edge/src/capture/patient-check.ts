@@ -3,6 +3,7 @@ import {
   compareNames,
   normalizeDate,
   otherIssuer,
+  showable,
   type DicomTags,
   type IdentityField,
   type IdentityFieldMismatch,
@@ -231,28 +232,19 @@ export function mismatchMessage(m: IdentityFieldMismatch): string {
 }
 
 /**
- * Characters a file may hold that make text read otherwise than it is stored, or hide it: controls
- * (C0, DEL, C1), bidi embeddings, overrides, isolates and marks, zero-width and invisible ones (the
- * set the server refuses in input, @xray/shared input-rules). A modality's value is shown with each
- * as U+FFFD: `\u202EA-LATIPSOH\u202C` must not read as HOSPITAL-A.
+ * What the paramedic reads for each hold. The file's own values never went through the input
+ * rules: shown through @xray/shared showable (an RLO issuer must not read as ours).
  */
-const HIDING = new RegExp(
-  String.raw`[\x00-\x1F\x7F-\x9F\u061C\u200B\u200E\u200F\u2028\u2029\u202A-\u202E\u2060-\u206F\uFEFF]`,
-  'gu',
-);
-const visible = (fileValue: string): string => fileValue.replace(HIDING, '\uFFFD');
-
-/** What the paramedic reads for each hold. */
 export function holdMessage(h: HoldReason): string {
   switch (h.code) {
     case 'file_patient_differs':
-      return `The file names patient ${visible(h.filePatientId)}, not ${h.chosenId}.`;
+      return `The file names patient ${showable(h.filePatientId)}, not ${h.chosenId}.`;
     case 'file_issuer_differs':
       return sameId(h.filePatientId, h.chosenId)
-        ? `This file's patient id ${visible(h.filePatientId)} was issued by ${visible(h.fileIssuer)}, not by this hospital (${h.ourIssuer}): it may be another person.`
-        : `This file's patient id ${visible(h.filePatientId)} was issued by ${visible(h.fileIssuer)}, not by this hospital (${h.ourIssuer}), and is not ${h.chosenId}: it may be another person.`;
+        ? `This file's patient id ${showable(h.filePatientId)} was issued by ${showable(h.fileIssuer)}, not by this hospital (${h.ourIssuer}): it may be another person.`
+        : `This file's patient id ${showable(h.filePatientId)} was issued by ${showable(h.fileIssuer)}, not by this hospital (${h.ourIssuer}), and is not ${h.chosenId}: it may be another person.`;
     case 'file_name_differs':
-      return `The file names ${visible(readableDicomName(h.fileName))}, the roster ${h.rosterName}.`;
+      return `The file names ${showable(readableDicomName(h.fileName))}, the roster ${h.rosterName}.`;
     case 'file_identity_differs':
       return h.mismatches.map(mismatchMessage).join(' ');
     case 'not_in_roster':

@@ -1,4 +1,4 @@
-import { otherIssuer, type DicomJsonAttribute, type DicomJsonDataset } from '@xray/shared';
+import { dicomStringOf, otherIssuer, type DicomJsonAttribute, type DicomJsonDataset } from '@xray/shared';
 import { textOf } from './dicom-index.ts';
 
 /**
@@ -29,24 +29,8 @@ export interface LinkedPatient {
 export const isCorrected = (header: DicomJsonDataset, linked: LinkedPatient, issuer: string | undefined): boolean =>
   textOf(header, PATIENT_ID) !== linked.patientId || otherIssuer(issuerOf(header), issuer);
 
-/**
- * The file's IssuerOfPatientID as ingest records it (@xray/shared dicomTagsOf): every value joined
- * by `\`, padding aside, so a second value (`HOSPITAL-A\CLINIC-B`) counts here as it does there.
- */
-function issuerOf(header: DicomJsonDataset): string | undefined {
-  const unpadded = (v: string): string => {
-    let end = v.length;
-    while (end > 0 && (v[end - 1] === '\u0000' || /\s/u.test(v[end - 1] ?? ''))) end--;
-    return v.slice(0, end);
-  };
-  const values = header[ISSUER]?.Value ?? [];
-  const text = values
-    .map((v) => (typeof v === 'string' ? unpadded(v) : typeof v === 'number' ? String(v) : ''))
-    .join('\\')
-    .replaceAll('\u0000', '\uFFFD')
-    .trim();
-  return text === '' ? undefined : text;
-}
+/** The file's IssuerOfPatientID as ingest records it (every value, `HOSPITAL-A\CLINIC-B` counts too). */
+const issuerOf = (header: DicomJsonDataset): string | undefined => dicomStringOf(header[ISSUER]);
 
 /**
  * The header with PatientID (0010,0020) the linked patient's; when the file's differed (isCorrected:

@@ -100,11 +100,8 @@ export function framesAnswerFor(accept: string | undefined, stored: string): Fra
       `This instance's pixel data is stored in transfer syntax ${stored} (${isVideoSyntax(stored) ? 'a video stream' : 'not little endian'}), which is not served frame by frame; nothing is transcoded: retrieve the instance whole.`,
     );
   const media = native ? undefined : FRAME_MEDIA[stored];
-  const ranges = parseAccept(accept)
-    .map((r, i) => ({ r, i }))
-    .sort((a, b) => b.r.q - a.r.q || a.i - b.i)
-    .map(({ r }) => r);
-  for (const r of ranges) {
+  // Highest q first; the sort is stable, so equal q keeps the client's order.
+  for (const r of parseAccept(accept).sort((a, b) => b.q - a.q)) {
     let part: string;
     if (r.type === '*/*' || r.type === 'multipart/*') part = 'application/octet-stream';
     else if (r.type === 'multipart/related') part = (r.params.type ?? 'application/octet-stream').toLowerCase();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { auditOf } from '../audit/audit.http.ts';
 import { DomainError } from '../errors.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
@@ -49,6 +49,58 @@ async function copyInto(content: Readable, res: Response): Promise<void> {
   }
 }
 
+/** One part of a multipart answer: its headers' values and how its bytes are opened. */
+interface Part {
+  contentType: string;
+  /** Content-Length, when known before the bytes are read. */
+  length?: number;
+  open: () => Promise<Readable>;
+}
+
+/**
+ * Answers `parts` as one `multipart/related; type=…`: the first part's bytes opened before `audit`
+ * records the read (a stored X-ray that does not open is a failed retrieve, not a disclosure),
+ * then each part streamed at the client's pace. HEAD: the headers only, nothing opened. A failure
+ * mid-stream (a segment that does not authenticate) ends in the problem handler, which cuts the
+ * connection: the client sees an incomplete multipart, never wrong bytes.
+ */
+async function sendParts(
+  req: Request,
+  res: Response,
+  deps: DicomwebRoutesDeps,
+  type: string,
+  parts: readonly Part[],
+  audit: () => Promise<void>,
+): Promise<void> {
+  const [first] = parts;
+  let opened: Readable | undefined = req.method === 'HEAD' || !first ? undefined : await first.open();
+  try {
+    await audit();
+  } catch (err) {
+    opened?.destroy();
+    throw err;
+  }
+  const boundary = `xray-${randomBytes(16).toString('hex')}`;
+  res.status(200).set({
+    'Content-Type': `multipart/related; type="${type}"; boundary=${boundary}`,
+    'Cache-Control': 'private, no-store',
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  for (const p of parts) {
+    const length = p.length === undefined ? '' : `Content-Length: ${p.length}\r\n`;
+    res.write(`--${boundary}\r\nContent-Type: ${p.contentType}\r\n${length}\r\n`);
+    const content = opened ?? (await p.open());
+    opened = undefined;
+    content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
+    await copyInto(content, res);
+    res.write('\r\n');
+  }
+  res.end(`--${boundary}--\r\n`);
+}
+
 function retrieve(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
   return async (req, res) => {
     auditOf(req).begin('xray.download');
@@ -60,43 +112,17 @@ function retrieve(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
     );
     const records: XrayRecord[] = [];
     for (const i of instances) records.push(await deps.xrays.get(i.xrayId));
-    const [first] = records;
-    // The first object opened (its data key unwrapped and bound to it) before the trail says it
-    // was read: a stored X-ray that does not open is a failed retrieve, not a disclosure.
-    let opened: Readable | undefined =
-      req.method === 'HEAD' || first === undefined ? undefined : await deps.xrays.openContent(first);
-    try {
-      await auditPerXray(req, deps.pool, 'xray.download', instances, (i) => ({
+    const parts = records.map((x, n) => ({
+      contentType: `application/dicom; transfer-syntax=${instances[n]?.transferSyntaxUid ?? ''}`,
+      length: x.sizeBytes,
+      open: () => deps.xrays.openContent(x),
+    }));
+    await sendParts(req, res, deps, 'application/dicom', parts, () =>
+      auditPerXray(req, deps.pool, 'xray.download', instances, (i) => ({
         dicomweb: 'retrieve',
         bytes: records.find((r) => r.id === i.xrayId)?.sizeBytes ?? null,
-      }));
-    } catch (err) {
-      opened?.destroy();
-      throw err;
-    }
-    const boundary = `xray-${randomBytes(16).toString('hex')}`;
-    res.status(200).set({
-      'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
-      'Cache-Control': 'private, no-store',
-    });
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    for (const [n, x] of records.entries()) {
-      const ts = instances[n]?.transferSyntaxUid ?? '';
-      res.write(
-        `--${boundary}\r\nContent-Type: application/dicom; transfer-syntax=${ts}\r\nContent-Length: ${x.sizeBytes}\r\n\r\n`,
-      );
-      const content = opened ?? (await deps.xrays.openContent(x));
-      opened = undefined;
-      content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
-      // A failure mid-stream (a segment that does not authenticate) ends in the problem handler,
-      // which cuts the connection: the client sees an incomplete multipart, never a wrong image.
-      await copyInto(content, res);
-      res.write('\r\n');
-    }
-    res.end(`--${boundary}--\r\n`);
+      })),
+    );
   };
 }
 
@@ -121,44 +147,22 @@ function retrieveFrames(deps: DicomwebRoutesDeps): RequestHandler<UidParams & { 
     const header = await readStoredDicomHeader(deps.xrays, x);
     const openRange = (range: FramePart['range']) => deps.xrays.openContent(x, range);
     const { parts } = await locateFrames(header, x.sizeBytes, wanted, openRange, `${x.id}:${x.sha256}`);
-    const open = async (p: FramePart): Promise<Readable> => {
-      const content = await openRange(p.range);
-      return p.encapsulated ? fragmentValues(content) : content;
-    };
-    // The first frame's bytes opened before the trail says they were read (as a retrieve does).
-    const [firstPart] = parts;
-    let opened: Readable | undefined = req.method === 'HEAD' || !firstPart ? undefined : await open(firstPart);
-    try {
-      await auditPerXray(req, deps.pool, 'xray.download', [instance], () => ({
+    const frameParts = parts.map((p) => ({
+      contentType: `${answer.partType}; transfer-syntax=${answer.transferSyntax}`,
+      // A compressed frame's length is known only as its fragments' item headers are stripped: none sent.
+      ...(p.encapsulated ? {} : { length: p.range.end - p.range.start + 1 }),
+      open: async () => {
+        const content = await openRange(p.range);
+        return p.encapsulated ? fragmentValues(content) : content;
+      },
+    }));
+    await sendParts(req, res, deps, answer.partType, frameParts, () =>
+      auditPerXray(req, deps.pool, 'xray.download', [instance], () => ({
         dicomweb: 'frames',
         frames: wanted.length > 20 ? `${wanted.slice(0, 20).join(',')},…` : wanted.join(','),
         frameCount: wanted.length,
-      }));
-    } catch (err) {
-      opened?.destroy();
-      throw err;
-    }
-    const boundary = `xray-${randomBytes(16).toString('hex')}`;
-    res.status(200).set({
-      'Content-Type': `multipart/related; type="${answer.partType}"; boundary=${boundary}`,
-      'Cache-Control': 'private, no-store',
-    });
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    for (const p of parts) {
-      const length = p.encapsulated ? '' : `Content-Length: ${p.range.end - p.range.start + 1}\r\n`;
-      res.write(
-        `--${boundary}\r\nContent-Type: ${answer.partType}; transfer-syntax=${answer.transferSyntax}\r\n${length}\r\n`,
-      );
-      const content = opened ?? (await open(p));
-      opened = undefined;
-      content.on('data', (chunk: Buffer) => deps.metrics.downloadedBytes.inc(chunk.length));
-      await copyInto(content, res);
-      res.write('\r\n');
-    }
-    res.end(`--${boundary}--\r\n`);
+      })),
+    );
   };
 }
 

@@ -140,6 +140,12 @@ export function identityMismatchIfNew(
 export const linkBrief = (l: Link): { status: Link['status']; reason?: string } =>
   l.reason ? { status: l.status, reason: l.reason } : { status: l.status };
 
+/** A link's change as events and the audit trail report it: when its status or reason changed, else undefined. */
+export const linkChangeOf = (before: Link, after: Link) =>
+  before.status !== after.status || before.reason !== after.reason
+    ? { before: linkBrief(before), after: linkBrief(after) }
+    : undefined;
+
 /**
  * Where an X-ray is read back, under `publicUrl` (its path prefix kept, as tus Location URLs keep it):
  * the resource, the original bytes, and a rendered preview (`GET /xrays/{id}/preview`).

@@ -5,7 +5,7 @@ import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
 import { readStoredDicomHeader } from '../dicomweb/dicom-index.backfill.ts';
 import { isDomainError } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
-import { identityMismatchIfNew, linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
+import { identityMismatchIfNew, linkChangeOf, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
 import { storedLink, type LinkVerifier } from '../integrations/link.verifier.ts';
 import type { ByteRange } from '../storage/index.ts';
 import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
@@ -288,10 +288,7 @@ async function write(
     });
     // Status and field names only: the values name the patient. The link as a PATCH reports it: when its status changed.
     const identityChange = { before: identityBrief(current.identity), after: identityBrief(updated.identity) };
-    const linkChanged =
-      updated.link.status !== current.link.status || updated.link.reason !== current.link.reason
-        ? { before: linkBrief(current.link), after: linkBrief(updated.link) }
-        : undefined;
+    const linkChanged = linkChangeOf(current.link, updated.link);
     // As a PATCH or a settled link: the change's own xray.updated, so consumers learn the identity decided.
     const changes = { identity: identityChange, ...(linkChanged ? { link: linkChanged } : {}) };
     await deps.outbox.append(tx, xrayUpdated(updated, changes, 'identity_check', null));

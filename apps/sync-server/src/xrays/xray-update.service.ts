@@ -3,7 +3,7 @@ import { appendAudit, type AuditContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import { DomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
-import { identityMismatchIfNew, linkBrief, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
+import { identityMismatchIfNew, linkChangeOf, linkInvalidIfSo, xrayUpdated } from '../events/xray.events.ts';
 import { decideIdentity } from '../ingest/identity.ts';
 import { storedLink, type LinkVerifier } from '../integrations/link.verifier.ts';
 import type { KeyService } from '../keys/key.service.ts';
@@ -96,10 +96,11 @@ export async function updateXray(
         after[f] = next[f];
       }
     }
-    const linkChanged = link.status !== current.link.status || link.reason !== current.link.reason;
-    if (linkChanged) {
-      before.link = linkBrief(current.link);
-      after.link = linkBrief(link);
+    const linkChange = linkChangeOf(current.link, link);
+    const linkChanged = linkChange !== undefined;
+    if (linkChange) {
+      before.link = linkChange.before;
+      after.link = linkChange.after;
     }
     // Status and field names only: the values name the patient.
     const identityChanged = JSON.stringify(identityBrief(identity)) !== JSON.stringify(identityBrief(current.identity));

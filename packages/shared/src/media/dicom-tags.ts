@@ -69,8 +69,11 @@ function personName(v: unknown): string | undefined {
   return groups.join('=') || undefined;
 }
 
-/** A string attribute as the file writes it (values joined by `\`, as Orthanc reports them); undefined when empty. */
-function stringOf(element: { vr: string; Value?: unknown[] } | undefined): string | undefined {
+/**
+ * A string attribute as the file writes it (values joined by `\`, as Orthanc reports them);
+ * undefined when empty. What dicomTagsOf records, for a caller reading one attribute of a dataset.
+ */
+export function stringOf(element: { vr: string; Value?: unknown[] } | undefined): string | undefined {
   if (!element?.Value?.length) return undefined;
   const values = element.Value;
   const text = values

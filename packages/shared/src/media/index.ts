@@ -6,6 +6,7 @@ export {
   DicomParseError,
   DicomTagsSchema,
   dicomTagsOf,
+  stringOf as dicomStringOf,
 } from './dicom-tags.ts';
 export type { DicomParseErrorCode, DicomTags } from './dicom-tags.ts';
 export { firstString } from './dicom-header.ts';

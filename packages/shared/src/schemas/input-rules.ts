@@ -35,6 +35,15 @@ const MULTI_LINE_MESSAGE = 'must not contain control characters other than line 
 const isCleanText = (s: string, multiLine = false): boolean =>
   (multiLine ? MULTI_LINE : SINGLE_LINE).test(s) && !LONE_SURROGATE.test(s);
 
+/** Each character the single-line rule refuses, wherever it stands (lone surrogates and tag characters too). */
+const REFUSED_ANYWHERE = new RegExp(String.raw`[\x00-\x1F${BEYOND_C0}]|[\p{Cs}\u{E0000}-\u{E007F}]`, 'gu');
+
+/**
+ * Text that never went through these rules (a DICOM file's own values), made safe to show: each
+ * character they refuse replaced by U+FFFD, so `\u202EA-LATIPSOH\u202C` cannot read as HOSPITAL-A.
+ */
+export const showable = (text: string): string => text.replace(REFUSED_ANYWHERE, '\uFFFD');
+
 /**
  * A single-line text field. Checked before any trimming, so a control character is refused
  * rather than trimmed away unseen.
