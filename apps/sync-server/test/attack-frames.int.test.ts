@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../src/storage/index.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 import { heldByKernel } from './tcp-queues.ts';
+import { multipartParts } from './multipart-parts.ts';
 
 /**
  * Attack on WADO-RS Retrieve Frames (…/instances/{instance}/frames/{frames}): who may read,
@@ -139,26 +140,6 @@ function bytesOf(label: string, n: number): Buffer {
     seed = createHash('sha256').update(seed).digest();
   }
   return out;
-}
-
-/** The parts of a multipart/related body: each part's headers and bytes. */
-function multipartParts(body: Buffer, contentType: string): { headers: string; bytes: Buffer }[] {
-  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
-  if (!boundary) throw new Error(`no boundary in ${contentType}`);
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: { headers: string; bytes: Buffer }[] = [];
-  let at = body.indexOf(delimiter);
-  for (;;) {
-    const start = at + delimiter.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const next = body.indexOf(delimiter, start);
-    if (next < 0) throw new Error('unterminated multipart body');
-    const part = body.subarray(start + 2, next - 2);
-    const split = part.indexOf('\r\n\r\n');
-    parts.push({ headers: part.subarray(0, split).toString(), bytes: Buffer.from(part.subarray(split + 4)) });
-    at = next;
-  }
-  return parts;
 }
 
 /** Every stream the server opens on the store, with the bytes read from it. */

@@ -7,6 +7,7 @@ import { dcmtk, makeDicom, readDownload } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 import { startOrthanc } from './orthanc.ts';
+import { multipartParts } from './multipart-parts.ts';
 
 const MEDIC = 'medic-frames; paramedic';
 const OTHER_MEDIC = 'medic-frames-other; paramedic';
@@ -44,26 +45,6 @@ interface Sample {
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** The parts of a multipart/related body: each part's headers and bytes. */
-function multipartParts(body: Buffer, contentType: string): { headers: string; bytes: Buffer }[] {
-  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
-  if (!boundary) throw new Error(`no boundary in ${contentType}`);
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: { headers: string; bytes: Buffer }[] = [];
-  let at = body.indexOf(delimiter);
-  for (;;) {
-    const start = at + delimiter.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const next = body.indexOf(delimiter, start);
-    if (next < 0) throw new Error('unterminated multipart body');
-    const part = body.subarray(start + 2, next - 2);
-    const split = part.indexOf('\r\n\r\n');
-    parts.push({ headers: part.subarray(0, split).toString(), bytes: Buffer.from(part.subarray(split + 4)) });
-    at = next;
-  }
-  return parts;
-}
 
 /**
  * The frames of a DICOM file as dcmjs reads them: native pixel data cut in frames of

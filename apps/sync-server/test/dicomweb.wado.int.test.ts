@@ -6,6 +6,7 @@ import { dcmtk, makeDicom, makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 import { startTestIssuer, SUBJECTS, type Person, type TestIssuer } from './oidc-tokens.ts';
+import { multipartParts } from './multipart-parts.ts';
 
 const MEDIC = 'medic-wado; paramedic';
 const OTHER_MEDIC = 'medic-wado-other; paramedic';
@@ -36,26 +37,6 @@ interface Sample {
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** The parts of a multipart/related body: each part's headers and bytes. */
-function multipartParts(body: Buffer, contentType: string): { headers: string; bytes: Buffer }[] {
-  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
-  if (!boundary) throw new Error(`no boundary in ${contentType}`);
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: { headers: string; bytes: Buffer }[] = [];
-  let at = body.indexOf(delimiter);
-  for (;;) {
-    const start = at + delimiter.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const next = body.indexOf(delimiter, start);
-    if (next < 0) throw new Error('unterminated multipart body');
-    const part = body.subarray(start + 2, next - 2); // after CRLF, before CRLF--boundary
-    const split = part.indexOf('\r\n\r\n');
-    parts.push({ headers: part.subarray(0, split).toString(), bytes: Buffer.from(part.subarray(split + 4)) });
-    at = next;
-  }
-  return parts;
-}
 
 /**
  * WADO-RS against the real server (PostgreSQL, disk storage), with files made and read by dcmtk:
