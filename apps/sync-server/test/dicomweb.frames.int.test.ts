@@ -262,6 +262,38 @@ describe('WADO-RS Retrieve Frames', () => {
     }
   });
 
+  it('two different files stored under one SOP Instance UID: frames always come from the one stored first', async () => {
+    const sop = '1.2.826.0.1.3680043.10.19.31.99';
+    const files = [701, 702].map((seed) =>
+      Buffer.from(
+        makeDicom({
+          rows: 64,
+          columns: 64,
+          studyInstanceUid: STUDY,
+          seriesInstanceUid: SERIES,
+          seed,
+          sopInstanceUid: sop,
+        }),
+      ),
+    );
+    // The later file has the smaller sha256: an order left to the hash would serve it.
+    files.sort((a, b) => sha256(b).localeCompare(sha256(a)));
+    for (const bytes of files) {
+      const res = await postXray(server.url, validMetadata({ id: randomUUID(), patientId: 'P-1931' }), blobOf(bytes), {
+        'X-Test-Actor': MEDIC,
+      });
+      expect(res.status, await res.clone().text()).toBe(201);
+    }
+    const [first] = framesByDcmjs(files[0]!, false);
+    for (let n = 0; n < 3; n++) {
+      const res = await get(`/studies/${STUDY}/series/${SERIES}/instances/${sop}/frames/1`);
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(res.status).toBe(200);
+      const [part] = multipartParts(body, res.headers.get('content-type') ?? '');
+      expect(sha256(part!.bytes)).toBe(sha256(first!));
+    }
+  });
+
   it('HEAD answers as GET without a body', async () => {
     const res = await get(framesPath(sample('multi'), '2'), DOCTOR, {}, 'HEAD');
     expect(res.status).toBe(200);

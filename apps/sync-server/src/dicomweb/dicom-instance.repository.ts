@@ -287,6 +287,8 @@ export const dicomInstanceRepository = {
   /**
    * WADO-RS: the instances of a study, of one of its series, or one instance, that the caller
    * may see, in series and instance order. The lookup by UIDs every DICOMweb resource starts from.
+   * Different files stored under one SOP Instance UID (POST /xrays allows it) come oldest first, so
+   * what names one instance (frames, rendered) always serves the same file.
    */
   async instancesOf(
     db: Queryable,
@@ -302,11 +304,12 @@ export const dicomInstanceRepository = {
       `SELECT * FROM (
          SELECT DISTINCT ON (d.sop_uid, x.sha256) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
                 d.series_number, d.instance_number, d.header, d.header_complete, x.patient_id AS xray_patient_id,
-                x.identity->>'status' AS identity_status, x.captured_by_sub
+                x.identity->>'status' AS identity_status, x.captured_by_sub, x.uploaded_at
            FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
           WHERE ${where.join(' AND ')}
           ORDER BY d.sop_uid, x.sha256, x.uploaded_at DESC, d.xray_id) i
-        ORDER BY i.series_number NULLS LAST, i.series_uid, i.instance_number NULLS LAST, i.sop_uid`,
+        ORDER BY i.series_number NULLS LAST, i.series_uid, i.instance_number NULLS LAST, i.sop_uid,
+                 i.uploaded_at, i.xray_id`,
       sql.args,
     );
     return rows.map(toInstance);
