@@ -12,6 +12,7 @@ import { methodNotAllowed } from './http/method-not-allowed.ts';
 import { byFirstSegment } from './http/route-table.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
 import { cutSilentBodies } from './http/silent-bodies.ts';
+import { DownloadSlots } from './http/download-slots.ts';
 import { cutStalledResponses } from './http/stalled-responses.ts';
 import { corsAllowList, securityHeaders } from './http/security-headers.ts';
 import { apiDocumentRoutes } from './http/routes/api-document.routes.ts';
@@ -147,6 +148,8 @@ export async function createApp(
     settings: config.rendering,
     openContent: (x) => xrays.openContent(x),
   });
+  // One user's answers streaming stored bytes at once (downloads, WADO-RS retrieve, frames); more wait their turn.
+  const downloads = new DownloadSlots(config.downloads, (outcome) => metrics.downloadSlots.inc({ outcome }));
   const ingest = {
     pool: deps.pool,
     store: deps.store,
@@ -161,7 +164,7 @@ export async function createApp(
   // The public key edges wrap data keys for: no secret, no auth.
   app.use(byFirstSegment(keyRoutes(deps.keys)));
   app.use('/xrays', authenticate);
-  app.use(byFirstSegment(xrayRoutes({ ingest, xrays, renders, metrics, publicUrl: config.http.publicUrl })));
+  app.use(byFirstSegment(xrayRoutes({ ingest, xrays, renders, downloads, metrics, publicUrl: config.http.publicUrl })));
   app.use('/changes', authenticate);
   app.use(byFirstSegment(changeRoutes({ xrays })));
   app.use('/audit', authenticate);
@@ -176,6 +179,7 @@ export async function createApp(
         store: deps.store,
         xrays,
         renders,
+        downloads,
         audit,
         ingest,
         metrics,

@@ -12,7 +12,9 @@ import { blobOf, headerActor, postXray, startTestServer, validMetadata, type Tes
  * (http/stalled-responses.ts), 55 stalled readers from one user held them for ever and every
  * other store read waited. Now each is cut after the timeout (3 s here) and the store's
  * connections come back; a reader that pauses for less, again and again, is not cut. (While they
- * are held, other reads still wait: a per-user limit on streaming answers is the next step.)
+ * are held, other reads still wait: one user may hold only DOWNLOAD_MAX_STREAMS_PER_USER of them,
+ * raised here so that the cut itself is what is proven, as many users or vanished clients need it;
+ * the per-user limit is proven in download-slots.int.test.ts.)
  */
 const STALL_MS = 3000;
 
@@ -33,7 +35,7 @@ describe('attack: stalled readers of Retrieve Frames on S3', () => {
   beforeAll(async () => {
     server = await startTestServer(
       's3',
-      { RESPONSE_STALL_TIMEOUT_MS: String(STALL_MS) },
+      { RESPONSE_STALL_TIMEOUT_MS: String(STALL_MS), DOWNLOAD_MAX_STREAMS_PER_USER: '64' },
       { authenticate: headerActor },
     );
     for (const [name, opts] of [

@@ -174,6 +174,12 @@ export const EnvSchema = z.object({
   UPLOAD_MAX_RESERVED_BYTES_PER_USER: int(8 * 1024 * MIB).describe(
     "Bytes one user's unfinished uploads may announce in all (more: 413).",
   ),
+  DOWNLOAD_MAX_STREAMS_PER_USER: int(8, { max: 1_000 }).describe(
+    "Answers streaming stored X-ray bytes (GET /xrays/{id}/download, DICOMweb WADO-RS retrieve and Retrieve Frames) one user (the token's `sub`) may have at once on one instance. Each holds an object-store read (on S3 one of the SDK's 50 sockets) for as long as its client takes to read it, so one user opening many and reading none would make everyone else's reads wait. Beyond it, up to sixteen times as many wait their turn, first come first served, holding nothing (a viewer loading a series' frames at once is served, a few at a time); past that, or after DOWNLOAD_STREAM_WAIT_MS in line, 429 `too_many_downloads` with Retry-After. HEAD, 304 and rendered images take no slot.",
+  ),
+  DOWNLOAD_STREAM_WAIT_MS: ms(30_000, { min: 1_000, max: 10 * MINUTE }).describe(
+    "How long a download beyond DOWNLOAD_MAX_STREAMS_PER_USER waits for one of its user's answers to finish before it is refused (429 `too_many_downloads`). Keep it under the timeouts of proxies and viewers in front; a client that disconnects while waiting leaves the line at once.",
+  ),
 
   OIDC_ISSUER: z
     .url()
@@ -811,6 +817,12 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
               }
             : undefined,
       },
+    },
+    /** Each user's answers streaming stored bytes at once, and the line beyond (http/download-slots.ts). */
+    downloads: {
+      perUser: e.DOWNLOAD_MAX_STREAMS_PER_USER,
+      queuePerUser: 16 * e.DOWNLOAD_MAX_STREAMS_PER_USER,
+      maxWaitMs: e.DOWNLOAD_STREAM_WAIT_MS,
     },
     limits: {
       maxUploadBytes: e.MAX_UPLOAD_BYTES,

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import type { AuditService } from '../audit/audit.service.ts';
+import type { DownloadSlots } from '../http/download-slots.ts';
 import type { Pool } from '../db/pool.ts';
 import type { IngestDeps } from '../ingest/ingest.service.ts';
 import type { ObjectStore } from '../storage/index.ts';
@@ -24,6 +25,8 @@ export interface DicomwebRoutesDeps {
   metrics: Metrics;
   /** Rendered images and thumbnails (src/rendering/), the REST preview's service and cache. */
   renders: RenderService;
+  /** Each user's answers streaming stored bytes at once (WADO-RS retrieve, frames; http/download-slots.ts). */
+  downloads: DownloadSlots;
   /** PUBLIC_URL: the base of BulkDataURI and retrieve URLs. */
   publicUrl?: string | undefined;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Request, RequestHandler, Response } from 'express';
 import { auditOf } from '../audit/audit.http.ts';
+import { actorOf } from '../auth/authenticate.middleware.ts';
 import { DomainError } from '../errors.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
 import { assertRetrieveAcceptable, dicomJsonTypeFor } from './dicomweb.accept.ts';
@@ -47,6 +48,15 @@ async function copyInto(content: Readable, res: Response): Promise<void> {
   } finally {
     content.destroy();
   }
+}
+
+/**
+ * One of the user's streaming slots (http/download-slots.ts), held until the answer closes: taken
+ * once the policy allowed the read and before the store is opened (a request beyond the limit
+ * waits here, having opened nothing). HEAD opens nothing to stream and takes none.
+ */
+async function takeStreamSlot(req: Request, res: Response, deps: DicomwebRoutesDeps): Promise<void> {
+  if (req.method !== 'HEAD') await deps.downloads.take(res, actorOf(req).sub);
 }
 
 /** One part of a multipart answer: its headers' values and how its bytes are opened. */
@@ -112,6 +122,7 @@ function retrieve(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
     );
     const records: XrayRecord[] = [];
     for (const i of instances) records.push(await deps.xrays.get(i.xrayId));
+    await takeStreamSlot(req, res, deps);
     const parts = records.map((x, n) => ({
       contentType: `application/dicom; transfer-syntax=${instances[n]?.transferSyntaxUid ?? ''}`,
       length: x.sizeBytes,
@@ -144,6 +155,8 @@ function retrieveFrames(deps: DicomwebRoutesDeps): RequestHandler<UidParams & { 
     auditOf(req).about({ xrayId: instance.xrayId, patientId: instance.patientId });
     const answer = framesAnswerFor(req.headers.accept, instance.transferSyntaxUid);
     const x = await deps.xrays.get(instance.xrayId);
+    // Before the header is read: that is a store read too.
+    await takeStreamSlot(req, res, deps);
     const header = await readStoredDicomHeader(deps.xrays, x);
     const openRange = (range: FramePart['range']) => deps.xrays.openContent(x, range);
     const { parts } = await locateFrames(header, x.sizeBytes, wanted, openRange, `${x.id}:${x.sha256}`);

@@ -60,6 +60,12 @@ export function createMetrics() {
       help: 'Plaintext bytes served to clients',
       registers: [registry],
     }),
+    downloadSlots: new Counter({
+      name: 'xray_download_slots_total',
+      help: "Answers streaming stored bytes (download, WADO-RS retrieve, frames) by how they got one of their user's DOWNLOAD_MAX_STREAMS_PER_USER slots: at_once, waited (in the user's line), or not: queue_full and timed_out (429 too_many_downloads), left (the client went away while waiting)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     integrityFailures: new Counter({
       name: 'xray_integrity_failures_total',
       help: 'Stored X-rays found not to be what their row says, by check: key_binding (the data key is bound to another X-ray or object), stored_length, sha256 (a whole download), ciphertext (a segment or header does not authenticate)',

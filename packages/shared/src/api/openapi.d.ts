@@ -1464,6 +1464,7 @@ export interface components {
          *     - `not_renderable` (422): A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow.
          *     - `upload_busy` (423): A tus HEAD of an upload whose bytes are all in while its X-ray is still being stored after the wait for its lock: ask again after `Retry-After` to learn the X-ray.
          *     - `too_many_requests` (429): Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry.
+         *     - `too_many_downloads` (429): Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry.
          *     - `client_closed` (499): The client went away before its body was complete (logged; a client rarely sees it).
          *     - `storage_failed` (503): Object storage failed; nothing was done. `Retry-After` says when to retry.
          *     - `render_busy` (503): Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused).
@@ -1472,7 +1473,7 @@ export interface components {
          *     - `integrity_failed` (500): Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash).
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "bad_request" | "unauthenticated" | "token_expired" | "dpop_required" | "dpop_invalid" | "dpop_replayed" | "dpop_key_mismatch" | "device_revoked" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "upload_complete" | "xray_deleted" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "checksum_mismatch" | "ciphertext_invalid" | "content_invalid" | "not_renderable" | "upload_busy" | "too_many_requests" | "client_closed" | "storage_failed" | "render_busy" | "unavailable" | "internal" | "integrity_failed";
+        ProblemCode: "validation_failed" | "bad_request" | "unauthenticated" | "token_expired" | "dpop_required" | "dpop_invalid" | "dpop_replayed" | "dpop_key_mismatch" | "device_revoked" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "upload_complete" | "xray_deleted" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "checksum_mismatch" | "ciphertext_invalid" | "content_invalid" | "not_renderable" | "upload_busy" | "too_many_requests" | "too_many_downloads" | "client_closed" | "storage_failed" | "render_busy" | "unavailable" | "internal" | "integrity_failed";
         XrayMetadataInput: {
             /** Format: uuid */
             id?: string;
@@ -3305,7 +3306,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3473,7 +3474,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3583,7 +3584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3691,7 +3692,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3824,7 +3825,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3973,7 +3974,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4110,7 +4111,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4236,7 +4237,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4324,7 +4325,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4522,7 +4523,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4598,7 +4599,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4708,7 +4709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4787,7 +4788,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4935,7 +4936,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5115,7 +5116,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5256,7 +5257,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5362,7 +5363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5436,7 +5437,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5546,7 +5547,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5621,7 +5622,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5747,7 +5748,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5884,7 +5885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6010,7 +6011,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6136,7 +6137,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6265,7 +6266,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6394,7 +6395,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6525,7 +6526,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6635,7 +6636,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6775,7 +6776,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6887,7 +6888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7001,7 +7002,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7117,7 +7118,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7229,7 +7230,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7343,7 +7344,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7459,7 +7460,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7593,7 +7594,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7727,7 +7728,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7859,7 +7860,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7989,7 +7990,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -8086,7 +8087,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -8174,7 +8175,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -8270,7 +8271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];

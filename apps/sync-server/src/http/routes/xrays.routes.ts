@@ -14,6 +14,7 @@ import type { ByteRange } from '../../storage/index.ts';
 import { toResource } from '../../xrays/xray.repository.ts';
 import { parseXrayId, type XrayService } from '../../xrays/xray.service.ts';
 import { ifMatchHolds, noneMatch, resourceEtag } from '../entity-tags.ts';
+import type { DownloadSlots } from '../download-slots.ts';
 import { readXrayMultipart } from '../multipart.ts';
 import { RouteTable } from '../route-table.ts';
 import { publicHref } from '../public-url.ts';
@@ -25,6 +26,8 @@ export interface XrayRoutesDeps {
   xrays: XrayService;
   /** Previews (rendering/render.service.ts). */
   renders: RenderService;
+  /** Each user's answers streaming stored bytes at once (http/download-slots.ts). */
+  downloads: DownloadSlots;
   metrics: Metrics;
   /** PUBLIC_URL: the base of the Location a 201 names. */
   publicUrl?: string | undefined;
@@ -141,6 +144,18 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     audit.about({ patientId: x.patientId });
     asDenial(req, () => authorize(actor, 'xray.download', x));
     const etag = `"${x.sha256}"`;
+    // Compared by hand: express's req.fresh ignores If-None-Match when the client sends Cache-Control: no-cache.
+    const notModified = noneMatch(req.headers['if-none-match'], etag);
+    let range: ByteRange | undefined;
+    try {
+      range = notModified ? undefined : requestedRange(req, x);
+    } catch (err) {
+      res.set('Content-Range', `bytes */${x.sizeBytes}`);
+      throw err;
+    }
+    // Allowed and answerable: one of the user's streaming slots before the store is opened (a
+    // refusal, 429, carries none of the file's headers). HEAD and 304 open nothing.
+    if (req.method !== 'HEAD' && !notModified) await deps.downloads.take(res, actor.sub);
     res.attachment(`xray-${x.id}.${EXTENSIONS[x.contentType]}`);
     // An attachment that, opened in a browser anyway, runs nothing and loads nothing.
     res
@@ -151,18 +166,10 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
         'Content-Security-Policy': DOWNLOAD_CSP,
       })
       .type(x.contentType);
-    // Compared by hand: express's req.fresh ignores If-None-Match when the client sends Cache-Control: no-cache.
-    if (noneMatch(req.headers['if-none-match'], etag)) {
+    if (notModified) {
       await audit.success({ method: req.method, notModified: true });
       res.status(304).end();
       return;
-    }
-    let range: ByteRange | undefined;
-    try {
-      range = requestedRange(req, x);
-    } catch (err) {
-      res.set('Content-Range', `bytes */${x.sizeBytes}`);
-      throw err;
     }
     if (range) res.status(206).set('Content-Range', `bytes ${range.start}-${range.end}/${x.sizeBytes}`);
     const length = range ? range.end - range.start + 1 : x.sizeBytes;
