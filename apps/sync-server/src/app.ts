@@ -11,6 +11,7 @@ import { allowedMethods } from './http/api.operations.ts';
 import { methodNotAllowed } from './http/method-not-allowed.ts';
 import { byFirstSegment } from './http/route-table.ts';
 import { problemHandler, sendProblem } from './http/problem.ts';
+import { pipelinedInTurn } from './http/pipelined-requests.ts';
 import { cutSilentBodies } from './http/silent-bodies.ts';
 import { DownloadSlots } from './http/download-slots.ts';
 import { cutStalledResponses } from './http/stalled-responses.ts';
@@ -92,6 +93,8 @@ export async function createApp(
   app.set('trust proxy', config.http.trustProxy.length ? config.http.trustProxy : false);
   // First, so it sees every answer as sent, refusals and the fallback 404 included.
   if (deps.responseCheck) app.use(deps.responseCheck);
+  // A request pipelined behind an unanswered one waits for its turn, before anything runs for it.
+  app.use(pipelinedInTurn);
 
   // One line per request when it is answered (not /healthz, which a probe asks every few seconds).
   app.use(requestLog(app, log, { ignore: (url) => url === '/healthz' }));

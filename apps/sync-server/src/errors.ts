@@ -165,7 +165,7 @@ export const ERRORS = {
     status: 429,
     title: 'Too many downloads at once',
     description:
-      'Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry.',
+      'Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry.',
   },
   client_closed: {
     status: 499,

@@ -155,11 +155,12 @@ function retrieveFrames(deps: DicomwebRoutesDeps): RequestHandler<UidParams & { 
     auditOf(req).about({ xrayId: instance.xrayId, patientId: instance.patientId });
     const answer = framesAnswerFor(req.headers.accept, instance.transferSyntaxUid);
     const x = await deps.xrays.get(instance.xrayId);
-    // Before the header is read: that is a store read too.
-    await takeStreamSlot(req, res, deps);
     const header = await readStoredDicomHeader(deps.xrays, x);
     const openRange = (range: FramePart['range']) => deps.xrays.openContent(x, range);
     const { parts } = await locateFrames(header, x.sizeBytes, wanted, openRange, `${x.id}:${x.sha256}`);
+    // Once the frames are found: reading the header and the fragments' item headers is read whole,
+    // at the server's pace (as for HEAD), and a frame the instance lacks is 404 at once, not after a wait.
+    await takeStreamSlot(req, res, deps);
     const frameParts = parts.map((p) => ({
       contentType: `${answer.partType}; transfer-syntax=${answer.transferSyntax}`,
       // A compressed frame's length is known only as its fragments' item headers are stripped: none sent.

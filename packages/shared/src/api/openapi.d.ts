@@ -1464,7 +1464,7 @@ export interface components {
          *     - `not_renderable` (422): A rendered image or preview of an X-ray that has no pixel data, or pixels this server does not render (a transfer syntax with no decoder here, a photometric interpretation other than MONOCHROME1/2, RGB or YBR, more than 16 bits), or more pixels or bytes than RENDER_MAX_PIXELS / RENDER_MAX_INPUT_BYTES allow.
          *     - `upload_busy` (423): A tus HEAD of an upload whose bytes are all in while its X-ray is still being stored after the wait for its lock: ask again after `Retry-After` to learn the X-ray.
          *     - `too_many_requests` (429): Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry.
-         *     - `too_many_downloads` (429): Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry.
+         *     - `too_many_downloads` (429): Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry.
          *     - `client_closed` (499): The client went away before its body was complete (logged; a client rarely sees it).
          *     - `storage_failed` (503): Object storage failed; nothing was done. `Retry-After` says when to retry.
          *     - `render_busy` (503): Rendering decodes a whole X-ray in memory, so only RENDER_CONCURRENCY renders run at once and RENDER_QUEUE_LIMIT wait; this one found the queue full. `Retry-After` says when to retry (a cached render is never refused).
@@ -3306,7 +3306,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3474,7 +3474,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3584,7 +3584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3692,7 +3692,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3825,7 +3825,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -3974,7 +3974,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4111,7 +4111,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4237,7 +4237,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4325,7 +4325,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4523,7 +4523,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4599,7 +4599,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4709,7 +4709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4788,7 +4788,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -4936,7 +4936,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5116,7 +5116,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5257,7 +5257,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5363,7 +5363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5437,7 +5437,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5547,7 +5547,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5622,7 +5622,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5748,7 +5748,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -5885,7 +5885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6011,7 +6011,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6137,7 +6137,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6266,7 +6266,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6395,7 +6395,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6526,7 +6526,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6636,7 +6636,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6776,7 +6776,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -6888,7 +6888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7002,7 +7002,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7118,7 +7118,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7230,7 +7230,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7344,7 +7344,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7460,7 +7460,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7594,7 +7594,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7728,7 +7728,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7860,7 +7860,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -7990,7 +7990,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -8087,7 +8087,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -8175,7 +8175,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
@@ -8271,7 +8271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and four times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
+            /** @description `too_many_requests`: Too many failed authentications from this address, or too many uploads at once; `Retry-After` says when to retry. `too_many_downloads`: Answers streaming stored X-ray bytes (download, WADO-RS retrieve, Retrieve Frames): each user may have DOWNLOAD_MAX_STREAMS_PER_USER at once per instance and sixteen times as many waiting their turn; this one found the line full, or waited DOWNLOAD_STREAM_WAIT_MS in it. `Retry-After` says when to retry. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
