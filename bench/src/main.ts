@@ -38,7 +38,7 @@ import { ensureOrthanc, startOrthanc, type Orthanc } from './stack/orthanc.ts';
 import { freePort } from '@xray/testkit';
 import { startDelayProxy, throughProxy } from './stack/delay-proxy.ts';
 import { startDatabase, type BenchDatabase } from './stack/postgres.ts';
-import { startRawServer, type RawServer } from './stack/raw-server.ts';
+import { startExpressFloor, startRawServer, type RawServer } from './stack/raw-server.ts';
 import { startPeers, type Peers } from './stack/peers.ts';
 import { ltsNode, thisNode } from './stack/node.ts';
 import { s3ServerEnv } from './stack/s3.ts';
@@ -157,13 +157,14 @@ async function main(): Promise<void> {
     const ctx: BenchContext = {
       sync: { url: '', paramedic: bearer(''), doctor: '', admin: '' },
       raw: { url: '' },
+      floor: { url: '' },
       orthanc: undefined,
       files,
       runs,
       log,
       rows: [],
       marks: [],
-      cpu: { ours: [], orthanc: [] },
+      cpu: { ours: [], orthanc: [], raw: [], floor: [] },
       ids: {},
     };
     // The server as the image runs it: the bundle, built once from the sources as they are now, on the pinned LTS.
@@ -220,6 +221,11 @@ async function main(): Promise<void> {
       await mkdir(path.join(work, 'raw'), { recursive: true });
       stops.push(raw.stop);
       ctx.raw = { url: raw.url };
+      ctx.cpu.raw = [raw.child.pid];
+      const floor = await startExpressFloor(path.join(logs, 'express-floor.log'), lts);
+      stops.push(floor.stop);
+      ctx.floor = { url: floor.url };
+      ctx.cpu.floor = [floor.child.pid];
 
       const availability = await ensureOrthanc(log);
       if (availability.available) {
@@ -351,6 +357,7 @@ const NOTES = [
   'Raw limit: a bare Node HTTP server (bench/src/stack/raw-server.process.ts, on the same Node.js as the sync server) that streams the request body to a file on the same disk and fsyncs it before answering, and serves files back with Range. The sync server also fsyncs every stored object; Orthanc is run with its defaults.',
   "Verified limit (issue 22: what our server must do at least): the same bare server takes the XRE1 ciphertext the edge uploads (made before the timer starts, like tus's) in one streamed PUT with its data key in a header (no RSA unwrap), writes it to a file (fsynced) and, in the same process as the bytes pass, decrypts every 1 MiB segment with AES-256-GCM (node:crypto) and hashes the plaintext with SHA-256; it answers with the sha256 only when every tag verified, and the client checks it. MB/s of plaintext bytes, like every ingest figure; POST /xrays is compared with it too, although it receives plaintext and encrypts instead.",
   'Orthanc: POST /instances of the same DICOM bytes (a new SOPInstanceUID each time, otherwise Orthanc answers AlreadyStored without storing), GET /instances/{id}/simplified-tags and GET /instances/{id}/file, with HTTP basic auth on.',
+  "Metadata limits: the raw limit of GET /xrays/{id} is the bare Node server answering the very JSON the sync server answered (kept in memory; Node's HTTP server and nothing else); the Express floor is Express 5 set up as the sync server sets it (bench/src/stack/express-floor.process.ts) answering the same JSON with res.json and nothing else: no token, database, audit or log line. Both on the same Node.js, each a process of its own, measured in the same rounds and the same way: what a read costs before any of the X-ray Service's own work.",
   'Metadata: autocannon, 16 connections, each run {SECONDS} s after a 2 s warm-up; every request carries a real JWT from the development OIDC issuer (authorization code + PKCE) that the server verifies; any non-2xx answer fails the benchmark. Each sync-server read also appends to the tamper-evident audit log (by design). CPU per request: user + system time from /proc of the sync server and PostgreSQL (every process of each) or of Orthanc, over the run, ÷ requests; unlike requests/s it does not depend on what else the machine is doing.',
   'Download: sequential GETs of the whole file (3 × 18 MB, 1 × 50 MB per run) or of a 4 MiB Range starting mid-segment (5 per run); the sync server decrypts XRE1 as it streams, and for a Range only the segments touched.',
   `DICOMweb: ${DICOMWEB_STUDIES} studies (one 1024×1024 16-bit DX instance each, 2 MB) stored on both sides through each one's STOW-RS. QIDO-RS: a viewer's study-list query (PatientName with a wildcard, limit/offset, fuzzymatching=false, includefield) under autocannon as for Metadata, the sync server with a doctor's JWT (each search audited), Orthanc with basic auth; both must list all ${DICOMWEB_STUDIES} studies. Thumbnail: sequential GETs of the sync server's /thumbnail and of Orthanc's DICOMweb /rendered?viewport=128,128 (its plugin has no /thumbnail) as JPEG; cold is the median over instances never rendered before, cached the median of 10 more requests of one of them (the sync server keeps rendered images encrypted in storage; Orthanc renders every time).`,

@@ -6,8 +6,10 @@ import type { XrayFile } from '../lib/workload.ts';
 export interface BenchContext {
   /** The paramedic is an edge device (DPoP-bound token, a proof per request); doctor and admin bearer tokens. */
   sync: { url: string; paramedic: Authorize; doctor: string; admin: string };
-  /** The bare Node server: the raw limit (/files) and the verified limit (/verified). */
+  /** The bare Node server: the raw limit (/files, /json) and the verified limit (/verified). */
   raw: { url: string };
+  /** Express answering a read's JSON and nothing else: the framework's floor (metadata). */
+  floor: { url: string };
   /** Undefined when Orthanc could not be installed or started (the results say why). */
   orthanc:
     | { url: string; authorization: string; /** Its DICOMweb plugin is loaded (`/dicom-web`). */ dicomweb: boolean }
@@ -19,7 +21,7 @@ export interface BenchContext {
   /** Time windows (CLOCK_MONOTONIC µs, the clock of V8 CPU profiles) of each measured phase. */
   marks: Mark[];
   /** Process roots whose CPU time (with their descendants) a figure may report per request. */
-  cpu: { ours: number[]; orthanc: number[] };
+  cpu: { ours: number[]; orthanc: number[]; raw: number[]; floor: number[] };
   /** Ids kept by ingest for the read figures. */
   ids: {
     sync18?: string;

@@ -71,7 +71,19 @@ export async function runMetadata(ctx: BenchContext, seconds: number, other?: Ot
   // The single reads go round the patient's X-rays (a doctor opens one after another), not one id
   // over and over: reads that arrive together are fetched together, and ten ids keep that honest.
   const getPaths = listed.map((x) => `/xrays/${x.id}`);
-  expectStatus('GET /xrays/{id}', await request(`${ctx.sync.url}/xrays/${id}`, { headers: doctor }), 200);
+  const read = expectStatus('GET /xrays/{id}', await request(`${ctx.sync.url}/xrays/${id}`, { headers: doctor }), 200);
+  // The limits answer the very JSON the sync server answered (see the NOTES of main.ts).
+  const json = { 'content-type': 'application/json' };
+  expectStatus(
+    'raw limit PUT /json',
+    await request(`${ctx.raw.url}/json/xray`, { method: 'PUT', headers: json, body: [read.body] }),
+    204,
+  );
+  expectStatus(
+    'Express floor PUT /body',
+    await request(`${ctx.floor.url}/body`, { method: 'PUT', headers: json, body: [read.body] }),
+    204,
+  );
 
   const contenders: {
     key: string;
@@ -90,6 +102,8 @@ export async function runMetadata(ctx: BenchContext, seconds: number, other?: Ot
       paths: getPaths,
     },
     { key: 'list', name: 'GET /xrays?patientId=', url: listUrl, headers: doctor, cpu: ctx.cpu.ours },
+    { key: 'raw', name: 'raw limit', url: `${ctx.raw.url}/json/xray`, headers: {}, cpu: ctx.cpu.raw },
+    { key: 'floor', name: 'Express floor', url: `${ctx.floor.url}/xrays/${id}`, headers: {}, cpu: ctx.cpu.floor },
   ];
   if (other) {
     const otherList = listUrl.replace(ctx.sync.url, other.url);
@@ -134,6 +148,7 @@ export async function runMetadata(ctx: BenchContext, seconds: number, other?: Ot
   const of = (k: string, f: keyof Load) => results.get(k)?.map((l) => l[f]);
   const kinds: [string, string][] = [
     ['get', 'GET /xrays/{id}'],
+    ['floor', 'Express 5 answering the same JSON, nothing else (the floor)'],
     ['list', `GET /xrays?patientId= (page of ${LIST_LIMIT})`],
   ];
   if (other)
@@ -149,6 +164,7 @@ export async function runMetadata(ctx: BenchContext, seconds: number, other?: Ot
         label: `${label}, ${CONNECTIONS} connections`,
         unit: 'req/s',
         ours: of(key, 'rps') ?? [],
+        ...(key === 'get' || key === 'floor' ? { raw: of('raw', 'rps') } : {}),
         orthanc: of('orthanc', 'rps'),
         ratios: true,
       },
@@ -176,6 +192,7 @@ export async function runMetadata(ctx: BenchContext, seconds: number, other?: Ot
         label: `${label}, CPU per request`,
         unit: 'µs',
         ours: of(key, 'cpuUs') ?? [],
+        ...(key === 'get' || key === 'floor' ? { raw: of('raw', 'cpuUs') } : {}),
         orthanc: of('orthanc', 'cpuUs'),
         ratios: false,
       },

@@ -8,12 +8,14 @@
  *   upload at least: writes it to a file (fsynced) and, in the same process as the bytes pass,
  *   decrypts every segment (AES-256-GCM, node:crypto) and hashes the plaintext (SHA-256). It
  *   answers 201 with the plaintext's sha256 only when every segment's tag verified.
+ * - PUT /json/<name> keeps a small JSON body in memory; GET /json/<name> answers it (the raw
+ *   limit of a metadata read: Node's HTTP server alone, answering what the sync server answers).
  *   node raw-server.process.ts <dir>      prints "listening <port>"
  */
 import { createDecipheriv, createHash, type DecipherGCM } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -127,7 +129,12 @@ async function fsync(file: string): Promise<void> {
   await fh.sync().finally(() => fh.close());
 }
 
+/** The JSON bodies of PUT /json/<name>. */
+const bodies = new Map<string, Buffer>();
+
 const server = createServer((req, res) => {
+  const json = /^\/json\/([A-Za-z0-9._-]+)$/.exec(req.url ?? '')?.[1];
+  if (json !== undefined) return void answerJson(json, req, res);
   const route = routeOf(req.url);
   if (!route) return void res.writeHead(404).end();
   const { file } = route;
@@ -172,6 +179,22 @@ const server = createServer((req, res) => {
     else res.destroy();
   });
 });
+
+function answerJson(name: string, req: IncomingMessage, res: ServerResponse): void {
+  if (req.method === 'PUT') {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.set(name, Buffer.concat(chunks));
+      res.writeHead(204).end();
+    });
+    return;
+  }
+  const body = bodies.get(name);
+  if (req.method !== 'GET' || !body) return void res.writeHead(body ? 405 : 404).end();
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length }).end(body);
+}
+
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
