@@ -12,6 +12,7 @@ import {
   filePatientDiffers,
   holdMessage,
   identityOverrideFor,
+  keptDecisionCovers,
   openConsultations,
   sameName,
   searchRoster,
@@ -130,6 +131,27 @@ describe("the file's IssuerOfPatientID against the hospital's (/edge-config pati
       patientDecisionReason: keep.reason,
       identityOverride: { fields: ['patientId'], reason: keep.reason, decidedAt: '2026-12-07T10:00:00Z' },
     });
+  });
+
+  it('"Fix and resend": a decision kept for one hold does not settle another the device learned since', () => {
+    // Kept while the device knew no issuer: P-1007 was not on the roster (no identity field differed).
+    const before = checkPatient({ chosenId: 'P-1007', file: { ...clinic, patientId: 'P-1007' }, roster });
+    expect(before.holds.map((h) => h.code)).toEqual(['not_in_roster']);
+    const carried = { ...applyDecision('P-1007', 'P-1007', keep), ...identityOverrideFor(before, keep, 'T') };
+    expect(carried.identityOverride).toBeUndefined();
+    expect(keptDecisionCovers(before, carried)).toBe(true);
+    // Now the issuer is known: the file's id is another authority's. The old reason does not cover it.
+    const now = checkPatient({
+      chosenId: 'P-1007',
+      file: { ...clinic, patientId: 'P-1007' },
+      roster,
+      issuer: 'HOSPITAL-A',
+    });
+    expect(now.holds.map((h) => h.code)).toEqual(['file_issuer_differs', 'not_in_roster']);
+    expect(keptDecisionCovers(now, carried)).toBe(false);
+    // A decision that overrode the patient ID covers the same field again.
+    expect(keptDecisionCovers(now, { identityOverride: { fields: ['patientId'] } })).toBe(true);
+    expect(keptDecisionCovers(now, { identityOverride: { fields: ['patientName'] } })).toBe(false);
   });
 
   it('another id of another authority: the issuer hold alone (its id is not ours to take), named against the chosen one', () => {

@@ -186,6 +186,20 @@ export function applyDecision(
   };
 }
 
+/**
+ * Whether the decision a capture carries still settles the holds it meets now (the queue's "Fix
+ * and resend"): it was taken for the identity fields its override names, so a hold on another
+ * field (an issuer the device learned since, a roster that changed) is decided again, not
+ * inherited with an old reason written for something else.
+ */
+export function keptDecisionCovers(
+  check: PatientCheck,
+  kept: { identityOverride?: { fields: readonly IdentityField[] } | undefined },
+): boolean {
+  const overridden = new Set(kept.identityOverride?.fields ?? []);
+  return differingIdentityFields(check).every((f) => overridden.has(f));
+}
+
 /** The identity fields the holds say differ (what keeping the chosen patient overrides). */
 export function differingIdentityFields(check: PatientCheck): IdentityField[] {
   return check.holds.flatMap((h): IdentityField[] => {

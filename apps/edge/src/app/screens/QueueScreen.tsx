@@ -6,7 +6,13 @@ import type { CaptureMetadata } from '../../db/edge.records.ts';
 import type { CaptureSummary } from '../../edge.core.ts';
 import { displayOrder, holdsUplink } from '../../sync/capture.transitions.ts';
 import { XRAY_DELETED } from '../../sync/retry.policy.ts';
-import { applyDecision, checkPatient, decisionSettles, identityOverrideFor } from '../../capture/patient-check.ts';
+import {
+  applyDecision,
+  checkPatient,
+  decisionSettles,
+  identityOverrideFor,
+  keptDecisionCovers,
+} from '../../capture/patient-check.ts';
 import { FieldError } from '../components/PatientField.tsx';
 import { PatientHold, type HoldDecision } from '../components/PatientHold.tsx';
 import { SentLink } from '../components/SentLink.tsx';
@@ -229,6 +235,12 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
         }
       : undefined,
   );
+  // Whether `decision` is still the one the capture carried (not one made in this form).
+  const [inherited, setInherited] = useState(Boolean(kept));
+  const decide = (d: HoldDecision | undefined) => {
+    setInherited(false);
+    setDecision(d);
+  };
   const [form, setForm] = useState({
     patientId: metadata.xray.patientId,
     consultationId: metadata.xray.consultationId ?? '',
@@ -244,7 +256,7 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
     'aria-describedby': `fix-${key}-${id}-error`,
     'aria-invalid': errors[key] ? true : undefined,
     onChange: (e: { target: { value: string } }) => {
-      if (key === 'patientId') setDecision(undefined);
+      if (key === 'patientId') decide(undefined);
       setForm((f) => ({ ...f, [key]: e.target.value }));
     },
   });
@@ -255,7 +267,9 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
     roster,
     issuer: serverConfig.current().patientIdIssuer,
   });
-  const settled = decisionSettles(check, decision);
+  // The carried decision counts only for the holds it was taken for; a new one is asked again.
+  const current = inherited && !keptDecisionCovers(check, metadata.xray) ? undefined : decision;
+  const settled = decisionSettles(check, current);
   async function submit(e: FormEvent): Promise<void> {
     e.preventDefault();
     setErrors({});
@@ -267,8 +281,8 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
     try {
       await core.updateMetadata(id, {
         ...form,
-        ...applyDecision(form.patientId, metadata.dicom?.patientId, decision),
-        ...identityOverrideFor(check, decision, new Date().toISOString()),
+        ...applyDecision(form.patientId, metadata.dicom?.patientId, current),
+        ...identityOverrideFor(check, current, new Date().toISOString()),
         consultationId: form.consultationId.trim() || undefined,
       });
       onDone();
@@ -309,12 +323,12 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
           check={check}
           chosenId={form.patientId.trim()}
           filePatientId={metadata.dicom?.patientId}
-          decision={decision}
+          decision={current}
           onUseFile={(patientId) => {
             setForm((f) => ({ ...f, patientId, consultationId: '' }));
-            setDecision({ choice: 'use_file_patient' });
+            decide({ choice: 'use_file_patient' });
           }}
-          onDecision={setDecision}
+          onDecision={decide}
         />
       )}
       <div className="field-row">
