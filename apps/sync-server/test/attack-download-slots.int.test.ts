@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { request, type ClientRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { connect } from 'node:net';
 import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsOf, type EventRow } from './audit.support.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { holdUnread as holdUnreadAs } from './unread-downloads.ts';
 
 /**
  * Attacks on the per-user streaming slots (DOWNLOAD_MAX_STREAMS_PER_USER, 1 here; 16 may wait,
@@ -41,18 +42,7 @@ describe('attack: per-user download slots', () => {
   };
 
   /** A download whose answer has begun (its slot taken) and that its client then leaves unread. */
-  const holdUnread = (path: string) =>
-    new Promise<ClientRequest>((resolve, reject) => {
-      const { hostname, port } = new URL(server.url);
-      const req = request({ hostname, port, path, headers: { 'X-Test-Actor': MEDIC } }, (res) => {
-        res.pause();
-        expect(res.statusCode).toBe(200);
-        resolve(req);
-      });
-      req.on('error', reject);
-      req.end();
-      held.push(req);
-    });
+  const holdUnread = (path: string) => holdUnreadAs(server.url, path, MEDIC, held);
 
   /** A download the user can still have at once: its slots are all back. */
   const servedAtOnce = async (id: string, bytes: Buffer) => {

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { request, type ClientRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsOf } from './audit.support.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { holdUnread as holdUnreadAs } from './unread-downloads.ts';
 import { multipartParts } from './multipart-parts.ts';
 
 /**
@@ -37,18 +38,7 @@ describe('per-user download slots', () => {
     fetch(`${server.url}${path}`, { headers: { 'X-Test-Actor': actor, 'X-Request-Id': requestId } });
 
   /** A download whose answer has begun (its slot taken) and that its client then leaves unread. */
-  const holdUnread = (path: string, actor: string) =>
-    new Promise<ClientRequest>((resolve, reject) => {
-      const { hostname, port } = new URL(server.url);
-      const req = request({ hostname, port, path, headers: { 'X-Test-Actor': actor } }, (res) => {
-        res.pause();
-        expect(res.statusCode).toBe(200);
-        resolve(req);
-      });
-      req.on('error', reject);
-      req.end();
-      held.push(req);
-    });
+  const holdUnread = (path: string, actor: string) => holdUnreadAs(server.url, path, actor, held);
 
   beforeAll(async () => {
     server = await startTestServer(
