@@ -117,6 +117,12 @@ export const ERRORS = {
     title: 'The upload is larger than allowed',
     description: 'The body is larger than allowed (`MAX_UPLOAD_BYTES` for an X-ray).',
   },
+  headers_too_large: {
+    status: 431,
+    title: 'The request headers are too large',
+    description:
+      'The request line and headers together pass what the server reads (16 KiB): a cookie jar, a very long `Accept` or query; nothing was done.',
+  },
   unsupported_media_type: {
     status: 415,
     title: 'Not a supported X-ray format',

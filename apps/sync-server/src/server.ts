@@ -164,7 +164,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     await auth.started;
     uploads.startCleaner();
     const server: Server = app.listen(config.http.port, config.http.host);
-    answerClientErrors(server);
+    answerClientErrors(server, log);
     await once(server, 'listening');
     // Uploads of large X-rays over slow links take long: no request timeout, but drop idle sockets.
     server.requestTimeout = 0;

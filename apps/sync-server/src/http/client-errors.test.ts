@@ -44,7 +44,36 @@ describe("answers to requests Node's parser refuses", () => {
     expect(got).not.toContain('400 Bad Request');
   });
 
-  it("keeps Node's 413 for oversized chunk extensions", async () => {
+  /** The problem in a raw answer's body. */
+  const problemOf = (got: string) => JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4)) as { code: string };
+
+  it('headers past 16 KiB: 431 as problem+json (headers_too_large), one log line, connection closed', async () => {
+    server = createServer(() => {
+      throw new Error('never reached');
+    });
+    const logged: unknown[] = [];
+    answerClientErrors(server, { info: (o: unknown, msg: string) => logged.push([o, msg]) } as never);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const got = await exchange(server, (socket) =>
+      socket.write(`GET /xrays HTTP/1.1\r\nHost: x\r\nAccept: ${'a'.repeat(20_000)}\r\n\r\n`),
+    );
+    expect(got).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(got).toContain('Content-Type: application/problem+json');
+    expect(problemOf(got)).toMatchObject({ status: 431, code: 'headers_too_large' });
+    expect(logged).toEqual([
+      [{ code: 'headers_too_large', parserError: 'HPE_HEADER_OVERFLOW' }, 'request refused before it could be read'],
+    ]);
+  });
+
+  it('a request that is not HTTP: 400 as problem+json (bad_request)', async () => {
+    const s = await listen(() => undefined);
+    const got = await exchange(s, (socket) => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+    expect(got).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(problemOf(got)).toMatchObject({ status: 400, code: 'bad_request' });
+  });
+
+  it("keeps Node's 413 for oversized chunk extensions, as problem+json", async () => {
     const s = await listen((req, res) => {
       req.resume();
       req.on('end', () => res.end('ok'));
@@ -55,5 +84,6 @@ describe("answers to requests Node's parser refuses", () => {
       ),
     );
     expect(got).toMatch(/^HTTP\/1\.1 413 Payload Too Large/);
+    expect(problemOf(got)).toMatchObject({ status: 413, code: 'payload_too_large' });
   });
 });

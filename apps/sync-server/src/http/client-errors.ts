@@ -1,21 +1,43 @@
-import type { Server, ServerResponse } from 'node:http';
+import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { DomainError, ERRORS, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { toProblem } from './problem.ts';
 
-/** Node's own answers to requests its parser cannot take (what it sends without a listener). */
-const ANSWER: Record<string, string> = {
-  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: '413 Payload Too Large',
-  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+/** The answers to requests Node's parser cannot take (Node's own statuses), as problem+json. */
+const ANSWER: Record<string, { code: ErrorCode; detail: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    code: 'headers_too_large',
+    detail: 'The request line and headers pass 16 KiB, more than this server reads; send fewer or shorter headers.',
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    code: 'payload_too_large',
+    detail: 'The chunked body carries more chunk extensions than this server reads.',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', detail: 'The request did not arrive in time.' },
 };
+const MALFORMED = { code: 'bad_request', detail: 'The request is not HTTP/1.1 this server can read.' } as const;
+
+/** A whole answer written on the raw socket: the status, the problem, and the connection closed. */
+function rawProblem(code: ErrorCode, detail: string): string {
+  const body = JSON.stringify(toProblem(new DomainError(code, detail)));
+  const { status } = ERRORS[code];
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+    `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`
+  );
+}
 
 /**
  * A client whose side of the connection ends in the middle of a body (a cell handover, a proxy
  * giving up) gets no answer: Node's `400 Bad Request` there reads to an uploader as a final
  * refusal of its X-ray, while the truth is a network failure it should resume from. Other parser
- * errors keep Node's answers, and as Node does, none is written into a response already under
- * way on the connection (a download streaming while the next, pipelined request is malformed).
+ * errors get Node's statuses as problem+json, so a client (and the log) can tell a header too large
+ * from a malformed request; as Node does, none is written into a response already under way on
+ * the connection (a download streaming while the next, pipelined request is malformed).
  */
-export function answerClientErrors(server: Server): void {
+export function answerClientErrors(server: Server, log?: Logger): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // The response the connection is sending, if any (Node's own clientError default reads it too).
     const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
@@ -28,7 +50,9 @@ export function answerClientErrors(server: Server): void {
       socket.destroy();
       return;
     }
-    const status = ANSWER[err.code ?? ''] ?? '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    const { code, detail } = ANSWER[err.code ?? ''] ?? MALFORMED;
+    // No route, user or audit yet: the request was never read. A line says why it was refused.
+    log?.info({ code, parserError: err.code }, 'request refused before it could be read');
+    socket.end(rawProblem(code, detail));
   });
 }

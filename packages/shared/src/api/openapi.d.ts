@@ -1456,6 +1456,7 @@ export interface components {
          *     - `xray_deleted` (410): An upload (POST /xrays, or tus creation or completion) under the id of an X-ray that was deleted: its id is never stored again. Final: nothing was stored; do not send it again.
          *     - `precondition_failed` (412): An `If-Match` that is not the X-ray's current `ETag` (it changed since it was read: read it again, then decide), or a missing or unsupported tus protocol header.
          *     - `payload_too_large` (413): The body is larger than allowed (`MAX_UPLOAD_BYTES` for an X-ray).
+         *     - `headers_too_large` (431): The request line and headers together pass what the server reads (16 KiB): a cookie jar, a very long `Accept` or query; nothing was done.
          *     - `unsupported_media_type` (415): Not DICOM, PNG or JPEG, a DICOM transfer syntax not accepted, or a request body of the wrong Content-Type.
          *     - `range_not_satisfiable` (416): The `Range` does not fit the file; `Content-Range` gives its length.
          *     - `checksum_mismatch` (422): The bytes received do not match the declared sha256; nothing was stored.
@@ -1473,7 +1474,7 @@ export interface components {
          *     - `integrity_failed` (500): Stored data is not what its row says (a data key bound to another X-ray, an object of the wrong length or hash).
          * @enum {string}
          */
-        ProblemCode: "validation_failed" | "bad_request" | "unauthenticated" | "token_expired" | "dpop_required" | "dpop_invalid" | "dpop_replayed" | "dpop_key_mismatch" | "device_revoked" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "upload_complete" | "xray_deleted" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "checksum_mismatch" | "ciphertext_invalid" | "content_invalid" | "not_renderable" | "upload_busy" | "too_many_requests" | "too_many_downloads" | "client_closed" | "storage_failed" | "render_busy" | "unavailable" | "internal" | "integrity_failed";
+        ProblemCode: "validation_failed" | "bad_request" | "unauthenticated" | "token_expired" | "dpop_required" | "dpop_invalid" | "dpop_replayed" | "dpop_key_mismatch" | "device_revoked" | "forbidden" | "not_found" | "method_not_allowed" | "not_acceptable" | "request_timeout" | "conflict" | "upload_complete" | "xray_deleted" | "precondition_failed" | "payload_too_large" | "headers_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "checksum_mismatch" | "ciphertext_invalid" | "content_invalid" | "not_renderable" | "upload_busy" | "too_many_requests" | "too_many_downloads" | "client_closed" | "storage_failed" | "render_busy" | "unavailable" | "internal" | "integrity_failed";
         XrayMetadataInput: {
             /** Format: uuid */
             id?: string;
