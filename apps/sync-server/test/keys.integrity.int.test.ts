@@ -284,11 +284,14 @@ describe('KEK check values and verified rotation', () => {
 
   it('rotate-kek with a KEK one bit off is refused before any row changes', async () => {
     const before = await keyRows(server);
-    for (const keks of [
-      { k1, k2: oneBitOff(k2) },
-      { k1: oneBitOff(k1), k2 },
-    ]) {
-      const run = await runAdmin(['rotate-kek', '--to', 'k2'], cliEnv(keks, 'k1'));
+    // Both at once (each is a process start): each must be refused, and no row change by either.
+    const runs = await Promise.all(
+      [
+        { k1, k2: oneBitOff(k2) },
+        { k1: oneBitOff(k1), k2 },
+      ].map((keks) => runAdmin(['rotate-kek', '--to', 'k2'], cliEnv(keks, 'k1'))),
+    );
+    for (const run of runs) {
       expect(run.code, run.stdout + run.stderr).toBe(2);
       expect(run.stderr).toMatch(/is not the key recorded for that id[\s\S]*No X-ray was changed/);
       expect(run.stdout).not.toMatch(/re-wrapped/);

@@ -9,6 +9,7 @@ import { DEFAULT_MIGRATE_OPTIONS, migrate, migrationNames, MIGRATIONS_DIR, upToD
 import { loadOrCreateDevKeys } from '../src/keys/dev-keys.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { blobOf, createTestDatabase, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { waitFor } from './integrations.support.ts';
 import { spawnServer, type ServerProcess } from './server-process.ts';
 
 const LOCK_TIMEOUT_MS = 1_000;
@@ -39,8 +40,21 @@ describe('migrations next to running replicas', () => {
         (r) => (replicas.push(r), cleanup.push(() => r.kill())),
         () => undefined,
       );
-    // Both are waiting, not gone: neither has exited while the lock is held.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // Both are waiting, not gone: each has asked for the lock (and been refused) while it is held.
+    // Waited for, not guessed: on a busy machine a start takes longer to get here than any pause.
+    await waitFor(
+      'both replicas trying the migration lock',
+      async () => {
+        const { rows } = await holder.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = 'xray-sync-server migrations'
+              AND query LIKE '%pg_try_advisory_lock%'`,
+        );
+        return rows[0]?.n === 2;
+      },
+      60_000,
+      50,
+    );
     const { rows: tables } = await holder.query("SELECT to_regclass('xrays') IS NOT NULL AS migrated");
     expect(tables[0]?.migrated).toBe(false);
     await holder.query('SELECT pg_advisory_unlock($1::bigint)', [String(PG_MIGRATE_LOCK_ID)]);
@@ -109,14 +123,29 @@ describe('migrations next to running replicas', () => {
       '-- Up Migration\nALTER TABLE xrays ADD COLUMN test_note text;\n\n-- Down Migration\nALTER TABLE xrays DROP COLUMN test_note;\n',
     );
 
-    // A long report on xrays: 25 s holding its ACCESS SHARE lock.
+    // A long report on xrays: up to 25 s holding its ACCESS SHARE lock (cancelled below once the
+    // uploads are through, as an operator would end it).
     const reader = new pg.Client({ connectionString: url });
     await reader.connect();
     cleanup.push(() => reader.end());
+    const { rows: backend } = await reader.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const read = reader.query('SELECT count(*) FROM xrays, pg_sleep(25)');
 
     const log = createLogger('silent');
     const migrating = migrate(url, log, { lockTimeoutMs: LOCK_TIMEOUT_MS, retryMs: 120_000, pauseMs: 500, dir });
+    // The migration's ALTER queued behind the read before the uploads start: without lock_timeout
+    // it would stay there and every upload would wait behind it until the read ends.
+    await waitFor(
+      'the migration waiting for its lock on xrays',
+      async () => {
+        const { rows } = await old.pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'xrays'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted",
+        );
+        return rows[0]?.n === 1;
+      },
+      60_000,
+      25,
+    );
     // While the read runs and the migration keeps trying, uploads go through, each answered well
     // before the read ends (without lock_timeout each would queue behind the migration's lock).
     for (let i = 0; i < 5; i++) {
@@ -127,9 +156,12 @@ describe('migrations next to running replicas', () => {
       "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'xrays' AND column_name = 'test_note'",
     );
     expect(during[0]?.n).toBe(0);
-    // Uploads ran while the read held its lock (it is still running), and the migration lands after it.
+    // Uploads ran while the read held its lock (it is still running); ended now, the migration lands.
     expect(await Promise.race([read.then(() => 'done'), Promise.resolve('running')])).toBe('running');
-    await read;
+    const canceller = new pg.Client({ connectionString: url }); // the read's role: the server's may not
+    await canceller.connect();
+    await canceller.query('SELECT pg_cancel_backend($1)', [backend[0]?.pid]).finally(() => canceller.end());
+    await expect(read).rejects.toMatchObject({ code: '57014' }); // query_canceled
     await migrating;
     const { rows: after } = await old.pool.query(
       "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'xrays' AND column_name = 'test_note'",

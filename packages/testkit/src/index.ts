@@ -15,7 +15,7 @@ export type { DicomOptions, ResolvedDicomOptions, WrittenDicom } from './dicom.t
 export { PNG_SIGNATURE, crc32, makeJpeg, makePng } from './images.ts';
 export type { ImageOptions, JpegOptions } from './images.ts';
 export { sha256File, sha256Hex } from './hash.ts';
-export { findPlaintextRun } from './plaintext-runs.ts';
+export { findPlaintextRun, plaintextRunFinder } from './plaintext-runs.ts';
 export { chromiumLaunchOptions } from './chromium.ts';
 export { dcmtk } from './dcmtk.ts';
 export { freePort } from './ports.ts';
