@@ -294,6 +294,75 @@ describe('WADO-RS Retrieve Frames', () => {
     }
   });
 
+  it('attack: the first file stored again later (same bytes, another id) does not hand the instance to the second file', async () => {
+    const sop = '1.2.826.0.1.3680043.10.19.31.98';
+    const [firstFile, secondFile] = [703, 704].map((seed) =>
+      Buffer.from(
+        makeDicom({
+          rows: 64,
+          columns: 64,
+          studyInstanceUid: STUDY,
+          seriesInstanceUid: SERIES,
+          seed,
+          sopInstanceUid: sop,
+        }),
+      ),
+    );
+    const frameSha = async () => {
+      const res = await get(`/studies/${STUDY}/series/${SERIES}/instances/${sop}/frames/1`);
+      expect(res.status).toBe(200);
+      const [part] = multipartParts(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type') ?? '');
+      return sha256(part!.bytes);
+    };
+    const store = async (bytes: Buffer, actor: string) => {
+      const res = await postXray(server.url, validMetadata({ id: randomUUID(), patientId: 'P-1932' }), blobOf(bytes), {
+        'X-Test-Actor': actor,
+      });
+      expect(res.status, await res.clone().text()).toBe(201);
+    };
+    const first = sha256(framesByDcmjs(firstFile!, false)[0]!);
+    await store(firstFile!, MEDIC);
+    await store(secondFile!, MEDIC);
+    expect(await frameSha()).toBe(first);
+    // The first file again, later, by someone else (an edge retry under a new id, another device).
+    await store(firstFile!, OTHER_MEDIC);
+    expect(await frameSha()).toBe(first);
+  });
+
+  it('attack: the same file stored for two patients is found under each, not only under the one stored last', async () => {
+    const sop = '1.2.826.0.1.3680043.10.19.31.97';
+    const bytes = Buffer.from(
+      makeDicom({
+        rows: 16,
+        columns: 16,
+        studyInstanceUid: STUDY,
+        seriesInstanceUid: SERIES,
+        seed: 705,
+        sopInstanceUid: sop,
+      }),
+    );
+    for (const [actor, patientId] of [
+      [MEDIC, 'P-1933'],
+      [OTHER_MEDIC, 'P-1934'],
+    ] as const) {
+      const res = await postXray(server.url, validMetadata({ id: randomUUID(), patientId }), blobOf(bytes), {
+        'X-Test-Actor': actor,
+      });
+      expect(res.status, await res.clone().text()).toBe(201);
+    }
+    for (const patientId of ['P-1933', 'P-1934']) {
+      const res = await get(`/instances?SOPInstanceUID=${sop}&PatientID=${patientId}`, DOCTOR, {
+        Accept: 'application/dicom+json',
+      });
+      expect(res.status, patientId).toBe(200);
+      expect(((await res.json()) as unknown[]).length, patientId).toBe(1);
+    }
+    // The instance's metadata names both links (the doctor sees the conflict), the frames are the same bytes.
+    const meta = await get(`/studies/${STUDY}/series/${SERIES}/instances/${sop}/metadata`);
+    const ids = ((await meta.json()) as Record<string, { Value?: unknown[] }>[]).map((d) => d['00100020']?.Value?.[0]);
+    expect(ids.sort()).toEqual(['P-1933', 'P-1934']);
+  });
+
   it('HEAD answers as GET without a body', async () => {
     const res = await get(framesPath(sample('multi'), '2'), DOCTOR, {}, 'HEAD');
     expect(res.status).toBe(200);

@@ -149,9 +149,18 @@ describe("the file's IssuerOfPatientID against the hospital's (/edge-config pati
     });
     expect(now.holds.map((h) => h.code)).toEqual(['file_issuer_differs', 'not_in_roster']);
     expect(keptDecisionCovers(now, carried)).toBe(false);
-    // A decision that overrode the patient ID covers the same field again.
-    expect(keptDecisionCovers(now, { identityOverride: { fields: ['patientId'] } })).toBe(true);
+    // A decision that overrode the patient ID covers the same field again, but not "not on the
+    // list" (it may have been taken with the patient on it): asked again while that hold is there.
+    expect(keptDecisionCovers(now, { identityOverride: { fields: ['patientId'] } })).toBe(false);
     expect(keptDecisionCovers(now, { identityOverride: { fields: ['patientName'] } })).toBe(false);
+    const listed = checkPatient({
+      chosenId: 'P-1001',
+      file: { ...clinic, patientId: 'P-1001' },
+      roster,
+      issuer: 'HOSPITAL-A',
+    });
+    expect(listed.holds.map((h) => h.code)).toEqual(['file_issuer_differs']);
+    expect(keptDecisionCovers(listed, { identityOverride: { fields: ['patientId'] } })).toBe(true);
   });
 
   it('another id of another authority: the issuer hold alone (its id is not ours to take), named against the chosen one', () => {

@@ -196,8 +196,13 @@ export function keptDecisionCovers(
   check: PatientCheck,
   kept: { identityOverride?: { fields: readonly IdentityField[] } | undefined },
 ): boolean {
-  const overridden = new Set(kept.identityOverride?.fields ?? []);
-  return differingIdentityFields(check).every((f) => overridden.has(f));
+  const fields = kept.identityOverride?.fields ?? [];
+  const overridden = new Set(fields);
+  if (!differingIdentityFields(check).every((f) => overridden.has(f))) return false;
+  // "Not on the patient list" names no field. A decision that overrode none was taken for that
+  // hold alone; one that overrode a field may have been taken with the patient on the list (a
+  // name, birth date or sex hold needs its entry), so it does not settle the patient's absence now.
+  return fields.length === 0 || !check.holds.some((h) => h.code === 'not_in_roster');
 }
 
 /** The identity fields the holds say differ (what keeping the chosen patient overrides). */

@@ -84,21 +84,22 @@ class Sql {
 }
 
 /**
- * The instances the caller may see, one per SOP Instance UID and content (the same file stored
- * twice is one instance: the latest stored). Other bytes under a UID already stored are another
- * instance, shown too: an upload reusing someone's UID must not hide their instance.
+ * The instances the caller may see, one per SOP Instance UID, content and linked patient (the
+ * same file stored twice for one patient is one instance: the latest stored; stored for two
+ * patients, it is found under each, the conflict in view). Other bytes under a UID already stored
+ * are another instance, shown too: an upload reusing someone's UID must not hide their instance.
  * Matching columns only; headers are joined for the results. PatientID matches the patient the
  * X-ray is linked to (xrays.patient_id, corrected by PATCH), not the file's (linked-patient.ts).
  */
 function visible(sql: Sql, scope: IndexScope): string {
   const where = scope.capturedBy === undefined ? '' : `WHERE x.captured_by_sub = ${sql.arg(scope.capturedBy)}`;
-  return `SELECT DISTINCT ON (d.sop_uid, x.sha256) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.sop_class_uid,
+  return `SELECT DISTINCT ON (d.sop_uid, x.sha256, x.patient_id) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.sop_class_uid,
             x.patient_id, d.patient_name, d.patient_birth_date, d.patient_sex, d.study_date, d.study_time,
             d.accession_number, d.modality, d.study_description, d.series_description, d.series_number,
             d.instance_number, d.referring_physician_name, d.study_id
        FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
        ${where}
-      ORDER BY d.sop_uid, x.sha256, x.uploaded_at DESC, d.xray_id`;
+      ORDER BY d.sop_uid, x.sha256, x.patient_id, x.uploaded_at DESC, d.xray_id`;
 }
 
 function condition(sql: Sql, m: Match): string {
@@ -287,8 +288,9 @@ export const dicomInstanceRepository = {
   /**
    * WADO-RS: the instances of a study, of one of its series, or one instance, that the caller
    * may see, in series and instance order. The lookup by UIDs every DICOMweb resource starts from.
-   * Different files stored under one SOP Instance UID (POST /xrays allows it) come oldest first, so
-   * what names one instance (frames, rendered) always serves the same file.
+   * Different files stored under one SOP Instance UID (POST /xrays allows it) come oldest first (by
+   * when those bytes were first stored), so what names one instance (frames, rendered) always
+   * serves the same file.
    */
   async instancesOf(
     db: Queryable,
@@ -302,14 +304,17 @@ export const dicomInstanceRepository = {
     if (scope.capturedBy !== undefined) where.push(`x.captured_by_sub = ${sql.arg(scope.capturedBy)}`);
     const { rows } = await db.query<InstanceRow>(
       `SELECT * FROM (
-         SELECT DISTINCT ON (d.sop_uid, x.sha256) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
+         SELECT DISTINCT ON (d.sop_uid, x.sha256, x.patient_id) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
                 d.series_number, d.instance_number, d.header, d.header_complete, x.patient_id AS xray_patient_id,
-                x.identity->>'status' AS identity_status, x.captured_by_sub, x.uploaded_at
+                x.identity->>'status' AS identity_status, x.captured_by_sub,
+                -- A file's age is when its bytes were first stored, not its latest copy's: storing
+                -- the first file again must not hand the instance to another file.
+                min(x.uploaded_at) OVER (PARTITION BY d.sop_uid, x.sha256) AS first_stored_at
            FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
           WHERE ${where.join(' AND ')}
-          ORDER BY d.sop_uid, x.sha256, x.uploaded_at DESC, d.xray_id) i
+          ORDER BY d.sop_uid, x.sha256, x.patient_id, x.uploaded_at DESC, d.xray_id) i
         ORDER BY i.series_number NULLS LAST, i.series_uid, i.instance_number NULLS LAST, i.sop_uid,
-                 i.uploaded_at, i.xray_id`,
+                 i.first_stored_at, i.xray_id`,
       sql.args,
     );
     return rows.map(toInstance);
