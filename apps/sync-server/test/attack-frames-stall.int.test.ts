@@ -12,9 +12,10 @@ import { blobOf, headerActor, postXray, startTestServer, validMetadata, type Tes
  * (http/stalled-responses.ts), 55 stalled readers from one user held them for ever and every
  * other store read waited. Now each is cut after the timeout (3 s here) and the store's
  * connections come back; a reader that pauses for less, again and again, is not cut. (While they
- * are held, other reads still wait: one user may hold only DOWNLOAD_MAX_STREAMS_PER_USER of them,
- * raised here so that the cut itself is what is proven, as many users or vanished clients need it;
- * the per-user limit is proven in download-slots.int.test.ts.)
+ * are held, other downloads still wait, uploads and the server's own reads not: they have a pool
+ * of their own, attack-s3-pools.int.test.ts. One user may hold only DOWNLOAD_MAX_STREAMS_PER_USER
+ * of them, raised here so that the cut itself is what is proven, as many users or vanished clients
+ * need it; the per-user limit is proven in download-slots.int.test.ts.)
  */
 const STALL_MS = 3000;
 

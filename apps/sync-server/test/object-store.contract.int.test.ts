@@ -53,6 +53,14 @@ describe.each<StorageKind>(['fs', 's3'])('ObjectStore contract: %s', (kind) => {
     expect((await readAll(await store.get('xrays/a/1'))).equals(bytes)).toBe(true);
     const part = await readAll(await store.get('xrays/a/1', { start: 5_242_870, end: 5_242_900 }));
     expect(part.equals(bytes.subarray(5_242_870, 5_242_901))).toBe(true);
+    // A read streamed to a client at its pace (on S3 through a connection pool of its own): the same bytes.
+    const paced = await readAll(
+      await store.get('xrays/a/1', { start: 5_242_870, end: 5_242_900 }, { clientPaced: true }),
+    );
+    expect(paced.equals(part)).toBe(true);
+    await expect(store.get('xrays/a/none', undefined, { clientPaced: true })).rejects.toBeInstanceOf(
+      ObjectNotFoundError,
+    );
   });
 
   it('lists by prefix and deletes idempotently', async () => {

@@ -126,7 +126,8 @@ function retrieve(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
     const parts = records.map((x, n) => ({
       contentType: `application/dicom; transfer-syntax=${instances[n]?.transferSyntaxUid ?? ''}`,
       length: x.sizeBytes,
-      open: () => deps.xrays.openContent(x),
+      // Streamed at the client's pace: off the store connections uploads and the server's own reads use.
+      open: () => deps.xrays.openContent(x, undefined, { clientPaced: true }),
     }));
     await sendParts(req, res, deps, 'application/dicom', parts, () =>
       auditPerXray(req, deps.pool, 'xray.download', instances, (i) => ({
@@ -165,8 +166,9 @@ function retrieveFrames(deps: DicomwebRoutesDeps): RequestHandler<UidParams & { 
       contentType: `${answer.partType}; transfer-syntax=${answer.transferSyntax}`,
       // A compressed frame's length is known only as its fragments' item headers are stripped: none sent.
       ...(p.encapsulated ? {} : { length: p.range.end - p.range.start + 1 }),
+      // Streamed at the client's pace (locating the frames above was at the server's): see retrieve.
       open: async () => {
-        const content = await openRange(p.range);
+        const content = await deps.xrays.openContent(x, p.range, { clientPaced: true });
         return p.encapsulated ? fragmentValues(content) : content;
       },
     }));

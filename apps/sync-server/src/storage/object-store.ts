@@ -12,6 +12,13 @@ export interface GetOptions {
   chunkSize?: number;
   /** Where the disk store takes the buffers for those reads, so the caller can recycle them. */
   buffers?: BufferSource;
+  /**
+   * The body goes to a client at that client's pace (a download, with backpressure), so the read
+   * stays open for as long as the client takes, or until it is cut as stalled. The S3 store serves
+   * such reads from a connection pool of their own: clients that stop reading then only make other
+   * such reads wait, never uploads or the server's own reads. (The disk store has no pool: ignored.)
+   */
+  clientPaced?: boolean;
 }
 
 /**

@@ -14,7 +14,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { StorageConfig } from '../config/config.ts';
-import { assertSafeKey, ObjectNotFoundError, type ByteRange, type ObjectStore } from './object-store.ts';
+import {
+  assertSafeKey,
+  ObjectNotFoundError,
+  type ByteRange,
+  type GetOptions,
+  type ObjectStore,
+} from './object-store.ts';
 
 export type S3StorageConfig = Extract<StorageConfig, { kind: 's3' }>;
 
@@ -36,13 +42,22 @@ const isNotFound = (err: unknown): boolean => {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 };
 
-/** Objects in an S3-compatible bucket; large bodies go up as a streamed multipart upload. */
+/**
+ * Objects in an S3-compatible bucket; large bodies go up as a streamed multipart upload. Two
+ * clients, each with its own connection pool (the SDK's default, 50 sockets): reads streamed to a
+ * client at its pace (GetOptions.clientPaced) hold a socket until that client has read them, so
+ * they get a pool of their own, and clients that stop reading can never hold the sockets that
+ * uploads and the server's own reads need.
+ */
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   readonly client: S3Client;
+  /** Client-paced reads only. (Not #private: tests wrap the store with Object.create.) */
+  private readonly clientPacedReads: S3Client;
 
   constructor(private readonly config: S3StorageConfig) {
     this.client = new S3Client(s3ClientConfig(config));
+    this.clientPacedReads = new S3Client(s3ClientConfig(config));
   }
 
   async init(): Promise<void> {
@@ -104,9 +119,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string, range?: ByteRange): Promise<Readable> {
+  async get(key: string, range?: ByteRange, opts: GetOptions = {}): Promise<Readable> {
+    const client = opts.clientPaced ? this.clientPacedReads : this.client;
     try {
-      const res = await this.client.send(
+      const res = await client.send(
         new GetObjectCommand({
           Bucket: this.config.bucket,
           Key: key,

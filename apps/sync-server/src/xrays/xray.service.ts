@@ -16,7 +16,7 @@ import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
 import { removeRenders } from '../rendering/render.cache.ts';
-import { openStoredXre1, StoredObjectMismatchError } from '../xre1/index.ts';
+import { openStoredXre1, type OpenStoredOptions, StoredObjectMismatchError } from '../xre1/index.ts';
 import { wrapFormatOf } from '../keys/dek-wrap.ts';
 import { refreshBoundOnly } from '../keys/kek-check.ts';
 import type { KeyService } from '../keys/key.service.ts';
@@ -193,9 +193,15 @@ export function createXrayService(deps: XrayServiceDeps) {
      * is released: the data key must be bound to this X-ray and object, and the object must be as
      * long as the row says. A whole read is hashed as it goes and fails (its last segment withheld)
      * unless it is the recorded sha256; a partial Range cannot be checked against the whole hash,
-     * only segment by segment (each authenticated under this X-ray's own data key).
+     * only segment by segment (each authenticated under this X-ray's own data key). `clientPaced`:
+     * the stream goes to a client at its pace (a download), so its store read stays off the
+     * connections uploads and the server's own reads use (GetOptions.clientPaced).
      */
-    async openContent(x: XrayRecord, range?: ByteRange): Promise<Readable> {
+    async openContent(
+      x: XrayRecord,
+      range?: ByteRange,
+      opts: Pick<OpenStoredOptions, 'clientPaced'> = {},
+    ): Promise<Readable> {
       // Non-extractable: node:crypto opens the segments with the CryptoKey itself, so the key's
       // bytes never sit in a Buffer of ours.
       const dek = await unsealDek(x);
@@ -204,6 +210,7 @@ export function createXrayService(deps: XrayServiceDeps) {
         content = await openStoredXre1(deps.store, x.objectKey, dek, x.cipherSize, range, {
           sha256: x.sha256,
           checkStoredLength: true,
+          clientPaced: opts.clientPaced === true,
         });
       } catch (err) {
         if (err instanceof StoredObjectMismatchError) {

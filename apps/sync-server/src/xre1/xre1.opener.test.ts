@@ -19,9 +19,12 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
  */
 function metered(store: ObjectStore, opts: { chunk?: number; cutAt?: number } = {}) {
   const reads: ByteRange[] = [];
+  /** Per read: asked as client-paced (GetOptions.clientPaced)? */
+  const clientPaced: boolean[] = [];
   const wrapped: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
     async get(key: string, range?: ByteRange, getOpts?: GetOptions): Promise<Readable> {
       if (range) reads.push(range);
+      clientPaced.push(getOpts?.clientPaced === true);
       const end = opts.cutAt !== undefined && range && range.start > 0 ? { ...range, end: opts.cutAt } : range;
       const body = await store.get(key, end, getOpts);
       if (!opts.chunk) return body;
@@ -41,7 +44,7 @@ function metered(store: ObjectStore, opts: { chunk?: number; cutAt?: number } = 
       );
     },
   });
-  return { store: wrapped, reads };
+  return { store: wrapped, reads, clientPaced };
 }
 
 describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)', () => {
@@ -160,6 +163,19 @@ describe('openStoredXre1 (downloads: whole objects and Ranges, on node:crypto)',
     const appended = openStoredXre1(disk, 'appended', dek, object.length, undefined, { checkStoredLength: true });
     await expect(appended).rejects.toBeInstanceOf(StoredObjectMismatchError);
     await expect(appended).rejects.toMatchObject({ check: 'stored_length' });
+  });
+
+  it('reads the segments sent to a client as client-paced (on S3 their own pool), the header at the server’s pace', async () => {
+    const download = metered(disk);
+    const sent = await drainStream(
+      await openStoredXre1(download.store, 'object', dek, object.length, undefined, { clientPaced: true }),
+    );
+    expect(sent.emitted.equals(plaintext)).toBe(true);
+    expect(download.reads[0]).toMatchObject({ start: 0 }); // the header first, then the segments
+    expect(download.clientPaced).toEqual([false, true]);
+    const render = metered(disk);
+    await drainStream(await openStoredXre1(render.store, 'object', dek, object.length, undefined));
+    expect(render.clientPaced).toEqual([false, false]);
   });
 
   it('fails a read the store cuts short as truncated, and one that returns more than asked as bad_length', async () => {

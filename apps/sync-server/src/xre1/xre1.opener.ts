@@ -9,7 +9,7 @@ import {
   TAG_LENGTH,
   type ParsedHeader,
 } from '@xray/shared';
-import { BufferPool, type ByteRange, type ObjectStore } from '../storage/index.ts';
+import { BufferPool, type ByteRange, type GetOptions, type ObjectStore } from '../storage/index.ts';
 import { OffloadedSha256 } from './offloaded-sha256.ts';
 import { openSegment, SegmentAssembler, segmentKeyOf, type DekMaterial, type KnownLayout } from './xre1.core.ts';
 
@@ -33,6 +33,11 @@ export interface OpenStoredOptions {
   sha256?: string;
   /** Compare the object's stored length with cipherSize before anything is released (one stat, in parallel with the reads). */
   checkStoredLength?: boolean;
+  /**
+   * The plaintext goes to a client at its pace (a download): the segments are read with
+   * GetOptions.clientPaced. The header and the stat are read whole at once, at the server's pace.
+   */
+  clientPaced?: boolean;
 }
 
 /**
@@ -110,9 +115,10 @@ export async function openStoredXre1(
     guess = undefined; // a size the default layout cannot have: wait for the header
   }
   // Segment-sized chunks: each sealed segment arrives from disk in one read and is opened in place.
+  const segmentReads: GetOptions = { buffers: sealedBuffers, ...(opts.clientPaced ? { clientPaced: true } : {}) };
   const [header, body, stat] = await Promise.allSettled([
     readStoredHeader(store, key, cipherSize),
-    guess && store.get(key, guess.cipher, { chunkSize: DEFAULT_SEGMENT_SIZE + TAG_LENGTH, buffers: sealedBuffers }),
+    guess && store.get(key, guess.cipher, { ...segmentReads, chunkSize: DEFAULT_SEGMENT_SIZE + TAG_LENGTH }),
     opts.checkStoredLength ? store.stat(key) : undefined,
   ]);
   const early = body.status === 'fulfilled' ? body.value : undefined;
@@ -136,7 +142,7 @@ export async function openStoredXre1(
   let source = early;
   if (!source || plan.headerTotalLength !== guess?.headerTotalLength || plan.segmentSize !== guess.segmentSize) {
     early?.destroy();
-    source = await store.get(key, plan.cipher, { chunkSize: plan.segmentSize + TAG_LENGTH, buffers: sealedBuffers });
+    source = await store.get(key, plan.cipher, { ...segmentReads, chunkSize: plan.segmentSize + TAG_LENGTH });
   }
   let out: SegmentOpener;
   try {

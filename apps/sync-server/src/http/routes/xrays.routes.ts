@@ -176,7 +176,8 @@ export function xrayRoutes(deps: XrayRoutesDeps): Router {
     // Opened (data key unwrapped and proven bound to this X-ray and object, the object's length
     // checked, header and first segments read) before the audit event: a download refused as not
     // this X-ray's image is on the trail as a failed download (with its problem), not a success.
-    const content = req.method === 'HEAD' ? undefined : await deps.xrays.openContent(x, range);
+    // Read at the client's pace: off the store connections uploads and the server's own reads use.
+    const content = req.method === 'HEAD' ? undefined : await deps.xrays.openContent(x, range, { clientPaced: true });
     // Recorded before the first byte leaves: no unaudited disclosure if the trail cannot be written.
     try {
       await audit.success({
