@@ -34,8 +34,8 @@ function rawProblem(code: ErrorCode, detail: string): string {
  * giving up) gets no answer: Node's `400 Bad Request` there reads to an uploader as a final
  * refusal of its X-ray, while the truth is a network failure it should resume from. Other parser
  * errors get Node's statuses as problem+json, so a client (and the log) can tell a header too large
- * from a malformed request; as Node does, none is written into a response already under way on
- * the connection (a download streaming while the next, pipelined request is malformed).
+ * from a malformed request. None is written in place of an answer still owed on the connection:
+ * a pipelined request refused behind one read whole lets that one's answer finish, then closes.
  */
 export function answerClientErrors(server: Server, log?: Logger): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -45,12 +45,20 @@ export function answerClientErrors(server: Server, log?: Logger): void {
       err.code === 'HPE_INVALID_EOF_STATE' ||
       err.code === 'ECONNRESET' ||
       !socket.writable ||
-      inFlight?.headersSent
+      (inFlight?.headersSent && !inFlight.req?.complete)
     ) {
       socket.destroy();
       return;
     }
     const { code, detail } = ANSWER[err.code ?? ''] ?? MALFORMED;
+    if (inFlight?.req?.complete && !inFlight.writableFinished) {
+      // The request being answered was read whole: the refused one is a later, pipelined one. An
+      // answer now would be read as that request's (an upload being stored read as refused), so
+      // its answer goes out whole, then the connection closes with none for the refused one.
+      log?.info({ code, parserError: err.code }, 'request refused before it could be read');
+      inFlight.once('finish', () => socket.end());
+      return;
+    }
     // No route, user or audit yet: the request was never read. A line says why it was refused.
     log?.info({ code, parserError: err.code }, 'request refused before it could be read');
     socket.end(rawProblem(code, detail));
