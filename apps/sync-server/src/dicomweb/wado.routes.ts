@@ -50,15 +50,6 @@ async function copyInto(content: Readable, res: Response): Promise<void> {
   }
 }
 
-/**
- * One of the user's streaming slots (http/download-slots.ts), held until the answer closes: taken
- * once the policy allowed the read and before the store is opened (a request beyond the limit
- * waits here, having opened nothing). HEAD opens nothing to stream and takes none.
- */
-async function takeStreamSlot(req: Request, res: Response, deps: DicomwebRoutesDeps): Promise<void> {
-  if (req.method !== 'HEAD') await deps.downloads.take(res, actorOf(req).sub);
-}
-
 /** One part of a multipart answer: its headers' values and how its bytes are opened. */
 interface Part {
   contentType: string;
@@ -68,9 +59,11 @@ interface Part {
 }
 
 /**
- * Answers `parts` as one `multipart/related; type=…`: the first part's bytes opened before `audit`
- * records the read (a stored X-ray that does not open is a failed retrieve, not a disclosure),
- * then each part streamed at the client's pace. HEAD: the headers only, nothing opened. A failure
+ * Answers `parts` as one `multipart/related; type=…`: one of the user's streaming slots taken
+ * (http/download-slots.ts; a request beyond the limit waits here, having opened nothing), the first
+ * part's bytes opened before `audit` records the read (a stored X-ray that does not open is a
+ * failed retrieve, not a disclosure), then each part streamed at the client's pace. HEAD: the
+ * headers only, no slot, nothing opened. A failure
  * mid-stream (a segment that does not authenticate) ends in the problem handler, which cuts the
  * connection: the client sees an incomplete multipart, never wrong bytes.
  */
@@ -83,6 +76,7 @@ async function sendParts(
   audit: () => Promise<void>,
 ): Promise<void> {
   const [first] = parts;
+  if (req.method !== 'HEAD') await deps.downloads.take(res, actorOf(req).sub);
   let opened: Readable | undefined = req.method === 'HEAD' || !first ? undefined : await first.open();
   try {
     await audit();
@@ -122,7 +116,6 @@ function retrieve(deps: DicomwebRoutesDeps): RequestHandler<UidParams> {
     );
     const records: XrayRecord[] = [];
     for (const i of instances) records.push(await deps.xrays.get(i.xrayId));
-    await takeStreamSlot(req, res, deps);
     const parts = records.map((x, n) => ({
       contentType: `application/dicom; transfer-syntax=${instances[n]?.transferSyntaxUid ?? ''}`,
       length: x.sizeBytes,
@@ -159,9 +152,8 @@ function retrieveFrames(deps: DicomwebRoutesDeps): RequestHandler<UidParams & { 
     const header = await readStoredDicomHeader(deps.xrays, x);
     const openRange = (range: FramePart['range']) => deps.xrays.openContent(x, range);
     const { parts } = await locateFrames(header, x.sizeBytes, wanted, openRange, `${x.id}:${x.sha256}`);
-    // Once the frames are found: reading the header and the fragments' item headers is read whole,
-    // at the server's pace (as for HEAD), and a frame the instance lacks is 404 at once, not after a wait.
-    await takeStreamSlot(req, res, deps);
+    // The slot is taken in sendParts, once the frames are found: the header and the fragments' item
+    // headers are read whole, at the server's pace, and a frame the instance lacks is 404 at once.
     const frameParts = parts.map((p) => ({
       contentType: `${answer.partType}; transfer-syntax=${answer.transferSyntax}`,
       // A compressed frame's length is known only as its fragments' item headers are stripped: none sent.

@@ -51,16 +51,15 @@ export function answerClientErrors(server: Server, log?: Logger): void {
       return;
     }
     const { code, detail } = ANSWER[err.code ?? ''] ?? MALFORMED;
+    // No route, user or audit yet: the request was never read. A line says why it was refused.
+    log?.info({ code, parserError: err.code }, 'request refused before it could be read');
     if (inFlight?.req?.complete && !inFlight.writableFinished) {
       // The request being answered was read whole: the refused one is a later, pipelined one. An
       // answer now would be read as that request's (an upload being stored read as refused), so
       // its answer goes out whole, then the connection closes with none for the refused one.
-      log?.info({ code, parserError: err.code }, 'request refused before it could be read');
       inFlight.once('finish', () => socket.end());
       return;
     }
-    // No route, user or audit yet: the request was never read. A line says why it was refused.
-    log?.info({ code, parserError: err.code }, 'request refused before it could be read');
     socket.end(rawProblem(code, detail));
   });
 }

@@ -97,7 +97,6 @@ export async function updateXray(
       }
     }
     const linkChange = linkChangeOf(current.link, link);
-    const linkChanged = linkChange !== undefined;
     if (linkChange) {
       before.link = linkChange.before;
       after.link = linkChange.after;
@@ -128,7 +127,7 @@ export async function updateXray(
         Object.keys(after).map((k) => [k, { before: Reflect.get(before, k), after: Reflect.get(after, k) }]),
       );
       await deps.outbox.append(tx, xrayUpdated(updated, changeSet, 'correction', by));
-      const invalid = linkChanged || !sameIds(next, current) ? linkInvalidIfSo(updated) : undefined;
+      const invalid = linkChange || !sameIds(next, current) ? linkInvalidIfSo(updated) : undefined;
       if (invalid) await deps.outbox.append(tx, invalid);
       const mismatch = identityMismatchIfNew(current.identity, updated, 'correction');
       if (mismatch) await deps.outbox.append(tx, mismatch);
