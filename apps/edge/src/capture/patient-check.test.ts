@@ -13,6 +13,7 @@ import {
   holdMessage,
   identityOverrideFor,
   keptDecisionCovers,
+  overrideDecidedAt,
   openConsultations,
   sameName,
   searchRoster,
@@ -161,6 +162,31 @@ describe("the file's IssuerOfPatientID against the hospital's (/edge-config pati
     });
     expect(listed.holds.map((h) => h.code)).toEqual(['file_issuer_differs']);
     expect(keptDecisionCovers(listed, { identityOverride: { fields: ['patientId'] } })).toBe(true);
+  });
+
+  it('"Fix and resend" sends a carried override with the time it was decided, a new one with now', () => {
+    const check = checkPatient({
+      chosenId: 'P-1001',
+      file: { ...clinic, patientId: 'P-1001' },
+      roster,
+      issuer: 'HOSPITAL-A',
+    });
+    const carried = identityOverrideFor(check, keep, '2026-12-07T08:00:00Z');
+    const now = '2026-12-07T11:30:00Z';
+    // Still the carried decision, and it covers the hold: the audit keeps when the paramedic decided.
+    expect(
+      identityOverrideFor(check, keep, overrideDecidedAt(check, carried, true, now)).identityOverride?.decidedAt,
+    ).toBe('2026-12-07T08:00:00Z');
+    // A decision made in the form, or a carried one that no longer covers the holds: decided now.
+    expect(overrideDecidedAt(check, carried, false, now)).toBe(now);
+    const unlisted = checkPatient({
+      chosenId: 'P-1007',
+      file: { ...clinic, patientId: 'P-1007' },
+      roster,
+      issuer: 'HOSPITAL-A',
+    });
+    expect(overrideDecidedAt(unlisted, carried, true, now)).toBe(now);
+    expect(overrideDecidedAt(check, {}, true, now)).toBe(now);
   });
 
   it('another id of another authority: the issuer hold alone (its id is not ours to take), named against the chosen one', () => {

@@ -205,6 +205,20 @@ export function keptDecisionCovers(
   return fields.length === 0 || !check.holds.some((h) => h.code === 'not_in_roster');
 }
 
+/**
+ * When the override "Fix and resend" sends was decided: the carried one's time while the form
+ * still uses the decision the capture carried (`inherited`) and it covers the holds (the paramedic
+ * decided then, and the audit must say so), else now (a decision made in the form).
+ */
+export function overrideDecidedAt(
+  check: PatientCheck,
+  kept: { identityOverride?: { fields: readonly IdentityField[]; decidedAt: string } | undefined },
+  inherited: boolean,
+  now: string,
+): string {
+  return inherited && kept.identityOverride && keptDecisionCovers(check, kept) ? kept.identityOverride.decidedAt : now;
+}
+
 /** The identity fields the holds say differ (what keeping the chosen patient overrides). */
 export function differingIdentityFields(check: PatientCheck): IdentityField[] {
   return check.holds.flatMap((h): IdentityField[] => {

@@ -12,6 +12,7 @@ import {
   decisionSettles,
   identityOverrideFor,
   keptDecisionCovers,
+  overrideDecidedAt,
 } from '../../capture/patient-check.ts';
 import { FieldError } from '../components/PatientField.tsx';
 import { PatientHold, type HoldDecision } from '../components/PatientHold.tsx';
@@ -282,7 +283,11 @@ function FixForm({ id, metadata, onDone }: { id: string; metadata: CaptureMetada
       await core.updateMetadata(id, {
         ...form,
         ...applyDecision(form.patientId, metadata.dicom?.patientId, current),
-        ...identityOverrideFor(check, current, new Date().toISOString()),
+        ...identityOverrideFor(
+          check,
+          current,
+          overrideDecidedAt(check, metadata.xray, inherited, new Date().toISOString()),
+        ),
         consultationId: form.consultationId.trim() || undefined,
       });
       onDone();
