@@ -360,7 +360,7 @@ describe('attack: WADO-RS Retrieve Frames', () => {
       expect((await get(framesUrl(e.sop, '1', OTHER_STUDY, OTHER_SERIES), DOCTOR)).status).toBe(200);
     });
 
-    it('a deleted X-ray has no frames (404), and the same UIDs stored by another paramedic never serve the first one’s bytes to them', async () => {
+    it('the same UIDs stored later by another paramedic (other bytes) are served to nobody, never the first one’s bytes to them, until the first X-ray is deleted (then 404 for its capturer)', async () => {
       const sop = '1.2.826.0.1.3680043.10.19.77.900';
       const mine = makeDicom({
         rows: 16,
@@ -383,33 +383,37 @@ describe('attack: WADO-RS Retrieve Frames', () => {
       expect((await upload('same-uid-theirs', theirs, OTHER_MEDIC, 'P-OTHER')).status).toBe(201);
       const m = sample('same-uid-mine');
       const t = sample('same-uid-theirs');
-      for (const [actor, own] of [
-        [MEDIC, mine],
-        [OTHER_MEDIC, theirs],
-      ] as const) {
-        const parts = await framesOk(framesUrl(sop, '1'), undefined, actor);
-        expect(sha256(parts[0]!.bytes), actor).toBe(sha256(nativeFrame(own, 16, 16, 1, 1)));
-      }
-      // A doctor sees both; whichever is served, the audit names the X-ray whose bytes were sent.
+      const frameOf = (bytes: Buffer) => sha256(nativeFrame(bytes, 16, 16, 1, 1));
+      expect(sha256((await framesOk(framesUrl(sop, '1'), undefined, MEDIC))[0]!.bytes)).toBe(frameOf(mine));
+      // The later file under the UID is not served, not even to its capturer: a missing instance's
+      // answer (not the first one's bytes), audited as a denial (the instance is someone else's).
+      const requestId = `atk-frames-later-${randomUUID()}`;
+      const later = await get(framesUrl(sop, '1'), OTHER_MEDIC, { 'X-Request-Id': requestId });
+      expect(later.status).toBe(404);
+      expect(await later.json()).toMatchObject({ code: 'not_found' });
+      expect((await auditOf(requestId)).map((e) => e.outcome)).toEqual(['denied']);
+      const flag = async (id: string, actor: string) =>
+        ((await (await get(`${server.url}/xrays/${id}`, actor)).json()) as { dicomUidConflict: boolean })
+          .dicomUidConflict;
+      expect(await flag(t.id, OTHER_MEDIC)).toBe(true);
+      expect(await flag(m.id, MEDIC)).toBe(false);
+      // A doctor is served the first file, every time, and the audit names its X-ray.
       for (let i = 0; i < 3; i++) {
         const requestId = `atk-frames-dup-${randomUUID()}`;
         const res = await get(framesUrl(sop, '1'), DOCTOR, { 'X-Request-Id': requestId });
         const parts = multipartParts(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type') ?? '');
-        const events = await auditOf(requestId);
-        expect(events).toHaveLength(1);
-        const served = sha256(parts[0]!.bytes);
-        const audited = events[0]!.xray_id;
-        expect(
-          audited === m.id ? sha256(nativeFrame(mine, 16, 16, 1, 1)) : sha256(nativeFrame(theirs, 16, 16, 1, 1)),
-        ).toBe(served);
-        expect([m.id, t.id]).toContain(audited);
+        expect(sha256(parts[0]!.bytes)).toBe(frameOf(mine));
+        expect((await auditOf(requestId)).map((e) => e.xray_id)).toEqual([m.id]);
       }
-      // Deleted (by an admin): gone for the capturer, the other one's copy unaffected.
+      // Deleted (by an admin): gone for the capturer; the later file holds the UID now.
       const del = await fetch(`${server.url}/xrays/${m.id}`, { method: 'DELETE', headers: { 'X-Test-Actor': ADMIN } });
       expect(del.status, await del.clone().text()).toBeLessThan(300);
       expect((await get(framesUrl(sop, '1'), MEDIC)).status).toBe(404);
-      const after = await framesOk(framesUrl(sop, '1'), undefined, DOCTOR);
-      expect(sha256(after[0]!.bytes)).toBe(sha256(nativeFrame(theirs, 16, 16, 1, 1)));
+      for (const actor of [DOCTOR, OTHER_MEDIC]) {
+        const after = await framesOk(framesUrl(sop, '1'), undefined, actor);
+        expect(sha256(after[0]!.bytes), actor).toBe(frameOf(theirs));
+      }
+      expect(await flag(t.id, OTHER_MEDIC)).toBe(false);
     });
   });
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -7,9 +7,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { makeDicom, makeJpeg, makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dicomIndexCommand } from '../src/cli/dicom-index.command.ts';
 import { rendersPrefixOf } from '../src/rendering/render.cache.ts';
 import { MAX_RENDERS_PER_XRAY } from '../src/rendering/render.service.ts';
 import {
+  asOwner,
   blobOf,
   countRows,
   headerActor,
@@ -20,6 +22,7 @@ import {
   validMetadata,
   type TestServer,
 } from './harness.ts';
+import { multipartParts } from './multipart-parts.ts';
 import { postStow, readStowAnswer, rowsOfSop, stowAs } from './stow.support.ts';
 
 /**
@@ -38,6 +41,7 @@ const OWN_STUDY = '1.2.826.0.1.3680043.10.1919.2';
 
 type Dataset = Record<string, { vr: string; Value?: unknown[] }>;
 const run = promisify(execFile);
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const value = (d: Dataset | undefined, tag: string): unknown => d?.[tag]?.Value?.[0];
 
 describe('issue 19 attacked: DICOMweb and rendering doors', () => {
@@ -181,28 +185,48 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
     }
   });
 
-  it("an upload reusing another's SOP Instance UID does not hide their instance from a doctor; the same file twice is one", async () => {
+  it("an upload reusing another's SOP Instance UID does not hide their instance: DICOMweb serves theirs (the one stored first), the reuse only by REST, flagged; the same file twice is one", async () => {
     const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.77.1';
     const studyA = '1.2.826.0.1.3680043.10.1919.77';
     const studyB = '1.2.826.0.1.3680043.10.1919.78';
     const original = makeDicom({ rows: 16, columns: 16, seed: 1977, studyInstanceUid: studyA, sopInstanceUid });
     const reuse = makeDicom({ rows: 16, columns: 16, seed: 1978, studyInstanceUid: studyB, sopInstanceUid });
+    const ids: string[] = [];
     for (const [actor, bytes, patientId] of [
       [MEDIC, original, 'P-1977'],
       // The same file again under another id: still one instance.
       [MEDIC, original, 'P-1977'],
       [OTHER, reuse, 'P-1978'],
     ] as const) {
-      const res = await postXray(server.url, validMetadata({ id: randomUUID(), patientId }), blobOf(bytes), {
+      const id = randomUUID();
+      const res = await postXray(server.url, validMetadata({ id, patientId }), blobOf(bytes), {
         'X-Test-Actor': actor,
       });
       expect(res.status).toBe(201);
+      ids.push(id);
     }
+    // One file per SOP Instance UID, whose bytes were stored first, even when the reuse names
+    // another study: the reuse's study has no instance to show.
     const studies = await json(`/studies?StudyInstanceUID=${studyA}%5C${studyB}`, DOCTOR);
-    expect(studies.map((d) => value(d, '0020000D')).sort()).toEqual([studyA, studyB]);
-    for (const s of studies) expect(s['00201208']).toEqual({ vr: 'IS', Value: [1] });
-    expect(await json(`/instances?SOPInstanceUID=${sopInstanceUid}`, DOCTOR)).toHaveLength(2);
+    expect(studies.map((d) => value(d, '0020000D'))).toEqual([studyA]);
+    expect(studies[0]!['00201208']).toEqual({ vr: 'IS', Value: [1] });
+    const instances = await json(`/instances?SOPInstanceUID=${sopInstanceUid}`, DOCTOR);
+    expect(instances.map((d) => value(d, '00100020'))).toEqual(['P-1977']);
     expect(await json(`/studies/${studyA}/instances`, MEDIC)).toHaveLength(1);
+    // Nor to the reuse's own capturer, under either study.
+    expect((await get(`/studies/${studyB}/metadata`, OTHER)).status).toBe(404);
+    const scoped = await get(`/instances?SOPInstanceUID=${sopInstanceUid}`, OTHER, {
+      Accept: 'application/dicom+json',
+    });
+    expect(scoped.status === 200 ? await scoped.json() : []).toEqual([]);
+    // The REST resource says which X-ray DICOMweb does not serve under the UID (and nothing of whose it is).
+    const flags = await Promise.all(
+      ids.map(async (id) => {
+        const res = await fetch(`${server.url}/xrays/${id}`, { headers: { 'X-Test-Actor': DOCTOR } });
+        return ((await res.json()) as { dicomUidConflict: unknown }).dicomUidConflict;
+      }),
+    );
+    expect(flags).toEqual([false, false, true]);
   });
 
   it('QIDO: LIKE metacharacters, backslashes and SQL-ish values match literally; limit and offset extremes', async () => {
@@ -517,6 +541,109 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       const answer = readStowAnswer(await res.json());
       expect(answer.failed.map((f) => f.reason)).toEqual([0xc000, 0xa700]);
       expect(await storedObjects(server)).toEqual(before);
+    });
+  });
+
+  describe('one file per SOP Instance UID, attacked', () => {
+    const flagOf = async (id: string) => {
+      const res = await fetch(`${server.url}/xrays/${id}`, { headers: { 'X-Test-Actor': DOCTOR } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict;
+    };
+    const servedPatients = async (sop: string) =>
+      (await json(`/instances?SOPInstanceUID=${sop}`, DOCTOR)).map((d) => value(d, '00100020'));
+    const post = async (id: string, bytes: Uint8Array, actor: string, patientId: string) =>
+      postXray(server.url, validMetadata({ id, patientId }), blobOf(bytes), { 'X-Test-Actor': actor });
+
+    it('`xray-admin dicom-index` indexing an older X-ray under a UID already served: the served file stays, STOW-RS judges a reuse against it', async () => {
+      const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.91.1';
+      const older = makeDicom({ rows: 16, columns: 16, seed: 1991, patientId: 'P-1991A', sopInstanceUid });
+      const later = makeDicom({ rows: 16, columns: 16, seed: 1992, patientId: 'P-1991B', sopInstanceUid });
+      const olderId = randomUUID();
+      const laterId = randomUUID();
+      expect((await post(olderId, older, MEDIC, 'P-1991A')).status).toBe(201);
+      // As if stored before the index existed: its row is gone until the backfill.
+      await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [olderId]);
+      expect((await post(laterId, later, OTHER, 'P-1991B')).status).toBe(201);
+      expect(await servedPatients(sopInstanceUid)).toEqual(['P-1991B']);
+      const out: string[] = [];
+      expect(
+        await dicomIndexCommand.run([], { out: (l) => out.push(l), err: (l) => out.push(l), env: server.env }),
+      ).toBe(0);
+      // The file a viewer was already shown under the UID keeps it; the one indexed late is flagged.
+      expect(await servedPatients(sopInstanceUid)).toEqual(['P-1991B']);
+      expect([await flagOf(olderId), await flagOf(laterId)]).toEqual([true, false]);
+      // The older file's capturer sends it again by STOW-RS: it is not the instance under the UID,
+      // so not "stored already" (whose RetrieveURL would serve the other patient's file): refused.
+      const again = await stowAs(server.url, MEDIC, [{ bytes: older }]);
+      const answer = readStowAnswer(await again.clone().json());
+      for (const s of answer.stored) {
+        const res = await fetch(s.retrieveUrl, {
+          headers: { 'X-Test-Actor': DOCTOR, Accept: 'multipart/related; type="application/dicom"' },
+        });
+        expect(res.status, `${s.retrieveUrl}: what STOW-RS says is stored is served there`).toBe(200);
+        const parts = multipartParts(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type') ?? '');
+        expect(
+          parts.map((p) => sha256(p.bytes)),
+          'what STOW-RS says is stored is what its RetrieveURL serves',
+        ).toEqual([sha256(older)]);
+      }
+      expect(again.status, await again.clone().text()).toBe(409);
+      // The served file's own capturer sending it again: stored already.
+      const mine = await stowAs(server.url, OTHER, [{ bytes: later }]);
+      expect(mine.status, await mine.clone().text()).toBe(200);
+    });
+
+    it('two different files under one SOP Instance UID committing out of order: the file served, once served, stays served', async () => {
+      const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.92.1';
+      const first = makeDicom({ rows: 16, columns: 16, seed: 1993, patientId: 'P-RACE-A', sopInstanceUid });
+      const second = makeDicom({ rows: 16, columns: 16, seed: 1994, patientId: 'P-RACE-B', sopInstanceUid });
+      // The first upload's transaction held after it began (its uploaded_at taken) and before it
+      // indexes: a slow finalize while a second upload starts, indexes and commits.
+      const key = 919192;
+      const fn = `test_hold_index_${randomUUID().replaceAll('-', '')}`;
+      await asOwner(
+        server,
+        `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.patient_id = 'P-RACE-A' THEN PERFORM pg_advisory_xact_lock(${key}); END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER ${fn} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${fn}();`,
+      );
+      const lock = await server.pool.connect();
+      try {
+        await lock.query('SELECT pg_advisory_lock($1)', [key]);
+        const firstId = randomUUID();
+        const secondId = randomUUID();
+        const firstPost = post(firstId, first, MEDIC, 'P-RACE-A');
+        // Until the first upload waits on the lock (in its transaction).
+        for (let i = 0; ; i++) {
+          const { rows } = await server.pool.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
+            [key],
+          );
+          if (rows[0]!.n === 1) break;
+          expect(i).toBeLessThan(5000);
+        }
+        const res = await post(secondId, second, OTHER, 'P-RACE-B');
+        expect(res.status).toBe(201);
+        expect(((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict).toBe(false);
+        // A viewer reads the header under the UID now: the second file's.
+        expect(await servedPatients(sopInstanceUid)).toEqual(['P-RACE-B']);
+        await lock.query('SELECT pg_advisory_unlock($1)', [key]);
+        const firstRes = await firstPost;
+        expect(firstRes.status).toBe(201);
+        const firstAnswer = ((await firstRes.json()) as { dicomUidConflict: boolean }).dicomUidConflict;
+        // Its frames, asked next, must come from the same file; and exactly one X-ray is flagged,
+        // the one its answer said.
+        expect(await servedPatients(sopInstanceUid)).toEqual(['P-RACE-B']);
+        expect([await flagOf(firstId), await flagOf(secondId)]).toEqual([true, false]);
+        expect(firstAnswer).toBe(true);
+      } finally {
+        lock.release();
+        await asOwner(server, `DROP TRIGGER ${fn} ON xrays; DROP FUNCTION ${fn}();`);
+      }
     });
   });
 });

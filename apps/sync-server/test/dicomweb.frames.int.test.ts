@@ -13,6 +13,7 @@ const MEDIC = 'medic-frames; paramedic';
 const OTHER_MEDIC = 'medic-frames-other; paramedic';
 const DOCTOR = 'doctor-frames; doctor';
 const NO_ROLE = 'nobody-frames; ';
+const ADMIN = 'admin-frames; admin';
 
 const STUDY = '1.2.826.0.1.3680043.10.19.31';
 const SERIES = '1.2.826.0.1.3680043.10.19.31.1';
@@ -262,7 +263,7 @@ describe('WADO-RS Retrieve Frames', () => {
     }
   });
 
-  it('two different files stored under one SOP Instance UID: frames always come from the one stored first', async () => {
+  it('two different files under one SOP Instance UID (two patients): DICOMweb serves only the one stored first, the later X-ray says so; deleting the first hands the UID over', async () => {
     const sop = '1.2.826.0.1.3680043.10.19.31.99';
     const files = [701, 702].map((seed) =>
       Buffer.from(
@@ -278,20 +279,80 @@ describe('WADO-RS Retrieve Frames', () => {
     );
     // The later file has the smaller sha256: an order left to the hash would serve it.
     files.sort((a, b) => sha256(b).localeCompare(sha256(a)));
-    for (const bytes of files) {
-      const res = await postXray(server.url, validMetadata({ id: randomUUID(), patientId: 'P-1931' }), blobOf(bytes), {
-        'X-Test-Actor': MEDIC,
+    const stored = [
+      { bytes: files[0]!, patientId: 'P-1941', actor: MEDIC, id: randomUUID() },
+      { bytes: files[1]!, patientId: 'P-1942', actor: OTHER_MEDIC, id: randomUUID() },
+    ];
+    const posted: boolean[] = [];
+    for (const x of stored) {
+      const res = await postXray(server.url, validMetadata({ id: x.id, patientId: x.patientId }), blobOf(x.bytes), {
+        'X-Test-Actor': x.actor,
       });
       expect(res.status, await res.clone().text()).toBe(201);
+      posted.push(((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict);
     }
-    const [first] = framesByDcmjs(files[0]!, false);
-    for (let n = 0; n < 3; n++) {
-      const res = await get(`/studies/${STUDY}/series/${SERIES}/instances/${sop}/frames/1`);
-      const body = Buffer.from(await res.arrayBuffer());
+    // Stored all the same (a capture is never lost), and the answer to the later upload says so.
+    expect(posted).toEqual([false, true]);
+    const instancePath = `/studies/${STUDY}/series/${SERIES}/instances/${sop}`;
+    const flagOf = async (id: string, actor = DOCTOR) => {
+      const res = await fetch(`${server.url}/xrays/${id}`, { headers: { 'X-Test-Actor': actor } });
       expect(res.status).toBe(200);
-      const [part] = multipartParts(body, res.headers.get('content-type') ?? '');
-      expect(sha256(part!.bytes)).toBe(sha256(first!));
-    }
+      return ((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict;
+    };
+    const listed = async (patientId: string) => {
+      const res = await fetch(`${server.url}/xrays?patientId=${patientId}`, { headers: { 'X-Test-Actor': DOCTOR } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { items: { id: string; dicomUidConflict: boolean }[] }).items;
+    };
+    /** What every DICOMweb door serves under the UID: one file, the one `x` stored. */
+    const servesOnly = async (x: (typeof stored)[number]) => {
+      const frames = await get(`${instancePath}/frames/1`);
+      expect(frames.status).toBe(200);
+      const [part] = multipartParts(Buffer.from(await frames.arrayBuffer()), frames.headers.get('content-type') ?? '');
+      expect(sha256(part!.bytes)).toBe(sha256(framesByDcmjs(x.bytes, false)[0]!));
+      const patientIds = (sets: Record<string, { Value?: unknown[] }>[]) => sets.map((d) => d['00100020']?.Value?.[0]);
+      const meta = await get(`${instancePath}/metadata`, DOCTOR, { Accept: 'application/dicom+json' });
+      expect(patientIds((await meta.json()) as Record<string, { Value?: unknown[] }>[])).toEqual([x.patientId]);
+      const qido = await get(`/instances?SOPInstanceUID=${sop}`, DOCTOR, { Accept: 'application/dicom+json' });
+      expect(patientIds((await qido.json()) as Record<string, { Value?: unknown[] }>[])).toEqual([x.patientId]);
+      const retrieve = await get(instancePath, DOCTOR, { Accept: 'multipart/related; type="application/dicom"' });
+      expect(retrieve.status).toBe(200);
+      const parts = multipartParts(
+        Buffer.from(await retrieve.arrayBuffer()),
+        retrieve.headers.get('content-type') ?? '',
+      );
+      expect(parts.map((p) => sha256(p.bytes))).toEqual([sha256(x.bytes)]);
+      // The series too: the other file is in none of its parts.
+      const series = await get(`/studies/${STUDY}/series/${SERIES}`, DOCTOR, {
+        Accept: 'multipart/related; type="application/dicom"',
+      });
+      const seriesParts = multipartParts(
+        Buffer.from(await series.arrayBuffer()),
+        series.headers.get('content-type') ?? '',
+      );
+      const shas = seriesParts.map((p) => sha256(p.bytes));
+      expect(shas).toContain(sha256(x.bytes));
+      for (const other of stored.filter((o) => o !== x)) expect(shas).not.toContain(sha256(other.bytes));
+    };
+    await servesOnly(stored[0]!);
+    expect([await flagOf(stored[0]!.id), await flagOf(stored[1]!.id)]).toEqual([false, true]);
+    expect((await listed('P-1942')).find((i) => i.id === stored[1]!.id)?.dicomUidConflict).toBe(true);
+    // The later file's own capturer is not shown it under the UID either (nor the first one's).
+    expect(await flagOf(stored[1]!.id, OTHER_MEDIC)).toBe(true);
+    expect((await get(`${instancePath}/frames/1`, OTHER_MEDIC)).status).toBe(404);
+    const scoped = await get(`/instances?SOPInstanceUID=${sop}`, OTHER_MEDIC, { Accept: 'application/dicom+json' });
+    expect(scoped.status === 204 ? [] : await scoped.json()).toEqual([]);
+
+    // The first X-ray deleted: the second holds the UID now, and its flag is gone.
+    const del = await fetch(`${server.url}/xrays/${stored[0]!.id}`, {
+      method: 'DELETE',
+      headers: { 'X-Test-Actor': ADMIN },
+    });
+    expect(del.status, await del.clone().text()).toBeLessThan(300);
+    await servesOnly(stored[1]!);
+    expect(await flagOf(stored[1]!.id)).toBe(false);
+    expect((await listed('P-1942')).find((i) => i.id === stored[1]!.id)?.dicomUidConflict).toBe(false);
+    expect((await get(`${instancePath}/frames/1`, OTHER_MEDIC)).status).toBe(200);
   });
 
   it('attack: the first file stored again later (same bytes, another id) does not hand the instance to the second file', async () => {
@@ -341,14 +402,22 @@ describe('WADO-RS Retrieve Frames', () => {
         sopInstanceUid: sop,
       }),
     );
+    const xrayIds: string[] = [];
     for (const [actor, patientId] of [
       [MEDIC, 'P-1933'],
       [OTHER_MEDIC, 'P-1934'],
     ] as const) {
-      const res = await postXray(server.url, validMetadata({ id: randomUUID(), patientId }), blobOf(bytes), {
+      const id = randomUUID();
+      const res = await postXray(server.url, validMetadata({ id, patientId }), blobOf(bytes), {
         'X-Test-Actor': actor,
       });
       expect(res.status, await res.clone().text()).toBe(201);
+      xrayIds.push(id);
+    }
+    // One file: no conflict to flag.
+    for (const id of xrayIds) {
+      const res = await fetch(`${server.url}/xrays/${id}`, { headers: { 'X-Test-Actor': DOCTOR } });
+      expect(((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict, id).toBe(false);
     }
     for (const patientId of ['P-1933', 'P-1934']) {
       const res = await get(`/instances?SOPInstanceUID=${sop}&PatientID=${patientId}`, DOCTOR, {

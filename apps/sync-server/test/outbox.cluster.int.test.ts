@@ -36,6 +36,7 @@ const eventTemplate = () => ({
   dicom: null,
   link: { status: 'unchecked' as const },
   identity: { status: 'unknown' as const, fields: [], compared: [], reason: 'not_dicom' as const, overridden: false },
+  dicomUidConflict: false,
   uploadedAt: new Date().toISOString(),
   changeSeq: 1,
 });

@@ -71,6 +71,7 @@ const anXray = (over: Partial<Xray> = {}): Xray => ({
     compared: ['patientId'],
     overridden: false,
   },
+  dicomUidConflict: false,
   uploadedAt: new Date().toISOString(),
   changeSeq: 7,
   ...over,

@@ -22,6 +22,7 @@ const xrayOf = (id: string, patientId: string, changeSeq: number, link: Record<s
   dicom: null,
   link,
   identity: { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false },
+  dicomUidConflict: false,
   uploadedAt: '2026-11-27T08:16:00.000Z',
   changeSeq,
 });

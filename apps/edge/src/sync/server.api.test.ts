@@ -30,6 +30,7 @@ const xray = {
   dicom: null,
   link: { status: 'verified' },
   identity: { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false },
+  dicomUidConflict: false,
   uploadedAt: '2026-11-27T08:16:00.000Z',
   changeSeq: 1,
 };

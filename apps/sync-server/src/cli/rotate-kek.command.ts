@@ -13,7 +13,7 @@ import { kekCheckRepository } from '../keys/kek-check.repository.ts';
 import { createConfigKeyService, type KeyService } from '../keys/key.service.ts';
 import { createObjectStore, type ObjectStore } from '../storage/index.ts';
 import { writeRecord } from '../xrays/xray-record.ts';
-import { toRecord, type XrayRecord, type XrayRow } from '../xrays/xray.repository.ts';
+import { toRecord, XRAY_ROW, type XrayRecord, type XrayRow } from '../xrays/xray.repository.ts';
 import { EXIT, type Command, type CommandIO } from './command.ts';
 
 interface Row {
@@ -199,7 +199,7 @@ async function rotate(
           // The previous wrap stays beside the new one until --finish.
           const { rows: updated } = await tx.query<XrayRow>(
             `UPDATE xrays SET dek_wrapped = $2, kek_id = $3, dek_wrapped_prev = dek_wrapped, kek_id_prev = kek_id
-              WHERE id = $1 RETURNING *`,
+              WHERE id = $1 RETURNING ${XRAY_ROW}`,
             [r.id, Buffer.from(wrapped), to],
           );
           if (updated[0]) rewrapped.push(toRecord(updated[0]));

@@ -125,13 +125,14 @@ export function indexEntryOf(header: DicomHeader): DicomIndexEntry | undefined {
 /**
  * Indexes a stored DICOM X-ray for DICOMweb, from the header the inspector read: in finalize's
  * transaction (every door), so the X-ray and its index row commit together. No-op for a PNG or
- * JPEG, or a DICOM that names no study, series or instance.
+ * JPEG, or a DICOM that names no study, series or instance. True when another file already
+ * holds the SOP Instance UID (`Xray.dicomUidConflict`).
  */
 export async function indexDicomInstance(
   db: Pool | PoolClient,
   xrayId: string,
   header: DicomHeader | null | undefined,
-): Promise<void> {
+): Promise<boolean> {
   const entry = header ? indexEntryOf(header) : undefined;
-  if (entry) await dicomInstanceRepository.insert(db, xrayId, entry);
+  return entry ? dicomInstanceRepository.insert(db, xrayId, entry) : false;
 }

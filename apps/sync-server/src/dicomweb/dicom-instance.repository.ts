@@ -2,6 +2,7 @@ import type { DicomJsonDataset } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import type { DicomIndexEntry, InstanceUids } from './dicom-index.ts';
 import type { Match, QidoLevel, QidoQuery } from './qido-query.ts';
+import { FIRST_FILE_WINDOW, firstFileUnder, LOCK_SOP_UID } from './sop-uid-holder.ts';
 
 type Queryable = Pool | PoolClient;
 
@@ -83,23 +84,54 @@ class Sql {
   }
 }
 
+/** What `visible` gives of each instance: the columns QIDO-RS matches, orders and groups by. */
+const VISIBLE_COLUMNS = [
+  'xray_id',
+  'study_uid',
+  'series_uid',
+  'sop_uid',
+  'sop_class_uid',
+  'patient_id',
+  'patient_name',
+  'patient_birth_date',
+  'patient_sex',
+  'study_date',
+  'study_time',
+  'accession_number',
+  'modality',
+  'study_description',
+  'series_description',
+  'series_number',
+  'instance_number',
+  'referring_physician_name',
+  'study_id',
+] as const;
+
 /**
- * The instances the caller may see, one per SOP Instance UID, content and linked patient (the
- * same file stored twice for one patient is one instance: the latest stored; stored for two
- * patients, it is found under each, the conflict in view). Other bytes under a UID already stored
- * are another instance, shown too: an upload reusing someone's UID must not hide their instance.
- * Matching columns only; headers are joined for the results. PatientID matches the patient the
- * X-ray is linked to (xrays.patient_id, corrected by PATCH), not the file's (linked-patient.ts).
+ * The instances the caller may see: per SOP Instance UID, the file stored first under it
+ * (sop-uid-holder.ts; other bytes stored later under the UID are not served: a viewer would show
+ * one file's pixels under another's header), once per linked patient (the same file stored twice
+ * for one patient is one instance, the latest stored; stored for two patients, it is found under
+ * each, the conflict in view). Which file holds a UID is judged over every X-ray, then the scope
+ * applies: a paramedic never sees their later file under someone else's UID either. Matching
+ * columns only; headers are joined for the results. PatientID matches the patient the X-ray is
+ * linked to (xrays.patient_id, corrected by PATCH), not the file's (linked-patient.ts).
  */
 function visible(sql: Sql, scope: IndexScope): string {
-  const where = scope.capturedBy === undefined ? '' : `WHERE x.captured_by_sub = ${sql.arg(scope.capturedBy)}`;
-  return `SELECT DISTINCT ON (d.sop_uid, x.sha256, x.patient_id) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.sop_class_uid,
-            x.patient_id, d.patient_name, d.patient_birth_date, d.patient_sex, d.study_date, d.study_time,
-            d.accession_number, d.modality, d.study_description, d.series_description, d.series_number,
-            d.instance_number, d.referring_physician_name, d.study_id
-       FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
-       ${where}
-      ORDER BY d.sop_uid, x.sha256, x.patient_id, x.uploaded_at DESC, d.xray_id`;
+  const inner = VISIBLE_COLUMNS.map((c) => (c === 'patient_id' ? 'x.patient_id' : `d.${c}`)).join(', ');
+  // The holder is judged over every instance under a UID (the window), the scope applies after it;
+  // a paramedic's statement reads only the UIDs of their own instances, not everyone's.
+  const mine = scope.capturedBy === undefined ? undefined : sql.arg(scope.capturedBy);
+  const uids =
+    mine === undefined
+      ? ''
+      : `WHERE d.sop_uid IN (SELECT md.sop_uid FROM dicom_instances md JOIN xrays mx ON mx.id = md.xray_id
+                             WHERE mx.captured_by_sub = ${mine})`;
+  return `SELECT DISTINCT ON (a.sop_uid, a.patient_id) ${VISIBLE_COLUMNS.map((c) => `a.${c}`).join(', ')}
+       FROM (SELECT ${inner}, x.uploaded_at, x.captured_by_sub, x.sha256, ${FIRST_FILE_WINDOW} AS holder
+               FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id ${uids}) a
+      WHERE a.sha256 = a.holder ${mine === undefined ? '' : `AND a.captured_by_sub = ${mine}`}
+      ORDER BY a.sop_uid, a.patient_id, a.uploaded_at DESC, a.xray_id`;
 }
 
 function condition(sql: Sql, m: Match): string {
@@ -199,21 +231,30 @@ const placeholders = (from: number, to: number): string =>
   Array.from({ length: to - from + 1 }, (_, i) => `$${from + i}`).join(',');
 
 export const dicomInstanceRepository = {
-  /** Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op). */
-  async insert(db: Queryable, xrayId: string, e: DicomIndexEntry): Promise<void> {
-    await db.query(
-      `INSERT INTO dicom_instances (xray_id, ${ENTRY_COLUMNS.join(', ')})
-       VALUES (${placeholders(1, ENTRY_COLUMNS.length + 1)})
-       ON CONFLICT (xray_id) DO NOTHING`,
+  /**
+   * Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op). Returns whether
+   * another file already holds its SOP Instance UID (`Xray.dicomUidConflict` of the X-ray just
+   * stored: the statement sees the rows before its own).
+   */
+  async insert(db: Queryable, xrayId: string, e: DicomIndexEntry): Promise<boolean> {
+    // One writer per UID until its COMMIT, and the clock read under the lock: the first indexed
+    // (the holder) is the first committed, so what an answer said and DICOMweb served stays true.
+    await db.query(LOCK_SOP_UID, [e.sopUid]);
+    const { rows } = await db.query<{ conflict: boolean }>(
+      `INSERT INTO dicom_instances AS n (xray_id, ${ENTRY_COLUMNS.join(', ')}, indexed_at)
+       VALUES (${placeholders(1, ENTRY_COLUMNS.length + 1)}, clock_timestamp())
+       ON CONFLICT (xray_id) DO NOTHING
+       RETURNING coalesce(${firstFileUnder('n.sop_uid')} <> (SELECT sha256 FROM xrays WHERE id = n.xray_id), false) AS conflict`,
       [xrayId, ...entryValues(e)],
     );
+    return rows[0]?.conflict === true;
   },
 
   /**
    * Writes an index row read from a cut header again, in place, from the header read whole
    * (`xray-admin dicom-index`): every column as insert writes it, but only over a row still cut
-   * and under the same UIDs. indexed_at stays: which X-ray holds a SOP Instance UID first (the
-   * one STOW-RS compares a reuse with) does not change. False when no such row is left.
+   * and under the same UIDs (which X-ray holds a SOP Instance UID, sop-uid-holder.ts, does not
+   * change). False when no such row is left.
    */
   async replacePartial(db: Queryable, xrayId: string, e: DicomIndexEntry): Promise<boolean> {
     const { rowCount } = await db.query(
@@ -251,7 +292,6 @@ export const dicomInstanceRepository = {
           ? 'max(v.study_date) DESC NULLS LAST, v.study_uid'
           : 'v.study_uid, min(v.series_number) NULLS LAST, v.series_uid';
       text = `WITH visible AS (${base}),
-        hits AS (SELECT DISTINCT ${key} FROM visible v ${where}),
         groups AS (
           -- The first instance that matches stands for the group (its header, its linked patient):
           -- a study searched by one patient is never shown under another's instance.
@@ -263,8 +303,10 @@ export const dicomInstanceRepository = {
                  count(*)::int AS instance_count,
                  array_agg(DISTINCT v.modality) FILTER (WHERE v.modality IS NOT NULL) AS modalities,
                  row_number() OVER (ORDER BY ${order}) AS position
-            FROM visible v JOIN hits USING (${key})
+            FROM visible v
            GROUP BY ${key.replace(/(\w+)/g, 'v.$1')}
+          -- The groups with an instance that matches (a filter, not a join: no row estimate to misjudge).
+          HAVING bool_or(${matching})
            ORDER BY ${order}
            ${page})
         SELECT d.header, d.transfer_syntax_uid, g.xray_ids, g.series_count, g.instance_count, g.modalities,
@@ -287,10 +329,9 @@ export const dicomInstanceRepository = {
 
   /**
    * WADO-RS: the instances of a study, of one of its series, or one instance, that the caller
-   * may see, in series and instance order. The lookup by UIDs every DICOMweb resource starts from.
-   * Different files stored under one SOP Instance UID (POST /xrays allows it) come oldest first (by
-   * when those bytes were first stored), so what names one instance (frames, rendered) always
-   * serves the same file.
+   * may see (as `visible`: per SOP Instance UID only the file stored first, so what names one
+   * instance, metadata, frames, rendered, always serves that file), in series and instance order.
+   * The lookup by UIDs every DICOMweb resource starts from.
    */
   async instancesOf(
     db: Queryable,
@@ -302,30 +343,31 @@ export const dicomInstanceRepository = {
     if (uids.series !== undefined) where.push(`d.series_uid = ${sql.arg(uids.series)}`);
     if (uids.instance !== undefined) where.push(`d.sop_uid = ${sql.arg(uids.instance)}`);
     if (scope.capturedBy !== undefined) where.push(`x.captured_by_sub = ${sql.arg(scope.capturedBy)}`);
+    where.push(`x.sha256 = ${firstFileUnder('d.sop_uid')}`);
     const { rows } = await db.query<InstanceRow>(
       `SELECT * FROM (
-         SELECT DISTINCT ON (d.sop_uid, x.sha256, x.patient_id) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
+         SELECT DISTINCT ON (d.sop_uid, x.patient_id) d.xray_id, d.study_uid, d.series_uid, d.sop_uid, d.transfer_syntax_uid,
                 d.series_number, d.instance_number, d.header, d.header_complete, x.patient_id AS xray_patient_id,
-                x.identity->>'status' AS identity_status, x.captured_by_sub,
-                -- A file's age is when its bytes were first stored, not its latest copy's: storing
-                -- the first file again must not hand the instance to another file.
-                min(x.uploaded_at) OVER (PARTITION BY d.sop_uid, x.sha256) AS first_stored_at
+                x.identity->>'status' AS identity_status, x.captured_by_sub
            FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
           WHERE ${where.join(' AND ')}
-          ORDER BY d.sop_uid, x.sha256, x.patient_id, x.uploaded_at DESC, d.xray_id) i
-        ORDER BY i.series_number NULLS LAST, i.series_uid, i.instance_number NULLS LAST, i.sop_uid,
-                 i.first_stored_at, i.xray_id`,
+          ORDER BY d.sop_uid, x.patient_id, x.uploaded_at DESC, d.xray_id) i
+        ORDER BY i.series_number NULLS LAST, i.series_uid, i.instance_number NULLS LAST, i.sop_uid, i.xray_id`,
       sql.args,
     );
     return rows.map(toInstance);
   },
 
-  /** Whether any X-ray, whoever captured it, is indexed under these UIDs (a refusal is then a denial). */
+  /**
+   * Whether DICOMweb serves an instance under these UIDs, whoever captured it (a refusal is then a
+   * denial): a file that does not hold its SOP Instance UID is served to nobody.
+   */
   async exists(db: Queryable, uids: { study: string; series?: string; instance?: string }): Promise<boolean> {
     const { rows } = await db.query<{ found: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM dicom_instances
-                       WHERE study_uid = $1 AND ($2::text IS NULL OR series_uid = $2)
-                         AND ($3::text IS NULL OR sop_uid = $3)) AS found`,
+      `SELECT EXISTS (SELECT 1 FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
+                       WHERE d.study_uid = $1 AND ($2::text IS NULL OR d.series_uid = $2)
+                         AND ($3::text IS NULL OR d.sop_uid = $3)
+                         AND x.sha256 = ${firstFileUnder('d.sop_uid')}) AS found`,
       [uids.study, uids.series ?? null, uids.instance ?? null],
     );
     return rows[0]?.found === true;

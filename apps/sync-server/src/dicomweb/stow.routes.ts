@@ -22,6 +22,7 @@ import { ingestStream } from '../ingest/ingest.service.ts';
 import { xrayRepository, type XrayRecord } from '../xrays/xray.repository.ts';
 import { dicomJsonTypeFor } from './dicomweb.accept.ts';
 import type { DicomwebRouteTable, DicomwebRoutesDeps } from './dicomweb.routes.ts';
+import { firstXrayUnder } from './sop-uid-holder.ts';
 import { stowMetadataOf, type StowSop } from './stow.metadata.ts';
 import { MalformedMultipart, stowParts, type StowPart } from './stow.multipart.ts';
 import { FAILURE_REASON, failureReasonOf, stowAnswer, type FailureReason, type StowOutcome } from './stow.response.ts';
@@ -60,15 +61,14 @@ const originOf = (req: Request, publicUrl: string | undefined): string =>
 
 /**
  * An X-ray already stored with this SOP Instance UID under another id (by POST /xrays or tus,
- * whose ids are the client's), from the DICOMweb instance index. Instances stored by STOW-RS are
+ * whose ids are the client's), from the DICOMweb instance index: the one DICOMweb serves under the
+ * UID (sop-uid-holder.ts), not the first indexed (`xray-admin dicom-index` indexes an older X-ray
+ * late): "stored already" names an instance its RetrieveURL serves. Instances stored by STOW-RS are
  * found by their derived id.
  */
 async function storedWithSopInstanceUid(pool: Pool, sopInstanceUid: string): Promise<XrayRecord | null> {
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT xray_id AS id FROM dicom_instances WHERE sop_uid = $1 ORDER BY indexed_at LIMIT 1`,
-    [sopInstanceUid],
-  );
-  return rows[0] ? xrayRepository.findById(pool, rows[0].id) : null;
+  const { rows } = await pool.query<{ id: string | null }>(`SELECT ${firstXrayUnder('$1')} AS id`, [sopInstanceUid]);
+  return rows[0]?.id ? xrayRepository.findById(pool, rows[0].id) : null;
 }
 
 /** The plaintext SHA-256 of a part, read to its end (nothing stored); no more than `maxBytes` of it. */

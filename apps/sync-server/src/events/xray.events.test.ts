@@ -27,6 +27,7 @@ const xray = (over: Partial<Xray> = {}): Xray => ({
   dicom: null,
   link: { status: 'unchecked' },
   identity: { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false },
+  dicomUidConflict: false,
   uploadedAt: '2026-11-27T08:31:02.118Z',
   changeSeq: 3,
   ...over,

@@ -69,6 +69,7 @@ export function subjectOf(x: Xray): XrayEventSubject {
     },
     // Status and the names of the fields that differ: their values name the patient.
     identity: identityBrief(x.identity),
+    dicomUidConflict: x.dicomUidConflict,
     uploadedAt: x.uploadedAt,
     changeSeq: x.changeSeq,
   };

@@ -117,7 +117,8 @@ export async function finalizeXray(deps: FinalizeDeps, input: FinalizeInput): Pr
       const indexed = (async () => {
         if (row.link.status === 'pending') await xrayLinkRepository.schedulePending(tx, row.id);
         // The DICOMweb index (QIDO-RS, WADO-RS /metadata) commits with the X-ray; a delete cascades to it.
-        await indexDicomInstance(tx, row.id, content.dicomHeader);
+        // Its SOP Instance UID held by another file: stored all the same, and said so.
+        row.dicomUidConflict = await indexDicomInstance(tx, row.id, content.dicomHeader);
       })();
       // Both settled before either failure is thrown: a record still being written when the
       // failure's clean-up removes the X-ray's objects would be left behind. The statements'

@@ -10,7 +10,7 @@ import { storedLink, type LinkVerifier } from '../integrations/link.verifier.ts'
 import type { ByteRange } from '../storage/index.ts';
 import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
 import { xrayLinkRepository } from '../xrays/xray-link.repository.ts';
-import { toRecord, type XrayRecord, type XrayRow } from '../xrays/xray.repository.ts';
+import { toRecord, XRAY_ROW, type XrayRecord, type XrayRow } from '../xrays/xray.repository.ts';
 import { decideIdentity, overrideOf } from './identity.ts';
 
 /** The reason of an identity never checked (migration 1732680012000_identity.sql, a recovered old record). */
@@ -106,7 +106,7 @@ async function setDecision(tx: PoolClient, id: string, d: StoredDecision, issuer
        link_recheck_at = CASE WHEN $3::jsonb->>'status' = 'pending' THEN link_recheck_at ELSE NULL END,
        link_attempts = CASE WHEN $3::jsonb->>'status' = 'pending' THEN link_attempts ELSE 0 END,
        dicom = CASE WHEN $4::text IS NULL THEN dicom ELSE jsonb_set(dicom, '{issuerOfPatientId}', to_jsonb($4::text)) END
-     WHERE id = $1 RETURNING *`,
+     WHERE id = $1 RETURNING ${XRAY_ROW}`,
     [id, JSON.stringify(d.identity), JSON.stringify(d.link), issuer],
   );
   if (!rows[0]) throw new Error(`X-ray ${id} vanished while locked`);

@@ -25,6 +25,7 @@ const record: XrayRecord = {
     decision: { choice: 'keep_chosen_patient', reason: 'wristband' },
   },
   identity: { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false },
+  dicomUidConflict: false,
   uploadedAt: '2026-11-27T08:16:00.000Z',
   changeSeq: 1,
   objectKey: 'xrays/x/o',

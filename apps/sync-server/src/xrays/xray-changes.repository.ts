@@ -1,7 +1,7 @@
 import type { ChangeKind } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { DomainError } from '../errors.ts';
-import { XRAY_COLUMNS, toRecord, type XrayRecord, type XrayRow } from './xray.repository.ts';
+import { XRAY_COLUMNS, toRecord, xrayConflictColumn, type XrayRecord, type XrayRow } from './xray.repository.ts';
 
 type Queryable = Pool | PoolClient;
 
@@ -63,7 +63,7 @@ export const xrayChangeRepository = {
     id: string,
   ): Promise<{ xray: XrayRecord | null; tombstone: { ownerSub: string } | null }> {
     const { rows } = await db.query<XrayRow & { present: boolean; deleted_owner: string | null }>(
-      `SELECT x.id IS NOT NULL AS present, ${XRAY_COLUMNS.map((col) => `x.${col}`).join(', ')},
+      `SELECT x.id IS NOT NULL AS present, ${XRAY_COLUMNS.map((col) => `x.${col}`).join(', ')}, ${xrayConflictColumn('x')},
               (SELECT owner_sub FROM xray_changes WHERE xray_id = $1 AND kind = 'deleted') AS deleted_owner
          FROM (SELECT 1) one LEFT JOIN xrays x ON x.id = $1`,
       [id],
@@ -93,7 +93,7 @@ export const xrayChangeRepository = {
       XrayRow & { seq: string; kind: ChangeKind; xray_id: string; at: Date; present: boolean }
     >(
       `SELECT c.seq, c.kind, c.xray_id, c.at, x.id IS NOT NULL AS present,
-              ${XRAY_COLUMNS.map((col) => `x.${col}`).join(', ')}
+              ${XRAY_COLUMNS.map((col) => `x.${col}`).join(', ')}, ${xrayConflictColumn('x')}
          FROM xray_changes c LEFT JOIN xrays x ON x.id = c.xray_id AND c.kind <> 'deleted'
         WHERE c.seq > $1 ${q.ownerSub !== undefined ? 'AND c.owner_sub = $3' : ''}
         ORDER BY c.seq LIMIT $2`,

@@ -1,6 +1,6 @@
 import type { Identity, Link } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
-import { toRecord, type XrayRecord, type XrayRow } from './xray.repository.ts';
+import { toRecord, XRAY_ROW, type XrayRecord, type XrayRow } from './xray.repository.ts';
 
 type Queryable = Pool | PoolClient;
 
@@ -30,7 +30,7 @@ export interface PendingLink {
 export const xrayLinkRepository = {
   /** The row, locked until the transaction ends (concurrent corrections and link settlements queue). */
   async lockById(tx: PoolClient, id: string): Promise<XrayRecord | null> {
-    const { rows } = await tx.query<XrayRow>('SELECT * FROM xrays WHERE id = $1 FOR UPDATE', [id]);
+    const { rows } = await tx.query<XrayRow>(`SELECT ${XRAY_ROW} FROM xrays WHERE id = $1 FOR UPDATE`, [id]);
     return rows[0] ? toRecord(rows[0]) : null;
   },
 
@@ -39,7 +39,7 @@ export const xrayLinkRepository = {
       `UPDATE xrays SET patient_id = $2, consultation_id = $3, body_part = $4, view = $5, notes = $6, link = $7,
          link_recheck_at = CASE WHEN $7::jsonb->>'status' = 'pending' THEN now() ELSE NULL END, link_attempts = 0,
          identity = $8
-       WHERE id = $1 RETURNING *`,
+       WHERE id = $1 RETURNING ${XRAY_ROW}`,
       [
         id,
         c.patientId,
@@ -102,7 +102,7 @@ export const xrayLinkRepository = {
   /** A settled link, and the identity check decided again with the record it brought. */
   async setLink(tx: PoolClient, id: string, link: Link, identity: Identity): Promise<XrayRecord> {
     const { rows } = await tx.query<XrayRow>(
-      `UPDATE xrays SET link = $2, identity = $3, link_recheck_at = NULL, link_attempts = 0 WHERE id = $1 RETURNING *`,
+      `UPDATE xrays SET link = $2, identity = $3, link_recheck_at = NULL, link_attempts = 0 WHERE id = $1 RETURNING ${XRAY_ROW}`,
       [id, JSON.stringify(link), JSON.stringify(identity)],
     );
     const row = rows[0];

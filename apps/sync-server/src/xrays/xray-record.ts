@@ -52,7 +52,7 @@ export function xrayIdOf(objectKey: string): string | null {
  * A row as a recovery record holds it (no previous wrap: a recovered row is on one KEK; no change
  * number: a recovered row is numbered anew).
  */
-export type RecoveredXray = Omit<XrayRecord, 'previousWrap' | 'changeSeq'>;
+export type RecoveredXray = Omit<XrayRecord, 'previousWrap' | 'changeSeq' | 'dicomUidConflict'>;
 
 const RowSchema = z.object({
   id: z.string(),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Link, Xray } from '@xray/shared';
 import type { Pool, PoolClient } from '../db/pool.ts';
+import { dicomUidConflictOf } from '../dicomweb/sop-uid-holder.ts';
 
 type Queryable = Pool | PoolClient;
 
@@ -44,6 +45,8 @@ export interface XrayRow {
   kek_id_prev: string | null;
   /** bigint: null only inside the transaction that inserts the row, until its change is numbered. */
   change_seq: string | null;
+  /** Computed at read time (XRAY_CONFLICT_COLUMN), not stored. */
+  dicom_uid_conflict: boolean;
 }
 
 /** Named, not `*`: the hot reads are prepared statements, and a column added later must not change their result type. */
@@ -74,7 +77,15 @@ export const XRAY_COLUMNS = [
   'kek_id_prev',
   'change_seq',
 ] as const satisfies readonly (keyof XrayRow)[];
-const COLUMNS = XRAY_COLUMNS.join(', ');
+
+/**
+ * `dicom_uid_conflict`, computed where the row is read (`alias`: the row's name in the statement):
+ * a delete of the X-ray holding the UID lifts it at once. One EXISTS on indexes.
+ */
+export const xrayConflictColumn = (alias = 'xrays'): string => `${dicomUidConflictOf(alias)} AS dicom_uid_conflict`;
+const COLUMNS = `${XRAY_COLUMNS.join(', ')}, ${xrayConflictColumn()}`;
+/** `*` and the computed column: what a write returns, the row as a read gives it. */
+export const XRAY_ROW = `*, ${xrayConflictColumn()}`;
 
 /** Reads run on every metadata request: prepared once per connection (PostgreSQL then skips parse and plan). */
 const preparedNames = new Map<string, string>();
@@ -101,6 +112,7 @@ export const toRecord = (r: XrayRow): XrayRecord => ({
   dicom: r.dicom,
   link: r.link,
   identity: r.identity,
+  dicomUidConflict: r.dicom_uid_conflict,
   uploadedAt: r.uploaded_at.toISOString(),
   // Numbers stay below 2^53 (microseconds since 1970 until the year 2255): exact as a JSON number.
   changeSeq: Number(r.change_seq ?? 0),
@@ -114,7 +126,7 @@ export const toRecord = (r: XrayRow): XrayRecord => ({
       : null,
 });
 
-export type NewXray = Omit<XrayRecord, 'uploadedAt' | 'previousWrap' | 'changeSeq'>;
+export type NewXray = Omit<XrayRecord, 'uploadedAt' | 'previousWrap' | 'changeSeq' | 'dicomUidConflict'>;
 
 /** Where a page ends: by capture time (capturedAt, id), or by change sequence. */
 export type ListPosition = { by: 'captured'; capturedAt: string; id: string } | { by: 'change'; seq: number };
@@ -155,7 +167,7 @@ export const xrayRepository = {
          dek_wrapped, kek_id, cipher_size, uploaded_at, identity)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20, coalesce($21::timestamptz, now()), $22)
        ON CONFLICT (id) DO NOTHING
-       RETURNING *`,
+       RETURNING ${XRAY_ROW}`,
       [
         x.id,
         x.patientId,
@@ -244,7 +256,7 @@ export const xrayRepository = {
 
   /** Deletes and returns the row (so the caller can remove its object), or null. */
   async delete(db: Queryable, id: string): Promise<XrayRecord | null> {
-    const { rows } = await db.query<XrayRow>('DELETE FROM xrays WHERE id = $1 RETURNING *', [id]);
+    const { rows } = await db.query<XrayRow>(`DELETE FROM xrays WHERE id = $1 RETURNING ${XRAY_ROW}`, [id]);
     // The finished upload it came through goes too: its bytes were the X-ray's object.
     // Its finished uploads go with it; another user's unfinished upload naming this id stays theirs.
     if (rows[0]) await db.query('DELETE FROM tus_uploads WHERE xray_id = $1 AND finalized_at IS NOT NULL', [id]);

@@ -990,6 +990,7 @@ export interface components {
                     contentType: "application/dicom" | "image/png" | "image/jpeg";
                     sizeBytes: number;
                     sha256: string;
+                    dicomUidConflict?: boolean;
                     /** Format: date-time */
                     uploadedAt: string;
                     /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -1069,6 +1070,7 @@ export interface components {
                     contentType: "application/dicom" | "image/png" | "image/jpeg";
                     sizeBytes: number;
                     sha256: string;
+                    dicomUidConflict?: boolean;
                     /** Format: date-time */
                     uploadedAt: string;
                     /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -1190,6 +1192,7 @@ export interface components {
                     contentType: "application/dicom" | "image/png" | "image/jpeg";
                     sizeBytes: number;
                     sha256: string;
+                    dicomUidConflict?: boolean;
                     /** Format: date-time */
                     uploadedAt: string;
                     /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -1271,6 +1274,7 @@ export interface components {
                     contentType: "application/dicom" | "image/png" | "image/jpeg";
                     sizeBytes: number;
                     sha256: string;
+                    dicomUidConflict?: boolean;
                     /** Format: date-time */
                     uploadedAt: string;
                     /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -1416,6 +1420,11 @@ export interface components {
                 /** Format: date-time */
                 checkedAt?: string;
             };
+            /**
+             * @description True when another file (other bytes), indexed before this one, holds this X-ray's DICOM SOP Instance UID: DICOMweb (QIDO-RS, WADO-RS, frames, rendered) serves that file under the UID, and this X-ray's image only through REST (`GET /xrays/{id}/download`, `/preview`). Judged when read: if the earlier X-ray is deleted, this one takes the UID and the flag is false. Always false for a PNG or JPEG.
+             * @default false
+             */
+            dicomUidConflict?: boolean;
             /** Format: date-time */
             uploadedAt: string;
             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -1594,6 +1603,11 @@ export interface components {
                     /** Format: date-time */
                     checkedAt?: string;
                 };
+                /**
+                 * @description True when another file (other bytes), indexed before this one, holds this X-ray's DICOM SOP Instance UID: DICOMweb (QIDO-RS, WADO-RS, frames, rendered) serves that file under the UID, and this X-ray's image only through REST (`GET /xrays/{id}/download`, `/preview`). Judged when read: if the earlier X-ray is deleted, this one takes the UID and the flag is false. Always false for a PNG or JPEG.
+                 * @default false
+                 */
+                dicomUidConflict?: boolean;
                 /** Format: date-time */
                 uploadedAt: string;
                 /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -1708,6 +1722,11 @@ export interface components {
                         /** Format: date-time */
                         checkedAt?: string;
                     };
+                    /**
+                     * @description True when another file (other bytes), indexed before this one, holds this X-ray's DICOM SOP Instance UID: DICOMweb (QIDO-RS, WADO-RS, frames, rendered) serves that file under the UID, and this X-ray's image only through REST (`GET /xrays/{id}/download`, `/preview`). Judged when read: if the earlier X-ray is deleted, this one takes the UID and the flag is false. Always false for a PNG or JPEG.
+                     * @default false
+                     */
+                    dicomUidConflict?: boolean;
                     /** Format: date-time */
                     uploadedAt: string;
                     /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -2060,6 +2079,7 @@ export interface components {
                             contentType: "application/dicom" | "image/png" | "image/jpeg";
                             sizeBytes: number;
                             sha256: string;
+                            dicomUidConflict?: boolean;
                             /** Format: date-time */
                             uploadedAt: string;
                             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -2138,6 +2158,7 @@ export interface components {
                             contentType: "application/dicom" | "image/png" | "image/jpeg";
                             sizeBytes: number;
                             sha256: string;
+                            dicomUidConflict?: boolean;
                             /** Format: date-time */
                             uploadedAt: string;
                             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -2257,6 +2278,7 @@ export interface components {
                             contentType: "application/dicom" | "image/png" | "image/jpeg";
                             sizeBytes: number;
                             sha256: string;
+                            dicomUidConflict?: boolean;
                             /** Format: date-time */
                             uploadedAt: string;
                             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -2337,6 +2359,7 @@ export interface components {
                             contentType: "application/dicom" | "image/png" | "image/jpeg";
                             sizeBytes: number;
                             sha256: string;
+                            dicomUidConflict?: boolean;
                             /** Format: date-time */
                             uploadedAt: string;
                             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -2643,6 +2666,7 @@ export interface components {
                             contentType: "application/dicom" | "image/png" | "image/jpeg";
                             sizeBytes: number;
                             sha256: string;
+                            dicomUidConflict?: boolean;
                             /** Format: date-time */
                             uploadedAt: string;
                             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -2721,6 +2745,7 @@ export interface components {
                             contentType: "application/dicom" | "image/png" | "image/jpeg";
                             sizeBytes: number;
                             sha256: string;
+                            dicomUidConflict?: boolean;
                             /** Format: date-time */
                             uploadedAt: string;
                             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -2840,6 +2865,7 @@ export interface components {
                             contentType: "application/dicom" | "image/png" | "image/jpeg";
                             sizeBytes: number;
                             sha256: string;
+                            dicomUidConflict?: boolean;
                             /** Format: date-time */
                             uploadedAt: string;
                             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -2920,6 +2946,7 @@ export interface components {
                             contentType: "application/dicom" | "image/png" | "image/jpeg";
                             sizeBytes: number;
                             sha256: string;
+                            dicomUidConflict?: boolean;
                             /** Format: date-time */
                             uploadedAt: string;
                             /** @description The number of the latest change of this X-ray (created, corrected, link settled) in the change feed (`GET /changes`); larger means later. */
@@ -8518,6 +8545,7 @@ export interface operations {
                  *             "fields": [],
                  *             "overridden": false
                  *           },
+                 *           "dicomUidConflict": false,
                  *           "uploadedAt": "2026-11-27T08:31:02.118Z",
                  *           "changeSeq": 1041
                  *         }
@@ -8628,6 +8656,7 @@ export interface operations {
                  *             ],
                  *             "overridden": false
                  *           },
+                 *           "dicomUidConflict": false,
                  *           "uploadedAt": "2026-11-27T08:31:02.118Z",
                  *           "changeSeq": 1187
                  *         },
@@ -8834,6 +8863,7 @@ export interface operations {
                  *             ],
                  *             "overridden": false
                  *           },
+                 *           "dicomUidConflict": false,
                  *           "uploadedAt": "2026-11-27T08:31:02.118Z",
                  *           "changeSeq": 1187
                  *         },
@@ -8945,6 +8975,7 @@ export interface operations {
                  *             ],
                  *             "overridden": false
                  *           },
+                 *           "dicomUidConflict": false,
                  *           "uploadedAt": "2026-11-27T08:31:02.118Z",
                  *           "changeSeq": 1187
                  *         },

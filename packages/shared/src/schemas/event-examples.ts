@@ -58,6 +58,7 @@ const subject: XrayEventSubject = {
   },
   link: { status: 'verified', checkedAt: '2026-11-27T08:31:02.114Z' },
   identity: { status: 'consistent', fields: [], overridden: false },
+  dicomUidConflict: false,
   uploadedAt: '2026-11-27T08:31:02.118Z',
   changeSeq: 1041,
 };

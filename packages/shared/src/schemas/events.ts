@@ -81,6 +81,8 @@ export const XrayEventSubjectSchema = XraySchema.omit({ dicom: true, link: true,
    * (absent from events written before identity was checked).
    */
   identity: IdentityBriefSchema.optional(),
+  /** As on the resource, when the event was written (absent from events written before it was told). */
+  dicomUidConflict: z.boolean().optional(),
 });
 export type XrayEventSubject = z.infer<typeof XrayEventSubjectSchema>;
 
@@ -206,7 +208,13 @@ export type XrayIdentityMismatchEvent = z.infer<typeof XrayIdentityMismatchEvent
  * outbox at an upgrade (or written by a replica not yet upgraded) are delivered as written,
  * marked `schemaVersion: 1`.
  */
-const v1Subject = XrayEventSubjectSchema.omit({ notes: true, dicom: true, changeSeq: true, identity: true });
+const v1Subject = XrayEventSubjectSchema.omit({
+  notes: true,
+  dicom: true,
+  changeSeq: true,
+  identity: true,
+  dicomUidConflict: true,
+});
 const v1 = <T extends EventType, D extends z.ZodType>(type: T, data: D) =>
   z.object({
     schemaVersion: z.literal(1).default(1),

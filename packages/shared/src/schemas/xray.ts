@@ -152,6 +152,11 @@ export const XraySchema = z.object({
   dicom: DicomTagsSchema.nullable(),
   link: LinkSchema,
   identity: IdentitySchema,
+  // Defaults to false: an edge newer than its server (which does not send it yet) still reads the X-ray.
+  dicomUidConflict: z.boolean().default(false).meta({
+    description:
+      "True when another file (other bytes), indexed before this one, holds this X-ray's DICOM SOP Instance UID: DICOMweb (QIDO-RS, WADO-RS, frames, rendered) serves that file under the UID, and this X-ray's image only through REST (`GET /xrays/{id}/download`, `/preview`). Judged when read: if the earlier X-ray is deleted, this one takes the UID and the flag is false. Always false for a PNG or JPEG.",
+  }),
   uploadedAt: z.iso.datetime({ offset: true }),
   changeSeq: changeSeq().meta({
     description:

@@ -1,0 +1,43 @@
+/**
+ * Which file holds a SOP Instance UID. Uploads store every capture, even other bytes under a UID
+ * already stored (STOW-RS refuses those); DICOMweb serves one file per UID: the one indexed first
+ * under it, by (indexed_at, xray_id), across all X-rays (not the caller's scope), decided at query
+ * time, so deleting that X-ray hands the UID to the next file. Finalize indexes under a lock per
+ * UID and reads the clock under it (dicomInstanceRepository.insert), so that order is the order
+ * the rows commit in: a file served, and an upload told it holds the UID, is never displaced by
+ * an upload that began earlier and committed later. An older X-ray indexed late (`xray-admin
+ * dicom-index`) does not take a UID already served either. The same file stored for several
+ * patients is that one file, under each. Other X-rays under the UID are only reachable through
+ * REST, and say so (`Xray.dicomUidConflict`).
+ */
+
+const firstUnder = (column: 'sha256' | 'id', sopUid: string): string =>
+  `(SELECT h.${column} FROM dicom_instances hd JOIN xrays h ON h.id = hd.xray_id
+     WHERE hd.sop_uid = ${sopUid} ORDER BY hd.indexed_at, hd.xray_id LIMIT 1)`;
+
+/**
+ * SQL: the sha256 of the file that holds `sopUid` (an SQL expression): the X-ray indexed first
+ * under it. One step of dicom_instances_sop_holder_idx and the xrays primary key, however many
+ * X-rays share the UID.
+ */
+export const firstFileUnder = (sopUid: string): string => firstUnder('sha256', sopUid);
+
+/** SQL: the id of that earliest X-ray (the one STOW-RS compares a reuse with: the file served). */
+export const firstXrayUnder = (sopUid: string): string => firstUnder('id', sopUid);
+
+/**
+ * SQL: the same sha256 as a window over `dicom_instances d JOIN xrays x` (the aliases it names),
+ * for a statement over every instance (QIDO-RS): one sort instead of a lookup per row.
+ */
+export const FIRST_FILE_WINDOW = 'first_value(x.sha256) OVER (PARTITION BY d.sop_uid ORDER BY d.indexed_at, d.xray_id)';
+
+/** SQL: the lock finalize takes (to its COMMIT) before indexing under `$1`, a SOP Instance UID. */
+export const LOCK_SOP_UID = "SELECT pg_advisory_xact_lock(hashtextextended('dicom-sop:' || $1, 0))";
+
+/**
+ * SQL: whether X-ray `xray` (a row alias of xrays) is indexed under a SOP Instance UID another
+ * file holds (a boolean expression): one EXISTS on the index's primary key.
+ */
+export const dicomUidConflictOf = (xray: string): string =>
+  `EXISTS (SELECT 1 FROM dicom_instances cd WHERE cd.xray_id = ${xray}.id
+            AND ${firstFileUnder('cd.sop_uid')} <> ${xray}.sha256)`;
