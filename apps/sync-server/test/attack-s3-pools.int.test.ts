@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,12 +6,15 @@ import type { ObjectStore } from '../src/storage/index.ts';
 import { blobOf, headerActor, startTestServer, validMetadata, type TestServer } from './harness.ts';
 
 /**
- * Attack: doctors who open downloads and never read them, on S3. Each such answer holds an S3
- * socket for as long as its client leaves it unread (backpressure, rightly: nothing is buffered),
- * until it is cut as stalled after RESPONSE_STALL_TIMEOUT_MS (60 s, kept here: nothing is cut
- * during this test). The SDK allows 50 sockets per client: when downloads shared the store's one
- * client, 50 unread downloads made every other store operation wait, and an ambulance's upload
- * hung. Downloads now read through a pool of their own, so the upload is stored at once.
+ * Attack: doctors who open downloads and never read them, on S3. Each such answer would hold an
+ * S3 socket for as long as its client leaves it unread (backpressure, rightly: nothing is
+ * buffered), until it is cut as stalled after RESPONSE_STALL_TIMEOUT_MS (60 s, kept here: nothing
+ * is cut during this test). The SDK allows 50 sockets per client: when downloads shared the
+ * store's one client, 50 unread downloads made every other store operation wait, and an
+ * ambulance's upload hung. Downloads now read through a pool of their own, so the upload is
+ * stored at once; and a read left unread lets go of its socket when other reads wait for one
+ * (after 1 s unread: RELEASE_UNREAD_WHEN_PRESSED_MS), so another doctor's download is not kept
+ * waiting either, and the unread ones go on where they stopped once read.
  * (One user may hold DOWNLOAD_MAX_STREAMS_PER_USER such answers: raised here so that a few
  * doctors can stand in for many; the per-user limit is proven in download-slots.int.test.ts.)
  */
@@ -21,6 +24,8 @@ const SDK_SOCKETS = 50;
 
 const DOCTORS = ['doctor-pools-a; doctor', 'doctor-pools-b; doctor', 'doctor-pools-c; doctor'];
 const MEDIC = 'medic-pools; paramedic';
+const READING_DOCTOR = 'doctor-pools-reading; doctor';
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const STUDY = '1.2.826.0.1.3680043.10.19.83';
 const SERIES = `${STUDY}.1`;
 const BIG_SOP = `${SERIES}.831`;
@@ -41,6 +46,7 @@ describe('attack: unread downloads on S3 against an ambulance’s upload', () =>
   const held: ClientRequest[] = [];
   const answers: IncomingMessage[] = [];
   let bigId: string;
+  let bigSha: string;
   const paced: boolean[] = [];
 
   const upload = (seed: number, rows: number, frames: number, signal?: AbortSignal) => {
@@ -60,6 +66,7 @@ describe('attack: unread downloads on S3 against an ambulance’s upload', () =>
     const headers = { 'X-Test-Actor': MEDIC };
     return {
       id,
+      sha256: sha256(bytes),
       res: fetch(`${server.url}/xrays`, { method: 'POST', body: form, headers, ...(signal ? { signal } : {}) }),
     };
   };
@@ -75,6 +82,7 @@ describe('attack: unread downloads on S3 against an ambulance’s upload', () =>
     const res = await big.res;
     expect(res.status, await res.text()).toBe(201);
     bigId = big.id;
+    bigSha = big.sha256;
   }, 60_000);
   afterAll(async () => {
     for (const r of held) r.destroy();
@@ -94,7 +102,7 @@ describe('attack: unread downloads on S3 against an ambulance’s upload', () =>
     }
   });
 
-  it(`${READERS} unread downloads hold the store's reads; a paramedic's POST /xrays is still stored at once`, async () => {
+  it(`${READERS} unread downloads; a paramedic's POST /xrays is still stored at once`, async () => {
     const { hostname, port } = new URL(server.url);
     const opened = Date.now();
     // Not awaited one by one: past the SDK's 50 sockets a download waits for one to be freed.
@@ -135,4 +143,21 @@ describe('attack: unread downloads on S3 against an ambulance’s upload', () =>
     expect(answers.filter((a) => a.complete || a.destroyed)).toHaveLength(0);
     expect(answers.length).toBeGreaterThanOrEqual(SDK_SOCKETS);
   }, 45_000);
+
+  it("with those downloads still unread, a doctor's download is served whole at once; an unread one, read now, is delivered whole", async () => {
+    const t0 = Date.now();
+    const res = await fetch(`${server.url}/xrays/${bigId}/download`, {
+      headers: { 'X-Test-Actor': READING_DOCTOR },
+      // Far below the stall cut (60 s) that alone would free a socket if unread reads kept theirs.
+      signal: AbortSignal.timeout(15_000),
+    });
+    expect(res.status).toBe(200);
+    expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(bigSha);
+    console.log(`GET /xrays/{id}/download with ${answers.length} unread downloads: whole after ${Date.now() - t0} ms`);
+    expect(answers.filter((a) => a.complete || a.destroyed)).toHaveLength(0);
+    // Its S3 read was let go long ago: reading it reopens the object where it stopped.
+    const hash = createHash('sha256');
+    for await (const chunk of answers[0]!) hash.update(chunk as Buffer);
+    expect(hash.digest('hex')).toBe(bigSha);
+  }, 30_000);
 });

@@ -83,6 +83,10 @@ export function classify(err: unknown, req?: IncomingMessage): DomainError {
   if (e?.type === 'entity.parse.failed') return new DomainError('bad_request', 'The body is not valid JSON.');
   if (e?.type === 'entity.too.large') return new DomainError('payload_too_large', 'The body is too large.');
   if (e?.name === 'ObjectNotFoundError') return new DomainError('not_found', 'The stored object is missing.');
+  // A download left unread let go of its store read, and its X-ray was deleted before it read on:
+  // a race of two users, not a fault (one replaced in place is: write-once keys, logged as an error).
+  if (e?.name === 'ObjectChangedError' && (err as { gone?: boolean }).gone)
+    return new DomainError('not_found', 'The X-ray was deleted while it was being read.');
   if (isDatabaseUnavailable(err)) return unavailable('The database is unavailable', err);
   const sqlState = dataExceptionOf(err);
   if (sqlState) {

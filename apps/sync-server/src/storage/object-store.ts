@@ -16,7 +16,10 @@ export interface GetOptions {
    * The body goes to a client at that client's pace (a download, with backpressure), so the read
    * stays open for as long as the client takes, or until it is cut as stalled. The S3 store serves
    * such reads from a connection pool of their own: clients that stop reading then only make other
-   * such reads wait, never uploads or the server's own reads. (The disk store has no pool: ignored.)
+   * such reads wait, never uploads or the server's own reads; and a read left unread lets go of
+   * its connection (at once when other reads wait for one), reopening the same object where it
+   * stopped when read again, or failing with ObjectChangedError if the object was replaced
+   * meanwhile. (The disk store has no pool: ignored.)
    */
   clientPaced?: boolean;
 }
@@ -57,6 +60,23 @@ export class ObjectNotFoundError extends Error {
   override name = 'ObjectNotFoundError';
   constructor(readonly key: string) {
     super(`No object at ${key}`);
+  }
+}
+
+/**
+ * A read that let go of the store's response while its client was not reading
+ * (GetOptions.clientPaced) could not go on: the object at key is no longer the one it began
+ * reading. Fails the stream, rather than join bytes of two objects.
+ */
+export class ObjectChangedError extends Error {
+  override name = 'ObjectChangedError';
+  constructor(
+    readonly key: string,
+    reason: string,
+    /** The object is gone (its X-ray deleted meanwhile: a normal race), not replaced by another. */
+    readonly gone = false,
+  ) {
+    super(`The object at ${key} changed while it was being read (${reason})`);
   }
 }
 

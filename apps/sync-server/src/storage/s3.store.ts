@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -16,11 +18,18 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { StorageConfig } from '../config/config.ts';
 import {
   assertSafeKey,
+  ObjectChangedError,
   ObjectNotFoundError,
   type ByteRange,
   type GetOptions,
   type ObjectStore,
 } from './object-store.ts';
+import {
+  RELEASE_UNREAD_IDLE_MS,
+  RELEASE_UNREAD_WHEN_PRESSED_MS,
+  ResumableRead,
+  type ReleasePolicy,
+} from './s3.resumable-read.ts';
 
 export type S3StorageConfig = Extract<StorageConfig, { kind: 's3' }>;
 
@@ -42,22 +51,62 @@ const isNotFound = (err: unknown): boolean => {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 };
 
+const isPreconditionFailed = (err: unknown): boolean =>
+  (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 412;
+
+/** Where a response's bytes lie in the object: its Content-Range, or the whole object without one. */
+function bytesServed(res: { ContentRange?: string; ContentLength?: number }): ByteRange | undefined {
+  if (res.ContentRange) {
+    const m = /^bytes (\d+)-(\d+)\//.exec(res.ContentRange);
+    return m ? { start: Number(m[1]), end: Number(m[2]) } : undefined;
+  }
+  return res.ContentLength === undefined ? undefined : { start: 0, end: res.ContentLength - 1 };
+}
+
+/** For tests. */
+export interface S3ObjectStoreOptions {
+  /** Sockets of the client-paced reads' pool (the SDK's default: 50). */
+  clientPacedSockets?: number;
+  /** When a client-paced read left unread lets go of its response (ReleasePolicy): ms. */
+  releaseUnread?: { whenPressedMs?: number; idleMs?: number };
+}
+
+/** Requests of this agent waiting for a socket. */
+const waiting = (agent: HttpAgent): boolean => Object.values(agent.requests).some((queue) => (queue?.length ?? 0) > 0);
+
 /**
  * Objects in an S3-compatible bucket; large bodies go up as a streamed multipart upload. Two
- * clients, each with its own connection pool (the SDK's default, 50 sockets): reads streamed to a
- * client at its pace (GetOptions.clientPaced) hold a socket until that client has read them, so
- * they get a pool of their own, and clients that stop reading can never hold the sockets that
- * uploads and the server's own reads need.
+ * clients, each with its own connection pool (50 sockets, the SDK's default): reads streamed to a
+ * client at its pace (GetOptions.clientPaced) get a pool of their own, so clients that stop
+ * reading can never hold the sockets that uploads and the server's own reads need. Nor can they
+ * keep that pool from other clients: such a read left unread lets go of its response (at once
+ * when other reads wait for a socket, ReleasePolicy), and goes on with a Range GET of the same
+ * object (If-Match its ETag) when its client reads again (ResumableRead).
  */
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   readonly client: S3Client;
   /** Client-paced reads only. (Not #private: tests wrap the store with Object.create.) */
   private readonly clientPacedReads: S3Client;
+  private readonly releaseUnread: ReleasePolicy;
 
-  constructor(private readonly config: S3StorageConfig) {
+  constructor(
+    private readonly config: S3StorageConfig,
+    opts: S3ObjectStoreOptions = {},
+  ) {
     this.client = new S3Client(s3ClientConfig(config));
-    this.clientPacedReads = new S3Client(s3ClientConfig(config));
+    // The pool's own agents (as the SDK would make them), to see whether reads wait for a socket.
+    const agentOptions = { keepAlive: true, maxSockets: opts.clientPacedSockets ?? 50 };
+    const agents = [new HttpAgent(agentOptions), new HttpsAgent(agentOptions)] as const;
+    this.clientPacedReads = new S3Client({
+      ...s3ClientConfig(config),
+      requestHandler: { httpAgent: agents[0], httpsAgent: agents[1] },
+    });
+    this.releaseUnread = {
+      whenPressedMs: opts.releaseUnread?.whenPressedMs ?? RELEASE_UNREAD_WHEN_PRESSED_MS,
+      idleMs: opts.releaseUnread?.idleMs ?? RELEASE_UNREAD_IDLE_MS,
+      pressed: () => agents.some(waiting),
+    };
   }
 
   async init(): Promise<void> {
@@ -121,20 +170,61 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(key: string, range?: ByteRange, opts: GetOptions = {}): Promise<Readable> {
     const client = opts.clientPaced ? this.clientPacedReads : this.client;
+    let res;
     try {
-      const res = await client.send(
+      res = await client.send(
         new GetObjectCommand({
           Bucket: this.config.bucket,
           Key: key,
           ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
         }),
       );
-      if (!(res.Body instanceof Readable)) throw new Error(`S3 returned no stream for ${key}`);
-      return res.Body;
     } catch (err) {
       if (isNotFound(err)) throw new ObjectNotFoundError(key);
       throw err;
     }
+    const body = res.Body;
+    if (!(body instanceof Readable)) throw new Error(`S3 returned no stream for ${key}`);
+    if (!opts.clientPaced) return body;
+    const served = bytesServed(res);
+    const etag = res.ETag;
+    // Without an ETag to ask for the same object again (or with nothing to read), held as it is.
+    if (!etag || !served || served.end < served.start) return body;
+    return new ResumableRead(
+      { body, ...served, reopen: (from, signal) => this.reopen(key, etag, { start: from, end: served.end }, signal) },
+      this.releaseUnread,
+    );
+  }
+
+  /** Bytes `range` of the object at key if it is still the one with that ETag; ObjectChangedError if not. */
+  private async reopen(key: string, etag: string, range: ByteRange, signal: AbortSignal): Promise<Readable> {
+    let res;
+    try {
+      res = await this.clientPacedReads.send(
+        new GetObjectCommand({
+          Bucket: this.config.bucket,
+          Key: key,
+          Range: `bytes=${range.start}-${range.end}`,
+          IfMatch: etag,
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      if (isNotFound(err)) throw new ObjectChangedError(key, 'it is gone', true);
+      if (isPreconditionFailed(err)) throw new ObjectChangedError(key, 'it was replaced');
+      throw err;
+    }
+    const body = res.Body;
+    const served = bytesServed(res);
+    // A store that ignored If-Match or Range is caught here: only these bytes of that object will do.
+    if (body instanceof Readable && res.ETag === etag && served?.start === range.start && served.end === range.end) {
+      return body;
+    }
+    if (body instanceof Readable) body.destroy();
+    throw new ObjectChangedError(
+      key,
+      `it answered ${res.ETag ?? 'no ETag'}, ${res.ContentRange ?? 'no Content-Range'}`,
+    );
   }
 
   async stat(key: string): Promise<{ size: number } | null> {
