@@ -240,13 +240,22 @@ export const dicomInstanceRepository = {
     // One writer per UID until its COMMIT, and the clock read under the lock: the first indexed
     // (the holder) is the first committed, so what an answer said and DICOMweb served stays true.
     await db.query(LOCK_SOP_UID, [e.sopUid]);
-    const { rows } = await db.query<{ conflict: boolean }>(
+    const { rows } = await db.query<{ conflict: boolean; shared: boolean }>(
       `INSERT INTO dicom_instances AS n (xray_id, ${ENTRY_COLUMNS.join(', ')}, indexed_at)
        VALUES (${placeholders(1, ENTRY_COLUMNS.length + 1)}, clock_timestamp())
        ON CONFLICT (xray_id) DO NOTHING
-       RETURNING coalesce(${firstFileUnder('n.sop_uid')} <> (SELECT sha256 FROM xrays WHERE id = n.xray_id), false) AS conflict`,
+       RETURNING coalesce(${firstFileUnder('n.sop_uid')} <> (SELECT sha256 FROM xrays WHERE id = n.xray_id), false) AS conflict,
+                 EXISTS (SELECT 1 FROM dicom_instances o WHERE o.sop_uid = n.sop_uid) AS shared`,
       [xrayId, ...entryValues(e)],
     );
+    // Another X-ray under the UID: every X-ray under it is marked, so their reads look the holder
+    // up (xrays.dicom_uid_shared; the common case, a UID of one file, reads no more than the row).
+    if (rows[0]?.shared)
+      await db.query(
+        `UPDATE xrays SET dicom_uid_shared = true
+          WHERE id IN (SELECT xray_id FROM dicom_instances WHERE sop_uid = $1 UNION SELECT $2::uuid) AND NOT dicom_uid_shared`,
+        [e.sopUid, xrayId],
+      );
     return rows[0]?.conflict === true;
   },
 

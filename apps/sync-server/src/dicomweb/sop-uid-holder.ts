@@ -36,8 +36,9 @@ export const LOCK_SOP_UID = "SELECT pg_advisory_xact_lock(hashtextextended('dico
 
 /**
  * SQL: whether X-ray `xray` (a row alias of xrays) is indexed under a SOP Instance UID another
- * file holds (a boolean expression): one EXISTS on the index's primary key.
+ * file holds (a boolean expression). Looked up only for an X-ray whose UID another X-ray shares
+ * (xrays.dicom_uid_shared, marked when the second is indexed): every other read costs nothing.
  */
 export const dicomUidConflictOf = (xray: string): string =>
-  `EXISTS (SELECT 1 FROM dicom_instances cd WHERE cd.xray_id = ${xray}.id
-            AND ${firstFileUnder('cd.sop_uid')} <> ${xray}.sha256)`;
+  `CASE WHEN ${xray}.dicom_uid_shared THEN EXISTS (SELECT 1 FROM dicom_instances cd WHERE cd.xray_id = ${xray}.id
+            AND ${firstFileUnder('cd.sop_uid')} <> ${xray}.sha256) ELSE false END`;
