@@ -84,7 +84,7 @@ class Sql {
   }
 }
 
-/** What `visible` gives of each instance: the columns QIDO-RS matches, orders and groups by. */
+/** What `visible` gives of each instance: the columns QIDO-RS matches, orders and groups by (after xray_id, an index entry's first columns). */
 const VISIBLE_COLUMNS = [
   'xray_id',
   'study_uid',
@@ -175,24 +175,7 @@ const toInstance = (r: InstanceRow): IndexedInstance => ({
 
 /** The columns an index entry fills, in the order entryValues gives them (xray_id and indexed_at aside). */
 const ENTRY_COLUMNS = [
-  'study_uid',
-  'series_uid',
-  'sop_uid',
-  'sop_class_uid',
-  'patient_id',
-  'patient_name',
-  'patient_birth_date',
-  'patient_sex',
-  'study_date',
-  'study_time',
-  'accession_number',
-  'modality',
-  'study_description',
-  'series_description',
-  'series_number',
-  'instance_number',
-  'referring_physician_name',
-  'study_id',
+  ...VISIBLE_COLUMNS.slice(1),
   'rows',
   'columns',
   'transfer_syntax_uid',
@@ -234,28 +217,34 @@ export const dicomInstanceRepository = {
   /**
    * Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op). Returns whether
    * another file already holds its SOP Instance UID (`Xray.dicomUidConflict` of the X-ray just
-   * stored: the statement sees the rows before its own).
+   * stored: the statement sees the rows before its own). In a transaction (a client, not the pool):
+   * the lock on the UID is held to its COMMIT.
    */
-  async insert(db: Queryable, xrayId: string, e: DicomIndexEntry): Promise<boolean> {
+  async insert(db: PoolClient, xrayId: string, e: DicomIndexEntry): Promise<boolean> {
     // One writer per UID until its COMMIT, and the clock read under the lock: the first indexed
     // (the holder) is the first committed, so what an answer said and DICOMweb served stays true.
     await db.query(LOCK_SOP_UID, [e.sopUid]);
-    const { rows } = await db.query<{ conflict: boolean; shared: boolean }>(
+    const { rows } = await db.query<{ conflict: boolean; others: number }>(
       `INSERT INTO dicom_instances AS n (xray_id, ${ENTRY_COLUMNS.join(', ')}, indexed_at)
        VALUES (${placeholders(1, ENTRY_COLUMNS.length + 1)}, clock_timestamp())
        ON CONFLICT (xray_id) DO NOTHING
        RETURNING coalesce(${firstFileUnder('n.sop_uid')} <> (SELECT sha256 FROM xrays WHERE id = n.xray_id), false) AS conflict,
-                 EXISTS (SELECT 1 FROM dicom_instances o WHERE o.sop_uid = n.sop_uid) AS shared`,
+                 (SELECT count(*)::int FROM (SELECT FROM dicom_instances o WHERE o.sop_uid = n.sop_uid LIMIT 2) o) AS others`,
       [xrayId, ...entryValues(e)],
     );
     // Another X-ray under the UID: every X-ray under it is marked, so their reads look the holder
     // up (xrays.dicom_uid_shared; the common case, a UID of one file, reads no more than the row).
-    if (rows[0]?.shared)
+    // The second marks the first too; a third or later finds the others marked already (by the
+    // second, or as they came; a mark is never cleared) and marks only itself: an upload under a
+    // UID a thousand X-rays share does not touch the thousand.
+    const others = rows[0]?.others ?? 0;
+    if (others === 1)
       await db.query(
         `UPDATE xrays SET dicom_uid_shared = true
           WHERE id IN (SELECT xray_id FROM dicom_instances WHERE sop_uid = $1 UNION SELECT $2::uuid) AND NOT dicom_uid_shared`,
         [e.sopUid, xrayId],
       );
+    else if (others > 1) await db.query('UPDATE xrays SET dicom_uid_shared = true WHERE id = $1', [xrayId]);
     return rows[0]?.conflict === true;
   },
 
