@@ -645,6 +645,107 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
         await asOwner(server, `DROP TRIGGER ${fn} ON xrays; DROP FUNCTION ${fn}();`);
       }
     });
+
+    it('`xray-admin dicom-index` indexing an older X-ray while an upload under its UID commits: one file served, and every flag and answer says which', async () => {
+      const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.93.1';
+      const older = makeDicom({ rows: 16, columns: 16, seed: 1995, patientId: 'P-LATE-OLD', sopInstanceUid });
+      const upload = makeDicom({ rows: 16, columns: 16, seed: 1996, patientId: 'P-LATE-NEW', sopInstanceUid });
+      const olderId = randomUUID();
+      const uploadId = randomUUID();
+      expect((await post(olderId, older, MEDIC, 'P-LATE-OLD')).status).toBe(201);
+      await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [olderId]);
+      // The backfill's insert of the older X-ray held in its statement (a slow disk): the upload
+      // comes meanwhile.
+      const key = 919193;
+      const fn = `test_hold_backfill_${randomUUID().replaceAll('-', '')}`;
+      await asOwner(
+        server,
+        `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.patient_id = 'P-LATE-OLD' THEN PERFORM pg_advisory_xact_lock(${key}); END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER ${fn} BEFORE INSERT ON dicom_instances FOR EACH ROW EXECUTE FUNCTION ${fn}();`,
+      );
+      const waiting = async () =>
+        (
+          await server.pool.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+          )
+        ).rows[0]!.n;
+      const lock = await server.pool.connect();
+      try {
+        await lock.query('SELECT pg_advisory_lock($1)', [key]);
+        const backfill = dicomIndexCommand.run([], { out: () => undefined, err: () => undefined, env: server.env });
+        for (let i = 0; (await waiting()) < 1; i++) expect(i).toBeLessThan(5000);
+        // The upload either answers, or waits for the backfill's lock on the UID.
+        let answered: Response | undefined;
+        const uploaded = post(uploadId, upload, OTHER, 'P-LATE-NEW').then((r) => (answered = r));
+        for (let i = 0; !answered && (await waiting()) < 2; i++) expect(i).toBeLessThan(5000);
+        // What a viewer was shown once the upload was answered (if it was before the backfill ended).
+        const shownFirst = answered ? await servedPatients(sopInstanceUid) : undefined;
+        await lock.query('SELECT pg_advisory_unlock($1)', [key]);
+        expect(await backfill).toBe(0);
+        const res = await uploaded;
+        expect(res.status).toBe(201);
+        const answer = ((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict;
+        const served = await servedPatients(sopInstanceUid);
+        expect(served).toHaveLength(1);
+        if (shownFirst) expect(served, 'a file served, once served, stays served').toEqual(shownFirst);
+        const holder = served[0] === 'P-LATE-NEW' ? uploadId : olderId;
+        expect(answer, "the upload's answer says whether it is the file served").toBe(holder !== uploadId);
+        expect({ older: await flagOf(olderId), upload: await flagOf(uploadId) }).toEqual({
+          older: holder !== olderId,
+          upload: holder !== uploadId,
+        });
+      } finally {
+        lock.release();
+        await asOwner(server, `DROP TRIGGER ${fn} ON dicom_instances; DROP FUNCTION ${fn}();`);
+      }
+    });
+
+    it("the database's clock stepped back since the holder was indexed: a later upload does not take its UID", async () => {
+      const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.95.1';
+      const heldId = randomUUID();
+      const laterId = randomUUID();
+      const bytes = (seed: number, patientId: string) =>
+        makeDicom({ rows: 16, columns: 16, seed, patientId, sopInstanceUid });
+      expect((await post(heldId, bytes(1990, 'P-CLOCK-A'), MEDIC, 'P-CLOCK-A')).status).toBe(201);
+      // As if indexed an hour before the clock was set back an hour (NTP step, a host moved).
+      await server.pool.query("UPDATE dicom_instances SET indexed_at = now() + interval '1 hour' WHERE xray_id = $1", [
+        heldId,
+      ]);
+      expect(await servedPatients(sopInstanceUid)).toEqual(['P-CLOCK-A']);
+      const res = await post(laterId, bytes(1989, 'P-CLOCK-B'), OTHER, 'P-CLOCK-B');
+      expect(res.status).toBe(201);
+      expect(((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict).toBe(true);
+      expect(await servedPatients(sopInstanceUid)).toEqual(['P-CLOCK-A']);
+      expect([await flagOf(heldId), await flagOf(laterId)]).toEqual([false, true]);
+    });
+
+    it('a third and fourth file under a UID (marked on their own), the holder deleted: the next is served, every flag follows', async () => {
+      const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.94.1';
+      const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      for (const [i, id] of ids.entries()) {
+        const res = await post(
+          id,
+          makeDicom({ rows: 16, columns: 16, seed: 1997 + i, sopInstanceUid }),
+          OTHER,
+          `P-4-${i}`,
+        );
+        expect(res.status).toBe(201);
+        expect(((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict, `upload ${i}`).toBe(i > 0);
+      }
+      const flags = async () => Promise.all(ids.slice(1).map(flagOf));
+      expect(await flags()).toEqual([true, true, true]);
+      const del = await fetch(`${server.url}/xrays/${ids[0]}`, {
+        method: 'DELETE',
+        headers: { 'X-Test-Actor': ADMIN },
+      });
+      expect(del.status).toBe(204);
+      expect(await servedPatients(sopInstanceUid)).toEqual(['P-4-1']);
+      expect(await flags()).toEqual([false, true, true]);
+    });
   });
 });
 

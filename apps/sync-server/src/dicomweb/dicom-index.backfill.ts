@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, loadDicomReader, type DicomHeader } from '@xray/shared';
-import type { Pool } from '../db/pool.ts';
+import { inTransaction, type Pool } from '../db/pool.ts';
 import type { ByteRange } from '../storage/index.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
 import { dicomInstanceRepository } from './dicom-instance.repository.ts';
@@ -103,7 +103,10 @@ export async function backfillDicomIndex(
           report.skipped.push(id);
           continue;
         }
-        await dicomInstanceRepository.insert(deps.pool, id, entry);
+        // In a transaction: the lock on the UID is held to its COMMIT, as finalize holds it (through
+        // the pool it would be let go before the insert, and an upload committing meanwhile would be
+        // neither seen nor marked, and could be displaced by this older file).
+        await inTransaction(deps.pool, (tx) => dicomInstanceRepository.insert(tx, id, entry));
         report.indexed++;
       } catch (err) {
         // One unreadable X-ray (deleted meanwhile, an object that fails its check, a header past the

@@ -1,6 +1,6 @@
 import { firstString, toDicomJson, type DicomHeader, type DicomJsonDataset } from '@xray/shared';
 import { storableJson } from '../audit/audit.hash.ts';
-import type { Pool, PoolClient } from '../db/pool.ts';
+import type { PoolClient } from '../db/pool.ts';
 import { dicomInstanceRepository } from './dicom-instance.repository.ts';
 import { DICOMWEB_BASE } from './dicomweb.operations.ts';
 
@@ -129,7 +129,7 @@ export function indexEntryOf(header: DicomHeader): DicomIndexEntry | undefined {
  * holds the SOP Instance UID (`Xray.dicomUidConflict`).
  */
 export async function indexDicomInstance(
-  db: Pool | PoolClient,
+  db: PoolClient,
   xrayId: string,
   header: DicomHeader | null | undefined,
 ): Promise<boolean> {

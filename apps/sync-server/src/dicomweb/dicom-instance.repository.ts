@@ -223,14 +223,17 @@ export const dicomInstanceRepository = {
   async insert(db: PoolClient, xrayId: string, e: DicomIndexEntry): Promise<boolean> {
     // One writer per UID until its COMMIT, and the clock read under the lock: the first indexed
     // (the holder) is the first committed, so what an answer said and DICOMweb served stays true.
+    // Never before a row already under the UID (one index step), should the clock have been set back.
     await db.query(LOCK_SOP_UID, [e.sopUid]);
     const { rows } = await db.query<{ conflict: boolean; others: number }>(
       `INSERT INTO dicom_instances AS n (xray_id, ${ENTRY_COLUMNS.join(', ')}, indexed_at)
-       VALUES (${placeholders(1, ENTRY_COLUMNS.length + 1)}, clock_timestamp())
+       VALUES (${placeholders(1, ENTRY_COLUMNS.length + 1)},
+               greatest(clock_timestamp(), (SELECT max(l.indexed_at) + interval '1 microsecond' FROM dicom_instances l
+                                             WHERE l.sop_uid = $${ENTRY_COLUMNS.length + 2})))
        ON CONFLICT (xray_id) DO NOTHING
        RETURNING coalesce(${firstFileUnder('n.sop_uid')} <> (SELECT sha256 FROM xrays WHERE id = n.xray_id), false) AS conflict,
                  (SELECT count(*)::int FROM (SELECT FROM dicom_instances o WHERE o.sop_uid = n.sop_uid LIMIT 2) o) AS others`,
-      [xrayId, ...entryValues(e)],
+      [xrayId, ...entryValues(e), e.sopUid],
     );
     // Another X-ray under the UID: every X-ray under it is marked, so their reads look the holder
     // up (xrays.dicom_uid_shared; the common case, a UID of one file, reads no more than the row).
