@@ -9,7 +9,7 @@ import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../src/storage/index.ts';
 import { S3ObjectStore, type S3StorageConfig } from '../src/storage/s3.store.ts';
-import { blobOf, headerActor, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 
 /**
  * Attack on client-paced S3 reads that let go of their response when unread (ResumableRead),
@@ -93,10 +93,7 @@ describe('attack: S3 downloads paused and resumed (reads let go and reopened)', 
       sopInstanceUid: `${SERIES}.${seed}`,
     });
     const id = randomUUID();
-    const form = new FormData();
-    form.append('metadata', JSON.stringify(validMetadata({ id })));
-    form.append('file', blobOf(bytes), 'image.dcm');
-    const res = await fetch(`${server.url}/xrays`, { method: 'POST', body: form, headers: { 'X-Test-Actor': MEDIC } });
+    const res = await postXray(server.url, validMetadata({ id }), blobOf(bytes), { 'X-Test-Actor': MEDIC });
     expect(res.status, await res.text()).toBe(201);
     uploaded.set(id, bytes);
     return id;

@@ -11,7 +11,6 @@ import { dicomIndexCommand } from '../src/cli/dicom-index.command.ts';
 import { rendersPrefixOf } from '../src/rendering/render.cache.ts';
 import { MAX_RENDERS_PER_XRAY } from '../src/rendering/render.service.ts';
 import {
-  asOwner,
   blobOf,
   countRows,
   headerActor,
@@ -23,6 +22,7 @@ import {
   type TestServer,
 } from './harness.ts';
 import { multipartParts } from './multipart-parts.ts';
+import { holdInsertsFor } from './slow-inserts.ts';
 import { postStow, readStowAnswer, rowsOfSop, stowAs } from './stow.support.ts';
 
 /**
@@ -600,38 +600,19 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       const second = makeDicom({ rows: 16, columns: 16, seed: 1994, patientId: 'P-RACE-B', sopInstanceUid });
       // The first upload's transaction held after it began (its uploaded_at taken) and before it
       // indexes: a slow finalize while a second upload starts, indexes and commits.
-      const key = 919192;
-      const fn = `test_hold_index_${randomUUID().replaceAll('-', '')}`;
-      await asOwner(
-        server,
-        `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-           IF NEW.patient_id = 'P-RACE-A' THEN PERFORM pg_advisory_xact_lock(${key}); END IF;
-           RETURN NEW;
-         END $$;
-         CREATE TRIGGER ${fn} BEFORE INSERT ON xrays FOR EACH ROW EXECUTE FUNCTION ${fn}();`,
-      );
-      const lock = await server.pool.connect();
+      const hold = await holdInsertsFor(server, 'xrays', 'P-RACE-A');
       try {
-        await lock.query('SELECT pg_advisory_lock($1)', [key]);
         const firstId = randomUUID();
         const secondId = randomUUID();
         const firstPost = post(firstId, first, MEDIC, 'P-RACE-A');
-        // Until the first upload waits on the lock (in its transaction).
-        for (let i = 0; ; i++) {
-          const { rows } = await server.pool.query<{ n: number }>(
-            "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted",
-            [key],
-          );
-          if (rows[0]!.n === 1) break;
-          expect(i).toBeLessThan(5000);
-        }
+        // Until the first upload waits on the hold (in its transaction).
+        for (let i = 0; (await hold.waiting()) < 1; i++) expect(i).toBeLessThan(5000);
         const res = await post(secondId, second, OTHER, 'P-RACE-B');
         expect(res.status).toBe(201);
         expect(((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict).toBe(false);
         // A viewer reads the header under the UID now: the second file's.
         expect(await servedPatients(sopInstanceUid)).toEqual(['P-RACE-B']);
-        await lock.query('SELECT pg_advisory_unlock($1)', [key]);
+        await hold.release();
         const firstRes = await firstPost;
         expect(firstRes.status).toBe(201);
         const firstAnswer = ((await firstRes.json()) as { dicomUidConflict: boolean }).dicomUidConflict;
@@ -641,8 +622,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
         expect([await flagOf(firstId), await flagOf(secondId)]).toEqual([true, false]);
         expect(firstAnswer).toBe(true);
       } finally {
-        lock.release();
-        await asOwner(server, `DROP TRIGGER ${fn} ON xrays; DROP FUNCTION ${fn}();`);
+        await hold.drop();
       }
     });
 
@@ -656,35 +636,17 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [olderId]);
       // The backfill's insert of the older X-ray held in its statement (a slow disk): the upload
       // comes meanwhile.
-      const key = 919193;
-      const fn = `test_hold_backfill_${randomUUID().replaceAll('-', '')}`;
-      await asOwner(
-        server,
-        `CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-           IF NEW.patient_id = 'P-LATE-OLD' THEN PERFORM pg_advisory_xact_lock(${key}); END IF;
-           RETURN NEW;
-         END $$;
-         CREATE TRIGGER ${fn} BEFORE INSERT ON dicom_instances FOR EACH ROW EXECUTE FUNCTION ${fn}();`,
-      );
-      const waiting = async () =>
-        (
-          await server.pool.query<{ n: number }>(
-            "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-          )
-        ).rows[0]!.n;
-      const lock = await server.pool.connect();
+      const hold = await holdInsertsFor(server, 'dicom_instances', 'P-LATE-OLD');
       try {
-        await lock.query('SELECT pg_advisory_lock($1)', [key]);
         const backfill = dicomIndexCommand.run([], { out: () => undefined, err: () => undefined, env: server.env });
-        for (let i = 0; (await waiting()) < 1; i++) expect(i).toBeLessThan(5000);
+        for (let i = 0; (await hold.waiting()) < 1; i++) expect(i).toBeLessThan(5000);
         // The upload either answers, or waits for the backfill's lock on the UID.
         let answered: Response | undefined;
         const uploaded = post(uploadId, upload, OTHER, 'P-LATE-NEW').then((r) => (answered = r));
-        for (let i = 0; !answered && (await waiting()) < 2; i++) expect(i).toBeLessThan(5000);
+        for (let i = 0; !answered && (await hold.waiting(true)) < 2; i++) expect(i).toBeLessThan(5000);
         // What a viewer was shown once the upload was answered (if it was before the backfill ended).
         const shownFirst = answered ? await servedPatients(sopInstanceUid) : undefined;
-        await lock.query('SELECT pg_advisory_unlock($1)', [key]);
+        await hold.release();
         expect(await backfill).toBe(0);
         const res = await uploaded;
         expect(res.status).toBe(201);
@@ -699,8 +661,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
           upload: holder !== uploadId,
         });
       } finally {
-        lock.release();
-        await asOwner(server, `DROP TRIGGER ${fn} ON dicom_instances; DROP FUNCTION ${fn}();`);
+        await hold.drop();
       }
     });
 

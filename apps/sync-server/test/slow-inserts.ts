@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Config } from '../src/config/config.ts';
@@ -45,4 +45,60 @@ export async function untilStoring(server: { config: Config }, final: Promise<un
     await owner.end();
   }
   if (!answered) throw new Error('no X-ray insert under way 30 s after the final PATCH was sent');
+}
+
+/** Inserts held by holdInsertsFor. */
+export interface HeldInserts {
+  /** Sessions waiting on an advisory lock: on this hold's, or (`any`) on any (a SOP UID's lock too). */
+  waiting(any?: boolean): Promise<number>;
+  /** Lets the held inserts go on. */
+  release(): Promise<void>;
+  /** Lets them go, and removes the trigger. */
+  drop(): Promise<void>;
+}
+
+/**
+ * Holds every insert into `table` of a row for `patientId` (a transaction stopped at that exact
+ * step, as a slow disk would) until `release`: a trigger waits on an advisory lock this holds.
+ */
+export async function holdInsertsFor(
+  server: TestServer,
+  table: 'xrays' | 'dicom_instances',
+  patientId: string,
+): Promise<HeldInserts> {
+  const key = 900_000 + randomInt(100_000);
+  const name = `test_hold_${randomUUID().replaceAll('-', '')}`;
+  await asOwner(
+    server,
+    `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF NEW.patient_id = '${patientId}' THEN PERFORM pg_advisory_xact_lock(${key}); END IF;
+       RETURN NEW;
+     END $$;
+     CREATE TRIGGER ${name} BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}();`,
+  );
+  const lock = await server.pool.connect();
+  await lock.query('SELECT pg_advisory_lock($1)', [key]);
+  let held = true;
+  const release = async () => {
+    if (!held) return;
+    held = false;
+    await lock.query('SELECT pg_advisory_unlock($1)', [key]);
+  };
+  return {
+    waiting: async (any = false) => {
+      const { rows } = await server.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+            ${any ? '' : 'AND objid = $1'}`,
+        any ? [] : [key],
+      );
+      return rows[0]!.n;
+    },
+    release,
+    drop: async () => {
+      await release();
+      lock.release();
+      await asOwner(server, `DROP TRIGGER ${name} ON ${table}; DROP FUNCTION ${name}();`);
+    },
+  };
 }

@@ -11,19 +11,17 @@
  * REST, and say so (`Xray.dicomUidConflict`).
  */
 
-const firstUnder = (column: 'sha256' | 'id', sopUid: string): string =>
-  `(SELECT h.${column} FROM dicom_instances hd JOIN xrays h ON h.id = hd.xray_id
-     WHERE hd.sop_uid = ${sopUid} ORDER BY hd.indexed_at, hd.xray_id LIMIT 1)`;
-
 /**
- * SQL: the sha256 of the file that holds `sopUid` (an SQL expression): the X-ray indexed first
- * under it. One step of dicom_instances_sop_holder_idx and the xrays primary key, however many
- * X-rays share the UID.
+ * SQL: the id of the X-ray that holds `sopUid` (an SQL expression): the one indexed first under
+ * it, one step of dicom_instances_sop_holder_idx however many X-rays share the UID. STOW-RS
+ * compares a reuse with it: the file served.
  */
-export const firstFileUnder = (sopUid: string): string => firstUnder('sha256', sopUid);
+export const firstXrayUnder = (sopUid: string): string =>
+  `(SELECT hd.xray_id FROM dicom_instances hd WHERE hd.sop_uid = ${sopUid} ORDER BY hd.indexed_at, hd.xray_id LIMIT 1)`;
 
-/** SQL: the id of that earliest X-ray (the one STOW-RS compares a reuse with: the file served). */
-export const firstXrayUnder = (sopUid: string): string => firstUnder('id', sopUid);
+/** SQL: the sha256 of that X-ray's file (and the xrays primary key). */
+export const firstFileUnder = (sopUid: string): string =>
+  `(SELECT h.sha256 FROM xrays h WHERE h.id = ${firstXrayUnder(sopUid)})`;
 
 /**
  * SQL: the same sha256 as a window over `dicom_instances d JOIN xrays x` (the aliases it names),

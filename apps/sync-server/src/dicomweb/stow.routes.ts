@@ -62,9 +62,8 @@ const originOf = (req: Request, publicUrl: string | undefined): string =>
 /**
  * An X-ray already stored with this SOP Instance UID under another id (by POST /xrays or tus,
  * whose ids are the client's), from the DICOMweb instance index: the one DICOMweb serves under the
- * UID (sop-uid-holder.ts), not the first indexed (`xray-admin dicom-index` indexes an older X-ray
- * late): "stored already" names an instance its RetrieveURL serves. Instances stored by STOW-RS are
- * found by their derived id.
+ * UID (sop-uid-holder.ts), so "stored already" names an instance its RetrieveURL serves. Instances
+ * stored by STOW-RS are found by their derived id.
  */
 async function storedWithSopInstanceUid(pool: Pool, sopInstanceUid: string): Promise<XrayRecord | null> {
   const { rows } = await pool.query<{ id: string | null }>(`SELECT ${firstXrayUnder('$1')} AS id`, [sopInstanceUid]);

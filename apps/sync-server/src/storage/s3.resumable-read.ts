@@ -87,6 +87,7 @@ export class ResumableRead extends Readable {
   readonly #onEnd = (): void => {
     this.#detach();
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.#next !== this.#end + 1) {
       this.destroy(new Error(`The object's response ended at byte ${this.#next} of ${this.#end + 1}`));
     } else this.push(null);
