@@ -79,9 +79,10 @@ describe('ResumableRead under attack', () => {
     let ended = false;
     read.once('end', () => (ended = true));
     for (let i = 0; i < 40 && !ended; i++) {
-      // Take a few chunks, then leave it unread until it lets go (or it has nothing left to hold).
+      // Take a few small reads (read() without a size would take all it holds: the object would be
+      // read in a few rounds and let go only a few times), then leave it unread until it lets go.
       for (let k = randomInt(1, 4); k > 0; k--) {
-        const c = read.read() as Buffer | null;
+        const c = read.read(randomInt(1, 2_000)) as Buffer | null;
         if (c) got.push(c);
         else await new Promise((r) => setImmediate(r));
       }
