@@ -554,6 +554,39 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       (await json(`/instances?SOPInstanceUID=${sop}`, DOCTOR)).map((d) => value(d, '00100020'));
     const post = async (id: string, bytes: Uint8Array, actor: string, patientId: string) =>
       postXray(server.url, validMetadata({ id, patientId }), blobOf(bytes), { 'X-Test-Actor': actor });
+    const lastSeq = async () =>
+      Number(
+        (await server.pool.query<{ seq: string }>('SELECT coalesce(max(seq), 0) AS seq FROM xray_changes')).rows[0]!
+          .seq,
+      );
+    /** What a client syncing by the feed, the Doctor Service and the audit trail learnt of a flag since change `after`. */
+    const flagNews = async (after: number, ids: string[]) => {
+      const feed = (await (
+        await fetch(`${server.url}/changes?after=${after}&limit=100`, { headers: { 'X-Test-Actor': DOCTOR } })
+      ).json()) as { items: { kind: string; xrayId: string; xray: { dicomUidConflict: boolean } | null }[] };
+      const events = await server.pool.query<{ xray_id: string; payload: { data: Record<string, unknown> } }>(
+        `SELECT xray_id, payload FROM outbox_events WHERE type = 'xray.updated' AND xray_id = ANY($1::uuid[])
+            AND payload->'data'->>'cause' = 'dicom_uid_holder'`,
+        [ids],
+      );
+      const audits = await server.pool.query<{ xray_id: string; actor_sub: string; details: unknown }>(
+        `SELECT xray_id, actor_sub, details FROM audit_events WHERE action = 'xray.update' AND xray_id = ANY($1::uuid[])
+            AND details->>'cause' = 'dicom_uid_holder'`,
+        [ids],
+      );
+      return ids.map((id) => ({
+        feed: feed.items.filter((c) => c.xrayId === id).map((c) => `${c.kind}:${c.xray?.dicomUidConflict ?? '-'}`),
+        event: events.rows
+          .filter((e) => e.xray_id === id)
+          .map((e) => ({ changes: e.payload.data.changes, by: e.payload.data.by })),
+        audit: audits.rows.filter((a) => a.xray_id === id).map((a) => ({ actor: a.actor_sub, details: a.details })),
+      }));
+    };
+    const flip = (before: boolean, after: boolean) => ({ dicomUidConflict: { before, after } });
+    const flipDetails = (before: boolean, after: boolean) => ({
+      before: { dicomUidConflict: before },
+      after: { dicomUidConflict: after },
+    });
 
     it('`xray-admin dicom-index` indexing an older X-ray under a UID already served: the served file stays, STOW-RS judges a reuse against it', async () => {
       const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.91.1';
@@ -566,6 +599,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [olderId]);
       expect((await post(laterId, later, OTHER, 'P-1991B')).status).toBe(201);
       expect(await servedPatients(sopInstanceUid)).toEqual(['P-1991B']);
+      const since = await lastSeq();
       const out: string[] = [];
       expect(
         await dicomIndexCommand.run([], { out: (l) => out.push(l), err: (l) => out.push(l), env: server.env }),
@@ -573,6 +607,17 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       // The file a viewer was already shown under the UID keeps it; the one indexed late is flagged.
       expect(await servedPatients(sopInstanceUid)).toEqual(['P-1991B']);
       expect([await flagOf(olderId), await flagOf(laterId)]).toEqual([true, false]);
+      // Its flag turned without the X-ray being written: the feed, an event and the audit say so.
+      expect(await flagNews(since, [olderId, laterId])).toEqual([
+        {
+          feed: ['updated:true'],
+          event: [{ changes: flip(false, true), by: null }],
+          audit: [
+            { actor: 'xray-admin dicom-index', details: { cause: 'dicom_uid_holder', ...flipDetails(false, true) } },
+          ],
+        },
+        { feed: [], event: [], audit: [] },
+      ]);
       // The older file's capturer sends it again by STOW-RS: it is not the instance under the UID,
       // so not "stored already" (whose RetrieveURL would serve the other patient's file): refused.
       const again = await stowAs(server.url, MEDIC, [{ bytes: older }]);
@@ -699,6 +744,7 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       }
       const flags = async () => Promise.all(ids.slice(1).map(flagOf));
       expect(await flags()).toEqual([true, true, true]);
+      const since = await lastSeq();
       const del = await fetch(`${server.url}/xrays/${ids[0]}`, {
         method: 'DELETE',
         headers: { 'X-Test-Actor': ADMIN },
@@ -706,6 +752,43 @@ describe('issue 19 attacked: DICOMweb and rendering doors', () => {
       expect(del.status).toBe(204);
       expect(await servedPatients(sopInstanceUid)).toEqual(['P-4-1']);
       expect(await flags()).toEqual([false, true, true]);
+      // Only the X-ray whose flag turned has a change, an event (by the admin who deleted) and an audit event.
+      const admin = { sub: 'admin-a19' };
+      expect(await flagNews(since, ids)).toEqual([
+        { feed: ['deleted:-'], event: [], audit: [] },
+        {
+          feed: ['updated:false'],
+          event: [{ changes: flip(true, false), by: admin }],
+          audit: [{ actor: 'admin-a19', details: { cause: 'dicom_uid_holder', ...flipDetails(true, false) } }],
+        },
+        { feed: [], event: [], audit: [] },
+        { feed: [], event: [], audit: [] },
+      ]);
+    });
+
+    it("the holder deleted while its very file is stored for another patient too: that X-ray's file is no longer served, and it says so", async () => {
+      const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.96.1';
+      const file = makeDicom({ rows: 16, columns: 16, seed: 2001, sopInstanceUid });
+      const other = makeDicom({ rows: 16, columns: 16, seed: 2002, sopInstanceUid });
+      const [holderId, otherId, sameId] = [randomUUID(), randomUUID(), randomUUID()];
+      expect((await post(holderId, file, OTHER, 'P-96-A')).status).toBe(201);
+      expect((await post(otherId, other, OTHER, 'P-96-B')).status).toBe(201);
+      expect((await post(sameId, file, OTHER, 'P-96-C')).status).toBe(201);
+      expect((await servedPatients(sopInstanceUid)).sort()).toEqual(['P-96-A', 'P-96-C']);
+      expect([await flagOf(otherId), await flagOf(sameId)]).toEqual([true, false]);
+      const since = await lastSeq();
+      const del = await fetch(`${server.url}/xrays/${holderId}`, {
+        method: 'DELETE',
+        headers: { 'X-Test-Actor': ADMIN },
+      });
+      expect(del.status).toBe(204);
+      // The next file indexed under the UID is the other bytes: the copy of the deleted file is hidden now.
+      expect(await servedPatients(sopInstanceUid)).toEqual(['P-96-B']);
+      expect([await flagOf(otherId), await flagOf(sameId)]).toEqual([false, true]);
+      const news = await flagNews(since, [otherId, sameId]);
+      expect(news.map((n) => n.feed)).toEqual([['updated:false'], ['updated:true']]);
+      expect(news.map((n) => n.event.map((e) => e.changes))).toEqual([[flip(true, false)], [flip(false, true)]]);
+      expect(news.map((n) => n.audit.length)).toEqual([1, 1]);
     });
   });
 });

@@ -278,6 +278,7 @@ describe('QIDO-RS (GET /dicom-web/studies, /series, /instances)', () => {
         pool: server.pool,
         get: (id) => xrays.get(id),
         openContent: (x, range) => xrays.openContent(x, range),
+        outbox: { append: () => Promise.resolve(), scrubXray: () => Promise.resolve(0) },
       });
     const report = await backfill();
     expect(report).toEqual({ indexed: 1, reread: 0, skipped: [], failed: [] });

@@ -1,12 +1,11 @@
 import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES } from '@xray/shared';
 import { backfillDicomIndex } from '../dicomweb/dicom-index.backfill.ts';
-import { createOutboxWriter } from '../events/outbox.repository.ts';
 import { createLinkVerifier } from '../integrations/link.verifier.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createXrayService } from '../xrays/xray.service.ts';
 import { EXIT, printedHelp, type Command } from './command.ts';
-import { withRestoreTools } from './restore.setup.ts';
+import { serverIntegrations, withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin dicom-index
 
@@ -17,7 +16,9 @@ upload's is; never the pixels) and indexed as an upload is. A header that runs p
 X-rays indexed from their first ${DICOM_HEADER_PREFIX_BYTES / 1024} KiB only (as uploads were before headers were read whole)
 are read again the same way and their index rows written anew, the missing attributes with them.
 Safe while servers run, and to run again (a file with no pixel data past ${DICOM_HEADER_PREFIX_BYTES / 1024} KiB is read
-again each time, to the same row). Uses the server's settings (DATABASE_URL, the store, the
+again each time, to the same row). An X-ray indexed under a SOP Instance UID another file holds
+is flagged (dicomUidConflict), with a change, an xray.updated event (cause dicom_uid_holder, to the
+server's sinks) and an audit event. Uses the server's settings (DATABASE_URL, the store, the
 KEKs). Exit 1 when some X-ray could not be read or indexed; the others are indexed all the same.`;
 
 /** `xray-admin dicom-index`: the index of X-rays stored before DICOMweb. */
@@ -30,7 +31,9 @@ export const dicomIndexCommand: Command = {
     if (printedHelp(args, io, usage)) return EXIT.ok;
     return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
       const log = createLogger('warn', 'json', 2);
-      // Only reads: no link is checked, no event written.
+      // The server's outbox writer: an X-ray indexed under a UID another file holds says so in an
+      // event. No link is checked.
+      const { outbox } = serverIntegrations({ config, pool, store, keys }, log);
       const xrays = createXrayService({
         pool,
         store,
@@ -38,10 +41,11 @@ export const dicomIndexCommand: Command = {
         log,
         metrics: createMetrics(),
         links: createLinkVerifier(undefined, { inlineTimeoutMs: 0, log }),
-        outbox: createOutboxWriter([], { publicUrl: () => config.http.publicUrl ?? '' }),
+        outbox,
       });
       const report = await backfillDicomIndex({
         pool,
+        outbox,
         get: (id) => xrays.get(id),
         openContent: (x, range) => xrays.openContent(x, range),
       });

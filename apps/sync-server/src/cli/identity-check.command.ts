@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
 import { backfillIdentity, MAX_SERVICE_FAILURES_IN_A_ROW } from '../ingest/identity.backfill.ts';
-import { createIntegrations } from '../integrations/integrations.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { writeRecord } from '../xrays/xray-record.ts';
 import { createXrayService } from '../xrays/xray.service.ts';
 import { EXIT, type Command } from './command.ts';
-import { withRestoreTools } from './restore.setup.ts';
+import { serverIntegrations, withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin identity-check [--dry-run] [--no-patient-service] [--recheck-issuers]
 
@@ -83,12 +82,7 @@ export const identityCheckCommand: Command = {
       }
       // On stderr: stdout is the report only.
       const log = createLogger('warn', 'json', 2);
-      // The Patient Service client exactly as the server builds it, and its outbox writer: the events
-      // committed here go to the server's sinks (its relays deliver them). Nothing is started. Their
-      // links: PUBLIC_URL, else the address the server listens on (HOST, PORT), as the server's.
-      const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-      const listening = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.http.port}`;
-      const { links, outbox } = createIntegrations(config, pool, log, () => listening);
+      const { links, outbox } = serverIntegrations({ config, pool, store, keys }, log);
       const xrays = createXrayService({ pool, store, keys, log, metrics: createMetrics(), links, outbox });
       const report = await backfillIdentity(
         {

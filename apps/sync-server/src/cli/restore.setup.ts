@@ -1,4 +1,6 @@
 import { loadConfig, type Config } from '../config/config.ts';
+import { createIntegrations } from '../integrations/integrations.ts';
+import type { Logger } from '../observability/logger.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { loadOrCreateDevKeys } from '../keys/dev-keys.ts';
 import { confirmKeks } from '../keys/kek-check.ts';
@@ -43,4 +45,16 @@ export async function withRestoreTools<T>(
   } finally {
     await tools.pool.end();
   }
+}
+
+/**
+ * The Patient Service client and the outbox writer exactly as the server builds them: events a
+ * command commits go to the server's sinks (its relays deliver them); nothing is started. Their
+ * links: PUBLIC_URL, else the address the server listens on (HOST, PORT), as the server's.
+ */
+export function serverIntegrations(tools: RestoreTools, log: Logger): ReturnType<typeof createIntegrations> {
+  const { config, pool } = tools;
+  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  const listening = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.http.port}`;
+  return createIntegrations(config, pool, log, () => listening);
 }

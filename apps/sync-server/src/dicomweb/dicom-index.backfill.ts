@@ -1,17 +1,25 @@
 import type { Readable } from 'node:stream';
 import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, loadDicomReader, type DicomHeader } from '@xray/shared';
+import { systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
+import type { OutboxWriter } from '../events/outbox.repository.ts';
 import type { ByteRange } from '../storage/index.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
 import { dicomInstanceRepository } from './dicom-instance.repository.ts';
 import { indexEntryOf } from './dicom-index.ts';
+import { recordConflictFlips } from './uid-conflict.changes.ts';
 
 export interface BackfillDeps {
   pool: Pool;
   get(id: string): Promise<XrayRecord>;
   /** XrayService.openContent: decrypts the stored object (only the segments the range touches). */
   openContent(x: XrayRecord, range?: ByteRange): Promise<Readable>;
+  /** Where an X-ray indexed under a UID another file holds announces its flag (uid-conflict.changes.ts). */
+  outbox: OutboxWriter;
 }
+
+/** Who the audit trail names for a flag the backfill changed (a system change, as `xray-admin identity-check`). */
+const CONTEXT = systemContext({ sub: 'xray-admin dicom-index', roles: ['admin'] });
 
 export interface BackfillReport {
   indexed: number;
@@ -106,7 +114,11 @@ export async function backfillDicomIndex(
         // In a transaction: the lock on the UID is held to its COMMIT, as finalize holds it (through
         // the pool it would be let go before the insert, and an upload committing meanwhile would be
         // neither seen nor marked, and could be displaced by this older file).
-        await inTransaction(deps.pool, (tx) => dicomInstanceRepository.insert(tx, id, entry));
+        // Under a UID another file holds: its dicomUidConflict turns true, and it says so.
+        await inTransaction(deps.pool, async (tx) => {
+          if (await dicomInstanceRepository.insert(tx, id, entry))
+            await recordConflictFlips(tx, deps.outbox, [{ xrayId: id, before: false, after: true }], CONTEXT, null);
+        });
         report.indexed++;
       } catch (err) {
         // One unreadable X-ray (deleted meanwhile, an object that fails its check, a header past the

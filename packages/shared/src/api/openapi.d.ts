@@ -1111,7 +1111,7 @@ export interface components {
                     };
                 };
                 /** @enum {string} */
-                cause: "correction" | "link_check" | "identity_check";
+                cause: "correction" | "link_check" | "identity_check" | "dicom_uid_holder";
                 by: {
                     sub: string;
                 } | null;
@@ -2199,7 +2199,7 @@ export interface components {
                             };
                         };
                         /** @enum {string} */
-                        cause: "correction" | "link_check" | "identity_check";
+                        cause: "correction" | "link_check" | "identity_check" | "dicom_uid_holder";
                         by: {
                             sub: string;
                         } | null;
@@ -2786,7 +2786,7 @@ export interface components {
                             };
                         };
                         /** @enum {string} */
-                        cause: "correction" | "link_check" | "identity_check";
+                        cause: "correction" | "link_check" | "identity_check" | "dicom_uid_holder";
                         by: {
                             sub: string;
                         } | null;

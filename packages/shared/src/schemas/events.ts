@@ -135,9 +135,11 @@ export const XrayUpdatedEventSchema = linked(
     changes: z.record(z.string(), FieldChangeSchema),
     /**
      * `correction`: PATCH /xrays/{id}; `link_check`: a pending link settled in the background;
-     * `identity_check`: an X-ray stored before identity was checked, checked by `xray-admin identity-check`.
+     * `identity_check`: an X-ray stored before identity was checked, checked by `xray-admin identity-check`;
+     * `dicom_uid_holder`: `dicomUidConflict` changed without the X-ray being written (the file holding
+     * its SOP Instance UID was deleted, or it was indexed late under a UID another file holds).
      */
-    cause: z.enum(['correction', 'link_check', 'identity_check']),
+    cause: z.enum(['correction', 'link_check', 'identity_check', 'dicom_uid_holder']),
     by: ByActorSchema,
   }),
 );

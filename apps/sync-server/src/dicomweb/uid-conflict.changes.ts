@@ -1,0 +1,104 @@
+import { appendAuditBatch, type AuditContext, type AuditEventInput } from '../audit/audit.service.ts';
+import type { PoolClient } from '../db/pool.ts';
+import type { OutboxWriter } from '../events/outbox.repository.ts';
+import { xrayUpdated } from '../events/xray.events.ts';
+import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
+import { xrayRepository } from '../xrays/xray.repository.ts';
+import { firstFileUnder, firstXrayUnder, LOCK_SOP_UID } from './sop-uid-holder.ts';
+
+/**
+ * `Xray.dicomUidConflict` is judged when read (sop-uid-holder.ts), so it can change without the
+ * X-ray being written: when the file holding its SOP Instance UID is deleted (the next one takes
+ * the UID), or when `xray-admin dicom-index` indexes an old X-ray under a UID another file holds.
+ * A client that syncs by the change feed or the events would keep the old value; these changes
+ * give each such X-ray a change of its own, an `xray.updated` event (cause `dicom_uid_holder`)
+ * and an `xray.update` audit event, in the transaction that caused it.
+ */
+export interface ConflictFlip {
+  xrayId: string;
+  before: boolean;
+  after: boolean;
+}
+
+/**
+ * Before deleting X-ray `xrayId`: the SOP Instance UID it holds, if it holds one (only then can
+ * its deletion change another X-ray's flag), under the UID's lock (held to COMMIT, as finalize
+ * takes it; taken before the X-ray's row is locked, in finalize's order). Under the lock, no other
+ * writer changes which file holds the UID until this transaction ends.
+ */
+export async function lockHeldUid(tx: PoolClient, xrayId: string): Promise<string | undefined> {
+  const { rows } = await tx.query<{ sop_uid: string }>('SELECT sop_uid FROM dicom_instances WHERE xray_id = $1', [
+    xrayId,
+  ]);
+  const uid = rows[0]?.sop_uid;
+  if (uid === undefined) return undefined;
+  await tx.query(LOCK_SOP_UID, [uid]);
+  const held = await tx.query<{ holds: boolean }>(`SELECT ${firstXrayUnder('$1::text')} = $2::uuid AS holds`, [
+    uid,
+    xrayId,
+  ]);
+  return held.rows[0]?.holds ? uid : undefined;
+}
+
+/** Every X-ray marked as sharing `sopUid` (xrays.dicom_uid_shared), with its dicomUidConflict now. */
+export async function conflictsUnder(tx: PoolClient, sopUid: string): Promise<Map<string, boolean>> {
+  const { rows } = await tx.query<{ id: string; conflict: boolean }>(
+    `SELECT x.id, coalesce(${firstFileUnder('$1::text')} <> x.sha256, false) AS conflict
+       FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
+      WHERE d.sop_uid = $1 AND x.dicom_uid_shared`,
+    [sopUid],
+  );
+  return new Map(rows.map((r) => [r.id, r.conflict]));
+}
+
+/** The X-rays present both times whose flag differs. */
+export function flipsBetween(before: Map<string, boolean>, after: Map<string, boolean>): ConflictFlip[] {
+  const flips: ConflictFlip[] = [];
+  for (const [xrayId, was] of before) {
+    const now = after.get(xrayId);
+    if (now !== undefined && now !== was) flips.push({ xrayId, before: was, after: now });
+  }
+  return flips.sort((a, b) => a.xrayId.localeCompare(b.xrayId));
+}
+
+/**
+ * Records each flip in `tx`: a numbered change (`updated`), the `xray.updated` event (cause
+ * `dicom_uid_holder`, by whoever caused it) and the audit event. Names no other X-ray: the owner of
+ * one X-ray learns nothing of who else stored under the UID.
+ */
+export async function recordConflictFlips(
+  tx: PoolClient,
+  outbox: OutboxWriter,
+  flips: readonly ConflictFlip[],
+  context: AuditContext,
+  /** Who the events name: the deleting user; null for the server itself (`xray-admin dicom-index`). */
+  by: { sub: string } | null,
+): Promise<void> {
+  if (flips.length === 0) return;
+  const audits: AuditEventInput[] = [];
+  for (const f of flips) {
+    const x = await xrayRepository.findById(tx, f.xrayId);
+    if (!x) continue;
+    x.changeSeq = await xrayChangeRepository.record(tx, {
+      xrayId: x.id,
+      kind: 'updated',
+      actorSub: context.actor?.sub ?? null,
+      ownerSub: x.capturedBy.sub,
+    });
+    const change = { dicomUidConflict: { before: f.before, after: f.after } };
+    await outbox.append(tx, xrayUpdated(x, change, 'dicom_uid_holder', by));
+    audits.push({
+      context,
+      action: 'xray.update',
+      outcome: 'success',
+      xrayId: x.id,
+      patientId: x.patientId,
+      details: {
+        cause: 'dicom_uid_holder',
+        before: { dicomUidConflict: f.before },
+        after: { dicomUidConflict: f.after },
+      },
+    });
+  }
+  await appendAuditBatch(tx, audits);
+}
