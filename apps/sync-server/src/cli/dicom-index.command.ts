@@ -32,8 +32,8 @@ export const dicomIndexCommand: Command = {
     return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
       const log = createLogger('warn', 'json', 2);
       // The server's outbox writer: an X-ray indexed under a UID another file holds says so in an
-      // event. No link is checked.
-      const { outbox } = serverIntegrations({ config, pool, store, keys }, log);
+      // event. No link is checked (only errors of that set-up on stderr).
+      const { outbox } = serverIntegrations({ config, pool, store, keys }, createLogger('error', 'json', 2));
       const xrays = createXrayService({
         pool,
         store,

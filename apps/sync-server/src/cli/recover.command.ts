@@ -1,7 +1,8 @@
 import { auditState, supersedeLostCheckpoints } from '../audit/audit.restore.ts';
+import { createLogger } from '../observability/logger.ts';
 import { recoverXrays } from '../xrays/xray-recovery.ts';
 import { EXIT, printedHelp, type Command } from './command.ts';
-import { withRestoreTools } from './restore.setup.ts';
+import { serverIntegrations, withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin recover
 
@@ -47,7 +48,10 @@ export const recoverCommand: Command = {
         );
       } else io.out(`audit: ${audit.message}`);
 
-      const report = await recoverXrays(pool, store, keys);
+      // Events it commits go to the server's sinks (a deletion re-applied that turns another X-ray's
+      // dicomUidConflict). Only errors of that set-up on stderr: nothing of it is started.
+      const { outbox } = serverIntegrations({ config, pool, store, keys }, createLogger('error', 'json', 2));
+      const report = await recoverXrays(pool, store, keys, outbox);
       for (const id of report.erased) io.out(`erased again: X-ray ${id} (deleted after the backup)`);
       for (const id of report.recovered) io.out(`recovered: X-ray ${id}`);
       for (const id of report.staleTombstones)

@@ -7,7 +7,7 @@ import type { ByteRange } from '../storage/index.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
 import { dicomInstanceRepository } from './dicom-instance.repository.ts';
 import { indexEntryOf } from './dicom-index.ts';
-import { recordConflictFlips } from './uid-conflict.changes.ts';
+import { lockFlipped, recordConflictFlips } from './uid-conflict.changes.ts';
 
 export interface BackfillDeps {
   pool: Pool;
@@ -116,8 +116,10 @@ export async function backfillDicomIndex(
         // neither seen nor marked, and could be displaced by this older file).
         // Under a UID another file holds: its dicomUidConflict turns true, and it says so.
         await inTransaction(deps.pool, async (tx) => {
-          if (await dicomInstanceRepository.insert(tx, id, entry))
-            await recordConflictFlips(tx, deps.outbox, [{ xrayId: id, before: false, after: true }], CONTEXT, null);
+          if (await dicomInstanceRepository.insert(tx, id, entry)) {
+            const flips = await lockFlipped(tx, [{ xrayId: id, before: false, after: true }]);
+            await recordConflictFlips(tx, deps.outbox, flips, CONTEXT, null);
+          }
         });
         report.indexed++;
       } catch (err) {

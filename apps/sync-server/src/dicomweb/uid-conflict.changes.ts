@@ -62,8 +62,44 @@ export function flipsBetween(before: Map<string, boolean>, after: Map<string, bo
 }
 
 /**
- * Records each flip in `tx`: a numbered change (`updated`), the `xray.updated` event (cause
- * `dicom_uid_holder`, by whoever caused it) and the audit event. Names no other X-ray: the owner of
+ * Locks the rows of the X-rays whose flag turns (in id order) and keeps the flips of those still
+ * there. Call it before the transaction takes the change counter: recording a flip stamps the
+ * X-ray's row (record_xray_change), and every other writer of an X-ray (PATCH, a delete, the link
+ * checker) locks its row before the counter; the other order deadlocks with them.
+ */
+export async function lockFlipped(tx: PoolClient, flips: readonly ConflictFlip[]): Promise<ConflictFlip[]> {
+  if (flips.length === 0) return [];
+  const { rows } = await tx.query<{ id: string }>(
+    'SELECT id FROM xrays WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+    [flips.map((f) => f.xrayId)],
+  );
+  const present = new Set(rows.map((r) => r.id));
+  return flips.filter((f) => present.has(f.xrayId));
+}
+
+/**
+ * Around the deletion of X-ray `xrayId` in `tx` (DELETE /xrays/{id}, `xray-admin recover`
+ * re-applying one): call it before the row is deleted (the UID's lock, then the flags as they
+ * were); `flips()` after it, before the change counter is taken (the flips' rows locked).
+ */
+export async function holderHandover(
+  tx: PoolClient,
+  xrayId: string,
+): Promise<{ flips: () => Promise<ConflictFlip[]> }> {
+  const uid = await lockHeldUid(tx, xrayId);
+  const before = uid === undefined ? undefined : await conflictsUnder(tx, uid);
+  return {
+    flips: async () =>
+      uid === undefined || before === undefined
+        ? []
+        : lockFlipped(tx, flipsBetween(before, await conflictsUnder(tx, uid))),
+  };
+}
+
+/**
+ * Records each flip in `tx` (their rows locked first, by lockFlipped): a numbered change
+ * (`updated`), the `xray.updated` event (cause `dicom_uid_holder`, by whoever caused it) and the
+ * audit event. Names no other X-ray: the owner of
  * one X-ray learns nothing of who else stored under the UID.
  */
 export async function recordConflictFlips(

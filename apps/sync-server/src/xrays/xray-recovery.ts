@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import { XrayIdSchema } from '@xray/shared';
 import { appendAudit, systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
-import { outboxRepository } from '../events/outbox.repository.ts';
+import { holderHandover, recordConflictFlips } from '../dicomweb/uid-conflict.changes.ts';
+import { outboxRepository, type OutboxWriter } from '../events/outbox.repository.ts';
 import { openStoredXre1 } from '../xre1/index.ts';
 import type { KeyService } from '../keys/key.service.ts';
 import { isSafeKey, type ObjectStore } from '../storage/index.ts';
@@ -336,11 +337,20 @@ async function insertRecovered(pool: Pool, x: RecoveredXray): Promise<XrayRecord
  * Re-applies the deletion a tombstone records: the row (when the restore brought it back) removed
  * with an `xray.delete` audit event, then the object and its record erased.
  */
-async function applyTombstone(pool: Pool, store: ObjectStore, tomb: Tombstone, inv: Inventory): Promise<string> {
+async function applyTombstone(
+  pool: Pool,
+  store: ObjectStore,
+  outbox: OutboxWriter,
+  tomb: Tombstone,
+  inv: Inventory,
+): Promise<string> {
   const objectKey = tomb.objectKey;
   const row = inv.rows.get(objectKey);
   await inTransaction(pool, async (tx) => {
+    // The SOP Instance UID it held passes to the next file: the X-rays whose flag that turns say so.
+    const handover = row ? await holderHandover(tx, row.id) : undefined;
     const removed = row ? await xrayRepository.delete(tx, row.id) : null;
+    const flips = removed && handover ? await handover.flips() : [];
     // The restored outbox may still hold its events: they keep no notes once it is gone.
     await outboxRepository.scrubXray(tx, tomb.xrayId);
     // The tombstone the restored database lost: a late upload of this id stays refused.
@@ -350,6 +360,7 @@ async function applyTombstone(pool: Pool, store: ObjectStore, tomb: Tombstone, i
       actorSub: tomb.deletedBy,
       ownerSub: removed?.capturedBy.sub ?? '',
     });
+    await recordConflictFlips(tx, outbox, flips, systemContext(RECOVER_ACTOR), null);
     await appendAudit(tx, {
       context: systemContext(RECOVER_ACTOR),
       action: 'xray.delete',
@@ -404,7 +415,13 @@ async function deletionState(
  * bytes are read back and match it), and every row gets a current recovery record. Idempotent:
  * run it again after an interruption.
  */
-export async function recoverXrays(pool: Pool, store: ObjectStore, keys: KeyService): Promise<RecoverReport> {
+export async function recoverXrays(
+  pool: Pool,
+  store: ObjectStore,
+  keys: KeyService,
+  /** The server's outbox writer: an X-ray whose dicomUidConflict a re-applied deletion turns says so. */
+  outbox: OutboxWriter,
+): Promise<RecoverReport> {
   const inv = await takeInventory(pool, store);
   const report: RecoverReport = {
     recovered: [],
@@ -451,7 +468,7 @@ export async function recoverXrays(pool: Pool, store: ObjectStore, keys: KeyServ
         });
         continue;
       }
-      report.erased.push(await applyTombstone(pool, store, tomb, inv));
+      report.erased.push(await applyTombstone(pool, store, outbox, tomb, inv));
       inv.rows.delete(objectKey);
       inv.objects.delete(objectKey);
       inv.records.delete(objectKey);

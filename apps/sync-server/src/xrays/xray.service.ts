@@ -15,7 +15,7 @@ import { DomainError, isDomainError, noSuch } from '../errors.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import { xrayDeleted } from '../events/xray.events.ts';
 import type { LinkVerifier } from '../integrations/link.verifier.ts';
-import { conflictsUnder, flipsBetween, lockHeldUid, recordConflictFlips } from '../dicomweb/uid-conflict.changes.ts';
+import { holderHandover, recordConflictFlips } from '../dicomweb/uid-conflict.changes.ts';
 import { removeRenders } from '../rendering/render.cache.ts';
 import { openStoredXre1, type OpenStoredOptions, StoredObjectMismatchError } from '../xre1/index.ts';
 import { wrapFormatOf } from '../keys/dek-wrap.ts';
@@ -268,12 +268,13 @@ export function createXrayService(deps: XrayServiceDeps) {
         removed = await inTransaction(deps.pool, async (tx) => {
           // The SOP Instance UID it holds, if any: the next file under it takes it, and the X-rays
           // whose dicomUidConflict that changes say so (uid-conflict.changes.ts).
-          const heldUid = await lockHeldUid(tx, id);
-          const flagsBefore = heldUid === undefined ? undefined : await conflictsUnder(tx, heldUid);
+          const handover = await holderHandover(tx, id);
           const row = await xrayRepository.delete(tx, id);
           // The row as the DELETE locked it: a change committed since the check above is not deleted unseen.
           if (row && precondition && !precondition(row)) throw changedSinceRead();
           if (row) {
+            // The X-rays whose flag its deletion turns, their rows locked before the change counter.
+            const flips = await handover.flips();
             // Its events not yet pruned keep no notes (nor DICOM summary) once it is gone.
             await deps.outbox.scrubXray(tx, row.id);
             // The tombstone: numbered in the change feed (late: the counter is held until COMMIT),
@@ -285,14 +286,13 @@ export function createXrayService(deps: XrayServiceDeps) {
               ownerSub: row.capturedBy.sub,
             });
             await deps.outbox.append(tx, xrayDeleted(row, context.actor ? { sub: context.actor.sub } : null));
-            if (heldUid !== undefined && flagsBefore)
-              await recordConflictFlips(
-                tx,
-                deps.outbox,
-                flipsBetween(flagsBefore, await conflictsUnder(tx, heldUid)),
-                context,
-                context.actor ? { sub: context.actor.sub } : null,
-              );
+            await recordConflictFlips(
+              tx,
+              deps.outbox,
+              flips,
+              context,
+              context.actor ? { sub: context.actor.sub } : null,
+            );
             await appendAudit(tx, {
               context,
               action: 'xray.delete',
