@@ -254,6 +254,39 @@ describe('QIDO-RS (GET /dicom-web/studies, /series, /instances)', () => {
     expect(found?.['00100010']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'Nul\uFFFDName' }] });
   });
 
+  it("a search reads only the groups it can find, yet judges each UID's file over every study: a reuse of a UID in another study is found in neither; counts stay whole", async () => {
+    const sop = '1.2.826.0.1.3680043.10.19.7.1';
+    const [held, reused] = ['1.2.826.0.1.3680043.10.19.7', '1.2.826.0.1.3680043.10.19.8'];
+    const series = `${held}.1`;
+    await store(
+      'held',
+      MEDIC,
+      { studyInstanceUid: held, seriesInstanceUid: series, sopInstanceUid: sop, seed: 71 },
+      'P-1907',
+    );
+    await store('held2', MEDIC, { studyInstanceUid: held, seriesInstanceUid: series, seed: 72 }, 'P-1907');
+    // Other bytes under the same SOP Instance UID, in another study, for another patient: not served.
+    await store('reused', OTHER_MEDIC, { studyInstanceUid: reused, sopInstanceUid: sop, seed: 73 }, 'P-1908');
+    for (const path of [
+      `/studies?StudyInstanceUID=${reused}`,
+      `/studies?PatientID=P-1908`,
+      `/studies/${reused}/series`,
+      `/instances?PatientID=P-1908`,
+    ])
+      expect(await json(path), path).toEqual([]);
+    expect(await json(`/studies?PatientID=P-1908`, OTHER_MEDIC)).toEqual([]);
+    // The study holding the UID: found by one instance's attribute, counted over both.
+    const [study] = await json(`/studies?SOPInstanceUID=${sop}`);
+    expect(value(study, '0020000D')).toBe(held);
+    expect(value(study, '00201208')).toBe(2);
+    const [found] = await json(`/studies/${held}/series?SOPInstanceUID=${sop}`);
+    expect(value(found, '0020000E')).toBe(series);
+    expect(value(found, '00201209')).toBe(2);
+    expect(uids(await json(`/instances?SOPInstanceUID=${sop}`), '00100020')).toEqual(['P-1907']);
+    // A search that finds nothing answers at once, empty.
+    expect(await json('/studies?StudyInstanceUID=1.2.826.0.1.3680043.10.19.999')).toEqual([]);
+  });
+
   it('a deleted X-ray leaves the index; one stored before the index gets it from the backfill', async () => {
     const del = await fetch(`${server.url}/xrays/${ids.b}`, { method: 'DELETE', headers: { 'X-Test-Actor': ADMIN } });
     expect(del.status).toBe(204);

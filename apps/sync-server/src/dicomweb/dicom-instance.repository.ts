@@ -117,16 +117,20 @@ const VISIBLE_COLUMNS = [
  * columns only; headers are joined for the results. PatientID matches the patient the X-ray is
  * linked to (xrays.patient_id, corrected by PATCH), not the file's (linked-patient.ts).
  */
-function visible(sql: Sql, scope: IndexScope): string {
+function visible(sql: Sql, scope: IndexScope, candidates?: readonly string[]): string {
   const inner = VISIBLE_COLUMNS.map((c) => (c === 'patient_id' ? 'x.patient_id' : `d.${c}`)).join(', ');
   // The holder is judged over every instance under a UID (the window), the scope applies after it;
-  // a paramedic's statement reads only the UIDs of their own instances, not everyone's.
+  // a paramedic's statement reads only the UIDs of their own instances, not everyone's, and a
+  // search only those of the groups it can find (candidateUids), not the whole index.
   const mine = scope.capturedBy === undefined ? undefined : sql.arg(scope.capturedBy);
-  const uids =
+  const restrictions = [
     mine === undefined
-      ? ''
-      : `WHERE d.sop_uid IN (SELECT md.sop_uid FROM dicom_instances md JOIN xrays mx ON mx.id = md.xray_id
-                             WHERE mx.captured_by_sub = ${mine})`;
+      ? undefined
+      : `d.sop_uid IN (SELECT md.sop_uid FROM dicom_instances md JOIN xrays mx ON mx.id = md.xray_id
+                        WHERE mx.captured_by_sub = ${mine})`,
+    candidates === undefined ? undefined : `d.sop_uid = ANY(${sql.arg(candidates)}::text[])`,
+  ].filter((r) => r !== undefined);
+  const uids = restrictions.length ? `WHERE ${restrictions.join(' AND ')}` : '';
   return `SELECT DISTINCT ON (a.sop_uid, a.patient_id) ${VISIBLE_COLUMNS.map((c) => `a.${c}`).join(', ')}
        FROM (SELECT ${inner}, x.uploaded_at, x.captured_by_sub, x.sha256, ${FIRST_FILE_WINDOW} AS holder
                FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id ${uids}) a
@@ -134,8 +138,14 @@ function visible(sql: Sql, scope: IndexScope): string {
       ORDER BY a.sop_uid, a.patient_id, a.uploaded_at DESC, a.xray_id`;
 }
 
-function condition(sql: Sql, m: Match): string {
-  const col = `v.${m.column}`;
+/** How a condition names a column: `visible`'s (`v.`), or an index row's before the holder is judged. */
+type ColumnOf = (column: Match['column']) => string;
+const ofVisible: ColumnOf = (c) => `v.${c}`;
+/** dicom_instances `md` joined to its X-ray `mx`: PatientID matches the linked patient (linked-patient.ts). */
+const ofIndexRow: ColumnOf = (c) => (c === 'patient_id' ? 'mx.patient_id' : `md.${c}`);
+
+function condition(sql: Sql, m: Match, columnOf: ColumnOf): string {
+  const col = columnOf(m.column);
   switch (m.kind) {
     case 'any':
       return m.caseInsensitive
@@ -155,8 +165,39 @@ function condition(sql: Sql, m: Match): string {
   }
 }
 
-const conditionsOf = (sql: Sql, matches: readonly Match[]): string =>
-  matches.length ? matches.map((m) => `(${condition(sql, m)})`).join(' AND ') : 'TRUE';
+const conditionsOf = (sql: Sql, matches: readonly Match[], columnOf: ColumnOf = ofVisible): string =>
+  matches.length ? matches.map((m) => `(${condition(sql, m, columnOf)})`).join(' AND ') : 'TRUE';
+
+/** Past this many candidate UIDs a search judges the holder over the whole index (one sort is then cheaper). */
+export const QIDO_CANDIDATE_CAP = 10_000;
+
+/**
+ * The SOP Instance UIDs a search at `level` can touch: those of every instance in a group (the
+ * study, the series, or the instance itself) with an index row that matches. A superset of what
+ * it finds (holder and scope are judged after, on these UIDs' every row), so the window that
+ * judges the holder sorts these rows, not the whole index; every instance of such a group is in,
+ * so the group's counts stay whole. Asked first, on its own: handed to the search as an array, its
+ * size is known to the planner, which then reads these UIDs' rows by index. Undefined when every
+ * group can be found (nothing matched, or more than QIDO_CANDIDATE_CAP UIDs).
+ */
+async function candidateUids(
+  db: Queryable,
+  level: QidoLevel,
+  matches: readonly Match[],
+): Promise<string[] | undefined> {
+  if (matches.length === 0) return undefined;
+  const sql = new Sql();
+  const hits = `FROM dicom_instances md JOIN xrays mx ON mx.id = md.xray_id WHERE ${conditionsOf(sql, matches, ofIndexRow)}`;
+  const text =
+    level === 'instance'
+      ? `SELECT DISTINCT md.sop_uid ${hits}`
+      : level === 'series'
+        ? `SELECT DISTINCT gd.sop_uid FROM dicom_instances gd
+            WHERE (gd.study_uid, gd.series_uid) IN (SELECT md.study_uid, md.series_uid ${hits})`
+        : `SELECT DISTINCT gd.sop_uid FROM dicom_instances gd WHERE gd.study_uid IN (SELECT md.study_uid ${hits})`;
+  const { rows } = await db.query<{ sop_uid: string }>(`${text} LIMIT ${QIDO_CANDIDATE_CAP + 1}`, sql.args);
+  return rows.length > QIDO_CANDIDATE_CAP ? undefined : rows.map((r) => r.sop_uid);
+}
 
 const toInstance = (r: InstanceRow): IndexedInstance => ({
   xrayId: r.xray_id,
@@ -271,8 +312,10 @@ export const dicomInstanceRepository = {
    * (studies newest first), a page of them. Counts are over every instance the caller may see.
    */
   async search(db: Queryable, level: QidoLevel, q: QidoQuery, scope: IndexScope): Promise<SearchHit[]> {
+    const candidates = await candidateUids(db, level, q.matches);
+    if (candidates?.length === 0) return [];
     const sql = new Sql();
-    const base = visible(sql, scope);
+    const base = visible(sql, scope, candidates);
     const matching = conditionsOf(sql, q.matches);
     const where = `WHERE ${matching}`;
     const page = `LIMIT ${sql.arg(q.limit)} OFFSET ${sql.arg(q.offset)}`;
