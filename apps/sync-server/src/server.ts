@@ -16,7 +16,7 @@ import { readDatabaseGauges } from './observability/database.gauges.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { listenForMetrics, type MetricsListener } from './observability/metrics.http.ts';
 import { ensurePrivateDir } from './storage/private-files.ts';
-import { createObjectStore, type ObjectStore } from './storage/index.ts';
+import { createObjectStore, hasClientPacedReads, type ObjectStore } from './storage/index.ts';
 import { loadOrCreateDevKeys } from './keys/dev-keys.ts';
 import { confirmKeks, kekCoverageCheck, recheckKeks } from './keys/kek-check.ts';
 import { createConfigKeyService, type KeyService } from './keys/key.service.ts';
@@ -134,6 +134,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const integrations = createIntegrations(config, pool, log, () => listening.url);
     const metrics = createMetrics();
     metrics.watchDatabase(() => readDatabaseGauges(pool));
+    if (hasClientPacedReads(realStore)) {
+      realStore.observeClientPaced((event) => metrics.s3DownloadReads.inc({ event }));
+      metrics.watchS3Downloads(() => realStore.clientPacedPool());
+    }
     const auditAnchoring = await startAuditAnchoring({ config, pool, log, metrics });
     const { app, uploads, authFailures } = await createApp({
       responseCheck,

@@ -160,4 +160,19 @@ describe('attack: unread downloads on S3 against an ambulance’s upload', () =>
     for await (const chunk of answers[0]!) hash.update(chunk as Buffer);
     expect(hash.digest('hex')).toBe(bigSha);
   }, 30_000);
+
+  it('the operator sees it: reads let go and reopened, and the pool of S3 connections in use and waited for', async () => {
+    const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+    const value = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    expect(value('xray_s3_download_reads_total{event="released"}')).toBeGreaterThanOrEqual(1);
+    expect(value('xray_s3_download_reads_total{event="reopened"}')).toBeGreaterThanOrEqual(1);
+    expect(value('xray_s3_download_reads_total{event="changed"}')).toBeUndefined();
+    const inUse = value('xray_s3_download_connections{state="in_use"}');
+    expect(inUse).toBeGreaterThanOrEqual(0);
+    expect(inUse).toBeLessThanOrEqual(SDK_SOCKETS);
+    expect(value('xray_s3_download_connections{state="waiting"}')).toBeGreaterThanOrEqual(0);
+  });
 });

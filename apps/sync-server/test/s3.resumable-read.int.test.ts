@@ -48,6 +48,8 @@ describe('S3: a client-paced read left unread lets go of its connection and goes
   /** Lets go of an unread read after 100 ms in any case. */
   let store: S3ObjectStore;
   let config: S3StorageConfig;
+  /** What whenPressed told its observer (the metrics). */
+  const told: string[] = [];
   // More than a paused response takes in before it stops reading its socket.
   const bytes = randomBytes(8 * 1024 * 1024);
 
@@ -56,7 +58,9 @@ describe('S3: a client-paced read left unread lets go of its connection and goes
     const loaded = loadConfig(storage.env).storage;
     if (loaded.kind !== 's3') throw new Error('not S3');
     config = loaded;
-    whenPressed = new S3ObjectStore(config, { clientPacedSockets: 1, releaseUnread: { whenPressedMs: 50 } });
+    // Its one connection from the setting (S3_DOWNLOAD_CONNECTIONS), as the server builds it.
+    whenPressed = new S3ObjectStore({ ...config, downloadConnections: 1 }, { releaseUnread: { whenPressedMs: 50 } });
+    whenPressed.observeClientPaced((event) => told.push(event));
     store = new S3ObjectStore(config, { clientPacedSockets: 1, releaseUnread: { whenPressedMs: 50, idleMs: 100 } });
     await store.put('xrays/r/1', Readable.from([bytes]));
   });
@@ -67,13 +71,19 @@ describe('S3: a client-paced read left unread lets go of its connection and goes
     let aReleased = false;
     a.once('released', () => (aReleased = true));
     const head = await readSome(a, 1024 * 1024);
+    expect(whenPressed.clientPacedPool()).toEqual({ inUse: 1, waiting: 0 });
     // The pool's one socket is a's until it lets go: the second read is answered only then.
-    const b = await whenPressed.get('xrays/r/1', { start: 5, end: 1028 }, { clientPaced: true });
+    const second = whenPressed.get('xrays/r/1', { start: 5, end: 1028 }, { clientPaced: true });
+    await new Promise((r) => setImmediate(r));
+    const whileWaiting = whenPressed.clientPacedPool();
+    const b = await second;
     expect(aReleased).toBe(true);
+    expect(whileWaiting).toEqual({ inUse: 1, waiting: 1 });
     expect(sha(await readRest(b))).toBe(sha(bytes.subarray(5, 1029)));
     // Only what the stream had buffered before it let go is kept.
     expect(a.readableLength).toBeLessThan(256 * 1024);
     expect(sha(await readRest(a, head))).toBe(sha(bytes));
+    expect(told).toEqual(['released', 'reopened']);
   });
 
   it('a Range read paused (twice) mid-way: exactly the asked bytes', async () => {
@@ -106,11 +116,15 @@ describe('S3: a client-paced read left unread lets go of its connection and goes
     const key = `xrays/r/${randomBytes(4).toString('hex')}`;
     const before = randomBytes(3 * 1024 * 1024);
     await store.put(key, Readable.from([before]));
+    const events: string[] = [];
+    store.observeClientPaced((event) => events.push(event));
     const a = await store.get(key, undefined, { clientPaced: true });
     const got = await readSome(a, 1024 * 1024);
     await released(a);
     await change(key);
     await expect(readRest(a, got)).rejects.toBeInstanceOf(ObjectChangedError);
+    // The metrics count it apart from reads let go and reopened.
+    expect(events).toEqual(['released', 'changed']);
     const delivered = Buffer.concat(got);
     expect(delivered.equals(before.subarray(0, delivered.length))).toBe(true);
   });

@@ -153,6 +153,9 @@ export const EnvSchema = z.object({
   S3_CREATE_BUCKET: bool(false).describe('Create the bucket at startup when missing (development, tests).'),
   S3_PART_SIZE: int(8 * MIB, { min: 5 * MIB }).describe('Multipart part size; S3 minimum is 5 MiB.'),
   S3_QUEUE_SIZE: int(4, { min: 1, max: 16 }).describe('Parts uploaded concurrently.'),
+  S3_DOWNLOAD_CONNECTIONS: int(50, { min: 1, max: 1000 }).describe(
+    "Connections to S3 of this replica for answers streamed at a client's pace (downloads, WADO-RS retrieve, frames): a pool of their own, apart from uploads'. A read left unread lets go of its connection after 1 s while others wait for one, 10 s in any case (metrics xray_s3_download_*).",
+  ),
 
   TUS_EXPIRY_MS: ms(24 * 60 * 60 * 1000).describe(
     'An unfinished tus upload is removed this long after it was created.',
@@ -798,6 +801,7 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
           createBucket: e.S3_CREATE_BUCKET,
           partSize: e.S3_PART_SIZE,
           queueSize: e.S3_QUEUE_SIZE,
+          downloadConnections: e.S3_DOWNLOAD_CONNECTIONS,
         }
       : { kind: 'fs' as const, dir: path.join(dataDir, 'objects') },
     audit: {

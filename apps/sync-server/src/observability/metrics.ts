@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ClientPacedPool } from '../storage/object-store.ts';
 
 /** Prometheus metrics; one registry per app so tests can run several apps in a process. */
 export function createMetrics() {
@@ -16,6 +17,7 @@ export function createMetrics() {
       },
     });
   collectDefaultMetrics({ register: registry });
+  let s3DownloadPool: (() => ClientPacedPool) | undefined;
   return {
     registry,
     httpDuration: new Histogram({
@@ -99,6 +101,28 @@ export function createMetrics() {
       'X-rays whose patient link could not be checked yet (the Patient Service did not answer); re-checked in the background',
       (s) => s.pendingLinks,
     ),
+    s3DownloadReads: new Counter({
+      name: 'xray_s3_download_reads_total',
+      help: "Answers streamed from S3 at a client's pace (downloads, WADO-RS retrieve, frames), by event: released (left unread, it let go of its S3 connection: after 1 s while others waited for one, 10 s in any case), reopened (read on: the object asked again from the next byte), changed (the object was deleted or replaced meanwhile: the answer cut)",
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    s3DownloadConnections: new Gauge({
+      name: 'xray_s3_download_connections',
+      help: "The pool of S3 connections for answers streamed at a client's pace (S3_DOWNLOAD_CONNECTIONS), by state: in_use, and waiting (reads waiting for one). Reads waiting for long: raise S3_DOWNLOAD_CONNECTIONS if the store takes more",
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const pool = s3DownloadPool?.();
+        if (!pool) return;
+        this.set({ state: 'in_use' }, pool.inUse);
+        this.set({ state: 'waiting' }, pool.waiting);
+      },
+    }),
+    /** Where the S3 download pool's gauge reads from (S3 storage only). */
+    watchS3Downloads(read: () => ClientPacedPool) {
+      s3DownloadPool = read;
+    },
     /** Where the database-backed gauges read from (set once the pool exists). */
     watchDatabase(read: () => Promise<DatabaseGauges>) {
       database.source = read;

@@ -88,3 +88,24 @@ export const isSafeKey = (key: string): boolean =>
 export function assertSafeKey(key: string): void {
   if (!isSafeKey(key)) throw new Error(`Unsafe object key: ${key}`);
 }
+
+/** What happens to reads streamed at a client's pace (S3 only; metrics: xray_s3_download_reads_total). */
+export type ClientPacedEvent = 'released' | 'reopened' | 'changed';
+
+/** The client-paced reads' connection pool now (S3 only; metrics: xray_s3_download_connections). */
+export interface ClientPacedPool {
+  /** Connections serving a read. */
+  inUse: number;
+  /** Reads (first requests or reopens) waiting for a connection. */
+  waiting: number;
+}
+
+/** A store whose client-paced reads have a connection pool of their own to watch (S3ObjectStore). */
+export interface ClientPacedReads {
+  /** Where each client-paced read's let-go, reopen and changed object is told (one observer). */
+  observeClientPaced(observer: (event: ClientPacedEvent) => void): void;
+  clientPacedPool(): ClientPacedPool;
+}
+
+export const hasClientPacedReads = (store: ObjectStore): store is ObjectStore & ClientPacedReads =>
+  'observeClientPaced' in store && 'clientPacedPool' in store;

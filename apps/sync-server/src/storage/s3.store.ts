@@ -21,6 +21,9 @@ import {
   ObjectChangedError,
   ObjectNotFoundError,
   type ByteRange,
+  type ClientPacedEvent,
+  type ClientPacedPool,
+  type ClientPacedReads,
   type GetOptions,
   type ObjectStore,
 } from './object-store.ts';
@@ -65,14 +68,15 @@ function bytesServed(res: { ContentRange?: string; ContentLength?: number }): By
 
 /** For tests. */
 export interface S3ObjectStoreOptions {
-  /** Sockets of the client-paced reads' pool (the SDK's default: 50). */
+  /** Sockets of the client-paced reads' pool (default: the config's downloadConnections). */
   clientPacedSockets?: number;
   /** When a client-paced read left unread lets go of its response (ReleasePolicy): ms. */
   releaseUnread?: { whenPressedMs?: number; idleMs?: number };
 }
 
-/** Requests of this agent waiting for a socket. */
-const waiting = (agent: HttpAgent): boolean => Object.values(agent.requests).some((queue) => (queue?.length ?? 0) > 0);
+/** Requests of these agents waiting for a socket, and sockets serving one. */
+const countOf = (pools: readonly (NodeJS.ReadOnlyDict<unknown[]> | undefined)[]): number =>
+  pools.reduce((n, pool) => n + Object.values(pool ?? {}).reduce((m, queue) => m + (queue?.length ?? 0), 0), 0);
 
 /**
  * Objects in an S3-compatible bucket; large bodies go up as a streamed multipart upload. Two
@@ -83,12 +87,15 @@ const waiting = (agent: HttpAgent): boolean => Object.values(agent.requests).som
  * when other reads wait for a socket, ReleasePolicy), and goes on with a Range GET of the same
  * object (If-Match its ETag) when its client reads again (ResumableRead).
  */
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements ObjectStore, ClientPacedReads {
   readonly kind = 's3' as const;
   readonly client: S3Client;
   /** Client-paced reads only. (Not #private: tests wrap the store with Object.create.) */
   private readonly clientPacedReads: S3Client;
   private readonly releaseUnread: ReleasePolicy;
+  private readonly agents: readonly [HttpAgent, HttpsAgent];
+  /** Told of each client-paced read's let-go, reopen and changed object (metrics). (Not #private: see above.) */
+  private observer: ((event: ClientPacedEvent) => void) | undefined;
 
   constructor(
     private readonly config: S3StorageConfig,
@@ -96,8 +103,9 @@ export class S3ObjectStore implements ObjectStore {
   ) {
     this.client = new S3Client(s3ClientConfig(config));
     // The pool's own agents (as the SDK would make them), to see whether reads wait for a socket.
-    const agentOptions = { keepAlive: true, maxSockets: opts.clientPacedSockets ?? 50 };
+    const agentOptions = { keepAlive: true, maxSockets: opts.clientPacedSockets ?? config.downloadConnections };
     const agents = [new HttpAgent(agentOptions), new HttpsAgent(agentOptions)] as const;
+    this.agents = agents;
     this.clientPacedReads = new S3Client({
       ...s3ClientConfig(config),
       requestHandler: { httpAgent: agents[0], httpsAgent: agents[1] },
@@ -105,7 +113,18 @@ export class S3ObjectStore implements ObjectStore {
     this.releaseUnread = {
       whenPressedMs: opts.releaseUnread?.whenPressedMs ?? RELEASE_UNREAD_WHEN_PRESSED_MS,
       idleMs: opts.releaseUnread?.idleMs ?? RELEASE_UNREAD_IDLE_MS,
-      pressed: () => agents.some(waiting),
+      pressed: () => this.clientPacedPool().waiting > 0,
+    };
+  }
+
+  observeClientPaced(observer: (event: ClientPacedEvent) => void): void {
+    this.observer = observer;
+  }
+
+  clientPacedPool(): ClientPacedPool {
+    return {
+      inUse: countOf(this.agents.map((a) => a.sockets)),
+      waiting: countOf(this.agents.map((a) => a.requests)),
     };
   }
 
@@ -190,10 +209,12 @@ export class S3ObjectStore implements ObjectStore {
     const etag = res.ETag;
     // Without an ETag to ask for the same object again (or with nothing to read), held as it is.
     if (!etag || !served || served.end < served.start) return body;
-    return new ResumableRead(
+    const read = new ResumableRead(
       { body, ...served, reopen: (from, signal) => this.reopen(key, etag, { start: from, end: served.end }, signal) },
       this.releaseUnread,
     );
+    read.on('released', () => this.observer?.('released'));
+    return read;
   }
 
   /** Bytes `range` of the object at key if it is still the one with that ETag; ObjectChangedError if not. */
@@ -210,21 +231,26 @@ export class S3ObjectStore implements ObjectStore {
         { abortSignal: signal },
       );
     } catch (err) {
-      if (isNotFound(err)) throw new ObjectChangedError(key, 'it is gone', true);
-      if (isPreconditionFailed(err)) throw new ObjectChangedError(key, 'it was replaced');
+      if (isNotFound(err)) throw this.changed(new ObjectChangedError(key, 'it is gone', true));
+      if (isPreconditionFailed(err)) throw this.changed(new ObjectChangedError(key, 'it was replaced'));
       throw err;
     }
     const body = res.Body;
     const served = bytesServed(res);
     // A store that ignored If-Match or Range is caught here: only these bytes of that object will do.
     if (body instanceof Readable && res.ETag === etag && served?.start === range.start && served.end === range.end) {
+      this.observer?.('reopened');
       return body;
     }
     if (body instanceof Readable) body.destroy();
-    throw new ObjectChangedError(
-      key,
-      `it answered ${res.ETag ?? 'no ETag'}, ${res.ContentRange ?? 'no Content-Range'}`,
+    throw this.changed(
+      new ObjectChangedError(key, `it answered ${res.ETag ?? 'no ETag'}, ${res.ContentRange ?? 'no Content-Range'}`),
     );
+  }
+
+  private changed(err: ObjectChangedError): ObjectChangedError {
+    this.observer?.('changed');
+    return err;
   }
 
   async stat(key: string): Promise<{ size: number } | null> {
