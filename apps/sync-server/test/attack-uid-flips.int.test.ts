@@ -4,8 +4,10 @@ import { XrayEventSchema } from '@xray/shared';
 import { makeDicom } from '@xray/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dicomIndexCommand } from '../src/cli/dicom-index.command.ts';
 import { recoverCommand } from '../src/cli/recover.command.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { holdInsertsFor } from './slow-inserts.ts';
 
 /**
  * dicomUidConflict turning without the X-ray being written (its UID's holder deleted), attacked
@@ -181,5 +183,43 @@ describe('dicomUidConflict flips, attacked', () => {
     expect(
       feed.items.filter((c) => c.xrayId === nextId).map((c) => `${c.kind}:${c.xray?.dicomUidConflict ?? '-'}`),
     ).toEqual(['updated:false']);
+  });
+  it("an X-ray deleted while `xray-admin dicom-index` indexes it: the delete waits for it under the UID's lock, and what the index says of the UID stays true", async () => {
+    const sopInstanceUid = '1.2.826.0.1.3680043.10.1919.98.1';
+    const [olderId, laterId] = [randomUUID(), randomUUID()];
+    await post(
+      olderId,
+      makeDicom({ rows: 16, columns: 16, seed: 9801, sopInstanceUid, patientId: 'P-98-OLD' }),
+      MEDIC,
+      'P-98-OLD',
+    );
+    // Stored before the index existed: no index row until the backfill.
+    await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [olderId]);
+    const hold = await holdInsertsFor(server, 'dicom_instances', 'P-98-OLD');
+    const watch = await session();
+    try {
+      const out: string[] = [];
+      const backfill = dicomIndexCommand.run([], { out: (l) => out.push(l), err: (l) => out.push(l), env: server.env });
+      for (let i = 0; (await hold.waiting()) < 1; i++) expect(i).toBeLessThan(5000);
+      // The backfill holds the UID's lock, its insert held: the delete waits for it.
+      const del = call(`/xrays/${olderId}`, ADMIN, { method: 'DELETE' });
+      await untilWaiters(watch, 2);
+      await hold.release();
+      expect(await backfill, out.join('\n')).toBe(0);
+      expect((await del).status).toBe(204);
+      // The UID is free again: the next upload under it holds it, and says so.
+      const res = await postXray(
+        server.url,
+        validMetadata({ id: laterId, patientId: 'P-98-NEW' }),
+        blobOf(makeDicom({ rows: 16, columns: 16, seed: 9802, sopInstanceUid })),
+        { 'X-Test-Actor': OTHER },
+      );
+      expect(res.status).toBe(201);
+      expect(((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict).toBe(false);
+      expect(await flagOf(laterId)).toBe(false);
+    } finally {
+      await watch.end();
+      await hold.drop();
+    }
   });
 });

@@ -27,10 +27,15 @@ export interface ConflictFlip {
  * writer changes which file holds the UID until this transaction ends.
  */
 export async function lockHeldUid(tx: PoolClient, xrayId: string): Promise<string | undefined> {
-  const { rows } = await tx.query<{ sop_uid: string }>('SELECT sop_uid FROM dicom_instances WHERE xray_id = $1', [
-    xrayId,
-  ]);
-  const uid = rows[0]?.sop_uid;
+  // Its index row's UID, or, not indexed (yet), its file's (the DICOM summary): `xray-admin
+  // dicom-index` may be indexing it now, under the lock; then this waits for that to commit, and
+  // sees whether it holds the UID, rather than deleting it unseen while an upload joins the UID.
+  const { rows } = await tx.query<{ sop_uid: string | null }>(
+    `SELECT coalesce(d.sop_uid, x.dicom->>'sopInstanceUid') AS sop_uid
+       FROM xrays x LEFT JOIN dicom_instances d ON d.xray_id = x.id WHERE x.id = $1`,
+    [xrayId],
+  );
+  const uid = rows[0]?.sop_uid ?? undefined;
   if (uid === undefined) return undefined;
   await tx.query(LOCK_SOP_UID, [uid]);
   const held = await tx.query<{ holds: boolean }>(`SELECT ${firstXrayUnder('$1::text')} = $2::uuid AS holds`, [
