@@ -1,5 +1,5 @@
 import type { DicomJsonDataset } from '@xray/shared';
-import type { Pool, PoolClient } from '../db/pool.ts';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
 import type { DicomIndexEntry, InstanceUids } from './dicom-index.ts';
 import type { Match, QidoLevel, QidoQuery } from './qido-query.ts';
 import { FIRST_FILE_WINDOW, firstFileUnder, LOCK_SOP_UID } from './sop-uid-holder.ts';
@@ -254,6 +254,73 @@ const entryValues = (e: DicomIndexEntry): unknown[] => [
 const placeholders = (from: number, to: number): string =>
   Array.from({ length: to - from + 1 }, (_, i) => `$${from + i}`).join(',');
 
+/** The search itself, among the candidate UIDs (undefined: over the whole index). */
+async function searchAmong(
+  db: Queryable,
+  level: QidoLevel,
+  q: QidoQuery,
+  scope: IndexScope,
+  candidates: readonly string[] | undefined,
+): Promise<SearchHit[]> {
+  const sql = new Sql();
+  const base = visible(sql, scope, candidates);
+  const matching = conditionsOf(sql, q.matches);
+  const where = `WHERE ${matching}`;
+  const page = `LIMIT ${sql.arg(q.limit)} OFFSET ${sql.arg(q.offset)}`;
+  let text: string;
+  if (level === 'instance') {
+    text = `WITH visible AS (${base})
+      SELECT d.header, d.transfer_syntax_uid, ARRAY[v.xray_id] AS xray_ids, 1 AS series_count, 1 AS instance_count,
+             ARRAY_REMOVE(ARRAY[v.modality], NULL) AS modalities, x.patient_id AS xray_patient_id,
+             x.identity->>'status' AS identity_status
+        FROM visible v JOIN dicom_instances d ON d.xray_id = v.xray_id JOIN xrays x ON x.id = v.xray_id
+        ${where}
+       ORDER BY v.study_uid, v.series_uid, v.instance_number NULLS LAST, v.sop_uid, v.patient_id, v.xray_id
+       ${page}`;
+  } else {
+    const key = level === 'study' ? 'study_uid' : 'study_uid, series_uid';
+    const order =
+      level === 'study'
+        ? 'max(v.study_date) DESC NULLS LAST, v.study_uid'
+        : 'v.study_uid, min(v.series_number) NULLS LAST, v.series_uid';
+    text = `WITH visible AS (${base}),
+      groups AS (
+        -- The first instance that matches stands for the group (its header, its linked patient):
+        -- a study searched by one patient is never shown under another's instance. A file stored
+        -- for two patients is two instances under one SOP UID: the linked patient, then the X-ray,
+        -- decide (an order the plan does not choose: every search shows the group alike).
+        SELECT (array_agg(v.xray_id ORDER BY v.series_number NULLS LAST, v.series_uid,
+                                          v.instance_number NULLS LAST, v.sop_uid, v.patient_id, v.xray_id)
+                  FILTER (WHERE ${matching}))[1] AS representative,
+               array_agg(v.xray_id ORDER BY v.xray_id) AS xray_ids,
+               count(DISTINCT v.series_uid)::int AS series_count,
+               count(*)::int AS instance_count,
+               array_agg(DISTINCT v.modality) FILTER (WHERE v.modality IS NOT NULL) AS modalities,
+               row_number() OVER (ORDER BY ${order}) AS position
+          FROM visible v
+         GROUP BY ${key.replace(/(\w+)/g, 'v.$1')}
+        -- The groups with an instance that matches (a filter, not a join: no row estimate to misjudge).
+        HAVING bool_or(${matching})
+         ORDER BY ${order}
+         ${page})
+      SELECT d.header, d.transfer_syntax_uid, g.xray_ids, g.series_count, g.instance_count, g.modalities,
+             x.patient_id AS xray_patient_id, x.identity->>'status' AS identity_status
+        FROM groups g JOIN dicom_instances d ON d.xray_id = g.representative JOIN xrays x ON x.id = g.representative
+       ORDER BY g.position`;
+  }
+  const { rows } = await db.query<HitRow>(text, sql.args);
+  return rows.map((r) => ({
+    header: r.header,
+    transferSyntaxUid: r.transfer_syntax_uid,
+    xrayIds: r.xray_ids,
+    seriesCount: r.series_count,
+    instanceCount: r.instance_count,
+    modalities: r.modalities ?? [],
+    patientId: r.xray_patient_id,
+    identityStatus: r.identity_status,
+  }));
+}
+
 export const dicomInstanceRepository = {
   /**
    * Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op). Returns whether
@@ -311,64 +378,16 @@ export const dicomInstanceRepository = {
    * QIDO-RS: the studies, series or instances with an instance that matches, in a stable order
    * (studies newest first), a page of them. Counts are over every instance the caller may see.
    */
-  async search(db: Queryable, level: QidoLevel, q: QidoQuery, scope: IndexScope): Promise<SearchHit[]> {
-    const candidates = await candidateUids(db, level, q.matches);
-    if (candidates?.length === 0) return [];
-    const sql = new Sql();
-    const base = visible(sql, scope, candidates);
-    const matching = conditionsOf(sql, q.matches);
-    const where = `WHERE ${matching}`;
-    const page = `LIMIT ${sql.arg(q.limit)} OFFSET ${sql.arg(q.offset)}`;
-    let text: string;
-    if (level === 'instance') {
-      text = `WITH visible AS (${base})
-        SELECT d.header, d.transfer_syntax_uid, ARRAY[v.xray_id] AS xray_ids, 1 AS series_count, 1 AS instance_count,
-               ARRAY_REMOVE(ARRAY[v.modality], NULL) AS modalities, x.patient_id AS xray_patient_id,
-               x.identity->>'status' AS identity_status
-          FROM visible v JOIN dicom_instances d ON d.xray_id = v.xray_id JOIN xrays x ON x.id = v.xray_id
-          ${where}
-         ORDER BY v.study_uid, v.series_uid, v.instance_number NULLS LAST, v.sop_uid
-         ${page}`;
-    } else {
-      const key = level === 'study' ? 'study_uid' : 'study_uid, series_uid';
-      const order =
-        level === 'study'
-          ? 'max(v.study_date) DESC NULLS LAST, v.study_uid'
-          : 'v.study_uid, min(v.series_number) NULLS LAST, v.series_uid';
-      text = `WITH visible AS (${base}),
-        groups AS (
-          -- The first instance that matches stands for the group (its header, its linked patient):
-          -- a study searched by one patient is never shown under another's instance.
-          SELECT (array_agg(v.xray_id ORDER BY v.series_number NULLS LAST, v.series_uid,
-                                            v.instance_number NULLS LAST, v.sop_uid)
-                    FILTER (WHERE ${matching}))[1] AS representative,
-                 array_agg(v.xray_id ORDER BY v.xray_id) AS xray_ids,
-                 count(DISTINCT v.series_uid)::int AS series_count,
-                 count(*)::int AS instance_count,
-                 array_agg(DISTINCT v.modality) FILTER (WHERE v.modality IS NOT NULL) AS modalities,
-                 row_number() OVER (ORDER BY ${order}) AS position
-            FROM visible v
-           GROUP BY ${key.replace(/(\w+)/g, 'v.$1')}
-          -- The groups with an instance that matches (a filter, not a join: no row estimate to misjudge).
-          HAVING bool_or(${matching})
-           ORDER BY ${order}
-           ${page})
-        SELECT d.header, d.transfer_syntax_uid, g.xray_ids, g.series_count, g.instance_count, g.modalities,
-               x.patient_id AS xray_patient_id, x.identity->>'status' AS identity_status
-          FROM groups g JOIN dicom_instances d ON d.xray_id = g.representative JOIN xrays x ON x.id = g.representative
-         ORDER BY g.position`;
-    }
-    const { rows } = await db.query<HitRow>(text, sql.args);
-    return rows.map((r) => ({
-      header: r.header,
-      transferSyntaxUid: r.transfer_syntax_uid,
-      xrayIds: r.xray_ids,
-      seriesCount: r.series_count,
-      instanceCount: r.instance_count,
-      modalities: r.modalities ?? [],
-      patientId: r.xray_patient_id,
-      identityStatus: r.identity_status,
-    }));
+  async search(pool: Pool, level: QidoLevel, q: QidoQuery, scope: IndexScope): Promise<SearchHit[]> {
+    if (q.matches.length === 0) return searchAmong(pool, level, q, scope, undefined);
+    // The candidates and the search read one snapshot: a row written between them (an upload, a
+    // PATCH moving an X-ray to the patient searched) would otherwise let a group in whose other
+    // instances are no candidates, and count it from part of its instances.
+    return inTransaction(pool, async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const candidates = await candidateUids(tx, level, q.matches);
+      return candidates?.length === 0 ? [] : searchAmong(tx, level, q, scope, candidates);
+    });
   },
 
   /**
