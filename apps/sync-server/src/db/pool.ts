@@ -82,11 +82,16 @@ export const commitOutcomeUnknown = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && unansweredCommits.has(err);
 
 /** Runs fn in one transaction; rolls back on any error. */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: Pool,
+  fn: (client: PoolClient) => Promise<T>,
+  /** `snapshot`: read only, every statement seeing the same snapshot (REPEATABLE READ). */
+  mode: 'write' | 'snapshot' = 'write',
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    await client.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY' : 'BEGIN');
     const result = await fn(client);
     await client.query('COMMIT').catch((err: unknown) => {
       // statement_timeout (57014) cancelled it: rolled back. Any other loss of the session: unknown.
