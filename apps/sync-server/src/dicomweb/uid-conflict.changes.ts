@@ -26,7 +26,7 @@ export interface ConflictFlip {
  * takes it; taken before the X-ray's row is locked, in finalize's order). Under the lock, no other
  * writer changes which file holds the UID until this transaction ends.
  */
-export async function lockHeldUid(tx: PoolClient, xrayId: string): Promise<string | undefined> {
+async function lockHeldUid(tx: PoolClient, xrayId: string): Promise<string | undefined> {
   // Its index row's UID, or, not indexed (yet), its file's (the DICOM summary): `xray-admin
   // dicom-index` may be indexing it now, under the lock; then this waits for that to commit, and
   // sees whether it holds the UID, rather than deleting it unseen while an upload joins the UID.
@@ -46,7 +46,7 @@ export async function lockHeldUid(tx: PoolClient, xrayId: string): Promise<strin
 }
 
 /** Every X-ray marked as sharing `sopUid` (xrays.dicom_uid_shared), with its dicomUidConflict now. */
-export async function conflictsUnder(tx: PoolClient, sopUid: string): Promise<Map<string, boolean>> {
+async function conflictsUnder(tx: PoolClient, sopUid: string): Promise<Map<string, boolean>> {
   const { rows } = await tx.query<{ id: string; conflict: boolean }>(
     `SELECT x.id, coalesce(${firstFileUnder('$1::text')} <> x.sha256, false) AS conflict
        FROM dicom_instances d JOIN xrays x ON x.id = d.xray_id
@@ -57,7 +57,7 @@ export async function conflictsUnder(tx: PoolClient, sopUid: string): Promise<Ma
 }
 
 /** The X-rays present both times whose flag differs. */
-export function flipsBetween(before: Map<string, boolean>, after: Map<string, boolean>): ConflictFlip[] {
+function flipsBetween(before: Map<string, boolean>, after: Map<string, boolean>): ConflictFlip[] {
   const flips: ConflictFlip[] = [];
   for (const [xrayId, was] of before) {
     const now = after.get(xrayId);
@@ -104,8 +104,8 @@ export async function holderHandover(
 /**
  * Records each flip in `tx` (their rows locked first, by lockFlipped): a numbered change
  * (`updated`), the `xray.updated` event (cause `dicom_uid_holder`, by whoever caused it) and the
- * audit event. Names no other X-ray: the owner of
- * one X-ray learns nothing of who else stored under the UID.
+ * audit event. Names no other X-ray: the owner of one X-ray learns nothing of who else stored
+ * under the UID.
  */
 export async function recordConflictFlips(
   tx: PoolClient,
