@@ -169,7 +169,7 @@ const conditionsOf = (sql: Sql, matches: readonly Match[], columnOf: ColumnOf = 
   matches.length ? matches.map((m) => `(${condition(sql, m, columnOf)})`).join(' AND ') : 'TRUE';
 
 /** Past this many candidate UIDs a search judges the holder over the whole index (one sort is then cheaper). */
-export const QIDO_CANDIDATE_CAP = 10_000;
+const QIDO_CANDIDATE_CAP = 10_000;
 
 /**
  * The SOP Instance UIDs a search at `level` can touch: those of every instance in a group (the
