@@ -16,7 +16,7 @@ import { readDatabaseGauges } from './observability/database.gauges.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { listenForMetrics, type MetricsListener } from './observability/metrics.http.ts';
 import { ensurePrivateDir } from './storage/private-files.ts';
-import { createObjectStore, hasClientPacedReads, type ObjectStore } from './storage/index.ts';
+import { CLIENT_PACED_EVENTS, createObjectStore, hasClientPacedReads, type ObjectStore } from './storage/index.ts';
 import { loadOrCreateDevKeys } from './keys/dev-keys.ts';
 import { confirmKeks, kekCoverageCheck, recheckKeks } from './keys/kek-check.ts';
 import { createConfigKeyService, type KeyService } from './keys/key.service.ts';
@@ -135,6 +135,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const metrics = createMetrics();
     metrics.watchDatabase(() => readDatabaseGauges(pool));
     if (hasClientPacedReads(realStore)) {
+      // Each event's series at 0 from the start: the first one counted shows in rate() and increase().
+      for (const event of CLIENT_PACED_EVENTS) metrics.s3DownloadReads.inc({ event }, 0);
       realStore.observeClientPaced((event) => metrics.s3DownloadReads.inc({ event }));
       metrics.watchS3Downloads(() => realStore.clientPacedPool());
     }

@@ -13,9 +13,10 @@ After restoring the database backup and the bucket (or DATA_DIR/objects), with n
    audit-checkpoints-superseded/<time>/ and an audit.restore event names them: the events they
    cover are lost with the database, and the trail says so. A trail that does not verify is refused.
 2. Deletions made after the backup are re-applied from the tombstones beside the objects: a
-   deleted X-ray's row is removed again and its object erased (audited as xray.delete). A
-   tombstone of a delete that never committed (row and object both here, never marked committed)
-   is removed instead, and the X-ray kept.
+   deleted X-ray's row is removed again and its object erased (audited as xray.delete; another
+   X-ray whose dicomUidConflict that turns gets a change and an xray.updated event, to the
+   server's sinks, delivered once a server runs). A tombstone of a delete that never committed
+   (row and object both here, never marked committed) is removed instead, and the X-ray kept.
 3. Every object with no row gets its row back from its recovery record, once its bytes are read
    back and match it (audited as xray.recover, one event per X-ray).
 4. Every row gets a current recovery record.

@@ -90,7 +90,8 @@ export function assertSafeKey(key: string): void {
 }
 
 /** What happens to reads streamed at a client's pace (S3 only; metrics: xray_s3_download_reads_total). */
-export type ClientPacedEvent = 'released' | 'reopened' | 'changed';
+export const CLIENT_PACED_EVENTS = ['released', 'reopened', 'changed'] as const;
+export type ClientPacedEvent = (typeof CLIENT_PACED_EVENTS)[number];
 
 /** The client-paced reads' connection pool now (S3 only; metrics: xray_s3_download_connections). */
 export interface ClientPacedPool {
