@@ -229,7 +229,8 @@ async function xrayAdmin(args: string[], env: Record<string, string>) {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'src/cli/xray-admin.ts', ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
+      // From the package (the whole workspace's run starts in the repository's root).
+      { cwd: new URL('..', import.meta.url).pathname, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
     );
     return { code: 0, stdout, stderr };
   } catch (err) {
