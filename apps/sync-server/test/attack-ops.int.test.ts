@@ -54,6 +54,8 @@ describe('S3_DOWNLOAD_CONNECTIONS=2, as an operator sets it, and what /metrics s
       expect(valueIn(text, `xray_s3_download_reads_total{event="${event}"}`), event).toBe(0);
     expect(valueIn(text, 'xray_s3_download_connections{state="in_use"}')).toBe(0);
     expect(valueIn(text, 'xray_s3_download_connections{state="waiting"}')).toBe(0);
+    // The setting beside them: in use out of the limit is one expression.
+    expect(valueIn(text, 'xray_s3_download_connections{state="limit"}')).toBe(2);
   });
 
   it('four unread downloads: never more than 2 connections in use, the others shown waiting; all back to 0 once they end', async () => {

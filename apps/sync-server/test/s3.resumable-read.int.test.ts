@@ -71,14 +71,14 @@ describe('S3: a client-paced read left unread lets go of its connection and goes
     let aReleased = false;
     a.once('released', () => (aReleased = true));
     const head = await readSome(a, 1024 * 1024);
-    expect(whenPressed.clientPacedPool()).toEqual({ inUse: 1, waiting: 0 });
+    expect(whenPressed.clientPacedPool()).toEqual({ inUse: 1, waiting: 0, limit: 1 });
     // The pool's one socket is a's until it lets go: the second read is answered only then.
     const second = whenPressed.get('xrays/r/1', { start: 5, end: 1028 }, { clientPaced: true });
     await new Promise((r) => setImmediate(r));
     const whileWaiting = whenPressed.clientPacedPool();
     const b = await second;
     expect(aReleased).toBe(true);
-    expect(whileWaiting).toEqual({ inUse: 1, waiting: 1 });
+    expect(whileWaiting).toEqual({ inUse: 1, waiting: 1, limit: 1 });
     expect(sha(await readRest(b))).toBe(sha(bytes.subarray(5, 1029)));
     // Only what the stream had buffered before it let go is kept.
     expect(a.readableLength).toBeLessThan(256 * 1024);

@@ -109,7 +109,7 @@ export function createMetrics() {
     }),
     s3DownloadConnections: new Gauge({
       name: 'xray_s3_download_connections',
-      help: "The pool of S3 connections for answers streamed at a client's pace (S3_DOWNLOAD_CONNECTIONS), by state: in_use, and waiting (reads waiting for one). Reads waiting for long: raise S3_DOWNLOAD_CONNECTIONS if the store takes more",
+      help: "The pool of S3 connections for answers streamed at a client's pace (S3_DOWNLOAD_CONNECTIONS), by state: in_use, waiting (reads waiting for one) and limit (the setting). Reads waiting for long: raise S3_DOWNLOAD_CONNECTIONS if the store takes more",
       labelNames: ['state'] as const,
       registers: [registry],
       collect() {
@@ -117,6 +117,7 @@ export function createMetrics() {
         if (!pool) return;
         this.set({ state: 'in_use' }, pool.inUse);
         this.set({ state: 'waiting' }, pool.waiting);
+        this.set({ state: 'limit' }, pool.limit);
       },
     }),
     /** Where the S3 download pool's gauge reads from (S3 storage only). */

@@ -99,6 +99,8 @@ export interface ClientPacedPool {
   inUse: number;
   /** Reads (first requests or reopens) waiting for a connection. */
   waiting: number;
+  /** Connections it may open (S3_DOWNLOAD_CONNECTIONS). */
+  limit: number;
 }
 
 /** A store whose client-paced reads have a connection pool of their own to watch (S3ObjectStore). */

@@ -125,6 +125,7 @@ export class S3ObjectStore implements ObjectStore, ClientPacedReads {
     return {
       inUse: countOf(this.agents.map((a) => a.sockets)),
       waiting: countOf(this.agents.map((a) => a.requests)),
+      limit: this.agents[0].maxSockets,
     };
   }
 
