@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express, RequestHandler } from 'express';
 import { createApp } from './app.ts';
 import { answerClientErrors } from './http/client-errors.ts';
+import { listeningUrl } from './http/public-url.ts';
 import { createAuthentication, issuerless, type Authentication } from './auth/authentication.ts';
 import { ConfigError, type Config } from './config/config.ts';
 import { startAuditAnchoring, type AuditAnchoring } from './audit/audit.anchoring.ts';
@@ -16,7 +17,7 @@ import { readDatabaseGauges } from './observability/database.gauges.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { listenForMetrics, type MetricsListener } from './observability/metrics.http.ts';
 import { ensurePrivateDir } from './storage/private-files.ts';
-import { CLIENT_PACED_EVENTS, createObjectStore, hasClientPacedReads, type ObjectStore } from './storage/index.ts';
+import { createObjectStore, hasClientPacedReads, type ObjectStore } from './storage/index.ts';
 import { loadOrCreateDevKeys } from './keys/dev-keys.ts';
 import { confirmKeks, kekCoverageCheck, recheckKeks } from './keys/kek-check.ts';
 import { createConfigKeyService, type KeyService } from './keys/key.service.ts';
@@ -134,12 +135,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const integrations = createIntegrations(config, pool, log, () => listening.url);
     const metrics = createMetrics();
     metrics.watchDatabase(() => readDatabaseGauges(pool));
-    if (hasClientPacedReads(realStore)) {
-      // Each event's series at 0 from the start: the first one counted shows in rate() and increase().
-      for (const event of CLIENT_PACED_EVENTS) metrics.s3DownloadReads.inc({ event }, 0);
-      realStore.observeClientPaced((event) => metrics.s3DownloadReads.inc({ event }));
-      metrics.watchS3Downloads(() => realStore.clientPacedPool());
-    }
+    if (hasClientPacedReads(realStore)) metrics.watchS3Downloads(realStore);
     const auditAnchoring = await startAuditAnchoring({ config, pool, log, metrics });
     const { app, uploads, authFailures } = await createApp({
       responseCheck,
@@ -176,8 +172,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     server.requestTimeout = 0;
     server.keepAliveTimeout = 65_000;
     const { port } = server.address() as AddressInfo;
-    const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    const url = listeningUrl(config.http.host, port);
     listening.url = url;
     // Background work (outbox relay, pending-link checks) once the address its events link to is known.
     integrations.start();

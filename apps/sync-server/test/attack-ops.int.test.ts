@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dicomIndexCommand } from '../src/cli/dicom-index.command.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { runAdmin } from './server-process.ts';
 
 /**
  * The operator's side of S3 downloads and of the admin commands' events: S3_DOWNLOAD_CONNECTIONS
@@ -225,21 +224,8 @@ describe('xray-admin dicom-index with the server’s sinks configured', () => {
   }, 60_000);
 });
 
-/** `xray-admin <args>` as an operator runs it (a process of its own), with that environment. */
-async function xrayAdmin(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/xray-admin.ts', ...args],
-      // From the package (the whole workspace's run starts in the repository's root).
-      { cwd: new URL('..', import.meta.url).pathname, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+/** `xray-admin <args>` as an operator runs it (a process of its own), with that environment only. */
+const xrayAdmin = (args: string[], env: Record<string, string>) => runAdmin(args, env, undefined, { onlyEnv: true });
 
 describe('xray-admin recover and dicom-index run as a process, nothing configured beyond the database and store', () => {
   let server: TestServer;

@@ -54,11 +54,11 @@ describe('attack: S3 downloads paused and resumed (reads let go and reopened)', 
   let shared: string;
 
   const resumable = (store: ObjectStore): ObjectStore => {
-    fast = new S3ObjectStore((store as unknown as { config: S3StorageConfig }).config, {
+    fast = new S3ObjectStore(
       // Two sockets: a socket left behind by any of the cycles below would soon keep a download waiting.
-      clientPacedSockets: 2,
-      releaseUnread: { whenPressedMs: 50, idleMs: 100 },
-    });
+      { ...(store as unknown as { config: S3StorageConfig }).config, downloadConnections: 2 },
+      { releaseUnread: { whenPressedMs: 50, idleMs: 100 } },
+    );
     // Which reads are let go now (not yet reopened): a pause then has nothing to let go of.
     const hooked = fast as unknown as { reopen: (...a: unknown[]) => Promise<Readable> };
     const reopen = hooked.reopen.bind(fast);

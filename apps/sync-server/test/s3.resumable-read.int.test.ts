@@ -61,7 +61,10 @@ describe('S3: a client-paced read left unread lets go of its connection and goes
     // Its one connection from the setting (S3_DOWNLOAD_CONNECTIONS), as the server builds it.
     whenPressed = new S3ObjectStore({ ...config, downloadConnections: 1 }, { releaseUnread: { whenPressedMs: 50 } });
     whenPressed.observeClientPaced((event) => told.push(event));
-    store = new S3ObjectStore(config, { clientPacedSockets: 1, releaseUnread: { whenPressedMs: 50, idleMs: 100 } });
+    store = new S3ObjectStore(
+      { ...config, downloadConnections: 1 },
+      { releaseUnread: { whenPressedMs: 50, idleMs: 100 } },
+    );
     await store.put('xrays/r/1', Readable.from([bytes]));
   });
   afterAll(async () => storage?.cleanup());
@@ -98,10 +101,10 @@ describe('S3: a client-paced read left unread lets go of its connection and goes
 
   it('a reader that keeps reading is never let go, even with a release time a tenth of the server’s', async () => {
     // 1 s, not the 100 ms of `store`: a reader on a loaded machine may well be descheduled for that long.
-    const steady = new S3ObjectStore(config, {
-      clientPacedSockets: 1,
-      releaseUnread: { whenPressedMs: 50, idleMs: 1_000 },
-    });
+    const steady = new S3ObjectStore(
+      { ...config, downloadConnections: 1 },
+      { releaseUnread: { whenPressedMs: 50, idleMs: 1_000 } },
+    );
     const a = await steady.get('xrays/r/1', undefined, { clientPaced: true });
     let releases = 0;
     a.on('released', () => releases++);

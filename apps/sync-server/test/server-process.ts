@@ -94,16 +94,17 @@ export interface AdminRun {
 
 /**
  * `xray-admin <args>` as an operator runs it: its own process, settings from the environment
- * (`env` over this process's). `onLine` sees each line of stdout and may kill the run there.
+ * (`env` over this process's; `onlyEnv`: `env` and PATH alone). `onLine` sees each line of stdout
+ * and may kill the run there.
  */
 export async function runAdmin(
   args: string[],
   env: Record<string, string>,
   onLine?: (line: string, kill: () => void) => void,
-  opts: { build?: Build } = {},
+  opts: { build?: Build; onlyEnv?: boolean } = {},
 ): Promise<AdminRun> {
   const child = spawn(process.execPath, [...ENTRIES[opts.build ?? 'sources'].admin, ...args], {
-    env: { ...process.env, ...env },
+    env: opts.onlyEnv ? { PATH: process.env.PATH ?? '', ...env } : { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -5,7 +5,7 @@ import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createXrayService } from '../xrays/xray.service.ts';
 import { EXIT, printedHelp, type Command } from './command.ts';
-import { serverIntegrations, withRestoreTools } from './restore.setup.ts';
+import { serverOutbox, withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin dicom-index
 
@@ -32,8 +32,8 @@ export const dicomIndexCommand: Command = {
     return withRestoreTools(io.env, async ({ config, pool, store, keys }) => {
       const log = createLogger('warn', 'json', 2);
       // The server's outbox writer: an X-ray indexed under a UID another file holds says so in an
-      // event. No link is checked (only errors of that set-up on stderr).
-      const { outbox } = serverIntegrations({ config, pool, store, keys }, createLogger('error', 'json', 2));
+      // event. No link is checked.
+      const outbox = serverOutbox({ config, pool, store, keys }, log);
       const xrays = createXrayService({
         pool,
         store,

@@ -2,7 +2,7 @@ import { auditState, supersedeLostCheckpoints } from '../audit/audit.restore.ts'
 import { createLogger } from '../observability/logger.ts';
 import { recoverXrays } from '../xrays/xray-recovery.ts';
 import { EXIT, printedHelp, type Command } from './command.ts';
-import { serverIntegrations, withRestoreTools } from './restore.setup.ts';
+import { serverOutbox, withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin recover
 
@@ -50,8 +50,8 @@ export const recoverCommand: Command = {
       } else io.out(`audit: ${audit.message}`);
 
       // Events it commits go to the server's sinks (a deletion re-applied that turns another X-ray's
-      // dicomUidConflict). Only errors of that set-up on stderr: nothing of it is started.
-      const { outbox } = serverIntegrations({ config, pool, store, keys }, createLogger('error', 'json', 2));
+      // dicomUidConflict).
+      const outbox = serverOutbox({ config, pool, store, keys }, createLogger('warn', 'json', 2));
       const report = await recoverXrays(pool, store, keys, outbox);
       for (const id of report.erased) io.out(`erased again: X-ray ${id} (deleted after the backup)`);
       for (const id of report.recovered) io.out(`recovered: X-ray ${id}`);

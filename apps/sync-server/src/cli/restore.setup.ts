@@ -1,5 +1,12 @@
 import { loadConfig, type Config } from '../config/config.ts';
-import { createIntegrations } from '../integrations/integrations.ts';
+import type { OutboxWriter } from '../events/outbox.repository.ts';
+import { listeningUrl } from '../http/public-url.ts';
+import {
+  createIntegrations,
+  createNotifiers,
+  createServerOutboxWriter,
+  type Integrations,
+} from '../integrations/integrations.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { loadOrCreateDevKeys } from '../keys/dev-keys.ts';
@@ -47,14 +54,19 @@ export async function withRestoreTools<T>(
   }
 }
 
+/** The address the server listens on (HOST, PORT): the base of event links without PUBLIC_URL. */
+const serverUrl =
+  ({ config }: RestoreTools) =>
+  (): string =>
+    listeningUrl(config.http.host, config.http.port);
+
 /**
  * The Patient Service client and the outbox writer exactly as the server builds them: events a
- * command commits go to the server's sinks (its relays deliver them); nothing is started. Their
- * links: PUBLIC_URL, else the address the server listens on (HOST, PORT), as the server's.
+ * command commits go to the server's sinks (its relays deliver them); nothing is started.
  */
-export function serverIntegrations(tools: RestoreTools, log: Logger): ReturnType<typeof createIntegrations> {
-  const { config, pool } = tools;
-  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-  const listening = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${config.http.port}`;
-  return createIntegrations(config, pool, log, () => listening);
-}
+export const serverIntegrations = (tools: RestoreTools, log: Logger): Integrations =>
+  createIntegrations(tools.config, tools.pool, log, serverUrl(tools));
+
+/** Only the server's outbox writer, for a command that writes events but checks no link. */
+export const serverOutbox = (tools: RestoreTools, log: Logger): OutboxWriter =>
+  createServerOutboxWriter(tools.config, createNotifiers(tools.config, log, 'xray-admin'), serverUrl(tools));

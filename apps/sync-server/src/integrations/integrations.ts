@@ -36,7 +36,7 @@ export function createIntegrations(
   listeningUrl: () => string | undefined,
 ): Integrations {
   const instanceId = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
-  const { patientService, doctorService, amqp } = config.integrations;
+  const { patientService } = config.integrations;
 
   const directory = patientService.url
     ? new PatientServiceClient({
@@ -54,26 +54,7 @@ export function createIntegrations(
     patientIdIssuer: config.integrations.patientIdIssuer,
   });
 
-  const notifiers: Notifier[] = [];
-  if (doctorService.url && doctorService.secret)
-    notifiers.push(
-      new WebhookNotifier({
-        url: doctorService.url,
-        secret: doctorService.secret,
-        timeoutMs: doctorService.timeoutMs,
-        instanceId,
-      }),
-    );
-  if (amqp.url)
-    notifiers.push(
-      new AmqpNotifier({
-        url: amqp.url,
-        exchange: amqp.exchange,
-        confirmTimeoutMs: amqp.confirmTimeoutMs,
-        instanceId,
-        log,
-      }),
-    );
+  const notifiers = createNotifiers(config, log, instanceId);
   log.info(
     { sinks: notifiers.map((n) => n.name), instanceId },
     notifiers.length ? 'event delivery configured' : 'no event sinks configured: events are kept in the outbox only',
@@ -82,17 +63,7 @@ export function createIntegrations(
   // (Production refuses to start with event sinks and no PUBLIC_URL: config.ts.)
   if (notifiers.length && !config.http.publicUrl)
     log.warn('PUBLIC_URL is not set: event links name the address this instance listens on');
-  const outbox = createOutboxWriter(
-    notifiers.map((n) => n.name),
-    {
-      publicUrl: () => {
-        const url = config.http.publicUrl ?? listeningUrl();
-        // Events are written by requests and by background work started once the server listens.
-        if (!url) throw new Error('an event was written before the server listened (no base for its links)');
-        return url;
-      },
-    },
-  );
+  const outbox = createServerOutboxWriter(config, notifiers, listeningUrl);
   const relay = new OutboxRelay({ pool, notifiers, log, instanceId, options: config.outbox });
   const linkChecker = new PendingLinkChecker({
     pool,
@@ -121,4 +92,52 @@ export function createIntegrations(
       await relay.stop(config.http.shutdownGraceMs);
     },
   };
+}
+
+/** The event sinks the config names (Doctor Service webhook, RabbitMQ): built, not started. */
+export function createNotifiers(config: Config, log: Logger, instanceId: string): Notifier[] {
+  const { doctorService, amqp } = config.integrations;
+  const notifiers: Notifier[] = [];
+  if (doctorService.url && doctorService.secret)
+    notifiers.push(
+      new WebhookNotifier({
+        url: doctorService.url,
+        secret: doctorService.secret,
+        timeoutMs: doctorService.timeoutMs,
+        instanceId,
+      }),
+    );
+  if (amqp.url)
+    notifiers.push(
+      new AmqpNotifier({
+        url: amqp.url,
+        exchange: amqp.exchange,
+        confirmTimeoutMs: amqp.confirmTimeoutMs,
+        instanceId,
+        log,
+      }),
+    );
+  return notifiers;
+}
+
+/**
+ * The outbox writer as the server builds it: a delivery row for each of `notifiers`, event links
+ * based on PUBLIC_URL, else `listeningUrl()` (this instance's address once it listens).
+ */
+export function createServerOutboxWriter(
+  config: Config,
+  notifiers: readonly Notifier[],
+  listeningUrl: () => string | undefined,
+): OutboxWriter {
+  return createOutboxWriter(
+    notifiers.map((n) => n.name),
+    {
+      publicUrl: () => {
+        const url = config.http.publicUrl ?? listeningUrl();
+        // Events are written by requests and by background work started once the server listens.
+        if (!url) throw new Error('an event was written before the server listened (no base for its links)');
+        return url;
+      },
+    },
+  );
 }

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ClientPacedPool } from '../storage/object-store.ts';
+import { CLIENT_PACED_EVENTS, type ClientPacedPool, type ClientPacedReads } from '../storage/object-store.ts';
 
 /** Prometheus metrics; one registry per app so tests can run several apps in a process. */
 export function createMetrics() {
@@ -120,9 +120,14 @@ export function createMetrics() {
         this.set({ state: 'limit' }, pool.limit);
       },
     }),
-    /** Where the S3 download pool's gauge reads from (S3 storage only). */
-    watchS3Downloads(read: () => ClientPacedPool) {
-      s3DownloadPool = read;
+    /**
+     * The S3 store's client-paced reads (S3 storage only): each event counted (every series at 0
+     * from the start, so the first one shows in rate() and increase()), the pool read at scrape time.
+     */
+    watchS3Downloads(store: ClientPacedReads) {
+      for (const event of CLIENT_PACED_EVENTS) this.s3DownloadReads.inc({ event }, 0);
+      store.observeClientPaced((event) => this.s3DownloadReads.inc({ event }));
+      s3DownloadPool = () => store.clientPacedPool();
     },
     /** Where the database-backed gauges read from (set once the pool exists). */
     watchDatabase(read: () => Promise<DatabaseGauges>) {

@@ -68,20 +68,18 @@ function bytesServed(res: { ContentRange?: string; ContentLength?: number }): By
 
 /** For tests. */
 export interface S3ObjectStoreOptions {
-  /** Sockets of the client-paced reads' pool (default: the config's downloadConnections). */
-  clientPacedSockets?: number;
   /** When a client-paced read left unread lets go of its response (ReleasePolicy): ms. */
   releaseUnread?: { whenPressedMs?: number; idleMs?: number };
 }
 
-/** Requests of these agents waiting for a socket, and sockets serving one. */
+/** Requests of these agents waiting for a socket, or sockets serving one. */
 const countOf = (pools: readonly (NodeJS.ReadOnlyDict<unknown[]> | undefined)[]): number =>
   pools.reduce((n, pool) => n + Object.values(pool ?? {}).reduce((m, queue) => m + (queue?.length ?? 0), 0), 0);
 
 /**
  * Objects in an S3-compatible bucket; large bodies go up as a streamed multipart upload. Two
- * clients, each with its own connection pool (50 sockets, the SDK's default): reads streamed to a
- * client at its pace (GetOptions.clientPaced) get a pool of their own, so clients that stop
+ * clients, each with its own connection pool (the SDK's 50 sockets; S3_DOWNLOAD_CONNECTIONS for the
+ * second): reads streamed to a client at its pace (GetOptions.clientPaced) get that one, so clients that stop
  * reading can never hold the sockets that uploads and the server's own reads need. Nor can they
  * keep that pool from other clients: such a read left unread lets go of its response (at once
  * when other reads wait for a socket, ReleasePolicy), and goes on with a Range GET of the same
@@ -103,7 +101,7 @@ export class S3ObjectStore implements ObjectStore, ClientPacedReads {
   ) {
     this.client = new S3Client(s3ClientConfig(config));
     // The pool's own agents (as the SDK would make them), to see whether reads wait for a socket.
-    const agentOptions = { keepAlive: true, maxSockets: opts.clientPacedSockets ?? config.downloadConnections };
+    const agentOptions = { keepAlive: true, maxSockets: config.downloadConnections };
     const agents = [new HttpAgent(agentOptions), new HttpsAgent(agentOptions)] as const;
     this.agents = agents;
     this.clientPacedReads = new S3Client({
@@ -113,7 +111,7 @@ export class S3ObjectStore implements ObjectStore, ClientPacedReads {
     this.releaseUnread = {
       whenPressedMs: opts.releaseUnread?.whenPressedMs ?? RELEASE_UNREAD_WHEN_PRESSED_MS,
       idleMs: opts.releaseUnread?.idleMs ?? RELEASE_UNREAD_IDLE_MS,
-      pressed: () => this.clientPacedPool().waiting > 0,
+      pressed: () => this.waiting() > 0,
     };
   }
 
@@ -124,9 +122,14 @@ export class S3ObjectStore implements ObjectStore, ClientPacedReads {
   clientPacedPool(): ClientPacedPool {
     return {
       inUse: countOf(this.agents.map((a) => a.sockets)),
-      waiting: countOf(this.agents.map((a) => a.requests)),
+      waiting: this.waiting(),
       limit: this.agents[0].maxSockets,
     };
+  }
+
+  /** Client-paced reads (first requests or reopens) waiting for a socket. */
+  private waiting(): number {
+    return countOf(this.agents.map((a) => a.requests));
   }
 
   async init(): Promise<void> {

@@ -285,14 +285,9 @@ export function createXrayService(deps: XrayServiceDeps) {
               actorSub: context.actor?.sub ?? null,
               ownerSub: row.capturedBy.sub,
             });
-            await deps.outbox.append(tx, xrayDeleted(row, context.actor ? { sub: context.actor.sub } : null));
-            await recordConflictFlips(
-              tx,
-              deps.outbox,
-              flips,
-              context,
-              context.actor ? { sub: context.actor.sub } : null,
-            );
+            const by = context.actor ? { sub: context.actor.sub } : null;
+            await deps.outbox.append(tx, xrayDeleted(row, by));
+            await recordConflictFlips(tx, deps.outbox, flips, context, by);
             await appendAudit(tx, {
               context,
               action: 'xray.delete',
