@@ -92,7 +92,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     a.arrivals.begin('u1', Promise.resolve(rawKey), UPLOADED_DEK);
     expect(await sendAll(a.patch, 'u1', cipher, 100_003)).toBe(cipher.length);
     expect(shared.data.get('u1')!.equals(cipher)).toBe(true);
-    const verified = a.arrivals.take('u1', cipher.length);
+    const verified = await a.arrivals.take('u1', cipher.length);
     expect(verified?.content).toMatchObject({
       sha256: sha256Hex(plain),
       sizeBytes: plain.length,
@@ -101,7 +101,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     expect(verified?.content.dicom).toMatchObject({ rows: 256, columns: 256 });
     expect(Buffer.from(verified!.rawKey).equals(Buffer.from(rawKey))).toBe(true);
     expect(a.arrivals.size).toBe(0); // taken is forgotten
-    expect(a.arrivals.take('u1', cipher.length)).toBeUndefined();
+    expect(await a.arrivals.take('u1', cipher.length)).toBeUndefined();
   });
 
   it('keeps working when an aborted PATCH stored exactly what it read, and the client resumes there', async () => {
@@ -112,7 +112,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     const cut = await a.patch('u1', 0, cipher.subarray(0, 70_001));
     expect(cut).toBe(70_001);
     await sendAll(a.patch, 'u1', cipher, 1 << 20, cut);
-    expect(a.arrivals.take('u1', cipher.length)?.content.sha256).toBe(sha256Hex(plain));
+    expect((await a.arrivals.take('u1', cipher.length))?.content.sha256).toBe(sha256Hex(plain));
   });
 
   it('drops the upload when the store persisted fewer bytes than went through (S3 keeping less)', async () => {
@@ -123,7 +123,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     expect(await a.patch('u1', 0, cipher.subarray(0, 80_000))).toBe(50_000);
     expect(a.arrivals.size).toBe(0);
     await sendAll(a.patch, 'u1', cipher, 1 << 20, 50_000);
-    expect(a.arrivals.take('u1', cipher.length)).toBeUndefined();
+    expect(await a.arrivals.take('u1', cipher.length)).toBeUndefined();
   });
 
   it('drops the upload when a write fails', async () => {
@@ -148,7 +148,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     expect(await b.patch('u1', 60_000, forged)).toBe(mid);
     await sendAll(a.patch, 'u1', cipher, 1 << 20, mid);
     expect(shared.data.get('u1')!.equals(cipher)).toBe(false);
-    expect(a.arrivals.take('u1', cipher.length)).toBeUndefined();
+    expect(await a.arrivals.take('u1', cipher.length)).toBeUndefined();
   });
 
   it('drops the upload when a PATCH starts where it has not got to (a restart, another instance)', async () => {
@@ -167,15 +167,15 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     tampered[200]! ^= 1;
     a.arrivals.begin('bad', Promise.resolve(rawKey), UPLOADED_DEK);
     await sendAll(a.patch, 'bad', tampered, 1 << 20);
-    expect(a.arrivals.take('bad', cipher.length)).toBeUndefined();
+    expect(await a.arrivals.take('bad', cipher.length)).toBeUndefined();
 
     a.arrivals.begin('short', Promise.resolve(rawKey), UPLOADED_DEK);
     await sendAll(a.patch, 'short', cipher.subarray(0, cipher.length - 1), 1 << 20);
-    expect(a.arrivals.take('short', cipher.length)).toBeUndefined();
+    expect(await a.arrivals.take('short', cipher.length)).toBeUndefined();
 
     a.arrivals.begin('nokey', Promise.reject(new Error('cannot unwrap')), UPLOADED_DEK);
     await sendAll(a.patch, 'nokey', cipher, 1 << 20);
-    expect(a.arrivals.take('nokey', cipher.length)).toBeUndefined();
+    expect(await a.arrivals.take('nokey', cipher.length)).toBeUndefined();
   });
 
   it('forgets terminated uploads, idle ones, and the least recently used beyond its memory budget', async () => {
@@ -189,7 +189,7 @@ describe('ArrivalVerifications: tus PATCHes verified on their way to the store',
     // data begins: ~65 KiB in all): two fit.
     for (const id of ['x', 'y', 'z']) await a.patch(id, 0, cipher.subarray(0, 100_000));
     expect(a.arrivals.size).toBe(2);
-    expect(a.arrivals.take('x', cipher.length)).toBeUndefined();
+    expect(await a.arrivals.take('x', cipher.length)).toBeUndefined();
     now = 5000;
     a.arrivals.begin('w', Promise.resolve(rawKey), UPLOADED_DEK);
     expect(a.arrivals.size).toBe(1);

@@ -111,7 +111,7 @@ export class ArrivalVerifications {
    * The verified content of a finished upload of `size` bytes, if all of them were verified
    * on arrival; undefined means "read it back". Forgets the upload either way.
    */
-  take(id: string, size: number): VerifiedOnArrival | undefined {
+  async take(id: string, size: number): Promise<VerifiedOnArrival | undefined> {
     const state = this.#states.get(id);
     if (!state) return undefined;
     const { busy, inspection, rawKey, uploadedDek, offset } = state;
@@ -123,10 +123,13 @@ export class ArrivalVerifications {
       return undefined;
     }
     try {
+      // A DICOM's reader may still be loading (the first DICOM since start, when its bytes came
+      // quickly): waited for here rather than reading the whole X-ray back.
+      await inspection.ready();
       return { rawKey, uploadedDek, content: inspection.finish() };
     } catch {
-      // Refused (the read-back fails the same way and reports it as finalize always has), or a
-      // DICOM's reader still loading (the read-back waits for it).
+      // Refused, or the reader failed to load: the read-back fails the same way and reports it
+      // as finalize always has.
       rawKey.fill(0);
       return undefined;
     }

@@ -142,7 +142,7 @@ export class IngestSessions {
     row: TusUploadRow | null,
   ): Promise<XrayRecord> {
     const size = upload.size ?? upload.offset;
-    const verified = this.#arrivals.take(upload.id, size);
+    const verified = await this.#arrivals.take(upload.id, size);
     try {
       const metadata = parseTusMetadata(row?.metadata ? stringValues(row.metadata) : upload.metadata);
       const objectKey = await this.#d.tusStore.release(upload.id, metadata.id);

@@ -1,8 +1,9 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { Upload } from '@tus/utils';
+import { ERRORS, Upload } from '@tus/utils';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PrivateFileStore } from './private-file.store.ts';
 
@@ -97,5 +98,76 @@ describe('PrivateFileStore', () => {
     } finally {
       process.off('unhandledRejection', escaped);
     }
+  });
+
+  describe('writes a PATCH body in batches', () => {
+    /** The FileHandle class's writev, watched (the store opens its own handles). */
+    async function watchWritev(dir: string) {
+      const fh = await open(path.join(dir, '.probe'), 'w');
+      await fh.close();
+      const proto = Object.getPrototypeOf(fh) as { writev: (b: Buffer[], p: number) => Promise<unknown> };
+      const original = proto.writev;
+      return { original, writev: vi.spyOn(proto, 'writev') };
+    }
+    const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    /** Chunks as a socket gives them: 64 KiB at most, some shorter. */
+    const chunksOf = (bytes: Buffer) => {
+      const out: Buffer[] = [];
+      for (let at = 0, i = 0; at < bytes.length; i++) {
+        const n = i % 7 === 3 ? 1_000 + i : 64 * 1024;
+        out.push(bytes.subarray(at, at + n));
+        at += n;
+      }
+      return out;
+    };
+
+    it('writes every byte where it belongs, in writes of about 1 MiB instead of one per chunk', async () => {
+      const { store, dir } = await storeIn();
+      const { writev } = await watchWritev(dir);
+      const bytes = randomBytes(5 * 1024 * 1024 + 12_345);
+      await store.create(new Upload({ id: 'big', size: bytes.length + 10, offset: 0 }));
+      expect(await store.write(Readable.from([Buffer.from('0123456789')]), 'big', 0)).toBe(10);
+      const chunks = chunksOf(bytes);
+      expect(await store.write(Readable.from(chunks), 'big', 10)).toBe(10 + bytes.length);
+      expect(sha256(await readFile(path.join(dir, 'big')))).toBe(
+        sha256(Buffer.concat([Buffer.from('0123456789'), bytes])),
+      );
+      // Six writes of 1 MiB or more (the last the rest), not one per chunk (over 90).
+      expect(chunks.length).toBeGreaterThan(90);
+      const sizes = writev.mock.calls.map(([buffers]) => Buffer.concat(buffers).length);
+      expect(sizes.slice(1, -1).every((n) => n >= 1024 * 1024)).toBe(true);
+      expect(sizes.length).toBeGreaterThanOrEqual(5);
+      expect(sizes.length).toBeLessThanOrEqual(7);
+    });
+
+    it('a body that fails still has what it brought written, then answers FILE_WRITE_ERROR', async () => {
+      const { store, dir } = await storeIn();
+      const bytes = randomBytes(300_000);
+      await store.create(new Upload({ id: 'cut', size: 1_000_000, offset: 0 }));
+      const body = new Readable({ read() {} });
+      body.push(bytes.subarray(0, 100_000));
+      body.push(bytes.subarray(100_000));
+      setTimeout(() => body.destroy(new Error('connection reset')), 10);
+      await expect(store.write(body, 'cut', 0)).rejects.toBe(ERRORS.FILE_WRITE_ERROR);
+      // What arrived is in the file: the upload's offset (its size) says where the client goes on.
+      expect(sha256(await readFile(path.join(dir, 'cut')))).toBe(sha256(bytes));
+    });
+
+    it('goes on after a short write, and a failed write is FILE_WRITE_ERROR', async () => {
+      const { store, dir } = await storeIn();
+      const { original, writev } = await watchWritev(dir);
+      const bytes = randomBytes(200_000);
+      await store.create(new Upload({ id: 'short', size: bytes.length, offset: 0 }));
+      // The first writev takes only 1,000 bytes of what it is given.
+      writev.mockImplementationOnce(function (this: unknown, buffers: Buffer[], position: number) {
+        return original.call(this, [Buffer.concat(buffers).subarray(0, 1_000)], position);
+      });
+      expect(await store.write(Readable.from(chunksOf(bytes)), 'short', 0)).toBe(bytes.length);
+      expect(sha256(await readFile(path.join(dir, 'short')))).toBe(sha256(bytes));
+
+      await store.create(new Upload({ id: 'eio', size: 10, offset: 0 }));
+      writev.mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
+      await expect(store.write(Readable.from([Buffer.from('abc')]), 'eio', 0)).rejects.toBe(ERRORS.FILE_WRITE_ERROR);
+    });
   });
 });
