@@ -39,7 +39,7 @@ import type { ObjectStore } from './storage/index.ts';
 import { createUploadDoor, type UploadDoor } from './uploads/tus.http.ts';
 import type { PgAdvisoryLocker } from './uploads/pg-advisory.locker.ts';
 import type { KeyService } from './keys/key.service.ts';
-import { createXrayService } from './xrays/xray.service.ts';
+import { createXrayService, type XrayService } from './xrays/xray.service.ts';
 import { createRenderService } from './rendering/render.service.ts';
 
 export interface AppDeps {
@@ -82,7 +82,7 @@ export function ingestRouteOf(method: string, path: string): { label: string | u
 /** Builds the Express app from its dependencies; no I/O happens here (only the S3 driver's modules are loaded, when configured). */
 export async function createApp(
   deps: AppDeps,
-): Promise<{ app: Express; uploads: UploadDoor; authFailures: AuthFailureLimiter }> {
+): Promise<{ app: Express; uploads: UploadDoor; authFailures: AuthFailureLimiter; xrays: XrayService }> {
   const { config, log, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -226,5 +226,6 @@ export async function createApp(
   app.use(methodNotAllowed(allowedMethods));
   app.use((req, res) => sendProblem(req, res, new DomainError('not_found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(log));
-  return { app, uploads, authFailures };
+  // The routes' X-ray service, for the server's own background work (the DICOM index at start).
+  return { app, uploads, authFailures, xrays };
 }

@@ -11,6 +11,7 @@ import { startAuditAnchoring, type AuditAnchoring } from './audit/audit.anchorin
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
 import { DatabaseRoleError, prepareDatabase } from './db/database-roles.ts';
 import { createPool, warmUp, type Pool } from './db/pool.ts';
+import { startDicomIndexAtStart } from './dicomweb/dicom-index.at-start.ts';
 import { createIntegrations } from './integrations/integrations.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { readDatabaseGauges } from './observability/database.gauges.ts';
@@ -39,6 +40,11 @@ export interface RunningServer {
   app: Express;
   /** Signed checkpoints of the audit chain, written outside the database. */
   auditAnchoring: AuditAnchoring;
+  /**
+   * Settles when the DICOM index at start (DICOM_INDEX_AT_START) has ended: done, nothing to do,
+   * another instance's, off, or stopped. Never rejects; the start never waits for it.
+   */
+  dicomIndexAtStart: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -100,14 +106,21 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     warmUp(pool, Math.min(READY_CHECK_CONNECTIONS, config.db.poolMax));
     const realStore = await createObjectStore(config.storage);
     const store = opts.decorateStore ? opts.decorateStore(realStore) : realStore;
-    if (config.storage.kind === 'fs')
-      log.info({ dir: config.storage.dir }, 'disk object storage (set S3_BUCKET to use S3)');
-    else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
+    if (config.storage.kind === 'fs') {
+      const { dir, ignoredS3Settings: ignored } = config.storage;
+      // S3 settings without the bucket (production refuses them): said, or X-rays go to disk unnoticed.
+      if (ignored.length > 0)
+        log.warn(
+          { dir, ignored },
+          `S3_BUCKET is not set, so ${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored: X-rays are stored on local disk`,
+        );
+      else log.info({ dir }, 'disk object storage (set S3_BUCKET to use S3)');
+    } else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
 
     // Upload locks hold a connection each for as long as a PATCH runs: a pool of their own.
     // (Lock waits are pg_try_advisory_lock loops, so the statement timeout never cuts one short.)
     const lockPool = createPool(appUrl, config.tus.lockPoolMax, { log, ...timeouts });
-    const locker = new PgAdvisoryLocker(lockPool, log);
+    const locker = new PgAdvisoryLocker(lockPool, log, config.tus.lockTimeoutMs);
     await locker.start();
     // Development keys only when none are configured; production refuses that in config.
     const keySettings = config.keys ?? (await loadOrCreateDevKeys(config.dataDir));
@@ -137,7 +150,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     metrics.watchDatabase(() => readDatabaseGauges(pool));
     if (hasClientPacedReads(realStore)) metrics.watchS3Downloads(realStore);
     const auditAnchoring = await startAuditAnchoring({ config, pool, log, metrics });
-    const { app, uploads, authFailures } = await createApp({
+    const { app, uploads, authFailures, xrays } = await createApp({
       responseCheck,
       config,
       pool,
@@ -178,6 +191,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     integrations.start();
     const metricsUrl = metricsListener?.url;
     log.info({ url, metricsUrl }, 'sync server listening');
+    // X-rays stored before the DICOMweb index: indexed in the background, by one instance at a time.
+    const dicomIndex = config.dicomIndexAtStart
+      ? startDicomIndexAtStart({ pool, lockPool, xrays, outbox: integrations.outbox, log })
+      : undefined;
 
     // While draining, a kept-alive connection (a proxy's) is closed as soon as its request is
     // answered, instead of staying open until the grace period ends.
@@ -200,8 +217,10 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         const graceMs = config.http.shutdownGraceMs;
         const deadline = Date.now() + graceMs;
         const drainMs = graceMs - Math.min(3_000, Math.floor(graceMs / 3));
-        // Drain: stop accepting, let running requests finish within the drain period.
+        // Drain: stop accepting, let running requests finish within the drain period. The DICOM
+        // index at start stops meanwhile (after the X-ray it is writing, if any).
         draining = true;
+        const dicomIndexStopped = dicomIndex?.stop();
         for (const res of running) if (!res.headersSent) res.shouldKeepAlive = false;
         // (close() also closes the idle connections; Node keeps a busy kept-alive one open after
         // its response unless told otherwise, hence the request listener above.)
@@ -210,6 +229,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await once(server, 'close').catch(() => undefined);
         clearTimeout(timer);
         const cleanup = (async () => {
+          // Its lock's connection back in the pool, before the pool ends.
+          await dicomIndexStopped;
           await metricsListener?.stop();
           uploads.stopCleaner();
           await integrations.stop();
@@ -244,7 +265,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await embedded?.stop();
         log.info({ clean: finished }, 'sync server stopped');
       })());
-    return { url, port, metricsUrl, pool, store, keys, log, uploads, app, auditAnchoring, stop };
+    const dicomIndexAtStart = dicomIndex?.done ?? Promise.resolve();
+    return { url, port, metricsUrl, pool, store, keys, log, uploads, app, auditAnchoring, dicomIndexAtStart, stop };
   } catch (err) {
     await metricsListener?.stop();
     auth.stop();

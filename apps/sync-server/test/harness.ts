@@ -157,6 +157,9 @@ export async function startTestServer(
   const env = await testServerEnv(storage, extraEnv);
   const config = loadConfig(env);
   const server = await start(config, opts);
+  // Its DICOM index at start has looked (and found nothing, on a fresh database) before a test
+  // removes an index row to stand for an X-ray stored before the index.
+  await server.dicomIndexAtStart;
   return {
     ...server,
     config,

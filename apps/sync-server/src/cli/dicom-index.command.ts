@@ -9,7 +9,8 @@ import { serverOutbox, withRestoreTools } from './restore.setup.ts';
 
 const usage = `xray-admin dicom-index
 
-Gives the DICOMweb index (QIDO-RS, WADO-RS) the DICOM X-rays stored before it existed: each is
+Gives the DICOMweb index (QIDO-RS, WADO-RS) the DICOM X-rays stored before it existed (the server
+does this itself at start unless DICOM_INDEX_AT_START=false; this command does it on demand): each is
 read from the object store as far as its header (decrypted, whole to the pixel data, as every
 upload's is; never the pixels) and indexed as an upload is. A header that runs past ${DICOM_MAX_HEADER_BYTES / 1024 / 1024} MiB
 (DICOM_MAX_HEADER_BYTES, refused at every upload) is not indexed: an error line names the X-ray.

@@ -20,6 +20,60 @@ describe('config', () => {
     expect(c.storage).toMatchObject({ kind: 's3', bucket: 'xrays', forcePathStyle: true, checksumsWhenRequired: true });
   });
 
+  it('S3 settings without S3_BUCKET: refused in production, naming them; elsewhere disk storage that names them for a warning', () => {
+    const s3 = {
+      S3_ENDPOINT: 'https://s3.internal',
+      S3_ACCESS_KEY_ID: 'key',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'true',
+    };
+    const refusal = (env: Record<string, string | undefined>) => {
+      try {
+        loadConfig({ NODE_ENV: 'production', ...env });
+        return '';
+      } catch (err) {
+        return err instanceof ConfigError ? err.message : String(err);
+      }
+    };
+    expect(refusal(s3)).toMatch(
+      /^ {2}S3_BUCKET: missing while S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE are set: without S3_BUCKET those are ignored and X-rays would be stored on local disk/m,
+    );
+    // A default that was set explicitly counts too; nothing set: the plain "required".
+    expect(refusal({ S3_REGION: 'us-east-1' })).toMatch(/^ {2}S3_BUCKET: missing while S3_REGION is set:/m);
+    expect(refusal({})).toMatch(/^ {2}S3_BUCKET: required in production \(no local-disk object storage there\)$/m);
+    expect(refusal({ ...s3, S3_BUCKET: 'xrays' })).not.toMatch(/S3_BUCKET/);
+
+    // Outside production: disk storage, with what it ignores (the server logs a warning naming them).
+    expect(loadConfig({ NODE_ENV: 'test', ...s3 }).storage).toEqual({
+      kind: 'fs',
+      dir: expect.stringMatching(/objects$/) as string,
+      ignoredS3Settings: ['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE'],
+    });
+    expect(loadConfig({}).storage).toMatchObject({ kind: 'fs', ignoredS3Settings: [] });
+    // With S3_BUCKET they select S3 storage, as before.
+    expect(loadConfig({ ...s3, S3_BUCKET: 'xrays' }).storage).toMatchObject({
+      kind: 's3',
+      bucket: 'xrays',
+      endpoint: 'https://s3.internal',
+      credentials: { accessKeyId: 'key', secretAccessKey: 'secret' },
+      forcePathStyle: true,
+    });
+  });
+
+  it('TUS_LOCK_TIMEOUT_MS: 30 s by default; 1 s to 10 min', () => {
+    expect(loadConfig({}).tus.lockTimeoutMs).toBe(30_000);
+    expect(loadConfig({ TUS_LOCK_TIMEOUT_MS: '2000' }).tus.lockTimeoutMs).toBe(2_000);
+    expect(() => loadConfig({ TUS_LOCK_TIMEOUT_MS: '500' })).toThrow(
+      /TUS_LOCK_TIMEOUT_MS: Too small: expected number to be >=1000/,
+    );
+    expect(() => loadConfig({ TUS_LOCK_TIMEOUT_MS: '3600000' })).toThrow(
+      /TUS_LOCK_TIMEOUT_MS: Too big: expected number to be <=600000/,
+    );
+    expect(() => loadConfig({ TUS_LOCK_TIMEOUT_MS: '30s' })).toThrow(
+      /TUS_LOCK_TIMEOUT_MS: expected an integer, got "30s"/,
+    );
+  });
+
   it('names every bad variable', () => {
     const bad = () => loadConfig({ PORT: 'eighty', S3_PART_SIZE: '1024', MAX_UPLOAD_BYTES: '-1' });
     expect(bad).toThrow(ConfigError);

@@ -165,6 +165,9 @@ export const EnvSchema = z.object({
   ),
   TUS_S3_USE_TAGS: bool(false).describe('Tag finished tus objects (S3 object tagging; Swift s3api has none).'),
   TUS_LOCK_POOL_MAX: int(50).describe('Connections for upload locks: the most uploads one instance writes at once.'),
+  TUS_LOCK_TIMEOUT_MS: ms(30_000, { min: 1_000, max: 10 * MINUTE }).describe(
+    "How long a tus request (HEAD, PATCH, DELETE) waits for its upload's lock, which one request at a time holds, across instances. A request still writing the upload is asked to let go at once, so what is waited for is the upload's X-ray being stored (its last bytes are in) or a holder that does not answer. Past it, a HEAD is answered 423 `upload_busy`, a PATCH or DELETE 409 `conflict`, both with Retry-After (5 s), which tus-js-client retries. Keep it above the time the largest X-ray takes to store, and under the timeouts of proxies in front.",
+  ),
   UPLOAD_IDLE_TIMEOUT_MS: ms(30_000).describe(
     'An upload request that sends no byte for this long is ended and its lock released.',
   ),
@@ -432,6 +435,9 @@ export const EnvSchema = z.object({
   RENDER_MAX_PIXELS: int(64_000_000, { max: 1_000_000_000 }).describe(
     'Most pixels (Rows × Columns) of an image rendered; checked before decoding, so a small file declaring a huge image is refused (422 `not_renderable`).',
   ),
+  DICOM_INDEX_AT_START: bool(true).describe(
+    'Once it listens, the server indexes for DICOMweb (QIDO-RS, WADO-RS) the DICOM X-rays stored before the index existed, and reads again those indexed from a header cut at 64 KiB, in the background, as `xray-admin dicom-index` does (one instance of a cluster at a time; reads only headers, one X-ray at a time; stops at shutdown and goes on at the next start). Nothing is done or logged when there is nothing to index. `false`: not at start; run `xray-admin dicom-index` when it suits (a very large archive at a quiet hour).',
+  ),
   CAPTURE_TIME_MAX_SKEW_MS: ms(5 * 60 * 1000, { min: 0, max: 24 * 60 * 60 * 1000 }).describe(
     "How far ahead of the server's clock an X-ray's `capturedAt` may be (a device clock running fast), on every upload door; later is refused (400, field `metadata.capturedAt`). At most 24 h.",
   ),
@@ -445,6 +451,8 @@ export const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 type EnvName = keyof Env;
+/** The environment as given, before parsing: whether a variable was set at all (a default reads like a value). */
+type RawEnv = Readonly<Record<string, string | undefined>>;
 
 /** One refused setting: the variable to change, and why. */
 export interface ConfigProblem {
@@ -492,10 +500,15 @@ function sameDatabaseRole(a: string, b: string): boolean {
   return ua !== '' && decodeURIComponent(ua) === decodeURIComponent(ub);
 }
 
+/** The S3 settings besides S3_BUCKET: read only when S3_BUCKET selects S3 storage. */
+const S3_SETTINGS = Object.keys(EnvSchema.shape).filter((n) => n.startsWith('S3_') && n !== 'S3_BUCKET');
+/** Those set (not empty) in the environment, in the schema's order: without S3_BUCKET nothing reads them. */
+const s3SettingsSet = (raw: RawEnv): string[] => S3_SETTINGS.filter((n) => !!raw[n]);
+
 /**
  * A rule between settings (or on one setting's value) that the types alone cannot state. `when`
  * says in words what is refused (the configuration reference prints it); `{value}` in the message
- * is filled in with what was found.
+ * is filled in with what was found. `raw` is the environment as given, for what a default hides.
  */
 export interface ConfigRule {
   variable: EnvName;
@@ -505,8 +518,8 @@ export interface ConfigRule {
   required?: true;
   when: string;
   message: string;
-  refuses: (e: Env) => boolean;
-  value?: (e: Env) => string;
+  refuses: (e: Env, raw: RawEnv) => boolean;
+  value?: (e: Env, raw: RawEnv) => string;
 }
 
 /** The rules, each reported with the others: first those that hold everywhere, then production's. */
@@ -659,7 +672,20 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
     required: true,
     when: 'it is unset',
     message: 'required in production (no local-disk object storage there)',
-    refuses: (e) => !e.S3_BUCKET,
+    refuses: (e, raw) => !e.S3_BUCKET && s3SettingsSet(raw).length === 0,
+  },
+  {
+    // Endpoint and credentials given, the bucket forgotten: say so rather than "required" alone.
+    variable: 'S3_BUCKET',
+    production: true,
+    when: 'it is unset while other `S3_*` settings are set (without it they are ignored)',
+    message:
+      'missing while {value} set: without S3_BUCKET those are ignored and X-rays would be stored on local disk, which production refuses',
+    refuses: (e, raw) => !e.S3_BUCKET && s3SettingsSet(raw).length > 0,
+    value: (_e, raw) => {
+      const set = s3SettingsSet(raw);
+      return `${set.join(', ')} ${set.length === 1 ? 'is' : 'are'}`;
+    },
   },
   {
     variable: 'KEK',
@@ -740,14 +766,21 @@ function keySettings(e: Env): KeySettings | undefined {
   };
 }
 
-/** The environment checked against every rule, and shaped into the sections the server reads. */
-export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
-  for (const rule of CONFIG_RULES) {
-    if ((rule.production && e.NODE_ENV !== 'production') || !rule.refuses(e)) continue;
-    const message = rule.value ? rule.message.replace('{value}', rule.value(e)) : rule.message;
-    ctx.addIssue({ code: 'custom', path: [rule.variable], message, params: { rule: true } });
-  }
-}).transform((e) => {
+/**
+ * The environment checked against every rule, and shaped into the sections the server reads;
+ * `raw` is that environment as given (the rules and the transform ask it what a default hides).
+ */
+const configSchema = (raw: RawEnv) =>
+  EnvSchema.superRefine((e, ctx) => {
+    for (const rule of CONFIG_RULES) {
+      if ((rule.production && e.NODE_ENV !== 'production') || !rule.refuses(e, raw)) continue;
+      const message = rule.value ? rule.message.replace('{value}', rule.value(e, raw)) : rule.message;
+      ctx.addIssue({ code: 'custom', path: [rule.variable], message, params: { rule: true } });
+    }
+  }).transform((e) => shaped(e, raw));
+
+/** The checked environment in the sections the server reads. */
+function shaped(e: Env, raw: RawEnv) {
   const dataDir = path.resolve(e.DATA_DIR);
   const logFormat: 'json' | 'pretty' =
     e.LOG_FORMAT !== 'auto' ? e.LOG_FORMAT : e.NODE_ENV === 'development' && process.stdout.isTTY ? 'pretty' : 'json';
@@ -803,7 +836,12 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
           queueSize: e.S3_QUEUE_SIZE,
           downloadConnections: e.S3_DOWNLOAD_CONNECTIONS,
         }
-      : { kind: 'fs' as const, dir: path.join(dataDir, 'objects') },
+      : {
+          kind: 'fs' as const,
+          dir: path.join(dataDir, 'objects'),
+          /** S3 settings given without S3_BUCKET, so unread (the server warns of them at start). */
+          ignoredS3Settings: s3SettingsSet(raw),
+        },
     audit: {
       /** PEM of the Ed25519 checkpoint signing key; undefined: the development key in DATA_DIR/keys. */
       anchorKeyPem: e.AUDIT_ANCHOR_KEY === undefined ? undefined : pem(e.AUDIT_ANCHOR_KEY),
@@ -844,6 +882,8 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
     edgeAppDir: e.EDGE_APP_DIR ? path.resolve(e.EDGE_APP_DIR) : undefined,
     /** Test suites: the file the OpenAPI response check reports to (http/openapi.response-check.ts). */
     openapiResponseCheck: e.OPENAPI_RESPONSE_CHECK ? path.resolve(e.OPENAPI_RESPONSE_CHECK) : undefined,
+    /** Index DICOM X-rays stored before the DICOMweb index once listening (dicomweb/dicom-index.at-start.ts). */
+    dicomIndexAtStart: e.DICOM_INDEX_AT_START,
     /** The edge app's offline grace period and upload stall timeout (ms), published in /edge-config. */
     edgeOfflineGraceMs: e.EDGE_OFFLINE_GRACE_MS,
     edgeUploadStallMs: e.EDGE_UPLOAD_STALL_MS,
@@ -852,6 +892,8 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
       cleanupIntervalMs: e.TUS_CLEANUP_INTERVAL_MS,
       s3UseTags: e.TUS_S3_USE_TAGS,
       lockPoolMax: e.TUS_LOCK_POOL_MAX,
+      /** How long a request waits for its upload's lock before it is answered busy. */
+      lockTimeoutMs: e.TUS_LOCK_TIMEOUT_MS,
       /** A silent upload request is ended after this. */
       idleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS,
       /** Per user: writing requests at once (per instance), unfinished uploads, their announced bytes. */
@@ -923,9 +965,9 @@ export const ConfigSchema = EnvSchema.superRefine((e, ctx) => {
       retentionMs: e.OUTBOX_RETENTION_DAYS * 24 * HOUR,
     },
   };
-});
+}
 
-export type Config = z.output<typeof ConfigSchema>;
+export type Config = ReturnType<typeof shaped>;
 export type StorageConfig = Config['storage'];
 export type AuditConfig = Config['audit'];
 export type AuthConfig = Config['auth'];
@@ -935,7 +977,7 @@ export type OutboxConfig = Config['outbox'];
 
 /** Parses the environment into the typed config; throws a ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = ConfigSchema.safeParse(env);
+  const parsed = configSchema(env).safeParse(env);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message }));
   // Type errors stop parsing before the rules run; the rules' refusals name the environment.

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, loadDicomReader, type DicomHeader } from '@xray/shared';
 import { systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
@@ -19,7 +19,7 @@ export interface BackfillDeps {
 }
 
 /** Who the audit trail names for a flag the backfill changed (a system change, as `xray-admin identity-check`). */
-const CONTEXT = systemContext({ sub: 'xray-admin dicom-index', roles: ['admin'] });
+const ACTOR = 'xray-admin dicom-index';
 
 export interface BackfillReport {
   indexed: number;
@@ -31,6 +31,8 @@ export interface BackfillReport {
   /** DICOM X-rays whose header names no study, series or instance UID: not in DICOMweb. */
   skipped: string[];
   failed: { id: string; error: string }[];
+  /** Ended by its signal (the server stopping) before it was through: the next run does the rest. */
+  stopped?: true;
 }
 
 /** Reads a stored X-ray's plaintext (XrayService.openContent). */
@@ -38,9 +40,34 @@ interface ContentReader<X> {
   openContent(x: X, range: ByteRange): Promise<Readable>;
 }
 
-/** The plaintext bytes [start, end] of a stored X-ray, decrypted. */
-async function readRange<X>(deps: ContentReader<X>, x: X, range: ByteRange): Promise<Buffer> {
-  const content = await deps.openContent(x, range);
+/**
+ * The stream `opening` gives, or the signal's reason as soon as it aborts: a store that does not
+ * answer does not hold a stop. A stream opened after that is destroyed.
+ */
+async function openedUnlessAborted(opening: Promise<Readable>, signal: AbortSignal | undefined): Promise<Readable> {
+  if (!signal) return opening;
+  signal.throwIfAborted();
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([opening, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    if (signal.aborted)
+      opening.then(
+        (late) => late.destroy(),
+        () => undefined,
+      );
+  }
+}
+
+/** The plaintext bytes [start, end] of a stored X-ray, decrypted; cut short when `signal` aborts. */
+async function readRange<X>(deps: ContentReader<X>, x: X, range: ByteRange, signal?: AbortSignal): Promise<Buffer> {
+  const opened = await openedUnlessAborted(deps.openContent(x, range), signal);
+  const content = signal ? addAbortSignal(signal, opened) : opened;
   const chunks: Buffer[] = [];
   for await (const chunk of content) chunks.push(Buffer.from(chunk as Uint8Array));
   const bytes = Buffer.concat(chunks);
@@ -56,18 +83,21 @@ async function readRange<X>(deps: ContentReader<X>, x: X, range: ByteRange): Pro
  * much each time the header goes on, up to `maxHeaderBytes`. Only the new bytes are fetched each
  * time, and only the segments they touch are decrypted: never the pixels. A header that has not
  * ended by then is an error (no door stores such a file today): nothing of it is indexed.
+ * `signal` cuts the read short (the server stopping), with its reason.
  */
 export async function readStoredDicomHeader<X extends { sizeBytes: number }>(
   deps: ContentReader<X>,
   x: X,
   maxHeaderBytes = DICOM_MAX_HEADER_BYTES,
+  signal?: AbortSignal,
 ): Promise<DicomHeader> {
   const { readDicomHeader } = await loadDicomReader();
   let head = Buffer.alloc(0);
   let want = Math.min(DICOM_HEADER_PREFIX_BYTES, maxHeaderBytes);
   for (;;) {
     const end = Math.min(x.sizeBytes, want);
-    if (end > head.length) head = Buffer.concat([head, await readRange(deps, x, { start: head.length, end: end - 1 })]);
+    if (end > head.length)
+      head = Buffer.concat([head, await readRange(deps, x, { start: head.length, end: end - 1 }, signal)]);
     const header = readDicomHeader(head);
     // The whole file read: a header with no pixel data after it is as whole as it gets.
     if (header.complete || head.length >= x.sizeBytes) return header;
@@ -91,22 +121,34 @@ const errorOf = (err: unknown): string => (err instanceof Error ? err.message : 
  * again the same way and written anew in place (dicomInstanceRepository.replacePartial).
  * Safe to run while the server runs, and again: a row written meanwhile is kept; a file with no
  * pixel data longer than the prefix is read again each time, to the same row.
+ * `signal` (the server stopping) ends it between X-rays: the one being read is dropped, its read
+ * cut short; one being written is committed first (a transaction is never cut in half). What is
+ * left is found by the next run. `actor` is who the audit trail names for a flag it turns.
  */
 export async function backfillDicomIndex(
   deps: BackfillDeps,
-  opts: { batch?: number; onProgress?: (done: number) => void } = {},
+  opts: { batch?: number; onProgress?: (done: number) => void; signal?: AbortSignal; actor?: string } = {},
 ): Promise<BackfillReport> {
   const report: BackfillReport = { indexed: 0, reread: 0, skipped: [], failed: [] };
+  const { signal } = opts;
+  const context = systemContext({ sub: opts.actor ?? ACTOR, roles: ['admin'] });
   const batch = opts.batch ?? 100;
+  /** Stopped: what is done is reported, the rest left to the next run. */
+  const stopped = (): boolean => {
+    if (signal?.aborted) report.stopped = true;
+    return report.stopped === true;
+  };
   let after: string | null = null;
   for (;;) {
+    if (stopped()) return report;
     const ids = await dicomInstanceRepository.unindexed(deps.pool, after, batch);
     if (ids.length === 0) break;
     for (const id of ids) {
+      if (stopped()) return report;
       after = id;
       try {
         const x = await deps.get(id);
-        const entry = indexEntryOf(await readStoredDicomHeader(deps, x));
+        const entry = indexEntryOf(await readStoredDicomHeader(deps, x, DICOM_MAX_HEADER_BYTES, signal));
         if (!entry) {
           report.skipped.push(id);
           continue;
@@ -118,11 +160,13 @@ export async function backfillDicomIndex(
         await inTransaction(deps.pool, async (tx) => {
           if (await dicomInstanceRepository.insert(tx, id, entry)) {
             const flips = await lockFlipped(tx, [{ xrayId: id, before: false, after: true }]);
-            await recordConflictFlips(tx, deps.outbox, flips, CONTEXT, null);
+            await recordConflictFlips(tx, deps.outbox, flips, context, null);
           }
         });
         report.indexed++;
       } catch (err) {
+        // A read cut short by the stop is no failure: the next run reads it.
+        if (stopped()) return report;
         // One unreadable X-ray (deleted meanwhile, an object that fails its check, a header past the
         // cap) does not stop the rest.
         report.failed.push({ id, error: errorOf(err) });
@@ -133,12 +177,16 @@ export async function backfillDicomIndex(
 
   after = null;
   for (;;) {
+    if (stopped()) return report;
     const rows = await dicomInstanceRepository.partiallyIndexed(deps.pool, DICOM_HEADER_PREFIX_BYTES, after, batch);
     if (rows.length === 0) return report;
     for (const { id, uids } of rows) {
+      if (stopped()) return report;
       after = id;
       try {
-        const entry = indexEntryOf(await readStoredDicomHeader(deps, await deps.get(id)));
+        const entry = indexEntryOf(
+          await readStoredDicomHeader(deps, await deps.get(id), DICOM_MAX_HEADER_BYTES, signal),
+        );
         // The UIDs were whole in the cut header: read on, they cannot differ. If they do, the row
         // stays as it is: an instance does not move to another SOP Instance UID behind STOW-RS's back.
         if (entry?.studyUid !== uids.study || entry.seriesUid !== uids.series || entry.sopUid !== uids.instance)
@@ -148,6 +196,7 @@ export async function backfillDicomIndex(
         // False: deleted meanwhile, or written whole by another run.
         if (await dicomInstanceRepository.replacePartial(deps.pool, id, entry)) report.reread++;
       } catch (err) {
+        if (stopped()) return report;
         report.failed.push({ id, error: errorOf(err) });
       }
     }

@@ -47,6 +47,7 @@ export class PgAdvisoryLocker implements Locker {
   constructor(
     private readonly pool: Pool,
     private readonly log: Logger,
+    /** How long a lock is waited for before LockTimeoutError (TUS_LOCK_TIMEOUT_MS). */
     private readonly acquireTimeoutMs = 30_000,
   ) {}
 
