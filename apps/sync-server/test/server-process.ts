@@ -93,6 +93,16 @@ export interface AdminRun {
 }
 
 /**
+ * This process's environment under `env`. Without S3_BUCKET, the S3 tests' settings (S3_ENDPOINT
+ * and the rest, which the runner's environment carries) are dropped: a command on disk storage
+ * ignores them anyway, and would name them in a warning on stderr.
+ */
+function inheritedEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  if (env.S3_BUCKET ?? process.env.S3_BUCKET) return process.env;
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('S3_')));
+}
+
+/**
  * `xray-admin <args>` as an operator runs it: its own process, settings from the environment
  * (`env` over this process's; `onlyEnv`: `env` and PATH alone). `onLine` sees each line of stdout
  * and may kill the run there.
@@ -104,7 +114,7 @@ export async function runAdmin(
   opts: { build?: Build; onlyEnv?: boolean } = {},
 ): Promise<AdminRun> {
   const child = spawn(process.execPath, [...ENTRIES[opts.build ?? 'sources'].admin, ...args], {
-    env: opts.onlyEnv ? { PATH: process.env.PATH ?? '', ...env } : { ...process.env, ...env },
+    env: opts.onlyEnv ? { PATH: process.env.PATH ?? '', ...env } : { ...inheritedEnv(env), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

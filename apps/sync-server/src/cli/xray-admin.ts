@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 // Operator commands for the sync server: `xray-admin <command> [options]`.
+import { loadConfig } from '../config/config.ts';
 import type { Command, CommandIO } from './command.ts';
 import { EXIT } from './command.ts';
 import { retryDeadCommand } from './retry-dead.command.ts';
@@ -33,6 +34,24 @@ function usage(): string {
   ].join('\n');
 }
 
+/**
+ * S3 settings without S3_BUCKET (production refuses them), named as the server does at start: a
+ * command (check, recover after a restore) would otherwise work on the local disk unnoticed.
+ */
+function warnIgnoredS3Settings(io: CommandIO): void {
+  let storage;
+  try {
+    storage = loadConfig(io.env).storage;
+  } catch {
+    return; // the command reports the configuration it cannot run with
+  }
+  if (storage.kind !== 'fs' || storage.ignoredS3Settings.length === 0) return;
+  const ignored = storage.ignoredS3Settings;
+  io.err(
+    `S3_BUCKET is not set, so ${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored: this command works on local disk (${storage.dir})`,
+  );
+}
+
 export async function runCli(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -44,6 +63,7 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
     io.err(`Unknown command "${name}".\n\n${usage()}`);
     return EXIT.failed;
   }
+  if (!rest.includes('--help') && !rest.includes('-h')) warnIgnoredS3Settings(io);
   try {
     return await command.run(rest, io);
   } catch (err) {
