@@ -193,7 +193,13 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     log.info({ url, metricsUrl }, 'sync server listening');
     // X-rays stored before the DICOMweb index: indexed in the background, by one instance at a time.
     const dicomIndex = config.dicomIndexAtStart
-      ? startDicomIndexAtStart({ pool, lockPool, xrays, outbox: integrations.outbox, log })
+      ? startDicomIndexAtStart({
+          pool,
+          lockPool: createPool(appUrl, 1, { log, ...timeouts }),
+          xrays,
+          outbox: integrations.outbox,
+          log,
+        })
       : undefined;
 
     // While draining, a kept-alive connection (a proxy's) is closed as soon as its request is
@@ -229,7 +235,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
         await once(server, 'close').catch(() => undefined);
         clearTimeout(timer);
         const cleanup = (async () => {
-          // Its lock's connection back in the pool, before the pool ends.
+          // Done with the main pool (and its lock let go) before that pool ends.
           await dicomIndexStopped;
           await metricsListener?.stop();
           uploads.stopCleaner();

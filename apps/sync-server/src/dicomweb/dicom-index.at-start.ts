@@ -26,16 +26,18 @@ export interface DicomIndexAtStart {
  * those indexed from a cut header read again, with the server's own pool, X-ray service and outbox
  * writer. A cheap look first: with nothing to do (every start but the first few after an upgrade),
  * nothing is locked or logged. Otherwise one instance of a cluster does it (a session advisory
- * lock, held on a connection of the lock pool for the run; the others skip); the backfill is safe beside
+ * lock, held on a connection of its own for the run; the others skip); the backfill is safe beside
  * uploads, the CLI and another run anyway (dicom-index.backfill.ts), the lock only spares the
  * duplicate reads and log lines.
  */
 export function startDicomIndexAtStart(deps: {
   pool: Pool;
   /**
-   * The server's pool for session advisory locks (upload locks, TUS_LOCK_POOL_MAX): the lock's
-   * connection comes from it, held for the run, not from the main pool the backfill works with
-   * (with DATABASE_POOL_MAX=1 that would leave the backfill none).
+   * A pool of one connection, its own (ended with the run; nothing opened with nothing to do), for
+   * the lock held the whole run: not the main pool the backfill works with (with
+   * DATABASE_POOL_MAX=1 that would leave the backfill none), nor the upload-lock pool (one of its
+   * TUS_LOCK_POOL_MAX listens, the others hold uploads' locks: with 2, no tus upload could lock
+   * for the run, hours on a large archive).
    */
   lockPool: Pool;
   xrays: Pick<XrayService, 'get' | 'openContent'>;
@@ -44,10 +46,12 @@ export function startDicomIndexAtStart(deps: {
 }): DicomIndexAtStart {
   const { pool, log } = deps;
   const stopping = new AbortController();
-  const done = run(deps, stopping.signal).catch((err: unknown) => {
-    if (stopping.signal.aborted) return;
-    log.warn({ err }, 'DICOM index at start: could not look for or index X-rays; run `xray-admin dicom-index`');
-  });
+  const done = run(deps, stopping.signal)
+    .catch((err: unknown) => {
+      if (stopping.signal.aborted) return;
+      log.warn({ err }, 'DICOM index at start: could not look for or index X-rays; run `xray-admin dicom-index`');
+    })
+    .finally(() => deps.lockPool.end().catch(() => undefined));
   return {
     done,
     async stop() {
@@ -56,9 +60,12 @@ export function startDicomIndexAtStart(deps: {
     },
   };
 
-  /** Anything to index or read again (the backfill's own queries, one row each). */
+  /**
+   * Anything to index or read again (the backfill's own queries, one row each). X-rays found to
+   * name no UID are not: uploads still store such files, and each would be read at every start.
+   */
   async function anythingToDo(): Promise<boolean> {
-    if ((await dicomInstanceRepository.unindexed(pool, null, 1)).length > 0) return true;
+    if ((await dicomInstanceRepository.unindexed(pool, null, 1, { exceptUnindexable: true })).length > 0) return true;
     return (await dicomInstanceRepository.partiallyIndexed(pool, DICOM_HEADER_PREFIX_BYTES, null, 1)).length > 0;
   }
 
@@ -88,7 +95,7 @@ export function startDicomIndexAtStart(deps: {
             get: (id) => d.xrays.get(id),
             openContent: (x, range) => d.xrays.openContent(x, range),
           },
-          { signal, actor: ACTOR },
+          { signal, actor: ACTOR, exceptUnindexable: true },
         );
         logSummary(log, report);
       } catch (err) {

@@ -124,10 +124,18 @@ const errorOf = (err: unknown): string => (err instanceof Error ? err.message : 
  * `signal` (the server stopping) ends it between X-rays: the one being read is dropped, its read
  * cut short; one being written is committed first (a transaction is never cut in half). What is
  * left is found by the next run. `actor` is who the audit trail names for a flag it turns.
+ * An X-ray skipped (no UIDs) is recorded as such; `exceptUnindexable` does not read those again
+ * (the server at start; the command reads and names them every time).
  */
 export async function backfillDicomIndex(
   deps: BackfillDeps,
-  opts: { batch?: number; onProgress?: (done: number) => void; signal?: AbortSignal; actor?: string } = {},
+  opts: {
+    batch?: number;
+    onProgress?: (done: number) => void;
+    signal?: AbortSignal;
+    actor?: string;
+    exceptUnindexable?: boolean;
+  } = {},
 ): Promise<BackfillReport> {
   const report: BackfillReport = { indexed: 0, reread: 0, skipped: [], failed: [] };
   const { signal } = opts;
@@ -141,7 +149,9 @@ export async function backfillDicomIndex(
   let after: string | null = null;
   for (;;) {
     if (stopped()) return report;
-    const ids = await dicomInstanceRepository.unindexed(deps.pool, after, batch);
+    const ids = await dicomInstanceRepository.unindexed(deps.pool, after, batch, {
+      exceptUnindexable: opts.exceptUnindexable === true,
+    });
     if (ids.length === 0) break;
     for (const id of ids) {
       if (stopped()) return report;
@@ -150,6 +160,7 @@ export async function backfillDicomIndex(
         const x = await deps.get(id);
         const entry = indexEntryOf(await readStoredDicomHeader(deps, x, DICOM_MAX_HEADER_BYTES, signal));
         if (!entry) {
+          await dicomInstanceRepository.markUnindexable(deps.pool, id);
           report.skipped.push(id);
           continue;
         }

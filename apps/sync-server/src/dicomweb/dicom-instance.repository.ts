@@ -441,16 +441,36 @@ export const dicomInstanceRepository = {
     return rows[0]?.found === true;
   },
 
-  /** DICOM X-rays stored without an index row (before the index existed), after `afterId`, in id order. */
-  async unindexed(db: Queryable, afterId: string | null, limit: number): Promise<string[]> {
+  /**
+   * DICOM X-rays stored without an index row (before the index existed), after `afterId`, in id
+   * order. `exceptUnindexable`: not those a backfill found to name no UID (markUnindexable).
+   */
+  async unindexed(
+    db: Queryable,
+    afterId: string | null,
+    limit: number,
+    { exceptUnindexable = false }: { exceptUnindexable?: boolean } = {},
+  ): Promise<string[]> {
     const { rows } = await db.query<{ id: string }>(
       `SELECT x.id FROM xrays x
         WHERE x.content_type = 'application/dicom' AND ($1::uuid IS NULL OR x.id > $1::uuid)
           AND NOT EXISTS (SELECT 1 FROM dicom_instances d WHERE d.xray_id = x.id)
+          ${exceptUnindexable ? 'AND NOT EXISTS (SELECT 1 FROM dicom_unindexable u WHERE u.xray_id = x.id)' : ''}
         ORDER BY x.id LIMIT $2`,
       [afterId, limit],
     );
     return rows.map((r) => r.id);
+  },
+
+  /**
+   * Records that an X-ray's header names no study, series or instance UID: it never will (its
+   * bytes do not change), so the run at start need not read it again. Nothing if it is gone.
+   */
+  async markUnindexable(db: Queryable, xrayId: string): Promise<void> {
+    await db.query(
+      'INSERT INTO dicom_unindexable (xray_id) SELECT id FROM xrays WHERE id = $1 ON CONFLICT (xray_id) DO NOTHING',
+      [xrayId],
+    );
   },
 
   /**
