@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.ts';
 
+type Env = Record<string, string | undefined>;
+
+/** What loading `env` refuses, as the server prints it ('' when it loads). */
+function refusalOf(env: Env): string {
+  try {
+    loadConfig(env);
+    return '';
+  } catch (err) {
+    return err instanceof ConfigError ? err.message : String(err);
+  }
+}
+
 describe('config', () => {
   it('needs nothing: embedded PostgreSQL and disk storage under DATA_DIR', () => {
     const c = loadConfig({});
@@ -27,14 +39,7 @@ describe('config', () => {
       S3_SECRET_ACCESS_KEY: 'secret',
       S3_FORCE_PATH_STYLE: 'true',
     };
-    const refusal = (env: Record<string, string | undefined>) => {
-      try {
-        loadConfig({ NODE_ENV: 'production', ...env });
-        return '';
-      } catch (err) {
-        return err instanceof ConfigError ? err.message : String(err);
-      }
-    };
+    const refusal = (env: Env) => refusalOf({ NODE_ENV: 'production', ...env });
     expect(refusal(s3)).toMatch(
       /^ {2}S3_BUCKET: missing while S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE are set: without S3_BUCKET those are ignored and X-rays would be stored on local disk/m,
     );
@@ -120,14 +125,7 @@ describe('config', () => {
       DATABASE_URL: 'postgres://xray_app:a@db.internal/xray',
       DATABASE_OWNER_URL: 'postgres://xray_owner:b@db.internal/xray',
     };
-    const refusal = (env: Record<string, string | undefined>) => {
-      try {
-        loadConfig(env);
-        return '';
-      } catch (err) {
-        return err instanceof ConfigError ? err.message : String(err);
-      }
-    };
+    const refusal = refusalOf;
     expect(refusal(production)).not.toMatch(/DATABASE_OWNER_URL/);
     expect(refusal(production)).toMatch(/^ {2}AUDIT_ANCHOR_KEY: required in production/m);
     expect(refusal({ ...production, AUDIT_ANCHOR_KEY: 'pem' })).not.toMatch(/AUDIT_ANCHOR_KEY/);
@@ -141,14 +139,7 @@ describe('config', () => {
   });
 
   it('production: events delivered need PUBLIC_URL (their links are built on it), and PUBLIC_URL is https there', () => {
-    const refusal = (env: Record<string, string | undefined>) => {
-      try {
-        loadConfig({ NODE_ENV: 'production', ...env });
-        return '';
-      } catch (err) {
-        return err instanceof ConfigError ? err.message : String(err);
-      }
-    };
+    const refusal = (env: Env) => refusalOf({ NODE_ENV: 'production', ...env });
     const webhook = { DOCTOR_SERVICE_URL: 'https://doctor.internal/events', WEBHOOK_SECRET: 'w'.repeat(32) };
     const amqp = { AMQP_URL: 'amqps://mq.internal' };
     for (const sinks of [webhook, amqp, { ...webhook, ...amqp }])
