@@ -1,24 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { makeDicom } from '@xray/testkit';
 import pg from 'pg';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/config.ts';
 import { verifyAuditCli } from './audit.support.ts';
+import {
+  clusters,
+  gatedReads,
+  indexedIn,
+  indexLines,
+  outside,
+  postDicom,
+  qido,
+  storingBeforeIndex,
+  summaries,
+} from './dicom-index-at-start.support.ts';
 import { runAdmin, spawnServer } from './server-process.ts';
 import { sealed, tusCreate } from './tus-client.ts';
-import { start, type RunningServer, type StartOptions } from '../src/server.ts';
-import type { ObjectStore } from '../src/storage/index.ts';
-import {
-  blobOf,
-  createTestStorage,
-  headerActor,
-  postXray,
-  testServerEnv,
-  validMetadata,
-  type TestStorage,
-} from './harness.ts';
 
 /**
  * Attacks on the DICOM index at start (dicom-index.at-start.ts) with the database in hand: what an
@@ -30,104 +26,43 @@ const DOCTOR = 'doctor-attack-as; doctor';
 const ADMIN = 'admin-attack-as; admin';
 const ACTOR = 'sync-server dicom-index at start';
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [k: string]: unknown;
+/**
+ * A gate for `gatedReads` holding the X-ray reads `hold(key)` picks until `release()`: `reached`
+ * settles at the first one held (the run is then under way, its lock taken).
+ */
+function heldReads(hold: (key: string) => boolean) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let reachedOne!: () => void;
+  const reached = new Promise<void>((r) => (reachedOne = r));
+  const wait = (key: string) => {
+    if (!hold(key)) return Promise.resolve();
+    reachedOne();
+    return released;
+  };
+  return { wait, reached, release };
 }
 
-interface Instance {
-  server: RunningServer;
-  lines: LogLine[];
-}
-
-const indexLines = (i: Instance) => i.lines.filter((l) => l.msg.startsWith('DICOM index at start'));
-const summaries = (i: Instance) => indexLines(i).filter((l) => 'indexed' in l);
-
-/** Store reads of X-ray objects, counted, each waiting on `gate.wait` when set. */
-function watchedReads(gate: { wait?: (key: string) => Promise<void>; reads: string[] }) {
-  return (store: ObjectStore): ObjectStore =>
-    new Proxy(store, {
-      get(target, p) {
-        if (p === 'get')
-          return async (...args: Parameters<ObjectStore['get']>) => {
-            if (args[0].startsWith('xrays/')) {
-              gate.reads.push(args[0]);
-              if (gate.wait) await gate.wait(args[0]);
-            }
-            return target.get(...args);
-          };
-        const v: unknown = Reflect.get(target, p, target);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
+/** For `heldReads`: the run's first read only. */
+function firstRead() {
+  let taken = false;
+  return () => {
+    if (taken) return false;
+    taken = true;
+    return true;
+  };
 }
 
 describe('attacks on the DICOM index at start', () => {
-  const running = new Set<RunningServer>();
-  const storages: TestStorage[] = [];
-  afterEach(async () => {
-    for (const s of running) await s.stop();
-    running.clear();
-    for (const s of storages.splice(0)) await s.cleanup();
+  const { cluster, stopAll } = clusters();
+  afterEach(stopAll);
+
+  const { storedBeforeIndex, storedSeries } = storingBeforeIndex({
+    actor: MEDIC,
+    seed: 8800,
+    patientPrefix: 'P-ATK-',
+    uidRoot: '1.2.826.0.1.3680043.10.1919.88',
   });
-
-  async function cluster() {
-    const storage = await createTestStorage('fs');
-    storages.push(storage);
-    const env = await testServerEnv(storage);
-    const boot = async (extraEnv: Record<string, string> = {}, opts: StartOptions = {}): Promise<Instance> => {
-      const lines: LogLine[] = [];
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
-          done();
-        },
-      });
-      const server = await start(loadConfig({ ...env, ...extraEnv }), {
-        authenticate: headerActor,
-        log: pino({ level: 'debug' }, sink),
-        ...opts,
-      });
-      running.add(server);
-      return { server, lines };
-    };
-    const stop = async (i: Instance) => {
-      running.delete(i.server);
-      await i.server.stop();
-    };
-    return { env, boot, stop };
-  }
-
-  async function post(server: RunningServer, dicom: Parameters<typeof makeDicom>[0], actor = MEDIC) {
-    const id = randomUUID();
-    const res = await postXray(
-      server.url,
-      validMetadata({ id, patientId: dicom?.patientId ?? 'PAT-0001' }),
-      blobOf(makeDicom({ rows: 16, columns: 16, ...dicom })),
-      { 'X-Test-Actor': actor },
-    );
-    expect(res.status, await res.clone().text()).toBe(201);
-    return id;
-  }
-
-  /** An X-ray stored as if before the index: posted, then its index row removed. */
-  async function storedBeforeIndex(server: RunningServer, sopInstanceUid: string, n: number, actor = MEDIC) {
-    const id = await post(server, { seed: 8800 + n, sopInstanceUid, patientId: `P-ATK-${n}` }, actor);
-    await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [id]);
-    return id;
-  }
-
-  /** A query outside the servers' pools. */
-  async function outside<T>(env: Record<string, string>, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    const c = new pg.Client({ connectionString: env.DATABASE_URL });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  }
 
   /** Sessions holding an advisory lock on the cluster's database. */
   const advisoryHolders = (env: Record<string, string>) =>
@@ -158,26 +93,6 @@ describe('attacks on the DICOM index at start', () => {
       return !rows[0]!.got;
     });
 
-  /** The instances QIDO-RS finds under a SOP Instance UID: their PatientIDs. */
-  async function qido(server: RunningServer, sop: string): Promise<unknown[]> {
-    const res = await fetch(`${server.url}/dicom-web/instances?SOPInstanceUID=${sop}`, {
-      headers: { 'X-Test-Actor': DOCTOR, Accept: 'application/dicom+json' },
-    });
-    expect(res.status).toBeLessThan(300);
-    const body = res.status === 204 ? [] : ((await res.json()) as Record<string, { Value?: unknown[] }>[]);
-    return body.map((d) => d['00100020']?.Value?.[0]);
-  }
-
-  const indexedIn = (env: Record<string, string>, ids: string[]) =>
-    outside(env, async (c) =>
-      (
-        await c.query<{ xray_id: string }>(
-          'SELECT xray_id FROM dicom_instances WHERE xray_id = ANY($1::uuid[]) ORDER BY xray_id',
-          [ids],
-        )
-      ).rows.map((r) => r.xray_id),
-    );
-
   /** The events of X-ray `id`: its audit actions (and actors) and outbox event types. */
   const eventsOf = (env: Record<string, string>, id: string) =>
     outside(env, async (c) => ({
@@ -197,7 +112,7 @@ describe('attacks on the DICOM index at start', () => {
     const first = await boot();
     await first.server.dicomIndexAtStart;
     // Accepted by POST /xrays today, and stored; DICOMweb has no place for it (indexEntryOf).
-    const id = await post(first.server, { seed: 8801, patientId: 'P-ATK-1', sopInstanceUid: 'not-a-uid' });
+    const id = await postDicom(first.server, { seed: 8801, patientId: 'P-ATK-1', sopInstanceUid: 'not-a-uid' }, MEDIC);
     expect(
       (await first.server.pool.query('SELECT 1 FROM dicom_instances WHERE xray_id = $1', [id])).rowCount,
       'indexed at upload',
@@ -212,7 +127,7 @@ describe('attacks on the DICOM index at start', () => {
 
     // Every start after that: nothing to do, nothing locked, read or logged.
     const gate = { reads: [] as string[] };
-    const third = await boot({}, { decorateStore: watchedReads(gate) });
+    const third = await boot({}, { decorateStore: gatedReads(gate) });
     await third.server.dicomIndexAtStart;
     expect(indexLines(third)).toEqual([]);
     expect(gate.reads, 'its object read again at start').toEqual([]);
@@ -234,23 +149,15 @@ describe('attacks on the DICOM index at start', () => {
     await stop(first);
 
     // Each of the two is held once its object is open (the read under way), until released.
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let reached!: () => void;
-    const reachedOne = new Promise<void>((r) => (reached = r));
     const held = new Set<string>();
-    const gate = {
-      reads: [] as string[],
-      wait: (key: string) => {
-        const id = [deleted, relinked].find((x) => key.includes(x));
-        if (!id || held.has(id)) return Promise.resolve();
-        held.add(id);
-        reached();
-        return released;
-      },
-    };
-    const second = await boot({}, { decorateStore: watchedReads(gate) });
-    await reachedOne;
+    const gate = heldReads((key) => {
+      const id = [deleted, relinked].find((x) => key.includes(x));
+      if (!id || held.has(id)) return false;
+      held.add(id);
+      return true;
+    });
+    const second = await boot({}, { decorateStore: gatedReads(gate) });
+    await gate.reached;
     const del = await fetch(`${second.server.url}/xrays/${deleted}`, {
       method: 'DELETE',
       headers: { 'X-Test-Actor': ADMIN },
@@ -267,12 +174,12 @@ describe('attacks on the DICOM index at start', () => {
       body: JSON.stringify({ patientId: 'P-ATK-MOVED' }),
     });
     expect(patch.status, await patch.clone().text()).toBe(200);
-    release();
+    gate.release();
     await second.server.dicomIndexAtStart;
 
     expect(await indexedIn(env, [deleted, relinked])).toEqual([relinked]);
-    expect(await qido(second.server, sops[0]!)).toEqual([]);
-    expect(await qido(second.server, sops[1]!)).toEqual(['P-ATK-MOVED']);
+    expect(await qido(second.server, sops[0]!, DOCTOR)).toEqual([]);
+    expect(await qido(second.server, sops[1]!, DOCTOR)).toEqual(['P-ATK-MOVED']);
     // Nothing of the run's is recorded for either: only the upload, the delete, the PATCH.
     const d = await eventsOf(env, deleted);
     const r = await eventsOf(env, relinked);
@@ -286,32 +193,17 @@ describe('attacks on the DICOM index at start', () => {
     const { env, boot, stop } = await cluster();
     const first = await boot();
     await first.server.dicomIndexAtStart;
-    const ids: string[] = [];
-    for (let n = 10; n < 13; n++)
-      ids.push(await storedBeforeIndex(first.server, `1.2.826.0.1.3680043.10.1919.88.${n}`, n));
+    const ids = await storedSeries(first.server, 10, 13);
     await stop(first);
 
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let reached!: () => void;
-    const reachedOne = new Promise<void>((r) => (reached = r));
-    let once = false;
-    const gate = {
-      reads: [] as string[],
-      wait: () => {
-        if (once) return Promise.resolve();
-        once = true;
-        reached();
-        return released;
-      },
-    };
-    const second = await boot({}, { decorateStore: watchedReads(gate) });
-    await reachedOne;
+    const gate = heldReads(firstRead());
+    const second = await boot({}, { decorateStore: gatedReads(gate) });
+    await gate.reached;
     expect(await atStartLockHeld(env)).toBe(true);
     const holders = await advisoryHolders(env);
     expect(holders).toHaveLength(1);
     await outside(env, (c) => c.query('SELECT pg_terminate_backend($1)', [holders[0]]));
-    release();
+    gate.release();
     await second.server.dicomIndexAtStart;
     expect(await indexedIn(env, ids)).toEqual([...ids].sort());
     expect((await fetch(`${second.server.url}/readyz`)).status).toBe(200);
@@ -325,37 +217,22 @@ describe('attacks on the DICOM index at start', () => {
     const { env, boot, stop } = await cluster();
     const first = await boot();
     await first.server.dicomIndexAtStart;
-    const ids: string[] = [];
-    for (let n = 20; n < 24; n++)
-      ids.push(await storedBeforeIndex(first.server, `1.2.826.0.1.3680043.10.1919.88.${n}`, n));
+    const ids = await storedSeries(first.server, 20, 24);
     // One under a UID a later upload holds: its flag turns, once, whoever indexes it.
     const heldSop = '1.2.826.0.1.3680043.10.1919.88.24';
     const flipped = await storedBeforeIndex(first.server, heldSop, 24);
     ids.push(flipped);
-    await post(first.server, { seed: 8825, sopInstanceUid: heldSop, patientId: 'P-ATK-25' });
+    await postDicom(first.server, { seed: 8825, sopInstanceUid: heldSop, patientId: 'P-ATK-25' }, MEDIC);
     await stop(first);
 
     // The server's run holds on its first read until the command has done everything.
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let reached!: () => void;
-    const reachedOne = new Promise<void>((r) => (reached = r));
-    let once = false;
-    const gate = {
-      reads: [] as string[],
-      wait: () => {
-        if (once) return Promise.resolve();
-        once = true;
-        reached();
-        return released;
-      },
-    };
-    const server = await boot({}, { decorateStore: watchedReads(gate) });
-    await reachedOne;
+    const gate = heldReads(firstRead());
+    const server = await boot({}, { decorateStore: gatedReads(gate) });
+    await gate.reached;
     const cli = await runAdmin(['dicom-index'], env);
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toContain(`Indexed ${ids.length} DICOM X-ray(s).`);
-    release();
+    gate.release();
     await server.server.dicomIndexAtStart;
     expect(summaries(server)).toEqual([expect.objectContaining({ failed: 0 })]);
 
@@ -374,7 +251,7 @@ describe('attacks on the DICOM index at start', () => {
     await first.server.dicomIndexAtStart;
     const sop = '1.2.826.0.1.3680043.10.1919.88.40';
     const older = await storedBeforeIndex(first.server, sop, 40);
-    await post(first.server, { seed: 8841, sopInstanceUid: sop, patientId: 'P-ATK-41' });
+    await postDicom(first.server, { seed: 8841, sopInstanceUid: sop, patientId: 'P-ATK-41' }, MEDIC);
     await stop(first);
 
     const second = await boot();
@@ -395,21 +272,10 @@ describe('attacks on the DICOM index at start', () => {
     const id = await storedBeforeIndex(first.server, '1.2.826.0.1.3680043.10.1919.88.50', 50);
     await stop(first);
 
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let reached!: () => void;
-    const reachedIt = new Promise<void>((r) => (reached = r));
-    const gate = {
-      reads: [] as string[],
-      wait: (key: string) => {
-        if (!key.includes(id)) return Promise.resolve();
-        reached();
-        return released;
-      },
-    };
-    const second = await boot({ TUS_LOCK_POOL_MAX: '2' }, { decorateStore: watchedReads(gate) });
+    const gate = heldReads((key) => key.includes(id));
+    const second = await boot({ TUS_LOCK_POOL_MAX: '2' }, { decorateStore: gatedReads(gate) });
     try {
-      await reachedIt;
+      await gate.reached;
       const { body, metadata } = await sealed(second.server.url, makeDicom({ rows: 16, columns: 16, seed: 8851 }));
       const url = await tusCreate(second.server.url, body, metadata, { 'X-Test-Actor': MEDIC });
       const patch = await fetch(url, {
@@ -426,14 +292,14 @@ describe('attacks on the DICOM index at start', () => {
       const stored = await second.server.pool.query('SELECT 1 FROM xrays WHERE id = $1', [metadata.id]);
       expect(stored.rowCount).toBe(1);
     } finally {
-      release();
+      gate.release();
     }
     await second.server.dicomIndexAtStart;
     expect(summaries(second)).toEqual([expect.objectContaining({ indexed: 1, failed: 0 })]);
   });
 
   it('an instance killed (SIGKILL) mid-run: its lock goes with its session, nothing half-written, the next start does it all', async () => {
-    const { env, boot } = await cluster();
+    const { env, boot, stop } = await cluster();
     const first = await boot();
     await first.server.dicomIndexAtStart;
     const byId = new Map<string, string>();
@@ -442,8 +308,7 @@ describe('attacks on the DICOM index at start', () => {
       byId.set(await storedBeforeIndex(first.server, sop, n), sop);
     }
     const ids = [...byId.keys()].sort();
-    running.delete(first.server);
-    await first.server.stop();
+    await stop(first);
 
     // The first X-ray's UID locked from outside: the killed instance's run waits there, in its
     // insert's transaction, holding the run's lock on another connection.

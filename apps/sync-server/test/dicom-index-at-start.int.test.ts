@@ -1,21 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { makeDicom } from '@xray/testkit';
-import pg from 'pg';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/config.ts';
-import { start, type RunningServer, type StartOptions } from '../src/server.ts';
-import type { ObjectStore } from '../src/storage/index.ts';
+import type { RunningServer } from '../src/server.ts';
 import {
-  blobOf,
-  createTestStorage,
-  headerActor,
-  postXray,
-  testServerEnv,
-  validMetadata,
-  type TestStorage,
-} from './harness.ts';
+  clusters,
+  gatedReads,
+  indexedIn,
+  indexLines,
+  outside,
+  qido,
+  storingBeforeIndex,
+  summaries,
+  type Instance,
+} from './dicom-index-at-start.support.ts';
+import { blobOf, postXray, validMetadata } from './harness.ts';
 
 /**
  * DICOM X-rays stored before the DICOMweb index (an upgraded installation; here: an X-ray whose
@@ -28,100 +26,19 @@ const OTHER = 'medic-at-start-b; paramedic';
 const DOCTOR = 'doctor-at-start; doctor';
 const ACTOR = 'sync-server dicom-index at start';
 
-interface LogLine {
-  level: number;
-  msg: string;
-  [k: string]: unknown;
-}
-
-/** A server instance of the test's cluster, and its log lines (debug and up), parsed. */
-interface Instance {
-  server: RunningServer;
-  lines: LogLine[];
-}
-
-/** The log lines of the DICOM index at start. */
-const indexLines = (i: Instance) => i.lines.filter((l) => l.msg.startsWith('DICOM index at start'));
-const summaries = (i: Instance) => indexLines(i).filter((l) => 'indexed' in l);
+/** The line the run starts with (an instance that skips says another). */
 const startLines = (i: Instance) => indexLines(i).filter((l) => / indexing DICOM X-rays/.test(l.msg));
 
-/** Reads of X-ray objects that wait while `gate` is set (a slow or stalled store). */
-function gatedReads(gate: { wait?: (key: string) => Promise<void> }) {
-  return (store: ObjectStore): ObjectStore =>
-    new Proxy(store, {
-      get(target, p) {
-        if (p === 'get')
-          return async (...args: Parameters<ObjectStore['get']>) => {
-            if (gate.wait && args[0].startsWith('xrays/')) await gate.wait(args[0]);
-            return target.get(...args);
-          };
-        const v: unknown = Reflect.get(target, p, target);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-}
-
 describe('the DICOM index at start', () => {
-  const running = new Set<RunningServer>();
-  const storages: TestStorage[] = [];
-  afterEach(async () => {
-    for (const s of running) await s.stop();
-    running.clear();
-    for (const s of storages.splice(0)) await s.cleanup();
+  const { cluster, stopAll } = clusters();
+  afterEach(stopAll);
+
+  const { storedBeforeIndex, storedSeries } = storingBeforeIndex({
+    actor: MEDIC,
+    seed: 7700,
+    patientPrefix: 'P-AS-',
+    uidRoot: '1.2.826.0.1.3680043.10.1919.77',
   });
-
-  /** A fresh database and store, shared by the instances `boot` starts on it. */
-  async function cluster() {
-    const storage = await createTestStorage('fs');
-    storages.push(storage);
-    const env = await testServerEnv(storage);
-    const boot = async (extraEnv: Record<string, string> = {}, opts: StartOptions = {}): Promise<Instance> => {
-      const lines: LogLine[] = [];
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
-          done();
-        },
-      });
-      const server = await start(loadConfig({ ...env, ...extraEnv }), {
-        authenticate: headerActor,
-        log: pino({ level: 'debug' }, sink),
-        ...opts,
-      });
-      running.add(server);
-      return { server, lines };
-    };
-    const stop = async (i: Instance) => {
-      running.delete(i.server);
-      await i.server.stop();
-    };
-    return { env, boot, stop };
-  }
-
-  /** An X-ray stored as if before the index: posted, then its index row removed. */
-  async function storedBeforeIndex(server: RunningServer, sopInstanceUid: string, n: number, actor = MEDIC) {
-    const id = randomUUID();
-    const patientId = `P-AS-${n}`;
-    const res = await postXray(
-      server.url,
-      validMetadata({ id, patientId }),
-      blobOf(makeDicom({ rows: 16, columns: 16, seed: 7700 + n, sopInstanceUid, patientId })),
-      { 'X-Test-Actor': actor },
-    );
-    expect(res.status, await res.clone().text()).toBe(201);
-    await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [id]);
-    return id;
-  }
-
-  /** What QIDO-RS finds under a SOP Instance UID: the instances' PatientIDs. */
-  async function qido(server: RunningServer, sop: string): Promise<unknown[]> {
-    const res = await fetch(`${server.url}/dicom-web/instances?SOPInstanceUID=${sop}`, {
-      headers: { 'X-Test-Actor': DOCTOR, Accept: 'application/dicom+json' },
-    });
-    expect(res.status).toBeLessThan(300);
-    const body = res.status === 204 ? [] : ((await res.json()) as Record<string, { Value?: unknown[] }>[]);
-    return body.map((d) => d['00100020']?.Value?.[0]);
-  }
 
   const indexedOf = async (server: RunningServer, ids: string[]) =>
     (
@@ -162,26 +79,6 @@ describe('the DICOM index at start', () => {
     return ((await res.json()) as { dicomUidConflict: boolean }).dicomUidConflict;
   };
 
-  /** A query outside the servers' pools (none running, or their state not to be touched). */
-  async function outside<T>(env: Record<string, string>, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    const c = new pg.Client({ connectionString: env.DATABASE_URL });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  }
-  const indexedIn = (env: Record<string, string>, ids: string[]) =>
-    outside(env, async (c) =>
-      (
-        await c.query<{ xray_id: string }>(
-          'SELECT xray_id FROM dicom_instances WHERE xray_id = ANY($1::uuid[]) ORDER BY xray_id',
-          [ids],
-        )
-      ).rows.map((r) => r.xray_id),
-    );
-
   /** Advisory locks any session holds on the cluster's database (asked outside the servers' pools). */
   async function advisoryLocks(env: Record<string, string>): Promise<number> {
     return outside(env, async (c) => {
@@ -201,12 +98,12 @@ describe('the DICOM index at start', () => {
     expect(indexLines(first)).toEqual([]);
     const sop = '1.2.826.0.1.3680043.10.1919.77.1';
     const id = await storedBeforeIndex(first.server, sop, 1);
-    expect(await qido(first.server, sop)).toEqual([]);
+    expect(await qido(first.server, sop, DOCTOR)).toEqual([]);
     await stop(first);
 
     const second = await boot();
     await second.server.dicomIndexAtStart;
-    expect(await qido(second.server, sop)).toEqual(['P-AS-1']);
+    expect(await qido(second.server, sop, DOCTOR)).toEqual(['P-AS-1']);
     expect(await indexedOf(second.server, [id])).toEqual([id]);
     // One line when it starts (after the server listens), one summary at the end.
     const msgs = second.lines.map((l) => l.msg);
@@ -256,7 +153,7 @@ describe('the DICOM index at start', () => {
     expect(summaries(second)).toEqual([expect.objectContaining({ indexed: 1, failed: 0 })]);
     expect([await flagOf(second.server, olderId), await flagOf(second.server, laterId)]).toEqual([true, false]);
     // The file already served under the UID keeps it.
-    expect(await qido(second.server, sop)).toEqual(['P-AS-3']);
+    expect(await qido(second.server, sop, DOCTOR)).toEqual(['P-AS-3']);
     const once = {
       feed: ['updated:true'],
       events: [{ cause: 'dicom_uid_holder', changes: { dicomUidConflict: { before: false, after: true } } }],
@@ -277,9 +174,7 @@ describe('the DICOM index at start', () => {
     const { env, boot, stop } = await cluster();
     const first = await boot();
     await first.server.dicomIndexAtStart;
-    const ids: string[] = [];
-    for (let n = 10; n < 16; n++)
-      ids.push(await storedBeforeIndex(first.server, `1.2.826.0.1.3680043.10.1919.77.${n}`, n));
+    const ids = await storedSeries(first.server, 10, 16);
     // One under a UID a later file holds: its flag turns.
     const heldSop = '1.2.826.0.1.3680043.10.1919.77.16';
     const flippedId = await storedBeforeIndex(first.server, heldSop, 16);
@@ -326,7 +221,7 @@ describe('the DICOM index at start', () => {
     const off = await boot({ DICOM_INDEX_AT_START: 'false' });
     await off.server.dicomIndexAtStart;
     expect(await indexedOf(off.server, [id])).toEqual([]);
-    expect(await qido(off.server, sop)).toEqual([]);
+    expect(await qido(off.server, sop, DOCTOR)).toEqual([]);
     expect(indexLines(off)).toEqual([]);
   });
 
@@ -334,9 +229,7 @@ describe('the DICOM index at start', () => {
     const { env, boot, stop } = await cluster();
     const first = await boot();
     await first.server.dicomIndexAtStart;
-    const ids: string[] = [];
-    for (let n = 30; n < 36; n++)
-      ids.push(await storedBeforeIndex(first.server, `1.2.826.0.1.3680043.10.1919.77.${n}`, n));
+    const ids = await storedSeries(first.server, 30, 36);
     await stop(first);
 
     // In id order, as the backfill goes: the third X-ray's object never answers.
