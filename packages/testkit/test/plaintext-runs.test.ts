@@ -18,6 +18,9 @@ describe('findPlaintextRun (what proves storage holds only ciphertext)', () => {
       [original.length - 64, 77],
     ] as const) {
       const haystack = planted(original.subarray(from, from + 64), at, 1_000_000);
+      // The byte before the run is not the original's byte before it (nor the DICOM preamble's 0):
+      // a random one that is (1 in 256) makes the original's run start a byte earlier, found there.
+      if (at > 0) haystack[at - 1] = (original[from - 1] ?? 0) ^ 0xff;
       const found = findPlaintextRun(haystack, original);
       // The run holds an aligned 32-byte block of the original at most 31 bytes in.
       expect(found, `run from ${from} at ${at}`).toBeGreaterThanOrEqual(at);
