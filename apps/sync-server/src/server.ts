@@ -6,7 +6,7 @@ import { createApp } from './app.ts';
 import { answerClientErrors } from './http/client-errors.ts';
 import { listeningUrl } from './http/public-url.ts';
 import { createAuthentication, issuerless, type Authentication } from './auth/authentication.ts';
-import { ConfigError, type Config } from './config/config.ts';
+import { ConfigError, ignoredS3Notice, type Config } from './config/config.ts';
 import { startAuditAnchoring, type AuditAnchoring } from './audit/audit.anchoring.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
 import { DatabaseRoleError, prepareDatabase } from './db/database-roles.ts';
@@ -109,11 +109,8 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     if (config.storage.kind === 'fs') {
       const { dir, ignoredS3Settings: ignored } = config.storage;
       // S3 settings without the bucket (production refuses them): said, or X-rays go to disk unnoticed.
-      if (ignored.length > 0)
-        log.warn(
-          { dir, ignored },
-          `S3_BUCKET is not set, so ${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored: X-rays are stored on local disk`,
-        );
+      const notice = ignoredS3Notice(config.storage);
+      if (notice) log.warn({ dir, ignored }, `${notice}: X-rays are stored on local disk`);
       else log.info({ dir }, 'disk object storage (set S3_BUCKET to use S3)');
     } else log.info({ bucket: config.storage.bucket, endpoint: config.storage.endpoint }, 'S3 object storage');
 
@@ -195,7 +192,7 @@ export async function start(config: Config, opts: StartOptions = {}): Promise<Ru
     const dicomIndex = config.dicomIndexAtStart
       ? startDicomIndexAtStart({
           pool,
-          lockPool: createPool(appUrl, 1, { log, ...timeouts }),
+          openLockPool: () => createPool(appUrl, 1, { log, ...timeouts }),
           xrays,
           outbox: integrations.outbox,
           log,

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --import tsx
 // Operator commands for the sync server: `xray-admin <command> [options]`.
-import { loadConfig } from '../config/config.ts';
+import { ignoredS3Notice, loadConfig } from '../config/config.ts';
 import type { Command, CommandIO } from './command.ts';
 import { EXIT } from './command.ts';
 import { retryDeadCommand } from './retry-dead.command.ts';
@@ -45,11 +45,8 @@ function warnIgnoredS3Settings(io: CommandIO): void {
   } catch {
     return; // the command reports the configuration it cannot run with
   }
-  if (storage.kind !== 'fs' || storage.ignoredS3Settings.length === 0) return;
-  const ignored = storage.ignoredS3Settings;
-  io.err(
-    `S3_BUCKET is not set, so ${ignored.join(', ')} ${ignored.length === 1 ? 'is' : 'are'} ignored: this command works on local disk (${storage.dir})`,
-  );
+  const notice = ignoredS3Notice(storage);
+  if (notice && storage.kind === 'fs') io.err(`${notice}: this command works on local disk (${storage.dir})`);
 }
 
 export async function runCli(argv: string[], io: CommandIO): Promise<number> {

@@ -504,6 +504,17 @@ function sameDatabaseRole(a: string, b: string): boolean {
 const S3_SETTINGS = Object.keys(EnvSchema.shape).filter((n) => n.startsWith('S3_') && n !== 'S3_BUCKET');
 /** Those set (not empty) in the environment, in the schema's order: without S3_BUCKET nothing reads them. */
 const s3SettingsSet = (raw: RawEnv): string[] => S3_SETTINGS.filter((n) => !!raw[n]);
+/** "A, B are" (or "A is"): settings named in a sentence. */
+const namedSettings = (names: readonly string[]): string => `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'}`;
+
+/**
+ * What the server (at start) and xray-admin (before a command) say of S3 settings given without
+ * S3_BUCKET on disk storage, naming them (never their values); undefined when there are none.
+ */
+export function ignoredS3Notice(storage: StorageConfig): string | undefined {
+  if (storage.kind !== 'fs' || storage.ignoredS3Settings.length === 0) return undefined;
+  return `S3_BUCKET is not set, so ${namedSettings(storage.ignoredS3Settings)} ignored`;
+}
 
 /**
  * A rule between settings (or on one setting's value) that the types alone cannot state. `when`
@@ -682,10 +693,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
     message:
       'missing while {value} set: without S3_BUCKET those are ignored and X-rays would be stored on local disk, which production refuses',
     refuses: (e, raw) => !e.S3_BUCKET && s3SettingsSet(raw).length > 0,
-    value: (_e, raw) => {
-      const set = s3SettingsSet(raw);
-      return `${set.join(', ')} ${set.length === 1 ? 'is' : 'are'}`;
-    },
+    value: (_e, raw) => namedSettings(s3SettingsSet(raw)),
   },
   {
     variable: 'KEK',

@@ -1,5 +1,5 @@
 import { DICOM_HEADER_PREFIX_BYTES } from '@xray/shared';
-import { brokenConnection, type Pool } from '../db/pool.ts';
+import type { Pool } from '../db/pool.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { XrayService } from '../xrays/xray.service.ts';
@@ -33,25 +33,23 @@ export interface DicomIndexAtStart {
 export function startDicomIndexAtStart(deps: {
   pool: Pool;
   /**
-   * A pool of one connection, its own (ended with the run; nothing opened with nothing to do), for
-   * the lock held the whole run: not the main pool the backfill works with (with
-   * DATABASE_POOL_MAX=1 that would leave the backfill none), nor the upload-lock pool (one of its
-   * TUS_LOCK_POOL_MAX listens, the others hold uploads' locks: with 2, no tus upload could lock
-   * for the run, hours on a large archive).
+   * Opens a pool of one connection for the lock held the whole run, its own (opened only when
+   * there is something to do, ended with the run): not the main pool the backfill works with
+   * (with DATABASE_POOL_MAX=1 that would leave the backfill none), nor the upload-lock pool (one
+   * of its TUS_LOCK_POOL_MAX listens, the others hold uploads' locks: with 2, no tus upload could
+   * lock for the run, hours on a large archive).
    */
-  lockPool: Pool;
+  openLockPool: () => Pool;
   xrays: Pick<XrayService, 'get' | 'openContent'>;
   outbox: OutboxWriter;
   log: Logger;
 }): DicomIndexAtStart {
   const { pool, log } = deps;
   const stopping = new AbortController();
-  const done = run(deps, stopping.signal)
-    .catch((err: unknown) => {
-      if (stopping.signal.aborted) return;
-      log.warn({ err }, 'DICOM index at start: could not look for or index X-rays; run `xray-admin dicom-index`');
-    })
-    .finally(() => deps.lockPool.end().catch(() => undefined));
+  const done = run(deps, stopping.signal).catch((err: unknown) => {
+    if (stopping.signal.aborted) return;
+    log.warn({ err }, 'DICOM index at start: could not look for or index X-rays; run `xray-admin dicom-index`');
+  });
   return {
     done,
     async stop() {
@@ -71,8 +69,20 @@ export function startDicomIndexAtStart(deps: {
 
   async function run(d: typeof deps, signal: AbortSignal): Promise<void> {
     if (!(await anythingToDo()) || signal.aborted) return;
-    const client = await d.lockPool.connect();
-    let broken: Error | undefined;
+    const lockPool = d.openLockPool();
+    try {
+      await locked(lockPool, d, signal);
+    } finally {
+      await lockPool.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The run under the lock, if this instance gets it. The lock is its connection's session's: the
+   * connection is destroyed after, however the run ended, and the lock goes with it.
+   */
+  async function locked(lockPool: Pool, d: typeof deps, signal: AbortSignal): Promise<void> {
+    const client = await lockPool.connect();
     try {
       const { rows } = await client.query<{ locked: boolean }>(
         'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
@@ -82,34 +92,23 @@ export function startDicomIndexAtStart(deps: {
         log.debug('DICOM index at start: another instance is indexing; this one does not');
         return;
       }
-      try {
-        // Looked at again under the lock: an instance that held it until now may have done it all.
-        if (!(await anythingToDo()) || signal.aborted) return;
-        log.info(
-          'DICOM index at start: indexing DICOM X-rays stored before the DICOMweb index, or indexed from a cut header (as `xray-admin dicom-index`)',
-        );
-        const report = await backfillDicomIndex(
-          {
-            pool,
-            outbox: d.outbox,
-            get: (id) => d.xrays.get(id),
-            openContent: (x, range) => d.xrays.openContent(x, range),
-          },
-          { signal, actor: ACTOR, exceptUnindexable: true },
-        );
-        logSummary(log, report);
-      } catch (err) {
-        broken = brokenConnection(err);
-        throw err;
-      } finally {
-        if (!broken)
-          await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [LOCK_KEY]).catch((err: unknown) => {
-            broken = err instanceof Error ? err : new Error(String(err));
-          });
-      }
+      // Looked at again under the lock: an instance that held it until now may have done it all.
+      if (!(await anythingToDo()) || signal.aborted) return;
+      log.info(
+        'DICOM index at start: indexing DICOM X-rays stored before the DICOMweb index, or indexed from a cut header (as `xray-admin dicom-index`)',
+      );
+      const report = await backfillDicomIndex(
+        {
+          pool,
+          outbox: d.outbox,
+          get: (id) => d.xrays.get(id),
+          openContent: (x, range) => d.xrays.openContent(x, range),
+        },
+        { signal, actor: ACTOR, exceptUnindexable: true },
+      );
+      logSummary(log, report);
     } finally {
-      // A connection that broke or could not unlock is dropped, and the lock with its session.
-      client.release(broken);
+      client.release(true);
     }
   }
 }

@@ -1,5 +1,6 @@
 import { addAbortSignal, type Readable } from 'node:stream';
 import { DICOM_HEADER_PREFIX_BYTES, DICOM_MAX_HEADER_BYTES, loadDicomReader, type DicomHeader } from '@xray/shared';
+import { abortable } from '../abortable.ts';
 import { systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
@@ -40,27 +41,18 @@ interface ContentReader<X> {
   openContent(x: X, range: ByteRange): Promise<Readable>;
 }
 
-/**
- * The stream `opening` gives, or the signal's reason as soon as it aborts: a store that does not
- * answer does not hold a stop. A stream opened after that is destroyed.
- */
+/** The stream `opening` gives, unless the signal aborts first (a store that does not answer does not hold a stop); a late one is destroyed. */
 async function openedUnlessAborted(opening: Promise<Readable>, signal: AbortSignal | undefined): Promise<Readable> {
   if (!signal) return opening;
-  signal.throwIfAborted();
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
   try {
-    return await Promise.race([opening, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
+    return await abortable(opening, signal);
+  } catch (err) {
     if (signal.aborted)
       opening.then(
         (late) => late.destroy(),
         () => undefined,
       );
+    throw err;
   }
 }
 

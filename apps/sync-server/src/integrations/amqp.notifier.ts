@@ -2,6 +2,7 @@ import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import type { StoredXrayEvent } from '@xray/shared';
 import type { Logger } from '../observability/logger.ts';
 import { DeliveryFailed, type DeliveryContext, type Notifier } from './notifier.ts';
+import { abortable } from '../abortable.ts';
 
 export interface AmqpNotifierOptions {
   url: string;
@@ -141,15 +142,6 @@ export class AmqpNotifier implements Notifier {
     this.opts.log.warn({ why }, 'dropping the AMQP connection');
     void link.conn.close().catch(() => undefined);
   }
-}
-
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -42,8 +42,7 @@ export class PrivateFileStore extends FileStore {
   override async create(file: Upload): Promise<Upload> {
     // The directory goes with the last upload in it (the disk store removes empty ones): made again here.
     await mkdir(this.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
-    const data = path.join(this.directory, file.id);
-    if (!isPathInsideDirectory(this.directory, data)) throw ERRORS.FILE_NOT_FOUND;
+    const data = this.#fileOf(file.id);
     // Created 0600 here; the library's create then truncates it, which keeps the mode.
     await writeFile(data, '', { mode: PRIVATE_FILE_MODE, flag: 'wx' });
     return super.create(file);
@@ -59,8 +58,7 @@ export class PrivateFileStore extends FileStore {
    * next flush or the final sync.
    */
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
-    const file = path.join(this.directory, id);
-    if (!isPathInsideDirectory(this.directory, file)) throw ERRORS.FILE_NOT_FOUND;
+    const file = this.#fileOf(id);
     const end = await writeBatched(readable, file, offset);
     if (this.#flushing) return end;
     this.#flushing = true;
@@ -71,6 +69,13 @@ export class PrivateFileStore extends FileStore {
         this.#flushing = false;
       });
     return end;
+  }
+
+  /** An upload's file, inside the directory (the library's private `resolve`). */
+  #fileOf(id: string): string {
+    const file = path.join(this.directory, id);
+    if (!isPathInsideDirectory(this.directory, file)) throw ERRORS.FILE_NOT_FOUND;
+    return file;
   }
 }
 
