@@ -2,7 +2,9 @@
  * The raw limits: a bare Node HTTP server with nothing but the bytes.
  * - PUT /files/<name> streams the body to a file and fsyncs it before answering (the durability
  *   the sync server and Orthanc give an upload); GET /files/<name> streams a file back, with a
- *   single `Range`.
+ *   single `Range`. Bodies are written in ~1 MiB writes, as the sync server writes a tus PATCH
+ *   (apps/sync-server/src/uploads/private-file.store.ts): the limit is the tuned way, not the bare
+ *   one that pays a thread-pool hand-off for every 64 KiB the socket gives.
  * - PUT /verified/<name> (the verified limit, issue 22) takes an XRE1 object, as the edge uploads
  *   it, with its data key in `X-Xre1-Key` (base64), and does what the sync server must do to any
  *   upload at least: writes it to a file (fsynced) and, in the same process as the bytes pass,
@@ -13,11 +15,11 @@
  *   node raw-server.process.ts <dir>      prints "listening <port>"
  */
 import { createDecipheriv, createHash, type DecipherGCM } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { headerTotalLengthOf, parseHeader, PREAMBLE_LENGTH, TAG_LENGTH, type Xre1Header } from '@xray/shared';
 
@@ -124,6 +126,63 @@ class Xre1Verifier extends Transform {
   }
 }
 
+/** How many bytes a write gathers before it goes to the file. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/** A new file written in WRITE_BATCH_BYTES writev calls (the last one shorter). */
+class BatchedFileWriter extends Writable {
+  readonly #file: string;
+  #fh: FileHandle | undefined;
+  #batch: Buffer[] = [];
+  #size = 0;
+  bytesWritten = 0;
+
+  constructor(file: string) {
+    super();
+    this.#file = file;
+  }
+
+  override _construct(done: (err?: Error | null) => void): void {
+    open(this.#file, 'w').then((fh) => {
+      this.#fh = fh;
+      done();
+    }, done);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.#batch.push(chunk);
+    this.#size += chunk.length;
+    if (this.#size < WRITE_BATCH_BYTES) return done();
+    this.#flush().then(() => done(), done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.#flush().then(() => done(), done);
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    const closed = this.#fh?.close() ?? Promise.resolve();
+    closed.then(
+      () => done(err),
+      () => done(err),
+    );
+  }
+
+  async #flush(): Promise<void> {
+    let rest = this.#batch;
+    let left = this.#size;
+    this.#batch = [];
+    this.#size = 0;
+    while (left > 0) {
+      const { bytesWritten } = await this.#fh!.writev(rest, this.bytesWritten);
+      if (bytesWritten <= 0) throw new Error(`wrote nothing at ${this.bytesWritten}`);
+      left -= bytesWritten;
+      this.bytesWritten += bytesWritten;
+      if (left > 0) rest = [Buffer.concat(rest).subarray(bytesWritten)];
+    }
+  }
+}
+
 async function fsync(file: string): Promise<void> {
   const fh = await open(file, 'r');
   await fh.sync().finally(() => fh.close());
@@ -145,7 +204,7 @@ const server = createServer((req, res) => {
       if (key.length !== 32 || !Number.isSafeInteger(length))
         return void res.writeHead(400).end('X-Xre1-Key (32 bytes, base64) and Content-Length are required');
       const verifier = new Xre1Verifier(key, length);
-      const out = createWriteStream(file);
+      const out = new BatchedFileWriter(file);
       await pipeline(req, verifier, out);
       await fsync(file);
       res
@@ -154,7 +213,7 @@ const server = createServer((req, res) => {
       return;
     }
     if (req.method === 'PUT') {
-      const out = createWriteStream(file);
+      const out = new BatchedFileWriter(file);
       await pipeline(req, out);
       await fsync(file);
       res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ size: out.bytesWritten }));
