@@ -42,6 +42,35 @@ describe('QIDO-RS (GET /dicom-web/studies, /series, /instances)', () => {
     ids[name] = id;
   }
 
+  /**
+   * `xray-admin dicom-index`'s backfill with the server's pool and store; `beforeGet` and
+   * `beforeRead` run before it reads an X-ray's row and before it reads its header.
+   */
+  const backfill = (hooks: { beforeGet?: (id: string) => unknown; beforeRead?: (id: string) => unknown } = {}) => {
+    const outbox = { append: () => Promise.resolve(), scrubXray: () => Promise.resolve(0) };
+    const xrays = createXrayService({
+      pool: server.pool,
+      store: server.store,
+      keys: server.keys,
+      log: server.log,
+      metrics: createMetrics(),
+      links: { enabled: false, verify: () => Promise.resolve({ status: 'unchecked' }) },
+      outbox,
+    });
+    return backfillDicomIndex({
+      pool: server.pool,
+      get: async (id) => {
+        await hooks.beforeGet?.(id);
+        return xrays.get(id);
+      },
+      openContent: async (x, range) => {
+        if (range?.start === 0) await hooks.beforeRead?.(x.id);
+        return xrays.openContent(x, range);
+      },
+      outbox,
+    });
+  };
+
   const qido = (path: string, actor = DOCTOR, headers: Record<string, string> = {}) =>
     fetch(`${server.url}/dicom-web${path}`, {
       headers: { 'X-Test-Actor': actor, Accept: 'application/dicom+json', ...headers },
@@ -297,27 +326,44 @@ describe('QIDO-RS (GET /dicom-web/studies, /series, /instances)', () => {
     // As if stored before this release: its row is gone; the backfill reads its header back.
     await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [ids.c]);
     expect(await json(`/studies?StudyInstanceUID=${STUDY_C}`)).toEqual([]);
-    const xrays = createXrayService({
-      pool: server.pool,
-      store: server.store,
-      keys: server.keys,
-      log: server.log,
-      metrics: createMetrics(),
-      links: { enabled: false, verify: () => Promise.resolve({ status: 'unchecked' }) },
-      outbox: { append: () => Promise.resolve(), scrubXray: () => Promise.resolve(0) },
-    });
-    const backfill = () =>
-      backfillDicomIndex({
-        pool: server.pool,
-        get: (id) => xrays.get(id),
-        openContent: (x, range) => xrays.openContent(x, range),
-        outbox: { append: () => Promise.resolve(), scrubXray: () => Promise.resolve(0) },
-      });
     const report = await backfill();
-    expect(report).toEqual({ indexed: 1, reread: 0, skipped: [], failed: [] });
+    expect(report).toEqual({ indexed: 1, indexedMeanwhile: 0, reread: 0, skipped: [], deleted: [], failed: [] });
     const [c] = await json(`/studies?StudyInstanceUID=${STUDY_C}`);
     expect(c?.['00100010']).toEqual({ vr: 'PN', Value: [{ Alphabetic: 'Müller^Jörg' }] });
     // Run again: nothing left to do.
     expect((await backfill()).indexed).toBe(0);
+  });
+
+  it('the backfill counts an X-ray another run indexed meanwhile as such, and one deleted meanwhile as deleted, not failed', async () => {
+    await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = $1', [ids.c]);
+    // Another run (the CLI beside the server) indexes it between this run's look and its insert.
+    const raced = await backfill({ beforeGet: () => backfill().then(() => undefined) });
+    expect(raced).toEqual({ indexed: 0, indexedMeanwhile: 1, reread: 0, skipped: [], deleted: [], failed: [] });
+    const rows = await server.pool.query('SELECT count(*)::int AS n FROM dicom_instances WHERE xray_id = $1', [ids.c]);
+    expect(rows.rows[0].n).toBe(1);
+
+    // Deleted by an admin while the run reads it: before its row is read, and after (its object gone).
+    await server.pool.query('DELETE FROM dicom_instances WHERE xray_id = ANY($1::uuid[])', [[ids.c, ids.a2]]);
+    const remove = (id: string) =>
+      fetch(`${server.url}/xrays/${id}`, { method: 'DELETE', headers: { 'X-Test-Actor': ADMIN } }).then((res) =>
+        expect(res.status).toBe(204),
+      );
+    const gone = await backfill({
+      beforeGet: (id) => (id === ids.c ? remove(id) : undefined),
+      beforeRead: (id) => (id === ids.a2 ? remove(id) : undefined),
+    });
+    expect(gone).toEqual({
+      indexed: 0,
+      indexedMeanwhile: 0,
+      reread: 0,
+      skipped: [],
+      deleted: [ids.a2, ids.c].sort(),
+      failed: [],
+    });
+    await expect(
+      server.pool.query('SELECT 1 FROM xrays WHERE id = ANY($1::uuid[])', [[ids.a2, ids.c]]),
+    ).resolves.toMatchObject({
+      rows: [],
+    });
   });
 });

@@ -51,6 +51,8 @@ export const dicomIndexCommand: Command = {
         openContent: (x, range) => xrays.openContent(x, range),
       });
       io.out(`Indexed ${report.indexed} DICOM X-ray(s).`);
+      if (report.indexedMeanwhile)
+        io.out(`${report.indexedMeanwhile} were indexed meanwhile (by an upload or another run): left as they were.`);
       if (report.reread)
         io.out(
           `Re-read ${report.reread} DICOM X-ray(s) indexed from a header cut at ${DICOM_HEADER_PREFIX_BYTES / 1024} KiB.`,
@@ -59,6 +61,8 @@ export const dicomIndexCommand: Command = {
         io.out(
           `${report.skipped.length} name no study, series or instance UID (not in DICOMweb): ${report.skipped.join(', ')}`,
         );
+      if (report.deleted.length)
+        io.out(`${report.deleted.length} were deleted while this ran: ${report.deleted.join(', ')}`);
       for (const f of report.failed) io.err(`${f.id}: ${f.error}`);
       return report.failed.length ? EXIT.problem : EXIT.ok;
     });

@@ -117,8 +117,10 @@ export function startDicomIndexAtStart(deps: {
 function logSummary(log: Logger, report: BackfillReport): void {
   const summary = {
     indexed: report.indexed,
+    ...(report.indexedMeanwhile ? { indexedMeanwhile: report.indexedMeanwhile } : {}),
     reread: report.reread,
     skipped: report.skipped.length,
+    ...(report.deleted.length ? { deleted: report.deleted.length } : {}),
     failed: report.failed.length,
     ...(report.stopped ? { stopped: true } : {}),
   };

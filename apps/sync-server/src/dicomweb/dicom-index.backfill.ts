@@ -24,6 +24,8 @@ const ACTOR = 'xray-admin dicom-index';
 
 export interface BackfillReport {
   indexed: number;
+  /** Indexed meanwhile by an upload or another run (the CLI beside the server): nothing to do. */
+  indexedMeanwhile: number;
   /**
    * X-rays indexed from a header cut at DICOM_HEADER_PREFIX_BYTES (by ingest or this backfill
    * before headers were read whole) read again and their row written anew.
@@ -31,6 +33,8 @@ export interface BackfillReport {
   reread: number;
   /** DICOM X-rays whose header names no study, series or instance UID: not in DICOMweb. */
   skipped: string[];
+  /** Deleted while the run went on (by a doctor, an admin or retention): nothing to index. */
+  deleted: string[];
   failed: { id: string; error: string }[];
   /** Ended by its signal (the server stopping) before it was through: the next run does the rest. */
   stopped?: true;
@@ -102,6 +106,14 @@ export async function readStoredDicomHeader<X extends { sizeBytes: number }>(
   }
 }
 
+/** Whether the X-ray's row is still there (one that failed may have been deleted meanwhile). */
+async function xrayStillThere(pool: Pool, id: string): Promise<boolean> {
+  const { rows } = await pool.query<{ there: boolean }>('SELECT EXISTS (SELECT 1 FROM xrays WHERE id = $1) AS there', [
+    id,
+  ]);
+  return rows[0]?.there === true;
+}
+
 /** The error of an X-ray that could not be read or indexed, as the report gives it. */
 const errorOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -129,7 +141,12 @@ export async function backfillDicomIndex(
     exceptUnindexable?: boolean;
   } = {},
 ): Promise<BackfillReport> {
-  const report: BackfillReport = { indexed: 0, reread: 0, skipped: [], failed: [] };
+  const report: BackfillReport = { indexed: 0, indexedMeanwhile: 0, reread: 0, skipped: [], deleted: [], failed: [] };
+  /** An X-ray that could not be read or indexed: a failure, unless it is gone (deleted meanwhile). */
+  const failedOn = async (id: string, err: unknown): Promise<void> => {
+    if (!(await xrayStillThere(deps.pool, id).catch(() => true))) report.deleted.push(id);
+    else report.failed.push({ id, error: errorOf(err) });
+  };
   const { signal } = opts;
   const context = systemContext({ sub: opts.actor ?? ACTOR, roles: ['admin'] });
   const batch = opts.batch ?? 100;
@@ -160,19 +177,22 @@ export async function backfillDicomIndex(
         // the pool it would be let go before the insert, and an upload committing meanwhile would be
         // neither seen nor marked, and could be displaced by this older file).
         // Under a UID another file holds: its dicomUidConflict turns true, and it says so.
-        await inTransaction(deps.pool, async (tx) => {
-          if (await dicomInstanceRepository.insert(tx, id, entry)) {
+        const { inserted } = await inTransaction(deps.pool, async (tx) => {
+          const done = await dicomInstanceRepository.insert(tx, id, entry);
+          if (done.conflict) {
             const flips = await lockFlipped(tx, [{ xrayId: id, before: false, after: true }]);
             await recordConflictFlips(tx, deps.outbox, flips, context, null);
           }
+          return done;
         });
-        report.indexed++;
+        if (inserted) report.indexed++;
+        else report.indexedMeanwhile++;
       } catch (err) {
         // A read cut short by the stop is no failure: the next run reads it.
         if (stopped()) return report;
-        // One unreadable X-ray (deleted meanwhile, an object that fails its check, a header past the
-        // cap) does not stop the rest.
-        report.failed.push({ id, error: errorOf(err) });
+        // One unreadable X-ray (an object that fails its check, a header past the cap) does not
+        // stop the rest.
+        await failedOn(id, err);
       }
     }
     opts.onProgress?.(report.indexed + report.reread);
@@ -200,7 +220,7 @@ export async function backfillDicomIndex(
         if (await dicomInstanceRepository.replacePartial(deps.pool, id, entry)) report.reread++;
       } catch (err) {
         if (stopped()) return report;
-        report.failed.push({ id, error: errorOf(err) });
+        await failedOn(id, err);
       }
     }
     opts.onProgress?.(report.indexed + report.reread);

@@ -134,5 +134,5 @@ export async function indexDicomInstance(
   header: DicomHeader | null | undefined,
 ): Promise<boolean> {
   const entry = header ? indexEntryOf(header) : undefined;
-  return entry ? dicomInstanceRepository.insert(db, xrayId, entry) : false;
+  return entry ? (await dicomInstanceRepository.insert(db, xrayId, entry)).conflict : false;
 }

@@ -325,12 +325,12 @@ async function searchAmong(
 
 export const dicomInstanceRepository = {
   /**
-   * Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op). Returns whether
-   * another file already holds its SOP Instance UID (`Xray.dicomUidConflict` of the X-ray just
-   * stored: the statement sees the rows before its own). In a transaction (a client, not the pool):
+   * Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op: `inserted`
+   * false). `conflict`: whether another file already holds its SOP Instance UID
+   * (`Xray.dicomUidConflict` of the X-ray just stored: the statement sees the rows before its own). In a transaction (a client, not the pool):
    * the lock on the UID is held to its COMMIT.
    */
-  async insert(db: PoolClient, xrayId: string, e: DicomIndexEntry): Promise<boolean> {
+  async insert(db: PoolClient, xrayId: string, e: DicomIndexEntry): Promise<{ inserted: boolean; conflict: boolean }> {
     // One writer per UID until its COMMIT, and the clock read under the lock: the first indexed
     // (the holder) is the first committed, so what an answer said and DICOMweb served stays true.
     // Never before a row already under the UID (one index step), should the clock have been set back.
@@ -350,7 +350,9 @@ export const dicomInstanceRepository = {
     // The second marks the first too; a third or later finds the others marked already (by the
     // second, or as they came; a mark is never cleared) and marks only itself: an upload under a
     // UID a thousand X-rays share does not touch the thousand.
-    const others = rows[0]?.others ?? 0;
+    // No row back: the X-ray was indexed already (by an upload or another run); nothing changed.
+    if (!rows[0]) return { inserted: false, conflict: false };
+    const others = rows[0].others;
     if (others === 1)
       await db.query(
         `UPDATE xrays SET dicom_uid_shared = true
@@ -358,7 +360,7 @@ export const dicomInstanceRepository = {
         [e.sopUid, xrayId],
       );
     else if (others > 1) await db.query('UPDATE xrays SET dicom_uid_shared = true WHERE id = $1', [xrayId]);
-    return rows[0]?.conflict === true;
+    return { inserted: true, conflict: rows[0].conflict };
   },
 
   /**
