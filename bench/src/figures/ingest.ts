@@ -4,6 +4,7 @@ import {
   orthancUploader,
   postUploader,
   rawUploader,
+  tusLimitUploader,
   tusUploader,
   verifiedRawUploader,
   type Uploader,
@@ -12,7 +13,7 @@ import type { Row } from '../lib/results.ts';
 import type { XrayFile } from '../lib/workload.ts';
 import { marked, rotate, type BenchContext } from './context.ts';
 
-type Kind = 'raw' | 'verified' | 'post' | 'tus5' | 'tus8' | 'orthanc';
+type Kind = 'raw' | 'verified' | 'tuslimit8' | 'post' | 'tus5' | 'tus8' | 'orthanc';
 type Limit = 'raw' | 'verified' | 'orthanc';
 
 /** `clients` uploads of `file` at once; MB/s of all of them together, from first byte to last answer. */
@@ -33,6 +34,8 @@ export async function measure<P>(
 }
 
 const LABELS: Record<Exclude<Kind, Limit>, string> = {
+  tuslimit8:
+    'the tus limit (bare Node: the same tus requests and verification, no auth, database or audit), 8 MiB chunks',
   post: 'POST /xrays',
   tus5: 'tus, 5 MiB chunks',
   tus8: 'tus, 8 MiB chunks',
@@ -54,21 +57,22 @@ export async function runIngest(ctx: BenchContext): Promise<void> {
   const contenders: Partial<Record<Kind, Measure>> = {
     raw: contender(rawUploader(ctx.raw.url)),
     verified: contender(verifiedRawUploader(ctx.raw.url)),
+    tuslimit8: contender(tusLimitUploader(ctx.raw.url, 8 * MiB)),
     post: contender(postUploader(sync.url, sync.paramedic)),
     tus5: contender(tusUploader(sync.url, sync.paramedic, key, 5 * MiB)),
     tus8: contender(tusUploader(sync.url, sync.paramedic, key, 8 * MiB)),
     ...(ctx.orthanc ? { orthanc: contender(orthancUploader(ctx.orthanc.url, ctx.orthanc.authorization)) } : {}),
   };
   const cases: { file: XrayFile; clients: number; kinds: Kind[] }[] = [
-    { file: ctx.files.f18, clients: 1, kinds: ['raw', 'verified', 'post', 'tus5', 'tus8', 'orthanc'] },
-    { file: ctx.files.f18, clients: 4, kinds: ['raw', 'verified', 'post', 'tus5', 'tus8', 'orthanc'] },
-    { file: ctx.files.f50, clients: 1, kinds: ['raw', 'verified', 'post', 'tus8', 'orthanc'] },
+    { file: ctx.files.f18, clients: 1, kinds: ['raw', 'verified', 'tuslimit8', 'post', 'tus5', 'tus8', 'orthanc'] },
+    { file: ctx.files.f18, clients: 4, kinds: ['raw', 'verified', 'tuslimit8', 'post', 'tus5', 'tus8', 'orthanc'] },
+    { file: ctx.files.f50, clients: 1, kinds: ['raw', 'verified', 'tuslimit8', 'post', 'tus8', 'orthanc'] },
   ];
   const results = new Map<string, number[]>();
   const put = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
 
   // Warm-up (not recorded): JIT, connections, database and page caches on every path.
-  for (const kind of ['raw', 'verified', 'post', 'tus5', 'tus8', 'orthanc'] as const)
+  for (const kind of ['raw', 'verified', 'tuslimit8', 'post', 'tus5', 'tus8', 'orthanc'] as const)
     await contenders[kind]?.(ctx.files.f18, 1);
   for (let round = 0; round < ctx.runs; round++) {
     for (const c of cases) {

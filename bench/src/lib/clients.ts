@@ -59,6 +59,43 @@ export function verifiedRawUploader(
 }
 
 /**
+ * The tus limit (raw-server.process.ts, POST /tus, PATCH /tus/<id>): the same XRE1 ciphertext sent
+ * with tus-js-client in the same chunks as to the sync server, the data key in a header at
+ * creation; the PATCH that completes it must name the plaintext's sha256.
+ */
+export function tusLimitUploader(
+  baseUrl: string,
+  chunkSize: number,
+): Uploader<{ ciphertext: Buffer; key: string; sha256: string }> {
+  const verified = verifiedRawUploader(baseUrl);
+  return {
+    prepare: (parts, label) => verified.prepare(parts, label),
+    send({ ciphertext, key, sha256 }) {
+      return new Promise((resolve, reject) => {
+        let got: string | undefined;
+        const upload = new tus.Upload(ciphertext, {
+          endpoint: `${baseUrl}/tus`,
+          chunkSize,
+          headers: { 'x-xre1-key': key },
+          httpStack: new tus.DefaultHttpStack({ agent }),
+          retryDelays: [],
+          storeFingerprintForResuming: false,
+          onAfterResponse: (_req, res) => {
+            got = res.getHeader('X-Plaintext-Sha256') ?? got;
+          },
+          onSuccess: () =>
+            got === sha256
+              ? resolve(upload.url ?? 'tus')
+              : reject(new Error(`tus limit: sha256 ${got ?? '(none)'}, expected ${sha256}`)),
+          onError: reject,
+        });
+        upload.start();
+      });
+    },
+  };
+}
+
+/**
  * POST /xrays: multipart (metadata, then the file), streamed; the server encrypts on the way in.
  * `authorize` makes each request's headers (for a paramedic a fresh DPoP proof: part of the timed send).
  */

@@ -10,6 +10,11 @@
  *   upload at least: writes it to a file (fsynced) and, in the same process as the bytes pass,
  *   decrypts every segment (AES-256-GCM, node:crypto) and hashes the plaintext (SHA-256). It
  *   answers 201 with the plaintext's sha256 only when every segment's tag verified.
+ * - POST /tus and PATCH /tus/<id> (the tus limit): tus 1.0 creation and PATCH and nothing else (no
+ *   token, database or audit), the data key in `X-Xre1-Key` at creation; each PATCH's bytes
+ *   verified as PUT /verified verifies them and written in ~1 MiB writes; the PATCH that completes
+ *   the upload fsyncs it and answers the plaintext's sha256 (`X-Plaintext-Sha256`). What tus's
+ *   requests cost at least for the same bytes and chunks, on this server.
  * - PUT /json/<name> keeps a small JSON body in memory; GET /json/<name> answers it (the raw
  *   limit of a metadata read: Node's HTTP server alone, answering what the sync server answers).
  *   node raw-server.process.ts <dir>      prints "listening <port>"
@@ -55,7 +60,7 @@ class Xre1Verifier extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      this.#take(chunk);
+      this.feed(chunk);
       done(null, chunk);
     } catch (err) {
       done(err instanceof Error ? err : new Error(String(err)));
@@ -63,8 +68,7 @@ class Xre1Verifier extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    const complete = this.#header && !this.#segment && this.#received === this.#length && this.#index > 0;
-    done(complete ? null : new Error(`the XRE1 object ends early (${this.#received} of ${this.#length} bytes)`));
+    done(this.complete ? null : new Error(`the XRE1 object ends early (${this.#received} of ${this.#length} bytes)`));
   }
 
   /** The plaintext's SHA-256, once the stream has ended without error. */
@@ -72,7 +76,13 @@ class Xre1Verifier extends Transform {
     return this.#hash.digest('hex');
   }
 
-  #take(chunk: Buffer): void {
+  /** Whether the whole object has been taken and every segment verified. */
+  get complete(): boolean {
+    return this.#header !== undefined && !this.#segment && this.#received === this.#length && this.#index > 0;
+  }
+
+  /** Takes the object's next bytes; throws when a segment's tag does not verify. */
+  feed(chunk: Buffer): void {
     this.#received += chunk.length;
     let at = 0;
     while (at < chunk.length) {
@@ -188,12 +198,97 @@ async function fsync(file: string): Promise<void> {
   await fh.sync().finally(() => fh.close());
 }
 
+/** Writes `buffers` (`size` bytes) at `position`, going on after a short write. */
+async function writeAll(fh: FileHandle, buffers: Buffer[], size: number, position: number): Promise<void> {
+  let rest = buffers;
+  for (let left = size, at = position; left > 0;) {
+    const { bytesWritten } = await fh.writev(rest, at);
+    if (bytesWritten <= 0) throw new Error(`wrote nothing at ${at}`);
+    left -= bytesWritten;
+    at += bytesWritten;
+    if (left > 0) rest = [Buffer.concat(rest).subarray(bytesWritten)];
+  }
+}
+
+interface TusUpload {
+  file: string;
+  length: number;
+  offset: number;
+  verifier: Xre1Verifier;
+  busy: boolean;
+}
+
+/** The tus limit's uploads, by id. */
+const tusUploads = new Map<string, TusUpload>();
+let tusIds = 0;
+
+const answerTus = async (req: IncomingMessage, res: ServerResponse, id: string | undefined): Promise<void> => {
+  const tusHeaders = { 'tus-resumable': '1.0.0' };
+  if (req.method === 'POST' && id === undefined) {
+    const key = Buffer.from(String(req.headers['x-xre1-key'] ?? ''), 'base64');
+    const length = Number(req.headers['upload-length']);
+    if (key.length !== 32 || !Number.isSafeInteger(length) || length <= 0)
+      return void res.writeHead(400, tusHeaders).end('X-Xre1-Key (32 bytes, base64) and Upload-Length are required');
+    const name = `tus-${process.pid}-${++tusIds}`;
+    const file = path.join(dir, name);
+    await (await open(file, 'w')).close();
+    tusUploads.set(name, { file, length, offset: 0, verifier: new Xre1Verifier(key, length), busy: false });
+    return void res.writeHead(201, { ...tusHeaders, location: `/tus/${name}` }).end();
+  }
+  const upload = id === undefined ? undefined : tusUploads.get(id);
+  if (!upload || req.method !== 'PATCH') return void res.writeHead(upload ? 405 : 404, tusHeaders).end();
+  if (upload.busy || Number(req.headers['upload-offset']) !== upload.offset)
+    return void res.writeHead(409, tusHeaders).end('Upload-Offset does not match');
+  upload.busy = true;
+  const fh = await open(upload.file, 'r+');
+  try {
+    let batch: Buffer[] = [];
+    let size = 0;
+    const flush = async () => {
+      await writeAll(fh, batch, size, upload.offset);
+      upload.offset += size;
+      batch = [];
+      size = 0;
+    };
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      if (upload.offset + size + chunk.length > upload.length) throw new Error('the body runs past Upload-Length');
+      upload.verifier.feed(chunk);
+      batch.push(chunk);
+      size += chunk.length;
+      if (size >= WRITE_BATCH_BYTES) await flush();
+    }
+    if (size > 0) await flush();
+    if (upload.offset < upload.length)
+      return void res.writeHead(204, { ...tusHeaders, 'upload-offset': String(upload.offset) }).end();
+    if (!upload.verifier.complete) throw new Error('the XRE1 object ends early');
+    await fh.sync();
+    tusUploads.delete(id!);
+    res
+      .writeHead(204, {
+        ...tusHeaders,
+        'upload-offset': String(upload.offset),
+        'x-plaintext-sha256': upload.verifier.sha256,
+        'access-control-expose-headers': 'x-plaintext-sha256',
+      })
+      .end();
+  } finally {
+    upload.busy = false;
+    await fh.close();
+  }
+};
+
 /** The JSON bodies of PUT /json/<name>. */
 const bodies = new Map<string, Buffer>();
 
 const server = createServer((req, res) => {
   const json = /^\/json\/([A-Za-z0-9._-]+)$/.exec(req.url ?? '')?.[1];
   if (json !== undefined) return void answerJson(json, req, res);
+  const tus = /^\/tus(?:\/([A-Za-z0-9._-]+))?$/.exec(req.url ?? '');
+  if (tus)
+    return void answerTus(req, res, tus[1]).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'tus-resumable': '1.0.0' }).end(String(err));
+      else res.destroy();
+    });
   const route = routeOf(req.url);
   if (!route) return void res.writeHead(404).end();
   const { file } = route;
