@@ -52,7 +52,9 @@ export const dicomIndexCommand: Command = {
       });
       io.out(`Indexed ${report.indexed} DICOM X-ray(s).`);
       if (report.indexedMeanwhile)
-        io.out(`${report.indexedMeanwhile} were indexed meanwhile (by an upload or another run): left as they were.`);
+        io.out(
+          `${report.indexedMeanwhile} were indexed meanwhile (by another run of this command or the server's at start): left as they were.`,
+        );
       if (report.reread)
         io.out(
           `Re-read ${report.reread} DICOM X-ray(s) indexed from a header cut at ${DICOM_HEADER_PREFIX_BYTES / 1024} KiB.`,

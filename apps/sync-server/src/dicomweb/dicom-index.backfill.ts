@@ -24,7 +24,7 @@ const ACTOR = 'xray-admin dicom-index';
 
 export interface BackfillReport {
   indexed: number;
-  /** Indexed meanwhile by an upload or another run (the CLI beside the server): nothing to do. */
+  /** Indexed meanwhile by another run (`xray-admin dicom-index` beside the server's run at start): nothing to do. */
   indexedMeanwhile: number;
   /**
    * X-rays indexed from a header cut at DICOM_HEADER_PREFIX_BYTES (by ingest or this backfill
@@ -142,9 +142,11 @@ export async function backfillDicomIndex(
   } = {},
 ): Promise<BackfillReport> {
   const report: BackfillReport = { indexed: 0, indexedMeanwhile: 0, reread: 0, skipped: [], deleted: [], failed: [] };
+  /** Deleted meanwhile: its row is gone. A look that fails says it is there (a failure stays one). */
+  const gone = async (id: string): Promise<boolean> => !(await xrayStillThere(deps.pool, id).catch(() => true));
   /** An X-ray that could not be read or indexed: a failure, unless it is gone (deleted meanwhile). */
   const failedOn = async (id: string, err: unknown): Promise<void> => {
-    if (!(await xrayStillThere(deps.pool, id).catch(() => true))) report.deleted.push(id);
+    if (await gone(id)) report.deleted.push(id);
     else report.failed.push({ id, error: errorOf(err) });
   };
   const { signal } = opts;
@@ -170,7 +172,9 @@ export async function backfillDicomIndex(
         const entry = indexEntryOf(await readStoredDicomHeader(deps, x, DICOM_MAX_HEADER_BYTES, signal));
         if (!entry) {
           await dicomInstanceRepository.markUnindexable(deps.pool, id);
-          report.skipped.push(id);
+          // Deleted since its read, nothing was marked: it is named as deleted, not as a file to look at.
+          if (await gone(id)) report.deleted.push(id);
+          else report.skipped.push(id);
           continue;
         }
         // In a transaction: the lock on the UID is held to its COMMIT, as finalize holds it (through
@@ -216,8 +220,9 @@ export async function backfillDicomIndex(
           throw new Error(
             `its header read whole does not name the UIDs of its index row (${uids.study} ${uids.series} ${uids.instance}); the row is left as it is`,
           );
-        // False: deleted meanwhile, or written whole by another run.
+        // False: deleted meanwhile (named as such), or written whole by another run.
         if (await dicomInstanceRepository.replacePartial(deps.pool, id, entry)) report.reread++;
+        else if (await gone(id)) report.deleted.push(id);
       } catch (err) {
         if (stopped()) return report;
         await failedOn(id, err);

@@ -350,7 +350,7 @@ export const dicomInstanceRepository = {
     // The second marks the first too; a third or later finds the others marked already (by the
     // second, or as they came; a mark is never cleared) and marks only itself: an upload under a
     // UID a thousand X-rays share does not touch the thousand.
-    // No row back: the X-ray was indexed already (by an upload or another run); nothing changed.
+    // No row back: the X-ray was indexed already (a repeat, or another backfill run); nothing changed.
     if (!rows[0]) return { inserted: false, conflict: false };
     const others = rows[0].others;
     if (others === 1)
