@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { makePng } from '@xray/testkit';
 import { XraySchema } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordAudit, systemContext } from '../src/audit/audit.service.ts';
+import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import { createXrayLoader } from '../src/xrays/xray.loader.ts';
 import type { Pool } from '../src/db/pool.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
@@ -84,12 +86,66 @@ describe('batched single-X-ray reads', () => {
     const load = createXrayLoader(counting);
     const ids = stored.map((x) => x.id);
     const first = load(ids[0]!);
-    // Sent by now (a batch goes out on the next tick); the rest queue behind it and share one statement.
+    // Sent by now (a batch goes out at the end of the loop's turn); the rest queue behind it and share one statement.
     await new Promise((resolve) => setImmediate(resolve));
     const rest = ids.slice(1).map((id) => load(id));
     const got = await Promise.all([first, ...rest]);
     expect(got.map((x) => x?.patientId)).toEqual(stored.map((x) => x.patientId));
     expect(statements).toHaveLength(2);
     expect(await load(randomUUID())).toBeNull();
+  });
+
+  /** A pool that passes every statement on to the server's and keeps its text. */
+  function counting(): { pool: Pool; statements: string[] } {
+    const statements: string[] = [];
+    const pool = {
+      query: (...args: Parameters<Pool['query']>) => {
+        const q = args[0] as unknown;
+        statements.push(typeof q === 'string' ? q : (q as { text: string }).text);
+        return (server.pool.query as (...a: unknown[]) => unknown)(...args);
+      },
+    } as unknown as Pool;
+    return { pool, statements };
+  }
+
+  /**
+   * Calls `f` once for each item from a callback of its own in one turn of the event loop, as
+   * requests from different sockets are handled (each timer's callback is followed by the
+   * process.nextTick queue, as each socket's is).
+   */
+  function inCallbacksOfOneTurn<T, R>(items: T[], f: (item: T) => Promise<R>): Promise<R[]> {
+    return new Promise((resolve) => {
+      const started: Promise<R>[] = [];
+      for (const item of items)
+        setTimeout(() => {
+          started.push(f(item));
+          if (started.length === items.length) resolve(Promise.all(started));
+        }, 0);
+    });
+  }
+
+  it('reads that arrive in callbacks of their own in one turn of the event loop go as one statement, not the first alone', async () => {
+    const { pool, statements } = counting();
+    const load = createXrayLoader(pool);
+    const got = await inCallbacksOfOneTurn(stored, (x) => load(x.id));
+    expect(got.map((x) => x?.patientId)).toEqual(stored.map((x) => x.patientId));
+    expect(statements).toHaveLength(1);
+  });
+
+  it('read events recorded in callbacks of their own in one turn are appended as one statement, each chained', async () => {
+    const { pool, statements } = counting();
+    const requestIds = stored.map(() => randomUUID());
+    const records = await inCallbacksOfOneTurn(requestIds, (requestId) =>
+      recordAudit(pool, {
+        context: { ...systemContext({ sub: 'doc-batch', roles: ['doctor'] }), requestId },
+        action: 'xray.read',
+        outcome: 'success',
+      }),
+    );
+    expect(statements.filter((q) => q.includes('audit_append'))).toHaveLength(1);
+    expect(records.map((r) => r.requestId)).toEqual(requestIds);
+    // One batch, in the order they came, each linked to the one before it.
+    records.slice(1).forEach((r, i) => expect(r.prevHash).toBe(records[i]!.hash));
+    expect((await verifyAuditChain(server.pool)).ok).toBe(true);
   });
 });

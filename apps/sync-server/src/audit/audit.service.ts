@@ -100,8 +100,10 @@ interface Pending {
  * Group commit for events that change nothing else (reads, lists, downloads, denials): every
  * append takes the one chain lock, so appending one event per transaction makes all readers
  * queue for the lock and a disk flush each. Events that arrive while a batch commits go into
- * the next batch: one lock hold and one commit for many. Each caller still waits for its own
- * event to be committed before it discloses anything.
+ * the next batch: one lock hold and one commit for many. An idle batcher starts at the end of
+ * the event loop's turn, with every event of that turn (requests answered in callbacks of their
+ * own), not with the first alone. Each caller still waits for its own event to be committed
+ * before it discloses anything.
  */
 class AuditBatcher {
   private queue: Pending[] = [];
@@ -112,12 +114,14 @@ class AuditBatcher {
   append(event: AuditEventInput): Promise<AuditRecord> {
     return new Promise((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
-      if (!this.running) void this.drain();
+      if (this.running) return;
+      this.running = true;
+      setImmediate(() => void this.drain());
     });
   }
 
+  /** Appends what is queued, batch after batch; `running` was set by the append that called it. */
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, 200);

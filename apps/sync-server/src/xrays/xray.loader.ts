@@ -6,8 +6,11 @@ import { xrayRepository, type XrayRecord } from './xray.repository.ts';
  * Single-X-ray reads (GET, download, preview, DICOMweb) that arrive while one is in flight go to
  * PostgreSQL together, as one `id = ANY(...)` statement: under load a metadata read otherwise
  * costs a statement, a round trip and a socket write of its own. When nothing is in flight a read
- * goes at once. Nothing is cached: every read starts after its request arrived, so a client sees
- * the result of its own earlier write.
+ * goes at the end of the event loop's turn (setImmediate), with every read that arrived in that
+ * turn: requests from different sockets are parsed in callbacks of their own, and a batch sent
+ * after the first one's callback (process.nextTick) took that read alone and made the others wait
+ * for its round trip. Nothing is cached: every read starts after its request arrived, so a client
+ * sees the result of its own earlier write.
  */
 /** How long a batch waits for the one in flight before it goes anyway (a batch takes ~1–5 ms). */
 const MAX_WAIT_MS = 50;
@@ -38,7 +41,7 @@ export function createXrayLoader(pool: Pool): (id: string) => Promise<XrayRecord
       // MAX_WAIT_MS: behind a statement that hangs until its timeout, a read would otherwise wait
       // out that timeout and then its own, past what the database settings promise.
       batchScheduleFn: (dispatch) => {
-        if (!inFlight) return process.nextTick(dispatch);
+        if (!inFlight) return void setImmediate(dispatch);
         let sent = false;
         const once = () => {
           if (sent) return;
