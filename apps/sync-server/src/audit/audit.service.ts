@@ -140,9 +140,23 @@ class AuditBatcher {
             for (const p of [...batch, ...this.queue.splice(0)]) p.reject(err);
             continue;
           }
-          // One bad event must not fail its neighbours: retry each on its own.
-          for (const p of batch) {
-            await appendAuditBatch(this.pool, [p.event]).then(([r]) => p.resolve(r!), p.reject);
+          // One bad event must not fail its neighbours: retry each on its own. Should the database
+          // become unreachable meanwhile, the rest (and the queue) are refused with that error at
+          // once, as above: each would otherwise wait out a timeout of its own, in turn.
+          for (const [i, p] of batch.entries()) {
+            const outcome = await appendAuditBatch(this.pool, [p.event]).then(
+              ([r]) => ({ record: r! }),
+              (e: unknown) => ({ error: e }),
+            );
+            if ('record' in outcome) {
+              p.resolve(outcome.record);
+              continue;
+            }
+            p.reject(outcome.error);
+            if (isDatabaseUnavailable(outcome.error)) {
+              for (const rest of [...batch.slice(i + 1), ...this.queue.splice(0)]) rest.reject(outcome.error);
+              break;
+            }
           }
         }
       }
