@@ -88,7 +88,9 @@ export async function holdInsertsFor(
   return {
     waiting: async (any = false) => {
       const { rows } = await server.pool.query<{ n: number }>(
+        // In this server's database only: pg_locks lists the whole cluster's, other test files' too.
         `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
             ${any ? '' : 'AND objid = $1'}`,
         any ? [] : [key],
       );
