@@ -4,10 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../src/cli/command.ts';
 import { dicomIndexCommand } from '../src/cli/dicom-index.command.ts';
 import type { Pool } from '../src/db/pool.ts';
-import { backfillDicomIndex } from '../src/dicomweb/dicom-index.backfill.ts';
-import type { OutboxWriter } from '../src/events/outbox.repository.ts';
-import { createMetrics } from '../src/observability/metrics.ts';
-import { createXrayService } from '../src/xrays/xray.service.ts';
+import { backfillOn } from './dicom-index-backfill.support.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 
 const MEDIC = 'medic-atk-bf; paramedic';
@@ -69,34 +66,7 @@ describe('the DICOM index backfill report, attacked', () => {
     });
 
   /** The backfill as `xray-admin dicom-index` runs it, with hooks and the outbox appends it made. */
-  const backfill = (hooks: { pool?: Pool; beforeGet?: (id: string) => unknown } = {}) => {
-    const appended: unknown[] = [];
-    const outbox: OutboxWriter = {
-      append: (_tx, event) => {
-        appended.push(event);
-        return Promise.resolve();
-      },
-      scrubXray: () => Promise.resolve(0),
-    } as OutboxWriter;
-    const xrays = createXrayService({
-      pool: server.pool,
-      store: server.store,
-      keys: server.keys,
-      log: server.log,
-      metrics: createMetrics(),
-      links: { enabled: false, verify: () => Promise.resolve({ status: 'unchecked' }) },
-      outbox,
-    });
-    return backfillDicomIndex({
-      pool: hooks.pool ?? server.pool,
-      get: async (id) => {
-        await hooks.beforeGet?.(id);
-        return xrays.get(id);
-      },
-      openContent: (x, range) => xrays.openContent(x, range),
-      outbox,
-    }).then((report) => ({ report, appended }));
-  };
+  const backfill = (hooks: Parameters<typeof backfillOn>[1] = {}) => backfillOn(server, hooks);
 
   it('a row whose object is gone stays failed (exit 1, named on stderr), never deleted', async () => {
     const id = await store(makeDicom({ rows: 16, columns: 16, seed: 9101 }));

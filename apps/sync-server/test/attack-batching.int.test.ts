@@ -5,7 +5,6 @@
 // its request, a steady stream or a hung statement starves no one, and a stop with a batch
 // scheduled ends cleanly. These attacks failed; the tests keep them.
 import { randomUUID } from 'node:crypto';
-import { makePng } from '@xray/testkit';
 import { XraySchema } from '@xray/shared';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +13,7 @@ import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import { createPool, type Pool } from '../src/db/pool.ts';
 import { createXrayLoader } from '../src/xrays/xray.loader.ts';
 import { AUDIT_SERVER_ENV, eventsOf } from './audit.support.ts';
-import { asOwner, blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { asOwner, headerActor, startTestServer, storeOwnedXrays, type TestServer } from './harness.ts';
 
 const P1 = 'para-ab-1; paramedic';
 const P2 = 'para-ab-2; paramedic';
@@ -65,14 +64,7 @@ describe('attack: batches that start at the end of the turn', () => {
   beforeAll(async () => {
     a = await startTestServer('fs', ENV, { authenticate: headerActor });
     b = await startTestServer('fs', { ...ENV, DATABASE_URL: a.env.DATABASE_URL! }, { authenticate: headerActor });
-    for (const [i, owner] of [P1, P1, P1, P2, P2].entries()) {
-      const patientId = `P-AB-${i}-${randomUUID().slice(0, 6)}`;
-      const res = await postXray(a.url, validMetadata({ patientId }), blobOf(makePng({ seed: 3100 + i })), {
-        'X-Test-Actor': owner,
-      });
-      expect(res.status).toBe(201);
-      stored.push({ id: XraySchema.parse(await res.json()).id, patientId, owner });
-    }
+    stored.push(...(await storeOwnedXrays(a.url, [P1, P1, P1, P2, P2], { prefix: 'P-AB', seed: 3100 })));
   });
   afterAll(async () => {
     await b?.close();

@@ -4,21 +4,12 @@
 // every request leaves exactly one event, what a client sent is what the trail keeps (and the
 // chain verifies), and an event the trail refuses fails only its own request.
 import { randomUUID } from 'node:crypto';
-import { makePng } from '@xray/testkit';
 import { XraySchema } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import { createXrayLoader } from '../src/xrays/xray.loader.ts';
 import { AUDIT_SERVER_ENV, eventsOf, type EventRow } from './audit.support.ts';
-import {
-  blobOf,
-  blockAuditFor,
-  headerActor,
-  postXray,
-  startTestServer,
-  validMetadata,
-  type TestServer,
-} from './harness.ts';
+import { blockAuditFor, headerActor, startTestServer, storeOwnedXrays, type TestServer } from './harness.ts';
 
 const P1 = 'para-a22-1; paramedic';
 const P2 = 'para-a22-2; paramedic';
@@ -52,14 +43,7 @@ describe('attack 22: batched reads and batched read events', () => {
 
   beforeAll(async () => {
     server = await startTestServer('fs', AUDIT_SERVER_ENV, { authenticate: headerActor });
-    for (const [i, owner] of [P1, P1, P1, P2, P2, P2].entries()) {
-      const patientId = `P-A22-${i}-${randomUUID().slice(0, 6)}`;
-      const res = await postXray(server.url, validMetadata({ patientId }), blobOf(makePng({ seed: 2200 + i })), {
-        'X-Test-Actor': owner,
-      });
-      expect(res.status).toBe(201);
-      stored.push({ id: XraySchema.parse(await res.json()).id, patientId, owner });
-    }
+    stored.push(...(await storeOwnedXrays(server.url, [P1, P1, P1, P2, P2, P2], { prefix: 'P-A22', seed: 2200 })));
   });
   afterAll(async () => {
     await server?.close();

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { makeDicom, makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backfillDicomIndex } from '../src/dicomweb/dicom-index.backfill.ts';
-import { createMetrics } from '../src/observability/metrics.ts';
-import { createXrayService } from '../src/xrays/xray.service.ts';
+import { backfillOn } from './dicom-index-backfill.support.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
 import { sealed, startTus } from './tus-client.ts';
 
@@ -42,34 +40,8 @@ describe('QIDO-RS (GET /dicom-web/studies, /series, /instances)', () => {
     ids[name] = id;
   }
 
-  /**
-   * `xray-admin dicom-index`'s backfill with the server's pool and store; `beforeGet` and
-   * `beforeRead` run before it reads an X-ray's row and before it reads its header.
-   */
-  const backfill = (hooks: { beforeGet?: (id: string) => unknown; beforeRead?: (id: string) => unknown } = {}) => {
-    const outbox = { append: () => Promise.resolve(), scrubXray: () => Promise.resolve(0) };
-    const xrays = createXrayService({
-      pool: server.pool,
-      store: server.store,
-      keys: server.keys,
-      log: server.log,
-      metrics: createMetrics(),
-      links: { enabled: false, verify: () => Promise.resolve({ status: 'unchecked' }) },
-      outbox,
-    });
-    return backfillDicomIndex({
-      pool: server.pool,
-      get: async (id) => {
-        await hooks.beforeGet?.(id);
-        return xrays.get(id);
-      },
-      openContent: async (x, range) => {
-        if (range?.start === 0) await hooks.beforeRead?.(x.id);
-        return xrays.openContent(x, range);
-      },
-      outbox,
-    });
-  };
+  /** `xray-admin dicom-index`'s backfill over this server; its report. */
+  const backfill = async (hooks: Parameters<typeof backfillOn>[1] = {}) => (await backfillOn(server, hooks)).report;
 
   const qido = (path: string, actor = DOCTOR, headers: Record<string, string> = {}) =>
     fetch(`${server.url}/dicom-web${path}`, {

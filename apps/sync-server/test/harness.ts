@@ -5,6 +5,7 @@ import path from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RequestHandler } from 'express';
 import { XraySchema, type Xray } from '@xray/shared';
+import { makePng } from '@xray/testkit';
 import { createApiClient, type ApiClient, type ApiSchema } from '@xray/shared/api';
 import pg from 'pg';
 import { expect, inject } from 'vitest';
@@ -272,6 +273,27 @@ export async function postXray(
   form.append('metadata', typeof metadata === 'string' ? metadata : JSON.stringify(metadata));
   form.append('file', file, 'image.bin');
   return fetch(`${baseUrl}/xrays`, { method: 'POST', body: form, headers });
+}
+
+/**
+ * One PNG X-ray stored through POST /xrays by each of `owners` (headerActor servers), in order,
+ * each for a patient of its own (`prefix` and its index); the PNG's seed is `seed` + the index.
+ */
+export async function storeOwnedXrays(
+  baseUrl: string,
+  owners: string[],
+  { prefix, seed }: { prefix: string; seed: number },
+): Promise<{ id: string; patientId: string; owner: string }[]> {
+  const stored: { id: string; patientId: string; owner: string }[] = [];
+  for (const [i, owner] of owners.entries()) {
+    const patientId = `${prefix}-${i}-${randomUUID().slice(0, 6)}`;
+    const res = await postXray(baseUrl, validMetadata({ patientId }), blobOf(makePng({ seed: seed + i })), {
+      'X-Test-Actor': owner,
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    stored.push({ id: XraySchema.parse(await res.json()).id, patientId, owner });
+  }
+  return stored;
 }
 
 /** Who a typed client calls as: `actor` for headerActor servers, `token` for a bearer token. */
