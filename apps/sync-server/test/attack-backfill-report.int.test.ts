@@ -1,24 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '../src/cli/command.ts';
 import { dicomIndexCommand } from '../src/cli/dicom-index.command.ts';
 import type { Pool } from '../src/db/pool.ts';
 import { backfillOn } from './dicom-index-backfill.support.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { runCommand as run } from './command.support.ts';
 
 const MEDIC = 'medic-atk-bf; paramedic';
 const OTHER = 'medic-atk-bf-b; paramedic';
 const DOCTOR = 'doctor-atk-bf; doctor';
 const ADMIN = 'admin-atk-bf; admin';
-
-/** A command run in this process, as xray-admin runs it. */
-async function run(command: Command, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await command.run(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 /**
  * The backfill's report attacked: `deleted` must name only X-rays whose row is gone (never a

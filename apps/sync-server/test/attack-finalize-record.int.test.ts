@@ -8,7 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { makeDicom, makePng, sha256Hex } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCommand } from '../src/cli/check.command.ts';
-import type { Command } from '../src/cli/command.ts';
 import { recoverCommand } from '../src/cli/recover.command.ts';
 import type { ObjectStore } from '../src/storage/index.ts';
 import { readRecord, recordKeyOf } from '../src/xrays/xray-record.ts';
@@ -25,6 +24,7 @@ import {
   type StorageKind,
   type TestServer,
 } from './harness.ts';
+import { runCommand as run } from './command.support.ts';
 import { sealed, startTus } from './tus-client.ts';
 
 type Mode = 'ok' | 'fail' | 'land-then-fail' | 'slow' | 'slow-fail';
@@ -62,13 +62,6 @@ const decorateStore = (store: ObjectStore): ObjectStore => {
     },
   });
 };
-
-async function run(command: Command, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await command.run(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 const PARAMEDIC = 'para-attack-record; paramedic';
 const DOCTOR = 'doc-attack-record; doctor';

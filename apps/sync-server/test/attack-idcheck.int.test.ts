@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { XraySchema, type Identity } from '@xray/shared';
 import { makePng } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '../src/cli/command.ts';
 import { identityCheckCommand } from '../src/cli/identity-check.command.ts';
 import { verifyAuditCommand } from '../src/cli/verify-audit.command.ts';
 import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
@@ -22,6 +21,7 @@ import {
   type MetadataInput,
   type TestServer,
 } from './harness.ts';
+import { runCommand as run } from './command.support.ts';
 import { DEMOGRAPHICS, identityDicoms, KELLER } from './identity.support.ts';
 import { runAdmin } from './server-process.ts';
 
@@ -32,13 +32,6 @@ const ADMIN = 'admin-aidc; admin';
 const NOT_CHECKED = { status: 'unknown', fields: [], compared: [], reason: 'not_checked', overridden: false };
 /** An identity that takes an X-ray out of the command's reach once its case is done. */
 const SETTLED = { status: 'unknown', fields: [], compared: [], reason: 'not_dicom', overridden: false };
-
-async function run(command: Command, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await command.run(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 type Mode = 'forward' | 'garbage' | 'slow';
 

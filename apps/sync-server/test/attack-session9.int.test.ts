@@ -17,7 +17,6 @@ import { makeDicom, makePng, sha256Hex } from '@xray/testkit';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkCommand } from '../src/cli/check.command.ts';
-import type { Command } from '../src/cli/command.ts';
 import { recoverCommand } from '../src/cli/recover.command.ts';
 import { rendersPrefixOf } from '../src/rendering/render.cache.ts';
 import { xrayRepository } from '../src/xrays/xray.repository.ts';
@@ -32,6 +31,7 @@ import {
   type StorageKind,
   type TestServer,
 } from './harness.ts';
+import { runCommand as run } from './command.support.ts';
 import { encodeMeta, sealed, startTus } from './tus-client.ts';
 
 /** While set, an fsync of a path it matches fails as a dying disk does (EIO). */
@@ -342,14 +342,6 @@ describe('attack 5217308: a finished tus upload whose X-ray directory cannot be 
     },
   );
 });
-
-/** A command run in this process, as xray-admin runs it. */
-async function run(command: Command, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await command.run(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 describe.each<StorageKind>(['fs', 's3'])('attack 7e2ea0f: renders/ sweep on %s storage', (kind) => {
   let server: TestServer;

@@ -3,7 +3,6 @@ import { Readable } from 'node:stream';
 import { makePng, sha256Hex } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCommand } from '../src/cli/check.command.ts';
-import type { Command } from '../src/cli/command.ts';
 import { recoverCommand } from '../src/cli/recover.command.ts';
 import { rendersPrefixOf } from '../src/rendering/render.cache.ts';
 import { recordKeyOf, tombstoneKeyOf } from '../src/xrays/xray-record.ts';
@@ -19,14 +18,7 @@ import {
   type StorageKind,
   type TestServer,
 } from './harness.ts';
-
-/** A command run in this process, as xray-admin runs it (the server's settings as its environment). */
-async function run(command: Command, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await command.run(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
+import { runCommand as run } from './command.support.ts';
 
 async function bytesOf(r: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -8,20 +8,12 @@ import { anchorSignerFromPem, readDevAnchorKey } from '../src/audit/audit-anchor
 import { checkpointName, signCheckpoint } from '../src/audit/audit.checkpoint.ts';
 import { WITNESS_PREFIX } from '../src/audit/audit.witness.ts';
 import { checkCommand } from '../src/cli/check.command.ts';
-import type { Command } from '../src/cli/command.ts';
 import { recoverCommand } from '../src/cli/recover.command.ts';
 import { readRecord, readTombstone, recordKeyOf, tombstoneKeyOf, writeTombstone } from '../src/xrays/xray-record.ts';
 import { xrayRepository, type XrayRecord } from '../src/xrays/xray.repository.ts';
 import { asOwner, blobOf, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { runCommand as run } from './command.support.ts';
 import { downloadSha, sealed, startTus } from './tus-client.ts';
-
-/** A command run in this process, as xray-admin runs it (the server's settings as its environment). */
-async function run(command: Command, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await command.run(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 async function bytesOf(r: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

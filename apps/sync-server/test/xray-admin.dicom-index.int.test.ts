@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { makeDicom } from '@xray/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '../src/cli/command.ts';
 import { dicomIndexCommand } from '../src/cli/dicom-index.command.ts';
 import { blobOf, headerActor, postXray, startTestServer, validMetadata, type TestServer } from './harness.ts';
+import { runCommand as run } from './command.support.ts';
 
 const MEDIC = 'medic-index; paramedic';
 const DOCTOR = 'doctor-index; doctor';
-
-/** A command run in this process, as xray-admin runs it (the server's settings as its environment). */
-async function run(command: Command, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await command.run(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 /**
  * `xray-admin dicom-index` against the real server's database and store: a DICOM X-ray stored

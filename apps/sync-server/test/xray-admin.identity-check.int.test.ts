@@ -1,7 +1,6 @@
 import { makePng } from '@xray/testkit';
 import { XraySchema, type Identity } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Command } from '../src/cli/command.ts';
 import { identityCheckCommand } from '../src/cli/identity-check.command.ts';
 import { startDevPatientService, type DevPatientService } from '../src/dev/patient-service.ts';
 import {
@@ -13,6 +12,7 @@ import {
   validMetadata,
   type TestServer,
 } from './harness.ts';
+import { runCommand as run } from './command.support.ts';
 import { DEMOGRAPHICS, identityDicoms, KELLER } from './identity.support.ts';
 
 const PARAMEDIC = 'para-idcheck; paramedic';
@@ -20,14 +20,6 @@ const DOCTOR = 'doc-idcheck; doctor';
 
 /** The identity of an X-ray stored before identity was checked (migration 1732680012000_identity.sql). */
 const NOT_CHECKED = { status: 'unknown', fields: [], compared: [], reason: 'not_checked', overridden: false };
-
-/** A command run in this process, as xray-admin runs it (the server's settings as its environment). */
-async function run(command: Command, args: string[], env: Record<string, string>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await command.run(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-}
 
 /**
  * `xray-admin identity-check` against the real server's database and store and the dev Patient
