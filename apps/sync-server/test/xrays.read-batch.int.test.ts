@@ -110,17 +110,19 @@ describe('batched single-X-ray reads', () => {
 
   /**
    * Calls `f` once for each item from a callback of its own in one turn of the event loop, as
-   * requests from different sockets are handled (each timer's callback is followed by the
-   * process.nextTick queue, as each socket's is).
+   * requests from different sockets are handled: each immediate's callback is followed by the
+   * process.nextTick queue, as each socket's is, and all of them run in the same check phase
+   * (timers would not do: each setTimeout reads the clock, and two on either side of a millisecond
+   * fire in different turns).
    */
   function inCallbacksOfOneTurn<T, R>(items: T[], f: (item: T) => Promise<R>): Promise<R[]> {
     return new Promise((resolve) => {
       const started: Promise<R>[] = [];
       for (const item of items)
-        setTimeout(() => {
+        setImmediate(() => {
           started.push(f(item));
           if (started.length === items.length) resolve(Promise.all(started));
-        }, 0);
+        });
     });
   }
 
