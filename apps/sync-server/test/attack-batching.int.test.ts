@@ -238,7 +238,8 @@ describe('attack: batches that start at the end of the turn', () => {
     await Promise.all(pending);
     expect(wrong).toEqual([]);
     expect(latencies.length).toBeGreaterThan(20);
-    expect(latencies.reduce((m, l) => Math.max(m, l), 0)).toBeLessThan(500);
+    // Behind the hung statement a read would wait its 3 s; the bound leaves room for a busy machine.
+    expect(latencies.reduce((m, l) => Math.max(m, l), 0)).toBeLessThan(1_500);
     expect(await stuck).toBe('failed');
   });
 
@@ -246,7 +247,7 @@ describe('attack: batches that start at the end of the turn', () => {
     const latencies: number[] = [];
     const ids: string[] = [];
     const pending: Promise<void>[] = [];
-    const until = performance.now() + 800;
+    const until = performance.now() + 2_000;
     while (performance.now() < until) {
       const requestId = `ab-stream-${randomUUID()}`;
       ids.push(requestId);
@@ -266,7 +267,8 @@ describe('attack: batches that start at the end of the turn', () => {
       else await new Promise((resolve) => setImmediate(resolve));
     }
     await Promise.all(pending);
-    expect(latencies.reduce((m, l) => Math.max(m, l), 0)).toBeLessThan(500);
+    // A starved event would wait for the stream's end (2 s); the bound leaves room for a busy machine.
+    expect(latencies.reduce((m, l) => Math.max(m, l), 0)).toBeLessThan(1_000);
     const { rows } = await a.pool.query<{ n: string }>(
       'SELECT count(*) AS n FROM audit_events WHERE request_id = ANY($1)',
       [ids],
