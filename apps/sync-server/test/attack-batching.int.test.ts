@@ -12,7 +12,7 @@ import { recordAudit, systemContext } from '../src/audit/audit.service.ts';
 import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import { createPool, type Pool } from '../src/db/pool.ts';
 import { createXrayLoader } from '../src/xrays/xray.loader.ts';
-import { AUDIT_SERVER_ENV, eventsOf } from './audit.support.ts';
+import { AUDIT_SERVER_ENV, eventsOf, taggedCall } from './audit.support.ts';
 import { asOwner, headerActor, startTestServer, storeOwnedXrays, type TestServer } from './harness.ts';
 
 const P1 = 'para-ab-1; paramedic';
@@ -40,18 +40,8 @@ describe('attack: batches that start at the end of the turn', () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (err: unknown) => unhandled.push(err);
 
-  const call = async (server: TestServer, path: string, actor: string | undefined, init: RequestInit = {}) => {
-    const requestId = `ab-${randomUUID()}`;
-    const res = await fetch(`${server.url}${path}`, {
-      ...init,
-      headers: {
-        'X-Request-Id': requestId,
-        ...(actor ? { 'X-Test-Actor': actor } : {}),
-        ...(init.headers as Record<string, string> | undefined),
-      },
-    });
-    return { res, requestId, text: await res.text() };
-  };
+  const call = (server: TestServer, path: string, actor: string | undefined, init: RequestInit = {}) =>
+    taggedCall(server.url, path, actor, init, 'ab-');
 
   /** What `actor` must get for GET /xrays/{x}: status, and the trail's action and outcome. */
   const expected = (actor: string, x: Stored) =>

@@ -8,7 +8,7 @@ import { XraySchema } from '@xray/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../src/audit/audit.verifier.ts';
 import { createXrayLoader } from '../src/xrays/xray.loader.ts';
-import { AUDIT_SERVER_ENV, eventsOf, type EventRow } from './audit.support.ts';
+import { AUDIT_SERVER_ENV, eventsOf, taggedCall, type EventRow } from './audit.support.ts';
 import { blockAuditFor, headerActor, startTestServer, storeOwnedXrays, type TestServer } from './harness.ts';
 
 const P1 = 'para-a22-1; paramedic';
@@ -27,19 +27,8 @@ describe('attack 22: batched reads and batched read events', () => {
   let server: TestServer;
   const stored: Stored[] = [];
 
-  const call = async (path: string, actor: string | undefined, init: RequestInit = {}) => {
-    const requestId = `a22-${randomUUID()}`;
-    const res = await fetch(`${server.url}${path}`, {
-      ...init,
-      headers: {
-        'X-Request-Id': requestId,
-        ...(actor ? { 'X-Test-Actor': actor } : {}),
-        ...(init.headers as Record<string, string> | undefined),
-      },
-    });
-    const text = await res.text();
-    return { res, requestId, text };
-  };
+  const call = (path: string, actor: string | undefined, init: RequestInit = {}) =>
+    taggedCall(server.url, path, actor, init, 'a22-');
 
   beforeAll(async () => {
     server = await startTestServer('fs', AUDIT_SERVER_ENV, { authenticate: headerActor });

@@ -53,6 +53,29 @@ export const verifyAuditCli = (env: Record<string, string>) => runAdmin(['verify
 const IdSchema = z.object({ id: z.string() });
 export const idOf = async (res: Response): Promise<string> => IdSchema.parse(await res.json()).id;
 
+/**
+ * One request to `baseUrl` as `actor` (undefined: no identity), tagged with a fresh request id
+ * (`prefix` before it) so the events it left can be found; the body read as text.
+ */
+export async function taggedCall(
+  baseUrl: string,
+  path: string,
+  actor: string | undefined,
+  init: RequestInit = {},
+  prefix = '',
+): Promise<{ res: Response; requestId: string; text: string }> {
+  const requestId = `${prefix}${randomUUID()}`;
+  const res = await fetch(`${baseUrl}${path}`, {
+    ...init,
+    headers: {
+      'X-Request-Id': requestId,
+      ...(actor ? { 'X-Test-Actor': actor } : {}),
+      ...(init.headers as Record<string, string> | undefined),
+    },
+  });
+  return { res, requestId, text: await res.text() };
+}
+
 /** Requests against the server `current()` returns (started in a beforeAll), and the events they left. */
 export function auditCalls(current: () => TestServer) {
   /** One request as `actor` (undefined: no identity), tagged with a fresh request id. */

@@ -21,7 +21,7 @@
  */
 import { createDecipheriv, createHash, type DecipherGCM } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
@@ -139,21 +139,28 @@ class Xre1Verifier extends Transform {
 /** How many bytes a write gathers before it goes to the file. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
-/** A new file written in WRITE_BATCH_BYTES writev calls (the last one shorter). */
+/**
+ * A stream written to a file in WRITE_BATCH_BYTES writev calls (the last one shorter): a new file,
+ * or (`flags` 'r+') an existing one from `position` on. `bytesWritten`: how many it wrote.
+ */
 class BatchedFileWriter extends Writable {
   readonly #file: string;
+  readonly #flags: 'w' | 'r+';
+  readonly #position: number;
   #fh: FileHandle | undefined;
   #batch: Buffer[] = [];
   #size = 0;
   bytesWritten = 0;
 
-  constructor(file: string) {
+  constructor(file: string, { flags = 'w', position = 0 }: { flags?: 'w' | 'r+'; position?: number } = {}) {
     super();
     this.#file = file;
+    this.#flags = flags;
+    this.#position = position;
   }
 
   override _construct(done: (err?: Error | null) => void): void {
-    open(this.#file, 'w').then((fh) => {
+    open(this.#file, this.#flags).then((fh) => {
       this.#fh = fh;
       done();
     }, done);
@@ -179,23 +186,12 @@ class BatchedFileWriter extends Writable {
   }
 
   async #flush(): Promise<void> {
-    let rest = this.#batch;
-    let left = this.#size;
+    const [buffers, size] = [this.#batch, this.#size];
     this.#batch = [];
     this.#size = 0;
-    while (left > 0) {
-      const { bytesWritten } = await this.#fh!.writev(rest, this.bytesWritten);
-      if (bytesWritten <= 0) throw new Error(`wrote nothing at ${this.bytesWritten}`);
-      left -= bytesWritten;
-      this.bytesWritten += bytesWritten;
-      if (left > 0) rest = [Buffer.concat(rest).subarray(bytesWritten)];
-    }
+    await writeAll(this.#fh!, buffers, size, this.#position + this.bytesWritten);
+    this.bytesWritten += size;
   }
-}
-
-async function fsync(file: string): Promise<void> {
-  const fh = await open(file, 'r');
-  await fh.sync().finally(() => fh.close());
 }
 
 /** Writes `buffers` (`size` bytes) at `position`, going on after a short write. */
@@ -208,6 +204,11 @@ async function writeAll(fh: FileHandle, buffers: Buffer[], size: number, positio
     at += bytesWritten;
     if (left > 0) rest = [Buffer.concat(rest).subarray(bytesWritten)];
   }
+}
+
+async function fsync(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  await fh.sync().finally(() => fh.close());
 }
 
 interface TusUpload {
@@ -231,7 +232,7 @@ const answerTus = async (req: IncomingMessage, res: ServerResponse, id: string |
       return void res.writeHead(400, tusHeaders).end('X-Xre1-Key (32 bytes, base64) and Upload-Length are required');
     const name = `tus-${process.pid}-${++tusIds}`;
     const file = path.join(dir, name);
-    await (await open(file, 'w')).close();
+    await writeFile(file, '');
     tusUploads.set(name, { file, length, offset: 0, verifier: new Xre1Verifier(key, length), busy: false });
     return void res.writeHead(201, { ...tusHeaders, location: `/tus/${name}` }).end();
   }
@@ -240,41 +241,40 @@ const answerTus = async (req: IncomingMessage, res: ServerResponse, id: string |
   if (upload.busy || Number(req.headers['upload-offset']) !== upload.offset)
     return void res.writeHead(409, tusHeaders).end('Upload-Offset does not match');
   upload.busy = true;
-  const fh = await open(upload.file, 'r+');
+  // The upload's verification goes on across PATCHes: each body's bytes feed it as they pass.
+  let taken = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      taken += chunk.length;
+      if (upload.offset + taken > upload.length) return done(new Error('the body runs past Upload-Length'));
+      try {
+        upload.verifier.feed(chunk);
+        done(null, chunk);
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  });
+  const out = new BatchedFileWriter(upload.file, { flags: 'r+', position: upload.offset });
   try {
-    let batch: Buffer[] = [];
-    let size = 0;
-    const flush = async () => {
-      await writeAll(fh, batch, size, upload.offset);
-      upload.offset += size;
-      batch = [];
-      size = 0;
-    };
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      if (upload.offset + size + chunk.length > upload.length) throw new Error('the body runs past Upload-Length');
-      upload.verifier.feed(chunk);
-      batch.push(chunk);
-      size += chunk.length;
-      if (size >= WRITE_BATCH_BYTES) await flush();
-    }
-    if (size > 0) await flush();
-    if (upload.offset < upload.length)
-      return void res.writeHead(204, { ...tusHeaders, 'upload-offset': String(upload.offset) }).end();
-    if (!upload.verifier.complete) throw new Error('the XRE1 object ends early');
-    await fh.sync();
-    tusUploads.delete(id!);
-    res
-      .writeHead(204, {
-        ...tusHeaders,
-        'upload-offset': String(upload.offset),
-        'x-plaintext-sha256': upload.verifier.sha256,
-        'access-control-expose-headers': 'x-plaintext-sha256',
-      })
-      .end();
+    await pipeline(req, tap, out);
   } finally {
+    upload.offset += out.bytesWritten;
     upload.busy = false;
-    await fh.close();
   }
+  if (upload.offset < upload.length)
+    return void res.writeHead(204, { ...tusHeaders, 'upload-offset': String(upload.offset) }).end();
+  if (!upload.verifier.complete) throw new Error('the XRE1 object ends early');
+  await fsync(upload.file);
+  tusUploads.delete(id!);
+  res
+    .writeHead(204, {
+      ...tusHeaders,
+      'upload-offset': String(upload.offset),
+      'x-plaintext-sha256': upload.verifier.sha256,
+      'access-control-expose-headers': 'x-plaintext-sha256',
+    })
+    .end();
 };
 
 /** The JSON bodies of PUT /json/<name>. */

@@ -120,44 +120,47 @@ class AuditBatcher {
     });
   }
 
+  /**
+   * Appends `pending` in one statement, a transaction of its own (the chain lock is held while it
+   * runs and commits), and resolves them; if it fails, they are left pending and the error returned.
+   */
+  private async appendAll(pending: Pending[]): Promise<{ error: unknown } | undefined> {
+    try {
+      const records = await appendAuditBatch(
+        this.pool,
+        pending.map((p) => p.event),
+      );
+      pending.forEach((p, i) => p.resolve(records[i]!));
+      return undefined;
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  /**
+   * The database unreachable or hung: each retry would wait out its own timeout, and so would the
+   * events queued meanwhile, one after another (several times the timeout the database settings
+   * promise). `pending` and the whole queue are refused with that error now; false otherwise.
+   */
+  private refusedAllOn(error: unknown, pending: Pending[]): boolean {
+    if (!isDatabaseUnavailable(error)) return false;
+    for (const p of [...pending, ...this.queue.splice(0)]) p.reject(error);
+    return true;
+  }
+
   /** Appends what is queued, batch after batch; `running` was set by the append that called it. */
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, 200);
-        try {
-          // One statement, a transaction of its own: the chain lock is held while it runs and commits.
-          const records = await appendAuditBatch(
-            this.pool,
-            batch.map((p) => p.event),
-          );
-          batch.forEach((p, i) => p.resolve(records[i]!));
-        } catch (err) {
-          // The database is unreachable or hung: each retry would wait out its own timeout, and so
-          // would the events that queued meanwhile, one batch after another (twice the timeout the
-          // database settings promise). They are refused with the same error now.
-          if (isDatabaseUnavailable(err)) {
-            for (const p of [...batch, ...this.queue.splice(0)]) p.reject(err);
-            continue;
-          }
-          // One bad event must not fail its neighbours: retry each on its own. Should the database
-          // become unreachable meanwhile, the rest (and the queue) are refused with that error at
-          // once, as above: each would otherwise wait out a timeout of its own, in turn.
-          for (const [i, p] of batch.entries()) {
-            const outcome = await appendAuditBatch(this.pool, [p.event]).then(
-              ([r]) => ({ record: r! }),
-              (e: unknown) => ({ error: e }),
-            );
-            if ('record' in outcome) {
-              p.resolve(outcome.record);
-              continue;
-            }
-            p.reject(outcome.error);
-            if (isDatabaseUnavailable(outcome.error)) {
-              for (const rest of [...batch.slice(i + 1), ...this.queue.splice(0)]) rest.reject(outcome.error);
-              break;
-            }
-          }
+        const failed = await this.appendAll(batch);
+        if (failed === undefined || this.refusedAllOn(failed.error, batch)) continue;
+        // One bad event must not fail its neighbours: retry each on its own.
+        for (const [i, p] of batch.entries()) {
+          const retry = await this.appendAll([p]);
+          if (retry === undefined) continue;
+          if (this.refusedAllOn(retry.error, batch.slice(i))) break;
+          p.reject(retry.error);
         }
       }
     } finally {

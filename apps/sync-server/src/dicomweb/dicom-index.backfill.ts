@@ -5,6 +5,7 @@ import { systemContext } from '../audit/audit.service.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
 import type { OutboxWriter } from '../events/outbox.repository.ts';
 import type { ByteRange } from '../storage/index.ts';
+import { xrayChangeRepository } from '../xrays/xray-changes.repository.ts';
 import type { XrayRecord } from '../xrays/xray.repository.ts';
 import { dicomInstanceRepository } from './dicom-instance.repository.ts';
 import { indexEntryOf } from './dicom-index.ts';
@@ -106,14 +107,6 @@ export async function readStoredDicomHeader<X extends { sizeBytes: number }>(
   }
 }
 
-/** Whether the X-ray's row is still there (one that failed may have been deleted meanwhile). */
-async function xrayStillThere(pool: Pool, id: string): Promise<boolean> {
-  const { rows } = await pool.query<{ there: boolean }>('SELECT EXISTS (SELECT 1 FROM xrays WHERE id = $1) AS there', [
-    id,
-  ]);
-  return rows[0]?.there === true;
-}
-
 /** The error of an X-ray that could not be read or indexed, as the report gives it. */
 const errorOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -142,8 +135,11 @@ export async function backfillDicomIndex(
   } = {},
 ): Promise<BackfillReport> {
   const report: BackfillReport = { indexed: 0, indexedMeanwhile: 0, reread: 0, skipped: [], deleted: [], failed: [] };
-  /** Deleted meanwhile: its row is gone. A look that fails says it is there (a failure stays one). */
-  const gone = async (id: string): Promise<boolean> => !(await xrayStillThere(deps.pool, id).catch(() => true));
+  /**
+   * Deleted meanwhile: its deletion is recorded (the change feed's tombstone, written with every
+   * delete). A look that fails says no: a failure stays one.
+   */
+  const gone = (id: string): Promise<boolean> => xrayChangeRepository.isDeleted(deps.pool, id).catch(() => false);
   /** An X-ray that could not be read or indexed: a failure, unless it is gone (deleted meanwhile). */
   const failedOn = async (id: string, err: unknown): Promise<void> => {
     if (await gone(id)) report.deleted.push(id);

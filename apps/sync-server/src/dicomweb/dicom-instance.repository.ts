@@ -327,8 +327,8 @@ export const dicomInstanceRepository = {
   /**
    * Indexes an X-ray's instance (in finalize's transaction; a repeat is a no-op: `inserted`
    * false). `conflict`: whether another file already holds its SOP Instance UID
-   * (`Xray.dicomUidConflict` of the X-ray just stored: the statement sees the rows before its own). In a transaction (a client, not the pool):
-   * the lock on the UID is held to its COMMIT.
+   * (`Xray.dicomUidConflict` of the X-ray just stored: the statement sees the rows before its
+   * own). In a transaction (a client, not the pool): the lock on the UID is held to its COMMIT.
    */
   async insert(db: PoolClient, xrayId: string, e: DicomIndexEntry): Promise<{ inserted: boolean; conflict: boolean }> {
     // One writer per UID until its COMMIT, and the clock read under the lock: the first indexed
